@@ -1,0 +1,17 @@
+# PERFLAB_SANITIZE is a checked list: unknown values stop the configure step.
+set(_perflab_known_sanitizers address undefined thread)
+foreach(s IN LISTS PERFLAB_SANITIZE)
+  if(NOT s IN_LIST _perflab_known_sanitizers)
+    message(FATAL_ERROR "PERFLAB_SANITIZE: unknown sanitizer '${s}' (accepted: address;undefined or thread)")
+  endif()
+endforeach()
+if("thread" IN_LIST PERFLAB_SANITIZE AND ("address" IN_LIST PERFLAB_SANITIZE))
+  message(FATAL_ERROR "PERFLAB_SANITIZE: 'thread' cannot be combined with 'address'")
+endif()
+if(PERFLAB_SANITIZE)
+  list(JOIN PERFLAB_SANITIZE "," _perflab_san)
+  add_compile_options(-fsanitize=${_perflab_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_perflab_san})
+  # Sanitized numbers are never reported; this define lets programs say so in their output.
+  add_compile_definitions(PERFLAB_SANITIZED=1)
+endif()

@@ -1,0 +1,172 @@
+#pragma once
+// Incremental, zero-copy HTTP/1.1 parsers over caller-owned buffers. No allocation per message:
+// header storage is reserved once at construction.
+//
+//  - request_parser (targets): the caller keeps the bytes of the current request contiguous,
+//    starting at its first byte, and calls parse() with everything received so far. Names,
+//    values and the body are string_views into that buffer (chunked bodies are decoded in place,
+//    hence the mutable span). Scanning resumes where the previous call stopped.
+//  - response_parser (loadgen): a byte-level state machine; bytes may be fed in any split and
+//    are not kept, so the caller can reuse its read buffer at once. It reports where in each fed
+//    buffer the response's first byte and its last byte fell, so TTFB and TTLB can be stamped
+//    with the time the read returned.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace perflab::http {
+
+// Parse errors. Each maps to an HTTP status (for requests) via status_for().
+enum class errc {
+  ok = 0,
+  bad_request_line,        // 400: malformed method SP target SP version CRLF
+  bad_version,             // 400 (505 for a well-formed but unsupported major version)
+  unsupported_version,     // 505: HTTP/2.0 and other majors
+  bad_method,              // 400: empty or non-token method
+  request_line_too_long,   // 414: request line over limits.max_request_line
+  bad_header,              // 400: header line without ':' or with whitespace before ':', bad chars
+  headers_too_large,       // 431: header section over limits.max_header_bytes
+  too_many_headers,        // 431: more than limits.max_headers header fields
+  bad_content_length,      // 400: non-digits, overflow, or conflicting duplicate values
+  content_length_with_te,  // 400 (and close): both Content-Length and Transfer-Encoding
+  unknown_transfer_coding, // 501: a transfer coding other than chunked (last)
+  bad_chunk,               // 400: malformed chunk size line, chunk data or trailer
+  body_too_large,          // 413: declared or decoded body over limits.max_body
+  bad_status_line,         // response: malformed status line
+  closed_mid_response,     // response: EOF before the message was complete
+};
+
+const std::error_category& http_category() noexcept;
+std::error_code make_error_code(errc e) noexcept;
+// HTTP status a server answers with for a request parse error (400, 413, 414, 431, 501, 505).
+int status_for(errc e) noexcept;
+
+struct header {
+  std::string_view name;
+  std::string_view value;  // leading/trailing whitespace removed
+};
+
+struct request_limits {
+  std::size_t max_request_line = 8 * 1024;   // bytes, incl. CRLF (nginx large_client_header_buffers)
+  std::size_t max_header_bytes = 8 * 1024;   // bytes of header fields after the request line
+  std::size_t max_headers = 100;             // header fields
+  std::uint64_t max_body = 1024 * 1024;      // bytes, after chunked decoding
+};
+
+enum class parse_status { need_more, complete, error };
+
+class request_parser {
+ public:
+  explicit request_parser(request_limits limits = {});
+
+  // Parses the request at the start of buf (see the file comment). On complete, consumed() bytes
+  // of buf belong to this request (head + framed body); the rest is the next pipelined request.
+  parse_status parse(std::span<char> buf);
+  // Forget the current request; the next parse() starts a new one.
+  void reset() noexcept;
+
+  // Valid after complete (head fields also after the head is parsed), while buf is unchanged.
+  std::string_view method() const noexcept { return method_; }
+  std::string_view target() const noexcept { return target_; }   // as sent, e.g. "/json?items=5"
+  std::string_view path() const noexcept;                        // target up to '?'
+  std::string_view query() const noexcept;                       // after '?', or empty
+  int version_minor() const noexcept { return version_minor_; }  // HTTP/1.<minor>: 0 or 1
+  std::span<const header> headers() const noexcept { return {headers_.data(), header_count_}; }
+  std::optional<std::string_view> header_value(std::string_view name) const noexcept;  // case-insensitive
+  bool keep_alive() const noexcept { return keep_alive_; }       // 1.1 default on, 1.0 needs keep-alive
+  bool chunked() const noexcept { return chunked_; }
+  std::string_view body() const noexcept { return body_; }       // decoded
+  std::size_t consumed() const noexcept { return consumed_; }
+
+  // Valid after error.
+  errc error() const noexcept { return error_; }
+  int error_status() const noexcept { return status_for(error_); }
+  // The connection must be closed after answering the error (framing can no longer be trusted).
+  bool must_close() const noexcept { return true; }
+
+ private:
+  request_limits limits_;
+  std::vector<header> headers_;
+  std::size_t header_count_ = 0;
+  std::string_view method_, target_, body_;
+  int version_minor_ = 1;
+  bool keep_alive_ = true;
+  bool chunked_ = false;
+  errc error_ = errc::ok;
+  std::size_t consumed_ = 0;
+  // Resumable scanning state (implementation-defined).
+  std::size_t scan_pos_ = 0;
+  std::size_t head_end_ = 0;
+  int stage_ = 0;
+  std::uint64_t content_length_ = 0;
+  std::size_t body_read_pos_ = 0;
+  std::size_t body_write_pos_ = 0;
+  std::uint64_t chunk_left_ = 0;
+};
+
+struct response_limits {
+  std::size_t max_header_bytes = 64 * 1024;  // status line + header fields
+};
+
+class response_parser {
+ public:
+  explicit response_parser(response_limits limits = {});
+
+  // Prepare for the next response. no_body: the request was HEAD (no body whatever the headers).
+  void reset(bool no_body = false) noexcept;
+
+  struct progress {
+    std::size_t consumed = 0;        // bytes of data that belong to this response
+    bool started = false;            // this call saw the response's first byte...
+    std::size_t first_byte = 0;      // ...at data[first_byte]
+    bool complete = false;           // the response ended in this call, its last byte at data[consumed-1]
+    errc error = errc::ok;
+  };
+  // Feeds the next bytes. Stops at the end of the response: bytes after consumed belong to the
+  // next one (pipelining). 1xx interim responses (except 101) are skipped; the final one counts.
+  progress feed(std::string_view data) noexcept;
+  // The peer closed. Completes a close-delimited body (returns true); otherwise a response in
+  // progress is an error (closed_mid_response) and false is returned.
+  bool finish_eof() noexcept;
+
+  bool in_progress() const noexcept;                    // some byte of the response was seen
+  bool complete() const noexcept;
+  int status() const noexcept { return status_; }
+  bool keep_alive() const noexcept { return keep_alive_; }   // false: server closes after this one
+  std::optional<std::uint64_t> content_length() const noexcept;
+  bool chunked() const noexcept { return chunked_; }
+  std::uint64_t body_bytes() const noexcept { return body_bytes_; }  // decoded body bytes so far
+  std::uint64_t wire_bytes() const noexcept { return wire_bytes_; }  // all bytes of the response so far
+  errc error() const noexcept { return error_; }
+
+ private:
+  response_limits limits_;
+  int status_ = 0;
+  bool keep_alive_ = true;
+  bool chunked_ = false;
+  bool no_body_ = false;
+  std::uint64_t body_bytes_ = 0;
+  std::uint64_t wire_bytes_ = 0;
+  errc error_ = errc::ok;
+  // State machine (implementation-defined).
+  int state_ = 0;
+  int version_minor_ = 1;
+  bool has_content_length_ = false;
+  std::uint64_t content_length_ = 0;
+  std::uint64_t remaining_ = 0;
+  std::size_t head_bytes_ = 0;
+  std::uint32_t scratch_ = 0;
+  char name_buf_[32] = {};
+  std::uint8_t name_len_ = 0;
+  char value_buf_[32] = {};
+  std::uint8_t value_len_ = 0;
+};
+
+}  // namespace perflab::http
+
+template <>
+struct std::is_error_code_enum<perflab::http::errc> : std::true_type {};

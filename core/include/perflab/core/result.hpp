@@ -1,0 +1,191 @@
+#pragma once
+// The result data model: what a run measured, as written to run.json and read back by
+// `loadgen report` and `loadgen compare`. docs/result.schema.json is the schema of its JSON form.
+// Latencies are in microseconds (double) in the summary; histograms (interval logs) hold nanoseconds.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace perflab::result {
+
+inline constexpr int schema_version = 1;
+
+// Summary of one latency distribution. All values in microseconds; zeros when count == 0.
+struct latency_summary {
+  std::int64_t count = 0;      // samples recorded in the measured phase
+  std::int64_t too_large = 0;  // samples above the histogram's highest trackable value
+  double min_us = 0;
+  double mean_us = 0;
+  double stddev_us = 0;
+  double p50_us = 0;
+  double p90_us = 0;
+  double p99_us = 0;
+  double p999_us = 0;          // 99.9th percentile
+  double max_us = 0;
+};
+
+// Failures by class (counted on the hot path, reported at the end).
+struct error_counts {
+  std::int64_t connect_refused = 0;      // ECONNREFUSED
+  std::int64_t connect_timeout = 0;      // connect did not finish within the connect timeout
+  std::int64_t connect_other = 0;        // any other connect failure
+  std::int64_t reset = 0;                // ECONNRESET / EPIPE while writing or reading
+  std::int64_t read_timeout = 0;         // no complete response within the request timeout
+  std::int64_t closed_mid_response = 0;  // peer closed before the response was complete
+  std::int64_t malformed = 0;            // response that failed to parse
+  std::int64_t status_4xx = 0;           // complete responses with a 4xx status (not transport errors)
+  std::int64_t status_5xx = 0;           // complete responses with a 5xx status
+  std::int64_t transport() const noexcept {
+    return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed;
+  }
+  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
+};
+
+// One second of the measured phase.
+struct second_point {
+  double t_s = 0;                // start of the second, relative to the measured phase start
+  std::int64_t sent = 0;         // requests written
+  std::int64_t completed = 0;    // responses completed (TPS)
+  std::int64_t errors = 0;       // transport errors + 4xx/5xx
+  double ttlb_p50_us = 0;        // corrected where the load model has an intended time
+  double ttlb_p99_us = 0;
+  double target_rate = 0;        // scheduled arrivals per second (open loop), 0 for closed loop
+  std::int64_t in_flight = 0;    // requests outstanding at the end of the second
+};
+
+// The load model behind every number; every report prints it.
+struct stage {
+  double duration_s = 0;
+  double target_rate = 0;  // rate reached at the end of the stage (linear ramp from the previous)
+};
+struct load_model {
+  std::string kind;                  // "open" (scheduled arrivals, corrected) or "closed" (fixed connections)
+  std::string arrival;               // open loop: "constant" or "poisson"
+  double rate = 0;                   // open loop: requests per second (constant part)
+  std::vector<stage> stages;         // open loop: stages with ramps (empty: constant rate)
+  std::int64_t connections = 0;      // closed loop: connections; open loop: connection cap
+  double think_time_s = 0;           // closed loop think time
+  double duration_s = 0;             // measured phase
+  double warmup_s = 0;               // excluded from every number
+  std::int64_t max_requests = 0;     // 0 = unbounded
+  std::string keepalive;             // "keep-alive", "new-connection", or "max:<K>"
+  double connect_timeout_s = 0;
+  double request_timeout_s = 0;
+  int threads = 0;                   // loadgen worker threads
+  std::vector<int> cpus;             // CPUs the loadgen was pinned to (empty: not pinned)
+};
+
+struct loadgen_health {
+  double cpu_user_s = 0;             // loadgen process CPU over the measured phase
+  double cpu_system_s = 0;
+  double cpu_per_request_us = 0;     // (user + system) / completed
+  double send_lag_bound_us = 1000;   // saturated when send_lag.p99_us exceeds this
+  bool saturated = false;            // the loadgen could not keep its schedule
+};
+
+struct target_info {
+  bool spawned = false;              // false: external URL
+  std::string url;
+  std::string model;                 // concurrency model, when spawned
+  std::map<std::string, std::string> params;  // target parameters as given
+  std::vector<int> cpus;             // CPUs the target was pinned to
+  double cpu_user_s = 0;             // target CPU over the variant
+  double cpu_system_s = 0;
+  std::int64_t peak_rss_bytes = 0;
+  std::int64_t threads = 0;          // thread count at the end of the measured phase
+  bool crashed = false;              // died during the variant
+  std::string exit_status;           // e.g. "exit 0", "signal 11"
+};
+
+struct threshold_verdict {
+  std::string expression;  // as written, e.g. "ttlb.p99 < 50ms"
+  double actual = 0;       // measured value in the expression's unit base (us for latency, fraction for rates)
+  double limit = 0;
+  bool passed = false;
+};
+
+struct variant {
+  std::string name;                          // "model=reactor,connections=100"
+  std::map<std::string, std::string> params; // the matrix values of this variant
+  int repeat = 0;                            // 0-based repeat index
+  bool complete = true;                      // false: interrupted or target died
+  std::string incomplete_reason;
+  load_model load;
+  double measured_s = 0;                     // actual length of the measured phase
+  std::int64_t sent = 0;                     // requests written in the measured phase
+  std::int64_t completed = 0;                // complete responses (any status) in the measured phase
+  double tps_mean = 0;                       // completed / measured_s
+  std::int64_t connections_opened = 0;
+  error_counts errors;
+  double error_rate = 0;                     // errors.total() / (completed + errors.transport())
+  latency_summary connect;                   // new connections only
+  latency_summary ttfb;                      // corrected (from intended send time) in open loop
+  latency_summary ttlb;
+  latency_summary ttfb_uncorrected;          // from the actual write
+  latency_summary ttlb_uncorrected;
+  latency_summary send_lag;                  // actual write - intended time (open loop)
+  std::vector<second_point> series;
+  loadgen_health loadgen;
+  target_info target;
+  std::vector<threshold_verdict> thresholds;
+  std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
+  std::string series_csv;                    // file name of the per-second CSV, relative to run dir
+};
+
+struct tool_info {
+  std::string name = "perflab";
+  std::string version;
+  std::string commit;
+  std::string build_type;
+};
+
+struct host_info {
+  std::string kernel;
+  std::string cpu_model;
+  int cpus = 0;
+  std::string hostname;
+};
+
+struct run {
+  int schema = schema_version;
+  tool_info tool;
+  host_info host;
+  std::string started_at;        // ISO 8601 UTC
+  std::string scenario_name;
+  std::string scenario_path;
+  std::string scenario_text;     // the scenario file as run (with --set overrides listed below)
+  std::vector<std::string> overrides;
+  bool complete = true;          // false: interrupted (SIGINT/SIGTERM) or a variant incomplete
+  std::vector<variant> variants;
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_large, min_us, mean_us, stddev_us,
+                                                p50_us, p90_us, p99_us, p999_us, max_us)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
+                                                reset, read_timeout, closed_mid_response, malformed, status_4xx,
+                                                status_5xx)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, sent, completed, errors, ttlb_p50_us,
+                                                ttlb_p99_us, target_rate, in_flight)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
+                                                think_time_s, duration_s, warmup_s, max_requests, keepalive,
+                                                connect_timeout_s, request_timeout_s, threads, cpus)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
+                                                send_lag_bound_us, saturated)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
+                                                cpu_system_s, peak_rss_bytes, threads, crashed, exit_status)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
+                                                measured_s, sent, completed, tps_mean, connections_opened, errors,
+                                                error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
+                                                send_lag, series, loadgen, target, thresholds, interval_log,
+                                                series_csv)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(tool_info, name, version, commit, build_type)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(host_info, kernel, cpu_model, cpus, hostname)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(run, schema, tool, host, started_at, scenario_name, scenario_path,
+                                                scenario_text, overrides, complete, variants)
+
+}  // namespace perflab::result

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what perflab needs from Debian 12 (only what is missing, one apt-get update when it
+# installs anything), then configures and builds the release preset.
+#   scripts/setup.sh [--no-build] [--preset NAME]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset=release
+build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0 ;;
+    --preset) preset="$2"; shift ;;
+    *) echo "setup.sh: unknown option '$1' (accepted: --no-build, --preset NAME)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Build and test dependencies. wrk and nginx-light are peers for the scripts/bench-*.sh comparisons.
+packages=(
+  build-essential cmake git pkg-config
+  libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev libexpected-dev libfmt-dev libbenchmark-dev libgtest-dev
+  gnuplot-nox libgnuplot-iostream-dev
+  python3 python3-jsonschema
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present"
+fi
+
+if [ "$build" -eq 1 ]; then
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)"
+fi
