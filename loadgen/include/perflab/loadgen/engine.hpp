@@ -1,0 +1,72 @@
+#pragma once
+// The load engine's entry point: one load run (one variant) from a run_config to a
+// result::variant, writing its interval log and per-second CSV into output_dir.
+// Used by `loadgen attack` and by the scenario runner (`loadgen run`).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "perflab/core/result.hpp"
+
+namespace perflab::loadgen {
+
+// One request of the mix. `{key}` in path, header values or body is replaced per request by a
+// key drawn from key_distribution (pre-rendered before the run: no formatting per request).
+struct request_spec {
+  std::string method = "GET";
+  std::string path = "/";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  double weight = 1.0;
+};
+
+struct key_distribution {
+  std::string kind = "uniform";  // "uniform" or "zipf"
+  std::uint64_t keys = 0;        // number of distinct keys (0: no {key} placeholders allowed)
+  double zipf_s = 0.99;          // Zipf exponent
+};
+
+enum class keepalive_policy { keep_alive, new_connection, max_requests };
+
+struct run_config {
+  std::string url;                         // base URL, "http://127.0.0.1:8080"; request paths are appended
+  std::string kind = "closed";             // "open" (scheduled arrivals) or "closed" (fixed connections)
+  std::string arrival = "constant";        // open loop: "constant" or "poisson"
+  double rate = 0;                         // open loop: requests/s when stages is empty
+  std::vector<result::stage> stages;       // open loop: linear ramps between rates
+  std::uint64_t seed = 1;                  // Poisson arrivals, request mix and keys
+  std::int64_t connections = 0;            // closed: connections; open: cap (0 = automatic)
+  std::chrono::nanoseconds think_time{0};  // closed loop pause between response and next request
+  std::chrono::nanoseconds duration{std::chrono::seconds(10)};  // measured phase
+  std::chrono::nanoseconds warmup{0};      // before the measured phase, dropped by phase
+  std::int64_t max_requests = 0;           // stop after this many measured requests (0 = no limit)
+  keepalive_policy keepalive = keepalive_policy::keep_alive;
+  std::int64_t max_requests_per_connection = 0;  // with keepalive_policy::max_requests
+  std::chrono::nanoseconds connect_timeout{std::chrono::seconds(2)};
+  std::chrono::nanoseconds request_timeout{std::chrono::seconds(10)};
+  int threads = 0;                         // 0: one per CPU the loadgen may use
+  std::vector<int> cpus;                   // pin the loadgen to these CPUs (empty: no pinning)
+  std::vector<request_spec> requests;      // the mix (empty: GET of the URL's path)
+  key_distribution keys;
+  double send_lag_bound_us = 1000;         // p99 send lag above this marks the run saturated
+  std::filesystem::path output_dir;        // where the interval log and CSV go (empty: not written)
+  std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
+  bool progress = false;                   // live progress line on stderr each second
+  std::chrono::nanoseconds drain_timeout{std::chrono::seconds(2)};  // wait for in-flight on stop
+};
+
+// Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the
+// load, drains in-flight requests for drain_timeout and returns a result marked incomplete.
+std::atomic<bool>& interrupt_flag() noexcept;
+
+// Runs the load. Errors are configuration or set-up failures (bad URL, cannot resolve, cannot
+// write output); measurement failures are counted in the result instead.
+tl::expected<result::variant, std::string> run_load(const run_config& cfg);
+
+}  // namespace perflab::loadgen

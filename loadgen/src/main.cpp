@@ -1,0 +1,48 @@
+// loadgen: perflab's load generator and lab runner.
+//   loadgen attack URL ...       ad-hoc open- or closed-loop load
+//   loadgen run SCENARIO ...     run a scenario file (spawns targets), write results and report
+//   loadgen report RESULTS...    render report.md and report.html
+//   loadgen compare BASE CAND    compare two runs, verdict in the exit code
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "perflab/core/exit_codes.hpp"
+#include "perflab/loadgen/commands.hpp"
+#include "perflab/loadgen/engine.hpp"
+
+namespace {
+extern "C" void on_stop_signal(int) { perflab::loadgen::interrupt_flag().store(true); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"perflab loadgen: open- and closed-loop HTTP load with honest latency", "loadgen"};
+  app.set_version_flag("--version", std::string(PERFLAB_VERSION " (" PERFLAB_GIT_COMMIT ")"));
+  app.require_subcommand(1);
+  int exit_code = perflab::exit_code::ok;
+  perflab::loadgen::add_attack_command(app, exit_code);
+  perflab::loadgen::add_run_command(app, exit_code);
+  perflab::loadgen::add_report_command(app, exit_code);
+  perflab::loadgen::add_compare_command(app, exit_code);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help/version with exit 0; every other parse error is a usage error.
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : perflab::exit_code::usage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    return perflab::exit_code::runtime_error;
+  }
+  return exit_code;
+}
