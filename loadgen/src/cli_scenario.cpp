@@ -1,22 +1,17 @@
-// Owned by the scenario/runner work: `run`, `report` and `compare`. Until they land these
-// subcommands refuse to run (exit 1) rather than pretend.
+// `loadgen run`: owned by the scenario runner work. Until it lands the subcommand refuses to run
+// (exit 1) rather than pretend.
 #include <cstdio>
 
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/loadgen/commands.hpp"
 
 namespace perflab::loadgen {
-namespace {
-void add_missing(CLI::App& app, const char* name, int& exit_code) {
-  auto* cmd = app.add_subcommand(name, "(not built yet)");
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("run", "run a scenario file (not in this build)");
   cmd->allow_extras();
-  cmd->callback([&exit_code, name] {
-    std::fprintf(stderr, "loadgen %s: not available in this build\n", name);
+  cmd->callback([&exit_code] {
+    std::fprintf(stderr, "loadgen run: not available in this build\n");
     exit_code = exit_code::runtime_error;
   });
 }
-}  // namespace
-void add_run_command(CLI::App& app, int& exit_code) { add_missing(app, "run", exit_code); }
-void add_report_command(CLI::App& app, int& exit_code) { add_missing(app, "report", exit_code); }
-void add_compare_command(CLI::App& app, int& exit_code) { add_missing(app, "compare", exit_code); }
 }  // namespace perflab::loadgen
