@@ -6,8 +6,8 @@
 namespace perflab::loadgen {
 
 void add_attack_command(CLI::App& app, int& exit_code);   // ad-hoc run against a URL (cli_attack.cpp)
-void add_run_command(CLI::App& app, int& exit_code);      // run a scenario file (cli_scenario.cpp / cli_analysis.cpp)
-void add_report_command(CLI::App& app, int& exit_code);   // render report.md / report.html (cli_scenario.cpp / cli_analysis.cpp)
-void add_compare_command(CLI::App& app, int& exit_code);  // compare two runs (cli_scenario.cpp / cli_analysis.cpp)
+void add_run_command(CLI::App& app, int& exit_code);      // run a scenario file (cli_scenario.cpp)
+void add_report_command(CLI::App& app, int& exit_code);   // render report.md / report.html (cli_analysis.cpp)
+void add_compare_command(CLI::App& app, int& exit_code);  // compare two runs (cli_analysis.cpp)
 
 }  // namespace perflab::loadgen
