@@ -28,7 +28,7 @@ function(perflab_add_bench name)
 endfunction()
 
 # perflab_add_fuzzer(<name> SOURCE <file> CORPUS <dir> LIBS ...)
-#   <file> defines LLVMFuzzerTestOneInput. With clang and PERFLAB_BUILD_FUZZERS a libFuzzer
+#   <file> defines LLVMFuzzerTestOneInput. With PERFLAB_BUILD_FUZZERS (clang, 'fuzz' preset) a libFuzzer
 #   binary <name> is built. Always, <name>_corpus is built with our corpus driver and registered
 #   as a ctest test that feeds every seed file through the target (works with GCC too).
 function(perflab_add_fuzzer name)
@@ -40,10 +40,9 @@ function(perflab_add_fuzzer name)
     add_test(NAME ${name}.corpus COMMAND ${name}_corpus ${ARG_CORPUS})
     set_tests_properties(${name}.corpus PROPERTIES LABELS fuzz)
   endif()
-  if(PERFLAB_BUILD_FUZZERS AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  if(PERFLAB_BUILD_FUZZERS)
     add_executable(${name} ${ARG_SOURCE})
-    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_libraries(${name} PRIVATE ${ARG_LIBS})
   endif()
 endfunction()

@@ -1,6 +1,6 @@
 # All perflab build options live here (nghttp2's CMakeOptions.txt is the model).
 option(PERFLAB_BUILD_TESTS "Build unit and integration tests (registered with ctest)" ON)
 option(PERFLAB_BUILD_BENCH "Build Google Benchmark programs (registered with ctest as smoke runs)" ON)
-option(PERFLAB_BUILD_FUZZERS "Build libFuzzer targets (clang only); with GCC the seed corpora still run as tests" ON)
+option(PERFLAB_BUILD_FUZZERS "Build libFuzzer targets (clang only; instruments the whole build for coverage). Seed corpora run as tests either way" OFF)
 option(PERFLAB_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
 set(PERFLAB_SANITIZE "" CACHE STRING "Sanitizers to build with: empty, 'address;undefined' or 'thread'")

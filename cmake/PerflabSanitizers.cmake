@@ -15,3 +15,13 @@ if(PERFLAB_SANITIZE)
   # Sanitized numbers are never reported; this define lets programs say so in their output.
   add_compile_definitions(PERFLAB_SANITIZED=1)
 endif()
+
+# Fuzzing build: every library is compiled with coverage instrumentation (fuzzer-no-link) and
+# ASan/UBSan, so libFuzzer is guided by the parsers' code, not only by the entry points.
+if(PERFLAB_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PERFLAB_BUILD_FUZZERS needs clang (use the 'fuzz' preset)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -25,6 +25,10 @@ packages=(
   python3 python3-jsonschema
 )
 
+# node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our
+# logs against a decoder we did not write. Any node works; Debian's when there is none.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -40,6 +44,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "setup: all packages present"
 fi
+
+# Interop peer (build/interop-node, git-ignored). Not fatal: without it that one test reports skipped.
+scripts/setup-interop.sh >/dev/null || echo "setup: hdr-histogram-js not installed; the interop test will be skipped"
 
 if [ "$build" -eq 1 ]; then
   cmake --preset "$preset" >/dev/null

@@ -20,9 +20,12 @@ struct decode_error {
   std::string message;  // what was wrong, e.g. "bad cookie 0x12345678 (expected a V2 compressed histogram)"
 };
 
-// V2 compressed encoding of h, base64 (standard alphabet, padded).
+// V2 compressed encoding of h, base64 (standard alphabet, padded). h.too_large() has no place in
+// the format and is not encoded (report it separately).
 std::string encode_compressed(const histogram& h);
-// Decodes a base64 V2 compressed blob (cookies masked with ~0xF0 as HdrHistogram does).
+// Decodes a base64 V2 compressed blob (cookies masked with ~0xF0 as HdrHistogram does). Never
+// throws or crashes on bad input: corrupt, truncated or garbage text is an error saying what was
+// wrong. The normalizing index offset is ignored, as HdrHistogram_c and hdr-histogram-js do.
 tl::expected<histogram, decode_error> decode_compressed(std::string_view base64);
 
 // One interval line of a log.
@@ -34,14 +37,18 @@ struct interval {
   histogram hist;                  // decoded histogram
 };
 
-// Interval log writer. Writes headers on construction, one line per interval.
+// Interval log writer (format 1.3, as HdrHistogram's Java HistogramLogWriter). Writes on
+// construction an optional "#[comment]" line, the version, StartTime and BaseTime headers (both
+// start_time_s: interval starts are relative to it) and the legend; then one line per interval:
+// [Tag=<tag>,]<start %.3f>,<length %.3f>,<max/divisor %.3f>,<blob>. Characters that would break
+// the line (',', whitespace) in a tag are written as '_'. Not for the hot path (encodes, allocates).
 class log_writer {
  public:
   // start_time_s: wall-clock seconds since epoch of the run start (StartTime header).
   // max_value_divisor: interval max is printed as max/divisor (1e6 turns ns into ms, as jHiccup logs).
   log_writer(std::ostream& out, double start_time_s, double max_value_divisor = 1e6,
              std::string_view comment = {});
-  void write(const interval& iv);
+  void write(const interval& iv);  // iv.max is ignored: the max column comes from iv.hist
   void write(std::optional<std::string_view> tag, double start_s, double length_s, const histogram& h);
 
  private:
