@@ -3,13 +3,31 @@
 // header storage is reserved once at construction.
 //
 //  - request_parser (targets): the caller keeps the bytes of the current request contiguous,
-//    starting at its first byte, and calls parse() with everything received so far. Names,
+//    starting at its first byte, and calls parse() with everything received so far (the buffer
+//    may move between calls, e.g. when a vector grows: views are re-based on every call). Names,
 //    values and the body are string_views into that buffer (chunked bodies are decoded in place,
-//    hence the mutable span). Scanning resumes where the previous call stopped.
+//    hence the mutable span). Scanning resumes where the previous call stopped, so a client that
+//    sends one byte at a time costs linear, not quadratic, work.
 //  - response_parser (loadgen): a byte-level state machine; bytes may be fed in any split and
 //    are not kept, so the caller can reuse its read buffer at once. It reports where in each fed
 //    buffer the response's first byte and its last byte fell, so TTFB and TTLB can be stamped
 //    with the time the read returned.
+//
+// Line endings: CRLF, and a bare LF is accepted as well (RFC 9112 section 2.2); a CR that is not
+// followed by LF inside the request head is an error.
+//
+// Server loop (targets), with `buf` holding the received bytes from the current request on:
+//   switch (parser.parse(buf)) {
+//     case parse_status::need_more: read more, append, call again (the parser resumes);
+//     case parse_status::error: answer parser.error_status(), then close;
+//     case parse_status::complete: handle; if (parser.must_close()) close after the answer;
+//       drop parser.consumed() bytes (the rest is the next pipelined request), parser.reset().
+//   }
+// Client loop (loadgen), per read of n bytes at time t:
+//   auto r = parser.feed({data, n});
+//   if (r.started) ttfb = t;  if (r.complete) ttlb = t;  // the bytes after r.consumed start the
+//   next response: reset() and feed them too. On EOF: parser.finish_eof(). If !keep_alive(),
+//   the server closes after this response.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -44,6 +62,8 @@ const std::error_category& http_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
 // HTTP status a server answers with for a request parse error (400, 413, 414, 431, 501, 505).
 int status_for(errc e) noexcept;
+// Short reason phrase for the statuses status_for() returns ("Bad Request", ...), for error pages.
+std::string_view reason_phrase(int status) noexcept;
 
 struct header {
   std::string_view name;
@@ -52,7 +72,8 @@ struct header {
 
 struct request_limits {
   std::size_t max_request_line = 8 * 1024;   // bytes, incl. CRLF (nginx large_client_header_buffers)
-  std::size_t max_header_bytes = 8 * 1024;   // bytes of header fields after the request line
+  std::size_t max_header_bytes = 8 * 1024;   // bytes of header fields after the request line (also
+                                             // the limit for a chunked body's trailer section)
   std::size_t max_headers = 100;             // header fields
   std::uint64_t max_body = 1024 * 1024;      // bytes, after chunked decoding
 };
@@ -65,46 +86,85 @@ class request_parser {
 
   // Parses the request at the start of buf (see the file comment). On complete, consumed() bytes
   // of buf belong to this request (head + framed body); the rest is the next pipelined request.
+  // After complete or error, further calls return the same status until reset().
   parse_status parse(std::span<char> buf);
   // Forget the current request; the next parse() starts a new one.
   void reset() noexcept;
 
-  // Valid after complete (head fields also after the head is parsed), while buf is unchanged.
+  // Valid after complete (head fields also once head_complete()), while buf is unchanged.
   std::string_view method() const noexcept { return method_; }
   std::string_view target() const noexcept { return target_; }   // as sent, e.g. "/json?items=5"
   std::string_view path() const noexcept;                        // target up to '?'
   std::string_view query() const noexcept;                       // after '?', or empty
+  int version_major() const noexcept { return version_major_; }  // always 1 once the line parsed
   int version_minor() const noexcept { return version_minor_; }  // HTTP/1.<minor>: 0 or 1
   std::span<const header> headers() const noexcept { return {headers_.data(), header_count_}; }
   std::optional<std::string_view> header_value(std::string_view name) const noexcept;  // case-insensitive
   bool keep_alive() const noexcept { return keep_alive_; }       // 1.1 default on, 1.0 needs keep-alive
   bool chunked() const noexcept { return chunked_; }
+  // Declared Content-Length (absent for chunked requests and requests without a body).
+  std::optional<std::uint64_t> content_length() const noexcept;
+  // The request carried "Expect: 100-continue": once head_complete(), a server may answer
+  // "HTTP/1.1 100 Continue" before the body arrives.
+  bool expect_continue() const noexcept { return expect_continue_; }
+  // The request line and headers are parsed (the body may still be pending).
+  bool head_complete() const noexcept { return stage_ >= stage::body_length; }
   std::string_view body() const noexcept { return body_; }       // decoded
   std::size_t consumed() const noexcept { return consumed_; }
 
   // Valid after error.
   errc error() const noexcept { return error_; }
   int error_status() const noexcept { return status_for(error_); }
-  // The connection must be closed after answering the error (framing can no longer be trusted).
-  bool must_close() const noexcept { return true; }
+  // The connection must be closed after answering: always after an error (framing can no longer
+  // be trusted), and after a complete request that is not keep-alive.
+  bool must_close() const noexcept { return error_ != errc::ok || !keep_alive_; }
 
  private:
+  enum class stage : std::uint8_t {
+    request_line,
+    headers,
+    body_length,      // Content-Length body
+    chunk_size,       // chunk-size [; ext] CRLF
+    chunk_data,
+    chunk_data_end,   // CRLF after chunk data
+    trailers,
+    done,
+    failed,
+  };
+  parse_status fail(errc e) noexcept;
+  parse_status parse_head(char* p, std::size_t n);
+  parse_status parse_chunked(char* p, std::size_t n);
+  errc on_request_line(const char* line, std::size_t len) noexcept;
+  errc on_header(std::string_view name, std::string_view value) noexcept;
+  errc finish_head() noexcept;
+  void rebase(const char* base) noexcept;
+
   request_limits limits_;
   std::vector<header> headers_;
   std::size_t header_count_ = 0;
   std::string_view method_, target_, body_;
+  const char* base_ = nullptr;  // buf.data() of the previous call, to re-base views if it moved
+  int version_major_ = 1;
   int version_minor_ = 1;
   bool keep_alive_ = true;
   bool chunked_ = false;
+  bool expect_continue_ = false;
+  bool has_content_length_ = false;
+  bool has_transfer_encoding_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  bool line_bad_ = false;  // the line being scanned holds a stray control byte
   errc error_ = errc::ok;
+  stage stage_ = stage::request_line;
   std::size_t consumed_ = 0;
-  // Resumable scanning state (implementation-defined).
-  std::size_t scan_pos_ = 0;
-  std::size_t head_end_ = 0;
-  int stage_ = 0;
+  // Resumable scanning state: offsets into buf.
+  std::size_t scan_pos_ = 0;     // where the search for the next LF resumes
+  std::size_t line_start_ = 0;   // first byte of the line being read
+  std::size_t section_start_ = 0;  // first byte of the header (or trailer) section
+  std::size_t head_end_ = 0;     // first byte after the blank line ending the head
   std::uint64_t content_length_ = 0;
-  std::size_t body_read_pos_ = 0;
-  std::size_t body_write_pos_ = 0;
+  std::size_t body_read_pos_ = 0;   // next undecoded chunked byte
+  std::size_t body_write_pos_ = 0;  // end of the decoded body so far (<= body_read_pos_)
   std::uint64_t chunk_left_ = 0;
 };
 
@@ -127,15 +187,22 @@ class response_parser {
     errc error = errc::ok;
   };
   // Feeds the next bytes. Stops at the end of the response: bytes after consumed belong to the
-  // next one (pipelining). 1xx interim responses (except 101) are skipped; the final one counts.
+  // next one (pipelining). 1xx interim responses (except 101) are skipped; the final one counts
+  // (the first byte is the first byte of whatever the server sent first, interim or not).
+  // After complete or error, feed() consumes nothing until reset(). A close-delimited body
+  // (no Content-Length, not chunked) consumes everything until finish_eof().
   progress feed(std::string_view data) noexcept;
-  // The peer closed. Completes a close-delimited body (returns true); otherwise a response in
-  // progress is an error (closed_mid_response) and false is returned.
+  // The peer closed. Completes a close-delimited body (returns true; also true when the response
+  // was already complete); otherwise a response in progress is an error (closed_mid_response) and
+  // false is returned. Before any byte of a response it returns false and sets no error.
   bool finish_eof() noexcept;
 
   bool in_progress() const noexcept;                    // some byte of the response was seen
   bool complete() const noexcept;
+  // The status line and headers of the final response are parsed.
+  bool head_complete() const noexcept;
   int status() const noexcept { return status_; }
+  int version_minor() const noexcept { return version_minor_; }
   bool keep_alive() const noexcept { return keep_alive_; }   // false: server closes after this one
   std::optional<std::uint64_t> content_length() const noexcept;
   bool chunked() const noexcept { return chunked_; }
@@ -144,6 +211,10 @@ class response_parser {
   errc error() const noexcept { return error_; }
 
  private:
+  void end_of_head() noexcept;
+  bool end_list_element() noexcept;
+  void clear_head() noexcept;
+
   response_limits limits_;
   int status_ = 0;
   bool keep_alive_ = true;
@@ -152,18 +223,26 @@ class response_parser {
   std::uint64_t body_bytes_ = 0;
   std::uint64_t wire_bytes_ = 0;
   errc error_ = errc::ok;
-  // State machine (implementation-defined).
-  int state_ = 0;
-  int version_minor_ = 1;
+  // State machine (see http_response.cpp).
+  std::uint8_t state_ = 0;
+  std::uint8_t header_kind_ = 0;     // which header's value is being read
+  std::uint8_t digits_ = 0;          // digits read in the current number (status, size)
+  bool head_done_ = false;
   bool has_content_length_ = false;
+  bool has_transfer_encoding_ = false;
+  bool te_chunked_last_ = false;
+  bool connection_close_ = false;
+  bool connection_keep_alive_ = false;
+  bool value_seen_ = false;          // current Content-Length value had digits
+  int version_minor_ = 1;
   std::uint64_t content_length_ = 0;
-  std::uint64_t remaining_ = 0;
+  std::uint64_t number_ = 0;         // number being read (Content-Length value, chunk size)
+  std::uint64_t remaining_ = 0;      // body or chunk bytes still to come
   std::size_t head_bytes_ = 0;
-  std::uint32_t scratch_ = 0;
-  char name_buf_[32] = {};
-  std::uint8_t name_len_ = 0;
-  char value_buf_[32] = {};
-  std::uint8_t value_len_ = 0;
+  char name_buf_[20] = {};           // lower-cased header name prefix (the names we need are short)
+  std::uint8_t name_len_ = 0;        // saturates past sizeof(name_buf_)
+  char token_buf_[12] = {};          // lower-cased list token (Transfer-Encoding, Connection)
+  std::uint8_t token_len_ = 0;
 };
 
 }  // namespace perflab::http
