@@ -16,13 +16,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Build and test dependencies. wrk and nginx-light are peers for the scripts/bench-*.sh comparisons.
+# Build and test dependencies. wrk and nginx-light are peers for the scripts/bench-*.sh comparisons
+# (which also use jq and /usr/bin/time).
 packages=(
   build-essential cmake git pkg-config
   libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libexpected-dev libfmt-dev libbenchmark-dev libgtest-dev
   gnuplot-nox libgnuplot-iostream-dev
   python3 python3-jsonschema
+  wrk nginx-light jq time
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our

@@ -39,12 +39,14 @@ struct run_config {
   std::string kind = "closed";             // "open" (scheduled arrivals) or "closed" (fixed connections)
   std::string arrival = "constant";        // open loop: "constant" or "poisson"
   double rate = 0;                         // open loop: requests/s when stages is empty
-  std::vector<result::stage> stages;       // open loop: linear ramps between rates
+  std::vector<result::stage> stages;       // open loop: linear ramps, the first from `rate` (0 allowed);
+                                           // their total length is the measured phase (duration ignored)
   std::uint64_t seed = 1;                  // Poisson arrivals, request mix and keys
-  std::int64_t connections = 0;            // closed: connections; open: cap (0 = automatic)
+  std::int64_t connections = 0;            // closed: connections; open: cap (0 = automatic: 1024)
   std::chrono::nanoseconds think_time{0};  // closed loop pause between response and next request
-  std::chrono::nanoseconds duration{std::chrono::seconds(10)};  // measured phase
-  std::chrono::nanoseconds warmup{0};      // before the measured phase, dropped by phase
+  std::chrono::nanoseconds duration{std::chrono::seconds(10)};  // measured phase (0: until max_requests)
+  std::chrono::nanoseconds warmup{0};      // before the measured phase, dropped by phase; open loop runs it
+                                           // at `rate` (or the first stage's target when rate is 0)
   std::int64_t max_requests = 0;           // stop after this many measured requests (0 = no limit)
   keepalive_policy keepalive = keepalive_policy::keep_alive;
   std::int64_t max_requests_per_connection = 0;  // with keepalive_policy::max_requests
@@ -59,6 +61,10 @@ struct run_config {
   std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
   bool progress = false;                   // live progress line on stderr each second
   std::chrono::nanoseconds drain_timeout{std::chrono::seconds(2)};  // wait for in-flight on stop
+  // Open loop: an arrival due sooner than this is awaited by polling the worker's io_context
+  // (precise, costs CPU while waiting) instead of a timer (cheap, wakes up some microseconds
+  // late). 0: timers only.
+  std::chrono::nanoseconds spin_window{std::chrono::microseconds(20)};
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the

@@ -1,0 +1,86 @@
+#pragma once
+// `loadgen compare`: per variant (matched by name) and metric, the change from a baseline run to a
+// candidate run and a verdict. With repeats (several variants of one name, different `repeat`), a
+// two-sided Mann-Whitney U test over the per-repeat values must agree with the tolerance before a
+// change counts; without repeats the tolerance alone decides (and the output says so).
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "perflab/analysis/report.hpp"  // comparison_table, for callers that include only this header
+#include "perflab/core/result.hpp"
+
+namespace perflab::analysis {
+
+enum class better { higher, lower };
+
+// A metric of a variant, by name: "tps.mean", "errors.rate", "<latency>.<stat>" with latency in
+// connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected, send_lag and stat in min, mean, p50,
+// p90, p99, p999 (or p99.9), max; "loadgen.cpu_per_request", "target.rss", "target.cpu".
+struct metric {
+  std::string name;       // canonical name, e.g. "ttlb.p99"
+  better direction = better::lower;
+  std::string unit;       // "req/s", "us", "fraction", "bytes", "s"
+  double absolute_floor = 0;  // changes smaller than this (in unit) are always "unchanged"
+};
+
+tl::expected<metric, std::string> parse_metric(std::string_view name);
+// The default set: tps.mean, ttlb.p50, ttlb.p99, ttfb.p99, errors.rate.
+std::vector<metric> default_metrics();
+double metric_value(const result::variant& v, const metric& m);
+
+// "5%", "5 %", "0.05" -> 0.05. Must be in [0, 10) (0% .. 1000%).
+tl::expected<double, std::string> parse_tolerance(std::string_view text);
+
+enum class verdict { unchanged, improved, regressed };
+const char* to_string(verdict v) noexcept;
+
+struct compare_options {
+  double tolerance = 0.05;         // relative change below this is noise
+  double alpha = 0.05;             // significance level of the Mann-Whitney test (with repeats)
+  std::vector<metric> metrics = default_metrics();
+};
+
+struct metric_change {
+  std::string variant;
+  std::string metric;
+  std::string unit;
+  better direction = better::lower;
+  std::vector<double> baseline;        // one value per repeat
+  std::vector<double> candidate;
+  double baseline_median = 0;
+  double candidate_median = 0;
+  double change = 0;                   // (candidate - baseline) / baseline; 0 when both are 0
+  bool change_is_absolute = false;     // baseline was 0: `change` is candidate - baseline in unit
+  std::optional<double> p_value;       // Mann-Whitney two-sided, when both sides have >= 2 repeats
+  // 95% percentile-bootstrap interval of median(candidate) - median(baseline), in `unit`, when both
+  // sides have >= 2 repeats (2000 resamples, fixed seed: the same inputs give the same interval).
+  std::optional<double> ci_low;
+  std::optional<double> ci_high;
+  std::string method;                  // "mann-whitney+tolerance", "tolerance only (1 vs 1 repeats)", ...
+  verdict result = verdict::unchanged;
+};
+
+struct comparison {
+  std::vector<metric_change> changes;
+  std::vector<std::string> warnings;   // incomplete or saturated runs/variants, unmatched variants
+  std::vector<std::string> unmatched;  // variant names present on one side only
+  int regressions = 0;
+  int improvements = 0;
+  // perflab::exit_code::regression when any metric regressed, ok otherwise.
+  int exit_code() const noexcept;
+};
+
+comparison compare_runs(const result::run& baseline, const result::run& candidate, const compare_options& opt);
+
+// Aligned text table of the changes, then the warnings and a one-line summary (ends with '\n').
+std::string format_comparison(const comparison& c, const compare_options& opt);
+// The same as JSON (for CI): {"tolerance", "alpha", "changes": [...], "warnings", "unmatched",
+// "regressions", "improvements", "verdict": "regression" | "ok", "exit_code"}.
+nlohmann::json comparison_json(const comparison& c, const compare_options& opt);
+
+}  // namespace perflab::analysis

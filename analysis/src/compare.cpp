@@ -1,0 +1,299 @@
+#include "perflab/analysis/compare.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "format.hpp"
+#include "perflab/analysis/stats.hpp"
+#include "perflab/core/exit_codes.hpp"
+
+namespace perflab::analysis {
+namespace {
+
+const result::latency_summary* latency_by_name(const result::variant& v, std::string_view name) {
+  if (name == "connect") return &v.connect;
+  if (name == "ttfb") return &v.ttfb;
+  if (name == "ttlb") return &v.ttlb;
+  if (name == "ttfb_uncorrected") return &v.ttfb_uncorrected;
+  if (name == "ttlb_uncorrected") return &v.ttlb_uncorrected;
+  if (name == "send_lag") return &v.send_lag;
+  return nullptr;
+}
+
+double stat_of(const result::latency_summary& s, std::string_view stat) {
+  if (stat == "min") return s.min_us;
+  if (stat == "mean") return s.mean_us;
+  if (stat == "p50") return s.p50_us;
+  if (stat == "p90") return s.p90_us;
+  if (stat == "p99") return s.p99_us;
+  if (stat == "p999") return s.p999_us;
+  return s.max_us;  // "max"; parse_metric admits nothing else
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Smallest two-sided Mann-Whitney p-value n vs m samples can produce (no ties): both extreme
+// arrangements out of C(n + m, n).
+double min_two_sided_p(std::size_t n, std::size_t m) {
+  double c = 1;
+  for (std::size_t i = 1; i <= n; ++i) c = c * static_cast<double>(m + i) / static_cast<double>(i);
+  return std::min(1.0, 2.0 / c);
+}
+
+std::string format_value(const std::string& unit, double v) {
+  if (unit == "us") return detail::format_us(v);
+  if (unit == "req/s") return detail::format_rate(v);
+  if (unit == "fraction") return detail::format_percent(v);
+  if (unit == "bytes") return detail::format_bytes(v);
+  if (unit == "s") return fmt::format("{:.3f} s", v);
+  return fmt::format("{:.4g}", v);
+}
+
+std::string format_change(const metric_change& c) {
+  if (c.change_is_absolute) return fmt::format("{}{} (from 0)", c.change > 0 ? "+" : "", format_value(c.unit, c.change));
+  return fmt::format("{:+.1f}%", c.change * 100);
+}
+
+}  // namespace
+
+tl::expected<metric, std::string> parse_metric(std::string_view text) {
+  std::string name = trim(text);
+  const std::string accepted =
+      "accepted: tps.mean, errors.rate, <latency>.<stat> with latency connect|ttfb|ttlb|ttfb_uncorrected|"
+      "ttlb_uncorrected|send_lag and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
+      "target.rss, target.cpu";
+  if (name == "tps" || name == "tps.mean") return metric{"tps.mean", better::higher, "req/s", 0};
+  // Error rates below a tenth of a percentage point are noise for a verdict, whatever the relative change.
+  if (name == "errors.rate" || name == "error_rate") return metric{"errors.rate", better::lower, "fraction", 0.001};
+  if (name == "loadgen.cpu_per_request") return metric{"loadgen.cpu_per_request", better::lower, "us", 0};
+  if (name == "target.rss") return metric{"target.rss", better::lower, "bytes", 0};
+  if (name == "target.cpu") return metric{"target.cpu", better::lower, "s", 0};
+  // "ttlb.p99.9" has two dots: the stat is everything after the first dot.
+  auto first_dot = name.find('.');
+  if (first_dot != std::string::npos) {
+    std::string lat = name.substr(0, first_dot);
+    std::string stat = name.substr(first_dot + 1);
+    if (stat == "p99.9") stat = "p999";
+    const char* stats_ok[] = {"min", "mean", "p50", "p90", "p99", "p999", "max"};
+    bool stat_known = std::find(std::begin(stats_ok), std::end(stats_ok), stat) != std::end(stats_ok);
+    result::variant probe;
+    if (stat_known && latency_by_name(probe, lat)) {
+      // Histogram values have 3 significant digits: sub-microsecond differences are not real.
+      return metric{lat + "." + stat, better::lower, "us", 1.0};
+    }
+  }
+  return tl::make_unexpected(fmt::format("unknown metric '{}' ({})", name, accepted));
+}
+
+std::vector<metric> default_metrics() {
+  std::vector<metric> m;
+  for (const char* n : {"tps.mean", "ttlb.p50", "ttlb.p99", "ttfb.p99", "errors.rate"}) m.push_back(*parse_metric(n));
+  return m;
+}
+
+double metric_value(const result::variant& v, const metric& m) {
+  if (m.name == "tps.mean") return v.tps_mean;
+  if (m.name == "errors.rate") return v.error_rate;
+  if (m.name == "loadgen.cpu_per_request") return v.loadgen.cpu_per_request_us;
+  if (m.name == "target.rss") return static_cast<double>(v.target.peak_rss_bytes);
+  if (m.name == "target.cpu") return v.target.cpu_user_s + v.target.cpu_system_s;
+  auto dot = m.name.find('.');
+  if (dot == std::string::npos) return 0;
+  const auto* s = latency_by_name(v, std::string_view(m.name).substr(0, dot));
+  return s ? stat_of(*s, std::string_view(m.name).substr(dot + 1)) : 0;
+}
+
+tl::expected<double, std::string> parse_tolerance(std::string_view text) {
+  std::string t = trim(text);
+  bool percent = false;
+  if (!t.empty() && t.back() == '%') {
+    percent = true;
+    t.pop_back();
+    t = trim(t);
+  }
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v)) {
+    return tl::make_unexpected(
+        fmt::format("bad tolerance '{}' (accepted: a percentage like \"5%\" or a fraction like \"0.05\")", text));
+  }
+  if (percent) v /= 100;
+  if (v < 0 || v >= 10) {
+    return tl::make_unexpected(fmt::format("tolerance '{}' out of range (accepted: 0% to below 1000%)", text));
+  }
+  return v;
+}
+
+const char* to_string(verdict v) noexcept {
+  switch (v) {
+    case verdict::improved: return "improved";
+    case verdict::regressed: return "regressed";
+    case verdict::unchanged: break;
+  }
+  return "unchanged";
+}
+
+int comparison::exit_code() const noexcept { return regressions > 0 ? exit_code::regression : exit_code::ok; }
+
+comparison compare_runs(const result::run& baseline, const result::run& candidate, const compare_options& opt) {
+  comparison out;
+  auto check_run = [&](const result::run& r, const char* side) {
+    if (!r.complete) out.warnings.push_back(fmt::format("{} run is incomplete (interrupted or a target died)", side));
+    for (const auto& v : r.variants) {
+      std::string who = fmt::format("{} variant '{}' (repeat {})", side, v.name, v.repeat);
+      if (!v.complete) {
+        out.warnings.push_back(fmt::format("{} is incomplete{}{}", who, v.incomplete_reason.empty() ? "" : ": ",
+                                           v.incomplete_reason));
+      }
+      if (v.loadgen.saturated) {
+        out.warnings.push_back(fmt::format("{}: the load generator was saturated (send lag p99 {} > bound {}); "
+                                           "its latencies and TPS are suspect",
+                                           who, detail::format_us(v.send_lag.p99_us),
+                                           detail::format_us(v.loadgen.send_lag_bound_us)));
+      }
+      if (v.target.crashed) out.warnings.push_back(fmt::format("{}: the target crashed ({})", who, v.target.exit_status));
+    }
+  };
+  check_run(baseline, "baseline");
+  check_run(candidate, "candidate");
+
+  // Group repeats by variant name, keeping the baseline's order of first appearance.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const result::variant*>> base_by, cand_by;
+  for (const auto& v : baseline.variants) {
+    if (!base_by.count(v.name)) order.push_back(v.name);
+    base_by[v.name].push_back(&v);
+  }
+  for (const auto& v : candidate.variants) cand_by[v.name].push_back(&v);
+  for (const auto& [name, vs] : base_by) {
+    if (!cand_by.count(name)) out.unmatched.push_back(fmt::format("{} (baseline only)", name));
+  }
+  for (const auto& [name, vs] : cand_by) {
+    if (!base_by.count(name)) out.unmatched.push_back(fmt::format("{} (candidate only)", name));
+  }
+  for (const auto& u : out.unmatched) out.warnings.push_back("variant not compared: " + u);
+
+  for (const auto& name : order) {
+    auto it = cand_by.find(name);
+    if (it == cand_by.end()) continue;
+    const auto& bs = base_by[name];
+    const auto& cs = it->second;
+    for (const auto& m : opt.metrics) {
+      metric_change c;
+      c.variant = name;
+      c.metric = m.name;
+      c.unit = m.unit;
+      c.direction = m.direction;
+      for (const auto* v : bs) c.baseline.push_back(metric_value(*v, m));
+      for (const auto* v : cs) c.candidate.push_back(metric_value(*v, m));
+      c.baseline_median = stats::median(c.baseline);
+      c.candidate_median = stats::median(c.candidate);
+      double delta = c.candidate_median - c.baseline_median;
+      bool beyond;
+      if (c.baseline_median == 0) {
+        c.change_is_absolute = delta != 0;
+        c.change = delta;
+        beyond = std::fabs(delta) > m.absolute_floor && delta != 0;
+      } else {
+        c.change = delta / std::fabs(c.baseline_median);
+        beyond = std::fabs(delta) > m.absolute_floor && std::fabs(c.change) > opt.tolerance;
+      }
+      bool significant = true;
+      if (c.baseline.size() >= 2 && c.candidate.size() >= 2) {
+        auto mw = stats::mann_whitney(c.baseline, c.candidate);
+        c.p_value = mw.p_value;
+        auto ci = stats::bootstrap_median_difference(c.baseline, c.candidate, 0.95, 2000, 1);
+        c.ci_low = ci.low;
+        c.ci_high = ci.high;
+        if (min_two_sided_p(c.baseline.size(), c.candidate.size()) > opt.alpha) {
+          // E.g. 3 vs 3 repeats: the smallest possible two-sided p is 0.1, so the test could never
+          // confirm anything at alpha 0.05. Say so and fall back to the tolerance.
+          c.method = fmt::format("tolerance only ({} vs {} repeats: too few for p < {})", c.baseline.size(),
+                                 c.candidate.size(), opt.alpha);
+        } else {
+          significant = mw.p_value < opt.alpha;
+          c.method = fmt::format("mann-whitney ({} vs {} repeats) + tolerance", c.baseline.size(), c.candidate.size());
+        }
+      } else {
+        c.method = fmt::format("tolerance only ({} vs {} repeats: no significance test)", c.baseline.size(),
+                               c.candidate.size());
+      }
+      bool worse = m.direction == better::lower ? delta > 0 : delta < 0;
+      if (beyond && significant) c.result = worse ? verdict::regressed : verdict::improved;
+      if (c.result == verdict::regressed) ++out.regressions;
+      if (c.result == verdict::improved) ++out.improvements;
+      out.changes.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+std::string format_comparison(const comparison& c, const compare_options& opt) {
+  std::vector<std::vector<std::string>> rows;
+  bool any_tolerance_only = false;
+  for (const auto& ch : c.changes) {
+    std::string p = ch.p_value ? fmt::format("{:.3g}", *ch.p_value) : "-";
+    if (ch.method.rfind("tolerance only", 0) == 0) any_tolerance_only = true;
+    std::string v = to_string(ch.result);
+    if (ch.result == verdict::regressed) v = "REGRESSED";
+    rows.push_back({ch.variant, ch.metric, format_value(ch.unit, ch.baseline_median),
+                    format_value(ch.unit, ch.candidate_median), format_change(ch),
+                    fmt::format("{}/{}", ch.baseline.size(), ch.candidate.size()), p, v});
+  }
+  std::string out =
+      detail::text_table({"variant", "metric", "baseline", "candidate", "change", "repeats", "p", "verdict"}, rows);
+  if (any_tolerance_only) {
+    out += fmt::format(
+        "note: rows without a p-value (or with too few repeats) were judged by the {:.1f}% tolerance alone; run "
+        "scenarios with repeats >= 4 for a Mann-Whitney test at alpha {}\n",
+        opt.tolerance * 100, opt.alpha);
+  }
+  for (const auto& w : c.warnings) out += "warning: " + w + "\n";
+  std::size_t unchanged = c.changes.size() - static_cast<std::size_t>(c.regressions + c.improvements);
+  out += fmt::format("compare: {} regressed, {} improved, {} unchanged (tolerance {:.1f}%, alpha {}) -> exit {}{}\n",
+                     c.regressions, c.improvements, unchanged, opt.tolerance * 100, opt.alpha, c.exit_code(),
+                     c.regressions > 0 ? " (regression)" : " (ok)");
+  return out;
+}
+
+nlohmann::json comparison_json(const comparison& c, const compare_options& opt) {
+  nlohmann::json j;
+  j["tolerance"] = opt.tolerance;
+  j["alpha"] = opt.alpha;
+  auto& arr = j["changes"] = nlohmann::json::array();
+  for (const auto& ch : c.changes) {
+    nlohmann::json e;
+    e["variant"] = ch.variant;
+    e["metric"] = ch.metric;
+    e["unit"] = ch.unit;
+    e["better"] = ch.direction == better::higher ? "higher" : "lower";
+    e["baseline"] = ch.baseline;
+    e["candidate"] = ch.candidate;
+    e["baseline_median"] = ch.baseline_median;
+    e["candidate_median"] = ch.candidate_median;
+    e["change"] = ch.change;
+    e["change_is_absolute"] = ch.change_is_absolute;
+    e["p_value"] = ch.p_value ? nlohmann::json(*ch.p_value) : nlohmann::json(nullptr);
+    e["ci95_median_difference"] = ch.ci_low ? nlohmann::json::array({*ch.ci_low, *ch.ci_high}) : nlohmann::json(nullptr);
+    e["method"] = ch.method;
+    e["verdict"] = to_string(ch.result);
+    arr.push_back(std::move(e));
+  }
+  j["warnings"] = c.warnings;
+  j["unmatched"] = c.unmatched;
+  j["regressions"] = c.regressions;
+  j["improvements"] = c.improvements;
+  j["verdict"] = c.regressions > 0 ? "regression" : "ok";
+  j["exit_code"] = c.exit_code();
+  return j;
+}
+
+}  // namespace perflab::analysis

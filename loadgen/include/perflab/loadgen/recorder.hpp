@@ -1,0 +1,45 @@
+#pragma once
+// What a worker records: six latency histograms (nanoseconds) and counters, once for the whole
+// measured phase and once per one-second interval (handed to the collector each second, merged
+// across workers into the interval log and the per-second series).
+#include <cstdint>
+
+#include "perflab/core/histogram.hpp"
+#include "perflab/core/result.hpp"
+
+namespace perflab::loadgen {
+
+// Histogram range for every latency: 1 ns to 1 h, 3 significant digits (LAB.md section 3).
+inline constexpr std::int64_t hist_lowest_ns = 1;
+inline constexpr std::int64_t hist_highest_ns = 3'600'000'000'000;
+inline constexpr int hist_digits = 3;
+
+struct sample_set {
+  sample_set()
+      : connect(hist_lowest_ns, hist_highest_ns, hist_digits),
+        ttfb(hist_lowest_ns, hist_highest_ns, hist_digits),
+        ttlb(hist_lowest_ns, hist_highest_ns, hist_digits),
+        ttfb_uncorrected(hist_lowest_ns, hist_highest_ns, hist_digits),
+        ttlb_uncorrected(hist_lowest_ns, hist_highest_ns, hist_digits),
+        send_lag(hist_lowest_ns, hist_highest_ns, hist_digits) {}
+
+  histogram connect;           // connect() start to writable, new connections (ns)
+  histogram ttfb;              // intended send time to first response byte (ns); = uncorrected in closed loop
+  histogram ttlb;              // intended send time to last response byte (ns)
+  histogram ttfb_uncorrected;  // actual write to first response byte (ns)
+  histogram ttlb_uncorrected;  // actual write to last response byte (ns)
+  histogram send_lag;          // actual write - intended send time (ns), open loop only
+  std::int64_t sent = 0;       // requests written
+  std::int64_t completed = 0;  // complete responses, any status
+  std::int64_t connections_opened = 0;  // successful connects
+  result::error_counts errors;
+  std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
+  std::int64_t index = 0;      // interval sets: second index from the measured phase start
+
+  void add(const sample_set& o);
+  void reset() noexcept;
+};
+
+void add_errors(result::error_counts& into, const result::error_counts& from) noexcept;
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,74 @@
+#pragma once
+// Request bytes rendered before the run. Every (request, key) pair becomes one contiguous
+// buffer in an arena, so the hot path only picks an index: a weighted draw over the mix, then a
+// key from the uniform or Zipf distribution. No formatting or allocation per request.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/schedule.hpp"
+
+namespace perflab::loadgen {
+
+struct parsed_url {
+  std::string host;         // as written, e.g. "127.0.0.1" or "localhost"
+  std::string port = "80";  // service for the resolver
+  std::string path = "/";   // path and query, at least "/"
+  std::string host_header;  // "host" or "host:port" when the port is not 80
+};
+// Only http:// (the engine speaks HTTP/1.1 over plain TCP). Error names the URL and the form.
+tl::expected<parsed_url, std::string> parse_url(std::string_view url);
+
+// One rendered request.
+struct rendered_request {
+  std::string_view bytes;  // the whole request: head and body
+  bool head = false;       // HEAD: the response has no body whatever its headers say
+};
+
+class request_mix {
+ public:
+  // Renders every request of the mix (or GET of the URL's path when `specs` is empty), with
+  // `{key}` replaced by each key 0..keys.keys-1. Errors: `{key}` without keys, bad weights,
+  // unknown key distribution, more than max_rendered_bytes in total.
+  static tl::expected<request_mix, std::string> build(const parsed_url& url, const std::vector<request_spec>& specs,
+                                                      const key_distribution& keys);
+
+  // One draw: a request of the mix by weight, then a key. Uses only `r`; safe from many threads
+  // with one rng each (the mix itself is read-only after build).
+  rendered_request pick(rng& r) const noexcept;
+
+  std::size_t size() const noexcept { return entries_.size(); }      // rendered buffers
+  rendered_request at(std::size_t i) const noexcept;                 // rendered buffer i
+  std::size_t entry_index(std::size_t spec, std::uint64_t key) const noexcept;  // which buffer
+  std::uint64_t pick_key(rng& r) const noexcept;                     // key by the distribution
+
+  static constexpr std::size_t max_rendered_bytes = std::size_t{1} << 30;
+
+ private:
+  struct entry {
+    std::size_t offset, length;
+    bool head;
+  };
+  struct spec_info {
+    std::size_t first_entry;  // entries [first, first + keys) when keyed, [first] otherwise
+    bool keyed;
+  };
+  std::string arena_;
+  std::vector<entry> entries_;
+  std::vector<spec_info> specs_;
+  std::vector<double> spec_cdf_;  // cumulative weights, normalized to 1
+  // Zipf: Walker/Vose alias table, O(1) per draw (a binary search over a large CDF would miss
+  // the cache ~log2(N) times per request). Empty for uniform.
+  struct alias_slot {
+    double keep;           // probability of keeping this slot's own key
+    std::uint64_t alias;   // the key taken otherwise
+  };
+  std::vector<alias_slot> key_alias_;
+  std::uint64_t keys_ = 0;
+};
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,48 @@
+#pragma once
+// The scenario runner behind `loadgen run`: validates every variant of a scenario, then for each
+// variant (and repeat) spawns the lab target pinned to its CPUs, waits for its health check, runs
+// the engine (warm-up, then the measured phase), stops the target and records what it cost
+// (CPU, peak RSS, threads). run.json is rewritten after every variant, so an interrupted run
+// leaves valid files marked incomplete. At the end it renders the report and prints the
+// comparison table. docs/scenarios.md describes the results layout and exit codes.
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace perflab::loadgen {
+
+struct runner_options {
+  std::filesystem::path scenario_file;
+  std::vector<std::string> overrides;           // --set key=value
+  std::filesystem::path output_root = "results";  // the run goes to <root>/<UTC stamp>-<name>/
+  std::filesystem::path target_bin;             // --target-bin (empty: PERFLAB_TARGET_BIN, then next to loadgen)
+  bool progress = false;                        // the engine's live line on stderr
+  bool report = true;                           // render report.md / report.html at the end
+};
+
+struct runner_outcome {
+  int exit_code = 0;                  // perflab/core/exit_codes.hpp, combined over all variants
+  std::filesystem::path run_dir;      // empty when nothing was run (bad scenario)
+};
+
+// Runs the scenario; progress and results go to `out`, problems to `err`.
+runner_outcome run_scenario(const runner_options& opts, std::ostream& out, std::ostream& err);
+
+// Where lab-target is: `explicit_bin` if given, else $PERFLAB_TARGET_BIN, else
+// <dir of /proc/self/exe>/../targets/lab-target (the build tree layout). Error: not found, with
+// the places tried.
+tl::expected<std::filesystem::path, std::string> find_target_bin(const std::filesystem::path& explicit_bin);
+
+// Parses "listening http://HOST:PORT" into {host, port}.
+struct listen_address {
+  std::string host;
+  int port = 0;
+  std::string url() const;  // "http://HOST:PORT"
+};
+std::optional<listen_address> parse_listening_line(const std::string& line);
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,92 @@
+#pragma once
+// Scenario files (TOML): parsing, validation and matrix expansion, and the [thresholds] grammar.
+// docs/scenarios.md describes the format. Every variant of a scenario is validated before any of
+// them runs, so a typo never leaves a half-run scenario behind. Errors name file:line:col (the
+// toml++ source region of the offending value), what was found and what was expected.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "perflab/core/result.hpp"
+#include "perflab/loadgen/engine.hpp"
+
+namespace perflab::loadgen {
+
+// A scenario error with its place: `where` is "file:line:col" (or the file alone when the
+// problem has no single place, e.g. a missing key).
+struct scenario_error {
+  std::string where;
+  std::string message;
+  // "where: message", the one line a user sees.
+  std::string to_string() const { return where.empty() ? message : where + ": " + message; }
+};
+
+// The [target] table of one variant.
+struct target_spec {
+  bool spawn = false;                         // true: start lab-target; false: external url
+  std::string url;                            // external target, "http://host:port"
+  std::string model;                          // thread-per-request | thread-pool | reactor | coroutine
+  int threads = 0;                            // lab-target --threads (0: lab-target's default)
+  std::vector<int> cpus;                      // CPUs the target is pinned to (empty: not pinned)
+  bool cpus_given = false;                    // false: the runner picks the default pinning
+  std::map<std::string, std::string> params;  // other keys, passed on as --key=value
+  std::map<std::string, std::string> param_where;  // key -> "file:line:col" (for option checks)
+  std::chrono::nanoseconds start_timeout{std::chrono::seconds(10)};  // until "listening ..." and /health
+  std::chrono::nanoseconds stop_timeout{std::chrono::seconds(5)};    // SIGTERM to SIGKILL
+  std::string health_path = "/health";
+};
+
+// One threshold: "<metric> <op> <value>", e.g. "ttlb.p99 < 50ms".
+struct threshold {
+  std::string expression;  // as written
+  std::string metric;      // "ttlb.p99", "tps.mean", "errors.rate", ...
+  std::string op;          // "<", "<=", ">", ">="
+  double limit = 0;        // latency: microseconds; errors.rate: fraction; tps.mean: 1/s; errors.count
+};
+
+// One fully validated variant (one combination of the matrix; repeats share it).
+struct variant_spec {
+  std::string name;                           // "model=reactor,connections=100" (the scenario name if no matrix)
+  std::string file_prefix;                    // file-system safe form of name
+  std::map<std::string, std::string> params;  // matrix key -> value as text
+  target_spec target;
+  run_config load;                            // url, output_dir and file_prefix are set by the runner
+  bool loadgen_cpus_given = false;            // false: the runner picks the default pinning
+  std::vector<threshold> thresholds;
+};
+
+struct scenario {
+  std::string name;
+  std::string description;
+  std::filesystem::path path;          // as given
+  std::string text;                    // the file as read
+  std::vector<std::string> overrides;  // --set key=value, in order
+  int repeats = 1;
+  std::vector<variant_spec> variants;  // the matrix, expanded and validated
+};
+
+// Parses and validates a scenario. `source_name` is used in error locations; `base_dir` resolves
+// body_file paths. overrides are "dotted.key=value" (value parsed as a TOML value, or taken as a
+// string when it is not one).
+tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, const std::string& source_name,
+                                                      const std::filesystem::path& base_dir,
+                                                      const std::vector<std::string>& overrides = {});
+// Reads `file` and parses it.
+tl::expected<scenario, scenario_error> load_scenario(const std::filesystem::path& file,
+                                                     const std::vector<std::string>& overrides = {});
+
+// Parses one threshold expression; the error message says what was expected.
+tl::expected<threshold, std::string> parse_threshold(std::string_view expression);
+// The metric names thresholds accept, for messages and docs.
+const std::vector<std::string>& threshold_metrics();
+// Checks thresholds against a measured variant.
+std::vector<result::threshold_verdict> evaluate_thresholds(const std::vector<threshold>& thresholds,
+                                                           const result::variant& v);
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,90 @@
+#pragma once
+// Child processes for the scenario runner: start a lab target pinned to its CPUs, read the line
+// it prints once listening, watch it without reaping it (so /proc stays readable), sample its
+// CPU time, threads and RSS, and stop it (SIGTERM, then SIGKILL after a deadline).
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace perflab::loadgen {
+
+struct spawn_options {
+  std::filesystem::path program;
+  std::vector<std::string> args;    // argv[1..]
+  std::vector<int> cpus;            // CPU affinity of the child (empty: inherit)
+  std::filesystem::path log_file;   // the child's stderr, and stdout after its first line (empty: discarded)
+};
+
+// How a child ended.
+struct exit_info {
+  bool exited = false;   // true: exit(code); false: killed by `signal`
+  int code = 0;
+  int signal = 0;
+  bool killed_after_timeout = false;  // did not stop within the deadline after SIGTERM
+  bool success() const noexcept { return exited && code == 0; }
+  std::string text() const;  // "exit 0", "exit 3", "signal 9 (Killed)", "... after SIGTERM timeout"
+};
+
+// A /proc snapshot of a running child.
+struct process_sample {
+  double cpu_user_s = 0;          // user CPU since start
+  double cpu_system_s = 0;        // system CPU since start
+  std::int64_t threads = 0;       // current thread count
+  std::int64_t rss_bytes = 0;     // current resident set
+  std::int64_t peak_rss_bytes = 0;  // VmHWM: peak resident set
+};
+
+class child_process {
+ public:
+  // Starts the program. Errors: cannot fork, or exec failed (message names the program and errno).
+  static tl::expected<child_process, std::string> spawn(const spawn_options& opts);
+
+  child_process(child_process&&) noexcept;
+  child_process& operator=(child_process&&) noexcept;
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  // Kills (SIGKILL) and reaps a child still running: a child never outlives its owner.
+  ~child_process();
+
+  pid_t pid() const noexcept;
+
+  // The child's first stdout line (without the newline), waiting up to `timeout`. Error: timeout,
+  // EOF (the child closed stdout or died) with what it printed so far. After this the rest of its
+  // stdout is copied to the log file in the background.
+  tl::expected<std::string, std::string> read_first_line(std::chrono::nanoseconds timeout);
+
+  // Has the child ended? Does not reap it, so sample() keeps working until stop()/wait().
+  std::optional<exit_info> poll_exit();
+
+  // Current CPU times, threads and RSS from /proc (nullopt once the child is gone).
+  std::optional<process_sample> sample() const;
+
+  // SIGTERM, wait up to `timeout`, then SIGKILL; reaps. Safe to call on an exited child.
+  exit_info stop(std::chrono::nanoseconds timeout);
+  // The child's resource usage after stop() (CPU, ru_maxrss): for RSS when /proc was missed.
+  const struct rusage& usage() const noexcept;
+
+ private:
+  struct impl;
+  explicit child_process(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+// Sends `GET path` to 127.0.0.1-style host:port and returns the response status, or an error
+// (refused, timeout, not HTTP). Blocking; start-up use only.
+tl::expected<int, std::string> http_probe(const std::string& host, int port, const std::string& path,
+                                          std::chrono::nanoseconds timeout);
+
+// The CPUs this process may run on (sched_getaffinity), ascending.
+std::vector<int> allowed_cpus();
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,343 @@
+// `loadgen attack URL`: ad-hoc open-loop (--rate) or closed-loop (--connections) load against one
+// URL. Prints a human summary (or the run JSON with --json); --output DIR writes run.json, the
+// HdrHistogram interval log and the per-second CSV so `loadgen report`/`compare` work on it.
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "perflab/core/exit_codes.hpp"
+#include "perflab/core/result_io.hpp"
+#include "perflab/core/units.hpp"
+#include "perflab/loadgen/attack.hpp"
+#include "perflab/loadgen/commands.hpp"
+#include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/request_mix.hpp"
+
+namespace perflab::loadgen {
+
+namespace {
+
+struct attack_options {
+  std::string url;
+  std::string rate, duration = "10s", warmup = "0", timeout = "10s", connect_timeout = "2s";
+  std::string think_time = "0", send_lag_bound = "1ms", spin_window = "20us", requests, cpus, arrival = "constant";
+  std::int64_t connections = 0;
+  int threads = 0;
+  std::vector<std::string> headers;
+  std::string method = "GET", body;
+  bool keepalive = true;
+  std::int64_t max_per_connection = 0;
+  std::uint64_t seed = 1;
+  std::string output;
+  bool json = false;
+};
+
+tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
+  auto d = units::parse_duration(text);
+  if (!d) return tl::unexpected(fmt::format("{}: {}", name, d.error()));
+  return *d;
+}
+
+std::string fmt_us(double us) {
+  if (us <= 0) return "0";
+  return units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(us * 1e3 + 0.5)));
+}
+
+}  // namespace
+
+tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text) {
+  std::vector<int> out;
+  const auto bad = [&] {
+    return tl::unexpected(fmt::format("bad CPU list '{}' (expected e.g. 0 or 0,2 or 0-3)", text));
+  };
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const auto dash = item.find('-');
+    auto num = [&](std::string_view s, int& v) {
+      if (s.empty() || s.size() > 4) return false;
+      v = 0;
+      for (char ch : s) {
+        if (ch < '0' || ch > '9') return false;
+        v = v * 10 + (ch - '0');
+      }
+      return true;
+    };
+    int a = 0, b = 0;
+    if (dash == std::string_view::npos) {
+      if (!num(item, a)) return bad();
+      b = a;
+    } else if (!num(item.substr(0, dash), a) || !num(item.substr(dash + 1), b) || b < a) {
+      return bad();
+    }
+    if (b >= CPU_SETSIZE) return bad();
+    for (int c = a; c <= b; ++c) out.push_back(c);
+  }
+  if (out.empty()) return bad();
+  return out;
+}
+
+tl::expected<std::pair<std::string, std::string>, std::string> parse_header(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return tl::unexpected(fmt::format("--header: '{}' is not \"Name: value\"", text));
+  std::string_view name = text.substr(0, colon), value = text.substr(colon + 1);
+  for (char ch : name)
+    if (ch <= ' ' || ch == 0x7f) return tl::unexpected(fmt::format("--header: bad header name in '{}'", text));
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.find_first_of("\r\n") != std::string_view::npos)
+    return tl::unexpected(fmt::format("--header: '{}' contains a line break", text));
+  return std::pair{std::string(name), std::string(value)};
+}
+
+std::string format_summary(const result::variant& v) {
+  std::string out;
+  auto line = [&](std::string s) {
+    out += s;
+    out += '\n';
+  };
+  const auto& lm = v.load;
+  // "for 10s", "for 1000 requests" or both.
+  std::string span = lm.duration_s > 0
+                         ? "for " + units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(lm.duration_s * 1e9)))
+                         : "";
+  if (lm.max_requests > 0) span += fmt::format("{}{} requests", span.empty() ? "for " : " or ", lm.max_requests);
+  if (lm.kind == "open") {
+    std::string rate = lm.stages.empty() ? units::format_rate(lm.rate) : fmt::format("{} stages", lm.stages.size());
+    line(fmt::format("load: open loop, {} arrivals at {} {}{}, up to {} connections, {}, {} threads",
+                     lm.arrival, rate, span,
+                     lm.warmup_s > 0 ? fmt::format(" (warm-up {})", units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(lm.warmup_s * 1e9)))) : "",
+                     lm.connections, lm.keepalive, lm.threads));
+  } else {
+    line(fmt::format("load: closed loop, {} connections {}{}{}, {}, {} threads", lm.connections, span,
+                     lm.warmup_s > 0 ? fmt::format(" (warm-up {})", units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(lm.warmup_s * 1e9)))) : "",
+                     lm.think_time_s > 0 ? fmt::format(", think time {}", units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(lm.think_time_s * 1e9)))) : "",
+                     lm.keepalive, lm.threads));
+  }
+  line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
+  line(fmt::format("requests: {} sent, {} completed in {:.2f}s, {:.1f} TPS, {} connections opened", v.sent,
+                   v.completed, v.measured_s, v.tps_mean, v.connections_opened));
+  const auto& e = v.errors;
+  if (e.total() == 0) {
+    line("errors: none");
+  } else {
+    std::string list;
+    auto add = [&](const char* name, std::int64_t n) {
+      if (n > 0) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", name, n);
+    };
+    add("connection refused", e.connect_refused);
+    add("connect timeout", e.connect_timeout);
+    add("connect other", e.connect_other);
+    add("reset", e.reset);
+    add("read timeout", e.read_timeout);
+    add("closed mid-response", e.closed_mid_response);
+    add("malformed", e.malformed);
+    add("status 4xx", e.status_4xx);
+    add("status 5xx", e.status_5xx);
+    line(fmt::format("errors: {} ({:.2f}%): {}", e.total(), v.error_rate * 100, list));
+  }
+  line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", "latency", "p50", "p90", "p99", "p99.9", "max",
+                   "count"));
+  auto row = [&](const char* name, const result::latency_summary& s) {
+    line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", name, fmt_us(s.p50_us), fmt_us(s.p90_us),
+                     fmt_us(s.p99_us), fmt_us(s.p999_us), fmt_us(s.max_us), s.count));
+  };
+  row("connect", v.connect);
+  if (lm.kind == "open") {
+    row("ttfb (corrected)", v.ttfb);
+    row("ttlb (corrected)", v.ttlb);
+    row("ttfb (uncorrected)", v.ttfb_uncorrected);
+    row("ttlb (uncorrected)", v.ttlb_uncorrected);
+    row("send lag", v.send_lag);
+  } else {
+    row("ttfb", v.ttfb_uncorrected);
+    row("ttlb", v.ttlb_uncorrected);
+  }
+  const auto& h = v.loadgen;
+  line(fmt::format("loadgen: cpu {:.2f}s user + {:.2f}s system, {:.2f}us per request", h.cpu_user_s, h.cpu_system_s,
+                   h.cpu_per_request_us));
+  if (lm.kind == "open") {
+    if (h.saturated)
+      line(fmt::format("SATURATED: send lag p99 {} exceeds the bound {}: the loadgen (or its connection cap) could "
+                       "not keep the schedule; latencies include that delay and do not describe the server alone",
+                       fmt_us(v.send_lag.p99_us), fmt_us(h.send_lag_bound_us)));
+    else
+      line(fmt::format("schedule: kept (send lag p99 {} <= bound {})", fmt_us(v.send_lag.p99_us),
+                       fmt_us(h.send_lag_bound_us)));
+  }
+  return out;
+}
+
+void add_attack_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<attack_options>();
+  auto* cmd = app.add_subcommand("attack", "ad-hoc load against one URL (open loop with --rate, closed with --connections)");
+  cmd->add_option("url", opts->url, "http://HOST:PORT/PATH")->required();
+  cmd->add_option("--rate", opts->rate, "open loop: arrivals per second, e.g. 5k/s, 300/m");
+  cmd->add_option("--connections,-c", opts->connections, "closed loop: connections; with --rate: connection cap");
+  cmd->add_option("--duration,-d", opts->duration, "measured phase, e.g. 10s, 2m")->capture_default_str();
+  cmd->add_option("--warmup", opts->warmup, "warm-up before the measured phase (dropped), e.g. 2s");
+  cmd->add_option("--threads,-t", opts->threads, "worker threads (default: one per usable CPU)");
+  cmd->add_option("--header,-H", opts->headers, "request header \"Name: value\" (repeatable)");
+  cmd->add_option("--method,-m", opts->method, "request method")->capture_default_str();
+  cmd->add_option("--body", opts->body, "request body: TEXT or @FILE");
+  cmd->add_flag("--keepalive,!--no-keepalive", opts->keepalive, "reuse connections (default) or one per request");
+  cmd->add_option("--max-requests-per-connection", opts->max_per_connection, "close a connection after K requests");
+  cmd->add_option("--timeout", opts->timeout, "request (read) timeout")->capture_default_str();
+  cmd->add_option("--connect-timeout", opts->connect_timeout, "connect timeout")->capture_default_str();
+  cmd->add_option("--think-time", opts->think_time, "closed loop: pause between response and next request");
+  cmd->add_option("--requests,-n", opts->requests, "stop after N measured requests (e.g. 10k)");
+  cmd->add_option("--arrival", opts->arrival, "open loop arrivals: constant or poisson")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "seed for Poisson arrivals, request mix and keys")->capture_default_str();
+  cmd->add_option("--cpus", opts->cpus, "pin worker threads to these CPUs, e.g. 0 or 0,2-3");
+  cmd->add_option("--send-lag-bound", opts->send_lag_bound, "p99 send lag above this marks the run saturated")
+      ->capture_default_str();
+  cmd->add_option("--spin-window", opts->spin_window,
+                  "open loop: poll instead of sleeping when the next arrival is this close (0: timers only)")
+      ->capture_default_str();
+  cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
+  cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
+
+  cmd->callback([opts, &exit_code] {
+    auto usage = [&](const std::string& msg) {
+      std::fprintf(stderr, "loadgen attack: %s\n", msg.c_str());
+      exit_code = exit_code::usage;
+    };
+    const attack_options& o = *opts;
+    run_config cfg;
+    cfg.url = o.url;
+    if (auto u = parse_url(o.url); !u) return usage(u.error());
+    if (!o.rate.empty()) {
+      auto r = units::parse_rate(o.rate);
+      if (!r) return usage("--rate: " + r.error());
+      if (!(*r > 0)) return usage(fmt::format("--rate: '{}' must be above 0", o.rate));
+      cfg.kind = "open";
+      cfg.rate = *r;
+      if (o.connections < 0) return usage("--connections: must be a positive number (the connection cap)");
+      cfg.connections = o.connections;
+    } else if (o.connections > 0) {
+      cfg.kind = "closed";
+      cfg.connections = o.connections;
+    } else {
+      return usage("give --rate RATE (open loop, e.g. --rate 5k/s) or --connections N (closed loop, N > 0)");
+    }
+    if (o.arrival != "constant" && o.arrival != "poisson")
+      return usage(fmt::format("--arrival: '{}' (accepted: constant, poisson)", o.arrival));
+    cfg.arrival = o.arrival;
+    auto dur = duration_option("--duration", o.duration);
+    if (!dur) return usage(dur.error());
+    auto warm = duration_option("--warmup", o.warmup);
+    if (!warm) return usage(warm.error());
+    auto to = duration_option("--timeout", o.timeout);
+    if (!to) return usage(to.error());
+    auto cto = duration_option("--connect-timeout", o.connect_timeout);
+    if (!cto) return usage(cto.error());
+    auto think = duration_option("--think-time", o.think_time);
+    if (!think) return usage(think.error());
+    auto bound = duration_option("--send-lag-bound", o.send_lag_bound);
+    if (!bound) return usage(bound.error());
+    auto spin = duration_option("--spin-window", o.spin_window);
+    if (!spin) return usage(spin.error());
+    cfg.spin_window = *spin;
+    if (to->count() <= 0) return usage("--timeout: must be above 0");
+    if (cto->count() <= 0) return usage("--connect-timeout: must be above 0");
+    if (bound->count() <= 0) return usage("--send-lag-bound: must be above 0");
+    cfg.duration = *dur;
+    cfg.warmup = *warm;
+    cfg.request_timeout = *to;
+    cfg.connect_timeout = *cto;
+    cfg.think_time = *think;
+    cfg.send_lag_bound_us = static_cast<double>(bound->count()) / 1e3;
+    if (!o.requests.empty()) {
+      auto n = units::parse_count(o.requests);
+      if (!n || *n < 1) return usage(n ? fmt::format("--requests: '{}' must be at least 1", o.requests) : "--requests: " + n.error());
+      cfg.max_requests = static_cast<std::int64_t>(*n);
+      // --requests alone: no time bound unless --duration was given explicitly.
+      if (cfg.duration.count() > 0 && o.duration == "10s") cfg.duration = std::chrono::nanoseconds(0);
+    }
+    if (cfg.duration.count() <= 0 && cfg.max_requests == 0) return usage("--duration: must be above 0");
+    if (o.threads < 0) return usage("--threads: must be 0 (automatic) or more");
+    cfg.threads = o.threads;
+    if (!o.cpus.empty()) {
+      auto c = parse_cpu_list(o.cpus);
+      if (!c) return usage("--cpus: " + c.error());
+      cfg.cpus = *c;
+    }
+    cfg.seed = o.seed;
+    request_spec spec;
+    spec.method = o.method;
+    if (spec.method.empty() || spec.method.find_first_of(" \t\r\n") != std::string::npos)
+      return usage(fmt::format("--method: '{}' is not a method token (e.g. GET, POST)", o.method));
+    spec.path = "/";
+    for (const auto& h : o.headers) {
+      auto kv = parse_header(h);
+      if (!kv) return usage(kv.error());
+      spec.headers.push_back(*kv);
+    }
+    if (!o.body.empty() && o.body.front() == '@') {
+      std::ifstream in(o.body.substr(1), std::ios::binary);
+      if (!in) return usage(fmt::format("--body: cannot read file '{}'", o.body.substr(1)));
+      std::ostringstream content;
+      content << in.rdbuf();
+      spec.body = content.str();
+    } else {
+      spec.body = o.body;
+    }
+    cfg.requests.push_back(spec);
+    if (o.max_per_connection < 0) return usage("--max-requests-per-connection: must be 1 or more");
+    if (!o.keepalive) {
+      cfg.keepalive = keepalive_policy::new_connection;
+    } else if (o.max_per_connection > 0) {
+      cfg.keepalive = keepalive_policy::max_requests;
+      cfg.max_requests_per_connection = o.max_per_connection;
+    }
+    if (!o.output.empty()) {
+      cfg.output_dir = o.output;
+      cfg.file_prefix = "attack";
+    }
+    cfg.progress = !o.json;
+
+    const std::string started_at = result::utc_timestamp();
+    auto v = run_load(cfg);
+    if (!v) {
+      std::fprintf(stderr, "loadgen attack: %s\n", v.error().c_str());
+      exit_code = exit_code::runtime_error;
+      return;
+    }
+    result::run r;
+    r.tool = result::this_tool();
+    r.host = result::detect_host();
+    r.started_at = started_at;
+    r.complete = v->complete;
+    r.variants.push_back(*v);
+    int rc = exit_code::ok;
+    if (!v->complete) rc = exit_code::combine(rc, exit_code::interrupted);
+    if (v->loadgen.saturated) rc = exit_code::combine(rc, exit_code::saturated);
+    if (!o.output.empty()) {
+      if (auto w = result::write_run_json(std::filesystem::path(o.output) / "run.json", r); !w) {
+        std::fprintf(stderr, "loadgen attack: %s\n", w.error().c_str());
+        rc = exit_code::combine(rc, exit_code::runtime_error);
+      }
+    }
+    if (o.json) {
+      std::string text = nlohmann::json(r).dump(2);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fputc('\n', stdout);
+    } else {
+      const std::string text = format_summary(*v);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      if (!o.output.empty()) std::printf("results: %s\n", o.output.c_str());
+    }
+    std::fflush(stdout);
+    exit_code = rc;
+  });
+}
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,1003 @@
+// The load engine on Boost.Asio: W worker threads, each with its own io_context, connections,
+// buffers, schedule share and histograms; merged after join. See docs/methodology.md for what
+// is measured and why.
+//
+// Hot path per request: pick a pre-rendered request (an index), one non-blocking send(), one
+// queued async_read_some, a few histogram increments. No allocation, lock or formatting: every
+// handler captures at most two pointers (Asio recycles its handler memory per thread).
+#include "perflab/loadgen/engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <utility>
+// Asio's scheduler trips GCC 12's -Wnull-dereference flow analysis at -O2 (a false positive in
+// scheduler.ipp's thread-info lookup); silenced for Asio's lines only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#pragma GCC diagnostic pop
+#include <fmt/format.h>
+
+#include "perflab/core/clock.hpp"
+#include "perflab/core/hdr_log.hpp"
+#include "perflab/core/http.hpp"
+#include "perflab/core/result_io.hpp"
+#include "perflab/core/units.hpp"
+#include "perflab/loadgen/recorder.hpp"
+#include "perflab/loadgen/request_mix.hpp"
+#include "perflab/loadgen/schedule.hpp"
+
+namespace perflab::loadgen {
+
+std::atomic<bool>& interrupt_flag() noexcept {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr std::int64_t second_ns = 1'000'000'000;
+constexpr std::int64_t never = rate_profile::never;
+constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr auto housekeeping_period = std::chrono::milliseconds(5);
+// After a failed connect a closed-loop client waits this long before trying again, so a refused
+// port counts errors at a bounded rate instead of spinning.
+constexpr std::int64_t reconnect_backoff_ns = 10'000'000;
+
+// Run phases (h2load style): a request belongs to the phase its start falls in; warm-up samples
+// are dropped by phase, never by sleeping.
+enum class phase : std::uint8_t {
+  warmup,    // before measure_start: requests run, nothing is recorded
+  measured,  // [measure_start, measure_end): everything is recorded
+  draining,  // no new requests; in-flight ones finish (and are recorded) until drain_timeout
+  done,
+};
+
+// Error classes, mapped to result::error_counts fields.
+enum class err : std::uint8_t { connect_refused, connect_timeout, connect_other, reset, read_timeout,
+                                closed_mid_response, malformed };
+
+void count_error(result::error_counts& e, err what) noexcept {
+  switch (what) {
+    case err::connect_refused: ++e.connect_refused; break;
+    case err::connect_timeout: ++e.connect_timeout; break;
+    case err::connect_other: ++e.connect_other; break;
+    case err::reset: ++e.reset; break;
+    case err::read_timeout: ++e.read_timeout; break;
+    case err::closed_mid_response: ++e.closed_mid_response; break;
+    case err::malformed: ++e.malformed; break;
+  }
+}
+
+// Intervals travel from workers to the main thread once a second. A mutex per second, never per
+// request; spare sets are recycled so steady state allocates nothing.
+struct collector {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::deque<std::unique_ptr<sample_set>>> queues;  // per worker, in second order
+  std::vector<bool> finished;                                   // per worker
+  std::vector<std::unique_ptr<sample_set>> spare;
+
+  explicit collector(int workers) : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {}
+
+  std::unique_ptr<sample_set> hand_off(int w, std::unique_ptr<sample_set> full, bool last) {
+    std::unique_ptr<sample_set> fresh;
+    {
+      std::lock_guard lock(mutex);
+      queues[static_cast<std::size_t>(w)].push_back(std::move(full));
+      if (last) finished[static_cast<std::size_t>(w)] = true;
+      if (!last && !spare.empty()) {
+        fresh = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    cv.notify_one();
+    if (!last && !fresh) fresh = std::make_unique<sample_set>();
+    return fresh;
+  }
+};
+
+// Everything the workers share, read-only during the run.
+struct shared_setup {
+  const run_config* cfg;
+  bool open = false;
+  tcp::endpoint endpoint;
+  const request_mix* mix;
+  const rate_profile* profile;
+  std::int64_t run_start_ns = 0;      // steady ns: schedule time 0, warm-up starts
+  std::int64_t measure_start_ns = 0;  // steady ns
+  std::int64_t measure_end_ns = 0;    // steady ns, `never` when bounded by request count only
+  std::int64_t intervals = 0;         // number of one-second intervals (the last one absorbs the drain)
+  collector* coll;
+};
+
+// A fixed-capacity-doubling ring of intended send times (open loop requests waiting for a free
+// connection; their clocks are running). Grows only when the backlog exceeds what it ever held.
+class time_ring {
+ public:
+  time_ring() : buf_(1 << 16) {}
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  void push(std::int64_t t) {
+    if (size_ == buf_.size()) grow();
+    buf_[(head_ + size_) & (buf_.size() - 1)] = t;
+    ++size_;
+  }
+  std::int64_t pop() noexcept {
+    const std::int64_t t = buf_[head_];
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+    return t;
+  }
+  void clear() noexcept { head_ = size_ = 0; }
+
+ private:
+  void grow() {
+    std::vector<std::int64_t> bigger(buf_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    buf_.swap(bigger);
+    head_ = 0;
+  }
+  std::vector<std::int64_t> buf_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+struct connection {
+  enum class state : std::uint8_t { closed, connecting, idle, busy, closing };
+
+  explicit connection(asio::io_context& ioc) : sock(ioc), timer(ioc) {}
+
+  tcp::socket sock;
+  asio::steady_timer timer;       // closed loop: think time and reconnect back-off
+  std::unique_ptr<char[]> buf;    // read buffer, allocated when the slot first connects
+  http::response_parser parser;
+  state st = state::closed;
+  int ops = 0;                    // outstanding async operations on sock
+  bool has_request = false;       // connecting/busy with a request assigned
+  bool measured = false;          // the current request (or connect) belongs to the measured phase
+  bool timed_out = false;
+  bool connect_failed = false;
+  std::int64_t intended_ns = 0;   // request start for corrected numbers (open: schedule; closed: write)
+  std::int64_t write_ns = 0;      // actual write
+  std::int64_t first_byte_ns = 0; // 0 until the first response byte arrived
+  std::int64_t connect_start_ns = 0;
+  std::int64_t deadline_ns = never;
+  std::int64_t requests_done = 0; // on this connection
+  std::string_view pending_write; // unwritten tail after a partial send
+};
+
+class worker {
+ public:
+  worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota)
+      : s_(s),
+        cfg_(*s.cfg),
+        index_(index),
+        ioc_(1),
+        arrival_timer_(ioc_),
+        housekeeping_(ioc_),
+        schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed),
+        rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
+        quota_(quota),
+        interval_(std::make_unique<sample_set>()) {
+    conns_.reserve(static_cast<std::size_t>(connections));
+    for (std::int64_t i = 0; i < connections; ++i) conns_.push_back(std::make_unique<connection>(ioc_));
+    idle_.reserve(conns_.size());
+    closed_.reserve(conns_.size());
+    for (auto it = conns_.rbegin(); it != conns_.rend(); ++it) closed_.push_back(it->get());
+  }
+
+  void run() {
+    // Timer precision: the default 50 us slack would be most of our send-lag budget.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    if (s_.open) {
+      next_due_ = due_abs(schedule_.next());
+      arm_arrival();
+    } else {
+      const std::int64_t now = now_ns();
+      for (auto& c : conns_) closed_loop_wait(*c, s_.run_start_ns - now);
+      closed_.clear();
+    }
+    arm_housekeeping();
+    ioc_.run();
+  }
+
+  sample_set& totals() noexcept { return totals_; }
+  bool interrupted() const noexcept { return interrupted_; }
+
+ private:
+  // ---- time and phase ----
+  std::int64_t due_abs(std::int64_t rel) const noexcept {
+    return rel == never ? never : s_.run_start_ns + rel;
+  }
+  bool in_measured(std::int64_t t) const noexcept { return t >= s_.measure_start_ns && t < s_.measure_end_ns; }
+  bool may_start(std::int64_t t) const noexcept {
+    return phase_ != phase::draining && phase_ != phase::done && t < s_.measure_end_ns;
+  }
+
+  // ---- open loop: the arrival schedule ----
+  void arm_arrival() {
+    if (next_due_ == never || next_due_ >= s_.measure_end_ns) return;  // schedule over; housekeeping drains
+    // When the next arrival is close, a timer costs more (timerfd re-arm, epoll wake-up) and is
+    // less punctual than polling: post a continuation instead, which lets ready I/O handlers run
+    // first and then checks the clock again.
+    if (next_due_ - now_ns() < cfg_.spin_window.count()) {
+      asio::post(ioc_, [this] { on_arrivals(); });
+      return;
+    }
+    arrival_timer_.expires_at(steady::time_point(nanos(next_due_)));
+    arrival_timer_.async_wait([this](const error_code& ec) {
+      if (!ec) on_arrivals();
+    });
+  }
+
+  void on_arrivals() {
+    if (phase_ == phase::draining || phase_ == phase::done) return;
+    std::int64_t now = now_ns();
+    // Everything due by now goes out at once; each request keeps its own intended time.
+    while (next_due_ <= now && next_due_ < s_.measure_end_ns) {
+      if (in_measured(next_due_) && quota_ > 0 && quota_used_ >= quota_) {
+        begin_drain(false);
+        return;
+      }
+      const std::int64_t due = next_due_;
+      if (in_measured(due)) ++quota_used_;
+      next_due_ = due_abs(schedule_.next());
+      issue(due);
+      now = now_ns();
+    }
+    arm_arrival();
+  }
+
+  // One scheduled request: an idle connection, else a new one (up to the cap), else the queue.
+  void issue(std::int64_t due) {
+    if (!idle_.empty()) {
+      connection& c = *idle_.back();
+      idle_.pop_back();
+      send(c, due);
+    } else if (!closed_.empty()) {
+      connection& c = *closed_.back();
+      closed_.pop_back();
+      start_connect(c, true, due);
+    } else {
+      pending_.push(due);
+    }
+  }
+
+  void dispatch_pending() {
+    while (!pending_.empty() && phase_ != phase::draining && phase_ != phase::done) {
+      if (!idle_.empty()) {
+        connection& c = *idle_.back();
+        idle_.pop_back();
+        send(c, pending_.pop());
+      } else if (!closed_.empty()) {
+        connection& c = *closed_.back();
+        closed_.pop_back();
+        start_connect(c, true, pending_.pop());
+      } else {
+        break;
+      }
+    }
+  }
+
+  // ---- closed loop ----
+  void closed_loop_wait(connection& c, std::int64_t delay_ns) {
+    if (delay_ns <= 0) {
+      closed_loop_next(c);
+      return;
+    }
+    c.timer.expires_after(nanos(delay_ns));
+    c.timer.async_wait([this, &c](const error_code& ec) {
+      if (!ec) closed_loop_next(c);
+    });
+  }
+
+  void closed_loop_next(connection& c) {
+    if (phase_ == phase::draining || phase_ == phase::done) {
+      if (c.st == connection::state::idle) close_conn(c);
+      return;
+    }
+    const std::int64_t now = now_ns();
+    if (now >= s_.measure_end_ns || (quota_ > 0 && quota_used_ >= quota_)) {
+      begin_drain(false);  // closes idle clients, this one included
+      return;
+    }
+    // The quota is taken here, before a connect that may be in flight for a while, so clients
+    // connecting at the same time cannot overshoot --requests.
+    if (in_measured(now)) ++quota_used_;
+    // The connect carries the request, so a drain waits for it like for any request in flight.
+    if (c.st == connection::state::idle)
+      send(c, 0);
+    else
+      start_connect(c, true, 0);
+  }
+
+  // ---- connections ----
+  void start_connect(connection& c, bool with_request, std::int64_t intended) {
+    // Slots beyond what the load needs never cost a buffer (the default cap is large).
+    if (!c.buf) c.buf.reset(new char[read_buffer_size]);
+    error_code ec;
+    c.sock.open(s_.endpoint.protocol(), ec);
+    if (!ec) c.sock.set_option(tcp::no_delay(true), ec);
+    if (!ec) c.sock.non_blocking(true, ec);
+    const std::int64_t now = now_ns();
+    c.connect_start_ns = now;
+    c.has_request = with_request;
+    c.intended_ns = with_request ? intended : now;
+    // intended == 0: a closed-loop request, which starts now.
+    c.measured = in_measured(with_request && intended != 0 ? intended : now);
+    c.timed_out = c.connect_failed = false;
+    c.requests_done = 0;
+    c.st = connection::state::connecting;
+    ++open_;
+    if (with_request) ++in_flight_;
+    if (ec) {
+      fail(c, err::connect_other);
+      return;
+    }
+    c.deadline_ns = now + cfg_.connect_timeout.count();
+    ++c.ops;
+    c.sock.async_connect(s_.endpoint, [this, &c](const error_code& e) { on_connect(c, e); });
+  }
+
+  void on_connect(connection& c, const error_code& ec) {
+    const std::int64_t now = now_ns();
+    --c.ops;
+    if (c.st == connection::state::closing) {
+      maybe_closed(c);
+      return;
+    }
+    if (ec) {
+      c.connect_failed = true;
+      fail(c, ec == asio::error::connection_refused ? err::connect_refused : err::connect_other);
+      return;
+    }
+    if (in_measured(c.connect_start_ns)) {
+      totals_.connect.record(now - c.connect_start_ns);
+      interval_->connect.record(now - c.connect_start_ns);
+      ++totals_.connections_opened;
+      ++interval_->connections_opened;
+    }
+    if (c.has_request) {
+      --in_flight_;  // send() counts it again
+      send(c, c.intended_ns);
+    } else if (s_.open) {
+      make_idle(c);
+    } else {
+      send(c, 0);
+    }
+  }
+
+  // Writes a request. intended == 0: closed loop, the request starts at the write.
+  void send(connection& c, std::int64_t intended) {
+    const rendered_request req = s_.mix->pick(rng_);
+    c.parser.reset(req.head);
+    c.first_byte_ns = 0;
+    c.has_request = true;
+    c.st = connection::state::busy;
+    ++in_flight_;
+    const std::int64_t now = now_ns();
+    c.write_ns = now;
+    c.intended_ns = intended == 0 ? now : intended;
+    c.measured = in_measured(c.intended_ns);
+    c.deadline_ns = now + cfg_.request_timeout.count();
+    if (c.measured) {
+      ++totals_.sent;
+      ++interval_->sent;
+      if (intended != 0) {
+        totals_.send_lag.record(now - intended);
+        interval_->send_lag.record(now - intended);
+      }
+    }
+    const ssize_t n = ::send(c.sock.native_handle(), req.bytes.data(), req.bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      fail(c, err::reset);
+      return;
+    }
+    const std::size_t written = n < 0 ? 0 : static_cast<std::size_t>(n);
+    if (written < req.bytes.size()) {
+      c.pending_write = req.bytes.substr(written);
+      ++c.ops;
+      asio::async_write(c.sock, asio::buffer(c.pending_write.data(), c.pending_write.size()),
+                        [this, &c](const error_code& ec, std::size_t) { on_write(c, ec); });
+    }
+    start_read(c);
+  }
+
+  void on_write(connection& c, const error_code& ec) {
+    --c.ops;
+    if (c.st == connection::state::closing) {
+      maybe_closed(c);
+      return;
+    }
+    if (ec && c.st == connection::state::busy) fail(c, err::reset);
+  }
+
+  void start_read(connection& c) {
+    ++c.ops;
+    c.sock.async_read_some(asio::buffer(c.buf.get(), read_buffer_size),
+                           [this, &c](const error_code& ec, std::size_t n) { on_read(c, ec, n); });
+  }
+
+  void on_read(connection& c, const error_code& ec, std::size_t n) {
+    // Stamped first: the time the read returned is the time the bytes arrived.
+    const std::int64_t t = now_ns();
+    --c.ops;
+    if (c.st == connection::state::closing) {
+      maybe_closed(c);
+      return;
+    }
+    if (c.st != connection::state::busy) return;
+    if (ec == asio::error::eof) {
+      if (c.parser.finish_eof()) {
+        if (c.first_byte_ns == 0) c.first_byte_ns = t;
+        complete(c, t, true);
+      } else {
+        fail(c, err::closed_mid_response);
+      }
+      return;
+    }
+    if (ec) {
+      fail(c, err::reset);
+      return;
+    }
+    const auto p = c.parser.feed(std::string_view(c.buf.get(), n));
+    if (p.started && c.first_byte_ns == 0) c.first_byte_ns = t;
+    if (p.error != http::errc::ok) {
+      fail(c, p.error == http::errc::closed_mid_response ? err::closed_mid_response : err::malformed);
+      return;
+    }
+    if (p.complete) {
+      complete(c, t, false);
+      return;
+    }
+    start_read(c);
+  }
+
+  // A complete response at t (steady ns).
+  void complete(connection& c, std::int64_t t, bool peer_closed) {
+    --in_flight_;
+    c.has_request = false;
+    ++c.requests_done;
+    if (c.measured) {
+      const int status = c.parser.status();
+      const std::int64_t fb = c.first_byte_ns;
+      for (sample_set* set : {&totals_, interval_.get()}) {
+        ++set->completed;
+        if (status >= 500) ++set->errors.status_5xx;
+        else if (status >= 400) ++set->errors.status_4xx;
+        set->ttfb.record(fb - c.intended_ns);
+        set->ttlb.record(t - c.intended_ns);
+        set->ttfb_uncorrected.record(fb - c.write_ns);
+        set->ttlb_uncorrected.record(t - c.write_ns);
+      }
+    }
+    const bool reuse = !peer_closed && c.parser.keep_alive() && c.pending_write.empty() &&
+                       cfg_.keepalive != keepalive_policy::new_connection &&
+                       !(cfg_.keepalive == keepalive_policy::max_requests && cfg_.max_requests_per_connection > 0 &&
+                         c.requests_done >= cfg_.max_requests_per_connection);
+    if (reuse) {
+      c.deadline_ns = never;
+      if (s_.open) {
+        make_idle(c);
+      } else {
+        c.st = connection::state::idle;
+        closed_loop_after(c, cfg_.think_time.count());
+      }
+    } else {
+      // The client closes the socket itself (new connection per request / K requests reached).
+      close_conn(c);
+    }
+  }
+
+  void closed_loop_after(connection& c, std::int64_t delay_ns) {
+    if (phase_ == phase::draining || phase_ == phase::done) {
+      if (c.st == connection::state::idle) close_conn(c);
+      return;
+    }
+    closed_loop_wait(c, delay_ns);
+  }
+
+  void make_idle(connection& c) {
+    c.st = connection::state::idle;
+    c.deadline_ns = never;
+    if (phase_ == phase::draining || phase_ == phase::done) {
+      close_conn(c);
+      return;
+    }
+    if (!pending_.empty()) {
+      send(c, pending_.pop());
+      return;
+    }
+    idle_.push_back(&c);
+  }
+
+  // A failed request or connect: count it (by the request's phase), close, replace.
+  void fail(connection& c, err what) {
+    if (c.measured) {
+      count_error(totals_.errors, what);
+      count_error(interval_->errors, what);
+    }
+    if (c.has_request) --in_flight_;
+    c.has_request = false;
+    close_conn(c);
+  }
+
+  void close_conn(connection& c) {
+    if (c.st == connection::state::idle) {
+      auto it = std::find(idle_.begin(), idle_.end(), &c);
+      if (it != idle_.end()) idle_.erase(it);
+    }
+    c.st = connection::state::closing;
+    c.deadline_ns = never;
+    error_code ignored;
+    c.sock.close(ignored);
+    maybe_closed(c);
+  }
+
+  // The slot is reusable once every handler of the old socket has run.
+  void maybe_closed(connection& c) {
+    if (c.ops > 0) return;
+    c.st = connection::state::closed;
+    c.pending_write = {};
+    --open_;
+    if (s_.open) {
+      closed_.push_back(&c);
+      dispatch_pending();
+    } else if (phase_ != phase::draining && phase_ != phase::done) {
+      closed_loop_wait(c, c.connect_failed ? reconnect_backoff_ns : cfg_.think_time.count());
+    }
+    if (phase_ == phase::draining) maybe_finish(now_ns());
+  }
+
+  // ---- housekeeping: timeouts, seconds, phase ends, interrupt ----
+  void arm_housekeeping() {
+    housekeeping_.expires_after(housekeeping_period);
+    housekeeping_.async_wait([this](const error_code& ec) {
+      if (!ec) on_housekeeping();
+    });
+  }
+
+  void on_housekeeping() {
+    const std::int64_t now = now_ns();
+    if (phase_ == phase::warmup && now >= s_.measure_start_ns) phase_ = phase::measured;
+    if (phase_ != phase::draining) {
+      if (interrupt_flag().load(std::memory_order_relaxed)) {
+        interrupted_ = true;
+        begin_drain(true);
+      } else if (now >= s_.measure_end_ns || (s_.open && (next_due_ == never || next_due_ >= s_.measure_end_ns))) {
+        begin_drain(false);
+      }
+    }
+    if (phase_ == phase::done) return;
+    while (interval_index_ + 1 < s_.intervals && now >= s_.measure_start_ns + (interval_index_ + 1) * second_ns) {
+      hand_off(false);
+    }
+    for (auto& cp : conns_) {
+      connection& c = *cp;
+      if (c.deadline_ns < now && (c.st == connection::state::busy || c.st == connection::state::connecting)) {
+        c.timed_out = true;
+        fail(c, c.st == connection::state::connecting ? err::connect_timeout : err::read_timeout);
+      }
+    }
+    if (phase_ == phase::draining && maybe_finish(now)) return;
+    arm_housekeeping();
+  }
+
+  void begin_drain(bool interrupted) {
+    if (phase_ == phase::draining || phase_ == phase::done) return;
+    interrupted_ = interrupted_ || interrupted;
+    phase_ = phase::draining;
+    drain_deadline_ns_ = now_ns() + cfg_.drain_timeout.count();
+    arrival_timer_.cancel();
+    pending_.clear();  // never sent: nothing to measure
+    // Idle connections and waiting closed-loop clients have nothing left to do.
+    for (auto& cp : conns_) {
+      connection& c = *cp;
+      c.timer.cancel();
+      if (c.st == connection::state::idle) close_conn(c);
+    }
+    idle_.clear();
+  }
+
+  bool maybe_finish(std::int64_t now) {
+    if (phase_ != phase::draining) return false;
+    if (in_flight_ > 0 && now < drain_deadline_ns_) return false;
+    phase_ = phase::done;
+    hand_off(true);
+    arrival_timer_.cancel();
+    housekeeping_.cancel();
+    for (auto& cp : conns_) {
+      error_code ignored;
+      cp->timer.cancel();
+      cp->sock.close(ignored);
+    }
+    ioc_.stop();
+    return true;
+  }
+
+  void hand_off(bool last) {
+    interval_->index = interval_index_;
+    interval_->in_flight = in_flight_ + static_cast<std::int64_t>(pending_.size());
+    auto fresh = s_.coll->hand_off(index_, std::move(interval_), last);
+    interval_ = last ? std::make_unique<sample_set>() : std::move(fresh);
+    ++interval_index_;
+  }
+
+  const shared_setup& s_;
+  const run_config& cfg_;
+  int index_;
+  asio::io_context ioc_;
+  asio::steady_timer arrival_timer_;
+  asio::steady_timer housekeeping_;
+  arrival_schedule schedule_;
+  rng rng_;
+  std::int64_t quota_;           // measured requests this worker may send (0: unlimited)
+  std::int64_t quota_used_ = 0;
+  std::vector<std::unique_ptr<connection>> conns_;
+  std::vector<connection*> idle_;    // open loop: connected, nothing to do
+  std::vector<connection*> closed_;  // open loop: free slots for new connections
+  time_ring pending_;                // open loop: due requests waiting for a connection
+  std::int64_t next_due_ = never;
+  std::int64_t open_ = 0;            // sockets open or connecting
+  std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
+  phase phase_ = phase::warmup;
+  bool interrupted_ = false;
+  std::int64_t drain_deadline_ns_ = never;
+  std::int64_t interval_index_ = 0;
+  sample_set totals_;
+  std::unique_ptr<sample_set> interval_;
+};
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+std::int64_t fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 65536;
+  return static_cast<std::int64_t>(rl.rlim_cur);
+}
+
+struct cpu_times {
+  double user_s = 0, system_s = 0;
+};
+cpu_times process_cpu() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return {static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6,
+          static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6};
+}
+
+std::string keepalive_name(const run_config& cfg) {
+  switch (cfg.keepalive) {
+    case keepalive_policy::keep_alive: return "keep-alive";
+    case keepalive_policy::new_connection: return "new-connection";
+    case keepalive_policy::max_requests: return fmt::format("max:{}", cfg.max_requests_per_connection);
+  }
+  return "keep-alive";
+}
+
+tl::expected<void, std::string> validate(const run_config& cfg) {
+  if (cfg.kind != "open" && cfg.kind != "closed")
+    return tl::unexpected(fmt::format("load kind '{}' (accepted: open, closed)", cfg.kind));
+  if (cfg.arrival != "constant" && cfg.arrival != "poisson")
+    return tl::unexpected(fmt::format("arrival '{}' (accepted: constant, poisson)", cfg.arrival));
+  if (cfg.kind == "open") {
+    bool any_rate = cfg.rate > 0;
+    for (const auto& st : cfg.stages) {
+      if (st.duration_s < 0 || st.target_rate < 0 || !std::isfinite(st.target_rate))
+        return tl::unexpected(std::string("stages need a duration >= 0 and a target rate >= 0"));
+      any_rate = any_rate || st.target_rate > 0;
+    }
+    if (!any_rate || cfg.rate < 0) return tl::unexpected(std::string("open loop needs a rate > 0 (or a stage with one)"));
+    if (cfg.connections < 0) return tl::unexpected(std::string("connection cap must be >= 0"));
+  } else if (cfg.connections <= 0) {
+    return tl::unexpected(std::string("closed loop needs connections > 0"));
+  }
+  if (cfg.duration.count() <= 0 && cfg.max_requests <= 0 && cfg.stages.empty())
+    return tl::unexpected(std::string("a run needs a duration or a request count"));
+  if (cfg.warmup.count() < 0) return tl::unexpected(std::string("warm-up must be >= 0"));
+  if (cfg.keepalive == keepalive_policy::max_requests && cfg.max_requests_per_connection <= 0)
+    return tl::unexpected(std::string("max requests per connection must be > 0"));
+  if (cfg.connect_timeout.count() <= 0 || cfg.request_timeout.count() <= 0)
+    return tl::unexpected(std::string("timeouts must be > 0"));
+  if (cfg.threads < 0) return tl::unexpected(std::string("threads must be >= 0"));
+  return {};
+}
+
+}  // namespace
+
+tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
+  run_config cfg = cfg_in;
+  if (auto ok = validate(cfg); !ok) return tl::unexpected(ok.error());
+  const bool open = cfg.kind == "open";
+
+  auto url = parse_url(cfg.url);
+  if (!url) return tl::unexpected(url.error());
+  auto mix = request_mix::build(*url, cfg.requests, cfg.keys);
+  if (!mix) return tl::unexpected(mix.error());
+
+  tcp::endpoint endpoint;
+  {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    error_code ec;
+    auto results = resolver.resolve(url->host, url->port, ec);
+    if (ec || results.empty())
+      return tl::unexpected(fmt::format("cannot resolve '{}': {}", url->host, ec ? ec.message() : "no address"));
+    endpoint = results.begin()->endpoint();
+    for (const auto& r : results)
+      if (r.endpoint().address().is_v4()) {
+        endpoint = r.endpoint();
+        break;
+      }
+  }
+
+  // Stages define the measured phase's length.
+  std::int64_t duration_ns = cfg.duration.count();
+  if (open && !cfg.stages.empty()) {
+    double total = 0;
+    for (const auto& st : cfg.stages) total += st.duration_s;
+    if (total > 0) duration_ns = static_cast<std::int64_t>(std::llround(total * 1e9));
+  }
+  // Stages ramp from --rate (0 when not given); a warm-up runs at --rate, or at the first
+  // stage's target when the ramp starts from 0.
+  const double warmup_rate = cfg.rate > 0 ? cfg.rate : (cfg.stages.empty() ? 0 : cfg.stages.front().target_rate);
+  rate_profile profile(cfg.rate, cfg.warmup.count(), cfg.stages, warmup_rate);
+
+  int threads = cfg.threads > 0 ? cfg.threads : (cfg.cpus.empty() ? usable_cpus() : static_cast<int>(cfg.cpus.size()));
+  if (!open) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.connections));
+  threads = std::max(1, threads);
+
+  raise_fd_limit();
+  std::int64_t cap = cfg.connections;
+  if (open && cap == 0) cap = std::min<std::int64_t>(1024, std::max<std::int64_t>(64, fd_limit() - 128));
+  if (cap > fd_limit() - 64)
+    return tl::unexpected(fmt::format("{} connections need more file descriptors than the limit {} allows", cap,
+                                      fd_limit()));
+  if (open && cap < threads) threads = static_cast<int>(cap);
+
+  const std::int64_t intervals =
+      duration_ns > 0 ? std::max<std::int64_t>(1, (duration_ns + second_ns - 1) / second_ns) : (std::int64_t{1} << 40);
+  collector coll(threads);
+  shared_setup setup;
+  setup.cfg = &cfg;
+  setup.open = open;
+  setup.endpoint = endpoint;
+  setup.mix = &*mix;
+  setup.profile = &profile;
+  setup.intervals = intervals;
+  setup.coll = &coll;
+
+  std::vector<std::unique_ptr<worker>> workers;
+  for (int w = 0; w < threads; ++w) {
+    const std::int64_t conns = cap / threads + (w < cap % threads ? 1 : 0);
+    const std::int64_t quota =
+        cfg.max_requests > 0 ? cfg.max_requests / threads + (w < cfg.max_requests % threads ? 1 : 0) : 0;
+    workers.push_back(std::make_unique<worker>(setup, w, threads, conns, quota));
+  }
+
+  // Output files are opened before the load starts, so a bad directory fails fast.
+  std::ofstream hlog, csv;
+  std::string hlog_name, csv_name;
+  if (!cfg.output_dir.empty()) {
+    std::error_code fec;
+    std::filesystem::create_directories(cfg.output_dir, fec);
+    hlog_name = cfg.file_prefix + ".hlog";
+    csv_name = cfg.file_prefix + ".csv";
+    hlog.open(cfg.output_dir / hlog_name);
+    csv.open(cfg.output_dir / csv_name);
+    if (!hlog || !csv)
+      return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
+                                        fec ? fec.message() : std::string("open failed")));
+    csv << "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight\n";
+  }
+
+  // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
+  const std::int64_t t0 = now_ns() + 20'000'000;
+  setup.run_start_ns = t0;
+  setup.measure_start_ns = t0 + cfg.warmup.count();
+  setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : never;
+
+  std::vector<std::thread> pool;
+  for (int w = 0; w < threads; ++w) {
+    pool.emplace_back([&, w] {
+      if (!cfg.cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cfg.cpus[static_cast<std::size_t>(w) % cfg.cpus.size()], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      }
+      workers[static_cast<std::size_t>(w)]->run();
+    });
+  }
+
+  // Main thread: wait for the measured phase, then merge one second at a time as workers hand
+  // their intervals over; write the interval log, the CSV and the progress line as we go.
+  std::this_thread::sleep_for(nanos(std::max<std::int64_t>(0, setup.measure_start_ns - now_ns())));
+  const cpu_times cpu0 = process_cpu();
+  const double wall_start_s = wall_now_s();
+  std::unique_ptr<hdr::log_writer> writer;
+  if (hlog.is_open())
+    writer = std::make_unique<hdr::log_writer>(hlog, wall_start_s, 1e6,
+                                               "perflab loadgen: values in nanoseconds, max column in milliseconds");
+  const bool progress = cfg.progress && isatty(STDERR_FILENO);
+  std::vector<result::second_point> series;
+  sample_set merged;
+  std::int64_t last_index = -1;
+  while (true) {
+    std::vector<std::unique_ptr<sample_set>> batch;
+    {
+      std::unique_lock lock(coll.mutex);
+      // A second is complete when every worker has handed it over or has finished.
+      auto ready = [&] {
+        for (std::size_t w = 0; w < coll.queues.size(); ++w)
+          if (coll.queues[w].empty() && !coll.finished[w]) return false;
+        return true;
+      };
+      coll.cv.wait(lock, ready);
+      bool any = false;
+      for (auto& q : coll.queues) any = any || !q.empty();
+      if (!any) break;  // every worker finished and everything is merged
+      for (auto& q : coll.queues) {
+        if (q.empty()) continue;
+        batch.push_back(std::move(q.front()));
+        q.pop_front();
+      }
+    }
+    merged.reset();
+    for (auto& b : batch) {
+      merged.add(*b);
+      merged.index = std::max(merged.index, b->index);
+    }
+    // Seconds are handed over in order; workers that finished early contribute nothing more.
+    const std::int64_t idx = std::max(merged.index, last_index + 1);
+    last_index = idx;
+    const double start_s = static_cast<double>(idx);
+    const double end_s = std::min(static_cast<double>(idx + 1),
+                                  static_cast<double>(std::max<std::int64_t>(0, now_ns() - setup.measure_start_ns)) / 1e9);
+    const double length_s = std::max(0.001, end_s - start_s);
+    if (writer) {
+      writer->write(std::string_view("connect"), start_s, length_s, merged.connect);
+      writer->write(std::string_view("ttfb"), start_s, length_s, merged.ttfb);
+      writer->write(std::string_view("ttlb"), start_s, length_s, merged.ttlb);
+      writer->write(std::string_view("ttfb_uncorrected"), start_s, length_s, merged.ttfb_uncorrected);
+      writer->write(std::string_view("ttlb_uncorrected"), start_s, length_s, merged.ttlb_uncorrected);
+      writer->write(std::string_view("send_lag"), start_s, length_s, merged.send_lag);
+    }
+    result::second_point pt;
+    pt.t_s = start_s;
+    pt.sent = merged.sent;
+    pt.completed = merged.completed;
+    pt.errors = merged.errors.total();
+    pt.ttlb_p50_us = static_cast<double>(merged.ttlb.value_at_percentile(50)) / 1e3;
+    pt.ttlb_p99_us = static_cast<double>(merged.ttlb.value_at_percentile(99)) / 1e3;
+    if (open) {
+      const std::int64_t a = cfg.warmup.count() + idx * second_ns;
+      pt.target_rate = profile.arrivals_before(a + second_ns) - profile.arrivals_before(a);
+    }
+    pt.in_flight = merged.in_flight;
+    series.push_back(pt);
+    if (csv.is_open())
+      csv << fmt::format("{:g},{},{},{},{:.1f},{:.1f},{:.1f},{}\n", pt.t_s, pt.sent, pt.completed, pt.errors,
+                         pt.ttlb_p50_us, pt.ttlb_p99_us, pt.target_rate, pt.in_flight)
+          << std::flush;
+    if (progress)
+      std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  tps %lld  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
+                   start_s + 1, open ? units::format_rate(pt.target_rate).c_str() : "closed",
+                   static_cast<long long>(pt.completed),
+                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p50_us * 1e3))).c_str(),
+                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p99_us * 1e3))).c_str(),
+                   static_cast<long long>(pt.errors), static_cast<long long>(pt.in_flight));
+    {
+      std::lock_guard lock(coll.mutex);
+      for (auto& b : batch) {
+        b->reset();
+        coll.spare.push_back(std::move(b));
+      }
+    }
+  }
+  for (auto& t : pool) t.join();
+  if (progress) std::fprintf(stderr, "\r\033[K");
+  const std::int64_t end_ns = now_ns();
+  const cpu_times cpu1 = process_cpu();
+
+  sample_set total;
+  bool interrupted = false;
+  for (auto& w : workers) {
+    total.add(w->totals());
+    interrupted = interrupted || w->interrupted();
+  }
+
+  result::variant v;
+  v.name = "attack";
+  v.complete = !interrupted;
+  if (interrupted) v.incomplete_reason = "interrupted";
+  auto& lm = v.load;
+  lm.kind = cfg.kind;
+  lm.arrival = open ? cfg.arrival : "";
+  lm.rate = open ? cfg.rate : 0;
+  lm.stages = open ? cfg.stages : std::vector<result::stage>{};
+  lm.connections = open ? cap : cfg.connections;
+  lm.think_time_s = static_cast<double>(cfg.think_time.count()) / 1e9;
+  lm.duration_s = static_cast<double>(duration_ns) / 1e9;
+  lm.warmup_s = static_cast<double>(cfg.warmup.count()) / 1e9;
+  lm.max_requests = cfg.max_requests;
+  lm.keepalive = keepalive_name(cfg);
+  lm.connect_timeout_s = static_cast<double>(cfg.connect_timeout.count()) / 1e9;
+  lm.request_timeout_s = static_cast<double>(cfg.request_timeout.count()) / 1e9;
+  lm.threads = threads;
+  lm.cpus = cfg.cpus;
+
+  // The measured phase ends at its planned end, or earlier when stopped (interrupt, quota).
+  const std::int64_t planned_end = setup.measure_end_ns == never ? end_ns : setup.measure_end_ns;
+  v.measured_s = static_cast<double>(std::max<std::int64_t>(1, std::min(end_ns, planned_end) - setup.measure_start_ns)) / 1e9;
+  v.sent = total.sent;
+  v.completed = total.completed;
+  v.tps_mean = static_cast<double>(total.completed) / v.measured_s;
+  v.connections_opened = total.connections_opened;
+  v.errors = total.errors;
+  const double attempts = static_cast<double>(total.completed + total.errors.transport());
+  v.error_rate = attempts > 0 ? static_cast<double>(total.errors.total()) / attempts : 0;
+  v.connect = result::summarize(total.connect);
+  v.ttfb = result::summarize(total.ttfb);
+  v.ttlb = result::summarize(total.ttlb);
+  v.ttfb_uncorrected = result::summarize(total.ttfb_uncorrected);
+  v.ttlb_uncorrected = result::summarize(total.ttlb_uncorrected);
+  v.send_lag = result::summarize(total.send_lag);
+  v.series = std::move(series);
+  v.loadgen.cpu_user_s = cpu1.user_s - cpu0.user_s;
+  v.loadgen.cpu_system_s = cpu1.system_s - cpu0.system_s;
+  v.loadgen.cpu_per_request_us =
+      total.completed > 0 ? (v.loadgen.cpu_user_s + v.loadgen.cpu_system_s) * 1e6 / static_cast<double>(total.completed) : 0;
+  v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
+  v.loadgen.saturated = open && v.send_lag.count > 0 && v.send_lag.p99_us > cfg.send_lag_bound_us;
+  v.target.spawned = false;
+  v.target.url = cfg.url;
+  v.interval_log = hlog_name;
+  v.series_csv = csv_name;
+  if (hlog.is_open()) {
+    hlog.flush();
+    csv.flush();
+    if (!hlog || !csv) return tl::unexpected(fmt::format("writing into '{}' failed", cfg.output_dir.string()));
+  }
+  return v;
+}
+
+}  // namespace perflab::loadgen

@@ -1,0 +1,42 @@
+#include "perflab/loadgen/recorder.hpp"
+
+namespace perflab::loadgen {
+
+void add_errors(result::error_counts& into, const result::error_counts& from) noexcept {
+  into.connect_refused += from.connect_refused;
+  into.connect_timeout += from.connect_timeout;
+  into.connect_other += from.connect_other;
+  into.reset += from.reset;
+  into.read_timeout += from.read_timeout;
+  into.closed_mid_response += from.closed_mid_response;
+  into.malformed += from.malformed;
+  into.status_4xx += from.status_4xx;
+  into.status_5xx += from.status_5xx;
+}
+
+void sample_set::add(const sample_set& o) {
+  connect.add(o.connect);
+  ttfb.add(o.ttfb);
+  ttlb.add(o.ttlb);
+  ttfb_uncorrected.add(o.ttfb_uncorrected);
+  ttlb_uncorrected.add(o.ttlb_uncorrected);
+  send_lag.add(o.send_lag);
+  sent += o.sent;
+  completed += o.completed;
+  connections_opened += o.connections_opened;
+  add_errors(errors, o.errors);
+  in_flight += o.in_flight;
+}
+
+void sample_set::reset() noexcept {
+  connect.reset();
+  ttfb.reset();
+  ttlb.reset();
+  ttfb_uncorrected.reset();
+  ttlb_uncorrected.reset();
+  send_lag.reset();
+  sent = completed = connections_opened = in_flight = index = 0;
+  errors = {};
+}
+
+}  // namespace perflab::loadgen

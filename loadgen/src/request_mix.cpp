@@ -1,0 +1,221 @@
+#include "perflab/loadgen/request_mix.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace perflab::loadgen {
+
+namespace {
+constexpr std::string_view key_marker = "{key}";
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+void replace_keys(std::string& out, std::string_view text, std::string_view key) {
+  std::size_t pos = 0;
+  while (true) {
+    const auto hit = text.find(key_marker, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(text.substr(pos, hit - pos));
+    out.append(key);
+    pos = hit + key_marker.size();
+  }
+  out.append(text.substr(pos));
+}
+
+bool has_key(const request_spec& s) {
+  if (s.path.find(key_marker) != std::string::npos || s.body.find(key_marker) != std::string::npos) return true;
+  for (const auto& [k, v] : s.headers)
+    if (v.find(key_marker) != std::string::npos) return true;
+  return false;
+}
+
+void render(std::string& out, const parsed_url& url, const request_spec& s, std::string_view key) {
+  out.append(s.method);
+  out.push_back(' ');
+  // Request paths are appended to the URL's path ("http://h/api" + "/users" = "/api/users").
+  std::string_view base = url.path;
+  if (!s.path.empty() && s.path != "/") {
+    if (!base.empty() && base.back() == '/') base.remove_suffix(1);
+    out.append(base);
+    if (s.path.front() != '/' && s.path.front() != '?') out.push_back('/');
+    replace_keys(out, s.path, key);
+  } else {
+    out.append(base.empty() ? std::string_view("/") : base);
+  }
+  out.append(" HTTP/1.1\r\n");
+  bool have_host = false, have_length = false;
+  for (const auto& [name, value] : s.headers) {
+    if (iequals(name, "host")) have_host = true;
+    if (iequals(name, "content-length")) have_length = true;
+  }
+  if (!have_host) {
+    out.append("Host: ");
+    out.append(url.host_header);
+    out.append("\r\n");
+  }
+  for (const auto& [name, value] : s.headers) {
+    out.append(name);
+    out.append(": ");
+    replace_keys(out, value, key);
+    out.append("\r\n");
+  }
+  std::string body;
+  replace_keys(body, s.body, key);
+  const bool wants_length = !body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
+  if (wants_length && !have_length) {
+    out.append("Content-Length: ");
+    out.append(std::to_string(body.size()));
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  out.append(body);
+}
+}  // namespace
+
+tl::expected<parsed_url, std::string> parse_url(std::string_view url) {
+  const auto bad = [&](std::string_view why) {
+    return tl::unexpected(fmt::format("bad URL '{}': {} (expected http://HOST[:PORT][/PATH])", url, why));
+  };
+  constexpr std::string_view scheme = "http://";
+  if (url.substr(0, scheme.size()) != scheme) {
+    if (url.substr(0, 8) == "https://") return bad("https is not supported");
+    return bad("missing http://");
+  }
+  std::string_view rest = url.substr(scheme.size());
+  const auto slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  parsed_url out;
+  if (slash != std::string_view::npos) {
+    out.path = std::string(rest.substr(slash));
+    if (out.path.front() == '?') out.path.insert(out.path.begin(), '/');
+  }
+  if (authority.empty()) return bad("missing host");
+  if (authority.find('@') != std::string_view::npos) return bad("user info is not supported");
+  std::string_view host = authority, port;
+  if (authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad("junk after ']'");
+      port = authority.substr(close + 2);
+    }
+  } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return bad("missing host");
+  if (!port.empty()) {
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || ptr != port.data() + port.size() || p == 0 || p > 65535) return bad("bad port");
+    out.port = std::string(port);
+  }
+  out.host = std::string(host);
+  out.host_header = std::string(authority);
+  return out;
+}
+
+tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
+                                                          const std::vector<request_spec>& specs_in,
+                                                          const key_distribution& keys) {
+  std::vector<request_spec> specs = specs_in;
+  if (specs.empty()) specs.push_back(request_spec{});
+  request_mix mix;
+  mix.keys_ = keys.keys;
+  if (keys.kind != "uniform" && keys.kind != "zipf")
+    return tl::unexpected(fmt::format("unknown key distribution '{}' (accepted: uniform, zipf)", keys.kind));
+  if (keys.kind == "zipf" && keys.keys > 0) {
+    if (!(keys.zipf_s >= 0)) return tl::unexpected(fmt::format("Zipf exponent {} must be >= 0", keys.zipf_s));
+    // P(k) proportional to 1 / (k + 1)^s, k = 0..N-1 (key 0 is the most popular).
+    const std::uint64_t n = keys.keys;
+    std::vector<double> scaled(n);
+    double sum = 0;
+    for (std::uint64_t k = 0; k < n; ++k) sum += scaled[k] = 1.0 / std::pow(static_cast<double>(k + 1), keys.zipf_s);
+    for (auto& p : scaled) p = p / sum * static_cast<double>(n);
+    mix.key_alias_.assign(n, alias_slot{1.0, 0});
+    std::vector<std::uint64_t> small, large;
+    for (std::uint64_t k = 0; k < n; ++k) (scaled[k] < 1.0 ? small : large).push_back(k);
+    while (!small.empty() && !large.empty()) {
+      const std::uint64_t s = small.back(), l = large.back();
+      small.pop_back();
+      mix.key_alias_[s] = {scaled[s], l};
+      scaled[l] -= 1.0 - scaled[s];
+      if (scaled[l] < 1.0) {
+        large.pop_back();
+        small.push_back(l);
+      }
+    }
+    // Leftovers are 1 up to rounding.
+    for (auto k : small) mix.key_alias_[k] = {1.0, k};
+    for (auto k : large) mix.key_alias_[k] = {1.0, k};
+  }
+  double total_weight = 0;
+  for (const auto& s : specs) {
+    if (!(s.weight > 0) || !std::isfinite(s.weight))
+      return tl::unexpected(fmt::format("request '{} {}': weight {} must be a positive number", s.method, s.path,
+                                        s.weight));
+    if (s.method.empty() || s.method.find_first_of(" \r\n") != std::string::npos)
+      return tl::unexpected(fmt::format("request method '{}' is not a token", s.method));
+    total_weight += s.weight;
+  }
+  std::string key_text;
+  for (const auto& s : specs) {
+    const bool keyed = has_key(s);
+    if (keyed && keys.keys == 0)
+      return tl::unexpected(fmt::format("request '{} {}' uses {{key}} but no keys are configured", s.method, s.path));
+    mix.specs_.push_back({mix.entries_.size(), keyed});
+    const std::uint64_t n = keyed ? keys.keys : 1;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      key_text = keyed ? std::to_string(k) : std::string();
+      const std::size_t offset = mix.arena_.size();
+      render(mix.arena_, url, s, key_text);
+      if (mix.arena_.size() > max_rendered_bytes)
+        return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys); use fewer keys",
+                                          max_rendered_bytes, keys.keys));
+      mix.entries_.push_back({offset, mix.arena_.size() - offset, s.method == "HEAD"});
+    }
+    mix.spec_cdf_.push_back((mix.spec_cdf_.empty() ? 0.0 : mix.spec_cdf_.back()) + s.weight / total_weight);
+  }
+  mix.spec_cdf_.back() = 1.0;
+  mix.arena_.shrink_to_fit();
+  return mix;
+}
+
+std::uint64_t request_mix::pick_key(rng& r) const noexcept {
+  if (keys_ == 0) return 0;
+  if (key_alias_.empty()) return r.below(keys_);
+  const std::uint64_t slot = r.below(keys_);
+  const auto& a = key_alias_[slot];
+  return r.uniform() < a.keep ? slot : a.alias;
+}
+
+std::size_t request_mix::entry_index(std::size_t spec, std::uint64_t key) const noexcept {
+  const auto& s = specs_[spec];
+  return s.keyed ? s.first_entry + key : s.first_entry;
+}
+
+rendered_request request_mix::at(std::size_t i) const noexcept {
+  const auto& e = entries_[i];
+  return {std::string_view(arena_).substr(e.offset, e.length), e.head};
+}
+
+rendered_request request_mix::pick(rng& r) const noexcept {
+  std::size_t spec = 0;
+  if (specs_.size() > 1) {
+    const double u = r.uniform();
+    spec = static_cast<std::size_t>(std::upper_bound(spec_cdf_.begin(), spec_cdf_.end(), u) - spec_cdf_.begin());
+    if (spec >= specs_.size()) spec = specs_.size() - 1;
+  }
+  const std::uint64_t key = specs_[spec].keyed ? pick_key(r) : 0;
+  return at(entry_index(spec, key));
+}
+
+}  // namespace perflab::loadgen

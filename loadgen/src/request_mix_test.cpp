@@ -1,0 +1,138 @@
+#include "perflab/loadgen/request_mix.hpp"
+
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace perflab::loadgen {
+namespace {
+
+TEST(ParseUrl, AcceptsHostPortAndPath) {
+  struct row {
+    const char* url;
+    bool ok;
+    const char* host;
+    const char* port;
+    const char* path;
+  };
+  const row rows[] = {
+      {"http://127.0.0.1:8080", true, "127.0.0.1", "8080", "/"},
+      {"http://127.0.0.1:8080/json?items=5", true, "127.0.0.1", "8080", "/json?items=5"},
+      {"http://localhost/", true, "localhost", "80", "/"},
+      {"http://[::1]:9000/x", true, "::1", "9000", "/x"},
+      {"http://h:8080?x=1", true, "h", "8080", "/?x=1"},
+      {"https://h/", false, "", "", ""},
+      {"127.0.0.1:8080", false, "", "", ""},
+      {"http://:8080/", false, "", "", ""},
+      {"http://h:0/", false, "", "", ""},
+      {"http://h:99999/", false, "", "", ""},
+      {"http://h:80a/", false, "", "", ""},
+  };
+  for (const auto& r : rows) {
+    auto u = parse_url(r.url);
+    ASSERT_EQ(u.has_value(), r.ok) << r.url;
+    if (!r.ok) {
+      EXPECT_NE(u.error().find(r.url), std::string::npos) << u.error();
+      continue;
+    }
+    EXPECT_EQ(u->host, r.host);
+    EXPECT_EQ(u->port, r.port);
+    EXPECT_EQ(u->path, r.path);
+  }
+}
+
+TEST(RequestMix, RendersDefaultGetWithHostHeader) {
+  auto url = parse_url("http://127.0.0.1:8080/hello");
+  ASSERT_TRUE(url);
+  auto mix = request_mix::build(*url, {}, {});
+  ASSERT_TRUE(mix) << mix.error();
+  rng r(1);
+  EXPECT_EQ(mix->pick(r).bytes, "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+}
+
+TEST(RequestMix, RendersBodyHeadersAndContentLength) {
+  auto url = parse_url("http://h:1/api");
+  request_spec s;
+  s.method = "POST";
+  s.path = "/items";
+  s.headers = {{"Content-Type", "application/json"}};
+  s.body = "{\"a\":1}";
+  auto mix = request_mix::build(*url, {s}, {});
+  ASSERT_TRUE(mix) << mix.error();
+  rng r(1);
+  EXPECT_EQ(mix->pick(r).bytes,
+            "POST /api/items HTTP/1.1\r\nHost: h:1\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+            "{\"a\":1}");
+}
+
+TEST(RequestMix, PreRendersOneBufferPerKey) {
+  auto url = parse_url("http://h:1");
+  request_spec s;
+  s.path = "/item/{key}";
+  s.headers = {{"X-Key", "k{key}"}};
+  auto mix = request_mix::build(*url, {s}, {"uniform", 3, 0});
+  ASSERT_TRUE(mix) << mix.error();
+  EXPECT_EQ(mix->size(), 3u);
+  EXPECT_EQ(mix->at(2).bytes, "GET /item/2 HTTP/1.1\r\nHost: h:1\r\nX-Key: k2\r\n\r\n");
+}
+
+TEST(RequestMix, KeyWithoutKeysIsAnError) {
+  auto url = parse_url("http://h:1");
+  request_spec s;
+  s.path = "/item/{key}";
+  auto mix = request_mix::build(*url, {s}, {});
+  ASSERT_FALSE(mix);
+  EXPECT_NE(mix.error().find("{key}"), std::string::npos);
+}
+
+TEST(RequestMix, BadWeightIsAnError) {
+  auto url = parse_url("http://h:1");
+  request_spec s;
+  s.weight = 0;
+  EXPECT_FALSE(request_mix::build(*url, {s}, {}));
+}
+
+TEST(RequestMix, WeightsSetTheMix) {
+  auto url = parse_url("http://h:1");
+  request_spec a, b;
+  a.path = "/a";
+  a.weight = 3;
+  b.path = "/b";
+  b.weight = 1;
+  auto mix = request_mix::build(*url, {a, b}, {});
+  ASSERT_TRUE(mix);
+  rng r(5);
+  int count_a = 0;
+  for (int i = 0; i < 40000; ++i) count_a += mix->pick(r).bytes.substr(0, 6) == "GET /a";
+  EXPECT_NEAR(count_a, 30000, 500);
+}
+
+TEST(RequestMix, ZipfFavoursLowKeys) {
+  auto url = parse_url("http://h:1");
+  request_spec s;
+  s.path = "/{key}";
+  auto mix = request_mix::build(*url, {s}, {"zipf", 1000, 1.0});
+  ASSERT_TRUE(mix);
+  rng r(9);
+  std::map<std::uint64_t, int> hits;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) ++hits[mix->pick_key(r)];
+  // P(key 0) = 1 / H(1000) = 0.1336; P(key 1) is half of that.
+  EXPECT_NEAR(hits[0] / double(n), 0.1336, 0.005);
+  EXPECT_NEAR(hits[1] / double(n), 0.0668, 0.004);
+  for (auto& [k, c] : hits) EXPECT_LT(k, 1000u);
+}
+
+TEST(RequestMix, HeadRequestsExpectNoBody) {
+  auto url = parse_url("http://h:1");
+  request_spec s;
+  s.method = "HEAD";
+  auto mix = request_mix::build(*url, {s}, {});
+  ASSERT_TRUE(mix);
+  rng r(1);
+  EXPECT_TRUE(mix->pick(r).head);
+}
+
+}  // namespace
+}  // namespace perflab::loadgen

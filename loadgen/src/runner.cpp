@@ -1,0 +1,535 @@
+// `loadgen run`: the scenario runner. Start-up code, not a hot path: it may allocate, format and
+// block; the engine does the measuring.
+#include "perflab/loadgen/runner.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "perflab/core/exit_codes.hpp"
+#include "perflab/core/result_io.hpp"
+#include "perflab/core/units.hpp"
+#include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/scenario.hpp"
+#include "perflab/loadgen/spawn.hpp"
+
+#if __has_include("perflab/analysis/report.hpp")
+#include "perflab/analysis/report.hpp"
+#define PERFLAB_HAVE_ANALYSIS 1
+#endif
+
+namespace perflab::loadgen {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string join_cpus(const std::vector<int>& cpus) {
+  std::string s;
+  for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
+  return s;
+}
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// The load model as run.json records it, for variants the engine never ran (target did not start).
+result::load_model to_load_model(const run_config& c) {
+  result::load_model m;
+  m.kind = c.kind;
+  m.arrival = c.kind == "open" ? c.arrival : "";
+  m.rate = c.rate;
+  m.stages = c.stages;
+  m.connections = c.connections;
+  m.think_time_s = seconds(c.think_time);
+  m.duration_s = seconds(c.duration);
+  m.warmup_s = seconds(c.warmup);
+  m.max_requests = c.max_requests;
+  m.keepalive = c.keepalive == keepalive_policy::keep_alive       ? "keep-alive"
+                : c.keepalive == keepalive_policy::new_connection ? "new-connection"
+                                                                  : fmt::format("max:{}", c.max_requests_per_connection);
+  m.connect_timeout_s = seconds(c.connect_timeout);
+  m.request_timeout_s = seconds(c.request_timeout);
+  m.threads = c.threads;
+  m.cpus = c.cpus;
+  return m;
+}
+
+// Last lines of a log file, for start-up failure messages.
+std::string log_tail(const fs::path& file, std::size_t lines = 5) {
+  std::ifstream in(file);
+  std::deque<std::string> tail;
+  for (std::string l; std::getline(in, l);) {
+    tail.push_back(l);
+    if (tail.size() > lines) tail.pop_front();
+  }
+  std::string s;
+  for (const auto& l : tail) s += (s.empty() ? "" : " | ") + l;
+  return s;
+}
+
+// Options lab-target accepts, from its --help (CLI11 lists them as "--name"). Empty when the
+// help cannot be read: then target options are not checked before the run.
+std::set<std::string> target_options(const fs::path& bin) {
+  std::set<std::string> opts;
+  std::string cmd = "'" + bin.string() + "' --help 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return opts;
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+  ::pclose(p);
+  for (std::size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
+    std::size_t j = i + 2;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '-' || text[j] == '_')) ++j;
+    if (j > i + 2) opts.insert(text.substr(i + 2, j - i - 2));
+  }
+  if (!opts.count("model")) opts.clear();  // not the help we expected: do not guess
+  return opts;
+}
+
+struct variant_outcome {
+  result::variant v;
+  int exit_code = exit_code::ok;
+  bool interrupted = false;
+};
+
+class scenario_runner {
+ public:
+  scenario_runner(const runner_options& opts, std::ostream& out, std::ostream& err)
+      : opts_(opts), out_(out), err_(err) {}
+
+  runner_outcome run() {
+    runner_outcome outcome;
+    auto sc = load_scenario(opts_.scenario_file, opts_.overrides);
+    if (!sc) {
+      err_ << "loadgen run: " << sc.error().to_string() << "\n";
+      outcome.exit_code = exit_code::usage;
+      return outcome;
+    }
+    sc_ = std::move(*sc);
+    if (auto rc = prepare(); rc != exit_code::ok) {
+      outcome.exit_code = rc;
+      return outcome;
+    }
+
+    // The run directory: <root>/<stamp>-<name>, never reusing an existing one.
+    std::string base = result::utc_folder_stamp() + "-" + safe(sc_.name);
+    fs::path dir = opts_.output_root / base;
+    for (int n = 2; fs::exists(dir); ++n) dir = opts_.output_root / (base + "-" + std::to_string(n));
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      err_ << "loadgen run: cannot create " << dir.string() << ": " << ec.message() << "\n";
+      outcome.exit_code = exit_code::runtime_error;
+      return outcome;
+    }
+    dir_ = dir;
+    outcome.run_dir = dir;
+
+    run_.tool = result::this_tool();
+    run_.host = result::detect_host();
+    run_.started_at = result::utc_timestamp();
+    run_.scenario_name = sc_.name;
+    run_.scenario_path = opts_.scenario_file.string();
+    run_.scenario_text = sc_.text;
+    run_.overrides = sc_.overrides;
+    run_.complete = false;  // until the last variant is done
+    int rc = exit_code::ok;
+    if (!save()) rc = exit_code::runtime_error;
+
+    const std::size_t total = sc_.variants.size() * static_cast<std::size_t>(sc_.repeats);
+    out_ << fmt::format("perflab run: {} ({} variant{}{}), results in {}\n", sc_.name, sc_.variants.size(),
+                        sc_.variants.size() == 1 ? "" : "s",
+                        sc_.repeats > 1 ? fmt::format(" x {} repeats", sc_.repeats) : "", dir.string());
+    out_.flush();
+    bool interrupted = false;
+    bool all_complete = true;
+    std::size_t n = 0;
+    for (const auto& spec : sc_.variants) {
+      for (int r = 0; r < sc_.repeats && !interrupted; ++r) {
+        if (interrupt_flag().load()) {
+          interrupted = true;
+          break;
+        }
+        ++n;
+        out_ << fmt::format("[{}/{}] {}{}\n", n, total, spec.name, sc_.repeats > 1 ? fmt::format(" (repeat {})", r + 1) : "");
+        out_.flush();
+        variant_outcome vo = run_variant(spec, r);
+        rc = exit_code::combine(rc, vo.exit_code);
+        interrupted = interrupted || vo.interrupted;
+        all_complete = all_complete && vo.v.complete;
+        print_variant(vo.v);
+        run_.variants.push_back(std::move(vo.v));
+        if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
+      }
+      if (interrupted) break;
+    }
+    run_.complete = !interrupted && all_complete && run_.variants.size() == total;
+    if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
+    if (interrupted) {
+      err_ << "loadgen run: interrupted; results so far are in " << dir.string() << " (marked incomplete)\n";
+      rc = exit_code::combine(rc, exit_code::interrupted);
+    }
+    rc = exit_code::combine(rc, finish());
+    outcome.exit_code = rc;
+    return outcome;
+  }
+
+ private:
+  static std::string safe(const std::string& s) {
+    std::string o;
+    for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+    return o;
+  }
+
+  // Checks what only the machine can tell (CPUs, the target binary and its options) before any
+  // variant runs, and fills in default pinning.
+  int prepare() {
+    const std::vector<int> allowed = allowed_cpus();
+    bool any_spawn = false;
+    for (const auto& v : sc_.variants) any_spawn = any_spawn || v.target.spawn;
+    std::set<std::string> known_opts;
+    if (any_spawn) {
+      auto bin = find_target_bin(opts_.target_bin);
+      if (!bin) {
+        err_ << "loadgen run: " << bin.error() << "\n";
+        return exit_code::runtime_error;
+      }
+      target_bin_ = *bin;
+      known_opts = target_options(target_bin_);
+    }
+    auto is_allowed = [&](int c) { return std::find(allowed.begin(), allowed.end(), c) != allowed.end(); };
+    for (auto& v : sc_.variants) {
+      for (const auto& [key, where] : v.target.param_where) {
+        if (!known_opts.empty() && !known_opts.count(key)) {
+          err_ << fmt::format("loadgen run: {}: unknown target option '{}' (lab-target does not accept --{}; "
+                              "see `{} --help`)\n", where, key, key, target_bin_.string());
+          return exit_code::usage;
+        }
+      }
+      for (const auto* list : {&v.target.cpus, &v.load.cpus}) {
+        for (int c : *list) {
+          if (!is_allowed(c)) {
+            err_ << fmt::format("loadgen run: {}: {}: CPU {} is not available here (usable CPUs: {})\n",
+                                opts_.scenario_file.string(), list == &v.load.cpus ? "load.cpu" : "target.cpu", c,
+                                join_cpus(allowed));
+            return exit_code::usage;
+          }
+        }
+      }
+      // Default pinning keeps the target and the loadgen off each other's cores: with 2 CPUs
+      // the loadgen gets CPU 0 and the target CPU 1 (more CPUs: lower half / upper half).
+      if (v.target.spawn && allowed.size() >= 2) {
+        auto rest = [&](const std::vector<int>& taken) {
+          std::vector<int> r;
+          for (int c : allowed)
+            if (std::find(taken.begin(), taken.end(), c) == taken.end()) r.push_back(c);
+          return r;
+        };
+        const std::size_t half = allowed.size() / 2;
+        if (!v.target.cpus_given) {
+          v.target.cpus = v.loadgen_cpus_given ? rest(v.load.cpus)
+                                               : std::vector<int>(allowed.begin() + static_cast<std::ptrdiff_t>(half), allowed.end());
+        }
+        // Empty when every CPU went to the target: the loadgen is then not pinned.
+        if (!v.loadgen_cpus_given) v.load.cpus = rest(v.target.cpus);
+      }
+    }
+    return exit_code::ok;
+  }
+
+  bool save() {
+    auto ok = result::write_run_json(dir_ / "run.json", run_);
+    if (!ok) err_ << "loadgen run: " << ok.error() << "\n";
+    return ok.has_value();
+  }
+
+  variant_outcome run_variant(const variant_spec& spec, int repeat) {
+    variant_outcome vo;
+    std::string prefix = spec.file_prefix + (sc_.repeats > 1 ? fmt::format("-r{}", repeat + 1) : "");
+    run_config cfg = spec.load;
+    cfg.output_dir = dir_;
+    cfg.file_prefix = prefix;
+    cfg.progress = opts_.progress;
+
+    result::target_info ti;
+    ti.spawned = spec.target.spawn;
+    ti.model = spec.target.model;
+    ti.params = spec.target.params;
+    if (spec.target.threads > 0) ti.params["threads"] = std::to_string(spec.target.threads);
+    ti.cpus = spec.target.cpus;
+
+    std::optional<child_process> child;
+    process_sample start_sample;
+    std::string failure;  // target start-up failure
+    if (spec.target.spawn) {
+      fs::path log = dir_ / (prefix + ".target.log");
+      auto started = start_target(spec.target, log, child, ti.url);
+      if (!started) {
+        failure = started.error();
+        ti.crashed = true;
+        ti.exit_status = child ? child->stop(spec.target.stop_timeout).text() : "not started";
+        if (child) failure += fmt::format(" ({})", ti.exit_status);
+        std::string tail = log_tail(log);
+        if (!tail.empty()) failure += "; target log: " + tail;
+        child.reset();
+      } else if (auto s = child->sample()) {
+        start_sample = *s;
+      }
+    } else {
+      ti.url = spec.target.url;
+    }
+
+    if (!failure.empty()) {
+      err_ << "  target failed to start: " << failure << "\n";
+      vo.v.load = to_load_model(cfg);
+      vo.v.complete = false;
+      vo.v.incomplete_reason = "target failed to start: " + failure;
+      vo.exit_code = exit_code::runtime_error;
+    } else {
+      cfg.url = ti.url;
+      // Watches the target while the engine runs: a dead target stops the load early (what was
+      // measured so far is kept) instead of counting refused connections until the end.
+      std::atomic<bool> done{false};
+      std::atomic<bool> died{false};
+      std::mutex mu;
+      process_sample last = start_sample;
+      // Threads peak while connections are open; after the drain a thread-per-request target is
+      // back to its idle count, so the peak seen during the run is what the run cost.
+      std::int64_t peak_threads = start_sample.threads;
+      std::optional<exit_info> death;
+      std::thread monitor;
+      if (child) {
+        monitor = std::thread([&] {
+          while (!done.load()) {
+            if (auto e = child->poll_exit()) {
+              std::lock_guard lk(mu);
+              death = e;
+              died.store(true);
+              interrupt_flag().store(true);
+              return;
+            }
+            if (auto s = child->sample()) {
+              std::lock_guard lk(mu);
+              last = *s;
+              peak_threads = std::max(peak_threads, s->threads);
+            }
+            std::this_thread::sleep_for(50ms);
+          }
+        });
+      }
+      const bool interrupted_before = interrupt_flag().load();
+      auto res = run_load(cfg);
+      done.store(true);
+      if (monitor.joinable()) monitor.join();
+      if (died.load() && !interrupted_before) interrupt_flag().store(false);  // our stop, not the user's
+
+      if (res) {
+        vo.v = std::move(*res);
+      } else {
+        vo.v.load = to_load_model(cfg);
+        vo.v.complete = false;
+        vo.v.incomplete_reason = "load engine: " + res.error();
+        err_ << "  load engine error: " << res.error() << "\n";
+        vo.exit_code = exit_code::runtime_error;
+      }
+      if (!res || vo.v.load.cpus.empty()) vo.v.load.cpus = cfg.cpus;
+      if (child) {
+        if (!died.load()) {
+          if (auto s = child->sample()) last = *s;
+        }
+        exit_info e = died.load() ? *death : child->stop(spec.target.stop_timeout);
+        if (died.load()) child->stop(spec.target.stop_timeout);  // reap
+        const struct rusage& ru = child->usage();
+        double ru_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+        double ru_sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+        // /proc before stopping excludes the shutdown; a dead target only has its rusage left.
+        bool have_last = !died.load() && last.peak_rss_bytes > 0;
+        ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - start_sample.cpu_user_s);
+        ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - start_sample.cpu_system_s);
+        ti.peak_rss_bytes = std::max<std::int64_t>(last.peak_rss_bytes, static_cast<std::int64_t>(ru.ru_maxrss) * 1024);
+        ti.threads = std::max(peak_threads, last.threads);
+        ti.exit_status = e.text();
+        if (died.load()) {
+          ti.crashed = true;
+          vo.v.complete = false;
+          vo.v.incomplete_reason = "target died during the run: " + e.text();
+          std::string tail = log_tail(dir_ / (prefix + ".target.log"));
+          err_ << "  target died during the run: " << e.text() << (tail.empty() ? "" : "; target log: " + tail) << "\n";
+          vo.exit_code = exit_code::runtime_error;
+        } else if (!e.success()) {
+          err_ << "  target did not stop cleanly: " << e.text() << "\n";
+        }
+      }
+      if (!died.load() && interrupt_flag().load()) vo.interrupted = true;
+      if (vo.interrupted && vo.v.complete) {
+        vo.v.complete = false;
+        vo.v.incomplete_reason = "interrupted";
+      }
+    }
+
+    vo.v.name = spec.name;
+    vo.v.params = spec.params;
+    vo.v.repeat = repeat;
+    vo.v.target = ti;
+    vo.v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
+    vo.v.thresholds = evaluate_thresholds(spec.thresholds, vo.v);
+    for (const auto& t : vo.v.thresholds)
+      if (!t.passed) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::thresholds_failed);
+    if (vo.v.loadgen.saturated) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::saturated);
+    if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
+    if (vo.v.interval_log.empty() && fs::exists(dir_ / (prefix + ".hlog"))) vo.v.interval_log = prefix + ".hlog";
+    if (vo.v.series_csv.empty() && fs::exists(dir_ / (prefix + ".csv"))) vo.v.series_csv = prefix + ".csv";
+    return vo;
+  }
+
+  // Spawns lab-target, reads its address, waits for its health check.
+  tl::expected<void, std::string> start_target(const target_spec& t, const fs::path& log,
+                                               std::optional<child_process>& child, std::string& url) {
+    spawn_options so;
+    so.program = target_bin_;
+    so.args = {"--model", t.model, "--listen", "127.0.0.1:0"};
+    if (t.threads > 0) so.args.insert(so.args.end(), {"--threads", std::to_string(t.threads)});
+    if (!t.cpus.empty()) so.args.insert(so.args.end(), {"--cpu", join_cpus(t.cpus)});
+    for (const auto& [k, v] : t.params) so.args.push_back(fmt::format("--{}={}", k, v));
+    so.cpus = t.cpus;
+    so.log_file = log;
+    auto c = child_process::spawn(so);
+    if (!c) return tl::unexpected(c.error());
+    child.emplace(std::move(*c));
+    const auto deadline = std::chrono::steady_clock::now() + t.start_timeout;
+    auto line = child->read_first_line(t.start_timeout);
+    if (!line) return tl::unexpected("lab-target " + line.error());
+    auto addr = parse_listening_line(*line);
+    if (!addr) return tl::unexpected("lab-target printed \"" + *line + "\" (expected \"listening http://HOST:PORT\")");
+    url = addr->url();
+    // Health: poll until 2xx; a target that dies or never answers is a start-up failure.
+    std::string last_problem = "no answer";
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (child->poll_exit()) return tl::unexpected(std::string("lab-target exited during start-up"));
+      auto left = deadline - std::chrono::steady_clock::now();
+      auto st = http_probe(addr->host, addr->port, t.health_path, std::min<std::chrono::nanoseconds>(left, 1s));
+      if (st && *st >= 200 && *st < 300) return {};
+      last_problem = st ? fmt::format("status {}", *st) : st.error();
+      std::this_thread::sleep_for(20ms);
+    }
+    return tl::unexpected(fmt::format("health check GET {} did not succeed within {} ({})", t.health_path,
+                                      units::format_duration(t.start_timeout), last_problem));
+  }
+
+  void print_variant(const result::variant& v) {
+    const double ms = 1e-3;
+    std::string line = fmt::format("  {:.1f} req/s, ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, "
+                                   "errors {}", v.tps_mean, v.ttfb.p50_us * ms, v.ttfb.p99_us * ms,
+                                   v.ttlb.p50_us * ms, v.ttlb.p99_us * ms, v.errors.total());
+    if (v.target.spawned)
+      line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
+                          units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
+    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (send lag over bound: numbers suspect)";
+    if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
+    out_ << line << "\n";
+    for (const auto& t : v.thresholds)
+      out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
+                          t.actual, t.limit);
+    out_.flush();
+  }
+
+  int finish() {
+    int rc = exit_code::ok;
+#ifdef PERFLAB_HAVE_ANALYSIS
+    out_ << "\n" << analysis::comparison_table(run_);
+    if (opts_.report) {
+      auto paths = analysis::render_report({dir_}, dir_);
+      if (paths) {
+        out_ << "report: " << paths->markdown.string() << "\n";
+        out_ << "report: " << paths->html.string() << "\n";
+      } else {
+        err_ << "loadgen run: report: " << paths.error() << "\n";
+        rc = exit_code::runtime_error;
+      }
+    }
+#else
+    out_ << "\n(report and comparison table: the analysis module is not in this build)\n";
+#endif
+    out_ << "results: " << (dir_ / "run.json").string() << "\n";
+    out_.flush();
+    return rc;
+  }
+
+  const runner_options& opts_;
+  std::ostream& out_;
+  std::ostream& err_;
+  scenario sc_;
+  fs::path dir_;
+  fs::path target_bin_;
+  result::run run_;
+};
+
+}  // namespace
+
+std::string listen_address::url() const {
+  return host.find(':') != std::string::npos ? fmt::format("http://[{}]:{}", host, port)
+                                             : fmt::format("http://{}:{}", host, port);
+}
+
+std::optional<listen_address> parse_listening_line(const std::string& line) {
+  const std::string prefix = "listening http://";
+  if (line.rfind(prefix, 0) != 0) return std::nullopt;
+  std::string rest = line.substr(prefix.size());
+  while (!rest.empty() && (rest.back() == '/' || rest.back() == ' ')) rest.pop_back();
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= rest.size()) return std::nullopt;
+  listen_address a;
+  a.host = rest.substr(0, colon);
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+  std::string port = rest.substr(colon + 1);
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) || port.size() > 5)
+    return std::nullopt;
+  a.port = std::stoi(port);
+  if (a.port <= 0 || a.port > 65535) return std::nullopt;
+  return a;
+}
+
+tl::expected<fs::path, std::string> find_target_bin(const fs::path& explicit_bin) {
+  auto usable = [](const fs::path& p) { return !p.empty() && ::access(p.c_str(), X_OK) == 0 && !fs::is_directory(p); };
+  if (!explicit_bin.empty()) {
+    if (usable(explicit_bin)) return explicit_bin;
+    return tl::unexpected(fmt::format("--target-bin {}: not an executable file", explicit_bin.string()));
+  }
+  if (const char* env = std::getenv("PERFLAB_TARGET_BIN"); env && *env) {
+    if (usable(env)) return fs::path(env);
+    return tl::unexpected(fmt::format("PERFLAB_TARGET_BIN={}: not an executable file", env));
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> tried;
+  if (!ec) {
+    tried.push_back(self.parent_path().parent_path() / "targets" / "lab-target");
+    tried.push_back(self.parent_path() / "lab-target");
+  }
+  for (const auto& p : tried)
+    if (usable(p)) return p.lexically_normal();
+  std::string places;
+  for (const auto& p : tried) places += (places.empty() ? "" : ", ") + p.lexically_normal().string();
+  return tl::unexpected(fmt::format("lab-target not found (tried {}); build it (cmake --build ... --target lab-target), "
+                                    "or pass --target-bin PATH or set PERFLAB_TARGET_BIN",
+                                    places.empty() ? "nothing: /proc/self/exe unreadable" : places));
+}
+
+runner_outcome run_scenario(const runner_options& opts, std::ostream& out, std::ostream& err) {
+  return scenario_runner(opts, out, err).run();
+}
+
+}  // namespace perflab::loadgen

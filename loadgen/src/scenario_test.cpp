@@ -1,0 +1,381 @@
+#include "perflab/loadgen/scenario.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace perflab::loadgen {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const char* k_base = R"(name = "t"
+[target]
+model = "reactor"
+[load]
+model = "open"
+rate = "1k/s"
+duration = "2s"
+)";
+
+tl::expected<scenario, scenario_error> parse(const std::string& text, std::vector<std::string> overrides = {}) {
+  return parse_scenario(text, "s.toml", fs::temp_directory_path(), overrides);
+}
+
+// Every error path: the scenario text, the expected "file:line:col" and a fragment of the message.
+struct error_case {
+  const char* label;
+  std::string text;
+  std::vector<std::string> overrides;
+  std::string where;
+  std::string message_part;
+};
+
+TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
+  const std::string t = "name = \"t\"\n[target]\nmodel = \"reactor\"\n";  // target lines 1-3
+  const std::vector<error_case> cases = {
+      {"toml syntax", "name = \"t\"\n[target\n", {}, "s.toml:2", "TOML syntax error"},
+      {"missing name", "[target]\nmodel = \"reactor\"\n", {}, "s.toml", "missing key 'name'"},
+      {"name type", "name = 3\n[target]\nmodel = \"reactor\"\n", {}, "s.toml:1:8", "name: expected a string, found integer 3"},
+      {"unknown top key", "colour = 1\n" + t, {}, "s.toml:1:1", "unknown key 'colour'"},
+      {"missing target", "name = \"t\"\n", {}, "s.toml", "missing [target] table"},
+      {"target not table", "name = \"t\"\ntarget = 1\n", {}, "s.toml:2:10", "target: expected a table"},
+      {"url and model", "name = \"t\"\n[target]\nurl = \"http://x:1\"\nmodel = \"reactor\"\n", {}, "s.toml:3:7",
+       "both target.url and target.model"},
+      {"neither url nor model", "name = \"t\"\n[target]\nthreads = 2\n", {}, "s.toml", "needs url"},
+      {"unknown model", "name = \"t\"\n[target]\nmodel = \"fibers\"\n", {}, "s.toml:3:9",
+       "unknown model \"fibers\" (expected one of: thread-per-request, thread-pool, reactor, coroutine)"},
+      {"bad url", "name = \"t\"\n[target]\nurl = \"ftp://x\"\n", {}, "s.toml:3:7", "expected an http:// URL"},
+      {"url with threads", "name = \"t\"\n[target]\nurl = \"http://x:1\"\nthreads = 2\n", {}, "s.toml:4:1",
+       "target.threads applies to a spawned target"},
+      {"top-level key after a table", t + "[load]\nrate = 5\nrepeats = 2\n", {}, "s.toml:6:1",
+       "'repeats' is a top-level key: put it before the first [table] header"},
+      {"top-level key in target", t + "thresholds = [\"tps.mean > 1\"]\n", {}, "s.toml:4:1",
+       "target.thresholds: not a target option"},
+      {"top-level key in matrix", t + "[matrix]\nthresholds = [\"tps.mean > 1\"]\n", {}, "s.toml:5:1",
+       "'thresholds' is a top-level key"},
+      {"target threads type", t + "threads = \"four\"\n", {}, "s.toml:4:11", "target.threads: expected an integer"},
+      {"target threads range", t + "threads = 0\n", {}, "s.toml:4:11", "expected an integer from 1 to 100000, found 0"},
+      {"target cpu type", t + "cpu = \"one\"\n", {}, "s.toml:4:7", "target.cpu: expected a CPU number"},
+      {"target option table", t + "cache = { a = 1 }\n", {}, "s.toml:4:9", "target.cache: expected a string, number or boolean"},
+      {"target start_timeout unit", t + "start_timeout = 5\n", {}, "s.toml:4:17", "expected a duration string with a unit"},
+      {"target health", t + "health = \"health\"\n", {}, "s.toml:4:10", "starting with '/'"},
+      {"load not table", "load = 3\n" + t, {}, "s.toml:1:8", "load: expected a table"},
+      {"unknown load key", t + "[load]\nrat = 5\n", {}, "s.toml:5:1", "unknown key 'load.rat' (expected one of: model, rate"},
+      {"bad load model", t + "[load]\nmodel = \"half-open\"\n", {}, "s.toml:5:9", "expected \"open\" or \"closed\", found \"half-open\""},
+      {"open without rate", t + "[load]\nmodel = \"open\"\n", {}, "s.toml:5:9", "needs load.rate"},
+      {"rate with closed", t + "[load]\nmodel = \"closed\"\nrate = 100\n", {}, "s.toml:6:8",
+       "load.rate applies to model = \"open\" only"},
+      {"arrival with closed", t + "[load]\nmodel = \"closed\"\narrival = \"poisson\"\n", {}, "s.toml:6:11",
+       "load.arrival applies to model = \"open\" only"},
+      {"think time with open", t + "[load]\nrate = 10\nthink_time = \"1ms\"\n", {}, "s.toml:6:14",
+       "think_time applies to model = \"closed\" only"},
+      {"rate and stages", t + "[load]\nrate = 10\n[[load.stages]]\nduration = \"1s\"\nrate = 5\n", {}, "s.toml",
+       "both given"},
+      {"bad rate unit", t + "[load]\nrate = \"5k/fortnight\"\n", {}, "s.toml:5:8", "load.rate: "},
+      {"zero rate", t + "[load]\nrate = 0\n", {}, "s.toml:5:8", "expected a rate above zero"},
+      {"rate type", t + "[load]\nrate = true\n", {}, "s.toml:5:8", "load.rate: expected a rate such as 5000"},
+      {"duration without unit", t + "[load]\nduration = 10\n", {}, "s.toml:5:12",
+       "load.duration: expected a duration string with a unit, such as \"10s\", \"250ms\" or \"2m\", found integer 10"},
+      {"duration bad unit", t + "[load]\nduration = \"10 parsecs\"\n", {}, "s.toml:5:12", "load.duration: "},
+      {"duration zero", t + "[load]\nduration = \"0\"\n", {}, "s.toml:5:12", "expected a duration above zero"},
+      {"connections text", t + "[load]\nconnections = \"lots\"\n", {}, "s.toml:5:15", "load.connections: "},
+      {"connections zero", t + "[load]\nconnections = 0\n", {}, "s.toml:5:15", "expected a whole number >= 1"},
+      {"connections fraction", t + "[load]\nconnections = \"1.5\"\n", {}, "s.toml:5:15", "expected a whole number >= 1"},
+      {"bad keepalive", t + "[load]\nkeepalive = \"sometimes\"\n", {}, "s.toml:5:13",
+       "expected \"keep-alive\", \"new-connection\" or \"max:K\""},
+      {"keepalive max zero", t + "[load]\nkeepalive = \"max:0\"\n", {}, "s.toml:5:13", "K >= 1"},
+      {"bad arrival", t + "[load]\nrate = 5\narrival = \"bursty\"\n", {}, "s.toml:6:11", "expected \"constant\" or \"poisson\""},
+      {"loadgen cpu negative", t + "[load]\ncpu = -1\n", {}, "s.toml:5:7", "load.cpu: expected an integer from 0 to 4095"},
+      {"loadgen threads type", t + "[load]\nthreads = 1.5\n", {}, "s.toml:5:11", "load.threads: expected an integer"},
+      {"send lag bound closed", t + "[load]\nsend_lag_bound = \"1ms\"\n", {}, "s.toml:5:18", "applies to model = \"open\" only"},
+      {"stages not array", t + "[load]\nstages = 3\n", {}, "s.toml:5:10", "load.stages: expected a non-empty array"},
+      {"stage missing rate", t + "[[load.stages]]\nduration = \"1s\"\n", {}, "s.toml:4:1", "expected both duration and rate"},
+      {"stage unknown key", t + "[[load.stages]]\nduration = \"1s\"\nrate = 5\nramp = 1\n", {}, "s.toml:7:1",
+       "unknown key 'load.stages[0].ramp'"},
+      {"stages vs duration", t + "[load]\nduration = \"5s\"\n[[load.stages]]\nduration = \"1s\"\nrate = 5\n", {}, "s.toml:5:12",
+       "differs from the stages' total"},
+      {"request not table array", "request = 5\n" + t, {}, "s.toml:1:11", "[[request]] tables"},
+      {"request unknown key", t + "[[request]]\npth = \"/\"\n", {}, "s.toml:5:1", "unknown key 'request[0].pth'"},
+      {"request bad path", t + "[[request]]\npath = \"hello\"\n", {}, "s.toml:5:8", "request[0].path: expected a path starting with '/'"},
+      {"request bad method", t + "[[request]]\nmethod = \"get\"\n", {}, "s.toml:5:10", "upper-case HTTP method"},
+      {"request header type", t + "[[request]]\nheaders = { Accept = 1 }\n", {}, "s.toml:5:22",
+       "request[0].headers.Accept: expected a string, found integer 1"},
+      {"request body and file", t + "[[request]]\nbody = \"x\"\nbody_file = \"y\"\n", {}, "s.toml:6:13", "body and body_file both given"},
+      {"request body file missing", t + "[[request]]\nbody_file = \"no-such-file.json\"\n", {}, "s.toml:5:13", "cannot read"},
+      {"request weight", t + "[[request]]\nweight = 0\n", {}, "s.toml:5:10", "request[0].weight: expected a number above 0"},
+      {"key without keys", t + "[[request]]\npath = \"/cache/{key}\"\n", {}, "s.toml:5:8", "uses {key} but no keys are defined"},
+      {"keys without count", t + "[keys]\ndistribution = \"zipf\"\n", {}, "s.toml", "[keys] needs count"},
+      {"keys bad distribution", t + "[keys]\ndistribution = \"normal\"\ncount = 10\n", {}, "s.toml:5:16", "expected \"uniform\" or \"zipf\""},
+      {"keys zipf_s with uniform", t + "[keys]\ncount = 10\nzipf_s = 1.0\n", {}, "s.toml:6:10", "applies to distribution = \"zipf\" only"},
+      {"keys unknown key", t + "[keys]\ncount = 10\nskew = 1\n", {}, "s.toml:6:1", "unknown key 'keys.skew'"},
+      {"repeats zero", "repeats = 0\n" + t, {}, "s.toml:1:11", "repeats: expected an integer from 1 to 1000, found 0"},
+      {"matrix not table", "matrix = 1\n" + t, {}, "s.toml:1:10", "matrix: expected a table"},
+      {"matrix unknown parameter", t + "[matrix]\n\"load.conections\" = [1, 2]\n", {}, "s.toml:5:1",
+       "matrix: unknown parameter 'load.conections'"},
+      {"matrix not array", t + "[matrix]\n\"target.model\" = \"reactor\"\n", {}, "s.toml:5:18", "a non-empty array"},
+      {"matrix value invalid", t + "[matrix]\n\"target.model\" = [\"reactor\", \"fibers\"]\n", {}, "s.toml:5:30",
+       "unknown model \"fibers\""},
+      {"threshold unknown metric", "thresholds = [\"ttlb.p98 < 5ms\"]\n" + t, {}, "s.toml:1:15", "unknown metric 'ttlb.p98'"},
+      {"threshold no op", "thresholds = [\"ttlb.p99 5ms\"]\n" + t, {}, "s.toml:1:15", "no comparison found"},
+      {"threshold bad unit", "thresholds = [\"ttlb.p99 < 5 parsecs\"]\n" + t, {}, "s.toml:1:15", "ttlb.p99: "},
+      {"threshold bad percent", "thresholds = [\"errors.rate < lots\"]\n" + t, {}, "s.toml:1:15", "expected a percentage"},
+      {"threshold not string", "thresholds = [5]\n" + t, {}, "s.toml:1:15", "thresholds[]: expected a string"},
+      {"threshold not array", "thresholds = 5\n" + t, {}, "s.toml:1:14", "thresholds: expected an array of strings"},
+      {"set without equals", t, {"load.rate"}, "--set load.rate", "expected key=value"},
+      {"set bad value", k_base, {"load.rate=lots"}, "--set load.rate=lots", "load.rate: "},
+      {"set bad index", t + "[[request]]\npath = \"/\"\n", {"request.3.path=/x"}, "--set request.3.path=/x",
+       "is not an index"},
+      {"set unknown key", t, {"load.rat=5"}, "--set load.rat=5", "unknown key 'load.rat'"},
+  };
+  for (const auto& c : cases) {
+    auto sc = parse(c.text, c.overrides);
+    ASSERT_FALSE(sc.has_value()) << c.label;
+    EXPECT_EQ(sc.error().where.substr(0, c.where.size()), c.where) << c.label << ": " << sc.error().to_string();
+    EXPECT_NE(sc.error().message.find(c.message_part), std::string::npos) << c.label << ": " << sc.error().to_string();
+  }
+}
+
+TEST(ScenarioParse, FillsRunConfigFromEveryLoadKey) {
+  auto sc = parse(std::string(R"(name = "all"
+description = "every key"
+repeats = 2
+[target]
+model = "thread-pool"
+threads = 4
+cpu = 1
+start_timeout = "3s"
+queue = 128
+gzip = true
+[load]
+model = "open"
+rate = "2k/s"
+arrival = "poisson"
+connections = "1k"
+duration = "3s"
+warmup = "500ms"
+connect_timeout = "1s"
+timeout = "2s"
+keepalive = "max:10"
+threads = 2
+cpu = [0]
+seed = 42
+send_lag_bound = "2ms"
+max_requests = 1000
+[keys]
+distribution = "zipf"
+count = "10k"
+zipf_s = 1.1
+[[request]]
+method = "POST"
+path = "/cache/{key}"
+headers = { "Content-Type" = "application/json" }
+body = "{}"
+weight = 3
+[[request]]
+path = "/hello"
+)"));
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  EXPECT_EQ(sc->name, "all");
+  EXPECT_EQ(sc->description, "every key");
+  EXPECT_EQ(sc->repeats, 2);
+  ASSERT_EQ(sc->variants.size(), 1u);
+  const auto& v = sc->variants[0];
+  EXPECT_EQ(v.name, "all");
+  EXPECT_TRUE(v.target.spawn);
+  EXPECT_EQ(v.target.model, "thread-pool");
+  EXPECT_EQ(v.target.threads, 4);
+  EXPECT_EQ(v.target.cpus, std::vector<int>{1});
+  EXPECT_TRUE(v.target.cpus_given);
+  EXPECT_EQ(v.target.start_timeout, 3s);
+  EXPECT_EQ(v.target.params.at("queue"), "128");
+  EXPECT_EQ(v.target.params.at("gzip"), "true");
+  const auto& l = v.load;
+  EXPECT_EQ(l.kind, "open");
+  EXPECT_DOUBLE_EQ(l.rate, 2000);
+  EXPECT_EQ(l.arrival, "poisson");
+  EXPECT_EQ(l.connections, 1000);
+  EXPECT_EQ(l.duration, 3s);
+  EXPECT_EQ(l.warmup, 500ms);
+  EXPECT_EQ(l.connect_timeout, 1s);
+  EXPECT_EQ(l.request_timeout, 2s);
+  EXPECT_EQ(l.keepalive, keepalive_policy::max_requests);
+  EXPECT_EQ(l.max_requests_per_connection, 10);
+  EXPECT_EQ(l.threads, 2);
+  EXPECT_EQ(l.cpus, std::vector<int>{0});
+  EXPECT_TRUE(v.loadgen_cpus_given);
+  EXPECT_EQ(l.seed, 42u);
+  EXPECT_DOUBLE_EQ(l.send_lag_bound_us, 2000);
+  EXPECT_EQ(l.max_requests, 1000);
+  EXPECT_EQ(l.keys.kind, "zipf");
+  EXPECT_EQ(l.keys.keys, 10000u);
+  EXPECT_DOUBLE_EQ(l.keys.zipf_s, 1.1);
+  ASSERT_EQ(l.requests.size(), 2u);
+  EXPECT_EQ(l.requests[0].method, "POST");
+  EXPECT_EQ(l.requests[0].path, "/cache/{key}");
+  ASSERT_EQ(l.requests[0].headers.size(), 1u);
+  EXPECT_EQ(l.requests[0].headers[0].first, "Content-Type");
+  EXPECT_EQ(l.requests[0].body, "{}");
+  EXPECT_DOUBLE_EQ(l.requests[0].weight, 3);
+  EXPECT_EQ(l.requests[1].method, "GET");
+}
+
+TEST(ScenarioParse, DefaultsToClosedLoopAndInfersOpenFromRate) {
+  auto closed = parse("name = \"c\"\n[target]\nurl = \"http://127.0.0.1:8080/\"\n");
+  ASSERT_TRUE(closed.has_value()) << closed.error().to_string();
+  EXPECT_EQ(closed->variants[0].load.kind, "closed");
+  EXPECT_EQ(closed->variants[0].load.connections, 10);
+  EXPECT_FALSE(closed->variants[0].target.spawn);
+  EXPECT_EQ(closed->variants[0].target.url, "http://127.0.0.1:8080");
+  auto open = parse("name = \"o\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = 500\n");
+  ASSERT_TRUE(open.has_value()) << open.error().to_string();
+  EXPECT_EQ(open->variants[0].load.kind, "open");
+  EXPECT_DOUBLE_EQ(open->variants[0].load.rate, 500);
+  EXPECT_FALSE(open->variants[0].loadgen_cpus_given);
+  EXPECT_FALSE(open->variants[0].target.cpus_given);
+}
+
+TEST(ScenarioParse, StagesSetTheDuration) {
+  auto sc = parse(std::string("name = \"s\"\n[target]\nmodel = \"reactor\"\n") +
+                  "[[load.stages]]\nduration = \"2s\"\nrate = \"1k/s\"\n[[load.stages]]\nduration = \"500ms\"\nrate = 100\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  const auto& l = sc->variants[0].load;
+  EXPECT_EQ(l.kind, "open");
+  ASSERT_EQ(l.stages.size(), 2u);
+  EXPECT_DOUBLE_EQ(l.stages[0].duration_s, 2.0);
+  EXPECT_DOUBLE_EQ(l.stages[0].target_rate, 1000);
+  EXPECT_DOUBLE_EQ(l.stages[1].target_rate, 100);
+  EXPECT_EQ(l.duration, 2500ms);
+}
+
+TEST(ScenarioMatrix, ExpandsEveryCombinationLastAxisFastest) {
+  auto sc = parse(std::string(k_base) + "[matrix]\n\"target.model\" = [\"reactor\", \"coroutine\"]\n"
+                                         "\"load.connections\" = [10, 100, \"1k\"]\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 6u);
+  EXPECT_EQ(sc->variants[0].name, "model=reactor,connections=10");
+  EXPECT_EQ(sc->variants[0].file_prefix, "model-reactor_connections-10");
+  EXPECT_EQ(sc->variants[2].load.connections, 1000);
+  EXPECT_EQ(sc->variants[3].target.model, "coroutine");
+  EXPECT_EQ(sc->variants[3].load.connections, 10);
+  EXPECT_EQ(sc->variants[5].name, "model=coroutine,connections=1k");
+  EXPECT_EQ(sc->variants[5].params.at("target.model"), "coroutine");
+  EXPECT_EQ(sc->variants[5].params.at("load.connections"), "1k");
+}
+
+TEST(ScenarioMatrix, AmbiguousLabelsUseTheFullKeyAndRequestsCanVary) {
+  auto sc = parse(std::string(k_base) + "[[request]]\npath = \"/hello\"\n[matrix]\n\"target.threads\" = [1]\n"
+                                         "\"load.threads\" = [2]\n\"request.0.path\" = [\"/sleep?ms=10\", \"/cpu?us=100\"]\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 2u);
+  EXPECT_EQ(sc->variants[0].name, "target.threads=1,load.threads=2,path=/sleep?ms=10");
+  EXPECT_EQ(sc->variants[1].load.requests[0].path, "/cpu?us=100");
+  EXPECT_NE(sc->variants[0].file_prefix, sc->variants[1].file_prefix);
+}
+
+TEST(ScenarioOverrides, SetReplacesValuesParsedAsToml) {
+  auto sc = parse(k_base, {"load.rate=500", "target.model=coroutine", "load.duration=\"1s\"", "target.queue=64",
+                           "matrix.load.connections=[1,2]"});
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 2u);
+  EXPECT_DOUBLE_EQ(sc->variants[0].load.rate, 500);
+  EXPECT_EQ(sc->variants[0].target.model, "coroutine");
+  EXPECT_EQ(sc->variants[0].load.duration, 1s);
+  EXPECT_EQ(sc->variants[0].target.params.at("queue"), "64");
+  EXPECT_EQ(sc->variants[1].load.connections, 2);
+  EXPECT_EQ(sc->overrides.size(), 5u);
+}
+
+TEST(ScenarioParse, BodyFileIsReadRelativeToTheScenario) {
+  fs::path dir = fs::temp_directory_path() / ("perflab_scenario_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "body.json") << "{\"a\":1}";
+  auto sc = parse_scenario(std::string(k_base) + "[[request]]\nmethod = \"POST\"\nbody_file = \"body.json\"\n",
+                           "s.toml", dir);
+  fs::remove_all(dir);
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  EXPECT_EQ(sc->variants[0].load.requests[0].body, "{\"a\":1}");
+}
+
+TEST(ScenarioFiles, EveryShippedScenarioParses) {
+  const char* src = std::getenv("PERFLAB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "PERFLAB_SOURCE_DIR is set by ctest";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(src) / "scenarios")) {
+    if (e.path().extension() != ".toml") continue;
+    ++n;
+    auto sc = load_scenario(e.path());
+    EXPECT_TRUE(sc.has_value()) << (sc ? "" : sc.error().to_string());
+    if (sc) {
+      EXPECT_FALSE(sc->variants.empty()) << e.path();
+    }
+  }
+  EXPECT_GE(n, 4) << "quickstart, connections-sweep, io-vs-cpu, ci-smoke";
+}
+
+TEST(ScenarioFiles, MissingFileIsAnError) {
+  auto sc = load_scenario("/nonexistent/x.toml");
+  ASSERT_FALSE(sc.has_value());
+  EXPECT_EQ(sc.error().where, "/nonexistent/x.toml");
+}
+
+struct threshold_case {
+  const char* expression;
+  const char* metric;
+  const char* op;
+  double limit;
+};
+
+TEST(ThresholdParse, AcceptsEveryMetricFamilyAndUnit) {
+  const std::vector<threshold_case> cases = {
+      {"ttlb.p99 < 50ms", "ttlb.p99", "<", 50000},
+      {"ttfb.p99.9<=1s", "ttfb.p99.9", "<=", 1e6},
+      {"connect.max < 250us", "connect.max", "<", 250},
+      {"send_lag.p99 < 1ms", "send_lag.p99", "<", 1000},
+      {"ttlb_uncorrected.mean < 2ms", "ttlb_uncorrected.mean", "<", 2000},
+      {"errors.rate < 0.1%", "errors.rate", "<", 0.001},
+      {"errors.rate <= 0.05", "errors.rate", "<=", 0.05},
+      {"errors.count < 1", "errors.count", "<", 1},
+      {"tps.mean > 1000", "tps.mean", ">", 1000},
+      {"tps.mean >= 1.5k/s", "tps.mean", ">=", 1500},
+  };
+  for (const auto& c : cases) {
+    auto th = parse_threshold(c.expression);
+    ASSERT_TRUE(th.has_value()) << c.expression << ": " << th.error();
+    EXPECT_EQ(th->metric, c.metric) << c.expression;
+    EXPECT_EQ(th->op, c.op) << c.expression;
+    EXPECT_NEAR(th->limit, c.limit, 1e-9) << c.expression;
+  }
+}
+
+TEST(ThresholdEvaluate, ComparesMeasuredValuesAndFailsWithoutSamples) {
+  result::variant v;
+  v.ttlb.count = 100;
+  v.ttlb.p99_us = 40000;
+  v.tps_mean = 900;
+  v.completed = 1000;
+  v.errors.status_5xx = 2;
+  v.error_rate = 0.002;
+  std::vector<threshold> ths;
+  for (const char* e : {"ttlb.p99 < 50ms", "tps.mean > 1000", "errors.rate < 0.1%", "errors.count <= 2",
+                        "connect.p99 < 1s"}) {
+    ths.push_back(*parse_threshold(e));
+  }
+  auto verdicts = evaluate_thresholds(ths, v);
+  ASSERT_EQ(verdicts.size(), 5u);
+  EXPECT_TRUE(verdicts[0].passed);
+  EXPECT_DOUBLE_EQ(verdicts[0].actual, 40000);
+  EXPECT_DOUBLE_EQ(verdicts[0].limit, 50000);
+  EXPECT_FALSE(verdicts[1].passed);
+  EXPECT_FALSE(verdicts[2].passed);
+  EXPECT_TRUE(verdicts[3].passed);
+  EXPECT_FALSE(verdicts[4].passed) << "no connect samples: a threshold must not pass vacuously";
+}
+
+}  // namespace
+}  // namespace perflab::loadgen

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# loadgen vs wrk, measured in one run (not a test; bounded, about a minute).
+#   scripts/bench-loadgen.sh [BUILD_DIR]        (default: build; needs BUILD_DIR/loadgen/loadgen)
+# Pinning: the load generator on CPU 0, the server on CPU 1 (taskset). Servers: nginx (one
+# worker, a fixed 13-byte response, temporary config, foreground, killed after) and, when built,
+# lab-target --model reactor. For each: wrk and loadgen closed loop with the same connections
+# (requests/s and CPU time per request, from /usr/bin/time), then a loadgen open-loop run at a
+# high fixed rate that must keep its schedule (p99 send lag).
+# Environment: CONNS (50), DURATION (5s), RATE (default min(50k/s, half the closed-loop rate)), THREADS (1), LAB_TARGET (lab-target binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+loadgen=$build/loadgen/loadgen
+target=${LAB_TARGET:-$build/targets/lab-target}
+conns=${CONNS:-50}
+duration=${DURATION:-5s}
+RATE_OPEN=${RATE:-}
+closed_rps=100000
+threads=${THREADS:-1}
+for tool in wrk nginx taskset jq /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench-loadgen: '$tool' not found" >&2; exit 1; }
+done
+[ -x "$loadgen" ] || { echo "bench-loadgen: $loadgen not built (cmake --build $build --target loadgen)" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || echo "bench-loadgen: fewer than 2 CPUs: client and server share a core" >&2
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_nginx() {
+  local port; port=$(free_port)
+  mkdir -p "$tmp/nginx"
+  cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+error_log $tmp/nginx/error.log warn;
+pid $tmp/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx;
+  fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx;
+  scgi_temp_path $tmp/nginx;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type text/plain; return 200 "hello world!\n"; }
+  }
+}
+CONF
+  taskset -c 1 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+  server_pid=$!
+  url="http://127.0.0.1:$port/"
+  for _ in $(seq 50); do curl -fs "$url" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "bench-loadgen: nginx did not start" >&2; exit 1
+}
+
+start_lab_target() {
+  taskset -c 1 "$target" --model reactor --threads 1 --listen 127.0.0.1:0 >"$tmp/target.out" &
+  server_pid=$!
+  for _ in $(seq 50); do
+    url=$(sed -n 's/^listening \(http:.*\)$/\1\//p' "$tmp/target.out")
+    [ -n "$url" ] && return 0
+    sleep 0.1
+  done
+  echo "bench-loadgen: lab-target did not start" >&2; exit 1
+}
+
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+
+cpu_of() { awk '{printf "%.3f", $1 + $2}' "$1"; }
+
+compare() {
+  local name=$1
+  echo "== $name ($url), $conns connections, $duration, client on CPU 0, server on CPU 1"
+  /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" taskset -c 0 wrk -t"$threads" -c"$conns" -d"$duration" "$url" >"$tmp/wrk.out"
+  local wrk_rps wrk_cpu wrk_n
+  wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
+  wrk_n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
+  wrk_cpu=$(cpu_of "$tmp/wrk.time")
+  /usr/bin/time -f "%U %S" -o "$tmp/lg.time" taskset -c 0 "$loadgen" attack "$url" --connections "$conns" \
+    --threads "$threads" --duration "$duration" --json >"$tmp/lg.json"
+  local lg_rps lg_cpu lg_n
+  lg_rps=$(jq '.variants[0].tps_mean' "$tmp/lg.json")
+  lg_n=$(jq '.variants[0].completed' "$tmp/lg.json")
+  lg_cpu=$(cpu_of "$tmp/lg.time")
+  closed_rps=$lg_rps
+  awk -v w="$wrk_rps" -v l="$lg_rps" -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" 'BEGIN {
+    wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
+    printf "  wrk      %10.0f req/s  cpu %6.2fs  %5.2f us/req\n", w, wc, wpr;
+    printf "  loadgen  %10.0f req/s  cpu %6.2fs  %5.2f us/req  (all histograms on)\n", l, lc, lpr;
+    printf "  ratio    req/s loadgen/wrk = %.2f   cpu per request loadgen/wrk = %.2f\n", l / w, lpr / wpr }'
+  echo "  loadgen ttlb p50/p99: $(jq -r '.variants[0].ttlb | "\(.p50_us)us / \(.p99_us)us"' "$tmp/lg.json")"
+}
+
+open_loop() {
+  local name=$1
+  # The schedule test needs a rate the server sustains: 50k/s, or half of what it just
+  # completed closed-loop when that is lower (a busy or small machine).
+  local rate=$RATE_OPEN
+  if [ -z "$rate" ]; then
+    rate=$(awk -v c="$closed_rps" 'BEGIN { r = c / 2; if (r > 50000) r = 50000; printf "%d/s", r }')
+  fi
+  echo "== $name open loop at $rate for $duration (client on CPU 0)"
+  local rc=0
+  taskset -c 0 "$loadgen" attack "$url" --rate "$rate" --threads "$threads" --duration "$duration" --warmup 1s \
+    --json >"$tmp/open.json" || rc=$?
+  jq -r '.variants[0] | "  sent \(.sent)  tps \(.tps_mean|floor)  send lag p50 \(.send_lag.p50_us)us p99 \(.send_lag.p99_us)us max \(.send_lag.max_us)us  ttlb p99 \(.ttlb.p99_us)us  cpu/req \(.loadgen.cpu_per_request_us|.*100|floor/100)us  saturated \(.loadgen.saturated)"' "$tmp/open.json"
+  echo "  exit code $rc (5 = saturated)"
+}
+
+start_nginx
+compare nginx
+open_loop nginx
+stop_server
+
+if [ -x "$target" ]; then
+  start_lab_target
+  compare "lab-target reactor"
+  open_loop "lab-target reactor"
+  stop_server
+else
+  echo "== lab-target not built ($target): skipped"
+fi

@@ -1,0 +1,51 @@
+#pragma once
+// lab-target configuration: which concurrency model, how many threads, where to listen, limits.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include <perflab/core/http.hpp>
+
+namespace perflab::targets {
+
+enum class model { thread_per_request, thread_pool, reactor, coroutine };
+
+// "thread-per-request", "thread-pool", "reactor", "coroutine".
+std::optional<model> parse_model(std::string_view name) noexcept;
+std::string_view to_string(model m) noexcept;
+
+// CPU list for sched_setaffinity: "1", "0,1", "0-3", "0,2-3". Sorted, without duplicates.
+tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text);
+
+struct listen_address {
+  std::string host;        // numeric IPv4, e.g. "127.0.0.1"
+  std::uint16_t port = 0;  // 0: the kernel picks a free port
+};
+// "127.0.0.1:8080", "0.0.0.0:0", ":8080" (host defaults to 127.0.0.1).
+tl::expected<listen_address, std::string> parse_listen(std::string_view text);
+
+struct server_config {
+  model which = model::reactor;
+  // Worker threads. reactor/coroutine: event-loop threads; thread-pool: workers;
+  // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default.
+  unsigned threads = 0;
+  listen_address listen{"127.0.0.1", 8080};
+  std::vector<int> cpus;                               // pin the whole process to these CPUs (empty: no pinning)
+  std::size_t max_connections = 100000;                // open connections; more are refused with 503
+  std::size_t queue = 1024;                            // thread-pool: connections waiting for a worker
+  std::chrono::milliseconds header_timeout{10000};     // a request must arrive completely within this from its first byte
+  std::chrono::milliseconds idle_timeout{60000};       // keep-alive connection without a request; also a stalled write
+  std::chrono::milliseconds shutdown_timeout{5000};    // SIGTERM: in-flight work gets this long
+  http::request_limits limits{};                       // request line, header bytes, body (nginx defaults)
+};
+
+// The number of threads a model actually runs with for cfg (resolves the 0 defaults).
+unsigned effective_threads(const server_config& cfg) noexcept;
+
+}  // namespace perflab::targets

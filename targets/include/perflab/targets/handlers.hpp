@@ -1,0 +1,71 @@
+#pragma once
+// Routing, handlers and response serialization, written once and shared by every concurrency
+// model. Nothing here does I/O: responses are appended to a caller-owned buffer that the
+// connection reuses, so a warm connection answers /hello without allocating.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <perflab/targets/metrics.hpp>
+
+namespace perflab::targets {
+
+inline constexpr std::string_view server_name = "perflab-lab-target";
+inline constexpr std::string_view hello_body = "Hello, World!";
+// Handler argument caps, so one request cannot exhaust the server.
+inline constexpr std::uint64_t max_bytes_arg = 64ull << 20;   // /bytes/{n}
+inline constexpr std::uint64_t max_json_items = 100000;       // /json?items=n
+inline constexpr std::uint64_t max_cpu_us = 10'000'000;       // /cpu?us=n
+inline constexpr std::uint64_t max_sleep_ms = 600'000;        // /sleep?ms=n
+
+// The parts of a parsed request the handlers look at (views into the connection's buffer).
+struct request_view {
+  std::string_view method;
+  std::string_view path;
+  std::string_view query;
+  std::string_view body;
+  int version_minor = 1;
+  bool keep_alive = true;  // what the client asked for (HTTP/1.1 default on, 1.0 needs keep-alive)
+};
+
+// The routing decision for a request, made from method and target alone.
+struct dispatch {
+  endpoint ep = endpoint::not_found;
+  int status = 200;        // != 200: answer with this error status (400, 404, 405, 501)
+  std::uint64_t arg = 0;   // bytes / items / microseconds / milliseconds, by endpoint
+  bool head = false;       // HEAD: same headers, no body
+};
+dispatch resolve(std::string_view method, std::string_view path, std::string_view query) noexcept;
+
+// Value of key in an application/x-www-form-urlencoded query ("items=5&x=1"), or empty.
+std::string_view query_param(std::string_view query, std::string_view key) noexcept;
+// Strict decimal; false on empty, non-digits or overflow.
+bool parse_u64(std::string_view text, std::uint64_t& out) noexcept;
+
+// What a response needs besides the request itself.
+struct response_context {
+  const metrics* stats = nullptr;   // for /metrics
+  std::string_view model;           // for /metrics and /health
+};
+
+// Appends the whole response for d (status line, Date, Server, Content-Length, Connection when
+// needed, body unless HEAD). keep_alive: whether the connection stays open after it; the
+// Connection header follows from it and the request's version. /cpu burns the CPU here; /sleep
+// must already have waited (the wait is the model's). Returns the status written.
+int write_response(const dispatch& d, const request_view& req, bool keep_alive,
+                   const response_context& ctx, std::string& out);
+
+// An error response without a request to answer (parse error, 408, 503 refusal): always
+// "Connection: close".
+void write_error(int status, std::string& out);
+
+// Reason phrase for a status ("OK", "Not Found", ...).
+std::string_view reason(int status) noexcept;
+
+// The current "Date" header value (IMF-fixdate, 29 characters), cached per thread and refreshed
+// when the second changes.
+std::string_view http_date() noexcept;
+
+}  // namespace perflab::targets

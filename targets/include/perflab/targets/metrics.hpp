@@ -1,0 +1,85 @@
+#pragma once
+// Server metrics, cheap enough for every request: counters live in shards (a thread picks one
+// at its first request) and are bumped with relaxed atomics, so there is no lock and, as long as
+// there are fewer threads than shards, no shared cache line per request. A scrape sums shards.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace perflab::targets {
+
+// What a request was answered by; a label of every per-request metric.
+enum class endpoint : std::uint8_t {
+  hello, bytes, json, cpu, sleep, health, metrics, echo,
+  not_found,  // no such path (404)
+  invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
+  count_
+};
+inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint::count_);
+std::string_view to_string(endpoint e) noexcept;
+
+// Statuses counted individually; anything else is counted as "other".
+inline constexpr std::array<int, 14> tracked_statuses = {200, 400, 404, 405, 408, 413, 414,
+                                                         431, 500, 501, 503, 505, 204, 206};
+inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
+
+// Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
+inline constexpr std::array<double, 17> latency_bounds_s = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,    0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0};
+inline constexpr std::size_t latency_slots = latency_bounds_s.size() + 1;
+
+class metrics {
+ public:
+  metrics() = default;
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  // A request was answered. latency: from the parsed request to the response being ready.
+  void record(endpoint e, int status, std::chrono::nanoseconds latency) noexcept;
+  void request_started() noexcept;
+  void request_finished() noexcept;
+
+  // Per connection, not per request.
+  void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); accepted_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_closed() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
+  void connection_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
+
+  std::int64_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
+  std::uint64_t accepted_connections() const noexcept { return accepted_.load(std::memory_order_relaxed); }
+  std::uint64_t refused_connections() const noexcept { return refused_.load(std::memory_order_relaxed); }
+  std::int64_t in_flight() const noexcept;
+  // Sum over shards of requests answered with this endpoint and status.
+  std::uint64_t requests(endpoint e, int status) const noexcept;
+  std::uint64_t requests_total() const noexcept;
+
+  // Appends the Prometheus text exposition (version 0.0.4) of everything, plus process gauges
+  // (resident memory, threads) read from /proc/self. Allocates: /metrics only, never per request.
+  void write_prometheus(std::string& out, std::string_view model) const;
+
+ private:
+  static constexpr std::size_t shard_count = 64;
+  struct alignas(64) shard {
+    std::atomic<std::uint64_t> requests[endpoint_count][status_slots] = {};
+    std::atomic<std::uint64_t> latency[endpoint_count][latency_slots] = {};
+    std::atomic<std::uint64_t> latency_sum_ns[endpoint_count] = {};
+    std::atomic<std::int64_t> in_flight{0};
+  };
+  shard& local() noexcept;
+
+  std::array<shard, shard_count> shards_{};
+  std::atomic<std::uint32_t> next_shard_{0};
+  std::atomic<std::int64_t> open_{0};
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> refused_{0};
+};
+
+// Process gauges from /proc/self/status (0 when unavailable).
+std::uint64_t resident_memory_bytes() noexcept;
+std::uint64_t thread_count() noexcept;
+
+}  // namespace perflab::targets

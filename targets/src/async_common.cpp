@@ -1,0 +1,187 @@
+#include "async_common.hpp"
+
+#include <limits>
+
+#include <boost/asio/post.hpp>
+
+#include <sys/socket.h>
+
+namespace perflab::targets::detail {
+
+namespace {
+constexpr std::int64_t linger_ns = 2'000'000'000;
+constexpr std::int64_t timeout_grace_ns = 1'000'000'000;  // to write the 408 after a timeout
+}  // namespace
+
+async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
+    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), watchdog_(loop.ioc) {
+  next_ = loop_.conns;
+  if (next_) next_->prev_ = this;
+  loop_.conns = this;
+  set_nodelay(sock_.native_handle());
+}
+
+async_conn::~async_conn() {
+  if (prev_) prev_->next_ = next_;
+  else loop_.conns = next_;
+  if (next_) next_->prev_ = prev_;
+  ctx_.stats.connection_closed();
+}
+
+void async_conn::on_server_stop() {
+  if (reading_ && sess_.idle()) {
+    boost::system::error_code ec;
+    sock_.cancel(ec);
+  }
+}
+
+void async_conn::set_deadline(std::int64_t deadline_ns) {
+  deadline_ns_ = deadline_ns;
+  if (deadline_ns < watchdog_at_ns_) arm_watchdog(deadline_ns);
+}
+
+void async_conn::set_write_deadline() {
+  set_deadline(now_ns() + std::chrono::nanoseconds(ctx_.config.idle_timeout).count());
+}
+
+void async_conn::arm_watchdog(std::int64_t at_ns) {
+  watchdog_at_ns_ = at_ns;
+  // now_ns() and steady_timer share std::chrono::steady_clock's epoch. expires_at cancels a
+  // pending wait, whose handler then sees operation_aborted and does nothing.
+  watchdog_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at_ns)));
+  watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->on_watchdog(ec); });
+}
+
+void async_conn::on_watchdog(const boost::system::error_code& ec) {
+  if (ec == asio::error::operation_aborted || closed_) return;
+  watchdog_at_ns_ = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t now = now_ns();
+  if (now >= deadline_ns_) {
+    if (!reading_) {  // a stalled write or linger: give up on the client
+      close_now();
+      return;
+    }
+    // The read handler answers 408 (partial request) or closes (idle); give it time to.
+    timed_out_ = true;
+    deadline_ns_ = now + timeout_grace_ns;
+    boost::system::error_code ignored;
+    sock_.cancel(ignored);
+  }
+  arm_watchdog(deadline_ns_);
+}
+
+void async_conn::linger_then_close() {
+  if (closed_) return;
+  boost::system::error_code ec;
+  sock_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return close_now();
+  reading_ = false;
+  // Shorter when stopping: the process should not outlive its clients by much.
+  set_deadline(now_ns() + (ctx_.stopping.load(std::memory_order_relaxed) ? linger_ns / 4 : linger_ns));
+  do_linger();
+}
+
+void async_conn::do_linger() {
+  sock_.async_read_some(asio::buffer(loop_.discard),
+                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                          if (ec) return self->close_now();
+                          self->do_linger();
+                        });
+}
+
+void async_conn::close_now() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  watchdog_.cancel();
+  sleep_timer_.cancel();
+  sock_.close(ec);
+}
+
+async_server::async_server(const server_config& cfg, int fd, std::uint16_t port, conn_factory make)
+    : server(cfg, fd, port), make_(std::move(make)) {
+  const unsigned n = std::max(1u, effective_threads(ctx_.config));
+  for (unsigned i = 0; i < n; ++i) {
+    loops_.push_back(std::make_unique<event_loop>());
+    loops_.back()->guard.emplace(loops_.back()->ioc.get_executor());
+  }
+  acceptor_.emplace(loops_[0]->ioc, tcp::v4(), listen_fd_);
+  listen_fd_ = -1;  // the acceptor owns it now
+  accept_retry_.emplace(loops_[0]->ioc);
+}
+
+async_server::~async_server() {
+  if (!joined_) {
+    request_stop();
+    join(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  }
+}
+
+void async_server::start() {
+  do_accept();
+  running_ = static_cast<unsigned>(loops_.size());
+  for (auto& l : loops_) {
+    l->thread = std::thread([this, loop = l.get()] {
+      loop->ioc.run();
+      std::lock_guard lock(mutex_);
+      if (--running_ == 0) all_done_.notify_all();
+    });
+  }
+}
+
+void async_server::do_accept() {
+  event_loop& target = *loops_[next_loop_];
+  next_loop_ = (next_loop_ + 1) % loops_.size();
+  acceptor_->async_accept(target.ioc, [this, &target](const boost::system::error_code& ec, tcp::socket sock) {
+    if (ctx_.stopping.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning on a readable listener.
+      accept_retry_->expires_after(std::chrono::milliseconds(10));
+      accept_retry_->async_wait([this](const boost::system::error_code& e) {
+        if (!e && !ctx_.stopping.load(std::memory_order_relaxed)) do_accept();
+      });
+      return;
+    }
+    if (static_cast<std::size_t>(ctx_.stats.open_connections()) >= ctx_.config.max_connections) {
+      refuse_connection(sock.release(), ctx_);
+    } else {
+      ctx_.stats.connection_opened();
+      asio::post(target.ioc, [this, &target, s = std::move(sock)]() mutable {
+        make_(target, std::move(s), ctx_)->start();
+      });
+    }
+    do_accept();
+  });
+}
+
+void async_server::on_stop() {
+  asio::post(loops_[0]->ioc, [this] {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+    accept_retry_->cancel();
+  });
+  for (auto& l : loops_) {
+    asio::post(l->ioc, [loop = l.get()] {
+      loop->guard.reset();
+      // cancel() only queues handlers, so the list does not change while we walk it.
+      for (auto* c = loop->conns; c; c = c->next_in_loop()) c->on_server_stop();
+    });
+  }
+}
+
+bool async_server::join(std::chrono::steady_clock::time_point deadline) {
+  if (joined_) return true;
+  bool done;
+  {
+    std::unique_lock lock(mutex_);
+    done = all_done_.wait_until(lock, deadline, [this] { return running_ == 0; });
+  }
+  if (!done)
+    for (auto& l : loops_) l->ioc.stop();  // past the deadline: drop what is left
+  for (auto& l : loops_)
+    if (l->thread.joinable()) l->thread.join();
+  joined_ = true;
+  return done;
+}
+
+}  // namespace perflab::targets::detail

@@ -1,0 +1,117 @@
+#pragma once
+// Internal: what the two Asio models (reactor, coroutine) share: one io_context per thread, an
+// acceptor on loop 0 handing sockets round-robin to the loops, a per-connection watchdog for
+// read/write deadlines, lingering close, and the graceful stop. A model supplies the
+// connection's I/O sequence (callbacks or a coroutine) in a subclass of async_conn.
+#include <utility>  // GCC 12: before boost/asio/awaitable.hpp
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "models.hpp"
+
+namespace perflab::targets::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class async_conn;
+
+// One event loop: an io_context run by one thread, and the connections it owns (touched only
+// on that thread).
+// Member order matters: connections (destroyed with the io_context's pending handlers) unlink
+// themselves from conns, so conns must outlive ioc; guard must go before ioc.
+struct event_loop {
+  async_conn* conns = nullptr;  // intrusive list, for the graceful stop
+  char discard[4096];           // lingering-close reads land here (contents never used)
+  asio::io_context ioc{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::thread thread;
+};
+
+class async_conn : public std::enable_shared_from_this<async_conn> {
+ public:
+  async_conn(event_loop& loop, tcp::socket sock, server_context& ctx);
+  virtual ~async_conn();
+  async_conn(const async_conn&) = delete;
+  async_conn& operator=(const async_conn&) = delete;
+
+  // Runs on the loop's thread, right after construction.
+  virtual void start() = 0;
+  // The server is stopping: an idle keep-alive connection waiting in a read is closed now;
+  // a busy one closes after its current response (session sees ctx.stopping).
+  void on_server_stop();
+  async_conn* next_in_loop() const noexcept { return next_; }
+
+ protected:
+  // Deadlines are now_ns() values. The watchdog timer is re-armed only when a deadline moves
+  // earlier than its expiry or when it fires early, not on every read.
+  void set_deadline(std::int64_t deadline_ns);
+  void set_read_deadline() { set_deadline(sess_.read_deadline_ns()); }
+  void set_write_deadline();
+  void set_no_deadline() { set_deadline(std::numeric_limits<std::int64_t>::max() / 2); }
+  // FIN, then drop input for a short while, then close (see blocking.cpp for why).
+  void linger_then_close();
+  void close_now() noexcept;
+
+  event_loop& loop_;
+  server_context& ctx_;
+  tcp::socket sock_;
+  session sess_;
+  asio::steady_timer sleep_timer_;  // the async models' wait primitive for /sleep
+  bool reading_ = false;            // a read of the next request is pending
+  bool timed_out_ = false;          // the watchdog cancelled the pending read
+  bool closed_ = false;
+
+ private:
+  void arm_watchdog(std::int64_t at_ns);
+  void on_watchdog(const boost::system::error_code& ec);
+  void do_linger();
+
+  asio::steady_timer watchdog_;
+  std::int64_t deadline_ns_ = 0;
+  std::int64_t watchdog_at_ns_ = std::numeric_limits<std::int64_t>::max();
+  async_conn* prev_ = nullptr;
+  async_conn* next_ = nullptr;
+};
+
+using conn_factory = std::function<std::shared_ptr<async_conn>(event_loop&, tcp::socket, server_context&)>;
+
+// The server shell shared by reactor and coroutine: loops, acceptor, stop, join.
+class async_server final : public server {
+ public:
+  async_server(const server_config& cfg, int fd, std::uint16_t port, conn_factory make);
+  ~async_server() override;
+  void start() override;
+
+ protected:
+  void on_stop() override;
+  bool join(std::chrono::steady_clock::time_point deadline) override;
+
+ private:
+  void do_accept();
+
+  conn_factory make_;
+  std::vector<std::unique_ptr<event_loop>> loops_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_retry_;
+  std::size_t next_loop_ = 0;
+  std::mutex mutex_;
+  std::condition_variable all_done_;
+  unsigned running_ = 0;  // loop threads not yet ended (guarded by mutex_)
+  bool joined_ = false;
+};
+
+}  // namespace perflab::targets::detail

@@ -1,0 +1,96 @@
+#include <perflab/targets/config.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include <arpa/inet.h>
+
+namespace perflab::targets {
+
+namespace {
+
+bool to_int(std::string_view s, long& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+}  // namespace
+
+std::optional<model> parse_model(std::string_view name) noexcept {
+  if (name == "thread-per-request") return model::thread_per_request;
+  if (name == "thread-pool") return model::thread_pool;
+  if (name == "reactor") return model::reactor;
+  if (name == "coroutine") return model::coroutine;
+  return std::nullopt;
+}
+
+std::string_view to_string(model m) noexcept {
+  switch (m) {
+    case model::thread_per_request: return "thread-per-request";
+    case model::thread_pool: return "thread-pool";
+    case model::reactor: return "reactor";
+    case model::coroutine: return "coroutine";
+  }
+  return "unknown";
+}
+
+tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return tl::unexpected("bad CPU list '" + std::string(text) + "': " + std::string(why) +
+                          " (accepted: 1, 0,1, 0-3, 0,2-3)");
+  };
+  const long ncpu = static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> cpus;
+  std::size_t pos = 0;
+  if (text.empty()) return bad("empty");
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    auto item = text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    long lo = 0, hi = 0;
+    if (auto dash = item.find('-'); dash != std::string_view::npos) {
+      if (!to_int(item.substr(0, dash), lo) || !to_int(item.substr(dash + 1), hi) || lo > hi)
+        return bad("'" + std::string(item) + "' is not a range lo-hi");
+    } else {
+      if (!to_int(item, lo)) return bad("'" + std::string(item) + "' is not a CPU number");
+      hi = lo;
+    }
+    if (lo < 0 || hi >= ncpu)
+      return bad("CPU out of range 0-" + std::to_string(ncpu - 1));
+    for (long c = lo; c <= hi; ++c) cpus.push_back(static_cast<int>(c));
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  std::sort(cpus.begin(), cpus.end());
+  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+  return cpus;
+}
+
+tl::expected<listen_address, std::string> parse_listen(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return tl::unexpected("bad listen address '" + std::string(text) +
+                          "' (accepted: HOST:PORT with a numeric IPv4 host, e.g. 127.0.0.1:0)");
+  listen_address a;
+  a.host = colon == 0 ? "127.0.0.1" : std::string(text.substr(0, colon));
+  long port = -1;
+  if (!to_int(text.substr(colon + 1), port) || port < 0 || port > 65535)
+    return tl::unexpected("bad port in listen address '" + std::string(text) + "' (0-65535)");
+  in_addr addr{};
+  if (inet_pton(AF_INET, a.host.c_str(), &addr) != 1)
+    return tl::unexpected("bad host in listen address '" + std::string(text) +
+                          "' (a numeric IPv4 address, e.g. 127.0.0.1)");
+  a.port = static_cast<std::uint16_t>(port);
+  return a;
+}
+
+unsigned effective_threads(const server_config& cfg) noexcept {
+  if (cfg.threads > 0 || cfg.which == model::thread_per_request) return cfg.threads;
+  if (cfg.which == model::thread_pool) return 64;
+  // Event loops: one per CPU we may run on.
+  if (!cfg.cpus.empty()) return static_cast<unsigned>(cfg.cpus.size());
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace perflab::targets

@@ -1,0 +1,299 @@
+#include <perflab/targets/handlers.hpp>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace perflab::targets {
+
+namespace {
+
+constexpr std::string_view known_methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE",
+                                              "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+
+bool is_known_method(std::string_view m) noexcept {
+  for (auto k : known_methods)
+    if (k == m) return true;
+  return false;
+}
+
+// 4 KiB of printable filler for /bytes, built once.
+const std::string& filler() {
+  static const std::string block = [] {
+    std::string s(4096, '\0');
+    for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>('a' + i % 26);
+    return s;
+  }();
+  return block;
+}
+
+void append_head(std::string& out, int status, std::string_view content_type, std::uint64_t content_length,
+                 bool keep_alive, int version_minor, std::string_view extra_headers = {}) {
+  out.append("HTTP/1.1 ");
+  fmt::format_int code(status);
+  out.append(code.data(), code.size());
+  out.push_back(' ');
+  out.append(reason(status));
+  out.append("\r\nServer: ");
+  out.append(server_name);
+  out.append("\r\nDate: ");
+  out.append(http_date());
+  out.append("\r\nContent-Type: ");
+  out.append(content_type);
+  out.append("\r\nContent-Length: ");
+  fmt::format_int len(content_length);
+  out.append(len.data(), len.size());
+  out.append("\r\n");
+  if (!keep_alive)
+    out.append("Connection: close\r\n");
+  else if (version_minor == 0)
+    out.append("Connection: keep-alive\r\n");  // 1.0 keeps the connection only when told so
+  out.append(extra_headers);
+  out.append("\r\n");
+}
+
+// The usual /hello response (HTTP/1.1 keep-alive GET), rebuilt once per second per thread, so
+// the hot path is one append.
+std::string_view cached_hello() {
+  struct cache {
+    char date[32] = {};
+    std::string bytes;
+  };
+  thread_local cache c;
+  const auto date = http_date();
+  if (c.bytes.empty() || date.compare(0, date.size(), c.date, date.size()) != 0) {
+    c.bytes.clear();
+    append_head(c.bytes, 200, "text/plain", hello_body.size(), true, 1);
+    c.bytes.append(hello_body);
+    date.copy(c.date, date.size());
+  }
+  return c.bytes;
+}
+
+void error_body(std::string& body, int status) {
+  fmt::format_int code(status);
+  body.append(code.data(), code.size());
+  body.push_back(' ');
+  body.append(reason(status));
+  body.push_back('\n');
+}
+
+void write_json(std::string& body, std::uint64_t items) {
+  static constexpr std::string_view categories[] = {"books", "music", "garden", "tools", "toys"};
+  auto it = std::back_inserter(body);
+  body.append("{\"count\":");
+  fmt::format_to(it, "{}", items);
+  body.append(",\"items\":[");
+  for (std::uint64_t i = 0; i < items; ++i) {
+    if (i) body.push_back(',');
+    fmt::format_to(it,
+                   "{{\"id\":{},\"name\":\"item-{}\",\"category\":\"{}\",\"price\":{}.{:02},"
+                   "\"in_stock\":{},\"tags\":[\"alpha\",\"beta\",\"gamma\"]}}",
+                   i, i, categories[i % 5], 10 + i % 90, (i * 7) % 100, i % 3 != 0 ? "true" : "false");
+  }
+  body.append("]}");
+}
+
+// Spins for us microseconds: the handler is CPU-bound on whatever thread runs it.
+std::uint64_t burn_cpu(std::uint64_t us) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  std::uint64_t x = 88172645463325252ull;
+  do {
+    for (int i = 0; i < 256; ++i) {  // xorshift, so the loop has real work between clock reads
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+    }
+  } while (std::chrono::steady_clock::now() < end);
+  return x;
+}
+
+}  // namespace
+
+std::string_view reason(int status) noexcept {
+  switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+std::string_view http_date() noexcept {
+  struct cache {
+    std::time_t sec = -1;
+    char text[32] = {};
+    std::size_t len = 0;
+  };
+  thread_local cache c;
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  if (ts.tv_sec != c.sec) {
+    std::tm tm{};
+    gmtime_r(&ts.tv_sec, &tm);
+    c.len = std::strftime(c.text, sizeof c.text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    c.sec = ts.tv_sec;
+  }
+  return {c.text, c.len};
+}
+
+bool parse_u64(std::string_view text, std::uint64_t& out) noexcept {
+  if (text.empty()) return false;
+  for (char ch : text)
+    if (ch < '0' || ch > '9') return false;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && p == text.data() + text.size();
+}
+
+std::string_view query_param(std::string_view query, std::string_view key) noexcept {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+dispatch resolve(std::string_view method, std::string_view path, std::string_view query) noexcept {
+  dispatch d;
+  d.head = method == "HEAD";
+  const bool get = method == "GET" || d.head;
+  if (!is_known_method(method)) {
+    d.ep = endpoint::invalid;
+    d.status = 501;
+    return d;
+  }
+  auto need_get = [&](endpoint ep) {
+    d.ep = ep;
+    if (!get) d.status = 405;
+    return get;
+  };
+  auto arg = [&](std::string_view text, std::uint64_t max) {
+    if (!parse_u64(text, d.arg) || d.arg > max) d.status = 400;
+  };
+  if (path == "/hello") {
+    need_get(endpoint::hello);
+  } else if (path.starts_with("/bytes/")) {
+    if (need_get(endpoint::bytes)) arg(path.substr(7), max_bytes_arg);
+  } else if (path == "/json") {
+    if (need_get(endpoint::json)) {
+      auto v = query_param(query, "items");
+      if (v.empty()) d.arg = 10;
+      else arg(v, max_json_items);
+    }
+  } else if (path == "/cpu") {
+    if (need_get(endpoint::cpu)) arg(query_param(query, "us"), max_cpu_us);
+  } else if (path == "/sleep") {
+    if (need_get(endpoint::sleep)) arg(query_param(query, "ms"), max_sleep_ms);
+  } else if (path == "/health") {
+    need_get(endpoint::health);
+  } else if (path == "/metrics") {
+    need_get(endpoint::metrics);
+  } else if (path == "/echo") {
+    d.ep = endpoint::echo;
+    if (method != "POST" && method != "PUT") d.status = 405;
+  } else {
+    d.ep = endpoint::not_found;
+    d.status = 404;
+  }
+  return d;
+}
+
+int write_response(const dispatch& d, const request_view& req, bool keep_alive, const response_context& ctx,
+                   std::string& out) {
+  const int minor = req.version_minor;
+  // Scratch for bodies whose length is known only after building them; one per thread, reused.
+  thread_local std::string body;
+  body.clear();
+
+  if (d.status != 200) {
+    error_body(body, d.status);
+    append_head(out, d.status, "text/plain", body.size(), keep_alive, minor,
+                d.status != 405 ? std::string_view{}
+                : d.ep == endpoint::echo ? std::string_view{"Allow: POST, PUT\r\n"}
+                                         : std::string_view{"Allow: GET, HEAD\r\n"});
+    if (!d.head) out.append(body);
+    return d.status;
+  }
+
+  switch (d.ep) {
+    case endpoint::hello:
+      if (keep_alive && minor == 1 && !d.head) {
+        out.append(cached_hello());
+      } else {
+        append_head(out, 200, "text/plain", hello_body.size(), keep_alive, minor);
+        if (!d.head) out.append(hello_body);
+      }
+      return 200;
+    case endpoint::bytes: {
+      append_head(out, 200, "application/octet-stream", d.arg, keep_alive, minor);
+      if (!d.head) {
+        const auto& block = filler();
+        for (std::uint64_t left = d.arg; left > 0;) {
+          auto n = std::min<std::uint64_t>(left, block.size());
+          out.append(block.data(), n);
+          left -= n;
+        }
+      }
+      return 200;
+    }
+    case endpoint::json:
+      write_json(body, d.arg);
+      break;
+    case endpoint::cpu: {
+      auto x = burn_cpu(d.arg);
+      fmt::format_to(std::back_inserter(body), "burned {} us ({:x})\n", d.arg, x & 0xff);
+      break;
+    }
+    case endpoint::sleep:
+      fmt::format_to(std::back_inserter(body), "slept {} ms\n", d.arg);
+      break;
+    case endpoint::health:
+      body.append("ok\n");
+      break;
+    case endpoint::metrics:
+      if (ctx.stats) ctx.stats->write_prometheus(body, ctx.model);
+      break;
+    case endpoint::echo:
+      append_head(out, 200, "application/octet-stream", req.body.size(), keep_alive, minor);
+      out.append(req.body);
+      return 200;
+    case endpoint::not_found:
+    case endpoint::invalid:
+    case endpoint::count_:
+      error_body(body, 500);
+      append_head(out, 500, "text/plain", body.size(), keep_alive, minor);
+      out.append(body);
+      return 500;
+  }
+  const std::string_view type = d.ep == endpoint::json      ? "application/json"
+                                : d.ep == endpoint::metrics ? "text/plain; version=0.0.4; charset=utf-8"
+                                                            : "text/plain";
+  append_head(out, 200, type, body.size(), keep_alive, minor);
+  if (!d.head) out.append(body);
+  return 200;
+}
+
+void write_error(int status, std::string& out) {
+  std::string body;
+  error_body(body, status);
+  append_head(out, status, "text/plain", body.size(), false, 1);
+  out.append(body);
+}
+
+}  // namespace perflab::targets

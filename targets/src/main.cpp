@@ -1,0 +1,137 @@
+// lab-target: the sample HTTP/1.1 server, once per concurrency model.
+//   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...]
+// Prints one line "listening http://HOST:PORT" once it accepts; SIGTERM/SIGINT stop it
+// gracefully (exit 0); a bad option exits 2 naming it.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <perflab/core/exit_codes.hpp>
+#include <perflab/core/units.hpp>
+#include <perflab/targets/server.hpp>
+
+namespace {
+
+using namespace perflab;
+
+struct options {
+  std::string model, listen = "127.0.0.1:8080", cpu, max_body = "1MiB";
+  std::string header_timeout = "10s", idle_timeout = "60s", shutdown_timeout = "5s";
+  unsigned threads = 0;
+  std::size_t max_connections = 100000, queue = 1024;
+};
+
+// Builds the server config; a message naming the offending option on error.
+tl::expected<targets::server_config, std::string> to_config(const options& o) {
+  targets::server_config c;
+  auto m = targets::parse_model(o.model);
+  if (!m) return tl::unexpected("--model: unknown model '" + o.model +
+                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine)");
+  c.which = *m;
+  c.threads = o.threads;
+  auto l = targets::parse_listen(o.listen);
+  if (!l) return tl::unexpected("--listen: " + l.error());
+  c.listen = *l;
+  if (!o.cpu.empty()) {
+    auto cpus = targets::parse_cpu_list(o.cpu);
+    if (!cpus) return tl::unexpected("--cpu: " + cpus.error());
+    c.cpus = *cpus;
+  }
+  c.max_connections = o.max_connections;
+  c.queue = o.queue;
+  auto ms = [](const std::string& name, const std::string& text) -> tl::expected<std::chrono::milliseconds, std::string> {
+    auto d = units::parse_duration(text);
+    if (!d) return tl::unexpected(name + ": " + d.error());
+    auto v = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    if (v.count() <= 0) return tl::unexpected(name + ": must be at least 1ms, got '" + text + "'");
+    return v;
+  };
+  auto ht = ms("--header-timeout", o.header_timeout);
+  if (!ht) return tl::unexpected(ht.error());
+  auto it = ms("--idle-timeout", o.idle_timeout);
+  if (!it) return tl::unexpected(it.error());
+  auto st = ms("--shutdown-timeout", o.shutdown_timeout);
+  if (!st) return tl::unexpected(st.error());
+  c.header_timeout = *ht;
+  c.idle_timeout = *it;
+  c.shutdown_timeout = *st;
+  auto body = units::parse_size(o.max_body);
+  if (!body) return tl::unexpected("--max-body: " + body.error());
+  c.limits.max_body = *body;
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lab-target: sample HTTP/1.1 server under one of four concurrency models"};
+  options o;
+  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine")->required();
+  app.add_option("--threads", o.threads,
+                 "event loops (reactor, coroutine), workers (thread-pool), or the cap on connection "
+                 "threads (thread-per-request, 0 = none); 0 = model default");
+  app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
+  app.add_option("--cpu", o.cpu, "pin to these CPUs: 1, 0,1 or 0-3");
+  app.add_option("--max-connections", o.max_connections, "open connections; more are refused with 503")
+      ->capture_default_str();
+  app.add_option("--header-timeout", o.header_timeout, "a request must arrive within this from its first byte (408)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", o.idle_timeout, "close a keep-alive connection idle this long")->capture_default_str();
+  app.add_option("--shutdown-timeout", o.shutdown_timeout, "on SIGTERM, time for in-flight requests")
+      ->capture_default_str();
+  app.add_option("--queue", o.queue, "thread-pool: connections waiting for a worker; more are refused")
+      ->capture_default_str();
+  app.add_option("--max-body", o.max_body, "request body limit (413 beyond), e.g. 1MiB")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;
+  }
+  auto cfg = to_config(o);
+  if (!cfg) {
+    std::fprintf(stderr, "lab-target: %s\n", cfg.error().c_str());
+    return exit_code::usage;
+  }
+
+  targets::raise_fd_limit();
+  if (auto pinned = targets::pin_to_cpus(cfg->cpus); !pinned) {
+    std::fprintf(stderr, "lab-target: --cpu: %s\n", pinned.error().c_str());
+    return exit_code::usage;
+  }
+  // Every thread inherits this mask, so the signals reach only sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<targets::server> srv;
+  try {
+    srv = targets::server::create(*cfg);
+    srv->start();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::runtime_error;
+  }
+  std::printf("listening http://%s:%u\n", cfg->listen.host.c_str(), static_cast<unsigned>(srv->port()));
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  srv->request_stop();
+  if (!srv->wait(cfg->shutdown_timeout)) {
+    std::fprintf(stderr, "lab-target: shutdown deadline passed with work in flight; exiting\n");
+    std::fflush(stderr);
+    _exit(exit_code::ok);  // threads still running hold references to the server
+  }
+  return exit_code::ok;
+}

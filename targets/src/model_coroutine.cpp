@@ -1,0 +1,82 @@
+// coroutine: one C++20 coroutine per connection on Asio (co_spawn, awaitable, use_awaitable),
+// one io_context per thread. The connection reads as straight-line code; /sleep awaits a timer.
+// Errors come back through redirect_error, never as exceptions.
+#include <utility>  // GCC 12: before boost/asio/awaitable.hpp
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "async_common.hpp"
+
+namespace perflab::targets::detail {
+
+namespace {
+
+class coroutine_conn final : public async_conn {
+ public:
+  using async_conn::async_conn;
+
+  void start() override {
+    auto self = std::static_pointer_cast<coroutine_conn>(shared_from_this());
+    asio::co_spawn(sock_.get_executor(), serve(std::move(self)), asio::detached);
+  }
+
+ private:
+  // The coroutine owns a reference, so the connection lives as long as it runs.
+  static asio::awaitable<void> serve(std::shared_ptr<coroutine_conn> self) { co_await self->run(); }
+
+  asio::awaitable<void> run() {
+    boost::system::error_code ec;
+    for (;;) {
+      const auto st = sess_.process();
+      if (!sess_.output().empty()) {
+        set_write_deadline();
+        const auto out = sess_.output();
+        co_await asio::async_write(sock_, asio::buffer(out.data(), out.size()), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        sess_.output_written();
+      }
+      if (st.what == session::next::close) {
+        linger_then_close();
+        co_return;
+      }
+      if (st.what == session::next::wait) {
+        set_no_deadline();
+        sleep_timer_.expires_after(st.wait);
+        co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        sess_.finish_wait();
+        continue;
+      }
+      if (ctx_.stopping.load(std::memory_order_relaxed) && sess_.idle()) break;
+      set_read_deadline();
+      reading_ = true;
+      timed_out_ = false;
+      const auto space = sess_.read_space();
+      const std::size_t n = co_await sock_.async_read_some(asio::buffer(space.data(), space.size()), asio::redirect_error(asio::use_awaitable, ec));
+      reading_ = false;
+      if (ec) {
+        // Timed out with a partial request: the next process() writes 408 and closes.
+        if (timed_out_ && sess_.on_timeout()) continue;
+        break;  // idle timeout, stop, EOF, error
+      }
+      sess_.commit(n);
+    }
+    close_now();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<server> make_coroutine(const server_config& cfg, int listen_fd, std::uint16_t port) {
+  return std::make_unique<async_server>(cfg, listen_fd, port,
+                                        [](event_loop& loop, tcp::socket sock, server_context& ctx) {
+                                          return std::make_shared<coroutine_conn>(loop, std::move(sock), ctx);
+                                        });
+}
+
+}  // namespace perflab::targets::detail

@@ -1,0 +1,102 @@
+// reactor: event loops with callbacks, one io_context per thread (--threads loops). Every step
+// of a connection is a short callback: nothing blocks except /cpu, which is CPU work by design.
+// /sleep waits on a timer.
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "async_common.hpp"
+
+namespace perflab::targets::detail {
+
+namespace {
+
+class reactor_conn final : public async_conn {
+ public:
+  using async_conn::async_conn;
+  using ptr = std::shared_ptr<reactor_conn>;
+
+  void start() override { run(std::static_pointer_cast<reactor_conn>(shared_from_this()), sess_.process()); }
+
+ private:
+  // The owning reference travels from handler to handler (moved, not re-made with
+  // shared_from_this), so a request costs no reference-count traffic beyond Asio's own.
+
+  // Writes what process() produced, then goes on with its step.
+  void run(ptr self, session::step st) {
+    step_ = st;
+    if (sess_.output().empty()) return after_write(std::move(self));
+    set_write_deadline();
+    const auto out = sess_.output();
+    asio::async_write(sock_, asio::buffer(out.data(), out.size()),
+                      [s = std::move(self)](const boost::system::error_code& ec, std::size_t) mutable {
+                        auto* c = s.get();
+                        c->on_write(std::move(s), ec);
+                      });
+  }
+
+  void on_write(ptr self, const boost::system::error_code& ec) {
+    if (ec) return close_now();
+    sess_.output_written();
+    after_write(std::move(self));
+  }
+
+  void after_write(ptr self) {
+    switch (step_.what) {
+      case session::next::read: return do_read(std::move(self));
+      case session::next::wait: return do_wait(std::move(self));
+      case session::next::close: return linger_then_close();
+    }
+  }
+
+  void do_read(ptr self) {
+    if (ctx_.stopping.load(std::memory_order_relaxed) && sess_.idle()) return close_now();
+    set_read_deadline();
+    reading_ = true;
+    timed_out_ = false;
+    const auto space = sess_.read_space();
+    sock_.async_read_some(asio::buffer(space.data(), space.size()),
+                          [s = std::move(self)](const boost::system::error_code& ec, std::size_t n) mutable {
+                            auto* c = s.get();
+                            c->on_read(std::move(s), ec, n);
+                          });
+  }
+
+  void on_read(ptr self, const boost::system::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (ec) {
+      // Timed out with a partial request: 408 and close. Idle timeout, stop, EOF: close.
+      if (timed_out_ && sess_.on_timeout()) return run(std::move(self), {session::next::close});
+      return close_now();
+    }
+    sess_.commit(n);
+    run(std::move(self), sess_.process());
+  }
+
+  void do_wait(ptr self) {
+    set_no_deadline();
+    sleep_timer_.expires_after(step_.wait);
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+      auto* c = s.get();
+      c->on_wait(std::move(s), ec);
+    });
+  }
+
+  void on_wait(ptr self, const boost::system::error_code& ec) {
+    if (ec) return close_now();
+    sess_.finish_wait();
+    run(std::move(self), sess_.process());
+  }
+
+  session::step step_{};
+};
+
+}  // namespace
+
+std::unique_ptr<server> make_reactor(const server_config& cfg, int listen_fd, std::uint16_t port) {
+  return std::make_unique<async_server>(cfg, listen_fd, port,
+                                        [](event_loop& loop, tcp::socket sock, server_context& ctx) {
+                                          return std::make_shared<reactor_conn>(loop, std::move(sock), ctx);
+                                        });
+}
+
+}  // namespace perflab::targets::detail

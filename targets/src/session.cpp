@@ -1,0 +1,168 @@
+#include <perflab/targets/session.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+#include <new>
+
+namespace perflab::targets {
+
+namespace {
+
+// Largest buffer a request may need: request line + headers + body, plus chunked framing
+// (a quarter more than the decoded limit) and slack for a pipelined request behind it.
+std::size_t max_buffer(const http::request_limits& l) {
+  return l.max_request_line + l.max_header_bytes + static_cast<std::size_t>(l.max_body) +
+         static_cast<std::size_t>(l.max_body / 4) + 64 * 1024;
+}
+
+}  // namespace
+
+void read_buffer::grow(std::size_t want, std::size_t keep) {
+  std::size_t cap = capacity_ ? capacity_ : initial_capacity;
+  while (cap < want) cap *= 2;
+  cap = std::min(cap, max_);
+  if (cap <= capacity_) return;
+  auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+  if (keep) std::memcpy(bigger.get(), data_.get(), keep);
+  data_ = std::move(bigger);
+  capacity_ = cap;
+}
+
+void read_buffer::shrink() noexcept {
+  if (capacity_ <= initial_capacity) return;
+  data_.reset();
+  capacity_ = 0;
+}
+
+session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
+
+std::span<char> session::read_space() noexcept {
+  if (end_ == buf_.capacity()) {
+    if (begin_ > 0) {
+      // Move the partial request to the front; the parser re-bases its views on the next parse().
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    } else {
+      try {
+        buf_.grow(end_ + 1, end_);
+      } catch (const std::bad_alloc&) {
+        return {};  // out of memory: the model closes the connection
+      }
+    }
+  }
+  return {buf_.data() + end_, buf_.capacity() - end_};
+}
+
+void session::commit(std::size_t n) noexcept {
+  if (begin_ == end_) request_start_ns_ = now_ns();
+  end_ += n;
+}
+
+std::int64_t session::read_deadline_ns() const noexcept {
+  if (idle()) return now_ns() + std::chrono::nanoseconds(ctx_.config.idle_timeout).count();
+  return request_start_ns_ + std::chrono::nanoseconds(ctx_.config.header_timeout).count();
+}
+
+bool session::keep_open(bool client_keep_alive) const noexcept {
+  return client_keep_alive && !ctx_.stopping.load(std::memory_order_relaxed);
+}
+
+void session::answer_error(int status) {
+  write_error(status, out_);
+  ctx_.stats.record(endpoint::invalid, status, std::chrono::nanoseconds(0));
+  closing_ = true;
+}
+
+bool session::on_timeout() {
+  if (idle() || closing_) return false;
+  answer_error(408);
+  return true;
+}
+
+void session::maybe_send_continue() {
+  // A client that sent "Expect: 100-continue" waits for this before sending the body (curl
+  // waits a second otherwise). Once per request, when the head is there and the body is not.
+  if (continue_sent_ || !parser_.head_complete() || !parser_.expect_continue()) return;
+  out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  continue_sent_ = true;
+}
+
+session::step session::process() {
+  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which)};
+  for (;;) {
+    if (closing_) return {next::close};
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+      if (buf_.capacity() > 64 * 1024) buf_.shrink();  // after a large request
+      if (ctx_.stopping.load(std::memory_order_relaxed)) return {next::close};
+      return {next::read};
+    }
+
+    const auto status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    if (status == http::parse_status::need_more) {
+      if (end_ - begin_ >= buf_.max_capacity()) {
+        // The parser's limits stop a request before this; never spin on a full buffer anyway.
+        answer_error(parser_.head_complete() ? 413 : 431);
+        continue;
+      }
+      maybe_send_continue();
+      return {next::read};
+    }
+    if (status == http::parse_status::error) {
+      // The framing can no longer be trusted: answer and close.
+      answer_error(parser_.error_status());
+      continue;
+    }
+
+    const std::int64_t start = now_ns();
+    const request_view req{parser_.method(), parser_.path(),          parser_.query(),
+                           parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
+    const dispatch d = resolve(req.method, req.path, req.query);
+    const bool keep = keep_open(req.keep_alive);
+    const std::size_t consumed = parser_.consumed();
+    continue_sent_ = false;
+    ctx_.stats.request_started();
+
+    if (d.ep == endpoint::sleep && d.status == 200) {
+      // The wait is the model's; keep what the response needs (not views into the buffer).
+      pending_ = d;
+      pending_req_ = request_view{};
+      pending_req_.version_minor = req.version_minor;
+      pending_keep_alive_ = keep;
+      pending_start_ns_ = start;
+      parser_.reset();
+      begin_ += consumed;
+      if (begin_ == end_) begin_ = end_ = 0;
+      return {next::wait, std::chrono::milliseconds(d.arg)};
+    }
+
+    const int code = write_response(d, req, keep, rctx, out_);
+    ctx_.stats.request_finished();
+    ctx_.stats.record(d.ep, code, std::chrono::nanoseconds(now_ns() - start));
+    ++answered_;
+    if (!keep) closing_ = true;
+
+    parser_.reset();
+    begin_ += consumed;
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+    } else {
+      request_start_ns_ = start;  // a pipelined request follows; its header deadline starts now
+    }
+  }
+}
+
+void session::finish_wait() {
+  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which)};
+  // A stop that came during the wait turns this into the connection's last response.
+  const bool keep = keep_open(pending_keep_alive_);
+  const int code = write_response(pending_, pending_req_, keep, rctx, out_);
+  ctx_.stats.request_finished();
+  ctx_.stats.record(pending_.ep, code, std::chrono::nanoseconds(now_ns() - pending_start_ns_));
+  ++answered_;
+  if (!keep) closing_ = true;
+}
+
+}  // namespace perflab::targets

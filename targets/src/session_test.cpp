@@ -1,0 +1,227 @@
+#include <perflab/targets/session.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace perflab::targets {
+namespace {
+
+// Drives a session the way every model does, without sockets.
+struct harness {
+  explicit harness(server_config cfg = {}) : ctx(std::make_unique<server_context>(std::move(cfg))), s(*ctx) {}
+
+  // Feeds bytes in pieces of `piece` bytes; returns everything written and the last step.
+  session::step feed(std::string_view bytes, std::size_t piece = 1 << 20) {
+    session::step st = drain(s.process());
+    while (!bytes.empty() && st.what == session::next::read) {
+      auto space = s.read_space();
+      const auto n = std::min({piece, bytes.size(), space.size()});
+      std::memcpy(space.data(), bytes.data(), n);
+      s.commit(n);
+      bytes.remove_prefix(n);
+      st = drain(s.process());
+    }
+    return st;
+  }
+  session::step drain(session::step st) {
+    out += s.output();
+    s.output_written();
+    while (st.what == session::next::wait) {  // the test's wait primitive: none
+      waits.push_back(st.wait);
+      s.finish_wait();
+      st = s.process();
+      out += s.output();
+      s.output_written();
+    }
+    return st;
+  }
+  std::vector<int> statuses() const {
+    std::vector<int> v;
+    for (std::size_t p = 0; (p = out.find("HTTP/1.1 ", p)) != std::string::npos; p += 9)
+      v.push_back(std::atoi(out.c_str() + p + 9));
+    return v;
+  }
+
+  std::unique_ptr<server_context> ctx;
+  session s;
+  std::string out;
+  std::vector<std::chrono::milliseconds> waits;
+};
+
+struct robustness_case {
+  const char* name;
+  std::string request;
+  int status;
+  bool closes;
+};
+
+std::vector<robustness_case> robustness_cases() {
+  return {
+      {"hello", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 200, false},
+      {"not found", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, false},
+      {"method not allowed", "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, false},
+      {"unknown method", "BREW /hello HTTP/1.1\r\nHost: x\r\n\r\n", 501, false},
+      {"headers too large", "GET /hello HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431, true},
+      {"request line too long", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 414, true},
+      {"body too large", "POST /echo HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413, true},
+      {"content-length with transfer-encoding",
+       "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
+      {"unknown transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+      {"garbage", "\x16\x03\x01\x02\x01 hello\r\n\r\n", 400, true},
+      {"header without colon", "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, true},
+      {"bad content-length", "POST /echo HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", 400, true},
+      {"connection close", "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n", 200, true},
+      {"http/1.0 default close", "GET /hello HTTP/1.0\r\n\r\n", 200, true},
+      {"http/1.0 keep-alive", "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, false},
+  };
+}
+
+TEST(SessionRobustness, AnswersEachCaseAndClosesWhenFramingIsLost) {
+  for (const auto& c : robustness_cases()) {
+    for (std::size_t piece : {std::size_t{1} << 20, std::size_t{7}}) {
+      SCOPED_TRACE(std::string(c.name) + " piece=" + std::to_string(piece));
+      harness h;
+      const auto st = h.feed(c.request, piece);
+      ASSERT_EQ(h.statuses(), std::vector<int>{c.status}) << h.out;
+      EXPECT_EQ(st.what, c.closes ? session::next::close : session::next::read);
+      EXPECT_EQ(h.out.find("Connection: close") != std::string::npos, c.closes) << h.out;
+    }
+  }
+}
+
+TEST(SessionPipelining, AnswersInOrderAcrossSplits) {
+  const std::string reqs =
+      "GET /bytes/3 HTTP/1.1\r\n\r\n"
+      "GET /nope HTTP/1.1\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nping"
+      "GET /hello HTTP/1.1\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1}, std::size_t{5}, std::size_t{1000}}) {
+    harness h;
+    EXPECT_EQ(h.feed(reqs, piece).what, session::next::read);
+    EXPECT_EQ(h.statuses(), (std::vector<int>{200, 404, 200, 200})) << h.out;
+    const auto ping = h.out.find("ping");
+    const auto hello = h.out.find("Hello, World!");
+    EXPECT_NE(ping, std::string::npos);
+    EXPECT_LT(h.out.find("abc"), ping);
+    EXPECT_LT(ping, hello);
+    EXPECT_EQ(h.s.requests_answered(), 4u);
+  }
+}
+
+TEST(SessionPipelining, NothingAfterConnectionCloseIsAnswered) {
+  harness h;
+  const auto st = h.feed("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(st.what, session::next::close);
+  EXPECT_EQ(h.statuses(), std::vector<int>{200});
+}
+
+TEST(SessionBody, DecodesChunkedRequestBodies) {
+  harness h;
+  h.feed("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n8\r\n, World!\r\n0\r\n\r\n", 3);
+  ASSERT_EQ(h.statuses(), std::vector<int>{200}) << h.out;
+  EXPECT_NE(h.out.find("Content-Length: 13\r\n"), std::string::npos);
+  EXPECT_TRUE(h.out.ends_with("\r\n\r\nHello, World!"));
+}
+
+TEST(SessionBuffer, GrowsAndMovesWhileAChunkedBodyIsHalfDecoded) {
+  // A small request first, so the large one starts mid-buffer and gets moved, then the buffer
+  // doubles several times while chunks are being decoded in place.
+  std::string body;
+  for (int i = 0; i < 100000; ++i) body.push_back(static_cast<char>('A' + i % 26));
+  std::string req = "GET /hello HTTP/1.1\r\n\r\nPOST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t off = 0; off < body.size(); off += 1000) req += "3e8\r\n" + body.substr(off, 1000) + "\r\n";
+  req += "0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+  for (std::size_t piece : {std::size_t{1500}, std::size_t{65536}}) {
+    harness h;
+    EXPECT_EQ(h.feed(req, piece).what, session::next::read);
+    ASSERT_EQ(h.statuses(), (std::vector<int>{200, 200, 200}));
+    EXPECT_NE(h.out.find("\r\n\r\n" + body + "HTTP/1.1 200"), std::string::npos);
+  }
+}
+
+TEST(SessionBody, AnswersExpectContinueBeforeTheBody) {
+  harness h;
+  h.feed("POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(h.out, "HTTP/1.1 100 Continue\r\n\r\n");
+  h.feed("ping");
+  EXPECT_TRUE(h.out.ends_with("\r\n\r\nping"));
+  EXPECT_EQ(h.statuses(), (std::vector<int>{100, 200}));
+}
+
+TEST(SessionWait, SleepIsDeferredToTheModelAndKeepsOrder) {
+  harness h;
+  h.feed("GET /sleep?ms=25 HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(h.waits.size(), 1u);
+  EXPECT_EQ(h.waits[0], std::chrono::milliseconds(25));
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200}));
+  EXPECT_LT(h.out.find("slept 25 ms"), h.out.find("Hello, World!"));
+}
+
+TEST(SessionTimeout, PartialRequestGets408IdleGetsNothing) {
+  harness idle;
+  idle.feed("");
+  EXPECT_FALSE(idle.s.on_timeout());
+  EXPECT_TRUE(idle.s.output().empty());
+
+  harness slow;
+  EXPECT_EQ(slow.feed("GET /hello HTTP/1.1\r\nX-Slow: ").what, session::next::read);
+  EXPECT_FALSE(slow.s.idle());
+  EXPECT_TRUE(slow.s.on_timeout());
+  EXPECT_EQ(slow.drain(slow.s.process()).what, session::next::close);
+  EXPECT_EQ(slow.statuses(), std::vector<int>{408});
+  EXPECT_NE(slow.out.find("Connection: close"), std::string::npos);
+}
+
+TEST(SessionDeadline, HeaderDeadlineCountsFromTheFirstByte) {
+  server_config cfg;
+  cfg.header_timeout = std::chrono::milliseconds(500);
+  cfg.idle_timeout = std::chrono::seconds(60);
+  harness h(cfg);
+  const auto before = now_ns();
+  const auto idle_deadline = h.s.read_deadline_ns();
+  EXPECT_GE(idle_deadline - before, 59'000'000'000);
+  h.feed("GET /hel");
+  const auto d1 = h.s.read_deadline_ns();
+  EXPECT_LE(d1 - before, 600'000'000);
+  h.feed("lo HTTP/1.1\r\nA: b\r\n");
+  EXPECT_EQ(h.s.read_deadline_ns(), d1);  // more bytes do not extend it (slowloris)
+}
+
+TEST(SessionStop, AnswersInFlightWithCloseThenStops) {
+  harness h;
+  h.feed("GET /hello HTTP/1.1\r\n");
+  h.ctx->stopping = true;
+  const auto st = h.feed("\r\n");
+  EXPECT_EQ(st.what, session::next::close);
+  EXPECT_EQ(h.statuses(), std::vector<int>{200});
+  EXPECT_NE(h.out.find("Connection: close"), std::string::npos);
+
+  harness idle;
+  idle.ctx->stopping = true;
+  EXPECT_EQ(idle.s.process().what, session::next::close);
+}
+
+TEST(SessionMetrics, CountsRequestsByEndpointAndStatus) {
+  harness h;
+  h.feed("GET /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(h.ctx->stats.requests(endpoint::hello, 200), 2u);
+  EXPECT_EQ(h.ctx->stats.requests(endpoint::not_found, 404), 1u);
+  EXPECT_EQ(h.ctx->stats.in_flight(), 0);
+}
+
+TEST(SessionBuffer, ManyPipelinedRequestsReuseTheBuffer) {
+  // More bytes than the compaction threshold, so requests get moved to the front.
+  std::string reqs;
+  for (int i = 0; i < 5000; ++i) reqs += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  harness h;
+  EXPECT_EQ(h.feed(reqs, 4096).what, session::next::read);
+  EXPECT_EQ(h.s.requests_answered(), 5000u);
+  EXPECT_TRUE(h.s.idle());
+}
+
+}  // namespace
+}  // namespace perflab::targets

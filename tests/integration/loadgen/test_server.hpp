@@ -1,0 +1,53 @@
+#pragma once
+// A small controllable HTTP/1.1 server for the loadgen's integration tests, on 127.0.0.1 port 0,
+// one Asio thread. Each behaviour a test needs is one option: per-response delay, a split
+// response (head now, rest later: TTFB vs TTLB), Content-Length / chunked / close-delimited
+// framing, a pause in answering mid-run (coordinated omission), reset, silence (timeouts).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace perflab::testing {
+
+enum class framing { content_length, chunked, close_delimited };
+
+struct server_options {
+  std::chrono::microseconds delay{0};       // before the first byte of each response
+  std::chrono::microseconds rest_delay{0};  // between the head and the body (split response)
+  framing frame = framing::content_length;
+  std::string body = "hello, world\n";
+  int status = 200;
+  bool reset = false;   // answer each request with a TCP reset instead of a response
+  bool silent = false;  // read requests, never answer
+  bool close_after_response = false;  // server closes keep-alive connections after each response
+  // Stop answering for pause_length, starting pause_after the first request: responses due
+  // inside the pause go out when it ends (like SIGSTOP/SIGCONT of a real server).
+  std::chrono::milliseconds pause_after{0};
+  std::chrono::milliseconds pause_length{0};
+};
+
+class test_server {
+ public:
+  explicit test_server(server_options opts = {});
+  ~test_server();
+  test_server(const test_server&) = delete;
+  test_server& operator=(const test_server&) = delete;
+
+  std::uint16_t port() const noexcept;
+  std::string url(const std::string& path = "/") const;
+  std::int64_t connections() const noexcept;  // accepted
+  std::int64_t requests() const noexcept;     // complete requests read
+
+  // A 127.0.0.1 port with nothing listening (bound, then closed): connects are refused.
+  static std::uint16_t refused_port();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace perflab::testing

@@ -1,0 +1,290 @@
+// `loadgen run` end to end: the real program spawning the real lab-target on 127.0.0.1 port 0.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "perflab/core/exit_codes.hpp"
+#include "perflab/core/hdr_log.hpp"
+#include "perflab/core/result_io.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+struct run_output {
+  int code = -1;
+  std::string out, err;
+};
+
+// A fresh folder per test, removed at the end.
+class Runner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           (std::string("perflab_runner_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  fs::path write(const std::string& name, const std::string& text, bool executable = false) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    if (executable) fs::permissions(p, fs::perms::owner_all, fs::perm_options::add);
+    return p;
+  }
+
+  // Runs a shell command line with stdout/stderr captured.
+  run_output sh(const std::string& cmd) {
+    std::string full = cmd + " >" + quote((dir_ / "stdout").string()) + " 2>" + quote((dir_ / "stderr").string());
+    int st = std::system(full.c_str());
+    run_output r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(dir_ / "stdout");
+    r.err = slurp(dir_ / "stderr");
+    return r;
+  }
+
+  run_output loadgen_run(const fs::path& scenario, const std::string& extra = "") {
+    return sh(std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
+              quote((dir_ / "results").string()) + " --target-bin " + PERFLAB_LAB_TARGET_BIN + " " + extra);
+  }
+
+  // The one run directory under results/.
+  fs::path run_dir() {
+    std::vector<fs::path> dirs;
+    if (fs::exists(dir_ / "results"))
+      for (const auto& e : fs::directory_iterator(dir_ / "results")) dirs.push_back(e.path());
+    EXPECT_EQ(dirs.size(), 1u);
+    return dirs.empty() ? fs::path() : dirs.front();
+  }
+
+  fs::path dir_;
+};
+
+const char* k_two_variants = R"(name = "e2e"
+description = "two variants of two seconds"
+[target]
+model = "reactor"
+[load]
+model = "open"
+rate = "200/s"
+warmup = "500ms"
+duration = "2s"
+send_lag_bound = "250ms"
+[[request]]
+path = "/hello"
+[matrix]
+"target.model" = ["reactor", "coroutine"]
+)";
+
+TEST_F(Runner, TwoVariantsWriteValidRunJsonLogsCsvAndReport) {
+  fs::path scenario = write("e2e.toml", k_two_variants);
+  auto r = loadgen_run(scenario, "--set load.rate=250/s");
+  ASSERT_EQ(r.code, perflab::exit_code::ok) << r.out << r.err;
+  fs::path dir = run_dir();
+  EXPECT_NE(dir.filename().string().find("-e2e"), std::string::npos) << dir;
+
+  auto run = perflab::result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_TRUE(run->complete);
+  EXPECT_EQ(run->scenario_name, "e2e");
+  EXPECT_EQ(run->scenario_text, k_two_variants);
+  EXPECT_EQ(run->overrides, std::vector<std::string>{"load.rate=250/s"});
+  ASSERT_EQ(run->variants.size(), 2u);
+  const std::vector<std::string> names = {"model=reactor", "model=coroutine"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& v = run->variants[i];
+    SCOPED_TRACE(v.name);
+    EXPECT_EQ(v.name, names[i]);
+    EXPECT_TRUE(v.complete) << v.incomplete_reason;
+    EXPECT_EQ(v.load.kind, "open");
+    EXPECT_DOUBLE_EQ(v.load.rate, 250) << "--set applied";
+    EXPECT_GT(v.completed, 250);  // 2 s at 250/s is 500
+    EXPECT_EQ(v.errors.total(), 0);
+    EXPECT_TRUE(v.target.spawned);
+    EXPECT_FALSE(v.target.crashed);
+    EXPECT_EQ(v.target.exit_status, "exit 0");
+    EXPECT_EQ(v.target.model, i == 0 ? "reactor" : "coroutine");
+    EXPECT_GE(v.target.threads, 1);
+    EXPECT_GT(v.target.peak_rss_bytes, 0);
+    EXPECT_NE(v.target.url.find("http://127.0.0.1:"), std::string::npos);
+    if (std::thread::hardware_concurrency() >= 2) {
+      EXPECT_FALSE(v.target.cpus.empty()) << "default pinning";
+      EXPECT_FALSE(v.load.cpus.empty()) << "default pinning";
+    }
+
+    // Interval log: readable, tagged, holding the measured responses.
+    ASSERT_FALSE(v.interval_log.empty());
+    std::ifstream hlog(dir / v.interval_log);
+    auto log = perflab::hdr::read_log(hlog);
+    ASSERT_TRUE(log.has_value()) << log.error().message;
+    std::set<std::string> tags;
+    std::int64_t ttlb = 0;
+    for (const auto& iv : log->intervals) {
+      if (iv.tag) tags.insert(*iv.tag);
+      if (iv.tag == std::optional<std::string>("ttlb")) ttlb += iv.hist.total_count();
+    }
+    for (const char* t : {"ttfb", "ttlb", "send_lag"}) EXPECT_TRUE(tags.count(t)) << t;
+    EXPECT_EQ(ttlb, v.ttlb.count);
+
+    // Per-second CSV: the agreed header and one row per second.
+    ASSERT_FALSE(v.series_csv.empty());
+    std::ifstream csv(dir / v.series_csv);
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight");
+    int rows = 0;
+    for (std::string l; std::getline(csv, l);) rows += !l.empty();
+    EXPECT_GE(rows, 2);
+  }
+
+  // Schema check with a validator we did not write.
+  std::string schema = std::string(PERFLAB_SOURCE_ROOT) + "/docs/result.schema.json";
+  auto v = sh("/usr/bin/python3 -c 'import json,sys,jsonschema; "
+              "jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' " +
+              quote((dir / "run.json").string()) + " " + quote(schema));
+  EXPECT_EQ(v.code, 0) << v.err;
+
+  // Report files and what the user is told.
+  EXPECT_GT(fs::file_size(dir / "report.md"), 0u);
+  EXPECT_GT(fs::file_size(dir / "report.html"), 0u);
+  EXPECT_NE(slurp(dir / "report.md").find("model=coroutine"), std::string::npos);
+  EXPECT_NE(r.out.find("report: " + (dir / "report.html").string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model=coroutine"), std::string::npos) << "comparison table printed";
+}
+
+TEST_F(Runner, ShippedCiSmokePassesItsThresholds) {
+  auto r = loadgen_run(fs::path(PERFLAB_SOURCE_ROOT) / "scenarios" / "ci-smoke.toml");
+  ASSERT_EQ(r.code, perflab::exit_code::ok) << r.out << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_TRUE(run->complete);
+  ASSERT_GE(run->variants.size(), 1u);
+  for (const auto& v : run->variants) {
+    ASSERT_FALSE(v.thresholds.empty()) << v.name;
+    for (const auto& t : v.thresholds) EXPECT_TRUE(t.passed) << v.name << ": " << t.expression << " actual " << t.actual;
+    EXPECT_FALSE(v.interval_log.empty());
+    EXPECT_TRUE(fs::exists(run_dir() / v.interval_log));
+    EXPECT_TRUE(fs::exists(run_dir() / v.series_csv));
+  }
+  EXPECT_TRUE(fs::exists(run_dir() / "report.html"));
+}
+
+TEST_F(Runner, FailingThresholdExitsThree) {
+  fs::path scenario = write("th.toml", std::string("thresholds = [\"ttlb.p50 < 1ns\"]\n") + k_two_variants);
+  auto r = loadgen_run(scenario, "--set 'matrix.target.model=[\"reactor\"]' --set load.duration=1s");
+  EXPECT_EQ(r.code, perflab::exit_code::thresholds_failed) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL ttlb.p50 < 1ns"), std::string::npos) << r.out;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value());
+  ASSERT_EQ(run->variants.size(), 1u);
+  ASSERT_EQ(run->variants[0].thresholds.size(), 1u);
+  EXPECT_FALSE(run->variants[0].thresholds[0].passed);
+}
+
+TEST_F(Runner, TypoExitsTwoNamingFileLineColumnAndRunsNothing) {
+  fs::path scenario = write("typo.toml", "name = \"typo\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = 100\n"
+                                         "duration = \"1s\"\nconections = 10\n");
+  auto r = loadgen_run(scenario);
+  EXPECT_EQ(r.code, perflab::exit_code::usage);
+  EXPECT_NE(r.err.find(scenario.string() + ":7:1: unknown key 'load.conections'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "results")) << "nothing may run on a typo";
+
+  // A bad value in the second variant of a matrix also stops everything before the first runs.
+  fs::path m = write("m.toml", std::string(k_two_variants) + "\"load.duration\" = [\"1s\", \"2 fortnights\"]\n");
+  auto r2 = loadgen_run(m);
+  EXPECT_EQ(r2.code, perflab::exit_code::usage);
+  EXPECT_NE(r2.err.find(m.string() + ":15:"), std::string::npos) << r2.err;
+  EXPECT_FALSE(fs::exists(dir_ / "results"));
+
+  // --set values are checked the same way, and unknown target options by asking lab-target.
+  auto r3 = loadgen_run(fs::path(PERFLAB_SOURCE_ROOT) / "scenarios" / "ci-smoke.toml", "--set load.duration=10");
+  EXPECT_EQ(r3.code, perflab::exit_code::usage);
+  EXPECT_NE(r3.err.find("--set load.duration=10"), std::string::npos) << r3.err;
+  fs::path opt = write("opt.toml", "name = \"opt\"\n[target]\nmodel = \"reactor\"\nmax-conections = 5\n");
+  auto r4 = loadgen_run(opt);
+  EXPECT_EQ(r4.code, perflab::exit_code::usage);
+  EXPECT_NE(r4.err.find(opt.string() + ":4:1: unknown target option 'max-conections'"), std::string::npos) << r4.err;
+}
+
+TEST_F(Runner, TargetDyingMidRunIsRecordedAndTheRunContinues) {
+  // Wraps the real lab-target and kills it with SIGKILL one second after start.
+  fs::path fake = write("dying-target.sh",
+                        std::string("#!/bin/sh\n( sleep 1; kill -9 $$ ) >/dev/null 2>&1 &\nexec ") +
+                            PERFLAB_LAB_TARGET_BIN + " \"$@\"\n",
+                        true);
+  fs::path scenario = write("crash.toml", "name = \"crash\"\nrepeats = 2\n[target]\nmodel = \"reactor\"\n"
+                                          "[load]\nrate = 200\nduration = \"4s\"\nsend_lag_bound = \"1s\"\n");
+  auto r = sh(std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
+              quote((dir_ / "results").string()) + " --target-bin " + quote(fake.string()));
+  EXPECT_EQ(r.code, perflab::exit_code::runtime_error) << r.out << r.err;
+  EXPECT_NE(r.err.find("target died during the run: signal 9"), std::string::npos) << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_FALSE(run->complete);
+  ASSERT_EQ(run->variants.size(), 2u) << "the run goes on after a crash";
+  for (const auto& v : run->variants) {
+    EXPECT_TRUE(v.target.crashed);
+    EXPECT_NE(v.target.exit_status.find("signal 9"), std::string::npos) << v.target.exit_status;
+    EXPECT_FALSE(v.complete);
+    EXPECT_NE(v.incomplete_reason.find("target died"), std::string::npos);
+    EXPECT_GT(v.completed, 0) << "what was measured before the crash is kept";
+    EXPECT_LT(v.measured_s, 3.5) << "the load stops when the target dies";
+  }
+}
+
+TEST_F(Runner, TargetFailingToStartIsReportedWithItsLog) {
+  fs::path fake = write("bad-target.sh", "#!/bin/sh\necho 'lab-target: cannot bind, no luck' >&2\nexit 2\n", true);
+  fs::path scenario = write("nostart.toml", "name = \"nostart\"\n[target]\nmodel = \"reactor\"\n[load]\nduration = \"1s\"\n");
+  auto r = sh(std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
+              quote((dir_ / "results").string()) + " --target-bin " + quote(fake.string()));
+  EXPECT_EQ(r.code, perflab::exit_code::runtime_error) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot bind, no luck"), std::string::npos) << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  EXPECT_TRUE(run->variants[0].target.crashed);
+  EXPECT_EQ(run->variants[0].target.exit_status, "exit 2");
+  EXPECT_NE(run->variants[0].incomplete_reason.find("failed to start"), std::string::npos);
+}
+
+TEST_F(Runner, InterruptStopsAfterTheCurrentVariantAndExitsSix) {
+  fs::path scenario = write("int.toml", std::string(k_two_variants) + "\"load.duration\" = [\"4s\"]\n");
+  std::string cmd = std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
+                    quote((dir_ / "results").string()) + " --target-bin " + PERFLAB_LAB_TARGET_BIN;
+  auto r = sh("sh -c " + quote(cmd + " & pid=$!; sleep 2; kill -INT $pid; wait $pid"));
+  EXPECT_EQ(r.code, perflab::exit_code::interrupted) << r.out << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_FALSE(run->complete);
+  ASSERT_EQ(run->variants.size(), 1u) << "no variant starts after Ctrl-C";
+  EXPECT_FALSE(run->variants[0].complete);
+  EXPECT_FALSE(run->variants[0].target.crashed) << "the target was stopped by us, not crashed";
+  EXPECT_EQ(run->variants[0].target.exit_status, "exit 0");
+  EXPECT_GT(run->variants[0].completed, 0);
+}
+
+}  // namespace

@@ -1,0 +1,501 @@
+// lab-target end to end, once per concurrency model: each test starts the real program on
+// 127.0.0.1 port 0, reads the "listening http://..." line, and talks HTTP/1.1 over sockets.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A lab-target child process; killed (SIGKILL) if the test did not stop it.
+class target_process {
+ public:
+  explicit target_process(const std::vector<std::string>& args) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Die with the test: an orphan would keep ctest's output pipe open forever.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::dup2(out[1], STDOUT_FILENO);
+      std::vector<char*> argv;
+      std::string prog = PERFLAB_LAB_TARGET;
+      argv.push_back(prog.data());
+      std::vector<std::string> copy = args;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(prog.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    stdout_fd_ = out[0];
+    // Read the one machine-readable line.
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{stdout_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      const auto n = ::read(stdout_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    const std::string prefix = "listening http://127.0.0.1:";
+    if (line.rfind(prefix, 0) == 0) port_ = std::atoi(line.c_str() + prefix.size());
+    first_line_ = line;
+  }
+  ~target_process() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+  }
+  int port() const { return port_; }
+  const std::string& first_line() const { return first_line_; }
+  pid_t pid() const { return pid_; }
+
+  // Waits for the exit; the exit code, or -1 on timeout / signal.
+  int wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int port_ = 0;
+  bool exited_ = false;
+  std::string first_line_;
+};
+
+struct response {
+  int status = 0;
+  std::string head;
+  std::string body;
+  bool close = false;
+};
+
+// A blocking client connection with a receive timeout.
+class client {
+ public:
+  explicit client(int port, std::chrono::milliseconds timeout = 5s) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  client(client&& o) noexcept : fd_(std::exchange(o.fd_, -1)), connected_(o.connected_), buf_(std::move(o.buf_)) {}
+  bool connected() const { return connected_; }
+
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      const auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response (Content-Length framed; HEAD: no body).
+  std::optional<response> read(bool head_request = false) {
+    std::size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return std::nullopt;
+    response r;
+    r.head = buf_.substr(0, end + 2);
+    buf_.erase(0, end + 4);
+    if (r.head.rfind("HTTP/1.1 ", 0) != 0) return std::nullopt;
+    r.status = std::atoi(r.head.c_str() + 9);
+    std::string lower = r.head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    r.close = lower.find("\r\nconnection: close\r\n") != std::string::npos;
+    std::size_t length = 0;
+    if (auto p = lower.find("\r\ncontent-length: "); p != std::string::npos) length = std::stoul(lower.substr(p + 18));
+    if (head_request) length = 0;
+    while (buf_.size() < length)
+      if (!fill()) return std::nullopt;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  std::optional<response> request(std::string_view raw, bool head_request = false) {
+    if (!send(raw)) return std::nullopt;
+    return read(head_request);
+  }
+
+  // True if the server closed the connection (EOF or reset) with nothing more to read.
+  bool closed_by_peer() {
+    char c;
+    const auto n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+ private:
+  bool fill() {
+    char tmp[16384];
+    const auto n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+constexpr std::string_view get_hello = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+
+std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"--model", model, "--listen", "127.0.0.1:0"};
+  if (model != "thread-per-request") {
+    a.push_back("--threads");
+    a.push_back(model == "thread-pool" ? "8" : "2");
+  }
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+void expect_still_serving(int port) {
+  client c(port);
+  auto r = c.request(get_hello);
+  ASSERT_TRUE(r) << "a fresh connection was not served";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "Hello, World!");
+}
+
+class TargetModel : public ::testing::TestWithParam<std::string> {};
+
+struct robustness_case {
+  const char* name;
+  std::string raw;
+  int status;
+  bool closes;
+};
+
+constexpr char binary_garbage[] = "\x16\x03\x01\x02\x00\x01\xfc\x03\x03 x\r\n\r\n";  // a TLS hello
+
+TEST_P(TargetModel, RobustnessCasesAnswerThenKeepServing) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const std::vector<robustness_case> cases = {
+      {"headers over 8 KiB", "GET /hello HTTP/1.1\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n", 431, true},
+      {"request line over 8 KiB", "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n\r\n", 414, true},
+      {"body over limit", "POST /echo HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n", 413, true},
+      {"content-length and transfer-encoding",
+       "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
+      {"unknown transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+      {"unknown method", "BREW /hello HTTP/1.1\r\n\r\n", 501, false},
+      {"bogus request line", "hello there\r\n\r\n", 400, true},
+      {"binary garbage", std::string(binary_garbage, sizeof binary_garbage - 1), 400, true},
+      {"missing path", "GET /nothing-here HTTP/1.1\r\n\r\n", 404, false},
+      {"wrong method", "DELETE /hello HTTP/1.1\r\n\r\n", 405, false},
+      {"bad argument", "GET /json?items=lots HTTP/1.1\r\n\r\n", 400, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    client conn(t.port());
+    ASSERT_TRUE(conn.connected());
+    auto r = conn.request(c.raw);
+    ASSERT_TRUE(r) << "no response";
+    EXPECT_EQ(r->status, c.status) << r->head;
+    EXPECT_EQ(r->close, c.closes) << r->head;
+    if (c.closes) {
+      EXPECT_TRUE(conn.closed_by_peer());
+    } else {
+      auto again = conn.request(get_hello);  // the same connection goes on
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->status, 200);
+    }
+    expect_still_serving(t.port());
+  }
+}
+
+TEST_P(TargetModel, SlowlorisGets408AndOthersAreServed) {
+  target_process t(model_args(GetParam(), {"--header-timeout", "300ms", "--idle-timeout", "5s"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client slow(t.port());
+  ASSERT_TRUE(slow.send("GET /hello HTTP/1.1\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  // Trickle header bytes: activity must not extend the header deadline.
+  std::thread trickle([&] {
+    for (int i = 0; i < 8; ++i) {
+      std::this_thread::sleep_for(50ms);
+      if (!slow.send("X-A: b\r\n")) break;
+    }
+  });
+  expect_still_serving(t.port());
+  auto r = slow.read();
+  trickle.join();
+  ASSERT_TRUE(r) << "no 408";
+  EXPECT_EQ(r->status, 408);
+  EXPECT_TRUE(r->close);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_TRUE(slow.closed_by_peer());
+  expect_still_serving(t.port());
+}
+
+TEST_P(TargetModel, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  target_process t(model_args(GetParam(), {"--idle-timeout", "300ms"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  ASSERT_TRUE(c.request(get_hello));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_P(TargetModel, PipelinedRequestsAreAnsweredInOrder) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  ASSERT_TRUE(c.send("GET /bytes/5 HTTP/1.1\r\n\r\n"
+                     "GET /sleep?ms=20 HTTP/1.1\r\n\r\n"
+                     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nping\r\n0\r\n\r\n"
+                     "GET /nope HTTP/1.1\r\n\r\n"
+                     "GET /hello HTTP/1.1\r\n\r\n"));
+  const std::vector<std::pair<int, std::string>> expected = {
+      {200, "abcde"}, {200, "slept 20 ms\n"}, {200, "ping"}, {404, "404 Not Found\n"}, {200, "Hello, World!"}};
+  for (const auto& [status, body] : expected) {
+    auto r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status);
+    EXPECT_EQ(r->body, body);
+  }
+}
+
+TEST_P(TargetModel, HeadHasHeadersWithoutBody) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  auto r = c.request("HEAD /bytes/1000 HTTP/1.1\r\n\r\n", true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->head.find("Content-Length: 1000\r\n"), std::string::npos);
+  // No body bytes came: the next response starts right away.
+  auto next = c.request(get_hello);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "Hello, World!");
+}
+
+TEST_P(TargetModel, KeepAliveFollowsHttp10And11Rules) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  {  // 1.0 closes by default
+    client c(t.port());
+    auto r = c.request("GET /hello HTTP/1.0\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->close);
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  {  // 1.0 with keep-alive stays open and says so
+    client c(t.port());
+    auto r = c.request("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->head.find("Connection: keep-alive\r\n"), std::string::npos);
+    auto r2 = c.request("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->status, 200);
+  }
+  {  // 1.1 stays open by default, closes on Connection: close
+    client c(t.port());
+    for (int i = 0; i < 3; ++i) {
+      auto r = c.request(get_hello);
+      ASSERT_TRUE(r);
+      EXPECT_FALSE(r->close);
+    }
+    auto last = c.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    ASSERT_TRUE(last);
+    EXPECT_TRUE(last->close);
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+}
+
+TEST_P(TargetModel, SigtermFinishesInFlightAndExitsZero) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client idle(t.port());
+  ASSERT_TRUE(idle.request(get_hello));
+  client busy(t.port());
+  ASSERT_TRUE(busy.send("GET /sleep?ms=400 HTTP/1.1\r\n\r\n"));
+  std::this_thread::sleep_for(100ms);  // the request is in flight
+  ::kill(t.pid(), SIGTERM);
+  auto r = busy.read();
+  ASSERT_TRUE(r) << "in-flight request was dropped";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->close);
+  EXPECT_TRUE(idle.closed_by_peer());
+  EXPECT_EQ(t.wait_exit(10s), 0);
+}
+
+TEST_P(TargetModel, ConnectionCapRefusesWith503) {
+  target_process t(model_args(GetParam(), {"--max-connections", "2"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  std::vector<client> held;
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back(t.port());
+    ASSERT_TRUE(held.back().request(get_hello));
+  }
+  {
+    client extra(t.port());
+    ASSERT_TRUE(extra.connected());
+    auto r = extra.read();  // refused at accept: the 503 comes unasked
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_TRUE(r->close);
+  }
+  // The held ones are still fine; after one closes, a new connection is served.
+  EXPECT_EQ(held[0].request(get_hello)->status, 200);
+  held.pop_back();
+  std::this_thread::sleep_for(200ms);
+  expect_still_serving(t.port());
+}
+
+TEST_P(TargetModel, MetricsCountRequestsAndConnections) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.request(get_hello));
+  ASSERT_TRUE(c.request("GET /nope HTTP/1.1\r\n\r\n"));
+  auto r = c.request("GET /metrics HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("perflab_target_requests_total{endpoint=\"hello\",status=\"200\"} 3\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("perflab_target_requests_total{endpoint=\"not_found\",status=\"404\"} 1\n"), std::string::npos);
+  EXPECT_NE(r->body.find("perflab_target_open_connections 1\n"), std::string::npos);
+  EXPECT_NE(r->body.find("perflab_target_in_flight_requests 1\n"), std::string::npos);  // the scrape itself
+  EXPECT_NE(r->body.find("perflab_target_info{model=\"" + GetParam() + "\"} 1\n"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, TargetModel,
+                         ::testing::Values("thread-per-request", "thread-pool", "reactor", "coroutine"),
+                         [](const auto& p) {
+                           std::string n = p.param;
+                           n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
+                           return n;
+                         });
+
+class TargetAsyncModel : public ::testing::TestWithParam<std::string> {};
+
+// Thousands of idle keep-alive connections cost the event-loop models little: all stay open
+// and each is still answered.
+TEST_P(TargetAsyncModel, HoldsThousandsOfIdleKeepAliveConnections) {
+  constexpr int n = 3000;
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < n + 100) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low: " << rl.rlim_max;
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  std::vector<client> conns;
+  conns.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    conns.emplace_back(t.port());
+    ASSERT_TRUE(conns.back().connected()) << i;
+  }
+  // Everyone asks once (all requests first, then all answers: the server holds them all).
+  for (auto& c : conns) ASSERT_TRUE(c.send(get_hello));
+  int ok = 0;
+  for (auto& c : conns) {
+    auto r = c.read();
+    if (r && r->status == 200) ++ok;
+  }
+  EXPECT_EQ(ok, n);
+  client probe(t.port());
+  auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("perflab_target_open_connections " + std::to_string(n + 1) + "\n"), std::string::npos);
+  // Idle again, and still served on the same connections.
+  for (int i = 0; i < n; i += 97) {
+    auto r = conns[static_cast<std::size_t>(i)].request(get_hello);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EventLoops, TargetAsyncModel, ::testing::Values("reactor", "coroutine"),
+                         [](const auto& p) { return p.param; });
+
+TEST(TargetThreadPool, RefusesBeyondTheQueue) {
+  target_process t({"--model", "thread-pool", "--threads", "1", "--queue", "1", "--listen", "127.0.0.1:0"});
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client a(t.port());
+  ASSERT_TRUE(a.request(get_hello));  // a holds the only worker (keep-alive)
+  client b(t.port());                 // waits in the queue
+  std::this_thread::sleep_for(100ms);
+  client c(t.port());                 // the queue is full
+  auto refused = c.read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  ASSERT_TRUE(b.send(get_hello));
+  ASSERT_TRUE(a.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));  // frees the worker
+  auto rb = b.read();
+  ASSERT_TRUE(rb) << "queued connection was not served once a worker was free";
+  EXPECT_EQ(rb->status, 200);
+}
+
+TEST(TargetCommandLine, UnknownOptionExitsTwoNamingIt) {
+  const std::string cmd = std::string(PERFLAB_LAB_TARGET) + " --model reactor --frobnicate 3 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(out.find("--frobnicate"), std::string::npos) << out;
+}
+
+TEST(TargetCommandLine, BadValuesExitTwoNamingTheOption) {
+  for (const char* args : {"--model fibers", "--model reactor --cpu 9999", "--model reactor --idle-timeout 5",
+                           "--model reactor --listen nowhere"}) {
+    const std::string cmd = std::string(PERFLAB_LAB_TARGET) + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    const int status = ::pclose(p);
+    EXPECT_EQ(WEXITSTATUS(status), 2) << args;
+    const std::string opt = std::string(args).substr(std::string(args).rfind("--"));
+    EXPECT_NE(out.find(opt.substr(0, opt.find(' '))), std::string::npos) << args << ": " << out;
+  }
+}
+
+}  // namespace
