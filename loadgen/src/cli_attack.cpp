@@ -25,7 +25,7 @@ namespace {
 struct attack_options {
   std::string url;
   std::string rate, duration = "10s", warmup = "0", timeout = "10s", connect_timeout = "2s";
-  std::string think_time = "0", send_lag_bound = "1ms", spin_window = "20us", requests, cpus, arrival = "constant";
+  std::string think_time = "0", send_lag_bound = "1ms", spin_window = "200us", requests, cpus, arrival = "constant";
   std::int64_t connections = 0;
   int threads = 0;
   std::vector<std::string> headers;
@@ -200,7 +200,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--send-lag-bound", opts->send_lag_bound, "p99 send lag above this marks the run saturated")
       ->capture_default_str();
   cmd->add_option("--spin-window", opts->spin_window,
-                  "open loop: poll instead of sleeping when the next arrival is this close (0: timers only)")
+                  "open loop: wake this long before each arrival and poll to it (send-lag precision vs CPU; 0: timers only)")
       ->capture_default_str();
   cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");

@@ -242,14 +242,14 @@ class worker {
   // ---- open loop: the arrival schedule ----
   void arm_arrival() {
     if (next_due_ == never || next_due_ >= s_.measure_end_ns) return;  // schedule over; housekeeping drains
-    // When the next arrival is close, a timer costs more (timerfd re-arm, epoll wake-up) and is
-    // less punctual than polling: post a continuation instead, which lets ready I/O handlers run
-    // first and then checks the clock again.
+    // A thread woken by a timer runs tens of microseconds late (more in a VM), which would all
+    // be send lag. So the timer fires spin_window early, and the last stretch is polled: a
+    // posted continuation lets ready I/O handlers run first and then checks the clock again.
     if (next_due_ - now_ns() < cfg_.spin_window.count()) {
       asio::post(ioc_, [this] { on_arrivals(); });
       return;
     }
-    arrival_timer_.expires_at(steady::time_point(nanos(next_due_)));
+    arrival_timer_.expires_at(steady::time_point(nanos(next_due_ - cfg_.spin_window.count())));
     arrival_timer_.async_wait([this](const error_code& ec) {
       if (!ec) on_arrivals();
     });
@@ -835,6 +835,18 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.measure_start_ns = t0 + cfg.warmup.count();
   setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : never;
 
+  // The collecting (calling) thread stays off the target's CPUs too: with --cpus it joins the
+  // loadgen's CPUs for the run (its work is one merge a second), and gets its own mask back after.
+  cpu_set_t caller_cpus;
+  const bool restore_cpus =
+      !cfg.cpus.empty() && pthread_getaffinity_np(pthread_self(), sizeof(caller_cpus), &caller_cpus) == 0;
+  if (restore_cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cfg.cpus) CPU_SET(c, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+
   std::vector<std::thread> pool;
   for (int w = 0; w < threads; ++w) {
     pool.emplace_back([&, w] {
@@ -934,6 +946,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     }
   }
   for (auto& t : pool) t.join();
+  if (restore_cpus) pthread_setaffinity_np(pthread_self(), sizeof(caller_cpus), &caller_cpus);
   if (progress) std::fprintf(stderr, "\r\033[K");
   const std::int64_t end_ns = now_ns();
   const cpu_times cpu1 = process_cpu();

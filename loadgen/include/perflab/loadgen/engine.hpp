@@ -61,10 +61,12 @@ struct run_config {
   std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
   bool progress = false;                   // live progress line on stderr each second
   std::chrono::nanoseconds drain_timeout{std::chrono::seconds(2)};  // wait for in-flight on stop
-  // Open loop: an arrival due sooner than this is awaited by polling the worker's io_context
-  // (precise, costs CPU while waiting) instead of a timer (cheap, wakes up some microseconds
-  // late). 0: timers only.
-  std::chrono::nanoseconds spin_window{std::chrono::microseconds(20)};
+  // Open loop: the arrival timer fires this much before the due time and the rest is awaited by
+  // polling the worker's io_context. A timer alone wakes the thread tens of microseconds late (in a
+  // VM, 50-200 us), which is all send lag, and a sleeping thread also stamps responses late. The
+  // cost: a worker whose arrivals are closer than this (>= 5k/s at 200 us) keeps its core busy.
+  // 0: timers only.
+  std::chrono::nanoseconds spin_window{std::chrono::microseconds(200)};
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the
