@@ -50,7 +50,17 @@ fi
 # Interop peer (build/interop-node, git-ignored). Not fatal: without it that one test reports skipped.
 scripts/setup-interop.sh >/dev/null || echo "setup: hdr-histogram-js not installed; the interop test will be skipped"
 
+# The build's output goes to build/<preset>.log; it is shown when the build fails.
 if [ "$build" -eq 1 ]; then
-  cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j "$(nproc)"
+  mkdir -p build
+  log="build/$preset.log"
+  echo "setup: building the $preset preset (log: $log)"
+  start=$(date +%s)
+  if ! { cmake --preset "$preset" && cmake --build --preset "$preset" -j "$(nproc)"; } >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "setup: the build failed; the whole log is in $log" >&2
+    exit 1
+  fi
+  warnings=$(grep -c 'warning:' "$log" || true)
+  echo "setup: built build/$preset in $(( $(date +%s) - start )) s, $warnings compiler warnings"
 fi

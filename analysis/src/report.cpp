@@ -831,9 +831,20 @@ std::string comparison_table(const result::run& r) {
                     v.errors.total() ? fmt::format("{} ({})", v.errors.total(), format_percent(v.error_rate)) : "0",
                     flags.empty() ? "ok" : join(flags, ",")});
   }
-  return detail::text_table({"variant", "TPS", "TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors",
-                             "status"},
-                            rows);
+  // Every table says which load model produced its numbers (one line per distinct setting).
+  std::set<std::string> models, measurements, pinnings;
+  for (const auto& v : r.variants) {
+    models.insert(describe_load(v.load));
+    measurements.insert(describe_measurement(v.load));
+    pinnings.insert(describe_pinning(v));
+  }
+  std::string head;
+  for (const auto& m : models) head += "load: " + m + "\n";
+  for (const auto& m : measurements) head += "measured: " + m + "\n";
+  for (const auto& p : pinnings) head += "cpus: " + p + "\n";
+  return head + detail::text_table({"variant", "TPS", "TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms",
+                                    "errors", "status"},
+                                   rows);
 }
 
 }  // namespace perflab::analysis

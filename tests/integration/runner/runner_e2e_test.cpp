@@ -191,6 +191,13 @@ TEST_F(Runner, ShippedCiSmokePassesItsThresholds) {
     EXPECT_TRUE(fs::exists(run_dir() / v.series_csv));
   }
   EXPECT_TRUE(fs::exists(run_dir() / "report.html"));
+  EXPECT_GT(fs::file_size(run_dir() / "report.md"), 0u);
+  // What CI relies on: the run.json it archives validates against the published schema.
+  std::string schema = std::string(PERFLAB_SOURCE_ROOT) + "/docs/result.schema.json";
+  auto valid = sh("/usr/bin/python3 -c 'import json,sys,jsonschema; "
+                  "jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' " +
+                  quote((run_dir() / "run.json").string()) + " " + quote(schema));
+  EXPECT_EQ(valid.code, 0) << valid.err;
 }
 
 TEST_F(Runner, FailingThresholdExitsThree) {
