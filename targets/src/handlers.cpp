@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "perflab/core/http.hpp"
+
 namespace perflab::targets {
 
 namespace {
@@ -35,7 +37,7 @@ void append_head(std::string& out, int status, std::string_view content_type, st
   fmt::format_int code(status);
   out.append(code.data(), code.size());
   out.push_back(' ');
-  out.append(reason(status));
+  out.append(http::reason_phrase(status));
   out.append("\r\nServer: ");
   out.append(server_name);
   out.append("\r\nDate: ");
@@ -76,7 +78,7 @@ void error_body(std::string& body, int status) {
   fmt::format_int code(status);
   body.append(code.data(), code.size());
   body.push_back(' ');
-  body.append(reason(status));
+  body.append(http::reason_phrase(status));
   body.push_back('\n');
 }
 
@@ -111,25 +113,6 @@ std::uint64_t burn_cpu(std::uint64_t us) {
 }
 
 }  // namespace
-
-std::string_view reason(int status) noexcept {
-  switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
-}
 
 std::string_view http_date() noexcept {
   struct cache {

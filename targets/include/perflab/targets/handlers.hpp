@@ -61,9 +61,6 @@ int write_response(const dispatch& d, const request_view& req, bool keep_alive,
 // "Connection: close".
 void write_error(int status, std::string& out);
 
-// Reason phrase for a status ("OK", "Not Found", ...).
-std::string_view reason(int status) noexcept;
-
 // The current "Date" header value (IMF-fixdate, 29 characters), cached per thread and refreshed
 // when the second changes.
 std::string_view http_date() noexcept;
