@@ -590,10 +590,15 @@ void add_warnings(document& doc, const std::vector<loaded_run>& runs, const std:
   for (const auto& lv : vars) {
     const auto& v = *lv.v;
     if (v.loadgen.saturated) {
-      doc.alert(fmt::format("SATURATED: `{}`: the load generator could not keep its schedule (send lag p99 {} > "
-                            "bound {}); its TPS and latencies describe the load generator, not the target.",
-                            lv.label, format_us(v.send_lag.p99_us), format_us(v.loadgen.send_lag_bound_us)));
+      doc.alert(fmt::format("SATURATED: `{}`: the load generator could not keep its schedule (send lag p99 {}, "
+                            "bound {}{}); its TPS and latencies describe the load generator, not the target.",
+                            lv.label, format_us(v.send_lag.p99_us), format_us(v.loadgen.send_lag_bound_us),
+                            v.unsent > 0 ? fmt::format("; {} due requests never sent", v.unsent) : ""));
     }
+    if (v.abandoned > 0)
+      doc.alert(fmt::format("UNANSWERED: `{}`: {} requests were still unanswered when the run stopped; their latency "
+                            "is not in the percentiles.",
+                            lv.label, v.abandoned));
     for (const auto& t : v.thresholds) {
       if (!t.passed) {
         doc.alert(fmt::format("THRESHOLD FAILED: `{}`: `{}` (actual {}, limit {}).", lv.label, t.expression,

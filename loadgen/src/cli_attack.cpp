@@ -125,6 +125,10 @@ std::string format_summary(const result::variant& v) {
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
   line(fmt::format("requests: {} sent, {} completed in {:.2f}s, {:.1f} TPS, {} connections opened", v.sent,
                    v.completed, v.measured_s, v.tps_mean, v.connections_opened));
+  if (v.unsent > 0 || v.abandoned > 0)
+    line(fmt::format("not measured: {} due but never sent, {} unanswered at the drain deadline (no latency "
+                     "recorded for them)",
+                     v.unsent, v.abandoned));
   const auto& e = v.errors;
   if (e.total() == 0) {
     line("errors: none");

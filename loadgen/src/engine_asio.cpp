@@ -614,7 +614,18 @@ class worker {
     phase_ = phase::draining;
     drain_deadline_ns_ = now_ns() + cfg_.drain_timeout.count();
     arrival_timer_.cancel();
-    pending_.clear();  // never sent: nothing to measure
+    // Measured arrivals that never went out are counted, not dropped: a stall at the end of a
+    // run must not vanish from the numbers. Those still waiting for a connection...
+    while (!pending_.empty())
+      if (in_measured(pending_.pop())) ++totals_.unsent;
+    // ...and those already due that the arrival handler had not reached yet (not past a
+    // --requests quota: those were never part of the run).
+    const bool quota_reached = quota_ > 0 && quota_used_ >= quota_;
+    const std::int64_t now = now_ns();
+    while (s_.open && !quota_reached && next_due_ != never && next_due_ <= now && next_due_ < s_.measure_end_ns) {
+      if (in_measured(next_due_)) ++totals_.unsent;
+      next_due_ = due_abs(schedule_.next());
+    }
     // Idle connections and waiting closed-loop clients have nothing left to do.
     for (auto& cp : conns_) {
       connection& c = *cp;
@@ -628,6 +639,13 @@ class worker {
     if (phase_ != phase::draining) return false;
     if (in_flight_ > 0 && now < drain_deadline_ns_) return false;
     phase_ = phase::done;
+    // Requests still unanswered at the drain deadline: counted, since their latency is unknown
+    // (at least now - intended) and leaving them out would flatter the server.
+    for (auto& cp : conns_) {
+      const connection& c = *cp;
+      if (c.has_request && c.measured && (c.st == connection::state::busy || c.st == connection::state::connecting))
+        ++totals_.abandoned;
+    }
     hand_off(true);
     arrival_timer_.cancel();
     housekeeping_.cancel();
@@ -983,6 +1001,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.measured_s = static_cast<double>(std::max<std::int64_t>(1, std::min(end_ns, planned_end) - setup.measure_start_ns)) / 1e9;
   v.sent = total.sent;
   v.completed = total.completed;
+  v.unsent = total.unsent;
+  v.abandoned = total.abandoned;
   v.tps_mean = static_cast<double>(total.completed) / v.measured_s;
   v.connections_opened = total.connections_opened;
   v.errors = total.errors;
@@ -1000,7 +1020,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.loadgen.cpu_per_request_us =
       total.completed > 0 ? (v.loadgen.cpu_user_s + v.loadgen.cpu_system_s) * 1e6 / static_cast<double>(total.completed) : 0;
   v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
-  v.loadgen.saturated = open && v.send_lag.count > 0 && v.send_lag.p99_us > cfg.send_lag_bound_us;
+  // Saturated: the schedule was not kept, either by lag or by arrivals that never went out.
+  v.loadgen.saturated =
+      open && ((v.send_lag.count > 0 && v.send_lag.p99_us > cfg.send_lag_bound_us) || v.unsent > 0);
   v.target.spawned = false;
   v.target.url = cfg.url;
   v.interval_log = hlog_name;

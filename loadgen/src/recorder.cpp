@@ -24,6 +24,8 @@ void sample_set::add(const sample_set& o) {
   sent += o.sent;
   completed += o.completed;
   connections_opened += o.connections_opened;
+  unsent += o.unsent;
+  abandoned += o.abandoned;
   add_errors(errors, o.errors);
   in_flight += o.in_flight;
 }
@@ -35,7 +37,7 @@ void sample_set::reset() noexcept {
   ttfb_uncorrected.reset();
   ttlb_uncorrected.reset();
   send_lag.reset();
-  sent = completed = connections_opened = in_flight = index = 0;
+  sent = completed = connections_opened = unsent = abandoned = in_flight = index = 0;
   errors = {};
 }
 

@@ -157,6 +157,25 @@ TEST(OpenLoop, ServerPauseShowsInCorrectedLatencyOnly) {
   EXPECT_GT(v.send_lag.p99_us, 500'000);
 }
 
+TEST(OpenLoop, StallAtTheEndIsCountedNotDropped) {
+  // The server stops answering for the last ~0.8 s of a 2 s run and does not recover before the
+  // drain deadline: requests queued for one of the 8 busy connections are never sent, and the 8
+  // in flight are never answered. Neither may vanish from the result.
+  server_options o;
+  o.pause_after = 1200ms;
+  o.pause_length = 3000ms;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 500, 2s);
+  cfg.connections = 8;
+  cfg.drain_timeout = 200ms;
+  const auto v = run_ok(cfg);
+  EXPECT_GT(v.unsent, 200) << "about 0.8 s x 500/s arrivals found no free connection";
+  EXPECT_EQ(v.abandoned, 8) << "every connection was waiting on the stalled server";
+  // Every scheduled arrival of the measured phase is accounted for: written or unsent.
+  EXPECT_NEAR(static_cast<double>(v.sent + v.unsent), 1000, 3);
+  EXPECT_TRUE(v.loadgen.saturated);
+}
+
 TEST(OpenLoop, PoissonArrivalsKeepTheMeanRate) {
   test_server srv;
   auto cfg = open_loop(srv.url(), 2000, 2s);

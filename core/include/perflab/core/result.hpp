@@ -83,7 +83,7 @@ struct loadgen_health {
   double cpu_system_s = 0;
   double cpu_per_request_us = 0;     // (user + system) / completed
   double send_lag_bound_us = 1000;   // saturated when send_lag.p99_us exceeds this
-  bool saturated = false;            // the loadgen could not keep its schedule
+  bool saturated = false;            // the loadgen could not keep its schedule (send lag, or unsent arrivals)
 };
 
 struct target_info {
@@ -117,6 +117,8 @@ struct variant {
   double measured_s = 0;                     // actual length of the measured phase
   std::int64_t sent = 0;                     // requests written in the measured phase
   std::int64_t completed = 0;                // complete responses (any status) in the measured phase
+  std::int64_t unsent = 0;                   // measured arrivals never written: queued when the load stopped
+  std::int64_t abandoned = 0;                // measured requests still unanswered at the drain deadline
   double tps_mean = 0;                       // completed / measured_s
   std::int64_t connections_opened = 0;
   error_counts errors;
@@ -179,7 +181,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model
                                                 cpu_system_s, peak_rss_bytes, threads, crashed, exit_status)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
-                                                measured_s, sent, completed, tps_mean, connections_opened, errors,
+                                                measured_s, sent, completed, unsent, abandoned, tps_mean, connections_opened, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, series, loadgen, target, thresholds, interval_log,
                                                 series_csv)

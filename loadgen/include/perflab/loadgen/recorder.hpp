@@ -32,6 +32,8 @@ struct sample_set {
   std::int64_t sent = 0;       // requests written
   std::int64_t completed = 0;  // complete responses, any status
   std::int64_t connections_opened = 0;  // successful connects
+  std::int64_t unsent = 0;     // measured arrivals never written: still queued when the load stopped
+  std::int64_t abandoned = 0;  // measured requests still unanswered when the drain deadline passed
   result::error_counts errors;
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t index = 0;      // interval sets: second index from the measured phase start
