@@ -332,21 +332,10 @@ std::string describe_pinning(const result::variant& v) {
 }
 
 std::string error_classes(const result::error_counts& e) {
-  std::vector<std::string> parts;
-  auto add = [&](const char* n, std::int64_t c) {
-    if (c) parts.push_back(fmt::format("{} {}", n, c));
-  };
-  add("refused", e.connect_refused);
-  add("connect-timeout", e.connect_timeout);
-  add("connect-other", e.connect_other);
-  add("reset", e.reset);
-  add("timeout", e.read_timeout);
-  add("closed", e.closed_mid_response);
-  add("malformed", e.malformed);
-  add("4xx", e.status_4xx);
-  add("5xx", e.status_5xx);
   std::string s;
-  for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
+  result::for_each_error_class(e, [&](const char* name, std::int64_t n) {
+    if (n > 0) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", name, n);
+  });
   return s.empty() ? "-" : s;
 }
 

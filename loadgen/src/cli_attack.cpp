@@ -134,18 +134,9 @@ std::string format_summary(const result::variant& v) {
     line("errors: none");
   } else {
     std::string list;
-    auto add = [&](const char* name, std::int64_t n) {
+    result::for_each_error_class(e, [&](const char* name, std::int64_t n) {
       if (n > 0) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", name, n);
-    };
-    add("connection refused", e.connect_refused);
-    add("connect timeout", e.connect_timeout);
-    add("connect other", e.connect_other);
-    add("reset", e.reset);
-    add("read timeout", e.read_timeout);
-    add("closed mid-response", e.closed_mid_response);
-    add("malformed", e.malformed);
-    add("status 4xx", e.status_4xx);
-    add("status 5xx", e.status_5xx);
+    });
     line(fmt::format("errors: {} ({:.2f}%): {}", e.total(), v.error_rate * 100, list));
   }
   line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", "latency", "p50", "p90", "p99", "p99.9", "max",

@@ -44,6 +44,21 @@ struct error_counts {
   std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
 };
 
+// Every error class with its display name, in report order. The one list that summaries and
+// reports print from, so a new class cannot be missing from one of them.
+template <class F>
+void for_each_error_class(const error_counts& e, F&& f) {
+  f("connection refused", e.connect_refused);
+  f("connect timeout", e.connect_timeout);
+  f("connect other", e.connect_other);
+  f("reset", e.reset);
+  f("read timeout", e.read_timeout);
+  f("closed mid-response", e.closed_mid_response);
+  f("malformed", e.malformed);
+  f("status 4xx", e.status_4xx);
+  f("status 5xx", e.status_5xx);
+}
+
 // One second of the measured phase.
 struct second_point {
   double t_s = 0;                // start of the second, relative to the measured phase start
