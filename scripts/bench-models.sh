@@ -2,7 +2,7 @@
 # Compares lab-target's four concurrency models with each other and with nginx, in one run, on
 # loopback. A benchmark, not a test: it prints figures, it asserts nothing.
 #
-#   scripts/bench-models.sh [--build DIR] [--duration 3s] [--conns "10 100 1000"] [--idle 10000]
+#   scripts/bench-models.sh [--build DIR] [--duration 3s] [--rounds 3] [--conns "10 100 1000"] [--idle 10000]
 #
 # Pinning: the server under test (lab-target, or nginx with one worker) on CPU 1, the client
 # (wrk -t1, and the idle-connection holder) on CPU 0. lab-target runs with --cpu 1, so the event
@@ -12,15 +12,17 @@
 # Per model it reports:
 #   1. idle: N keep-alive connections that each made one request and then stay idle; RSS and
 #      threads of the server before and after, per connection (from /proc/PID/status);
-#   2. requests/s on /hello and on /sleep?ms=10 at each connection count (wrk, closed loop), and
-#      the server's CPU time per request (from /proc/PID/stat), which a busy machine skews less;
-#   3. nginx (Debian nginx-light, 1 worker, "return 200" of the same 13 bytes) on /hello at the
-#      same connection counts, and the ratios model/nginx (requests/s, and CPU per request).
+#   2. requests/s on /hello at each connection count (wrk, closed loop), and the server's CPU
+#      time per request (from /proc/PID/stat), which a busy machine skews less; nginx (Debian
+#      nginx-light, 1 worker, "return 200" of the same 13 bytes) is measured in the same rounds,
+#      interleaved with the models, and the ratios model/nginx are taken within each round;
+#   3. requests/s on /sleep?ms=10 at each connection count (one round; nginx has no such page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build
 duration=3s
+rounds=3
 conns="10 100 1000"
 idle=10000
 # MODELS="reactor coroutine" in the environment limits the run to some models.
@@ -29,12 +31,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift ;;
     --duration) duration="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
     --conns) conns="$2"; shift ;;
     --idle) idle="$2"; shift ;;
-    *) echo "bench-models.sh: unknown option '$1' (accepted: --build DIR, --duration D, --conns LIST, --idle N)" >&2; exit 2 ;;
+    *) echo "bench-models.sh: unknown option '$1' (accepted: --build DIR, --duration D, --rounds N, --conns LIST, --idle N)" >&2; exit 2 ;;
   esac
   shift
 done
+[[ "$rounds" =~ ^[1-9][0-9]?$ ]] || { echo "bench-models.sh: --rounds takes 1-99, not '$rounds'" >&2; exit 2; }
 if [ "$idle" -gt 10000 ]; then echo "bench-models.sh: --idle is capped at 10000" >&2; idle=10000; fi
 
 target="$build/targets/lab-target"
@@ -92,13 +96,14 @@ time.sleep(3600)
 PY
 
 start_target() {  # model -> sets tpid, tport
+  local out="$tmp/$1.out" err="$tmp/$1.err"
   taskset -c 1 "$target" --model "$1" --cpu 1 --listen 127.0.0.1:0 --max-connections 20000 --queue 20000 \
-    >"$tmp/target.out" 2>"$tmp/target.err" &
+    >"$out" 2>"$err" &
   tpid=$!
   pids+=("$tpid")
-  for _ in $(seq 50); do grep -q listening "$tmp/target.out" 2>/dev/null && break; sleep 0.1; done
-  tport=$(sed -n 's|^listening http://127.0.0.1:\([0-9]*\)$|\1|p' "$tmp/target.out")
-  [ -n "$tport" ] || { echo "lab-target --model $1 did not start: $(cat "$tmp/target.err")" >&2; exit 1; }
+  for _ in $(seq 50); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
+  tport=$(sed -n 's|^listening http://127.0.0.1:\([0-9]*\)$|\1|p' "$out")
+  [ -n "$tport" ] || { echo "lab-target --model $1 did not start: $(cat "$err")" >&2; exit 1; }
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
@@ -124,10 +129,13 @@ measure() {
 }
 
 echo "# bench-models.sh  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(uname -r)  $(nproc) CPUs"
-echo "# server on CPU 1, client (wrk -t1 / idle holder) on CPU 0; wrk duration $duration per point"
+echo "# server on CPU 1, client (wrk -t1 / idle holder) on CPU 0; wrk $duration per point, $rounds rounds"
 echo
 
-# nginx first, so every model is compared to the same figures.
+# nginx and every model run side by side (each idle while another is measured), and each round
+# measures all of them at each connection count in a rotated order, so a slow minute on a shared
+# machine hits every server instead of whichever happened to be measured then. The ratios are
+# taken within a round and the median over rounds is reported.
 mkdir -p "$tmp/nginx"
 cat >"$tmp/nginx/nginx.conf" <<NGX
 worker_processes 1;
@@ -142,51 +150,99 @@ http {
   keepalive_requests 100000000;
   keepalive_timeout 75s;
   server {
-    listen 127.0.0.1:18089;
+    listen 127.0.0.1:0;
     location /hello { default_type text/plain; return 200 "Hello, World!"; }
   }
 }
 NGX
+nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s|listen 127.0.0.1:0;|listen 127.0.0.1:$nginx_port;|" "$tmp/nginx/nginx.conf"
 taskset -c 1 "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2>"$tmp/nginx/stderr" &
 npid=$!
 pids+=("$npid")
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18089/hello && break; sleep 0.1; done
-[ "$(curl -s http://127.0.0.1:18089/hello)" = "Hello, World!" ] || { echo "nginx did not start: $(cat "$tmp/nginx/stderr")" >&2; exit 1; }
-nworker=$(pgrep -P "$npid" | head -n 1)
-declare -A nginx_rps nginx_cpu
-for c in $conns; do
-  read -r nginx_rps[$c] nginx_cpu[$c] <<<"$(measure "$nworker" "$c" http://127.0.0.1:18089/hello)"
-done
-stop_pid "$npid"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$nginx_port/hello" && break; sleep 0.1; done
+[ "$(curl -s "http://127.0.0.1:$nginx_port/hello")" = "Hello, World!" ] ||
+  { echo "nginx did not start: $(cat "$tmp/nginx/stderr")" >&2; exit 1; }
 
-echo "requests/s, and in brackets the server's CPU microseconds per request"
-printf '%-20s %-10s' "server" "endpoint"; for c in $conns; do printf ' %18s' "c=$c"; done; echo
-printf '%-20s %-10s' nginx /hello; for c in $conns; do printf ' %18s' "${nginx_rps[$c]} [${nginx_cpu[$c]}]"; done; echo
-
-declare -A idle_report
-ratios=""
+declare -A url pid_of rps cpu
+servers=(nginx)
+url[nginx]="http://127.0.0.1:$nginx_port"
+pid_of[nginx]=$(pgrep -P "$npid" | head -n 1)  # the worker, which does the serving
 for model in $models; do
   start_target "$model"
-  base="http://127.0.0.1:$tport"
-  printf '%-20s %-10s' "$model" /hello
-  line=""
-  for c in $conns; do
-    read -r r u <<<"$(measure "$tpid" "$c" "$base/hello")"
-    printf ' %18s' "$r [$u]"
-    line+=$(awk -v a="$r" -v b="${nginx_rps[$c]}" -v ua="$u" -v ub="${nginx_cpu[$c]}" -v c="$c" \
-      'BEGIN { printf "  c=%s: %.2f (cpu/req %.2f)", c, (b > 0 ? a / b : 0), (ua > 0 ? ub / ua : 0) }')
-  done
-  echo
-  ratios+=$(printf '%-20s%s' "$model" "$line")$'\n'
-  printf '%-20s %-10s' "$model" "/sleep10"
-  for c in $conns; do
-    read -r r u <<<"$(measure "$tpid" "$c" "$base/sleep?ms=10")"
-    printf ' %18s' "$r [$u]"
-  done
-  echo
-  stop_pid "$tpid"
+  servers+=("$model")
+  url[$model]="http://127.0.0.1:$tport"
+  pid_of[$model]=$tpid
+done
 
-  # Idle connections, on a fresh server.
+nservers=${#servers[@]}
+for round in $(seq "$rounds"); do
+  for c in $conns; do
+    for i in $(seq 0 $((nservers - 1))); do
+      s=${servers[$(((i + round - 1) % nservers))]}
+      read -r r u <<<"$(measure "${pid_of[$s]}" "$c" "${url[$s]}/hello")"
+      rps[$s,$c,$round]=$r
+      cpu[$s,$c,$round]=$u
+    done
+  done
+  echo "round $round of $rounds done" >&2
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+series() {  # server c -> "v1 v2 ..." of array $3 over the rounds
+  local out="" k
+  for round in $(seq "$rounds"); do
+    k="$1,$2,$round"
+    if [ "$3" = rps ]; then out+="${rps[$k]} "; else out+="${cpu[$k]} "; fi
+  done
+  echo "$out"
+}
+
+echo "/hello: median requests/s over $rounds rounds, and in brackets the server's CPU microseconds per request"
+printf '%-20s' "server"; for c in $conns; do printf ' %18s' "c=$c"; done; echo
+for s in "${servers[@]}"; do
+  printf '%-20s' "$s"
+  for c in $conns; do
+    printf ' %18s' "$(series "$s" "$c" rps | median | awk '{ printf "%.0f", $1 }') [$(series "$s" "$c" cpu | median)]"
+  done
+  echo
+done
+
+echo
+echo "/sleep?ms=10: requests/s [CPU microseconds per request], one round"
+for model in $models; do
+  printf '%-20s' "$model"
+  for c in $conns; do
+    read -r r u <<<"$(measure "${pid_of[$model]}" "$c" "${url[$model]}/sleep?ms=10")"
+    printf ' %18s' "$r [$u]"
+  done
+  echo
+done
+for model in $models; do stop_pid "${pid_of[$model]}"; done
+stop_pid "$npid"
+
+echo
+echo "model vs nginx on /hello, ratios taken within each round: median (min-max) of requests/s"
+echo "(>= 1.00: at least as many as nginx), and in brackets the median of nginx's CPU per request"
+echo "divided by ours (>= 1.00: no more CPU per request than nginx)"
+for model in $models; do
+  printf '%-20s' "$model"
+  for c in $conns; do
+    ratios="" cratios=""
+    for round in $(seq "$rounds"); do
+      ratios+=$(awk -v a="${rps[$model,$c,$round]}" -v b="${rps[nginx,$c,$round]}" 'BEGIN { printf "%.4f ", (b > 0 ? a / b : 0) }')
+      cratios+=$(awk -v a="${cpu[$model,$c,$round]}" -v b="${cpu[nginx,$c,$round]}" 'BEGIN { printf "%.4f ", (a > 0 ? b / a : 0) }')
+    done
+    lo=$(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -g | head -n 1)
+    hi=$(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -g | tail -n 1)
+    printf '  c=%s: %.2f (%.2f-%.2f) [%.2f]' "$c" "$(median <<<"$ratios")" "$lo" "$hi" "$(median <<<"$cratios")"
+  done
+  echo
+done
+
+# Idle connections, each model on a fresh server.
+declare -A idle_report
+for model in $models; do
   start_target "$model"
   rss0=$(status_field "$tpid" VmRSS); thr0=$(status_field "$tpid" Threads)
   taskset -c 0 /usr/bin/python3 "$tmp/hold.py" "$tport" "$idle" >"$tmp/hold.out" 2>"$tmp/hold.err" &
@@ -207,10 +263,6 @@ for model in $models; do
   stop_pid "$tpid"
 done
 
-echo
-echo "model vs nginx on /hello: requests/s ratio (>= 1.00: at least as many as nginx), and in brackets"
-echo "nginx's CPU per request divided by ours (>= 1.00: we spend no more CPU per request than nginx)"
-printf '%s' "$ratios"
 echo
 echo "idle keep-alive connections (one request each, then idle)"
 printf '%-20s %6s %7s %7s %10s %13s %13s %12s %7s %7s %8s\n' model conns served refused unanswered \
