@@ -57,6 +57,7 @@ class coroutine_conn final : public async_conn {
       reading_ = true;
       timed_out_ = false;
       const auto space = sess_.read_space();
+      if (space.empty()) break;  // out of memory growing the buffer; a zero-byte read would spin
       const std::size_t n = co_await sock_.async_read_some(asio::buffer(space.data(), space.size()), asio::redirect_error(asio::use_awaitable, ec));
       reading_ = false;
       if (ec) {

@@ -54,6 +54,9 @@ class reactor_conn final : public async_conn {
     reading_ = true;
     timed_out_ = false;
     const auto space = sess_.read_space();
+    // Empty only when growing the buffer failed (out of memory): a zero-byte read would complete
+    // at once with nothing, and the connection would spin.
+    if (space.empty()) return close_now();
     sock_.async_read_some(asio::buffer(space.data(), space.size()),
                           [s = std::move(self)](const boost::system::error_code& ec, std::size_t n) mutable {
                             auto* c = s.get();

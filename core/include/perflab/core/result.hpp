@@ -110,7 +110,7 @@ struct target_info {
   double cpu_user_s = 0;             // target CPU over the variant
   double cpu_system_s = 0;
   std::int64_t peak_rss_bytes = 0;
-  std::int64_t threads = 0;          // thread count at the end of the measured phase
+  std::int64_t threads = 0;          // peak thread count seen during the variant
   bool crashed = false;              // died during the variant
   std::string exit_status;           // e.g. "exit 0", "signal 11"
 };
