@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# loadgen vs wrk, measured in one run (not a test; bounded, about a minute).
+# loadgen vs wrk, measured in one run (not a test; bounded, about two minutes with the defaults).
 #   scripts/bench-loadgen.sh [BUILD_DIR]        (default: build; needs BUILD_DIR/loadgen/loadgen)
 # Pinning: the load generator on CPU 0, the server on CPU 1 (taskset). Servers: nginx (one
 # worker, a fixed 13-byte response, temporary config, foreground, killed after) and, when built,
 # lab-target --model reactor. For each: wrk and loadgen closed loop with the same connections
-# (requests/s and CPU time per request, from /usr/bin/time), then a loadgen open-loop run at a
-# high fixed rate that must keep its schedule (p99 send lag).
-# Environment: CONNS (50), DURATION (5s), RATE (default min(50k/s, half the closed-loop rate)), THREADS (1), LAB_TARGET (lab-target binary).
+# (requests/s and CPU time per request, from /usr/bin/time), back to back in ROUNDS rounds with
+# the ratios' median reported, then a loadgen open-loop run at a high fixed rate that must keep
+# its schedule (p99 send lag).
+# Environment: CONNS (50), DURATION (5s), ROUNDS (3), RATE (default min(50k/s, half the closed-loop
+# rate)), THREADS (1), LAB_TARGET (lab-target binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,6 +19,8 @@ duration=${DURATION:-5s}
 RATE_OPEN=${RATE:-}
 closed_rps=100000
 threads=${THREADS:-1}
+rounds=${ROUNDS:-3}
+[[ "$rounds" =~ ^[1-9][0-9]?$ ]] || { echo "bench-loadgen: ROUNDS must be 1-99, not '$rounds'" >&2; exit 2; }
 for tool in wrk nginx taskset jq /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench-loadgen: '$tool' not found" >&2; exit 1; }
 done
@@ -79,27 +83,42 @@ stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/de
 
 cpu_of() { awk '{printf "%.3f", $1 + $2}' "$1"; }
 
-compare() {
-  local name=$1
-  echo "== $name ($url), $conns connections, $duration, client on CPU 0, server on CPU 1"
+run_wrk() {  # -> "req/s completed cpu_seconds"
   /usr/bin/time -f "%U %S" -o "$tmp/wrk.time" taskset -c 0 wrk -t"$threads" -c"$conns" -d"$duration" "$url" >"$tmp/wrk.out"
-  local wrk_rps wrk_cpu wrk_n
-  wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
-  wrk_n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
-  wrk_cpu=$(cpu_of "$tmp/wrk.time")
+  echo "$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out") $(awk '/requests in/ {print $1}' "$tmp/wrk.out") $(cpu_of "$tmp/wrk.time")"
+}
+
+run_loadgen() {  # -> "req/s completed cpu_seconds"
   /usr/bin/time -f "%U %S" -o "$tmp/lg.time" taskset -c 0 "$loadgen" attack "$url" --connections "$conns" \
     --threads "$threads" --duration "$duration" --json >"$tmp/lg.json"
-  local lg_rps lg_cpu lg_n
-  lg_rps=$(jq '.variants[0].tps_mean' "$tmp/lg.json")
-  lg_n=$(jq '.variants[0].completed' "$tmp/lg.json")
-  lg_cpu=$(cpu_of "$tmp/lg.time")
-  closed_rps=$lg_rps
-  awk -v w="$wrk_rps" -v l="$lg_rps" -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" 'BEGIN {
-    wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
-    printf "  wrk      %10.0f req/s  cpu %6.2fs  %5.2f us/req\n", w, wc, wpr;
-    printf "  loadgen  %10.0f req/s  cpu %6.2fs  %5.2f us/req  (all histograms on)\n", l, lc, lpr;
-    printf "  ratio    req/s loadgen/wrk = %.2f   cpu per request loadgen/wrk = %.2f\n", l / w, lpr / wpr }'
-  echo "  loadgen ttlb p50/p99: $(jq -r '.variants[0].ttlb | "\(.p50_us)us / \(.p99_us)us"' "$tmp/lg.json")"
+  echo "$(jq '.variants[0].tps_mean' "$tmp/lg.json") $(jq '.variants[0].completed' "$tmp/lg.json") $(cpu_of "$tmp/lg.time")"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# wrk and loadgen back to back, ROUNDS times, the one going first alternating; the ratios are
+# taken within a round (a shared machine drifts between rounds) and their median is the result.
+compare() {
+  local name=$1
+  echo "== $name ($url), $conns connections, $duration, $rounds rounds, client on CPU 0, server on CPU 1"
+  local r w l ratios="" cpu_ratios="" lg_rps_all=""
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk); l=$(run_loadgen); else l=$(run_loadgen); w=$(run_wrk); fi
+    read -r wrk_rps wrk_n wrk_cpu <<<"$w"
+    read -r lg_rps lg_n lg_cpu <<<"$l"
+    lg_rps_all+="$lg_rps"$'\n'
+    awk -v r="$r" -v w="$wrk_rps" -v l="$lg_rps" -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" 'BEGIN {
+      wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
+      printf "  round %d: wrk %8.0f req/s %5.2f us/req   loadgen %8.0f req/s %5.2f us/req   ratios %.2f / %.2f\n",
+        r, w, wpr, l, lpr, l / w, lpr / wpr }'
+    ratios+=$(awk -v w="$wrk_rps" -v l="$lg_rps" 'BEGIN { printf "%.4f", l / w }')$'\n'
+    cpu_ratios+=$(awk -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" \
+      'BEGIN { printf "%.4f", (lc / ln) / (wc / wn) }')$'\n'
+  done
+  closed_rps=$(printf '%s' "$lg_rps_all" | median)
+  printf '  median   req/s loadgen/wrk = %.2f   cpu per request loadgen/wrk = %.2f  (loadgen with all histograms on)\n' \
+    "$(printf '%s' "$ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)"
+  echo "  loadgen ttlb p50/p99 (last round): $(jq -r '.variants[0].ttlb | "\(.p50_us)us / \(.p99_us)us"' "$tmp/lg.json")"
 }
 
 open_loop() {
