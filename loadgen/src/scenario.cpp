@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "perflab/core/cpus.hpp"
 #include "perflab/core/units.hpp"
 
 namespace perflab::loadgen {
@@ -187,17 +188,21 @@ class parser {
     return r;
   }
 
-  // One CPU number or an array of them ([] = do not pin).
+  // One CPU number, an array of them ([] = do not pin), or a Linux cpulist string such as "0-1,3".
   std::vector<int> as_cpus(const toml::node& n, std::string_view name) const {
-    std::vector<int> cpus;
+    std::vector<int> out;
     if (n.is_integer()) {
-      cpus.push_back(static_cast<int>(as_int(n, name, 0, 4095)));
+      out.push_back(static_cast<int>(as_int(n, name, 0, cpus::max_cpu)));
     } else if (auto a = n.as_array()) {
-      for (const auto& e : *a) cpus.push_back(static_cast<int>(as_int(e, name, 0, 4095)));
+      for (const auto& e : *a) out.push_back(static_cast<int>(as_int(e, name, 0, cpus::max_cpu)));
+    } else if (auto s = n.as_string()) {
+      auto list = cpus::parse_list(s->get());
+      if (!list) fail(where(n), fmt::format("{}: {}", name, list.error()));
+      out = *list;
     } else {
-      type_error(n, name, "a CPU number or an array of CPU numbers");
+      type_error(n, name, "a CPU number, an array of CPU numbers or a CPU list string such as \"0-1,3\"");
     }
-    return cpus;
+    return out;
   }
 
   const toml::table& as_table(const toml::node& n, std::string_view name) const {

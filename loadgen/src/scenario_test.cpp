@@ -61,7 +61,22 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
        "'thresholds' is a top-level key"},
       {"target threads type", t + "threads = \"four\"\n", {}, "s.toml:4:11", "target.threads: expected an integer"},
       {"target threads range", t + "threads = 0\n", {}, "s.toml:4:11", "expected an integer from 1 to 100000, found 0"},
-      {"target cpu type", t + "cpu = \"one\"\n", {}, "s.toml:4:7", "target.cpu: expected a CPU number"},
+      {"target cpu type", t + "cpu = true\n", {}, "s.toml:4:7",
+       "target.cpu: expected a CPU number, an array of CPU numbers or a CPU list string such as \"0-1,3\", found boolean true"},
+      {"target cpu list not a number", t + "cpu = \"one\"\n", {}, "s.toml:4:7",
+       "target.cpu: invalid CPU list \"one\": \"one\" is not a CPU number; expected CPU numbers from 0 to 4095 or lo-hi ranges"},
+      {"target cpu list reversed", t + "cpu = \"0,3-1\"\n", {}, "s.toml:4:7",
+       "target.cpu: invalid CPU list \"0,3-1\": range \"3-1\" is reversed"},
+      {"target cpu list empty", t + "cpu = \"\"\n", {}, "s.toml:4:7", "target.cpu: invalid CPU list \"\": the list is empty"},
+      {"loadgen cpu list empty item", t + "[load]\ncpu = \"0,,1\"\n", {}, "s.toml:5:7",
+       "load.cpu: invalid CPU list \"0,,1\": item 2 is empty"},
+      {"loadgen cpu list out of range", t + "[load]\ncpu = \"4090-4096\"\n", {}, "s.toml:5:7",
+       "load.cpu: invalid CPU list \"4090-4096\": \"4090-4096\" is out of range (CPUs go up to 4095)"},
+      {"loadgen cpu array element", t + "[load]\ncpu = [0, \"1\"]\n", {}, "s.toml:5:11",
+       "load.cpu: expected an integer from 0 to 4095, found string \"1\""},
+      {"matrix cpu list", t + "[matrix]\n\"target.cpu\" = [\"0-1\", \"1-\"]\n", {}, "s.toml:5:24",
+       "target.cpu: invalid CPU list \"1-\": \"1-\" is not a range lo-hi of CPU numbers"},
+      {"set cpu list", t, {"load.cpu=0-1,x"}, "--set load.cpu=0-1,x", "load.cpu: invalid CPU list \"0-1,x\""},
       {"target option table", t + "cache = { a = 1 }\n", {}, "s.toml:4:9", "target.cache: expected a string, number or boolean"},
       {"target start_timeout unit", t + "start_timeout = 5\n", {}, "s.toml:4:17", "expected a duration string with a unit"},
       {"target health", t + "health = \"health\"\n", {}, "s.toml:4:10", "starting with '/'"},
@@ -223,6 +238,36 @@ path = "/hello"
   EXPECT_EQ(l.requests[0].body, "{}");
   EXPECT_DOUBLE_EQ(l.requests[0].weight, 3);
   EXPECT_EQ(l.requests[1].method, "GET");
+}
+
+// target.cpu and load.cpu: a number, an array of numbers, or a cpulist string (also from --set
+// and the matrix), which the runner passes on to lab-target --cpu and the engine.
+TEST(ScenarioParse, CpusTakeANumberAnArrayOrACpuListString) {
+  struct row {
+    std::string value;
+    std::vector<int> want;
+  };
+  const std::vector<row> rows = {
+      {"1", {1}},         {"[0, 2]", {0, 2}},           {"[]", {}},
+      {"\"3\"", {3}},     {"\"0-1,3\"", {0, 1, 3}},     {"\"6-7,0-1,4\"", {0, 1, 4, 6, 7}},
+  };
+  for (const auto& r : rows) {
+    auto sc = parse("name = \"c\"\n[target]\nmodel = \"reactor\"\ncpu = " + r.value + "\n[load]\ncpu = " + r.value + "\n");
+    ASSERT_TRUE(sc.has_value()) << r.value << ": " << sc.error().to_string();
+    EXPECT_EQ(sc->variants[0].target.cpus, r.want) << r.value;
+    EXPECT_EQ(sc->variants[0].load.cpus, r.want) << r.value;
+    EXPECT_TRUE(sc->variants[0].target.cpus_given);
+    EXPECT_TRUE(sc->variants[0].loadgen_cpus_given);
+  }
+  auto set = parse(k_base, {"target.cpu=0-2", "load.cpu=3,5"});
+  ASSERT_TRUE(set.has_value()) << set.error().to_string();
+  EXPECT_EQ(set->variants[0].target.cpus, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(set->variants[0].load.cpus, (std::vector<int>{3, 5}));
+  auto matrix = parse(std::string(k_base) + "[matrix]\n\"target.cpu\" = [\"0\", \"0-1\"]\n");
+  ASSERT_TRUE(matrix.has_value()) << matrix.error().to_string();
+  ASSERT_EQ(matrix->variants.size(), 2u);
+  EXPECT_EQ(matrix->variants[0].target.cpus, std::vector<int>{0});
+  EXPECT_EQ(matrix->variants[1].target.cpus, (std::vector<int>{0, 1}));
 }
 
 TEST(ScenarioParse, DefaultsToClosedLoopAndInfersOpenFromRate) {

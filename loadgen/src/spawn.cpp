@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include "perflab/core/http.hpp"
+
 namespace perflab::loadgen {
 namespace {
 
@@ -331,20 +333,32 @@ tl::expected<int, std::string> http_probe(const std::string& host, int port, con
     pollfd w{fd, POLLOUT, 0};
     if (::poll(&w, 1, left_ms()) <= 0) return tl::unexpected(std::string("send: timed out"));
   }
-  std::string got;
+  // The same response parser as the engine's, so a target the probe accepts is one the load can
+  // parse. The status counts once the head is in (1xx interim responses are skipped); the body is
+  // not awaited.
+  http::response_parser parser;
+  std::string start;  // the first bytes received, to quote in an error
+  constexpr std::size_t quoted_max = 200;
+  auto first_line = [&] { return start.substr(0, start.find_first_of("\r\n")); };
   char buf[1024];
-  while (got.find("\r\n") == std::string::npos) {
+  while (!parser.head_complete()) {
     pollfd r{fd, POLLIN, 0};
     if (::poll(&r, 1, left_ms()) <= 0) return tl::unexpected(std::string("no response: timed out"));
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) return tl::unexpected(std::string("connection closed without a response"));
-    got.append(buf, static_cast<std::size_t>(n));
+    if (n <= 0) {
+      if (start.empty()) return tl::unexpected(std::string("connection closed without a response"));
+      return tl::unexpected("connection closed before the end of the response head: \"" + first_line() + "\"");
+    }
+    const std::string_view data(buf, static_cast<std::size_t>(n));
+    if (start.size() < quoted_max) start.append(data.substr(0, quoted_max - start.size()));
+    const auto pr = parser.feed(data);
+    if (pr.error == http::errc::bad_status_line) return tl::unexpected("not an HTTP response: \"" + first_line() + "\"");
+    if (pr.error != http::errc::ok)
+      return tl::unexpected(fmt::format("bad HTTP response ({}): \"{}\"", http::make_error_code(pr.error).message(),
+                                        first_line()));
   }
-  // "HTTP/1.1 200 OK"
-  if (got.rfind("HTTP/1.", 0) != 0 || got.size() < 12)
-    return tl::unexpected("not an HTTP response: \"" + got.substr(0, got.find("\r\n")) + "\"");
-  return std::atoi(got.c_str() + 9);
+  return parser.status();
 }
 
 std::vector<int> allowed_cpus() {

@@ -8,7 +8,9 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -136,6 +138,80 @@ TEST(HttpProbe, ReadsTheStatusAndReportsRefusal) {
   auto refused = http_probe("127.0.0.1", port, "/health", 1s);
   ASSERT_FALSE(refused.has_value());
   EXPECT_NE(refused.error().find("connect"), std::string::npos) << refused.error();
+}
+
+// A one-connection server on 127.0.0.1 that reads the request, sends `pieces` one by one and then
+// closes (close_after) or waits for the client to close.
+struct scripted_server {
+  int fd = -1;
+  int port = 0;
+  std::thread thread;
+
+  scripted_server(std::vector<std::string> pieces, bool close_after) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd, 4), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    thread = std::thread([this, pieces = std::move(pieces), close_after] {
+      int c = ::accept(fd, nullptr, nullptr);
+      char buf[512];
+      (void)!::recv(c, buf, sizeof buf, 0);
+      for (const auto& p : pieces) {
+        (void)!::send(c, p.data(), p.size(), MSG_NOSIGNAL);
+        std::this_thread::sleep_for(5ms);  // separate reads on the client side
+      }
+      if (!close_after)
+        while (::recv(c, buf, sizeof buf, 0) > 0) {
+        }
+      ::close(c);
+    });
+  }
+  ~scripted_server() {
+    thread.join();
+    ::close(fd);
+  }
+};
+
+TEST(HttpProbe, ParsesTheHeadWithTheResponseParserAndNamesWhatWentWrong) {
+  struct row {
+    const char* label;
+    std::vector<std::string> pieces;
+    bool close_after;
+    int status;              // expected status, or 0 for an error...
+    const char* error_part;  // ...containing this
+  };
+  const std::vector<row> rows = {
+      {"one piece", {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, true, 200, ""},
+      {"split status line", {"HTTP/1.1 2", "03 Non-Authoritative\r\nContent-Le", "ngth: 0\r\n\r\n"}, true, 203, ""},
+      {"head without body yet", {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"}, false, 200, ""},
+      {"bare LF", {"HTTP/1.0 200 OK\n\n"}, true, 200, ""},
+      {"interim then final", {"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"},
+       true, 503, ""},
+      {"not HTTP", {"SSH-2.0-OpenSSH_9.2\r\n"}, true, 0, "not an HTTP response: \"SSH-2.0-OpenSSH_9.2\""},
+      {"HTTP/2 preface", {"HTTP/2 200\r\n\r\n"}, true, 0, "not an HTTP response: \"HTTP/2 200\""},
+      {"malformed header", {"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n"}, true, 0,
+       "bad HTTP response (malformed header field): \"HTTP/1.1 200 OK\""},
+      {"closed in the head", {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"}, true, 0,
+       "connection closed before the end of the response head: \"HTTP/1.1 200 OK\""},
+      {"closed silently", {}, true, 0, "connection closed without a response"},
+      {"silent", {}, false, 0, "no response: timed out"},
+  };
+  for (const auto& r : rows) {
+    scripted_server server(r.pieces, r.close_after);
+    auto status = http_probe("127.0.0.1", server.port, "/health", r.close_after ? 5s : 300ms);
+    if (r.status != 0) {
+      ASSERT_TRUE(status.has_value()) << r.label << ": " << status.error();
+      EXPECT_EQ(*status, r.status) << r.label;
+    } else {
+      ASSERT_FALSE(status.has_value()) << r.label << ": got " << *status;
+      EXPECT_NE(status.error().find(r.error_part), std::string::npos) << r.label << ": " << status.error();
+    }
+  }
 }
 
 }  // namespace

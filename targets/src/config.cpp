@@ -36,37 +36,6 @@ std::string_view to_string(model m) noexcept {
   return "unknown";
 }
 
-tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text) {
-  auto bad = [&](std::string_view why) {
-    return tl::unexpected("bad CPU list '" + std::string(text) + "': " + std::string(why) +
-                          " (accepted: 1, 0,1, 0-3, 0,2-3)");
-  };
-  const long ncpu = static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<int> cpus;
-  std::size_t pos = 0;
-  if (text.empty()) return bad("empty");
-  while (pos <= text.size()) {
-    auto comma = text.find(',', pos);
-    auto item = text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-    long lo = 0, hi = 0;
-    if (auto dash = item.find('-'); dash != std::string_view::npos) {
-      if (!to_int(item.substr(0, dash), lo) || !to_int(item.substr(dash + 1), hi) || lo > hi)
-        return bad("'" + std::string(item) + "' is not a range lo-hi");
-    } else {
-      if (!to_int(item, lo)) return bad("'" + std::string(item) + "' is not a CPU number");
-      hi = lo;
-    }
-    if (lo < 0 || hi >= ncpu)
-      return bad("CPU out of range 0-" + std::to_string(ncpu - 1));
-    for (long c = lo; c <= hi; ++c) cpus.push_back(static_cast<int>(c));
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
-  }
-  std::sort(cpus.begin(), cpus.end());
-  cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
-  return cpus;
-}
-
 tl::expected<listen_address, std::string> parse_listen(std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos)

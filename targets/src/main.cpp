@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <perflab/core/cpus.hpp>
 #include <perflab/core/exit_codes.hpp>
 #include <perflab/core/units.hpp>
 #include <perflab/targets/server.hpp>
@@ -38,9 +39,10 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   if (!l) return tl::unexpected("--listen: " + l.error());
   c.listen = *l;
   if (!o.cpu.empty()) {
-    auto cpus = targets::parse_cpu_list(o.cpu);
-    if (!cpus) return tl::unexpected("--cpu: " + cpus.error());
-    c.cpus = *cpus;
+    auto list = cpus::parse_list(o.cpu);
+    if (!list) return tl::unexpected("--cpu: " + list.error());
+    if (auto present = cpus::check_present(*list); !present) return tl::unexpected("--cpu: " + present.error());
+    c.cpus = *list;
   }
   c.max_connections = o.max_connections;
   c.queue = o.queue;
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
                  "event loops (reactor, coroutine), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
-  app.add_option("--cpu", o.cpu, "pin to these CPUs: 1, 0,1 or 0-3");
+  app.add_option("--cpu", o.cpu, "pin to these CPUs (Linux cpulist): 1, 0,1, 0-3 or 0-1,4");
   app.add_option("--max-connections", o.max_connections, "open connections; more are refused with 503")
       ->capture_default_str();
   app.add_option("--header-timeout", o.header_timeout, "a request must arrive within this from its first byte (408)")

@@ -11,8 +11,6 @@
 
 namespace perflab::loadgen {
 
-// "0", "0,2", "0-3,6" -> CPU numbers. Error names the text and the accepted form.
-tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text);
 // "Name: value" -> {name, value} (value trimmed). Error names the text.
 tl::expected<std::pair<std::string, std::string>, std::string> parse_header(std::string_view text);
 // The human summary `loadgen attack` prints: load model line first, requests, errors by class,

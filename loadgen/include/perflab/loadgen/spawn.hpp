@@ -79,8 +79,9 @@ class child_process {
   std::unique_ptr<impl> impl_;
 };
 
-// Sends `GET path` to 127.0.0.1-style host:port and returns the response status, or an error
-// (refused, timeout, not HTTP). Blocking; start-up use only.
+// Sends `GET path` to 127.0.0.1-style host:port and returns the status of the final response once
+// its head has arrived (parsed by http::response_parser, 1xx skipped), or an error (refused,
+// timeout, closed early, not HTTP, malformed head). Blocking; start-up use only.
 tl::expected<int, std::string> http_probe(const std::string& host, int port, const std::string& path,
                                           std::chrono::nanoseconds timeout);
 

@@ -20,9 +20,6 @@ enum class model { thread_per_request, thread_pool, reactor, coroutine };
 std::optional<model> parse_model(std::string_view name) noexcept;
 std::string_view to_string(model m) noexcept;
 
-// CPU list for sched_setaffinity: "1", "0,1", "0-3", "0,2-3". Sorted, without duplicates.
-tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text);
-
 struct listen_address {
   std::string host;        // numeric IPv4, e.g. "127.0.0.1"
   std::uint16_t port = 0;  // 0: the kernel picks a free port
