@@ -1,7 +1,6 @@
 // `loadgen attack URL`: ad-hoc open-loop (--rate) or closed-loop (--connections) load against one
 // URL. Prints a human summary (or the run JSON with --json); --output DIR writes run.json, the
 // HdrHistogram interval log and the per-second CSV so `loadgen report`/`compare` work on it.
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "perflab/core/cpus.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
@@ -49,40 +49,6 @@ std::string fmt_us(double us) {
 }
 
 }  // namespace
-
-tl::expected<std::vector<int>, std::string> parse_cpu_list(std::string_view text) {
-  std::vector<int> out;
-  const auto bad = [&] {
-    return tl::unexpected(fmt::format("bad CPU list '{}' (expected e.g. 0 or 0,2 or 0-3)", text));
-  };
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    const auto dash = item.find('-');
-    auto num = [&](std::string_view s, int& v) {
-      if (s.empty() || s.size() > 4) return false;
-      v = 0;
-      for (char ch : s) {
-        if (ch < '0' || ch > '9') return false;
-        v = v * 10 + (ch - '0');
-      }
-      return true;
-    };
-    int a = 0, b = 0;
-    if (dash == std::string_view::npos) {
-      if (!num(item, a)) return bad();
-      b = a;
-    } else if (!num(item.substr(0, dash), a) || !num(item.substr(dash + 1), b) || b < a) {
-      return bad();
-    }
-    if (b >= CPU_SETSIZE) return bad();
-    for (int c = a; c <= b; ++c) out.push_back(c);
-  }
-  if (out.empty()) return bad();
-  return out;
-}
 
 tl::expected<std::pair<std::string, std::string>, std::string> parse_header(std::string_view text) {
   const auto colon = text.find(':');
@@ -129,6 +95,10 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("not measured: {} due but never sent, {} unanswered at the drain deadline (no latency "
                      "recorded for them)",
                      v.unsent, v.abandoned));
+  if (v.retries > 0)
+    line(fmt::format("retries: {} requests resent once on a new connection (their keep-alive connection had been "
+                     "closed by the server while idle; not errors)",
+                     v.retries));
   const auto& e = v.errors;
   if (e.total() == 0) {
     line("errors: none");
@@ -261,8 +231,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     if (o.threads < 0) return usage("--threads: must be 0 (automatic) or more");
     cfg.threads = o.threads;
     if (!o.cpus.empty()) {
-      auto c = parse_cpu_list(o.cpus);
+      auto c = cpus::parse_list(o.cpus);
       if (!c) return usage("--cpus: " + c.error());
+      if (auto present = cpus::check_present(*c); !present) return usage("--cpus: " + present.error());
       cfg.cpus = *c;
     }
     cfg.seed = o.seed;

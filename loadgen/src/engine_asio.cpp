@@ -95,15 +95,28 @@ void count_error(result::error_counts& e, err what) noexcept {
 }
 
 // Intervals travel from workers to the main thread once a second. A mutex per second, never per
-// request; spare sets are recycled so steady state allocates nothing.
+// request. Spare sets (about 1.6 MB of histograms each) are allocated before the run and
+// recycled by the main thread after each merge, so a hand-off takes a spare instead of
+// allocating: a worker holds one set, at most one more waits to be merged, and two spares per
+// worker leave a second of slack for a slow merge.
 struct collector {
+  static constexpr int spares_per_worker = 2;
+
   std::mutex mutex;
   std::condition_variable cv;
   std::vector<std::deque<std::unique_ptr<sample_set>>> queues;  // per worker, in second order
   std::vector<bool> finished;                                   // per worker
   std::vector<std::unique_ptr<sample_set>> spare;
 
-  explicit collector(int workers) : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {}
+  explicit collector(int workers)
+      : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {
+    spare.reserve(static_cast<std::size_t>(workers) * (spares_per_worker + 2));
+    for (int i = 0; i < workers * spares_per_worker; ++i) spare.push_back(std::make_unique<sample_set>());
+  }
+
+  bool all_finished() const noexcept {
+    return std::all_of(finished.begin(), finished.end(), [](bool f) { return f; });
+  }
 
   std::unique_ptr<sample_set> hand_off(int w, std::unique_ptr<sample_set> full, bool last) {
     std::unique_ptr<sample_set> fresh;
@@ -111,13 +124,13 @@ struct collector {
       std::lock_guard lock(mutex);
       queues[static_cast<std::size_t>(w)].push_back(std::move(full));
       if (last) finished[static_cast<std::size_t>(w)] = true;
-      if (!last && !spare.empty()) {
+      if (!spare.empty()) {
         fresh = std::move(spare.back());
         spare.pop_back();
       }
     }
     cv.notify_one();
-    if (!last && !fresh) fresh = std::make_unique<sample_set>();
+    if (!fresh) fresh = std::make_unique<sample_set>();  // only when the merge fell behind
     return fresh;
   }
 };
@@ -189,6 +202,8 @@ struct connection {
   std::int64_t deadline_ns = never;
   std::int64_t requests_done = 0; // on this connection
   std::string_view pending_write; // unwritten tail after a partial send
+  rendered_request req;           // the request in flight (resent as is by a retry)
+  bool retrying = false;          // the request in flight is a resend after a stale keep-alive connection
 };
 
 class worker {
@@ -228,6 +243,9 @@ class worker {
 
   sample_set& totals() noexcept { return totals_; }
   bool interrupted() const noexcept { return interrupted_; }
+  std::int64_t stop_ns() const noexcept { return stop_ns_; }
+  bool quota_reached() const noexcept { return quota_ > 0 && quota_used_ >= quota_; }
+  std::int64_t last_measured_end_ns() const noexcept { return last_measured_end_ns_; }
 
  private:
   // ---- time and phase ----
@@ -394,7 +412,10 @@ class worker {
 
   // Writes a request. intended == 0: closed loop, the request starts at the write.
   void send(connection& c, std::int64_t intended) {
-    const rendered_request req = s_.mix->pick(rng_);
+    // A resend repeats its request, which was counted (sent, send lag) when first written.
+    const bool resend = c.retrying;
+    if (!resend) c.req = s_.mix->pick(rng_);
+    const rendered_request& req = c.req;
     c.parser.reset(req.head);
     c.first_byte_ns = 0;
     c.has_request = true;
@@ -405,7 +426,7 @@ class worker {
     c.intended_ns = intended == 0 ? now : intended;
     c.measured = in_measured(c.intended_ns);
     c.deadline_ns = now + cfg_.request_timeout.count();
-    if (c.measured) {
+    if (c.measured && !resend) {
       ++totals_.sent;
       ++interval_->sent;
       if (intended != 0) {
@@ -414,8 +435,9 @@ class worker {
       }
     }
     const ssize_t n = ::send(c.sock.native_handle(), req.bytes.data(), req.bytes.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      fail(c, err::reset);
+    const int send_errno = n < 0 ? errno : 0;
+    if (n < 0 && send_errno != EAGAIN && send_errno != EWOULDBLOCK) {
+      if (!((send_errno == EPIPE || send_errno == ECONNRESET) && retry_stale(c))) fail(c, err::reset);
       return;
     }
     const std::size_t written = n < 0 ? 0 : static_cast<std::size_t>(n);
@@ -434,7 +456,7 @@ class worker {
       maybe_closed(c);
       return;
     }
-    if (ec && c.st == connection::state::busy) fail(c, err::reset);
+    if (ec && c.st == connection::state::busy && !(is_reset(ec) && retry_stale(c))) fail(c, err::reset);
   }
 
   void start_read(connection& c) {
@@ -456,13 +478,13 @@ class worker {
       if (c.parser.finish_eof()) {
         if (c.first_byte_ns == 0) c.first_byte_ns = t;
         complete(c, t, true);
-      } else {
+      } else if (!retry_stale(c)) {
         fail(c, err::closed_mid_response);
       }
       return;
     }
     if (ec) {
-      fail(c, err::reset);
+      if (!(is_reset(ec) && retry_stale(c))) fail(c, err::reset);
       return;
     }
     const auto p = c.parser.feed(std::string_view(c.buf.get(), n));
@@ -482,8 +504,10 @@ class worker {
   void complete(connection& c, std::int64_t t, bool peer_closed) {
     --in_flight_;
     c.has_request = false;
+    c.retrying = false;
     ++c.requests_done;
     if (c.measured) {
+      last_measured_end_ns_ = std::max(last_measured_end_ns_, t);
       const int status = c.parser.status();
       const std::int64_t fb = c.first_byte_ns;
       for (sample_set* set : {&totals_, interval_.get()}) {
@@ -541,10 +565,51 @@ class worker {
     if (c.measured) {
       count_error(totals_.errors, what);
       count_error(interval_->errors, what);
+      if (c.has_request) last_measured_end_ns_ = std::max(last_measured_end_ns_, now_ns());
     }
     if (c.has_request) --in_flight_;
     c.has_request = false;
+    c.retrying = false;
     close_conn(c);
+  }
+
+  static bool is_reset(const error_code& ec) noexcept {
+    return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+  }
+
+  // A keep-alive connection that already carried a request and fails (EOF, reset) before any
+  // byte of the response most likely sat idle until the server closed it (its idle timeout):
+  // the server never saw this request, so that is no server error. An idempotent request (RFC
+  // 9110 9.2.2) is resent once on a fresh connection; it keeps its intended time, so the
+  // reconnect shows in corrected latency. Returns false when the failure must count as today.
+  bool retry_stale(connection& c) {
+    if (c.retrying || !c.has_request || c.requests_done == 0 || c.first_byte_ns != 0 || !c.req.idempotent ||
+        phase_ == phase::done)
+      return false;
+    if (c.measured) {
+      ++totals_.retries;
+      ++interval_->retries;
+    }
+    c.retrying = true;  // still in flight: maybe_closed reconnects the slot with it
+    close_conn(c);
+    return true;
+  }
+
+  // A measured request given up at `now` (read timeout, or a connect that timed out with the
+  // request riding on it) goes into the latency histograms as a lower bound of its latency:
+  // leaving it out would make a server that times out look faster than one that answers late.
+  // Uncorrected numbers start at the write, or at the connect when it was never written.
+  void record_given_up(const connection& c, std::int64_t now) {
+    if (!c.measured || !c.has_request) return;
+    const bool written = c.st == connection::state::busy;
+    const std::int64_t start = written ? c.write_ns : c.connect_start_ns;
+    const std::int64_t first_byte = written && c.first_byte_ns != 0 ? c.first_byte_ns : now;
+    for (sample_set* set : {&totals_, interval_.get()}) {
+      set->ttfb.record(first_byte - c.intended_ns);
+      set->ttlb.record(now - c.intended_ns);
+      set->ttfb_uncorrected.record(first_byte - start);
+      set->ttlb_uncorrected.record(now - start);
+    }
   }
 
   void close_conn(connection& c) {
@@ -565,6 +630,11 @@ class worker {
     c.st = connection::state::closed;
     c.pending_write = {};
     --open_;
+    if (c.retrying) {
+      --in_flight_;  // start_connect counts the request again
+      start_connect(c, true, c.intended_ns);
+      return;
+    }
     if (s_.open) {
       closed_.push_back(&c);
       dispatch_pending();
@@ -601,6 +671,7 @@ class worker {
       connection& c = *cp;
       if (c.deadline_ns < now && (c.st == connection::state::busy || c.st == connection::state::connecting)) {
         c.timed_out = true;
+        record_given_up(c, now);
         fail(c, c.st == connection::state::connecting ? err::connect_timeout : err::read_timeout);
       }
     }
@@ -611,8 +682,11 @@ class worker {
   void begin_drain(bool interrupted) {
     if (phase_ == phase::draining || phase_ == phase::done) return;
     interrupted_ = interrupted_ || interrupted;
+    // Stopped in the warm-up: nothing in flight is measured, so nothing is worth waiting for.
+    const bool in_warmup = phase_ == phase::warmup;
     phase_ = phase::draining;
-    drain_deadline_ns_ = now_ns() + cfg_.drain_timeout.count();
+    stop_ns_ = now_ns();
+    drain_deadline_ns_ = stop_ns_ + (in_warmup ? 0 : cfg_.drain_timeout.count());
     arrival_timer_.cancel();
     // Measured arrivals that never went out are counted, not dropped: a stall at the end of a
     // run must not vanish from the numbers. Those still waiting for a connection...
@@ -661,8 +735,7 @@ class worker {
   void hand_off(bool last) {
     interval_->index = interval_index_;
     interval_->in_flight = in_flight_ + static_cast<std::int64_t>(pending_.size());
-    auto fresh = s_.coll->hand_off(index_, std::move(interval_), last);
-    interval_ = last ? std::make_unique<sample_set>() : std::move(fresh);
+    interval_ = s_.coll->hand_off(index_, std::move(interval_), last);
     ++interval_index_;
   }
 
@@ -685,6 +758,8 @@ class worker {
   std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
   phase phase_ = phase::warmup;
   bool interrupted_ = false;
+  std::int64_t stop_ns_ = never;              // steady ns: when the load stopped (drain began)
+  std::int64_t last_measured_end_ns_ = 0;     // steady ns: last measured request answered or given up
   std::int64_t drain_deadline_ns_ = never;
   std::int64_t interval_index_ = 0;
   sample_set totals_;
@@ -801,6 +876,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
 
   int threads = cfg.threads > 0 ? cfg.threads : (cfg.cpus.empty() ? usable_cpus() : static_cast<int>(cfg.cpus.size()));
   if (!open) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.connections));
+  // Every worker needs a share of a --requests count: a quota of 0 would mean "unlimited".
+  if (cfg.max_requests > 0) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.max_requests));
   threads = std::max(1, threads);
 
   raise_fd_limit();
@@ -879,8 +956,14 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   }
 
   // Main thread: wait for the measured phase, then merge one second at a time as workers hand
-  // their intervals over; write the interval log, the CSV and the progress line as we go.
-  std::this_thread::sleep_for(nanos(std::max<std::int64_t>(0, setup.measure_start_ns - now_ns())));
+  // their intervals over; write the interval log, the CSV and the progress line as we go. The
+  // wait ends early when every worker has stopped (an interrupt during a long warm-up).
+  {
+    std::unique_lock lock(coll.mutex);
+    coll.cv.wait_until(lock, steady::time_point(nanos(setup.measure_start_ns)), [&] { return coll.all_finished(); });
+  }
+  // Stopped before the measured phase began: there is nothing to write per second.
+  const bool stopped_in_warmup = now_ns() < setup.measure_start_ns;
   const cpu_times cpu0 = process_cpu();
   const double wall_start_s = wall_now_s();
   std::unique_ptr<hdr::log_writer> writer;
@@ -910,6 +993,14 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
         batch.push_back(std::move(q.front()));
         q.pop_front();
       }
+    }
+    if (stopped_in_warmup) {
+      std::lock_guard lock(coll.mutex);
+      for (auto& b : batch) {
+        b->reset();
+        coll.spare.push_back(std::move(b));
+      }
+      continue;
     }
     merged.reset();
     for (auto& b : batch) {
@@ -996,14 +1087,25 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.threads = threads;
   lm.cpus = cfg.cpus;
 
-  // The measured phase ends at its planned end, or earlier when stopped (interrupt, quota).
-  const std::int64_t planned_end = setup.measure_end_ns == never ? end_ns : setup.measure_end_ns;
-  v.measured_s = static_cast<double>(std::max<std::int64_t>(1, std::min(end_ns, planned_end) - setup.measure_start_ns)) / 1e9;
+  // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
+  // --requests run reached its count, at the last measured response (or give-up). Never with
+  // the drain, so tps_mean = completed / measured_s is the rate the requests were served at.
+  std::int64_t measured_end = std::min(end_ns, setup.measure_end_ns);
+  bool all_quota = true;
+  std::int64_t last_measured = setup.measure_start_ns;
+  for (const auto& w : workers) {
+    if (w->interrupted()) measured_end = std::min(measured_end, w->stop_ns());
+    all_quota = all_quota && w->quota_reached();
+    last_measured = std::max(last_measured, w->last_measured_end_ns());
+  }
+  if (!interrupted && all_quota) measured_end = std::min(measured_end, last_measured);
+  v.measured_s = static_cast<double>(std::max<std::int64_t>(0, measured_end - setup.measure_start_ns)) / 1e9;
   v.sent = total.sent;
   v.completed = total.completed;
   v.unsent = total.unsent;
   v.abandoned = total.abandoned;
-  v.tps_mean = static_cast<double>(total.completed) / v.measured_s;
+  v.retries = total.retries;
+  v.tps_mean = v.measured_s > 0 ? static_cast<double>(total.completed) / v.measured_s : 0;
   v.connections_opened = total.connections_opened;
   v.errors = total.errors;
   const double attempts = static_cast<double>(total.completed + total.errors.transport());

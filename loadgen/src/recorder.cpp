@@ -26,6 +26,7 @@ void sample_set::add(const sample_set& o) {
   connections_opened += o.connections_opened;
   unsent += o.unsent;
   abandoned += o.abandoned;
+  retries += o.retries;
   add_errors(errors, o.errors);
   in_flight += o.in_flight;
 }
@@ -37,7 +38,7 @@ void sample_set::reset() noexcept {
   ttfb_uncorrected.reset();
   ttlb_uncorrected.reset();
   send_lag.reset();
-  sent = completed = connections_opened = unsent = abandoned = in_flight = index = 0;
+  sent = completed = connections_opened = unsent = abandoned = retries = in_flight = index = 0;
   errors = {};
 }
 

@@ -123,6 +123,12 @@ tl::expected<parsed_url, std::string> parse_url(std::string_view url) {
   return out;
 }
 
+bool is_idempotent_method(std::string_view method) noexcept {
+  for (std::string_view m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+    if (method == m) return true;
+  return false;
+}
+
 tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
                                                           const std::vector<request_spec>& specs_in,
                                                           const key_distribution& keys) {
@@ -180,7 +186,7 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
       if (mix.arena_.size() > max_rendered_bytes)
         return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys); use fewer keys",
                                           max_rendered_bytes, keys.keys));
-      mix.entries_.push_back({offset, mix.arena_.size() - offset, s.method == "HEAD"});
+      mix.entries_.push_back({offset, mix.arena_.size() - offset, s.method == "HEAD", is_idempotent_method(s.method)});
     }
     mix.spec_cdf_.push_back((mix.spec_cdf_.empty() ? 0.0 : mix.spec_cdf_.back()) + s.weight / total_weight);
   }
@@ -204,7 +210,7 @@ std::size_t request_mix::entry_index(std::size_t spec, std::uint64_t key) const 
 
 rendered_request request_mix::at(std::size_t i) const noexcept {
   const auto& e = entries_[i];
-  return {std::string_view(arena_).substr(e.offset, e.length), e.head};
+  return {std::string_view(arena_).substr(e.offset, e.length), e.head, e.idempotent};
 }
 
 rendered_request request_mix::pick(rng& r) const noexcept {

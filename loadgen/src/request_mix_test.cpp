@@ -134,5 +134,26 @@ TEST(RequestMix, HeadRequestsExpectNoBody) {
   EXPECT_TRUE(mix->pick(r).head);
 }
 
+TEST(RequestMix, IdempotentMethodsMayBeResent) {
+  // RFC 9110 9.2.2; the engine resends only these after a stale keep-alive connection.
+  struct row {
+    const char* method;
+    bool idempotent;
+  };
+  const row rows[] = {{"GET", true},   {"HEAD", true},     {"PUT", true},    {"DELETE", true},
+                      {"OPTIONS", true}, {"TRACE", true},  {"POST", false},  {"PATCH", false},
+                      {"CONNECT", false}, {"get", false},  {"PURGE", false}};
+  auto url = parse_url("http://h:1");
+  for (const auto& r : rows) {
+    request_spec s;
+    s.method = r.method;
+    auto mix = request_mix::build(*url, {s}, {});
+    ASSERT_TRUE(mix) << r.method;
+    rng g(1);
+    EXPECT_EQ(mix->pick(g).idempotent, r.idempotent) << r.method;
+    EXPECT_EQ(is_idempotent_method(r.method), r.idempotent) << r.method;
+  }
+}
+
 }  // namespace
 }  // namespace perflab::loadgen

@@ -263,6 +263,33 @@ TEST(Errors, ReadTimeoutsAreCountedAndConnectionsReplaced) {
   EXPECT_EQ(v.completed, 0);
   EXPECT_NEAR(static_cast<double>(v.errors.read_timeout), 50, 1);
   EXPECT_GE(srv.connections(), 45);  // every timed-out connection was replaced
+  // Each timed-out request is in the latency histograms, at least as slow as the timeout.
+  EXPECT_EQ(v.ttlb.count, v.errors.read_timeout);
+  EXPECT_GE(v.ttlb.min_us, 200'000);
+  EXPECT_GE(v.ttlb_uncorrected.min_us, 200'000);
+}
+
+TEST(Errors, TimedOutRequestsCountInLatencyAsLowerBounds) {
+  // Every second request is never answered: a server that times out must not look faster at
+  // p99 than one that answers late, so the given-up requests are recorded at the timeout.
+  server_options o;
+  o.silent_every = 2;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 40, 1s);
+  cfg.request_timeout = 200ms;
+  const auto v = run_ok(cfg);
+  EXPECT_NEAR(static_cast<double>(v.errors.read_timeout), 20, 2);
+  EXPECT_NEAR(static_cast<double>(v.completed), 20, 2);
+  EXPECT_EQ(v.errors.transport(), v.errors.read_timeout);
+  for (const auto* s : {&v.ttfb, &v.ttlb, &v.ttfb_uncorrected, &v.ttlb_uncorrected})
+    EXPECT_EQ(s->count, v.completed + v.errors.read_timeout);
+  EXPECT_GE(v.ttlb.max_us, 200'000);
+  EXPECT_GE(v.ttlb.p99_us, 200'000);
+  EXPECT_GE(v.ttlb_uncorrected.p99_us, 200'000);
+  EXPECT_GE(v.ttfb.p99_us, 200'000);  // no byte arrived: TTFB is bounded by the timeout too
+  // Given up within a housekeeping tick or so of the deadline, not at the drain.
+  EXPECT_LT(v.ttlb.max_us, 400'000);
+  EXPECT_LT(v.ttlb.p50_us, 100'000);  // the answered half is fast
 }
 
 TEST(Errors, ConnectTimeoutsAreCounted) {
@@ -284,6 +311,129 @@ TEST(Errors, ConnectTimeoutsAreCounted) {
   EXPECT_EQ(v.completed, 0);
   EXPECT_GE(v.errors.connect_timeout, 10);
   EXPECT_EQ(v.errors.connect_refused, 0);
+  // The requests riding on the timed-out connects are in latency too (the first connects may
+  // land in the listen queue and then time out reading instead).
+  EXPECT_EQ(v.ttlb.count, v.errors.connect_timeout + v.errors.read_timeout);
+  EXPECT_EQ(v.ttlb_uncorrected.count, v.ttlb.count);
+  EXPECT_GE(v.ttlb.min_us, 200'000);
+}
+
+TEST(Errors, FastFailuresStayOutOfLatency) {
+  server_options o;
+  o.reset = true;
+  test_server srv(o);
+  const auto v = run_ok(open_loop(srv.url(), 100, 500ms));
+  EXPECT_GT(v.errors.reset, 0);
+  EXPECT_EQ(v.ttlb.count, 0);
+  EXPECT_EQ(v.ttfb_uncorrected.count, 0);
+}
+
+// ---- stale keep-alive connections ----
+
+TEST(KeepAlive, OpenLoopRetriesRequestsOnConnectionsTheServerClosedWhileIdle) {
+  // The server closes connections idle for 30 ms; one connection at 10/s sits idle ~100 ms
+  // between requests, so nearly every request finds it closed. None of that is a server error.
+  server_options o;
+  o.idle_timeout = 30ms;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 10, 1500ms);
+  cfg.connections = 1;
+  const auto v = run_ok(cfg);
+  EXPECT_GT(srv.idle_closes(), 5);
+  EXPECT_EQ(v.errors.total(), 0);
+  EXPECT_GT(v.retries, 5);
+  EXPECT_EQ(v.completed, v.sent);
+  EXPECT_NEAR(static_cast<double>(v.sent), 15, 1);
+  EXPECT_EQ(v.ttlb.count, v.completed);
+  // A retried request opened a connection, and keeps its intended time: the reconnect is in
+  // the corrected latency.
+  EXPECT_GE(v.connections_opened, 1 + v.retries);
+}
+
+TEST(KeepAlive, ClosedLoopRetriesAfterThinkTimeLongerThanTheServersIdleTimeout) {
+  server_options o;
+  o.idle_timeout = 30ms;
+  test_server srv(o);
+  auto cfg = closed_loop(srv.url(), 1, 0s);
+  cfg.max_requests = 5;
+  cfg.think_time = 100ms;
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.errors.total(), 0);
+  EXPECT_EQ(v.completed, 5);
+  EXPECT_EQ(v.sent, 5);
+  EXPECT_EQ(v.retries, 4);  // every request but the first found its connection closed
+}
+
+TEST(KeepAlive, NonIdempotentRequestsAreNotRetried) {
+  server_options o;
+  o.idle_timeout = 30ms;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 10, 1s);
+  cfg.connections = 1;
+  request_spec post;
+  post.method = "POST";
+  post.body = "x";
+  cfg.requests = {post};
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.retries, 0);
+  EXPECT_GT(v.errors.closed_mid_response + v.errors.reset, 3);
+}
+
+// ---- the measured phase ----
+
+TEST(MeasuredPhase, RequestCountRunEndsAtTheLastResponse) {
+  server_options o;
+  o.delay = 100ms;
+  test_server srv(o);
+  auto cfg = closed_loop(srv.url(), 1, 0s);
+  cfg.max_requests = 5;
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.completed, 5);
+  EXPECT_GE(v.measured_s, 0.5);
+  EXPECT_LE(v.measured_s, 0.6);
+  EXPECT_NEAR(v.tps_mean * v.measured_s, static_cast<double>(v.completed), 1e-6);
+}
+
+TEST(MeasuredPhase, RequestCountBelowTheThreadCountIsKept) {
+  // Two threads, one request: a worker left without a share of the count must not run unbounded.
+  test_server srv;
+  auto cfg = open_loop(srv.url(), 20, 1s);
+  cfg.threads = 2;
+  cfg.max_requests = 1;
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.sent, 1);
+  EXPECT_EQ(v.completed, 1);
+  EXPECT_EQ(v.load.threads, 1);
+}
+
+TEST(MeasuredPhase, ThinkTimeAfterTheLastResponseIsNotMeasured) {
+  // 5 x (100 ms response + 300 ms think): the phase ends with the 5th response at ~1.7 s, not
+  // after the 5th think time (2.0 s), when the client finds the count reached.
+  server_options o;
+  o.delay = 100ms;
+  test_server srv(o);
+  auto cfg = closed_loop(srv.url(), 1, 0s);
+  cfg.max_requests = 5;
+  cfg.think_time = 300ms;
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.completed, 5);
+  EXPECT_GE(v.measured_s, 1.7);
+  EXPECT_LE(v.measured_s, 1.85);
+  EXPECT_NEAR(v.tps_mean * v.measured_s, 5.0, 1e-6);
+}
+
+TEST(MeasuredPhase, OpenLoopRequestCountRunEndsAtTheLastResponse) {
+  // Arrivals at 0, 0.5 and 1.0 s, each answered in 100 ms: the phase ends at ~1.1 s, not at
+  // 1.5 s when the 4th arrival finds the count reached.
+  server_options o;
+  o.delay = 100ms;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 2, 0s);
+  cfg.max_requests = 3;
+  const auto v = run_ok(cfg);
+  EXPECT_EQ(v.completed, 3);
+  EXPECT_GE(v.measured_s, 1.1);
+  EXPECT_LE(v.measured_s, 1.3);
 }
 
 TEST(Errors, StatusClassesAreCountedApart) {
@@ -404,6 +554,20 @@ TEST(AttackCli, SummaryStartsWithTheLoadModel) {
   EXPECT_NE(res.output.find("send lag"), std::string::npos);
 }
 
+TEST(AttackCli, SummaryShowsRetriesOnlyWhenThereWereSome) {
+  server_options o;
+  o.idle_timeout = 30ms;
+  test_server stale(o);
+  const auto res = run_program({"attack", stale.url(), "--rate", "10/s", "--connections", "1", "--duration", "700ms"});
+  ASSERT_TRUE(res.exit_code == 0 || res.exit_code == 5) << res.output;
+  EXPECT_NE(res.output.find("\nretries: "), std::string::npos) << res.output;
+  EXPECT_NE(res.output.find("errors: none"), std::string::npos) << res.output;
+  test_server fresh;
+  const auto quiet = run_program({"attack", fresh.url(), "--connections", "1", "--requests", "20"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_EQ(quiet.output.find("retries"), std::string::npos) << quiet.output;
+}
+
 TEST(AttackCli, SigintWritesAnIncompleteValidRunJsonAndExitsSix) {
   test_server srv;
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-attack-" + std::to_string(::getpid()));
@@ -437,6 +601,47 @@ TEST(AttackCli, SigintWritesAnIncompleteValidRunJsonAndExitsSix) {
   EXPECT_LT(j["variants"][0]["measured_s"].get<double>(), 5.0);
   EXPECT_TRUE(std::filesystem::exists(dir / "attack.hlog"));
   EXPECT_TRUE(std::filesystem::exists(dir / "attack.csv"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AttackCli, SigintDuringALongWarmupStopsAtOnce) {
+  test_server srv;
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-warmup-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execl(PERFLAB_LOADGEN_BIN, "loadgen", "attack", srv.url().c_str(), "--rate", "100/s", "--warmup", "30s",
+            "--duration", "5s", "--output", dir.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(1s);
+  const auto signalled = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int status = 0;
+  // Bounded wait: a loadgen that sits out the warm-up is killed after 10 s and the test fails.
+  pid_t done = 0;
+  while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - signalled < 10s)
+    std::this_thread::sleep_for(10ms);
+  const auto took = std::chrono::steady_clock::now() - signalled;
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "loadgen still running 10 s after SIGINT in the warm-up";
+  }
+  EXPECT_LT(took, 2s);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 6);
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_FALSE(run->complete);
+  ASSERT_EQ(run->variants.size(), 1u);
+  EXPECT_FALSE(run->variants[0].complete);
+  EXPECT_EQ(run->variants[0].incomplete_reason, "interrupted");
+  EXPECT_EQ(run->variants[0].completed, 0);  // warm-up requests are never measured
+  EXPECT_EQ(run->variants[0].measured_s, 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -29,6 +29,7 @@ struct test_server::impl {
   std::thread thread;
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> requests{0};
+  std::atomic<std::int64_t> idle_closes{0};
   bool first_seen = false;
   clock_type::time_point pause_start{}, pause_end{};
   std::string head, rest;  // rendered response, split where rest_delay applies
@@ -92,18 +93,32 @@ struct test_server::impl {
   }
 
   struct session : std::enable_shared_from_this<session> {
-    session(impl* owner, tcp::socket s) : srv(owner), sock(std::move(s)), timer(owner->ioc) {}
+    session(impl* owner, tcp::socket s) : srv(owner), sock(std::move(s)), timer(owner->ioc), idle_timer(owner->ioc) {}
     impl* srv;
     tcp::socket sock;
     asio::steady_timer timer;
+    asio::steady_timer idle_timer;
+    std::uint64_t reads = 0;  // bumped by every read, so an idle timer knows whether it is stale
     std::string in;
     char buf[4096];
 
     void read() {
       sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](const error_code& ec, std::size_t n) {
         if (ec) return;
+        ++self->reads;
         self->in.append(self->buf, n);
         self->on_data();
+      });
+    }
+
+    // Keep-alive timeout: close if nothing arrived for idle_timeout after a response.
+    void arm_idle() {
+      idle_timer.expires_after(srv->opts.idle_timeout);
+      idle_timer.async_wait([self = shared_from_this(), seen = reads](const error_code& ec) {
+        if (ec || self->reads != seen || !self->sock.is_open()) return;
+        ++self->srv->idle_closes;
+        error_code ignored;
+        self->sock.close(ignored);
       });
     }
 
@@ -118,8 +133,8 @@ struct test_server::impl {
       if (auto cl = lower.find("content-length:"); cl != std::string::npos) body = std::stoul(lower.substr(cl + 15));
       if (in.size() < end + 4 + body) return read();
       in.erase(0, end + 4 + body);
-      ++srv->requests;
-      if (srv->opts.silent) return read();
+      const std::int64_t nth = ++srv->requests;
+      if (srv->opts.silent || (srv->opts.silent_every > 0 && nth % srv->opts.silent_every == 0)) return read();
       if (srv->opts.reset) {
         sock.set_option(asio::socket_base::linger(true, 0));
         error_code ignored;
@@ -157,6 +172,7 @@ struct test_server::impl {
         return drain();
       }
       if (in.find("\r\n\r\n") != std::string::npos) return on_data();
+      if (srv->opts.idle_timeout.count() > 0) arm_idle();
       read();
     }
 
@@ -191,6 +207,7 @@ std::string test_server::url(const std::string& path) const {
 }
 std::int64_t test_server::connections() const noexcept { return impl_->connections.load(); }
 std::int64_t test_server::requests() const noexcept { return impl_->requests.load(); }
+std::int64_t test_server::idle_closes() const noexcept { return impl_->idle_closes.load(); }
 
 std::uint16_t test_server::refused_port() {
   asio::io_context ioc;

@@ -2,7 +2,8 @@
 // A small controllable HTTP/1.1 server for the loadgen's integration tests, on 127.0.0.1 port 0,
 // one Asio thread. Each behaviour a test needs is one option: per-response delay, a split
 // response (head now, rest later: TTFB vs TTLB), Content-Length / chunked / close-delimited
-// framing, a pause in answering mid-run (coordinated omission), reset, silence (timeouts).
+// framing, a pause in answering mid-run (coordinated omission), reset, silence (timeouts), an
+// idle timeout on keep-alive connections (stale connections).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +23,10 @@ struct server_options {
   int status = 200;
   bool reset = false;   // answer each request with a TCP reset instead of a response
   bool silent = false;  // read requests, never answer
+  int silent_every = 0;  // > 0: leave every n-th request (1-based, server-wide) unanswered
+  // > 0: close a keep-alive connection that sat idle this long after a response (like a real
+  // server's keep-alive timeout), without telling the client in the response.
+  std::chrono::milliseconds idle_timeout{0};
   bool close_after_response = false;  // server closes keep-alive connections after each response
   // Stop answering for pause_length, starting pause_after the first request: responses due
   // inside the pause go out when it ends (like SIGSTOP/SIGCONT of a real server).
@@ -40,6 +45,7 @@ class test_server {
   std::string url(const std::string& path = "/") const;
   std::int64_t connections() const noexcept;  // accepted
   std::int64_t requests() const noexcept;     // complete requests read
+  std::int64_t idle_closes() const noexcept;  // keep-alive connections closed by idle_timeout
 
   // A 127.0.0.1 port with nothing listening (bound, then closed): connects are refused.
   static std::uint16_t refused_port();

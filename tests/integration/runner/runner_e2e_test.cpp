@@ -294,4 +294,25 @@ TEST_F(Runner, InterruptStopsAfterTheCurrentVariantAndExitsSix) {
   EXPECT_GT(run->variants[0].completed, 0);
 }
 
+TEST_F(Runner, InterruptDuringALongWarmupStopsAtOnce) {
+  std::string text = k_two_variants;
+  text.replace(text.find("warmup = \"500ms\""), 16, "warmup = \"30s\"");
+  fs::path scenario = write("warm.toml", text + "\"load.duration\" = [\"5s\"]\n");
+  std::string cmd = std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
+                    quote((dir_ / "results").string()) + " --target-bin " + PERFLAB_LAB_TARGET_BIN;
+  // The shell reports how long the loadgen took to exit after the signal, in milliseconds.
+  auto r = sh("sh -c " + quote(cmd + " & pid=$!; sleep 2; t0=$(date +%s%N); kill -INT $pid; wait $pid; rc=$?; "
+                                     "echo took_ms=$(( ($(date +%s%N) - t0) / 1000000 )) >&2; exit $rc"));
+  EXPECT_EQ(r.code, perflab::exit_code::interrupted) << r.out << r.err;
+  const auto at = r.err.find("took_ms=");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_LT(std::stoi(r.err.substr(at + 8)), 2000) << "the warm-up (30 s) was waited out";
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  EXPECT_FALSE(run->complete);
+  ASSERT_EQ(run->variants.size(), 1u);
+  EXPECT_FALSE(run->variants[0].complete);
+  EXPECT_EQ(run->variants[0].completed, 0);
+}
+
 }  // namespace

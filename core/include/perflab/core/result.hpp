@@ -15,7 +15,7 @@ inline constexpr int schema_version = 1;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
-  std::int64_t count = 0;      // samples recorded in the measured phase
+  std::int64_t count = 0;      // samples recorded in the measured phase (TTFB/TTLB: responses + timed-out requests)
   std::int64_t too_large = 0;  // samples above the histogram's highest trackable value
   double min_us = 0;
   double mean_us = 0;
@@ -129,11 +129,12 @@ struct variant {
   bool complete = true;                      // false: interrupted or target died
   std::string incomplete_reason;
   load_model load;
-  double measured_s = 0;                     // actual length of the measured phase
+  double measured_s = 0;                     // actual length of the measured phase (s), drain excluded
   std::int64_t sent = 0;                     // requests written in the measured phase
   std::int64_t completed = 0;                // complete responses (any status) in the measured phase
   std::int64_t unsent = 0;                   // measured arrivals never written: queued when the load stopped
   std::int64_t abandoned = 0;                // measured requests still unanswered at the drain deadline
+  std::int64_t retries = 0;                  // idempotent requests resent once after a stale keep-alive connection
   double tps_mean = 0;                       // completed / measured_s
   std::int64_t connections_opened = 0;
   error_counts errors;
@@ -196,7 +197,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model
                                                 cpu_system_s, peak_rss_bytes, threads, crashed, exit_status)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
-                                                measured_s, sent, completed, unsent, abandoned, tps_mean, connections_opened, errors,
+                                                measured_s, sent, completed, unsent, abandoned, retries, tps_mean, connections_opened, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, series, loadgen, target, thresholds, interval_log,
                                                 series_csv)

@@ -24,6 +24,8 @@ struct sample_set {
         send_lag(hist_lowest_ns, hist_highest_ns, hist_digits) {}
 
   histogram connect;           // connect() start to writable, new connections (ns)
+  // The four TTFB/TTLB histograms hold every response and every request given up at its
+  // timeout (recorded then, a lower bound of its latency); fast failures are not in them.
   histogram ttfb;              // intended send time to first response byte (ns); = uncorrected in closed loop
   histogram ttlb;              // intended send time to last response byte (ns)
   histogram ttfb_uncorrected;  // actual write to first response byte (ns)
@@ -34,6 +36,7 @@ struct sample_set {
   std::int64_t connections_opened = 0;  // successful connects
   std::int64_t unsent = 0;     // measured arrivals never written: still queued when the load stopped
   std::int64_t abandoned = 0;  // measured requests still unanswered when the drain deadline passed
+  std::int64_t retries = 0;    // measured requests resent once after a stale keep-alive connection
   result::error_counts errors;
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t index = 0;      // interval sets: second index from the measured phase start

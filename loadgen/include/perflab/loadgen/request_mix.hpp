@@ -27,7 +27,12 @@ tl::expected<parsed_url, std::string> parse_url(std::string_view url);
 struct rendered_request {
   std::string_view bytes;  // the whole request: head and body
   bool head = false;       // HEAD: the response has no body whatever its headers say
+  bool idempotent = false; // GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 9.2.2): safe to resend
 };
+
+// RFC 9110 section 9.2.2: methods whose repetition has the same effect as one request. Method
+// names are case-sensitive, so "get" is not GET.
+bool is_idempotent_method(std::string_view method) noexcept;
 
 class request_mix {
  public:
@@ -52,6 +57,7 @@ class request_mix {
   struct entry {
     std::size_t offset, length;
     bool head;
+    bool idempotent;
   };
   struct spec_info {
     std::size_t first_entry;  // entries [first, first + keys) when keyed, [first] otherwise
