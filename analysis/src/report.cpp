@@ -588,6 +588,10 @@ void add_warnings(document& doc, const std::vector<loaded_run>& runs, const std:
       doc.alert(fmt::format("UNANSWERED: `{}`: {} requests were still unanswered when the run stopped; their latency "
                             "is not in the percentiles.",
                             lv.label, v.abandoned));
+    if (v.retries > 0)
+      doc.alert(fmt::format("RETRIED: `{}`: {} requests were resent once on a new connection because the server had "
+                            "closed their idle keep-alive connection; their latency includes the reconnect.",
+                            lv.label, v.retries));
     for (const auto& t : v.thresholds) {
       if (!t.passed) {
         doc.alert(fmt::format("THRESHOLD FAILED: `{}`: `{}` (actual {}, limit {}).", lv.label, t.expression,

@@ -106,7 +106,10 @@ TEST(ReportRender, FlagsSaturationThresholdFailuresAndIncompleteRunsProminently)
   temp_dir d;
   synthetic_options opt;
   opt.complete = false;
-  ASSERT_TRUE(write_synthetic_run(d.path, sweep_variants(), opt));
+  auto variants = sweep_variants();
+  variants[1].abandoned = 7;
+  variants[1].retries = 3;
+  ASSERT_TRUE(write_synthetic_run(d.path, variants, opt));
   auto paths = analysis::render_report({d.path}, d.path / "out");
   ASSERT_TRUE(paths) << paths.error();
   auto md = slurp(paths->markdown);
@@ -122,6 +125,14 @@ TEST(ReportRender, FlagsSaturationThresholdFailuresAndIncompleteRunsProminently)
   EXPECT_LT(sat, first_table);
   EXPECT_LT(thr, first_table);
   EXPECT_LT(inc, first_table);
+  auto unanswered = md.find("UNANSWERED: `model=reactor,connections=100`: 7 requests");
+  auto retried = md.find("RETRIED: `model=reactor,connections=100`: 3 requests");
+  ASSERT_NE(unanswered, std::string::npos) << md;
+  ASSERT_NE(retried, std::string::npos) << md;
+  EXPECT_LT(retried, first_table);
+  // Variants without either get neither line.
+  EXPECT_EQ(md.find("UNANSWERED: `model=reactor,connections=10`"), std::string::npos);
+  EXPECT_EQ(md.find("RETRIED: `model=reactor,connections=10`"), std::string::npos);
   EXPECT_NE(html.find("class=\"alert\""), std::string::npos);
   EXPECT_NE(md.find("**FAILED**"), std::string::npos);
   EXPECT_NE(md.find("Status: **INCOMPLETE**"), std::string::npos);

@@ -32,6 +32,8 @@ struct synthetic_variant {
   bool saturated = false;
   bool complete = true;
   bool threshold_failed = false;              // adds a failed "ttlb.p99 < 1ms" verdict
+  std::int64_t abandoned = 0;                 // unanswered at the drain deadline
+  std::int64_t retries = 0;                   // resent after a stale keep-alive connection
 };
 
 struct synthetic_options {
@@ -89,6 +91,8 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
     v.target.threads = 4;
     v.target.exit_status = "exit 0";
     v.loadgen.saturated = sv.saturated;
+    v.abandoned = sv.abandoned;
+    v.retries = sv.retries;
     std::string prefix = fmt::format("v{}", index++);
     v.interval_log = prefix + ".hlog";
     v.series_csv = prefix + ".csv";

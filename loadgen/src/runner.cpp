@@ -437,6 +437,7 @@ class scenario_runner {
     std::string line = fmt::format("  {:.1f} req/s, ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, "
                                    "errors {}", v.tps_mean, v.ttfb.p50_us * ms, v.ttfb.p99_us * ms,
                                    v.ttlb.p50_us * ms, v.ttlb.p99_us * ms, v.errors.total());
+    if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
     if (v.target.spawned)
       line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
                           units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
