@@ -10,6 +10,7 @@
 #include "format.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"
+#include "perflab/core/text.hpp"
 
 namespace perflab::analysis {
 namespace {
@@ -32,12 +33,6 @@ double stat_of(const result::latency_summary& s, std::string_view stat) {
   if (stat == "p99") return s.p99_us;
   if (stat == "p999") return s.p999_us;
   return s.max_us;  // "max"; parse_metric admits nothing else
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
 }
 
 // Smallest two-sided Mann-Whitney p-value n vs m samples can produce (no ties): both extreme
@@ -65,7 +60,7 @@ std::string format_change(const metric_change& c) {
 }  // namespace
 
 tl::expected<metric, std::string> parse_metric(std::string_view text) {
-  std::string name = trim(text);
+  std::string name(trim(text));
   const std::string accepted =
       "accepted: tps.mean, errors.rate, <latency>.<stat> with latency connect|ttfb|ttlb|ttfb_uncorrected|"
       "ttlb_uncorrected|send_lag and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
@@ -112,12 +107,12 @@ double metric_value(const result::variant& v, const metric& m) {
 }
 
 tl::expected<double, std::string> parse_tolerance(std::string_view text) {
-  std::string t = trim(text);
+  std::string t(trim(text));
   bool percent = false;
   if (!t.empty() && t.back() == '%') {
     percent = true;
     t.pop_back();
-    t = trim(t);
+    t = std::string(trim(t));
   }
   double v = 0;
   auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);

@@ -1,4 +1,5 @@
 #include "perflab/core/cpus.hpp"
+#include "perflab/core/text.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -13,14 +14,6 @@ namespace {
 constexpr std::string_view list_forms =
     "CPU numbers from 0 to 4095 or lo-hi ranges, separated by commas (e.g. \"0\", \"0,2\", \"0-3\", \"0-1,4,6-7\")";
 static_assert(max_cpu == 4095, "list_forms names the limit");
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
 
 // Decimal digits only (no sign, no spaces). Saturates above max_cpu so that huge numbers are
 // reported as out of range, not as "not a number".

@@ -1,4 +1,5 @@
 #include "perflab/core/result_io.hpp"
+#include "perflab/core/text.hpp"
 
 #include <fcntl.h>
 #include <sys/utsname.h>
@@ -38,13 +39,6 @@ bool write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
-}
-
-std::string trim(std::string s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 std::tm utc_now_tm(long& millis) {
@@ -144,7 +138,7 @@ host_info detect_host() {
     // x86 says "model name"; some ARM kernels only give "Hardware" or "Model".
     if (line.rfind("model name", 0) == 0 || line.rfind("Model", 0) == 0 || line.rfind("Hardware", 0) == 0) {
       if (auto colon = line.find(':'); colon != std::string::npos) {
-        h.cpu_model = trim(line.substr(colon + 1));
+        h.cpu_model = std::string(trim(std::string_view(line).substr(colon + 1)));
         break;
       }
     }

@@ -1,4 +1,5 @@
 #include "perflab/core/units.hpp"
+#include "perflab/core/text.hpp"
 
 #include <array>
 #include <cmath>
@@ -20,14 +21,6 @@ constexpr std::string_view count_forms =
 constexpr std::string_view rate_forms =
     "a count per second, optionally with /s, /m (per minute), /h (per hour) or /ms (per millisecond) "
     "(e.g. \"5000\", \"5k/s\", \"300/m\")";
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
 
 std::string error(std::string_view what, std::string_view text, std::string_view forms) {
   return fmt::format("invalid {} \"{}\": expected {}", what, text, forms);
