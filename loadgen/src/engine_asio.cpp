@@ -275,12 +275,17 @@ class worker {
 
   void on_arrivals() {
     if (phase_ == phase::draining || phase_ == phase::done) return;
+    if (send_due()) arm_arrival();
+  }
+
+  // Sends everything due by now at once; each request keeps its own intended time. False when
+  // the --requests quota ended the run.
+  bool send_due() {
     std::int64_t now = now_ns();
-    // Everything due by now goes out at once; each request keeps its own intended time.
     while (next_due_ <= now && next_due_ < s_.measure_end_ns) {
       if (in_measured(next_due_) && quota_ > 0 && quota_used_ >= quota_) {
         begin_drain(false);
-        return;
+        return false;
       }
       const std::int64_t due = next_due_;
       if (in_measured(due)) ++quota_used_;
@@ -288,7 +293,7 @@ class worker {
       issue(due);
       now = now_ns();
     }
-    arm_arrival();
+    return true;
   }
 
   // One scheduled request: an idle connection, else a new one (up to the cap), else the queue.
@@ -394,7 +399,9 @@ class worker {
       fail(c, ec == asio::error::connection_refused ? err::connect_refused : err::connect_other);
       return;
     }
-    if (in_measured(c.connect_start_ns)) {
+    // A connection opened for a measured request counts with it, even if an overdue request
+    // made it start after the measured phase.
+    if (c.has_request ? c.measured : in_measured(c.connect_start_ns)) {
       totals_.connect.record(now - c.connect_start_ns);
       interval_->connect.record(now - c.connect_start_ns);
       ++totals_.connections_opened;
@@ -660,8 +667,17 @@ class worker {
         interrupted_ = true;
         begin_drain(true);
       } else if (now >= s_.measure_end_ns || (s_.open && (next_due_ == never || next_due_ >= s_.measure_end_ns))) {
+        // The natural end. Arrivals that fell due before it but that the arrival handler has
+        // not reached yet (this handler ran first, or the thread was descheduled) go out now,
+        // late, with their send lag; only a Ctrl-C or a full queue leaves arrivals unsent.
+        if (s_.open) send_due();
         begin_drain(false);
       }
+    } else if (!interrupted_ && interrupt_flag().load(std::memory_order_relaxed)) {
+      // Ctrl-C while waiting for the last responses: stop waiting. What is still unanswered is
+      // counted as abandoned, and the run is marked interrupted.
+      interrupted_ = true;
+      drain_deadline_ns_ = now;
     }
     if (phase_ == phase::done) return;
     while (interval_index_ + 1 < s_.intervals && now >= s_.measure_start_ns + (interval_index_ + 1) * second_ns) {

@@ -135,16 +135,18 @@ TEST(OpenLoop, WarmupSamplesAreDroppedByPhase) {
   EXPECT_EQ(v.ttlb.count, v.completed);
 }
 
-TEST(OpenLoop, DelayedServerGivesTtlbMedianBetweenTenAndElevenMs) {
+TEST(OpenLoop, DelayedServerGivesTtlbMedianJustAboveTenMs) {
   server_options o;
   o.delay = 10ms;
   test_server srv(o);
   const auto v = run_ok(open_loop(srv.url(), 200, 2s));
   EXPECT_EQ(v.errors.total(), 0);
+  // The server cannot answer sooner than 10 ms; the median sits within about 1 ms above it on
+  // an idle machine. The margin allows for a loaded CI host, and the sanitizers' slowdown.
   EXPECT_GE(v.ttlb.p50_us, 10'000);
-  EXPECT_LE(v.ttlb.p50_us, 11'000);
+  EXPECT_LE(v.ttlb.p50_us, 10'000 + testing::slack_us(2'000));
   EXPECT_GE(v.ttlb_uncorrected.p50_us, 10'000);
-  EXPECT_LE(v.ttlb_uncorrected.p50_us, 11'000);
+  EXPECT_LE(v.ttlb_uncorrected.p50_us, 10'000 + testing::slack_us(2'000));
 }
 
 TEST(OpenLoop, ServerPauseShowsInCorrectedLatencyOnly) {
@@ -182,6 +184,32 @@ TEST(OpenLoop, StallAtTheEndIsCountedNotDropped) {
   // Every scheduled arrival of the measured phase is accounted for: written or unsent.
   EXPECT_NEAR(static_cast<double>(v.sent + v.unsent), 1000, 3);
   EXPECT_TRUE(v.loadgen.saturated);
+}
+
+TEST(OpenLoop, InterruptDuringTheDrainStopsWaiting) {
+  // The server never answers and the drain would wait 20 s: Ctrl-C (the interrupt flag) after
+  // the measured phase ends the wait, and the unanswered requests are counted, not lost.
+  server_options o;
+  o.silent = true;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 20, 500ms);
+  cfg.request_timeout = 60s;
+  cfg.drain_timeout = 20s;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread interrupter([] {
+    std::this_thread::sleep_for(1500ms);
+    interrupt_flag().store(true);
+  });
+  const auto v = run_ok(cfg);
+  const auto took = std::chrono::steady_clock::now() - started;
+  interrupter.join();
+  interrupt_flag().store(false);
+  EXPECT_LT(took, 5s);
+  EXPECT_FALSE(v.complete);
+  EXPECT_EQ(v.incomplete_reason, "interrupted");
+  EXPECT_EQ(v.completed, 0);
+  EXPECT_NEAR(static_cast<double>(v.abandoned), 10, 1);
+  EXPECT_EQ(v.abandoned, v.sent);
 }
 
 TEST(OpenLoop, PoissonArrivalsKeepTheMeanRate) {
@@ -483,7 +511,7 @@ TEST_P(Framing, FirstAndLastByteAreMeasured) {
   EXPECT_LE(v.ttlb.p50_us, 90'000);
   // The body came 30 ms after the head: a parser that ended the response at the head (or at
   // the wrong chunk) would show TTLB close to TTFB.
-  EXPECT_GE(v.ttlb.min_us - v.ttfb.min_us, 29'000);
+  EXPECT_GE(v.ttlb.min_us, reads_at_least(50'000));
   if (o.frame == framing::close_delimited) {
     EXPECT_EQ(srv.connections(), 5);
   }
@@ -576,6 +604,25 @@ TEST(AttackCli, SummaryShowsRetriesOnlyWhenThereWereSome) {
   EXPECT_EQ(quiet.output.find("retries"), std::string::npos) << quiet.output;
 }
 
+// Polls `done` every 10 ms for up to `timeout`; its last answer. Tests wait for the state they
+// need (a file written, a request seen) instead of sleeping a fixed time a busy host may exceed.
+template <class Pred>
+bool wait_until(Pred done, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+std::size_t line_count(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
 TEST(AttackCli, SigintWritesAnIncompleteValidRunJsonAndExitsSix) {
   test_server srv;
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-attack-" + std::to_string(::getpid()));
@@ -589,10 +636,12 @@ TEST(AttackCli, SigintWritesAnIncompleteValidRunJsonAndExitsSix) {
             "--output", dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(1500ms);
+  // Interrupted once the first measured second is on disk (the CSV's header and one row).
+  const bool second_written = wait_until([&] { return line_count(dir / "attack.csv") >= 2; });
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(second_written) << "no per-second row within 10 s";
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 6);
   auto run = result::read_run_json(dir / "run.json");
@@ -625,7 +674,8 @@ TEST(AttackCli, SigintDuringALongWarmupStopsAtOnce) {
             "--duration", "5s", "--output", dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(1s);
+  // Interrupted once the warm-up traffic reaches the server (the signal handler is set by then).
+  const bool warming_up = wait_until([&] { return srv.requests() > 0; });
   const auto signalled = std::chrono::steady_clock::now();
   ::kill(pid, SIGINT);
   int status = 0;
@@ -639,6 +689,7 @@ TEST(AttackCli, SigintDuringALongWarmupStopsAtOnce) {
     ::waitpid(pid, &status, 0);
     FAIL() << "loadgen still running 10 s after SIGINT in the warm-up";
   }
+  ASSERT_TRUE(warming_up) << "no warm-up request within 10 s";
   EXPECT_LT(took, 2s);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 6);

@@ -238,9 +238,10 @@ TEST_F(Runner, TypoExitsTwoNamingFileLineColumnAndRunsNothing) {
 }
 
 TEST_F(Runner, TargetDyingMidRunIsRecordedAndTheRunContinues) {
-  // Wraps the real lab-target and kills it with SIGKILL one second after start.
+  // Wraps the real lab-target and kills it with SIGKILL two seconds after start (time enough to
+  // measure something on a busy host, well before the 4 s run ends).
   fs::path fake = write("dying-target.sh",
-                        std::string("#!/bin/sh\n( sleep 1; kill -9 $$ ) >/dev/null 2>&1 &\nexec ") +
+                        std::string("#!/bin/sh\n( sleep 2; kill -9 $$ ) >/dev/null 2>&1 &\nexec ") +
                             PERFLAB_LAB_TARGET_BIN + " \"$@\"\n",
                         true);
   fs::path scenario = write("crash.toml", "name = \"crash\"\nrepeats = 2\n[target]\nmodel = \"reactor\"\n"

@@ -192,6 +192,19 @@ std::vector<std::string> model_args(const std::string& model, std::vector<std::s
   return a;
 }
 
+// Polls /metrics (each scrape on a fresh connection) until it holds `line`; false after `timeout`.
+// Replaces fixed sleeps: on a busy machine the server may take longer to get there.
+bool wait_for_metric(int port, const std::string& line, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    client probe(port);
+    auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
+    if (m && m->body.find(line) != std::string::npos) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
 void expect_still_serving(int port) {
   client c(port);
   auto r = c.request(get_hello);
@@ -354,7 +367,8 @@ TEST_P(TargetModel, SigtermFinishesInFlightAndExitsZero) {
   ASSERT_TRUE(idle.request(get_hello));
   client busy(t.port());
   ASSERT_TRUE(busy.send("GET /sleep?ms=400 HTTP/1.1\r\n\r\n"));
-  std::this_thread::sleep_for(100ms);  // the request is in flight
+  // The sleep is in flight (the scrape counts itself too).
+  ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
   ::kill(t.pid(), SIGTERM);
   auto r = busy.read();
   ASSERT_TRUE(r) << "in-flight request was dropped";
@@ -383,8 +397,15 @@ TEST_P(TargetModel, ConnectionCapRefusesWith503) {
   // The held ones are still fine; after one closes, a new connection is served.
   EXPECT_EQ(held[0].request(get_hello)->status, 200);
   held.pop_back();
-  std::this_thread::sleep_for(200ms);
-  expect_still_serving(t.port());
+  // The server notices the close when it reads EOF; until then a newcomer is still refused.
+  bool served = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !served && std::chrono::steady_clock::now() < deadline;) {
+    client c(t.port());
+    auto r = c.request(get_hello);
+    served = r && r->status == 200;
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(served) << "no new connection was served after a held one closed";
 }
 
 TEST_P(TargetModel, MetricsCountRequestsAndConnections) {
