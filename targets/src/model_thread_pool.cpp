@@ -72,7 +72,9 @@ class thread_pool_server final : public server {
         continue;
       }
       std::unique_lock lock(mutex_);
-      if (queue_.size() >= ctx_.config.queue) {
+      // Workers waiting for work take a connection at once; only the rest count against --queue
+      // (so --queue 0 means: served by a free worker, or refused).
+      if (queue_.size() >= idle_workers_ + ctx_.config.queue) {
         lock.unlock();
         refuse_connection(fd, ctx_);
         continue;
@@ -88,7 +90,9 @@ class thread_pool_server final : public server {
       int fd = -1;
       {
         std::unique_lock lock(mutex_);
+        ++idle_workers_;
         ready_.wait(lock, [this] { return !queue_.empty() || ctx_.stopping.load(std::memory_order_relaxed); });
+        --idle_workers_;
         if (queue_.empty()) break;  // stopping
         fd = queue_.front();
         queue_.pop_front();
@@ -107,6 +111,7 @@ class thread_pool_server final : public server {
   std::condition_variable all_done_;
   std::deque<int> queue_;  // accepted connections waiting for a worker (guarded by mutex_)
   unsigned running_ = 0;   // workers not yet ended (guarded by mutex_)
+  std::size_t idle_workers_ = 0;  // workers waiting for a connection (guarded by mutex_)
 };
 
 }  // namespace

@@ -163,6 +163,9 @@ void session::finish_wait() {
   ctx_.stats.record(pending_.ep, code, std::chrono::nanoseconds(now_ns() - pending_start_ns_));
   ++answered_;
   if (!keep) closing_ = true;
+  // A request pipelined behind the wait: its header deadline starts now, not when the waiting
+  // request came in (a long /sleep would otherwise time it out at once with a 408).
+  if (begin_ != end_) request_start_ns_ = now_ns();
 }
 
 }  // namespace perflab::targets

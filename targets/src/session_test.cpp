@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace perflab::targets {
@@ -189,6 +190,27 @@ TEST(SessionDeadline, HeaderDeadlineCountsFromTheFirstByte) {
   EXPECT_LE(d1 - before, 600'000'000);
   h.feed("lo HTTP/1.1\r\nA: b\r\n");
   EXPECT_EQ(h.s.read_deadline_ns(), d1);  // more bytes do not extend it (slowloris)
+}
+
+TEST(SessionDeadline, RequestPipelinedBehindAWaitGetsItsOwnHeaderDeadline) {
+  server_config cfg;
+  cfg.header_timeout = std::chrono::milliseconds(30);
+  harness h(cfg);
+  // A /sleep and the first half of the next request, in one read.
+  const auto st = h.s.process();
+  ASSERT_EQ(st.what, session::next::read);
+  const std::string bytes = "GET /sleep?ms=50 HTTP/1.1\r\n\r\nGET /hel";
+  std::memcpy(h.s.read_space().data(), bytes.data(), bytes.size());
+  h.s.commit(bytes.size());
+  ASSERT_EQ(h.s.process().what, session::next::wait);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the model's wait
+  const auto waited = now_ns();
+  h.s.finish_wait();
+  EXPECT_EQ(h.drain(h.s.process()).what, session::next::read);
+  // The half request's 30 ms count from the end of the wait, not from the /sleep's arrival.
+  EXPECT_GE(h.s.read_deadline_ns(), waited + 30'000'000);
+  EXPECT_EQ(h.feed("lo HTTP/1.1\r\n\r\n").what, session::next::read);
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200}));
 }
 
 TEST(SessionStop, AnswersInFlightWithCloseThenStops) {

@@ -7,7 +7,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -205,6 +209,40 @@ bool wait_for_metric(int port, const std::string& line, std::chrono::millisecond
   return false;
 }
 
+// The value of one unlabelled metric from a /metrics scrape, polled until the scrape is served
+// (a capped server may refuse the probe for a moment); nullopt if it never is.
+std::optional<double> metric_value(int port, const std::string& name, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    client probe(port);
+    auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
+    if (m && m->status == 200) {
+      const auto at = m->body.find("\n" + name + " ");
+      if (at == std::string::npos) return std::nullopt;
+      return std::strtod(m->body.c_str() + at + name.size() + 2, nullptr);
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+// utime + stime of a process, in seconds (from /proc/PID/stat).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state; 14 utime, 15 stime
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) {
+      stime = std::stoull(f);
+      break;
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 void expect_still_serving(int port) {
   client c(port);
   auto r = c.request(get_hello);
@@ -235,7 +273,10 @@ TEST_P(TargetModel, RobustnessCasesAnswerThenKeepServing) {
        "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
       {"unknown transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
       {"unknown method", "BREW /hello HTTP/1.1\r\n\r\n", 501, false},
+      {"chunked body over limit (declared chunk size)",
+       "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n500000\r\n", 413, true},
       {"bogus request line", "hello there\r\n\r\n", 400, true},
+      {"header line without a colon", "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, true},
       {"binary garbage", std::string(binary_garbage, sizeof binary_garbage - 1), 400, true},
       {"missing path", "GET /nothing-here HTTP/1.1\r\n\r\n", 404, false},
       {"wrong method", "DELETE /hello HTTP/1.1\r\n\r\n", 405, false},
@@ -360,22 +401,73 @@ TEST_P(TargetModel, KeepAliveFollowsHttp10And11Rules) {
   }
 }
 
-TEST_P(TargetModel, SigtermFinishesInFlightAndExitsZero) {
+TEST_P(TargetModel, SigtermAndSigintFinishInFlightAndExitZero) {
+  for (const int sig : {SIGTERM, SIGINT}) {
+    SCOPED_TRACE(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    target_process t(model_args(GetParam()));
+    ASSERT_GT(t.port(), 0) << t.first_line();
+    client idle(t.port());
+    ASSERT_TRUE(idle.request(get_hello));
+    client busy(t.port());
+    ASSERT_TRUE(busy.send("GET /sleep?ms=400 HTTP/1.1\r\n\r\n"));
+    // The sleep is in flight (the scrape counts itself too).
+    ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
+    ::kill(t.pid(), sig);
+    auto r = busy.read();
+    ASSERT_TRUE(r) << "in-flight request was dropped";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->close);
+    EXPECT_TRUE(idle.closed_by_peer());
+    EXPECT_EQ(t.wait_exit(10s), 0);
+  }
+}
+
+TEST_P(TargetModel, ShutdownDeadlineEndsWhatIsStillInFlightAndExitsZero) {
+  target_process t(model_args(GetParam(), {"--shutdown-timeout", "300ms"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client busy(t.port(), 20s);
+  ASSERT_TRUE(busy.send("GET /sleep?ms=15000 HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
+  const auto signalled = std::chrono::steady_clock::now();
+  ::kill(t.pid(), SIGTERM);
+  EXPECT_EQ(t.wait_exit(10s), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s) << "the 15 s sleep was waited for";
+  EXPECT_FALSE(busy.read()) << "a response the deadline cut short";
+}
+
+TEST_P(TargetModel, PipelinedRequestBehindALongSleepGetsItsOwnHeaderDeadline) {
+  // The /sleep outlasts the header timeout; the request behind it, half sent with it and
+  // finished right after its answer, is served (its deadline starts when the server reaches it).
+  target_process t(model_args(GetParam(), {"--header-timeout", "300ms"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  ASSERT_TRUE(c.send("GET /sleep?ms=600 HTTP/1.1\r\n\r\nGET /hel"));
+  auto slept = c.read();
+  ASSERT_TRUE(slept);
+  EXPECT_EQ(slept->status, 200);
+  auto hello = c.request("lo HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(hello) << "connection closed";
+  EXPECT_EQ(hello->status, 200);
+  EXPECT_EQ(hello->body, "Hello, World!");
+}
+
+TEST_P(TargetModel, CpuBurnsCpuAndHealthSaysOk) {
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
-  client idle(t.port());
-  ASSERT_TRUE(idle.request(get_hello));
-  client busy(t.port());
-  ASSERT_TRUE(busy.send("GET /sleep?ms=400 HTTP/1.1\r\n\r\n"));
-  // The sleep is in flight (the scrape counts itself too).
-  ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
-  ::kill(t.pid(), SIGTERM);
-  auto r = busy.read();
-  ASSERT_TRUE(r) << "in-flight request was dropped";
-  EXPECT_EQ(r->status, 200);
-  EXPECT_TRUE(r->close);
-  EXPECT_TRUE(idle.closed_by_peer());
-  EXPECT_EQ(t.wait_exit(10s), 0);
+  client c(t.port());
+  auto health = c.request("GET /health HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+  const double before = cpu_seconds(t.pid());
+  auto burned = c.request("GET /cpu?us=300000 HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(burned);
+  EXPECT_EQ(burned->status, 200);
+  EXPECT_EQ(burned->body.rfind("burned 300000 us", 0), 0u) << burned->body;
+  // The handler spins for 300 ms of wall time, so its CPU time is that less whatever other
+  // processes took from it; a sleep would show none (clock ticks are 10 ms). Up to four runnable
+  // threads on the two CPUs still leave it well over the bound.
+  EXPECT_GE(cpu_seconds(t.pid()) - before, 0.1);
 }
 
 TEST_P(TargetModel, ConnectionCapRefusesWith503) {
@@ -489,6 +581,65 @@ TEST(TargetThreadPool, RefusesBeyondTheQueue) {
   auto rb = b.read();
   ASSERT_TRUE(rb) << "queued connection was not served once a worker was free";
   EXPECT_EQ(rb->status, 200);
+}
+
+TEST(TargetThreadPool, QueueZeroServesFreeWorkersAndRefusesTheRest) {
+  target_process t({"--model", "thread-pool", "--threads", "2", "--queue", "0", "--listen", "127.0.0.1:0"});
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  // --queue 0: nothing waits, but a connection a free worker can take is never refused.
+  client a(t.port()), b(t.port());
+  auto ra = a.request(get_hello);  // a and b hold both workers (keep-alive)
+  auto rb = b.request(get_hello);
+  ASSERT_TRUE(ra && rb) << "a connection with a free worker got no answer";
+  EXPECT_EQ(ra->status, 200);
+  EXPECT_EQ(rb->status, 200);
+  {
+    client c(t.port());
+    auto refused = c.read();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+  }
+  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));  // frees a worker
+  const auto refusals = metric_value(t.port(), "perflab_target_connections_refused_total");
+  ASSERT_TRUE(refusals);
+  EXPECT_GE(*refusals, 1);
+}
+
+TEST(TargetThreadPerRequest, ThreadCapRefusesWith503AndCounts) {
+  target_process t({"--model", "thread-per-request", "--threads", "2", "--listen", "127.0.0.1:0"});
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client a(t.port()), b(t.port());
+  ASSERT_TRUE(a.request(get_hello));  // a and b hold both threads (keep-alive)
+  ASSERT_TRUE(b.request(get_hello));
+  {
+    client c(t.port());
+    auto refused = c.read();
+    ASSERT_TRUE(refused) << "the connection beyond the cap got no answer";
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_TRUE(refused->close);
+  }
+  EXPECT_EQ(a.request(get_hello)->status, 200);  // the held ones go on
+  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  // b's thread ends; the scrape then gets it (a probe refused meanwhile counts too).
+  const auto refusals = metric_value(t.port(), "perflab_target_connections_refused_total");
+  ASSERT_TRUE(refusals);
+  EXPECT_GE(*refusals, 1);
+}
+
+TEST(TargetCommandLine, CpuOptionPinsEveryThread) {
+  target_process t({"--model", "reactor", "--threads", "2", "--cpu", "0", "--listen", "127.0.0.1:0"});
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  int tasks = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(t.pid()) + "/task")) {
+    std::ifstream status(task.path() / "status");
+    std::string line, allowed;
+    while (std::getline(status, line))
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) allowed = line.substr(line.find_first_not_of(" \t", 18));
+    EXPECT_EQ(allowed, "0") << task.path();
+    ++tasks;
+  }
+  EXPECT_GE(tasks, 2);
+  expect_still_serving(t.port());
 }
 
 TEST(TargetCommandLine, UnknownOptionExitsTwoNamingIt) {
