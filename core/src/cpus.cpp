@@ -5,6 +5,8 @@
 #include <optional>
 #include <thread>
 
+#include <sched.h>
+
 #include <fmt/format.h>
 
 namespace perflab::cpus {
@@ -12,8 +14,8 @@ namespace perflab::cpus {
 namespace {
 
 constexpr std::string_view list_forms =
-    "CPU numbers from 0 to 4095 or lo-hi ranges, separated by commas (e.g. \"0\", \"0,2\", \"0-3\", \"0-1,4,6-7\")";
-static_assert(max_cpu == 4095, "list_forms names the limit");
+    "CPU numbers from 0 to 1023 or lo-hi ranges, separated by commas (e.g. \"0\", \"0,2\", \"0-3\", \"0-1,4,6-7\")";
+static_assert(max_cpu == 1023 && max_cpu == CPU_SETSIZE - 1, "list_forms names the limit");
 
 // Decimal digits only (no sign, no spaces). Saturates above max_cpu so that huge numbers are
 // reported as out of range, not as "not a number".

@@ -26,8 +26,8 @@ TEST(CpusParseList, AcceptsTheLinuxCpulistSyntax) {
       {"1,0,1", {0, 1}},           // sorted, duplicates dropped
       {"4-6,0-5", {0, 1, 2, 3, 4, 5, 6}},  // overlapping ranges merge
       {"007", {7}},
-      {"4095", {4095}},
-      {"4094-4095", {4094, 4095}},
+      {"1023", {1023}},
+      {"1022-1023", {1022, 1023}},
       {" 0-1\n", {0, 1}},          // as read from /sys/devices/system/cpu/online
   };
   for (const auto& r : rows) {
@@ -57,8 +57,8 @@ TEST(CpusParseList, RejectsBadListsSayingWhatIsWrongAndWhatWasExpected) {
       {"1-2-3", "\"1-2-3\" is not a range lo-hi of CPU numbers"},
       {"0-x", "\"0-x\" is not a range lo-hi of CPU numbers"},
       {"3-1", "range \"3-1\" is reversed"},
-      {"4096", "\"4096\" is out of range (CPUs go up to 4095)"},
-      {"0-4096", "\"0-4096\" is out of range"},
+      {"1024", "\"1024\" is out of range (CPUs go up to 1023)"},
+      {"0-1024", "\"0-1024\" is out of range"},
       {"99999999999999999999999", "is out of range"},
   };
   for (const auto& r : rows) {
@@ -66,7 +66,7 @@ TEST(CpusParseList, RejectsBadListsSayingWhatIsWrongAndWhatWasExpected) {
     ASSERT_FALSE(got) << r.text << " parsed";
     EXPECT_NE(got.error().find(std::string("invalid CPU list \"") + r.text + "\""), std::string::npos) << got.error();
     EXPECT_NE(got.error().find(r.why), std::string::npos) << got.error();
-    EXPECT_NE(got.error().find("expected CPU numbers from 0 to 4095 or lo-hi ranges"), std::string::npos) << got.error();
+    EXPECT_NE(got.error().find("expected CPU numbers from 0 to 1023 or lo-hi ranges"), std::string::npos) << got.error();
   }
 }
 

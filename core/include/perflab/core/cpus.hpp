@@ -10,8 +10,9 @@
 
 namespace perflab::cpus {
 
-// The highest CPU number a list may name (the kernel's largest common NR_CPUS is 4096).
-inline constexpr int max_cpu = 4095;
+// The highest CPU number a list may name: what a cpu_set_t (CPU_SETSIZE, 1024 in glibc) holds,
+// since every list ends up in one for sched_setaffinity.
+inline constexpr int max_cpu = 1023;
 
 // "0", "0,2", "0-3", "0-1,4,6-7" -> the CPU numbers, ascending, without duplicates. Items are
 // decimal numbers or lo-hi ranges (lo <= hi) separated by commas; whitespace around the whole
