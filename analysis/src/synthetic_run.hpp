@@ -104,7 +104,7 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
     std::ofstream hlog(dir / v.interval_log);
     std::ofstream csv(dir / v.series_csv);
     if (!hlog || !csv) return tl::make_unexpected("cannot write into " + dir.string());
-    csv << "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight\n";
+    csv << "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,retries\n";
     hdr::log_writer writer(hlog, 1'795'000'000.0);
     const int seconds = static_cast<int>(opt.duration_s);
     const double lag_us = sv.saturated ? 5000 : 20;
@@ -137,8 +137,8 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
       p.target_rate = opt.kind == "open" ? sv.tps : 0;
       p.in_flight = 3;
       v.series.push_back(p);
-      csv << fmt::format("{},{},{},{},{},{},{},{}\n", p.t_s, p.sent, p.completed, p.errors, p.ttlb_p50_us,
-                         p.ttlb_p99_us, p.target_rate, p.in_flight);
+      csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", p.t_s, p.sent, p.completed, p.errors, p.ttlb_p50_us,
+                         p.ttlb_p99_us, p.target_rate, p.in_flight, p.retries);
     }
     v.measured_s = opt.duration_s;
     for (const auto& p : v.series) {

@@ -937,7 +937,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     if (!hlog || !csv)
       return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
                                         fec ? fec.message() : std::string("open failed")));
-    csv << "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight\n";
+    csv << "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,retries\n";
   }
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
@@ -1050,10 +1050,11 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
       pt.target_rate = profile.arrivals_before(a + second_ns) - profile.arrivals_before(a);
     }
     pt.in_flight = merged.in_flight;
+    pt.retries = merged.retries;
     series.push_back(pt);
     if (csv.is_open())
-      csv << fmt::format("{:g},{},{},{},{:.1f},{:.1f},{:.1f},{}\n", pt.t_s, pt.sent, pt.completed, pt.errors,
-                         pt.ttlb_p50_us, pt.ttlb_p99_us, pt.target_rate, pt.in_flight)
+      csv << fmt::format("{:g},{},{},{},{:.1f},{:.1f},{:.1f},{},{}\n", pt.t_s, pt.sent, pt.completed, pt.errors,
+                         pt.ttlb_p50_us, pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries)
           << std::flush;
     if (progress)
       std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  tps %lld  ttlb p50 %s p99 %s  errors %lld  in flight %lld",

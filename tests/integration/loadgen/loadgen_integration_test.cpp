@@ -110,7 +110,7 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
   std::ifstream csv(dir / "v1.csv");
   std::string header, line;
   std::getline(csv, header);
-  EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight");
+  EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,retries");
   std::int64_t completed = 0;
   int rows = 0;
   while (std::getline(csv, line)) {
@@ -378,6 +378,9 @@ TEST(KeepAlive, OpenLoopRetriesRequestsOnConnectionsTheServerClosedWhileIdle) {
   EXPECT_GT(srv.idle_closes(), 5);
   EXPECT_EQ(v.errors.total(), 0);
   EXPECT_GT(v.retries, 5);
+  std::int64_t per_second = 0;  // the per-second series (run.json and the CSV) carries them too
+  for (const auto& p : v.series) per_second += p.retries;
+  EXPECT_EQ(per_second, v.retries);
   EXPECT_EQ(v.completed, v.sent);
   EXPECT_NEAR(static_cast<double>(v.sent), 15, 1);
   EXPECT_EQ(v.ttlb.count, v.completed);

@@ -155,7 +155,7 @@ TEST_F(Runner, TwoVariantsWriteValidRunJsonLogsCsvAndReport) {
     std::ifstream csv(dir / v.series_csv);
     std::string header;
     std::getline(csv, header);
-    EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight");
+    EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,retries");
     int rows = 0;
     for (std::string l; std::getline(csv, l);) rows += !l.empty();
     EXPECT_GE(rows, 2);

@@ -69,6 +69,7 @@ struct second_point {
   double ttlb_p99_us = 0;
   double target_rate = 0;        // scheduled arrivals per second (open loop), 0 for closed loop
   std::int64_t in_flight = 0;    // requests outstanding at the end of the second
+  std::int64_t retries = 0;      // stale keep-alive requests resent on a new connection
 };
 
 // The load model behind every number; every report prints it.
@@ -186,7 +187,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, c
                                                 reset, read_timeout, closed_mid_response, malformed, status_4xx,
                                                 status_5xx)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, sent, completed, errors, ttlb_p50_us,
-                                                ttlb_p99_us, target_rate, in_flight)
+                                                ttlb_p99_us, target_rate, in_flight, retries)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
