@@ -30,6 +30,7 @@ class thread_pool_server final : public server {
   void start() override {
     const unsigned n = effective_threads(ctx_.config);
     running_ = n;
+    free_workers_ = n;
     for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
     acceptor_ = std::thread([this] { accept_loop(); });
   }
@@ -72,9 +73,9 @@ class thread_pool_server final : public server {
         continue;
       }
       std::unique_lock lock(mutex_);
-      // Workers waiting for work take a connection at once; only the rest count against --queue
-      // (so --queue 0 means: served by a free worker, or refused).
-      if (queue_.size() >= idle_workers_ + ctx_.config.queue) {
+      // Free workers take a connection at once; only the rest count against --queue (so
+      // --queue 0 means: served by a free worker, or refused).
+      if (queue_.size() >= free_workers_ + ctx_.config.queue) {
         lock.unlock();
         refuse_connection(fd, ctx_);
         continue;
@@ -90,15 +91,16 @@ class thread_pool_server final : public server {
       int fd = -1;
       {
         std::unique_lock lock(mutex_);
-        ++idle_workers_;
         ready_.wait(lock, [this] { return !queue_.empty() || ctx_.stopping.load(std::memory_order_relaxed); });
-        --idle_workers_;
         if (queue_.empty()) break;  // stopping
         fd = queue_.front();
         queue_.pop_front();
+        --free_workers_;
       }
       serve_blocking(fd, ctx_, stop_fd_);
       ctx_.stats.connection_closed();
+      std::lock_guard lock(mutex_);
+      ++free_workers_;
     }
     std::lock_guard lock(mutex_);
     if (--running_ == 0) all_done_.notify_all();
@@ -111,7 +113,9 @@ class thread_pool_server final : public server {
   std::condition_variable all_done_;
   std::deque<int> queue_;  // accepted connections waiting for a worker (guarded by mutex_)
   unsigned running_ = 0;   // workers not yet ended (guarded by mutex_)
-  std::size_t idle_workers_ = 0;  // workers waiting for a connection (guarded by mutex_)
+  // Workers not serving a connection, counted from start() on, so a connection accepted before
+  // a new worker first reaches its wait is not refused (guarded by mutex_).
+  std::size_t free_workers_ = 0;
 };
 
 }  // namespace
