@@ -56,6 +56,19 @@ std::atomic<bool>& interrupt_flag() noexcept {
 }
 
 namespace {
+std::atomic<int> signals_noted{0};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+              "used from signal handlers");
+}  // namespace
+
+void note_interrupt_signal() noexcept {
+  signals_noted.fetch_add(1, std::memory_order_relaxed);
+  interrupt_flag().store(true);
+}
+
+int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_relaxed); }
+
+namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -665,6 +678,7 @@ class worker {
     if (phase_ != phase::draining) {
       if (interrupt_flag().load(std::memory_order_relaxed)) {
         interrupted_ = true;
+        signals_at_interrupt_ = interrupt_signals();
         begin_drain(true);
       } else if (now >= s_.measure_end_ns || (s_.open && (next_due_ == never || next_due_ >= s_.measure_end_ns))) {
         // The natural end. Arrivals that fell due before it but that the arrival handler has
@@ -673,9 +687,11 @@ class worker {
         if (s_.open) send_due();
         begin_drain(false);
       }
-    } else if (!interrupted_ && interrupt_flag().load(std::memory_order_relaxed)) {
-      // Ctrl-C while waiting for the last responses: stop waiting. What is still unanswered is
-      // counted as abandoned, and the run is marked interrupted.
+    } else if (interrupt_flag().load(std::memory_order_relaxed) &&
+               (!interrupted_ || interrupt_signals() > signals_at_interrupt_)) {
+      // Ctrl-C while waiting for the last responses (the run ended, or a first Ctrl-C stopped
+      // it): stop waiting. What is still unanswered is counted as abandoned, and the run is
+      // marked interrupted.
       interrupted_ = true;
       drain_deadline_ns_ = now;
     }
@@ -774,6 +790,7 @@ class worker {
   std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
   phase phase_ = phase::warmup;
   bool interrupted_ = false;
+  int signals_at_interrupt_ = 0;  // interrupt_signals() when an interrupt started the drain
   std::int64_t stop_ns_ = never;              // steady ns: when the load stopped (drain began)
   std::int64_t last_measured_end_ns_ = 0;     // steady ns: last measured request answered or given up
   std::int64_t drain_deadline_ns_ = never;

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <exception>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include "perflab/core/exit_codes.hpp"
@@ -14,7 +16,13 @@
 #include "perflab/loadgen/engine.hpp"
 
 namespace {
-extern "C" void on_stop_signal(int) { perflab::loadgen::interrupt_flag().store(true); }
+extern "C" void on_stop_signal(int) {
+  perflab::loadgen::note_interrupt_signal();
+  if (perflab::loadgen::interrupt_signals() == 1) {
+    static const char hint[] = "\nloadgen: stopping; waiting for responses in flight (Ctrl-C again to stop waiting)\n";
+    [[maybe_unused]] auto n = ::write(STDERR_FILENO, hint, sizeof hint - 1);
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -212,6 +212,36 @@ TEST(OpenLoop, InterruptDuringTheDrainStopsWaiting) {
   EXPECT_EQ(v.abandoned, v.sent);
 }
 
+TEST(OpenLoop, SecondInterruptStopsTheDrainAFirstOneStarted) {
+  // A first Ctrl-C in the measured phase stops the load and waits for the responses in flight
+  // (here up to 20 s, from a server that never answers); a second one stops the wait.
+  server_options o;
+  o.silent = true;
+  test_server srv(o);
+  auto cfg = open_loop(srv.url(), 20, 5s);
+  cfg.request_timeout = 60s;
+  cfg.drain_timeout = 20s;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread interrupter([] {
+    std::this_thread::sleep_for(700ms);
+    note_interrupt_signal();
+    std::this_thread::sleep_for(800ms);
+    note_interrupt_signal();
+  });
+  const auto v = run_ok(cfg);
+  const auto took = std::chrono::steady_clock::now() - started;
+  interrupter.join();
+  interrupt_flag().store(false);
+  EXPECT_GE(took, 1400ms) << "the first interrupt alone ended the wait";
+  EXPECT_LT(took, 5s);
+  EXPECT_FALSE(v.complete);
+  EXPECT_EQ(v.incomplete_reason, "interrupted");
+  EXPECT_EQ(v.completed, 0);
+  EXPECT_GT(v.sent, 5);
+  EXPECT_LT(v.sent, 40) << "the load went on after the first interrupt";
+  EXPECT_EQ(v.abandoned, v.sent);
+}
+
 TEST(OpenLoop, PoissonArrivalsKeepTheMeanRate) {
   test_server srv;
   auto cfg = open_loop(srv.url(), 2000, 2s);
