@@ -1,4 +1,5 @@
 #include "perflab/core/result_io.hpp"
+#include "perflab/core/build_info.hpp"
 #include "perflab/core/text.hpp"
 
 #include <fcntl.h>
@@ -15,13 +16,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-
-#ifndef PERFLAB_VERSION
-#define PERFLAB_VERSION "unknown"
-#endif
-#ifndef PERFLAB_GIT_COMMIT
-#define PERFLAB_GIT_COMMIT "unknown"
-#endif
 
 namespace perflab::result {
 namespace {
@@ -153,8 +147,8 @@ host_info detect_host() {
 tool_info this_tool() {
   tool_info t;
   t.name = "perflab";
-  t.version = PERFLAB_VERSION;
-  t.commit = PERFLAB_GIT_COMMIT;
+  t.version = build_info::version();
+  t.commit = build_info::commit();
 #if defined(NDEBUG)
   t.build_type = "release";
 #else

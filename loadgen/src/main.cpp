@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "perflab/core/build_info.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/loadgen/commands.hpp"
 #include "perflab/loadgen/engine.hpp"
@@ -27,7 +28,7 @@ extern "C" void on_stop_signal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"perflab loadgen: open- and closed-loop HTTP load with honest latency", "loadgen"};
-  app.set_version_flag("--version", std::string(PERFLAB_VERSION " (" PERFLAB_GIT_COMMIT ")"));
+  app.set_version_flag("--version", std::string(perflab::build_info::version()) + " (" + perflab::build_info::commit() + ")");
   app.require_subcommand(1);
   int exit_code = perflab::exit_code::ok;
   perflab::loadgen::add_attack_command(app, exit_code);
