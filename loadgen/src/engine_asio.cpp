@@ -1122,17 +1122,23 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.cpus = cfg.cpus;
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
-  // --requests run reached its count, at the last measured response (or give-up). Never with
-  // the drain, so tps_mean = completed / measured_s is the rate the requests were served at.
+  // --requests run reached its count, at the last measured response (or give-up), even if a
+  // Ctrl-C then cut the drain short (every request was sent; the ones cut off are abandoned).
+  // Never with the drain, so tps_mean = completed / measured_s is the rate the requests were
+  // served at.
   std::int64_t measured_end = std::min(end_ns, setup.measure_end_ns);
   bool all_quota = true;
   std::int64_t last_measured = setup.measure_start_ns;
   for (const auto& w : workers) {
-    if (w->interrupted()) measured_end = std::min(measured_end, w->stop_ns());
     all_quota = all_quota && w->quota_reached();
     last_measured = std::max(last_measured, w->last_measured_end_ns());
   }
-  if (!interrupted && all_quota) measured_end = std::min(measured_end, last_measured);
+  if (all_quota) {
+    measured_end = std::min(measured_end, last_measured);
+  } else {
+    for (const auto& w : workers)
+      if (w->interrupted()) measured_end = std::min(measured_end, w->stop_ns());
+  }
   v.measured_s = static_cast<double>(std::max<std::int64_t>(0, measured_end - setup.measure_start_ns)) / 1e9;
   v.sent = total.sent;
   v.completed = total.completed;

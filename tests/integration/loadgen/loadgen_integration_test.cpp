@@ -463,6 +463,35 @@ TEST(MeasuredPhase, RequestCountRunEndsAtTheLastResponse) {
   EXPECT_NEAR(v.tps_mean * v.measured_s, static_cast<double>(v.completed), 1e-6);
 }
 
+TEST(MeasuredPhase, RequestCountRunCutShortInItsDrainEndsAtTheLastResponse) {
+  // 3 clients, 5 requests, 200 ms each, the 5th never answered. At ~200 ms the first three
+  // responses come: two clients send the 4th and 5th requests, the third finds the count
+  // reached and the drain begins. The 4th response comes at ~400 ms, and Ctrl-C at 700 ms cuts
+  // the wait for the 5th. The phase ends with the 4th response, not when the drain began.
+  server_options o;
+  o.delay = 200ms;
+  o.silent_every = 5;
+  test_server srv(o);
+  auto cfg = closed_loop(srv.url(), 3, 0s);
+  cfg.max_requests = 5;
+  cfg.request_timeout = 60s;
+  cfg.drain_timeout = 20s;
+  std::thread interrupter([] {
+    std::this_thread::sleep_for(700ms);
+    note_interrupt_signal();
+  });
+  const auto v = run_ok(cfg);
+  interrupter.join();
+  interrupt_flag().store(false);
+  EXPECT_EQ(v.incomplete_reason, "interrupted");
+  EXPECT_EQ(v.sent, 5);
+  EXPECT_EQ(v.completed, 4);
+  EXPECT_EQ(v.abandoned, 1);
+  EXPECT_GE(v.measured_s, 0.4);
+  EXPECT_LT(v.measured_s, 0.65);
+  EXPECT_NEAR(v.tps_mean * v.measured_s, 4.0, 1e-6);
+}
+
 TEST(MeasuredPhase, RequestCountBelowTheThreadCountIsKept) {
   // Two threads, one request: a worker left without a share of the count must not run unbounded.
   test_server srv;
