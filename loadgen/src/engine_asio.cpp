@@ -61,9 +61,10 @@ static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_alw
               "used from signal handlers");
 }  // namespace
 
-void note_interrupt_signal() noexcept {
-  signals_noted.fetch_add(1, std::memory_order_relaxed);
+int note_interrupt_signal() noexcept {
+  const int n = signals_noted.fetch_add(1, std::memory_order_relaxed) + 1;
   interrupt_flag().store(true);
+  return n;
 }
 
 int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_relaxed); }
@@ -412,9 +413,9 @@ class worker {
       fail(c, ec == asio::error::connection_refused ? err::connect_refused : err::connect_other);
       return;
     }
-    // A connection opened for a measured request counts with it, even if an overdue request
-    // made it start after the measured phase.
-    if (c.has_request ? c.measured : in_measured(c.connect_start_ns)) {
+    // Counted in the phase start_connect gave it: its request's, so a connection opened for an
+    // overdue measured request after the measured phase still counts.
+    if (c.measured) {
       totals_.connect.record(now - c.connect_start_ns);
       interval_->connect.record(now - c.connect_start_ns);
       ++totals_.connections_opened;

@@ -18,8 +18,7 @@
 
 namespace {
 extern "C" void on_stop_signal(int) {
-  perflab::loadgen::note_interrupt_signal();
-  if (perflab::loadgen::interrupt_signals() == 1) {
+  if (perflab::loadgen::note_interrupt_signal() == 1) {
     static const char hint[] = "\nloadgen: stopping; waiting for responses in flight (Ctrl-C again to stop waiting)\n";
     [[maybe_unused]] auto n = ::write(STDERR_FILENO, hint, sizeof hint - 1);
   }

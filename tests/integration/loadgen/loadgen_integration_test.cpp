@@ -24,6 +24,7 @@
 #include "perflab/core/result_io.hpp"
 #include "perflab/loadgen/engine.hpp"
 #include "perflab/loadgen/recorder.hpp"
+#include "../poll.hpp"
 #include "test_server.hpp"
 
 namespace perflab::loadgen {
@@ -31,6 +32,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::framing;
+using testing::poll_until;
 using testing::server_options;
 using testing::test_server;
 
@@ -186,6 +188,27 @@ TEST(OpenLoop, StallAtTheEndIsCountedNotDropped) {
   EXPECT_TRUE(v.loadgen.saturated);
 }
 
+// Runs cfg while another thread notes a Ctrl-C at each of `signals_at` (offsets from the
+// start, ascending); the result and how long the run took. Clears the interrupt afterwards.
+struct interrupted_run {
+  result::variant v;
+  std::chrono::steady_clock::duration took;
+};
+interrupted_run run_with_interrupts(const run_config& cfg, std::vector<std::chrono::milliseconds> signals_at) {
+  const auto started = std::chrono::steady_clock::now();
+  std::thread interrupter([&] {
+    for (const auto at : signals_at) {
+      std::this_thread::sleep_until(started + at);
+      note_interrupt_signal();
+    }
+  });
+  auto v = run_ok(cfg);
+  const auto took = std::chrono::steady_clock::now() - started;
+  interrupter.join();
+  interrupt_flag().store(false);
+  return {std::move(v), took};
+}
+
 TEST(OpenLoop, InterruptDuringTheDrainStopsWaiting) {
   // The server never answers and the drain would wait 20 s: Ctrl-C (the interrupt flag) after
   // the measured phase ends the wait, and the unanswered requests are counted, not lost.
@@ -195,15 +218,7 @@ TEST(OpenLoop, InterruptDuringTheDrainStopsWaiting) {
   auto cfg = open_loop(srv.url(), 20, 500ms);
   cfg.request_timeout = 60s;
   cfg.drain_timeout = 20s;
-  const auto started = std::chrono::steady_clock::now();
-  std::thread interrupter([] {
-    std::this_thread::sleep_for(1500ms);
-    interrupt_flag().store(true);
-  });
-  const auto v = run_ok(cfg);
-  const auto took = std::chrono::steady_clock::now() - started;
-  interrupter.join();
-  interrupt_flag().store(false);
+  const auto [v, took] = run_with_interrupts(cfg, {1500ms});
   EXPECT_LT(took, 5s);
   EXPECT_FALSE(v.complete);
   EXPECT_EQ(v.incomplete_reason, "interrupted");
@@ -221,17 +236,7 @@ TEST(OpenLoop, SecondInterruptStopsTheDrainAFirstOneStarted) {
   auto cfg = open_loop(srv.url(), 20, 5s);
   cfg.request_timeout = 60s;
   cfg.drain_timeout = 20s;
-  const auto started = std::chrono::steady_clock::now();
-  std::thread interrupter([] {
-    std::this_thread::sleep_for(700ms);
-    note_interrupt_signal();
-    std::this_thread::sleep_for(800ms);
-    note_interrupt_signal();
-  });
-  const auto v = run_ok(cfg);
-  const auto took = std::chrono::steady_clock::now() - started;
-  interrupter.join();
-  interrupt_flag().store(false);
+  const auto [v, took] = run_with_interrupts(cfg, {700ms, 1500ms});
   EXPECT_GE(took, 1400ms) << "the first interrupt alone ended the wait";
   EXPECT_LT(took, 5s);
   EXPECT_FALSE(v.complete);
@@ -476,13 +481,7 @@ TEST(MeasuredPhase, RequestCountRunCutShortInItsDrainEndsAtTheLastResponse) {
   cfg.max_requests = 5;
   cfg.request_timeout = 60s;
   cfg.drain_timeout = 20s;
-  std::thread interrupter([] {
-    std::this_thread::sleep_for(700ms);
-    note_interrupt_signal();
-  });
-  const auto v = run_ok(cfg);
-  interrupter.join();
-  interrupt_flag().store(false);
+  const auto v = run_with_interrupts(cfg, {700ms}).v;
   EXPECT_EQ(v.incomplete_reason, "interrupted");
   EXPECT_EQ(v.sent, 5);
   EXPECT_EQ(v.completed, 4);
@@ -666,18 +665,6 @@ TEST(AttackCli, SummaryShowsRetriesOnlyWhenThereWereSome) {
   EXPECT_EQ(quiet.output.find("retries"), std::string::npos) << quiet.output;
 }
 
-// Polls `done` every 10 ms for up to `timeout`; its last answer. Tests wait for the state they
-// need (a file written, a request seen) instead of sleeping a fixed time a busy host may exceed.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
 std::size_t line_count(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::size_t n = 0;
@@ -699,7 +686,7 @@ TEST(AttackCli, SigintWritesAnIncompleteValidRunJsonAndExitsSix) {
     ::_exit(127);
   }
   // Interrupted once the first measured second is on disk (the CSV's header and one row).
-  const bool second_written = wait_until([&] { return line_count(dir / "attack.csv") >= 2; });
+  const bool second_written = poll_until([&] { return line_count(dir / "attack.csv") >= 2; }, 10s);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -737,7 +724,7 @@ TEST(AttackCli, SigintDuringALongWarmupStopsAtOnce) {
     ::_exit(127);
   }
   // Interrupted once the warm-up traffic reaches the server (the signal handler is set by then).
-  const bool warming_up = wait_until([&] { return srv.requests() > 0; });
+  const bool warming_up = poll_until([&] { return srv.requests() > 0; }, 10s);
   const auto signalled = std::chrono::steady_clock::now();
   ::kill(pid, SIGINT);
   int status = 0;

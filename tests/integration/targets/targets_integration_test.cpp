@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../poll.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -197,34 +199,32 @@ std::vector<std::string> model_args(const std::string& model, std::vector<std::s
   return a;
 }
 
-// Polls /metrics (each scrape on a fresh connection) until it holds `line`; false after `timeout`.
-// Replaces fixed sleeps: on a busy machine the server may take longer to get there.
-bool wait_for_metric(int port, const std::string& line, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    client probe(port);
-    auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
-    if (m && m->body.find(line) != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
+using perflab::testing::poll_until;
+
+// One /metrics scrape on a fresh connection; nullopt unless it was served (200).
+std::optional<std::string> scrape_metrics(int port) {
+  client probe(port);
+  auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
+  if (!m || m->status != 200) return std::nullopt;
+  return m->body;
 }
 
-// The value of one unlabelled metric from a /metrics scrape, polled until the scrape is served
-// (a capped server may refuse the probe for a moment); nullopt if it never is.
+// Scrapes /metrics until it holds `line`; false after `timeout`.
+bool wait_for_metric(int port, const std::string& line, std::chrono::milliseconds timeout = 5s) {
+  return poll_until([&] {
+    const auto body = scrape_metrics(port);
+    return body && body->find(line) != std::string::npos;
+  }, timeout);
+}
+
+// The value of one unlabelled metric, scraped once the scrape is served (a capped server may
+// refuse the probe for a moment); nullopt if it never is, or the metric is missing.
 std::optional<double> metric_value(int port, const std::string& name, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    client probe(port);
-    auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
-    if (m && m->status == 200) {
-      const auto at = m->body.find("\n" + name + " ");
-      if (at == std::string::npos) return std::nullopt;
-      return std::strtod(m->body.c_str() + at + name.size() + 2, nullptr);
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return std::nullopt;
+  std::optional<std::string> body;
+  if (!poll_until([&] { return (body = scrape_metrics(port)).has_value(); }, timeout)) return std::nullopt;
+  const auto at = body->find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtod(body->c_str() + at + name.size() + 2, nullptr);
 }
 
 // utime + stime of a process, in seconds (from /proc/PID/stat).
@@ -492,13 +492,11 @@ TEST_P(TargetModel, ConnectionCapRefusesWith503) {
   EXPECT_EQ(held[0].request(get_hello)->status, 200);
   held.pop_back();
   // The server notices the close when it reads EOF; until then a newcomer is still refused.
-  bool served = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 5s; !served && std::chrono::steady_clock::now() < deadline;) {
+  const bool served = poll_until([&] {
     client c(t.port());
     auto r = c.request(get_hello);
-    served = r && r->status == 200;
-    if (!served) std::this_thread::sleep_for(20ms);
-  }
+    return r && r->status == 200;
+  }, 5s);
   EXPECT_TRUE(served) << "no new connection was served after a held one closed";
 }
 

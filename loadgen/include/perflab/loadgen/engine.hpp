@@ -76,7 +76,8 @@ std::atomic<bool>& interrupt_flag() noexcept;
 // What a SIGINT/SIGTERM handler calls (async-signal-safe: lock-free atomics only): counts the
 // signal and sets interrupt_flag. The first stops the load and drains; a later one, or one
 // that comes while the run is already draining, stops waiting for the responses in flight.
-void note_interrupt_signal() noexcept;
+// Returns how many signals have been noted, this one included.
+int note_interrupt_signal() noexcept;
 int interrupt_signals() noexcept;  // signals noted so far
 
 // Runs the load. Errors are configuration or set-up failures (bad URL, cannot resolve, cannot
