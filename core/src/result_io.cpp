@@ -117,7 +117,16 @@ tl::expected<run, std::string> read_run_json(const std::filesystem::path& path) 
                                            file.string(), v, schema_version));
   }
   try {
-    return j.get<run>();
+    run r = j.get<run>();
+    if (r.schema == 1) {
+      // Schema 1 had one throughput figure, all responses per second over the measured phase.
+      // Its goodput is unknown: kept as that figure, so old runs compare as they did.
+      for (auto& v : r.variants) {
+        v.rps_mean = v.tps_mean;
+        v.succeeded = v.completed - v.errors.status_4xx - v.errors.status_5xx;
+      }
+    }
+    return r;
   } catch (const nlohmann::json::exception& e) {
     return tl::make_unexpected(fmt::format("{}: unexpected content: {}", file.string(), e.what()));
   }

@@ -11,7 +11,11 @@
 
 namespace perflab::result {
 
-inline constexpr int schema_version = 1;
+// 2: goodput (tps_mean counts successful responses in the measured window; rps_mean all of them),
+//    carried-in and stalled requests, unanswered requests in error_rate, error classes unsolicited,
+//    io_other and client_resources, a drain row in the series, success statuses and the error-rate
+//    bound in the load model.
+inline constexpr int schema_version = 2;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -36,10 +40,15 @@ struct error_counts {
   std::int64_t read_timeout = 0;         // no complete response within the request timeout
   std::int64_t closed_mid_response = 0;  // peer closed before the response was complete
   std::int64_t malformed = 0;            // response that failed to parse
+  std::int64_t unsolicited = 0;          // bytes past a response's end, or on an idle connection (framing overrun)
+  std::int64_t io_other = 0;             // any other read/write error (not reset, not EOF)
+  std::int64_t client_resources = 0;     // the loadgen's own limits: EADDRNOTAVAIL (local ports), EMFILE/ENFILE,
+                                         // ENOBUFS/ENOMEM; marks the run saturated (not the target's fault)
   std::int64_t status_4xx = 0;           // complete responses with a 4xx status (not transport errors)
   std::int64_t status_5xx = 0;           // complete responses with a 5xx status
   std::int64_t transport() const noexcept {
-    return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed;
+    return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
+           unsolicited + io_other + client_resources;
   }
   std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
 };
@@ -55,21 +64,29 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("read timeout", e.read_timeout);
   f("closed mid-response", e.closed_mid_response);
   f("malformed", e.malformed);
+  f("unsolicited bytes", e.unsolicited);
+  f("i/o other", e.io_other);
+  f("loadgen resources", e.client_resources);
   f("status 4xx", e.status_4xx);
   f("status 5xx", e.status_5xx);
 }
 
-// One second of the measured phase.
+// One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
+// the time they happened: a response is counted in the second it arrived in.
 struct second_point {
   double t_s = 0;                // start of the second, relative to the measured phase start
+  double length_s = 1;           // length of this interval (the drain row: the drain's length)
+  std::string phase = "measured";  // "measured" (one second of the measured phase) or "drain"
   std::int64_t sent = 0;         // requests written
-  std::int64_t completed = 0;    // responses completed (TPS)
+  std::int64_t completed = 0;    // responses completed, any status (all responses per second)
+  std::int64_t succeeded = 0;    // responses with a success status (goodput, the TPS column)
   std::int64_t errors = 0;       // transport errors + 4xx/5xx
   double ttlb_p50_us = 0;        // corrected where the load model has an intended time
   double ttlb_p99_us = 0;
   double target_rate = 0;        // scheduled arrivals per second (open loop), 0 for closed loop
   std::int64_t in_flight = 0;    // requests outstanding at the end of the second
   std::int64_t retries = 0;      // stale keep-alive requests resent on a new connection
+  std::int64_t stalled = 0;      // requests outstanding through the whole second (sent before it, unanswered at its end)
 };
 
 // The load model behind every number; every report prints it.
@@ -92,6 +109,8 @@ struct load_model {
   double request_timeout_s = 0;
   int threads = 0;                   // loadgen worker threads
   std::vector<int> cpus;             // CPUs the loadgen was pinned to (empty: not pinned)
+  std::string success = "2xx,3xx";   // statuses counted as success (goodput): classes "2xx" and codes "404"
+  double max_error_rate = 0.01;      // error_rate above this marks the variant ERRORS (exit 7)
 };
 
 struct loadgen_health {
@@ -131,15 +150,25 @@ struct variant {
   std::string incomplete_reason;
   load_model load;
   double measured_s = 0;                     // actual length of the measured phase (s), drain excluded
+  // Measured requests: those whose start (intended time) falls in the measured phase, and those
+  // carried in from the warm-up (still unanswered when it began). Counts below are of measured
+  // requests, whenever they finished (a drain included), unless they say "in the window".
   std::int64_t sent = 0;                     // requests written in the measured phase
-  std::int64_t completed = 0;                // complete responses (any status) in the measured phase
+  std::int64_t completed = 0;                // complete responses (any status) to measured requests
+  std::int64_t succeeded = 0;                // of those, responses with a success status (load.success)
+  std::int64_t completed_in_window = 0;      // responses (any status, any request) that arrived in the measured phase
+  std::int64_t succeeded_in_window = 0;      // of those, with a success status
+  std::int64_t carried_in = 0;               // requests sent in the warm-up, unanswered when the measured phase began
+  std::int64_t stalled = 0;                  // carried-in requests still unanswered when the measured phase ended:
+                                             // no progress through the whole phase (starved clients)
   std::int64_t unsent = 0;                   // measured arrivals never written: queued when the load stopped
   std::int64_t abandoned = 0;                // measured requests still unanswered at the drain deadline
   std::int64_t retries = 0;                  // idempotent requests resent once after a stale keep-alive connection
-  double tps_mean = 0;                       // completed / measured_s
+  double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
+  double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;
   error_counts errors;
-  double error_rate = 0;                     // errors.total() / (completed + errors.transport())
+  double error_rate = 0;                     // (errors.total() + abandoned) / (completed + errors.transport() + abandoned)
   latency_summary connect;                   // new connections only
   latency_summary ttfb;                      // corrected (from intended send time) in open loop
   latency_summary ttlb;
@@ -184,21 +213,25 @@ struct run {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_large, min_us, mean_us, stddev_us,
                                                 p50_us, p90_us, p99_us, p999_us, max_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
-                                                reset, read_timeout, closed_mid_response, malformed, status_4xx,
-                                                status_5xx)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, sent, completed, errors, ttlb_p50_us,
-                                                ttlb_p99_us, target_rate, in_flight, retries)
+                                                reset, read_timeout, closed_mid_response, malformed, unsolicited,
+                                                io_other, client_resources, status_4xx, status_5xx)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
+                                                errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
+                                                stalled)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
-                                                connect_timeout_s, request_timeout_s, threads, cpus)
+                                                connect_timeout_s, request_timeout_s, threads, cpus, success,
+                                                max_error_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
                                                 cpu_system_s, peak_rss_bytes, threads, crashed, exit_status)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
-                                                measured_s, sent, completed, unsent, abandoned, retries, tps_mean, connections_opened, errors,
+                                                measured_s, sent, completed, succeeded, completed_in_window,
+                                                succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
+                                                tps_mean, rps_mean, connections_opened, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, series, loadgen, target, thresholds, interval_log,
                                                 series_csv)
