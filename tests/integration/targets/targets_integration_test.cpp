@@ -3,254 +3,24 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include "../poll.hpp"
+#include "target_harness.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-// A lab-target child process; killed (SIGKILL) if the test did not stop it.
-class target_process {
- public:
-  explicit target_process(const std::vector<std::string>& args) {
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Die with the test: an orphan would keep ctest's output pipe open forever.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      ::dup2(out[1], STDOUT_FILENO);
-      std::vector<char*> argv;
-      std::string prog = PERFLAB_LAB_TARGET;
-      argv.push_back(prog.data());
-      std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(prog.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    stdout_fd_ = out[0];
-    // Read the one machine-readable line.
-    std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{stdout_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[256];
-      const auto n = ::read(stdout_fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      line.append(buf, static_cast<std::size_t>(n));
-    }
-    const std::string prefix = "listening http://127.0.0.1:";
-    if (line.rfind(prefix, 0) == 0) port_ = std::atoi(line.c_str() + prefix.size());
-    first_line_ = line;
-  }
-  ~target_process() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  }
-  int port() const { return port_; }
-  const std::string& first_line() const { return first_line_; }
-  pid_t pid() const { return pid_; }
-
-  // Waits for the exit; the exit code, or -1 on timeout / signal.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  int port_ = 0;
-  bool exited_ = false;
-  std::string first_line_;
-};
-
-struct response {
-  int status = 0;
-  std::string head;
-  std::string body;
-  bool close = false;
-};
-
-// A blocking client connection with a receive timeout.
-class client {
- public:
-  explicit client(int port, std::chrono::milliseconds timeout = 5s) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~client() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  client(client&& o) noexcept : fd_(std::exchange(o.fd_, -1)), connected_(o.connected_), buf_(std::move(o.buf_)) {}
-  bool connected() const { return connected_; }
-
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
-  // Reads one response (Content-Length framed; HEAD: no body).
-  std::optional<response> read(bool head_request = false) {
-    std::size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return std::nullopt;
-    response r;
-    r.head = buf_.substr(0, end + 2);
-    buf_.erase(0, end + 4);
-    if (r.head.rfind("HTTP/1.1 ", 0) != 0) return std::nullopt;
-    r.status = std::atoi(r.head.c_str() + 9);
-    std::string lower = r.head;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    r.close = lower.find("\r\nconnection: close\r\n") != std::string::npos;
-    std::size_t length = 0;
-    if (auto p = lower.find("\r\ncontent-length: "); p != std::string::npos) length = std::stoul(lower.substr(p + 18));
-    if (head_request) length = 0;
-    while (buf_.size() < length)
-      if (!fill()) return std::nullopt;
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return r;
-  }
-
-  std::optional<response> request(std::string_view raw, bool head_request = false) {
-    if (!send(raw)) return std::nullopt;
-    return read(head_request);
-  }
-
-  // True if the server closed the connection (EOF or reset) with nothing more to read.
-  bool closed_by_peer() {
-    char c;
-    const auto n = ::recv(fd_, &c, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-  }
-
- private:
-  bool fill() {
-    char tmp[16384];
-    const auto n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buf_;
-};
-
-constexpr std::string_view get_hello = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
-
-std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {"--model", model, "--listen", "127.0.0.1:0"};
-  if (model != "thread-per-request") {
-    a.push_back("--threads");
-    a.push_back(model == "thread-pool" ? "8" : "2");
-  }
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
-
-using perflab::testing::poll_until;
-
-// One /metrics scrape on a fresh connection; nullopt unless it was served (200).
-std::optional<std::string> scrape_metrics(int port) {
-  client probe(port);
-  auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
-  if (!m || m->status != 200) return std::nullopt;
-  return m->body;
-}
-
-// Scrapes /metrics until it holds `line`; false after `timeout`.
-bool wait_for_metric(int port, const std::string& line, std::chrono::milliseconds timeout = 5s) {
-  return poll_until([&] {
-    const auto body = scrape_metrics(port);
-    return body && body->find(line) != std::string::npos;
-  }, timeout);
-}
-
-// The value of one unlabelled metric, scraped once the scrape is served (a capped server may
-// refuse the probe for a moment); nullopt if it never is, or the metric is missing.
-std::optional<double> metric_value(int port, const std::string& name, std::chrono::milliseconds timeout = 5s) {
-  std::optional<std::string> body;
-  if (!poll_until([&] { return (body = scrape_metrics(port)).has_value(); }, timeout)) return std::nullopt;
-  const auto at = body->find("\n" + name + " ");
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtod(body->c_str() + at + name.size() + 2, nullptr);
-}
-
-// utime + stime of a process, in seconds (from /proc/PID/stat).
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; fields >> f; ++i) {  // field 3 is the state; 14 utime, 15 stime
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) {
-      stime = std::stoull(f);
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-void expect_still_serving(int port) {
-  client c(port);
-  auto r = c.request(get_hello);
-  ASSERT_TRUE(r) << "a fresh connection was not served";
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "Hello, World!");
-}
+using namespace perflab::testing;
 
 class TargetModel : public ::testing::TestWithParam<std::string> {};
 
@@ -267,21 +37,21 @@ TEST_P(TargetModel, RobustnessCasesAnswerThenKeepServing) {
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   const std::vector<robustness_case> cases = {
-      {"headers over 8 KiB", "GET /hello HTTP/1.1\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n", 431, true},
-      {"request line over 8 KiB", "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\n\r\n", 414, true},
-      {"body over limit", "POST /echo HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n", 413, true},
+      {"headers over 8 KiB", "GET /hello HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n", 431, true},
+      {"request line over 8 KiB", "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414, true},
+      {"body over limit", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\n", 413, true},
       {"content-length and transfer-encoding",
-       "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
-      {"unknown transfer coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
-      {"unknown method", "BREW /hello HTTP/1.1\r\n\r\n", 501, false},
+       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
+      {"unknown transfer coding", "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+      {"unknown method", "BREW /hello HTTP/1.1\r\nHost: t\r\n\r\n", 501, false},
       {"chunked body over limit (declared chunk size)",
-       "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n500000\r\n", 413, true},
+       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n500000\r\n", 413, true},
       {"bogus request line", "hello there\r\n\r\n", 400, true},
-      {"header line without a colon", "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400, true},
+      {"header line without a colon", "GET /hello HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n", 400, true},
       {"binary garbage", std::string(binary_garbage, sizeof binary_garbage - 1), 400, true},
-      {"missing path", "GET /nothing-here HTTP/1.1\r\n\r\n", 404, false},
-      {"wrong method", "DELETE /hello HTTP/1.1\r\n\r\n", 405, false},
-      {"bad argument", "GET /json?items=lots HTTP/1.1\r\n\r\n", 400, false},
+      {"missing path", "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n", 404, false},
+      {"wrong method", "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n", 405, false},
+      {"bad argument", "GET /json?items=lots HTTP/1.1\r\nHost: t\r\n\r\n", 400, false},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -306,7 +76,7 @@ TEST_P(TargetModel, SlowlorisGets408AndOthersAreServed) {
   target_process t(model_args(GetParam(), {"--header-timeout", "300ms", "--idle-timeout", "5s"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client slow(t.port());
-  ASSERT_TRUE(slow.send("GET /hello HTTP/1.1\r\n"));
+  ASSERT_TRUE(slow.send("GET /hello HTTP/1.1\r\nHost: t\r\n"));
   const auto start = std::chrono::steady_clock::now();
   // Trickle header bytes: activity must not extend the header deadline.
   std::thread trickle([&] {
@@ -340,11 +110,11 @@ TEST_P(TargetModel, PipelinedRequestsAreAnsweredInOrder) {
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
-  ASSERT_TRUE(c.send("GET /bytes/5 HTTP/1.1\r\n\r\n"
-                     "GET /sleep?ms=20 HTTP/1.1\r\n\r\n"
-                     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nping\r\n0\r\n\r\n"
-                     "GET /nope HTTP/1.1\r\n\r\n"
-                     "GET /hello HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(c.send("GET /bytes/5 HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /sleep?ms=20 HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nping\r\n0\r\n\r\n"
+                     "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+                     "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
   const std::vector<std::pair<int, std::string>> expected = {
       {200, "abcde"}, {200, "slept 20 ms\n"}, {200, "ping"}, {404, "404 Not Found\n"}, {200, "Hello, World!"}};
   for (const auto& [status, body] : expected) {
@@ -359,7 +129,7 @@ TEST_P(TargetModel, HeadHasHeadersWithoutBody) {
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
-  auto r = c.request("HEAD /bytes/1000 HTTP/1.1\r\n\r\n", true);
+  auto r = c.request("HEAD /bytes/1000 HTTP/1.1\r\nHost: t\r\n\r\n", true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->head.find("Content-Length: 1000\r\n"), std::string::npos);
@@ -395,7 +165,7 @@ TEST_P(TargetModel, KeepAliveFollowsHttp10And11Rules) {
       ASSERT_TRUE(r);
       EXPECT_FALSE(r->close);
     }
-    auto last = c.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    auto last = c.request("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     ASSERT_TRUE(last);
     EXPECT_TRUE(last->close);
     EXPECT_TRUE(c.closed_by_peer());
@@ -411,7 +181,7 @@ TEST_P(TargetModel, SigtermAndSigintFinishInFlightAndExitZero) {
     ASSERT_TRUE(idle.request(get_hello));
     client busy(t.port());
     // Long enough to see it in flight and signal before it ends, on a slow host too.
-    ASSERT_TRUE(busy.send("GET /sleep?ms=2000 HTTP/1.1\r\n\r\n"));
+    ASSERT_TRUE(busy.send("GET /sleep?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n"));
     // The sleep is in flight (the scrape counts itself too).
     ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
     ::kill(t.pid(), sig);
@@ -428,7 +198,7 @@ TEST_P(TargetModel, ShutdownDeadlineEndsWhatIsStillInFlightAndExitsZero) {
   target_process t(model_args(GetParam(), {"--shutdown-timeout", "300ms"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client busy(t.port(), 20s);
-  ASSERT_TRUE(busy.send("GET /sleep?ms=15000 HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(busy.send("GET /sleep?ms=15000 HTTP/1.1\r\nHost: t\r\n\r\n"));
   ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
   const auto signalled = std::chrono::steady_clock::now();
   ::kill(t.pid(), SIGTERM);
@@ -443,11 +213,11 @@ TEST_P(TargetModel, PipelinedRequestBehindALongSleepGetsItsOwnHeaderDeadline) {
   target_process t(model_args(GetParam(), {"--header-timeout", "1s"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
-  ASSERT_TRUE(c.send("GET /sleep?ms=1500 HTTP/1.1\r\n\r\nGET /hel"));
+  ASSERT_TRUE(c.send("GET /sleep?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\nGET /hel"));
   auto slept = c.read();
   ASSERT_TRUE(slept);
   EXPECT_EQ(slept->status, 200);
-  auto hello = c.request("lo HTTP/1.1\r\n\r\n");
+  auto hello = c.request("lo HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(hello) << "connection closed";
   EXPECT_EQ(hello->status, 200);
   EXPECT_EQ(hello->body, "Hello, World!");
@@ -457,12 +227,12 @@ TEST_P(TargetModel, CpuBurnsCpuAndHealthSaysOk) {
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
-  auto health = c.request("GET /health HTTP/1.1\r\n\r\n");
+  auto health = c.request("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(health->body, "ok\n");
   const double before = cpu_seconds(t.pid());
-  auto burned = c.request("GET /cpu?us=300000 HTTP/1.1\r\n\r\n");
+  auto burned = c.request("GET /cpu?us=300000 HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(burned);
   EXPECT_EQ(burned->status, 200);
   EXPECT_EQ(burned->body.rfind("burned 300000 us", 0), 0u) << burned->body;
@@ -505,8 +275,8 @@ TEST_P(TargetModel, MetricsCountRequestsAndConnections) {
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(c.request(get_hello));
-  ASSERT_TRUE(c.request("GET /nope HTTP/1.1\r\n\r\n"));
-  auto r = c.request("GET /metrics HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(c.request("GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.request("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_NE(r->body.find("perflab_target_requests_total{endpoint=\"hello\",status=\"200\"} 3\n"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("perflab_target_requests_total{endpoint=\"not_found\",status=\"404\"} 1\n"), std::string::npos);
@@ -515,13 +285,8 @@ TEST_P(TargetModel, MetricsCountRequestsAndConnections) {
   EXPECT_NE(r->body.find("perflab_target_info{model=\"" + GetParam() + "\"} 1\n"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, TargetModel,
-                         ::testing::Values("thread-per-request", "thread-pool", "reactor", "coroutine"),
-                         [](const auto& p) {
-                           std::string n = p.param;
-                           n.erase(std::remove(n.begin(), n.end(), '-'), n.end());
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModels, TargetModel, ::testing::ValuesIn(all_models),
+                         [](const auto& p) { return model_test_name(p.param); });
 
 class TargetAsyncModel : public ::testing::TestWithParam<std::string> {};
 
@@ -551,7 +316,7 @@ TEST_P(TargetAsyncModel, HoldsThousandsOfIdleKeepAliveConnections) {
   }
   EXPECT_EQ(ok, n);
   client probe(t.port());
-  auto m = probe.request("GET /metrics HTTP/1.1\r\n\r\n");
+  auto m = probe.request("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
   ASSERT_TRUE(m);
   EXPECT_NE(m->body.find("perflab_target_open_connections " + std::to_string(n + 1) + "\n"), std::string::npos);
   // Idle again, and still served on the same connections.
@@ -577,7 +342,7 @@ TEST(TargetThreadPool, RefusesBeyondTheQueue) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
   ASSERT_TRUE(b.send(get_hello));
-  ASSERT_TRUE(a.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));  // frees the worker
+  ASSERT_TRUE(a.request("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));  // frees the worker
   auto rb = b.read();
   ASSERT_TRUE(rb) << "queued connection was not served once a worker was free";
   EXPECT_EQ(rb->status, 200);
@@ -599,7 +364,7 @@ TEST(TargetThreadPool, QueueZeroServesFreeWorkersAndRefusesTheRest) {
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 503);
   }
-  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));  // frees a worker
+  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));  // frees a worker
   const auto refusals = metric_value(t.port(), "perflab_target_connections_refused_total");
   ASSERT_TRUE(refusals);
   EXPECT_GE(*refusals, 1);
@@ -619,7 +384,7 @@ TEST(TargetThreadPerRequest, ThreadCapRefusesWith503AndCounts) {
     EXPECT_TRUE(refused->close);
   }
   EXPECT_EQ(a.request(get_hello)->status, 200);  // the held ones go on
-  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(b.request("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
   // b's thread ends; the scrape then gets it (a probe refused meanwhile counts too).
   const auto refusals = metric_value(t.port(), "perflab_target_connections_refused_total");
   ASSERT_TRUE(refusals);
