@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <thread>
 
 #include <arpa/inet.h>
+
+#include <perflab/core/cpus.hpp>
 
 namespace perflab::targets {
 
@@ -54,12 +55,19 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text) {
   return a;
 }
 
+unsigned usable_cpus(const server_config& cfg) noexcept {
+  // --cpu's list when given (main pins to it before the server starts, so it is then the affinity
+  // mask too), else the mask we were started with; either way no more than a cgroup quota allows.
+  int n = cfg.cpus.empty() ? cpus::available() : static_cast<int>(cfg.cpus.size());
+  if (!cfg.cpus.empty())
+    if (const auto quota = cpus::quota_limit()) n = std::min(n, *quota);
+  return static_cast<unsigned>(std::max(1, n));
+}
+
 unsigned effective_threads(const server_config& cfg) noexcept {
   if (cfg.threads > 0 || cfg.which == model::thread_per_request) return cfg.threads;
-  if (cfg.which == model::thread_pool) return 64;
-  // Event loops: one per CPU we may run on.
-  if (!cfg.cpus.empty()) return static_cast<unsigned>(cfg.cpus.size());
-  return std::max(1u, std::thread::hardware_concurrency());
+  if (cfg.which == model::thread_pool) return pool_workers_per_cpu * usable_cpus(cfg);
+  return usable_cpus(cfg);  // event loops: one per CPU we may run on
 }
 
 }  // namespace perflab::targets

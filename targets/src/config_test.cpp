@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include <perflab/core/cpus.hpp>
+
 namespace perflab::targets {
 namespace {
 
@@ -23,17 +27,34 @@ TEST(ConfigListen, ParsesHostAndPort) {
   EXPECT_FALSE(parse_listen("127.0.0.1:65536"));
 }
 
-TEST(ConfigThreads, DefaultsFollowTheModel) {
+TEST(ConfigThreads, DefaultsFollowTheModelAndTheUsableCpus) {
   server_config c;
   c.which = model::reactor;
+  EXPECT_EQ(effective_threads(c), static_cast<unsigned>(cpus::available()));
   c.cpus = {1};
+  EXPECT_EQ(usable_cpus(c), 1u);
   EXPECT_EQ(effective_threads(c), 1u);
+  c.which = model::coroutine;
+  EXPECT_EQ(effective_threads(c), 1u);
+  c.which = model::thread_pool;
+  EXPECT_EQ(effective_threads(c), pool_workers_per_cpu);
+  c.cpus = {};
+  EXPECT_EQ(effective_threads(c), pool_workers_per_cpu * static_cast<unsigned>(cpus::available()));
   c.which = model::thread_per_request;
   EXPECT_EQ(effective_threads(c), 0u);  // no cap
-  c.which = model::thread_pool;
-  EXPECT_GT(effective_threads(c), 1u);
   c.threads = 3;
-  EXPECT_EQ(effective_threads(c), 3u);
+  for (auto m : {model::thread_per_request, model::thread_pool, model::reactor, model::coroutine}) {
+    c.which = m;
+    EXPECT_EQ(effective_threads(c), 3u);  // an explicit --threads wins
+  }
+}
+
+TEST(ConfigThreads, ACpuListIsCappedByTheQuota) {
+  server_config c;
+  c.which = model::reactor;
+  c.cpus = {0, 1, 2, 3, 4, 5, 6, 7};
+  const auto quota = cpus::quota_limit();
+  EXPECT_EQ(usable_cpus(c), quota ? std::min(8u, static_cast<unsigned>(*quota)) : 8u);
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text);
 struct server_config {
   model which = model::reactor;
   // Worker threads. reactor/coroutine: event-loop threads; thread-pool: workers;
-  // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default.
+  // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default
+  // (effective_threads).
   unsigned threads = 0;
   listen_address listen{"127.0.0.1", 8080};
   std::vector<int> cpus;                               // pin the whole process to these CPUs (empty: no pinning)
@@ -42,7 +43,16 @@ struct server_config {
   http::request_limits limits{};                       // request line, header bytes, body (nginx defaults)
 };
 
-// The number of threads a model actually runs with for cfg (resolves the 0 defaults).
+// thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs
+// far more threads than CPUs; 32 per CPU is the 64 the lab's 2-CPU figures were measured with.
+inline constexpr unsigned pool_workers_per_cpu = 32;
+
+// The CPUs the thread defaults are sized for (>= 1): cpus::available() (affinity mask capped by a
+// cgroup CPU quota), or --cpu's list capped by the quota.
+unsigned usable_cpus(const server_config& cfg) noexcept;
+// The number of threads a model actually runs with for cfg (resolves the 0 defaults): event
+// loops, one per usable CPU; thread-pool workers, pool_workers_per_cpu per usable CPU;
+// thread-per-request, its cap as given (0: none).
 unsigned effective_threads(const server_config& cfg) noexcept;
 
 }  // namespace perflab::targets
