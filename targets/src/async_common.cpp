@@ -1,6 +1,7 @@
 #include "async_common.hpp"
 
 #include <limits>
+#include <new>
 
 #include <boost/asio/post.hpp>
 
@@ -41,7 +42,7 @@ void async_conn::set_deadline(std::int64_t deadline_ns) {
 }
 
 void async_conn::set_write_deadline() {
-  set_deadline(now_ns() + std::chrono::nanoseconds(ctx_.config.idle_timeout).count());
+  set_deadline(now_ns() + std::chrono::nanoseconds(ctx_.config.send_timeout).count());
 }
 
 void async_conn::arm_watchdog(std::int64_t at_ns) {
@@ -58,6 +59,7 @@ void async_conn::on_watchdog(const boost::system::error_code& ec) {
   const std::int64_t now = now_ns();
   if (now >= deadline_ns_) {
     if (!reading_) {  // a stalled write or linger: give up on the client
+      if (writing_) ctx_.stats.send_timed_out();
       close_now();
       return;
     }
@@ -122,7 +124,18 @@ void async_server::start() {
   running_ = static_cast<unsigned>(loops_.size());
   for (auto& l : loops_) {
     l->thread = std::thread([this, loop = l.get()] {
-      loop->ioc.run();
+      for (;;) {
+        try {
+          loop->ioc.run();
+          break;
+        } catch (const std::bad_alloc&) {
+          // An Asio operation could not allocate. The connection whose handler threw lost its
+          // last references with it (its socket is closed); the loop goes on with the others.
+          ctx_.stats.allocation_failed();
+        } catch (...) {
+          // Nothing else is thrown by our handlers; should it happen, one connection ends, not the server.
+        }
+      }
       std::lock_guard lock(mutex_);
       if (--running_ == 0) all_done_.notify_all();
     });
@@ -147,7 +160,16 @@ void async_server::do_accept() {
     } else {
       ctx_.stats.connection_opened();
       asio::post(target.ioc, [this, &target, s = std::move(sock)]() mutable {
-        make_(target, std::move(s), ctx_)->start();
+        std::shared_ptr<async_conn> conn;
+        try {
+          conn = make_(target, std::move(s), ctx_);
+        } catch (const std::bad_alloc&) {
+          // No connection object to count its close: the socket closed as it unwound.
+          ctx_.stats.allocation_failed();
+          ctx_.stats.connection_closed();
+          return;
+        }
+        conn->start();
       });
     }
     do_accept();

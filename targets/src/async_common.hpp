@@ -1,7 +1,7 @@
 #pragma once
 // Internal: what the two Asio models (reactor, coroutine) share: one io_context per thread, an
 // acceptor on loop 0 handing sockets round-robin to the loops, a per-connection watchdog for
-// read/write deadlines, lingering close, and the graceful stop. A model supplies the
+// read and write deadlines, lingering close, and the graceful stop. A model supplies the
 // connection's I/O sequence (callbacks or a coroutine) in a subclass of async_conn.
 #include <utility>  // GCC 12: before boost/asio/awaitable.hpp
 
@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -60,6 +61,8 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // earlier than its expiry or when it fires early, not on every read.
   void set_deadline(std::int64_t deadline_ns);
   void set_read_deadline() { set_deadline(sess_.read_deadline_ns()); }
+  // Before each write: the client has send_timeout to take a byte (a deadline on progress, so
+  // a slow but steady reader gets a response of any size).
   void set_write_deadline();
   void set_no_deadline() { set_deadline(std::numeric_limits<std::int64_t>::max() / 2); }
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
@@ -72,6 +75,7 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   session sess_;
   asio::steady_timer sleep_timer_;  // the async models' wait primitive for /sleep
   bool reading_ = false;            // a read of the next request is pending
+  bool writing_ = false;            // a write of the output is pending
   bool timed_out_ = false;          // the watchdog cancelled the pending read
   bool closed_ = false;
 
@@ -88,6 +92,16 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
 };
 
 using conn_factory = std::function<std::shared_ptr<async_conn>(event_loop&, tcp::socket, server_context&)>;
+
+// The session's next output as one Asio buffer, or two when a streamed body follows buffered
+// bytes; calls write(buffers) with whichever it is (one buffer keeps the plain send()).
+template <class Write>
+auto with_output_buffers(const session::output_view& out, Write&& write) {
+  if (out.streamed.empty()) return write(asio::buffer(out.buffered.data(), out.buffered.size()));
+  const std::array<asio::const_buffer, 2> both = {asio::buffer(out.buffered.data(), out.buffered.size()),
+                                                  asio::buffer(out.streamed.data(), out.streamed.size())};
+  return write(both);
+}
 
 // The server shell shared by reactor and coroutine: loops, acceptor, stop, join.
 class async_server final : public server {

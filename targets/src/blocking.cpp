@@ -2,10 +2,13 @@
 // differ only in which thread runs it.
 #include <algorithm>
 #include <cerrno>
+#include <new>
+#include <optional>
 #include <thread>
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "models.hpp"
@@ -14,15 +17,44 @@ namespace perflab::targets::detail {
 
 namespace {
 
-bool send_all(int fd, std::string_view data) noexcept {
-  while (!data.empty()) {
-    // SO_SNDTIMEO bounds a client that stops reading.
-    const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
+int to_poll_ms(std::chrono::milliseconds d) noexcept {
+  return static_cast<int>(std::clamp<std::int64_t>(d.count(), 1, 1 << 30));
+}
+
+// Writes the session's output. Sends never block, so the deadline is on progress: the poll for
+// room in the socket buffer is re-armed after every byte the client takes, and a client that
+// takes none for send_timeout is given up (counted). A slow but steady reader gets the whole
+// response however long it takes. False when the connection must be dropped.
+bool write_output(int fd, session& s, server_context& ctx) noexcept {
+  while (s.output_pending()) {
+    const auto out = s.output();
+    ssize_t n;
+    if (out.streamed.empty()) {
+      n = ::send(fd, out.buffered.data(), out.buffered.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      iovec iov[2] = {{const_cast<char*>(out.buffered.data()), out.buffered.size()},
+                      {const_cast<char*>(out.streamed.data()), out.streamed.size()}};
+      msghdr m{};
+      m.msg_iov = out.buffered.empty() ? iov + 1 : iov;
+      m.msg_iovlen = out.buffered.empty() ? 1 : 2;
+      n = ::sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    if (n >= 0) {
+      s.output_written(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    pollfd p{fd, POLLOUT, 0};
+    int r;
+    do {
+      r = ::poll(&p, 1, to_poll_ms(ctx.config.send_timeout));
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      ctx.stats.send_timed_out();
       return false;
     }
-    data.remove_prefix(static_cast<std::size_t>(n));
+    if (r < 0) return false;
   }
   return true;
 }
@@ -53,22 +85,24 @@ void lingering_close(int fd, bool stopping) noexcept {
 
 void serve_blocking(int fd, server_context& ctx, int stop_fd) noexcept {
   set_nodelay(fd);
-  const auto idle = ctx.config.idle_timeout;
-  timeval tv{static_cast<time_t>(idle.count() / 1000), static_cast<suseconds_t>(idle.count() % 1000 * 1000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-
-  session s(ctx);
+  std::optional<session> made;
+  try {
+    made.emplace(ctx);
+  } catch (const std::bad_alloc&) {
+    ctx.stats.allocation_failed();
+    ::close(fd);
+    return;
+  }
+  session& s = *made;
   bool linger = false;
   for (;;) {
     const auto st = s.process();
-    if (!s.output().empty()) {
-      if (!send_all(fd, s.output())) break;
-      s.output_written();
-    }
+    if (s.output_pending() && !write_output(fd, s, ctx)) break;
     if (st.what == session::next::close) {
       linger = true;
       break;
     }
+    if (st.what == session::next::more) continue;
     if (st.what == session::next::wait) {
       std::this_thread::sleep_for(st.wait);  // the blocking models' wait primitive
       s.finish_wait();

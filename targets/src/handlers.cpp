@@ -21,15 +21,13 @@ bool is_known_method(std::string_view m) noexcept {
   return false;
 }
 
-// 4 KiB of printable filler for /bytes, built once.
-const std::string& filler() {
-  static const std::string block = [] {
-    std::string s(4096, '\0');
-    for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>('a' + i % 26);
-    return s;
-  }();
-  return block;
-}
+// The /bytes pattern, one slice long plus a period, so a slice may start at any phase of it.
+// Built when the program starts, so no request ever allocates it.
+const std::string filler_block = [] {
+  std::string s(filler_slice + 26, '\0');
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>('a' + i % 26);
+  return s;
+}();
 
 void append_head(std::string& out, int status, std::string_view content_type, std::uint64_t content_length,
                  bool keep_alive, int version_minor, std::string_view extra_headers = {}) {
@@ -54,6 +52,22 @@ void append_head(std::string& out, int status, std::string_view content_type, st
     out.append("Connection: keep-alive\r\n");  // 1.0 keeps the connection only when told so
   out.append(extra_headers);
   out.append("\r\n");
+}
+
+// Appends a response whose body `build` appends to out; the head goes in front of it once the
+// length is known (moving the body, not copying it through a second buffer). head_only: HEAD,
+// the body is measured, then dropped.
+template <class Build>
+void append_built(std::string& out, int status, std::string_view content_type, bool keep_alive, int version_minor,
+                  bool head_only, std::string_view extra_headers, Build&& build) {
+  const std::size_t mark = out.size();
+  build(out);
+  const std::size_t length = out.size() - mark;
+  thread_local std::string head;  // a few hundred bytes, reused
+  head.clear();
+  append_head(head, status, content_type, length, keep_alive, version_minor, extra_headers);
+  if (head_only) out.resize(mark);
+  out.insert(mark, head);
 }
 
 // The usual /hello response (HTTP/1.1 keep-alive GET), rebuilt once per second per thread, so
@@ -197,21 +211,16 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   return d;
 }
 
-int write_response(const dispatch& d, const request_view& req, bool keep_alive, const response_context& ctx,
-                   std::string& out) {
+response_info write_response(const dispatch& d, const request_view& req, bool keep_alive,
+                             const response_context& ctx, std::string& out) {
   const int minor = req.version_minor;
-  // Scratch for bodies whose length is known only after building them; one per thread, reused.
-  thread_local std::string body;
-  body.clear();
-
   if (d.status != 200) {
-    error_body(body, d.status);
-    append_head(out, d.status, "text/plain", body.size(), keep_alive, minor,
-                d.status != 405 ? std::string_view{}
-                : d.ep == endpoint::echo ? std::string_view{"Allow: POST, PUT\r\n"}
-                                         : std::string_view{"Allow: GET, HEAD\r\n"});
-    if (!d.head) out.append(body);
-    return d.status;
+    const std::string_view allow = d.status != 405                ? std::string_view{}
+                                   : d.ep == endpoint::echo ? std::string_view{"Allow: POST, PUT\r\n"}
+                                                            : std::string_view{"Allow: GET, HEAD\r\n"};
+    append_built(out, d.status, "text/plain", keep_alive, minor, d.head, allow,
+                 [&](std::string& o) { error_body(o, d.status); });
+    return {d.status, 0};
   }
 
   switch (d.ep) {
@@ -222,61 +231,56 @@ int write_response(const dispatch& d, const request_view& req, bool keep_alive, 
         append_head(out, 200, "text/plain", hello_body.size(), keep_alive, minor);
         if (!d.head) out.append(hello_body);
       }
-      return 200;
-    case endpoint::bytes: {
+      return {200, 0};
+    case endpoint::bytes:
       append_head(out, 200, "application/octet-stream", d.arg, keep_alive, minor);
-      if (!d.head) {
-        const auto& block = filler();
-        for (std::uint64_t left = d.arg; left > 0;) {
-          auto n = std::min<std::uint64_t>(left, block.size());
-          out.append(block.data(), n);
-          left -= n;
-        }
-      }
-      return 200;
-    }
-    case endpoint::json:
-      write_json(body, d.arg);
-      break;
-    case endpoint::cpu: {
-      auto x = burn_cpu(d.arg);
-      fmt::format_to(std::back_inserter(body), "burned {} us ({:x})\n", d.arg, x & 0xff);
-      break;
-    }
-    case endpoint::sleep:
-      fmt::format_to(std::back_inserter(body), "slept {} ms\n", d.arg);
-      break;
-    case endpoint::health:
-      body.append("ok\n");
-      break;
-    case endpoint::metrics:
-      if (ctx.stats) ctx.stats->write_prometheus(body, ctx.model);
-      break;
+      if (d.head) return {200, 0};
+      if (d.arg > max_inline_bytes) return {200, d.arg};
+      out.append(filler(0, d.arg));
+      return {200, 0};
     case endpoint::echo:
       append_head(out, 200, "application/octet-stream", req.body.size(), keep_alive, minor);
       out.append(req.body);
-      return 200;
+      return {200, 0};
+    case endpoint::json:
+      append_built(out, 200, "application/json", keep_alive, minor, d.head, {},
+                   [&](std::string& o) { write_json(o, d.arg); });
+      return {200, 0};
+    case endpoint::cpu: {
+      const auto x = burn_cpu(d.arg);
+      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {}, [&](std::string& o) {
+        fmt::format_to(std::back_inserter(o), "burned {} us ({:x})\n", d.arg, x & 0xff);
+      });
+      return {200, 0};
+    }
+    case endpoint::sleep:
+      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {},
+                   [&](std::string& o) { fmt::format_to(std::back_inserter(o), "slept {} ms\n", d.arg); });
+      return {200, 0};
+    case endpoint::health:
+      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {}, [](std::string& o) { o.append("ok\n"); });
+      return {200, 0};
+    case endpoint::metrics:
+      append_built(out, 200, "text/plain; version=0.0.4; charset=utf-8", keep_alive, minor, d.head, {},
+                   [&](std::string& o) {
+                     if (ctx.stats) ctx.stats->write_prometheus(o, ctx.model);
+                   });
+      return {200, 0};
     case endpoint::not_found:
     case endpoint::invalid:
     case endpoint::count_:
-      error_body(body, 500);
-      append_head(out, 500, "text/plain", body.size(), keep_alive, minor);
-      out.append(body);
-      return 500;
+      break;
   }
-  const std::string_view type = d.ep == endpoint::json      ? "application/json"
-                                : d.ep == endpoint::metrics ? "text/plain; version=0.0.4; charset=utf-8"
-                                                            : "text/plain";
-  append_head(out, 200, type, body.size(), keep_alive, minor);
-  if (!d.head) out.append(body);
-  return 200;
+  append_built(out, 500, "text/plain", keep_alive, minor, d.head, {}, [](std::string& o) { error_body(o, 500); });
+  return {500, 0};
+}
+
+std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept {
+  return {filler_block.data() + offset % 26, static_cast<std::size_t>(std::min<std::uint64_t>(max, filler_slice))};
 }
 
 void write_error(int status, std::string& out) {
-  std::string body;
-  error_body(body, status);
-  append_head(out, status, "text/plain", body.size(), false, 1);
-  out.append(body);
+  append_built(out, status, "text/plain", false, 1, false, {}, [&](std::string& o) { error_body(o, status); });
 }
 
 }  // namespace perflab::targets

@@ -22,7 +22,7 @@ using namespace perflab;
 
 struct options {
   std::string model, listen = "127.0.0.1:8080", cpu, max_body = "1MiB";
-  std::string header_timeout = "10s", idle_timeout = "60s", shutdown_timeout = "5s";
+  std::string header_timeout = "10s", idle_timeout = "60s", send_timeout = "60s", shutdown_timeout = "5s";
   unsigned threads = 0;
   std::size_t max_connections = 100000, queue = 1024;
 };
@@ -59,8 +59,11 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   if (!it) return tl::unexpected(it.error());
   auto st = ms("--shutdown-timeout", o.shutdown_timeout);
   if (!st) return tl::unexpected(st.error());
+  auto send = ms("--send-timeout", o.send_timeout);
+  if (!send) return tl::unexpected(send.error());
   c.header_timeout = *ht;
   c.idle_timeout = *it;
+  c.send_timeout = *send;
   c.shutdown_timeout = *st;
   auto body = units::parse_size(o.max_body);
   if (!body) return tl::unexpected("--max-body: " + body.error());
@@ -84,6 +87,9 @@ int main(int argc, char** argv) {
   app.add_option("--header-timeout", o.header_timeout, "a request must arrive within this from its first byte (408)")
       ->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "close a keep-alive connection idle this long")->capture_default_str();
+  app.add_option("--send-timeout", o.send_timeout,
+                 "close a connection whose client takes no byte of a response for this long")
+      ->capture_default_str();
   app.add_option("--shutdown-timeout", o.shutdown_timeout, "on SIGTERM, time for in-flight requests")
       ->capture_default_str();
   app.add_option("--queue", o.queue, "thread-pool: connections waiting for a worker; more are refused")
@@ -104,6 +110,7 @@ int main(int argc, char** argv) {
   }
 
   targets::raise_fd_limit();
+  targets::return_large_blocks_to_os();
   if (auto pinned = targets::pin_to_cpus(cfg->cpus); !pinned) {
     std::fprintf(stderr, "lab-target: --cpu: %s\n", pinned.error().c_str());
     return exit_code::usage;

@@ -140,6 +140,12 @@ void metrics::write_prometheus(std::string& out, std::string_view model) const {
   fmt::format_to(it, "# HELP perflab_target_connections_refused_total Connections refused (connection cap or full queue).\n"
                      "# TYPE perflab_target_connections_refused_total counter\n"
                      "perflab_target_connections_refused_total {}\n", refused_connections());
+  fmt::format_to(it, "# HELP perflab_target_send_timeouts_total Connections closed because the client took no byte of a response for the send timeout.\n"
+                     "# TYPE perflab_target_send_timeouts_total counter\n"
+                     "perflab_target_send_timeouts_total {}\n", send_timeouts());
+  fmt::format_to(it, "# HELP perflab_target_allocation_failures_total Allocations that failed, answered with 503 or a close.\n"
+                     "# TYPE perflab_target_allocation_failures_total counter\n"
+                     "perflab_target_allocation_failures_total {}\n", allocation_failures());
   fmt::format_to(it, "# HELP perflab_target_threads OS threads of the process.\n"
                      "# TYPE perflab_target_threads gauge\n"
                      "perflab_target_threads {}\n", thread_count());

@@ -8,7 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+
+#include <new>
 
 #include "async_common.hpp"
 
@@ -26,24 +27,39 @@ class coroutine_conn final : public async_conn {
   }
 
  private:
-  // The coroutine owns a reference, so the connection lives as long as it runs.
-  static asio::awaitable<void> serve(std::shared_ptr<coroutine_conn> self) { co_await self->run(); }
+  // The coroutine owns a reference, so the connection lives as long as it runs. An Asio
+  // operation that cannot allocate throws; that ends this connection only, counted.
+  static asio::awaitable<void> serve(std::shared_ptr<coroutine_conn> self) {
+    try {
+      co_await self->run();
+    } catch (const std::bad_alloc&) {
+      self->ctx_.stats.allocation_failed();
+      self->close_now();
+    }
+  }
 
   asio::awaitable<void> run() {
     boost::system::error_code ec;
     for (;;) {
       const auto st = sess_.process();
-      if (!sess_.output().empty()) {
+      while (sess_.output_pending()) {
+        // One write of what the socket takes now, each with its own send deadline (progress,
+        // not the whole response, is what is timed).
         set_write_deadline();
-        const auto out = sess_.output();
-        co_await asio::async_write(sock_, asio::buffer(out.data(), out.size()), asio::redirect_error(asio::use_awaitable, ec));
+        writing_ = true;
+        const std::size_t n = co_await with_output_buffers(sess_.output(), [&](const auto& buffers) {
+          return sock_.async_write_some(buffers, asio::redirect_error(asio::use_awaitable, ec));
+        });
+        writing_ = false;
         if (ec) break;
-        sess_.output_written();
+        sess_.output_written(n);
       }
+      if (ec) break;
       if (st.what == session::next::close) {
         linger_then_close();
         co_return;
       }
+      if (st.what == session::next::more) continue;
       if (st.what == session::next::wait) {
         set_no_deadline();
         sleep_timer_.expires_after(st.wait);

@@ -1,9 +1,6 @@
 // reactor: event loops with callbacks, one io_context per thread (--threads loops). Every step
 // of a connection is a short callback: nothing blocks except /cpu, which is CPU work by design.
 // /sleep waits on a timer.
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
-
 #include "async_common.hpp"
 
 namespace perflab::targets::detail {
@@ -24,19 +21,27 @@ class reactor_conn final : public async_conn {
   // Writes what process() produced, then goes on with its step.
   void run(ptr self, session::step st) {
     step_ = st;
-    if (sess_.output().empty()) return after_write(std::move(self));
-    set_write_deadline();
-    const auto out = sess_.output();
-    asio::async_write(sock_, asio::buffer(out.data(), out.size()),
-                      [s = std::move(self)](const boost::system::error_code& ec, std::size_t) mutable {
-                        auto* c = s.get();
-                        c->on_write(std::move(s), ec);
-                      });
+    if (!sess_.output_pending()) return after_write(std::move(self));
+    do_write(std::move(self));
   }
 
-  void on_write(ptr self, const boost::system::error_code& ec) {
+  // One write of what the socket takes now; on_write comes back for the rest, each write with
+  // its own send deadline (progress, not the whole response, is what is timed).
+  void do_write(ptr self) {
+    set_write_deadline();
+    writing_ = true;
+    auto done = [s = std::move(self)](const boost::system::error_code& ec, std::size_t n) mutable {
+      auto* c = s.get();
+      c->on_write(std::move(s), ec, n);
+    };
+    with_output_buffers(sess_.output(), [&](const auto& buffers) { sock_.async_write_some(buffers, std::move(done)); });
+  }
+
+  void on_write(ptr self, const boost::system::error_code& ec, std::size_t n) {
+    writing_ = false;
     if (ec) return close_now();
-    sess_.output_written();
+    sess_.output_written(n);
+    if (sess_.output_pending()) return do_write(std::move(self));
     after_write(std::move(self));
   }
 
@@ -45,6 +50,7 @@ class reactor_conn final : public async_conn {
       case session::next::read: return do_read(std::move(self));
       case session::next::wait: return do_wait(std::move(self));
       case session::next::close: return linger_then_close();
+      case session::next::more: return run(std::move(self), sess_.process());
     }
   }
 

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -87,6 +88,11 @@ std::uint64_t raise_fd_limit() noexcept {
     ::getrlimit(RLIMIT_NOFILE, &rl);
   }
   return rl.rlim_cur;
+}
+
+void return_large_blocks_to_os() noexcept {
+  // Setting the threshold also turns off its dynamic adjustment (mallopt(3)).
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 }
 
 tl::expected<void, std::string> pin_to_cpus(const std::vector<int>& cpus) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-
 #include <new>
 
 namespace perflab::targets {
@@ -37,6 +36,11 @@ void read_buffer::shrink() noexcept {
 
 session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
 
+session::~session() {
+  // A connection that ends during a /sleep (stop deadline, error) still ends its request.
+  if (waiting_) ctx_.stats.request_finished();
+}
+
 std::span<char> session::read_space() noexcept {
   if (end_ == buf_.capacity()) {
     if (begin_ > 0) {
@@ -48,6 +52,7 @@ std::span<char> session::read_space() noexcept {
       try {
         buf_.grow(end_ + 1, end_);
       } catch (const std::bad_alloc&) {
+        ctx_.stats.allocation_failed();
         return {};  // out of memory: the model closes the connection
       }
     }
@@ -55,8 +60,13 @@ std::span<char> session::read_space() noexcept {
   return {buf_.data() + end_, buf_.capacity() - end_};
 }
 
+bool session::idle() const noexcept {
+  // A lone CR may be the start of an empty line (CRLF) a client sends between requests.
+  return begin_ == end_ || (!started_ && end_ - begin_ == 1 && buf_.data()[begin_] == '\r');
+}
+
 void session::commit(std::size_t n) noexcept {
-  if (begin_ == end_) request_start_ns_ = now_ns();
+  if (idle()) request_start_ns_ = now_ns();
   end_ += n;
 }
 
@@ -69,37 +79,118 @@ bool session::keep_open(bool client_keep_alive) const noexcept {
   return client_keep_alive && !ctx_.stopping.load(std::memory_order_relaxed);
 }
 
-void session::answer_error(int status) {
-  write_error(status, out_);
-  ctx_.stats.record(endpoint::invalid, status, std::chrono::nanoseconds(0));
-  closing_ = true;
+session::output_view session::output() const noexcept {
+  output_view v;
+  v.buffered = std::string_view(out_).substr(out_pos_);
+  if (stream_left_ > 0) v.streamed = filler(stream_pos_, stream_left_);
+  return v;
 }
 
-bool session::on_timeout() {
+void session::output_written(std::size_t n) noexcept {
+  const std::size_t buffered = std::min(n, out_.size() - out_pos_);
+  out_pos_ += buffered;
+  n -= buffered;
+  if (out_pos_ == out_.size()) {
+    out_pos_ = 0;
+    out_.clear();
+    // One large response must not cost the connection its memory for life.
+    if (out_.capacity() > keep_capacity) std::string().swap(out_);
+  }
+  const auto streamed = std::min<std::uint64_t>(n, stream_left_);
+  stream_left_ -= streamed;
+  stream_pos_ += streamed;
+}
+
+void session::answer_error(int status) noexcept {
+  closing_ = true;
+  const std::size_t mark = out_.size();
+  try {
+    write_error(status, out_);
+  } catch (...) {
+    out_.resize(mark);  // no memory even for the error page: the connection just closes
+    ctx_.stats.allocation_failed();
+  }
+  ctx_.stats.record(endpoint::invalid, status, std::chrono::nanoseconds(0));
+}
+
+bool session::on_timeout() noexcept {
   if (idle() || closing_) return false;
   answer_error(408);
   return true;
 }
 
-void session::maybe_send_continue() {
+void session::maybe_send_continue() noexcept {
   // A client that sent "Expect: 100-continue" waits for this before sending the body (curl
   // waits a second otherwise). Once per request, when the head is there and the body is not.
   if (continue_sent_ || !parser_.head_complete() || !parser_.expect_continue()) return;
-  out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  try {
+    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  } catch (...) {
+    ctx_.stats.allocation_failed();  // the client sends the body after its own wait anyway
+  }
   continue_sent_ = true;
 }
 
-session::step session::process() {
+void session::skip_empty_lines() noexcept {
+  // RFC 9112 2.2: a server ignores empty lines before a request line (some clients send a CRLF
+  // after a body). Skipped here so they neither start a header deadline nor count as a request.
+  if (started_) return;
+  const char* b = buf_.data();
+  while (begin_ < end_) {
+    if (b[begin_] == '\n') {
+      ++begin_;
+    } else if (b[begin_] == '\r' && begin_ + 1 < end_ && b[begin_ + 1] == '\n') {
+      begin_ += 2;
+    } else {
+      break;
+    }
+  }
+}
+
+void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
   const response_context rctx{&ctx_.stats, to_string(ctx_.config.which)};
+  const std::size_t mark = out_.size();
+  response_info info;
+  try {
+    info = write_response(d, req, keep, rctx, out_);
+  } catch (...) {
+    // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
+    out_.resize(mark);
+    ctx_.stats.allocation_failed();
+    info = {503, 0};
+    keep = false;
+    try {
+      write_error(503, out_);
+    } catch (...) {
+      out_.resize(mark);
+    }
+  }
+  ctx_.stats.request_finished();
+  ctx_.stats.record(d.ep, info.status, std::chrono::nanoseconds(now_ns() - start));
+  ++answered_;
+  stream_left_ = info.stream;
+  stream_pos_ = 0;
+  if (!keep) closing_ = true;
+}
+
+session::step session::process() noexcept {
   for (;;) {
     if (closing_) return {next::close};
-    if (begin_ == end_) {
-      begin_ = end_ = 0;
-      if (buf_.capacity() > 64 * 1024) buf_.shrink();  // after a large request
+    skip_empty_lines();
+    if (idle()) {
+      if (begin_ == end_) {
+        begin_ = end_ = 0;
+        if (buf_.capacity() > keep_capacity) buf_.shrink();  // after a large request
+      }
       if (ctx_.stopping.load(std::memory_order_relaxed)) return {next::close};
       return {next::read};
     }
+    // Pipelined requests wait until the client has taken most of what is already answered, so
+    // a client that sends many requests and reads nothing cannot make the server hold all the
+    // responses. A streamed body must be written before anything can follow it.
+    if (stream_left_ > 0 || unwritten() > output_bound) return {next::more};
 
+    started_ = true;
     const auto status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
     if (status == http::parse_status::need_more) {
       if (end_ - begin_ >= buf_.max_capacity()) {
@@ -127,24 +218,22 @@ session::step session::process() {
 
     if (d.ep == endpoint::sleep && d.status == 200) {
       // The wait is the model's; keep what the response needs (not views into the buffer).
+      waiting_ = true;
       pending_ = d;
       pending_req_ = request_view{};
       pending_req_.version_minor = req.version_minor;
       pending_keep_alive_ = keep;
       pending_start_ns_ = start;
       parser_.reset();
+      started_ = false;
       begin_ += consumed;
       if (begin_ == end_) begin_ = end_ = 0;
       return {next::wait, std::chrono::milliseconds(d.arg)};
     }
 
-    const int code = write_response(d, req, keep, rctx, out_);
-    ctx_.stats.request_finished();
-    ctx_.stats.record(d.ep, code, std::chrono::nanoseconds(now_ns() - start));
-    ++answered_;
-    if (!keep) closing_ = true;
-
+    respond(d, req, keep, start);
     parser_.reset();
+    started_ = false;
     begin_ += consumed;
     if (begin_ == end_) {
       begin_ = end_ = 0;
@@ -154,15 +243,11 @@ session::step session::process() {
   }
 }
 
-void session::finish_wait() {
-  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which)};
+void session::finish_wait() noexcept {
+  if (!waiting_) return;
+  waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
-  const bool keep = keep_open(pending_keep_alive_);
-  const int code = write_response(pending_, pending_req_, keep, rctx, out_);
-  ctx_.stats.request_finished();
-  ctx_.stats.record(pending_.ep, code, std::chrono::nanoseconds(now_ns() - pending_start_ns_));
-  ++answered_;
-  if (!keep) closing_ = true;
+  respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);
   // A request pipelined behind the wait: its header deadline starts now, not when the waiting
   // request came in (a long /sleep would otherwise time it out at once with a 408).
   if (begin_ != end_) request_start_ns_ = now_ns();

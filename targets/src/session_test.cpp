@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -28,17 +29,23 @@ struct harness {
     }
     return st;
   }
+  // Writes everything the session has for the client, as a model would, and follows wait and
+  // more steps until the session wants to read or close.
   session::step drain(session::step st) {
-    out += s.output();
-    s.output_written();
-    while (st.what == session::next::wait) {  // the test's wait primitive: none
-      waits.push_back(st.wait);
-      s.finish_wait();
+    for (;;) {
+      while (s.output_pending()) {
+        const auto o = s.output();
+        out.append(o.buffered).append(o.streamed);
+        s.output_written(o.size());
+      }
+      if (st.what == session::next::wait) {  // the test's wait primitive: none
+        waits.push_back(st.wait);
+        s.finish_wait();
+      } else if (st.what != session::next::more) {
+        return st;
+      }
       st = s.process();
-      out += s.output();
-      s.output_written();
     }
-    return st;
   }
   std::vector<int> statuses() const {
     std::vector<int> v;
@@ -233,6 +240,140 @@ TEST(SessionMetrics, CountsRequestsByEndpointAndStatus) {
   EXPECT_EQ(h.ctx->stats.requests(endpoint::hello, 200), 2u);
   EXPECT_EQ(h.ctx->stats.requests(endpoint::not_found, 404), 1u);
   EXPECT_EQ(h.ctx->stats.in_flight(), 0);
+}
+
+std::size_t count(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (std::size_t p = 0; (p = text.find(what, p)) != std::string_view::npos; p += what.size()) ++n;
+  return n;
+}
+
+TEST(SessionOutput, PipelinedRequestsWaitWhileTheOutputIsUnwritten) {
+  // 51 requests for 8 MiB each in one read: answered one at a time as the client takes them.
+  constexpr int n = 51;
+  constexpr std::uint64_t size = 8 << 20;
+  std::string reqs;
+  for (int i = 0; i < n; ++i) reqs += "GET /bytes/" + std::to_string(size) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  harness h;
+  ASSERT_EQ(h.s.process().what, session::next::read);
+  std::memcpy(h.s.read_space().data(), reqs.data(), reqs.size());
+  h.s.commit(reqs.size());
+  std::uint64_t written = 0, heads = 0;
+  std::size_t most_held = 0;
+  session::step st = h.s.process();
+  for (int guard = 0; guard < 1'000'000; ++guard) {
+    most_held = std::max(most_held, h.s.buffer_capacity());
+    while (h.s.output_pending()) {
+      const auto o = h.s.output();
+      // What a write hands the kernel at once is bounded too: the buffered heads and one slice.
+      EXPECT_LE(o.size(), session::output_bound + filler_slice);
+      heads += count(o.buffered, "HTTP/1.1 200 OK");
+      written += o.streamed.size();
+      h.s.output_written(o.size());
+    }
+    if (st.what != session::next::more) break;
+    st = h.s.process();
+  }
+  EXPECT_EQ(st.what, session::next::read);
+  EXPECT_EQ(h.s.requests_answered(), static_cast<std::size_t>(n));
+  EXPECT_EQ(heads, static_cast<std::uint64_t>(n));
+  EXPECT_EQ(written, n * size);
+  EXPECT_LE(most_held, 2 * session::keep_capacity) << "the connection held the responses at once";
+}
+
+TEST(SessionOutput, BatchesSmallPipelinedResponsesUpToTheBound) {
+  std::string reqs;
+  for (int i = 0; i < 2000; ++i) reqs += "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  harness h;
+  ASSERT_EQ(h.s.process().what, session::next::read);
+  std::size_t answered = 0, writes = 0;
+  while (!reqs.empty() || h.s.output_pending()) {
+    auto space = h.s.read_space();
+    const auto k = std::min(space.size(), reqs.size());
+    std::memcpy(space.data(), reqs.data(), k);
+    h.s.commit(k);
+    reqs.erase(0, k);
+    for (auto st = h.s.process();; st = h.s.process()) {
+      while (h.s.output_pending()) {
+        const auto o = h.s.output();
+        EXPECT_LE(o.buffered.size(), session::output_bound + 512);
+        answered += count(o.buffered, "Hello, World!");
+        ++writes;
+        h.s.output_written(o.size());
+      }
+      if (st.what != session::next::more) break;
+    }
+  }
+  EXPECT_EQ(answered, 2000u);
+  EXPECT_LT(writes, 200u) << "pipelined responses were not batched";
+}
+
+TEST(SessionOutput, LargeBytesBodiesStreamFromOneSharedBlock) {
+  // Two connections ask for a body larger than one slice; their writes point into the same
+  // block, and the bytes are the a..z pattern across slice boundaries.
+  constexpr std::uint64_t size = 3 * filler_slice + 1000;
+  harness a, b;
+  const std::string req = "GET /bytes/" + std::to_string(size) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  a.feed(req);
+  std::memcpy(b.s.read_space().data(), req.data(), req.size());
+  b.s.commit(req.size());
+  ASSERT_EQ(b.s.process().what, session::next::read);
+  ASSERT_TRUE(b.s.output_pending());
+  const auto first = b.s.output().streamed;
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.data(), filler(0, 1).data());
+  EXPECT_LE(first.size(), filler_slice);
+  const auto body = a.out.substr(a.out.find("\r\n\r\n") + 4);
+  ASSERT_EQ(body.size(), size);
+  for (std::size_t i = 0; i < body.size(); ++i)
+    if (body[i] != static_cast<char>('a' + i % 26)) FAIL() << "byte " << i << " is '" << body[i] << "'";
+}
+
+TEST(SessionOutput, AWriteMayTakeAnyPartOfTheOutput) {
+  const std::string req = "GET /bytes/100000 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  harness h;
+  ASSERT_EQ(h.s.process().what, session::next::read);
+  std::memcpy(h.s.read_space().data(), req.data(), req.size());
+  h.s.commit(req.size());
+  std::string got;
+  for (auto st = h.s.process();; st = h.s.process()) {
+    while (h.s.output_pending()) {
+      const auto o = h.s.output();
+      const std::string all = std::string(o.buffered) + std::string(o.streamed);
+      const std::size_t n = std::min<std::size_t>(all.size(), 777);  // a socket that takes 777 bytes a time
+      got += all.substr(0, n);
+      h.s.output_written(n);
+    }
+    if (st.what != session::next::more) break;
+  }
+  EXPECT_EQ(count(got, "HTTP/1.1 200 OK"), 2u);
+  EXPECT_TRUE(got.ends_with("Hello, World!"));
+  EXPECT_EQ(got.find(std::string(100, 'z')), std::string::npos);
+  EXPECT_NE(got.find("xyzabc"), std::string::npos);
+}
+
+TEST(SessionMemory, ALargeResponseBufferIsReleasedOnceWritten) {
+  harness h;
+  h.feed("GET /json?items=100000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(h.statuses(), std::vector<int>{200});
+  ASSERT_GT(h.out.size(), 10u << 20);
+  EXPECT_LE(h.s.buffer_capacity(), session::keep_capacity) << "the connection keeps the body's buffer";
+  // And the next response is still built normally.
+  h.feed("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(h.out.ends_with("Hello, World!"));
+}
+
+TEST(SessionWait, AConnectionThatEndsDuringAWaitEndsItsRequest) {
+  server_context ctx{server_config{}};
+  {
+    session s(ctx);
+    const std::string req = "GET /sleep?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::memcpy(s.read_space().data(), req.data(), req.size());
+    s.commit(req.size());
+    ASSERT_EQ(s.process().what, session::next::wait);
+    EXPECT_EQ(ctx.stats.in_flight(), 1);
+  }
+  EXPECT_EQ(ctx.stats.in_flight(), 0);
 }
 
 TEST(SessionBuffer, ManyPipelinedRequestsReuseTheBuffer) {

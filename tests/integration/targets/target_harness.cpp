@@ -126,7 +126,7 @@ bool client::send(std::string_view data) {
   return true;
 }
 
-std::optional<response> client::read(bool head_request) {
+std::optional<response> client::read_head() {
   std::size_t end;
   while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
     if (!fill()) return std::nullopt;
@@ -138,12 +138,18 @@ std::optional<response> client::read(bool head_request) {
   std::string lower = r.head;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   r.close = lower.find("\r\nconnection: close\r\n") != std::string::npos;
-  std::size_t length = 0;
-  if (auto p = lower.find("\r\ncontent-length: "); p != std::string::npos) length = std::stoul(lower.substr(p + 18));
-  if (head_request) length = 0;
+  if (auto p = lower.find("\r\ncontent-length: "); p != std::string::npos)
+    r.content_length = std::stoull(lower.substr(p + 18));
+  return r;
+}
+
+std::optional<response> client::read(bool head_request) {
+  auto r = read_head();
+  if (!r) return std::nullopt;
+  const auto length = head_request ? 0 : static_cast<std::size_t>(r->content_length);
   while (buf_.size() < length)
     if (!fill()) return std::nullopt;
-  r.body = buf_.substr(0, length);
+  r->body = buf_.substr(0, length);
   buf_.erase(0, length);
   return r;
 }

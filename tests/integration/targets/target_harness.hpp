@@ -56,6 +56,7 @@ struct response {
   std::string head;  // status line and fields, ending with the CRLF of the last field
   std::string body;
   bool close = false;
+  std::uint64_t content_length = 0;
 };
 
 // A blocking client connection with a receive timeout.
@@ -73,6 +74,8 @@ class client {
   bool send(std::string_view data);
   // Reads one response (Content-Length framed; HEAD: no body).
   std::optional<response> read(bool head_request = false);
+  // Reads one response's status line and fields only; its body (content_length bytes) is next.
+  std::optional<response> read_head();
   std::optional<response> request(std::string_view raw, bool head_request = false);
   // Reads and discards up to n body bytes in reads of at most `piece`; returns how many came
   // before EOF, an error or the timeout.

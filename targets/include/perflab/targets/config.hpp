@@ -38,7 +38,8 @@ struct server_config {
   std::size_t max_connections = 100000;                // open connections; more are refused with 503
   std::size_t queue = 1024;                            // thread-pool: connections waiting for a worker
   std::chrono::milliseconds header_timeout{10000};     // a request must arrive completely within this from its first byte
-  std::chrono::milliseconds idle_timeout{60000};       // keep-alive connection without a request; also a stalled write
+  std::chrono::milliseconds idle_timeout{60000};       // keep-alive connection without a request
+  std::chrono::milliseconds send_timeout{60000};       // a response whose client takes no byte for this long: close
   std::chrono::milliseconds shutdown_timeout{5000};    // SIGTERM: in-flight work gets this long
   http::request_limits limits{};                       // request line, header bytes, body (nginx defaults)
 };

@@ -50,12 +50,28 @@ struct response_context {
   std::string_view model;           // for /metrics and /health
 };
 
-// Appends the whole response for d (status line, Date, Server, Content-Length, Connection when
-// needed, body unless HEAD). keep_alive: whether the connection stays open after it; the
-// Connection header follows from it and the request's version. /cpu burns the CPU here; /sleep
-// must already have waited (the wait is the model's). Returns the status written.
-int write_response(const dispatch& d, const request_view& req, bool keep_alive,
-                   const response_context& ctx, std::string& out);
+// What write_response wrote.
+struct response_info {
+  int status = 200;          // the status written
+  std::uint64_t stream = 0;  // body bytes not in `out` that follow it: filler() from offset 0
+};
+
+// The /bytes body: byte i is 'a' + i % 26. A body up to max_inline_bytes is copied into the
+// response; a longer one is sent from one shared read-only block instead, so a response costs no
+// memory of its own however large it is. filler(offset, max) is the body from byte `offset` on,
+// at most min(max, filler_slice) bytes, as a view into that block.
+inline constexpr std::uint64_t max_inline_bytes = 16 * 1024;
+inline constexpr std::size_t filler_slice = 256 * 1024;
+std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept;
+
+// Appends the response for d (status line, Date, Server, Content-Length, Connection when
+// needed, body unless HEAD), except a streamed /bytes body (see response_info). keep_alive:
+// whether the connection stays open after it; the Connection header follows from it and the
+// request's version. /cpu burns the CPU here; /sleep must already have waited (the wait is the
+// model's). Bodies are built in `out` itself (no per-thread scratch that would keep the largest
+// body's memory). Throws std::bad_alloc when out cannot grow.
+response_info write_response(const dispatch& d, const request_view& req, bool keep_alive,
+                             const response_context& ctx, std::string& out);
 
 // An error response without a request to answer (parse error, 408, 503 refusal): always
 // "Connection: close".

@@ -23,7 +23,7 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 14> tracked_statuses = {200, 400, 404, 405, 408, 413, 414,
+inline constexpr std::array<int, 15> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
                                                          431, 500, 501, 503, 505, 204, 206};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
@@ -48,10 +48,16 @@ class metrics {
   void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); accepted_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
   void connection_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
+  // A connection closed because its client took no byte of a response for --send-timeout.
+  void send_timed_out() noexcept { send_timeouts_.fetch_add(1, std::memory_order_relaxed); }
+  // An allocation failed (std::bad_alloc) and was answered with 503 or a close instead of a crash.
+  void allocation_failed() noexcept { alloc_failures_.fetch_add(1, std::memory_order_relaxed); }
 
   std::int64_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
   std::uint64_t accepted_connections() const noexcept { return accepted_.load(std::memory_order_relaxed); }
   std::uint64_t refused_connections() const noexcept { return refused_.load(std::memory_order_relaxed); }
+  std::uint64_t send_timeouts() const noexcept { return send_timeouts_.load(std::memory_order_relaxed); }
+  std::uint64_t allocation_failures() const noexcept { return alloc_failures_.load(std::memory_order_relaxed); }
   std::int64_t in_flight() const noexcept;
   // Sum over shards of requests answered with this endpoint and status.
   std::uint64_t requests(endpoint e, int status) const noexcept;
@@ -76,6 +82,8 @@ class metrics {
   std::atomic<std::int64_t> open_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> send_timeouts_{0};
+  std::atomic<std::uint64_t> alloc_failures_{0};
 };
 
 // Process gauges from /proc/self/status (0 when unavailable).

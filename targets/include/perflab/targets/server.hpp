@@ -50,6 +50,10 @@ class server {
 // Process-wide start-up helpers used by lab-target (and tests).
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 std::uint64_t raise_fd_limit() noexcept;
+// Makes every heap block of 128 KiB or more its own mapping, returned to the OS when freed.
+// glibc otherwise raises that threshold after freeing a large block (up to 32 MiB), and later
+// large bodies then come from arenas that keep their peak size for the life of the process.
+void return_large_blocks_to_os() noexcept;
 // Pins the calling thread (and so the threads it creates later) to cpus; error text on failure.
 tl::expected<void, std::string> pin_to_cpus(const std::vector<int>& cpus);
 

@@ -1,18 +1,26 @@
 #pragma once
 // One HTTP/1.1 connection without the I/O ("sans-I/O"): the model reads bytes into
-// read_space(), commits them, and calls process(), which parses every complete request
+// read_space(), commits them, and calls process(), which parses the buffered requests
 // (pipelining), answers them in order into output(), and says what the connection must do next:
-// read more, wait (the /sleep handler's wait, which the model supplies), or close. Every model
-// runs the same loop:
+// read more, wait (the /sleep handler's wait, which the model supplies), close, or come back for
+// more once the output is written. Every model runs the same loop:
 //
 //     for (;;) {
 //       step s = sess.process();
-//       write sess.output() if not empty; sess.output_written();
+//       while (sess.output_pending()) { write some of sess.output(); sess.output_written(n); }
 //       switch (s.what) { read: read into read_space(), commit(n);
-//                         wait: wait s.wait, finish_wait();  close: close; }
+//                         wait: wait s.wait, finish_wait();  close: close;  more: (loop) }
 //     }
 //
-// so a difference between models comes from the concurrency alone.
+// so a difference between models comes from the concurrency alone. Writes have a deadline on
+// progress: a connection whose client takes no byte for config.send_timeout is closed.
+//
+// Memory per connection stays bounded whatever the client sends: pipelined requests are answered
+// only while less than output_bound bytes wait to be written (nginx answers them one at a time),
+// large /bytes bodies are streamed from a shared block, and buffers that grew past keep_capacity
+// for one large request or response are released once it is done. An allocation that fails
+// becomes a 503 with Connection: close (or a close when even that cannot be built), counted in
+// metrics; no exception leaves process() or finish_wait().
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -45,6 +53,7 @@ class read_buffer {
   static constexpr std::size_t initial_capacity = 2048;
   explicit read_buffer(std::size_t max_capacity) : max_(max_capacity) {}
   char* data() noexcept { return data_.get(); }
+  const char* data() const noexcept { return data_.get(); }
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t max_capacity() const noexcept { return max_; }
   // Grows to at least want bytes (capped at max), keeping the first keep bytes.
@@ -60,28 +69,53 @@ class read_buffer {
 
 class session {
  public:
-  enum class next { read, wait, close };
+  enum class next {
+    read,   // write the output, then read more
+    wait,   // write the output, wait step.wait (the model's /sleep), finish_wait(), process()
+    close,  // write the output, then close (lingering: see the models)
+    more,   // write the output, then process() again: requests wait behind the unwritten output
+  };
   struct step {
     next what = next::read;
     std::chrono::milliseconds wait{0};
   };
+  // The next bytes to write: buffered response bytes, then a slice of a streamed body (either
+  // may be empty). Write them in that order, in one gather write or two.
+  struct output_view {
+    std::string_view buffered;
+    std::string_view streamed;
+    bool empty() const noexcept { return buffered.empty() && streamed.empty(); }
+    std::size_t size() const noexcept { return buffered.size() + streamed.size(); }
+  };
+
+  // process() answers no further pipelined request while more than this waits to be written.
+  static constexpr std::size_t output_bound = 32 * 1024;
+  // A response or read buffer that grew past this is released when it is no longer needed.
+  static constexpr std::size_t keep_capacity = 64 * 1024;
 
   explicit session(server_context& ctx);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
-  // Where the next read goes (never empty while process() asks for a read).
+  // Where the next read goes (never empty while process() asks for a read, unless memory ran
+  // out: then the model closes the connection).
   std::span<char> read_space() noexcept;
   // n bytes arrived in read_space().
   void commit(std::size_t n) noexcept;
-  // Answers every complete buffered request; see the file comment.
-  step process();
+  // Answers buffered requests (see the file comment).
+  step process() noexcept;
   // After a wait step: append the deferred response; then call process() again.
-  void finish_wait();
+  void finish_wait() noexcept;
 
-  std::string_view output() const noexcept { return out_; }
-  void output_written() noexcept { out_.clear(); }
+  output_view output() const noexcept;
+  // n bytes of output() were written (n may be less than it held).
+  void output_written(std::size_t n) noexcept;
+  bool output_pending() const noexcept { return out_pos_ < out_.size() || stream_left_ > 0; }
 
-  // No partial request is buffered: an idle (keep-alive) wait, not a header wait.
-  bool idle() const noexcept { return begin_ == end_; }
+  // No request is partly buffered (nothing, or only empty lines a client may send between
+  // requests): an idle keep-alive wait, not a header wait.
+  bool idle() const noexcept;
   // When the first byte of the buffered partial request arrived (valid if !idle()).
   std::int64_t request_started_ns() const noexcept { return request_start_ns_; }
   // The read deadline, in now_ns() time: header timeout from the request's first byte if a
@@ -89,26 +123,36 @@ class session {
   std::int64_t read_deadline_ns() const noexcept;
   // The read deadline passed. With a partial request buffered, appends 408 (and the connection
   // must close after writing it); returns whether a response was written.
-  bool on_timeout();
+  bool on_timeout() noexcept;
 
   std::size_t requests_answered() const noexcept { return answered_; }
+  // Bytes of buffer this connection holds now (read and response buffers).
+  std::size_t buffer_capacity() const noexcept { return buf_.capacity() + out_.capacity(); }
 
  private:
-  void answer_error(int status);
-  void maybe_send_continue();
+  void respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept;
+  void answer_error(int status) noexcept;
+  void maybe_send_continue() noexcept;
+  void skip_empty_lines() noexcept;
   bool keep_open(bool client_keep_alive) const noexcept;
+  std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
   http::request_parser parser_;
   read_buffer buf_;
   std::size_t begin_ = 0;  // first byte of the current request
   std::size_t end_ = 0;    // end of received bytes
+  bool started_ = false;   // the parser has seen bytes of the current request
   std::int64_t request_start_ns_ = 0;
-  std::string out_;
+  std::string out_;             // response bytes; out_pos_ of them are written
+  std::size_t out_pos_ = 0;
+  std::uint64_t stream_left_ = 0;  // streamed /bytes body still to write after out_
+  std::uint64_t stream_pos_ = 0;   // its offset (the pattern's phase)
   bool closing_ = false;   // a response said Connection: close; nothing more is answered
   bool continue_sent_ = false;  // "100 Continue" already sent for the current request
   std::size_t answered_ = 0;
   // A /sleep request waiting for the model's wait primitive.
+  bool waiting_ = false;
   dispatch pending_{};
   request_view pending_req_{};
   bool pending_keep_alive_ = false;
