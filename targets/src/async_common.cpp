@@ -20,6 +20,21 @@ async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
   if (next_) next_->prev_ = this;
   loop_.conns = this;
   set_nodelay(sock_.native_handle());
+  // Synchronous operations (write_now) must return would_block instead of waiting.
+  boost::system::error_code ignored;
+  sock_.non_blocking(true, ignored);
+}
+
+async_conn::write_result async_conn::write_now() noexcept {
+  while (sess_.output_pending()) {
+    boost::system::error_code ec;
+    const std::size_t n =
+        with_output_buffers(sess_.output(), [&](const auto& buffers) { return sock_.write_some(buffers, ec); });
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return write_result::would_block;
+    if (ec) return write_result::failed;
+    sess_.output_written(n);
+  }
+  return write_result::done;
 }
 
 async_conn::~async_conn() {

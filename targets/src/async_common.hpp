@@ -65,6 +65,11 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // a slow but steady reader gets a response of any size).
   void set_write_deadline();
   void set_no_deadline() { set_deadline(std::numeric_limits<std::int64_t>::max() / 2); }
+  // Writes the session's output with non-blocking sends while the socket takes it, as most
+  // responses fit its buffer: no trip through the event loop (whose completion would cost
+  // another epoll_wait) and no deadline to arm. would_block: the rest must wait for room.
+  enum class write_result { done, would_block, failed };
+  write_result write_now() noexcept;
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;

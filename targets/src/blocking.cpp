@@ -2,6 +2,7 @@
 // differ only in which thread runs it.
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <thread>
@@ -83,7 +84,42 @@ void lingering_close(int fd, bool stopping) noexcept {
 
 }  // namespace
 
-void serve_blocking(int fd, server_context& ctx, int stop_fd) noexcept {
+void idle_registry::add(entry& e) noexcept {
+  std::lock_guard lock(mutex_);
+  e.next = head_;
+  if (head_) head_->prev = &e;
+  head_ = &e;
+}
+
+void idle_registry::remove(entry& e) noexcept {
+  std::lock_guard lock(mutex_);
+  if (e.prev) e.prev->next = e.next;
+  else head_ = e.next;
+  if (e.next) e.next->prev = e.prev;
+}
+
+void idle_registry::wake_idle() noexcept {
+  // The lock keeps every fd open while we use it: an entry leaves (under the lock) before its
+  // connection closes the fd, so a number reused by a new socket is never shut down by mistake.
+  std::lock_guard lock(mutex_);
+  for (entry* e = head_; e; e = e->next)
+    if (e->idle.load(std::memory_order_seq_cst)) ::shutdown(e->fd, SHUT_RD);  // its recv() returns 0
+}
+
+namespace {
+
+// Sets SO_RCVTIMEO when it changes: once per connection while requests arrive whole, since the
+// idle timeout counts from each read's start; per read only while a request is half received.
+void set_receive_timeout(int fd, std::chrono::milliseconds t, std::chrono::milliseconds& current) noexcept {
+  if (t == current) return;
+  timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  current = t;
+}
+
+}  // namespace
+
+void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
   set_nodelay(fd);
   std::optional<session> made;
   try {
@@ -94,6 +130,9 @@ void serve_blocking(int fd, server_context& ctx, int stop_fd) noexcept {
     return;
   }
   session& s = *made;
+  idle_registry::entry me{fd};
+  idle.add(me);
+  std::chrono::milliseconds rcvtimeo{0};  // none set yet
   bool linger = false;
   for (;;) {
     const auto st = s.process();
@@ -109,35 +148,41 @@ void serve_blocking(int fd, server_context& ctx, int stop_fd) noexcept {
       continue;
     }
 
+    // A blocking recv with a receive timeout: one system call per request that arrives whole.
+    // The deadline is the idle timeout between requests, the rest of the header timeout while
+    // a request is half received.
+    const bool waiting_idle = s.idle();
+    const std::int64_t deadline = s.read_deadline_ns();
+    if (waiting_idle) {
+      set_receive_timeout(fd, ctx.config.idle_timeout, rcvtimeo);
+      // Seen by wake_idle() at stop, or we see the stop here: the two seq_cst accesses on each
+      // side cannot both miss the other (a connection never sleeps through the stop).
+      me.idle.store(true, std::memory_order_seq_cst);
+      if (ctx.stopping.load(std::memory_order_seq_cst)) break;
+    } else {
+      const auto left_ms = (deadline - now_ns() + 999'999) / 1'000'000;
+      if (left_ms <= 0) {
+        if (s.on_timeout()) continue;  // 408, then close
+        break;
+      }
+      set_receive_timeout(fd, std::chrono::milliseconds(left_ms), rcvtimeo);
+    }
     auto space = s.read_space();
-    auto n = ::recv(fd, space.data(), space.size(), MSG_DONTWAIT);
+    if (space.empty()) break;  // out of memory growing the buffer
+    const auto n = ::recv(fd, space.data(), space.size(), 0);
+    if (waiting_idle) me.idle.store(false, std::memory_order_relaxed);
     if (n > 0) {
       s.commit(static_cast<std::size_t>(n));
       continue;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
-
-    // Nothing buffered: wait for input, the read deadline, or (when idle) the server's stop.
-    const std::int64_t deadline = s.read_deadline_ns();
-    bool readable = false;
-    bool stop = false;
-    while (!readable && !stop) {
-      pollfd p[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-      const int timeout = ms_until(deadline);
-      if (timeout <= 0) break;
-      const int r = ::poll(p, s.idle() ? 2 : 1, timeout);
-      if (r < 0 && errno != EINTR) break;
-      if (r > 0) {
-        readable = p[0].revents != 0;
-        stop = !readable && (p[1].revents & POLLIN);
-      }
-    }
-    if (stop) break;  // idle connection at shutdown
-    if (!readable) {  // deadline passed
-      if (s.on_timeout()) continue;  // 408 for a partial request, then close
-      break;                         // idle timeout: just close
-    }
+    if (n == 0) break;  // the client closed, or the stop shut our read side
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+    // The receive timeout passed: an idle connection just closes; a half-received request gets
+    // 408 once its header deadline has passed (the loop above checks it).
+    if (waiting_idle) break;
   }
+  idle.remove(me);  // before the fd is closed (see wake_idle)
   if (linger)
     lingering_close(fd, ctx.stopping.load(std::memory_order_relaxed));
   else

@@ -42,9 +42,16 @@ class coroutine_conn final : public async_conn {
     boost::system::error_code ec;
     for (;;) {
       const auto st = sess_.process();
+      ec.clear();  // a timed-out read's error is handled; only this step's errors count below
       while (sess_.output_pending()) {
-        // One write of what the socket takes now, each with its own send deadline (progress,
-        // not the whole response, is what is timed).
+        const auto w = write_now();
+        if (w == write_result::done) break;
+        if (w == write_result::failed) {
+          ec = asio::error::connection_reset;
+          break;
+        }
+        // The socket's buffer is full: write what it takes when it has room, each write with its
+        // own send deadline (progress, not the whole response, is what is timed).
         set_write_deadline();
         writing_ = true;
         const std::size_t n = co_await with_output_buffers(sess_.output(), [&](const auto& buffers) {

@@ -18,14 +18,22 @@ class reactor_conn final : public async_conn {
   // The owning reference travels from handler to handler (moved, not re-made with
   // shared_from_this), so a request costs no reference-count traffic beyond Asio's own.
 
-  // Writes what process() produced, then goes on with its step.
+  // Writes what process() produced, then goes on with its step; `more` steps loop here rather
+  // than recurse.
   void run(ptr self, session::step st) {
-    step_ = st;
-    if (!sess_.output_pending()) return after_write(std::move(self));
-    do_write(std::move(self));
+    for (;;) {
+      step_ = st;
+      if (sess_.output_pending()) {
+        const auto w = write_now();
+        if (w == write_result::would_block) return do_write(std::move(self));
+        if (w == write_result::failed) return close_now();
+      }
+      if (st.what != session::next::more) return after_write(std::move(self));
+      st = sess_.process();
+    }
   }
 
-  // One write of what the socket takes now; on_write comes back for the rest, each write with
+  // The socket's buffer is full: one asynchronous write of what it takes when it has room, with
   // its own send deadline (progress, not the whole response, is what is timed).
   void do_write(ptr self) {
     set_write_deadline();
@@ -41,8 +49,7 @@ class reactor_conn final : public async_conn {
     writing_ = false;
     if (ec) return close_now();
     sess_.output_written(n);
-    if (sess_.output_pending()) return do_write(std::move(self));
-    after_write(std::move(self));
+    run(std::move(self), step_);  // the rest of the output, then the step
   }
 
   void after_write(ptr self) {

@@ -29,7 +29,8 @@ class thread_per_request_server final : public server {
   }
 
  protected:
-  void on_stop() override {}  // the acceptor and idle connections poll stop_fd_
+  // The acceptor polls stop_fd_; connections idle in recv() are woken here.
+  void on_stop() override { idle_.wake_idle(); }
 
   bool join(std::chrono::steady_clock::time_point deadline) override {
     if (acceptor_.joinable()) acceptor_.join();
@@ -60,7 +61,7 @@ class thread_per_request_server final : public server {
       ctx_.stats.connection_opened();
       try {
         std::thread([this, fd] {
-          serve_blocking(fd, ctx_, stop_fd_);
+          serve_blocking(fd, ctx_, idle_);
           ctx_.stats.connection_closed();
           std::lock_guard lock(mutex_);
           if (--active_ == 0) all_done_.notify_all();
@@ -78,6 +79,7 @@ class thread_per_request_server final : public server {
   }
 
   std::thread acceptor_;
+  idle_registry idle_;
   std::mutex mutex_;
   std::condition_variable all_done_;
   unsigned active_ = 0;  // connection threads running (guarded by mutex_)

@@ -37,6 +37,7 @@ class thread_pool_server final : public server {
 
  protected:
   void on_stop() override {
+    idle_.wake_idle();
     std::lock_guard lock(mutex_);
     ready_.notify_all();
   }
@@ -97,7 +98,7 @@ class thread_pool_server final : public server {
         queue_.pop_front();
         --free_workers_;
       }
-      serve_blocking(fd, ctx_, stop_fd_);
+      serve_blocking(fd, ctx_, idle_);
       ctx_.stats.connection_closed();
       std::lock_guard lock(mutex_);
       ++free_workers_;
@@ -107,6 +108,7 @@ class thread_pool_server final : public server {
   }
 
   std::thread acceptor_;
+  idle_registry idle_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable ready_;

@@ -2,8 +2,10 @@
 // Internal: the concurrency models behind perflab::targets::server, and the pieces the two
 // blocking models share. Each model_<name>.cpp supplies only concurrency: who accepts, who reads
 // and writes, and how /sleep waits. Parsing, routing, handlers, limits and metrics are session's.
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include <perflab/targets/server.hpp>
 
@@ -21,9 +23,30 @@ void refuse_connection(int fd, server_context& ctx) noexcept;
 // Disables Nagle (responses are whole writes; pipelined ones must not wait for ACKs).
 void set_nodelay(int fd) noexcept;
 
-// Serves one accepted connection with blocking I/O until it is closed, then closes fd.
-// stop_fd becomes readable when the server stops: an idle keep-alive connection is then closed.
-void serve_blocking(int fd, server_context& ctx, int stop_fd) noexcept;
+// The connections of a blocking model, so that the stop can wake those idle in a blocking recv()
+// (shutdown(SHUT_RD) makes it return 0). Busy ones notice ctx.stopping after their response.
+class idle_registry {
+ public:
+  struct entry {
+    int fd = -1;
+    std::atomic<bool> idle{false};  // in (or about to enter) a recv() for the next request
+    entry* prev = nullptr;
+    entry* next = nullptr;
+  };
+  void add(entry& e) noexcept;
+  void remove(entry& e) noexcept;
+  // After ctx.stopping is set: wakes every connection idle in recv(), which then closes.
+  void wake_idle() noexcept;
+
+ private:
+  std::mutex mutex_;
+  entry* head_ = nullptr;  // guarded by mutex_
+};
+
+// Serves one accepted connection with blocking I/O until it is closed, then closes fd. Reads are
+// blocking recv() calls with SO_RCVTIMEO (one system call per request); the stop wakes an idle
+// one through `idle`.
+void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept;
 
 // Waits for a readable listening socket (or the stop) and accepts one connection: the fd
 // (blocking), or -1 when the server is stopping.

@@ -69,7 +69,9 @@ std::unique_ptr<server> server::create(const server_config& cfg) {
 void server::request_stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
-  ctx_.stopping.store(true, std::memory_order_relaxed);
+  // seq_cst: the blocking models' idle connections pair this store with their own (see
+  // idle_registry) so that none sleeps through the stop.
+  ctx_.stopping.store(true, std::memory_order_seq_cst);
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof one);
   on_stop();
