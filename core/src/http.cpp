@@ -27,6 +27,13 @@ class category final : public std::error_category {
       case errc::body_too_large: return "body too large";
       case errc::bad_status_line: return "malformed status line";
       case errc::closed_mid_response: return "connection closed before the response was complete";
+      case errc::bad_target: return "malformed request-target, or a form this method may not use";
+      case errc::missing_host: return "Host header field missing (required in HTTP/1.1)";
+      case errc::bad_host: return "more than one Host field, or an invalid Host value";
+      case errc::obs_fold: return "field line starting with whitespace (obsolete line folding is not accepted)";
+      case errc::transfer_encoding_http10: return "Transfer-Encoding in an HTTP/1.0 request";
+      case errc::chunked_not_final: return "chunked is not the final transfer coding";
+      case errc::expectation_failed: return "expectation other than 100-continue";
     }
     return "unknown http error";
   }
@@ -50,6 +57,7 @@ int status_for(errc e) noexcept {
     case errc::body_too_large: return 413;
     case errc::unknown_transfer_coding: return 501;
     case errc::unsupported_version: return 505;
+    case errc::expectation_failed: return 417;
     case errc::bad_request_line:
     case errc::bad_version:
     case errc::bad_method:
@@ -58,7 +66,13 @@ int status_for(errc e) noexcept {
     case errc::content_length_with_te:
     case errc::bad_chunk:
     case errc::bad_status_line:
-    case errc::closed_mid_response: return 400;
+    case errc::closed_mid_response:
+    case errc::bad_target:
+    case errc::missing_host:
+    case errc::bad_host:
+    case errc::obs_fold:
+    case errc::transfer_encoding_http10:
+    case errc::chunked_not_final: return 400;
   }
   return 400;
 }
@@ -74,6 +88,7 @@ std::string_view reason_phrase(int status) noexcept {
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

@@ -62,7 +62,7 @@ TEST(HttpAllocation, RequestParserAllocatesNothingPerRequest) {
   const std::vector<std::string> templates = {
       "GET /json?items=5 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: perflab\r\nAccept: */*\r\n\r\n",
       "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world",
-      "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n",
+      "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n",
       "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
   };
   std::string pipeline;

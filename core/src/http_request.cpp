@@ -1,224 +1,17 @@
-// HTTP/1.1 request parser (RFC 9112) for the lab targets. Line-oriented: each LF is searched from
-// where the previous call stopped, so bytes are scanned once however the request is split.
+// HTTP/1.1 request parser (RFC 9112) for the lab targets: the request line, the header fields and
+// the framing decisions they lead to (chunked bodies: http_request_chunked.cpp). Line-oriented:
+// each LF is searched from where the previous call stopped, so bytes are scanned once however the
+// request is split.
 #include "perflab/core/http.hpp"
 
 #include <algorithm>
-#include <array>
-#include <bit>
 #include <cstring>
-#include <limits>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+
+#include "http_request_scan.hpp"
+#include "http_request_target.hpp"
 
 namespace perflab::http {
-namespace {
-
-// A chunk-size line (size plus extensions) longer than this is refused: a server must not buffer
-// unbounded extensions, and real clients send a few bytes.
-constexpr std::size_t max_chunk_line = 4096;
-
-constexpr std::array<bool, 256> make_tchar_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (char c : std::string_view{"!#$%&'*+-.^_`|~"}) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr auto tchar_table = make_tchar_table();
-
-inline bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
-// field-vchar / obs-text / SP / HTAB: everything but the other control characters and DEL.
-inline bool is_value_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-// SWAR scans, 8 bytes per step: header lines are short, so an inline loop beats a memchr call per
-// line. The lowest flagged byte is exact (false positives only appear above a true hit), which is
-// what the first-match searches below rely on; that needs little-endian loads.
-static_assert(std::endian::native == std::endian::little, "SWAR scans assume little-endian loads");
-constexpr std::uint64_t ones = 0x0101010101010101ull;
-constexpr std::uint64_t highs = 0x8080808080808080ull;
-inline std::uint64_t load8(const char* p) noexcept {
-  std::uint64_t x;
-  std::memcpy(&x, p, 8);
-  return x;
-}
-inline std::uint64_t zero_bytes(std::uint64_t x) noexcept { return (x - ones) & ~x & highs; }
-inline std::uint64_t bytes_below(std::uint64_t x, std::uint8_t n) noexcept { return (x - ones * n) & ~x & highs; }
-
-constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-// Index of the first control byte (< 0x20) or DEL in p[from, n), or n. 16 bytes per step with
-// SSE2 (every x86-64 has it), then 8 with SWAR, then byte by byte.
-std::size_t find_control(const char* p, std::size_t from, std::size_t n) noexcept {
-  std::size_t i = from;
-#ifdef __SSE2__
-  const __m128i below = _mm_set1_epi8(0x1f);
-  const __m128i del = _mm_set1_epi8(0x7f);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    // min(x, 0x1f) == x exactly when x <= 0x1f (unsigned).
-    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, below), x), _mm_cmpeq_epi8(x, del));
-    if (const int m = _mm_movemask_epi8(hit); m != 0) return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(m)));
-  }
-#endif
-  for (; i + 8 <= n; i += 8) {
-    const auto x = load8(p + i);
-    if (const auto m = bytes_below(x, 0x20) | zero_bytes(x ^ (ones * 0x7f)); m != 0)
-      return i + static_cast<std::size_t>(std::countr_zero(m) / 8);
-  }
-  for (; i < n; ++i) {
-    const auto u = static_cast<unsigned char>(p[i]);
-    if (u < 0x20 || u == 0x7f) return i;
-  }
-  return n;
-}
-
-// Finds the LF ending the current line in one pass that also validates the bytes on the way:
-// `bad` is set for any control byte other than HTAB and a CR right before the LF (so a header
-// value needs no second pass). Returns the LF's index, or npos with resume set to where the next
-// call continues (a CR at the very end is looked at again once its successor has arrived).
-std::size_t scan_line(const char* p, std::size_t from, std::size_t n, bool& bad, std::size_t& resume) noexcept {
-  for (std::size_t i = from;; ++i) {
-    i = find_control(p, i, n);
-    if (i == n) break;
-    const char c = p[i];
-    if (c == '\n') return i;
-    if (c == '\r') {
-      if (i + 1 == n) {
-        resume = i;
-        return npos;
-      }
-      if (p[i + 1] == '\n') return i + 1;
-      bad = true;
-    } else if (c != '\t') {
-      bad = true;
-    }
-  }
-  resume = n;
-  return npos;
-}
-
-// First byte in [c, end) that is SP, a control or DEL (the end of a request-target), or end.
-const char* target_end(const char* c, const char* end) noexcept {
-  for (; end - c >= 8; c += 8) {
-    const auto x = load8(c);
-    if (const auto m = bytes_below(x, 0x21) | zero_bytes(x ^ (ones * 0x7f)); m != 0) return c + std::countr_zero(m) / 8;
-  }
-  for (; c < end; ++c) {
-    const auto u = static_cast<unsigned char>(*c);
-    if (u <= 0x20 || u == 0x7f) return c;
-  }
-  return end;
-}
-
-// 0x80 in each byte of t (all bytes < 0x80) that lies in [lo, hi]. Exact per byte: the sums stay
-// below 0x100, so no carry crosses into the next byte.
-inline std::uint64_t bytes_in(std::uint64_t t, std::uint8_t lo, std::uint8_t hi) noexcept {
-  return (t + ones * static_cast<std::uint8_t>(0x80 - lo)) & ~(t + ones * static_cast<std::uint8_t>(0x7f - hi)) & highs;
-}
-
-// 0x80 in each byte of x that is a letter, a digit or '-': what nearly every field name is made of.
-inline std::uint64_t common_name_bytes(std::uint64_t x) noexcept {
-  const auto t = x & ~highs;
-  const auto digit = bytes_in(t, '0', '9');
-  const auto alpha = bytes_in(t | (ones * 0x20), 'a', 'z');
-  const auto dash = bytes_in(t, '-', '-');
-  return (digit | alpha | dash) & ~x;
-}
-
-// The ':' ending the field name that starts at c, or nullptr if a non-token byte comes first or
-// there is no colon before end. Eight bytes per step while the name is letters, digits and '-'.
-const char* name_end(const char* c, const char* end) noexcept {
-  while (end - c >= 8) {
-    const auto odd = ~common_name_bytes(load8(c)) & highs;
-    if (odd == 0) {
-      c += 8;
-      continue;
-    }
-    c += std::countr_zero(odd) / 8;
-    if (*c == ':') return c;
-    if (!is_tchar(*c)) return nullptr;
-    ++c;
-  }
-  for (; c < end; ++c) {
-    if (*c == ':') return c;
-    if (!is_tchar(*c)) return nullptr;
-  }
-  return nullptr;
-}
-
-// name (a token) equals lower_literal (lower-case letters and '-') ignoring case. OR-ing 0x20 maps
-// only 'A'-'Z' onto 'a'-'z' among token characters, so the comparison is exact.
-bool name_is(std::string_view name, std::string_view lower_literal) noexcept {
-  if (name.size() != lower_literal.size() || (name[0] | 0x20) != lower_literal[0]) return false;
-  unsigned diff = 0;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    diff |= static_cast<unsigned char>(name[i] | 0x20) ^ static_cast<unsigned char>(lower_literal[i]);
-  return diff == 0;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Calls f(element) for each non-empty, trimmed element of a comma-separated list (RFC 9110 5.6.1).
-template <typename F>
-void for_each_element(std::string_view list, F&& f) {
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    const auto element = trim_ows(list.substr(0, comma));
-    if (!element.empty()) f(element);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
-
-bool parse_decimal(std::string_view s, std::uint64_t& out) noexcept {
-  if (s.empty()) return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  out = v;
-  return true;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool valid_field_line(std::string_view line) noexcept {
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  for (std::size_t i = 0; i < colon; ++i)
-    if (!is_tchar(line[i])) return false;
-  for (std::size_t i = colon + 1; i < line.size(); ++i)
-    if (!is_value_char(line[i])) return false;
-  return true;
-}
-
-}  // namespace
+using namespace detail;
 
 request_parser::request_parser(request_limits limits) : limits_(limits) {
   // The only allocation: header slots for the largest request we accept.
@@ -227,7 +20,9 @@ request_parser::request_parser(request_limits limits) : limits_(limits) {
 
 void request_parser::reset() noexcept {
   header_count_ = 0;
-  method_ = target_ = body_ = {};
+  method_ = target_ = path_ = query_ = authority_ = body_ = {};
+  form_ = target_form::origin;
+  path_is_root_ = false;
   base_ = nullptr;
   version_major_ = 1;
   version_minor_ = 1;
@@ -236,6 +31,10 @@ void request_parser::reset() noexcept {
   expect_continue_ = false;
   has_content_length_ = false;
   has_transfer_encoding_ = false;
+  te_chunked_last_ = false;
+  te_unknown_ = false;
+  has_host_ = false;
+  expect_unknown_ = false;
   connection_close_ = false;
   connection_keep_alive_ = false;
   error_ = errc::ok;
@@ -246,13 +45,6 @@ void request_parser::reset() noexcept {
   content_length_ = 0;
   body_read_pos_ = body_write_pos_ = 0;
   chunk_left_ = 0;
-}
-
-std::string_view request_parser::path() const noexcept { return target_.substr(0, target_.find('?')); }
-
-std::string_view request_parser::query() const noexcept {
-  const auto q = target_.find('?');
-  return q == std::string_view::npos ? std::string_view{} : target_.substr(q + 1);
 }
 
 std::optional<std::string_view> request_parser::header_value(std::string_view name) const noexcept {
@@ -283,6 +75,9 @@ void request_parser::rebase(const char* base) noexcept {
     };
     move(method_);
     move(target_);
+    move(path_);
+    move(query_);
+    move(authority_);
     move(body_);
     for (std::size_t i = 0; i < header_count_; ++i) {
       move(headers_[i].name);
@@ -353,7 +148,10 @@ parse_status request_parser::parse_head(char* p, std::size_t n) {
     }
     if (header_count_ == limits_.max_headers) return fail(errc::too_many_headers);
 
-    // field-name ":" OWS field-value OWS; no whitespace before the colon, no obs-fold.
+    // A line starting with whitespace is obs-fold, or whitespace between the start line and the
+    // first field: both rejected (RFC 9112 5.2, 2.2).
+    if (is_ows(line[0])) return fail(errc::obs_fold);
+    // field-name ":" OWS field-value OWS; no whitespace before the colon.
     const char* end = line + len;
     const char* colon = name_end(line, end);
     if (line_bad || colon == nullptr || colon == line) return fail(errc::bad_header);
@@ -365,7 +163,7 @@ parse_status request_parser::parse_head(char* p, std::size_t n) {
     headers_[header_count_++] = header{name, value};
     // Only a few names change framing or connection handling; skip the call for all others.
     const auto size = name.size();
-    if (size == 6 || size == 10 || size == 14 || size == 17) {
+    if (size == 4 || size == 6 || size == 10 || size == 14 || size == 17) {
       if (const auto e = on_header(name, value); e != errc::ok) return fail(e);
     }
   }
@@ -393,6 +191,13 @@ errc request_parser::on_request_line(const char* line, std::size_t len) noexcept
 
   method_ = {line, static_cast<std::size_t>(sp1 - line)};
   target_ = {t, static_cast<std::size_t>(sp2 - t)};
+  detail::parsed_target parsed;
+  if (const auto e = detail::parse_target(method_, target_, parsed); e != errc::ok) return e;
+  form_ = parsed.form;
+  path_ = parsed.path;
+  query_ = parsed.query;
+  authority_ = parsed.authority;
+  path_is_root_ = parsed.path_is_root;
   return errc::ok;
 }
 
@@ -418,16 +223,23 @@ errc request_parser::on_header(std::string_view name, std::string_view value) no
       break;
     case 17:
       if (name_is(name, "transfer-encoding")) {
+        // The codings in order, over all fields. What they mean is judged in finish_head: only
+        // there is it known which coding is the final one.
         bool any = false;
         for_each_element(value, [&](std::string_view element) {
           if (result != errc::ok) return;
           any = true;
-          if (!iequals(element, "chunked")) {
-            result = errc::unknown_transfer_coding;  // we decode no other coding
-          } else if (chunked_) {
-            result = errc::bad_header;  // chunked applied twice (RFC 9112 6.1)
-          } else {
+          const auto coding = trim_ows(element.substr(0, element.find(';')));  // parameters ignored
+          for (char c : coding)
+            if (!is_tchar(c)) result = errc::bad_header;
+          if (coding.empty()) result = errc::bad_header;
+          if (iequals(coding, "chunked")) {
+            if (chunked_) result = errc::bad_header;  // chunked applied twice (RFC 9112 6.1)
             chunked_ = true;
+            te_chunked_last_ = true;
+          } else {
+            te_unknown_ = true;
+            te_chunked_last_ = false;
           }
         });
         if (!any && result == errc::ok) result = errc::bad_header;
@@ -443,8 +255,20 @@ errc request_parser::on_header(std::string_view name, std::string_view value) no
       }
       break;
     case 6:
-      // HTTP/1.0 clients cannot expect 100 Continue; RFC 9110 10.1.1 says to ignore it there.
-      if (name_is(name, "expect") && iequals(value, "100-continue") && version_minor_ >= 1) expect_continue_ = true;
+      if (name_is(name, "expect")) {
+        for_each_element(value, [&](std::string_view element) {
+          // HTTP/1.0 clients cannot expect 100 Continue; RFC 9110 10.1.1 says to ignore it there.
+          if (iequals(element, "100-continue")) expect_continue_ = version_minor_ >= 1;
+          else expect_unknown_ = true;  // answered 417 (RFC 9110 10.1.1 allows it)
+        });
+      }
+      break;
+    case 4:
+      if (name_is(name, "host")) {
+        // RFC 9112 3.2: 400 for more than one Host field line or an invalid value.
+        if (has_host_ || !detail::valid_host_value(value)) result = errc::bad_host;
+        has_host_ = true;
+      }
       break;
     default:
       break;
@@ -453,8 +277,18 @@ errc request_parser::on_header(std::string_view name, std::string_view value) no
 }
 
 errc request_parser::finish_head() noexcept {
-  // Both framings at once is the classic request-smuggling vector (RFC 9112 6.3): refuse and close.
-  if (has_transfer_encoding_ && has_content_length_) return errc::content_length_with_te;
+  if (has_transfer_encoding_) {
+    // HTTP/1.0 has no Transfer-Encoding: its framing is faulty (RFC 9112 6.1).
+    if (version_minor_ == 0) return errc::transfer_encoding_http10;
+    // Both framings at once is the classic request-smuggling vector (RFC 9112 6.3): refuse and close.
+    if (has_content_length_) return errc::content_length_with_te;
+    // Without chunked last the body's length cannot be known (6.3); with chunked last, another
+    // coding we do not implement is 501 (6.1).
+    if (!te_chunked_last_) return errc::chunked_not_final;
+    if (te_unknown_) return errc::unknown_transfer_coding;
+  }
+  if (version_minor_ >= 1 && !has_host_) return errc::missing_host;  // RFC 9112 3.2
+  if (expect_unknown_) return errc::expectation_failed;
   keep_alive_ = !connection_close_ && (version_minor_ >= 1 || connection_keep_alive_);
   if (chunked_) {
     stage_ = stage::chunk_size;
@@ -465,103 +299,6 @@ errc request_parser::finish_head() noexcept {
   if (content_length_ > limits_.max_body) return errc::body_too_large;
   stage_ = stage::body_length;
   return errc::ok;
-}
-
-// Decodes a chunked body in place: chunk data is moved down over the size lines, so body() is
-// one contiguous view starting right after the head.
-parse_status request_parser::parse_chunked(char* p, std::size_t n) {
-  for (;;) {
-    switch (stage_) {
-      case stage::chunk_size: {
-        const std::size_t lf = scan_line(p, scan_pos_, n, line_bad_, scan_pos_);
-        if (lf == npos) {
-          if (n - line_start_ >= max_chunk_line) return fail(errc::bad_chunk);
-          return parse_status::need_more;
-        }
-        if (lf + 1 - line_start_ > max_chunk_line) return fail(errc::bad_chunk);
-        line_bad_ = false;  // the size line is checked character by character below
-        std::size_t len = lf - line_start_;
-        if (len > 0 && p[lf - 1] == '\r') --len;
-        const std::string_view line{p + line_start_, len};
-        std::uint64_t size = 0;
-        std::size_t i = 0;
-        for (; i < line.size(); ++i) {
-          const int h = hex_value(line[i]);
-          if (h < 0) break;
-          if (i == 16) return fail(errc::bad_chunk);  // over 64 bits
-          size = (size << 4) | static_cast<std::uint64_t>(h);
-        }
-        if (i == 0) return fail(errc::bad_chunk);
-        while (i < line.size() && is_ows(line[i])) ++i;  // BWS before an extension
-        if (i < line.size()) {
-          if (line[i] != ';') return fail(errc::bad_chunk);
-          for (; i < line.size(); ++i)
-            if (!is_value_char(line[i])) return fail(errc::bad_chunk);
-        }
-        scan_pos_ = line_start_ = body_read_pos_ = lf + 1;
-        if (size == 0) {
-          stage_ = stage::trailers;
-          section_start_ = lf + 1;
-          continue;
-        }
-        const std::uint64_t decoded = body_write_pos_ - head_end_;
-        if (size > limits_.max_body - decoded) return fail(errc::body_too_large);
-        chunk_left_ = size;
-        stage_ = stage::chunk_data;
-        continue;
-      }
-      case stage::chunk_data: {
-        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(n - body_read_pos_, chunk_left_));
-        if (take > 0 && body_write_pos_ != body_read_pos_) std::memmove(p + body_write_pos_, p + body_read_pos_, take);
-        body_write_pos_ += take;
-        body_read_pos_ += take;
-        chunk_left_ -= take;
-        scan_pos_ = body_read_pos_;
-        if (chunk_left_ > 0) return parse_status::need_more;
-        stage_ = stage::chunk_data_end;
-        continue;
-      }
-      case stage::chunk_data_end: {
-        if (body_read_pos_ >= n) return parse_status::need_more;
-        if (p[body_read_pos_] == '\n') {
-          body_read_pos_ += 1;
-        } else if (p[body_read_pos_] == '\r') {
-          if (body_read_pos_ + 1 >= n) return parse_status::need_more;
-          if (p[body_read_pos_ + 1] != '\n') return fail(errc::bad_chunk);
-          body_read_pos_ += 2;
-        } else {
-          return fail(errc::bad_chunk);
-        }
-        scan_pos_ = line_start_ = body_read_pos_;
-        stage_ = stage::chunk_size;
-        continue;
-      }
-      case stage::trailers: {
-        const std::size_t lf = scan_line(p, scan_pos_, n, line_bad_, scan_pos_);
-        if (lf == npos) {
-          if (n - section_start_ >= limits_.max_header_bytes) return fail(errc::headers_too_large);
-          return parse_status::need_more;
-        }
-        if (lf + 1 - section_start_ > limits_.max_header_bytes) return fail(errc::headers_too_large);
-        std::size_t len = lf - line_start_;
-        if (len > 0 && p[lf - 1] == '\r') --len;
-        const std::string_view line{p + line_start_, len};
-        scan_pos_ = line_start_ = body_read_pos_ = lf + 1;
-        line_bad_ = false;  // trailer lines are checked by valid_field_line below
-        if (line.empty()) {
-          body_ = {p + head_end_, body_write_pos_ - head_end_};
-          consumed_ = lf + 1;
-          stage_ = stage::done;
-          return parse_status::complete;
-        }
-        // Trailer fields are checked for syntax and dropped: no handler here needs them.
-        if (!valid_field_line(line)) return fail(errc::bad_chunk);
-        continue;
-      }
-      default:
-        return stage_ == stage::done ? parse_status::complete : parse_status::error;
-    }
-  }
 }
 
 }  // namespace perflab::http

@@ -1,7 +1,8 @@
 // libFuzzer target for the request parser. Input: one flags byte, then a stream of (pipelined)
-// request bytes. The stream is parsed twice, whole and in pieces of a fuzzed size, and the two
-// runs must agree message by message: splitting must never change a verdict. Also checks that
-// views stay inside the buffer and consumed() never exceeds what was given.
+// request bytes. The stream is parsed whole, in pieces of a fuzzed size, and in pieces with
+// compact() after every need_more, and the runs must agree message by message: neither
+// splitting nor compacting may change a verdict (compacting changes only consumed()). Also
+// checks that views stay inside the buffer and consumed() never exceeds what was given.
 #include "perflab/core/http.hpp"
 
 #include <cstdint>
@@ -35,7 +36,7 @@ struct message {
   bool operator==(const message&) const = default;
 };
 
-std::vector<message> run(std::string_view input, const request_limits& limits, std::size_t step) {
+std::vector<message> run(std::string_view input, const request_limits& limits, std::size_t step, bool compact = false) {
   std::vector<char> buf(input.begin(), input.end());
   std::vector<message> out;
   request_parser p(limits);
@@ -45,6 +46,14 @@ std::vector<message> run(std::string_view input, const request_limits& limits, s
     const std::size_t n = avail - offset;
     const auto s = p.parse(std::span<char>(buf.data() + offset, n));
     if (s == parse_status::need_more) {
+      if (compact) {
+        // The parser moved the undecoded rest down; drop the bytes it freed from the window.
+        const std::size_t k = p.compact(std::span<char>(buf.data() + offset, n));
+        require(k <= n);
+        buf.erase(buf.begin() + static_cast<std::ptrdiff_t>(offset + n - k),
+                  buf.begin() + static_cast<std::ptrdiff_t>(offset + n));
+        avail -= k;
+      }
       if (avail == buf.size()) break;
       avail = std::min(avail + step, buf.size());
       continue;
@@ -52,7 +61,7 @@ std::vector<message> run(std::string_view input, const request_limits& limits, s
     message m{s, p.error(), 0, {}, {}, {}, 0, false};
     if (s == parse_status::error) {
       const int st = p.error_status();
-      require(st == 400 || st == 413 || st == 414 || st == 431 || st == 501 || st == 505);
+      require(st == 400 || st == 413 || st == 414 || st == 417 || st == 431 || st == 501 || st == 505);
       require(p.must_close());
       out.push_back(m);
       break;
@@ -98,5 +107,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto whole = run(input, limits, input.size());
   const auto split = run(input, limits, step);
   require(whole == split);
+  auto compacted = run(input, limits, step, true);
+  require(compacted.size() == whole.size());
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    compacted[i].consumed = whole[i].consumed;
+    require(compacted[i] == whole[i]);
+  }
   return 0;
 }

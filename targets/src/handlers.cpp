@@ -40,8 +40,10 @@ void append_head(std::string& out, int status, std::string_view content_type, st
   out.append(server_name);
   out.append("\r\nDate: ");
   out.append(http_date());
-  out.append("\r\nContent-Type: ");
-  out.append(content_type);
+  if (!content_type.empty()) {
+    out.append("\r\nContent-Type: ");
+    out.append(content_type);
+  }
   out.append("\r\nContent-Length: ");
   fmt::format_int len(content_length);
   out.append(len.data(), len.size());
@@ -88,11 +90,15 @@ std::string_view cached_hello() {
   return c.bytes;
 }
 
-void error_body(std::string& body, int status) {
+void error_body(std::string& body, int status, std::string_view detail = {}) {
   fmt::format_int code(status);
   body.append(code.data(), code.size());
   body.push_back(' ');
   body.append(http::reason_phrase(status));
+  if (!detail.empty()) {
+    body.append(": ");
+    body.append(detail);
+  }
   body.push_back('\n');
 }
 
@@ -167,46 +173,57 @@ std::string_view query_param(std::string_view query, std::string_view key) noexc
 }
 
 dispatch resolve(std::string_view method, std::string_view path, std::string_view query) noexcept {
+  constexpr std::string_view get_allow = "GET, HEAD, OPTIONS";
+  constexpr std::string_view post_allow = "POST, PUT, OPTIONS";
   dispatch d;
   d.head = method == "HEAD";
-  const bool get = method == "GET" || d.head;
-  if (!is_known_method(method)) {
+  if (!is_known_method(method) || method == "CONNECT") {
     d.ep = endpoint::invalid;
     d.status = 501;
     return d;
   }
-  auto need_get = [&](endpoint ep) {
-    d.ep = ep;
-    if (!get) d.status = 405;
-    return get;
-  };
+  if (path == "*") {  // OPTIONS * (the parser allows asterisk-form with OPTIONS only)
+    d.ep = endpoint::options;
+    d.options = true;
+    d.allow = "GET, HEAD, POST, PUT, OPTIONS";
+    return d;
+  }
+  if (path == "/hello") d.ep = endpoint::hello;
+  else if (path.starts_with("/bytes/")) d.ep = endpoint::bytes;
+  else if (path == "/json") d.ep = endpoint::json;
+  else if (path == "/cpu") d.ep = endpoint::cpu;
+  else if (path == "/sleep") d.ep = endpoint::sleep;
+  else if (path == "/health") d.ep = endpoint::health;
+  else if (path == "/metrics") d.ep = endpoint::metrics;
+  else if (path == "/echo") d.ep = endpoint::echo;
+  else {
+    d.status = 404;
+    return d;
+  }
+  const bool post_resource = d.ep == endpoint::echo;
+  d.allow = post_resource ? post_allow : get_allow;
+  if (method == "OPTIONS") {
+    d.ep = endpoint::options;
+    d.options = true;
+    return d;
+  }
+  const bool allowed = post_resource ? (method == "POST" || method == "PUT") : (method == "GET" || d.head);
+  if (!allowed) {
+    d.status = 405;
+    return d;
+  }
   auto arg = [&](std::string_view text, std::uint64_t max) {
     if (!parse_u64(text, d.arg) || d.arg > max) d.status = 400;
   };
-  if (path == "/hello") {
-    need_get(endpoint::hello);
-  } else if (path.starts_with("/bytes/")) {
-    if (need_get(endpoint::bytes)) arg(path.substr(7), max_bytes_arg);
-  } else if (path == "/json") {
-    if (need_get(endpoint::json)) {
-      auto v = query_param(query, "items");
-      if (v.empty()) d.arg = 10;
+  switch (d.ep) {
+    case endpoint::bytes: arg(path.substr(7), max_bytes_arg); break;
+    case endpoint::json:
+      if (auto v = query_param(query, "items"); v.empty()) d.arg = 10;
       else arg(v, max_json_items);
-    }
-  } else if (path == "/cpu") {
-    if (need_get(endpoint::cpu)) arg(query_param(query, "us"), max_cpu_us);
-  } else if (path == "/sleep") {
-    if (need_get(endpoint::sleep)) arg(query_param(query, "ms"), max_sleep_ms);
-  } else if (path == "/health") {
-    need_get(endpoint::health);
-  } else if (path == "/metrics") {
-    need_get(endpoint::metrics);
-  } else if (path == "/echo") {
-    d.ep = endpoint::echo;
-    if (method != "POST" && method != "PUT") d.status = 405;
-  } else {
-    d.ep = endpoint::not_found;
-    d.status = 404;
+      break;
+    case endpoint::cpu: arg(query_param(query, "us"), max_cpu_us); break;
+    case endpoint::sleep: arg(query_param(query, "ms"), max_sleep_ms); break;
+    default: break;
   }
   return d;
 }
@@ -214,13 +231,19 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
 response_info write_response(const dispatch& d, const request_view& req, bool keep_alive,
                              const response_context& ctx, std::string& out) {
   const int minor = req.version_minor;
+  // "Allow: <methods>\r\n" for 405 (RFC 9110 15.5.6: MUST) and OPTIONS.
+  thread_local std::string allow;
+  allow.clear();
+  if (d.status == 405 || d.options) allow.append("Allow: ").append(d.allow).append("\r\n");
   if (d.status != 200) {
-    const std::string_view allow = d.status != 405                ? std::string_view{}
-                                   : d.ep == endpoint::echo ? std::string_view{"Allow: POST, PUT\r\n"}
-                                                            : std::string_view{"Allow: GET, HEAD\r\n"};
     append_built(out, d.status, "text/plain", keep_alive, minor, d.head, allow,
                  [&](std::string& o) { error_body(o, d.status); });
     return {d.status, 0};
+  }
+  if (d.options) {
+    // RFC 9110 9.3.7: Content-Length 0 when there is no content.
+    append_head(out, 200, {}, 0, keep_alive, minor, allow);
+    return {200, 0};
   }
 
   switch (d.ep) {
@@ -266,6 +289,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.stats) ctx.stats->write_prometheus(o, ctx.model);
                    });
       return {200, 0};
+    case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:
     case endpoint::count_:
@@ -279,8 +303,9 @@ std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept {
   return {filler_block.data() + offset % 26, static_cast<std::size_t>(std::min<std::uint64_t>(max, filler_slice))};
 }
 
-void write_error(int status, std::string& out) {
-  append_built(out, status, "text/plain", false, 1, false, {}, [&](std::string& o) { error_body(o, status); });
+void write_error(int status, std::string& out, bool head_only, std::string_view detail) {
+  append_built(out, status, "text/plain", false, 1, head_only, {},
+               [&](std::string& o) { error_body(o, status, detail); });
 }
 
 }  // namespace perflab::targets

@@ -42,6 +42,13 @@ TEST(HandlersResolve, RoutesEveryEndpointAndRejectsTheRest) {
       {"GET", "/nope", "", endpoint::not_found, 404, 0},
       {"GET", "/hello/", "", endpoint::not_found, 404, 0},
       {"BREW", "/hello", "", endpoint::invalid, 501, 0},
+      {"CONNECT", "", "", endpoint::invalid, 501, 0},      // we are no proxy
+      {"OPTIONS", "*", "", endpoint::options, 200, 0},
+      {"OPTIONS", "/hello", "", endpoint::options, 200, 0},
+      {"OPTIONS", "/echo", "", endpoint::options, 200, 0},
+      {"OPTIONS", "/nope", "", endpoint::not_found, 404, 0},
+      {"PUT", "/echo", "", endpoint::echo, 200, 0},
+      {"TRACE", "/hello", "", endpoint::hello, 405, 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(std::string(c.method) + " " + c.path + "?" + c.query);
@@ -110,13 +117,47 @@ TEST(HandlersResponse, ConnectionHeaderFollowsVersionAndKeepAlive) {
 TEST(HandlersResponse, ErrorsCarryStatusAndAllow) {
   const auto r405 = respond("POST", "/hello", "");
   EXPECT_TRUE(r405.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
-  EXPECT_NE(r405.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
+  EXPECT_NE(r405.find("\r\nAllow: GET, HEAD, OPTIONS\r\n"), std::string::npos);
+  EXPECT_NE(respond("GET", "/echo", "").find("\r\nAllow: POST, PUT, OPTIONS\r\n"), std::string::npos);
   EXPECT_TRUE(respond("GET", "/missing", "").starts_with("HTTP/1.1 404 Not Found\r\n"));
   EXPECT_TRUE(respond("BREW", "/hello", "").starts_with("HTTP/1.1 501 Not Implemented\r\n"));
   std::string out;
   write_error(431, out);
   EXPECT_TRUE(out.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
   EXPECT_NE(out.find("\r\nConnection: close\r\n"), std::string::npos);
+}
+
+TEST(HandlersResponse, OptionsListsTheMethodsWithNoContent) {
+  const auto any = respond("OPTIONS", "*", "");
+  EXPECT_TRUE(any.starts_with("HTTP/1.1 200 OK\r\n")) << any;
+  EXPECT_NE(any.find("\r\nAllow: GET, HEAD, POST, PUT, OPTIONS\r\n"), std::string::npos) << any;
+  EXPECT_NE(any.find("\r\nContent-Length: 0\r\n"), std::string::npos) << any;
+  EXPECT_EQ(any.find("Content-Type"), std::string::npos) << any;
+  EXPECT_TRUE(any.ends_with("\r\n\r\n"));
+  EXPECT_NE(respond("OPTIONS", "/json", "").find("\r\nAllow: GET, HEAD, OPTIONS\r\n"), std::string::npos);
+  EXPECT_NE(respond("OPTIONS", "/echo", "").find("\r\nAllow: POST, PUT, OPTIONS\r\n"), std::string::npos);
+}
+
+TEST(HandlersResponse, ErrorsForHeadHaveTheFieldsButNoBodyAndSayWhy) {
+  std::string get, head;
+  write_error(400, get, false, "obsolete line folding is not accepted");
+  write_error(400, head, true, "obsolete line folding is not accepted");
+  EXPECT_EQ(body_of(get), "400 Bad Request: obsolete line folding is not accepted\n");
+  EXPECT_EQ(body_of(head), "");
+  EXPECT_EQ(head, get.substr(0, get.size() - body_of(get).size()));  // same fields, Content-Length included
+  EXPECT_EQ(body_of(respond("HEAD", "/nope", "")), "");
+  EXPECT_NE(respond("HEAD", "/nope", "").find("\r\nContent-Length: 14\r\n"), std::string::npos);
+}
+
+TEST(HandlersResponse, LargeBytesBodiesAreStreamedNotCopied) {
+  request_view req{"GET", "/bytes/1000000", "", {}, 1, true};
+  std::string out;
+  const auto info = write_response(resolve("GET", "/bytes/1000000", ""), req, true, {}, out);
+  EXPECT_EQ(info.status, 200);
+  EXPECT_EQ(info.stream, 1000000u);
+  EXPECT_TRUE(out.ends_with("\r\n\r\n")) << "the body was copied into the response";
+  EXPECT_EQ(filler(27, 3), "bcd");
+  EXPECT_EQ(filler(0, 1u << 30).size(), filler_slice);
 }
 
 TEST(HandlersResponse, JsonIsValidShapeAndCompressible) {

@@ -55,6 +55,7 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::health: return "health";
     case endpoint::metrics: return "metrics";
     case endpoint::echo: return "echo";
+    case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";
     case endpoint::count_: break;

@@ -8,11 +8,12 @@ namespace perflab::targets {
 
 namespace {
 
-// Largest buffer a request may need: request line + headers + body, plus chunked framing
-// (a quarter more than the decoded limit) and slack for a pipelined request behind it.
+// Largest buffer a request may need: request line + headers + decoded body, and slack for the
+// chunk framing not yet decoded and a pipelined request behind it. Framing already decoded is
+// given back (request_parser::compact), so the body limit counts decoded bytes, however small
+// the chunks.
 std::size_t max_buffer(const http::request_limits& l) {
-  return l.max_request_line + l.max_header_bytes + static_cast<std::size_t>(l.max_body) +
-         static_cast<std::size_t>(l.max_body / 4) + 64 * 1024;
+  return l.max_request_line + l.max_header_bytes + static_cast<std::size_t>(l.max_body) + 64 * 1024;
 }
 
 }  // namespace
@@ -42,6 +43,10 @@ session::~session() {
 }
 
 std::span<char> session::read_space() noexcept {
+  if (end_ == buf_.capacity() && started_) {
+    // A chunked body fills the buffer: first take back the framing already decoded.
+    end_ -= parser_.compact(std::span<char>(buf_.data() + begin_, end_ - begin_));
+  }
   if (end_ == buf_.capacity()) {
     if (begin_ > 0) {
       // Move the partial request to the front; the parser re-bases its views on the next parse().
@@ -101,11 +106,16 @@ void session::output_written(std::size_t n) noexcept {
   stream_pos_ += streamed;
 }
 
-void session::answer_error(int status) noexcept {
+void session::answer_error(int status, bool parse_error) noexcept {
   closing_ = true;
   const std::size_t mark = out_.size();
   try {
-    write_error(status, out_);
+    // A HEAD request gets no body (RFC 9110 9.3.2), even on an error. Read from the buffer,
+    // not parser_.method(): the buffer may have moved since the last parse() re-based it.
+    const bool head = end_ - begin_ >= 5 && std::memcmp(buf_.data() + begin_, "HEAD ", 5) == 0;
+    std::string detail;
+    if (parse_error) detail = http::make_error_code(parser_.error()).message();
+    write_error(status, out_, head, detail);
   } catch (...) {
     out_.resize(mark);  // no memory even for the error page: the connection just closes
     ctx_.stats.allocation_failed();
@@ -203,7 +213,7 @@ session::step session::process() noexcept {
     }
     if (status == http::parse_status::error) {
       // The framing can no longer be trusted: answer and close.
-      answer_error(parser_.error_status());
+      answer_error(parser_.error_status(), true);
       continue;
     }
 

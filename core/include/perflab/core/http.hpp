@@ -16,9 +16,14 @@
 // Line endings: CRLF, and a bare LF is accepted as well (RFC 9112 section 2.2); a CR that is not
 // followed by LF inside the request head is an error.
 //
+// The request parser is strict where RFC 9112 and RFC 9110 tell a server to reject: what it
+// refuses, and the status each refusal maps to, is listed in errc below and, requirement by
+// requirement, in docs/targets.md ("HTTP conformance").
+//
 // Server loop (targets), with `buf` holding the received bytes from the current request on:
 //   switch (parser.parse(buf)) {
-//     case parse_status::need_more: read more, append, call again (the parser resumes);
+//     case parse_status::need_more: read more, append, call again (the parser resumes); when the
+//       buffer is full, compact() first gives back the chunk framing of a half-received body;
 //     case parse_status::error: answer parser.error_status(), then close;
 //     case parse_status::complete: handle; if (parser.must_close()) close after the answer;
 //       drop parser.consumed() bytes (the rest is the next pipelined request), parser.reset().
@@ -51,16 +56,23 @@ enum class errc {
   too_many_headers,        // 431: more than limits.max_headers header fields
   bad_content_length,      // 400: non-digits, overflow, or conflicting duplicate values
   content_length_with_te,  // 400 (and close): both Content-Length and Transfer-Encoding
-  unknown_transfer_coding, // 501: a transfer coding other than chunked (last)
+  unknown_transfer_coding, // 501: a transfer coding we do not implement, chunked being the final one
   bad_chunk,               // 400: malformed chunk size line, chunk data or trailer
   body_too_large,          // 413: declared or decoded body over limits.max_body
   bad_status_line,         // response: malformed status line
   closed_mid_response,     // response: EOF before the message was complete
+  bad_target,              // 400: request-target in no valid form, or a form the method may not use
+  missing_host,            // 400: HTTP/1.1 request without Host (RFC 9112 3.2)
+  bad_host,                // 400: more than one Host field line, or an invalid Host value
+  obs_fold,                // 400: a field line starting with whitespace (obs-fold, RFC 9112 5.2, 2.2)
+  transfer_encoding_http10,// 400 (and close): Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1)
+  chunked_not_final,       // 400 (and close): Transfer-Encoding whose final coding is not chunked (RFC 9112 6.3)
+  expectation_failed,      // 417: an Expect member other than 100-continue (RFC 9110 10.1.1)
 };
 
 const std::error_category& http_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;
-// HTTP status a server answers with for a request parse error (400, 413, 414, 431, 501, 505).
+// HTTP status a server answers with for a request parse error (400, 413, 414, 417, 431, 501, 505).
 int status_for(errc e) noexcept;
 // Short reason phrase for the statuses status_for() returns ("Bad Request", ...), for error pages.
 std::string_view reason_phrase(int status) noexcept;
@@ -80,6 +92,14 @@ struct request_limits {
 
 enum class parse_status { need_more, complete, error };
 
+// The four forms of request-target (RFC 9112 3.2).
+enum class target_form : std::uint8_t {
+  origin,     // "/path?query": any method but CONNECT
+  absolute,   // "http://host/path?query": accepted from any client (3.2.2); its host replaces Host
+  authority,  // "host:port": CONNECT only
+  asterisk,   // "*": OPTIONS only
+};
+
 class request_parser {
  public:
   explicit request_parser(request_limits limits = {});
@@ -94,8 +114,13 @@ class request_parser {
   // Valid after complete (head fields also once head_complete()), while buf is unchanged.
   std::string_view method() const noexcept { return method_; }
   std::string_view target() const noexcept { return target_; }   // as sent, e.g. "/json?items=5"
-  std::string_view path() const noexcept;                        // target up to '?'
-  std::string_view query() const noexcept;                       // after '?', or empty
+  target_form form() const noexcept { return form_; }
+  // The path: origin-form up to '?'; absolute-form's path ("/" when empty); "*"; empty for
+  // authority-form.
+  std::string_view path() const noexcept { return path_is_root_ ? std::string_view("/") : path_; }
+  std::string_view query() const noexcept { return query_; }     // after '?', or empty
+  // absolute-form's authority ("host[:port]") or authority-form's target; empty otherwise.
+  std::string_view authority() const noexcept { return authority_; }
   int version_major() const noexcept { return version_major_; }  // always 1 once the line parsed
   int version_minor() const noexcept { return version_minor_; }  // HTTP/1.<minor>: 0 or 1
   std::span<const header> headers() const noexcept { return {headers_.data(), header_count_}; }
@@ -111,6 +136,13 @@ class request_parser {
   bool head_complete() const noexcept { return stage_ >= stage::body_length; }
   std::string_view body() const noexcept { return body_; }       // decoded
   std::size_t consumed() const noexcept { return consumed_; }
+
+  // After need_more while a chunked body arrives: moves the bytes not yet decoded down over the
+  // chunk framing already decoded, so that the buffer holds head + decoded body + the rest, and
+  // the body limit is what limits the buffer, not the framing (8-byte chunks carry 5 bytes of
+  // framing each). Returns by how many bytes the received data shrank (the caller moves its end
+  // back by that much); 0 when there is nothing to give back.
+  std::size_t compact(std::span<char> buf) noexcept;
 
   // Valid after error.
   errc error() const noexcept { return error_; }
@@ -135,6 +167,7 @@ class request_parser {
   parse_status parse_head(char* p, std::size_t n);
   parse_status parse_chunked(char* p, std::size_t n);
   errc on_request_line(const char* line, std::size_t len) noexcept;
+  errc on_target(const char* t, std::size_t len) noexcept;
   errc on_header(std::string_view name, std::string_view value) noexcept;
   errc finish_head() noexcept;
   void rebase(const char* base) noexcept;
@@ -142,7 +175,9 @@ class request_parser {
   request_limits limits_;
   std::vector<header> headers_;
   std::size_t header_count_ = 0;
-  std::string_view method_, target_, body_;
+  std::string_view method_, target_, path_, query_, authority_, body_;
+  target_form form_ = target_form::origin;
+  bool path_is_root_ = false;   // absolute-form with an empty path: path() is "/"
   const char* base_ = nullptr;  // buf.data() of the previous call, to re-base views if it moved
   int version_major_ = 1;
   int version_minor_ = 1;
@@ -151,6 +186,10 @@ class request_parser {
   bool expect_continue_ = false;
   bool has_content_length_ = false;
   bool has_transfer_encoding_ = false;
+  bool te_chunked_last_ = false;   // the last transfer coding so far is chunked
+  bool te_unknown_ = false;        // a coding other than chunked was named
+  bool has_host_ = false;
+  bool expect_unknown_ = false;    // an expectation other than 100-continue
   bool connection_close_ = false;
   bool connection_keep_alive_ = false;
   bool line_bad_ = false;  // the line being scanned holds a stray control byte

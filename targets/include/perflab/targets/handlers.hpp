@@ -36,7 +36,12 @@ struct dispatch {
   int status = 200;        // != 200: answer with this error status (400, 404, 405, 501)
   std::uint64_t arg = 0;   // bytes / items / microseconds / milliseconds, by endpoint
   bool head = false;       // HEAD: same headers, no body
+  bool options = false;    // OPTIONS: 200 with Allow and no content
+  std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
 };
+// path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
+// GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; "*" every method we
+// implement. An unknown method, and CONNECT (we are no proxy), get 501.
 dispatch resolve(std::string_view method, std::string_view path, std::string_view query) noexcept;
 
 // Value of key in an application/x-www-form-urlencoded query ("items=5&x=1"), or empty.
@@ -74,8 +79,9 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                              const response_context& ctx, std::string& out);
 
 // An error response without a request to answer (parse error, 408, 503 refusal): always
-// "Connection: close".
-void write_error(int status, std::string& out);
+// "Connection: close". head_only: the request was HEAD (same fields, no body). detail: why, in
+// the body after the reason phrase (e.g. the parser's message, as RFC 9112 5.2 asks for obs-fold).
+void write_error(int status, std::string& out, bool head_only = false, std::string_view detail = {});
 
 // The current "Date" header value (IMF-fixdate, 29 characters), cached per thread and refreshed
 // when the second changes.

@@ -15,6 +15,7 @@ namespace perflab::targets {
 // What a request was answered by; a label of every per-request metric.
 enum class endpoint : std::uint8_t {
   hello, bytes, json, cpu, sleep, health, metrics, echo,
+  options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
   count_

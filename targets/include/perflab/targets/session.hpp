@@ -131,7 +131,9 @@ class session {
 
  private:
   void respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept;
-  void answer_error(int status) noexcept;
+  // Appends an error response (no body for HEAD; the parser's message in it for parse errors)
+  // and makes this the connection's last.
+  void answer_error(int status, bool parse_error = false) noexcept;
   void maybe_send_continue() noexcept;
   void skip_empty_lines() noexcept;
   bool keep_open(bool client_keep_alive) const noexcept;
