@@ -4,7 +4,6 @@
 // number of connection threads (0: no cap), beyond which connections are refused with 503.
 #include <condition_variable>
 #include <mutex>
-#include <system_error>
 #include <thread>
 
 #include "models.hpp"
@@ -66,8 +65,9 @@ class thread_per_request_server final : public server {
           std::lock_guard lock(mutex_);
           if (--active_ == 0) all_done_.notify_all();
         }).detach();
-      } catch (const std::system_error&) {
-        // No thread to be had (thread or memory limit): refuse rather than die.
+      } catch (const std::exception&) {
+        // No thread to be had (std::system_error at the thread limit, std::bad_alloc for its
+        // state): refuse rather than die.
         ctx_.stats.connection_closed();
         {
           std::lock_guard lock(mutex_);

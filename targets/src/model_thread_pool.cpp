@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -81,8 +82,15 @@ class thread_pool_server final : public server {
         refuse_connection(fd, ctx_);
         continue;
       }
+      try {
+        queue_.push_back(fd);
+      } catch (const std::bad_alloc&) {
+        ctx_.stats.allocation_failed();
+        lock.unlock();
+        refuse_connection(fd, ctx_);
+        continue;
+      }
       ctx_.stats.connection_opened();
-      queue_.push_back(fd);
       ready_.notify_one();
     }
   }
