@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
+#include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/engine.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
@@ -333,6 +335,13 @@ class scenario_runner {
           }
         });
       }
+      // The target's CPU over the measured phase alone: sampled at its boundaries, so neither
+      // the warm-up nor the drain is charged to the requests the phase served.
+      std::optional<process_sample> at_start, at_end;
+      if (child) {
+        cfg.on_measure_start = [&] { at_start = child->sample(); };
+        cfg.on_measure_end = [&] { at_end = child->sample(); };
+      }
       const bool interrupted_before = interrupt_flag().load();
       auto res = run_load(cfg);
       done.store(true);
@@ -358,10 +367,17 @@ class scenario_runner {
         const struct rusage& ru = child->usage();
         double ru_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
         double ru_sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
-        // /proc before stopping excludes the shutdown; a dead target only has its rusage left.
-        bool have_last = !died.load() && last.peak_rss_bytes > 0;
-        ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - start_sample.cpu_user_s);
-        ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - start_sample.cpu_system_s);
+        if (at_start && at_end) {
+          ti.cpu_user_s = std::max(0.0, at_end->cpu_user_s - at_start->cpu_user_s);
+          ti.cpu_system_s = std::max(0.0, at_end->cpu_system_s - at_start->cpu_system_s);
+        } else {
+          // No phase boundaries (the target died, or the run stopped in the warm-up): /proc
+          // before stopping excludes the shutdown; a dead target only has its rusage left.
+          bool have_last = !died.load() && last.peak_rss_bytes > 0;
+          const process_sample& from = at_start ? *at_start : start_sample;
+          ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - from.cpu_user_s);
+          ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - from.cpu_system_s);
+        }
         ti.peak_rss_bytes = std::max<std::int64_t>(last.peak_rss_bytes, static_cast<std::int64_t>(ru.ru_maxrss) * 1024);
         ti.threads = std::max(peak_threads, last.threads);
         ti.exit_status = e.text();
@@ -388,10 +404,11 @@ class scenario_runner {
     vo.v.repeat = repeat;
     vo.v.target = ti;
     vo.v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
+    vo.v.load.success = cfg.success;
+    vo.v.load.max_error_rate = cfg.max_error_rate;
     vo.v.thresholds = evaluate_thresholds(spec.thresholds, vo.v);
-    for (const auto& t : vo.v.thresholds)
-      if (!t.passed) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::thresholds_failed);
-    if (vo.v.loadgen.saturated) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::saturated);
+    // One verdict for the row's status word and its exit code (core/verdict.hpp).
+    vo.exit_code = exit_code::combine(vo.exit_code, result::exit_code_of(vo.v));
     if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
     if (vo.v.interval_log.empty() && fs::exists(dir_ / (prefix + ".hlog"))) vo.v.interval_log = prefix + ".hlog";
     if (vo.v.series_csv.empty() && fs::exists(dir_ / (prefix + ".csv"))) vo.v.series_csv = prefix + ".csv";
@@ -434,14 +451,24 @@ class scenario_runner {
 
   void print_variant(const result::variant& v) {
     const double ms = 1e-3;
-    std::string line = fmt::format("  {:.1f} req/s, ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, "
-                                   "errors {}", v.tps_mean, v.ttfb.p50_us * ms, v.ttfb.p99_us * ms,
-                                   v.ttlb.p50_us * ms, v.ttlb.p99_us * ms, v.errors.total());
+    std::string line = fmt::format("  goodput {:.1f}/s", v.tps_mean);
+    if (std::abs(v.rps_mean - v.tps_mean) > 0.05) line += fmt::format(" (all responses {:.1f}/s)", v.rps_mean);
+    line += fmt::format(", ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, errors {}",
+                        v.ttfb.p50_us * ms, v.ttfb.p99_us * ms, v.ttlb.p50_us * ms, v.ttlb.p99_us * ms,
+                        v.errors.total());
+    if (v.errors.total() + v.abandoned > 0) line += fmt::format(" ({:.2f}%)", v.error_rate * 100);
+    if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
     if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
     if (v.target.spawned)
       line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
                           units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
-    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (send lag over bound: numbers suspect)";
+    if (v.stalled > 0)
+      line += fmt::format("; STALLED: {} requests sent in the warm-up got no answer in the whole measured phase",
+                          v.stalled);
+    if (result::error_rate_exceeded(v))
+      line += fmt::format("; ERRORS: error rate {:.2f}% over the bound {:.2f}%", v.error_rate * 100,
+                          v.load.max_error_rate * 100);
+    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (schedule not kept or loadgen out of resources: numbers suspect)";
     if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
     out_ << line << "\n";
     for (const auto& t : v.thresholds)
