@@ -254,21 +254,12 @@ TEST(Wire, TtfbIsTheFinalResponsesFirstByteNotAnInterimOnes) {
 TEST(ClosedLoop, ConnectTimeoutsRecordTheWaitNotTheHostsUptime) {
   // A listener with backlog 0 that never accepts: one handshake completes, the rest time out.
   // The old engine recorded now - 0 (the uptime) for each timed-out connect.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 0), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  auto cfg = closed_loop("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", 6, 2s);
+  never_accepting_listener listener;
+  auto cfg = closed_loop(listener.url(), 6, 2s);
   cfg.connect_timeout = 300ms;
   cfg.request_timeout = 1s;
   cfg.drain_timeout = 100ms;
   const auto v = run_ok(cfg);
-  ::close(fd);
   EXPECT_GT(v.errors.connect_timeout, 3);
   EXPECT_EQ(v.ttlb.too_large, 0);
   EXPECT_LT(v.ttlb.max_us, 1'500'000);  // at most a request timeout plus the housekeeping tick

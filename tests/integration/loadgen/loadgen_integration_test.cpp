@@ -358,21 +358,11 @@ TEST(Errors, TimedOutRequestsCountInLatencyAsLowerBounds) {
 }
 
 TEST(Errors, ConnectTimeoutsAreCounted) {
-  // A listener that never accepts: once its queue is full the kernel drops further SYNs.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 0), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  auto cfg = open_loop("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/", 20, 1s);
+  never_accepting_listener listener;
+  auto cfg = open_loop(listener.url(), 20, 1s);
   cfg.connect_timeout = 200ms;
   cfg.request_timeout = 200ms;
   const auto v = run_ok(cfg);
-  ::close(fd);
   EXPECT_EQ(v.completed, 0);
   EXPECT_GE(v.errors.connect_timeout, 10);
   EXPECT_EQ(v.errors.connect_refused, 0);

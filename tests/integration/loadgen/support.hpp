@@ -1,7 +1,10 @@
 #pragma once
 // Helpers shared by the loadgen's end-to-end test files: run configurations, a run that must
 // succeed, the `loadgen` program run as a child, and a histogram-resolution lower bound.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -47,6 +50,33 @@ inline result::variant run_ok(const run_config& cfg) {
   EXPECT_TRUE(v.has_value()) << (v ? "" : v.error());
   return v ? *v : result::variant{};
 }
+
+// A 127.0.0.1 listener with backlog 0 that never accepts: once its queue holds one connection
+// the kernel drops further SYNs, so connects time out. Closed when it goes out of scope.
+class never_accepting_listener {
+ public:
+  never_accepting_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 0) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      ADD_FAILURE() << "cannot set up a listener on 127.0.0.1";
+    port_ = ntohs(a.sin_port);
+  }
+  ~never_accepting_listener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  never_accepting_listener(const never_accepting_listener&) = delete;
+  never_accepting_listener& operator=(const never_accepting_listener&) = delete;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  int fd_ = -1;
+  unsigned short port_ = 0;
+};
 
 struct proc_result {
   int exit_code = -1;
