@@ -69,7 +69,7 @@ def case_schema_broken():
         "missing_field": lambda d: d["variants"][0]["ttlb"].pop("p99_us"),
         "wrong_type": lambda d: d["variants"][0].__setitem__("tps_mean", "fast"),
         "unknown_field": lambda d: d["variants"][0].__setitem__("tps_median", 1.0),
-        "future_schema": lambda d: d.__setitem__("schema", 2),
+        "future_schema": lambda d: d.__setitem__("schema", 3),
         "negative_count": lambda d: d["variants"][0]["errors"].__setitem__("reset", -1),
         "param_not_string": lambda d: d["variants"][0]["params"].__setitem__("connections", 10),
     }
