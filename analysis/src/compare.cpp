@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "describe.hpp"
 #include "format.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"
@@ -180,6 +181,7 @@ metric_change judge_change(std::span<const double> baseline, std::span<const dou
                    ? fmt::format("tolerance only ({}: no significance test)", sizes)
                    : fmt::format("tolerance only ({}: no significance test; the repeats disagree)", sizes);
   }
+  c.beyond_tolerance = beyond;
   const bool worse = m.direction == better::lower ? delta > 0 : delta < 0;
   if (beyond && counts) c.result = worse ? verdict::regressed : verdict::improved;
   return c;
@@ -192,18 +194,11 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
   auto check_run = [&](const result::run& r, const char* side) {
     if (!r.complete) out.warnings.push_back(fmt::format("{} run is incomplete (interrupted or a target died)", side));
     for (const auto& v : r.variants) {
-      std::string who = fmt::format("{} variant '{}' (repeat {})", side, v.name, v.repeat);
-      if (!v.complete) {
-        out.warnings.push_back(fmt::format("{} is incomplete{}{}", who, v.incomplete_reason.empty() ? "" : ": ",
-                                           v.incomplete_reason));
+      // The verdict's status words (result::status_flags), each with what it means for the numbers.
+      for (const auto& n : detail::variant_notes(v)) {
+        if (n.status)
+          out.warnings.push_back(fmt::format("{} variant '{}' (repeat {}): {}: {}", side, v.name, v.repeat, n.word, n.text));
       }
-      if (v.loadgen.saturated) {
-        out.warnings.push_back(fmt::format("{}: the load generator was saturated (send lag p99 {} > bound {}); "
-                                           "its latencies and TPS are suspect",
-                                           who, detail::format_us(v.send_lag.p99_us),
-                                           detail::format_us(v.loadgen.send_lag_bound_us)));
-      }
-      if (v.target.crashed) out.warnings.push_back(fmt::format("{}: the target crashed ({})", who, v.target.exit_status));
     }
   };
   check_run(baseline, "baseline");
@@ -296,6 +291,7 @@ nlohmann::json comparison_json(const comparison& c, const compare_options& opt) 
     e["change"] = ch.change;
     e["change_is_absolute"] = ch.change_is_absolute;
     e["p_value"] = ch.p_value ? nlohmann::json(*ch.p_value) : nlohmann::json(nullptr);
+    e["beyond_tolerance"] = ch.beyond_tolerance;
     e["repeats_agree"] = ch.repeats_agree;
     e["ci95_median_difference"] = ch.ci_low ? nlohmann::json::array({*ch.ci_low, *ch.ci_high}) : nlohmann::json(nullptr);
     e["method"] = ch.method;

@@ -264,6 +264,25 @@ TEST(CompareWarnings, IncompleteSaturatedAndUnmatchedAreReported) {
   EXPECT_FALSE(j["warnings"].empty());
 }
 
+// Warnings follow the verdict's status words: a failing target (ERRORS, STALLED) is named too.
+TEST(CompareWarnings, StatusWordsOfEveryVariantWithWhatTheyMean) {
+  auto base = make_run("a", {{1000, 2000}});
+  auto cand = make_run("a", {{1000, 2000}});
+  cand.variants[0].error_rate = 0.2;
+  cand.variants[0].errors.status_5xx = 200;
+  cand.variants[0].carried_in = 8;
+  cand.variants[0].stalled = 5;
+  auto c = compare_runs(base, cand, {});
+  std::string all;
+  for (const auto& w : c.warnings) all += w + "\n";
+  EXPECT_NE(all.find("candidate variant 'a' (repeat 0): ERRORS: error rate 20.00% is above the bound 1.00%"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("candidate variant 'a' (repeat 0): STALLED: 5 of the 8 requests carried in"), std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("baseline variant"), std::string::npos) << all;
+}
+
 TEST(CompareJson, CarriesEveryChangeAndTheVerdict) {
   auto c = compare_runs(make_run("v", {{10000, 2000}}), make_run("v", {{5000, 2000}}), {});
   auto j = comparison_json(c, {});
@@ -328,6 +347,41 @@ TEST(CompareParse, Metrics) {
   v.target.peak_rss_bytes = 1024;
   EXPECT_EQ(metric_value(v, *parse_metric("ttfb.p99.9")), 42);
   EXPECT_EQ(metric_value(v, *parse_metric("target.rss")), 1024);
+}
+
+// Goodput is the TPS column; all responses/s, carried-in, stalled and unanswered columns appear
+// when some variant has something there; the status column is the verdict's.
+TEST(ComparisonTable, GoodputColumnsOnDemandAndTheVerdictsStatus) {
+  result::run r;
+  r.variants.push_back(make_variant("model=reactor", 0, 3000, 2500));
+  r.variants[0].rps_mean = 3000;
+  auto narrow = comparison_table(r);
+  EXPECT_NE(narrow.find("goodput/s"), std::string::npos) << narrow;
+  for (const char* absent : {"responses/s", "carried-in", "stalled", "unanswered"})
+    EXPECT_EQ(narrow.find(absent), std::string::npos) << absent << "\n" << narrow;
+
+  r.variants.push_back(make_variant("model=thread-pool", 0, 2500, 9000, 0.17));
+  auto& v = r.variants[1];
+  v.rps_mean = 3000;
+  v.errors.status_5xx = 1500;
+  v.carried_in = 10;
+  v.stalled = 4;
+  auto t = comparison_table(r);
+  std::istringstream in(t);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);)
+    if (l.rfind("load: ", 0) != 0 && l.rfind("measured: ", 0) != 0 && l.rfind("cpus: ", 0) != 0) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 4u) << t;
+  for (const char* h : {"goodput/s", "responses/s", "carried-in", "stalled", "status"})
+    EXPECT_NE(lines[0].find(h), std::string::npos) << h << "\n" << t;
+  EXPECT_EQ(lines[0].find("unanswered"), std::string::npos) << t;
+  std::istringstream row(lines[3]);
+  std::string name, goodput, responses;
+  row >> name >> goodput >> responses;
+  EXPECT_EQ(goodput, "2500") << t;
+  EXPECT_EQ(responses, "3000") << t;
+  EXPECT_EQ(lines[3].substr(lines[3].size() - std::string("ERRORS,STALLED").size()), "ERRORS,STALLED") << t;
+  EXPECT_EQ(lines[2].substr(lines[2].size() - 2), "ok") << t;
 }
 
 TEST(ComparisonTable, ListsEveryVariantInAlignedColumnsWithFlags) {

@@ -67,6 +67,7 @@ struct metric_change {
   // sides have >= 2 repeats (2000 resamples, fixed seed: the same inputs give the same interval).
   std::optional<double> ci_low;
   std::optional<double> ci_high;
+  bool beyond_tolerance = false;       // |change| above the tolerance and the metric's floor
   bool repeats_agree = false;          // every candidate repeat at or beyond every baseline repeat, in the
                                        // direction of the change (false when nothing changed)
   std::string method;                  // how the verdict was reached, e.g. "mann-whitney (5 vs 5 repeats) + tolerance"
