@@ -31,7 +31,8 @@ struct variant_note {
 // check), then UNANSWERED, RETRIED, CARRIED-IN. Empty for a clean variant.
 std::vector<variant_note> variant_notes(const result::variant& v);
 
-// All responses per second differs from goodput (some responses were not successes).
+// All responses per second exceeds goodput (some responses were not successes). An rps_mean
+// below goodput is taken as not recorded, not as a difference.
 bool rps_differs(const result::variant& v);
 
 // Why a latency table row of `v` is empty (count 0), for the table itself; "" when it is not.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "describe.hpp"
+#include "perflab/analysis/ci_formats.hpp"
 #include "document.hpp"
 #include "perflab/core/hdr_log.hpp"
 #include "perflab/core/result_io.hpp"
@@ -78,27 +79,6 @@ tl::expected<std::vector<loaded_run>, std::string> load_runs(const std::vector<f
   return runs;
 }
 
-bool write_text(const fs::path& p, const std::string& text, std::string& err) {
-  auto tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      err = fmt::format("{}: cannot write", tmp.string());
-      return false;
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec) {
-    err = fmt::format("{}: {}", p.string(), ec.message());
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 tl::expected<report_paths, std::string> render_report(const std::vector<fs::path>& run_dirs, const fs::path& out_dir) {
@@ -141,15 +121,13 @@ tl::expected<report_paths, std::string> render_report(const std::vector<fs::path
   add_plots(doc, vars);
 
   report_paths paths{out / "report.md", out / "report.html"};
-  std::string err;
   // The SVG files the Markdown links to; the HTML embeds the same plots.
   for (const auto& b : doc.blocks) {
-    if (b.k == block::kind::plot && !b.svg_file.empty() && !write_text(out / b.svg_file, b.svg, err)) {
-      return tl::make_unexpected(err);
-    }
+    if (b.k != block::kind::plot || b.svg_file.empty()) continue;
+    if (auto w = write_text_file(out / b.svg_file, b.svg); !w) return tl::make_unexpected(w.error());
   }
-  if (!write_text(paths.markdown, render_markdown(doc), err)) return tl::make_unexpected(err);
-  if (!write_text(paths.html, render_html(doc, title), err)) return tl::make_unexpected(err);
+  if (auto w = write_text_file(paths.markdown, render_markdown(doc)); !w) return tl::make_unexpected(w.error());
+  if (auto w = write_text_file(paths.html, render_html(doc, title)); !w) return tl::make_unexpected(w.error());
   return paths;
 }
 
