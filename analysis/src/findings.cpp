@@ -80,6 +80,14 @@ std::string value_name(const std::string& dim, const std::string& value) {
   return numeric ? dim + "=" + value : value;
 }
 
+// The first status other than "ok" among a subject's repeats: one suspect repeat is enough to
+// qualify its median.
+std::string status_of(const finding_subject& s) {
+  for (const auto* v : s.repeats)
+    if (auto w = result::status_word(*v, ", "); w != "ok") return w;
+  return "ok";
+}
+
 contrast make_contrast(const std::string& dim, const std::string& context, finding_metric m,
                        const measured_subject& best, const measured_subject& worst, std::size_t candidates) {
   contrast c;
@@ -95,8 +103,8 @@ contrast make_contrast(const std::string& dim, const std::string& context, findi
   const double hi = higher_is_better(m) ? c.best_value : c.worst_value;
   const double lo = higher_is_better(m) ? c.worst_value : c.best_value;
   c.ratio = lo > 0 ? hi / lo : (hi > 0 ? std::numeric_limits<double>::infinity() : 1.0);
-  c.best_status = result::status_word(*best.s->repeats.front(), ", ");
-  c.worst_status = result::status_word(*worst.s->repeats.front(), ", ");
+  c.best_status = status_of(*best.s);
+  c.worst_status = status_of(*worst.s);
   c.best_repeats = best.values.size();
   c.worst_repeats = worst.values.size();
   c.candidates = candidates;

@@ -51,7 +51,7 @@ struct contrast {
   double best_value = 0;               // median over repeats: req/s, us, us per response, bytes
   double worst_value = 0;
   double ratio = 1;                    // times better the best is (>= 1; infinite when worst is 0 goodput)
-  std::string best_status, worst_status;  // result::status_word of the first repeat ("ok", "SATURATED", ...)
+  std::string best_status, worst_status;  // result::status_word: "ok", or the first repeat's that is not
   std::size_t best_repeats = 1, worst_repeats = 1;
   std::size_t candidates = 2;          // subjects compared (values of the dimension in this context)
   evidence strength = evidence::single_runs;
