@@ -24,10 +24,13 @@
 #include "perflab/core/units.hpp"
 #include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
+#include "perflab/analysis/ci_formats.hpp"
+#include "perflab/analysis/findings.hpp"
 #include "perflab/analysis/report.hpp"
 #define PERFLAB_HAVE_ANALYSIS 1
 #endif
@@ -126,6 +129,12 @@ class scenario_runner {
     sc_ = std::move(*sc);
     if (auto rc = prepare(); rc != exit_code::ok) {
       outcome.exit_code = rc;
+      return outcome;
+    }
+    if (opts_.dry_run) {
+      // Everything a run checks before its first variant has been checked: say what it would do.
+      out_ << format_plan(sc_);
+      out_.flush();
       return outcome;
     }
 
@@ -481,6 +490,9 @@ class scenario_runner {
     int rc = exit_code::ok;
 #ifdef PERFLAB_HAVE_ANALYSIS
     out_ << "\n" << analysis::comparison_table(run_);
+    if (auto findings = analysis::findings_text(run_); !findings.empty()) out_ << "\n" << findings;
+    // The exit code says what the numbers amount to, as JUnit and the summary do.
+    rc = exit_code::combine(rc, analysis::verdict_exit_code(run_));
     if (opts_.report) {
       auto paths = analysis::render_report({dir_}, dir_);
       if (paths) {
@@ -491,13 +503,37 @@ class scenario_runner {
         rc = exit_code::runtime_error;
       }
     }
+    rc = exit_code::combine(rc, write_ci_files());
 #else
     out_ << "\n(report and comparison table: the analysis module is not in this build)\n";
+    if (!opts_.junit_file.empty() || !opts_.summary_md_file.empty()) {
+      err_ << "loadgen run: --junit and --summary-md need the analysis module, which is not in this build\n";
+      rc = exit_code::runtime_error;
+    }
 #endif
     out_ << "results: " << (dir_ / "run.json").string() << "\n";
     out_.flush();
     return rc;
   }
+
+#ifdef PERFLAB_HAVE_ANALYSIS
+  // --junit and --summary-md, after the report; a file that cannot be written is a runtime error.
+  int write_ci_files() {
+    int rc = exit_code::ok;
+    auto write = [&](const fs::path& file, const std::string& text, const char* what) {
+      if (file.empty()) return;
+      if (auto w = analysis::write_text_file(file, text); !w) {
+        err_ << "loadgen run: " << what << ": " << w.error() << "\n";
+        rc = exit_code::runtime_error;
+      } else {
+        out_ << what << ": " << file.string() << "\n";
+      }
+    };
+    write(opts_.junit_file, analysis::junit_xml(run_), "junit");
+    write(opts_.summary_md_file, analysis::summary_markdown(run_), "summary");
+    return rc;
+  }
+#endif
 
   const runner_options& opts_;
   std::ostream& out_;
