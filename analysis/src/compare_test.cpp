@@ -384,6 +384,25 @@ TEST(ComparisonTable, GoodputColumnsOnDemandAndTheVerdictsStatus) {
   EXPECT_EQ(lines[2].substr(lines[2].size() - 2), "ok") << t;
 }
 
+// What each model cost sits next to what it delivered: spawned targets add their peak threads
+// and peak RSS, so a thread per connection is visible in the first table a user sees.
+TEST(ComparisonTable, SpawnedTargetsShowThreadsAndPeakRss) {
+  result::run r;
+  r.variants.push_back(make_variant("model=thread-per-request", 0, 1000, 121000));
+  r.variants.push_back(make_variant("model=reactor", 0, 1000, 118000));
+  EXPECT_EQ(comparison_table(r).find("peak RSS"), std::string::npos) << "external URLs: no target columns";
+  r.variants[0].target.spawned = r.variants[1].target.spawned = true;
+  r.variants[0].target.threads = 141;
+  r.variants[1].target.threads = 2;
+  r.variants[0].target.peak_rss_bytes = 7 * 1024 * 1024;
+  r.variants[1].target.peak_rss_bytes = 12 * 1024 * 1024;
+  const auto t = comparison_table(r);
+  EXPECT_NE(t.find("threads"), std::string::npos) << t;
+  EXPECT_NE(t.find("peak RSS"), std::string::npos) << t;
+  EXPECT_NE(t.find(" 141 "), std::string::npos) << t;
+  EXPECT_NE(t.find("12.0 MiB"), std::string::npos) << t;
+}
+
 TEST(ComparisonTable, ListsEveryVariantInAlignedColumnsWithFlags) {
   result::run r;
   r.variants.push_back(make_variant("model=reactor,connections=100", 0, 12345.6, 2500));

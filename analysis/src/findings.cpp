@@ -16,7 +16,8 @@
 namespace perflab::analysis {
 namespace {
 
-constexpr finding_metric all_metrics[] = {finding_metric::goodput, finding_metric::ttlb_p99,
+// In the order findings_text picks its lines: what the model delivers, then what it costs.
+constexpr finding_metric all_metrics[] = {finding_metric::goodput, finding_metric::ttlb_p99, finding_metric::threads,
                                           finding_metric::cpu_per_response, finding_metric::peak_rss};
 
 bool higher_is_better(finding_metric m) { return m == finding_metric::goodput; }
@@ -31,6 +32,9 @@ std::optional<double> value_of(const result::variant& v, finding_metric m) {
     case finding_metric::cpu_per_response:
       if (!v.target.spawned || v.completed <= 0) return std::nullopt;
       return (v.target.cpu_user_s + v.target.cpu_system_s) * 1e6 / static_cast<double>(v.completed);
+    case finding_metric::threads:
+      if (!v.target.spawned || v.target.threads <= 0) return std::nullopt;
+      return static_cast<double>(v.target.threads);
     case finding_metric::peak_rss:
       if (!v.target.spawned || v.target.peak_rss_bytes <= 0) return std::nullopt;
       return static_cast<double>(v.target.peak_rss_bytes);
@@ -44,19 +48,10 @@ metric compare_metric(finding_metric m) {
     case finding_metric::goodput: return *parse_metric("tps.mean");
     case finding_metric::ttlb_p99: return *parse_metric("ttlb.p99");
     case finding_metric::cpu_per_response: return metric{"target.cpu_per_response", better::lower, "us", 0};
+    case finding_metric::threads: return metric{"target.threads", better::lower, "", 0};
     case finding_metric::peak_rss: return *parse_metric("target.rss");
   }
   return *parse_metric("tps.mean");
-}
-
-std::string format_value(finding_metric m, double v) {
-  switch (m) {
-    case finding_metric::goodput: return detail::format_grouped(v) + "/s";
-    case finding_metric::ttlb_p99:
-    case finding_metric::cpu_per_response: return detail::format_us(v);
-    case finding_metric::peak_rss: return detail::format_bytes(v);
-  }
-  return detail::format_grouped(v);
 }
 
 std::string join_params(const std::map<std::string, std::string>& params, const std::string& skip) {
@@ -126,11 +121,23 @@ contrast make_contrast(const std::string& dim, const std::string& context, findi
 
 }  // namespace
 
+std::string format_value(finding_metric m, double v) {
+  switch (m) {
+    case finding_metric::goodput: return detail::format_grouped(v) + "/s";
+    case finding_metric::ttlb_p99:
+    case finding_metric::cpu_per_response: return detail::format_us(v);
+    case finding_metric::threads: return fmt::format("{:.0f} threads", v);
+    case finding_metric::peak_rss: return detail::format_bytes(v);
+  }
+  return detail::format_grouped(v);
+}
+
 const char* to_string(finding_metric m) noexcept {
   switch (m) {
     case finding_metric::goodput: return "goodput";
     case finding_metric::ttlb_p99: return "ttlb p99";
     case finding_metric::cpu_per_response: return "cpu per response";
+    case finding_metric::threads: return "threads";
     case finding_metric::peak_rss: return "peak rss";
   }
   return "?";

@@ -74,6 +74,18 @@ TEST(FindingsText, NamesBestAndWorstWithTheirRatio) {
   EXPECT_EQ(lines_of(findings_text(r))[0], "goodput: reactor 3,180/s vs thread-pool [SATURATED] 398/s (x8.0)");
 }
 
+// What a model costs in threads is a finding of its own: a thread per connection against an
+// event loop is the lab's central comparison (peak threads come before CPU and RSS).
+TEST(FindingsText, ThreadsComeBeforeCpuAndMemory) {
+  auto r = make_run({{{{"model", "thread-per-request"}}, 1000, 121, 1.0, 7},
+                     {{{"model", "reactor"}}, 1000, 118, 1.0, 12}});
+  r.variants[0].target.threads = 141;
+  r.variants[1].target.threads = 2;
+  const auto lines = lines_of(findings_text(r));
+  ASSERT_FALSE(lines.empty()) << findings_text(r);
+  EXPECT_EQ(lines[0], "threads: thread-per-request 141 threads is x70 reactor's 2 threads");
+}
+
 TEST(FindingsText, SaysNothingWhenThereIsNothingToCompare) {
   struct row {
     const char* what;

@@ -17,14 +17,7 @@ std::string contrast_side(const contrast& c, bool best) {
   const std::string& value = best ? c.best : c.worst;
   const std::string& status = best ? c.best_status : c.worst_status;
   const double v = best ? c.best_value : c.worst_value;
-  std::string number;
-  switch (c.metric) {
-    case finding_metric::goodput: number = format_grouped(v) + "/s"; break;
-    case finding_metric::peak_rss: number = format_bytes(v); break;
-    case finding_metric::ttlb_p99:
-    case finding_metric::cpu_per_response: number = format_us(v); break;
-  }
-  std::string s = "`" + value + "` " + number;
+  std::string s = "`" + value + "` " + format_value(c.metric, v);
   if (status != "ok") s += " **" + status + "**";
   return s;
 }

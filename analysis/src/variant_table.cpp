@@ -26,8 +26,9 @@ std::vector<std::string> variant_labels(const result::run& r) {
 }
 
 grid variant_grid(const result::run& r) {
-  bool rps = false, carried = false, stalled = false, unanswered = false;
+  bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false;
   for (const auto& v : r.variants) {
+    spawned = spawned || v.target.spawned;
     rps = rps || rps_differs(v);
     carried = carried || v.carried_in > 0;
     stalled = stalled || v.stalled > 0;
@@ -40,6 +41,11 @@ grid variant_grid(const result::run& r) {
   if (carried) g.header.push_back("carried-in");
   if (stalled) g.header.push_back("stalled");
   if (unanswered) g.header.push_back("unanswered");
+  // What the model cost: the target's peak threads and memory (spawned targets only).
+  if (spawned) {
+    g.header.push_back("threads");
+    g.header.push_back("peak RSS");
+  }
   g.header.push_back("status");
   const auto labels = variant_labels(r);
   for (std::size_t i = 0; i < r.variants.size(); ++i) {
@@ -54,6 +60,10 @@ grid variant_grid(const result::run& r) {
     if (carried) row.push_back(std::to_string(v.carried_in));
     if (stalled) row.push_back(std::to_string(v.stalled));
     if (unanswered) row.push_back(std::to_string(v.abandoned));
+    if (spawned) {
+      row.push_back(v.target.spawned ? std::to_string(v.target.threads) : "-");
+      row.push_back(v.target.spawned ? format_bytes(static_cast<double>(v.target.peak_rss_bytes)) : "-");
+    }
     row.push_back(result::status_word(v, ","));
     g.rows.push_back(std::move(row));
   }

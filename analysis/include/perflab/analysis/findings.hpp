@@ -1,7 +1,7 @@
 #pragma once
 // Findings: what a run's numbers say, computed from its results. Per compared dimension (a matrix
 // key whose values differ between variants), with the other keys held fixed: the best and worst
-// variant for goodput, TTLB p99, target CPU per response and target peak RSS, how many times
+// variant for goodput, TTLB p99, target threads, CPU per response and peak RSS, how many times
 // better the best is, and, when both have repeats, whether compare's rule confirms the difference.
 // Plus a Little's-law check for closed-loop variants. The report opens with them; `loadgen run`
 // prints the strongest as findings_text() after its table.
@@ -19,10 +19,13 @@ namespace perflab::analysis {
 enum class finding_metric {
   goodput,           // tps_mean, successful responses/s; higher is better
   ttlb_p99,          // ttlb.p99_us (corrected in open loop), us; lower is better
+  threads,           // target.threads, the peak thread count; lower is better (spawned targets only)
   cpu_per_response,  // target CPU s / completed, in us; lower is better (spawned targets only)
   peak_rss,          // target.peak_rss_bytes; lower is better (spawned targets only)
 };
-const char* to_string(finding_metric m) noexcept;  // "goodput", "ttlb p99", "cpu per response", "peak rss"
+const char* to_string(finding_metric m) noexcept;
+// A metric's value as the findings print it: "1,000/s", "117.6 ms", "141 threads", "11.5 MiB".
+std::string format_value(finding_metric m, double v);  // "goodput", "ttlb p99", "threads", "cpu per response", "peak rss"
 
 // How a contrast's difference stands up to the repeats (compare's judge_change, best vs worst).
 enum class evidence {
