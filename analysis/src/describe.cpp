@@ -166,9 +166,13 @@ std::string empty_latency_reason(const result::variant& v, const result::latency
   if (&which == &v.connect) {
     const std::int64_t failed = v.errors.connect_refused + v.errors.connect_timeout + v.errors.connect_other;
     if (failed > 0) return fmt::format("no connect succeeded in the measured phase ({} failed)", failed);
+    if (v.load.keepalive != "new-connection" && v.connections_warmup > 0)
+      return fmt::format("no new connections in the measured phase: the {} keep-alive connection{} opened during "
+                         "the warm-up {} reused", v.connections_warmup, v.connections_warmup == 1 ? "" : "s",
+                         v.connections_warmup == 1 ? "was" : "were");
     if (v.load.keepalive != "new-connection" && v.load.warmup_s > 0)
       return "no new connections in the measured phase: keep-alive connections opened during the warm-up were "
-             "reused (how many is not recorded)";
+             "reused";
     return "no new connections in the measured phase";
   }
   return v.completed == 0 ? "no responses to measured requests" : "no samples";

@@ -172,6 +172,7 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
     v.error_rate = static_cast<double>(v.errors.total() + v.abandoned) /
                    static_cast<double>(v.completed + v.errors.transport() + v.abandoned);
     v.connections_opened = sv.new_connections ? v.load.connections : 0;
+    v.connections_warmup = sv.new_connections ? 0 : v.load.connections;
     v.connect = result::summarize(total.at("connect"));
     v.ttfb = result::summarize(total.at("ttfb"));
     v.ttlb = result::summarize(total.at("ttlb"));

@@ -130,8 +130,9 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", name, fmt_us(s.p50_us), fmt_us(s.p90_us),
                      fmt_us(s.p99_us), fmt_us(s.p999_us), fmt_us(s.max_us), s.count));
   };
-  if (v.connect.count == 0 && v.connections_opened == 0 && lm.warmup_s > 0)
-    line("connect: no new connections in the measured phase (those opened in the warm-up were reused)");
+  if (v.connect.count == 0 && v.connections_opened == 0 && v.connections_warmup > 0)
+    line(fmt::format("connect: no new connections in the measured phase (the {} opened in the warm-up were reused)",
+                     v.connections_warmup));
   else
     row("connect", v.connect);
   if (lm.kind == "open") {

@@ -395,6 +395,8 @@ class asio_worker final : public load_worker {
       interval_->connect.record(now - c.connect_start_ns);
       ++totals_.connections_opened;
       ++interval_->connections_opened;
+    } else {
+      ++totals_.connections_warmup;  // how many keep-alive connections the phase may inherit
     }
     if (c.has_request) {
       --in_flight_;  // send() counts it again

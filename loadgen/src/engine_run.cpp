@@ -547,6 +547,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;
   v.rps_mean = v.measured_s > 0 ? static_cast<double>(v.completed_in_window) / v.measured_s : 0;
   v.connections_opened = total.connections_opened;
+  v.connections_warmup = total.connections_warmup;
   v.errors = total.errors;
   // Requests never answered are failures too: a server that leaves requests hanging must not
   // read better than one that refuses them.

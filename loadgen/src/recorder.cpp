@@ -30,6 +30,7 @@ void sample_set::add(const sample_set& o) {
   completed += o.completed;
   succeeded += o.succeeded;
   connections_opened += o.connections_opened;
+  connections_warmup += o.connections_warmup;
   carried_in += o.carried_in;
   stalled += o.stalled;
   unsent += o.unsent;
@@ -47,7 +48,7 @@ void sample_set::reset() noexcept {
   ttfb_uncorrected.reset();
   ttlb_uncorrected.reset();
   send_lag.reset();
-  sent = completed = succeeded = connections_opened = carried_in = stalled = unsent = abandoned = retries = 0;
+  sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
   in_flight = index = end_ns = 0;
   errors = {};
 }

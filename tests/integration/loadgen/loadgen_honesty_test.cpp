@@ -78,6 +78,9 @@ TEST(Stalled, WarmUpRequestsAnsweredInTheMeasuredPhaseCountWithTheirWholeLatency
   cfg.warmup = 200ms;
   const auto v = run_ok(cfg);
   EXPECT_EQ(v.carried_in, 3);
+  // The three connections were opened in the warm-up and kept: the report can say so.
+  EXPECT_EQ(v.connections_warmup, 3);
+  EXPECT_EQ(v.connections_opened, 0);
   EXPECT_EQ(v.stalled, 0);
   EXPECT_EQ(v.abandoned, 0);
   EXPECT_EQ(v.errors.total(), 0);

@@ -34,7 +34,8 @@ struct sample_set {
   std::int64_t sent = 0;       // requests written
   std::int64_t completed = 0;  // complete responses, any status
   std::int64_t succeeded = 0;  // complete responses with a success status (goodput)
-  std::int64_t connections_opened = 0;  // successful connects
+  std::int64_t connections_opened = 0;  // successful connects (for measured requests)
+  std::int64_t connections_warmup = 0;  // totals: successful connects in the warm-up
   std::int64_t carried_in = 0; // warm-up requests still unanswered when the measured phase began
   std::int64_t stalled = 0;    // totals: carried-in requests unanswered at the measured phase's end;
                                // interval sets: requests outstanding through the whole interval
