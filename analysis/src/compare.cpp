@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "describe.hpp"
 #include "format.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"
@@ -33,14 +34,6 @@ double stat_of(const result::latency_summary& s, std::string_view stat) {
   if (stat == "p99") return s.p99_us;
   if (stat == "p999") return s.p999_us;
   return s.max_us;  // "max"; parse_metric admits nothing else
-}
-
-// Smallest two-sided Mann-Whitney p-value n vs m samples can produce (no ties): both extreme
-// arrangements out of C(n + m, n).
-double min_two_sided_p(std::size_t n, std::size_t m) {
-  double c = 1;
-  for (std::size_t i = 1; i <= n; ++i) c = c * static_cast<double>(m + i) / static_cast<double>(i);
-  return std::min(1.0, 2.0 / c);
 }
 
 std::string format_value(const std::string& unit, double v) {
@@ -136,6 +129,64 @@ const char* to_string(verdict v) noexcept {
   return "unchanged";
 }
 
+metric_change judge_change(std::span<const double> baseline, std::span<const double> candidate, const metric& m,
+                           const compare_options& opt) {
+  metric_change c;
+  c.metric = m.name;
+  c.unit = m.unit;
+  c.direction = m.direction;
+  c.baseline.assign(baseline.begin(), baseline.end());
+  c.candidate.assign(candidate.begin(), candidate.end());
+  c.baseline_median = stats::median(c.baseline);
+  c.candidate_median = stats::median(c.candidate);
+  const double delta = c.candidate_median - c.baseline_median;
+  bool beyond;
+  if (c.baseline_median == 0) {
+    c.change_is_absolute = delta != 0;
+    c.change = delta;
+    beyond = std::fabs(delta) > m.absolute_floor && delta != 0;
+  } else {
+    c.change = delta / std::fabs(c.baseline_median);
+    beyond = std::fabs(delta) > m.absolute_floor && std::fabs(c.change) > opt.tolerance;
+  }
+  // No repeat contradicts the change: the repeats are separated (ties allowed) in its direction.
+  if (!c.baseline.empty() && !c.candidate.empty() && delta != 0) {
+    const auto [bmin, bmax] = std::minmax_element(c.baseline.begin(), c.baseline.end());
+    const auto [cmin, cmax] = std::minmax_element(c.candidate.begin(), c.candidate.end());
+    c.repeats_agree = delta > 0 ? *cmin >= *bmax : *cmax <= *bmin;
+  }
+  const std::size_t nb = c.baseline.size(), nc = c.candidate.size();
+  const std::string sizes = fmt::format("{} vs {} repeats", nb, nc);
+  bool counts = c.repeats_agree;
+  if (nb >= 2 && nc >= 2) {
+    // The untied null, not the textbook tie-conditional one: its p-value never rose when a repeat
+    // agreeing with the change was added (the tie-conditional one does, and its attainable minimum
+    // moves with the tie pattern), so more repeats cannot hide a change fewer would flag.
+    auto mw = stats::mann_whitney(c.baseline, c.candidate, 60, stats::tie_null::untied);
+    c.p_value = mw.p_value;
+    if (mw.p_value < opt.alpha) {
+      counts = true;
+      c.method = fmt::format("mann-whitney ({}) + tolerance", sizes);
+    } else if (c.repeats_agree) {
+      // Separated repeats with p >= alpha: too few of them, or ties between the sides (an error
+      // rate of 0 in several repeats on both sides). The test cannot confirm; nothing contradicts.
+      c.method = mw.min_p >= opt.alpha
+                     ? fmt::format("tolerance, repeats agree ({}: too few for p < {})", sizes, opt.alpha)
+                     : fmt::format("tolerance, repeats agree ({}: ties keep p >= {})", sizes, opt.alpha);
+    } else {
+      c.method = fmt::format("mann-whitney ({}): p >= {} and the repeats overlap", sizes, opt.alpha);
+    }
+  } else {
+    c.method = c.repeats_agree || delta == 0
+                   ? fmt::format("tolerance only ({}: no significance test)", sizes)
+                   : fmt::format("tolerance only ({}: no significance test; the repeats disagree)", sizes);
+  }
+  c.beyond_tolerance = beyond;
+  const bool worse = m.direction == better::lower ? delta > 0 : delta < 0;
+  if (beyond && counts) c.result = worse ? verdict::regressed : verdict::improved;
+  return c;
+}
+
 int comparison::exit_code() const noexcept { return regressions > 0 ? exit_code::regression : exit_code::ok; }
 
 comparison compare_runs(const result::run& baseline, const result::run& candidate, const compare_options& opt) {
@@ -143,18 +194,11 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
   auto check_run = [&](const result::run& r, const char* side) {
     if (!r.complete) out.warnings.push_back(fmt::format("{} run is incomplete (interrupted or a target died)", side));
     for (const auto& v : r.variants) {
-      std::string who = fmt::format("{} variant '{}' (repeat {})", side, v.name, v.repeat);
-      if (!v.complete) {
-        out.warnings.push_back(fmt::format("{} is incomplete{}{}", who, v.incomplete_reason.empty() ? "" : ": ",
-                                           v.incomplete_reason));
+      // The verdict's status words (result::status_flags), each with what it means for the numbers.
+      for (const auto& n : detail::variant_notes(v)) {
+        if (n.status)
+          out.warnings.push_back(fmt::format("{} variant '{}' (repeat {}): {}: {}", side, v.name, v.repeat, n.word, n.text));
       }
-      if (v.loadgen.saturated) {
-        out.warnings.push_back(fmt::format("{}: the load generator was saturated (send lag p99 {} > bound {}); "
-                                           "its latencies and TPS are suspect",
-                                           who, detail::format_us(v.send_lag.p99_us),
-                                           detail::format_us(v.loadgen.send_lag_bound_us)));
-      }
-      if (v.target.crashed) out.warnings.push_back(fmt::format("{}: the target crashed ({})", who, v.target.exit_status));
     }
   };
   check_run(baseline, "baseline");
@@ -182,47 +226,16 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
     const auto& bs = base_by[name];
     const auto& cs = it->second;
     for (const auto& m : opt.metrics) {
-      metric_change c;
+      std::vector<double> b, cand;
+      for (const auto* v : bs) b.push_back(metric_value(*v, m));
+      for (const auto* v : cs) cand.push_back(metric_value(*v, m));
+      metric_change c = judge_change(b, cand, m, opt);
       c.variant = name;
-      c.metric = m.name;
-      c.unit = m.unit;
-      c.direction = m.direction;
-      for (const auto* v : bs) c.baseline.push_back(metric_value(*v, m));
-      for (const auto* v : cs) c.candidate.push_back(metric_value(*v, m));
-      c.baseline_median = stats::median(c.baseline);
-      c.candidate_median = stats::median(c.candidate);
-      double delta = c.candidate_median - c.baseline_median;
-      bool beyond;
-      if (c.baseline_median == 0) {
-        c.change_is_absolute = delta != 0;
-        c.change = delta;
-        beyond = std::fabs(delta) > m.absolute_floor && delta != 0;
-      } else {
-        c.change = delta / std::fabs(c.baseline_median);
-        beyond = std::fabs(delta) > m.absolute_floor && std::fabs(c.change) > opt.tolerance;
-      }
-      bool significant = true;
-      if (c.baseline.size() >= 2 && c.candidate.size() >= 2) {
-        auto mw = stats::mann_whitney(c.baseline, c.candidate);
-        c.p_value = mw.p_value;
+      if (c.p_value) {
         auto ci = stats::bootstrap_median_difference(c.baseline, c.candidate, 0.95, 2000, 1);
         c.ci_low = ci.low;
         c.ci_high = ci.high;
-        if (min_two_sided_p(c.baseline.size(), c.candidate.size()) > opt.alpha) {
-          // E.g. 3 vs 3 repeats: the smallest possible two-sided p is 0.1, so the test could never
-          // confirm anything at alpha 0.05. Say so and fall back to the tolerance.
-          c.method = fmt::format("tolerance only ({} vs {} repeats: too few for p < {})", c.baseline.size(),
-                                 c.candidate.size(), opt.alpha);
-        } else {
-          significant = mw.p_value < opt.alpha;
-          c.method = fmt::format("mann-whitney ({} vs {} repeats) + tolerance", c.baseline.size(), c.candidate.size());
-        }
-      } else {
-        c.method = fmt::format("tolerance only ({} vs {} repeats: no significance test)", c.baseline.size(),
-                               c.candidate.size());
       }
-      bool worse = m.direction == better::lower ? delta > 0 : delta < 0;
-      if (beyond && significant) c.result = worse ? verdict::regressed : verdict::improved;
       if (c.result == verdict::regressed) ++out.regressions;
       if (c.result == verdict::improved) ++out.improvements;
       out.changes.push_back(std::move(c));
@@ -236,7 +249,7 @@ std::string format_comparison(const comparison& c, const compare_options& opt) {
   bool any_tolerance_only = false;
   for (const auto& ch : c.changes) {
     std::string p = ch.p_value ? fmt::format("{:.3g}", *ch.p_value) : "-";
-    if (ch.method.rfind("tolerance only", 0) == 0) any_tolerance_only = true;
+    if (ch.method.rfind("tolerance", 0) == 0) any_tolerance_only = true;
     std::string v = to_string(ch.result);
     if (ch.result == verdict::regressed) v = "REGRESSED";
     rows.push_back({ch.variant, ch.metric, format_value(ch.unit, ch.baseline_median),
@@ -247,8 +260,9 @@ std::string format_comparison(const comparison& c, const compare_options& opt) {
       detail::text_table({"variant", "metric", "baseline", "candidate", "change", "repeats", "p", "verdict"}, rows);
   if (any_tolerance_only) {
     out += fmt::format(
-        "note: rows without a p-value (or with too few repeats) were judged by the {:.1f}% tolerance alone; run "
-        "scenarios with repeats >= 4 for a Mann-Whitney test at alpha {}\n",
+        "note: some rows had no usable test (single runs, too few repeats or ties): there a change beyond the "
+        "{:.1f}% tolerance counts only when every candidate repeat is on its side of every baseline repeat; run "
+        "scenarios with repeats >= 4 (better 5) for a Mann-Whitney test at alpha {}\n",
         opt.tolerance * 100, opt.alpha);
   }
   for (const auto& w : c.warnings) out += "warning: " + w + "\n";
@@ -277,6 +291,8 @@ nlohmann::json comparison_json(const comparison& c, const compare_options& opt) 
     e["change"] = ch.change;
     e["change_is_absolute"] = ch.change_is_absolute;
     e["p_value"] = ch.p_value ? nlohmann::json(*ch.p_value) : nlohmann::json(nullptr);
+    e["beyond_tolerance"] = ch.beyond_tolerance;
+    e["repeats_agree"] = ch.repeats_agree;
     e["ci95_median_difference"] = ch.ci_low ? nlohmann::json::array({*ch.ci_low, *ch.ci_high}) : nlohmann::json(nullptr);
     e["method"] = ch.method;
     e["verdict"] = to_string(ch.result);

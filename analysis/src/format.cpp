@@ -47,6 +47,35 @@ std::string format_bytes(double bytes) {
   return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
 }
 
+namespace {
+
+// A whole number with thousands separators: 3180 -> "3,180".
+std::string grouped_integer(double v) {
+  std::string digits = fmt::format("{:.0f}", std::fabs(v));
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return v < 0 && digits != "0" ? "-" + out : out;
+}
+
+}  // namespace
+
+std::string format_grouped(double v) {
+  if (!std::isfinite(v)) return "-";
+  const double a = std::fabs(v);
+  if (a < 10) return fmt::format("{:.2f}", v);
+  if (a < 100) return fmt::format("{:.1f}", v);
+  return grouped_integer(v);
+}
+
+std::string format_ratio(double r) {
+  if (!std::isfinite(r)) return "x-";
+  if (r < 10) return fmt::format("x{:.1f}", r);
+  return "x" + grouped_integer(r);
+}
+
 std::string text_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width(header.size(), 0);
   auto measure = [&](const std::vector<std::string>& r) {

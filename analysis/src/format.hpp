@@ -15,6 +15,10 @@ std::string format_rate(double per_s);
 std::string format_percent(double fraction);
 // Bytes as KiB/MiB/GiB.
 std::string format_bytes(double bytes);
+// A rate or count for prose, with thousands separators: "3,180", "398", "42.5", "3.21".
+std::string format_grouped(double v);
+// How many times larger, for prose: "x1.3", "x8.0", "x95" (from 10 on, whole), "x1,200"; "x-" when not finite.
+std::string format_ratio(double r);
 
 // Aligned plain-text table: first column left-aligned, the others right-aligned; columns
 // separated by two spaces; a dashed rule under the header. Ends with '\n'.

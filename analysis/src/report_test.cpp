@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "perflab/analysis/findings.hpp"
 #include "plot.hpp"
+#include "report_parts.hpp"
 #include "synthetic_run.hpp"
 
 namespace fs = std::filesystem;
@@ -41,6 +43,7 @@ std::string slurp(const fs::path& p) {
   ss << in.rdbuf();
   return ss.str();
 }
+std::string html_of(const fs::path& p) { return slurp(p); }
 
 std::vector<synthetic_variant> sweep_variants() {
   return {
@@ -138,16 +141,152 @@ TEST(ReportRender, FlagsSaturationThresholdFailuresAndIncompleteRunsProminently)
   EXPECT_NE(md.find("Status: **INCOMPLETE**"), std::string::npos);
 }
 
+// Issue 10: findings first (computed from the results), then warnings, then the detailed tables.
+TEST(ReportRender, OpensWithFindingsThenWarningsThenTables) {
+  temp_dir d;
+  auto run = write_synthetic_run(d.path, sweep_variants());
+  ASSERT_TRUE(run) << run.error();
+  auto paths = analysis::render_report({d.path}, {});
+  ASSERT_TRUE(paths) << paths.error();
+  auto md = slurp(paths->markdown);
+  auto findings = md.find("## Findings"), warnings = md.find("## Warnings"), run_section = md.find("## Run"),
+       tables = md.find("## Throughput and errors");
+  ASSERT_NE(findings, std::string::npos) << md;
+  ASSERT_NE(warnings, std::string::npos) << md;
+  EXPECT_LT(findings, warnings);
+  EXPECT_LT(warnings, run_section);
+  EXPECT_LT(run_section, tables);
+  // The strongest findings, as `loadgen run` prints them, are in the report, and one table per
+  // dimension holds every contrast.
+  auto text = analysis::findings_text(*run);
+  ASSERT_FALSE(text.empty());
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) EXPECT_NE(md.find("- " + l), std::string::npos) << l << "\n" << md;
+  EXPECT_NE(md.find("### By `model`"), std::string::npos);
+  EXPECT_NE(md.find("### By `connections`"), std::string::npos);
+  EXPECT_NE(md.find("| connections=100 | goodput | `reactor` "), std::string::npos) << md;
+  EXPECT_NE(html_of(paths->html).find("<h2>Findings</h2>"), std::string::npos);
+}
+
+// Every condition that makes numbers suspect or incomplete has its own warning, before the tables;
+// the throughput table counts goodput, all responses, carried-in, stalled and unanswered requests.
+TEST(ReportRender, WarnsOfErrorsStalledAndCarriedInRequests) {
+  temp_dir d;
+  std::vector<synthetic_variant> vs{{"model=thread-per-request", {{"model", "thread-per-request"}}, 0, 400, 9000, 0.05},
+                                    {"model=reactor", {{"model", "reactor"}}, 0, 3000, 800}};
+  vs[0].carried_in = 40;
+  vs[0].stalled = 12;
+  vs[0].abandoned = 12;
+  vs[1].carried_in = 3;
+  ASSERT_TRUE(write_synthetic_run(d.path, vs));
+  auto paths = analysis::render_report({d.path}, {});
+  ASSERT_TRUE(paths) << paths.error();
+  auto md = slurp(paths->markdown);
+  const auto tables = md.find("## Throughput and errors");
+  for (const char* needle :
+       {"ERRORS: `model=thread-per-request`: error rate 5.", "above the bound 1.00% (`load.max_error_rate`): status 5xx",
+        "STALLED: `model=thread-per-request`: 12 of the 40 requests carried in from the warm-up got no answer",
+        "UNANSWERED: `model=thread-per-request`: 12 requests", "CARRIED-IN: `model=thread-per-request`: 40 requests",
+        "CARRIED-IN: `model=reactor`: 3 requests"}) {
+    auto at = md.find(needle);
+    ASSERT_NE(at, std::string::npos) << needle << "\n" << md;
+    EXPECT_LT(at, tables) << needle;
+  }
+  EXPECT_EQ(md.find("STALLED: `model=reactor`"), std::string::npos);
+  EXPECT_EQ(md.find("ERRORS: `model=reactor`"), std::string::npos);
+  // Goodput differs from all responses (5xx): both columns; the status comes from the verdict.
+  EXPECT_NE(md.find("| variant | goodput/s | responses/s | succeeded | completed | sent | carried-in | stalled | "
+                    "unanswered |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("**ERRORS, STALLED, THRESHOLD FAILED**"), std::string::npos) << md;
+}
+
+// A table of zeros says why it is empty, in the table.
+TEST(ReportRender, EmptyLatencyRowsSayWhy) {
+  temp_dir d;
+  std::vector<synthetic_variant> vs{{"model=reactor", {{"model", "reactor"}}, 0, 3000, 800}};
+  vs[0].new_connections = false;
+  synthetic_options opt;
+  opt.kind = "closed";
+  ASSERT_TRUE(write_synthetic_run(d.path, vs, opt));
+  auto paths = analysis::render_report({d.path}, {});
+  ASSERT_TRUE(paths) << paths.error();
+  auto md = slurp(paths->markdown);
+  auto connect = md.substr(md.find("### Connect, ms"));
+  connect = connect.substr(0, connect.find("###", 4));
+  EXPECT_NE(connect.find("| model=reactor | 0 | - | - | - | - | - | - | no new connections in the measured phase: "
+                         "the 50 keep-alive connections opened during the warm-up were reused"),
+            std::string::npos)
+      << connect;
+  EXPECT_NE(connect.find("| note |"), std::string::npos) << connect;
+  // With samples, the table has no note column.
+  auto ttlb = md.substr(md.find("### TTLB, ms (corrected)"));
+  ttlb = ttlb.substr(0, ttlb.find("###", 4));
+  EXPECT_EQ(ttlb.find("note"), std::string::npos) << ttlb;
+}
+
+// Throughput over time plots goodput per second of each measured interval, divides by the
+// interval's length and leaves the drain row out.
+TEST(ReportPlots, ThroughputOverTimeUsesIntervalLengthsAndSkipsTheDrain) {
+  result::variant v;
+  auto point = [](double t, double len, const char* phase, std::int64_t completed, std::int64_t succeeded) {
+    result::second_point p;
+    p.t_s = t;
+    p.length_s = len;
+    p.phase = phase;
+    p.completed = completed;
+    p.succeeded = succeeded;
+    return p;
+  };
+  v.series = {point(0, 1, "measured", 1000, 1000), point(1, 1, "measured", 1000, 900),
+              point(2, 0.5, "measured", 500, 500), point(2.5, 0.3, "drain", 30, 30)};
+  auto t = analysis::detail::throughput_of(v, true);
+  using pts = std::vector<std::pair<double, double>>;
+  EXPECT_EQ(t.goodput, (pts{{0, 1000}, {1, 900}, {2, 1000}}));
+  EXPECT_EQ(t.all, (pts{{0, 1000}, {1, 1000}, {2, 1000}}));
+  EXPECT_TRUE(t.differs);
+  EXPECT_DOUBLE_EQ(t.drain_s, 0.3);
+  // Schema 1 recorded no successes per second: all responses stand in for goodput.
+  auto old = analysis::detail::throughput_of(v, false);
+  EXPECT_EQ(old.goodput, old.all);
+  EXPECT_FALSE(old.differs);
+}
+
+TEST(ReportPlots, LatencyPlotsUseALogAxisWhenVariantsSpanMoreThanTenfold) {
+  struct row {
+    double fast_us, slow_us;
+    bool log;
+  };
+  const row rows[] = {{400, 10'000, true}, {400, 3'000, false}};
+  for (const auto& r : rows) {
+    temp_dir d;
+    std::vector<synthetic_variant> vs{{"path=/hello", {{"path", "/hello"}}, 0, 3000, r.fast_us},
+                                      {"path=/sleep", {{"path", "/sleep"}}, 0, 300, r.slow_us}};
+    ASSERT_TRUE(write_synthetic_run(d.path, vs));
+    auto paths = analysis::render_report({d.path}, {});
+    ASSERT_TRUE(paths) << paths.error();
+    auto md = slurp(paths->markdown);
+    auto caption = md.substr(md.find("![TTLB percentile spectrum]"));
+    caption = caption.substr(0, caption.find("**", 3));
+    EXPECT_EQ(caption.find("The y axis is logarithmic: the variants' medians span x") != std::string::npos, r.log)
+        << r.slow_us << ": " << caption;
+  }
+}
+
 TEST(ReportRender, SeveralRunsLabelVariantsByRun) {
   temp_dir d;
   std::vector<synthetic_variant> one{{"model=reactor", {{"model", "reactor"}}, 0, 5000, 400}};
   ASSERT_TRUE(write_synthetic_run(d.path / "baseline", one));
+  one[0].tps = 4000;
   ASSERT_TRUE(write_synthetic_run(d.path / "candidate", one));
   auto paths = analysis::render_report({d.path / "baseline", d.path / "candidate" / "run.json"}, d.path / "both");
   ASSERT_TRUE(paths) << paths.error();
   auto md = slurp(paths->markdown);
   EXPECT_NE(md.find("baseline: model=reactor"), std::string::npos) << md;
   EXPECT_NE(md.find("candidate: model=reactor"), std::string::npos) << md;
+  // The run is one more dimension of the findings.
+  EXPECT_NE(md.find("### By `run`"), std::string::npos) << md;
   EXPECT_TRUE(fs::exists(d.path / "both" / "report.html"));
 }
 

@@ -60,7 +60,8 @@ ranking rank_pooled(std::span<const double> x, std::span<const double> y) {
 
 }  // namespace
 
-mann_whitney_result mann_whitney(std::span<const double> x, std::span<const double> y, int exact_limit) {
+mann_whitney_result mann_whitney(std::span<const double> x, std::span<const double> y, int exact_limit,
+                                 tie_null null) {
   mann_whitney_result res;
   const std::size_t n1 = x.size(), n2 = y.size(), n = n1 + n2;
   if (n1 == 0 || n2 == 0) return res;
@@ -73,13 +74,19 @@ mann_whitney_result mann_whitney(std::span<const double> x, std::span<const doub
   const long dev_obs = std::labs(s_obs - center);
 
   if (static_cast<long>(n) <= exact_limit) {
+    // The ranks the null permutes: the observed midranks, or 1..n as if nothing were tied (the
+    // observed sum keeps its midranks: ties still count half a pair in U).
+    std::vector<long> null_ranks = rk.doubled;
+    if (null == tie_null::untied) {
+      for (std::size_t i = 0; i < n; ++i) null_ranks[i] = static_cast<long>(2 * (i + 1));
+    }
     // ways[k][s]: subsets of k pooled elements with doubled rank sum s. Every subset of size n1
     // is equally likely under the null, so the distribution of the sum is ways[n1][.] / C(n, n1).
     const long max_sum = static_cast<long>(n * (n + 1));
     std::vector<std::vector<long double>> ways(n1 + 1, std::vector<long double>(static_cast<std::size_t>(max_sum) + 1));
     ways[0][0] = 1;
     for (std::size_t i = 0; i < n; ++i) {
-      long d = rk.doubled[i];
+      long d = null_ranks[i];
       std::size_t kmax = std::min(n1, i + 1);
       for (std::size_t k = kmax; k >= 1; --k) {
         auto& to = ways[k];
@@ -108,11 +115,13 @@ mann_whitney_result mann_whitney(std::span<const double> x, std::span<const doub
     return res;
   }
 
-  // Normal approximation with tie correction and continuity correction.
+  // Normal approximation with continuity correction (and tie correction for the conditional null).
   const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2), dn = static_cast<double>(n);
   double tie_term = 0;
-  for (long t : rk.tie_sizes) tie_term += static_cast<double>(t) * static_cast<double>(t) * static_cast<double>(t) -
-                                          static_cast<double>(t);
+  if (null == tie_null::conditional) {
+    for (long t : rk.tie_sizes)
+      tie_term += static_cast<double>(t) * static_cast<double>(t) * static_cast<double>(t) - static_cast<double>(t);
+  }
   double var = dn1 * dn2 / 12.0 * ((dn + 1) - tie_term / (dn * (dn - 1)));
   res.exact = false;
   res.min_p = 0;

@@ -61,6 +61,41 @@ TEST(MannWhitney, TiesUseMidranks) {
   EXPECT_NEAR(stats::mann_whitney(same, same).p_value, 1.0, 1e-12);
 }
 
+// The two null models on tied samples, worked out by hand.
+//   x = {0,0,0,0}, y = {0,1,1,1}: U_x = 4 ties / 2 = 2. Untied null of 4 vs 4 (70 splits): U = 0, 1
+//   once each, U = 2 twice, so P(U <= 2) = 4/70 and two-sided 8/70; the smallest p is 2/70.
+//   Conditional null (midranks 3,3,3,3,3 | 7,7,7): x holds k of the three 7s with weights
+//   5, 30, 30, 5 for k = 0..3; k = 0 and k = 3 are the extremes: p = min_p = 10/70.
+//   x = {1,1,1,1}, y = {0,2,2,2,2,2} then one more 2 in y: the conditional p rises from 1/21 to
+//   2/33 (an agreeing value made the evidence look weaker); the untied p falls, 24/210 -> 24/330.
+TEST(MannWhitney, TiedSamplesUnderBothNullModels) {
+  struct row {
+    std::vector<double> x, y;
+    stats::tie_null null;
+    double p, min_p;
+  };
+  const row rows[] = {
+      {{0, 0, 0, 0}, {0, 1, 1, 1}, stats::tie_null::untied, 8.0 / 70, 2.0 / 70},
+      {{0, 0, 0, 0}, {0, 1, 1, 1}, stats::tie_null::conditional, 10.0 / 70, 10.0 / 70},
+      {{1, 1, 1, 1}, {0, 2, 2, 2, 2, 2}, stats::tie_null::conditional, 1.0 / 21, 0},
+      {{1, 1, 1, 1}, {0, 2, 2, 2, 2, 2, 2}, stats::tie_null::conditional, 2.0 / 33, 0},
+      {{1, 1, 1, 1}, {0, 2, 2, 2, 2, 2}, stats::tie_null::untied, 24.0 / 210, 2.0 / 210},
+      {{1, 1, 1, 1}, {0, 2, 2, 2, 2, 2, 2}, stats::tie_null::untied, 24.0 / 330, 2.0 / 330},
+  };
+  for (const auto& r : rows) {
+    auto res = stats::mann_whitney(r.x, r.y, 60, r.null);
+    EXPECT_TRUE(res.exact);
+    EXPECT_NEAR(res.p_value, r.p, 1e-12) << "|y| = " << r.y.size();
+    if (r.min_p > 0) {
+      EXPECT_NEAR(res.min_p, r.min_p, 1e-12) << "|y| = " << r.y.size();
+    }
+  }
+  // Untied samples: both nulls are the same test.
+  std::vector<double> a{1, 2, 4}, b{3, 5, 6};
+  EXPECT_DOUBLE_EQ(stats::mann_whitney(a, b, 60, stats::tie_null::untied).p_value,
+                   stats::mann_whitney(a, b, 60, stats::tie_null::conditional).p_value);
+}
+
 TEST(MannWhitney, NormalApproximationForLargeSamples) {
   // 40 vs 40, shifted: exact limit 60 exceeded, so the normal approximation is used.
   std::vector<double> x, y;

@@ -34,12 +34,18 @@ struct synthetic_variant {
   bool threshold_failed = false;              // adds a failed "ttlb.p99 < 1ms" verdict
   std::int64_t abandoned = 0;                 // unanswered at the drain deadline
   std::int64_t retries = 0;                   // resent after a stale keep-alive connection
+  std::int64_t carried_in = 0;                // warm-up requests in flight when the measured phase began
+  std::int64_t stalled = 0;                   // of those, unanswered through the whole measured phase
+  bool new_connections = true;                // false: every connection opened in the warm-up (connect count 0)
+  double target_cpu_s = 2.0;                  // target CPU over the variant
+  std::int64_t peak_rss_bytes = 12 * 1024 * 1024;
 };
 
 struct synthetic_options {
   std::string scenario_name = "synthetic";
   std::string kind = "open";   // load model kind
   double duration_s = 5;       // seconds of series and intervals
+  double drain_s = 0.25;       // length of the series' final "drain" row
   int samples_per_second = 400;
   std::uint64_t seed = 1;
   bool complete = true;
@@ -85,14 +91,16 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
     v.target.url = "http://127.0.0.1:40000";
     v.target.model = sv.params.count("model") ? sv.params.at("model") : "reactor";
     v.target.cpus = {1};
-    v.target.cpu_user_s = 1.5;
-    v.target.cpu_system_s = 0.5;
-    v.target.peak_rss_bytes = 12 * 1024 * 1024;
+    v.target.cpu_user_s = 0.75 * sv.target_cpu_s;
+    v.target.cpu_system_s = 0.25 * sv.target_cpu_s;
+    v.target.peak_rss_bytes = sv.peak_rss_bytes;
     v.target.threads = 4;
     v.target.exit_status = "exit 0";
     v.loadgen.saturated = sv.saturated;
     v.abandoned = sv.abandoned;
     v.retries = sv.retries;
+    v.carried_in = sv.carried_in;
+    v.stalled = sv.stalled;
     std::string prefix = fmt::format("v{}", index++);
     v.interval_log = prefix + ".hlog";
     v.series_csv = prefix + ".csv";
@@ -121,7 +129,7 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
         iv.at("ttlb_uncorrected").record(ns(ttlb_us));
         iv.at("ttfb_uncorrected").record(ns(0.8 * ttlb_us));
         iv.at("send_lag").record(ns(lag));
-        if (i % 50 == 0) iv.at("connect").record(ns(60 * std::exp(0.2 * normal(rng))));
+        if (sv.new_connections && i % 50 == 0) iv.at("connect").record(ns(60 * std::exp(0.2 * normal(rng))));
       }
       for (const char* t : tags) {
         writer.write(std::string_view(t), s, 1.0, iv.at(t));
@@ -132,6 +140,8 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
       p.completed = static_cast<std::int64_t>(sv.tps * (1 + 0.01 * normal(rng)));
       p.sent = p.completed;
       p.errors = static_cast<std::int64_t>(static_cast<double>(p.completed) * sv.error_rate);
+      p.succeeded = p.completed - p.errors;  // the errors are 5xx responses
+      p.stalled = sv.stalled;
       p.ttlb_p50_us = static_cast<double>(iv.at("ttlb").value_at_percentile(50)) / 1000;
       p.ttlb_p99_us = static_cast<double>(iv.at("ttlb").value_at_percentile(99)) / 1000;
       p.target_rate = opt.kind == "open" ? sv.tps : 0;
@@ -143,12 +153,26 @@ inline tl::expected<result::run, std::string> write_synthetic_run(const std::fil
     v.measured_s = opt.duration_s;
     for (const auto& p : v.series) {
       v.completed += p.completed;
+      v.succeeded += p.succeeded;
+      v.errors.status_5xx += p.errors;
       v.sent += p.sent;
     }
-    v.tps_mean = static_cast<double>(v.completed) / v.measured_s;
-    v.errors.status_5xx = static_cast<std::int64_t>(static_cast<double>(v.completed) * sv.error_rate);
-    v.error_rate = static_cast<double>(v.errors.total()) / static_cast<double>(v.completed);
-    v.connections_opened = v.load.connections;
+    v.completed_in_window = v.completed;
+    v.succeeded_in_window = v.succeeded;
+    // The drain: the stalled requests stay unanswered, the rest of the in-flight ones complete.
+    result::second_point drain;
+    drain.t_s = opt.duration_s;
+    drain.length_s = opt.drain_s;
+    drain.phase = "drain";
+    drain.completed = drain.succeeded = 3;
+    drain.stalled = sv.stalled;
+    v.series.push_back(drain);
+    v.tps_mean = static_cast<double>(v.succeeded_in_window) / v.measured_s;
+    v.rps_mean = static_cast<double>(v.completed_in_window) / v.measured_s;
+    v.error_rate = static_cast<double>(v.errors.total() + v.abandoned) /
+                   static_cast<double>(v.completed + v.errors.transport() + v.abandoned);
+    v.connections_opened = sv.new_connections ? v.load.connections : 0;
+    v.connections_warmup = sv.new_connections ? 0 : v.load.connections;
     v.connect = result::summarize(total.at("connect"));
     v.ttfb = result::summarize(total.at("ttfb"));
     v.ttlb = result::summarize(total.at("ttlb"));

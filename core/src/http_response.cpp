@@ -219,6 +219,11 @@ response_parser::progress response_parser::feed(std::string_view data) noexcept 
   while (i < n && state_ != s_done && state_ != s_failed) {
     switch (state_) {
       case s_status: {
+        // A status line starts here: the response's first, or the final one after an interim.
+        if (digits_ == 0) {
+          pr.status_line = true;
+          pr.status_line_at = i;
+        }
         while (i < n) {
           const char c = p[i];
           const unsigned idx = digits_;

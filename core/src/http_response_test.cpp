@@ -123,6 +123,47 @@ TEST(ResponseParser, ParsesValidResponsesSplitAtEveryByte) {
   }
 }
 
+// TTFB is the first byte of the final response: the caller times the last status line it is
+// told about, so an interim 100 Continue or 103 Early Hints must be told apart from it.
+TEST(ResponseParser, MarksEveryStatusLineSoTheFinalResponseCanBeTimed) {
+  const std::string interim = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n";
+  const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  {
+    response_parser p;
+    p.reset();
+    const auto r = p.feed(interim + final_response);
+    EXPECT_TRUE(r.status_line);
+    EXPECT_EQ(r.status_line_at, interim.size());  // the last status line of the call: the final one
+    EXPECT_TRUE(r.complete);
+  }
+  {
+    // Interim and final arrive in separate reads: each read reports the status line it began.
+    response_parser p;
+    p.reset();
+    const auto a = p.feed(interim);
+    EXPECT_TRUE(a.status_line);
+    EXPECT_EQ(a.status_line_at, 0u);
+    EXPECT_FALSE(a.complete);
+    const auto b = p.feed(final_response);
+    EXPECT_FALSE(b.started);
+    EXPECT_TRUE(b.status_line);
+    EXPECT_EQ(b.status_line_at, 0u);
+    EXPECT_TRUE(b.complete);
+    EXPECT_EQ(p.status(), 200);
+  }
+  {
+    // A status line split across reads is reported once, where it began.
+    response_parser p;
+    p.reset();
+    const std::string all = final_response;
+    const auto a = p.feed(std::string_view(all).substr(0, 6));
+    EXPECT_TRUE(a.status_line);
+    const auto b = p.feed(std::string_view(all).substr(6));
+    EXPECT_FALSE(b.status_line);
+    EXPECT_TRUE(b.complete);
+  }
+}
+
 TEST(ResponseParser, ParsesValidResponsesOneByteAtATime) {
   for (const auto& c : valid_responses()) {
     SCOPED_TRACE(c.name);

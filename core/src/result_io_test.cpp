@@ -54,7 +54,24 @@ result::run sample_run() {
   v.tps_mean = 499.5;
   v.errors.status_5xx = 3;
   v.ttlb.p99_us = 1234.5;
-  v.series.push_back({0, 500, 499, 0, 100.5, 900.25, 500, 2});
+  result::second_point pt;
+  pt.sent = 500;
+  pt.completed = 499;
+  pt.succeeded = 496;
+  pt.ttlb_p50_us = 100.5;
+  pt.ttlb_p99_us = 900.25;
+  pt.target_rate = 500;
+  pt.in_flight = 2;
+  v.series.push_back(pt);
+  pt.phase = "drain";
+  pt.t_s = 10.01;
+  pt.length_s = 0.25;
+  v.series.push_back(pt);
+  v.succeeded = 4997;
+  v.stalled = 3;
+  v.carried_in = 7;
+  v.load.success = "2xx,3xx,404";
+  v.load.max_error_rate = 0.05;
   v.target.params = {{"pool", "5"}};
   v.thresholds.push_back({"ttlb.p99 < 50ms", 1234.5, 50000, true});
   v.interval_log = "model=reactor,pool=5.hlog";
@@ -113,6 +130,25 @@ TEST(ResultIo, MissingFieldsKeepTheirDefaults) {
   EXPECT_EQ(back->variants[0].tps_mean, 12.5);
   EXPECT_TRUE(back->variants[0].complete);
   EXPECT_EQ(back->variants[0].loadgen.send_lag_bound_us, 1000);
+}
+
+// A schema 1 file had one throughput figure, all responses per second: it is read as that
+// figure for both goodput and all responses, so old runs still compare.
+TEST(ResultIo, SchemaOneThroughputIsReadAsAllResponses) {
+  temp_dir d;
+  auto file = d.path / "run.json";
+  {
+    std::ofstream(file) << R"({"schema": 1, "variants": [{"name": "a", "tps_mean": 12.5, "completed": 100,
+                                "errors": {"status_5xx": 4}}]})";
+  }
+  auto back = result::read_run_json(file);
+  ASSERT_TRUE(back) << back.error();
+  const auto& v = back->variants.at(0);
+  EXPECT_EQ(v.tps_mean, 12.5);
+  EXPECT_EQ(v.rps_mean, 12.5);
+  EXPECT_EQ(v.succeeded, 96);
+  EXPECT_EQ(v.load.max_error_rate, 0.01);
+  EXPECT_EQ(v.load.success, "2xx,3xx");
 }
 
 // Each bad input must be rejected with a message containing `expect`.

@@ -2,6 +2,7 @@
 #include "perflab/core/text.hpp"
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -168,6 +169,18 @@ tl::expected<double, std::string> parse_rate(std::string_view text) {
   if (s == "/m" || s == "/min") return v / 60.0;
   if (s == "/h") return v / 3600.0;
   return tl::unexpected(error("rate", text, rate_forms));
+}
+
+tl::expected<double, std::string> parse_fraction(std::string_view text) {
+  std::string_view s = trim(text);
+  const bool percent = !s.empty() && s.back() == '%';
+  if (percent) s = trim(s.substr(0, s.size() - 1));
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !(v >= 0) || v > (percent ? 100.0 : 1.0))
+    return tl::unexpected(fmt::format("invalid fraction \"{}\" (expected a percentage such as \"1%\" or a "
+                                      "fraction in [0, 1] such as 0.01)", text));
+  return percent ? v / 100.0 : v;
 }
 
 std::string format_duration(std::chrono::nanoseconds d) {

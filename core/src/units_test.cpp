@@ -113,6 +113,19 @@ TEST(UnitsParseRate, RejectsBadTextQuotingItAndTheForms) {
   }
 }
 
+TEST(UnitsParseFraction, AcceptsPercentagesAndFractions) {
+  EXPECT_DOUBLE_EQ(*units::parse_fraction("1%"), 0.01);
+  EXPECT_DOUBLE_EQ(*units::parse_fraction(" 0.5 % "), 0.005);
+  EXPECT_DOUBLE_EQ(*units::parse_fraction("0.01"), 0.01);
+  EXPECT_DOUBLE_EQ(*units::parse_fraction("100%"), 1.0);
+  EXPECT_DOUBLE_EQ(*units::parse_fraction("0"), 0.0);
+  for (const char* bad : {"", "%", "101%", "1.5", "-1%", "abc", "1%%", "0.1x"}) {
+    auto f = units::parse_fraction(bad);
+    ASSERT_FALSE(f) << bad;
+    EXPECT_NE(f.error().find("1%"), std::string::npos) << f.error();
+  }
+}
+
 TEST(UnitsFormat, DurationsAreShortAndParseBack) {
   struct row {
     std::chrono::nanoseconds d;

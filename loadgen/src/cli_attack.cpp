@@ -13,6 +13,7 @@
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
+#include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/attack.hpp"
 #include "perflab/loadgen/commands.hpp"
 #include "perflab/loadgen/engine.hpp"
@@ -26,6 +27,7 @@ struct attack_options {
   std::string url;
   std::string rate, duration = "10s", warmup = "0", timeout = "10s", connect_timeout = "2s";
   std::string think_time = "0", send_lag_bound = "1ms", spin_window = "200us", requests, cpus, arrival = "constant";
+  std::string success = "2xx,3xx", max_error_rate = "1%";
   std::int64_t connections = 0;
   int threads = 0;
   std::vector<std::string> headers;
@@ -89,25 +91,38 @@ std::string format_summary(const result::variant& v) {
                      lm.keepalive, lm.threads));
   }
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
-  line(fmt::format("requests: {} sent, {} completed in {:.2f}s, {:.1f} TPS, {} connections opened", v.sent,
-                   v.completed, v.measured_s, v.tps_mean, v.connections_opened));
+  line(fmt::format("requests: {} sent, {} completed ({} successful: {}), {} connections opened", v.sent,
+                   v.completed, v.succeeded, v.load.success, v.connections_opened));
+  line(fmt::format("throughput: goodput {:.1f}/s, all responses {:.1f}/s, over the measured {:.2f}s", v.tps_mean,
+                   v.rps_mean, v.measured_s));
+  if (v.carried_in > 0)
+    line(fmt::format("carried in: {} requests sent in the warm-up were still unanswered when the measured phase "
+                     "began (their latency is counted)", v.carried_in));
+  if (v.stalled > 0)
+    line(fmt::format("STALLED: {} of them got no answer through the whole measured phase (starved clients)",
+                     v.stalled));
   if (v.unsent > 0 || v.abandoned > 0)
-    line(fmt::format("not measured: {} due but never sent, {} unanswered at the drain deadline (no latency "
-                     "recorded for them)",
+    line(fmt::format("unanswered: {} due but never sent, {} sent but unanswered at the drain deadline (in latency "
+                     "as lower bounds; the unanswered count as errors)",
                      v.unsent, v.abandoned));
   if (v.retries > 0)
     line(fmt::format("retries: {} requests resent once on a new connection (their keep-alive connection had been "
                      "closed by the server while idle; not errors)",
                      v.retries));
   const auto& e = v.errors;
-  if (e.total() == 0) {
+  if (e.total() + v.abandoned == 0) {
     line("errors: none");
   } else {
     std::string list;
     result::for_each_error_class(e, [&](const char* name, std::int64_t n) {
       if (n > 0) list += fmt::format("{}{} {}", list.empty() ? "" : ", ", name, n);
     });
-    line(fmt::format("errors: {} ({:.2f}%): {}", e.total(), v.error_rate * 100, list));
+    if (v.abandoned > 0) list += fmt::format("{}never answered {}", list.empty() ? "" : ", ", v.abandoned);
+    line(fmt::format("errors: {} ({:.2f}%){}: {}", e.total() + v.abandoned, v.error_rate * 100,
+                     result::error_rate_exceeded(v)
+                         ? fmt::format(", ERRORS: over the bound {:.2f}%", v.load.max_error_rate * 100)
+                         : "",
+                     list));
   }
   line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", "latency", "p50", "p90", "p99", "p99.9", "max",
                    "count"));
@@ -115,7 +130,11 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", name, fmt_us(s.p50_us), fmt_us(s.p90_us),
                      fmt_us(s.p99_us), fmt_us(s.p999_us), fmt_us(s.max_us), s.count));
   };
-  row("connect", v.connect);
+  if (v.connect.count == 0 && v.connections_opened == 0 && v.connections_warmup > 0)
+    line(fmt::format("connect: no new connections in the measured phase (the {} opened in the warm-up were reused)",
+                     v.connections_warmup));
+  else
+    row("connect", v.connect);
   if (lm.kind == "open") {
     row("ttfb (corrected)", v.ttfb);
     row("ttlb (corrected)", v.ttlb);
@@ -129,12 +148,16 @@ std::string format_summary(const result::variant& v) {
   const auto& h = v.loadgen;
   line(fmt::format("loadgen: cpu {:.2f}s user + {:.2f}s system, {:.2f}us per request", h.cpu_user_s, h.cpu_system_s,
                    h.cpu_per_request_us));
+  if (v.errors.client_resources > 0)
+    line(fmt::format("SATURATED: {} requests failed on the loadgen's own limits (local ports, file descriptors or "
+                     "buffer memory), not the target's: raise the limits or spread the load",
+                     v.errors.client_resources));
   if (lm.kind == "open") {
-    if (h.saturated)
+    if (h.saturated && v.errors.client_resources == 0)
       line(fmt::format("SATURATED: send lag p99 {} exceeds the bound {}: the loadgen (or its connection cap) could "
                        "not keep the schedule; latencies include that delay and do not describe the server alone",
                        fmt_us(v.send_lag.p99_us), fmt_us(h.send_lag_bound_us)));
-    else
+    else if (!h.saturated)
       line(fmt::format("schedule: kept (send lag p99 {} <= bound {})", fmt_us(v.send_lag.p99_us),
                        fmt_us(h.send_lag_bound_us)));
   }
@@ -166,6 +189,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--spin-window", opts->spin_window,
                   "open loop: wake this long before each arrival and poll to it (send-lag precision vs CPU; 0: timers only)")
+      ->capture_default_str();
+  cmd->add_option("--success", opts->success, "statuses counted as success (goodput), e.g. 2xx,3xx,404")
+      ->capture_default_str();
+  cmd->add_option("--max-error-rate", opts->max_error_rate,
+                  "error rate above this marks the run ERRORS and exits 7, e.g. 1%, 0.1%")
       ->capture_default_str();
   cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
@@ -237,6 +265,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       cfg.cpus = *c;
     }
     cfg.seed = o.seed;
+    if (auto ok = result::success_statuses::parse(o.success); !ok) return usage("--success: " + ok.error());
+    cfg.success = o.success;
+    auto max_err = units::parse_fraction(o.max_error_rate);
+    if (!max_err) return usage("--max-error-rate: " + max_err.error());
+    cfg.max_error_rate = *max_err;
     request_spec spec;
     spec.method = o.method;
     if (spec.method.empty() || spec.method.find_first_of(" \t\r\n") != std::string::npos)
@@ -283,9 +316,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     r.started_at = started_at;
     r.complete = v->complete;
     r.variants.push_back(*v);
-    int rc = exit_code::ok;
-    if (!v->complete) rc = exit_code::combine(rc, exit_code::interrupted);
-    if (v->loadgen.saturated) rc = exit_code::combine(rc, exit_code::saturated);
+    // The same verdict as a scenario row (core/verdict.hpp): interrupted 6, saturated 5, a
+    // failing target (errors over the bound, stalled requests) 7.
+    int rc = result::exit_code_of(*v);
     if (!o.output.empty()) {
       if (auto w = result::write_run_json(std::filesystem::path(o.output) / "run.json", r); !w) {
         std::fprintf(stderr, "loadgen attack: %s\n", w.error().c_str());

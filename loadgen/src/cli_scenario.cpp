@@ -1,5 +1,6 @@
-// `loadgen run SCENARIO [--output DIR] [--set key=value]... [--target-bin PATH]`: runs a scenario
-// file (the runner does the work; this only maps the command line onto runner_options).
+// `loadgen run SCENARIO [--output DIR] [--set key=value]... [--target-bin PATH] [--dry-run]
+// [--junit FILE] [--summary-md FILE]`: runs a scenario file (the runner does the work; this only
+// maps the command line onto runner_options).
 #include <iostream>
 
 #include "perflab/core/exit_codes.hpp"
@@ -22,6 +23,15 @@ void add_run_command(CLI::App& app, int& exit_code) {
                   "lab-target binary (default: $PERFLAB_TARGET_BIN, else ../targets/lab-target next to loadgen)");
   cmd->add_flag("--progress", opts->progress, "live progress line on stderr each second");
   cmd->add_flag("!--no-report", opts->report, "skip report.md / report.html");
+  cmd->add_flag("--dry-run", opts->dry_run,
+                "check the scenario, target options and CPUs, print the variants with estimated durations; start "
+                "nothing");
+  cmd->add_option("--junit", opts->junit_file,
+                  "write thresholds and variant statuses as JUnit XML to FILE (one testcase per variant x "
+                  "threshold, one per variant status)");
+  cmd->add_option("--summary-md", opts->summary_md_file,
+                  "write a short Markdown summary (verdict, table, findings, warnings) to FILE, e.g. "
+                  "$GITHUB_STEP_SUMMARY");
   cmd->callback([opts, &exit_code] { exit_code = run_scenario(*opts, std::cout, std::cerr).exit_code; });
 }
 

@@ -1,5 +1,7 @@
 #include "perflab/loadgen/recorder.hpp"
 
+#include <algorithm>
+
 namespace perflab::loadgen {
 
 void add_errors(result::error_counts& into, const result::error_counts& from) noexcept {
@@ -10,6 +12,9 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.read_timeout += from.read_timeout;
   into.closed_mid_response += from.closed_mid_response;
   into.malformed += from.malformed;
+  into.unsolicited += from.unsolicited;
+  into.io_other += from.io_other;
+  into.client_resources += from.client_resources;
   into.status_4xx += from.status_4xx;
   into.status_5xx += from.status_5xx;
 }
@@ -23,12 +28,17 @@ void sample_set::add(const sample_set& o) {
   send_lag.add(o.send_lag);
   sent += o.sent;
   completed += o.completed;
+  succeeded += o.succeeded;
   connections_opened += o.connections_opened;
+  connections_warmup += o.connections_warmup;
+  carried_in += o.carried_in;
+  stalled += o.stalled;
   unsent += o.unsent;
   abandoned += o.abandoned;
   retries += o.retries;
   add_errors(errors, o.errors);
   in_flight += o.in_flight;
+  end_ns = std::max(end_ns, o.end_ns);
 }
 
 void sample_set::reset() noexcept {
@@ -38,7 +48,8 @@ void sample_set::reset() noexcept {
   ttfb_uncorrected.reset();
   ttlb_uncorrected.reset();
   send_lag.reset();
-  sent = completed = connections_opened = unsent = abandoned = retries = in_flight = index = 0;
+  sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
+  in_flight = index = end_ns = 0;
   errors = {};
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -21,11 +22,15 @@
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
+#include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
+#include "perflab/analysis/ci_formats.hpp"
+#include "perflab/analysis/findings.hpp"
 #include "perflab/analysis/report.hpp"
 #define PERFLAB_HAVE_ANALYSIS 1
 #endif
@@ -124,6 +129,12 @@ class scenario_runner {
     sc_ = std::move(*sc);
     if (auto rc = prepare(); rc != exit_code::ok) {
       outcome.exit_code = rc;
+      return outcome;
+    }
+    if (opts_.dry_run) {
+      // Everything a run checks before its first variant has been checked: say what it would do.
+      out_ << format_plan(sc_);
+      out_.flush();
       return outcome;
     }
 
@@ -333,6 +344,13 @@ class scenario_runner {
           }
         });
       }
+      // The target's CPU over the measured phase alone: sampled at its boundaries, so neither
+      // the warm-up nor the drain is charged to the requests the phase served.
+      std::optional<process_sample> at_start, at_end;
+      if (child) {
+        cfg.on_measure_start = [&] { at_start = child->sample(); };
+        cfg.on_measure_end = [&] { at_end = child->sample(); };
+      }
       const bool interrupted_before = interrupt_flag().load();
       auto res = run_load(cfg);
       done.store(true);
@@ -358,10 +376,17 @@ class scenario_runner {
         const struct rusage& ru = child->usage();
         double ru_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
         double ru_sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
-        // /proc before stopping excludes the shutdown; a dead target only has its rusage left.
-        bool have_last = !died.load() && last.peak_rss_bytes > 0;
-        ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - start_sample.cpu_user_s);
-        ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - start_sample.cpu_system_s);
+        if (at_start && at_end) {
+          ti.cpu_user_s = std::max(0.0, at_end->cpu_user_s - at_start->cpu_user_s);
+          ti.cpu_system_s = std::max(0.0, at_end->cpu_system_s - at_start->cpu_system_s);
+        } else {
+          // No phase boundaries (the target died, or the run stopped in the warm-up): /proc
+          // before stopping excludes the shutdown; a dead target only has its rusage left.
+          bool have_last = !died.load() && last.peak_rss_bytes > 0;
+          const process_sample& from = at_start ? *at_start : start_sample;
+          ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - from.cpu_user_s);
+          ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - from.cpu_system_s);
+        }
         ti.peak_rss_bytes = std::max<std::int64_t>(last.peak_rss_bytes, static_cast<std::int64_t>(ru.ru_maxrss) * 1024);
         ti.threads = std::max(peak_threads, last.threads);
         ti.exit_status = e.text();
@@ -388,10 +413,11 @@ class scenario_runner {
     vo.v.repeat = repeat;
     vo.v.target = ti;
     vo.v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
+    vo.v.load.success = cfg.success;
+    vo.v.load.max_error_rate = cfg.max_error_rate;
     vo.v.thresholds = evaluate_thresholds(spec.thresholds, vo.v);
-    for (const auto& t : vo.v.thresholds)
-      if (!t.passed) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::thresholds_failed);
-    if (vo.v.loadgen.saturated) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::saturated);
+    // One verdict for the row's status word and its exit code (core/verdict.hpp).
+    vo.exit_code = exit_code::combine(vo.exit_code, result::exit_code_of(vo.v));
     if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
     if (vo.v.interval_log.empty() && fs::exists(dir_ / (prefix + ".hlog"))) vo.v.interval_log = prefix + ".hlog";
     if (vo.v.series_csv.empty() && fs::exists(dir_ / (prefix + ".csv"))) vo.v.series_csv = prefix + ".csv";
@@ -434,14 +460,24 @@ class scenario_runner {
 
   void print_variant(const result::variant& v) {
     const double ms = 1e-3;
-    std::string line = fmt::format("  {:.1f} req/s, ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, "
-                                   "errors {}", v.tps_mean, v.ttfb.p50_us * ms, v.ttfb.p99_us * ms,
-                                   v.ttlb.p50_us * ms, v.ttlb.p99_us * ms, v.errors.total());
+    std::string line = fmt::format("  goodput {:.1f}/s", v.tps_mean);
+    if (std::abs(v.rps_mean - v.tps_mean) > 0.05) line += fmt::format(" (all responses {:.1f}/s)", v.rps_mean);
+    line += fmt::format(", ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, errors {}",
+                        v.ttfb.p50_us * ms, v.ttfb.p99_us * ms, v.ttlb.p50_us * ms, v.ttlb.p99_us * ms,
+                        v.errors.total());
+    if (v.errors.total() + v.abandoned > 0) line += fmt::format(" ({:.2f}%)", v.error_rate * 100);
+    if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
     if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
     if (v.target.spawned)
       line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
                           units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
-    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (send lag over bound: numbers suspect)";
+    if (v.stalled > 0)
+      line += fmt::format("; STALLED: {} requests sent in the warm-up got no answer in the whole measured phase",
+                          v.stalled);
+    if (result::error_rate_exceeded(v))
+      line += fmt::format("; ERRORS: error rate {:.2f}% over the bound {:.2f}%", v.error_rate * 100,
+                          v.load.max_error_rate * 100);
+    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (schedule not kept or loadgen out of resources: numbers suspect)";
     if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
     out_ << line << "\n";
     for (const auto& t : v.thresholds)
@@ -454,6 +490,9 @@ class scenario_runner {
     int rc = exit_code::ok;
 #ifdef PERFLAB_HAVE_ANALYSIS
     out_ << "\n" << analysis::comparison_table(run_);
+    if (auto findings = analysis::findings_text(run_); !findings.empty()) out_ << "\n" << findings;
+    // The exit code says what the numbers amount to, as JUnit and the summary do.
+    rc = exit_code::combine(rc, analysis::verdict_exit_code(run_));
     if (opts_.report) {
       auto paths = analysis::render_report({dir_}, dir_);
       if (paths) {
@@ -464,13 +503,37 @@ class scenario_runner {
         rc = exit_code::runtime_error;
       }
     }
+    rc = exit_code::combine(rc, write_ci_files());
 #else
     out_ << "\n(report and comparison table: the analysis module is not in this build)\n";
+    if (!opts_.junit_file.empty() || !opts_.summary_md_file.empty()) {
+      err_ << "loadgen run: --junit and --summary-md need the analysis module, which is not in this build\n";
+      rc = exit_code::runtime_error;
+    }
 #endif
     out_ << "results: " << (dir_ / "run.json").string() << "\n";
     out_.flush();
     return rc;
   }
+
+#ifdef PERFLAB_HAVE_ANALYSIS
+  // --junit and --summary-md, after the report; a file that cannot be written is a runtime error.
+  int write_ci_files() {
+    int rc = exit_code::ok;
+    auto write = [&](const fs::path& file, const std::string& text, const char* what) {
+      if (file.empty()) return;
+      if (auto w = analysis::write_text_file(file, text); !w) {
+        err_ << "loadgen run: " << what << ": " << w.error() << "\n";
+        rc = exit_code::runtime_error;
+      } else {
+        out_ << what << ": " << file.string() << "\n";
+      }
+    };
+    write(opts_.junit_file, analysis::junit_xml(run_), "junit");
+    write(opts_.summary_md_file, analysis::summary_markdown(run_), "summary");
+    return rc;
+  }
+#endif
 
   const runner_options& opts_;
   std::ostream& out_;

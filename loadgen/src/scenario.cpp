@@ -16,6 +16,7 @@
 
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/units.hpp"
+#include "perflab/core/verdict.hpp"
 
 namespace perflab::loadgen {
 namespace {
@@ -40,7 +41,7 @@ const std::vector<std::string> k_top_keys = {"name",   "description", "target", 
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
-    "drain_timeout"};
+    "drain_timeout", "success", "max_error_rate"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
@@ -402,6 +403,24 @@ class parser {
           positive(as_duration(*n, "load.send_lag_bound"), *n, "load.send_lag_bound")).count();
     }
     if (auto n = t.get("max_requests")) cfg.max_requests = as_count(*n, "load.max_requests", 1);
+    if (auto n = t.get("success")) {
+      // A list of status classes and codes: ["2xx", "3xx", 404] or one string "2xx,3xx,404".
+      std::string list;
+      if (auto a = n->as_array()) {
+        for (const auto& e : *a) list += (list.empty() ? "" : ",") + value_text(e);
+      } else {
+        list = as_string(*n, "load.success");
+      }
+      auto ok = result::success_statuses::parse(list);
+      if (!ok) fail(where(*n), "load.success: " + ok.error());
+      cfg.success = ok->text();
+    }
+    if (auto n = t.get("max_error_rate")) {
+      const std::string text = n->is_number() ? value_text(*n) : as_string(*n, "load.max_error_rate");
+      auto f = units::parse_fraction(text);
+      if (!f) fail(where(*n), "load.max_error_rate: " + f.error());
+      cfg.max_error_rate = *f;
+    }
   }
 
   void parse_keys(const toml::table& root, run_config& cfg) const {

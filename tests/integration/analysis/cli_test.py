@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""End-to-end checks of `loadgen report`, `loadgen compare` and validate_schema.py on synthetic runs.
+"""End-to-end checks of `loadgen report`, `loadgen compare` and validate_schema.py on synthetic runs,
+of the JUnit XML and Markdown summary (parsed with python3's xml.etree, not our code), and of
+`loadgen run --dry-run` and `loadgen run --junit --summary-md` with a real lab-target.
 
 One case per ctest test:
   cli_test.py --case NAME --loadgen PATH --synth PATH --schema PATH --validator PATH --work DIR
+              [--target-bin PATH]
 Exits 0 when every check of the case holds, 1 (naming the failed check) otherwise.
 """
 import argparse
@@ -12,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 A = None
 
@@ -69,7 +73,7 @@ def case_schema_broken():
         "missing_field": lambda d: d["variants"][0]["ttlb"].pop("p99_us"),
         "wrong_type": lambda d: d["variants"][0].__setitem__("tps_mean", "fast"),
         "unknown_field": lambda d: d["variants"][0].__setitem__("tps_median", 1.0),
-        "future_schema": lambda d: d.__setitem__("schema", 2),
+        "future_schema": lambda d: d.__setitem__("schema", d["schema"] + 1),
         "negative_count": lambda d: d["variants"][0]["errors"].__setitem__("reset", -1),
         "param_not_string": lambda d: d["variants"][0]["params"].__setitem__("connections", 10),
     }
@@ -130,7 +134,7 @@ def case_compare_regression():
     base = synth("base")
     cand = synth("cand", "--tps", "4000", "--latency-us", "1200")  # -20% TPS, +50% latency
     p = loadgen("compare", base, cand, rc=4)
-    for needle in ["REGRESSED", "exit 4", "tolerance alone"]:
+    for needle in ["REGRESSED", "exit 4", "no usable test"]:
         if needle not in p.stdout:
             fail(f"compare output lacks {needle!r}:\n{p.stdout}")
     # The same change the other way round is an improvement, not a regression.
@@ -195,11 +199,152 @@ def case_compare_usage():
         fail("bad metric not explained: " + p.stderr)
 
 
+def junit_cases(path):
+    """Parses a JUnit file; returns (root, [(name, failure element or None)]) after structural checks."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        fail(f"{path}: not well-formed XML: {e}")
+    if root.tag != "testsuites":
+        fail(f"{path}: root is <{root.tag}>, expected <testsuites>")
+    suites = root.findall("testsuite")
+    if len(suites) != 1:
+        fail(f"{path}: {len(suites)} <testsuite> elements, expected 1")
+    suite = suites[0]
+    cases = suite.findall("testcase")
+    failures = [c for c in cases if c.find("failure") is not None]
+    for el in (root, suite):
+        if int(el.get("tests")) != len(cases) or int(el.get("failures")) != len(failures):
+            fail(f"{path}: <{el.tag}> counts tests={el.get('tests')} failures={el.get('failures')}, "
+                 f"but holds {len(cases)} testcases with {len(failures)} failures")
+    for c in cases:
+        if not c.get("classname") or not c.get("name"):
+            fail(f"{path}: a testcase without classname or name")
+        float(c.get("time"))
+    return root, [(c.get("name"), c.find("failure")) for c in cases]
+
+
+def case_junit_synthetic():
+    junit, summary = os.path.join(A.work, "junit.xml"), os.path.join(A.work, "summary.md")
+    synth("run", "--saturated", "--stalled", "4", "--threshold-fail", "--junit", junit, "--summary-md", summary)
+    _, cases = junit_cases(junit)
+    by_name = dict(cases)
+    first, second = "model=reactor,connections=10", "model=reactor,connections=100"
+    # One testcase for the run, one status per variant, one per variant x threshold.
+    expected = {"run: complete", first + ": status", second + ": status", first + ": ttlb.p99 < 1ms",
+                first + ": errors.rate < 5%", second + ": errors.rate < 5%"}
+    if set(by_name) != expected:
+        fail(f"testcases {sorted(by_name)}, expected {sorted(expected)}")
+    for name in ["run: complete", first + ": errors.rate < 5%", second + ": errors.rate < 5%"]:
+        if by_name[name] is not None:
+            fail(f"{name} failed: {by_name[name].get('message')}")
+    th = by_name[first + ": ttlb.p99 < 1ms"]
+    if th is None or not re.fullmatch(r"ttlb\.p99 < 1ms: actual [0-9.]+ ms, limit 1\.00 ms", th.get("message")):
+        fail("threshold failure without actual and limit: " + ("passed" if th is None else th.get("message")))
+    for name, word in [(first + ": status", "STALLED"), (second + ": status", "SATURATED")]:
+        f = by_name[name]
+        if f is None or f.get("type") != word or word not in f.get("message"):
+            fail(f"{name}: expected a {word} failure, got " + ("none" if f is None else ET.tostring(f, "unicode")))
+    text = read(summary)
+    if not text.startswith("### perflab synthetic: FAILED, exit 5 (the load generator was saturated"):
+        fail("summary verdict line: " + text.splitlines()[0])
+    for needle in ["| variant | goodput/s |", "**Findings**", "- goodput (model=reactor): connections=10 ",
+                   "- **STALLED** `model=reactor,connections=10`: 4 of the 8 requests"]:
+        if needle not in text:
+            fail(f"summary lacks {needle!r}:\n{text}")
+
+
+SCENARIO = """name = "e2e-ci"
+thresholds = ["tps.mean > 20", "ttlb.p99 < 1us"]
+
+[target]
+model = "reactor"
+
+[load]
+model = "open"
+rate = "100/s"
+warmup = "200ms"
+duration = "1s"
+send_lag_bound = "500ms"   # a busy CI box must not turn this into SATURATED
+
+[[request]]
+path = "/hello"
+"""
+
+
+def scenario(name, text):
+    path = os.path.join(A.work, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def case_dry_run():
+    if not A.target_bin:
+        fail("lab-target is not built (no --target-bin)")
+    sc = scenario("plan.toml", SCENARIO + '\n[matrix]\n"target.model" = ["reactor", "coroutine"]\n')
+    out = os.path.join(A.work, "results")
+    p = loadgen("run", sc, "--dry-run", "--output", out, "--target-bin", A.target_bin, rc=0)
+    lines = p.stdout.splitlines()
+    if lines[0] != "perflab run: e2e-ci (dry run: 2 variants checked, nothing started)":
+        fail("dry-run title: " + p.stdout)
+    for model in ["reactor", "coroutine"]:
+        row = [l for l in lines if l.startswith("model=" + model)]
+        if len(row) != 1 or "open loop, constant 100/s" not in row[0] or not row[0].endswith("1.5 s"):
+            fail(f"no plan row for {model} (expected 0.2 s + 1 s + 0.3 s = 1.5 s):\n{p.stdout}")
+    if not lines[-1].startswith("total: 2 runs, about 3.0 s"):
+        fail("total line: " + lines[-1])
+    if os.path.exists(out):
+        fail("a dry run created " + out)
+    # A bad scenario: exit 2 with file:line:col, nothing created.
+    bad = scenario("bad.toml", SCENARIO.replace('rate = "100/s"', 'rate = "fast"'))
+    p = loadgen("run", bad, "--dry-run", "--output", out, "--target-bin", A.target_bin, rc=2)
+    if not re.search(re.escape(bad) + r":9:8: load\.rate", p.stderr):
+        fail("no file:line:col for a bad rate: " + p.stderr)
+    # A target option lab-target does not accept is caught too (prepare(), with lab-target --help).
+    p = loadgen("run", sc, "--dry-run", "--set", "target.bogus=1", "--target-bin", A.target_bin, rc=2)
+    if "unknown target option 'bogus'" not in p.stderr:
+        fail("unknown target option not caught: " + p.stderr)
+    if os.path.exists(out):
+        fail("a failed dry run created " + out)
+
+
+def case_ci_files():
+    if not A.target_bin:
+        fail("lab-target is not built (no --target-bin)")
+    sc = scenario("ci.toml", SCENARIO)
+    junit, summary = os.path.join(A.work, "junit.xml"), os.path.join(A.work, "summary.md")
+    # "ttlb.p99 < 1us" cannot hold: exit 3, and the files say the same.
+    p = loadgen("run", sc, "--output", os.path.join(A.work, "results"), "--target-bin", A.target_bin, "--no-report",
+                "--junit", junit, "--summary-md", summary, rc=3)
+    if f"junit: {junit}" not in p.stdout or f"summary: {summary}" not in p.stdout:
+        fail("CI file paths not printed:\n" + p.stdout)
+    root, cases = junit_cases(junit)
+    by_name = dict(cases)
+    if set(by_name) != {"run: complete", "e2e-ci: status", "e2e-ci: tps.mean > 20", "e2e-ci: ttlb.p99 < 1us"}:
+        fail(f"testcases: {sorted(by_name)}")
+    f = by_name["e2e-ci: ttlb.p99 < 1us"]
+    if f is None or "actual" not in f.get("message") or "limit 1 us" not in f.get("message"):
+        fail("failed threshold: " + ("passed" if f is None else f.get("message")))
+    for ok in ["run: complete", "e2e-ci: status", "e2e-ci: tps.mean > 20"]:
+        if by_name[ok] is not None:
+            fail(f"{ok} failed: {by_name[ok].get('message')}")
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    if props.get("exit_code") != "3":
+        fail(f"exit_code property {props.get('exit_code')}, expected 3")
+    text = read(summary)
+    if not text.startswith("### perflab e2e-ci: FAILED, exit 3 (a threshold failed)"):
+        fail("summary verdict line: " + text.splitlines()[0])
+    if "| e2e-ci |" not in text or "THRESHOLD FAILED" not in text:
+        fail("summary table:\n" + text)
+
+
 def main():
     global A
     ap = argparse.ArgumentParser()
     for opt in ["--case", "--loadgen", "--synth", "--schema", "--validator", "--work"]:
         ap.add_argument(opt, required=True)
+    ap.add_argument("--target-bin", default="")
     A = ap.parse_args()
     shutil.rmtree(A.work, ignore_errors=True)
     os.makedirs(A.work)

@@ -32,6 +32,7 @@ struct test_server::impl {
   std::atomic<std::int64_t> idle_closes{0};
   bool first_seen = false;
   clock_type::time_point pause_start{}, pause_end{};
+  clock_type::time_point busy_until{};  // serial: when the last queued response goes out
   std::string head, rest;  // rendered response, split where rest_delay applies
 
   void render() {
@@ -73,9 +74,11 @@ struct test_server::impl {
   void accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket s) {
       if (ec) return;
-      ++connections;
+      const std::int64_t nth = ++connections;
       s.set_option(tcp::no_delay(true));
-      std::make_shared<session>(this, std::move(s))->read();
+      auto sess = std::make_shared<session>(this, std::move(s));
+      sess->starved = opts.served_connections > 0 && nth > opts.served_connections;
+      sess->read();
       accept();
     });
   }
@@ -88,6 +91,10 @@ struct test_server::impl {
       pause_end = pause_start + opts.pause_length;
     }
     auto t = now + opts.delay;
+    if (opts.serial) {
+      t = std::max(now, busy_until) + opts.delay;
+      busy_until = t;
+    }
     if (opts.pause_length.count() > 0 && t >= pause_start && t < pause_end) t = pause_end;
     return t;
   }
@@ -99,6 +106,8 @@ struct test_server::impl {
     asio::steady_timer timer;
     asio::steady_timer idle_timer;
     std::uint64_t reads = 0;  // bumped by every read, so an idle timer knows whether it is stale
+    clock_type::time_point last_response{};  // when the last response went out (epoch: none yet)
+    bool starved = false;                    // served_connections: this one is never answered
     std::string in;
     char buf[4096];
 
@@ -133,19 +142,41 @@ struct test_server::impl {
       if (auto cl = lower.find("content-length:"); cl != std::string::npos) body = std::stoul(lower.substr(cl + 15));
       if (in.size() < end + 4 + body) return read();
       in.erase(0, end + 4 + body);
+      if (srv->opts.drop_after_idle.count() > 0 && last_response != clock_type::time_point{} &&
+          clock_type::now() - last_response >= srv->opts.drop_after_idle) {
+        ++srv->idle_closes;
+        error_code ignored;
+        sock.close(ignored);
+        return;
+      }
       const std::int64_t nth = ++srv->requests;
-      if (srv->opts.silent || (srv->opts.silent_every > 0 && nth % srv->opts.silent_every == 0)) return read();
+      if (starved || srv->opts.silent || (srv->opts.silent_every > 0 && nth % srv->opts.silent_every == 0)) return read();
       if (srv->opts.reset) {
         sock.set_option(asio::socket_base::linger(true, 0));
         error_code ignored;
         sock.close(ignored);
         return;
       }
+      if (!srv->opts.interim.empty()) asio::async_write(sock, asio::buffer(srv->opts.interim), [](const error_code&, std::size_t) {});
       timer.expires_at(srv->due(clock_type::now()));
       timer.async_wait([self = shared_from_this()](const error_code& ec) {
         if (!ec) self->write_head();
       });
     }
+
+    // A server speaking on a connection that asked nothing: `unsolicited`, then a close.
+    void arm_unsolicited() {
+      idle_timer.expires_after(srv->opts.unsolicited_after);
+      idle_timer.async_wait([self = shared_from_this(), seen = self_reads()](const error_code& ec) {
+        if (ec || self->reads != seen || !self->sock.is_open()) return;
+        asio::async_write(self->sock, asio::buffer(self->srv->opts.unsolicited), [self](const error_code&, std::size_t) {
+          error_code ignored;
+          self->sock.shutdown(tcp::socket::shutdown_send, ignored);
+          self->drain();
+        });
+      });
+    }
+    std::uint64_t self_reads() const noexcept { return reads; }
 
     void write_head() {
       asio::async_write(sock, asio::buffer(srv->head), [self = shared_from_this()](const error_code& ec, std::size_t) {
@@ -165,15 +196,28 @@ struct test_server::impl {
     }
 
     void after_response() {
+      last_response = clock_type::now();
+      if (!srv->opts.trailing_bytes.empty())
+        asio::async_write(sock, asio::buffer(srv->opts.trailing_bytes), [](const error_code&, std::size_t) {});
       if (srv->opts.frame == framing::close_delimited || srv->opts.close_after_response) {
-        error_code ignored;
-        sock.shutdown(tcp::socket::shutdown_send, ignored);
-        // Keep reading until the client closes, so the close is orderly (no reset).
-        return drain();
+        if (srv->opts.close_delay.count() > 0) {
+          timer.expires_after(srv->opts.close_delay);
+          timer.async_wait([self = shared_from_this()](const error_code&) { self->shutdown_and_drain(); });
+          return;
+        }
+        return shutdown_and_drain();
       }
       if (in.find("\r\n\r\n") != std::string::npos) return on_data();
       if (srv->opts.idle_timeout.count() > 0) arm_idle();
+      if (srv->opts.unsolicited_after.count() > 0) arm_unsolicited();
       read();
+    }
+
+    void shutdown_and_drain() {
+      error_code ignored;
+      sock.shutdown(tcp::socket::shutdown_send, ignored);
+      // Keep reading until the client closes, so the close is orderly (no reset).
+      drain();
     }
 
     void drain() {

@@ -38,6 +38,23 @@ struct server_options {
   // server's keep-alive timeout), without telling the client in the response.
   std::chrono::milliseconds idle_timeout{0};
   bool close_after_response = false;  // server closes keep-alive connections after each response
+  // > 0: a request that arrives on a connection idle at least this long after a response is read
+  // and the connection closed without an answer: the server's idle close crossed the request
+  // (the race a stale keep-alive retry covers). Counted in idle_closes.
+  std::chrono::milliseconds drop_after_idle{0};
+  std::string trailing_bytes;  // sent right after each response: a framing overrun
+  // > 0: this long after a response on an idle connection, send `unsolicited` and close (a
+  // server's 408 to a connection that sent nothing).
+  std::chrono::milliseconds unsolicited_after{0};
+  std::string unsolicited = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  std::chrono::milliseconds close_delay{0};  // close-delimited framing: wait this long after the body
+  // One response at a time, server-wide: each takes `delay` after the previous one, a queue with
+  // a capacity of 1/delay per second (a saturated single-worker server).
+  bool serial = false;
+  // > 0: only the first N connections accepted are ever answered; later ones are read and left
+  // waiting (a thread pool whose N workers keep their keep-alive connections).
+  int served_connections = 0;
+  std::string interim;  // sent as soon as a request is read (e.g. a 103 Early Hints head), before `delay`
   // Stop answering for pause_length, starting pause_after the first request: responses due
   // inside the pause go out when it ends (like SIGSTOP/SIGCONT of a real server).
   std::chrono::milliseconds pause_after{0};

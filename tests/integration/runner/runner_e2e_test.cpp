@@ -155,7 +155,9 @@ TEST_F(Runner, TwoVariantsWriteValidRunJsonLogsCsvAndReport) {
     std::ifstream csv(dir / v.series_csv);
     std::string header;
     std::getline(csv, header);
-    EXPECT_EQ(header, "t_s,sent,completed,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,retries");
+    EXPECT_EQ(header,
+              "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
+              "retries,stalled");
     int rows = 0;
     for (std::string l; std::getline(csv, l);) rows += !l.empty();
     EXPECT_GE(rows, 2);
@@ -210,6 +212,63 @@ TEST_F(Runner, FailingThresholdExitsThree) {
   ASSERT_EQ(run->variants.size(), 1u);
   ASSERT_EQ(run->variants[0].thresholds.size(), 1u);
   EXPECT_FALSE(run->variants[0].thresholds[0].passed);
+}
+
+// Issue 10, case 1: a thread pool whose workers keep their keep-alive connections starves the
+// clients beyond its worker count. Their requests, sent in the warm-up, get no answer in the
+// whole measured phase; the old runner said status ok, 0 errors, exit 0.
+TEST_F(Runner, StarvedClientsMakeTheRowStalledAndExitSeven) {
+  fs::path scenario = write("stall.toml", R"(name = "stall"
+[target]
+model = "thread-pool"
+threads = 2
+[load]
+model = "closed"
+connections = 6
+warmup = "500ms"
+duration = "1s"
+[[request]]
+path = "/sleep?ms=20"
+)");
+  auto r = loadgen_run(scenario);
+  EXPECT_EQ(r.code, perflab::exit_code::target_failing) << r.out << r.err;
+  EXPECT_NE(r.out.find("STALLED"), std::string::npos) << r.out;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const auto& v = run->variants[0];
+  EXPECT_EQ(v.stalled, 4);
+  EXPECT_GE(v.carried_in, 4);
+  // Little's law on what was served: 2 workers x 20 ms is at most 100 responses/s.
+  EXPECT_LE(v.tps_mean, 105);
+  EXPECT_GE(v.ttlb.max_us, 1'000'000);  // the starved requests waited through the whole phase
+}
+
+// Issue 11, item 9: the target's CPU is what it spent over the measured phase, not the warm-up
+// and the drain too. One worker burning 20 ms per request cannot use more than one CPU second
+// per second; the old runner showed 122 % and more.
+TEST_F(Runner, TargetCpuIsSampledAtTheMeasuredPhasesBoundaries) {
+  fs::path scenario = write("cpu.toml", R"(name = "cpu"
+[target]
+model = "thread-pool"
+threads = 1
+[load]
+model = "closed"
+connections = 1
+warmup = "1s"
+duration = "1s"
+[[request]]
+path = "/cpu?us=20000"
+)");
+  auto r = loadgen_run(scenario);
+  ASSERT_EQ(r.code, perflab::exit_code::ok) << r.out << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const auto& v = run->variants[0];
+  const double cpu = v.target.cpu_user_s + v.target.cpu_system_s;
+  EXPECT_LE(cpu, 1.1 * v.measured_s) << "one worker, at most one CPU";
+  EXPECT_GE(cpu, 0.3 * v.measured_s) << "it was busy through the phase";
 }
 
 TEST_F(Runner, TypoExitsTwoNamingFileLineColumnAndRunsNothing) {

@@ -1,9 +1,13 @@
 #pragma once
 // `loadgen compare`: per variant (matched by name) and metric, the change from a baseline run to a
-// candidate run and a verdict. With repeats (several variants of one name, different `repeat`), a
-// two-sided Mann-Whitney U test over the per-repeat values must agree with the tolerance before a
-// change counts; without repeats the tolerance alone decides (and the output says so).
+// candidate run and a verdict. A change counts when it is beyond the tolerance and either a
+// two-sided Mann-Whitney U test over the per-repeat values confirms it (p < alpha) or no repeat
+// contradicts it (every candidate repeat on the far side of every baseline repeat). The second
+// rule covers what the test cannot judge (single runs, too few repeats, ties) and keeps the
+// verdict monotone: a repeat that agrees with the change never turns "regressed" into "unchanged".
+// docs/reports.md, "Method", explains the rule and why.
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,14 +60,25 @@ struct metric_change {
   double candidate_median = 0;
   double change = 0;                   // (candidate - baseline) / baseline; 0 when both are 0
   bool change_is_absolute = false;     // baseline was 0: `change` is candidate - baseline in unit
-  std::optional<double> p_value;       // Mann-Whitney two-sided, when both sides have >= 2 repeats
+  // Mann-Whitney two-sided, when both sides have >= 2 repeats: U with ties as half pairs against the
+  // exact null of untied samples (stats::tie_null::untied), so more agreeing repeats never raise it.
+  std::optional<double> p_value;
   // 95% percentile-bootstrap interval of median(candidate) - median(baseline), in `unit`, when both
   // sides have >= 2 repeats (2000 resamples, fixed seed: the same inputs give the same interval).
   std::optional<double> ci_low;
   std::optional<double> ci_high;
-  std::string method;                  // "mann-whitney+tolerance", "tolerance only (1 vs 1 repeats)", ...
+  bool beyond_tolerance = false;       // |change| above the tolerance and the metric's floor
+  bool repeats_agree = false;          // every candidate repeat at or beyond every baseline repeat, in the
+                                       // direction of the change (false when nothing changed)
+  std::string method;                  // how the verdict was reached, e.g. "mann-whitney (5 vs 5 repeats) + tolerance"
   verdict result = verdict::unchanged;
 };
+
+// The verdict rule for one metric from its per-repeat values (no variant name, no bootstrap
+// interval): medians, change, tolerance and floor, Mann-Whitney with both sides >= 2 repeats,
+// and the repeats' agreement. compare_runs and the report's findings both judge with it.
+metric_change judge_change(std::span<const double> baseline, std::span<const double> candidate, const metric& m,
+                           const compare_options& opt);
 
 struct comparison {
   std::vector<metric_change> changes;

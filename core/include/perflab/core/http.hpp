@@ -222,12 +222,16 @@ class response_parser {
     std::size_t consumed = 0;        // bytes of data that belong to this response
     bool started = false;            // this call saw the response's first byte...
     std::size_t first_byte = 0;      // ...at data[first_byte]
+    bool status_line = false;        // a status line began in this call (the last one of the call at
+    std::size_t status_line_at = 0;  // data[status_line_at]); the last a response has is its final one's
     bool complete = false;           // the response ended in this call, its last byte at data[consumed-1]
     errc error = errc::ok;
   };
   // Feeds the next bytes. Stops at the end of the response: bytes after consumed belong to the
-  // next one (pipelining). 1xx interim responses (except 101) are skipped; the final one counts
-  // (the first byte is the first byte of whatever the server sent first, interim or not).
+  // next one (pipelining). 1xx interim responses (except 101) are skipped; the final one counts.
+  // `started` marks the first byte of whatever the server sent first, interim or not;
+  // `status_line` marks each status line, so a caller can time the final response's first byte
+  // (TTFB) apart from an interim 100 Continue or 103 Early Hints.
   // After complete or error, feed() consumes nothing until reset(). A close-delimited body
   // (no Content-Length, not chunked) consumes everything until finish_eof().
   progress feed(std::string_view data) noexcept;

@@ -166,7 +166,8 @@ struct variant {
   std::int64_t retries = 0;                  // idempotent requests resent once after a stale keep-alive connection
   double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
-  std::int64_t connections_opened = 0;
+  std::int64_t connections_opened = 0;        // connects that succeeded for measured requests
+  std::int64_t connections_warmup = 0;        // connects that succeeded in the warm-up (kept alive into the phase)
   error_counts errors;
   double error_rate = 0;                     // (errors.total() + abandoned) / (completed + errors.transport() + abandoned)
   latency_summary connect;                   // new connections only
@@ -231,7 +232,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
-                                                tps_mean, rps_mean, connections_opened, errors,
+                                                tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, series, loadgen, target, thresholds, interval_log,
                                                 series_csv)

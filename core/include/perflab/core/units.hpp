@@ -29,6 +29,9 @@ tl::expected<double, std::string> parse_count(std::string_view text);
 // "/ms" (per millisecond). "5k/s", "300/m", "5000".
 tl::expected<double, std::string> parse_rate(std::string_view text);
 
+// A fraction in [0, 1]: a percentage "1%", "0.5 %", or a plain fraction "0.01".
+tl::expected<double, std::string> parse_fraction(std::string_view text);
+
 // Short human forms, with up to 3 significant digits after choosing the largest unit that keeps
 // the number >= 1: "250us", "1.5s", "2m", "1h", "0s". The output of format_duration parses back
 // with parse_duration (to within the printed precision).

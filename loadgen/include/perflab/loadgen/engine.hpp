@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,8 @@ struct run_config {
   std::vector<request_spec> requests;      // the mix (empty: GET of the URL's path)
   key_distribution keys;
   double send_lag_bound_us = 1000;         // p99 send lag above this marks the run saturated
+  std::string success = "2xx,3xx";         // statuses counted as success (goodput): classes and codes
+  double max_error_rate = 0.01;            // error_rate above this marks the run ERRORS (exit 7)
   std::filesystem::path output_dir;        // where the interval log and CSV go (empty: not written)
   std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
   bool progress = false;                   // live progress line on stderr each second
@@ -67,6 +70,11 @@ struct run_config {
   // cost: a worker whose arrivals are closer than this (>= 5k/s at 200 us) keeps its core busy.
   // 0: timers only.
   std::chrono::nanoseconds spin_window{std::chrono::microseconds(200)};
+  // Called on the collecting thread at the measured phase's start and end (the planned end, the
+  // stop by Ctrl-C or when every worker reached its --requests share), so a caller can sample
+  // what the target spent over exactly that phase. Empty: not called.
+  std::function<void()> on_measure_start;
+  std::function<void()> on_measure_end;
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the

@@ -33,13 +33,21 @@ struct sample_set {
   histogram send_lag;          // actual write - intended send time (ns), open loop only
   std::int64_t sent = 0;       // requests written
   std::int64_t completed = 0;  // complete responses, any status
-  std::int64_t connections_opened = 0;  // successful connects
+  std::int64_t succeeded = 0;  // complete responses with a success status (goodput)
+  std::int64_t connections_opened = 0;  // successful connects (for measured requests)
+  std::int64_t connections_warmup = 0;  // totals: successful connects in the warm-up
+  std::int64_t carried_in = 0; // warm-up requests still unanswered when the measured phase began
+  std::int64_t stalled = 0;    // totals: carried-in requests unanswered at the measured phase's end;
+                               // interval sets: requests outstanding through the whole interval
   std::int64_t unsent = 0;     // measured arrivals never written: still queued when the load stopped
   std::int64_t abandoned = 0;  // measured requests still unanswered when the drain deadline passed
   std::int64_t retries = 0;    // measured requests resent once after a stale keep-alive connection
   result::error_counts errors;
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t index = 0;      // interval sets: second index from the measured phase start
+                               // (the drain after the measured phase has index `intervals`)
+  std::int64_t end_ns = 0;     // interval sets: steady ns when the interval closed (its boundary,
+                               // the stop of the load, or the end of the drain)
 
   void add(const sample_set& o);
   void reset() noexcept;

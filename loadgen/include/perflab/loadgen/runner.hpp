@@ -3,8 +3,10 @@
 // variant (and repeat) spawns the lab target pinned to its CPUs, waits for its health check, runs
 // the engine (warm-up, then the measured phase), stops the target and records what it cost
 // (CPU, peak RSS, threads). run.json is rewritten after every variant, so an interrupted run
-// leaves valid files marked incomplete. At the end it renders the report and prints the
-// comparison table. docs/scenarios.md describes the results layout and exit codes.
+// leaves valid files marked incomplete. At the end it prints the comparison table and the
+// strongest findings, renders the report and writes the CI files asked for (JUnit XML, Markdown
+// summary). With dry_run it stops after validation and prints the plan instead. docs/scenarios.md
+// describes the results layout and exit codes, docs/reports.md the report and CI formats.
 #include <filesystem>
 #include <iosfwd>
 #include <optional>
@@ -22,11 +24,14 @@ struct runner_options {
   std::filesystem::path target_bin;             // --target-bin (empty: PERFLAB_TARGET_BIN, then next to loadgen)
   bool progress = false;                        // the engine's live line on stderr
   bool report = true;                           // render report.md / report.html at the end
+  bool dry_run = false;                         // validate, print the variant plan (plan.hpp), start nothing
+  std::filesystem::path junit_file;             // --junit: thresholds and statuses as JUnit XML (empty: none)
+  std::filesystem::path summary_md_file;        // --summary-md: Markdown summary for CI job pages (empty: none)
 };
 
 struct runner_outcome {
   int exit_code = 0;                  // perflab/core/exit_codes.hpp, combined over all variants
-  std::filesystem::path run_dir;      // empty when nothing was run (bad scenario)
+  std::filesystem::path run_dir;      // empty when nothing was run (bad scenario, dry run)
 };
 
 // Runs the scenario; progress and results go to `out`, problems to `err`.

@@ -1,0 +1,32 @@
+#pragma once
+// CI formats of a run, written by `loadgen run --junit FILE --summary-md FILE`:
+//  - JUnit XML, what CI servers show as test results: one testcase per variant and threshold
+//    (failing with actual vs limit), one per variant for its status (failing when it is
+//    INCOMPLETE, TARGET CRASHED, SATURATED, ERRORS or STALLED), and one for the run's completeness.
+//  - A short Markdown summary for CI job pages: the verdict line, the variant table, the strongest
+//    findings and the warnings.
+// Both say what result::status_flags and result::exit_code_of say, like every other printer.
+#include <filesystem>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "perflab/core/result.hpp"
+
+namespace perflab::analysis {
+
+// The exit code the run's numbers amount to: result::exit_code_of combined over its variants
+// (exit_code::combine), and interrupted (6) when the run is incomplete but no variant says why.
+int verdict_exit_code(const result::run& r);
+
+// One JUnit XML document (<testsuites> with one <testsuite> for the run), UTF-8, ends with '\n'.
+std::string junit_xml(const result::run& r);
+
+// The Markdown summary, ends with '\n'.
+std::string summary_markdown(const result::run& r);
+
+// Writes `text` to `path` through a temporary file next to it and a rename, so a reader never sees
+// half a file. Error: the path and the reason.
+tl::expected<void, std::string> write_text_file(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace perflab::analysis

@@ -1,0 +1,244 @@
+#include "perflab/analysis/ci_formats.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "describe.hpp"
+#include "document.hpp"
+#include "format.hpp"
+#include "perflab/analysis/findings.hpp"
+#include "perflab/core/exit_codes.hpp"
+#include "perflab/core/verdict.hpp"
+#include "variant_table.hpp"
+
+namespace perflab::analysis {
+namespace {
+
+// XML 1.0 text and attribute values: the five predefined entities; newlines and tabs as character
+// references (attributes would otherwise normalize them to spaces); other control characters,
+// which XML 1.0 cannot carry at all, become '?'.
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\t': out += "&#9;"; break;
+      default: out += static_cast<unsigned char>(c) < 0x20 ? '?' : c;
+    }
+  }
+  return out;
+}
+
+// Markdown's `code` marks mean nothing in a CI server's failure message.
+std::string plain(std::string s) {
+  std::erase(s, '`');
+  return s;
+}
+
+const char* exit_meaning(int code) {
+  switch (code) {
+    case exit_code::ok: return "ok";
+    case exit_code::runtime_error: return "a target failed to start or died";
+    case exit_code::thresholds_failed: return "a threshold failed";
+    case exit_code::saturated: return "the load generator was saturated: numbers suspect";
+    case exit_code::interrupted: return "interrupted: results incomplete";
+    case exit_code::target_failing: return "the target is failing: errors over the bound or stalled requests";
+    default: return "see the exit codes in README.md";
+  }
+}
+
+struct testcase {
+  std::string classname;
+  std::string name;
+  double time_s = 0;
+  std::string failure_type;     // empty: passed
+  std::string failure_message;
+  std::string failure_body;
+  std::string system_out;
+};
+
+std::string render(const testcase& t) {
+  std::string s = fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3f}\"", xml_escape(t.classname),
+                              xml_escape(t.name), t.time_s);
+  if (t.failure_type.empty() && t.system_out.empty()) return s + "/>\n";
+  s += ">\n";
+  if (!t.failure_type.empty())
+    s += fmt::format("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", xml_escape(t.failure_type),
+                     xml_escape(t.failure_message), xml_escape(t.failure_body));
+  if (!t.system_out.empty()) s += fmt::format("      <system-out>{}</system-out>\n", xml_escape(t.system_out));
+  return s + "    </testcase>\n";
+}
+
+std::string one_line(const result::variant& v) {
+  std::string s = fmt::format("goodput {}/s", detail::format_grouped(v.tps_mean));
+  if (detail::rps_differs(v)) s += fmt::format(" ({}/s responses)", detail::format_grouped(v.rps_mean));
+  s += fmt::format(", ttfb p99 {}, ttlb p50 {} p99 {}, errors {} ({}), measured {}", detail::format_us(v.ttfb.p99_us),
+                   detail::format_us(v.ttlb.p50_us), detail::format_us(v.ttlb.p99_us), v.errors.total(),
+                   detail::format_percent(v.error_rate), detail::seconds(v.measured_s));
+  return s;
+}
+
+}  // namespace
+
+int verdict_exit_code(const result::run& r) {
+  int rc = exit_code::ok;
+  bool variant_says_why = false;
+  for (const auto& v : r.variants) {
+    rc = exit_code::combine(rc, result::exit_code_of(v));
+    variant_says_why = variant_says_why || !v.complete;
+  }
+  if (!r.complete && !variant_says_why) rc = exit_code::combine(rc, exit_code::interrupted);
+  return rc;
+}
+
+std::string junit_xml(const result::run& r) {
+  const std::string suite = r.scenario_name.empty() ? "perflab" : r.scenario_name;
+  const auto labels = detail::variant_labels(r);
+  std::vector<testcase> cases;
+  {
+    testcase t{suite, "run: complete", 0, {}, {}, {}, {}};
+    if (!r.complete) {
+      t.failure_type = "INCOMPLETE";
+      t.failure_message = "the run did not finish: interrupted, or a target failed to start or died";
+      t.failure_body = fmt::format("{} variant runs recorded", r.variants.size());
+    }
+    cases.push_back(std::move(t));
+  }
+  for (std::size_t i = 0; i < r.variants.size(); ++i) {
+    const auto& v = r.variants[i];
+    testcase st{suite, labels[i] + ": status", v.measured_s, {}, {}, {}, one_line(v)};
+    std::vector<std::string> failing, body;
+    for (const auto& n : detail::variant_notes(v)) {
+      body.push_back(n.word + ": " + plain(n.text));
+      // THRESHOLD FAILED has its own testcases; the status fails for what makes the numbers wrong.
+      if (n.status && n.word != "THRESHOLD FAILED") failing.push_back(n.word + ": " + plain(n.text));
+    }
+    if (!failing.empty()) {
+      std::vector<std::string> words;
+      for (const auto& f : result::status_flags(v))
+        if (f != "THRESHOLD FAILED") words.push_back(f);
+      st.failure_type = detail::join(words, ",");
+      st.failure_message = failing.front();
+      st.failure_body = detail::join(body, "\n");
+    } else if (!body.empty()) {
+      st.system_out += "\n" + detail::join(body, "\n");
+    }
+    cases.push_back(std::move(st));
+    for (const auto& th : v.thresholds) {
+      testcase t{suite, labels[i] + ": " + th.expression, 0, {}, {}, {}, {}};
+      const std::string actual = detail::threshold_value(th.expression, th.actual);
+      const std::string limit = detail::threshold_value(th.expression, th.limit);
+      if (!th.passed) {
+        t.failure_type = "THRESHOLD FAILED";
+        t.failure_message = fmt::format("{}: actual {}, limit {}", th.expression, actual, limit);
+        t.failure_body = t.failure_message;
+      } else {
+        t.system_out = fmt::format("actual {}, limit {}", actual, limit);
+      }
+      cases.push_back(std::move(t));
+    }
+  }
+  std::size_t failures = 0;
+  double time_s = 0;
+  for (const auto& t : cases) {
+    failures += t.failure_type.empty() ? 0 : 1;
+    time_s += t.time_s;
+  }
+  // JUnit's timestamp is an xs:dateTime without a zone; started_at is UTC, kept whole as a property.
+  std::string stamp = r.started_at.substr(0, std::min<std::size_t>(r.started_at.size(), 19));
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += fmt::format("<testsuites name=\"perflab {}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
+                     xml_escape(suite), cases.size(), failures, time_s);
+  out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{:.3f}\"",
+                     xml_escape(suite), cases.size(), failures, time_s);
+  if (!stamp.empty()) out += fmt::format(" timestamp=\"{}\"", xml_escape(stamp));
+  if (!r.host.hostname.empty()) out += fmt::format(" hostname=\"{}\"", xml_escape(r.host.hostname));
+  out += ">\n    <properties>\n";
+  auto property = [&](const char* name, const std::string& value) {
+    out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", name, xml_escape(value));
+  };
+  property("scenario", r.scenario_path);
+  property("started_at", r.started_at);
+  property("commit", r.tool.commit);
+  property("build_type", r.tool.build_type);
+  property("exit_code", std::to_string(verdict_exit_code(r)));
+  out += "    </properties>\n";
+  for (const auto& t : cases) out += render(t);
+  out += "  </testsuite>\n</testsuites>\n";
+  return out;
+}
+
+std::string summary_markdown(const result::run& r) {
+  const int rc = verdict_exit_code(r);
+  std::string out = fmt::format("### perflab {}: {}\n\n", r.scenario_name.empty() ? "run" : r.scenario_name,
+                                rc == exit_code::ok ? "PASSED"
+                                                    : fmt::format("FAILED, exit {} ({})", rc, exit_meaning(rc)));
+  // How many variants have each status word, most severe first (status_flags' order).
+  const char* severity[] = {"INCOMPLETE", "TARGET CRASHED", "SATURATED", "ERRORS", "STALLED", "THRESHOLD FAILED"};
+  std::vector<std::pair<std::string, int>> counts;
+  for (const char* w : severity) counts.emplace_back(w, 0);
+  int ok = 0;
+  for (const auto& v : r.variants) {
+    const auto flags = result::status_flags(v);
+    if (flags.empty()) ++ok;
+    for (const auto& f : flags) {
+      auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == f; });
+      if (it == counts.end()) counts.emplace_back(f, 1);  // a word this list does not know yet
+      else ++it->second;
+    }
+  }
+  std::string tally = fmt::format("{} ok", ok);
+  for (const auto& [word, n] : counts)
+    if (n > 0) tally += fmt::format(", {} {}", n, word);
+  out += fmt::format("{} variant run{}: {}.{}\n\n", r.variants.size(), r.variants.size() == 1 ? "" : "s", tally,
+                     r.complete ? "" : " **The run is incomplete.**");
+  out += "```\n" + detail::load_context_lines(r) + "```\n\n";
+  const auto g = detail::variant_grid(r);
+  out += detail::markdown_table(g.header, g.rows) + "\n";
+  const std::string findings = findings_text(r);
+  if (!findings.empty()) {
+    out += "**Findings**\n\n";
+    std::size_t pos = 0;
+    for (std::size_t nl; (nl = findings.find('\n', pos)) != std::string::npos; pos = nl + 1)
+      out += "- " + findings.substr(pos, nl - pos) + "\n";
+    out += "\n";
+  }
+  const auto labels = detail::variant_labels(r);
+  std::string warnings;
+  for (std::size_t i = 0; i < r.variants.size(); ++i)
+    for (const auto& n : detail::variant_notes(r.variants[i]))
+      warnings += fmt::format("- **{}** `{}`: {}\n", n.word, labels[i], n.text);
+  if (!warnings.empty()) out += "**Warnings**\n\n" + warnings + "\n";
+  return out;
+}
+
+tl::expected<void, std::string> write_text_file(const std::filesystem::path& path, const std::string& text) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return tl::make_unexpected(fmt::format("{}: cannot write", tmp.string()));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    return tl::make_unexpected(fmt::format("{}: {}", path.string(), ec.message()));
+  }
+  return {};
+}
+
+}  // namespace perflab::analysis

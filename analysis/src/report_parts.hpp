@@ -1,0 +1,56 @@
+#pragma once
+// Internal: the sections of report.md / report.html, in the order render_report() adds them:
+// findings and warnings (report_findings.cpp), run context and tables (report_tables.cpp), plots
+// (report_plots.cpp). Each appends blocks to the document; none does I/O except the plots, which
+// run gnuplot.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "document.hpp"
+#include "perflab/core/histogram.hpp"
+#include "perflab/core/result.hpp"
+
+namespace perflab::analysis::detail {
+
+struct loaded_run {
+  std::filesystem::path dir;  // run directory (interval logs are relative to it)
+  std::string label;          // prefix of variant labels when several runs share a report ("" for one run)
+  result::run run;
+};
+
+struct loaded_variant {
+  const loaded_run* run = nullptr;
+  const result::variant* v = nullptr;
+  std::string label;                        // "<run label>: <variant name> #<repeat>"
+  std::map<std::string, histogram> merged;  // interval-log tag -> all intervals merged
+  std::string log_note;                     // why spectra are missing, if they are
+};
+
+// "Findings": per dimension, best vs worst (analysis/findings.hpp); Little's law.
+void add_findings(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars);
+// "Warnings": every variant note (status words and the rest), sanitizer builds, incomplete runs.
+void add_warnings(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars);
+// "Run": results, scenario, host, tool, load model.
+void add_run_context(document& doc, const std::vector<loaded_run>& runs);
+// Throughput and errors, latency (with why a row is empty), resources, thresholds.
+void add_tables(document& doc, const std::vector<loaded_variant>& vars);
+// "Plots": spectra, throughput over time, sweeps; what could not be drawn, and why, as bullets.
+void add_plots(document& doc, const std::vector<loaded_variant>& vars);
+
+// One variant's throughput over time, as plotted: per measured interval, responses divided by the
+// interval's length (a short last second is not a dip), at the interval's start. The drain row is
+// left out: it is the drain's whole length, not a second of steady load.
+struct throughput_lines {
+  std::vector<std::pair<double, double>> goodput;  // (t_s, successful responses per second)
+  std::vector<std::pair<double, double>> all;      // (t_s, all responses per second)
+  bool differs = false;     // some interval had responses that were not successes
+  double drain_s = -1;      // length of the drain row (-1: none)
+};
+// goodput_known: false for schema-1 runs, which recorded no successes per second (goodput then
+// plots all responses, as they were measured).
+throughput_lines throughput_of(const result::variant& v, bool goodput_known);
+
+}  // namespace perflab::analysis::detail

@@ -1,0 +1,95 @@
+#include "variant_table.hpp"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "describe.hpp"
+#include "format.hpp"
+#include "perflab/analysis/report.hpp"
+#include "perflab/core/verdict.hpp"
+
+namespace perflab::analysis {
+namespace detail {
+
+std::vector<std::string> variant_labels(const result::run& r) {
+  std::map<std::string, int> name_count;
+  for (const auto& v : r.variants) ++name_count[v.name];
+  std::vector<std::string> labels;
+  for (const auto& v : r.variants) {
+    std::string name = v.name.empty() ? "(unnamed)" : v.name;
+    if (name_count[v.name] > 1) name += fmt::format(" #{}", v.repeat);
+    labels.push_back(std::move(name));
+  }
+  return labels;
+}
+
+grid variant_grid(const result::run& r) {
+  bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false;
+  for (const auto& v : r.variants) {
+    spawned = spawned || v.target.spawned;
+    rps = rps || rps_differs(v);
+    carried = carried || v.carried_in > 0;
+    stalled = stalled || v.stalled > 0;
+    unanswered = unanswered || v.abandoned > 0;
+  }
+  grid g;
+  g.header = {"variant", "goodput/s"};
+  if (rps) g.header.push_back("responses/s");
+  for (const char* h : {"TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors"}) g.header.push_back(h);
+  if (carried) g.header.push_back("carried-in");
+  if (stalled) g.header.push_back("stalled");
+  if (unanswered) g.header.push_back("unanswered");
+  // What the model cost: the target's peak threads and memory (spawned targets only).
+  if (spawned) {
+    g.header.push_back("threads");
+    g.header.push_back("peak RSS");
+  }
+  g.header.push_back("status");
+  const auto labels = variant_labels(r);
+  for (std::size_t i = 0; i < r.variants.size(); ++i) {
+    const auto& v = r.variants[i];
+    std::vector<std::string> row{labels[i], format_rate(v.tps_mean)};
+    if (rps) row.push_back(format_rate(v.rps_mean));
+    row.push_back(format_ms_plain(v.ttfb.p50_us));
+    row.push_back(format_ms_plain(v.ttfb.p99_us));
+    row.push_back(format_ms_plain(v.ttlb.p50_us));
+    row.push_back(format_ms_plain(v.ttlb.p99_us));
+    row.push_back(v.errors.total() ? fmt::format("{} ({})", v.errors.total(), format_percent(v.error_rate)) : "0");
+    if (carried) row.push_back(std::to_string(v.carried_in));
+    if (stalled) row.push_back(std::to_string(v.stalled));
+    if (unanswered) row.push_back(std::to_string(v.abandoned));
+    if (spawned) {
+      row.push_back(v.target.spawned ? std::to_string(v.target.threads) : "-");
+      row.push_back(v.target.spawned ? format_bytes(static_cast<double>(v.target.peak_rss_bytes)) : "-");
+    }
+    row.push_back(result::status_word(v, ","));
+    g.rows.push_back(std::move(row));
+  }
+  return g;
+}
+
+std::string load_context_lines(const result::run& r) {
+  std::set<std::string> models, measurements, pinnings;
+  for (const auto& v : r.variants) {
+    models.insert(describe_load(v.load));
+    measurements.insert(describe_measurement(v.load));
+    pinnings.insert(describe_pinning(v));
+  }
+  std::string head;
+  for (const auto& m : models) head += "load: " + m + "\n";
+  for (const auto& m : measurements) head += "measured: " + m + "\n";
+  for (const auto& p : pinnings) head += "cpus: " + p + "\n";
+  return head;
+}
+
+}  // namespace detail
+
+std::string comparison_table(const result::run& r) {
+  // Every table says which load model produced its numbers (one line per distinct setting).
+  auto g = detail::variant_grid(r);
+  return detail::load_context_lines(r) + detail::text_table(g.header, g.rows);
+}
+
+}  // namespace perflab::analysis

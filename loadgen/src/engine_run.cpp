@@ -1,0 +1,584 @@
+// run_load: one load run from a run_config to a result::variant. Starts the workers (one thread
+// each, pinned when asked), merges their seconds as they hand them over into the interval log,
+// the per-second CSV and the series, samples CPU at the measured phase's boundaries, and builds
+// the result. The workers (engine_asio.cpp) do the measuring.
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <utility>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#pragma GCC diagnostic pop
+#include <fmt/format.h>
+
+#include "engine_internal.hpp"
+#include "perflab/core/clock.hpp"
+#include "perflab/core/hdr_log.hpp"
+#include "perflab/core/result_io.hpp"
+#include "perflab/core/units.hpp"
+
+namespace perflab::loadgen {
+
+std::atomic<bool>& interrupt_flag() noexcept {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+std::atomic<int> signals_noted{0};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+              "used from signal handlers");
+}  // namespace
+
+int note_interrupt_signal() noexcept {
+  const int n = signals_noted.fetch_add(1, std::memory_order_relaxed) + 1;
+  interrupt_flag().store(true);
+  return n;
+}
+
+int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_relaxed); }
+
+namespace detail {
+
+void count_error(result::error_counts& e, err what) noexcept {
+  switch (what) {
+    case err::connect_refused: ++e.connect_refused; break;
+    case err::connect_timeout: ++e.connect_timeout; break;
+    case err::connect_other: ++e.connect_other; break;
+    case err::reset: ++e.reset; break;
+    case err::read_timeout: ++e.read_timeout; break;
+    case err::closed_mid_response: ++e.closed_mid_response; break;
+    case err::malformed: ++e.malformed; break;
+    case err::unsolicited: ++e.unsolicited; break;
+    case err::io_other: ++e.io_other; break;
+    case err::client_resources: ++e.client_resources; break;
+  }
+}
+
+namespace {
+// The loadgen's own limits: no local port (EADDRNOTAVAIL; connect's EAGAIN on Linux), no
+// descriptor, no buffer memory.
+bool client_side(int e) noexcept {
+  return e == EADDRNOTAVAIL || e == EAGAIN || e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+}  // namespace
+
+err connect_error_class(int e) noexcept {
+  if (e == ECONNREFUSED) return err::connect_refused;
+  if (e == ETIMEDOUT) return err::connect_timeout;
+  if (client_side(e)) return err::client_resources;
+  return err::connect_other;
+}
+
+err io_error_class(int e) noexcept {
+  if (e == ECONNRESET || e == EPIPE) return err::reset;
+  if (e == ENOBUFS || e == ENOMEM) return err::client_resources;
+  return err::io_other;
+}
+
+collector::collector(int workers)
+    : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {
+  spare.reserve(static_cast<std::size_t>(workers) * (spares_per_worker + 2));
+  for (int i = 0; i < workers * spares_per_worker; ++i) spare.push_back(std::make_unique<sample_set>());
+}
+
+bool collector::all_finished() const noexcept {
+  return std::all_of(finished.begin(), finished.end(), [](bool f) { return f; });
+}
+
+std::unique_ptr<sample_set> collector::hand_off(int w, std::unique_ptr<sample_set> full, bool last) {
+  std::unique_ptr<sample_set> fresh;
+  {
+    std::lock_guard lock(mutex);
+    queues[static_cast<std::size_t>(w)].push_back(std::move(full));
+    if (last) finished[static_cast<std::size_t>(w)] = true;
+    if (!spare.empty()) {
+      fresh = std::move(spare.back());
+      spare.pop_back();
+    }
+  }
+  cv.notify_one();
+  if (!fresh) fresh = std::make_unique<sample_set>();  // only when the merge fell behind
+  return fresh;
+}
+
+void collector::note_draining() {
+  {
+    std::lock_guard lock(mutex);
+    ++draining;
+  }
+  cv.notify_one();
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr std::int64_t never = rate_profile::never;
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+std::int64_t fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 65536;
+  return static_cast<std::int64_t>(rl.rlim_cur);
+}
+
+struct cpu_times {
+  double user_s = 0, system_s = 0;
+};
+cpu_times process_cpu() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return {static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6,
+          static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6};
+}
+
+std::string keepalive_name(const run_config& cfg) {
+  switch (cfg.keepalive) {
+    case keepalive_policy::keep_alive: return "keep-alive";
+    case keepalive_policy::new_connection: return "new-connection";
+    case keepalive_policy::max_requests: return fmt::format("max:{}", cfg.max_requests_per_connection);
+  }
+  return "keep-alive";
+}
+
+tl::expected<void, std::string> validate(const run_config& cfg) {
+  if (cfg.kind != "open" && cfg.kind != "closed")
+    return tl::unexpected(fmt::format("load kind '{}' (accepted: open, closed)", cfg.kind));
+  if (cfg.arrival != "constant" && cfg.arrival != "poisson")
+    return tl::unexpected(fmt::format("arrival '{}' (accepted: constant, poisson)", cfg.arrival));
+  if (cfg.kind == "open") {
+    bool any_rate = cfg.rate > 0;
+    for (const auto& st : cfg.stages) {
+      if (st.duration_s < 0 || st.target_rate < 0 || !std::isfinite(st.target_rate))
+        return tl::unexpected(std::string("stages need a duration >= 0 and a target rate >= 0"));
+      any_rate = any_rate || st.target_rate > 0;
+    }
+    if (!any_rate || cfg.rate < 0) return tl::unexpected(std::string("open loop needs a rate > 0 (or a stage with one)"));
+    if (cfg.connections < 0) return tl::unexpected(std::string("connection cap must be >= 0"));
+  } else if (cfg.connections <= 0) {
+    return tl::unexpected(std::string("closed loop needs connections > 0"));
+  }
+  if (cfg.duration.count() <= 0 && cfg.max_requests <= 0 && cfg.stages.empty())
+    return tl::unexpected(std::string("a run needs a duration or a request count"));
+  if (cfg.warmup.count() < 0) return tl::unexpected(std::string("warm-up must be >= 0"));
+  if (cfg.keepalive == keepalive_policy::max_requests && cfg.max_requests_per_connection <= 0)
+    return tl::unexpected(std::string("max requests per connection must be > 0"));
+  if (cfg.connect_timeout.count() <= 0 || cfg.request_timeout.count() <= 0)
+    return tl::unexpected(std::string("timeouts must be > 0"));
+  if (cfg.threads < 0) return tl::unexpected(std::string("threads must be >= 0"));
+  if (!(cfg.max_error_rate >= 0 && cfg.max_error_rate <= 1))
+    return tl::unexpected(fmt::format("max error rate {} is not a fraction in [0, 1]", cfg.max_error_rate));
+  return {};
+}
+
+// The main thread's side of the run: merges the workers' intervals in index order and writes
+// each one out (interval log, CSV, series, progress line) as soon as every worker has handed it
+// over or finished.
+class interval_merger {
+ public:
+  interval_merger(const run_config& cfg, const shared_setup& s, const rate_profile& profile, std::ofstream& csv,
+                  hdr::log_writer* writer, bool progress)
+      : cfg_(cfg), s_(s), profile_(profile), csv_(csv), writer_(writer), progress_(progress) {}
+
+  void add(const sample_set& merged, bool discard) {
+    if (discard) return;
+    const bool drain = merged.index >= s_.intervals;
+    result::second_point pt;
+    pt.phase = drain ? "drain" : "measured";
+    const std::int64_t start_ns = drain ? last_end_ns_ : s_.measure_start_ns + merged.index * second_ns;
+    const std::int64_t end_ns = std::max(start_ns, merged.end_ns);
+    if (!drain) last_end_ns_ = std::max(last_end_ns_, end_ns);
+    if (drain && merged.sent + merged.completed + merged.errors.total() + merged.unsent + merged.abandoned == 0 &&
+        merged.ttlb.total_count() == 0)
+      return;  // nothing happened after the measured phase: no drain row
+    pt.t_s = static_cast<double>(start_ns - s_.measure_start_ns) / 1e9;
+    pt.length_s = static_cast<double>(end_ns - start_ns) / 1e9;
+    const double length_s = std::max(0.001, pt.length_s);
+    if (writer_) {
+      writer_->write(std::string_view("connect"), pt.t_s, length_s, merged.connect);
+      writer_->write(std::string_view("ttfb"), pt.t_s, length_s, merged.ttfb);
+      writer_->write(std::string_view("ttlb"), pt.t_s, length_s, merged.ttlb);
+      writer_->write(std::string_view("ttfb_uncorrected"), pt.t_s, length_s, merged.ttfb_uncorrected);
+      writer_->write(std::string_view("ttlb_uncorrected"), pt.t_s, length_s, merged.ttlb_uncorrected);
+      writer_->write(std::string_view("send_lag"), pt.t_s, length_s, merged.send_lag);
+    }
+    pt.sent = merged.sent;
+    pt.completed = merged.completed;
+    pt.succeeded = merged.succeeded;
+    pt.errors = merged.errors.total();
+    pt.ttlb_p50_us = static_cast<double>(merged.ttlb.value_at_percentile(50)) / 1e3;
+    pt.ttlb_p99_us = static_cast<double>(merged.ttlb.value_at_percentile(99)) / 1e3;
+    if (s_.open && !drain) {
+      const std::int64_t a = cfg_.warmup.count() + merged.index * second_ns;
+      pt.target_rate = profile_.arrivals_before(a + second_ns) - profile_.arrivals_before(a);
+    }
+    pt.in_flight = merged.in_flight;
+    pt.retries = merged.retries;
+    pt.stalled = drain ? 0 : merged.stalled;
+    if (!drain) {
+      completed_in_window_ += merged.completed;
+      succeeded_in_window_ += merged.succeeded;
+    }
+    if (csv_.is_open())
+      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{}\n", pt.t_s, pt.length_s, pt.phase,
+                          pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us, pt.ttlb_p99_us,
+                          pt.target_rate, pt.in_flight, pt.retries, pt.stalled)
+           << std::flush;
+    if (progress_ && !drain)
+      std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
+                   pt.t_s + 1, s_.open ? units::format_rate(pt.target_rate).c_str() : "closed",
+                   static_cast<long long>(pt.succeeded),
+                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p50_us * 1e3))).c_str(),
+                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p99_us * 1e3))).c_str(),
+                   static_cast<long long>(pt.errors), static_cast<long long>(pt.in_flight));
+    series_.push_back(pt);
+  }
+
+  std::vector<result::second_point>& series() noexcept { return series_; }
+  std::int64_t completed_in_window() const noexcept { return completed_in_window_; }
+  std::int64_t succeeded_in_window() const noexcept { return succeeded_in_window_; }
+
+ private:
+  const run_config& cfg_;
+  const shared_setup& s_;
+  const rate_profile& profile_;
+  std::ofstream& csv_;
+  hdr::log_writer* writer_;
+  bool progress_;
+  std::int64_t last_end_ns_ = 0;  // end of the last measured interval: where the drain begins
+  std::int64_t completed_in_window_ = 0;
+  std::int64_t succeeded_in_window_ = 0;
+  std::vector<result::second_point> series_;
+};
+
+}  // namespace
+
+tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
+  run_config cfg = cfg_in;
+  if (auto ok = validate(cfg); !ok) return tl::unexpected(ok.error());
+  const bool open = cfg.kind == "open";
+  auto success = result::success_statuses::parse(cfg.success);
+  if (!success) return tl::unexpected("success statuses: " + success.error());
+
+  auto url = parse_url(cfg.url);
+  if (!url) return tl::unexpected(url.error());
+  auto mix = request_mix::build(*url, cfg.requests, cfg.keys);
+  if (!mix) return tl::unexpected(mix.error());
+
+  tcp::endpoint endpoint;
+  {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(url->host, url->port, ec);
+    if (ec || results.empty())
+      return tl::unexpected(fmt::format("cannot resolve '{}': {}", url->host, ec ? ec.message() : "no address"));
+    endpoint = results.begin()->endpoint();
+    for (const auto& r : results)
+      if (r.endpoint().address().is_v4()) {
+        endpoint = r.endpoint();
+        break;
+      }
+  }
+
+  // Stages define the measured phase's length.
+  std::int64_t duration_ns = cfg.duration.count();
+  if (open && !cfg.stages.empty()) {
+    double total = 0;
+    for (const auto& st : cfg.stages) total += st.duration_s;
+    if (total > 0) duration_ns = static_cast<std::int64_t>(std::llround(total * 1e9));
+  }
+  // Stages ramp from --rate (0 when not given); a warm-up runs at --rate, or at the first
+  // stage's target when the ramp starts from 0.
+  const double warmup_rate = cfg.rate > 0 ? cfg.rate : (cfg.stages.empty() ? 0 : cfg.stages.front().target_rate);
+  rate_profile profile(cfg.rate, cfg.warmup.count(), cfg.stages, warmup_rate);
+
+  int threads = cfg.threads > 0 ? cfg.threads : (cfg.cpus.empty() ? usable_cpus() : static_cast<int>(cfg.cpus.size()));
+  if (!open) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.connections));
+  // Every worker needs a share of a --requests count: a quota of 0 would mean "unlimited".
+  if (cfg.max_requests > 0) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.max_requests));
+  threads = std::max(1, threads);
+
+  raise_fd_limit();
+  std::int64_t cap = cfg.connections;
+  if (open && cap == 0) cap = std::min<std::int64_t>(1024, std::max<std::int64_t>(64, fd_limit() - 128));
+  if (cap > fd_limit() - 64)
+    return tl::unexpected(fmt::format("{} connections need more file descriptors than the limit {} allows", cap,
+                                      fd_limit()));
+  if (open && cap < threads) threads = static_cast<int>(cap);
+
+  const std::int64_t intervals =
+      duration_ns > 0 ? std::max<std::int64_t>(1, (duration_ns + second_ns - 1) / second_ns) : (std::int64_t{1} << 40);
+  collector coll(threads);
+  shared_setup setup;
+  setup.cfg = &cfg;
+  setup.open = open;
+  setup.mix = &*mix;
+  setup.profile = &profile;
+  setup.success = *success;
+  setup.host = endpoint.address().to_string();
+  setup.port = endpoint.port();
+  setup.intervals = intervals;
+  setup.coll = &coll;
+
+  std::vector<std::unique_ptr<load_worker>> workers;
+  for (int w = 0; w < threads; ++w) {
+    const std::int64_t conns = cap / threads + (w < cap % threads ? 1 : 0);
+    const std::int64_t quota =
+        cfg.max_requests > 0 ? cfg.max_requests / threads + (w < cfg.max_requests % threads ? 1 : 0) : 0;
+    workers.push_back(make_asio_worker(setup, w, threads, conns, quota));
+  }
+
+  // Output files are opened before the load starts, so a bad directory fails fast.
+  std::ofstream hlog, csv;
+  std::string hlog_name, csv_name;
+  if (!cfg.output_dir.empty()) {
+    std::error_code fec;
+    std::filesystem::create_directories(cfg.output_dir, fec);
+    hlog_name = cfg.file_prefix + ".hlog";
+    csv_name = cfg.file_prefix + ".csv";
+    hlog.open(cfg.output_dir / hlog_name);
+    csv.open(cfg.output_dir / csv_name);
+    if (!hlog || !csv)
+      return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
+                                        fec ? fec.message() : std::string("open failed")));
+    csv << "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
+           "retries,stalled\n";
+  }
+
+  // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
+  const std::int64_t t0 = now_ns() + 20'000'000;
+  setup.run_start_ns = t0;
+  setup.measure_start_ns = t0 + cfg.warmup.count();
+  setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : never;
+
+  // The collecting (calling) thread stays off the target's CPUs too: with --cpus it joins the
+  // loadgen's CPUs for the run (its work is one merge a second), and gets its own mask back after.
+  cpu_set_t caller_cpus;
+  const bool restore_cpus =
+      !cfg.cpus.empty() && pthread_getaffinity_np(pthread_self(), sizeof(caller_cpus), &caller_cpus) == 0;
+  if (restore_cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cfg.cpus) CPU_SET(c, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+
+  std::vector<std::thread> pool;
+  for (int w = 0; w < threads; ++w) {
+    pool.emplace_back([&, w] {
+      if (!cfg.cpus.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cfg.cpus[static_cast<std::size_t>(w) % cfg.cpus.size()], &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+      }
+      workers[static_cast<std::size_t>(w)]->run();
+    });
+  }
+
+  // Main thread: wait for the measured phase, then merge one interval at a time as workers hand
+  // them over. The wait ends early when every worker has stopped (an interrupt during a long
+  // warm-up).
+  {
+    std::unique_lock lock(coll.mutex);
+    coll.cv.wait_until(lock, steady::time_point(nanos(setup.measure_start_ns)), [&] { return coll.all_finished(); });
+  }
+  // Stopped before the measured phase began: there is nothing to write per second.
+  const bool stopped_in_warmup = now_ns() < setup.measure_start_ns;
+  const cpu_times cpu0 = process_cpu();
+  if (cfg.on_measure_start) cfg.on_measure_start();
+  // The end of the measured phase, for what was spent over it: its planned end, or when every
+  // worker has stopped its load (Ctrl-C, --requests).
+  cpu_times cpu1{};
+  bool end_sampled = false;
+  auto sample_end = [&] {
+    if (end_sampled) return;
+    end_sampled = true;
+    cpu1 = process_cpu();
+    if (cfg.on_measure_end) cfg.on_measure_end();
+  };
+  const double wall_start_s = wall_now_s();
+  std::unique_ptr<hdr::log_writer> writer;
+  if (hlog.is_open())
+    writer = std::make_unique<hdr::log_writer>(hlog, wall_start_s, 1e6,
+                                               "perflab loadgen: values in nanoseconds, max column in milliseconds");
+  interval_merger merger(cfg, setup, profile, csv, writer.get(), cfg.progress && isatty(STDERR_FILENO));
+  sample_set merged;
+  while (true) {
+    std::vector<std::unique_ptr<sample_set>> batch;
+    {
+      std::unique_lock lock(coll.mutex);
+      // An interval is complete when every worker has handed over something at or past it, or
+      // has finished.
+      auto ready = [&] {
+        for (std::size_t w = 0; w < coll.queues.size(); ++w)
+          if (coll.queues[w].empty() && !coll.finished[w]) return false;
+        return true;
+      };
+      while (!ready()) {
+        if (!end_sampled && (coll.draining == threads || now_ns() >= setup.measure_end_ns)) {
+          lock.unlock();
+          sample_end();
+          lock.lock();
+          continue;
+        }
+        if (!end_sampled && setup.measure_end_ns != never)
+          coll.cv.wait_until(lock, steady::time_point(nanos(setup.measure_end_ns)));
+        else
+          coll.cv.wait(lock);
+      }
+      std::int64_t idx = never;
+      for (auto& q : coll.queues)
+        if (!q.empty()) idx = std::min(idx, q.front()->index);
+      if (idx == never) break;  // every worker finished and everything is merged
+      for (auto& q : coll.queues) {
+        if (q.empty() || q.front()->index != idx) continue;
+        batch.push_back(std::move(q.front()));
+        q.pop_front();
+      }
+    }
+    merged.reset();
+    for (auto& b : batch) merged.add(*b);
+    merged.index = batch.front()->index;
+    if (!end_sampled && merged.index >= setup.intervals) sample_end();  // the drain has begun everywhere
+    merger.add(merged, stopped_in_warmup);
+    {
+      std::lock_guard lock(coll.mutex);
+      for (auto& b : batch) {
+        b->reset();
+        coll.spare.push_back(std::move(b));
+      }
+    }
+  }
+  for (auto& t : pool) t.join();
+  sample_end();
+  if (restore_cpus) pthread_setaffinity_np(pthread_self(), sizeof(caller_cpus), &caller_cpus);
+  if (cfg.progress && isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
+  const std::int64_t end_ns = now_ns();
+
+  sample_set total;
+  bool interrupted = false;
+  for (auto& w : workers) {
+    total.add(w->totals());
+    interrupted = interrupted || w->interrupted();
+  }
+
+  result::variant v;
+  v.name = "attack";
+  v.complete = !interrupted;
+  if (interrupted) v.incomplete_reason = "interrupted";
+  auto& lm = v.load;
+  lm.kind = cfg.kind;
+  lm.arrival = open ? cfg.arrival : "";
+  lm.rate = open ? cfg.rate : 0;
+  lm.stages = open ? cfg.stages : std::vector<result::stage>{};
+  lm.connections = open ? cap : cfg.connections;
+  lm.think_time_s = static_cast<double>(cfg.think_time.count()) / 1e9;
+  lm.duration_s = static_cast<double>(duration_ns) / 1e9;
+  lm.warmup_s = static_cast<double>(cfg.warmup.count()) / 1e9;
+  lm.max_requests = cfg.max_requests;
+  lm.keepalive = keepalive_name(cfg);
+  lm.connect_timeout_s = static_cast<double>(cfg.connect_timeout.count()) / 1e9;
+  lm.request_timeout_s = static_cast<double>(cfg.request_timeout.count()) / 1e9;
+  lm.threads = threads;
+  lm.cpus = cfg.cpus;
+  lm.success = success->text();
+  lm.max_error_rate = cfg.max_error_rate;
+
+  // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
+  // --requests run reached its count, at the last measured response (or give-up), even if a
+  // Ctrl-C then cut the drain short (every request was sent; the ones cut off are abandoned).
+  // Never with the drain: throughput is what arrived inside the phase over its length.
+  std::int64_t measured_end = std::min(end_ns, setup.measure_end_ns);
+  bool all_quota = true;
+  std::int64_t last_measured = setup.measure_start_ns;
+  for (const auto& w : workers) {
+    all_quota = all_quota && w->quota_reached();
+    last_measured = std::max(last_measured, w->last_measured_end_ns());
+  }
+  if (all_quota) {
+    measured_end = std::min(measured_end, last_measured);
+  } else {
+    for (const auto& w : workers)
+      if (w->interrupted()) measured_end = std::min(measured_end, w->stop_ns());
+  }
+  v.measured_s = static_cast<double>(std::max<std::int64_t>(0, measured_end - setup.measure_start_ns)) / 1e9;
+  v.sent = total.sent;
+  v.completed = total.completed;
+  v.succeeded = total.succeeded;
+  // A --requests run's phase lasts until its last measured response, so every one is inside it.
+  v.completed_in_window = all_quota ? total.completed : merger.completed_in_window();
+  v.succeeded_in_window = all_quota ? total.succeeded : merger.succeeded_in_window();
+  v.carried_in = total.carried_in;
+  v.stalled = total.stalled;
+  v.unsent = total.unsent;
+  v.abandoned = total.abandoned;
+  v.retries = total.retries;
+  v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;
+  v.rps_mean = v.measured_s > 0 ? static_cast<double>(v.completed_in_window) / v.measured_s : 0;
+  v.connections_opened = total.connections_opened;
+  v.connections_warmup = total.connections_warmup;
+  v.errors = total.errors;
+  // Requests never answered are failures too: a server that leaves requests hanging must not
+  // read better than one that refuses them.
+  const double attempts = static_cast<double>(total.completed + total.errors.transport() + total.abandoned);
+  v.error_rate = attempts > 0 ? static_cast<double>(total.errors.total() + total.abandoned) / attempts : 0;
+  v.connect = result::summarize(total.connect);
+  v.ttfb = result::summarize(total.ttfb);
+  v.ttlb = result::summarize(total.ttlb);
+  v.ttfb_uncorrected = result::summarize(total.ttfb_uncorrected);
+  v.ttlb_uncorrected = result::summarize(total.ttlb_uncorrected);
+  v.send_lag = result::summarize(total.send_lag);
+  v.series = std::move(merger.series());
+  v.loadgen.cpu_user_s = cpu1.user_s - cpu0.user_s;
+  v.loadgen.cpu_system_s = cpu1.system_s - cpu0.system_s;
+  v.loadgen.cpu_per_request_us =
+      total.completed > 0 ? (v.loadgen.cpu_user_s + v.loadgen.cpu_system_s) * 1e6 / static_cast<double>(total.completed) : 0;
+  v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
+  // Saturated: the schedule was not kept (send lag, arrivals that never went out), or the
+  // loadgen ran out of its own resources (ports, descriptors, buffers).
+  v.loadgen.saturated = (open && ((v.send_lag.count > 0 && v.send_lag.p99_us > cfg.send_lag_bound_us) || v.unsent > 0)) ||
+                        v.errors.client_resources > 0;
+  v.target.spawned = false;
+  v.target.url = cfg.url;
+  v.interval_log = hlog_name;
+  v.series_csv = csv_name;
+  if (hlog.is_open()) {
+    hlog.flush();
+    csv.flush();
+    if (!hlog || !csv) return tl::unexpected(fmt::format("writing into '{}' failed", cfg.output_dir.string()));
+  }
+  return v;
+}
+
+}  // namespace perflab::loadgen
