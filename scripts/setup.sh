@@ -17,7 +17,8 @@ while [ $# -gt 0 ]; do
 done
 
 # Build and test dependencies. wrk and nginx-light are peers for the scripts/bench-*.sh comparisons
-# (which also use jq and /usr/bin/time).
+# (which also use jq and /usr/bin/time); strace counts lab-target's system calls per request in
+# the targets tests (TargetSyscalls).
 packages=(
   build-essential cmake git pkg-config
   libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
@@ -25,6 +26,7 @@ packages=(
   gnuplot-nox libgnuplot-iostream-dev
   python3 python3-jsonschema
   wrk nginx-light jq time
+  strace
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our

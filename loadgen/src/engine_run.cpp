@@ -24,6 +24,7 @@
 
 #include "engine_internal.hpp"
 #include "perflab/core/clock.hpp"
+#include "perflab/core/cpus.hpp"
 #include "perflab/core/hdr_log.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
@@ -129,13 +130,6 @@ using namespace detail;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 constexpr std::int64_t never = rate_profile::never;
-
-int usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 void raise_fd_limit() {
   rlimit rl{};
@@ -322,7 +316,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   const double warmup_rate = cfg.rate > 0 ? cfg.rate : (cfg.stages.empty() ? 0 : cfg.stages.front().target_rate);
   rate_profile profile(cfg.rate, cfg.warmup.count(), cfg.stages, warmup_rate);
 
-  int threads = cfg.threads > 0 ? cfg.threads : (cfg.cpus.empty() ? usable_cpus() : static_cast<int>(cfg.cpus.size()));
+  // Default: one worker per CPU the loadgen may use (affinity mask and cgroup quota, as Go sizes
+  // GOMAXPROCS), or per CPU it is pinned to.
+  int threads = cfg.threads > 0 ? cfg.threads : (cfg.cpus.empty() ? cpus::available() : static_cast<int>(cfg.cpus.size()));
   if (!open) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.connections));
   // Every worker needs a share of a --requests count: a quota of 0 would mean "unlimited".
   if (cfg.max_requests > 0) threads = static_cast<int>(std::min<std::int64_t>(threads, cfg.max_requests));

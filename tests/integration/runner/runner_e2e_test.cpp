@@ -271,6 +271,33 @@ path = "/cpu?us=20000"
   EXPECT_GE(cpu, 0.3 * v.measured_s) << "it was busy through the phase";
 }
 
+// The same target under the same load costs the same memory, whichever variant of the run it
+// is. The old runner took the larger of VmHWM and wait4's ru_maxrss, which includes the forked
+// child's pre-exec image (the loadgen's own RSS, growing over a run): 4.7, 4.7, then 11 MiB.
+TEST_F(Runner, PeakRssIsTheTargetsOwnNotTheLoadgensAtFork) {
+  fs::path scenario = write("rss.toml", R"(name = "rss"
+[target]
+model = "reactor"
+[load]
+model = "open"
+rate = "200/s"
+duration = "1s"
+[[request]]
+path = "/hello"
+[matrix]
+"load.rate" = ["200/s", "201/s", "202/s", "203/s"]
+)");
+  auto r = loadgen_run(scenario);
+  ASSERT_TRUE(r.code == perflab::exit_code::ok || r.code == perflab::exit_code::saturated) << r.out << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  ASSERT_EQ(run->variants.size(), 4u);
+  const double first = static_cast<double>(run->variants[0].target.peak_rss_bytes);
+  ASSERT_GT(first, 0);
+  for (const auto& v : run->variants)
+    EXPECT_LT(static_cast<double>(v.target.peak_rss_bytes), 1.3 * first) << v.name;
+}
+
 TEST_F(Runner, TypoExitsTwoNamingFileLineColumnAndRunsNothing) {
   fs::path scenario = write("typo.toml", "name = \"typo\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = 100\n"
                                          "duration = \"1s\"\nconections = 10\n");
