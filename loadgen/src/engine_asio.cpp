@@ -707,6 +707,8 @@ class asio_worker final : public load_worker {
         interrupted_ = true;
         signals_at_interrupt_ = interrupt_signals();
         begin_drain(true);
+      } else if (s_.stop_early.load(std::memory_order_relaxed)) {
+        begin_drain(false);  // a stop_when condition fired: the measured phase ends here
       } else if (now >= s_.measure_end_ns) {
         // The natural end, at the planned end of the measured phase (not at the last arrival:
         // the phase is as long as planned). Arrivals that fell due before it but that the

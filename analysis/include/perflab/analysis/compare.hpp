@@ -33,7 +33,9 @@ struct metric {
 };
 
 tl::expected<metric, std::string> parse_metric(std::string_view name);
-// The default set: tps.mean, ttlb.p50, ttlb.p99, ttfb.p99, errors.rate.
+// The default set: tps.mean, ttlb.p50, ttlb.p99, ttfb.p99, errors.rate (and capacities, see
+// compare_options::capacities). "capacity" is a search's capacity, judged with a tolerance of at
+// least the searches' resolution.
 std::vector<metric> default_metrics();
 double metric_value(const result::variant& v, const metric& m);
 
@@ -47,6 +49,9 @@ struct compare_options {
   double tolerance = 0.05;         // relative change below this is noise
   double alpha = 0.05;             // significance level of the Mann-Whitney test (with repeats)
   std::vector<metric> metrics = default_metrics();
+  // Also compare capacities (metric "capacity") where both runs ran a capacity search of a variant;
+  // `loadgen compare --metric` lists turn this off unless they name "capacity".
+  bool capacities = true;
 };
 
 struct metric_change {
