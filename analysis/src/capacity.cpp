@@ -52,7 +52,7 @@ std::optional<double> capacity_value(const result::search_result& s) {
 }
 
 std::string format_capacity(const std::string& unit, double v) {
-  if (unit == "connections") return fmt::format("{} connections", detail::format_grouped(v));
+  if (unit == "connections") return fmt::format("{:.0f} connection{}", v, v == 1 ? "" : "s");
   return detail::format_grouped(v) + "/s";
 }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "perflab/core/units.hpp"
+#include "perflab/core/verdict.hpp"
 
 namespace perflab::loadgen {
 namespace {
@@ -165,7 +166,7 @@ std::string format_search_value(const search_spec& s, double v) {
   } else {
     digits = fmt::format("{:.2f}", v);
   }
-  return s.integer() ? digits + " connections" : digits + "/s";
+  return s.integer() ? digits + (v == 1 ? " connection" : " connections") : digits + "/s";
 }
 
 int expected_steps(const search_spec& s) {
@@ -203,6 +204,19 @@ judged_step judge_step(const search_spec& s, double value, const result::variant
     return j;
   }
   const bool late = v.loadgen.saturated && !queued_for_connections(v);
+  // The verdict module's own word that the target is failing (exit 7) outranks the objective: a
+  // level where clients starve or the error rate passes load.max_error_rate is not a capacity.
+  if (v.stalled > 0) {
+    j.outcome = step_outcome::fail;
+    j.reason = fmt::format("STALLED: {} requests got no answer through the whole measured phase", v.stalled);
+    return j;
+  }
+  if (result::error_rate_exceeded(v) && all_passed(verdicts)) {
+    j.outcome = step_outcome::fail;
+    j.reason = fmt::format("ERRORS: error rate {:.3g}% over load.max_error_rate {:.3g}%", v.error_rate * 100,
+                           v.load.max_error_rate * 100);
+    return j;
+  }
   if (all_passed(verdicts)) {
     // Met counted from the intended send times, the loadgen's lateness included: a pass, provided
     // the load was delivered at all.

@@ -2,6 +2,7 @@
 // runner's step runs. Start-up-side code: it may allocate and print.
 #include "search_runner.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 
@@ -82,6 +83,11 @@ search_outcome run_search(const variant_spec& spec, int repeat, const std::strin
     else
       step.load.rate = d.next;
     if (s.step.count() > 0) step.load.duration = s.step;
+    // A send-lag objective is the user's bound on the loadgen's punctuality: the steps are flagged
+    // saturated by it too, so a search it limits exits 5 like any loadgen-limited run.
+    for (const auto& th : s.objective)
+      if (th.metric == "send_lag.p99" && (th.op == "<" || th.op == "<="))
+        step.load.send_lag_bound_us = std::min(step.load.send_lag_bound_us, th.limit);
     step.params[s.variable] = s.integer() ? fmt::format("{:.0f}", d.next) : fmt::format("{:g}", d.next);
     step_run sr = run_step(step, fmt::format("{}-s{:02}", prefix, judged.size() + 1));
     o.interrupted = o.interrupted || sr.interrupted;

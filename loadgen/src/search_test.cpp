@@ -231,6 +231,7 @@ TEST(SearchValues, RoundedAsTheStepsRunThemAndFormattedWithTheirUnit) {
   EXPECT_EQ(round_value(conns, 7.4), 7);
   EXPECT_EQ(round_value(conns, 0.2), 1);
   EXPECT_EQ(format_search_value(conns, 1000), "1,000 connections");
+  EXPECT_EQ(format_search_value(conns, 1), "1 connection");
   // 50 -> 5,000 doubling: 50, 100, ..., 3,200, 5,000 (8 levels); 2x to 1.02x: 6 bisections; 1 confirmation.
   EXPECT_EQ(expected_steps(rate_search(50, 5000, 0.02, 1)), 8 + 6 + 1);
 }
@@ -318,6 +319,14 @@ TEST(JudgeStep, SaturationIsTheLoadgensOnlyWhenTheTargetKeptUp) {
          v.error_rate = 0.5;
        },
        step_outcome::limited, false, "own resources"},
+      {"objective met, but a client starved (STALLED)", [](result::variant& v) { v.stalled = 1; },
+       step_outcome::fail, false, "STALLED: 1 requests got no answer"},
+      {"objective met, but errors over load.max_error_rate (ERRORS)",
+       [](result::variant& v) {
+         v.error_rate = 0.0005;
+         v.load.max_error_rate = 0.0001;
+       },
+       step_outcome::fail, false, "ERRORS: error rate 0.05% over load.max_error_rate 0.01%"},
       {"stopped early by a stop condition",
        [](result::variant& v) {
          v.stopped_early = true;

@@ -64,7 +64,9 @@ struct judged_step {
 // connections to spare and either sent under 97% of the schedule or failed an objective the
 // target met counted from the actual write (uncorrected latencies, send-lag conditions left out);
 // or only send-lag conditions failed. Lateness while every connection was busy with the target
-// (requests queued for a connection) is the target's doing and judged as measured.
+// (requests queued for a connection) is the target's doing and judged as measured. A step whose
+// row the verdict module calls failing (STALLED, or ERRORS over load.max_error_rate) fails
+// whatever the objective says: a capacity is never a level where the target starves clients.
 judged_step judge_step(const search_spec& s, double value, const result::variant& v,
                        std::vector<result::threshold_verdict>& verdicts);
 
