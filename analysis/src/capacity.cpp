@@ -93,6 +93,8 @@ std::vector<capacity_check> capacity_checks(const result::run& r) {
       }
       if (t.spawned && at->run.completed > 0)
         c.cpu_per_response_us = (t.cpu_user_s + t.cpu_system_s) * 1e6 / static_cast<double>(at->run.completed);
+      if (t.spawned && c.cores > 0 && at->run.measured_s > 0)
+        c.cpu_share = (t.cpu_user_s + t.cpu_system_s) / at->run.measured_s / c.cores;
       auto consider = [&](double bound, std::string why) {
         if (bound > 0 && (c.predicted == 0 || bound < c.predicted)) {
           c.predicted = bound;
@@ -134,10 +136,11 @@ std::string capacity_text(const result::run& r) {
     rows.push_back({c.label, capacity, band, verdict_words(c.verdict), std::to_string(c.steps),
                     c.goodput_at_capacity > 0 ? detail::format_grouped(c.goodput_at_capacity) + "/s" : "-",
                     c.predicted > 0 ? fmt::format("{}/s ({})", detail::format_grouped(c.predicted), c.bound) : "-",
-                    c.ratio > 0 ? fmt::format("{:.0f}%", c.ratio * 100) : "-"});
+                    c.ratio > 0 ? fmt::format("{:.0f}%", c.ratio * 100) : "-",
+                    c.cpu_share > 0 ? fmt::format("{:.0f}%", c.cpu_share * 100) : "-"});
   }
   out += detail::text_table({"variant", "capacity", "band", "verdict", "steps", "goodput there", "little's law bound",
-                             "capacity/bound"},
+                             "capacity/bound", "target cpu"},
                             rows);
   for (const auto& s : r.searches)
     if (s.verdict != "found") out += fmt::format("{}: {}: {}\n", label_of(r, s), verdict_words(s.verdict), s.reason);

@@ -174,7 +174,9 @@ void add_capacity(document& doc, const std::vector<loaded_run>& runs) {
            "limited by the load generator is repeated until two runs agree, the final level is confirmed, and a level "
            "whose runs disagree is reported as within noise. The band is where the boundary lies: the capacity passed, "
            "the band's top failed. Little's law bounds the capacity by workers / service time (a thread pool) and by "
-           "cores / CPU per response, both measured in the search's own steps.");
+           "cores / CPU per response, both measured in the search's own steps. Target CPU is the target's CPU time over "
+           "the capacity step's measured phase as a share of its cores: well under 100 % with a CPU bound, the cores "
+           "were not all the target's (other processes) or something else set the limit.");
   std::vector<std::vector<std::string>> rows;
   std::size_t at = 0;
   for (const auto& r : runs) {
@@ -191,11 +193,12 @@ void add_capacity(document& doc, const std::vector<loaded_run>& runs) {
                       std::to_string(c.steps),
                       c.goodput_at_capacity > 0 ? format_grouped(c.goodput_at_capacity) + "/s" : "-",
                       c.predicted > 0 ? fmt::format("{}/s ({})", format_grouped(c.predicted), c.bound) : "-",
-                      c.ratio > 0 ? fmt::format("{:.0f}%", c.ratio * 100) : "-", s->reason});
+                      c.ratio > 0 ? fmt::format("{:.0f}%", c.ratio * 100) : "-",
+                      c.cpu_share > 0 ? fmt::format("{:.0f}%", c.cpu_share * 100) : "-", s->reason});
     }
   }
   doc.table({"variant", "verdict", "capacity", "band", "steps", "goodput there", "Little's law bound", "capacity/bound",
-             "why it ended"},
+             "target CPU", "why it ended"},
             std::move(rows));
   std::vector<std::string> notes;
   if (gnuplot_available())

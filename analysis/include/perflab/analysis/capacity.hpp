@@ -45,6 +45,10 @@ struct capacity_check {
   double service_time_us = 0;       // mean uncorrected TTLB at the lowest passing step (0: none)
   int cores = 0;                    // CPUs the target's requests could use (0: not pinned, unknown)
   double cpu_per_response_us = 0;   // target CPU per response at the capacity step (0: unknown)
+  // The target's CPU over the capacity step's measured phase, as a share of its cores (0: unknown).
+  // Well under 1 with a CPU bound: the target's cores were not all its own (other processes, a
+  // shared machine), or something else (the loadgen) set the limit.
+  double cpu_share = 0;
   double predicted = 0;             // the smaller bound in req/s (0: no bound applies)
   std::string bound;                // "32 workers / 10.1 ms" or "1 core / 226 us CPU"
   double ratio = 0;                 // capacity / predicted (0 unless both are known)
