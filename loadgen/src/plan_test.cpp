@@ -90,12 +90,12 @@ TEST(PlanEstimate, ASearchCountsItsStepsEachWithWarmupAndStep) {
                   "range = [\"50/s\", \"5k/s\"]\nstep = \"2s\"\nresolution = \"2%\"\n");
   ASSERT_EQ(sc.variants.size(), 1u);
   const auto e = estimate(sc.variants[0]);
-  EXPECT_EQ(e.steps, 15) << "8 ramp levels, 6 bisections, 1 confirmation";
+  EXPECT_EQ(e.steps, 16) << "8 ramp levels, 6 bisections, both ends of the final bracket confirmed";
   EXPECT_DOUBLE_EQ(e.measured_s, 2) << "search.step, not load.duration";
-  EXPECT_NEAR(e.total_s(), 15 * (1 + 2 + spawned_target_overhead_s), 1e-9);
+  EXPECT_NEAR(e.total_s(), 16 * (1 + 2 + spawned_target_overhead_s), 1e-9);
   const auto text = format_plan(sc);
-  EXPECT_NE(text.find("capacity search on load.rate, 50/s to 5,000/s, about 15 steps"), std::string::npos) << text;
-  EXPECT_NE(text.find("total: 1 run, about 50 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("capacity search on load.rate, 50/s to 5,000/s, about 16 steps"), std::string::npos) << text;
+  EXPECT_NE(text.find("total: 1 run, about 53 s"), std::string::npos) << text;
 }
 
 }  // namespace

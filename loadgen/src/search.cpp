@@ -174,7 +174,7 @@ int expected_steps(const search_spec& s) {
   const int ramp = 1 + static_cast<int>(std::ceil(std::log(s.high / s.low) / std::log(g) - 1e-9));
   const int bisect = s.resolution > 0 ? std::max(0, static_cast<int>(std::ceil(std::log2(std::log(g) / std::log1p(s.resolution)))))
                                       : 0;
-  return ramp + bisect + s.confirmations;
+  return ramp + bisect + 2 * s.confirmations;  // the final bracket's both ends are confirmed
 }
 
 judged_step judge_step(const search_spec& s, double value, const result::variant& v,
@@ -297,9 +297,16 @@ search_decision decide(const search_spec& s, const std::vector<judged_step>& ste
                                    : std::string()),
                   rep);
   }
+  // A failure is confirmed like a capacity before it decides anything: a one-off stall at the top
+  // of the bracket (or at the low end) would otherwise pass for the target's limit.
+  auto unconfirmed_failure = [&](const level& l) {
+    return l.state == level_state::fail && static_cast<int>(l.runs.size()) < 1 + s.confirmations &&
+           static_cast<int>(steps.size()) < s.max_steps();
+  };
   if (!pass) {
     // Nothing passed: the lowest level failed (or never settled).
     const level& low = fail ? *fail : levels.front();
+    if (unconfirmed_failure(low)) return run(low.value);
     const std::size_t rep = last_run(steps, low, step_outcome::fail);
     return finish(search_verdict::below_range, 0, 0, low.value,
                   low.state == level_state::noisy
@@ -335,6 +342,7 @@ search_decision decide(const search_spec& s, const std::vector<judged_step>& ste
   if (s.integer() && mid <= p) mid = p + 1;
   if (!converged(s, p, f) && mid > p && mid < f) return run(mid);
   if (!confirmed()) return run(p);
+  if (unconfirmed_failure(*fail)) return run(f);
   const bool noisy = fail->state == level_state::noisy;
   return finish(noisy ? search_verdict::within_noise : search_verdict::found, p, p, f,
                 noisy ? fmt::format("the objective held stably up to {}; at {} it gave mixed verdicts",

@@ -89,6 +89,7 @@ TEST(SearchController, FindsAKnownBoundaryWithinItsResolution) {
     EXPECT_LE(sim.decision.band_high / sim.decision.band_low, 1 + r.resolution + 0.01);
     EXPECT_GE(sim.decision.capacity, r.capacity / (1 + r.resolution + 0.01));
     EXPECT_EQ(runs_at(sim, sim.decision.capacity), 1 + r.confirmations) << "the final level is confirmed";
+    EXPECT_EQ(runs_at(sim, sim.decision.band_high), 1 + r.confirmations) << "so is the failure above it";
     ASSERT_TRUE(sim.decision.representative);
     EXPECT_EQ(sim.steps[*sim.decision.representative].value, sim.decision.capacity);
     EXPECT_LE(static_cast<int>(sim.steps.size()), expected_steps(s) + 1) << "a clean search takes its expected steps";
@@ -119,10 +120,22 @@ TEST(SearchController, ConnectionsConvergeToTheExactCount) {
 TEST(SearchController, BelowRangeWhenTheLowestStepFails) {
   const auto sim = simulate(rate_search(100, 1000), sharp(50));
   EXPECT_EQ(sim.decision.verdict, search_verdict::below_range);
-  EXPECT_EQ(sim.steps.size(), 1u) << "a clear failure at the low end needs no repeat";
+  EXPECT_EQ(sim.steps.size(), 2u) << "the failure at the low end, confirmed once";
   EXPECT_EQ(sim.decision.capacity, 0);
   EXPECT_EQ(sim.decision.band_high, 100);
-  EXPECT_EQ(sim.decision.representative, std::optional<std::size_t>(0));
+  EXPECT_EQ(sim.decision.representative, std::optional<std::size_t>(1));
+}
+
+TEST(SearchController, AOneOffFailureAtTheTopOfTheBracketIsNotTheLimit) {
+  // 3,200/s fails once (a stall), then passes twice: the capacity is above it.
+  const auto sim = simulate(rate_search(100, 10000, 0.05, 1), [](double v, int earlier) {
+    if (v == 3200) return outcome(v, earlier == 0 ? step_outcome::fail : step_outcome::pass);
+    return outcome(v, v <= 5000 ? step_outcome::pass : step_outcome::fail);
+  });
+  EXPECT_EQ(sim.decision.verdict, search_verdict::found) << sim.decision.reason;
+  EXPECT_GT(sim.decision.capacity, 3200);
+  EXPECT_LE(sim.decision.capacity, 5000);
+  EXPECT_EQ(runs_at(sim, 3200), 3) << "fail, then two passes: the last two agree";
 }
 
 TEST(SearchController, AboveRangeWhenTheObjectiveNeverFails) {
@@ -232,8 +245,9 @@ TEST(SearchValues, RoundedAsTheStepsRunThemAndFormattedWithTheirUnit) {
   EXPECT_EQ(round_value(conns, 0.2), 1);
   EXPECT_EQ(format_search_value(conns, 1000), "1,000 connections");
   EXPECT_EQ(format_search_value(conns, 1), "1 connection");
-  // 50 -> 5,000 doubling: 50, 100, ..., 3,200, 5,000 (8 levels); 2x to 1.02x: 6 bisections; 1 confirmation.
-  EXPECT_EQ(expected_steps(rate_search(50, 5000, 0.02, 1)), 8 + 6 + 1);
+  // 50 -> 5,000 doubling: 50, 100, ..., 3,200, 5,000 (8 levels); 2x to 1.02x: 6 bisections; both
+  // ends of the final bracket confirmed once.
+  EXPECT_EQ(expected_steps(rate_search(50, 5000, 0.02, 1)), 8 + 6 + 2);
 }
 
 // A measured step: open loop at 1,000/s, healthy, keep-alive connections well under the cap.

@@ -84,6 +84,9 @@ resolution = "10%"
     at_capacity += st.value == s.capacity;
   }
   EXPECT_EQ(at_capacity, 2) << "the final level and its confirmation";
+  int at_band_high = 0;
+  for (const auto& st : s.steps) at_band_high += st.value == s.band_high;
+  EXPECT_EQ(at_band_high, 2) << "the failure above it, confirmed too";
   const auto& rep = run.variants[0];
   EXPECT_EQ(rep.name, "pool");
   EXPECT_DOUBLE_EQ(rep.load.rate, s.capacity);
@@ -153,7 +156,7 @@ range = ["20/s", "200/s"]
   const auto& s = run.searches[0];
   EXPECT_EQ(s.verdict, "below_range") << s.reason;
   EXPECT_EQ(s.capacity, 0);
-  EXPECT_EQ(s.steps.size(), 1u) << "a clear failure at the low end needs no repeat";
+  EXPECT_EQ(s.steps.size(), 2u) << "the failure at the low end, confirmed once";
   EXPECT_EQ(r.code, perflab::exit_code::thresholds_failed) << r.out << r.err;
   EXPECT_NE(r.out.find("BELOW RANGE"), std::string::npos) << r.out;
   ASSERT_FALSE(run.variants[0].thresholds.empty());

@@ -9,8 +9,9 @@
 //  - decide: from every judged step so far, the next value to run or the search's verdict.
 //    It ramps geometrically from the range's low end until the objective fails, then bisects
 //    (geometric midpoints) until the bracket is within the resolution, repeating unsure steps
-//    (a marginal or loadgen-limited result) until two runs at a level agree, and confirming the
-//    final level. docs/scenarios.md, "Capacity search", states the rules.
+//    (a marginal or loadgen-limited result) until two runs at a level agree, and confirming both
+//    ends of the final bracket (the capacity passes again, the level above fails again).
+//    docs/scenarios.md, "Capacity search", states the rules.
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -30,7 +31,8 @@ struct search_spec {
   double high = 0;
   std::chrono::nanoseconds step{0};      // measured phase of each step (0: load.duration); warm-up from load.warmup
   double resolution = 0.05;              // stop bisecting when high / low of the bracket <= 1 + resolution
-  int confirmations = 1;                 // extra runs the final level must pass (0: none)
+  int confirmations = 1;                 // extra runs the final level must pass, and the failing level above
+                                         // it (or the low end) must fail (0: none)
   double growth = 2;                     // ramp factor while the objective holds (> 1)
   double margin = 0.10;                  // an objective value within this fraction of its limit is marginal: repeated
   bool integer() const noexcept { return variable == "load.connections"; }
@@ -99,7 +101,7 @@ double round_value(const search_spec& s, double v);
 // "3,150/s" or "32 connections".
 std::string format_search_value(const search_spec& s, double v);
 // Steps a search takes when every verdict is clear at once: the ramp, the bisection and the
-// confirmations (for --dry-run estimates).
+// confirmations of both ends of the final bracket (for --dry-run estimates).
 int expected_steps(const search_spec& s);
 
 }  // namespace perflab::loadgen
