@@ -92,8 +92,12 @@ level_state state_of(const search_spec& s, const std::vector<judged_step>& steps
   return static_cast<int>(n) >= s.max_runs_per_level() ? level_state::noisy : level_state::pending;
 }
 
-// The last run of a level with the given outcome (else its last run).
+// The run that stands for a level: its last run with the given outcome, a clean one (no status
+// word) when there is one, so a capacity confirmed by a clean run is not reported through a run
+// whose last arrivals happened to queue at the end (else its last run).
 std::size_t last_run(const std::vector<judged_step>& steps, const level& l, step_outcome want) {
+  for (auto it = l.runs.rbegin(); it != l.runs.rend(); ++it)
+    if (steps[*it].outcome == want && steps[*it].clean) return *it;
   for (auto it = l.runs.rbegin(); it != l.runs.rend(); ++it)
     if (steps[*it].outcome == want) return *it;
   return l.runs.back();
@@ -182,6 +186,7 @@ judged_step judge_step(const search_spec& s, double value, const result::variant
   verdicts = evaluate_thresholds(s.objective, v);
   judged_step j;
   j.value = value;
+  j.clean = result::status_flags(v).empty();
   for (std::size_t i = 0; i < verdicts.size(); ++i) {
     const double limit = verdicts[i].limit, actual = verdicts[i].actual;
     if (limit != 0 && actual != 0 && std::fabs(actual - limit) <= s.margin * std::fabs(limit)) j.marginal = true;

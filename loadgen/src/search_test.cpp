@@ -96,6 +96,19 @@ TEST(SearchController, FindsAKnownBoundaryWithinItsResolution) {
   }
 }
 
+TEST(SearchController, TheCapacityIsReportedThroughACleanRunWhenItHasOne) {
+  // The capacity level's confirmation ended with arrivals queued (a status word); its first run did not.
+  const auto sim = simulate(rate_search(100, 1000, 0.05, 1), [](double v, int earlier) {
+    auto j = outcome(v, v <= 800 ? step_outcome::pass : step_outcome::fail);
+    j.clean = !(v == 800 && earlier == 1);
+    return j;
+  });
+  ASSERT_EQ(sim.decision.capacity, 800);
+  ASSERT_TRUE(sim.decision.representative);
+  EXPECT_TRUE(sim.steps[*sim.decision.representative].clean);
+  EXPECT_EQ(sim.steps[*sim.decision.representative].value, 800);
+}
+
 TEST(SearchController, RampsGeometricallyThenBisects) {
   auto s = rate_search(100, 10000, 0.05, 0);
   const auto sim = simulate(s, sharp(1000));

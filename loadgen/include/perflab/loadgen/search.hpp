@@ -55,6 +55,8 @@ struct judged_step {
   double value = 0;            // the searched variable's value of this step
   step_outcome outcome = step_outcome::fail;
   bool marginal = false;       // some objective value within the margin of its limit
+  bool clean = true;           // the run carries no status word (result::status_flags): the representative
+                               // of a level is a clean run when it has one
   std::string reason;          // why, in one clause: "ttlb.p99 1.52 s, limit 50.0 ms"
 };
 
