@@ -21,8 +21,10 @@ std::string objective_text(const search_spec& s) {
 
 std::string step_line(const search_spec& s, std::size_t n, const result::search_step& st) {
   const auto& v = st.run;
+  search_spec per_second;  // goodput is a rate whatever the searched variable
+  per_second.variable = "load.rate";
   std::string line = fmt::format("  step {:>2}  {:>17}  goodput {:>9}  ttlb p99 {:>9}  errors {:>6}  {}",
-                                 n, format_search_value(s, st.value), fmt::format("{:.0f}/s", v.tps_mean),
+                                 n, format_search_value(s, st.value), format_search_value(per_second, std::round(v.tps_mean)),
                                  format_threshold_value("ttlb", v.ttlb.p99_us),
                                  fmt::format("{:.2f}%", v.error_rate * 100), st.outcome);
   if (st.marginal) line += " (marginal: repeated)";
