@@ -304,37 +304,10 @@ class scenario_runner {
     return vo;
   }
 
-  // The stop_when conditions as the engine's stop check: the first that holds on the measured
-  // phase so far ends it, with its value then.
-  static std::function<std::string(const result::variant&)> stop_check_of(const std::vector<threshold>& conditions) {
-    if (conditions.empty()) return {};
-    return [conditions](const result::variant& so_far) -> std::string {
-      const auto held = evaluate_thresholds(conditions, so_far);
-      for (std::size_t i = 0; i < held.size(); ++i)
-        if (held[i].passed)
-          return fmt::format("{} ({} after {:.1f} s)", conditions[i].expression,
-                             format_threshold_value(conditions[i].metric, held[i].actual), so_far.measured_s);
-      return {};
-    };
-  }
-
-  // Each stop condition as a check that fails when it held: during the run (it stopped it) or on
-  // the final numbers. So a run stopped as hopeless is THRESHOLD FAILED (exit 3, 7 with errors).
-  static void record_stop_conditions(const std::vector<threshold>& conditions, result::variant& v) {
-    const auto held = evaluate_thresholds(conditions, v);
-    for (std::size_t i = 0; i < held.size(); ++i) {
-      result::threshold_verdict t = held[i];
-      const bool fired = v.stopped_early && v.stop_condition.rfind(conditions[i].expression + " (", 0) == 0;
-      t.expression = "stop_when " + conditions[i].expression;
-      t.passed = !(held[i].passed || fired);
-      v.thresholds.push_back(std::move(t));
-    }
-  }
-
   variant_outcome run_variant(const variant_spec& spec, int repeat, const std::string& prefix) {
     variant_outcome vo;
     run_config cfg = spec.load;
-    cfg.stop_check = stop_check_of(spec.stop_when);
+    cfg.stop_check = stop_check_of(spec.stop_when);  // thresholds.hpp: [load] stop_when
     cfg.output_dir = dir_;
     cfg.file_prefix = prefix;
     cfg.progress = opts_.progress;

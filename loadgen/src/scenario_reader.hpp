@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <tl/expected.hpp>
 #include <toml++/toml.h>
 
 #include "perflab/core/cpus.hpp"
@@ -203,6 +204,17 @@ class toml_reader {
   std::string file_;
   std::unordered_map<const toml::node*, std::string> places_;
 };
+
+// Dotted keys on the document (scenario_dotted.cpp). Keys under "matrix" take the rest as one key,
+// since matrix keys are themselves dotted ("matrix.target.model").
+std::vector<std::string> split_dotted(std::string_view key);
+// Puts a copy of `value` at the dotted key, creating tables on the way; numeric parts index arrays.
+// Returns the inserted node or an error message.
+tl::expected<toml::node*, std::string> set_dotted(toml::table& root, std::string_view key, const toml::node& value);
+// The node at a dotted key, or null.
+toml::node* find_dotted(toml::table& root, std::string_view key);
+// Removes the key at a dotted path (its parent must be a table); nothing when it is not there.
+void erase_dotted(toml::table& root, std::string_view key);
 
 // [search] of a (matrix-applied) document, checked against the variant's parsed load; nullopt
 // without one (scenario_search.cpp).

@@ -148,4 +148,27 @@ std::string format_threshold_value(const std::string& metric, double v) {
   return units::format_duration(std::chrono::nanoseconds(std::llround(v * 1e3)));
 }
 
+std::function<std::string(const result::variant&)> stop_check_of(const std::vector<threshold>& conditions) {
+  if (conditions.empty()) return {};
+  return [conditions](const result::variant& so_far) -> std::string {
+    const auto held = evaluate_thresholds(conditions, so_far);
+    for (std::size_t i = 0; i < held.size(); ++i)
+      if (held[i].passed)
+        return fmt::format("{} ({} after {:.1f} s)", conditions[i].expression,
+                           format_threshold_value(conditions[i].metric, held[i].actual), so_far.measured_s);
+    return {};
+  };
+}
+
+void record_stop_conditions(const std::vector<threshold>& conditions, result::variant& v) {
+  const auto held = evaluate_thresholds(conditions, v);
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    result::threshold_verdict t = held[i];
+    const bool fired = v.stopped_early && v.stop_condition.rfind(conditions[i].expression + " (", 0) == 0;
+    t.expression = "stop_when " + conditions[i].expression;
+    t.passed = !(held[i].passed || fired);
+    v.thresholds.push_back(std::move(t));
+  }
+}
+
 }  // namespace perflab::loadgen
