@@ -193,6 +193,21 @@ TEST(CompareCapacity, ChangesBeyondTheSearchesResolutionCount) {
             verdict::regressed);
 }
 
+TEST(CompareCapacity, SearchedOnBothSidesComparesTheCapacityOnly) {
+  // Each side's entry is a step at its own capacity: its goodput says nothing about a change.
+  const auto c = compare_runs(with_capacity(3100), with_capacity(2400), {});
+  for (const auto& ch : c.changes) {
+    if (ch.variant == "model=thread-pool") {
+      EXPECT_EQ(ch.metric, "capacity");
+    }
+  }
+  ASSERT_EQ(c.notes.size(), 2u);
+  EXPECT_NE(c.notes[0].find("compared by capacity only"), std::string::npos);
+  EXPECT_EQ(c.regressions, 1);
+  EXPECT_NE(format_comparison(c, {}).find("note: variant 'model=thread-pool': capacity searches on both sides"),
+            std::string::npos);
+}
+
 TEST(CompareCapacity, LimitedOrOneSidedSearchesAreWarningsNotChanges) {
   const compare_options opt;
   auto c = compare_runs(with_capacity(3100), with_capacity(0, "loadgen_limited"), opt);

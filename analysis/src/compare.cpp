@@ -280,7 +280,15 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
     if (it == cand_by.end()) continue;
     const auto& bs = base_by[name];
     const auto& cs = it->second;
+    // Searched on both sides: the variants' entries are steps at each run's own capacity, so their
+    // goodput and latencies describe different loads; the capacity is what compares.
+    const bool searched_both = !base_searches[name].empty() && !cand_searches[name].empty();
+    if (searched_both)
+      out.notes.push_back(fmt::format("variant '{}': capacity searches on both sides, compared by capacity only (the "
+                                      "run metrics of each side were measured at its own capacity)",
+                                      name));
     for (const auto& m : metrics) {
+      if (searched_both && m.name != "capacity") continue;
       if (m.name == "capacity") {
         if (auto c = compare_capacity(name, base_searches[name], cand_searches[name], m, opt, out.warnings)) {
           if (c->result == verdict::regressed) ++out.regressions;
@@ -328,6 +336,7 @@ std::string format_comparison(const comparison& c, const compare_options& opt) {
         "scenarios with repeats >= 4 (better 5) for a Mann-Whitney test at alpha {}\n",
         opt.tolerance * 100, opt.alpha);
   }
+  for (const auto& n : c.notes) out += "note: " + n + "\n";
   for (const auto& w : c.warnings) out += "warning: " + w + "\n";
   std::size_t unchanged = c.changes.size() - static_cast<std::size_t>(c.regressions + c.improvements);
   out += fmt::format("compare: {} regressed, {} improved, {} unchanged (tolerance {:.1f}%, alpha {}) -> exit {}{}\n",
@@ -361,6 +370,7 @@ nlohmann::json comparison_json(const comparison& c, const compare_options& opt) 
     e["verdict"] = to_string(ch.result);
     arr.push_back(std::move(e));
   }
+  j["notes"] = c.notes;
   j["warnings"] = c.warnings;
   j["unmatched"] = c.unmatched;
   j["regressions"] = c.regressions;

@@ -88,6 +88,8 @@ metric_change judge_change(std::span<const double> baseline, std::span<const dou
 struct comparison {
   std::vector<metric_change> changes;
   std::vector<std::string> warnings;   // incomplete or saturated runs/variants, unmatched variants
+  std::vector<std::string> notes;      // how a variant was compared when it was not metric by metric
+                                       // (capacity searches on both sides: by capacity only)
   std::vector<std::string> unmatched;  // variant names present on one side only
   int regressions = 0;
   int improvements = 0;
@@ -99,7 +101,7 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
 
 // Aligned text table of the changes, then the warnings and a one-line summary (ends with '\n').
 std::string format_comparison(const comparison& c, const compare_options& opt);
-// The same as JSON (for CI): {"tolerance", "alpha", "changes": [...], "warnings", "unmatched",
+// The same as JSON (for CI): {"tolerance", "alpha", "changes": [...], "notes", "warnings", "unmatched",
 // "regressions", "improvements", "verdict": "regression" | "ok", "exit_code"}.
 nlohmann::json comparison_json(const comparison& c, const compare_options& opt);
 
