@@ -11,6 +11,7 @@
 #include "describe.hpp"
 #include "document.hpp"
 #include "format.hpp"
+#include "perflab/analysis/capacity.hpp"
 #include "perflab/analysis/findings.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/verdict.hpp"
@@ -149,6 +150,24 @@ std::string junit_xml(const result::run& r) {
       cases.push_back(std::move(t));
     }
   }
+  // One testcase per capacity search: it passes with the capacity, fails when the search found none.
+  const auto checks = capacity_checks(r);  // one per search, in order
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const auto& c = checks[i];
+    testcase t{suite, c.label + ": capacity", 0, {}, {}, {}, {}};
+    const std::string& reason = r.searches[i].reason;
+    if (c.verdict == "found" || c.verdict == "within_noise" || c.verdict == "above_range") {
+      t.system_out = fmt::format("{}{} ({}, {} steps): {}", c.verdict == "above_range" ? "at least " : "",
+                                 format_capacity(c.unit, c.capacity.value_or(0)), verdict_words(c.verdict), c.steps,
+                                 reason);
+    } else {
+      t.failure_type = c.verdict == "loadgen_limited" ? "SATURATED" : c.verdict == "below_range" ? "BELOW RANGE"
+                                                                                                 : "INCOMPLETE";
+      t.failure_message = fmt::format("no capacity: {}", verdict_words(c.verdict));
+      t.failure_body = reason;
+    }
+    cases.push_back(std::move(t));
+  }
   std::size_t failures = 0;
   double time_s = 0;
   for (const auto& t : cases) {
@@ -206,6 +225,7 @@ std::string summary_markdown(const result::run& r) {
   out += "```\n" + detail::load_context_lines(r) + "```\n\n";
   const auto g = detail::variant_grid(r);
   out += detail::markdown_table(g.header, g.rows) + "\n";
+  if (const std::string capacity = capacity_text(r); !capacity.empty()) out += "```\n" + capacity + "```\n\n";
   const std::string findings = findings_text(r);
   if (!findings.empty()) {
     out += "**Findings**\n\n";

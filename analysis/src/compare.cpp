@@ -9,6 +9,7 @@
 
 #include "describe.hpp"
 #include "format.hpp"
+#include "perflab/analysis/capacity.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/text.hpp"
@@ -42,12 +43,53 @@ std::string format_value(const std::string& unit, double v) {
   if (unit == "fraction") return detail::format_percent(v);
   if (unit == "bytes") return detail::format_bytes(v);
   if (unit == "s") return fmt::format("{:.3f} s", v);
+  if (unit == "connections") return fmt::format("{:.0f} connections", v);
   return fmt::format("{:.4g}", v);
 }
 
 std::string format_change(const metric_change& c) {
   if (c.change_is_absolute) return fmt::format("{}{} (from 0)", c.change > 0 ? "+" : "", format_value(c.unit, c.change));
   return fmt::format("{:+.1f}%", c.change * 100);
+}
+
+// One variant's capacities, baseline vs candidate: the per-repeat capacity_value on each side,
+// judged like any metric, except that the tolerance is at least the searches' resolution (a
+// search cannot tell apart capacities closer than that). Nothing when neither run searched it.
+std::optional<metric_change> compare_capacity(const std::string& name, const std::vector<const result::search_result*>& bs,
+                                              const std::vector<const result::search_result*>& cs, const metric& m,
+                                              const compare_options& opt, std::vector<std::string>& warnings) {
+  if (bs.empty() && cs.empty()) return std::nullopt;
+  std::vector<double> b, c;
+  double resolution = 0;
+  std::string unit;
+  auto collect = [&](const std::vector<const result::search_result*>& side, std::vector<double>& into, const char* what) {
+    for (const auto* s : side) {
+      resolution = std::max(resolution, s->resolution);
+      unit = s->unit;
+      if (auto v = capacity_value(*s))
+        into.push_back(*v);
+      else
+        warnings.push_back(fmt::format("{} variant '{}' (repeat {}): capacity not compared: the search was {}", what,
+                                       name, s->repeat, verdict_words(s->verdict)));
+    }
+  };
+  collect(bs, b, "baseline");
+  collect(cs, c, "candidate");
+  if (b.empty() || c.empty()) {
+    if (bs.empty() || cs.empty())
+      warnings.push_back(fmt::format("variant '{}': capacity searched in the {} run only", name,
+                                     bs.empty() ? "candidate" : "baseline"));
+    return std::nullopt;
+  }
+  metric mm = m;
+  mm.unit = unit;
+  compare_options o = opt;
+  o.tolerance = std::max(opt.tolerance, resolution);
+  metric_change ch = judge_change(b, c, mm, o);
+  ch.variant = name;
+  if (o.tolerance > opt.tolerance)
+    ch.method += fmt::format("; tolerance {:g}%, the searches' resolution", o.tolerance * 100);
+  return ch;
 }
 
 }  // namespace
@@ -57,8 +99,11 @@ tl::expected<metric, std::string> parse_metric(std::string_view text) {
   const std::string accepted =
       "accepted: tps.mean, errors.rate, <latency>.<stat> with latency connect|ttfb|ttlb|ttfb_uncorrected|"
       "ttlb_uncorrected|send_lag and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
-      "target.rss, target.cpu";
+      "target.rss, target.cpu, capacity";
   if (name == "tps" || name == "tps.mean") return metric{"tps.mean", better::higher, "req/s", 0};
+  // A capacity search's capacity (req/s or connections, per the search); compared only where both
+  // runs searched the variant.
+  if (name == "capacity") return metric{"capacity", better::higher, "", 0};
   // Error rates below a tenth of a percentage point are noise for a verdict, whatever the relative change.
   if (name == "errors.rate" || name == "error_rate") return metric{"errors.rate", better::lower, "fraction", 0.001};
   if (name == "loadgen.cpu_per_request") return metric{"loadgen.cpu_per_request", better::lower, "us", 0};
@@ -220,12 +265,38 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
   }
   for (const auto& u : out.unmatched) out.warnings.push_back("variant not compared: " + u);
 
+  // Capacity searches by variant name, repeats together.
+  std::map<std::string, std::vector<const result::search_result*>> base_searches, cand_searches;
+  for (const auto& s : baseline.searches) base_searches[s.variant].push_back(&s);
+  for (const auto& s : candidate.searches) cand_searches[s.variant].push_back(&s);
+
+  std::vector<metric> metrics = opt.metrics;
+  const bool capacity_listed =
+      std::any_of(metrics.begin(), metrics.end(), [](const metric& m) { return m.name == "capacity"; });
+  if (opt.capacities && !capacity_listed) metrics.push_back(*parse_metric("capacity"));
+
   for (const auto& name : order) {
     auto it = cand_by.find(name);
     if (it == cand_by.end()) continue;
     const auto& bs = base_by[name];
     const auto& cs = it->second;
-    for (const auto& m : opt.metrics) {
+    // Searched on both sides: the variants' entries are steps at each run's own capacity, so their
+    // goodput and latencies describe different loads; the capacity is what compares.
+    const bool searched_both = !base_searches[name].empty() && !cand_searches[name].empty();
+    if (searched_both)
+      out.notes.push_back(fmt::format("variant '{}': capacity searches on both sides, compared by capacity only (the "
+                                      "run metrics of each side were measured at its own capacity)",
+                                      name));
+    for (const auto& m : metrics) {
+      if (searched_both && m.name != "capacity") continue;
+      if (m.name == "capacity") {
+        if (auto c = compare_capacity(name, base_searches[name], cand_searches[name], m, opt, out.warnings)) {
+          if (c->result == verdict::regressed) ++out.regressions;
+          if (c->result == verdict::improved) ++out.improvements;
+          out.changes.push_back(std::move(*c));
+        }
+        continue;
+      }
       std::vector<double> b, cand;
       for (const auto* v : bs) b.push_back(metric_value(*v, m));
       for (const auto* v : cs) cand.push_back(metric_value(*v, m));
@@ -265,6 +336,7 @@ std::string format_comparison(const comparison& c, const compare_options& opt) {
         "scenarios with repeats >= 4 (better 5) for a Mann-Whitney test at alpha {}\n",
         opt.tolerance * 100, opt.alpha);
   }
+  for (const auto& n : c.notes) out += "note: " + n + "\n";
   for (const auto& w : c.warnings) out += "warning: " + w + "\n";
   std::size_t unchanged = c.changes.size() - static_cast<std::size_t>(c.regressions + c.improvements);
   out += fmt::format("compare: {} regressed, {} improved, {} unchanged (tolerance {:.1f}%, alpha {}) -> exit {}{}\n",
@@ -298,6 +370,7 @@ nlohmann::json comparison_json(const comparison& c, const compare_options& opt) 
     e["verdict"] = to_string(ch.result);
     arr.push_back(std::move(e));
   }
+  j["notes"] = c.notes;
   j["warnings"] = c.warnings;
   j["unmatched"] = c.unmatched;
   j["regressions"] = c.regressions;

@@ -74,7 +74,10 @@ std::string error_classes(const result::error_counts& e) {
 
 // Threshold values are in the expression's base unit: microseconds for latencies, fractions for
 // rates, requests/s for TPS, plain counts for errors.count. The expression's left side tells which.
-std::string threshold_value(const std::string& expr, double v) {
+std::string threshold_value(const std::string& expr_in, double v) {
+  // A stop condition recorded as a check reads "stop_when errors.count > 1000".
+  const std::string_view expr =
+      std::string_view(expr_in).substr(expr_in.rfind("stop_when ", 0) == 0 ? std::string_view("stop_when ").size() : 0);
   if (expr.rfind("tps", 0) == 0) return format_rate(v) + " req/s";
   if (expr.rfind("errors.count", 0) == 0) return fmt::format("{:.0f}", v);
   if (expr.find("rate") != std::string::npos) return format_percent(v);
@@ -138,6 +141,12 @@ std::vector<variant_note> variant_notes(const result::variant& v) {
     }
     notes.push_back({flag, flag_text(flag, v), true});
   }
+  if (v.stopped_early)
+    notes.push_back({"STOPPED EARLY",
+                     fmt::format("a `[load] stop_when` condition ended the measured phase after {}: `{}`; the numbers "
+                                 "cover that part only.",
+                                 seconds(v.measured_s), v.stop_condition),
+                     false});
   if (v.abandoned > 0)
     notes.push_back({"UNANSWERED",
                      fmt::format("{} requests were still unanswered when the drain ended; they count as errors in "

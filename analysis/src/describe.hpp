@@ -23,12 +23,12 @@ std::string error_classes(const result::error_counts& e);       // "reset 3, sta
 std::string threshold_value(const std::string& expression, double v);
 
 struct variant_note {
-  std::string word;   // "SATURATED", ..., or "UNANSWERED", "RETRIED", "CARRIED-IN"
+  std::string word;   // "SATURATED", ..., or "STOPPED EARLY", "UNANSWERED", "RETRIED", "CARRIED-IN"
   std::string text;   // one or two sentences about this variant's numbers (may use `code`)
   bool status = false;  // one of result::status_flags (fails JUnit's status testcase unless THRESHOLD FAILED)
 };
 // Notes in this order: the status flags (most severe first; one THRESHOLD FAILED note per failed
-// check), then UNANSWERED, RETRIED, CARRIED-IN. Empty for a clean variant.
+// check), then STOPPED EARLY, UNANSWERED, RETRIED, CARRIED-IN. Empty for a clean variant.
 std::vector<variant_note> variant_notes(const result::variant& v);
 
 // All responses per second exceeds goodput (some responses were not successes). An rps_mean

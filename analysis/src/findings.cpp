@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "format.hpp"
+#include "perflab/analysis/capacity.hpp"
 #include "perflab/analysis/compare.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/verdict.hpp"
@@ -17,14 +18,18 @@ namespace perflab::analysis {
 namespace {
 
 // In the order findings_text picks its lines: what the model delivers, then what it costs.
-constexpr finding_metric all_metrics[] = {finding_metric::goodput, finding_metric::ttlb_p99, finding_metric::threads,
-                                          finding_metric::cpu_per_response, finding_metric::peak_rss};
+// A capacity search's capacity comes first: it is the one number such a run is for.
+constexpr finding_metric all_metrics[] = {finding_metric::capacity, finding_metric::goodput, finding_metric::ttlb_p99,
+                                          finding_metric::threads, finding_metric::cpu_per_response,
+                                          finding_metric::peak_rss};
 
-bool higher_is_better(finding_metric m) { return m == finding_metric::goodput; }
+bool higher_is_better(finding_metric m) { return m == finding_metric::goodput || m == finding_metric::capacity; }
 
 // The metric's value for one run, or nothing when that run cannot say (no samples, no target).
 std::optional<double> value_of(const result::variant& v, finding_metric m) {
   switch (m) {
+    case finding_metric::capacity:
+      return std::nullopt;  // from the subject's searches (values_of), not from a run
     case finding_metric::goodput:
       return v.measured_s > 0 ? std::optional<double>(v.tps_mean) : std::nullopt;
     case finding_metric::ttlb_p99:
@@ -45,6 +50,7 @@ std::optional<double> value_of(const result::variant& v, finding_metric m) {
 // compare's metric for the same quantity: direction and noise floor for judge_change.
 metric compare_metric(finding_metric m) {
   switch (m) {
+    case finding_metric::capacity: return *parse_metric("capacity");
     case finding_metric::goodput: return *parse_metric("tps.mean");
     case finding_metric::ttlb_p99: return *parse_metric("ttlb.p99");
     case finding_metric::cpu_per_response: return metric{"target.cpu_per_response", better::lower, "us", 0};
@@ -83,12 +89,34 @@ std::string status_of(const finding_subject& s) {
   return "ok";
 }
 
+// A capacity's qualifier: the first search verdict other than "found" ("above range" says the
+// value is a lower bound, "within noise" that its band is wide).
+std::string search_status_of(const finding_subject& s) {
+  for (const auto* r : s.searches)
+    if (r->verdict != "found") return verdict_words(r->verdict);
+  return "ok";
+}
+
+// A subject's values of a metric, one per repeat that has it.
+std::vector<double> metric_values(const finding_subject& s, finding_metric m) {
+  std::vector<double> out;
+  if (m == finding_metric::capacity) {
+    for (const auto* r : s.searches)
+      if (auto c = capacity_value(*r)) out.push_back(*c);
+    return out;
+  }
+  for (const auto* v : s.repeats)
+    if (auto val = value_of(*v, m)) out.push_back(*val);
+  return out;
+}
+
 contrast make_contrast(const std::string& dim, const std::string& context, finding_metric m,
                        const measured_subject& best, const measured_subject& worst, std::size_t candidates) {
   contrast c;
   c.dimension = dim;
   c.context = context;
   c.metric = m;
+  if (m == finding_metric::capacity && !best.s->searches.empty()) c.unit = best.s->searches.front()->unit;
   c.best = value_name(dim, best.s->params.at(dim));
   c.worst = value_name(dim, worst.s->params.at(dim));
   c.best_label = best.s->label;
@@ -98,8 +126,8 @@ contrast make_contrast(const std::string& dim, const std::string& context, findi
   const double hi = higher_is_better(m) ? c.best_value : c.worst_value;
   const double lo = higher_is_better(m) ? c.worst_value : c.best_value;
   c.ratio = lo > 0 ? hi / lo : (hi > 0 ? std::numeric_limits<double>::infinity() : 1.0);
-  c.best_status = status_of(*best.s);
-  c.worst_status = status_of(*worst.s);
+  c.best_status = m == finding_metric::capacity ? search_status_of(*best.s) : status_of(*best.s);
+  c.worst_status = m == finding_metric::capacity ? search_status_of(*worst.s) : status_of(*worst.s);
   c.best_repeats = best.values.size();
   c.worst_repeats = worst.values.size();
   c.candidates = candidates;
@@ -121,8 +149,14 @@ contrast make_contrast(const std::string& dim, const std::string& context, findi
 
 }  // namespace
 
+std::string format_value(const contrast& c, double v) {
+  if (c.metric == finding_metric::capacity) return format_capacity(c.unit, v);
+  return format_value(c.metric, v);
+}
+
 std::string format_value(finding_metric m, double v) {
   switch (m) {
+    case finding_metric::capacity:
     case finding_metric::goodput: return detail::format_grouped(v) + "/s";
     case finding_metric::ttlb_p99:
     case finding_metric::cpu_per_response: return detail::format_us(v);
@@ -134,6 +168,7 @@ std::string format_value(finding_metric m, double v) {
 
 const char* to_string(finding_metric m) noexcept {
   switch (m) {
+    case finding_metric::capacity: return "capacity";
     case finding_metric::goodput: return "goodput";
     case finding_metric::ttlb_p99: return "ttlb p99";
     case finding_metric::cpu_per_response: return "cpu per response";
@@ -171,9 +206,7 @@ findings compute_findings(const std::vector<finding_subject>& subjects) {
       for (finding_metric m : all_metrics) {
         std::vector<measured_subject> ms;
         for (const auto* s : group) {
-          measured_subject x{s, {}, 0};
-          for (const auto* v : s->repeats)
-            if (auto val = value_of(*v, m)) x.values.push_back(*val);
+          measured_subject x{s, metric_values(*s, m), 0};
           if (x.values.empty()) continue;
           x.median = stats::median(x.values);
           ms.push_back(std::move(x));
@@ -222,9 +255,11 @@ findings compute_findings(const result::run& r) {
   std::map<std::string, std::size_t> index;
   for (const auto& v : r.variants) {
     auto [it, fresh] = index.emplace(v.name, subjects.size());
-    if (fresh) subjects.push_back({v.name.empty() ? "(unnamed)" : v.name, v.params, {}});
+    if (fresh) subjects.push_back({v.name.empty() ? "(unnamed)" : v.name, v.params, {}, {}});
     subjects[it->second].repeats.push_back(&v);
   }
+  for (const auto& s : r.searches)
+    if (auto it = index.find(s.variant); it != index.end()) subjects[it->second].searches.push_back(&s);
   return compute_findings(subjects);
 }
 
@@ -236,12 +271,14 @@ std::string describe(const contrast& c) {
   if (!c.context.empty()) head += " (" + c.context + ")";
   std::string body;
   if (higher_is_better(c.metric)) {
-    body = fmt::format("{} {} vs {} {} ({})", who(c.best, c.best_status), format_value(c.metric, c.best_value),
-                       who(c.worst, c.worst_status), format_value(c.metric, c.worst_value),
-                       c.worst_value > 0 ? detail::format_ratio(c.ratio) : "none succeeded");
+    body = fmt::format("{} {} vs {} {} ({})", who(c.best, c.best_status), format_value(c, c.best_value),
+                       who(c.worst, c.worst_status), format_value(c, c.worst_value),
+                       c.worst_value > 0                          ? detail::format_ratio(c.ratio)
+                       : c.metric == finding_metric::capacity ? "below the searched range"
+                                                                  : "none succeeded");
   } else {
-    body = fmt::format("{} {} is {} {}'s {}", who(c.worst, c.worst_status), format_value(c.metric, c.worst_value),
-                       detail::format_ratio(c.ratio), c.best, format_value(c.metric, c.best_value));
+    body = fmt::format("{} {} is {} {}'s {}", who(c.worst, c.worst_status), format_value(c, c.worst_value),
+                       detail::format_ratio(c.ratio), c.best, format_value(c, c.best_value));
   }
   if (c.best_repeats >= 2 && c.worst_repeats >= 2) {
     body += fmt::format("; {}", to_string(c.strength));

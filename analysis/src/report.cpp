@@ -115,6 +115,7 @@ tl::expected<report_paths, std::string> render_report(const std::vector<fs::path
   doc.heading(1, title);
   // Findings first, then what may make them wrong, then the evidence.
   add_findings(doc, *runs, vars);
+  add_capacity(doc, *runs);
   add_warnings(doc, *runs, vars);
   add_run_context(doc, *runs);
   add_tables(doc, vars);

@@ -17,7 +17,7 @@ std::string contrast_side(const contrast& c, bool best) {
   const std::string& value = best ? c.best : c.worst;
   const std::string& status = best ? c.best_status : c.worst_status;
   const double v = best ? c.best_value : c.worst_value;
-  std::string s = "`" + value + "` " + format_value(c.metric, v);
+  std::string s = "`" + value + "` " + format_value(c, v);
   if (status != "ok") s += " **" + status + "**";
   return s;
 }
@@ -47,6 +47,10 @@ void add_findings(document& doc, const std::vector<loaded_run>& runs, const std:
     }
     subjects[it->second].repeats.push_back(lv.v);
   }
+  // Each subject's capacity searches (a searched variant's entry is its representative step).
+  for (auto& [key, at] : index)
+    for (const auto& s : key.first->run.searches)
+      if (s.variant == key.second) subjects[at].searches.push_back(&s);
   const auto f = compute_findings(subjects);
   if (f.dimensions.empty()) {
     doc.para(subjects.size() <= 1 ? "One variant: nothing to compare."
@@ -84,7 +88,10 @@ void add_findings(document& doc, const std::vector<loaded_run>& runs, const std:
         row.push_back(to_string(c.metric));
         row.push_back(contrast_side(c, true));
         row.push_back(contrast_side(c, false));
-        row.push_back(c.worst_value > 0 || c.metric != finding_metric::goodput ? format_ratio(c.ratio) : "none succeeded");
+        row.push_back(c.worst_value > 0 ? format_ratio(c.ratio)
+                      : c.metric == finding_metric::goodput ? "none succeeded"
+                      : c.metric == finding_metric::capacity ? "below range"
+                                                              : format_ratio(c.ratio));
         row.push_back(evidence_cell(c));
         rows.push_back(std::move(row));
       }

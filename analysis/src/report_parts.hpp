@@ -1,8 +1,8 @@
 #pragma once
 // Internal: the sections of report.md / report.html, in the order render_report() adds them:
-// findings and warnings (report_findings.cpp), run context and tables (report_tables.cpp), plots
-// (report_plots.cpp). Each appends blocks to the document; none does I/O except the plots, which
-// run gnuplot.
+// findings (report_findings.cpp), capacity searches (report_capacity.cpp), warnings
+// (report_findings.cpp), run context and tables (report_tables.cpp), plots (report_plots.cpp).
+// Each appends blocks to the document; none does I/O except the plots, which run gnuplot.
 #include <filesystem>
 #include <map>
 #include <string>
@@ -31,6 +31,10 @@ struct loaded_variant {
 
 // "Findings": per dimension, best vs worst (analysis/findings.hpp); Little's law.
 void add_findings(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars);
+// "Capacity": per capacity search its verdict, capacity, band and Little's law bound, the plots of
+// the objective's metrics against the searched variable, and every step (report_capacity.cpp).
+// Nothing when no run has a search.
+void add_capacity(document& doc, const std::vector<loaded_run>& runs);
 // "Warnings": every variant note (status words and the rest), sanitizer builds, incomplete runs.
 void add_warnings(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars);
 // "Run": results, scenario, host, tool, load model.

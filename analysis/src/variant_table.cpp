@@ -64,7 +64,8 @@ grid variant_grid(const result::run& r) {
       row.push_back(v.target.spawned ? std::to_string(v.target.threads) : "-");
       row.push_back(v.target.spawned ? format_bytes(static_cast<double>(v.target.peak_rss_bytes)) : "-");
     }
-    row.push_back(result::status_word(v, ","));
+    // A run a stop condition ended says so next to its status (the fired condition is a failed check).
+    row.push_back(result::status_word(v, ",") + (v.stopped_early ? ",STOPPED EARLY" : ""));
     g.rows.push_back(std::move(row));
   }
   return g;

@@ -54,6 +54,7 @@ int run_compare(const compare_args& a) {
   opt.alpha = a.alpha;
   if (!a.metrics.empty()) {
     opt.metrics.clear();
+    opt.capacities = false;  // the list says what to compare ("capacity" included when named)
     for (const auto& name : a.metrics) {
       auto m = analysis::parse_metric(name);
       if (!m) {
@@ -129,7 +130,8 @@ void add_compare_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--alpha", a->alpha, "significance level of the Mann-Whitney test over repeats (default 0.05)");
   cmd->add_option("--metric,-m", a->metrics,
                   "metric to compare (repeatable or comma-separated; default tps.mean, ttlb.p50, ttlb.p99, "
-                  "ttfb.p99, errors.rate), e.g. ttlb.p99.9, connect.p99, send_lag.p99, target.rss")
+                  "ttfb.p99, errors.rate, and capacity where both runs searched a variant), e.g. ttlb.p99.9, "
+                  "connect.p99, send_lag.p99, target.rss, capacity")
       ->delimiter(',');
   cmd->add_flag("--json", a->json, "print the comparison as JSON instead of a table");
   cmd->callback([a, &exit_code] { exit_code = run_compare(*a); });

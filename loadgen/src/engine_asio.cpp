@@ -709,6 +709,11 @@ class asio_worker final : public load_worker {
         interrupted_ = true;
         signals_at_interrupt_ = interrupt_signals();
         begin_drain(true);
+      } else if (s_.stop_early.load(std::memory_order_relaxed)) {
+        // A stop_when condition fired: the measured phase ends here, and as at its natural end,
+        // arrivals already due go out (late) rather than being counted unsent.
+        if (s_.open) send_due();
+        begin_drain(false);
       } else if (now >= s_.measure_end_ns) {
         // The natural end, at the planned end of the measured phase (not at the last arrival:
         // the phase is as long as planned). Arrivals that fell due before it but that the

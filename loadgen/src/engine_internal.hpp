@@ -90,6 +90,9 @@ struct shared_setup {
   std::int64_t measure_end_ns = 0;    // steady ns, `never` when bounded by request count only
   std::int64_t intervals = 0;         // one-second intervals of the measured phase; index `intervals` is the drain
   collector* coll = nullptr;
+  // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
+  // next housekeeping tick, like an interrupt that does not mark the run interrupted.
+  std::atomic<bool> stop_early{false};
 };
 
 // One worker thread of an engine: its own event loop, connections, schedule share and sample

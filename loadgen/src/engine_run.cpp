@@ -274,6 +274,27 @@ class interval_merger {
   std::vector<result::second_point> series_;
 };
 
+// What the measured phase has measured so far (the seconds merged), for run_config::stop_check.
+result::variant measured_so_far(const sample_set& s, double measured_s) {
+  result::variant v;
+  v.measured_s = measured_s;
+  v.sent = s.sent;
+  v.completed = v.completed_in_window = s.completed;
+  v.succeeded = v.succeeded_in_window = s.succeeded;
+  v.errors = s.errors;
+  v.tps_mean = measured_s > 0 ? static_cast<double>(s.succeeded) / measured_s : 0;
+  v.rps_mean = measured_s > 0 ? static_cast<double>(s.completed) / measured_s : 0;
+  const double attempts = static_cast<double>(s.completed + s.errors.transport());
+  v.error_rate = attempts > 0 ? static_cast<double>(s.errors.total()) / attempts : 0;
+  v.connect = result::summarize(s.connect);
+  v.ttfb = result::summarize(s.ttfb);
+  v.ttlb = result::summarize(s.ttlb);
+  v.ttfb_uncorrected = result::summarize(s.ttfb_uncorrected);
+  v.ttlb_uncorrected = result::summarize(s.ttlb_uncorrected);
+  v.send_lag = result::summarize(s.send_lag);
+  return v;
+}
+
 }  // namespace
 
 tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
@@ -430,6 +451,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
                                                "perflab loadgen: values in nanoseconds, max column in milliseconds");
   interval_merger merger(cfg, setup, profile, csv, writer.get(), cfg.progress && isatty(STDERR_FILENO));
   sample_set merged;
+  // Stop conditions see the measured phase so far: one more set of histograms, added to once a second.
+  std::unique_ptr<sample_set> so_far = cfg.stop_check ? std::make_unique<sample_set>() : nullptr;
+  double so_far_s = 0;
+  std::string stop_condition;
   while (true) {
     std::vector<std::unique_ptr<sample_set>> batch;
     {
@@ -468,6 +493,13 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     merged.index = batch.front()->index;
     if (!end_sampled && merged.index >= setup.intervals) sample_end();  // the drain has begun everywhere
     merger.add(merged, stopped_in_warmup);
+    // Checked after every measured second but the last (the phase ends there anyway).
+    if (so_far && !stopped_in_warmup && stop_condition.empty() && merged.index + 1 < setup.intervals) {
+      so_far->add(merged);
+      so_far_s += merger.series().back().length_s;
+      stop_condition = cfg.stop_check(measured_so_far(*so_far, so_far_s));
+      if (!stop_condition.empty()) setup.stop_early.store(true);
+    }
     {
       std::lock_guard lock(coll.mutex);
       for (auto& b : batch) {
@@ -525,8 +557,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   if (all_quota) {
     measured_end = std::min(measured_end, last_measured);
   } else {
+    // An interrupt, or a stop condition, ends the phase where the load stopped.
     for (const auto& w : workers)
-      if (w->interrupted()) measured_end = std::min(measured_end, w->stop_ns());
+      if (w->interrupted() || !stop_condition.empty()) measured_end = std::min(measured_end, w->stop_ns());
   }
   v.measured_s = static_cast<double>(std::max<std::int64_t>(0, measured_end - setup.measure_start_ns)) / 1e9;
   v.sent = total.sent;
@@ -569,6 +602,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.target.url = cfg.url;
   v.interval_log = hlog_name;
   v.series_csv = csv_name;
+  v.stopped_early = !stop_condition.empty();
+  v.stop_condition = stop_condition;
   if (hlog.is_open()) {
     hlog.flush();
     csv.flush();

@@ -26,7 +26,12 @@ std::string format_rate(double r) {
   return fmt::format("{:g}/s", r);
 }
 
-std::string describe_load(const run_config& c) {
+std::string describe_load(const variant_spec& v) {
+  const run_config& c = v.load;
+  if (v.search)
+    return fmt::format("capacity search on {}, {} to {}, about {} steps", v.search->variable,
+                       format_search_value(*v.search, v.search->low), format_search_value(*v.search, v.search->high),
+                       expected_steps(*v.search));
   if (c.kind == "open") {
     std::string s = fmt::format("open loop, {} ", c.arrival);
     if (!c.stages.empty()) {
@@ -96,11 +101,19 @@ variant_estimate estimate(const variant_spec& v) {
   }
   e.overhead_s = v.target.spawn ? spawned_target_overhead_s : external_target_overhead_s;
   e.drain_bound_s = seconds(c.drain_timeout);
+  if (v.search) {
+    // Every step is a run of its own: warm-up, search.step (or the duration), start and stop.
+    e.steps = expected_steps(*v.search);
+    if (v.search->step.count() > 0) e.measured_s = seconds(v.search->step);
+    e.measured_known = true;
+    e.drain_bound_s *= e.steps;
+  }
   return e;
 }
 
 std::string format_plan(const scenario& sc) {
   std::vector<std::vector<std::string>> rows{{"variant", "target", "load", "warm-up", "measured", "estimate"}};
+  // A search's warm-up and measured columns are per step; its estimate covers all its steps.
   double total = 0, drain = 0;
   bool unknown = false;
   for (const auto& v : sc.variants) {
@@ -108,7 +121,7 @@ std::string format_plan(const scenario& sc) {
     unknown = unknown || !e.measured_known;
     total += e.total_s() * sc.repeats;
     drain += e.drain_bound_s * sc.repeats;
-    rows.push_back({v.name, describe_target(v.target), describe_load(v.load), format_s(e.warmup_s),
+    rows.push_back({v.name, describe_target(v.target), describe_load(v), format_s(e.warmup_s),
                     e.measured_known ? format_s(e.measured_s) : fmt::format("{} requests", v.load.max_requests),
                     e.measured_known ? format_s(e.total_s()) : "?"});
   }

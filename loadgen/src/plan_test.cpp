@@ -82,5 +82,21 @@ TEST(PlanFormat, OneRowPerVariantAndATotalWithRepeats) {
   EXPECT_NE(lines[6].find("a drain adds up to 16 s"), std::string::npos) << text;
 }
 
+// A capacity search runs many steps, each a whole run: the plan says how many a clean search
+// takes and estimates all of them.
+TEST(PlanEstimate, ASearchCountsItsStepsEachWithWarmupAndStep) {
+  auto sc = parse("name = \"cap\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = \"50/s\"\nwarmup = \"1s\"\n"
+                  "duration = \"10s\"\n[search]\nobjective = \"ttlb.p99 < 50ms\"\nvariable = \"load.rate\"\n"
+                  "range = [\"50/s\", \"5k/s\"]\nstep = \"2s\"\nresolution = \"2%\"\n");
+  ASSERT_EQ(sc.variants.size(), 1u);
+  const auto e = estimate(sc.variants[0]);
+  EXPECT_EQ(e.steps, 16) << "8 ramp levels, 6 bisections, both ends of the final bracket confirmed";
+  EXPECT_DOUBLE_EQ(e.measured_s, 2) << "search.step, not load.duration";
+  EXPECT_NEAR(e.total_s(), 16 * (1 + 2 + spawned_target_overhead_s), 1e-9);
+  const auto text = format_plan(sc);
+  EXPECT_NE(text.find("capacity search on load.rate, 50/s to 5,000/s, about 16 steps"), std::string::npos) << text;
+  EXPECT_NE(text.find("total: 1 run, about 53 s"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace perflab::loadgen

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <ostream>
 #include <set>
@@ -27,8 +28,10 @@
 #include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
+#include "search_runner.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
+#include "perflab/analysis/capacity.hpp"
 #include "perflab/analysis/ci_formats.hpp"
 #include "perflab/analysis/findings.hpp"
 #include "perflab/analysis/report.hpp"
@@ -180,11 +183,11 @@ class scenario_runner {
         ++n;
         out_ << fmt::format("[{}/{}] {}{}\n", n, total, spec.name, sc_.repeats > 1 ? fmt::format(" (repeat {})", r + 1) : "");
         out_.flush();
-        variant_outcome vo = run_variant(spec, r);
+        variant_outcome vo = spec.search ? run_search_variant(spec, r) : run_variant(spec, r, file_prefix(spec, r));
         rc = exit_code::combine(rc, vo.exit_code);
         interrupted = interrupted || vo.interrupted;
         all_complete = all_complete && vo.v.complete;
-        print_variant(vo.v);
+        if (!spec.search) print_variant(vo.v);
         run_.variants.push_back(std::move(vo.v));
         if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
       }
@@ -270,10 +273,41 @@ class scenario_runner {
     return ok.has_value();
   }
 
-  variant_outcome run_variant(const variant_spec& spec, int repeat) {
+  std::string file_prefix(const variant_spec& spec, int repeat) const {
+    return spec.file_prefix + (sc_.repeats > 1 ? fmt::format("-r{}", repeat + 1) : "");
+  }
+
+  // A capacity search: one run_variant per step (search_runner.cpp decides which), run.json
+  // rewritten after each; the variant's entry is the search's representative step.
+  variant_outcome run_search_variant(const variant_spec& spec, int repeat) {
+    run_.searches.emplace_back();
+    const std::size_t at = run_.searches.size() - 1;
+    auto so = detail::run_search(
+        spec, repeat, file_prefix(spec, repeat),
+        [&](const variant_spec& step, const std::string& prefix) {
+          variant_outcome s = run_variant(step, repeat, prefix);
+          return detail::step_run{std::move(s.v), s.interrupted};
+        },
+        [&](const result::search_result& so_far) {
+          run_.searches[at] = so_far;
+          save();
+        },
+        out_);
+    run_.searches[at] = std::move(so.search);
     variant_outcome vo;
-    std::string prefix = spec.file_prefix + (sc_.repeats > 1 ? fmt::format("-r{}", repeat + 1) : "");
+    vo.v = std::move(so.representative);
+    vo.interrupted = so.interrupted;
+    // The search's verdict is its representative's (core/verdict.hpp): a capacity found exits 0,
+    // a search limited by the loadgen 5, one whose objective failed at the low end 3 (or 7).
+    vo.exit_code = result::exit_code_of(vo.v);
+    if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
+    return vo;
+  }
+
+  variant_outcome run_variant(const variant_spec& spec, int repeat, const std::string& prefix) {
+    variant_outcome vo;
     run_config cfg = spec.load;
+    cfg.stop_check = stop_check_of(spec.stop_when);  // thresholds.hpp: [load] stop_when
     cfg.output_dir = dir_;
     cfg.file_prefix = prefix;
     cfg.progress = opts_.progress;
@@ -420,6 +454,7 @@ class scenario_runner {
     vo.v.load.success = cfg.success;
     vo.v.load.max_error_rate = cfg.max_error_rate;
     vo.v.thresholds = evaluate_thresholds(spec.thresholds, vo.v);
+    record_stop_conditions(spec.stop_when, vo.v);
     // One verdict for the row's status word and its exit code (core/verdict.hpp).
     vo.exit_code = exit_code::combine(vo.exit_code, result::exit_code_of(vo.v));
     if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
@@ -482,6 +517,7 @@ class scenario_runner {
       line += fmt::format("; ERRORS: error rate {:.2f}% over the bound {:.2f}%", v.error_rate * 100,
                           v.load.max_error_rate * 100);
     if (v.loadgen.saturated) line += "; LOADGEN SATURATED (schedule not kept or loadgen out of resources: numbers suspect)";
+    if (v.stopped_early) line += "; STOPPED EARLY: " + v.stop_condition;
     if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
     out_ << line << "\n";
     for (const auto& t : v.thresholds)
@@ -494,6 +530,7 @@ class scenario_runner {
     int rc = exit_code::ok;
 #ifdef PERFLAB_HAVE_ANALYSIS
     out_ << "\n" << analysis::comparison_table(run_);
+    if (auto capacity = analysis::capacity_text(run_); !capacity.empty()) out_ << "\n" << capacity;
     if (auto findings = analysis::findings_text(run_); !findings.empty()) out_ << "\n" << findings;
     // The exit code says what the numbers amount to, as JUnit and the summary do.
     rc = exit_code::combine(rc, analysis::verdict_exit_code(run_));

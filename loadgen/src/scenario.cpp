@@ -1,6 +1,6 @@
-// Scenario parsing and validation. toml++ gives every parsed value a source region; values that
-// the matrix or --set put into the document are copies (toml++ does not copy regions), so their
-// places are remembered in a side table keyed by node address.
+// Scenario parsing and validation: the sections, the matrix (with [[matrix.include]]) and --set.
+// Typed values and their places come from toml_reader (scenario_reader.hpp); [search] and
+// [load] stop_when are read in scenario_search.cpp.
 #include "perflab/loadgen/scenario.hpp"
 
 #include <algorithm>
@@ -8,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -17,6 +16,7 @@
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/units.hpp"
 #include "perflab/core/verdict.hpp"
+#include "scenario_reader.hpp"
 
 namespace perflab::loadgen {
 namespace {
@@ -24,207 +24,23 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Config-time failure, caught once in parse_scenario and turned into a value.
-struct scenario_failure : std::runtime_error {
-  scenario_error err;
-  explicit scenario_failure(scenario_error e) : std::runtime_error(e.message), err(std::move(e)) {}
-};
-
-[[noreturn]] void fail(std::string where, std::string message) {
-  throw scenario_failure(scenario_error{std::move(where), std::move(message)});
-}
-
 const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", "reactor", "coroutine"};
-const std::vector<std::string> k_top_keys = {"name",   "description", "target",     "load",
-                                             "request", "keys",       "matrix",     "repeats",
-                                             "thresholds"};
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
-    "drain_timeout", "success", "max_error_rate"};
+    "drain_timeout", "success", "max_error_rate", "stop_when"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
 const std::vector<std::string> k_keys_keys = {"distribution", "count", "zipf_s"};
 const std::vector<std::string> k_stage_keys = {"duration", "rate"};
 
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
+using namespace detail;
 
-bool contains(const std::vector<std::string>& v, std::string_view s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-std::string format_region(const toml::source_region& r, const std::string& fallback) {
-  if (r.begin.line == 0) return fallback;
-  std::string file = r.path ? *r.path : fallback;
-  return fmt::format("{}:{}:{}", file, r.begin.line, r.begin.column);
-}
-
-// How a node looks in an error message: its type and, for scalars, its value.
-std::string describe(const toml::node& n) {
-  if (auto s = n.as_string()) return fmt::format("string \"{}\"", s->get());
-  if (auto i = n.as_integer()) return fmt::format("integer {}", i->get());
-  if (auto f = n.as_floating_point()) return fmt::format("float {}", f->get());
-  if (auto b = n.as_boolean()) return fmt::format("boolean {}", b->get() ? "true" : "false");
-  if (n.is_array()) return "an array";
-  if (n.is_table()) return "a table";
-  return "a date/time";
-}
-
-// A node's value as plain text (matrix parameters, target options).
-std::string value_text(const toml::node& n) {
-  if (auto s = n.as_string()) return s->get();
-  if (auto i = n.as_integer()) return std::to_string(i->get());
-  if (auto f = n.as_floating_point()) return fmt::format("{}", f->get());
-  if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
-  std::ostringstream os;
-  if (auto a = n.as_array()) os << *a;
-  else if (auto t = n.as_table()) os << *t;
-  else os << "?";
-  return os.str();
-}
-
-class parser {
+// The sections of a scenario, read with the typed readers of toml_reader (scenario_reader.hpp).
+class parser : public toml_reader {
  public:
-  parser(std::string file, fs::path base_dir) : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
-
-  std::string where(const toml::node& n) const {
-    if (n.source().begin.line != 0) return format_region(n.source(), file_);
-    if (auto it = places_.find(&n); it != places_.end()) return it->second;
-    return file_;
-  }
-  std::string where(const toml::key& k, const toml::node& v) const {
-    if (k.source().begin.line != 0) return format_region(k.source(), file_);
-    return where(v);
-  }
-  const std::string& file() const { return file_; }
-
-  // Records where a copied node (and everything under it) came from.
-  void remember(const toml::node& copy, const toml::node& original, const std::string& fallback) {
-    std::string w = original.source().begin.line != 0 ? format_region(original.source(), file_) : fallback;
-    if (auto it = places_.find(&original); original.source().begin.line == 0 && it != places_.end()) w = it->second;
-    places_[&copy] = w;
-    if (auto ca = copy.as_array()) {
-      auto oa = original.as_array();
-      for (std::size_t i = 0; i < ca->size() && oa && i < oa->size(); ++i) remember(*ca->get(i), *oa->get(i), w);
-    } else if (auto ct = copy.as_table()) {
-      auto ot = original.as_table();
-      for (auto&& [k, v] : *ct) {
-        if (const toml::node* o = ot ? ot->get(k.str()) : nullptr) remember(v, *o, w);
-      }
-    }
-  }
-  void remember_place(const toml::node& n, std::string w) { places_[&n] = std::move(w); }
-
-  // ---- typed readers ------------------------------------------------------------------------
-
-  [[noreturn]] void type_error(const toml::node& n, std::string_view name, std::string_view expected) const {
-    fail(where(n), fmt::format("{}: expected {}, found {}", name, expected, describe(n)));
-  }
-
-  std::string as_string(const toml::node& n, std::string_view name) const {
-    if (auto s = n.as_string()) return s->get();
-    type_error(n, name, "a string");
-  }
-
-  std::int64_t as_int(const toml::node& n, std::string_view name, std::int64_t lo, std::int64_t hi) const {
-    auto i = n.as_integer();
-    if (!i) type_error(n, name, fmt::format("an integer from {} to {}", lo, hi));
-    if (i->get() < lo || i->get() > hi)
-      fail(where(n), fmt::format("{}: expected an integer from {} to {}, found {}", name, lo, hi, i->get()));
-    return i->get();
-  }
-
-  // An integer, or a count string such as "10k".
-  std::int64_t as_count(const toml::node& n, std::string_view name, std::int64_t lo) const {
-    double v = 0;
-    if (auto i = n.as_integer()) {
-      v = static_cast<double>(i->get());
-    } else if (auto s = n.as_string()) {
-      auto c = units::parse_count(s->get());
-      if (!c) fail(where(n), fmt::format("{}: {}", name, c.error()));
-      v = *c;
-    } else {
-      type_error(n, name, "an integer or a count such as \"10k\"");
-    }
-    if (v != std::floor(v) || v < static_cast<double>(lo) || v > 1e12)
-      fail(where(n), fmt::format("{}: expected a whole number >= {}, found {}", name, lo, value_text(n)));
-    return static_cast<std::int64_t>(v);
-  }
-
-  double as_number(const toml::node& n, std::string_view name) const {
-    if (auto i = n.as_integer()) return static_cast<double>(i->get());
-    if (auto f = n.as_floating_point()) return f->get();
-    type_error(n, name, "a number");
-  }
-
-  std::chrono::nanoseconds as_duration(const toml::node& n, std::string_view name) const {
-    auto s = n.as_string();
-    if (!s) type_error(n, name, "a duration string with a unit, such as \"10s\", \"250ms\" or \"2m\"");
-    auto d = units::parse_duration(s->get());
-    if (!d) fail(where(n), fmt::format("{}: {}", name, d.error()));
-    return *d;
-  }
-
-  // Requests per second: a number, or a rate string such as "5k/s" or "300/m".
-  double as_rate(const toml::node& n, std::string_view name) const {
-    double r = 0;
-    if (n.is_integer() || n.is_floating_point()) {
-      r = as_number(n, name);
-    } else if (auto s = n.as_string()) {
-      auto p = units::parse_rate(s->get());
-      if (!p) fail(where(n), fmt::format("{}: {}", name, p.error()));
-      r = *p;
-    } else {
-      type_error(n, name, "a rate such as 5000 or \"5k/s\"");
-    }
-    if (!(r >= 0) || !std::isfinite(r)) fail(where(n), fmt::format("{}: expected a rate >= 0, found {}", name, r));
-    return r;
-  }
-
-  // One CPU number, an array of them ([] = do not pin), or a Linux cpulist string such as "0-1,3".
-  std::vector<int> as_cpus(const toml::node& n, std::string_view name) const {
-    std::vector<int> out;
-    if (n.is_integer()) {
-      out.push_back(static_cast<int>(as_int(n, name, 0, cpus::max_cpu)));
-    } else if (auto a = n.as_array()) {
-      for (const auto& e : *a) out.push_back(static_cast<int>(as_int(e, name, 0, cpus::max_cpu)));
-    } else if (auto s = n.as_string()) {
-      auto list = cpus::parse_list(s->get());
-      if (!list) fail(where(n), fmt::format("{}: {}", name, list.error()));
-      out = *list;
-    } else {
-      type_error(n, name, "a CPU number, an array of CPU numbers or a CPU list string such as \"0-1,3\"");
-    }
-    return out;
-  }
-
-  const toml::table& as_table(const toml::node& n, std::string_view name) const {
-    if (auto t = n.as_table()) return *t;
-    type_error(n, name, "a table");
-  }
-
-  // A top-level key written after a [table] header lands in that table; say so.
-  static std::string top_level_hint(std::string_view prefix, std::string_view key) {
-    if (prefix.empty() || !contains(k_top_keys, key)) return "";
-    return fmt::format("; '{}' is a top-level key: put it before the first [table] header", key);
-  }
-
-  // Unknown keys are errors listing what is accepted.
-  void check_keys(const toml::table& t, std::string_view prefix, const std::vector<std::string>& known) const {
-    for (auto&& [k, v] : t) {
-      if (!contains(known, k.str()))
-        fail(where(k, v), fmt::format("unknown key '{}{}' (expected one of: {}){}", prefix, k.str(), join(known),
-                                      top_level_hint(prefix, k.str())));
-    }
-  }
+  parser(std::string file, fs::path base_dir) : toml_reader(std::move(file)), base_dir_(std::move(base_dir)) {}
 
   // ---- sections -------------------------------------------------------------------------------
 
@@ -277,7 +93,7 @@ class parser {
       for (auto&& [k, v] : t) {
         if (contains(k_target_own_keys, k.str())) continue;
         const std::string key(k.str());
-        if (contains(k_top_keys, key))
+        if (contains(top_level_keys(), key))
           fail(where(k, v), fmt::format("target.{}: not a target option{}", key, top_level_hint("target.", key)));
         bool ok_name = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -292,11 +108,6 @@ class parser {
       }
     }
     return ts;
-  }
-
-  std::chrono::nanoseconds positive(std::chrono::nanoseconds d, const toml::node& n, std::string_view name) const {
-    if (d <= 0ns) fail(where(n), fmt::format("{}: expected a duration above zero, found \"{}\"", name, value_text(n)));
-    return d;
   }
 
   void parse_load(const toml::table& root, run_config& cfg, bool& cpus_given) const {
@@ -542,85 +353,40 @@ class parser {
 
   // One variant from the (matrix-applied) document.
   variant_spec build_variant(const toml::table& root) const {
-    check_keys(root, "", k_top_keys);
+    check_keys(root, "", top_level_keys());
     variant_spec v;
     v.target = parse_target(root);
     parse_load(root, v.load, v.loadgen_cpus_given);
     parse_keys(root, v.load);
     parse_requests(root, v.load);
     v.thresholds = parse_thresholds(root);
+    v.stop_when = read_stop_when(*this, root);
+    v.search = read_search(*this, root, v.load);
     return v;
   }
 
  private:
-  std::string file_;
   fs::path base_dir_;
-  std::unordered_map<const toml::node*, std::string> places_;
 };
 
-// Splits a dotted key ("load.connections", "request.0.path"). Keys under matrix take the rest
-// as one key, since matrix keys are themselves dotted ("matrix.target.model").
-std::vector<std::string> split_dotted(std::string_view key) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    auto dot = key.find('.', start);
-    parts.emplace_back(key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-    if (parts.size() == 1 && parts[0] == "matrix") {
-      parts.emplace_back(key.substr(start));
-      break;
-    }
-  }
-  return parts;
-}
-
-// Puts a copy of `value` at the dotted key, creating tables on the way; numeric parts index
-// arrays. Returns the inserted node or an error message.
-tl::expected<toml::node*, std::string> set_dotted(toml::table& root, std::string_view key, const toml::node& value) {
+// A matrix parameter (an axis or an include key): target.<key>, load.<key>, keys.<key> or
+// request.<index>.<key>.
+void check_matrix_parameter(const std::string& key, const std::string& where) {
   auto parts = split_dotted(key);
-  for (const auto& p : parts)
-    if (p.empty()) return tl::unexpected(fmt::format("'{}': empty part in dotted key", key));
-  toml::node* cur = &root;
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    const std::string& p = parts[i];
-    if (auto t = cur->as_table()) {
-      toml::node* next = t->get(p);
-      if (!next) {
-        t->insert_or_assign(p, toml::table{});
-        next = t->get(p);
-      }
-      cur = next;
-    } else if (auto a = cur->as_array()) {
-      char* end = nullptr;
-      unsigned long idx = std::strtoul(p.c_str(), &end, 10);
-      if (*end != '\0' || idx >= a->size())
-        return tl::unexpected(fmt::format("'{}': '{}' is not an index of the {} entries there", key, p, a->size()));
-      cur = a->get(idx);
-    } else {
-      return tl::unexpected(fmt::format("'{}': '{}' is not a table", key, p));
-    }
-  }
-  const std::string& last = parts.back();
-  toml::node* placed = nullptr;
-  auto put_into_table = [&](toml::table& t) {
-    value.visit([&](auto&& v) { t.insert_or_assign(last, v); });
-    placed = t.get(last);
-  };
-  if (auto t = cur->as_table()) {
-    put_into_table(*t);
-  } else if (auto a = cur->as_array()) {
-    char* end = nullptr;
-    unsigned long idx = std::strtoul(last.c_str(), &end, 10);
-    if (*end != '\0' || idx >= a->size())
-      return tl::unexpected(fmt::format("'{}': '{}' is not an index of the {} entries there", key, last, a->size()));
-    value.visit([&](auto&& v) { a->replace(a->cbegin() + static_cast<std::ptrdiff_t>(idx), v); });
-    placed = a->get(idx);
-  } else {
-    return tl::unexpected(fmt::format("'{}': its parent is not a table", key));
-  }
-  return placed;
+  const std::string& head = parts[0];
+  bool ok = parts.size() >= 2 && !parts.back().empty();
+  if (ok && head == "load") ok = parts.size() == 2 && contains(k_load_keys, parts[1]);
+  else if (ok && head == "keys") ok = parts.size() == 2 && contains(k_keys_keys, parts[1]);
+  else if (ok && head == "target") ok = parts.size() == 2;
+  else if (ok && head == "request") ok = parts.size() == 3 && contains(k_request_keys, parts[2]);
+  else ok = false;
+  if (!ok)
+    fail(where, fmt::format("matrix: unknown parameter '{}' (expected target.<key>, load.<{}>, keys.<{}> or "
+                            "request.<index>.<{}>){}",
+                            key, join(k_load_keys, "|"), join(k_keys_keys, "|"), join(k_request_keys, "|"),
+                            contains(top_level_keys(), key)
+                                ? fmt::format("; '{}' is a top-level key: put it before the first [table] header", key)
+                                : std::string()));
 }
 
 // File-system safe: letters, digits, '.', '_' and '-'; '=' becomes '-', ',' becomes '_'.
@@ -638,129 +404,7 @@ std::string safe_name(std::string_view s) {
   return out;
 }
 
-const std::vector<std::string> k_latency_families = {"connect", "ttfb", "ttlb", "send_lag", "ttfb_uncorrected",
-                                                      "ttlb_uncorrected"};
-const std::vector<std::string> k_latency_stats = {"p50", "p90", "p99", "p99.9", "max", "mean"};
-
 }  // namespace
-
-const std::vector<std::string>& threshold_metrics() {
-  static const std::vector<std::string> metrics = [] {
-    std::vector<std::string> m;
-    for (const auto& f : k_latency_families)
-      for (const auto& s : k_latency_stats) m.push_back(f + "." + s);
-    m.push_back("tps.mean");
-    m.push_back("errors.rate");
-    m.push_back("errors.count");
-    return m;
-  }();
-  return metrics;
-}
-
-tl::expected<threshold, std::string> parse_threshold(std::string_view expression) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
-  const std::string expected_form =
-      "expected \"<metric> <op> <value>\" with op one of <, <=, >, >=, e.g. \"ttlb.p99 < 50ms\", "
-      "\"errors.rate < 0.1%\", \"tps.mean > 1000\"";
-  auto op_pos = expression.find_first_of("<>");
-  if (op_pos == std::string_view::npos)
-    return tl::unexpected(fmt::format("threshold \"{}\": no comparison found ({})", expression, expected_form));
-  threshold th;
-  th.expression = std::string(trim(expression));
-  th.metric = std::string(trim(expression.substr(0, op_pos)));
-  std::size_t op_len = (op_pos + 1 < expression.size() && expression[op_pos + 1] == '=') ? 2 : 1;
-  th.op = std::string(expression.substr(op_pos, op_len));
-  std::string_view value = trim(expression.substr(op_pos + op_len));
-  if (th.metric.empty() || value.empty() || value.find_first_of("<>=") != std::string_view::npos)
-    return tl::unexpected(fmt::format("threshold \"{}\": {}", expression, expected_form));
-  if (!contains(threshold_metrics(), th.metric))
-    return tl::unexpected(fmt::format(
-        "threshold \"{}\": unknown metric '{}' (expected <connect|ttfb|ttlb|send_lag|ttfb_uncorrected|"
-        "ttlb_uncorrected>.<p50|p90|p99|p99.9|max|mean>, tps.mean, errors.rate or errors.count)",
-        expression, th.metric));
-  if (th.metric == "errors.rate") {
-    std::string v(value);
-    bool percent = !v.empty() && v.back() == '%';
-    if (percent) v.pop_back();
-    char* end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(x >= 0) || (percent ? x > 100 : x > 1))
-      return tl::unexpected(fmt::format("threshold \"{}\": errors.rate: expected a percentage such as \"0.1%\" or a "
-                                        "fraction from 0 to 1, found \"{}\"", expression, value));
-    th.limit = percent ? x / 100.0 : x;
-  } else if (th.metric == "errors.count") {
-    auto c = units::parse_count(value);
-    if (!c || *c != std::floor(*c))
-      return tl::unexpected(fmt::format("threshold \"{}\": errors.count: expected a whole number, found \"{}\"",
-                                        expression, value));
-    th.limit = *c;
-  } else if (th.metric == "tps.mean") {
-    auto r = units::parse_rate(value);
-    if (!r)
-      return tl::unexpected(fmt::format("threshold \"{}\": tps.mean: {}", expression, r.error()));
-    th.limit = *r;
-  } else {
-    auto d = units::parse_duration(value);
-    if (!d)
-      return tl::unexpected(fmt::format("threshold \"{}\": {}: {}", expression, th.metric, d.error()));
-    th.limit = std::chrono::duration<double, std::micro>(*d).count();
-  }
-  return th;
-}
-
-std::vector<result::threshold_verdict> evaluate_thresholds(const std::vector<threshold>& thresholds,
-                                                           const result::variant& v) {
-  std::vector<result::threshold_verdict> out;
-  for (const auto& th : thresholds) {
-    result::threshold_verdict verdict;
-    verdict.expression = th.expression;
-    verdict.limit = th.limit;
-    bool has_data = true;
-    if (th.metric == "tps.mean") {
-      verdict.actual = v.tps_mean;
-    } else if (th.metric == "errors.rate") {
-      verdict.actual = v.error_rate;
-      has_data = v.completed + v.errors.transport() > 0;
-    } else if (th.metric == "errors.count") {
-      verdict.actual = static_cast<double>(v.errors.total());
-    } else {
-      auto dot = th.metric.find('.');
-      std::string family = th.metric.substr(0, dot);
-      std::string stat = th.metric.substr(dot + 1);
-      const result::latency_summary* s = family == "connect"            ? &v.connect
-                                         : family == "ttfb"             ? &v.ttfb
-                                         : family == "ttlb"             ? &v.ttlb
-                                         : family == "send_lag"         ? &v.send_lag
-                                         : family == "ttfb_uncorrected" ? &v.ttfb_uncorrected
-                                                                        : &v.ttlb_uncorrected;
-      verdict.actual = stat == "p50"    ? s->p50_us
-                       : stat == "p90"  ? s->p90_us
-                       : stat == "p99"  ? s->p99_us
-                       : stat == "p99.9" ? s->p999_us
-                       : stat == "max"  ? s->max_us
-                                        : s->mean_us;
-      has_data = s->count > 0;
-    }
-    // A metric without samples proves nothing: the check fails rather than passing vacuously.
-    if (!has_data) {
-      verdict.passed = false;
-    } else if (th.op == "<") {
-      verdict.passed = verdict.actual < th.limit;
-    } else if (th.op == "<=") {
-      verdict.passed = verdict.actual <= th.limit;
-    } else if (th.op == ">") {
-      verdict.passed = verdict.actual > th.limit;
-    } else {
-      verdict.passed = verdict.actual >= th.limit;
-    }
-    out.push_back(std::move(verdict));
-  }
-  return out;
-}
 
 tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, const std::string& source_name,
                                                       const fs::path& base_dir,
@@ -823,23 +467,8 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
       const toml::table& m = matrix;
       for (auto&& [k, v] : m) {
         std::string key(k.str());
-        auto parts = split_dotted(key);
-        const std::string& head = parts[0];
-        bool ok = parts.size() >= 2 && !parts.back().empty();
-        if (ok && head == "load") ok = parts.size() == 2 && contains(k_load_keys, parts[1]);
-        else if (ok && head == "keys") ok = parts.size() == 2 && contains(k_keys_keys, parts[1]);
-        else if (ok && head == "target") ok = parts.size() == 2;
-        else if (ok && head == "request") ok = parts.size() == 3 && contains(k_request_keys, parts[2]);
-        else ok = false;
-        if (!ok)
-          fail(p.where(k, v), fmt::format("matrix: unknown parameter '{}' (expected target.<key>, load.<{}>, "
-                                          "keys.<{}> or request.<index>.<{}>){}",
-                                          key, join(k_load_keys, "|"), join(k_keys_keys, "|"),
-                                          join(k_request_keys, "|"),
-                                          contains(k_top_keys, key)
-                                              ? fmt::format("; '{}' is a top-level key: put it before the first "
-                                                            "[table] header", key)
-                                              : std::string()));
+        if (key == "include") continue;  // [[matrix.include]], below
+        check_matrix_parameter(key, p.where(k, v));
         auto arr = v.as_array();
         if (!arr || arr->empty()) p.type_error(v, "matrix." + key, "a non-empty array of values");
         axes.push_back(axis{key, "", arr, &v});
@@ -855,6 +484,34 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
         int same = 0;
         for (const auto& o : axes) same += split_dotted(o.key).back() == last;
         ax.label = same > 1 ? ax.key : last;
+      }
+    }
+
+    // [[matrix.include]] (as in GitHub Actions' matrix.include): keys added to the combinations whose
+    // axis values match an entry, e.g. threads = 32 for the thread pool alone. Not part of the name.
+    struct include_entry {
+      const toml::node* node;
+      std::vector<std::pair<std::string, const toml::node*>> match;  // axis key -> value to match
+      std::vector<std::pair<std::string, const toml::node*>> extra;  // other keys -> value to set
+      bool used = false;
+    };
+    std::vector<include_entry> includes;
+    if (const toml::node* in = matrix.get("include")) {
+      const toml::array* arr = in->as_array();
+      if (!arr || arr->empty() || !arr->is_array_of_tables())
+        p.type_error(*in, "matrix.include", "[[matrix.include]] tables of axis values to match and keys to add");
+      for (const auto& e : *arr) {
+        include_entry ie{&e, {}, {}, false};
+        for (auto&& [k, v] : *e.as_table()) {
+          std::string key(k.str());
+          check_matrix_parameter(key, p.where(k, v));
+          const bool is_axis = std::any_of(axes.begin(), axes.end(), [&](const axis& ax) { return ax.key == key; });
+          (is_axis ? ie.match : ie.extra).emplace_back(key, &v);
+        }
+        if (ie.match.empty() || ie.extra.empty())
+          fail(p.where(e), "matrix.include: an entry needs a matrix axis value to match and a key to add, e.g. "
+                           "\"target.model\" = \"thread-pool\" and \"target.threads\" = 32");
+        includes.push_back(std::move(ie));
       }
     }
 
@@ -876,7 +533,41 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
         if (!name.empty()) name += ',';
         name += axes[a].label + "=" + value_text(val);
       }
+      // Include entries set their keys for this combination only; what they replaced comes back after.
+      std::vector<std::pair<std::string, toml::table>> saved;  // key -> {"v": previous value}, or empty
+      for (auto& ie : includes) {
+        const bool match = std::all_of(ie.match.begin(), ie.match.end(),
+                                       [&](const auto& m) { return params[m.first] == value_text(*m.second); });
+        if (!match) continue;
+        ie.used = true;
+        for (const auto& [key, val] : ie.extra) {
+          toml::table before;
+          if (const toml::node* old_value = find_dotted(root, key)) {
+            old_value->visit([&](auto&& x) { before.insert_or_assign("v", x); });
+            p.remember(*before.get("v"), *old_value, p.where(*old_value));
+          }
+          saved.emplace_back(key, std::move(before));
+          auto placed = set_dotted(root, key, *val);
+          if (!placed) fail(p.where(*val), "matrix.include: " + placed.error());
+          p.remember(**placed, *val, p.where(*val));
+        }
+      }
       variant_spec v = p.build_variant(root);
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+        if (const toml::node* before = it->second.get("v")) {
+          auto placed = set_dotted(root, it->first, *before);
+          if (placed) p.remember(**placed, *before, p.where(*before));
+        } else {
+          erase_dotted(root, it->first);
+        }
+      }
+      // The search sets its variable at every step: a matrix axis on it would be overwritten.
+      if (v.search) {
+        for (const auto& ax : axes)
+          if (ax.key == v.search->variable)
+            fail(p.where(*ax.key_node), fmt::format("matrix: '{}' is the variable [search] sets at every step "
+                                                    "(expected no matrix axis on it)", ax.key));
+      }
       v.name = name.empty() ? sc.name : name;
       v.params = std::move(params);
       v.file_prefix = safe_name(v.name);
@@ -887,6 +578,10 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
         idx[a] = 0;
       }
     }
+    for (const auto& ie : includes)
+      if (!ie.used)
+        fail(p.where(*ie.node), "matrix.include: the entry matches no combination of the matrix (check the axis "
+                                "values it names)");
     // Distinct file prefixes even if two names sanitize alike.
     std::unordered_set<std::string> seen;
     for (auto& v : sc.variants) {

@@ -156,6 +156,189 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
   }
 }
 
+// [search], [load] stop_when and [[matrix.include]]: every error with its place.
+TEST(ScenarioErrors, SearchStopWhenAndIncludeNameFileLineColumn) {
+  const std::string t = "name = \"t\"\n[target]\nmodel = \"reactor\"\n";         // lines 1-3
+  const std::string open = t + "[load]\nrate = 100\n[search]\n";                  // [search] on line 6
+  const std::string closed = t + "[load]\nconnections = 4\n[search]\n";
+  const std::string objective = "objective = [\"ttlb.p99 < 50ms\"]\n";            // line 7 after [search]
+  const std::string rate_var = "variable = \"load.rate\"\n";
+  const std::string rate_range = "range = [\"50/s\", \"5k/s\"]\n";
+  const std::string ok = objective + rate_var + rate_range;                       // lines 7-9
+  const std::string matrix = "[matrix]\n\"target.model\" = [\"reactor\", \"thread-pool\"]\n";  // lines 4-5
+  const std::vector<error_case> cases = {
+      {"search not a table", "search = 3\n" + t, {}, "s.toml:1:10", "search: expected a table"},
+      {"search unknown key", open + ok + "steps = 3\n", {}, "s.toml:10:1", "unknown key 'search.steps'"},
+      {"objective missing", open + rate_var + rate_range, {}, "s.toml:6", "[search] needs objective"},
+      {"objective unknown metric", open + "objective = [\"ttlb.p98 < 50ms\"]\n" + rate_var + rate_range, {},
+       "s.toml:7:14", "search.objective: threshold \"ttlb.p98 < 50ms\": unknown metric 'ttlb.p98'"},
+      {"objective empty", open + "objective = []\n" + rate_var + rate_range, {}, "s.toml:7:13",
+       "search.objective: expected at least one expression"},
+      {"objective not a string", open + "objective = [50]\n" + rate_var + rate_range, {}, "s.toml:7:14",
+       "search.objective: expected a string, found integer 50"},
+      {"variable missing", open + objective + rate_range, {}, "s.toml:6", "[search] needs variable"},
+      {"variable unknown", open + objective + "variable = \"load.threads\"\n" + rate_range, {}, "s.toml:8:12",
+       "search.variable: expected \"load.rate\" (open loop) or \"load.connections\" (closed loop), found \"load.threads\""},
+      {"rate in a closed loop", closed + ok, {}, "s.toml:8:12",
+       "search.variable = \"load.rate\" is not in this load model: the load is a closed loop"},
+      {"connections in an open loop", open + objective + "variable = \"load.connections\"\nrange = [1, 10]\n", {},
+       "s.toml:8:12", "search.variable = \"load.connections\" is not in this load model: the load is an open loop"},
+      {"rate with stages",
+       t + "[[load.stages]]\nduration = \"1s\"\nrate = 100\n[search]\n" + ok, {}, "s.toml:9:12",
+       "remove [[load.stages]]"},
+      {"range missing", open + objective + rate_var, {}, "s.toml:6", "[search] needs range = [low, high]"},
+      {"range empty", open + objective + rate_var + "range = [\"5k/s\", \"5k/s\"]\n", {}, "s.toml:9:9",
+       "search.range: [5k/s, 5k/s] is empty (expected low < high)"},
+      {"range reversed", open + objective + rate_var + "range = [\"5k/s\", \"50/s\"]\n", {}, "s.toml:9:9",
+       "is empty (expected low < high)"},
+      {"range one value", open + objective + rate_var + "range = [\"5k/s\"]\n", {}, "s.toml:9:9",
+       "search.range: expected an array [low, high] of rates"},
+      {"range low zero", open + objective + rate_var + "range = [0, \"5k/s\"]\n", {}, "s.toml:9:10",
+       "search.range: expected a low end above zero"},
+      {"range bad rate", open + objective + rate_var + "range = [\"lots\", \"5k/s\"]\n", {}, "s.toml:9:10",
+       "search.range: "},
+      {"connections range fraction", closed + objective + "variable = \"load.connections\"\nrange = [1.5, 10]\n", {},
+       "s.toml:9:10", "search.range: expected an integer or a count"},
+      {"step without unit", open + ok + "step = 3\n", {}, "s.toml:10:8", "search.step: expected a duration string"},
+      {"step zero", open + ok + "step = \"0s\"\n", {}, "s.toml:10:8", "search.step: expected a duration above zero"},
+      {"resolution zero", open + ok + "resolution = \"0%\"\n", {}, "s.toml:10:14",
+       "search.resolution: expected a percentage above 0"},
+      {"resolution not a fraction", open + ok + "resolution = \"150%\"\n", {}, "s.toml:10:14",
+       "search.resolution: invalid fraction"},
+      {"resolution coarser than the growth", open + ok + "growth = 1.5\nresolution = \"60%\"\n", {}, "s.toml:11:14",
+       "must be finer than the ramp's growth"},
+      {"growth one", open + ok + "growth = 1\n", {}, "s.toml:10:10", "search.growth: expected a factor above 1"},
+      {"confirmations range", open + ok + "confirmations = 11\n", {}, "s.toml:10:17",
+       "search.confirmations: expected an integer from 0 to 10"},
+      {"margin whole", open + ok + "margin = \"100%\"\n", {}, "s.toml:10:10", "search.margin: expected a percentage below"},
+      {"matrix axis on the searched variable", open + ok + "[matrix]\n\"load.rate\" = [100, 200]\n", {},
+       "s.toml:11:1", "matrix: 'load.rate' is the variable [search] sets at every step"},
+      {"set on the search", open + ok, {"search.range=[\"9k/s\",\"1k/s\"]"}, "--set search.range=",
+       "search.range: [9k/s, 1k/s] is empty"},
+      {"stop_when unknown metric", t + "[load]\nstop_when = [\"errors.cnt > 5\"]\n", {}, "s.toml:5:14",
+       "load.stop_when: threshold \"errors.cnt > 5\": unknown metric 'errors.cnt'"},
+      {"stop_when not a string", t + "[load]\nstop_when = [5]\n", {}, "s.toml:5:14",
+       "load.stop_when: expected a string, found integer 5"},
+      {"stop_when empty", t + "[load]\nstop_when = []\n", {}, "s.toml:5:13", "load.stop_when: expected at least one"},
+      {"include matching nothing",
+       t + matrix + "[[matrix.include]]\n\"target.model\" = \"thread-pol\"\n\"target.threads\" = 32\n", {}, "s.toml:6",
+       "matrix.include: the entry matches no combination"},
+      {"include without an axis", t + matrix + "[[matrix.include]]\n\"target.threads\" = 32\n", {}, "s.toml:6",
+       "matrix.include: an entry needs a matrix axis value to match and a key to add"},
+      {"include unknown parameter",
+       t + matrix + "[[matrix.include]]\n\"target.model\" = \"reactor\"\n\"load.conections\" = 5\n", {}, "s.toml:8:1",
+       "matrix: unknown parameter 'load.conections'"},
+      {"include bad value",
+       t + matrix + "[[matrix.include]]\n\"target.model\" = \"thread-pool\"\n\"target.threads\" = 0\n", {},
+       "s.toml:8:20", "target.threads: expected an integer from 1 to 100000, found 0"},
+      {"include not tables", t + "[matrix]\n\"target.model\" = [\"reactor\"]\ninclude = 3\n", {}, "s.toml:6:11",
+       "matrix.include: expected [[matrix.include]] tables"},
+  };
+  for (const auto& c : cases) {
+    auto sc = parse(c.text, c.overrides);
+    ASSERT_FALSE(sc.has_value()) << c.label;
+    EXPECT_EQ(sc.error().where.substr(0, c.where.size()), c.where) << c.label << ": " << sc.error().to_string();
+    EXPECT_NE(sc.error().message.find(c.message_part), std::string::npos) << c.label << ": " << sc.error().to_string();
+  }
+}
+
+TEST(ScenarioParse, SearchTableFillsTheSpecAndAppliesToEveryVariant) {
+  auto sc = parse(std::string(k_base) + R"([search]
+objective = ["ttlb.p99 < 50ms", "errors.rate < 0.1%"]
+variable = "load.rate"
+range = ["50/s", "5k/s"]
+step = "3s"
+resolution = "2%"
+confirmations = 2
+growth = 1.5
+margin = "5%"
+[matrix]
+"target.model" = ["reactor", "coroutine"]
+)");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 2u);
+  for (const auto& v : sc->variants) {
+    ASSERT_TRUE(v.search.has_value()) << v.name;
+    const auto& s = *v.search;
+    ASSERT_EQ(s.objective.size(), 2u);
+    EXPECT_EQ(s.objective[0].metric, "ttlb.p99");
+    EXPECT_DOUBLE_EQ(s.objective[1].limit, 0.001);
+    EXPECT_EQ(s.variable, "load.rate");
+    EXPECT_DOUBLE_EQ(s.low, 50);
+    EXPECT_DOUBLE_EQ(s.high, 5000);
+    EXPECT_EQ(s.step, 3s);
+    EXPECT_DOUBLE_EQ(s.resolution, 0.02);
+    EXPECT_EQ(s.confirmations, 2);
+    EXPECT_DOUBLE_EQ(s.growth, 1.5);
+    EXPECT_DOUBLE_EQ(s.margin, 0.05);
+    EXPECT_STREQ(s.unit(), "req/s");
+  }
+  // Defaults, a closed loop searching connections, and one objective given as a string.
+  auto closed = parse("name = \"c\"\n[target]\nmodel = \"thread-pool\"\n[load]\nconnections = 4\n[search]\n"
+                      "objective = \"ttlb.p99 < 100ms\"\nvariable = \"load.connections\"\nrange = [1, \"1k\"]\n");
+  ASSERT_TRUE(closed.has_value()) << closed.error().to_string();
+  const auto& s = *closed->variants[0].search;
+  EXPECT_EQ(s.objective.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.high, 1000);
+  EXPECT_EQ(s.step, 0ns) << "each step lasts load.duration";
+  EXPECT_DOUBLE_EQ(s.resolution, 0.05);
+  EXPECT_EQ(s.confirmations, 1);
+  EXPECT_TRUE(s.integer());
+  EXPECT_FALSE(parse(k_base)->variants[0].search.has_value());
+}
+
+TEST(ScenarioParse, StopWhenTakesOneExpressionOrAnArray) {
+  auto one = parse(std::string(k_base) + "stop_when = \"errors.count > 1000\"\n");
+  ASSERT_TRUE(one.has_value()) << one.error().to_string();
+  ASSERT_EQ(one->variants[0].stop_when.size(), 1u);
+  EXPECT_EQ(one->variants[0].stop_when[0].metric, "errors.count");
+  EXPECT_DOUBLE_EQ(one->variants[0].stop_when[0].limit, 1000);
+  auto two = parse(std::string(k_base) + "stop_when = [\"errors.rate > 50%\", \"ttlb.p99 > 5s\"]\n");
+  ASSERT_TRUE(two.has_value()) << two.error().to_string();
+  ASSERT_EQ(two->variants[0].stop_when.size(), 2u);
+  EXPECT_EQ(two->variants[0].stop_when[1].op, ">");
+}
+
+TEST(ScenarioMatrix, IncludeAddsKeysToMatchingCombinationsOnly) {
+  // The thread pool alone gets 32 workers; every other combination keeps the document's 2.
+  auto sc = parse(R"(name = "m"
+[target]
+model = "reactor"
+threads = 2
+[load]
+rate = 100
+[matrix]
+"target.model" = ["thread-per-request", "thread-pool", "reactor"]
+"request.0.path" = ["/sleep?ms=10", "/cpu?us=200"]
+[[request]]
+path = "/"
+[[matrix.include]]
+"target.model" = "thread-pool"
+"target.threads" = 32
+[[matrix.include]]
+"target.model" = "reactor"
+"request.0.path" = "/cpu?us=200"
+"load.rate" = 50
+)");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 6u);
+  const int want_threads[] = {2, 2, 32, 32, 2, 2};
+  const double want_rate[] = {100, 100, 100, 100, 100, 50};
+  for (std::size_t i = 0; i < 6; ++i) {
+    const auto& v = sc->variants[i];
+    EXPECT_EQ(v.target.threads, want_threads[i]) << v.name;
+    EXPECT_DOUBLE_EQ(v.load.rate, want_rate[i]) << v.name;
+    EXPECT_EQ(v.params.size(), 2u) << v.name << ": included keys are not matrix values";
+  }
+  EXPECT_EQ(sc->variants[2].name, "model=thread-pool,path=/sleep?ms=10") << "not in the name";
+  // A key the document does not have is added and taken away again.
+  auto added = parse(std::string(k_base) + "[matrix]\n\"target.model\" = [\"thread-pool\", \"reactor\"]\n"
+                                           "[[matrix.include]]\n\"target.model\" = \"thread-pool\"\n\"target.queue\" = 0\n");
+  ASSERT_TRUE(added.has_value()) << added.error().to_string();
+  EXPECT_EQ(added->variants[0].target.params.at("queue"), "0");
+  EXPECT_EQ(added->variants[1].target.params.count("queue"), 0u);
+}
+
 TEST(ScenarioParse, FillsRunConfigFromEveryLoadKey) {
   auto sc = parse(std::string(R"(name = "all"
 description = "every key"
@@ -367,59 +550,6 @@ TEST(ScenarioFiles, MissingFileIsAnError) {
   auto sc = load_scenario("/nonexistent/x.toml");
   ASSERT_FALSE(sc.has_value());
   EXPECT_EQ(sc.error().where, "/nonexistent/x.toml");
-}
-
-struct threshold_case {
-  const char* expression;
-  const char* metric;
-  const char* op;
-  double limit;
-};
-
-TEST(ThresholdParse, AcceptsEveryMetricFamilyAndUnit) {
-  const std::vector<threshold_case> cases = {
-      {"ttlb.p99 < 50ms", "ttlb.p99", "<", 50000},
-      {"ttfb.p99.9<=1s", "ttfb.p99.9", "<=", 1e6},
-      {"connect.max < 250us", "connect.max", "<", 250},
-      {"send_lag.p99 < 1ms", "send_lag.p99", "<", 1000},
-      {"ttlb_uncorrected.mean < 2ms", "ttlb_uncorrected.mean", "<", 2000},
-      {"errors.rate < 0.1%", "errors.rate", "<", 0.001},
-      {"errors.rate <= 0.05", "errors.rate", "<=", 0.05},
-      {"errors.count < 1", "errors.count", "<", 1},
-      {"tps.mean > 1000", "tps.mean", ">", 1000},
-      {"tps.mean >= 1.5k/s", "tps.mean", ">=", 1500},
-  };
-  for (const auto& c : cases) {
-    auto th = parse_threshold(c.expression);
-    ASSERT_TRUE(th.has_value()) << c.expression << ": " << th.error();
-    EXPECT_EQ(th->metric, c.metric) << c.expression;
-    EXPECT_EQ(th->op, c.op) << c.expression;
-    EXPECT_NEAR(th->limit, c.limit, 1e-9) << c.expression;
-  }
-}
-
-TEST(ThresholdEvaluate, ComparesMeasuredValuesAndFailsWithoutSamples) {
-  result::variant v;
-  v.ttlb.count = 100;
-  v.ttlb.p99_us = 40000;
-  v.tps_mean = 900;
-  v.completed = 1000;
-  v.errors.status_5xx = 2;
-  v.error_rate = 0.002;
-  std::vector<threshold> ths;
-  for (const char* e : {"ttlb.p99 < 50ms", "tps.mean > 1000", "errors.rate < 0.1%", "errors.count <= 2",
-                        "connect.p99 < 1s"}) {
-    ths.push_back(*parse_threshold(e));
-  }
-  auto verdicts = evaluate_thresholds(ths, v);
-  ASSERT_EQ(verdicts.size(), 5u);
-  EXPECT_TRUE(verdicts[0].passed);
-  EXPECT_DOUBLE_EQ(verdicts[0].actual, 40000);
-  EXPECT_DOUBLE_EQ(verdicts[0].limit, 50000);
-  EXPECT_FALSE(verdicts[1].passed);
-  EXPECT_FALSE(verdicts[2].passed);
-  EXPECT_TRUE(verdicts[3].passed);
-  EXPECT_FALSE(verdicts[4].passed) << "no connect samples: a threshold must not pass vacuously";
 }
 
 }  // namespace

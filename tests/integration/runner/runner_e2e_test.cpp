@@ -16,73 +16,14 @@
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/hdr_log.hpp"
 #include "perflab/core/result_io.hpp"
+#include "runner_fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
-
-struct run_output {
-  int code = -1;
-  std::string out, err;
-};
-
-// A fresh folder per test, removed at the end.
-class Runner : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("perflab_runner_") + info->test_suite_name() + "_" + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  fs::path write(const std::string& name, const std::string& text, bool executable = false) {
-    fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    if (executable) fs::permissions(p, fs::perms::owner_all, fs::perm_options::add);
-    return p;
-  }
-
-  // Runs a shell command line with stdout/stderr captured.
-  run_output sh(const std::string& cmd) {
-    std::string full = cmd + " >" + quote((dir_ / "stdout").string()) + " 2>" + quote((dir_ / "stderr").string());
-    int st = std::system(full.c_str());
-    run_output r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(dir_ / "stdout");
-    r.err = slurp(dir_ / "stderr");
-    return r;
-  }
-
-  run_output loadgen_run(const fs::path& scenario, const std::string& extra = "") {
-    return sh(std::string(PERFLAB_LOADGEN_BIN) + " run " + quote(scenario.string()) + " --output " +
-              quote((dir_ / "results").string()) + " --target-bin " + PERFLAB_LAB_TARGET_BIN + " " + extra);
-  }
-
-  // The one run directory under results/.
-  fs::path run_dir() {
-    std::vector<fs::path> dirs;
-    if (fs::exists(dir_ / "results"))
-      for (const auto& e : fs::directory_iterator(dir_ / "results")) dirs.push_back(e.path());
-    EXPECT_EQ(dirs.size(), 1u);
-    return dirs.empty() ? fs::path() : dirs.front();
-  }
-
-  fs::path dir_;
-};
+using perflab::testing::quote;
+using perflab::testing::Runner;
+using perflab::testing::slurp;
 
 const char* k_two_variants = R"(name = "e2e"
 description = "two variants of two seconds"

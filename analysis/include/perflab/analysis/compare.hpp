@@ -33,7 +33,9 @@ struct metric {
 };
 
 tl::expected<metric, std::string> parse_metric(std::string_view name);
-// The default set: tps.mean, ttlb.p50, ttlb.p99, ttfb.p99, errors.rate.
+// The default set: tps.mean, ttlb.p50, ttlb.p99, ttfb.p99, errors.rate (and capacities, see
+// compare_options::capacities). "capacity" is a search's capacity, judged with a tolerance of at
+// least the searches' resolution.
 std::vector<metric> default_metrics();
 double metric_value(const result::variant& v, const metric& m);
 
@@ -47,6 +49,9 @@ struct compare_options {
   double tolerance = 0.05;         // relative change below this is noise
   double alpha = 0.05;             // significance level of the Mann-Whitney test (with repeats)
   std::vector<metric> metrics = default_metrics();
+  // Also compare capacities (metric "capacity") where both runs ran a capacity search of a variant;
+  // `loadgen compare --metric` lists turn this off unless they name "capacity".
+  bool capacities = true;
 };
 
 struct metric_change {
@@ -83,6 +88,8 @@ metric_change judge_change(std::span<const double> baseline, std::span<const dou
 struct comparison {
   std::vector<metric_change> changes;
   std::vector<std::string> warnings;   // incomplete or saturated runs/variants, unmatched variants
+  std::vector<std::string> notes;      // how a variant was compared when it was not metric by metric
+                                       // (capacity searches on both sides: by capacity only)
   std::vector<std::string> unmatched;  // variant names present on one side only
   int regressions = 0;
   int improvements = 0;
@@ -94,7 +101,7 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
 
 // Aligned text table of the changes, then the warnings and a one-line summary (ends with '\n').
 std::string format_comparison(const comparison& c, const compare_options& opt);
-// The same as JSON (for CI): {"tolerance", "alpha", "changes": [...], "warnings", "unmatched",
+// The same as JSON (for CI): {"tolerance", "alpha", "changes": [...], "notes", "warnings", "unmatched",
 // "regressions", "improvements", "verdict": "regression" | "ok", "exit_code"}.
 nlohmann::json comparison_json(const comparison& c, const compare_options& opt);
 

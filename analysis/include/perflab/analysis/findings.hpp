@@ -17,6 +17,7 @@
 namespace perflab::analysis {
 
 enum class finding_metric {
+  capacity,          // a capacity search's capacity (capacity.hpp, capacity_value), req/s or connections; higher is better
   goodput,           // tps_mean, successful responses/s; higher is better
   ttlb_p99,          // ttlb.p99_us (corrected in open loop), us; lower is better
   threads,           // target.threads, the peak thread count; lower is better (spawned targets only)
@@ -42,19 +43,26 @@ struct finding_subject {
   std::string label;                            // e.g. "model=reactor,path=/hello"
   std::map<std::string, std::string> params;    // matrix values (a report over several runs adds "run")
   std::vector<const result::variant*> repeats;  // at least one; must outlive the findings
+  std::vector<const result::search_result*> searches;  // its capacity searches, one per searched repeat (may be empty)
 };
 
 // Best vs worst along one dimension, the other parameters held fixed.
+struct contrast;
+// A contrast's value with its unit (a capacity in connections reads "32 connections").
+std::string format_value(const contrast& c, double v);
+
 struct contrast {
   std::string dimension;               // the key that varies, e.g. "model"
   std::string context;                 // the others, "path=/hello" ("" when nothing else varies)
   finding_metric metric = finding_metric::goodput;
+  std::string unit;                    // capacity: "req/s" or "connections" (format_value(contrast, v))
   std::string best, worst;             // the dimension's values, e.g. "reactor", or "connections=100" for numbers
   std::string best_label, worst_label; // the subjects' labels
   double best_value = 0;               // median over repeats: req/s, us, us per response, bytes
   double worst_value = 0;
   double ratio = 1;                    // times better the best is (>= 1; infinite when worst is 0 goodput)
-  std::string best_status, worst_status;  // result::status_word: "ok", or the first repeat's that is not
+  std::string best_status, worst_status;  // result::status_word: "ok", or the first repeat's that is not; for
+                                          // capacity the search's verdict unless "found" ("above range", ...)
   std::size_t best_repeats = 1, worst_repeats = 1;
   std::size_t candidates = 2;          // subjects compared (values of the dimension in this context)
   evidence strength = evidence::single_runs;

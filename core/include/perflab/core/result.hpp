@@ -15,7 +15,10 @@ namespace perflab::result {
 //    carried-in and stalled requests, unanswered requests in error_rate, error classes unsolicited,
 //    io_other and client_resources, a drain row in the series, success statuses and the error-rate
 //    bound in the load model.
-inline constexpr int schema_version = 2;
+// 3: capacity searches (`searches`: per searched variant its capacity, band, verdict and every
+//    step as a measured run), and runs ended early by a [load] stop_when condition
+//    (`stopped_early`, `stop_condition`). Versions 1 and 2 are still read (the new fields default).
+inline constexpr int schema_version = 3;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -182,6 +185,42 @@ struct variant {
   std::vector<threshold_verdict> thresholds;
   std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
   std::string series_csv;                    // file name of the per-second CSV, relative to run dir
+  bool stopped_early = false;                // a [load] stop_when condition fired: the measured phase ended there
+  std::string stop_condition;                // the condition that fired and its value then, e.g.
+                                             // "errors.count > 1000 (1204 after 3.0 s)"; empty unless stopped_early
+};
+
+// One step of a capacity search: the searched variable's value and the run measured at it.
+struct search_step {
+  double value = 0;                          // the searched variable: req/s (load.rate) or connections
+  std::string outcome;                       // "pass" (objective held), "fail", "limited" (the loadgen, not the
+                                             // target, broke it), "aborted" (interrupted, target died)
+  bool marginal = false;                     // an objective value within the search's margin of its limit
+  std::string reason;                        // why it failed or was limited, in one clause ("" on a clear pass)
+  std::vector<threshold_verdict> objective;  // the objective checked on this step
+  variant run;                               // the step's measured run (warm-up included), with its own files
+};
+
+// A capacity search of one variant (and repeat): the highest value of the variable that met the
+// objective, the band its boundary lies in, and every step in the order run.
+struct search_result {
+  std::string variant;                       // the variant's name, as in run.variants
+  int repeat = 0;                            // 0-based repeat index
+  std::string variable;                      // "load.rate" or "load.connections"
+  std::string unit;                          // "req/s" or "connections"
+  std::vector<std::string> objective;        // the objective's expressions, all of which must hold
+  double range_low = 0;                      // searched range, in `unit`
+  double range_high = 0;
+  double resolution = 0;                     // fraction: bisection stops when the band is this narrow
+  int confirmations = 0;                     // extra passing runs required at the final level
+  std::string verdict;                       // "found", "within_noise", "below_range", "above_range",
+                                             // "loadgen_limited", "incomplete"
+  double capacity = 0;                       // highest value that met the objective stably (found, within_noise;
+                                             // above_range: range_high, a lower bound); 0 for the other verdicts
+  double band_low = 0;                       // the objective's boundary lies in [band_low, band_high]
+  double band_high = 0;
+  std::string reason;                        // one sentence: why the search ended where it did
+  std::vector<search_step> steps;            // in the order run
 };
 
 struct tool_info {
@@ -208,7 +247,9 @@ struct run {
   std::string scenario_text;     // the scenario file as run (with --set overrides listed below)
   std::vector<std::string> overrides;
   bool complete = true;          // false: interrupted (SIGINT/SIGTERM) or a variant incomplete
-  std::vector<variant> variants;
+  std::vector<variant> variants; // one per variant and repeat; a searched variant's entry is its representative
+                                 // step (the capacity level, or the step that ended the search)
+  std::vector<search_result> searches;  // capacity searches ([search]), one per variant and repeat
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_large, min_us, mean_us, stddev_us,
@@ -235,10 +276,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, series, loadgen, target, thresholds, interval_log,
-                                                series_csv)
+                                                series_csv, stopped_early, stop_condition)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
+                                                range_high, resolution, confirmations, verdict, capacity, band_low,
+                                                band_high, reason, steps)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(tool_info, name, version, commit, build_type)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(host_info, kernel, cpu_model, cpus, hostname)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(run, schema, tool, host, started_at, scenario_name, scenario_path,
-                                                scenario_text, overrides, complete, variants)
+                                                scenario_text, overrides, complete, variants, searches)
 
 }  // namespace perflab::result

@@ -75,6 +75,13 @@ struct run_config {
   // what the target spent over exactly that phase. Empty: not called.
   std::function<void()> on_measure_start;
   std::function<void()> on_measure_end;
+  // Stop conditions ([load] stop_when): called on the collecting thread after each second of the
+  // measured phase with what the phase measured so far (counts, errors, error_rate, tps_mean,
+  // rps_mean and the latency summaries of the seconds merged; measured_s is their length). A
+  // non-empty return ends the measured phase there, as a Ctrl-C would but without marking the
+  // run interrupted: in-flight requests drain, and the result says stopped_early with the
+  // returned text as its stop_condition. Empty: not called.
+  std::function<std::string(const result::variant& so_far)> stop_check;
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the

@@ -14,7 +14,8 @@ struct variant_estimate {
   bool measured_known = true;  // false: duration 0, ends after max_requests at a rate we cannot know
   double overhead_s = 0;       // starting and stopping the target, connecting (typical, not a bound)
   double drain_bound_s = 0;    // up to this more when responses are still in flight at the end
-  double total_s() const noexcept { return warmup_s + measured_s + overhead_s; }
+  int steps = 1;               // a capacity search: the steps a clean search takes (each a whole run)
+  double total_s() const noexcept { return steps * (warmup_s + measured_s + overhead_s); }
 };
 
 // Typical time to spawn lab-target, see it print its address, pass its health check and stop it

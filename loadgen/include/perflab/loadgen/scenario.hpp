@@ -1,5 +1,6 @@
 #pragma once
-// Scenario files (TOML): parsing, validation and matrix expansion, and the [thresholds] grammar.
+// Scenario files (TOML): parsing, validation and matrix expansion. Thresholds, a capacity search's
+// objective and stop conditions share one expression language (thresholds.hpp).
 // docs/scenarios.md describes the format. Every variant of a scenario is validated before any of
 // them runs, so a typo never leaves a half-run scenario behind. Errors name file:line:col (the
 // toml++ source region of the offending value), what was found and what was expected.
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +17,8 @@
 
 #include "perflab/core/result.hpp"
 #include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/search.hpp"
+#include "perflab/loadgen/thresholds.hpp"
 
 namespace perflab::loadgen {
 
@@ -42,14 +46,6 @@ struct target_spec {
   std::string health_path = "/health";
 };
 
-// One threshold: "<metric> <op> <value>", e.g. "ttlb.p99 < 50ms".
-struct threshold {
-  std::string expression;  // as written
-  std::string metric;      // "ttlb.p99", "tps.mean", "errors.rate", ...
-  std::string op;          // "<", "<=", ">", ">="
-  double limit = 0;        // latency: microseconds; errors.rate: fraction; tps.mean: 1/s; errors.count
-};
-
 // One fully validated variant (one combination of the matrix; repeats share it).
 struct variant_spec {
   std::string name;                           // "model=reactor,connections=100" (the scenario name if no matrix)
@@ -59,6 +55,8 @@ struct variant_spec {
   run_config load;                            // url, output_dir and file_prefix are set by the runner
   bool loadgen_cpus_given = false;            // false: the runner picks the default pinning
   std::vector<threshold> thresholds;
+  std::vector<threshold> stop_when;           // [load] stop_when: any that holds ends the run early
+  std::optional<search_spec> search;          // [search]: a capacity search instead of one run
 };
 
 struct scenario {
@@ -80,13 +78,5 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
 // Reads `file` and parses it.
 tl::expected<scenario, scenario_error> load_scenario(const std::filesystem::path& file,
                                                      const std::vector<std::string>& overrides = {});
-
-// Parses one threshold expression; the error message says what was expected.
-tl::expected<threshold, std::string> parse_threshold(std::string_view expression);
-// The metric names thresholds accept, for messages and docs.
-const std::vector<std::string>& threshold_metrics();
-// Checks thresholds against a measured variant.
-std::vector<result::threshold_verdict> evaluate_thresholds(const std::vector<threshold>& thresholds,
-                                                           const result::variant& v);
 
 }  // namespace perflab::loadgen
