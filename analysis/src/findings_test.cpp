@@ -208,6 +208,9 @@ TEST(Findings, LittlesLawForClosedLoops) {
                                   "measured 1,000/s (31%)"),
             std::string::npos)
       << findings_text(r);
+  // A STALLED variant's clients did not all cycle: the law's premise fails, and its status says so.
+  r.variants.back().stalled = 32;
+  EXPECT_EQ(findings_text(r).find("model=thread-pool"), std::string::npos) << findings_text(r);
   // Open loop: the law is not a throughput prediction there.
   r.variants.clear();
   r.variants.push_back(make({{{"model", "reactor"}}, 3180, 21.6, 3, 10}));
