@@ -31,8 +31,9 @@ case "$rc" in
   0) echo "quickstart: loadgen run exited 0: every row ok" ;;
   3|5|7)
     echo "quickstart: loadgen run exited $rc: a verdict on the measured rows, not a failure of the run"
-    echo "  (7: a target failed requests or starved clients, 5: this machine could not keep the schedule,"
-    echo "   3: a threshold failed; see the status column and README.md, Exit codes)"
+    echo "  (7: a target failed requests or starved clients; 5: the loadgen could not keep its schedule, on a busy"
+    echo "   machine or with its connections all held by a server that stopped answering; 3: a threshold failed."
+    echo "   See the status column and README.md, Exit codes.)"
     rc=0 ;;
   *) echo "quickstart: loadgen run failed with exit code $rc (see README.md, Exit codes)" >&2 ;;
 esac
