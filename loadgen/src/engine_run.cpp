@@ -274,6 +274,20 @@ class interval_merger {
   std::vector<result::second_point> series_;
 };
 
+// The error rate and the latency summaries of a sample set, as a result reports them. Requests
+// never answered are failures too: a server that leaves requests hanging must not read better
+// than one that refuses them.
+void summarize_into(result::variant& v, const sample_set& s) {
+  const double attempts = static_cast<double>(s.completed + s.errors.transport() + s.abandoned);
+  v.error_rate = attempts > 0 ? static_cast<double>(s.errors.total() + s.abandoned) / attempts : 0;
+  v.connect = result::summarize(s.connect);
+  v.ttfb = result::summarize(s.ttfb);
+  v.ttlb = result::summarize(s.ttlb);
+  v.ttfb_uncorrected = result::summarize(s.ttfb_uncorrected);
+  v.ttlb_uncorrected = result::summarize(s.ttlb_uncorrected);
+  v.send_lag = result::summarize(s.send_lag);
+}
+
 // What the measured phase has measured so far (the seconds merged), for run_config::stop_check.
 result::variant measured_so_far(const sample_set& s, double measured_s) {
   result::variant v;
@@ -284,14 +298,7 @@ result::variant measured_so_far(const sample_set& s, double measured_s) {
   v.errors = s.errors;
   v.tps_mean = measured_s > 0 ? static_cast<double>(s.succeeded) / measured_s : 0;
   v.rps_mean = measured_s > 0 ? static_cast<double>(s.completed) / measured_s : 0;
-  const double attempts = static_cast<double>(s.completed + s.errors.transport());
-  v.error_rate = attempts > 0 ? static_cast<double>(s.errors.total()) / attempts : 0;
-  v.connect = result::summarize(s.connect);
-  v.ttfb = result::summarize(s.ttfb);
-  v.ttlb = result::summarize(s.ttlb);
-  v.ttfb_uncorrected = result::summarize(s.ttfb_uncorrected);
-  v.ttlb_uncorrected = result::summarize(s.ttlb_uncorrected);
-  v.send_lag = result::summarize(s.send_lag);
+  summarize_into(v, s);
   return v;
 }
 
@@ -578,16 +585,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.connections_opened = total.connections_opened;
   v.connections_warmup = total.connections_warmup;
   v.errors = total.errors;
-  // Requests never answered are failures too: a server that leaves requests hanging must not
-  // read better than one that refuses them.
-  const double attempts = static_cast<double>(total.completed + total.errors.transport() + total.abandoned);
-  v.error_rate = attempts > 0 ? static_cast<double>(total.errors.total() + total.abandoned) / attempts : 0;
-  v.connect = result::summarize(total.connect);
-  v.ttfb = result::summarize(total.ttfb);
-  v.ttlb = result::summarize(total.ttlb);
-  v.ttfb_uncorrected = result::summarize(total.ttfb_uncorrected);
-  v.ttlb_uncorrected = result::summarize(total.ttlb_uncorrected);
-  v.send_lag = result::summarize(total.send_lag);
+  summarize_into(v, total);
   v.series = std::move(merger.series());
   v.loadgen.cpu_user_s = cpu1.user_s - cpu0.user_s;
   v.loadgen.cpu_system_s = cpu1.system_s - cpu0.system_s;
