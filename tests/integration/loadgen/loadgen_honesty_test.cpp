@@ -276,6 +276,13 @@ TEST(ClientResources, RunningOutOfDescriptorsIsTheLoadgensProblemNotTheTargets) 
   // as the target's "connect other" errors and did not mark the run saturated. Slow responses
   // keep ~20 connections open at once. (A child process, not fork(): sanitizers forbid forking
   // a threaded test.)
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check proves an object's type by probing memory through a pipe; with no
+  // descriptor left it cannot, and reports Boost's error_category as invalid (a suppression file
+  // is read lazily, through a descriptor too). The sanitizer's own limit, not the loadgen's: this
+  // case runs in the release and TSan builds.
+  GTEST_SKIP() << "the ASan/UBSan runtime needs free descriptors of its own";
+#endif
   server_options o;
   o.delay = 100ms;
   test_server srv(o);
@@ -293,8 +300,8 @@ TEST(ClientResources, RunningOutOfDescriptorsIsTheLoadgensProblemNotTheTargets) 
       "for fd in held[-12:]:\n"
       "    os.close(fd)\n"
       "os.execv(sys.argv[1], sys.argv[1:])\n";
-  const std::string cmd = "/usr/bin/python3 -c \"" + script + "\" " PERFLAB_LOADGEN_BIN " attack '" + srv.url() +
-                          "' --rate 200/s --duration 500ms --connections 64 --no-keepalive --threads 1 2>&1";
+  const std::string cmd = "/usr/bin/python3 -c \"" + script + "\" " PERFLAB_LOADGEN_BIN " attack '" +
+                          srv.url() + "' --rate 200/s --duration 500ms --connections 64 --no-keepalive --threads 1 2>&1";
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
