@@ -273,13 +273,13 @@ class ab_runner {
       scenario plan = sc_;
       plan.variants = sides_[0].variants;
       out_ << format_plan(plan);
-      const double per_side = [&] {
+      const double side_s = [&] {
         double t = 0;
         for (const auto& v : plan.variants) t += estimate(v).total_s() * plan.repeats;
         return t;
       }();
       out_ << fmt::format("ab: both sides, interleaved: {} runs, about {:.0f} s in all ({}: {}; {}: {})\n",
-                          2 * plan.variants.size() * static_cast<std::size_t>(plan.repeats), 2 * per_side,
+                          2 * plan.variants.size() * static_cast<std::size_t>(plan.repeats), 2 * side_s,
                           to_string(ab_side::baseline), what(sides_[0]), to_string(ab_side::candidate),
                           what(sides_[1]));
       out_.flush();
