@@ -56,11 +56,18 @@ int judge_side(const result::run& r, const char* side, bool thresholds_count, ab
   return rc;
 }
 
+// The metric a change was judged as (its absolute floor included); "capacity" is not in the list.
+metric metric_named(const metric_change& c, const compare_options& opt) {
+  for (const auto& m : opt.metrics)
+    if (m.name == c.metric) return m;
+  return metric{c.metric, c.direction, c.unit, 0};
+}
+
 }  // namespace
 
 std::vector<metric> ab_default_metrics() {
   std::vector<metric> m;
-  for (const char* n : {"tps.mean", "ttlb.p50", "ttlb.p90", "errors.rate"}) m.push_back(*parse_metric(n));
+  for (const char* n : {"tps.mean", "ttlb.p50", "ttlb.p90", "errors.rate", "target.cpu_per_response"}) m.push_back(*parse_metric(n));
   return m;
 }
 
@@ -125,18 +132,40 @@ std::string ab_exit_meaning(int code) {
 ab_verdict judge_ab(const result::run& baseline, const result::run& candidate, const ab_options& opt) {
   ab_verdict v;
   v.cmp = compare_runs(baseline, candidate, opt.compare);
-  for (const auto& c : v.cmp.changes) {
+  for (auto& c : v.cmp.changes) {
     const auto rel = relative_values(c);
     detectability d;
     if (rel.size() >= 2) {
       d.noise = stats::stddev(rel);
-      const int repeats = static_cast<int>(std::min(c.baseline.size(), c.candidate.size()));
       const metric m{c.metric, c.direction, c.unit, 0};
       compare_options o = opt.compare;
-      o.tolerance = c.tolerance;  // a capacity's is at least its searches' resolution
+      // The noise floor: the tolerance (a capacity's is at least its searches' resolution), or
+      // noise_floor_sigmas times this run's own noise when that is larger. The change is judged
+      // again against it; the bootstrap intervals stay as compare_runs made them.
+      const double floor = std::max(c.tolerance, opt.noise_floor_sigmas * *d.noise);
+      if (floor > c.tolerance) {
+        o.tolerance = floor;
+        auto again = judge_change(c.baseline, c.candidate, metric_named(c, opt.compare), o);
+        if (again.result != c.result)
+          v.notes.push_back(fmt::format("{} {}: {} within this run's noise floor ({} = {:g} x its noise of {} per run): "
+                                        "not counted",
+                                        c.variant, c.metric, format_change(c), percent(floor), opt.noise_floor_sigmas,
+                                        percent(*d.noise)));
+        c.result = again.result;
+        c.beyond_tolerance = again.beyond_tolerance;
+        c.method = again.method + fmt::format(", noise floor {}", percent(floor));
+      }
+      c.tolerance = std::max(c.tolerance, floor);
+      o.tolerance = c.tolerance;
+      const int repeats = static_cast<int>(std::min(c.baseline.size(), c.candidate.size()));
       d.smallest_change = smallest_detectable_change(rel, repeats, m, o, opt.power, opt.simulations, 1);
     }
     v.detect.push_back(d);
+  }
+  v.cmp.regressions = v.cmp.improvements = 0;
+  for (const auto& c : v.cmp.changes) {
+    v.cmp.regressions += c.result == verdict::regressed ? 1 : 0;
+    v.cmp.improvements += c.result == verdict::improved ? 1 : 0;
   }
   int rc = judge_side(baseline, "baseline", false, v);
   rc = exit_code::combine(rc, judge_side(candidate, "candidate", true, v));
@@ -167,10 +196,10 @@ std::string format_ab(const ab_verdict& v, const ab_options& opt) {
   std::string out = detail::text_table(
       {"variant", "metric", "baseline", "candidate", "change", "ratio 95% CI", "p", "detectable", "verdict"}, rows);
   out += fmt::format(
-      "noise floor: a change within the tolerance ({}) is never a regression; beyond it, Mann-Whitney p < {} or "
-      "every repeat on its side decides. detectable: the smallest change this run's own noise lets it flag {:.0f}% "
-      "of the time.\n",
-      percent(opt.compare.tolerance), opt.compare.alpha, opt.power * 100);
+      "noise floor: a change within the tolerance ({}) or within {:g} x the run's own noise per run (the metric's "
+      "spread over its repeats) is never a regression; beyond it, Mann-Whitney p < {} or every repeat on its side "
+      "decides. detectable: the smallest change this run's own noise lets it flag {:.0f}% of the time.\n",
+      percent(opt.compare.tolerance), opt.noise_floor_sigmas, opt.compare.alpha, opt.power * 100);
   for (std::size_t i = 0; i < v.cmp.changes.size(); ++i) {
     const auto& c = v.cmp.changes[i];
     const auto& d = v.detect[i];

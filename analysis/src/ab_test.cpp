@@ -187,3 +187,30 @@ TEST(AbStats, BootstrapMedianRatio) {
   EXPECT_EQ(none.low, 0);
   EXPECT_EQ(none.high, 0);
 }
+
+TEST(AbVerdict, AChangeWithinTwiceTheRunsOwnNoiseIsNotCountedEvenWhenSignificant) {
+  // +11 % at the median, p = 0.032 (one candidate repeat below the top baseline one), but the
+  // repeats spread by about 8 % per run: 2 x 8 % is the floor, and 11 % is under it.
+  auto a = side({0.90, 0.95, 1.00, 1.05, 1.10}, 1000, 5000);
+  auto b = side({1.06, 1.08, 1.11, 1.12, 1.30}, 1000, 5000);
+  const auto plain = compare_runs(a, b, ab_options{}.compare);
+  const metric_change* p50 = nullptr;
+  for (const auto& c : plain.changes)
+    if (c.metric == "ttlb.p50") p50 = &c;
+  ASSERT_NE(p50, nullptr);
+  ASSERT_EQ(p50->result, verdict::regressed) << "compare alone counts it: beyond 5 % and p < 0.05";
+  ASSERT_LT(*p50->p_value, 0.05);
+
+  auto v = judge_ab(a, b, ab_options{});
+  EXPECT_EQ(v.exit_code, exit_code::ok);
+  EXPECT_EQ(find(v, "ttlb.p50")->result, verdict::unchanged);
+  EXPECT_GT(find(v, "ttlb.p50")->tolerance, 0.11) << "the floor it was judged with";
+  bool noted = false;
+  for (const auto& n : v.notes) noted = noted || n.find("ttlb.p50") != std::string::npos;
+  EXPECT_TRUE(noted) << "a note says which change the noise floor kept out";
+
+  // Without the floor (0 sigmas) ab agrees with compare.
+  ab_options no_floor;
+  no_floor.noise_floor_sigmas = 0;
+  EXPECT_EQ(judge_ab(a, b, no_floor).exit_code, exit_code::regression);
+}

@@ -17,6 +17,7 @@
 #include "perflab/analysis/report.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
+#include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/engine.hpp"
 #include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/runner.hpp"
@@ -167,6 +168,20 @@ class ab_runner {
       } else {
         vo = s.exec->run(spec, slot.repeat, prefix);
         s.exec->print(vo.v);
+        // A run the load generator could not keep on schedule (a VM stall, a neighbour's burst)
+        // says nothing about either build: run that slot again, up to max_reruns times. When it
+        // stays saturated, the verdict says so (exit 5).
+        for (int attempt = 1; attempt <= max_reruns && !vo.interrupted && vo.exit_code != exit_code::runtime_error &&
+                              result::exit_code_of(vo.v) == exit_code::saturated;
+             ++attempt) {
+          const std::string why = fmt::format("{} {} #{}: attempt {} was SATURATED (send lag p99 {}); run again",
+                                              to_string(slot.side), spec.name, slot.repeat + 1, attempt,
+                                              fmt::format("{:.1f} ms", vo.v.send_lag.p99_us / 1000));
+          out_ << "  " << why << "\n";
+          reruns_.push_back(why);
+          vo = s.exec->run(spec, slot.repeat, prefix + fmt::format("-again{}", attempt));
+          s.exec->print(vo.v);
+        }
       }
       // The verdict's statuses come back through judge_ab; here only what judge_ab cannot see.
       if (vo.exit_code == exit_code::runtime_error) rc = exit_code::combine(rc, exit_code::runtime_error);
@@ -308,12 +323,14 @@ class ab_runner {
   // The verdict: table, ab.json, report, CI files. Returns its exit code (runtime error if a file
   // cannot be written).
   int finish() {
-    const auto verdict = analysis::judge_ab(sides_[0].run, sides_[1].run, ab_);
+    auto verdict = analysis::judge_ab(sides_[0].run, sides_[1].run, ab_);
+    for (const auto& r : reruns_) verdict.notes.push_back(r);
     out_ << "\n" << analysis::format_ab(verdict, ab_);
     int rc = verdict.exit_code;
     nlohmann::json j = analysis::ab_json(verdict, ab_);
     j["scenario"] = opts_.scenario_file.string();
     j["repeats"] = sc_.repeats;
+    j["reruns"] = reruns_;
     for (const auto& s : sides_)
       j["sides"][to_string(s.which)] = {{"bin", s.bin.string()}, {"url", s.url}, {"run", to_string(s.which)}};
     auto write = [&](const fs::path& file, const std::string& text, const char* label) {
@@ -342,6 +359,9 @@ class ab_runner {
     out_.flush();
     return rc;
   }
+
+  static constexpr int max_reruns = 2;  // per slot, for a saturated run (see run())
+  std::vector<std::string> reruns_;     // what was run again and why, for the verdict's notes
 
   const ab_run_options& opts_;
   std::ostream& out_;

@@ -27,7 +27,7 @@ void add_ab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--alpha", opts->alpha, "significance level of the Mann-Whitney test (default 0.05)");
   cmd->add_option("--metric,-m", opts->metrics,
                   "metric to judge (repeatable or comma-separated; default tps.mean, ttlb.p50, ttlb.p90, errors.rate, "
-                  "and capacity where the scenario searches), e.g. ttlb.p99")
+                  "target.cpu_per_response, and capacity where the scenario searches), e.g. ttlb.p99")
       ->delimiter(',');
   cmd->add_option("--output,-o", opts->output_root,
                   "results root; the run goes to <root>/<UTC stamp>-ab-<name>/ (default: results)");

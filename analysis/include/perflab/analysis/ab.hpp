@@ -21,11 +21,15 @@
 namespace perflab::analysis {
 
 // The metrics `loadgen ab` judges unless told otherwise (docs/ci.md says why these): goodput,
-// TTLB p50 and p90 (corrected), the error rate, and capacities where the scenario searches.
+// TTLB p50 and p90 (corrected), the error rate, the target's CPU per response (the signal of a CPU
+// regression that latency at a low load does not show; 0 on both sides for services, then not
+// judged), and capacities where the scenario searches.
 std::vector<metric> ab_default_metrics();
 
 struct ab_options {
   compare_options compare{0.05, 0.05, ab_default_metrics(), true};  // tolerance = the noise floor
+  double noise_floor_sigmas = 2;  // a change must also exceed this many times the metric's own noise
+                                  // in this run (stddev of relative_values) to count
   double power = 0.8;         // "smallest detectable change": flagged in this share of simulated runs
   int simulations = 400;      // simulated A/B runs per tried change (fixed seed: reproducible)
 };
@@ -64,7 +68,9 @@ struct ab_verdict {
   std::string headline;                 // "NO REGRESSION", "REGRESSION", or what overrides them ("SATURATED ...")
 };
 
-// Judges an A/B pair of runs. The exit code combines (exit_code::combine, 2 > 1 > 6 > 5 > 7 > 3 > 4):
+// Judges an A/B pair of runs: compare_runs, then every change again against its noise floor
+// (max(tolerance, noise_floor_sigmas x its noise)), so a difference within the run's own noise is
+// never a regression (a note says which were not counted). The exit code combines (exit_code::combine, 2 > 1 > 6 > 5 > 7 > 3 > 4):
 // every variant run's verdict of both sides (result::exit_code_of: INCOMPLETE 1 or 6, SATURATED 5,
 // ERRORS or STALLED 7), the candidate's thresholds (3; the baseline's failing thresholds are noted,
 // not counted: they are not the change's doing), an incomplete run (6), and the comparison

@@ -7,7 +7,9 @@
 // candidate/run.json), ab.json with the verdict (analysis/ab.hpp), and a report whose findings are
 // the A/B differences. Everything a run checks, it checks before the first variant: the scenario,
 // both binaries (present, a lab-target, accepting the scenario's target options) or both URLs
-// (answering their health check); a problem there exits 2 with nothing run. docs/ci.md.
+// (answering their health check); a problem there exits 2 with nothing run. A run the load
+// generator could not keep on schedule (SATURATED) is run again, up to twice, and the verdict's
+// notes say so; ab.json lists them as "reruns". docs/ci.md.
 #include <cstddef>
 #include <filesystem>
 #include <iosfwd>
