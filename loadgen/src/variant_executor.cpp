@@ -287,8 +287,8 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     // the warm-up nor the drain is charged to the requests the phase served.
     std::optional<process_sample> at_start, at_end;
     if (child) {
-      cfg.on_measure_start = [&] { at_start = child->sample(); };
-      cfg.on_measure_end = [&] { at_end = child->sample(); };
+      cfg.on_measure_start = [&] { at_start = child->sample(true); };
+      cfg.on_measure_end = [&] { at_end = child->sample(true); };
     }
     const bool interrupted_before = interrupt_flag().load();
     auto res = run_load(cfg);
@@ -316,8 +316,10 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       double ru_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
       double ru_sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
       if (at_start && at_end) {
-        ti.cpu_user_s = std::max(0.0, at_end->cpu_user_s - at_start->cpu_user_s);
-        ti.cpu_system_s = std::max(0.0, at_end->cpu_system_s - at_start->cpu_system_s);
+        // Exact from the threads' own times when they cover it, else whole ticks (spawn.hpp).
+        const auto spent = cpu_delta(*at_start, *at_end);
+        ti.cpu_user_s = spent.user_s;
+        ti.cpu_system_s = spent.system_s;
       } else {
         // No phase boundaries (the target died, or the run stopped in the warm-up): /proc
         // before stopping excludes the shutdown; a dead target only has its rusage left.
