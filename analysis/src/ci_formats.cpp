@@ -338,9 +338,10 @@ std::string ab_summary_markdown(const result::run& baseline, const result::run& 
                          [](const result::variant& x) { return result::status_flags(x).empty(); });
   };
   out += fmt::format("Baseline (A) and candidate (B) interleaved, A B B A ..., {} run{} per side and variant "
-                     "(baseline {} of {} runs ok, candidate {} of {}); tolerance (noise floor) {:.1f}%, alpha {}.\n\n",
+                     "(baseline {} of {} runs ok, candidate {} of {}); noise floor: tolerance {:.1f}% or {:g} x each metric's "
+                     "own noise in this run, whichever is larger; alpha {}.\n\n",
                      repeats, repeats == 1 ? "" : "s", ok_runs(baseline), baseline.variants.size(), ok_runs(candidate),
-                     candidate.variants.size(), opt.compare.tolerance * 100, opt.compare.alpha);
+                     candidate.variants.size(), opt.compare.tolerance * 100, opt.noise_floor_sigmas, opt.compare.alpha);
   out += "```\n" + detail::load_context_lines(candidate) + "```\n\n";
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = 0; i < v.cmp.changes.size(); ++i) {

@@ -28,13 +28,14 @@ void add_ab_findings(detail::document& doc, const ab_verdict& v, const ab_option
   doc.table({"variant", "metric", "baseline", "candidate", "change", "ratio 95% CI", "p", "detectable", "verdict"},
             std::move(rows));
   doc.para(fmt::format(
-      "How to read it: a change within the tolerance ({}) is never a regression: it is the noise floor. Beyond it, "
+      "How to read it: a change within the noise floor is never a regression: the tolerance ({}) or {:g} x the "
+      "metric's own noise in this run (its spread over the repeats), whichever is larger. Beyond it, "
       "the change counts when a two-sided Mann-Whitney U test over the repeats gives p < {}, or when every candidate "
       "repeat is on its side of every baseline repeat. The ratio's interval is a 95% percentile bootstrap of "
       "median(B) / median(A). *detectable* is the smallest change this run's own noise lets it flag {:.0f}% of the "
       "time (simulated from its repeats); a regression smaller than that can pass unseen. docs/ci.md has the "
       "false-positive rate of these settings, measured with A/A runs.",
-      pct(opt.compare.tolerance), opt.compare.alpha, opt.power * 100));
+      pct(opt.compare.tolerance), opt.noise_floor_sigmas, opt.compare.alpha, opt.power * 100));
   std::vector<std::string> notes;
   for (const auto& n : v.cmp.notes) notes.push_back(n);
   for (const auto& n : v.notes) notes.push_back(n);

@@ -236,7 +236,11 @@ class ab_runner {
     if (urls && (opts_.baseline_url.empty() || opts_.candidate_url.empty()))
       return usage(opts_.baseline_url.empty() ? "--baseline-url is missing (--candidate-url was given)"
                                               : "--candidate-url is missing (--baseline-url was given)");
-    if (opts_.repeats < 0 || opts_.repeats > 1000) return usage(fmt::format("--repeats {}: accepted 1 to 1000", opts_.repeats));
+    // Fewer than 3 per side is a coin toss: with 2 against 2, every repeat of one side lies beyond
+    // every one of the other 1 time in 6 by chance alone (docs/ci.md, "More repeats, less noise").
+    if (opts_.repeats != 0 && (opts_.repeats < min_ab_repeats || opts_.repeats > 1000))
+      return usage(fmt::format("--repeats {}: accepted {} to 1000 (5 or more recommended)", opts_.repeats,
+                               min_ab_repeats));
 
     // Each side's scenario: the common --set, then its own; the variants must pair up by name.
     std::array<scenario, 2> per_side;
@@ -257,7 +261,7 @@ class ab_runner {
                                  a ? a->name : "none", b ? b->name : "none"));
     }
     sc_ = per_side[0];
-    sc_.repeats = opts_.repeats > 0 ? opts_.repeats : sc_.repeats >= 2 ? sc_.repeats : default_ab_repeats;
+    sc_.repeats = opts_.repeats > 0 ? opts_.repeats : sc_.repeats >= min_ab_repeats ? sc_.repeats : default_ab_repeats;
 
     sides_[0].which = ab_side::baseline;
     sides_[1].which = ab_side::candidate;

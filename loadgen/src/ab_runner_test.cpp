@@ -64,4 +64,10 @@ TEST(AbUsage, BadCombinationsOfSidesExitTwoBeforeAnythingRuns) {
   EXPECT_EQ(run_ab(o, out, err).exit_code, perflab::exit_code::usage);
   EXPECT_NE(err.str().find("--tolerance"), std::string::npos) << err.str();
   EXPECT_TRUE(out.str().empty()) << "nothing ran";
+
+  err.str("");
+  o.tolerance = "5%";
+  o.repeats = 2;
+  EXPECT_EQ(run_ab(o, out, err).exit_code, perflab::exit_code::usage);
+  EXPECT_NE(err.str().find("--repeats 2: accepted 3 to 1000"), std::string::npos) << err.str();
 }

@@ -21,7 +21,7 @@ void add_ab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--baseline-url", opts->baseline_url, "or: the baseline service, http://HOST:PORT");
   cmd->add_option("--candidate-url", opts->candidate_url, "or: the candidate service, http://HOST:PORT");
   cmd->add_option("--repeats,-n", opts->repeats,
-                  "runs per side and variant (default: the scenario's repeats when >= 2, else 5)");
+                  "runs per side and variant, 3 or more (default: the scenario's repeats when >= 3, else 5)");
   cmd->add_option("--tolerance,-t", opts->tolerance,
                   "noise floor: a change within it is never a regression, e.g. 5% or 0.05 (default 5%)");
   cmd->add_option("--alpha", opts->alpha, "significance level of the Mann-Whitney test (default 0.05)");

@@ -30,7 +30,7 @@ struct ab_run_options {
   std::string baseline_url;                       // --baseline-url: external service A, instead of binaries
   std::string candidate_url;                      // --candidate-url: external service B
   int repeats = 0;                                // runs per side and variant; 0: the scenario's `repeats`
-                                                  // when it sets 2 or more, else default_ab_repeats
+                                                  // when it sets min_ab_repeats or more, else default_ab_repeats
   std::string tolerance = "5%";                   // the noise floor: a change within it is never a regression
   double alpha = 0.05;                            // Mann-Whitney significance level
   std::vector<std::string> metrics;               // --metric names; empty: analysis::ab_default_metrics()
@@ -44,6 +44,8 @@ struct ab_run_options {
 // Runs per side and variant when neither the command line nor the scenario says: the fewest for
 // which Mann-Whitney can reach p < 0.05 with room to spare (5 vs 5: p = 0.008 at best).
 inline constexpr int default_ab_repeats = 5;
+// The fewest --repeats accepted: below 3 per side chance alone separates the sides too often.
+inline constexpr int min_ab_repeats = 3;
 
 struct ab_run_outcome {
   int exit_code = 0;                // exit_codes.hpp; analysis::judge_ab says which
