@@ -50,7 +50,8 @@ short=${base_sha:0:12}
 say "baseline: $base_ref ($short), candidate: the working tree ($(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ', with uncommitted changes'))"
 
 # 2. Packages (apt-get when something is missing), without the full build.
-scripts/setup.sh --no-build >/dev/null || fail 1 "installing the build dependencies failed (scripts/setup.sh --no-build)"
+scripts/setup.sh --no-build --no-interop >/dev/null ||
+  fail 1 "installing the build dependencies failed (scripts/setup.sh --no-build --no-interop)"
 
 # 3. The base's lab-target, in its own worktree (kept between runs: the same ref builds once).
 base_tree=$out/base-$short

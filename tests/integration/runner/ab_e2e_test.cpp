@@ -194,4 +194,20 @@ TEST_F(Ab, CiRegressionScriptRefusesAnUnknownRef) {
   EXPECT_NE(r.err.find("no-such-ref-perflab"), std::string::npos) << r.err;
 }
 
+// A base ref whose lab-target does not build: exit 2 and nothing run. The base is a commit made
+// for the test in a clone of this checkout: its CMakeLists.txt does not parse.
+TEST_F(Ab, CiRegressionScriptRefusesABaseThatDoesNotBuild) {
+  const std::string src = PERFLAB_SOURCE_ROOT;
+  if (sh("git -C " + quote(src) + " rev-parse --git-dir").code != 0) GTEST_SKIP() << src << " is not a git checkout";
+  const fs::path clone = dir_ / "clone";
+  auto r = sh("git clone -q " + quote(src) + " " + quote(clone.string()) + " && cd " + quote(clone.string()) +
+              " && echo 'this is not cmake(' >> CMakeLists.txt && git -c user.name=t -c user.email=t@t commit -qam broken");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = sh(quote((clone / "scripts" / "ci-regression.sh").string()) + " HEAD");
+  EXPECT_EQ(r.code, perflab::exit_code::usage) << r.out << r.err;
+  EXPECT_NE(r.err.find("does not build lab-target; nothing was run"), std::string::npos) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(clone / "results")) << "nothing ran";
+  EXPECT_FALSE(fs::exists(clone / "build" / "release")) << "stopped before building the working tree";
+}
+
 }  // namespace
