@@ -1,5 +1,5 @@
 // lab-target: the sample HTTP/1.1 server, once per concurrency model.
-//   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...]
+//   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...] [--cache lru ...]
 // Prints one line "listening http://HOST:PORT" once it accepts; SIGTERM/SIGINT stop it
 // gracefully (exit 0); a bad option exits 2 naming it.
 #include <csignal>
@@ -25,6 +25,7 @@ struct options {
   std::string header_timeout = "10s", idle_timeout = "60s", send_timeout = "60s", shutdown_timeout = "5s";
   unsigned threads = 0;
   std::size_t max_connections = 100000, queue = 1024;
+  targets::cache_options cache;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -68,6 +69,7 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   auto body = units::parse_size(o.max_body);
   if (!body) return tl::unexpected("--max-body: " + body.error());
   c.limits.max_body = *body;
+  if (auto cached = targets::apply_cache_options(o.cache, c); !cached) return tl::unexpected(cached.error());
   return c;
 }
 
@@ -95,6 +97,16 @@ int main(int argc, char** argv) {
   app.add_option("--queue", o.queue, "thread-pool: connections waiting for a worker; more are refused")
       ->capture_default_str();
   app.add_option("--max-body", o.max_body, "request body limit (413 beyond), e.g. 1MiB")->capture_default_str();
+  auto& c = o.cache;  // /cache/{key} (docs/targets.md, Cache)
+  app.add_option("--cache", c.policy, "lru | lfu | fifo | none (every request goes to the origin)")->capture_default_str();
+  app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();
+  app.add_option("--cache-bytes", c.bytes, "cache byte budget, e.g. 64MiB (0: none)")->capture_default_str();
+  app.add_option("--cache-ttl", c.ttl, "entries go stale this long after being stored (0: never)")->capture_default_str();
+  app.add_option("--cache-prewarm", c.prewarm, "load keys 0..N-1 (the most popular) before listening")->capture_default_str();
+  app.add_option("--cache-coalesce", c.coalesce, "on | off: concurrent misses on a key share one origin call")
+      ->capture_default_str();
+  app.add_option("--origin-latency", c.origin_latency, "one origin call's wait")->capture_default_str();
+  app.add_option("--origin-bytes", c.origin_bytes, "bytes of each origin value")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
