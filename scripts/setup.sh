@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs what perflab needs from Debian 12 (only what is missing, one apt-get update when it
 # installs anything), then configures and builds the release preset.
-#   scripts/setup.sh [--no-build] [--preset NAME]
+#   scripts/setup.sh [--no-build] [--no-interop] [--preset NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 preset=release
 build=1
+interop=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
+    --no-interop) interop=0 ;;   # skip the npm peer (only tests/interop needs it)
     --preset) preset="$2"; shift ;;
-    *) echo "setup.sh: unknown option '$1' (accepted: --no-build, --preset NAME)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$1' (accepted: --no-build, --no-interop, --preset NAME)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -50,7 +52,9 @@ else
 fi
 
 # Interop peer (build/interop-node, git-ignored). Not fatal: without it that one test reports skipped.
-scripts/setup-interop.sh >/dev/null || echo "setup: hdr-histogram-js not installed; the interop test will be skipped"
+if [ "$interop" -eq 1 ]; then
+  scripts/setup-interop.sh >/dev/null || echo "setup: hdr-histogram-js not installed; the interop test will be skipped"
+fi
 
 # The build's output goes to build/<preset>.log; it is shown when the build fails.
 if [ "$build" -eq 1 ]; then

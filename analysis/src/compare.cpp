@@ -37,21 +37,6 @@ double stat_of(const result::latency_summary& s, std::string_view stat) {
   return s.max_us;  // "max"; parse_metric admits nothing else
 }
 
-std::string format_value(const std::string& unit, double v) {
-  if (unit == "us") return detail::format_us(v);
-  if (unit == "req/s") return detail::format_rate(v);
-  if (unit == "fraction") return detail::format_percent(v);
-  if (unit == "bytes") return detail::format_bytes(v);
-  if (unit == "s") return fmt::format("{:.3f} s", v);
-  if (unit == "connections") return fmt::format("{:.0f} connections", v);
-  return fmt::format("{:.4g}", v);
-}
-
-std::string format_change(const metric_change& c) {
-  if (c.change_is_absolute) return fmt::format("{}{} (from 0)", c.change > 0 ? "+" : "", format_value(c.unit, c.change));
-  return fmt::format("{:+.1f}%", c.change * 100);
-}
-
 // One variant's capacities, baseline vs candidate: the per-repeat capacity_value on each side,
 // judged like any metric, except that the tolerance is at least the searches' resolution (a
 // search cannot tell apart capacities closer than that). Nothing when neither run searched it.
@@ -99,7 +84,7 @@ tl::expected<metric, std::string> parse_metric(std::string_view text) {
   const std::string accepted =
       "accepted: tps.mean, errors.rate, <latency>.<stat> with latency connect|ttfb|ttlb|ttfb_uncorrected|"
       "ttlb_uncorrected|send_lag and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
-      "target.rss, target.cpu, capacity";
+      "target.rss, target.cpu, target.cpu_per_response, capacity";
   if (name == "tps" || name == "tps.mean") return metric{"tps.mean", better::higher, "req/s", 0};
   // A capacity search's capacity (req/s or connections, per the search); compared only where both
   // runs searched the variant.
@@ -109,6 +94,9 @@ tl::expected<metric, std::string> parse_metric(std::string_view text) {
   if (name == "loadgen.cpu_per_request") return metric{"loadgen.cpu_per_request", better::lower, "us", 0};
   if (name == "target.rss") return metric{"target.rss", better::lower, "bytes", 0};
   if (name == "target.cpu") return metric{"target.cpu", better::lower, "s", 0};
+  // What the server spends per answer, whoever limits the rate: the A/B signal of a CPU regression
+  // even when the load generator, not the target, is the bottleneck. Zero for external targets.
+  if (name == "target.cpu_per_response") return metric{"target.cpu_per_response", better::lower, "us", 0};
   // "ttlb.p99.9" has two dots: the stat is everything after the first dot.
   auto first_dot = name.find('.');
   if (first_dot != std::string::npos) {
@@ -138,6 +126,11 @@ double metric_value(const result::variant& v, const metric& m) {
   if (m.name == "loadgen.cpu_per_request") return v.loadgen.cpu_per_request_us;
   if (m.name == "target.rss") return static_cast<double>(v.target.peak_rss_bytes);
   if (m.name == "target.cpu") return v.target.cpu_user_s + v.target.cpu_system_s;
+  if (m.name == "target.cpu_per_response") {
+    // The CPU is the measured phase's, so are the responses counted against it.
+    const auto n = v.completed_in_window > 0 ? v.completed_in_window : v.completed;
+    return n > 0 ? (v.target.cpu_user_s + v.target.cpu_system_s) * 1e6 / static_cast<double>(n) : 0;
+  }
   auto dot = m.name.find('.');
   if (dot == std::string::npos) return 0;
   const auto* s = latency_by_name(v, std::string_view(m.name).substr(0, dot));
@@ -226,10 +219,26 @@ metric_change judge_change(std::span<const double> baseline, std::span<const dou
                    ? fmt::format("tolerance only ({}: no significance test)", sizes)
                    : fmt::format("tolerance only ({}: no significance test; the repeats disagree)", sizes);
   }
+  c.tolerance = opt.tolerance;
   c.beyond_tolerance = beyond;
   const bool worse = m.direction == better::lower ? delta > 0 : delta < 0;
   if (beyond && counts) c.result = worse ? verdict::regressed : verdict::improved;
   return c;
+}
+
+std::string format_metric_value(const std::string& unit, double v) {
+  if (unit == "us") return detail::format_us(v);
+  if (unit == "req/s") return detail::format_rate(v);
+  if (unit == "fraction") return detail::format_percent(v);
+  if (unit == "bytes") return detail::format_bytes(v);
+  if (unit == "s") return fmt::format("{:.3f} s", v);
+  if (unit == "connections") return fmt::format("{:.0f} connections", v);
+  return fmt::format("{:.4g}", v);
+}
+
+std::string format_change(const metric_change& c) {
+  if (c.change_is_absolute) return fmt::format("{}{} (from 0)", c.change > 0 ? "+" : "", format_metric_value(c.unit, c.change));
+  return fmt::format("{:+.1f}%", c.change * 100);
 }
 
 int comparison::exit_code() const noexcept { return regressions > 0 ? exit_code::regression : exit_code::ok; }
@@ -306,6 +315,13 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
         auto ci = stats::bootstrap_median_difference(c.baseline, c.candidate, 0.95, 2000, 1);
         c.ci_low = ci.low;
         c.ci_high = ci.high;
+        if (c.baseline_median != 0) {
+          auto ratio = stats::bootstrap_median_ratio(c.baseline, c.candidate, 0.95, 2000, 1);
+          if (ratio.low != 0 || ratio.high != 0) {
+            c.ratio_ci_low = ratio.low;
+            c.ratio_ci_high = ratio.high;
+          }
+        }
       }
       if (c.result == verdict::regressed) ++out.regressions;
       if (c.result == verdict::improved) ++out.improvements;
@@ -323,8 +339,8 @@ std::string format_comparison(const comparison& c, const compare_options& opt) {
     if (ch.method.rfind("tolerance", 0) == 0) any_tolerance_only = true;
     std::string v = to_string(ch.result);
     if (ch.result == verdict::regressed) v = "REGRESSED";
-    rows.push_back({ch.variant, ch.metric, format_value(ch.unit, ch.baseline_median),
-                    format_value(ch.unit, ch.candidate_median), format_change(ch),
+    rows.push_back({ch.variant, ch.metric, format_metric_value(ch.unit, ch.baseline_median),
+                    format_metric_value(ch.unit, ch.candidate_median), format_change(ch),
                     fmt::format("{}/{}", ch.baseline.size(), ch.candidate.size()), p, v});
   }
   std::string out =
@@ -366,6 +382,8 @@ nlohmann::json comparison_json(const comparison& c, const compare_options& opt) 
     e["beyond_tolerance"] = ch.beyond_tolerance;
     e["repeats_agree"] = ch.repeats_agree;
     e["ci95_median_difference"] = ch.ci_low ? nlohmann::json::array({*ch.ci_low, *ch.ci_high}) : nlohmann::json(nullptr);
+    e["ci95_median_ratio"] =
+        ch.ratio_ci_low ? nlohmann::json::array({*ch.ratio_ci_low, *ch.ratio_ci_high}) : nlohmann::json(nullptr);
     e["method"] = ch.method;
     e["verdict"] = to_string(ch.result);
     arr.push_back(std::move(e));

@@ -82,6 +82,12 @@ tl::expected<std::vector<loaded_run>, std::string> load_runs(const std::vector<f
 }  // namespace
 
 tl::expected<report_paths, std::string> render_report(const std::vector<fs::path>& run_dirs, const fs::path& out_dir) {
+  return detail::render_report_with(run_dirs, out_dir, "perflab report: ", detail::add_findings);
+}
+
+tl::expected<report_paths, std::string> detail::render_report_with(const std::vector<fs::path>& run_dirs,
+                                                                   const fs::path& out_dir, const std::string& title_prefix,
+                                                                   const findings_section& findings) {
   if (run_dirs.empty()) return tl::make_unexpected("no results given");
   auto runs = load_runs(run_dirs);
   if (!runs) return tl::make_unexpected(runs.error());
@@ -110,11 +116,11 @@ tl::expected<report_paths, std::string> render_report(const std::vector<fs::path
   {
     std::set<std::string> names;
     for (const auto& r : *runs) names.insert(r.run.scenario_name.empty() ? "ad-hoc" : r.run.scenario_name);
-    title = "perflab report: " + detail::join(std::vector<std::string>(names.begin(), names.end()), ", ");
+    title = title_prefix + detail::join(std::vector<std::string>(names.begin(), names.end()), ", ");
   }
   doc.heading(1, title);
   // Findings first, then what may make them wrong, then the evidence.
-  add_findings(doc, *runs, vars);
+  findings(doc, *runs, vars);
   add_capacity(doc, *runs);
   add_warnings(doc, *runs, vars);
   add_run_context(doc, *runs);

@@ -4,12 +4,16 @@
 // (report_findings.cpp), run context and tables (report_tables.cpp), plots (report_plots.cpp).
 // Each appends blocks to the document; none does I/O except the plots, which run gnuplot.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <tl/expected.hpp>
+
 #include "document.hpp"
+#include "perflab/analysis/report.hpp"
 #include "perflab/core/histogram.hpp"
 #include "perflab/core/result.hpp"
 
@@ -28,6 +32,16 @@ struct loaded_variant {
   std::map<std::string, histogram> merged;  // interval-log tag -> all intervals merged
   std::string log_note;                     // why spectra are missing, if they are
 };
+
+// The findings section of a report: add_findings for `loadgen report`, the A/B verdict for `loadgen ab`.
+using findings_section =
+    std::function<void(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars)>;
+
+// render_report with `findings` as its first section and "<title_prefix><scenario names>" as its title.
+tl::expected<report_paths, std::string> render_report_with(const std::vector<std::filesystem::path>& run_dirs,
+                                                           const std::filesystem::path& out_dir,
+                                                           const std::string& title_prefix,
+                                                           const findings_section& findings);
 
 // "Findings": per dimension, best vs worst (analysis/findings.hpp); Little's law.
 void add_findings(document& doc, const std::vector<loaded_run>& runs, const std::vector<loaded_variant>& vars);

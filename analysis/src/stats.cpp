@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 namespace perflab::analysis::stats {
@@ -158,25 +159,42 @@ double quantile_sorted(const std::vector<double>& v, double q) {
   return v[lo] + (v[hi] - v[lo]) * frac;
 }
 
-}  // namespace
-
-interval bootstrap_median_difference(std::span<const double> x, std::span<const double> y, double confidence,
-                                     int resamples, std::uint64_t seed) {
+// Percentile bootstrap of stat(median(x*), median(y*)) over resamples x*, y*; a resample for which
+// `stat` gives nothing is left out.
+template <class Stat>
+interval bootstrap_medians(std::span<const double> x, std::span<const double> y, double confidence, int resamples,
+                           std::uint64_t seed, Stat stat) {
   if (x.empty() || y.empty() || resamples <= 0) return {};
   // std::mt19937_64's output sequence is fixed by the standard; the modulo below (instead of
   // uniform_int_distribution, whose algorithm is implementation-defined) keeps results identical
   // across standard libraries. Its bias is negligible for samples far smaller than 2^64.
   std::mt19937_64 rng(seed);
-  std::vector<double> bx(x.size()), by(y.size()), diffs;
-  diffs.reserve(static_cast<std::size_t>(resamples));
+  std::vector<double> bx(x.size()), by(y.size()), values;
+  values.reserve(static_cast<std::size_t>(resamples));
   for (int r = 0; r < resamples; ++r) {
     for (auto& v : bx) v = x[static_cast<std::size_t>(rng() % x.size())];
     for (auto& v : by) v = y[static_cast<std::size_t>(rng() % y.size())];
-    diffs.push_back(median_inplace(by) - median_inplace(bx));
+    if (auto s = stat(median_inplace(bx), median_inplace(by))) values.push_back(*s);
   }
-  std::sort(diffs.begin(), diffs.end());
+  if (values.empty()) return {};
+  std::sort(values.begin(), values.end());
   double a = (1.0 - confidence) / 2.0;
-  return {quantile_sorted(diffs, a), quantile_sorted(diffs, 1.0 - a)};
+  return {quantile_sorted(values, a), quantile_sorted(values, 1.0 - a)};
+}
+
+}  // namespace
+
+interval bootstrap_median_difference(std::span<const double> x, std::span<const double> y, double confidence,
+                                     int resamples, std::uint64_t seed) {
+  return bootstrap_medians(x, y, confidence, resamples, seed,
+                           [](double mx, double my) { return std::optional<double>(my - mx); });
+}
+
+interval bootstrap_median_ratio(std::span<const double> x, std::span<const double> y, double confidence,
+                                int resamples, std::uint64_t seed) {
+  return bootstrap_medians(x, y, confidence, resamples, seed, [](double mx, double my) {
+    return mx != 0 ? std::optional<double>(my / mx) : std::nullopt;
+  });
 }
 
 }  // namespace perflab::analysis::stats

@@ -3,6 +3,7 @@
 //   loadgen run SCENARIO ...     run a scenario file (spawns targets), write results and report
 //   loadgen report RESULTS...    render report.md and report.html
 //   loadgen compare BASE CAND    compare two runs, verdict in the exit code
+//   loadgen ab SCENARIO ...      interleaved A/B run of two builds or services, verdict in the exit code
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   perflab::loadgen::add_run_command(app, exit_code);
   perflab::loadgen::add_report_command(app, exit_code);
   perflab::loadgen::add_compare_command(app, exit_code);
+  perflab::loadgen::add_ab_command(app, exit_code);
 
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;

@@ -28,7 +28,7 @@
 #include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
-#include "search_runner.hpp"
+#include "variant_executor.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
 #include "perflab/analysis/capacity.hpp"
@@ -42,79 +42,7 @@ namespace perflab::loadgen {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-
-std::string join_cpus(const std::vector<int>& cpus) {
-  std::string s;
-  for (int c : cpus) {
-    if (!s.empty()) s += ',';
-    s += std::to_string(c);
-  }
-  return s;
-}
-
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-// The load model as run.json records it, for variants the engine never ran (target did not start).
-result::load_model to_load_model(const run_config& c) {
-  result::load_model m;
-  m.kind = c.kind;
-  m.arrival = c.kind == "open" ? c.arrival : "";
-  m.rate = c.rate;
-  m.stages = c.stages;
-  m.connections = c.connections;
-  m.think_time_s = seconds(c.think_time);
-  m.duration_s = seconds(c.duration);
-  m.warmup_s = seconds(c.warmup);
-  m.max_requests = c.max_requests;
-  m.keepalive = c.keepalive == keepalive_policy::keep_alive       ? "keep-alive"
-                : c.keepalive == keepalive_policy::new_connection ? "new-connection"
-                                                                  : fmt::format("max:{}", c.max_requests_per_connection);
-  m.connect_timeout_s = seconds(c.connect_timeout);
-  m.request_timeout_s = seconds(c.request_timeout);
-  m.threads = c.threads;
-  m.cpus = c.cpus;
-  return m;
-}
-
-// Last lines of a log file, for start-up failure messages.
-std::string log_tail(const fs::path& file, std::size_t lines = 5) {
-  std::ifstream in(file);
-  std::deque<std::string> tail;
-  for (std::string l; std::getline(in, l);) {
-    tail.push_back(l);
-    if (tail.size() > lines) tail.pop_front();
-  }
-  std::string s;
-  for (const auto& l : tail) s += (s.empty() ? "" : " | ") + l;
-  return s;
-}
-
-// Options lab-target accepts, from its --help (CLI11 lists them as "--name"). Empty when the
-// help cannot be read: then target options are not checked before the run.
-std::set<std::string> target_options(const fs::path& bin) {
-  std::set<std::string> opts;
-  std::string cmd = "'" + bin.string() + "' --help 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return opts;
-  std::string text;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) text.append(buf, n);
-  ::pclose(p);
-  for (std::size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
-    std::size_t j = i + 2;
-    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '-' || text[j] == '_')) ++j;
-    if (j > i + 2) opts.insert(text.substr(i + 2, j - i - 2));
-  }
-  if (!opts.count("model")) opts.clear();  // not the help we expected: do not guess
-  return opts;
-}
-
-struct variant_outcome {
-  result::variant v;
-  int exit_code = exit_code::ok;
-  bool interrupted = false;
-};
+using detail::variant_outcome;
 
 class scenario_runner {
  public:
@@ -141,35 +69,23 @@ class scenario_runner {
       return outcome;
     }
 
-    // The run directory: <root>/<stamp>-<name>, never reusing an existing one.
-    std::string base = result::utc_folder_stamp() + "-" + safe(sc_.name);
-    fs::path dir = opts_.output_root / base;
-    for (int n = 2; fs::exists(dir); ++n) dir = opts_.output_root / (base + "-" + std::to_string(n));
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) {
-      err_ << "loadgen run: cannot create " << dir.string() << ": " << ec.message() << "\n";
+    auto dir = detail::create_run_dir(opts_.output_root, sc_.name);
+    if (!dir) {
+      err_ << "loadgen run: " << dir.error() << "\n";
       outcome.exit_code = exit_code::runtime_error;
       return outcome;
     }
-    dir_ = dir;
-    outcome.run_dir = dir;
-
-    run_.tool = result::this_tool();
-    run_.host = result::detect_host();
-    run_.started_at = result::utc_timestamp();
-    run_.scenario_name = sc_.name;
-    run_.scenario_path = opts_.scenario_file.string();
-    run_.scenario_text = sc_.text;
-    run_.overrides = sc_.overrides;
-    run_.complete = false;  // until the last variant is done
+    dir_ = *dir;
+    outcome.run_dir = dir_;
+    exec_.emplace(target_bin_, dir_, opts_.progress, out_, err_);
+    run_ = detail::new_run(sc_, opts_.scenario_file);
     int rc = exit_code::ok;
     if (!save()) rc = exit_code::runtime_error;
 
     const std::size_t total = sc_.variants.size() * static_cast<std::size_t>(sc_.repeats);
     out_ << fmt::format("perflab run: {} ({} variant{}{}), results in {}\n", sc_.name, sc_.variants.size(),
                         sc_.variants.size() == 1 ? "" : "s",
-                        sc_.repeats > 1 ? fmt::format(" x {} repeats", sc_.repeats) : "", dir.string());
+                        sc_.repeats > 1 ? fmt::format(" x {} repeats", sc_.repeats) : "", dir_.string());
     out_.flush();
     bool interrupted = false;
     bool all_complete = true;
@@ -183,11 +99,11 @@ class scenario_runner {
         ++n;
         out_ << fmt::format("[{}/{}] {}{}\n", n, total, spec.name, sc_.repeats > 1 ? fmt::format(" (repeat {})", r + 1) : "");
         out_.flush();
-        variant_outcome vo = spec.search ? run_search_variant(spec, r) : run_variant(spec, r, file_prefix(spec, r));
+        variant_outcome vo = spec.search ? run_search_variant(spec, r) : exec_->run(spec, r, file_prefix(spec, r));
         rc = exit_code::combine(rc, vo.exit_code);
         interrupted = interrupted || vo.interrupted;
         all_complete = all_complete && vo.v.complete;
-        if (!spec.search) print_variant(vo.v);
+        if (!spec.search) exec_->print(vo.v);
         run_.variants.push_back(std::move(vo.v));
         if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
       }
@@ -196,7 +112,7 @@ class scenario_runner {
     run_.complete = !interrupted && all_complete && run_.variants.size() == total;
     if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
     if (interrupted) {
-      err_ << "loadgen run: interrupted; results so far are in " << dir.string() << " (marked incomplete)\n";
+      err_ << "loadgen run: interrupted; results so far are in " << dir_.string() << " (marked incomplete)\n";
       rc = exit_code::combine(rc, exit_code::interrupted);
     }
     rc = exit_code::combine(rc, finish());
@@ -205,16 +121,9 @@ class scenario_runner {
   }
 
  private:
-  static std::string safe(const std::string& s) {
-    std::string o;
-    for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-    return o;
-  }
-
   // Checks what only the machine can tell (CPUs, the target binary and its options) before any
   // variant runs, and fills in default pinning.
   int prepare() {
-    const std::vector<int> allowed = allowed_cpus();
     bool any_spawn = false;
     for (const auto& v : sc_.variants) any_spawn = any_spawn || v.target.spawn;
     std::set<std::string> known_opts;
@@ -225,46 +134,9 @@ class scenario_runner {
         return exit_code::runtime_error;
       }
       target_bin_ = *bin;
-      known_opts = target_options(target_bin_);
+      known_opts = detail::target_options(target_bin_);
     }
-    auto is_allowed = [&](int c) { return std::find(allowed.begin(), allowed.end(), c) != allowed.end(); };
-    for (auto& v : sc_.variants) {
-      for (const auto& [key, where] : v.target.param_where) {
-        if (!known_opts.empty() && !known_opts.count(key)) {
-          err_ << fmt::format("loadgen run: {}: unknown target option '{}' (lab-target does not accept --{}; "
-                              "see `{} --help`)\n", where, key, key, target_bin_.string());
-          return exit_code::usage;
-        }
-      }
-      for (const auto* list : {&v.target.cpus, &v.load.cpus}) {
-        for (int c : *list) {
-          if (!is_allowed(c)) {
-            err_ << fmt::format("loadgen run: {}: {}: CPU {} is not available here (usable CPUs: {})\n",
-                                opts_.scenario_file.string(), list == &v.load.cpus ? "load.cpu" : "target.cpu", c,
-                                join_cpus(allowed));
-            return exit_code::usage;
-          }
-        }
-      }
-      // Default pinning keeps the target and the loadgen off each other's cores: with 2 CPUs
-      // the loadgen gets CPU 0 and the target CPU 1 (more CPUs: lower half / upper half).
-      if (v.target.spawn && allowed.size() >= 2) {
-        auto rest = [&](const std::vector<int>& taken) {
-          std::vector<int> r;
-          for (int c : allowed)
-            if (std::find(taken.begin(), taken.end(), c) == taken.end()) r.push_back(c);
-          return r;
-        };
-        const std::size_t half = allowed.size() / 2;
-        if (!v.target.cpus_given) {
-          v.target.cpus = v.loadgen_cpus_given ? rest(v.load.cpus)
-                                               : std::vector<int>(allowed.begin() + static_cast<std::ptrdiff_t>(half), allowed.end());
-        }
-        // Empty when every CPU went to the target: the loadgen is then not pinned.
-        if (!v.loadgen_cpus_given) v.load.cpus = rest(v.target.cpus);
-      }
-    }
-    return exit_code::ok;
+    return detail::prepare_variants(sc_.variants, opts_.scenario_file, known_opts, target_bin_, "loadgen run", err_);
   }
 
   bool save() {
@@ -277,256 +149,18 @@ class scenario_runner {
     return spec.file_prefix + (sc_.repeats > 1 ? fmt::format("-r{}", repeat + 1) : "");
   }
 
-  // A capacity search: one run_variant per step (search_runner.cpp decides which), run.json
-  // rewritten after each; the variant's entry is the search's representative step.
+  // A capacity search: one run per step (search_runner.cpp decides which), run.json rewritten
+  // after each; the variant's entry is the search's representative step.
   variant_outcome run_search_variant(const variant_spec& spec, int repeat) {
     run_.searches.emplace_back();
     const std::size_t at = run_.searches.size() - 1;
-    auto so = detail::run_search(
-        spec, repeat, file_prefix(spec, repeat),
-        [&](const variant_spec& step, const std::string& prefix) {
-          variant_outcome s = run_variant(step, repeat, prefix);
-          return detail::step_run{std::move(s.v), s.interrupted};
-        },
-        [&](const result::search_result& so_far) {
-          run_.searches[at] = so_far;
-          save();
-        },
-        out_);
-    run_.searches[at] = std::move(so.search);
-    variant_outcome vo;
-    vo.v = std::move(so.representative);
-    vo.interrupted = so.interrupted;
-    // The search's verdict is its representative's (core/verdict.hpp): a capacity found exits 0,
-    // a search limited by the loadgen 5, one whose objective failed at the low end 3 (or 7).
-    vo.exit_code = result::exit_code_of(vo.v);
-    if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
+    result::search_result search;
+    variant_outcome vo = exec_->run_search(spec, repeat, file_prefix(spec, repeat), search, [&] {
+      run_.searches[at] = search;
+      save();
+    });
+    run_.searches[at] = std::move(search);
     return vo;
-  }
-
-  variant_outcome run_variant(const variant_spec& spec, int repeat, const std::string& prefix) {
-    variant_outcome vo;
-    run_config cfg = spec.load;
-    cfg.stop_check = stop_check_of(spec.stop_when);  // thresholds.hpp: [load] stop_when
-    cfg.output_dir = dir_;
-    cfg.file_prefix = prefix;
-    cfg.progress = opts_.progress;
-
-    result::target_info ti;
-    ti.spawned = spec.target.spawn;
-    ti.model = spec.target.model;
-    ti.params = spec.target.params;
-    if (spec.target.threads > 0) ti.params["threads"] = std::to_string(spec.target.threads);
-    ti.cpus = spec.target.cpus;
-
-    std::optional<child_process> child;
-    process_sample start_sample;
-    std::string failure;  // target start-up failure
-    if (spec.target.spawn) {
-      fs::path log = dir_ / (prefix + ".target.log");
-      auto started = start_target(spec.target, log, child, ti.url);
-      if (!started) {
-        failure = started.error();
-        ti.crashed = true;
-        ti.exit_status = child ? child->stop(spec.target.stop_timeout).text() : "not started";
-        if (child) failure += fmt::format(" ({})", ti.exit_status);
-        std::string tail = log_tail(log);
-        if (!tail.empty()) failure += "; target log: " + tail;
-        child.reset();
-      } else if (auto s = child->sample()) {
-        start_sample = *s;
-      }
-    } else {
-      ti.url = spec.target.url;
-    }
-
-    if (!failure.empty()) {
-      err_ << "  target failed to start: " << failure << "\n";
-      vo.v.load = to_load_model(cfg);
-      vo.v.complete = false;
-      vo.v.incomplete_reason = "target failed to start: " + failure;
-      vo.exit_code = exit_code::runtime_error;
-    } else {
-      cfg.url = ti.url;
-      // Watches the target while the engine runs: a dead target stops the load early (what was
-      // measured so far is kept) instead of counting refused connections until the end.
-      std::atomic<bool> done{false};
-      std::atomic<bool> died{false};
-      std::mutex mu;
-      process_sample last = start_sample;
-      // Threads peak while connections are open; after the drain a thread-per-request target is
-      // back to its idle count, so the peak seen during the run is what the run cost.
-      std::int64_t peak_threads = start_sample.threads;
-      std::optional<exit_info> death;
-      std::thread monitor;
-      if (child) {
-        monitor = std::thread([&] {
-          while (!done.load()) {
-            if (auto e = child->poll_exit()) {
-              std::lock_guard lk(mu);
-              death = e;
-              died.store(true);
-              interrupt_flag().store(true);
-              return;
-            }
-            if (auto s = child->sample()) {
-              std::lock_guard lk(mu);
-              last = *s;
-              peak_threads = std::max(peak_threads, s->threads);
-            }
-            std::this_thread::sleep_for(50ms);
-          }
-        });
-      }
-      // The target's CPU over the measured phase alone: sampled at its boundaries, so neither
-      // the warm-up nor the drain is charged to the requests the phase served.
-      std::optional<process_sample> at_start, at_end;
-      if (child) {
-        cfg.on_measure_start = [&] { at_start = child->sample(); };
-        cfg.on_measure_end = [&] { at_end = child->sample(); };
-      }
-      const bool interrupted_before = interrupt_flag().load();
-      auto res = run_load(cfg);
-      done.store(true);
-      if (monitor.joinable()) monitor.join();
-      if (died.load() && !interrupted_before) interrupt_flag().store(false);  // our stop, not the user's
-
-      if (res) {
-        vo.v = std::move(*res);
-      } else {
-        vo.v.load = to_load_model(cfg);
-        vo.v.complete = false;
-        vo.v.incomplete_reason = "load engine: " + res.error();
-        err_ << "  load engine error: " << res.error() << "\n";
-        vo.exit_code = exit_code::runtime_error;
-      }
-      if (!res || vo.v.load.cpus.empty()) vo.v.load.cpus = cfg.cpus;
-      if (child) {
-        if (!died.load()) {
-          if (auto s = child->sample()) last = *s;
-        }
-        exit_info e = died.load() ? *death : child->stop(spec.target.stop_timeout);
-        if (died.load()) child->stop(spec.target.stop_timeout);  // reap
-        const struct rusage& ru = child->usage();
-        double ru_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
-        double ru_sys = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
-        if (at_start && at_end) {
-          ti.cpu_user_s = std::max(0.0, at_end->cpu_user_s - at_start->cpu_user_s);
-          ti.cpu_system_s = std::max(0.0, at_end->cpu_system_s - at_start->cpu_system_s);
-        } else {
-          // No phase boundaries (the target died, or the run stopped in the warm-up): /proc
-          // before stopping excludes the shutdown; a dead target only has its rusage left.
-          bool have_last = !died.load() && last.peak_rss_bytes > 0;
-          const process_sample& from = at_start ? *at_start : start_sample;
-          ti.cpu_user_s = std::max(0.0, (have_last ? last.cpu_user_s : ru_user) - from.cpu_user_s);
-          ti.cpu_system_s = std::max(0.0, (have_last ? last.cpu_system_s : ru_sys) - from.cpu_system_s);
-        }
-        // Peak RSS is the target's own high-water mark (VmHWM), sampled every 50 ms and once
-        // more before the stop. Never rusage's ru_maxrss: the kernel folds into it the RSS of the
-        // forked child before its exec, which is the loadgen's own memory at that moment (a
-        // reactor read 11 MiB instead of 4.7 MiB on the third variant of a run).
-        ti.peak_rss_bytes = last.peak_rss_bytes;
-        ti.threads = std::max(peak_threads, last.threads);
-        ti.exit_status = e.text();
-        if (died.load()) {
-          ti.crashed = true;
-          vo.v.complete = false;
-          vo.v.incomplete_reason = "target died during the run: " + e.text();
-          std::string tail = log_tail(dir_ / (prefix + ".target.log"));
-          err_ << "  target died during the run: " << e.text() << (tail.empty() ? "" : "; target log: " + tail) << "\n";
-          vo.exit_code = exit_code::runtime_error;
-        } else if (!e.success()) {
-          err_ << "  target did not stop cleanly: " << e.text() << "\n";
-        }
-      }
-      if (!died.load() && interrupt_flag().load()) vo.interrupted = true;
-      if (vo.interrupted && vo.v.complete) {
-        vo.v.complete = false;
-        vo.v.incomplete_reason = "interrupted";
-      }
-    }
-
-    vo.v.name = spec.name;
-    vo.v.params = spec.params;
-    vo.v.repeat = repeat;
-    vo.v.target = ti;
-    vo.v.loadgen.send_lag_bound_us = cfg.send_lag_bound_us;
-    vo.v.load.success = cfg.success;
-    vo.v.load.max_error_rate = cfg.max_error_rate;
-    vo.v.thresholds = evaluate_thresholds(spec.thresholds, vo.v);
-    record_stop_conditions(spec.stop_when, vo.v);
-    // One verdict for the row's status word and its exit code (core/verdict.hpp).
-    vo.exit_code = exit_code::combine(vo.exit_code, result::exit_code_of(vo.v));
-    if (vo.interrupted) vo.exit_code = exit_code::combine(vo.exit_code, exit_code::interrupted);
-    if (vo.v.interval_log.empty() && fs::exists(dir_ / (prefix + ".hlog"))) vo.v.interval_log = prefix + ".hlog";
-    if (vo.v.series_csv.empty() && fs::exists(dir_ / (prefix + ".csv"))) vo.v.series_csv = prefix + ".csv";
-    return vo;
-  }
-
-  // Spawns lab-target, reads its address, waits for its health check.
-  tl::expected<void, std::string> start_target(const target_spec& t, const fs::path& log,
-                                               std::optional<child_process>& child, std::string& url) {
-    spawn_options so;
-    so.program = target_bin_;
-    so.args = {"--model", t.model, "--listen", "127.0.0.1:0"};
-    if (t.threads > 0) so.args.insert(so.args.end(), {"--threads", std::to_string(t.threads)});
-    if (!t.cpus.empty()) so.args.insert(so.args.end(), {"--cpu", join_cpus(t.cpus)});
-    for (const auto& [k, v] : t.params) so.args.push_back(fmt::format("--{}={}", k, v));
-    so.cpus = t.cpus;
-    so.log_file = log;
-    auto c = child_process::spawn(so);
-    if (!c) return tl::unexpected(c.error());
-    child.emplace(std::move(*c));
-    const auto deadline = std::chrono::steady_clock::now() + t.start_timeout;
-    auto line = child->read_first_line(t.start_timeout);
-    if (!line) return tl::unexpected("lab-target " + line.error());
-    auto addr = parse_listening_line(*line);
-    if (!addr) return tl::unexpected("lab-target printed \"" + *line + "\" (expected \"listening http://HOST:PORT\")");
-    url = addr->url();
-    // Health: poll until 2xx; a target that dies or never answers is a start-up failure.
-    std::string last_problem = "no answer";
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (child->poll_exit()) return tl::unexpected(std::string("lab-target exited during start-up"));
-      auto left = deadline - std::chrono::steady_clock::now();
-      auto st = http_probe(addr->host, addr->port, t.health_path, std::min<std::chrono::nanoseconds>(left, 1s));
-      if (st && *st >= 200 && *st < 300) return {};
-      last_problem = st ? fmt::format("status {}", *st) : st.error();
-      std::this_thread::sleep_for(20ms);
-    }
-    return tl::unexpected(fmt::format("health check GET {} did not succeed within {} ({})", t.health_path,
-                                      units::format_duration(t.start_timeout), last_problem));
-  }
-
-  void print_variant(const result::variant& v) {
-    const double ms = 1e-3;
-    std::string line = fmt::format("  goodput {:.1f}/s", v.tps_mean);
-    if (std::abs(v.rps_mean - v.tps_mean) > 0.05) line += fmt::format(" (all responses {:.1f}/s)", v.rps_mean);
-    line += fmt::format(", ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, errors {}",
-                        v.ttfb.p50_us * ms, v.ttfb.p99_us * ms, v.ttlb.p50_us * ms, v.ttlb.p99_us * ms,
-                        v.errors.total());
-    if (v.errors.total() + v.abandoned > 0) line += fmt::format(" ({:.2f}%)", v.error_rate * 100);
-    if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
-    if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
-    if (v.cache.total() > 0)
-      line += fmt::format(", cache hit ratio {:.3f} ({} hit, {} miss, {} stale)", v.cache_hit_ratio, v.cache.hit,
-                          v.cache.miss, v.cache.stale);
-    if (v.target.spawned)
-      line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
-                          units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
-    if (v.stalled > 0)
-      line += fmt::format("; STALLED: {} requests sent in the warm-up got no answer in the whole measured phase",
-                          v.stalled);
-    if (result::error_rate_exceeded(v))
-      line += fmt::format("; ERRORS: error rate {:.2f}% over the bound {:.2f}%", v.error_rate * 100,
-                          v.load.max_error_rate * 100);
-    if (v.loadgen.saturated) line += "; LOADGEN SATURATED (schedule not kept or loadgen out of resources: numbers suspect)";
-    if (v.stopped_early) line += "; STOPPED EARLY: " + v.stop_condition;
-    if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
-    out_ << line << "\n";
-    for (const auto& t : v.thresholds)
-      out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
-                          t.actual, t.limit);
-    out_.flush();
   }
 
   int finish() {
@@ -585,6 +219,7 @@ class scenario_runner {
   scenario sc_;
   fs::path dir_;
   fs::path target_bin_;
+  std::optional<detail::variant_executor> exec_;  // once the run directory exists
   result::run run_;
 };
 

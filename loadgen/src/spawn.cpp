@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -229,7 +232,41 @@ std::optional<exit_info> child_process::poll_exit() {
   return e;
 }
 
-std::optional<process_sample> child_process::sample() const {
+cpu_spent cpu_delta(const process_sample& from, const process_sample& to) {
+  cpu_spent d;
+  d.user_s = std::max(0.0, to.cpu_user_s - from.cpu_user_s);
+  d.system_s = std::max(0.0, to.cpu_system_s - from.cpu_system_s);
+  if (from.task_cpu_ns.empty() || to.task_cpu_ns.empty()) return d;
+  // Both lists are sorted by thread id: every thread of `from` must still be there.
+  std::uint64_t ns = 0;
+  auto it = from.task_cpu_ns.begin();
+  for (const auto& [tid, t] : to.task_cpu_ns) {
+    if (it != from.task_cpu_ns.end() && it->first < tid) return d;  // a thread of `from` ended
+    if (it != from.task_cpu_ns.end() && it->first == tid) {
+      ns += t >= it->second ? t - it->second : 0;
+      ++it;
+    } else {
+      ns += t;  // born after `from`: all of its time is in the interval
+    }
+  }
+  if (it != from.task_cpu_ns.end()) return d;
+  // Each tick counter is rounded down at both ends: the exact sum lies within two ticks of theirs
+  // unless a thread born and ended between the samples took its time away.
+  const double exact = static_cast<double>(ns) / 1e9;
+  const double ticks = d.user_s + d.system_s;
+  const double tick = 1.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  if (std::fabs(exact - ticks) > 2 * tick + 1e-3) return d;
+  if (ticks > 0) {
+    d.user_s *= exact / ticks;
+    d.system_s *= exact / ticks;
+  } else {
+    d.user_s = exact;  // under one tick: no split to go by
+  }
+  d.exact = true;
+  return d;
+}
+
+std::optional<process_sample> child_process::sample(bool task_times) const {
   if (impl_->reaped) return std::nullopt;
   std::ifstream stat(fmt::format("/proc/{}/stat", impl_->pid));
   std::string line;
@@ -254,6 +291,16 @@ std::optional<process_sample> child_process::sample() const {
     };
     if (auto v = kb("VmHWM:"); v >= 0) s.peak_rss_bytes = v;
     if (auto v = kb("VmRSS:"); v >= 0) s.rss_bytes = v;
+  }
+  if (task_times) {
+    // schedstat's first field: the thread's time on a CPU in ns (the scheduler's own account).
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", impl_->pid), ec)) {
+      std::ifstream in(e.path() / "schedstat");
+      std::uint64_t ns = 0;
+      if (in >> ns) s.task_cpu_ns.emplace_back(static_cast<pid_t>(std::stol(e.path().filename().string())), ns);
+    }
+    std::sort(s.task_cpu_ns.begin(), s.task_cpu_ns.end());
   }
   return s;
 }

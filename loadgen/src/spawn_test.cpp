@@ -214,5 +214,58 @@ TEST(HttpProbe, ParsesTheHeadWithTheResponseParserAndNamesWhatWentWrong) {
   }
 }
 
+
+TEST(CpuDelta, ThreadTimesGiveTheExactTotalWithTheTicksSplit) {
+  process_sample a, b;
+  a.cpu_user_s = 1.00, a.cpu_system_s = 0.10;  // whole ticks, rounded down
+  b.cpu_user_s = 1.20, b.cpu_system_s = 0.20;  // 0.30 s by the ticks
+  a.task_cpu_ns = {{10, 1'000'000'000}, {11, 104'000'000}};
+  b.task_cpu_ns = {{10, 1'150'000'000}, {11, 190'000'000}, {12, 77'000'000}};  // thread 12 is new
+  const auto d = cpu_delta(a, b);
+  EXPECT_TRUE(d.exact);
+  EXPECT_NEAR(d.user_s + d.system_s, 0.313, 1e-9) << "0.15 + 0.086 + 0.077 s";
+  EXPECT_NEAR(d.user_s / (d.user_s + d.system_s), 0.2 / 0.3, 1e-9) << "the ticks' split";
+}
+
+TEST(CpuDelta, AThreadThatEndedOrTimesThatDisagreeFallBackToTheTicks) {
+  process_sample a, b;
+  a.cpu_user_s = 1.0, b.cpu_user_s = 1.3;
+  a.task_cpu_ns = {{10, 1'000'000'000}, {11, 5'000'000}};
+  b.task_cpu_ns = {{10, 1'290'000'000}};  // thread 11 ended: its time is gone from the list
+  auto d = cpu_delta(a, b);
+  EXPECT_FALSE(d.exact);
+  EXPECT_NEAR(d.user_s, 0.3, 1e-9);
+
+  b.task_cpu_ns = {{10, 1'100'000'000}, {11, 5'000'000}};  // 0.1 s against 0.3 s of ticks: a thread
+  d = cpu_delta(a, b);                                        // born and ended in between
+  EXPECT_FALSE(d.exact);
+  EXPECT_NEAR(d.user_s, 0.3, 1e-9);
+
+  b.task_cpu_ns.clear();  // not sampled with task times
+  EXPECT_FALSE(cpu_delta(a, b).exact);
+}
+
+TEST(CpuDelta, ARealChildsThreadTimesCoverItsBusyWork) {
+  auto child = child_process::spawn(shell("echo ready; i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 30"));
+  ASSERT_TRUE(child.has_value()) << child.error();
+  ASSERT_TRUE(child->read_first_line(5s).has_value());
+  auto a = child->sample(true);
+  ASSERT_TRUE(a.has_value());
+  ASSERT_FALSE(a->task_cpu_ns.empty());
+  EXPECT_EQ(a->task_cpu_ns.front().first, child->pid());
+  // The shell counts for a while: sample once it has spent some CPU.
+  std::optional<process_sample> b;
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(50ms);
+    b = child->sample(true);
+    if (b && b->cpu_user_s + b->cpu_system_s > 0.05) break;
+  }
+  ASSERT_TRUE(b.has_value());
+  const auto d = cpu_delta(*a, *b);
+  EXPECT_TRUE(d.exact);
+  EXPECT_GT(d.user_s + d.system_s, 0.0);
+  child->stop(5s);
+}
+
 }  // namespace
 }  // namespace perflab::loadgen

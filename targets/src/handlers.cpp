@@ -118,9 +118,9 @@ void write_json(std::string& body, std::uint64_t items) {
   body.append("]}");
 }
 
-// Spins for us microseconds: the handler is CPU-bound on whatever thread runs it.
-std::uint64_t burn_cpu(std::uint64_t us) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+// Spins for `d`: the handler is CPU-bound on whatever thread runs it.
+std::uint64_t burn_cpu(std::chrono::nanoseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
   std::uint64_t x = 88172645463325252ull;
   do {
     for (int i = 0; i < 256; ++i) {  // xorshift, so the loop has real work between clock reads
@@ -131,6 +131,9 @@ std::uint64_t burn_cpu(std::uint64_t us) {
   } while (std::chrono::steady_clock::now() < end);
   return x;
 }
+
+// Written once by main before the server threads exist, then only read.
+std::chrono::nanoseconds slowdown_per_request{0};
 
 // GET/HEAD: the value with X-Cache; DELETE: 200 or 404 (nothing to delete); PURGE: 200 with the
 // count. The outcome was worked out by the session (cache_reply).
@@ -156,6 +159,9 @@ response_info write_cache_response(const dispatch& d, const cache_reply& c, bool
 }
 
 }  // namespace
+
+void set_test_slowdown(std::chrono::nanoseconds per_request) noexcept { slowdown_per_request = per_request; }
+std::chrono::nanoseconds test_slowdown() noexcept { return slowdown_per_request; }
 
 std::string_view http_date() noexcept {
   struct cache {
@@ -275,6 +281,8 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
 
 response_info write_response(const dispatch& d, const request_view& req, bool keep_alive,
                              const response_context& ctx, std::string& out) {
+  // Before anything else, so the burn lands on every routed request, errors and /health included.
+  if (slowdown_per_request.count() > 0) burn_cpu(slowdown_per_request);
   const int minor = req.version_minor;
   // "Allow: <methods>\r\n" for 405 (RFC 9110 15.5.6: MUST) and OPTIONS.
   thread_local std::string allow;
@@ -315,7 +323,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                    [&](std::string& o) { write_json(o, d.arg); });
       return {200, 0};
     case endpoint::cpu: {
-      const auto x = burn_cpu(d.arg);
+      const auto x = burn_cpu(std::chrono::microseconds(d.arg));
       append_built(out, 200, "text/plain", keep_alive, minor, d.head, {}, [&](std::string& o) {
         fmt::format_to(std::back_inserter(o), "burned {} us ({:x})\n", d.arg, x & 0xff);
       });
@@ -332,6 +340,13 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       append_built(out, 200, "text/plain; version=0.0.4; charset=utf-8", keep_alive, minor, d.head, {},
                    [&](std::string& o) {
                      if (ctx.stats) ctx.stats->write_prometheus(o, ctx.model);
+                     // Always present, so a scrape shows whether this binary was slowed on purpose.
+                     fmt::format_to(std::back_inserter(o),
+                                    "# HELP perflab_target_test_slowdown_seconds CPU burnt per request by "
+                                    "--test-slowdown (A/B tests of perflab only; 0 = off).\n"
+                                    "# TYPE perflab_target_test_slowdown_seconds gauge\n"
+                                    "perflab_target_test_slowdown_seconds {:g}\n",
+                                    std::chrono::duration<double>(slowdown_per_request).count());
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                    });
       return {200, 0};

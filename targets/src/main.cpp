@@ -14,6 +14,7 @@
 #include <perflab/core/cpus.hpp>
 #include <perflab/core/exit_codes.hpp>
 #include <perflab/core/units.hpp>
+#include <perflab/targets/handlers.hpp>
 #include <perflab/targets/server.hpp>
 
 namespace {
@@ -23,6 +24,7 @@ using namespace perflab;
 struct options {
   std::string model, listen = "127.0.0.1:8080", cpu, max_body = "1MiB";
   std::string header_timeout = "10s", idle_timeout = "60s", send_timeout = "60s", shutdown_timeout = "5s";
+  std::string test_slowdown = "0";
   unsigned threads = 0;
   std::size_t max_connections = 100000, queue = 1024;
   targets::cache_options cache;
@@ -69,9 +71,16 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   auto body = units::parse_size(o.max_body);
   if (!body) return tl::unexpected("--max-body: " + body.error());
   c.limits.max_body = *body;
+  // Up to 1 s: beyond that it would only stall the server, which no A/B test of perflab needs.
+  auto slow = units::parse_duration(o.test_slowdown);
+  if (!slow) return tl::unexpected("--test-slowdown: " + slow.error());
+  if (slow->count() < 0 || *slow > std::chrono::seconds(1))
+    return tl::unexpected("--test-slowdown: must be from 0 to 1s, got '" + o.test_slowdown + "'");
+  c.test_slowdown = *slow;
   if (auto cached = targets::apply_cache_options(o.cache, c); !cached) return tl::unexpected(cached.error());
   return c;
 }
+
 
 }  // namespace
 
@@ -97,6 +106,11 @@ int main(int argc, char** argv) {
   app.add_option("--queue", o.queue, "thread-pool: connections waiting for a worker; more are refused")
       ->capture_default_str();
   app.add_option("--max-body", o.max_body, "request body limit (413 beyond), e.g. 1MiB")->capture_default_str();
+  app.add_option("--test-slowdown", o.test_slowdown,
+                 "FOR A/B TESTS OF PERFLAB ONLY, never for benchmarks: burn this much CPU in every request, "
+                 "e.g. 200us (a deliberately slower build for `loadgen ab`); shown on stderr at start-up and "
+                 "in /metrics")
+      ->capture_default_str();
   auto& c = o.cache;  // /cache/{key} (docs/targets.md, Cache)
   app.add_option("--cache", c.policy, "lru | lfu | fifo | none (every request goes to the origin)")->capture_default_str();
   app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();
@@ -119,6 +133,13 @@ int main(int argc, char** argv) {
   if (!cfg) {
     std::fprintf(stderr, "lab-target: %s\n", cfg.error().c_str());
     return exit_code::usage;
+  }
+  if (cfg->test_slowdown.count() > 0) {
+    // Nobody should benchmark this binary unknowingly: say it where the runner keeps our stderr.
+    std::fprintf(stderr, "lab-target: WARNING: --test-slowdown %s: every request burns this much CPU on purpose "
+                         "(A/B tests of perflab only; this process's numbers are not lab-target's)\n",
+                 units::format_duration(cfg->test_slowdown).c_str());
+    targets::set_test_slowdown(cfg->test_slowdown);
   }
 
   targets::raise_fd_limit();

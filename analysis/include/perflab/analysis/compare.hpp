@@ -24,7 +24,8 @@ enum class better { higher, lower };
 
 // A metric of a variant, by name: "tps.mean", "errors.rate", "<latency>.<stat>" with latency in
 // connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected, send_lag and stat in min, mean, p50,
-// p90, p99, p999 (or p99.9), max; "loadgen.cpu_per_request", "target.rss", "target.cpu".
+// p90, p99, p999 (or p99.9), max; "loadgen.cpu_per_request", "target.rss", "target.cpu",
+// "target.cpu_per_response" (target CPU us over the measured phase per completed response).
 struct metric {
   std::string name;       // canonical name, e.g. "ttlb.p99"
   better direction = better::lower;
@@ -72,6 +73,12 @@ struct metric_change {
   // sides have >= 2 repeats (2000 resamples, fixed seed: the same inputs give the same interval).
   std::optional<double> ci_low;
   std::optional<double> ci_high;
+  // The same interval for median(candidate) / median(baseline) (1.08: 8 % higher), when both sides
+  // have >= 2 repeats and the baseline's median is not 0.
+  std::optional<double> ratio_ci_low;
+  std::optional<double> ratio_ci_high;
+  double tolerance = 0;                // the tolerance it was judged with: compare_options::tolerance, or a
+                                       // capacity search's resolution when that is larger
   bool beyond_tolerance = false;       // |change| above the tolerance and the metric's floor
   bool repeats_agree = false;          // every candidate repeat at or beyond every baseline repeat, in the
                                        // direction of the change (false when nothing changed)
@@ -98,6 +105,11 @@ struct comparison {
 };
 
 comparison compare_runs(const result::run& baseline, const result::run& candidate, const compare_options& opt);
+
+// A metric's value in its unit as the tables print it ("104 us", "1,000.0", "0.10%"), and a change
+// as "+12.3%" (or "+0.20% (from 0)" when the baseline was 0).
+std::string format_metric_value(const std::string& unit, double v);
+std::string format_change(const metric_change& c);
 
 // Aligned text table of the changes, then the warnings and a one-line summary (ends with '\n').
 std::string format_comparison(const comparison& c, const compare_options& opt);

@@ -25,6 +25,18 @@ struct report_paths {
 tl::expected<report_paths, std::string> render_report(const std::vector<std::filesystem::path>& run_dirs,
                                                       const std::filesystem::path& out_dir);
 
+struct ab_verdict;  // ab.hpp (which includes this header through compare.hpp)
+struct ab_options;
+
+// The report of a `loadgen ab` run into out_dir: its findings are the A/B verdict (every variant and
+// metric with baseline and candidate medians, change, the ratio's 95 % interval, p, the smallest
+// change this run could detect, the verdict), then both runs as render_report shows two runs
+// (variants labelled "baseline: ..." and "candidate: ..."). Errors as render_report's.
+tl::expected<report_paths, std::string> render_ab_report(const std::filesystem::path& baseline_dir,
+                                                         const std::filesystem::path& candidate_dir,
+                                                         const std::filesystem::path& out_dir, const ab_verdict& v,
+                                                         const ab_options& opt);
+
 // Plain-text table of the run's variants with aligned columns, for the terminal: TPS, TTFB and
 // TTLB p50/p99 (ms), errors, and flags (saturated, incomplete, thresholds failed). Ends with '\n'.
 std::string comparison_table(const result::run& r);

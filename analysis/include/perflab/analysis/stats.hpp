@@ -51,4 +51,10 @@ struct interval {
 interval bootstrap_median_difference(std::span<const double> x, std::span<const double> y, double confidence,
                                      int resamples, std::uint64_t seed);
 
+// The same for median(y) / median(x), the A/B ratio (1.08: the candidate's median is 8 % above the
+// baseline's). Resamples whose median(x) is 0 are left out; {0, 0} when every one is (a metric
+// that is 0 on the baseline, such as an error rate, has no ratio).
+interval bootstrap_median_ratio(std::span<const double> x, std::span<const double> y, double confidence,
+                                int resamples, std::uint64_t seed);
+
 }  // namespace perflab::analysis::stats

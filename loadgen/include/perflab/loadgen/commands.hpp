@@ -9,5 +9,6 @@ void add_attack_command(CLI::App& app, int& exit_code);   // ad-hoc run against 
 void add_run_command(CLI::App& app, int& exit_code);      // run a scenario file (cli_scenario.cpp)
 void add_report_command(CLI::App& app, int& exit_code);   // render report.md / report.html (cli_analysis.cpp)
 void add_compare_command(CLI::App& app, int& exit_code);  // compare two runs (cli_analysis.cpp)
+void add_ab_command(CLI::App& app, int& exit_code);       // interleaved A/B run with a verdict (cli_ab.cpp)
 
 }  // namespace perflab::loadgen

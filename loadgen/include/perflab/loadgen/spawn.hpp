@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -36,12 +37,27 @@ struct exit_info {
 
 // A /proc snapshot of a running child.
 struct process_sample {
-  double cpu_user_s = 0;          // user CPU since start
+  double cpu_user_s = 0;          // user CPU since start (/proc/PID/stat: whole 10 ms ticks, rounded down)
   double cpu_system_s = 0;        // system CPU since start
   std::int64_t threads = 0;       // current thread count
   std::int64_t rss_bytes = 0;     // current resident set
   std::int64_t peak_rss_bytes = 0;  // VmHWM: peak resident set
+  // With sample(true): each live thread's CPU time in ns (/proc/PID/task/TID/schedstat), sorted by
+  // thread id. Exact, but a thread that ended takes its time with it (see cpu_delta).
+  std::vector<std::pair<pid_t, std::uint64_t>> task_cpu_ns;
 };
+
+// The CPU a child spent between two samples, user and system. From the threads' exact times
+// (sample(true) on both ends) when they account for all of it: no thread of `from` has ended by
+// `to`, and their sum agrees with the tick counters within the ticks' own rounding. The user/system
+// split is the ticks' (scaled to the exact total). Otherwise the tick counters' difference, which
+// can be off by two ticks (20 ms): over a few seconds of a mostly idle target that is 10 % or more.
+struct cpu_spent {
+  double user_s = 0;
+  double system_s = 0;
+  bool exact = false;  // from the threads' times
+};
+cpu_spent cpu_delta(const process_sample& from, const process_sample& to);
 
 class child_process {
  public:
@@ -66,7 +82,9 @@ class child_process {
   std::optional<exit_info> poll_exit();
 
   // Current CPU times, threads and RSS from /proc (nullopt once the child is gone).
-  std::optional<process_sample> sample() const;
+  // task_times: also read every thread's exact CPU time (a directory scan: for the phase
+  // boundaries, not for frequent polling).
+  std::optional<process_sample> sample(bool task_times = false) const;
 
   // SIGTERM, wait up to `timeout`, then SIGKILL; reaps. Safe to call on an exited child.
   exit_info stop(std::chrono::nanoseconds timeout);

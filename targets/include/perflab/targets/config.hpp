@@ -43,6 +43,8 @@ struct server_config {
   std::chrono::milliseconds send_timeout{60000};       // a response whose client takes no byte for this long: close
   std::chrono::milliseconds shutdown_timeout{5000};    // SIGTERM: in-flight work gets this long
   http::request_limits limits{};                       // request line, header bytes, body (nginx defaults)
+  std::chrono::nanoseconds test_slowdown{0};           // --test-slowdown: CPU burnt per request, A/B tests of
+                                                       // perflab only (handlers.hpp, set_test_slowdown); 0 = off
   // /cache/{key}: the read-through cache and its simulated origin (--cache, --cache-capacity,
   // --cache-bytes, --cache-ttl, --cache-coalesce, --origin-latency, --origin-bytes). Default: no
   // store (--cache none), every request an origin call of 5 ms.

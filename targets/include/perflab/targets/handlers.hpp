@@ -96,6 +96,13 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
 // the body after the reason phrase (e.g. the parser's message, as RFC 9112 5.2 asks for obs-fold).
 void write_error(int status, std::string& out, bool head_only = false, std::string_view detail = {});
 
+// --test-slowdown: CPU burnt at the start of every request a handler answers, for A/B tests of
+// perflab itself (`loadgen ab` must see a deliberately slower candidate as a regression). Off (0)
+// by default; process-wide because it describes the binary under test, not a connection. Set once
+// in main before any server thread starts (thread creation orders it before every read).
+void set_test_slowdown(std::chrono::nanoseconds per_request) noexcept;
+std::chrono::nanoseconds test_slowdown() noexcept;
+
 // The current "Date" header value (IMF-fixdate, 29 characters), cached per thread and refreshed
 // when the second changes.
 std::string_view http_date() noexcept;
