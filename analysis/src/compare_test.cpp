@@ -403,6 +403,21 @@ TEST(ComparisonTable, SpawnedTargetsShowThreadsAndPeakRss) {
   EXPECT_NE(t.find("12.0 MiB"), std::string::npos) << t;
 }
 
+// A run whose responses carried X-Cache gets a hit ratio column; a variant without any says "-".
+TEST(ComparisonTable, HitRatioColumnWhenResponsesCarriedXCache) {
+  result::run r;
+  r.variants.push_back(make_variant("cache=lru", 0, 5000, 3000));
+  r.variants.push_back(make_variant("cache=none", 0, 5000, 6000));
+  EXPECT_EQ(comparison_table(r).find("hit ratio"), std::string::npos) << "no X-Cache: no column";
+  r.variants[0].cache = {6640, 3360, 0, 0};
+  r.variants[0].cache_hit_ratio = r.variants[0].cache.hit_ratio();
+  const auto t = comparison_table(r);
+  EXPECT_NE(t.find("hit ratio"), std::string::npos) << t;
+  EXPECT_NE(t.find(" 0.664 "), std::string::npos) << t;
+  const auto none_row = t.substr(t.find("cache=none"));
+  EXPECT_NE(none_row.find(" - "), std::string::npos) << t;
+}
+
 TEST(ComparisonTable, ListsEveryVariantInAlignedColumnsWithFlags) {
   result::run r;
   r.variants.push_back(make_variant("model=reactor,connections=100", 0, 12345.6, 2500));

@@ -158,6 +158,30 @@ void add_tps_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
   pm.add(std::move(spec), "tps-over-time", caption);
 }
 
+// The hit ratio per second (from X-Cache), for variants whose responses carried it: a cold start
+// climbing, a TTL wave or an invalidation dipping.
+void add_hit_ratio_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
+  plot_spec spec;
+  spec.title = "Cache hit ratio over time";
+  spec.xlabel = "time in measured phase (s)";
+  spec.ylabel = "hit ratio (X-Cache: HIT / responses with X-Cache)";
+  int color = 0;
+  for (const auto& lv : vars) {
+    const int c = color++;
+    if (lv.v->cache.total() == 0) continue;
+    series s{lv.label, {}, false, c};
+    for (const auto& p : lv.v->series) {
+      if (p.phase == "drain" || p.cache_hit + p.cache_miss + p.cache_stale + p.cache_other == 0) continue;
+      s.points.emplace_back(p.t_s, p.cache_hit_ratio);
+    }
+    if (!s.points.empty()) spec.lines.push_back(std::move(s));
+  }
+  if (spec.lines.empty()) return;
+  pm.add(std::move(spec), "hit-ratio-over-time",
+         "Hits over responses with an X-Cache header, per second of the measured phase (warm-up excluded). A cold "
+         "cache climbs; a TTL expiry or a purge shows as a dip.");
+}
+
 // For each matrix key whose values are all numeric with at least two distinct values: TPS and
 // TTLB p99 against it, one line per combination of the other keys (and per run), repeats reduced
 // to their median.
@@ -180,7 +204,7 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
     }
     if (!numeric || distinct.size() < 2) continue;
     // group -> x -> per-repeat values
-    std::map<std::string, std::map<double, std::vector<double>>> tps, p99;
+    std::map<std::string, std::map<double, std::vector<double>>> tps, p99, hits;
     for (const auto& lv : vars) {
       auto it = lv.v->params.find(key);
       if (it == lv.v->params.end()) continue;
@@ -194,6 +218,7 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
       if (group.empty()) group = "all";
       tps[group][x].push_back(lv.v->tps_mean);
       p99[group][x].push_back(lv.v->ttlb.p99_us / 1e3);
+      if (lv.v->cache.total() > 0) hits[group][x].push_back(lv.v->cache_hit_ratio);
     }
     const bool logx = *distinct.begin() > 0 && *distinct.rbegin() / *distinct.begin() >= 20;
     auto make = [&](const char* title, const char* ylabel, const auto& data, const std::string& stem, bool latency) {
@@ -225,6 +250,7 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
     };
     make("TPS", "goodput (successful responses per second)", tps, "sweep-tps", false);
     make("TTLB p99", "TTLB p99 (ms)", p99, "sweep-p99", true);
+    if (!hits.empty()) make("Cache hit ratio", "hit ratio (from X-Cache)", hits, "sweep-hit-ratio", false);
   }
 }
 
@@ -253,6 +279,7 @@ void add_plots(document& doc, const std::vector<loaded_variant>& vars) {
   if (!pm.enabled) notes.push_back("plots not drawn: gnuplot not found on PATH (apt-get install gnuplot-nox)");
   add_spectrum_plots(pm, vars);
   add_tps_plot(pm, vars);
+  add_hit_ratio_plot(pm, vars);
   add_sweep_plots(pm, vars);
   for (const auto& lv : vars) {
     if (!lv.log_note.empty()) notes.push_back(fmt::format("`{}`: no percentile spectrum ({})", lv.label, lv.log_note));

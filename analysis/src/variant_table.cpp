@@ -26,9 +26,10 @@ std::vector<std::string> variant_labels(const result::run& r) {
 }
 
 grid variant_grid(const result::run& r) {
-  bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false;
+  bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false, cached = false;
   for (const auto& v : r.variants) {
     spawned = spawned || v.target.spawned;
+    cached = cached || v.cache.total() > 0;
     rps = rps || rps_differs(v);
     carried = carried || v.carried_in > 0;
     stalled = stalled || v.stalled > 0;
@@ -38,6 +39,7 @@ grid variant_grid(const result::run& r) {
   g.header = {"variant", "goodput/s"};
   if (rps) g.header.push_back("responses/s");
   for (const char* h : {"TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors"}) g.header.push_back(h);
+  if (cached) g.header.push_back("hit ratio");  // from X-Cache: hits / responses with the header
   if (carried) g.header.push_back("carried-in");
   if (stalled) g.header.push_back("stalled");
   if (unanswered) g.header.push_back("unanswered");
@@ -57,6 +59,7 @@ grid variant_grid(const result::run& r) {
     row.push_back(format_ms_plain(v.ttlb.p50_us));
     row.push_back(format_ms_plain(v.ttlb.p99_us));
     row.push_back(v.errors.total() ? fmt::format("{} ({})", v.errors.total(), format_percent(v.error_rate)) : "0");
+    if (cached) row.push_back(v.cache.total() > 0 ? fmt::format("{:.3f}", v.cache_hit_ratio) : "-");
     if (carried) row.push_back(std::to_string(v.carried_in));
     if (stalled) row.push_back(std::to_string(v.stalled));
     if (unanswered) row.push_back(std::to_string(v.abandoned));

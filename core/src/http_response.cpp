@@ -37,7 +37,7 @@ enum state : std::uint8_t {
   s_failed,
 };
 
-enum header_kind : std::uint8_t { h_other, h_content_length, h_transfer_encoding, h_connection };
+enum header_kind : std::uint8_t { h_other, h_content_length, h_transfer_encoding, h_connection, h_x_cache };
 
 constexpr std::array<std::uint8_t, 256> make_tchar_lower() {
   // 0: not a token character; otherwise the lower-cased character.
@@ -79,6 +79,7 @@ void response_parser::clear_head() noexcept {
   content_length_ = 0;
   number_ = 0;
   digits_ = 0;
+  x_cache_ = cache_status::none;
 }
 
 void response_parser::reset(bool no_body) noexcept {
@@ -132,6 +133,11 @@ bool response_parser::end_list_element() noexcept {
   if (header_kind_ == h_transfer_encoding) {
     has_transfer_encoding_ = true;
     te_chunked_last_ = token == "chunked";
+  } else if (header_kind_ == h_x_cache) {
+    // Only the value's first word counts ("HIT", or Squid's "HIT from host"), of the first field.
+    if (digits_++ == 0 && x_cache_ == cache_status::none)
+      x_cache_ = token == "hit" ? cache_status::hit : token == "miss" ? cache_status::miss
+                 : token == "stale" ? cache_status::stale : cache_status::other;
   } else if (token == "close") {
     connection_close_ = true;
   } else if (token == "keep-alive") {
@@ -301,6 +307,7 @@ response_parser::progress response_parser::feed(std::string_view data) noexcept 
         header_kind_ = name == "content-length"      ? h_content_length
                        : name == "transfer-encoding" ? h_transfer_encoding
                        : name == "connection"        ? h_connection
+                       : name == "x-cache"           ? h_x_cache
                                                      : h_other;
         number_ = 0;
         value_seen_ = false;

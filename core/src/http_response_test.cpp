@@ -405,3 +405,46 @@ TEST(ResponseParser, ResetClearsThePreviousResponse) {
 }
 
 }  // namespace
+
+namespace perflab::http {
+namespace {
+
+TEST(ResponseParserXCache, ReadsTheFirstWordOfTheFirstXCacheAtEverySplit) {
+  struct xcase {
+    const char* raw;
+    cache_status want;
+  };
+  const std::vector<xcase> cases = {
+      {"HTTP/1.1 200 OK\r\nX-Cache: HIT\r\nContent-Length: 2\r\n\r\nok", cache_status::hit},
+      {"HTTP/1.1 200 OK\r\nx-cache:miss\r\nContent-Length: 2\r\n\r\nok", cache_status::miss},
+      {"HTTP/1.1 200 OK\r\nX-CACHE: Stale\r\nContent-Length: 0\r\n\r\n", cache_status::stale},
+      {"HTTP/1.1 200 OK\r\nX-Cache: HIT from proxy.example\r\nContent-Length: 0\r\n\r\n", cache_status::hit},
+      {"HTTP/1.1 200 OK\r\nX-Cache: MISS\r\nX-Cache: HIT\r\nContent-Length: 0\r\n\r\n", cache_status::miss},
+      {"HTTP/1.1 200 OK\r\nX-Cache: REVALIDATED\r\nContent-Length: 0\r\n\r\n", cache_status::other},
+      {"HTTP/1.1 200 OK\r\nX-Cache-Lookup: HIT\r\nContent-Length: 0\r\n\r\n", cache_status::none},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", cache_status::none},
+      {"HTTP/1.1 100 Continue\r\nX-Cache: HIT\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", cache_status::none},
+  };
+  for (const auto& c : cases) {
+    const std::string_view raw = c.raw;
+    for (std::size_t split = 1; split < raw.size(); ++split) {
+      SCOPED_TRACE(std::string(raw) + " split at " + std::to_string(split));
+      response_parser p;
+      p.reset();
+      p.feed(raw.substr(0, split));
+      const auto r = p.feed(raw.substr(split));
+      ASSERT_TRUE(r.complete || p.complete());
+      EXPECT_EQ(p.x_cache(), c.want);
+    }
+  }
+  // The next response starts without the previous one's X-Cache.
+  response_parser p;
+  p.reset();
+  p.feed("HTTP/1.1 200 OK\r\nX-Cache: HIT\r\nContent-Length: 0\r\n\r\n");
+  p.reset();
+  p.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(p.x_cache(), cache_status::none);
+}
+
+}  // namespace
+}  // namespace perflab::http

@@ -109,6 +109,9 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("retries: {} requests resent once on a new connection (their keep-alive connection had been "
                      "closed by the server while idle; not errors)",
                      v.retries));
+  if (v.cache.total() > 0)
+    line(fmt::format("cache: hit ratio {:.3f} over {} responses with X-Cache ({} HIT, {} MISS, {} STALE, {} other)",
+                     v.cache_hit_ratio, v.cache.total(), v.cache.hit, v.cache.miss, v.cache.stale, v.cache.other));
   const auto& e = v.errors;
   if (e.total() + v.abandoned == 0) {
     line("errors: none");

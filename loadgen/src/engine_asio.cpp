@@ -546,9 +546,17 @@ class asio_worker final : public load_worker {
       const int status = c.parser.status();
       const bool ok = s_.success.contains(status);
       const std::int64_t fb = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
+      const http::cache_status cached = c.parser.x_cache();
       for (sample_set* set : {&totals_, interval_.get()}) {
         ++set->completed;
         if (ok) ++set->succeeded;
+        switch (cached) {
+          case http::cache_status::none: break;
+          case http::cache_status::hit: ++set->cache.hit; break;
+          case http::cache_status::miss: ++set->cache.miss; break;
+          case http::cache_status::stale: ++set->cache.stale; break;
+          case http::cache_status::other: ++set->cache.other; break;
+        }
         if (status >= 500) ++set->errors.status_5xx;
         else if (status >= 400) ++set->errors.status_4xx;
         if (overrun) count_error(set->errors, err::unsolicited);

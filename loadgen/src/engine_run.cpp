@@ -238,14 +238,20 @@ class interval_merger {
     pt.in_flight = merged.in_flight;
     pt.retries = merged.retries;
     pt.stalled = drain ? 0 : merged.stalled;
+    pt.cache_hit = merged.cache.hit;
+    pt.cache_miss = merged.cache.miss;
+    pt.cache_stale = merged.cache.stale;
+    pt.cache_other = merged.cache.other;
+    pt.cache_hit_ratio = merged.cache.hit_ratio();
     if (!drain) {
       completed_in_window_ += merged.completed;
       succeeded_in_window_ += merged.succeeded;
     }
     if (csv_.is_open())
-      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{}\n", pt.t_s, pt.length_s, pt.phase,
-                          pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us, pt.ttlb_p99_us,
-                          pt.target_rate, pt.in_flight, pt.retries, pt.stalled)
+      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f}\n", pt.t_s,
+                          pt.length_s, pt.phase, pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us,
+                          pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries, pt.stalled, pt.cache_hit,
+                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio)
            << std::flush;
     if (progress_ && !drain)
       std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
@@ -396,7 +402,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
       return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
                                         fec ? fec.message() : std::string("open failed")));
     csv << "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-           "retries,stalled\n";
+           "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio\n";
   }
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
@@ -580,6 +586,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.unsent = total.unsent;
   v.abandoned = total.abandoned;
   v.retries = total.retries;
+  v.cache = total.cache;
+  v.cache_hit_ratio = total.cache.hit_ratio();
   v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;
   v.rps_mean = v.measured_s > 0 ? static_cast<double>(v.completed_in_window) / v.measured_s : 0;
   v.connections_opened = total.connections_opened;

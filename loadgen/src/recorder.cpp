@@ -37,6 +37,10 @@ void sample_set::add(const sample_set& o) {
   abandoned += o.abandoned;
   retries += o.retries;
   add_errors(errors, o.errors);
+  cache.hit += o.cache.hit;
+  cache.miss += o.cache.miss;
+  cache.stale += o.cache.stale;
+  cache.other += o.cache.other;
   in_flight += o.in_flight;
   end_ns = std::max(end_ns, o.end_ns);
 }
@@ -51,6 +55,7 @@ void sample_set::reset() noexcept {
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
   in_flight = index = end_ns = 0;
   errors = {};
+  cache = {};
 }
 
 }  // namespace perflab::loadgen

@@ -404,6 +404,9 @@ void variant_executor::print(const result::variant& v) {
   if (v.errors.total() + v.abandoned > 0) line += fmt::format(" ({:.2f}%)", v.error_rate * 100);
   if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
   if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
+  if (v.cache.total() > 0)
+    line += fmt::format(", cache hit ratio {:.3f} ({} hit, {} miss, {} stale)", v.cache_hit_ratio, v.cache.hit,
+                        v.cache.miss, v.cache.stale);
   if (v.target.spawned)
     line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
                         units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);

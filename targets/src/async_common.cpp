@@ -106,6 +106,28 @@ void async_conn::do_linger() {
                         });
 }
 
+bool async_conn::park_for_flight() {
+  flight_done_ = false;
+  // The flight ends on the leader's thread, maybe another loop's: only a post reaches this one.
+  // A weak reference, so a flight never keeps a closed connection alive; a connection still
+  // alive means its loop is too.
+  std::weak_ptr<async_conn> weak = weak_from_this();
+  const bool parked = sess_.joined_flight()->subscribe([weak] {
+    if (auto c = weak.lock()) {
+      auto& ioc = c->loop_.ioc;
+      asio::post(ioc, [c = std::move(c)] {
+        c->flight_done_ = true;
+        c->sleep_timer_.cancel();
+      });
+    }
+  });
+  if (parked) {
+    set_no_deadline();
+    sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+  }
+  return parked;
+}
+
 void async_conn::close_now() noexcept {
   if (closed_) return;
   closed_ = true;

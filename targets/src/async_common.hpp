@@ -73,6 +73,10 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;
+  // next::join: subscribes to the session's joined flight and parks sleep_timer_ at its far end
+  // (the pending wait keeps the connection alive on its own loop). The flight's end posts to this
+  // loop, sets flight_done_ and cancels the park. False: the flight has already ended, go on now.
+  bool park_for_flight();
 
   event_loop& loop_;
   server_context& ctx_;
@@ -83,6 +87,7 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   bool writing_ = false;            // a write of the output is pending
   bool timed_out_ = false;          // the watchdog cancelled the pending read
   bool closed_ = false;
+  bool flight_done_ = false;        // the flight a parked join waited for has ended
 
  private:
   void arm_watchdog(std::int64_t at_ns);

@@ -147,6 +147,11 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
+    if (st.what == session::next::join) {
+      s.joined_flight()->wait_ended();  // another thread's origin call for the same key
+      s.finish_wait();
+      continue;
+    }
 
     // A blocking recv with a receive timeout: one system call per request that arrives whole.
     // The deadline is the idle timeout between requests, the rest of the header timeout while

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <perflab/core/cpus.hpp>
+#include <perflab/core/units.hpp>
 
 namespace perflab::targets {
 
@@ -53,6 +54,58 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text) {
                           "' (a numeric IPv4 address, e.g. 127.0.0.1)");
   a.port = static_cast<std::uint16_t>(port);
   return a;
+}
+
+tl::expected<void, std::string> apply_cache_options(const cache_options& o, server_config& cfg) {
+  using tl::unexpected;
+  auto count = [](const std::string& name, const std::string& text,
+                  std::uint64_t max) -> tl::expected<std::uint64_t, std::string> {
+    long v = -1;
+    if (!to_int(text, v) || v < 0 || static_cast<std::uint64_t>(v) > max)
+      return tl::unexpected(name + ": expected a whole number from 0 to " + std::to_string(max) + ", got '" + text + "'");
+    return static_cast<std::uint64_t>(v);
+  };
+  auto duration = [](const std::string& name, const std::string& text) -> tl::expected<std::chrono::nanoseconds, std::string> {
+    auto d = units::parse_duration(text);
+    if (!d) return tl::unexpected(name + ": " + d.error());
+    if (d->count() < 0) return tl::unexpected(name + ": must not be negative, got '" + text + "'");
+    return *d;
+  };
+  cache::read_through_config rt;
+  const auto policy = cache::parse_policy(o.policy);
+  if (!policy && o.policy != "none")
+    return unexpected("--cache: unknown policy '" + o.policy + "' (accepted: lru, lfu, fifo, none)");
+  auto capacity = count("--cache-capacity", o.capacity, 100'000'000);
+  if (!capacity) return unexpected(capacity.error());
+  auto bytes = units::parse_size(o.bytes);
+  if (!bytes) return unexpected("--cache-bytes: " + bytes.error());
+  auto ttl = duration("--cache-ttl", o.ttl);
+  if (!ttl) return unexpected(ttl.error());
+  auto prewarm = count("--cache-prewarm", o.prewarm, 100'000'000);
+  if (!prewarm) return unexpected(prewarm.error());
+  if (o.coalesce != "on" && o.coalesce != "off")
+    return unexpected("--cache-coalesce: expected on or off, got '" + o.coalesce + "'");
+  auto latency = duration("--origin-latency", o.origin_latency);
+  if (!latency) return unexpected(latency.error());
+  if (*latency > std::chrono::seconds(60))
+    return unexpected("--origin-latency: at most 60s, got '" + o.origin_latency + "'");
+  auto value_bytes = count("--origin-bytes", o.origin_bytes, 1 << 20);
+  if (!value_bytes) return unexpected(value_bytes.error());
+  if (policy) {
+    if (*capacity == 0)
+      return unexpected("--cache-capacity: must be at least 1 with --cache " + o.policy + " (--cache none stores nothing)");
+    if (*prewarm > *capacity)
+      return unexpected("--cache-prewarm: " + o.prewarm + " keys do not fit in --cache-capacity " + o.capacity);
+    rt.cache = cache::cache_limits{*policy, static_cast<std::size_t>(*capacity), static_cast<std::size_t>(*bytes), *ttl, 16};
+  } else if (*prewarm > 0) {
+    return unexpected(std::string("--cache-prewarm: needs a cache policy (--cache lru, lfu or fifo), not --cache none"));
+  }
+  rt.coalesce = o.coalesce == "on";
+  rt.origin.latency = *latency;
+  rt.origin.value_bytes = static_cast<std::size_t>(*value_bytes);
+  cfg.cache = rt;
+  cfg.cache_prewarm = static_cast<std::size_t>(*prewarm);
+  return {};
 }
 
 unsigned usable_cpus(const server_config& cfg) noexcept {

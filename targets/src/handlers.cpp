@@ -13,7 +13,7 @@ namespace perflab::targets {
 namespace {
 
 constexpr std::string_view known_methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE",
-                                              "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+                                              "CONNECT", "OPTIONS", "TRACE", "PATCH", "PURGE"};
 
 bool is_known_method(std::string_view m) noexcept {
   for (auto k : known_methods)
@@ -135,6 +135,29 @@ std::uint64_t burn_cpu(std::chrono::nanoseconds d) {
 // Written once by main before the server threads exist, then only read.
 std::chrono::nanoseconds slowdown_per_request{0};
 
+// GET/HEAD: the value with X-Cache; DELETE: 200 or 404 (nothing to delete); PURGE: 200 with the
+// count. The outcome was worked out by the session (cache_reply).
+response_info write_cache_response(const dispatch& d, const cache_reply& c, bool keep_alive, int minor,
+                                   std::string& out) {
+  if (d.ep == endpoint::cache) {
+    thread_local std::string header;  // "X-Cache: HIT\r\n", reused
+    header.assign("X-Cache: ").append(c.x_cache).append("\r\n");
+    append_head(out, 200, "text/plain", c.value.size(), keep_alive, minor, header);
+    if (!d.head) out.append(c.value);
+    return {200, 0};
+  }
+  if (d.ep == endpoint::cache_delete && !c.erased) {
+    append_built(out, 404, "text/plain", keep_alive, minor, false, {},
+                 [](std::string& o) { error_body(o, 404, "not cached"); });
+    return {404, 0};
+  }
+  append_built(out, 200, "text/plain", keep_alive, minor, false, {}, [&](std::string& o) {
+    if (d.ep == endpoint::cache_delete) o.append("deleted\n");
+    else fmt::format_to(std::back_inserter(o), "purged {}\n", c.purged);
+  });
+  return {200, 0};
+}
+
 }  // namespace
 
 void set_test_slowdown(std::chrono::nanoseconds per_request) noexcept { slowdown_per_request = per_request; }
@@ -191,7 +214,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   if (path == "*") {  // OPTIONS * (the parser allows asterisk-form with OPTIONS only)
     d.ep = endpoint::options;
     d.options = true;
-    d.allow = "GET, HEAD, POST, PUT, OPTIONS";
+    d.allow = "GET, HEAD, POST, PUT, DELETE, PURGE, OPTIONS";
     return d;
   }
   if (path == "/hello") d.ep = endpoint::hello;
@@ -202,21 +225,43 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path == "/health") d.ep = endpoint::health;
   else if (path == "/metrics") d.ep = endpoint::metrics;
   else if (path == "/echo") d.ep = endpoint::echo;
+  else if (path.starts_with("/cache/")) d.ep = endpoint::cache;
+  else if (path == "/cache") d.ep = endpoint::cache_purge;
   else {
     d.status = 404;
     return d;
   }
-  const bool post_resource = d.ep == endpoint::echo;
-  d.allow = post_resource ? post_allow : get_allow;
+  bool allowed = method == "GET" || d.head;
+  switch (d.ep) {
+    case endpoint::echo:
+      d.allow = post_allow;
+      allowed = method == "POST" || method == "PUT";
+      break;
+    case endpoint::cache:
+      d.allow = "GET, HEAD, DELETE, OPTIONS";
+      allowed = allowed || method == "DELETE";
+      break;
+    case endpoint::cache_purge:
+      d.allow = "PURGE, OPTIONS";
+      allowed = method == "PURGE";
+      break;
+    default:
+      d.allow = get_allow;
+      break;
+  }
   if (method == "OPTIONS") {
     d.ep = endpoint::options;
     d.options = true;
     return d;
   }
-  const bool allowed = post_resource ? (method == "POST" || method == "PUT") : (method == "GET" || d.head);
   if (!allowed) {
     d.status = 405;
     return d;
+  }
+  if (d.ep == endpoint::cache) {
+    d.key = path.substr(7);
+    if (d.key.empty() || d.key.size() > max_cache_key) d.status = 400;
+    if (method == "DELETE") d.ep = endpoint::cache_delete;
   }
   auto arg = [&](std::string_view text, std::uint64_t max) {
     if (!parse_u64(text, d.arg) || d.arg > max) d.status = 400;
@@ -302,8 +347,14 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                                     "# TYPE perflab_target_test_slowdown_seconds gauge\n"
                                     "perflab_target_test_slowdown_seconds {:g}\n",
                                     std::chrono::duration<double>(slowdown_per_request).count());
+                     if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                    });
       return {200, 0};
+    case endpoint::cache:
+    case endpoint::cache_delete:
+    case endpoint::cache_purge:
+      if (ctx.cached) return write_cache_response(d, *ctx.cached, keep_alive, minor, out);
+      break;  // a cache endpoint answered without its outcome: a bug, answered 500
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:

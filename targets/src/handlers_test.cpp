@@ -130,7 +130,7 @@ TEST(HandlersResponse, ErrorsCarryStatusAndAllow) {
 TEST(HandlersResponse, OptionsListsTheMethodsWithNoContent) {
   const auto any = respond("OPTIONS", "*", "");
   EXPECT_TRUE(any.starts_with("HTTP/1.1 200 OK\r\n")) << any;
-  EXPECT_NE(any.find("\r\nAllow: GET, HEAD, POST, PUT, OPTIONS\r\n"), std::string::npos) << any;
+  EXPECT_NE(any.find("\r\nAllow: GET, HEAD, POST, PUT, DELETE, PURGE, OPTIONS\r\n"), std::string::npos) << any;
   EXPECT_NE(any.find("\r\nContent-Length: 0\r\n"), std::string::npos) << any;
   EXPECT_EQ(any.find("Content-Type"), std::string::npos) << any;
   EXPECT_TRUE(any.ends_with("\r\n\r\n"));

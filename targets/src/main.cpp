@@ -1,5 +1,5 @@
 // lab-target: the sample HTTP/1.1 server, once per concurrency model.
-//   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...]
+//   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...] [--cache lru ...]
 // Prints one line "listening http://HOST:PORT" once it accepts; SIGTERM/SIGINT stop it
 // gracefully (exit 0); a bad option exits 2 naming it.
 #include <csignal>
@@ -27,6 +27,7 @@ struct options {
   std::string test_slowdown = "0";
   unsigned threads = 0;
   std::size_t max_connections = 100000, queue = 1024;
+  targets::cache_options cache;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -76,6 +77,7 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   if (slow->count() < 0 || *slow > std::chrono::seconds(1))
     return tl::unexpected("--test-slowdown: must be from 0 to 1s, got '" + o.test_slowdown + "'");
   c.test_slowdown = *slow;
+  if (auto cached = targets::apply_cache_options(o.cache, c); !cached) return tl::unexpected(cached.error());
   return c;
 }
 
@@ -109,6 +111,16 @@ int main(int argc, char** argv) {
                  "e.g. 200us (a deliberately slower build for `loadgen ab`); shown on stderr at start-up and "
                  "in /metrics")
       ->capture_default_str();
+  auto& c = o.cache;  // /cache/{key} (docs/targets.md, Cache)
+  app.add_option("--cache", c.policy, "lru | lfu | fifo | none (every request goes to the origin)")->capture_default_str();
+  app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();
+  app.add_option("--cache-bytes", c.bytes, "cache byte budget, e.g. 64MiB (0: none)")->capture_default_str();
+  app.add_option("--cache-ttl", c.ttl, "entries go stale this long after being stored (0: never)")->capture_default_str();
+  app.add_option("--cache-prewarm", c.prewarm, "load keys 0..N-1 (the most popular) before listening")->capture_default_str();
+  app.add_option("--cache-coalesce", c.coalesce, "on | off: concurrent misses on a key share one origin call")
+      ->capture_default_str();
+  app.add_option("--origin-latency", c.origin_latency, "one origin call's wait")->capture_default_str();
+  app.add_option("--origin-bytes", c.origin_bytes, "bytes of each origin value")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -55,6 +55,9 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::health: return "health";
     case endpoint::metrics: return "metrics";
     case endpoint::echo: return "echo";
+    case endpoint::cache: return "cache";
+    case endpoint::cache_delete: return "cache_delete";
+    case endpoint::cache_purge: return "cache_purge";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

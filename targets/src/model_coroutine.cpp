@@ -75,6 +75,14 @@ class coroutine_conn final : public async_conn {
         sess_.finish_wait();
         continue;
       }
+      if (st.what == session::next::join) {  // another request's origin call for the same key
+        if (park_for_flight()) {
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (closed_ || !flight_done_) break;  // the park ends by a cancel either way
+        }
+        sess_.finish_wait();
+        continue;
+      }
       if (ctx_.stopping.load(std::memory_order_relaxed) && sess_.idle()) break;
       set_read_deadline();
       reading_ = true;

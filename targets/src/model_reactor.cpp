@@ -58,6 +58,7 @@ class reactor_conn final : public async_conn {
       case session::next::wait: return do_wait(std::move(self));
       case session::next::close: return linger_then_close();
       case session::next::more: return run(std::move(self), sess_.process());
+      case session::next::join: return do_join(std::move(self));
     }
   }
 
@@ -99,6 +100,25 @@ class reactor_conn final : public async_conn {
 
   void on_wait(ptr self, const boost::system::error_code& ec) {
     if (ec) return close_now();
+    sess_.finish_wait();
+    run(std::move(self), sess_.process());
+  }
+
+  // Waits for the origin call another request makes for the same key (cache single-flight).
+  void do_join(ptr self) {
+    if (!park_for_flight()) {
+      sess_.finish_wait();
+      return run(std::move(self), sess_.process());
+    }
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+      auto* c = s.get();
+      c->on_join(std::move(s), ec);
+    });
+  }
+
+  void on_join(ptr self, const boost::system::error_code&) {
+    // The park ends by a cancel either way: the flight's post (flight_done_) or close_now().
+    if (closed_ || !flight_done_) return close_now();
     sess_.finish_wait();
     run(std::move(self), sess_.process());
   }

@@ -18,6 +18,11 @@ std::size_t max_buffer(const http::request_limits& l) {
 
 }  // namespace
 
+server_context::server_context(server_config c)
+    : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)) {
+  if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
+}
+
 void read_buffer::grow(std::size_t want, std::size_t keep) {
   std::size_t cap = capacity_ ? capacity_ : initial_capacity;
   while (cap < want) cap *= 2;
@@ -38,8 +43,10 @@ void read_buffer::shrink() noexcept {
 session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
 
 session::~session() {
-  // A connection that ends during a /sleep (stop deadline, error) still ends its request.
+  // A connection that ends during a /sleep or an origin call (stop deadline, error) still ends
+  // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
+  if (waiting_ && cache_wait_ == cache_wait::origin) ctx_.cache->abandon(cache_key_, cache_begin_);
 }
 
 std::span<char> session::read_space() noexcept {
@@ -158,7 +165,7 @@ void session::skip_empty_lines() noexcept {
 }
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
-  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which)};
+  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -184,6 +191,10 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
 }
 
 session::step session::process() noexcept {
+  if (cache_retry_) {  // the origin call this request waited for was abandoned: look it up again
+    cache_retry_ = false;
+    if (auto st = start_cache_lookup()) return *st;
+  }
   for (;;) {
     if (closing_) return {next::close};
     skip_empty_lines();
@@ -227,19 +238,18 @@ session::step session::process() noexcept {
     ctx_.stats.request_started();
 
     if (d.ep == endpoint::sleep && d.status == 200) {
-      // The wait is the model's; keep what the response needs (not views into the buffer).
-      waiting_ = true;
-      pending_ = d;
-      pending_req_ = request_view{};
-      pending_req_.version_minor = req.version_minor;
-      pending_keep_alive_ = keep;
-      pending_start_ns_ = start;
-      parser_.reset();
-      started_ = false;
-      begin_ += consumed;
-      if (begin_ == end_) begin_ = end_ = 0;
+      defer(d, req, keep, start, consumed);  // the wait is the model's
       return {next::wait, std::chrono::milliseconds(d.arg)};
     }
+    if (d.ep == endpoint::cache && d.status == 200) {
+      cache_key_.assign(d.key);  // within max_cache_key: no allocation once the buffer has grown
+      defer(d, req, keep, start, consumed);
+      if (auto st = start_cache_lookup()) return *st;
+      if (begin_ != end_) request_start_ns_ = start;  // answered from the cache; see below
+      continue;
+    }
+    if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
+    if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
 
     respond(d, req, keep, start);
     parser_.reset();
@@ -253,8 +263,24 @@ session::step session::process() noexcept {
   }
 }
 
+void session::defer(const dispatch& d, const request_view& req, bool keep, std::int64_t start,
+                    std::size_t consumed) noexcept {
+  waiting_ = true;
+  pending_ = d;
+  pending_.key = {};
+  pending_req_ = request_view{};
+  pending_req_.version_minor = req.version_minor;
+  pending_keep_alive_ = keep;
+  pending_start_ns_ = start;
+  parser_.reset();
+  started_ = false;
+  begin_ += consumed;
+  if (begin_ == end_) begin_ = end_ = 0;
+}
+
 void session::finish_wait() noexcept {
   if (!waiting_) return;
+  if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
   respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);

@@ -57,7 +57,7 @@ struct harness {
   std::unique_ptr<server_context> ctx;
   session s;
   std::string out;
-  std::vector<std::chrono::milliseconds> waits;
+  std::vector<std::chrono::microseconds> waits;
 };
 
 struct robustness_case {
@@ -433,6 +433,77 @@ TEST(SessionBuffer, ManyPipelinedRequestsReuseTheBuffer) {
   EXPECT_EQ(h.feed(reqs, 4096).what, session::next::read);
   EXPECT_EQ(h.s.requests_answered(), 5000u);
   EXPECT_TRUE(h.s.idle());
+}
+
+}  // namespace
+}  // namespace perflab::targets
+
+namespace perflab::targets {
+namespace {
+
+server_config cache_config(bool coalesce) {
+  server_config cfg;
+  cache_options o;
+  o.policy = "lru";
+  o.coalesce = coalesce ? "on" : "off";
+  o.origin_latency = "7ms";
+  EXPECT_TRUE(apply_cache_options(o, cfg));
+  return cfg;
+}
+
+// Sends one request without draining its steps; returns the step it stopped at.
+session::step send_only(session& s, std::string_view req) {
+  EXPECT_EQ(s.process().what, session::next::read);
+  std::memcpy(s.read_space().data(), req.data(), req.size());
+  s.commit(req.size());
+  return s.process();
+}
+
+TEST(SessionCache, AMissWaitsForTheOriginThenAHitIsAnsweredAtOnce) {
+  harness h(cache_config(false));
+  EXPECT_EQ(h.feed("GET /cache/k HTTP/1.1\r\nHost: x\r\n\r\n").what, session::next::read);
+  ASSERT_EQ(h.waits.size(), 1u);
+  EXPECT_EQ(h.waits[0], std::chrono::milliseconds(7));  // the origin call, the model's wait
+  EXPECT_NE(h.out.find("\r\nX-Cache: MISS\r\n"), std::string::npos) << h.out;
+  h.out.clear();
+  EXPECT_EQ(h.feed("GET /cache/k HTTP/1.1\r\nHost: x\r\n\r\n").what, session::next::read);
+  EXPECT_EQ(h.waits.size(), 1u);  // no second wait
+  EXPECT_NE(h.out.find("\r\nX-Cache: HIT\r\n"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("key=k call=1"), std::string::npos) << h.out;
+}
+
+TEST(SessionCache, ASecondMissJoinsTheFirstsOriginCall) {
+  auto ctx = std::make_unique<server_context>(cache_config(true));
+  session leader(*ctx), follower(*ctx);
+  const std::string req = "GET /cache/k HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send_only(leader, req).what, session::next::wait);
+  ASSERT_EQ(send_only(follower, req).what, session::next::join);
+  ASSERT_NE(follower.joined_flight(), nullptr);
+  EXPECT_FALSE(follower.joined_flight()->ended());
+  leader.finish_wait();  // the origin call is over
+  EXPECT_TRUE(follower.joined_flight()->ended());
+  follower.finish_wait();
+  const auto a = leader.output().buffered, b = follower.output().buffered;
+  EXPECT_NE(a.find("X-Cache: MISS"), std::string_view::npos);
+  EXPECT_NE(b.find("X-Cache: MISS"), std::string_view::npos);
+  EXPECT_EQ(a.substr(a.find("key=")), b.substr(b.find("key=")));
+  EXPECT_EQ(ctx->cache->stats().origin_calls, 1u);
+  EXPECT_EQ(ctx->cache->stats().coalesced_waits, 1u);
+}
+
+TEST(SessionCache, ALeaderThatGoesAwayLetsItsFollowerRetry) {
+  auto ctx = std::make_unique<server_context>(cache_config(true));
+  auto leader = std::make_unique<session>(*ctx);
+  session follower(*ctx);
+  const std::string req = "GET /cache/k HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send_only(*leader, req).what, session::next::wait);
+  ASSERT_EQ(send_only(follower, req).what, session::next::join);
+  leader.reset();  // the connection died during its origin call
+  EXPECT_TRUE(follower.joined_flight()->ended());
+  follower.finish_wait();
+  EXPECT_EQ(follower.process().what, session::next::wait);  // it leads a new call itself
+  EXPECT_EQ(ctx->cache->stats().origin_calls, 2u);
+  EXPECT_EQ(ctx->cache->stats().abandoned, 1u);
 }
 
 }  // namespace

@@ -100,7 +100,7 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
   std::getline(csv, header);
   EXPECT_EQ(header,
             "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-            "retries,stalled");
+            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio");
   std::int64_t completed = 0, succeeded = 0;
   std::size_t rows = 0;
   while (std::getline(csv, line)) {
@@ -110,7 +110,7 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
     for (std::size_t c = line.find(','); c != std::string::npos; from = c + 1, c = line.find(',', from))
       f.push_back(line.substr(from, c - from));
     f.push_back(line.substr(from));
-    ASSERT_EQ(f.size(), 13u) << line;
+    ASSERT_EQ(f.size(), 18u) << line;
     completed += std::stoll(f[4]);
     succeeded += std::stoll(f[5]);
   }

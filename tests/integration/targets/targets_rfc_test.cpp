@@ -74,7 +74,7 @@ std::vector<requirement> requirements() {
        false},
       {"9112 3.2.4", "asterisk-form with GET", "GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
       {"9110 9.3.7", "OPTIONS *: 200, Allow, Content-Length 0", "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 200, false,
-       false, {"\r\nAllow: GET, HEAD, POST, PUT, OPTIONS\r\n", "\r\nContent-Length: 0\r\n"}},
+       false, {"\r\nAllow: GET, HEAD, POST, PUT, DELETE, PURGE, OPTIONS\r\n", "\r\nContent-Length: 0\r\n"}},
       {"9110 9.3.7", "OPTIONS on a resource lists its methods", "OPTIONS /echo HTTP/1.1\r\nHost: t\r\n\r\n", 200, false,
        false, {"\r\nAllow: POST, PUT, OPTIONS\r\n"}},
       {"9110 15.5.6", "405 carries Allow", "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n", 405, false, false,

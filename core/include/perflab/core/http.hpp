@@ -207,6 +207,10 @@ class request_parser {
   std::uint64_t chunk_left_ = 0;
 };
 
+// The first word of a response's X-Cache header (case-insensitive), as caches and lab-target
+// send it: HIT, MISS, STALE; other: some other word; none: no X-Cache header.
+enum class cache_status : std::uint8_t { none, hit, miss, stale, other };
+
 struct response_limits {
   std::size_t max_header_bytes = 64 * 1024;  // status line + header fields
 };
@@ -252,6 +256,8 @@ class response_parser {
   std::uint64_t body_bytes() const noexcept { return body_bytes_; }  // decoded body bytes so far
   std::uint64_t wire_bytes() const noexcept { return wire_bytes_; }  // all bytes of the response so far
   errc error() const noexcept { return error_; }
+  // The final response's X-Cache (read while parsing, like Connection: no header is copied).
+  cache_status x_cache() const noexcept { return x_cache_; }
 
  private:
   void end_of_head() noexcept;
@@ -269,6 +275,7 @@ class response_parser {
   // State machine (see http_response.cpp).
   std::uint8_t state_ = 0;
   std::uint8_t header_kind_ = 0;     // which header's value is being read
+  cache_status x_cache_ = cache_status::none;
   std::uint8_t digits_ = 0;          // digits read in the current number (status, size)
   bool head_done_ = false;
   bool has_content_length_ = false;

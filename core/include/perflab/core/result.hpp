@@ -18,7 +18,9 @@ namespace perflab::result {
 // 3: capacity searches (`searches`: per searched variant its capacity, band, verdict and every
 //    step as a measured run), and runs ended early by a [load] stop_when condition
 //    (`stopped_early`, `stop_condition`). Versions 1 and 2 are still read (the new fields default).
-inline constexpr int schema_version = 3;
+// 4: responses by X-Cache header (`cache` in a variant, cache_* in each series point) and the
+//    hit ratio they give. Versions 1-3 are still read (no X-Cache counted).
+inline constexpr int schema_version = 4;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -56,6 +58,18 @@ struct error_counts {
   std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
 };
 
+// Responses by the first word of their X-Cache header, counted by the response parser as it
+// reads the head (no header is copied). Only responses that have the header are counted.
+struct cache_counts {
+  std::int64_t hit = 0;    // X-Cache: HIT
+  std::int64_t miss = 0;   // X-Cache: MISS
+  std::int64_t stale = 0;  // X-Cache: STALE (an expired entry, fetched again)
+  std::int64_t other = 0;  // any other word
+  std::int64_t total() const noexcept { return hit + miss + stale + other; }
+  // hit / total; 0 without X-Cache responses.
+  double hit_ratio() const noexcept { return total() > 0 ? static_cast<double>(hit) / static_cast<double>(total()) : 0; }
+};
+
 // Every error class with its display name, in report order. The one list that summaries and
 // reports print from, so a new class cannot be missing from one of them.
 template <class F>
@@ -90,6 +104,11 @@ struct second_point {
   std::int64_t in_flight = 0;    // requests outstanding at the end of the second
   std::int64_t retries = 0;      // stale keep-alive requests resent on a new connection
   std::int64_t stalled = 0;      // requests outstanding through the whole second (sent before it, unanswered at its end)
+  std::int64_t cache_hit = 0;    // responses in this second with X-Cache: HIT
+  std::int64_t cache_miss = 0;   // ... MISS
+  std::int64_t cache_stale = 0;  // ... STALE
+  std::int64_t cache_other = 0;  // ... another word
+  double cache_hit_ratio = 0;    // cache_hit / all four (0 when none): the hit ratio over time
 };
 
 // The load model behind every number; every report prints it.
@@ -179,6 +198,8 @@ struct variant {
   latency_summary ttfb_uncorrected;          // from the actual write
   latency_summary ttlb_uncorrected;
   latency_summary send_lag;                  // actual write - intended time (open loop)
+  cache_counts cache;                        // complete responses to measured requests, by X-Cache
+  double cache_hit_ratio = 0;                // cache.hit_ratio(): hits / responses with X-Cache (0 when none)
   std::vector<second_point> series;
   loadgen_health loadgen;
   target_info target;
@@ -257,9 +278,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
                                                 io_other, client_resources, status_4xx, status_5xx)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
-                                                stalled)
+                                                stalled, cache_hit, cache_miss, cache_stale, cache_other,
+                                                cache_hit_ratio)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
@@ -275,8 +298,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, series, loadgen, target, thresholds, interval_log,
-                                                series_csv, stopped_early, stop_condition)
+                                                send_lag, cache, cache_hit_ratio, series, loadgen, target,
+                                                thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
                                                 range_high, resolution, confirmations, verdict, capacity, band_low,

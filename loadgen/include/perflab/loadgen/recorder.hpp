@@ -43,6 +43,7 @@ struct sample_set {
   std::int64_t abandoned = 0;  // measured requests still unanswered when the drain deadline passed
   std::int64_t retries = 0;    // measured requests resent once after a stale keep-alive connection
   result::error_counts errors;
+  result::cache_counts cache;  // complete responses by X-Cache header
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t index = 0;      // interval sets: second index from the measured phase start
                                // (the drain after the measured phase has index `intervals`)

@@ -10,6 +10,7 @@
 
 #include <tl/expected.hpp>
 
+#include <perflab/cache/read_through.hpp>
 #include <perflab/core/http.hpp>
 
 namespace perflab::targets {
@@ -44,7 +45,26 @@ struct server_config {
   http::request_limits limits{};                       // request line, header bytes, body (nginx defaults)
   std::chrono::nanoseconds test_slowdown{0};           // --test-slowdown: CPU burnt per request, A/B tests of
                                                        // perflab only (handlers.hpp, set_test_slowdown); 0 = off
+  // /cache/{key}: the read-through cache and its simulated origin (--cache, --cache-capacity,
+  // --cache-bytes, --cache-ttl, --cache-coalesce, --origin-latency, --origin-bytes). Default: no
+  // store (--cache none), every request an origin call of 5 ms.
+  cache::read_through_config cache{};
+  std::size_t cache_prewarm = 0;                       // keys 0..N-1 loaded before listening (--cache-prewarm)
 };
+
+// The cache options as typed on the command line (lab-target's --cache* and --origin-*).
+struct cache_options {
+  std::string policy = "none";      // --cache lru|lfu|fifo|none
+  std::string capacity = "1000";    // --cache-capacity: entries
+  std::string bytes = "0";          // --cache-bytes: byte budget (0: none), e.g. 64MiB
+  std::string ttl = "0";            // --cache-ttl: entries go stale after this (0: never)
+  std::string prewarm = "0";        // --cache-prewarm: keys 0..N-1 loaded before listening
+  std::string coalesce = "off";     // --cache-coalesce on|off: single-flight on misses
+  std::string origin_latency = "5ms";  // --origin-latency: one origin call
+  std::string origin_bytes = "100";    // --origin-bytes: bytes of each value
+};
+// Fills cfg.cache and cfg.cache_prewarm; the error names the offending option and what it accepts.
+tl::expected<void, std::string> apply_cache_options(const cache_options& o, server_config& cfg);
 
 // thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs
 // far more threads than CPUs; 32 per CPU is the 64 the lab's 2-CPU figures were measured with.

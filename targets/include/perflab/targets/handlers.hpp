@@ -19,6 +19,7 @@ inline constexpr std::uint64_t max_bytes_arg = 64ull << 20;   // /bytes/{n}
 inline constexpr std::uint64_t max_json_items = 100000;       // /json?items=n
 inline constexpr std::uint64_t max_cpu_us = 10'000'000;       // /cpu?us=n
 inline constexpr std::uint64_t max_sleep_ms = 600'000;        // /sleep?ms=n
+inline constexpr std::size_t max_cache_key = 256;             // /cache/{key}: key bytes
 
 // The parts of a parsed request the handlers look at (views into the connection's buffer).
 struct request_view {
@@ -38,9 +39,11 @@ struct dispatch {
   bool head = false;       // HEAD: same headers, no body
   bool options = false;    // OPTIONS: 200 with Allow and no content
   std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
+  std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
-// GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; "*" every method we
+// GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; /cache/{key} GET, HEAD,
+// DELETE (endpoint cache_delete), OPTIONS; /cache PURGE, OPTIONS; "*" every method we
 // implement. An unknown method, and CONNECT (we are no proxy), get 501.
 dispatch resolve(std::string_view method, std::string_view path, std::string_view query) noexcept;
 
@@ -49,10 +52,20 @@ std::string_view query_param(std::string_view query, std::string_view key) noexc
 // Strict decimal; false on empty, non-digits or overflow.
 bool parse_u64(std::string_view text, std::uint64_t& out) noexcept;
 
+// The outcome of a cache request, worked out by the session before the response is written.
+struct cache_reply {
+  std::string_view x_cache;   // GET/HEAD /cache/{key}: "HIT", "MISS" or "STALE" (the X-Cache header)
+  std::string_view value;     // GET/HEAD: the body (from the cache or the origin)
+  bool erased = false;        // DELETE: an entry was removed (else 404)
+  std::uint64_t purged = 0;   // PURGE: entries removed
+};
+
 // What a response needs besides the request itself.
 struct response_context {
   const metrics* stats = nullptr;   // for /metrics
   std::string_view model;           // for /metrics and /health
+  const cache::read_through* cache = nullptr;  // for /metrics (the cache's counters)
+  const cache_reply* cached = nullptr;         // for the /cache endpoints
 };
 
 // What write_response wrote.

@@ -10,11 +10,16 @@
 #include <string>
 #include <string_view>
 
+#include <perflab/cache/read_through.hpp>
+
 namespace perflab::targets {
 
 // What a request was answered by; a label of every per-request metric.
 enum class endpoint : std::uint8_t {
   hello, bytes, json, cpu, sleep, health, metrics, echo,
+  cache,         // GET/HEAD /cache/{key}
+  cache_delete,  // DELETE /cache/{key}
+  cache_purge,   // PURGE /cache
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -86,6 +91,10 @@ class metrics {
   std::atomic<std::uint64_t> send_timeouts_{0};
   std::atomic<std::uint64_t> alloc_failures_{0};
 };
+
+// Appends the cache's counters (perflab_cache_*) in the same exposition format: lookups by
+// result, evictions by reason, entries, bytes, origin calls, coalesced waits, invalidations.
+void write_cache_prometheus(const cache::read_through& cache, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

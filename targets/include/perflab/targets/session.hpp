@@ -9,7 +9,8 @@
 //       step s = sess.process();
 //       while (sess.output_pending()) { write some of sess.output(); sess.output_written(n); }
 //       switch (s.what) { read: read into read_space(), commit(n);
-//                         wait: wait s.wait, finish_wait();  close: close;  more: (loop) }
+//                         wait: wait s.wait, finish_wait();  close: close;  more: (loop)
+//                         join: wait for sess.joined_flight(), finish_wait() }
 //     }
 //
 // so a difference between models comes from the concurrency alone. Writes have a deadline on
@@ -25,10 +26,12 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include <perflab/cache/read_through.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/targets/config.hpp>
@@ -39,9 +42,11 @@ namespace perflab::targets {
 
 // State shared by all connections of one server.
 struct server_context {
-  explicit server_context(server_config c) : config(std::move(c)) {}
+  // Builds the cache from config.cache and pre-warms it (config.cache_prewarm).
+  explicit server_context(server_config c);
   server_config config;
   metrics stats;
+  std::unique_ptr<cache::read_through> cache;  // /cache/{key}'s cache and origin (always present)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 };
 
@@ -74,10 +79,13 @@ class session {
     wait,   // write the output, wait step.wait (the model's /sleep), finish_wait(), process()
     close,  // write the output, then close (lingering: see the models)
     more,   // write the output, then process() again: requests wait behind the unwritten output
+    join,   // write the output, wait until joined_flight() ends (another request's origin call for
+            // the same key: blocking flight::wait, or flight::subscribe on an event loop), then
+            // finish_wait(), process()
   };
   struct step {
     next what = next::read;
-    std::chrono::milliseconds wait{0};
+    std::chrono::microseconds wait{0};  // next::wait: how long (/sleep, a cache miss's origin call)
   };
   // The next bytes to write: buffered response bytes, then a slice of a streamed body (either
   // may be empty). Write them in that order, in one gather write or two.
@@ -105,8 +113,10 @@ class session {
   void commit(std::size_t n) noexcept;
   // Answers buffered requests (see the file comment).
   step process() noexcept;
-  // After a wait step: append the deferred response; then call process() again.
+  // After a wait or join step: append the deferred response; then call process() again.
   void finish_wait() noexcept;
+  // During a join step: the origin call this connection waits for (valid until finish_wait()).
+  cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
 
   output_view output() const noexcept;
   // n bytes of output() were written (n may be less than it held).
@@ -137,6 +147,14 @@ class session {
   void maybe_send_continue() noexcept;
   void skip_empty_lines() noexcept;
   bool keep_open(bool client_keep_alive) const noexcept;
+  // Keeps what a deferred response needs (not views into the buffer) and consumes the request.
+  void defer(const dispatch& d, const request_view& req, bool keep, std::int64_t start, std::size_t consumed) noexcept;
+  // GET/HEAD /cache/{key} (session_cache.cpp): a hit is answered at once (nullopt); a miss
+  // returns the wait for its origin call, or the join of another request's call.
+  std::optional<step> start_cache_lookup() noexcept;
+  // After the wait or join: the response from the origin's value (false: the flight was
+  // abandoned, the lookup starts again at the next process()).
+  bool finish_cache_wait() noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -153,12 +171,19 @@ class session {
   bool closing_ = false;   // a response said Connection: close; nothing more is answered
   bool continue_sent_ = false;  // "100 Continue" already sent for the current request
   std::size_t answered_ = 0;
-  // A /sleep request waiting for the model's wait primitive.
+  // A /sleep or /cache request waiting for the model's wait primitive (or a flight).
   bool waiting_ = false;
   dispatch pending_{};
   request_view pending_req_{};
   bool pending_keep_alive_ = false;
   std::int64_t pending_start_ns_ = 0;
+  // The pending /cache request: what it waits for, its key (a copy), and the cache's answer.
+  enum class cache_wait : std::uint8_t { none, origin, flight } cache_wait_ = cache_wait::none;
+  bool cache_retry_ = false;       // its flight was abandoned: look it up again
+  std::string cache_key_;
+  std::string cache_value_;        // reused: the value of the current /cache response
+  cache::read_through::begin_result cache_begin_{};
+  cache_reply cache_reply_{};      // the outcome handed to the response writer
 };
 
 }  // namespace perflab::targets
