@@ -33,14 +33,19 @@ lookup read_through::lookup_store(std::string_view key, std::int64_t now_ns, std
 
 read_through::begin_result read_through::begin(std::string_view key, std::int64_t now_ns, std::string& value) {
   begin_result r;
-  if (!cfg_.coalesce) {
+  // A hit, or this request leads an origin call (counted).
+  auto hit_or_lead = [&] {
     r.found = lookup_store(key, now_ns, value);
     if (r.found == lookup::hit) {
       r.what = begin_result::role::hit;
-      return r;
+      return false;
     }
     r.what = begin_result::role::lead;
     r.call = origin_calls_.fetch_add(1, std::memory_order_relaxed) + 1;
+    return true;
+  };
+  if (!cfg_.coalesce) {
+    hit_or_lead();
     return r;
   }
   // The flight table's lock is taken before the store's (and complete() stores under it too),
@@ -53,13 +58,7 @@ read_through::begin_result read_through::begin(std::string_view key, std::int64_
     coalesced_.fetch_add(1, std::memory_order_relaxed);
     return r;
   }
-  r.found = lookup_store(key, now_ns, value);
-  if (r.found == lookup::hit) {
-    r.what = begin_result::role::hit;
-    return r;
-  }
-  r.what = begin_result::role::lead;
-  r.call = origin_calls_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!hit_or_lead()) return r;
   r.shared = std::make_shared<flight>();
   fs.flights.emplace(std::string(key), r.shared);
   return r;
