@@ -320,7 +320,18 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     if (!parse_u64(text, d.arg) || d.arg > max) d.status = 400;
   };
   switch (d.ep) {
-    case endpoint::bytes: arg(path.substr(7), max_bytes_arg); break;
+    case endpoint::bytes: {
+      arg(path.substr(7), max_bytes_arg);
+      const auto kind = parse_payload_kind(query_param(query, "kind"));
+      if (!kind) {
+        d.status = 400;
+        break;
+      }
+      d.kind = *kind;
+      if (d.arg < min_payload_bytes(d.kind)) d.status = 400;
+      if (const auto seed = query_param(query, "seed"); !seed.empty() && !parse_u64(seed, d.seed)) d.status = 400;
+      break;
+    }
     case endpoint::json:
       if (auto v = query_param(query, "items"); v.empty()) d.arg = 10;
       else arg(v, max_json_items);
@@ -368,6 +379,12 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       }
       return {200, 0};
     case endpoint::bytes:
+      if (d.kind != payload_kind::pattern) {  // built in out (not streamed), encoded or not
+        const auto type = content_type(d.kind);
+        append_built(out, 200, type, keep_alive, minor, d.head, {},
+                     [&](std::string& o) { append_payload(d.kind, d.arg, d.seed, o); }, encoding_for(ctx, req, type));
+        return {200, 0};
+      }
       if (const auto enc = encoding_for(ctx, req, octets); enc.policy) {
         // Built whole, since its encoded length goes in the head.
         append_built(out, 200, octets, keep_alive, minor, d.head, {}, [&](std::string& o) {

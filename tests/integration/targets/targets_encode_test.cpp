@@ -179,6 +179,34 @@ TEST_P(TargetEncode, CurlCompressedDecodesWhatWeSend) {
   std::remove((base + ".body").c_str());
 }
 
+TEST_P(TargetEncode, PayloadKindsCompressLikeTheirData) {
+  target_process t(model_args(GetParam(), {"--gzip-level", "6", "--gzip-types", "*"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  const std::string ae = "Accept-Encoding: gzip\r\n";
+  struct kind_case {
+    const char* kind;
+    double min_ratio, max_ratio;  // identity bytes / gzip bytes
+  };
+  for (const auto& k : {kind_case{"json", 3.0, 10.0}, kind_case{"text", 2.0, 6.0}, kind_case{"random", 0.0, 1.0}}) {
+    SCOPED_TRACE(k.kind);
+    const std::string target = std::string("/bytes/16384?kind=") + k.kind + "&seed=4";
+    const auto plain = c.request(get(target));
+    const auto gz = c.request(get(target, ae));
+    ASSERT_TRUE(plain && gz);
+    ASSERT_EQ(plain->body.size(), 16384u);
+    EXPECT_TRUE(has(*gz, "Content-Encoding: gzip")) << gz->head;
+    EXPECT_EQ(gunzip(gz->body), plain->body);
+    const double ratio = static_cast<double>(plain->body.size()) / static_cast<double>(gz->body.size());
+    EXPECT_GE(ratio, k.min_ratio);
+    EXPECT_LE(ratio, k.max_ratio);
+    // The same seed gives the same body on every request.
+    const auto again = c.request(get(target));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, plain->body);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetEncode, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 

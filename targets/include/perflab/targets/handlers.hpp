@@ -11,6 +11,7 @@
 #include <perflab/encode/policy.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/metrics.hpp>
+#include <perflab/targets/payloads.hpp>
 
 namespace perflab::targets {
 
@@ -45,8 +46,12 @@ struct dispatch {
   bool options = false;    // OPTIONS: 200 with Allow and no content
   std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
   std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
+  payload_kind kind = payload_kind::pattern;  // /bytes/{n}?kind=: what the n bytes are (payloads.hpp)
+  std::uint64_t seed = 0;                     // /bytes/{n}?seed=: which of the kind's bodies
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
+// /bytes/{n} takes ?kind=pattern|text|json|random (default pattern) and ?seed=N (default 0);
+// an unknown kind, a bad seed or n below the kind's minimum is 400.
 // GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; /cache/{key} GET, HEAD,
 // DELETE (endpoint cache_delete), OPTIONS; /cache PURGE, OPTIONS; "*" every method we
 // implement. An unknown method, and CONNECT (we are no proxy), get 501.
