@@ -7,6 +7,7 @@
 
 #include <perflab/core/cpus.hpp>
 #include <perflab/core/text.hpp>
+#include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
 #include <perflab/core/units.hpp>
 
@@ -117,6 +118,10 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
   if (!to_int(o.gzip_level, level) || level < 0 || level > encode::max_gzip_level)
     return unexpected("--gzip-level: expected a whole number from 0 (off) to 9, got '" + o.gzip_level + "'");
   p.gzip_level = static_cast<int>(level);
+  long br = -1;
+  if (!to_int(o.br_level, br) || br < 0 || br > encode::max_br_level)
+    return unexpected("--br-level: expected a whole number from 0 (off) to 11, got '" + o.br_level + "'");
+  p.br_level = static_cast<int>(br);
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include <brotli/decode.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -92,6 +93,31 @@ TEST(HandlersEncoding, GzipsJsonWithVaryAndTheEncodedLength) {
   EXPECT_LE(l9.body.size(), l1.body.size());
   EXPECT_EQ(gunzip(l1.body), plain.body);
   EXPECT_EQ(gunzip(l9.body), plain.body);
+}
+
+// libbrotlidec's one-shot decoder, into exactly `size` bytes.
+std::optional<std::string> unbrotli(std::string_view in, std::size_t size) {
+  std::string out(size, '\0');
+  std::size_t n = size;
+  if (BrotliDecoderDecompress(in.size(), reinterpret_cast<const std::uint8_t*>(in.data()), &n,
+                              reinterpret_cast<std::uint8_t*>(out.data())) != BROTLI_DECODER_RESULT_SUCCESS)
+    return std::nullopt;
+  out.resize(n);
+  return out;
+}
+
+TEST(HandlersEncoding, BrWhenNegotiatedDecodesWithTheBrotliDecoder) {
+  auto p = gzip_policy();
+  p.br_level = 5;
+  const auto plain = respond("GET", "/json", "items=200", off, encode::coding::identity);
+  const auto br = respond("GET", "/json", "items=200", p, encode::coding::br);
+  EXPECT_TRUE(br.has("Content-Encoding: br")) << br.head;
+  EXPECT_TRUE(br.has("Vary: Accept-Encoding"));
+  EXPECT_EQ(br.content_length(), br.body.size());
+  EXPECT_EQ(unbrotli(br.body, plain.body.size()), plain.body);
+  const auto gz = respond("GET", "/json", "items=200", p, encode::coding::gzip);
+  EXPECT_TRUE(gz.has("Content-Encoding: gzip")) << gz.head;
+  EXPECT_EQ(gunzip(gz.body), plain.body);
 }
 
 TEST(HandlersEncoding, IdentityClientsGetVaryAndThePlainBody) {
@@ -225,6 +251,25 @@ TEST(SessionEncoding, NegotiatesFromEveryAcceptEncodingLine) {
   }
 }
 
+TEST(SessionEncoding, TheClientsPreferenceChoosesBetweenBrAndGzip) {
+  server_config cfg;
+  cfg.encoding = gzip_policy();
+  cfg.encoding.br_level = 4;
+  const std::pair<std::string, std::string> cases[] = {
+      {"gzip, br", "br"},                 // a tie: the server's order, br first
+      {"gzip, br;q=0.5", "gzip"},
+      {"br;q=0.1, gzip;q=0.2", "gzip"},
+      {"br", "br"},
+      {"deflate, gzip", "gzip"},
+      {"*", "br"},
+  };
+  for (const auto& [field, coding] : cases) {
+    SCOPED_TRACE(field);
+    const auto r = split(serve(cfg, "GET /json?items=50 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: " + field + "\r\n\r\n"));
+    EXPECT_TRUE(r.has("Content-Encoding: " + coding)) << r.head;
+  }
+}
+
 TEST(SessionEncoding, ADeferredResponseKeepsItsNegotiatedCoding) {
   server_config cfg;
   cfg.encoding = gzip_policy();
@@ -242,8 +287,9 @@ TEST(SessionEncoding, OffIgnoresAcceptEncoding) {
 
 TEST(ConfigEncode, ParsesTheOptions) {
   server_config cfg;
-  ASSERT_TRUE(apply_encode_options({"9", "1KiB", "text/*, application/json"}, cfg));
+  ASSERT_TRUE(apply_encode_options({"9", "4", "1KiB", "text/*, application/json"}, cfg));
   EXPECT_EQ(cfg.encoding.gzip_level, 9);
+  EXPECT_EQ(cfg.encoding.br_level, 4);
   EXPECT_EQ(cfg.encoding.min_length, 1024u);
   EXPECT_EQ(cfg.encoding.types, (std::vector<std::string>{"text/*", "application/json"}));
   ASSERT_TRUE(apply_encode_options({}, cfg));  // the defaults: off
@@ -253,16 +299,18 @@ TEST(ConfigEncode, ParsesTheOptions) {
 
 TEST(ConfigEncode, BadOptionsNameTheOption) {
   const std::pair<encode_options, std::string> cases[] = {
-      {{"10", "20", "text/plain"}, "--gzip-level:"},
-      {{"-1", "20", "text/plain"}, "--gzip-level:"},
-      {{"six", "20", "text/plain"}, "--gzip-level:"},
-      {{"", "20", "text/plain"}, "--gzip-level:"},
-      {{"6", "lots", "text/plain"}, "--gzip-min-length:"},
-      {{"6", "-5", "text/plain"}, "--gzip-min-length:"},
-      {{"6", "20", ""}, "--gzip-types:"},
-      {{"6", "20", "plain"}, "--gzip-types:"},
-      {{"6", "20", "text/plain,,application/json"}, "--gzip-types:"},
-      {{"6", "20", "text/"}, "--gzip-types:"},
+      {{"10", "0", "20", "text/plain"}, "--gzip-level:"},
+      {{"-1", "0", "20", "text/plain"}, "--gzip-level:"},
+      {{"six", "0", "20", "text/plain"}, "--gzip-level:"},
+      {{"", "0", "20", "text/plain"}, "--gzip-level:"},
+      {{"6", "12", "20", "text/plain"}, "--br-level:"},
+      {{"6", "best", "20", "text/plain"}, "--br-level:"},
+      {{"6", "0", "lots", "text/plain"}, "--gzip-min-length:"},
+      {{"6", "0", "-5", "text/plain"}, "--gzip-min-length:"},
+      {{"6", "0", "20", ""}, "--gzip-types:"},
+      {{"6", "0", "20", "plain"}, "--gzip-types:"},
+      {{"6", "0", "20", "text/plain,,application/json"}, "--gzip-types:"},
+      {{"6", "0", "20", "text/"}, "--gzip-types:"},
   };
   for (const auto& [o, name] : cases) {
     server_config cfg;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
+#include "perflab/encode/brotli.hpp"
 #include "perflab/encode/gzip.hpp"
 
 namespace perflab::targets {
@@ -79,17 +80,18 @@ void encode_body(std::string& out, std::size_t mark, const body_encoding& enc, s
   auto skipped = [&](encode::skip_reason r) {
     if (enc.stats) enc.stats->skipped(r);
   };
-  if (enc.use != encode::coding::gzip) {
+  if (enc.use == encode::coding::identity) {
     skipped(encode::skip_reason::identity);
   } else if (length < enc.policy->min_length) {
     skipped(encode::skip_reason::too_short);
   } else {
-    // Two clock reads per encoded body, against tens of microseconds of deflate.
+    // Two clock reads per encoded body, against tens of microseconds of encoding.
     const auto start = std::chrono::steady_clock::now();
-    if (encode::gzip_tail(out, mark, enc.policy->gzip_level)) {
-      if (enc.stats)
-        enc.stats->encoded(encode::coding::gzip, length, out.size() - mark, std::chrono::steady_clock::now() - start);
-      fields.append("Content-Encoding: gzip\r\n");
+    const bool done = enc.use == encode::coding::br ? encode::brotli_tail(out, mark, enc.policy->br_level)
+                                                    : encode::gzip_tail(out, mark, enc.policy->gzip_level);
+    if (done) {
+      if (enc.stats) enc.stats->encoded(enc.use, length, out.size() - mark, std::chrono::steady_clock::now() - start);
+      fields.append("Content-Encoding: ").append(encode::to_string(enc.use)).append("\r\n");
     } else {
       skipped(encode::skip_reason::failed);
     }

@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
   auto& z = o.encode;  // response compression (docs/targets.md, Compression)
   app.add_option("--gzip-level", z.gzip_level, "gzip responses to clients that accept it: 1 (fastest) .. 9 (smallest); 0: off")
       ->capture_default_str();
+  app.add_option("--br-level", z.br_level, "brotli responses to clients that accept br: quality 1 .. 11; 0: off")
+      ->capture_default_str();
   app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")

@@ -24,12 +24,16 @@ std::string_view media_type(std::string_view content_type) noexcept {
 }
 
 constexpr std::array<coding, 1> gzip_offer = {coding::gzip};
+constexpr std::array<coding, 1> br_offer = {coding::br};
+constexpr std::array<coding, 2> both_offer = {coding::br, coding::gzip};
 
 }  // namespace
 
 std::span<const coding> policy::offered() const noexcept {
-  if (!enabled()) return {};
-  return gzip_offer;
+  if (br_level > 0 && gzip_level > 0) return both_offer;
+  if (br_level > 0) return br_offer;
+  if (gzip_level > 0) return gzip_offer;
+  return {};
 }
 
 bool policy::encodes_type(std::string_view content_type) const noexcept {

@@ -14,6 +14,14 @@ TEST(EncodePolicy, OffIsTheDefaultAndOffersNothing) {
   p.gzip_level = 6;
   ASSERT_EQ(p.offered().size(), 1u);
   EXPECT_EQ(p.offered()[0], coding::gzip);
+  p.br_level = 5;
+  ASSERT_EQ(p.offered().size(), 2u);
+  EXPECT_EQ(p.offered()[0], coding::br);  // br first: on a tie the smaller coding
+  EXPECT_EQ(p.offered()[1], coding::gzip);
+  p.gzip_level = 0;
+  ASSERT_EQ(p.offered().size(), 1u);
+  EXPECT_EQ(p.offered()[0], coding::br);
+  EXPECT_TRUE(p.enabled());
 }
 
 TEST(EncodePolicy, MatchesMediaTypesWithoutParametersOrCase) {

@@ -207,6 +207,30 @@ TEST_P(TargetEncode, PayloadKindsCompressLikeTheirData) {
   }
 }
 
+TEST_P(TargetEncode, CurlCompressedGetsBrWhenBothAreOn) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (/usr/bin/curl)";
+  target_process t(model_args(GetParam(), {"--gzip-level", "6", "--br-level", "5"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const auto base = "/tmp/perflab-encode-br-" + std::to_string(::getpid()) + "-" + model_test_name(GetParam());
+  const std::string url = "http://127.0.0.1:" + std::to_string(t.port()) + "/json?items=1000";
+  // curl offers gzip and br (and more) at equal weight: the server's order picks br.
+  const std::string cmd = "/usr/bin/curl -sS --max-time 10 --compressed -D " + base + ".head -o " + base + ".body '" + url + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::string head = slurp(base + ".head");
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_NE(head.find("\r\ncontent-encoding: br\r\n"), std::string::npos) << head;
+  client c(t.port());
+  const auto plain = c.request(get("/json?items=1000"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(slurp(base + ".body"), plain->body);
+  const auto gz = c.request(get("/json?items=1000", "Accept-Encoding: gzip\r\n"));
+  ASSERT_TRUE(gz);
+  EXPECT_TRUE(has(*gz, "Content-Encoding: gzip")) << gz->head;
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_responses_total{coding=\"br\"}"), 1);
+  std::remove((base + ".head").c_str());
+  std::remove((base + ".body").c_str());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetEncode, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
@@ -216,6 +240,7 @@ TEST(TargetEncodeOptions, BadOptionsExit2NamingTheOption) {
       {{"--gzip-level", "fast"}, "--gzip-level:"},
       {{"--gzip-level", "-1"}, "--gzip-level:"},
       {{"--gzip-min-length", "big"}, "--gzip-min-length:"},
+      {{"--br-level", "12"}, "--br-level:"},
       {{"--gzip-types", "json"}, "--gzip-types:"},
       {{"--gzip-types", "text/plain,,text/html"}, "--gzip-types:"},
   };

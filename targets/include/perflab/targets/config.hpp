@@ -73,6 +73,7 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
 // The compression options as typed on the command line.
 struct encode_options {
   std::string gzip_level = "0";                          // --gzip-level 0..9 (0: off)
+  std::string br_level = "0";                            // --br-level 0..11 (0: off)
   std::string gzip_min_length = "20";                    // --gzip-min-length: bytes, e.g. 1KiB
   std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
 };
