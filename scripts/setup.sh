@@ -23,7 +23,7 @@ done
 # the targets tests (TargetSyscalls).
 packages=(
   build-essential cmake git pkg-config
-  libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
+  libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev pkg-config libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libexpected-dev libfmt-dev libbenchmark-dev libgtest-dev
   gnuplot-nox libgnuplot-iostream-dev
   python3 python3-jsonschema

@@ -6,6 +6,9 @@
 #include <arpa/inet.h>
 
 #include <perflab/core/cpus.hpp>
+#include <perflab/core/text.hpp>
+#include <perflab/encode/brotli.hpp>
+#include <perflab/encode/gzip.hpp>
 #include <perflab/core/units.hpp>
 
 namespace perflab::targets {
@@ -105,6 +108,40 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
   rt.origin.value_bytes = static_cast<std::size_t>(*value_bytes);
   cfg.cache = rt;
   cfg.cache_prewarm = static_cast<std::size_t>(*prewarm);
+  return {};
+}
+
+tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg) {
+  using tl::unexpected;
+  encode::policy p;
+  long level = -1;
+  if (!to_int(o.gzip_level, level) || level < 0 || level > encode::max_gzip_level)
+    return unexpected("--gzip-level: expected a whole number from 0 (off) to 9, got '" + o.gzip_level + "'");
+  p.gzip_level = static_cast<int>(level);
+  long br = -1;
+  if (!to_int(o.br_level, br) || br < 0 || br > encode::max_br_level)
+    return unexpected("--br-level: expected a whole number from 0 (off) to 11, got '" + o.br_level + "'");
+  p.br_level = static_cast<int>(br);
+  auto min_length = units::parse_size(o.gzip_min_length);
+  if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
+  p.min_length = static_cast<std::size_t>(*min_length);
+  p.types.clear();
+  std::string_view rest = o.gzip_types;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const auto type = trim(rest.substr(0, comma));
+    const auto slash = type.find('/');
+    const bool valid = type == "*" || (slash != std::string_view::npos && slash > 0 && slash + 1 < type.size() &&
+                                       type.find_first_of(" \t;,") == std::string_view::npos);
+    if (!valid)
+      return unexpected("--gzip-types: '" + std::string(type) +
+                        "' is not a media type (accepted: a comma-separated list of type/subtype, type/* or *)");
+    p.types.emplace_back(type);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (p.types.empty()) return unexpected(std::string("--gzip-types: empty (name at least one media type, or *)"));
+  cfg.encoding = std::move(p);
   return {};
 }
 

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
+#include "perflab/encode/brotli.hpp"
+#include "perflab/encode/gzip.hpp"
 
 namespace perflab::targets {
 
@@ -56,14 +58,62 @@ void append_head(std::string& out, int status, std::string_view content_type, st
   out.append("\r\n");
 }
 
+// How a 200 response's body is to be encoded (see write_response).
+struct body_encoding {
+  const encode::policy* policy = nullptr;  // null: the response does not depend on Accept-Encoding
+  encode::coding use = encode::coding::identity;  // what the request negotiated
+  encode::stats* stats = nullptr;          // counts what was encoded or skipped (may be null)
+};
+
+// The encoding for a 200 response of this type: none unless compression is on and the policy
+// encodes the type.
+body_encoding encoding_for(const response_context& ctx, const request_view& req, std::string_view content_type) {
+  if (!ctx.encoding || !ctx.encoding->enabled() || !ctx.encoding->encodes_type(content_type)) return {};
+  return {ctx.encoding, req.accepted, ctx.encode_stats};
+}
+
+// Encodes out[mark, end) as enc says, when the body is long enough; appends the fields that go
+// with it (Vary always, Content-Encoding when encoded) to `fields`.
+void encode_body(std::string& out, std::size_t mark, const body_encoding& enc, std::string& fields) {
+  if (!enc.policy) return;
+  const std::size_t length = out.size() - mark;
+  auto skipped = [&](encode::skip_reason r) {
+    if (enc.stats) enc.stats->skipped(r);
+  };
+  if (enc.use == encode::coding::identity) {
+    skipped(encode::skip_reason::identity);
+  } else if (length < enc.policy->min_length) {
+    skipped(encode::skip_reason::too_short);
+  } else {
+    // Two clock reads per encoded body, against tens of microseconds of encoding.
+    const auto start = std::chrono::steady_clock::now();
+    const bool done = enc.use == encode::coding::br ? encode::brotli_tail(out, mark, enc.policy->br_level)
+                                                    : encode::gzip_tail(out, mark, enc.policy->gzip_level);
+    if (done) {
+      if (enc.stats) enc.stats->encoded(enc.use, length, out.size() - mark, std::chrono::steady_clock::now() - start);
+      fields.append("Content-Encoding: ").append(encode::to_string(enc.use)).append("\r\n");
+    } else {
+      skipped(encode::skip_reason::failed);
+    }
+  }
+  // Whether or not this body was encoded, another request's Accept-Encoding could change it.
+  fields.append("Vary: Accept-Encoding\r\n");
+}
+
 // Appends a response whose body `build` appends to out; the head goes in front of it once the
 // length is known (moving the body, not copying it through a second buffer). head_only: HEAD,
-// the body is measured, then dropped.
+// the body is measured (encoded first, so the fields are GET's), then dropped.
 template <class Build>
 void append_built(std::string& out, int status, std::string_view content_type, bool keep_alive, int version_minor,
-                  bool head_only, std::string_view extra_headers, Build&& build) {
+                  bool head_only, std::string_view extra_headers, Build&& build, const body_encoding& enc = {}) {
   const std::size_t mark = out.size();
   build(out);
+  thread_local std::string fields;  // extra_headers plus the encoding's, reused
+  if (enc.policy) {
+    fields.assign(extra_headers);
+    encode_body(out, mark, enc, fields);
+    extra_headers = fields;
+  }
   const std::size_t length = out.size() - mark;
   thread_local std::string head;  // a few hundred bytes, reused
   head.clear();
@@ -138,10 +188,15 @@ std::chrono::nanoseconds slowdown_per_request{0};
 // GET/HEAD: the value with X-Cache; DELETE: 200 or 404 (nothing to delete); PURGE: 200 with the
 // count. The outcome was worked out by the session (cache_reply).
 response_info write_cache_response(const dispatch& d, const cache_reply& c, bool keep_alive, int minor,
-                                   std::string& out) {
+                                   const body_encoding& enc, std::string& out) {
   if (d.ep == endpoint::cache) {
     thread_local std::string header;  // "X-Cache: HIT\r\n", reused
     header.assign("X-Cache: ").append(c.x_cache).append("\r\n");
+    if (enc.policy) {
+      append_built(out, 200, "text/plain", keep_alive, minor, d.head, header,
+                   [&](std::string& o) { o.append(c.value); }, enc);
+      return {200, 0};
+    }
     append_head(out, 200, "text/plain", c.value.size(), keep_alive, minor, header);
     if (!d.head) out.append(c.value);
     return {200, 0};
@@ -267,7 +322,18 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     if (!parse_u64(text, d.arg) || d.arg > max) d.status = 400;
   };
   switch (d.ep) {
-    case endpoint::bytes: arg(path.substr(7), max_bytes_arg); break;
+    case endpoint::bytes: {
+      arg(path.substr(7), max_bytes_arg);
+      const auto kind = parse_payload_kind(query_param(query, "kind"));
+      if (!kind) {
+        d.status = 400;
+        break;
+      }
+      d.kind = *kind;
+      if (d.arg < min_payload_bytes(d.kind)) d.status = 400;
+      if (const auto seed = query_param(query, "seed"); !seed.empty() && !parse_u64(seed, d.seed)) d.status = 400;
+      break;
+    }
     case endpoint::json:
       if (auto v = query_param(query, "items"); v.empty()) d.arg = 10;
       else arg(v, max_json_items);
@@ -299,9 +365,15 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     return {200, 0};
   }
 
+  constexpr std::string_view text = "text/plain";
+  constexpr std::string_view octets = "application/octet-stream";
+  constexpr std::string_view json = "application/json";
+  constexpr std::string_view prometheus = "text/plain; version=0.0.4; charset=utf-8";
   switch (d.ep) {
     case endpoint::hello:
-      if (keep_alive && minor == 1 && !d.head) {
+      if (const auto enc = encoding_for(ctx, req, text); enc.policy) {
+        append_built(out, 200, text, keep_alive, minor, d.head, {}, [](std::string& o) { o.append(hello_body); }, enc);
+      } else if (keep_alive && minor == 1 && !d.head) {
         out.append(cached_hello());
       } else {
         append_head(out, 200, "text/plain", hello_body.size(), keep_alive, minor);
@@ -309,35 +381,58 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       }
       return {200, 0};
     case endpoint::bytes:
-      append_head(out, 200, "application/octet-stream", d.arg, keep_alive, minor);
+      if (d.kind != payload_kind::pattern) {  // built in out (not streamed), encoded or not
+        const auto type = content_type(d.kind);
+        append_built(out, 200, type, keep_alive, minor, d.head, {},
+                     [&](std::string& o) { append_payload(d.kind, d.arg, d.seed, o); }, encoding_for(ctx, req, type));
+        return {200, 0};
+      }
+      if (const auto enc = encoding_for(ctx, req, octets); enc.policy) {
+        // Built whole, since its encoded length goes in the head.
+        append_built(out, 200, octets, keep_alive, minor, d.head, {}, [&](std::string& o) {
+          for (std::uint64_t at = 0; at < d.arg;) {
+            const auto slice = filler(at, d.arg - at);
+            o.append(slice);
+            at += slice.size();
+          }
+        }, enc);
+        return {200, 0};
+      }
+      append_head(out, 200, octets, d.arg, keep_alive, minor);
       if (d.head) return {200, 0};
       if (d.arg > max_inline_bytes) return {200, d.arg};
       out.append(filler(0, d.arg));
       return {200, 0};
     case endpoint::echo:
-      append_head(out, 200, "application/octet-stream", req.body.size(), keep_alive, minor);
+      if (const auto enc = encoding_for(ctx, req, octets); enc.policy) {
+        append_built(out, 200, octets, keep_alive, minor, false, {}, [&](std::string& o) { o.append(req.body); }, enc);
+        return {200, 0};
+      }
+      append_head(out, 200, octets, req.body.size(), keep_alive, minor);
       out.append(req.body);
       return {200, 0};
     case endpoint::json:
-      append_built(out, 200, "application/json", keep_alive, minor, d.head, {},
-                   [&](std::string& o) { write_json(o, d.arg); });
+      append_built(out, 200, json, keep_alive, minor, d.head, {}, [&](std::string& o) { write_json(o, d.arg); },
+                   encoding_for(ctx, req, json));
       return {200, 0};
     case endpoint::cpu: {
       const auto x = burn_cpu(std::chrono::microseconds(d.arg));
-      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {}, [&](std::string& o) {
+      append_built(out, 200, text, keep_alive, minor, d.head, {}, [&](std::string& o) {
         fmt::format_to(std::back_inserter(o), "burned {} us ({:x})\n", d.arg, x & 0xff);
-      });
+      }, encoding_for(ctx, req, text));
       return {200, 0};
     }
     case endpoint::sleep:
-      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {},
-                   [&](std::string& o) { fmt::format_to(std::back_inserter(o), "slept {} ms\n", d.arg); });
+      append_built(out, 200, text, keep_alive, minor, d.head, {},
+                   [&](std::string& o) { fmt::format_to(std::back_inserter(o), "slept {} ms\n", d.arg); },
+                   encoding_for(ctx, req, text));
       return {200, 0};
     case endpoint::health:
-      append_built(out, 200, "text/plain", keep_alive, minor, d.head, {}, [](std::string& o) { o.append("ok\n"); });
+      append_built(out, 200, text, keep_alive, minor, d.head, {}, [](std::string& o) { o.append("ok\n"); },
+                   encoding_for(ctx, req, text));
       return {200, 0};
     case endpoint::metrics:
-      append_built(out, 200, "text/plain; version=0.0.4; charset=utf-8", keep_alive, minor, d.head, {},
+      append_built(out, 200, prometheus, keep_alive, minor, d.head, {},
                    [&](std::string& o) {
                      if (ctx.stats) ctx.stats->write_prometheus(o, ctx.model);
                      // Always present, so a scrape shows whether this binary was slowed on purpose.
@@ -348,12 +443,14 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                                     "perflab_target_test_slowdown_seconds {:g}\n",
                                     std::chrono::duration<double>(slowdown_per_request).count());
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
-                   });
+                     if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
+                   }, encoding_for(ctx, req, prometheus));
       return {200, 0};
     case endpoint::cache:
     case endpoint::cache_delete:
     case endpoint::cache_purge:
-      if (ctx.cached) return write_cache_response(d, *ctx.cached, keep_alive, minor, out);
+      if (ctx.cached)
+        return write_cache_response(d, *ctx.cached, keep_alive, minor, encoding_for(ctx, req, text), out);
       break;  // a cache endpoint answered without its outcome: a bug, answered 500
     case endpoint::options:
     case endpoint::not_found:

@@ -1,5 +1,6 @@
 // lab-target: the sample HTTP/1.1 server, once per concurrency model.
 //   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...] [--cache lru ...]
+//              [--gzip-level 6 --gzip-min-length 20 --gzip-types text/plain,application/json]
 // Prints one line "listening http://HOST:PORT" once it accepts; SIGTERM/SIGINT stop it
 // gracefully (exit 0); a bad option exits 2 naming it.
 #include <csignal>
@@ -28,6 +29,7 @@ struct options {
   unsigned threads = 0;
   std::size_t max_connections = 100000, queue = 1024;
   targets::cache_options cache;
+  targets::encode_options encode;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -78,6 +80,7 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     return tl::unexpected("--test-slowdown: must be from 0 to 1s, got '" + o.test_slowdown + "'");
   c.test_slowdown = *slow;
   if (auto cached = targets::apply_cache_options(o.cache, c); !cached) return tl::unexpected(cached.error());
+  if (auto encoded = targets::apply_encode_options(o.encode, c); !encoded) return tl::unexpected(encoded.error());
   return c;
 }
 
@@ -121,6 +124,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--origin-latency", c.origin_latency, "one origin call's wait")->capture_default_str();
   app.add_option("--origin-bytes", c.origin_bytes, "bytes of each origin value")->capture_default_str();
+  auto& z = o.encode;  // response compression (docs/targets.md, Compression)
+  app.add_option("--gzip-level", z.gzip_level, "gzip responses to clients that accept it: 1 (fastest) .. 9 (smallest); 0: off")
+      ->capture_default_str();
+  app.add_option("--br-level", z.br_level, "brotli responses to clients that accept br: quality 1 .. 11; 0: off")
+      ->capture_default_str();
+  app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
+      ->capture_default_str();
+  app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

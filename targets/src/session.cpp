@@ -16,6 +16,26 @@ std::size_t max_buffer(const http::request_limits& l) {
   return l.max_request_line + l.max_header_bytes + static_cast<std::size_t>(l.max_body) + 64 * 1024;
 }
 
+bool is_accept_encoding(std::string_view name) noexcept {
+  constexpr std::string_view want = "accept-encoding";
+  if (name.size() != want.size()) return false;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != want[i]) return false;
+  }
+  return true;
+}
+
+// The coding the request's Accept-Encoding field lines (one list, however many lines) accept
+// among the policy's.
+encode::coding accepted_coding(const http::request_parser& parser, const encode::policy& policy) noexcept {
+  encode::accept_encoding accepted;
+  for (const auto& h : parser.headers())
+    if (is_accept_encoding(h.name)) encode::parse_accept(h.value, accepted);
+  return encode::choose(accepted, policy.offered());
+}
+
 }  // namespace
 
 server_context::server_context(server_config c)
@@ -165,7 +185,8 @@ void session::skip_empty_lines() noexcept {
 }
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
-  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_};
+  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_,
+                              &ctx_.config.encoding, &ctx_.encode_stats};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -229,8 +250,10 @@ session::step session::process() noexcept {
     }
 
     const std::int64_t start = now_ns();
-    const request_view req{parser_.method(), parser_.path(),          parser_.query(),
-                           parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
+    request_view req{parser_.method(), parser_.path(),          parser_.query(),
+                     parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
+    // Only when compression is on: otherwise the header list is not even walked.
+    if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(parser_, ctx_.config.encoding);
     const dispatch d = resolve(req.method, req.path, req.query);
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_.consumed();
@@ -270,6 +293,7 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
   pending_.key = {};
   pending_req_ = request_view{};
   pending_req_.version_minor = req.version_minor;
+  pending_req_.accepted = req.accepted;
   pending_keep_alive_ = keep;
   pending_start_ns_ = start;
   parser_.reset();

@@ -12,6 +12,7 @@
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/encode/policy.hpp>
 
 namespace perflab::targets {
 
@@ -50,6 +51,9 @@ struct server_config {
   // store (--cache none), every request an origin call of 5 ms.
   cache::read_through_config cache{};
   std::size_t cache_prewarm = 0;                       // keys 0..N-1 loaded before listening (--cache-prewarm)
+  // Response content codings (--gzip-level, --gzip-min-length, --gzip-types). Default: off, no
+  // request's Accept-Encoding is even looked at.
+  encode::policy encoding{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
@@ -65,6 +69,16 @@ struct cache_options {
 };
 // Fills cfg.cache and cfg.cache_prewarm; the error names the offending option and what it accepts.
 tl::expected<void, std::string> apply_cache_options(const cache_options& o, server_config& cfg);
+
+// The compression options as typed on the command line.
+struct encode_options {
+  std::string gzip_level = "0";                          // --gzip-level 0..9 (0: off)
+  std::string br_level = "0";                            // --br-level 0..11 (0: off)
+  std::string gzip_min_length = "20";                    // --gzip-min-length: bytes, e.g. 1KiB
+  std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
+};
+// Fills cfg.encoding; the error names the offending option and what it accepts.
+tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg);
 
 // thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs
 // far more threads than CPUs; 32 per CPU is the 64 the lab's 2-CPU figures were measured with.

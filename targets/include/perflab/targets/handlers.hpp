@@ -8,7 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include <perflab/encode/policy.hpp>
+#include <perflab/encode/stats.hpp>
 #include <perflab/targets/metrics.hpp>
+#include <perflab/targets/payloads.hpp>
 
 namespace perflab::targets {
 
@@ -29,6 +32,9 @@ struct request_view {
   std::string_view body;
   int version_minor = 1;
   bool keep_alive = true;  // what the client asked for (HTTP/1.1 default on, 1.0 needs keep-alive)
+  // The content coding its Accept-Encoding negotiated against the server's policy (identity when
+  // compression is off); a value, so it survives a deferred response.
+  encode::coding accepted = encode::coding::identity;
 };
 
 // The routing decision for a request, made from method and target alone.
@@ -40,8 +46,12 @@ struct dispatch {
   bool options = false;    // OPTIONS: 200 with Allow and no content
   std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
   std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
+  payload_kind kind = payload_kind::pattern;  // /bytes/{n}?kind=: what the n bytes are (payloads.hpp)
+  std::uint64_t seed = 0;                     // /bytes/{n}?seed=: which of the kind's bodies
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
+// /bytes/{n} takes ?kind=pattern|text|json|random (default pattern) and ?seed=N (default 0);
+// an unknown kind, a bad seed or n below the kind's minimum is 400.
 // GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; /cache/{key} GET, HEAD,
 // DELETE (endpoint cache_delete), OPTIONS; /cache PURGE, OPTIONS; "*" every method we
 // implement. An unknown method, and CONNECT (we are no proxy), get 501.
@@ -66,6 +76,8 @@ struct response_context {
   std::string_view model;           // for /metrics and /health
   const cache::read_through* cache = nullptr;  // for /metrics (the cache's counters)
   const cache_reply* cached = nullptr;         // for the /cache endpoints
+  const encode::policy* encoding = nullptr;    // response compression (null: none)
+  encode::stats* encode_stats = nullptr;       // where encoding is counted, and /metrics reads it
 };
 
 // What write_response wrote.
@@ -83,7 +95,12 @@ inline constexpr std::size_t filler_slice = 256 * 1024;
 std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept;
 
 // Appends the response for d (status line, Date, Server, Content-Length, Connection when
-// needed, body unless HEAD), except a streamed /bytes body (see response_info). keep_alive:
+// needed, body unless HEAD), except a streamed /bytes body (see response_info).
+// Compression: a 200 response whose Content-Type ctx.encoding encodes carries
+// "Vary: Accept-Encoding"; its body is encoded with req.accepted when that is not identity and
+// the body has at least min_length bytes, and then carries "Content-Encoding" and the encoded
+// Content-Length. HEAD encodes the body too, so its fields are GET's. An encoded /bytes body is
+// built whole in `out` (not streamed). keep_alive:
 // whether the connection stays open after it; the Connection header follows from it and the
 // request's version. /cpu burns the CPU here; /sleep must already have waited (the wait is the
 // model's). Bodies are built in `out` itself (no per-thread scratch that would keep the largest

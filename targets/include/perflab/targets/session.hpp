@@ -34,6 +34,7 @@
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/metrics.hpp>
@@ -47,6 +48,7 @@ struct server_context {
   server_config config;
   metrics stats;
   std::unique_ptr<cache::read_through> cache;  // /cache/{key}'s cache and origin (always present)
+  encode::stats encode_stats;                  // response compression counters (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 };
 

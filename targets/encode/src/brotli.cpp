@@ -1,0 +1,54 @@
+#include <perflab/encode/brotli.hpp>
+
+#include <cstdint>
+#include <cstring>
+
+#include <brotli/encode.h>
+
+namespace perflab::encode {
+
+namespace {
+
+bool valid_level(int level) noexcept { return level >= min_br_level && level <= max_br_level; }
+
+// Encodes in[0, n) into out[0, cap); the encoded size, or 0 on failure (a brotli stream is
+// never empty, so 0 is no valid size).
+std::size_t encode(const char* in, std::size_t n, char* out, std::size_t cap, int level) noexcept {
+  std::size_t size = cap;
+  if (BrotliEncoderCompress(level, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC, n,
+                            reinterpret_cast<const std::uint8_t*>(in), &size,
+                            reinterpret_cast<std::uint8_t*>(out)) != BROTLI_TRUE)
+    return 0;
+  return size;
+}
+
+}  // namespace
+
+bool append_brotli(std::string_view in, int level, std::string& out) {
+  if (!valid_level(level)) return false;
+  const std::size_t mark = out.size();
+  const std::size_t cap = BrotliEncoderMaxCompressedSize(in.size());
+  if (cap == 0) return false;  // too large for brotli's bound
+  out.resize(mark + cap);
+  const auto n = encode(in.data(), in.size(), out.data() + mark, cap, level);
+  out.resize(n == 0 ? mark : mark + n);
+  return n != 0;
+}
+
+bool brotli_tail(std::string& buf, std::size_t from, int level) {
+  if (!valid_level(level) || from > buf.size()) return false;
+  const std::size_t n = buf.size() - from;
+  const std::size_t cap = BrotliEncoderMaxCompressedSize(n);
+  if (cap == 0) return false;
+  buf.resize(buf.size() + cap);
+  const auto m = encode(buf.data() + from, n, buf.data() + from + n, cap, level);
+  if (m == 0) {
+    buf.resize(from + n);
+    return false;
+  }
+  std::memmove(buf.data() + from, buf.data() + from + n, m);
+  buf.resize(from + m);
+  return true;
+}
+
+}  // namespace perflab::encode

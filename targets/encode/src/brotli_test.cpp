@@ -1,0 +1,86 @@
+#include <perflab/encode/brotli.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+
+#include <brotli/decode.h>
+#include <gtest/gtest.h>
+
+namespace {
+
+using perflab::encode::append_brotli;
+using perflab::encode::brotli_tail;
+
+// Decodes with libbrotlidec's streaming decoder; nullopt unless the stream ends exactly at the
+// end of the input.
+std::optional<std::string> unbrotli(std::string_view in) {
+  BrotliDecoderState* s = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
+  if (!s) return std::nullopt;
+  std::string out;
+  const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
+  std::size_t avail_in = in.size();
+  BrotliDecoderResult r = BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT;
+  while (r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) {
+    std::uint8_t chunk[65536];
+    std::uint8_t* next_out = chunk;
+    std::size_t avail_out = sizeof chunk;
+    r = BrotliDecoderDecompressStream(s, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    out.append(reinterpret_cast<const char*>(chunk), sizeof chunk - avail_out);
+  }
+  BrotliDecoderDestroyInstance(s);
+  if (r != BROTLI_DECODER_RESULT_SUCCESS || avail_in != 0) return std::nullopt;
+  return out;
+}
+
+std::string text(std::size_t n) {
+  std::mt19937_64 rng(11);
+  static const char* const words[] = {"queue", "latency", "the", "server", "of", "answer", "a", "request"};
+  std::string s;
+  while (s.size() < n) s.append(words[rng() % 8]).push_back(' ');
+  s.resize(n);
+  return s;
+}
+
+std::string random_bytes(std::size_t n) {
+  std::mt19937_64 rng(5);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+TEST(EncodeBrotli, RoundTripsThroughTheBrotliDecoderAtEveryLevel) {
+  const std::string inputs[] = {"", "a", "Hello, World!", text(16384), random_bytes(20000)};
+  for (int level = 1; level <= 11; ++level) {
+    for (const auto& in : inputs) {
+      SCOPED_TRACE("level " + std::to_string(level) + ", " + std::to_string(in.size()) + " bytes");
+      std::string out;
+      ASSERT_TRUE(append_brotli(in, level, out));
+      EXPECT_EQ(unbrotli(out), in);
+    }
+  }
+}
+
+TEST(EncodeBrotli, TextShrinksAndTheTailIsEncodedInPlace) {
+  const auto in = text(16384);
+  std::string buf = "head:";
+  buf += in;
+  ASSERT_TRUE(brotli_tail(buf, 5, 5));
+  EXPECT_EQ(buf.substr(0, 5), "head:");
+  EXPECT_LT((buf.size() - 5) * 3, in.size());
+  EXPECT_EQ(unbrotli(std::string_view(buf).substr(5)), in);
+}
+
+TEST(EncodeBrotli, RejectsLevelsOutsideOneToElevenAndTheDecoderCanFail) {
+  std::string out = "kept";
+  EXPECT_FALSE(append_brotli("x", 0, out));
+  EXPECT_FALSE(append_brotli("x", 12, out));
+  EXPECT_FALSE(brotli_tail(out, 9, 5));
+  EXPECT_EQ(out, "kept");
+  std::string br;
+  ASSERT_TRUE(append_brotli(text(5000), 5, br));
+  EXPECT_FALSE(unbrotli(std::string_view(br).substr(0, br.size() - 1)));
+}
+
+}  // namespace
