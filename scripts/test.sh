@@ -3,7 +3,7 @@
 # tests, fuzz corpora and benchmark smoke runs in parallel, then the end-to-end tests labelled
 # "integration" one at a time (they assert latency bands and rates, which a neighbour test
 # competing for the 2 cores would disturb). Ends with one line: "N passed, N failed, N skipped".
-#   scripts/test.sh [--preset release|debug|asan|tsan] [extra ctest args...]
+#   scripts/test.sh [--preset release|ci|debug|asan|tsan] [extra ctest args...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

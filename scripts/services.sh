@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Throwaway backing servers for experiments and tests: PostgreSQL and Redis, each on a free port of
+# 127.0.0.1, with its data, log and pid under build/services/<name>/. Nothing is registered with
+# the system (no systemd unit, no cluster in /etc/postgresql); stop removes the instance.
+#
+#   scripts/services.sh start postgres|redis [--name NAME]   prints the URL on stdout
+#   scripts/services.sh url NAME                             the URL of a running instance
+#   scripts/services.sh stop NAME|--all [--keep]             stops it; --keep keeps its files
+#   scripts/services.sh status [NAME]                        one line per instance
+#
+# NAME defaults to the service's name; tests that may run side by side give their own
+# (e.g. --name pool-test-$$). Starting a running instance prints its URL again.
+# URLs: postgres://perflab@127.0.0.1:PORT/perflab (trust authentication, loopback only) and
+# redis://127.0.0.1:PORT.
+# Exit codes: 0 done, 1 the server did not start (its log is printed), 2 usage,
+# 3 the server's package is missing and cannot be installed here (tests skip on 3).
+# PostgreSQL refuses to run as root: as root, it runs as the unprivileged `postgres` user that
+# Debian's package creates (or `perflab-pg`, created here, when that user is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root_dir=$(pwd)
+services_dir="$root_dir/build/services"
+
+die() { echo "services.sh: $2" >&2; exit "$1"; }
+usage() { die 2 "$1 (usage: services.sh start postgres|redis [--name NAME] | url NAME | stop NAME|--all [--keep] | status [NAME])"; }
+
+# Installs a missing Debian package when we may (root, or sudo without a password); exit 3 otherwise.
+ensure_package() {
+  local package=$1 probe=$2
+  [ -x "$probe" ] || command -v "$probe" >/dev/null 2>&1 && return 0
+  local sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo -n true 2>/dev/null || die 3 "$package is not installed and this user cannot install it"
+    sudo_cmd=(sudo -n)
+  fi
+  echo "services.sh: installing $package" >&2
+  { "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" \
+      apt-get install -y -qq --no-install-recommends "$package"; } >/dev/null 2>&1 \
+    || die 3 "$package could not be installed (apt-get failed)"
+}
+
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$dir" ] && [ -x "$dir/pg_ctl" ] || return 1
+  echo "$dir"
+}
+
+# A port nothing listens on. Another process may take it before the server binds; start retries.
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  die 1 "no free port found on 127.0.0.1"
+}
+
+# The unprivileged user PostgreSQL runs as ("" when we are not root: then it runs as us).
+pg_user() {
+  [ "$(id -u)" -ne 0 ] && { echo ""; return; }
+  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  id perflab-pg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin perflab-pg
+  echo perflab-pg
+}
+
+as_pg() {
+  local user=$1; shift
+  # From /: the checkout may be a directory the user cannot enter.
+  if [ -n "$user" ]; then (cd / && runuser -u "$user" -- "$@"); else "$@"; fi
+}
+
+# The instance's files live in build/services/NAME. When the PostgreSQL user cannot reach the
+# checkout (a clone under /root, mode 700), its data directory and log go to a private directory
+# in /tmp owned by that user, and build/services/NAME/{data,server.log} link there.
+pg_home() {
+  local name=$1 user=$2 dir="$services_dir/$1"
+  if [ -z "$user" ] || (cd / && runuser -u "$user" -- test -w "$dir") 2>/dev/null; then
+    echo "$dir"; return
+  fi
+  local outside
+  outside=$(mktemp -d /tmp/perflab-service-"$name".XXXXXX)
+  chown "$user" "$outside"
+  ln -sfn "$outside/data" "$dir/data"
+  ln -sfn "$outside/server.log" "$dir/server.log"
+  echo "$outside"
+}
+
+running() {   # NAME: true when its recorded pid is alive
+  local pidfile="$services_dir/$1/pid"
+  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+start_postgres() {
+  local name=$1 dir="$services_dir/$1" bin user home data port log
+  bin=$(pg_bin) || { ensure_package postgresql /nonexistent-probe; bin=$(pg_bin) || die 3 "postgresql is not installed"; }
+  user=$(pg_user)
+  mkdir -p "$dir"
+  [ -n "$user" ] && chown "$user" "$dir"
+  home=$(pg_home "$name" "$user")
+  data="$home/data"
+  log="$home/server.log"
+  : > "$log"; [ -n "$user" ] && chown "$user" "$log"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    as_pg "$user" "$bin/initdb" -D "$data" -U perflab --auth=trust --encoding=UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die 1 "initdb failed (log: $dir/initdb.log)"; }
+  fi
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    # Loopback TCP only; the Unix socket goes in the data directory, never /var/run/postgresql.
+    if as_pg "$user" "$bin/pg_ctl" -D "$data" -l "$log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$data' -c fsync=off -c max_connections=200" \
+        start >/dev/null 2>&1; then
+      head -1 "$data/postmaster.pid" > "$dir/pid"
+      echo "$port" > "$dir/port"
+      echo postgres > "$dir/service"
+      as_pg "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -U perflab -d postgres -qtAc \
+          "SELECT 1 FROM pg_database WHERE datname='perflab'" | grep -q 1 \
+        || as_pg "$user" "$bin/createdb" -h 127.0.0.1 -p "$port" -U perflab perflab
+      echo "postgres://perflab@127.0.0.1:$port/perflab" > "$dir/url"
+      return 0
+    fi
+    echo "services.sh: postgres did not start on port $port (attempt $attempt)" >&2
+  done
+  cat "$log" >&2
+  die 1 "postgres did not start (log: $log)"
+}
+
+start_redis() {
+  local name=$1 dir="$services_dir/$1" port
+  ensure_package redis-server redis-server
+  mkdir -p "$dir"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    # No persistence: a throwaway cache. Daemonized; the pid file says where it went.
+    rm -f "$dir/redis.pid"
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/server.log" >/dev/null 2>&1 || true
+    for _ in $(seq 1 50); do
+      if [ -s "$dir/redis.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        cp "$dir/redis.pid" "$dir/pid"
+        echo "$port" > "$dir/port"
+        echo redis > "$dir/service"
+        echo "redis://127.0.0.1:$port" > "$dir/url"
+        return 0
+      fi
+      sleep 0.1
+    done
+    [ -s "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    echo "services.sh: redis did not start on port $port (attempt $attempt)" >&2
+  done
+  cat "$dir/server.log" >&2 2>/dev/null || true
+  die 1 "redis did not start (log: $dir/server.log)"
+}
+
+stop_instance() {
+  local name=$1 keep=$2 dir="$services_dir/$1"
+  [ -d "$dir" ] || die 2 "no instance named '$name' under build/services/"
+  local service pid
+  service=$(cat "$dir/service" 2>/dev/null || echo unknown)
+  if running "$name"; then
+    pid=$(cat "$dir/pid")
+    if [ "$service" = postgres ]; then
+      local bin; bin=$(pg_bin)
+      as_pg "$(pg_user)" "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    else
+      kill "$pid" 2>/dev/null || true
+    fi
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { kill -9 "$pid" 2>/dev/null || true; }
+  fi
+  if [ "$keep" -eq 0 ]; then
+    [ -L "$dir/data" ] && rm -rf "$(dirname "$(readlink "$dir/data")")"
+    rm -rf "$dir"
+  else
+    rm -f "$dir/pid"
+  fi
+}
+
+status_line() {
+  local name=$1 dir="$services_dir/$1" state=stopped
+  running "$name" && state="running pid $(cat "$dir/pid")"
+  printf '%-24s %-9s %-22s %s\n' "$name" "$(cat "$dir/service" 2>/dev/null || echo '?')" "$state" "$(cat "$dir/url" 2>/dev/null || true)"
+}
+
+[ $# -ge 1 ] || usage "no command"
+command=$1; shift
+case "$command" in
+  start)
+    [ $# -ge 1 ] || usage "start needs a service"
+    service=$1; shift
+    name=$service
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --name) [ $# -ge 2 ] || usage "--name needs a value"; name=$2; shift ;;
+        *) usage "unknown option '$1'" ;;
+      esac
+      shift
+    done
+    [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || usage "--name '$name' must be letters, digits, '.', '_' or '-'"
+    case "$service" in postgres|redis) ;; *) usage "unknown service '$service' (expected postgres or redis)" ;; esac
+    if running "$name"; then
+      [ "$(cat "$services_dir/$name/service")" = "$service" ] || die 2 "'$name' is already a running $(cat "$services_dir/$name/service")"
+      cat "$services_dir/$name/url"; exit 0
+    fi
+    [ -d "$services_dir/$name" ] && stop_instance "$name" 0   # leftovers of a dead instance
+    "start_$service" "$name"
+    cat "$services_dir/$name/url"
+    ;;
+  url)
+    [ $# -eq 1 ] || usage "url needs one NAME"
+    running "$1" || die 1 "'$1' is not running"
+    cat "$services_dir/$1/url"
+    ;;
+  stop)
+    [ $# -ge 1 ] || usage "stop needs a NAME or --all"
+    target=$1; shift; keep=0
+    [ "${1:-}" = --keep ] && keep=1
+    if [ "$target" = --all ]; then
+      for d in "$services_dir"/*/; do [ -d "$d" ] && stop_instance "$(basename "$d")" "$keep"; done
+    else
+      stop_instance "$target" "$keep"
+    fi
+    ;;
+  status)
+    if [ $# -ge 1 ]; then [ -d "$services_dir/$1" ] || die 1 "no instance named '$1'"; status_line "$1"; exit 0; fi
+    found=0
+    for d in "$services_dir"/*/; do [ -d "$d" ] && { status_line "$(basename "$d")"; found=1; }; done
+    [ "$found" -eq 1 ] || echo "no services under build/services/"
+    ;;
+  *) usage "unknown command '$command'" ;;
+esac

@@ -1,0 +1,22 @@
+#pragma once
+// The option-spec grammar the resilience flags share: "HEAD,key=value,key=value" (HEAD may be
+// "name:argument"). Internal to perflab::resilience.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace perflab::resilience::detail {
+
+struct spec {
+  std::string_view head;                                        // before the first ','
+  std::vector<std::pair<std::string_view, std::string_view>> options;  // key=value, in order
+};
+
+// Splits on ',' and each option on its first '='. An option without '=' or with an empty key
+// is an error quoting it; spaces around items are trimmed.
+tl::expected<spec, std::string> split_spec(std::string_view text, std::string_view what);
+
+}  // namespace perflab::resilience::detail
