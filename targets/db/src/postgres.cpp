@@ -207,10 +207,12 @@ std::unique_ptr<database> make_postgres(const std::string& url) {
   if (PQstatus(c) != CONNECTION_OK) {
     std::string why = PQerrorMessage(c);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    for (auto& ch : why) if (ch == '\n') ch = ' ';
+    for (auto& ch : why)
+      if (ch == '\n' || ch == '\t') ch = ' ';
     PQfinish(c);
     throw unavailable("--db: cannot connect to " + url + ": " + why);
   }
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "relation items already exists"
   PGresult* res = PQexec(c, schema_sql);
   const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
   std::string why = ok ? "" : PQresultErrorMessage(res);

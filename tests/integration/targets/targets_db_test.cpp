@@ -72,7 +72,7 @@ TEST_P(TargetDb, AcquireTimeoutFiresOnTimeAndIsCounted) {
   target_process t(model_args(GetParam(), {"--pool-size", "1", "--pool-acquire-timeout", "1s"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client holder(t.port());
-  ASSERT_TRUE(holder.send(get("/db/query?ms=3000")));  // holds the only connection
+  ASSERT_TRUE(holder.send(get("/db/query?ms=1500")));  // holds the only connection
   ASSERT_TRUE(wait_for_metric(t.port(), "perflab_db_pool_connections{state=\"active\"} 1"));
   const auto t0 = clock_type::now();
   EXPECT_EQ(status_of(t.port(), "/db/query?ms=1"), 503);
