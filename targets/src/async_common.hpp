@@ -88,6 +88,7 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   bool timed_out_ = false;          // the watchdog cancelled the pending read
   bool closed_ = false;
   bool flight_done_ = false;        // the flight a parked join waited for has ended
+  bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
 
  private:
   void arm_watchdog(std::int64_t at_ns);

@@ -147,6 +147,11 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
+    if (st.what == session::next::db) {
+      s.db_call()->run_blocking();  // waits on the pool's condition variable, then the database
+      s.finish_wait();
+      continue;
+    }
     if (st.what == session::next::join) {
       s.joined_flight()->wait_ended();  // another thread's origin call for the same key
       s.finish_wait();

@@ -213,6 +213,18 @@ response_info write_cache_response(const dispatch& d, const cache_reply& c, bool
   return {200, 0};
 }
 
+// /db/query (text) and /items/{id} (the row as JSON): the body the database call produced;
+// POST /db/terminate: how many idle connections were ended.
+response_info write_db_response(const dispatch& d, const db_reply& r, bool keep_alive, int minor,
+                                const request_view& req, const response_context& ctx, std::string& out) {
+  const std::string_view type = d.ep == endpoint::items ? "application/json" : "text/plain";
+  append_built(out, 200, type, keep_alive, minor, d.head, {}, [&](std::string& o) {
+    if (d.ep == endpoint::db_terminate) fmt::format_to(std::back_inserter(o), "terminated {}\n", r.terminated);
+    else o.append(r.body);
+  }, encoding_for(ctx, req, type));
+  return {200, 0};
+}
+
 }  // namespace
 
 void set_test_slowdown(std::chrono::nanoseconds per_request) noexcept { slowdown_per_request = per_request; }
@@ -282,6 +294,9 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path == "/echo") d.ep = endpoint::echo;
   else if (path.starts_with("/cache/")) d.ep = endpoint::cache;
   else if (path == "/cache") d.ep = endpoint::cache_purge;
+  else if (path == "/db/query") d.ep = endpoint::db_query;
+  else if (path.starts_with("/items/")) d.ep = endpoint::items;
+  else if (path == "/db/terminate") d.ep = endpoint::db_terminate;
   else {
     d.status = 404;
     return d;
@@ -299,6 +314,10 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     case endpoint::cache_purge:
       d.allow = "PURGE, OPTIONS";
       allowed = method == "PURGE";
+      break;
+    case endpoint::db_terminate:
+      d.allow = "POST, OPTIONS";
+      allowed = method == "POST";
       break;
     default:
       d.allow = get_allow;
@@ -340,6 +359,13 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
       break;
     case endpoint::cpu: arg(query_param(query, "us"), max_cpu_us); break;
     case endpoint::sleep: arg(query_param(query, "ms"), max_sleep_ms); break;
+    case endpoint::db_query:
+      if (auto v = query_param(query, "ms"); !v.empty()) {
+        arg(v, max_sleep_ms);
+        d.arg_given = true;
+      }
+      break;
+    case endpoint::items: arg(path.substr(7), UINT64_MAX); break;
     default: break;
   }
   return d;
@@ -443,6 +469,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                                     "perflab_target_test_slowdown_seconds {:g}\n",
                                     std::chrono::duration<double>(slowdown_per_request).count());
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
+                     if (ctx.db) write_db_prometheus(*ctx.db, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                    }, encoding_for(ctx, req, prometheus));
       return {200, 0};
@@ -452,6 +479,11 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       if (ctx.cached)
         return write_cache_response(d, *ctx.cached, keep_alive, minor, encoding_for(ctx, req, text), out);
       break;  // a cache endpoint answered without its outcome: a bug, answered 500
+    case endpoint::db_query:
+    case endpoint::items:
+    case endpoint::db_terminate:
+      if (ctx.db_result) return write_db_response(d, *ctx.db_result, keep_alive, minor, req, ctx, out);
+      break;  // answered without its outcome: a bug, answered 500
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:

@@ -18,6 +18,8 @@
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/server.hpp>
 
+#include "db_cli.hpp"
+
 namespace {
 
 using namespace perflab;
@@ -30,6 +32,7 @@ struct options {
   std::size_t max_connections = 100000, queue = 1024;
   targets::cache_options cache;
   targets::encode_options encode;
+  db::options db;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -81,6 +84,9 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   c.test_slowdown = *slow;
   if (auto cached = targets::apply_cache_options(o.cache, c); !cached) return tl::unexpected(cached.error());
   if (auto encoded = targets::apply_encode_options(o.encode, c); !encoded) return tl::unexpected(encoded.error());
+  auto database = db::parse_options(o.db);
+  if (!database) return tl::unexpected(database.error());
+  c.db = *database;
   return c;
 }
 
@@ -133,8 +139,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")
       ->capture_default_str();
+  targets::add_db_options(app, o.db);
   try {
     app.parse(argc, argv);
+    o.db.given = app.count("--db") > 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
@@ -172,6 +180,9 @@ int main(int argc, char** argv) {
   try {
     srv = targets::server::create(*cfg);
     srv->start();
+  } catch (const db::unavailable& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;  // a bad --db, found before listening
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::runtime_error;

@@ -58,6 +58,9 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::cache: return "cache";
     case endpoint::cache_delete: return "cache_delete";
     case endpoint::cache_purge: return "cache_purge";
+    case endpoint::db_query: return "db_query";
+    case endpoint::items: return "items";
+    case endpoint::db_terminate: return "db_terminate";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

@@ -59,6 +59,7 @@ class reactor_conn final : public async_conn {
       case session::next::close: return linger_then_close();
       case session::next::more: return run(std::move(self), sess_.process());
       case session::next::join: return do_join(std::move(self));
+      case session::next::db: return do_db(std::move(self));
     }
   }
 
@@ -100,6 +101,21 @@ class reactor_conn final : public async_conn {
 
   void on_wait(ptr self, const boost::system::error_code& ec) {
     if (ec) return close_now();
+    sess_.finish_wait();
+    run(std::move(self), sess_.process());
+  }
+
+  // A database call on this loop: the pool's wait, the open and the query are the loop's timers
+  // and socket waits. done gets the connection back (the call holds it meanwhile).
+  void do_db(ptr self) {
+    set_no_deadline();
+    sess_.db_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
+      on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
+    });
+  }
+
+  void on_db(ptr self) {
+    if (closed_) return;
     sess_.finish_wait();
     run(std::move(self), sess_.process());
   }

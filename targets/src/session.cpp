@@ -41,6 +41,17 @@ encode::coding accepted_coding(const http::request_parser& parser, const encode:
 server_context::server_context(server_config c)
     : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)) {
   if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
+  if (config.db.given) database();  // before listening: an unreachable server stops the start
+}
+
+server_context::~server_context() = default;
+
+db::service& server_context::database() {
+  std::call_once(db_once_, [this] {
+    db_ = std::make_unique<db::service>(config.db);
+    db_open_.store(db_.get(), std::memory_order_release);
+  });
+  return *db_;
 }
 
 void read_buffer::grow(std::size_t want, std::size_t keep) {
@@ -186,7 +197,7 @@ void session::skip_empty_lines() noexcept {
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
   const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_,
-                              &ctx_.config.encoding, &ctx_.encode_stats};
+                              &ctx_.config.encoding, &ctx_.encode_stats, ctx_.database_if_open(), &db_reply_};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -271,6 +282,12 @@ session::step session::process() noexcept {
       if (begin_ != end_) request_start_ns_ = start;  // answered from the cache; see below
       continue;
     }
+    if (d.status == 200 && (d.ep == endpoint::db_query || d.ep == endpoint::items || d.ep == endpoint::db_terminate)) {
+      defer(d, req, keep, start, consumed);
+      if (auto st = start_db(d)) return *st;
+      if (begin_ != end_) request_start_ns_ = start;  // answered at once; see below
+      continue;
+    }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
 
@@ -305,6 +322,7 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
 void session::finish_wait() noexcept {
   if (!waiting_) return;
   if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
+  if (db_waiting_) finish_db();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
   respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);

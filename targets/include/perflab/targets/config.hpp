@@ -12,6 +12,7 @@
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/db/service.hpp>
 #include <perflab/encode/policy.hpp>
 
 namespace perflab::targets {
@@ -54,6 +55,9 @@ struct server_config {
   // Response content codings (--gzip-level, --gzip-min-length, --gzip-types). Default: off, no
   // request's Accept-Encoding is even looked at.
   encode::policy encoding{};
+  // /db/query and /items/{id}: the database and its pool (--db, --db-*, --pool-*, --no-pool).
+  // Default: the simulated database, opened when a /db endpoint is first used.
+  db::config db{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

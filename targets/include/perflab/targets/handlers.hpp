@@ -48,10 +48,13 @@ struct dispatch {
   std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
   payload_kind kind = payload_kind::pattern;  // /bytes/{n}?kind=: what the n bytes are (payloads.hpp)
   std::uint64_t seed = 0;                     // /bytes/{n}?seed=: which of the kind's bodies
+  bool arg_given = false;                     // /db/query: ?ms= was given (else the configured distribution)
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
 // /bytes/{n} takes ?kind=pattern|text|json|random (default pattern) and ?seed=N (default 0);
 // an unknown kind, a bad seed or n below the kind's minimum is 400.
+// /db/query takes ?ms=N (the query's service time; default: --db-latency's distribution);
+// /items/{id} a decimal id; POST /db/terminate (test hook) ends the idle pooled connections.
 // GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; /cache/{key} GET, HEAD,
 // DELETE (endpoint cache_delete), OPTIONS; /cache PURGE, OPTIONS; "*" every method we
 // implement. An unknown method, and CONNECT (we are no proxy), get 501.
@@ -70,6 +73,13 @@ struct cache_reply {
   std::uint64_t purged = 0;   // PURGE: entries removed
 };
 
+// The outcome of a database request (/db/query, /items/{id}, /db/terminate), worked out by the
+// session before the response is written (an error status is answered as d.status).
+struct db_reply {
+  std::string_view body;            // 200: the query's result (items: the row as JSON)
+  std::uint64_t terminated = 0;     // /db/terminate: idle connections whose backend was ended
+};
+
 // What a response needs besides the request itself.
 struct response_context {
   const metrics* stats = nullptr;   // for /metrics
@@ -78,6 +88,8 @@ struct response_context {
   const cache_reply* cached = nullptr;         // for the /cache endpoints
   const encode::policy* encoding = nullptr;    // response compression (null: none)
   encode::stats* encode_stats = nullptr;       // where encoding is counted, and /metrics reads it
+  const db::service* db = nullptr;             // for /metrics (the pool's metrics), once the database is open
+  const db_reply* db_result = nullptr;         // for the /db endpoints
 };
 
 // What write_response wrote.

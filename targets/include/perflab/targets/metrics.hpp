@@ -12,6 +12,10 @@
 
 #include <perflab/cache/read_through.hpp>
 
+namespace perflab::db {
+class service;
+}
+
 namespace perflab::targets {
 
 // What a request was answered by; a label of every per-request metric.
@@ -20,6 +24,9 @@ enum class endpoint : std::uint8_t {
   cache,         // GET/HEAD /cache/{key}
   cache_delete,  // DELETE /cache/{key}
   cache_purge,   // PURGE /cache
+  db_query,      // GET/HEAD /db/query: one database query (pool, then the database)
+  items,         // GET/HEAD /items/{id}: a row by key
+  db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -95,6 +102,10 @@ class metrics {
 // Appends the cache's counters (perflab_cache_*) in the same exposition format: lookups by
 // result, evictions by reason, entries, bytes, origin calls, coalesced waits, invalidations.
 void write_cache_prometheus(const cache::read_through& cache, std::string& out);
+
+// Appends the database pool's metrics (perflab_db_pool_*): size, active, idle, waiting, the
+// acquire-wait histogram, timeouts, connections created and closed by reason.
+void write_db_prometheus(const db::service& db, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +35,8 @@
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/db/call.hpp>
+#include <perflab/db/service.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -45,11 +48,23 @@ namespace perflab::targets {
 struct server_context {
   // Builds the cache from config.cache and pre-warms it (config.cache_prewarm).
   explicit server_context(server_config c);
+  ~server_context();
   server_config config;
   metrics stats;
   std::unique_ptr<cache::read_through> cache;  // /cache/{key}'s cache and origin (always present)
   encode::stats encode_stats;                  // response compression counters (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
+
+  // The database and its pool: opened here when --db was given (throws db::unavailable when it
+  // cannot be reached), else at the first /db request (then it may throw std::bad_alloc).
+  db::service& database();
+  // Null until the database is open (for /metrics).
+  const db::service* database_if_open() const noexcept { return db_open_.load(std::memory_order_acquire); }
+
+ private:
+  std::once_flag db_once_;
+  std::unique_ptr<db::service> db_;
+  std::atomic<db::service*> db_open_{nullptr};
 };
 
 // A connection's read buffer: small at first (most requests are a few hundred bytes, and an idle
@@ -84,6 +99,8 @@ class session {
     join,   // write the output, wait until joined_flight() ends (another request's origin call for
             // the same key: blocking flight::wait, or flight::subscribe on an event loop), then
             // finish_wait(), process()
+    db,     // write the output, run db_call() (blocking run_blocking, or async_run on an event
+            // loop), then finish_wait(), process()
   };
   struct step {
     next what = next::read;
@@ -119,6 +136,8 @@ class session {
   void finish_wait() noexcept;
   // During a join step: the origin call this connection waits for (valid until finish_wait()).
   cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
+  // During a db step: the database call to run (valid until finish_wait()).
+  db::call* db_call() const noexcept { return db_call_.get(); }
 
   output_view output() const noexcept;
   // n bytes of output() were written (n may be less than it held).
@@ -157,6 +176,11 @@ class session {
   // After the wait or join: the response from the origin's value (false: the flight was
   // abandoned, the lookup starts again at the next process()).
   bool finish_cache_wait() noexcept;
+  // /db/query, /items/{id}, /db/terminate (session_db.cpp): a call prepared for the model to
+  // run (next::db), or nullopt when answered at once (terminate; no database: 503).
+  std::optional<step> start_db(const dispatch& d) noexcept;
+  // After the call: its status and body for the response.
+  void finish_db() noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -186,6 +210,11 @@ class session {
   std::string cache_value_;        // reused: the value of the current /cache response
   cache::read_through::begin_result cache_begin_{};
   cache_reply cache_reply_{};      // the outcome handed to the response writer
+  // The pending database request: the call (made at this connection's first /db request) and
+  // the outcome handed to the response writer.
+  std::unique_ptr<db::call> db_call_;
+  bool db_waiting_ = false;
+  db_reply db_reply_{};
 };
 
 }  // namespace perflab::targets

@@ -1,0 +1,132 @@
+// The pool in front of a real PostgreSQL (started by scripts/services.sh under a name of its own,
+// stopped at the end): Little's law through 5 connections held 100 ms each by pg_sleep, under
+// every model (event loops: libpq's asynchronous API on the loop; blocking models: its blocking
+// API); the items table created by the target; a terminated backend found by on-borrow
+// validation. Skipped, with the reason printed, when PostgreSQL cannot be installed here.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "target_harness.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace perflab::testing;
+using clock_type = std::chrono::steady_clock;
+
+std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
+double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
+
+// Runs a shell command; its stdout (trimmed) and exit code.
+std::pair<std::string, int> run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {"", -1};
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return {out, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
+}
+
+class TargetPostgres : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    name_ = "pool-test-" + std::to_string(::getpid());
+    auto [url, rc] = run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' start postgres --name " + name_);
+    if (rc == 3) GTEST_SKIP() << "PostgreSQL cannot be installed on this machine (scripts/services.sh exit 3)";
+    ASSERT_EQ(rc, 0) << "scripts/services.sh start postgres failed: " << url;
+    url_ = url.substr(url.rfind('\n') == std::string::npos ? 0 : url.rfind('\n') + 1);
+    started_ = true;
+  }
+  void TearDown() override {
+    if (started_) run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' stop " + name_ + " >/dev/null 2>&1");
+  }
+  std::string name_, url_;
+  bool started_ = false;
+};
+
+// Goodput of 50 closed-loop clients over 2 s, after 1 s to let the queue form.
+double goodput(int port, const std::string& target, int& failed) {
+  const auto start = clock_type::now();
+  const auto from = start + 1s, to = start + 3s;
+  std::atomic<int> in_window{0}, bad{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 50; ++i) {
+    ts.emplace_back([&] {
+      client c(port, 10s);
+      while (clock_type::now() < to) {
+        auto r = c.request(get(target));
+        if (!r || r->status != 200) {
+          ++bad;
+          return;
+        }
+        const auto now = clock_type::now();
+        if (now >= from && now < to) ++in_window;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  failed = bad;
+  return in_window / 2.0;
+}
+
+TEST_F(TargetPostgres, PoolOfFiveWithHundredMillisecondSleepsServesFiftyPerSecondUnderEveryModel) {
+  for (const auto& model : all_models) {
+    SCOPED_TRACE(model);
+    target_process t(model_args(model, {"--db", url_, "--pool-size", "5"}));
+    ASSERT_GT(t.port(), 0) << t.first_line();
+    int failed = 0;
+    EXPECT_NEAR(goodput(t.port(), "/db/query?ms=100", failed), 50, 2.5);
+    EXPECT_EQ(failed, 0);
+    EXPECT_LE(metric(t.port(), "perflab_db_pool_size"), 5);
+    EXPECT_EQ(metric(t.port(), "perflab_db_pool_acquire_timeouts_total"), 0);
+    // The items table was created and filled by the target.
+    client c(t.port());
+    auto r = c.request(get("/items/42"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "{\"id\":42,\"name\":\"item-42\",\"price_cents\":2598}\n");
+    r = c.request(get("/items/5000"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+  }
+}
+
+TEST_F(TargetPostgres, TerminatedBackendsAreFoundByValidationOrFailOneRequest) {
+  // One blocking model and one event loop (the pool's code is the same for all; what differs
+  // is the blocking libpq API vs the asynchronous one).
+  for (const std::string model : {"thread-pool", "reactor"}) {
+    for (const std::string validation : {"on-borrow", "none"}) {
+      SCOPED_TRACE(model + " " + validation);
+      target_process t(model_args(model, {"--db", url_, "--pool-size", "2", "--pool-validation", validation}));
+      ASSERT_GT(t.port(), 0) << t.first_line();
+      ASSERT_TRUE(wait_for_metric(t.port(), "perflab_db_pool_connections{state=\"idle\"} 2"));
+      client c(t.port());
+      auto r = c.request("POST /db/terminate HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->body, "terminated 2\n");
+      std::this_thread::sleep_for(100ms);  // the server closes the terminated backends' sockets
+      r = c.request(get("/db/query?ms=1"));
+      ASSERT_TRUE(r);
+      if (validation == "on-borrow") {
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(metric(t.port(), "perflab_db_pool_closed_total{reason=\"validation\"}"), 2);
+      } else {
+        EXPECT_EQ(r->status, 503);  // found by the query: 503, never a hang
+        EXPECT_EQ(metric(t.port(), "perflab_db_pool_closed_total{reason=\"error\"}"), 1);
+      }
+    }
+  }
+}
+
+}  // namespace
