@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include <perflab/cache/read_through.hpp>
+#include <perflab/cache/remote.hpp>
 
 namespace perflab::targets {
 
@@ -95,6 +96,8 @@ class metrics {
 // Appends the cache's counters (perflab_cache_*) in the same exposition format: lookups by
 // result, evictions by reason, entries, bytes, origin calls, coalesced waits, invalidations.
 void write_cache_prometheus(const cache::read_through& cache, std::string& out);
+// The remote cache's block (perflab_cache_remote_*), when there is one.
+void write_remote_prometheus(const cache::remote_stats& remote, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;
