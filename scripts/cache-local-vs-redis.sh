@@ -54,12 +54,15 @@ redis_cpu() {  # utime + stime of redis-server, seconds
 }
 
 printf '%-22s %9s %10s %10s %14s %14s\n' variant hit_ratio "TTLB p50" "TTLB p99" "target CPU/req" "redis CPU/req"
-for variant in "none|" "lru|" "none|$url" "lru|$url"; do
+for variant in "none|none" "lru|none" "none|$url" "lru|$url"; do
   cache=${variant%%|*}
   remote=${variant#*|}
-  label="$cache${remote:+ + redis}"
-  [ "$cache" = none ] && [ -n "$remote" ] && label="redis"
-  [ "$cache" = none ] && [ -z "$remote" ] && label="no cache"
+  case "$cache|$remote" in
+    "none|none") label="no cache" ;;
+    "lru|none") label="local lru" ;;
+    "none|"*) label="redis" ;;
+    *) label="lru + redis" ;;
+  esac
   before=$(redis_cpu)
   log=$(mktemp)
   set +e

@@ -81,11 +81,12 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
   const auto policy = cache::parse_policy(policy_name);
   if (!policy && policy_name != "none")
     return unexpected("--cache: unknown policy '" + o.policy + "' (accepted: lru, lfu, fifo, none, redis://HOST:PORT)");
-  if (remote_only && !o.remote.empty())
+  const bool has_remote = !o.remote.empty() && o.remote != "none";
+  if (remote_only && has_remote)
     return unexpected("--cache-remote: not with --cache " + o.policy +
                       " (--cache redis://... is the remote cache alone; for two levels use --cache lru|lfu|fifo "
                       "--cache-remote redis://...)");
-  const std::string& url = remote_only ? o.policy : o.remote;
+  const std::string url = remote_only ? o.policy : has_remote ? o.remote : std::string();
   std::optional<cache::remote_config> remote;
   if (!url.empty()) {
     remote = cache::parse_redis_url(url);

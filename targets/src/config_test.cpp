@@ -71,16 +71,17 @@ TEST(ConfigCache, RemoteCacheOptions) {
     const char* prewarm;
     const char* error;  // "" when accepted; else the option the error must name
   } cases[] = {
-      {"redis://127.0.0.1:6380", "", "100ms", "0", ""},
+      {"redis://127.0.0.1:6380", "none", "100ms", "0", ""},
       {"lru", "redis://127.0.0.1:6380", "100ms", "0", ""},
       {"none", "redis://127.0.0.1:6380", "20ms", "0", ""},
       {"lfu", "redis://127.0.0.1:6380", "100ms", "10", ""},
       {"redis://127.0.0.1:6380", "redis://127.0.0.1:6381", "100ms", "0", "--cache-remote:"},
-      {"redis://127.0.0.1:x", "", "100ms", "0", "--cache:"},
+      {"redis://127.0.0.1:x", "none", "100ms", "0", "--cache:"},
       {"lru", "127.0.0.1:6379", "100ms", "0", "--cache-remote:"},
       {"lru", "redis://127.0.0.1:6379", "0ms", "0", "--cache-remote-timeout:"},
       {"lru", "redis://127.0.0.1:6379", "soon", "0", "--cache-remote-timeout:"},
-      {"redis://127.0.0.1:6380", "", "100ms", "10", "--cache-prewarm:"},
+      {"redis://127.0.0.1:6380", "none", "100ms", "10", "--cache-prewarm:"},
+      {"lru", "none", "100ms", "0", "none"},
   };
   for (const auto& c : cases) {
     cache_options o;
@@ -91,7 +92,10 @@ TEST(ConfigCache, RemoteCacheOptions) {
     server_config cfg;
     const auto r = apply_cache_options(o, cfg);
     const std::string want = c.error;
-    if (want.empty()) {
+    if (want == "none") {  // --cache-remote none: no Redis
+      ASSERT_TRUE(r);
+      EXPECT_FALSE(cfg.cache_remote);
+    } else if (want.empty()) {
       ASSERT_TRUE(r) << c.policy << " " << c.remote << ": " << r.error();
       ASSERT_TRUE(cfg.cache_remote);
       EXPECT_EQ(cfg.cache_remote->port, 6380);

@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
   app.add_option("--cache", c.policy,
                  "lru | lfu | fifo | none (every request goes to the origin) | redis://HOST:PORT (Redis alone)")
       ->capture_default_str();
-  app.add_option("--cache-remote", c.remote, "redis://HOST:PORT: Redis behind the local cache (two levels)");
+  app.add_option("--cache-remote", c.remote, "redis://HOST:PORT: Redis behind the local cache (two levels); none: no Redis")
+      ->capture_default_str();
   app.add_option("--cache-remote-timeout", c.remote_timeout, "Redis connect and reply timeout; then the origin")
       ->capture_default_str();
   app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();

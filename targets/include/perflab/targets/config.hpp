@@ -63,7 +63,7 @@ struct server_config {
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
 struct cache_options {
   std::string policy = "none";      // --cache lru|lfu|fifo|none|redis://HOST:PORT (remote only)
-  std::string remote;               // --cache-remote redis://HOST:PORT: Redis behind the local cache
+  std::string remote = "none";      // --cache-remote redis://HOST:PORT|none: Redis behind the local cache
   std::string remote_timeout = "100ms";  // --cache-remote-timeout: connect, and each reply
   std::string capacity = "1000";    // --cache-capacity: entries
   std::string bytes = "0";          // --cache-bytes: byte budget (0: none), e.g. 64MiB
