@@ -6,7 +6,12 @@
 # CPU per request (/proc, around each run), which the target's number does not include.
 # A measurement, not a test.
 #
-#   scripts/cache-local-vs-redis.sh [--build build/release] [--output results]
+#   scripts/cache-local-vs-redis.sh [--build build/release] [--output results] [--rounds N]
+#
+# --rounds N runs the four variants N times, interleaved, so that a busy machine's drift falls on
+# all of them alike. Columns: hit ratio, TTLB p50/p99 from the intended send time (corrected) and
+# from the actual send (uncorrected: less sensitive to a loadgen starved of CPU), CPU per request
+# of lab-target and of redis-server, and "saturated" when the loadgen fell behind its schedule.
 #
 # Pinning (2+ CPUs): the loadgen on CPU 0, lab-target on CPU 1 (the runner's default), and
 # redis-server on CPU 1 too (taskset), beside the target: a remote cache on this machine costs
@@ -16,11 +21,13 @@ cd "$(dirname "$0")/.."
 
 build=build/release
 output=results
+rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift ;;
     --output) output="$2"; shift ;;
-    *) echo "cache-local-vs-redis.sh: unknown option '$1' (accepted: --build DIR, --output DIR)" >&2; exit 2 ;;
+    --rounds) rounds="$2"; shift ;;
+    *) echo "cache-local-vs-redis.sh: unknown option '$1' (accepted: --build DIR, --output DIR, --rounds N)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -53,7 +60,8 @@ redis_cpu() {  # utime + stime of redis-server, seconds
   awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$redis_pid/stat"
 }
 
-printf '%-22s %9s %10s %10s %14s %14s\n' variant hit_ratio "TTLB p50" "TTLB p99" "target CPU/req" "redis CPU/req"
+printf '%-12s %6s %9s %9s %9s %9s %11s %11s %10s\n' variant hits p50 p99 "p50 unc." "p99 unc." "target CPU" "redis CPU" loadgen
+for round in $(seq "$rounds"); do
 for variant in "none|none" "lru|none" "none|$url" "lru|$url"; do
   cache=${variant%%|*}
   remote=${variant#*|}
@@ -82,12 +90,17 @@ import json, sys
 run = json.load(open(sys.argv[1]))
 v = run["variants"][0]
 t = v["target"]
-# Requests the target served over the variant (its CPU is over the variant): every phase's.
-served = sum(p["completed"] for p in v["series"])
-target_cpu = (t["cpu_user_s"] + t["cpu_system_s"]) / max(served, 1) * 1e6
-redis_cpu = (float(sys.argv[4]) - float(sys.argv[3])) / max(served, 1) * 1e6
-print(f'{sys.argv[2]:<22} {v["cache_hit_ratio"]:>9.3f} {v["ttlb"]["p50_us"] / 1e3:>8.2f}ms {v["ttlb"]["p99_us"] / 1e3:>8.2f}ms '
-      f'{target_cpu:>12.1f}us {redis_cpu:>12.1f}us   ({served} requests; {sys.argv[1]})')
+# The target's and Redis's CPU cover the whole variant, warm-up included; the series only the
+# measured phase: scale its count by (warm-up + measured) / measured.
+load = v["load"]
+served = v["completed"] * (load["warmup_s"] + v["measured_s"]) / v["measured_s"]
+target_cpu = (t["cpu_user_s"] + t["cpu_system_s"]) / served * 1e6
+redis_cpu = (float(sys.argv[4]) - float(sys.argv[3])) / served * 1e6
+ms = lambda us: f"{us / 1e3:.2f}ms"
+print(f'{sys.argv[2]:<12} {v["cache_hit_ratio"]:>6.3f} {ms(v["ttlb"]["p50_us"]):>9} {ms(v["ttlb"]["p99_us"]):>9} '
+      f'{ms(v["ttlb_uncorrected"]["p50_us"]):>9} {ms(v["ttlb_uncorrected"]["p99_us"]):>9} '
+      f'{target_cpu:>9.1f}us {redis_cpu:>9.1f}us {"saturated" if v["loadgen"]["saturated"] else "":>10}  {sys.argv[1]}')
 PY
   rm -f "$log"
+done
 done

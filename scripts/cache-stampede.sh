@@ -5,11 +5,12 @@
 #
 # Two experiments, each with coalescing off and on:
 #   ttl         a cold start, then TTL waves (--cache-ttl 3s): the scenario as written
-#   invalidate  no TTL; a mass invalidation (PURGE /cache) 4 s into the run, sent by this script
+#   invalidate  no TTL; a mass invalidation (PURGE /cache) 4 s into the load, sent by this script
 #               while the load goes on: the cold start again, mid-run
-# For each run it also samples the target's origin call counter once a second during the load
-# and prints origin calls per second beside the loadgen's per-second TTLB p99 and MISS count (the
-# samples are aligned with the loadgen's seconds to within its start-up, ~0.1 s).
+# For each run it also samples the target's origin call counter once a second from the loadgen's
+# start and prints origin calls per second beside the loadgen's per-second TTLB p99 and MISS
+# count (the loadgen's seconds start a fraction of a second later, after its start-up; on a busy
+# machine a scrape can be late too, so the two series may be a second apart).
 #
 #   scripts/cache-stampede.sh [--build build/release] [--output results] [--only ttl|invalidate]
 #
@@ -71,22 +72,22 @@ for coalesce in off on; do
     sleep 0.05
   done
   [ -n "$port" ] || { echo "cache-stampede.sh: lab-target did not start: $(cat "$out")" >&2; kill "$pid"; exit 1; }
-  # Origin calls once a second while the load runs (the scenario: 8 s, no warm-up).
-  ( for _ in $(seq 0 9); do metric "$(curl -s "http://127.0.0.1:$port/metrics")" perflab_cache_origin_calls_total; sleep 1; done ) \
-    >"$out.origin" 2>/dev/null &
+  # From the loadgen's start: origin calls once a second, and in the invalidation experiment a
+  # PURGE 4 s in. The loadgen's first second starts a fraction of a second later (its start-up).
+  (
+    for i in $(seq 0 9); do
+      metric "$(curl -s "http://127.0.0.1:$port/metrics")" perflab_cache_origin_calls_total
+      [ "$experiment" = invalidate ] && [ "$i" = 4 ] && curl -s -X PURGE "http://127.0.0.1:$port/cache" >/dev/null
+      sleep 1
+    done
+  ) >"$out.origin" 2>/dev/null &
   sampler=$!
-  purger=""
-  if [ "$experiment" = invalidate ]; then
-    ( sleep 4; curl -s -X PURGE "http://127.0.0.1:$port/cache" >/dev/null ) &
-    purger=$!
-  fi
   set +e
   "$loadgen_bin" run scenarios/cache-stampede.toml --set "target.url=http://127.0.0.1:$port" "${pin_loadgen[@]}" \
     --output "$output" >"$out.run" 2>&1
   code=$?
   set -e
   wait "$sampler" 2>/dev/null || true
-  [ -n "$purger" ] && { wait "$purger" 2>/dev/null || true; }
   body=$(curl -s "http://127.0.0.1:$port/metrics")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
