@@ -31,6 +31,7 @@ packages=(
   strace
   # Real backing servers and their client libraries: scripts/services.sh starts throwaway
   # PostgreSQL and Redis instances for the pool and cache experiments and their tests.
+  # libhiredis-dev: lab-target's Redis client (--cache redis://, perflab::cache, via pkg-config).
   postgresql libpq-dev redis-server libhiredis-dev
 )
 

@@ -128,6 +128,25 @@ bool async_conn::park_for_flight() {
   return parked;
 }
 
+bool async_conn::park_for_remote() {
+  remote_done_ = false;
+  if (!loop_.remote || !loop_.remote->submit(sess_.remote_request(), this)) {
+    sess_.finish_remote(cache::remote_status::error, {});
+    return false;
+  }
+  remote_self_ = shared_from_this();
+  set_no_deadline();  // the client's own timeout bounds the wait
+  sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+  return true;
+}
+
+void async_conn::on_remote(cache::remote_status st, std::string_view value) noexcept {
+  const auto keep = std::move(remote_self_);  // released last, after this connection's work
+  sess_.finish_remote(st, value);
+  remote_done_ = true;
+  sleep_timer_.cancel();
+}
+
 void async_conn::close_now() noexcept {
   if (closed_) return;
   closed_ = true;
@@ -147,6 +166,8 @@ async_server::async_server(const server_config& cfg, int fd, std::uint16_t port,
   acceptor_.emplace(loops_[0]->ioc, tcp::v4(), listen_fd_);
   listen_fd_ = -1;  // the acceptor owns it now
   accept_retry_.emplace(loops_[0]->ioc);
+  if (ctx_.config.cache_remote)
+    for (auto& l : loops_) l->remote = std::make_unique<cache::redis_asio>(l->ioc, *ctx_.config.cache_remote, ctx_.remote_stats);
 }
 
 async_server::~async_server() {
@@ -157,6 +178,8 @@ async_server::~async_server() {
 }
 
 void async_server::start() {
+  for (auto& l : loops_)
+    if (l->remote) l->remote->start();  // a non-blocking connect; completes on the loop
   do_accept();
   running_ = static_cast<unsigned>(loops_.size());
   for (auto& l : loops_) {
@@ -222,6 +245,7 @@ void async_server::on_stop() {
   for (auto& l : loops_) {
     asio::post(l->ioc, [loop = l.get()] {
       loop->guard.reset();
+      if (loop->remote) loop->remote->stop();  // requests still in flight fall back to the origin
       // cancel() only queues handlers, so the list does not change while we walk it.
       for (auto* c = loop->conns; c; c = c->next_in_loop()) c->on_server_stop();
     });

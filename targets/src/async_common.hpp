@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <perflab/cache/redis_asio.hpp>
+
 #include "models.hpp"
 
 namespace perflab::targets::detail {
@@ -40,9 +42,12 @@ struct event_loop {
   asio::io_context ioc{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread thread;
+  // This loop's Redis client (--cache redis://, --cache-remote). Destroyed first: pending
+  // commands fail, their connections let go of themselves while conns and ioc still exist.
+  std::unique_ptr<cache::redis_asio> remote;
 };
 
-class async_conn : public std::enable_shared_from_this<async_conn> {
+class async_conn : public std::enable_shared_from_this<async_conn>, public cache::remote_waiter {
  public:
   async_conn(event_loop& loop, tcp::socket sock, server_context& ctx);
   virtual ~async_conn();
@@ -77,6 +82,12 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // (the pending wait keeps the connection alive on its own loop). The flight's end posts to this
   // loop, sets flight_done_ and cancels the park. False: the flight has already ended, go on now.
   bool park_for_flight();
+  // next::remote: sends the session's remote request on this loop's Redis client and parks
+  // sleep_timer_ until its result (on_remote: handed to the session, remote_done_ set, the park
+  // cancelled). The connection keeps itself alive until then. False: it could not be sent (no
+  // connection, counted); the session has the failure, go on now.
+  bool park_for_remote();
+  void on_remote(cache::remote_status st, std::string_view value) noexcept override;
 
   event_loop& loop_;
   server_context& ctx_;
@@ -89,6 +100,8 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   bool closed_ = false;
   bool flight_done_ = false;        // the flight a parked join waited for has ended
   bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
+  bool remote_done_ = false;        // the remote command a parked connection waited for has ended
+  std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
 
  private:
   void arm_watchdog(std::int64_t at_ns);

@@ -157,6 +157,14 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
+    if (st.what == session::next::remote) {
+      // A blocking Redis command on a pooled connection, bounded by --cache-remote-timeout.
+      thread_local std::string value;
+      const auto r = ctx.remote_pool->run(s.remote_request(), value);
+      s.finish_remote(r, value);
+      s.finish_wait();
+      continue;
+    }
 
     // A blocking recv with a receive timeout: one system call per request that arrives whole.
     // The deadline is the idle timeout between requests, the rest of the header timeout while

@@ -192,6 +192,7 @@ response_info write_cache_response(const dispatch& d, const cache_reply& c, bool
   if (d.ep == endpoint::cache) {
     thread_local std::string header;  // "X-Cache: HIT\r\n", reused
     header.assign("X-Cache: ").append(c.x_cache).append("\r\n");
+    if (!c.tier.empty()) header.append("X-Cache-Tier: ").append(c.tier).append("\r\n");
     if (enc.policy) {
       append_built(out, 200, "text/plain", keep_alive, minor, d.head, header,
                    [&](std::string& o) { o.append(c.value); }, enc);
@@ -470,6 +471,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                                     std::chrono::duration<double>(slowdown_per_request).count());
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
+                     if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                    }, encoding_for(ctx, req, prometheus));
       return {200, 0};

@@ -121,7 +121,13 @@ int main(int argc, char** argv) {
                  "in /metrics")
       ->capture_default_str();
   auto& c = o.cache;  // /cache/{key} (docs/targets.md, Cache)
-  app.add_option("--cache", c.policy, "lru | lfu | fifo | none (every request goes to the origin)")->capture_default_str();
+  app.add_option("--cache", c.policy,
+                 "lru | lfu | fifo | none (every request goes to the origin) | redis://HOST:PORT (Redis alone)")
+      ->capture_default_str();
+  app.add_option("--cache-remote", c.remote, "redis://HOST:PORT: Redis behind the local cache (two levels); none: no Redis")
+      ->capture_default_str();
+  app.add_option("--cache-remote-timeout", c.remote_timeout, "Redis connect and reply timeout; then the origin")
+      ->capture_default_str();
   app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();
   app.add_option("--cache-bytes", c.bytes, "cache byte budget, e.g. 64MiB (0: none)")->capture_default_str();
   app.add_option("--cache-ttl", c.ttl, "entries go stale this long after being stored (0: never)")->capture_default_str();

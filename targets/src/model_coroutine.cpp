@@ -96,6 +96,14 @@ class coroutine_conn final : public async_conn {
         sess_.finish_wait();
         continue;
       }
+      if (st.what == session::next::remote) {  // a command on this loop's Redis client
+        if (park_for_remote()) {
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (closed_ || !remote_done_) break;
+        }
+        sess_.finish_wait();
+        continue;
+      }
       if (ctx_.stopping.load(std::memory_order_relaxed) && sess_.idle()) break;
       set_read_deadline();
       reading_ = true;

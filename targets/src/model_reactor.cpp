@@ -60,6 +60,7 @@ class reactor_conn final : public async_conn {
       case session::next::more: return run(std::move(self), sess_.process());
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));
+      case session::next::remote: return do_remote(std::move(self));
     }
   }
 
@@ -135,6 +136,24 @@ class reactor_conn final : public async_conn {
   void on_join(ptr self, const boost::system::error_code&) {
     // The park ends by a cancel either way: the flight's post (flight_done_) or close_now().
     if (closed_ || !flight_done_) return close_now();
+    sess_.finish_wait();
+    run(std::move(self), sess_.process());
+  }
+
+  // A command on this loop's Redis client (the remote cache); no thread waits for its reply.
+  void do_remote(ptr self) {
+    if (!park_for_remote()) {
+      sess_.finish_wait();
+      return run(std::move(self), sess_.process());
+    }
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+      auto* c = s.get();
+      c->on_remote_done(std::move(s), ec);
+    });
+  }
+
+  void on_remote_done(ptr self, const boost::system::error_code&) {
+    if (closed_ || !remote_done_) return close_now();  // the park ends by a cancel either way
     sess_.finish_wait();
     run(std::move(self), sess_.process());
   }

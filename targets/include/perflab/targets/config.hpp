@@ -11,6 +11,7 @@
 #include <tl/expected.hpp>
 
 #include <perflab/cache/read_through.hpp>
+#include <perflab/cache/remote.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
 #include <perflab/encode/policy.hpp>
@@ -52,6 +53,9 @@ struct server_config {
   // store (--cache none), every request an origin call of 5 ms.
   cache::read_through_config cache{};
   std::size_t cache_prewarm = 0;                       // keys 0..N-1 loaded before listening (--cache-prewarm)
+  // The remote cache (Redis) behind the local one, or alone (--cache redis://H:P, --cache-remote,
+  // --cache-remote-timeout). nullopt: none. Its ttl is --cache-ttl.
+  std::optional<cache::remote_config> cache_remote;
   // Response content codings (--gzip-level, --gzip-min-length, --gzip-types). Default: off, no
   // request's Accept-Encoding is even looked at.
   encode::policy encoding{};
@@ -62,7 +66,9 @@ struct server_config {
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
 struct cache_options {
-  std::string policy = "none";      // --cache lru|lfu|fifo|none
+  std::string policy = "none";      // --cache lru|lfu|fifo|none|redis://HOST:PORT (remote only)
+  std::string remote = "none";      // --cache-remote redis://HOST:PORT|none: Redis behind the local cache
+  std::string remote_timeout = "100ms";  // --cache-remote-timeout: connect, and each reply
   std::string capacity = "1000";    // --cache-capacity: entries
   std::string bytes = "0";          // --cache-bytes: byte budget (0: none), e.g. 64MiB
   std::string ttl = "0";            // --cache-ttl: entries go stale after this (0: never)

@@ -69,6 +69,7 @@ bool parse_u64(std::string_view text, std::uint64_t& out) noexcept;
 struct cache_reply {
   std::string_view x_cache;   // GET/HEAD /cache/{key}: "HIT", "MISS" or "STALE" (the X-Cache header)
   std::string_view value;     // GET/HEAD: the body (from the cache or the origin)
+  std::string_view tier;      // with a remote cache: "local", "remote" or "origin" (X-Cache-Tier)
   bool erased = false;        // DELETE: an entry was removed (else 404)
   std::uint64_t purged = 0;   // PURGE: entries removed
 };
@@ -85,6 +86,7 @@ struct response_context {
   const metrics* stats = nullptr;   // for /metrics
   std::string_view model;           // for /metrics and /health
   const cache::read_through* cache = nullptr;  // for /metrics (the cache's counters)
+  const cache::remote_stats* remote = nullptr; // for /metrics, when there is a remote cache
   const cache_reply* cached = nullptr;         // for the /cache endpoints
   const encode::policy* encoding = nullptr;    // response compression (null: none)
   encode::stats* encode_stats = nullptr;       // where encoding is counted, and /metrics reads it
