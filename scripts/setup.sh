@@ -29,6 +29,7 @@ packages=(
   python3 python3-jsonschema
   wrk nginx-light jq time
   strace
+  libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our

@@ -9,6 +9,7 @@
 #include <perflab/core/text.hpp>
 #include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
+#include <perflab/encode/zstd.hpp>
 #include <perflab/core/units.hpp>
 
 namespace perflab::targets {
@@ -122,6 +123,10 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
   if (!to_int(o.br_level, br) || br < 0 || br > encode::max_br_level)
     return unexpected("--br-level: expected a whole number from 0 (off) to 11, got '" + o.br_level + "'");
   p.br_level = static_cast<int>(br);
+  long zstd = -1;
+  if (!to_int(o.zstd_level, zstd) || zstd < 0 || zstd > encode::max_zstd_level)
+    return unexpected("--zstd-level: expected a whole number from 0 (off) to 19, got '" + o.zstd_level + "'");
+  p.zstd_level = static_cast<int>(zstd);
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

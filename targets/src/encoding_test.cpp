@@ -11,6 +11,7 @@
 #include <brotli/decode.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/session.hpp>
@@ -118,6 +119,30 @@ TEST(HandlersEncoding, BrWhenNegotiatedDecodesWithTheBrotliDecoder) {
   const auto gz = respond("GET", "/json", "items=200", p, encode::coding::gzip);
   EXPECT_TRUE(gz.has("Content-Encoding: gzip")) << gz.head;
   EXPECT_EQ(gunzip(gz.body), plain.body);
+}
+
+// libzstd's one-shot decoder, into exactly the size the frame header declares.
+std::optional<std::string> unzstd(std::string_view in) {
+  const auto size = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return std::nullopt;
+  std::string out(size, '\0');
+  const auto n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n) || n != size) return std::nullopt;
+  return out;
+}
+
+TEST(HandlersEncoding, ZstdWhenNegotiatedDecodesWithTheZstdDecoder) {
+  auto p = gzip_policy();
+  p.zstd_level = 3;
+  const auto plain = respond("GET", "/json", "items=200", off, encode::coding::identity);
+  const auto z = respond("GET", "/json", "items=200", p, encode::coding::zstd);
+  EXPECT_TRUE(z.has("Content-Encoding: zstd")) << z.head;
+  EXPECT_TRUE(z.has("Vary: Accept-Encoding"));
+  EXPECT_EQ(z.content_length(), z.body.size());
+  EXPECT_LT(z.body.size() * 3, plain.body.size());
+  EXPECT_EQ(unzstd(z.body), plain.body);
+  const auto text = respond("GET", "/bytes/20000", "kind=text&seed=3", p, encode::coding::zstd);
+  EXPECT_EQ(unzstd(text.body), respond("GET", "/bytes/20000", "kind=text&seed=3", off, encode::coding::identity).body);
 }
 
 TEST(HandlersEncoding, IdentityClientsGetVaryAndThePlainBody) {
@@ -270,6 +295,28 @@ TEST(SessionEncoding, TheClientsPreferenceChoosesBetweenBrAndGzip) {
   }
 }
 
+TEST(SessionEncoding, TheClientsPreferenceChoosesAmongBrZstdAndGzip) {
+  server_config cfg;
+  cfg.encoding = gzip_policy();
+  cfg.encoding.br_level = 4;
+  cfg.encoding.zstd_level = 3;
+  const std::pair<std::string, std::string> cases[] = {
+      {"gzip, br, zstd", "br"},  // a tie: the server's order, br, zstd, gzip
+      {"gzip, zstd", "zstd"},
+      {"gzip, br;q=0.5, zstd;q=0.9", "gzip"},
+      {"zstd, br;q=0.5", "zstd"},
+      {"zstd;q=0, br;q=0, *", "gzip"},
+  };
+  for (const auto& [field, coding] : cases) {
+    SCOPED_TRACE(field);
+    const auto r = split(serve(cfg, "GET /json?items=50 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: " + field + "\r\n\r\n"));
+    EXPECT_TRUE(r.has("Content-Encoding: " + coding)) << r.head;
+    if (coding == "zstd") {
+      EXPECT_TRUE(unzstd(r.body).has_value());
+    }
+  }
+}
+
 TEST(SessionEncoding, ADeferredResponseKeepsItsNegotiatedCoding) {
   server_config cfg;
   cfg.encoding = gzip_policy();
@@ -292,6 +339,9 @@ TEST(ConfigEncode, ParsesTheOptions) {
   EXPECT_EQ(cfg.encoding.br_level, 4);
   EXPECT_EQ(cfg.encoding.min_length, 1024u);
   EXPECT_EQ(cfg.encoding.types, (std::vector<std::string>{"text/*", "application/json"}));
+  ASSERT_TRUE(apply_encode_options({"0", "0", "20", "text/plain", "7"}, cfg));
+  EXPECT_EQ(cfg.encoding.zstd_level, 7);
+  EXPECT_TRUE(cfg.encoding.enabled());
   ASSERT_TRUE(apply_encode_options({}, cfg));  // the defaults: off
   EXPECT_FALSE(cfg.encoding.enabled());
   EXPECT_EQ(cfg.encoding.min_length, 20u);
@@ -311,6 +361,8 @@ TEST(ConfigEncode, BadOptionsNameTheOption) {
       {{"6", "0", "20", "plain"}, "--gzip-types:"},
       {{"6", "0", "20", "text/plain,,application/json"}, "--gzip-types:"},
       {{"6", "0", "20", "text/"}, "--gzip-types:"},
+      {{"6", "0", "20", "text/plain", "20"}, "--zstd-level:"},
+      {{"6", "0", "20", "text/plain", "fast"}, "--zstd-level:"},
   };
   for (const auto& [o, name] : cases) {
     server_config cfg;

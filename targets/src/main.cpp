@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--br-level", z.br_level, "brotli responses to clients that accept br: quality 1 .. 11; 0: off")
       ->capture_default_str();
+  app.add_option("--zstd-level", z.zstd_level, "zstd responses to clients that accept zstd: level 1 .. 19; 0: off")
+      ->capture_default_str();
   app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")

@@ -69,7 +69,7 @@ std::uint64_t stats::skips(skip_reason r) const noexcept {
 
 void stats::write_prometheus(std::string& out) const {
   auto it = std::back_inserter(out);
-  const coding listed[] = {coding::gzip, coding::br};
+  const coding listed[] = {coding::gzip, coding::br, coding::zstd};
   auto shown = [&](coding c) { return c == coding::gzip || responses(c) > 0; };
   fmt::format_to(it, "# HELP perflab_encode_responses_total Responses sent with a content coding.\n"
                      "# TYPE perflab_encode_responses_total counter\n");

@@ -231,6 +231,29 @@ TEST_P(TargetEncode, CurlCompressedGetsBrWhenBothAreOn) {
   std::remove((base + ".body").c_str());
 }
 
+TEST_P(TargetEncode, CurlCompressedDecodesZstd) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (/usr/bin/curl)";
+  target_process t(model_args(GetParam(), {"--zstd-level", "3"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const auto base = "/tmp/perflab-encode-zstd-" + std::to_string(::getpid()) + "-" + model_test_name(GetParam());
+  const std::string url = "http://127.0.0.1:" + std::to_string(t.port()) + "/bytes/50000?kind=json&seed=2";
+  // Debian 12's curl accepts zstd when built with it (curl -V lists "zstd"); it sends every coding it
+  // decodes, and only zstd is on.
+  const std::string cmd = "/usr/bin/curl -sS --max-time 10 --compressed -D " + base + ".head -o " + base + ".body '" + url + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::string head = slurp(base + ".head");
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::remove((base + ".head").c_str());
+  if (head.find("\r\ncontent-encoding: zstd\r\n") == std::string::npos)
+    GTEST_SKIP() << "this curl does not accept zstd: " << head;
+  client c(t.port());
+  const auto plain = c.request(get("/bytes/50000?kind=json&seed=2"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(slurp(base + ".body"), plain->body);
+  std::remove((base + ".body").c_str());
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_responses_total{coding=\"zstd\"}"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetEncode, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
@@ -241,6 +264,7 @@ TEST(TargetEncodeOptions, BadOptionsExit2NamingTheOption) {
       {{"--gzip-level", "-1"}, "--gzip-level:"},
       {{"--gzip-min-length", "big"}, "--gzip-min-length:"},
       {{"--br-level", "12"}, "--br-level:"},
+      {{"--zstd-level", "20"}, "--zstd-level:"},
       {{"--gzip-types", "json"}, "--gzip-types:"},
       {{"--gzip-types", "text/plain,,text/html"}, "--gzip-types:"},
   };

@@ -28,7 +28,7 @@ inline constexpr std::array<double, 12> encode_bounds_s = {0.00001, 0.000025, 0.
 
 class stats {
  public:
-  static constexpr std::size_t coding_count = 3;  // identity (unused), gzip, br
+  static constexpr std::size_t coding_count = 4;  // identity (unused), gzip, br, zstd
   static constexpr std::size_t skip_count = static_cast<std::size_t>(skip_reason::count_);
   static constexpr std::size_t slots = encode_bounds_s.size() + 1;
 
