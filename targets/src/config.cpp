@@ -127,6 +127,7 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
   if (!to_int(o.zstd_level, zstd) || zstd < 0 || zstd > encode::max_zstd_level)
     return unexpected("--zstd-level: expected a whole number from 0 (off) to 19, got '" + o.zstd_level + "'");
   p.zstd_level = static_cast<int>(zstd);
+  p.static_bodies = o.gzip_static;
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

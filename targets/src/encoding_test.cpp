@@ -145,6 +145,54 @@ TEST(HandlersEncoding, ZstdWhenNegotiatedDecodesWithTheZstdDecoder) {
   EXPECT_EQ(unzstd(text.body), respond("GET", "/bytes/20000", "kind=text&seed=3", off, encode::coding::identity).body);
 }
 
+TEST(HandlersEncoding, GzipStaticEncodesAStaticBodyOnceAndServesTheStoredBytes) {
+  auto p = gzip_policy(9);
+  p.zstd_level = 19;
+  encode::stats stats;
+  encode::static_cache cache;
+  auto get = [&](const char* path, const char* query, encode::coding c, const char* method = "GET") {
+    request_view req{method, path, query, {}, 1, true};
+    req.accepted = c;
+    response_context ctx;
+    ctx.encoding = &p;
+    ctx.encode_stats = &stats;
+    ctx.encoded_bodies = &cache;
+    std::string out;
+    write_response(resolve(method, path, query), req, true, ctx, out);
+    return split(out);
+  };
+  const auto plain = respond("GET", "/bytes/30000", "kind=json&seed=9", off, encode::coding::identity);
+  const auto first = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip);
+  EXPECT_EQ(cache.misses(), 1u);
+  EXPECT_EQ(cache.entries(), 1u);
+  const auto second = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip);
+  const auto head = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip, "HEAD");
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(second.head, first.head);  // same fields: Content-Encoding, Vary, the encoded length
+  EXPECT_EQ(head.head, first.head);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(gunzip(second.body), plain.body);
+  // Encoded once: one sample in the encode-time histogram, three responses counted.
+  EXPECT_EQ(stats.responses(encode::coding::gzip), 3u);
+  EXPECT_EQ(stats.bytes_in(encode::coding::gzip), 3 * plain.body.size());
+  EXPECT_EQ(stats.bytes_out(encode::coding::gzip), 3 * first.body.size());
+  std::string text;
+  stats.write_prometheus(text);
+  EXPECT_NE(text.find("perflab_encode_duration_seconds_count{coding=\"gzip\"} 1\n"), std::string::npos) << text;
+  // Each coding and each URL has its own entry; another seed is another body.
+  const auto z = get("/bytes/30000", "kind=json&seed=9", encode::coding::zstd);
+  EXPECT_EQ(unzstd(z.body), plain.body);
+  const auto other = get("/bytes/30000", "kind=json&seed=10", encode::coding::gzip);
+  EXPECT_NE(gunzip(other.body), plain.body);
+  EXPECT_EQ(cache.entries(), 3u);
+  // Identity clients and resources that are not static never touch it.
+  const auto id = get("/bytes/30000", "kind=json&seed=9", encode::coding::identity);
+  EXPECT_EQ(id.body, plain.body);
+  get("/echo", "", encode::coding::gzip, "POST");
+  EXPECT_EQ(cache.hits() + cache.misses(), 5u);
+}
+
 TEST(HandlersEncoding, IdentityClientsGetVaryAndThePlainBody) {
   const auto plain = respond("GET", "/json", "items=50", off, encode::coding::identity);
   const auto r = respond("GET", "/json", "items=50", gzip_policy(), encode::coding::identity);

@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--zstd-level", z.zstd_level, "zstd responses to clients that accept zstd: level 1 .. 19; 0: off")
       ->capture_default_str();
+  app.add_flag("--gzip-static", z.gzip_static,
+               "encode each static body (/bytes, /json, /hello) once per coding and serve the stored bytes");
   app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")

@@ -41,6 +41,7 @@ encode::coding accepted_coding(const http::request_parser& parser, const encode:
 server_context::server_context(server_config c)
     : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)) {
   if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
+  if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
 }
 
 void read_buffer::grow(std::size_t want, std::size_t keep) {
@@ -186,7 +187,7 @@ void session::skip_empty_lines() noexcept {
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
   const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_,
-                              &ctx_.config.encoding, &ctx_.encode_stats};
+                              &ctx_.config.encoding, &ctx_.encode_stats, ctx_.encoded_bodies.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {

@@ -231,6 +231,29 @@ TEST_P(TargetEncode, CurlCompressedGetsBrWhenBothAreOn) {
   std::remove((base + ".body").c_str());
 }
 
+TEST_P(TargetEncode, GzipStaticEncodesOnceAndMetricsShowTheHits) {
+  target_process t(model_args(GetParam(), {"--gzip-level", "9", "--gzip-static"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  const std::string target = "/bytes/300000?kind=json&seed=1";
+  const auto plain = c.request(get(target));
+  ASSERT_TRUE(plain);
+  std::optional<response> first;
+  for (int i = 0; i < 5; ++i) {
+    const auto gz = c.request(get(target, "Accept-Encoding: gzip\r\n"));
+    ASSERT_TRUE(gz);
+    EXPECT_TRUE(has(*gz, "Content-Encoding: gzip")) << gz->head;
+    if (!first) first = gz;
+    EXPECT_EQ(gz->body, first->body);
+  }
+  EXPECT_EQ(gunzip(first->body), plain->body);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_hits_total"), 4);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_misses_total"), 1);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_bytes"), static_cast<double>(first->body.size()));
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_responses_total{coding=\"gzip\"}"), 5);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_duration_seconds_count{coding=\"gzip\"}"), 1);
+}
+
 TEST_P(TargetEncode, CurlCompressedDecodesZstd) {
   if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (/usr/bin/curl)";
   target_process t(model_args(GetParam(), {"--zstd-level", "3"}));

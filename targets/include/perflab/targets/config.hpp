@@ -77,6 +77,7 @@ struct encode_options {
   std::string gzip_min_length = "20";                    // --gzip-min-length: bytes, e.g. 1KiB
   std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
   std::string zstd_level = "0";                          // --zstd-level 0..19 (0: off)
+  bool gzip_static = false;                              // --gzip-static: encode static bodies once
 };
 // Fills cfg.encoding; the error names the offending option and what it accepts.
 tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg);

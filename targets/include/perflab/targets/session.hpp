@@ -34,6 +34,7 @@
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -49,6 +50,7 @@ struct server_context {
   metrics stats;
   std::unique_ptr<cache::read_through> cache;  // /cache/{key}'s cache and origin (always present)
   encode::stats encode_stats;                  // response compression counters (/metrics)
+  std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 };
 

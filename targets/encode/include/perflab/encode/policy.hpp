@@ -15,6 +15,7 @@ struct policy {
   int gzip_level = 0;             // --gzip-level: 1 (fastest) .. 9 (smallest); 0: gzip off (default)
   int br_level = 0;               // --br-level: brotli quality 1 .. 11; 0: br off (default)
   int zstd_level = 0;             // --zstd-level: zstd level 1 .. 19; 0: zstd off (default)
+  bool static_bodies = false;     // --gzip-static: keep encoded bodies of static resources (static_cache.hpp)
   std::size_t min_length = 20;    // --gzip-min-length: bodies shorter than this (bytes) are sent as they are
   // --gzip-types: media types to encode, compared without parameters and case; "*" any type,
   // "text/*" any text type.

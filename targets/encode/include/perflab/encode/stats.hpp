@@ -38,6 +38,9 @@ class stats {
 
   // A body of `in` bytes went out as `out` bytes of coding c, encoded in `took`.
   void encoded(coding c, std::size_t in, std::size_t out, std::chrono::nanoseconds took) noexcept;
+  // The same, served from the static cache (static_cache.hpp): counted in responses and bytes,
+  // not in the encode-time histogram (nothing was encoded).
+  void served_static(coding c, std::size_t in, std::size_t out) noexcept;
   void skipped(skip_reason r) noexcept;
 
   // Sums over the shards.
