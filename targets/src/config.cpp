@@ -128,6 +128,17 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
     return unexpected("--zstd-level: expected a whole number from 0 (off) to 19, got '" + o.zstd_level + "'");
   p.zstd_level = static_cast<int>(zstd);
   p.static_bodies = o.gzip_static;
+  std::string_view rate = trim(o.link_rate);
+  if (rate.ends_with("/s")) rate.remove_suffix(2);
+  auto rate_bytes = units::parse_size(rate);
+  if (!rate_bytes)
+    return unexpected("--link-rate: expected bytes per second such as 1MB/s, 256KiB/s or 0 (unlimited), got '" +
+                      o.link_rate + "'");
+  auto latency = units::parse_duration(o.link_latency);
+  if (!latency || latency->count() < 0 || *latency > std::chrono::seconds(10))
+    return unexpected("--link-latency: expected a duration from 0 to 10s such as 20ms, got '" + o.link_latency + "'");
+  cfg.link.rate_bytes_per_s = *rate_bytes;
+  cfg.link.latency = *latency;
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

@@ -254,6 +254,43 @@ TEST_P(TargetEncode, GzipStaticEncodesOnceAndMetricsShowTheHits) {
   EXPECT_EQ(metric_value(t.port(), "perflab_encode_duration_seconds_count{coding=\"gzip\"}"), 1);
 }
 
+// --link-rate: the accuracy test. 1 MB at 1 MB/s is 1 s (headers add 0.02 %); the band
+// is 5 %, and the shaper's schedule is absolute, so a late wake-up delays one chunk, not the rest.
+TEST_P(TargetEncode, LinkRateOneMegabyteAtOneMegabytePerSecondTakesOneSecond) {
+  target_process t(model_args(GetParam(), {"--link-rate", "1MB/s"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port(), 10s);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = c.request(get("/bytes/1000000"));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->body.size(), 1000000u);
+  const double wire = static_cast<double>(r->head.size() + 2 + r->body.size()) / 1e6;  // seconds at 1 MB/s
+  EXPECT_GT(took, wire * 0.95);
+  EXPECT_LT(took, wire * 1.05);
+  // The same link carries the next response on the connection at the same rate: 100 KB, 0.1 s.
+  const auto again = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.request(get("/bytes/100000")));
+  const double took2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - again).count();
+  EXPECT_GT(took2, 0.095);
+  EXPECT_LT(took2, 0.15);
+}
+
+TEST_P(TargetEncode, LinkLatencyDelaysEveryResponse) {
+  target_process t(model_args(GetParam(), {"--link-latency", "50ms"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = c.request(get("/hello"));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "Hello, World!");
+    EXPECT_GE(took, 0.050);
+    EXPECT_LT(took, 0.150);
+  }
+}
+
 TEST_P(TargetEncode, CurlCompressedDecodesZstd) {
   if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (/usr/bin/curl)";
   target_process t(model_args(GetParam(), {"--zstd-level", "3"}));
@@ -288,6 +325,10 @@ TEST(TargetEncodeOptions, BadOptionsExit2NamingTheOption) {
       {{"--gzip-min-length", "big"}, "--gzip-min-length:"},
       {{"--br-level", "12"}, "--br-level:"},
       {{"--zstd-level", "20"}, "--zstd-level:"},
+      {{"--link-rate", "fast"}, "--link-rate:"},
+      {{"--link-rate", "1MB/m"}, "--link-rate:"},
+      {{"--link-latency", "-5ms"}, "--link-latency:"},
+      {{"--link-latency", "soon"}, "--link-latency:"},
       {{"--gzip-types", "json"}, "--gzip-types:"},
       {{"--gzip-types", "text/plain,,text/html"}, "--gzip-types:"},
   };

@@ -12,6 +12,7 @@
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/http.hpp>
+#include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 
 namespace perflab::targets {
@@ -54,6 +55,8 @@ struct server_config {
   // Response content codings (--gzip-level, --gzip-min-length, --gzip-types). Default: off, no
   // request's Accept-Encoding is even looked at.
   encode::policy encoding{};
+  // A slow link per connection on the server's output (--link-rate, --link-latency). Default: none.
+  encode::link_options link{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
@@ -78,8 +81,10 @@ struct encode_options {
   std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
   std::string zstd_level = "0";                          // --zstd-level 0..19 (0: off)
   bool gzip_static = false;                              // --gzip-static: encode static bodies once
+  std::string link_rate = "0";                           // --link-rate: bytes per second, "1MB/s" (0: unlimited)
+  std::string link_latency = "0";                        // --link-latency: one-way delay, "20ms" (0: none)
 };
-// Fills cfg.encoding; the error names the offending option and what it accepts.
+// Fills cfg.encoding and cfg.link; the error names the offending option and what it accepts.
 tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg);
 
 // thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs
