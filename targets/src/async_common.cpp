@@ -15,7 +15,8 @@ constexpr std::int64_t timeout_grace_ns = 1'000'000'000;  // to write the 408 af
 }  // namespace
 
 async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
-    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), watchdog_(loop.ioc) {
+    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), link_(ctx.config.link),
+      watchdog_(loop.ioc) {
   next_ = loop_.conns;
   if (next_) next_->prev_ = this;
   loop_.conns = this;
@@ -27,14 +28,38 @@ async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
 
 async_conn::write_result async_conn::write_now() noexcept {
   while (sess_.output_pending()) {
+    auto out = sess_.output();
+    if (link_.enabled()) {
+      const auto slot = link_.next(out.size(), now_ns());
+      if (slot.at_ns > now_ns()) {
+        pace_at_ns_ = slot.at_ns;
+        return write_result::paced;
+      }
+      out = first_bytes(out, slot.bytes);
+    }
     boost::system::error_code ec;
-    const std::size_t n =
-        with_output_buffers(sess_.output(), [&](const auto& buffers) { return sock_.write_some(buffers, ec); });
+    const std::size_t n = with_output_buffers(out, [&](const auto& buffers) { return sock_.write_some(buffers, ec); });
     if (ec == asio::error::would_block || ec == asio::error::try_again) return write_result::would_block;
     if (ec) return write_result::failed;
-    sess_.output_written(n);
+    wrote(n);
   }
   return write_result::done;
+}
+
+session::output_view async_conn::output_to_write() noexcept {
+  const auto out = sess_.output();
+  if (!link_.enabled()) return out;
+  return first_bytes(out, link_.next(out.size(), now_ns()).bytes);  // the slot write_now found open
+}
+
+void async_conn::wrote(std::size_t n) noexcept {
+  sess_.output_written(n);
+  if (link_.enabled()) link_.sent(n, sess_.output_pending());
+}
+
+void async_conn::arm_pace_timer() {
+  set_write_deadline();
+  sleep_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(pace_at_ns_)));
 }
 
 async_conn::~async_conn() {

@@ -73,8 +73,16 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // Writes the session's output with non-blocking sends while the socket takes it, as most
   // responses fit its buffer: no trip through the event loop (whose completion would cost
   // another epoll_wait) and no deadline to arm. would_block: the rest must wait for room.
-  enum class write_result { done, would_block, failed };
+  // With a shaped link (--link-rate, --link-latency), only what the link's current slot allows is
+  // written; paced: the next slot opens at pace_at_ns_ (wait on sleep_timer_, then call again).
+  enum class write_result { done, would_block, failed, paced };
   write_result write_now() noexcept;
+  // What an asynchronous write after would_block may send (the output, cut to the link's slot),
+  // and the bookkeeping after any write of n bytes.
+  session::output_view output_to_write() noexcept;
+  void wrote(std::size_t n) noexcept;
+  // Before waiting for a paced slot: arms sleep_timer_ for pace_at_ns_, with a write deadline.
+  void arm_pace_timer();
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;
@@ -102,6 +110,8 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
   bool remote_done_ = false;        // the remote command a parked connection waited for has ended
   std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
+  encode::link_shaper link_;        // the connection's slow link (disabled unless configured)
+  std::int64_t pace_at_ns_ = 0;     // write_result::paced: when the link's next slot opens
 
  private:
   void arm_watchdog(std::int64_t at_ns);

@@ -9,6 +9,7 @@
 #include <perflab/core/text.hpp>
 #include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
+#include <perflab/encode/zstd.hpp>
 #include <perflab/core/units.hpp>
 
 namespace perflab::targets {
@@ -149,6 +150,22 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
   if (!to_int(o.br_level, br) || br < 0 || br > encode::max_br_level)
     return unexpected("--br-level: expected a whole number from 0 (off) to 11, got '" + o.br_level + "'");
   p.br_level = static_cast<int>(br);
+  long zstd = -1;
+  if (!to_int(o.zstd_level, zstd) || zstd < 0 || zstd > encode::max_zstd_level)
+    return unexpected("--zstd-level: expected a whole number from 0 (off) to 19, got '" + o.zstd_level + "'");
+  p.zstd_level = static_cast<int>(zstd);
+  p.static_bodies = o.gzip_static;
+  std::string_view rate = trim(o.link_rate);
+  if (rate.ends_with("/s")) rate.remove_suffix(2);
+  auto rate_bytes = units::parse_size(rate);
+  if (!rate_bytes)
+    return unexpected("--link-rate: expected bytes per second such as 1MB/s, 256KiB/s or 0 (unlimited), got '" +
+                      o.link_rate + "'");
+  auto latency = units::parse_duration(o.link_latency);
+  if (!latency || latency->count() < 0 || *latency > std::chrono::seconds(10))
+    return unexpected("--link-latency: expected a duration from 0 to 10s such as 20ms, got '" + o.link_latency + "'");
+  cfg.link.rate_bytes_per_s = *rate_bytes;
+  cfg.link.latency = *latency;
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

@@ -141,11 +141,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--br-level", z.br_level, "brotli responses to clients that accept br: quality 1 .. 11; 0: off")
       ->capture_default_str();
+  app.add_option("--zstd-level", z.zstd_level, "zstd responses to clients that accept zstd: level 1 .. 19; 0: off")
+      ->capture_default_str();
+  app.add_flag("--gzip-static", z.gzip_static,
+               "encode each static body (/bytes, /json, /hello) once per coding and serve the stored bytes");
   app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")
       ->capture_default_str();
   targets::add_db_options(app, o.db);
+  app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
+      ->capture_default_str();
+  app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     o.db.given = app.count("--db") > 0;

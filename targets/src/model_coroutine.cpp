@@ -50,16 +50,22 @@ class coroutine_conn final : public async_conn {
           ec = asio::error::connection_reset;
           break;
         }
+        if (w == write_result::paced) {  // a shaped link's next slot is not open yet
+          arm_pace_timer();
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (ec || closed_) break;
+          continue;
+        }
         // The socket's buffer is full: write what it takes when it has room, each write with its
         // own send deadline (progress, not the whole response, is what is timed).
         set_write_deadline();
         writing_ = true;
-        const std::size_t n = co_await with_output_buffers(sess_.output(), [&](const auto& buffers) {
+        const std::size_t n = co_await with_output_buffers(output_to_write(), [&](const auto& buffers) {
           return sock_.async_write_some(buffers, asio::redirect_error(asio::use_awaitable, ec));
         });
         writing_ = false;
         if (ec) break;
-        sess_.output_written(n);
+        wrote(n);
       }
       if (ec) break;
       if (st.what == session::next::close) {

@@ -43,6 +43,7 @@ server_context::server_context(server_config c)
   if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
   const bool blocking = config.which == model::thread_per_request || config.which == model::thread_pool;
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
+  if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -198,15 +199,16 @@ void session::skip_empty_lines() noexcept {
 }
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
-  const response_context rctx{&ctx_.stats,
-                              to_string(ctx_.config.which),
-                              ctx_.cache.get(),
-                              ctx_.config.cache_remote ? &ctx_.remote_stats : nullptr,
-                              &cache_reply_,
-                              &ctx_.config.encoding,
-                              &ctx_.encode_stats,
-                              ctx_.database_if_open(),
-                              &db_reply_};
+  const response_context rctx{.stats = &ctx_.stats,
+                              .model = to_string(ctx_.config.which),
+                              .cache = ctx_.cache.get(),
+                              .remote = ctx_.config.cache_remote ? &ctx_.remote_stats : nullptr,
+                              .cached = &cache_reply_,
+                              .encoding = &ctx_.config.encoding,
+                              .encode_stats = &ctx_.encode_stats,
+                              .db = ctx_.database_if_open(),
+                              .db_result = &db_reply_,
+                              .encoded_bodies = ctx_.encoded_bodies.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {

@@ -14,6 +14,7 @@
 #include <perflab/cache/remote.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
+#include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 
 namespace perflab::targets {
@@ -62,6 +63,8 @@ struct server_config {
   // /db/query and /items/{id}: the database and its pool (--db, --db-*, --pool-*, --no-pool).
   // Default: the simulated database, opened when a /db endpoint is first used.
   db::config db{};
+  // A slow link per connection on the server's output (--link-rate, --link-latency). Default: none.
+  encode::link_options link{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
@@ -86,8 +89,12 @@ struct encode_options {
   std::string br_level = "0";                            // --br-level 0..11 (0: off)
   std::string gzip_min_length = "20";                    // --gzip-min-length: bytes, e.g. 1KiB
   std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
+  std::string zstd_level = "0";                          // --zstd-level 0..19 (0: off)
+  bool gzip_static = false;                              // --gzip-static: encode static bodies once
+  std::string link_rate = "0";                           // --link-rate: bytes per second, "1MB/s" (0: unlimited)
+  std::string link_latency = "0";                        // --link-latency: one-way delay, "20ms" (0: none)
 };
-// Fills cfg.encoding; the error names the offending option and what it accepts.
+// Fills cfg.encoding and cfg.link; the error names the offending option and what it accepts.
 tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg);
 
 // thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs

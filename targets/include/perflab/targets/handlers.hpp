@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <perflab/encode/policy.hpp>
+#include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/metrics.hpp>
 #include <perflab/targets/payloads.hpp>
@@ -92,6 +93,7 @@ struct response_context {
   encode::stats* encode_stats = nullptr;       // where encoding is counted, and /metrics reads it
   const db::service* db = nullptr;             // for /metrics (the pool's metrics), once the database is open
   const db_reply* db_result = nullptr;         // for the /db endpoints
+  encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
 };
 
 // What write_response wrote.
@@ -114,7 +116,8 @@ std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept;
 // "Vary: Accept-Encoding"; its body is encoded with req.accepted when that is not identity and
 // the body has at least min_length bytes, and then carries "Content-Encoding" and the encoded
 // Content-Length. HEAD encodes the body too, so its fields are GET's. An encoded /bytes body is
-// built whole in `out` (not streamed). keep_alive:
+// built whole in `out` (not streamed). With ctx.encoded_bodies, the encoded bodies of /bytes,
+// /json and /hello (functions of the URL alone) are stored on first use and copied afterwards. keep_alive:
 // whether the connection stays open after it; the Connection header follows from it and the
 // request's version. /cpu burns the CPU here; /sleep must already have waited (the wait is the
 // model's). Bodies are built in `out` itself (no per-thread scratch that would keep the largest

@@ -40,6 +40,7 @@
 #include <perflab/core/http.hpp>
 #include <perflab/db/call.hpp>
 #include <perflab/db/service.hpp>
+#include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -60,6 +61,7 @@ struct server_context {
   // models have one asynchronous client per loop instead).
   std::unique_ptr<cache::redis_pool> remote_pool;
   encode::stats encode_stats;                  // response compression counters (/metrics)
+  std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
