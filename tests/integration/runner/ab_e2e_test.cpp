@@ -139,9 +139,11 @@ TEST_F(Ab, ACandidateBurning3msPerRequestIsARegressionWithExitFour) {
     if (c["metric"] != "ttlb.p50") continue;
     p50_regressed = c["verdict"] == "regressed";
     // 5 ms + 3 ms of CPU over 5 ms: about 1.6; the interval must hold well above the 5 % floor.
+    // Its upper end only rejects a runaway interval: on a machine busy with other work the 3 ms
+    // of CPU stretch (2.4 measured beside two builds), so it is not held to the quiet 1.6.
     ASSERT_TRUE(c["ci95_median_ratio"].is_array()) << c.dump();
     EXPECT_GT(c["ci95_median_ratio"][0].get<double>(), 1.3) << c.dump();
-    EXPECT_LT(c["ci95_median_ratio"][1].get<double>(), 2.2) << c.dump();
+    EXPECT_LT(c["ci95_median_ratio"][1].get<double>(), 4.0) << c.dump();
     EXPECT_LT(c["p_value"].get<double>(), 0.05) << c.dump();
   }
   EXPECT_TRUE(p50_regressed) << j.dump(2);
