@@ -13,10 +13,11 @@
 namespace perflab::targets {
 namespace {
 
-server_config remote_config(const char* policy) {
+server_config remote_config(const char* policy, bool coalesce = false) {
   server_config cfg;
   cache_options o;
   o.policy = policy;
+  o.coalesce = coalesce ? "on" : "off";
   o.remote = "redis://127.0.0.1:6379";
   o.origin_latency = "3ms";
   o.ttl = "5s";
@@ -138,6 +139,38 @@ TEST(SessionRemote, DeleteAndPurgeReachRedis) {
   EXPECT_EQ(h.steps, "purge ");
   EXPECT_TRUE(has(out, "HTTP/1.1 200 ")) << out;
   EXPECT_TRUE(h.redis.empty());
+}
+
+// Sends one request into s without running its steps; the step it stopped at.
+session::step send_only(session& s, std::string_view req) {
+  EXPECT_EQ(s.process().what, session::next::read);
+  std::memcpy(s.read_space().data(), req.data(), req.size());
+  s.commit(req.size());
+  return s.process();
+}
+
+TEST(SessionRemote, MissesOfRedisStillShareOneOriginCallWhenCoalesced) {
+  auto ctx = std::make_unique<server_context>(remote_config("none", true));
+  session leader(*ctx), follower(*ctx);
+  ASSERT_EQ(send_only(leader, get_k).what, session::next::remote);    // both ask Redis ...
+  ASSERT_EQ(send_only(follower, get_k).what, session::next::remote);
+  leader.finish_remote(cache::remote_status::miss, {});              // ... which has nothing
+  leader.finish_wait();
+  follower.finish_remote(cache::remote_status::miss, {});
+  follower.finish_wait();
+  ASSERT_EQ(leader.process().what, session::next::wait);    // the origin call
+  ASSERT_EQ(follower.process().what, session::next::join);  // joins it
+  leader.finish_wait();
+  const auto set = leader.process();  // the leader stores the value in Redis before answering
+  ASSERT_EQ(set.what, session::next::remote);
+  EXPECT_EQ(leader.remote_request().op, cache::remote_op::set);
+  follower.finish_wait();  // the follower has its answer already
+  EXPECT_NE(follower.output().buffered.find("X-Cache: MISS\r\nX-Cache-Tier: origin"), std::string_view::npos);
+  leader.finish_remote(cache::remote_status::ok, {});
+  leader.finish_wait();
+  EXPECT_NE(leader.output().buffered.find("key=k call=1"), std::string_view::npos);
+  EXPECT_EQ(ctx->cache->stats().origin_calls, 1u);
+  EXPECT_EQ(ctx->cache->stats().coalesced_waits, 1u);
 }
 
 }  // namespace
