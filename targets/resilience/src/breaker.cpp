@@ -1,7 +1,6 @@
 #include "perflab/resilience/breaker.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 #include <fmt/format.h>
 
@@ -16,11 +15,9 @@ constexpr std::uint8_t failed_bit = 1, slow_bit = 2;
 std::int64_t second_of(nanos t) { return std::chrono::duration_cast<std::chrono::seconds>(t).count(); }
 
 tl::expected<std::uint32_t, std::string> parse_positive(std::string_view text, std::string_view key) {
-  std::uint32_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v == 0)
-    return tl::unexpected(fmt::format("--circuit-breaker: {}=\"{}\" must be a whole number >= 1", key, text));
-  return v;
+  auto n = detail::whole_number("--circuit-breaker", key, text, 1);
+  if (!n) return tl::unexpected(n.error());
+  return static_cast<std::uint32_t>(*n);
 }
 
 tl::expected<double, std::string> parse_threshold(std::string_view text, std::string_view key) {

@@ -1,7 +1,6 @@
 #include "perflab/resilience/limiter.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -248,12 +247,8 @@ tl::expected<limiter_config, std::string> parse_rate_limit(std::string_view text
   if (!rate || *rate <= 0)
     return tl::unexpected(fmt::format("--rate-limit: the rate \"{}\" must be above 0, e.g. 100/s", sp->head.substr(colon + 1)));
   c.rate = *rate;
-  auto whole = [](std::string_view key, std::string_view value, std::uint64_t min) -> tl::expected<std::uint64_t, std::string> {
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc() || p != value.data() + value.size() || v < min)
-      return tl::unexpected(fmt::format("--rate-limit: {}=\"{}\" must be a whole number >= {}", key, value, min));
-    return v;
+  auto whole = [](std::string_view key, std::string_view value, std::uint64_t min) {
+    return detail::whole_number("--rate-limit", key, value, min, UINT64_MAX);
   };
   for (auto [key, value] : sp->options) {
     if (key == "burst") {

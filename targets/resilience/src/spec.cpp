@@ -1,5 +1,7 @@
 #include "spec.hpp"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace perflab::resilience::detail {
@@ -33,6 +35,15 @@ tl::expected<spec, std::string> split_spec(std::string_view text, std::string_vi
     pos = comma + 1;
   }
   return out;
+}
+
+tl::expected<std::uint64_t, std::string> whole_number(std::string_view what, std::string_view key,
+                                                      std::string_view value, std::uint64_t min, std::uint64_t max) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (value.empty() || ec != std::errc() || p != value.data() + value.size() || v < min || v > max)
+    return tl::unexpected(fmt::format("{}: {}=\"{}\" must be a whole number >= {}", what, key, value, min));
+  return v;
 }
 
 }  // namespace perflab::resilience::detail

@@ -1,7 +1,6 @@
 #include "perflab/resilience/waiting_room.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,16 +15,12 @@ tl::expected<waiting_room_config, std::string> parse_waiting_room(std::string_vi
   auto sp = detail::split_spec(text, "--waiting-room");
   if (!sp) return tl::unexpected(sp.error());
   waiting_room_config c;
-  auto whole = [](std::string_view what, std::string_view value) -> tl::expected<std::uint32_t, std::string> {
-    std::uint32_t v = 0;
-    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc() || p != value.data() + value.size() || v == 0)
-      return tl::unexpected(fmt::format("--waiting-room: {} \"{}\" must be a whole number >= 1", what, value));
-    return v;
+  auto whole = [](std::string_view key, std::string_view value) {
+    return detail::whole_number("--waiting-room", key, value, 1);
   };
-  auto cap = whole("the capacity", sp->head);
+  auto cap = whole("capacity", sp->head);
   if (!cap) return tl::unexpected(cap.error() + " (expected CAPACITY,max-wait=D[,queue=N], e.g. 200,max-wait=5s)");
-  c.capacity = *cap;
+  c.capacity = static_cast<std::uint32_t>(*cap);
   bool have_wait = false;
   for (auto [key, value] : sp->options) {
     if (key == "max-wait") {
@@ -37,7 +32,7 @@ tl::expected<waiting_room_config, std::string> parse_waiting_room(std::string_vi
     } else if (key == "queue") {
       auto q = whole("queue", value);
       if (!q) return tl::unexpected(q.error());
-      c.max_queue = *q;
+      c.max_queue = static_cast<std::uint32_t>(*q);
     } else {
       return tl::unexpected(fmt::format("--waiting-room: unknown key \"{}\" (expected max-wait, queue)", key));
     }

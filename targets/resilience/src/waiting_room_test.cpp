@@ -108,8 +108,8 @@ TEST(WaitingRoom, ParsesItsSpecAndNamesWhatIsWrong) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->queue_limit(), 100u) << "ten times the capacity by default";
   for (auto [spec, words] : std::vector<std::pair<const char*, const char*>>{
-           {"0,max-wait=1s", "capacity \"0\""},
-           {"ten,max-wait=1s", "capacity \"ten\""},
+           {"0,max-wait=1s", "capacity=\"0\""},
+           {"ten,max-wait=1s", "capacity=\"ten\""},
            {"10", "needs max-wait"},
            {"10,max-wait=0s", "max-wait=\"0s\""},
            {"10,max-wait=1s,size=3", "unknown key \"size\""}}) {
