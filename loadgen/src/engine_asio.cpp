@@ -426,6 +426,10 @@ class asio_worker final : public load_worker {
     c.intended_ns = intended == 0 ? now : intended;
     if (!resend) c.measured = recorded(c.intended_ns, c.carried);
     c.deadline_ns = now + cfg_.request_timeout.count();
+    if (c.measured) {  // a resend crosses the wire again
+      totals_.bytes_out += static_cast<std::int64_t>(req.bytes.size());
+      interval_->bytes_out += static_cast<std::int64_t>(req.bytes.size());
+    }
     if (c.measured && !resend) {
       ++totals_.sent;
       ++interval_->sent;
@@ -547,8 +551,10 @@ class asio_worker final : public load_worker {
       const bool ok = s_.success.contains(status);
       const std::int64_t fb = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
       const http::cache_status cached = c.parser.x_cache();
+      const auto wire = static_cast<std::int64_t>(c.parser.wire_bytes());  // head and body, as received
       for (sample_set* set : {&totals_, interval_.get()}) {
         ++set->completed;
+        set->bytes_in += wire;
         if (ok) ++set->succeeded;
         switch (cached) {
           case http::cache_status::none: break;

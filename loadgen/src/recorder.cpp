@@ -41,6 +41,8 @@ void sample_set::add(const sample_set& o) {
   cache.miss += o.cache.miss;
   cache.stale += o.cache.stale;
   cache.other += o.cache.other;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
   in_flight += o.in_flight;
   end_ns = std::max(end_ns, o.end_ns);
 }
@@ -53,7 +55,7 @@ void sample_set::reset() noexcept {
   ttlb_uncorrected.reset();
   send_lag.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
-  in_flight = index = end_ns = 0;
+  in_flight = index = end_ns = bytes_in = bytes_out = 0;
   errors = {};
   cache = {};
 }

@@ -20,7 +20,9 @@ namespace perflab::result {
 //    (`stopped_early`, `stop_condition`). Versions 1 and 2 are still read (the new fields default).
 // 4: responses by X-Cache header (`cache` in a variant, cache_* in each series point) and the
 //    hit ratio they give. Versions 1-3 are still read (no X-Cache counted).
-inline constexpr int schema_version = 4;
+// 5: bytes on the wire: `bytes_in` / `bytes_out` (and MB/s, bytes per response) in a variant,
+//    bytes_in / bytes_out in each series point. Versions 1-4 are still read (zeros: not counted).
+inline constexpr int schema_version = 5;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -109,6 +111,8 @@ struct second_point {
   std::int64_t cache_stale = 0;  // ... STALE
   std::int64_t cache_other = 0;  // ... another word
   double cache_hit_ratio = 0;    // cache_hit / all four (0 when none): the hit ratio over time
+  std::int64_t bytes_in = 0;     // bytes of the responses completed in this second, as received (head and body)
+  std::int64_t bytes_out = 0;    // bytes of the requests written in this second (head and body)
 };
 
 // The load model behind every number; every report prints it.
@@ -200,6 +204,14 @@ struct variant {
   latency_summary send_lag;                  // actual write - intended time (open loop)
   cache_counts cache;                        // complete responses to measured requests, by X-Cache
   double cache_hit_ratio = 0;                // cache.hit_ratio(): hits / responses with X-Cache (0 when none)
+  // Bytes on the wire (schema 5; 0 in older files): what the loadgen's sockets carried for the
+  // measured requests, HTTP heads included, TCP/IP headers not. Content-Encoding is not undone:
+  // a gzipped body counts its gzipped bytes.
+  std::int64_t bytes_in = 0;                 // bytes of the complete responses to measured requests, as received
+  std::int64_t bytes_out = 0;                // bytes of the measured requests written (a resend counted again)
+  double mb_in_per_s = 0;                    // bytes_in / measured_s / 1e6 (MB/s, decimal)
+  double mb_out_per_s = 0;                   // bytes_out / measured_s / 1e6
+  double bytes_per_response = 0;             // bytes_in / completed: mean response size on the wire
   std::vector<second_point> series;
   loadgen_health loadgen;
   target_info target;
@@ -282,7 +294,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
                                                 stalled, cache_hit, cache_miss, cache_stale, cache_other,
-                                                cache_hit_ratio)
+                                                cache_hit_ratio, bytes_in, bytes_out)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
@@ -298,7 +310,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, cache, cache_hit_ratio, series, loadgen, target,
+                                                send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
+                                                mb_out_per_s, bytes_per_response, series, loadgen, target,
                                                 thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
