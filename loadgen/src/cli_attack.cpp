@@ -34,6 +34,8 @@ struct attack_options {
   std::string method = "GET", body;
   bool keepalive = true;
   bool compressed = false;  // --compressed: Accept-Encoding: gzip, br, zstd (bodies counted as received, not decoded)
+  bool verify = false;      // --verify: decode bodies and check them (errors.verify_failed)
+  std::int64_t verify_length = -1;  // --verify-length: expected decoded bytes (-1: any)
   std::int64_t max_per_connection = 0;
   std::uint64_t seed = 1;
   std::string output;
@@ -184,6 +186,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--header,-H", opts->headers, "request header \"Name: value\" (repeatable)");
   cmd->add_flag("--compressed", opts->compressed,
                 "send Accept-Encoding: gzip, br, zstd (responses are counted as received, never decoded)");
+  cmd->add_flag("--verify", opts->verify,
+                "decode every response body (gzip, deflate, br, zstd) and count one that does not decode as an "
+                "error (verify failed); off by default, so nothing is decoded");
+  cmd->add_option("--verify-length", opts->verify_length,
+                  "with --verify: the decoded body's expected length in bytes; another length is an error");
   cmd->add_option("--method,-m", opts->method, "request method")->capture_default_str();
   cmd->add_option("--body", opts->body, "request body: TEXT or @FILE");
   cmd->add_flag("--keepalive,!--no-keepalive", opts->keepalive, "reuse connections (default) or one per request");
@@ -280,6 +287,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     auto max_err = units::parse_fraction(o.max_error_rate);
     if (!max_err) return usage("--max-error-rate: " + max_err.error());
     cfg.max_error_rate = *max_err;
+    if (o.verify_length >= 0 && !o.verify) return usage("--verify-length: needs --verify");
+    cfg.verify = o.verify;
+    cfg.verify_length = o.verify_length;
     request_spec spec;
     spec.method = o.method;
     if (spec.method.empty() || spec.method.find_first_of(" \t\r\n") != std::string::npos)

@@ -17,6 +17,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.client_resources += from.client_resources;
   into.status_4xx += from.status_4xx;
   into.status_5xx += from.status_5xx;
+  into.verify_failed += from.verify_failed;
 }
 
 void sample_set::add(const sample_set& o) {

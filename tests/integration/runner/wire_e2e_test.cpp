@@ -2,7 +2,8 @@
 // gzips, and the loadgen's byte counts (run.json bytes_in / bytes_out, the per-second series, the
 // CSV) checked against what the server says it wrote and read (/metrics:
 // perflab_target_bytes_written_total, perflab_target_bytes_read_total). Counting, not speed: the
-// two sides must agree to the byte.
+// two sides must agree to the byte. And --verify: the same bodies decoded with each library's own
+// decoder and checked against their length, a wrong length counted as an error.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -47,6 +48,13 @@ TEST_P(WireBytes, LoadgenByteCountsEqualWhatTheServerWroteAndRead) {
                              "exec 3<>/dev/tcp/127.0.0.1/$port\n"
                              "printf 'GET /metrics HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n' >&3\n"
                              "cat <&3 > " + quote((dir_ / "metrics.txt").string()) + "\n"
+                             // --verify: every body decodes to 20,000 bytes; then a wrong expected length fails all.
+                             + quote(PERFLAB_LOADGEN_BIN) + " attack \"http://127.0.0.1:$port/bytes/20000?kind=json&seed=3\" "
+                             "-n 100 -c 2 -t 1 --compressed --verify --verify-length 20000 -o " + quote((dir_ / "ok").string()) +
+                             " > /dev/null || echo \"ok exit $?\" >> " + quote((dir_ / "codes").string()) + "\n"
+                             + quote(PERFLAB_LOADGEN_BIN) + " attack \"http://127.0.0.1:$port/bytes/20000?kind=json&seed=3\" "
+                             "-n 50 -c 2 -t 1 --compressed --verify --verify-length 19999 -o " + quote((dir_ / "bad").string()) +
+                             " > /dev/null || echo \"bad exit $?\" >> " + quote((dir_ / "codes").string()) + "\n"
                              "kill $pid; wait $pid || true\n"
                              "exit ${rc:-0}\n";
   const auto r = sh("bash " + quote(write("wire.sh", script).string()));
@@ -81,6 +89,16 @@ TEST_P(WireBytes, LoadgenByteCountsEqualWhatTheServerWroteAndRead) {
   EXPECT_EQ(in, v.bytes_in);
   EXPECT_EQ(sent, v.bytes_out);
   EXPECT_NE(slurp(out / v.series_csv).find(",bytes_in,bytes_out\n"), std::string::npos);
+  // --verify: 100 bodies decoded and 20,000 bytes long; a wrong length fails every one (exit 7).
+  EXPECT_EQ(slurp(dir_ / "codes"), "bad exit 7\n");
+  auto ok = perflab::result::read_run_json(dir_ / "ok" / "run.json");
+  auto bad = perflab::result::read_run_json(dir_ / "bad" / "run.json");
+  ASSERT_TRUE(ok.has_value() && bad.has_value());
+  EXPECT_EQ(ok->variants[0].succeeded, 100);
+  EXPECT_EQ(ok->variants[0].errors.verify_failed, 0);
+  EXPECT_EQ(bad->variants[0].errors.verify_failed, 50);
+  EXPECT_EQ(bad->variants[0].succeeded, 0);
+  EXPECT_EQ(v.errors.verify_failed, 0);  // without --verify nothing is checked
   const auto valid = validate_schema(out);
   EXPECT_EQ(valid.code, 0) << valid.out << valid.err;
 }

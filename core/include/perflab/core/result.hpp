@@ -21,7 +21,7 @@ namespace perflab::result {
 // 4: responses by X-Cache header (`cache` in a variant, cache_* in each series point) and the
 //    hit ratio they give. Versions 1-3 are still read (no X-Cache counted).
 // 5: bytes on the wire: `bytes_in` / `bytes_out` (and MB/s, bytes per response) in a variant,
-//    bytes_in / bytes_out in each series point. Versions 1-4 are still read (zeros: not counted).
+//    bytes_in / bytes_out in each series point; errors.verify_failed (--verify). Versions 1-4 are still read (zeros: not counted).
 inline constexpr int schema_version = 5;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
@@ -53,11 +53,13 @@ struct error_counts {
                                          // ENOBUFS/ENOMEM; marks the run saturated (not the target's fault)
   std::int64_t status_4xx = 0;           // complete responses with a 4xx status (not transport errors)
   std::int64_t status_5xx = 0;           // complete responses with a 5xx status
+  std::int64_t verify_failed = 0;        // --verify: complete responses whose body did not decode, or decoded
+                                         // to another length than expected (schema 5; never counted without it)
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
            unsolicited + io_other + client_resources;
   }
-  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
+  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx + verify_failed; }
 };
 
 // Responses by the first word of their X-Cache header, counted by the response parser as it
@@ -88,6 +90,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("loadgen resources", e.client_resources);
   f("status 4xx", e.status_4xx);
   f("status 5xx", e.status_5xx);
+  f("verify failed", e.verify_failed);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -289,7 +292,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
                                                 p50_us, p90_us, p99_us, p999_us, max_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
-                                                io_other, client_resources, status_4xx, status_5xx)
+                                                io_other, client_resources, status_4xx, status_5xx, verify_failed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
