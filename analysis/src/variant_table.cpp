@@ -27,7 +27,9 @@ std::vector<std::string> variant_labels(const result::run& r) {
 
 grid variant_grid(const result::run& r) {
   bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false, cached = false;
+  bool wire = false;  // bytes on the wire were counted (schema 5 and later)
   for (const auto& v : r.variants) {
+    wire = wire || v.bytes_in > 0;
     spawned = spawned || v.target.spawned;
     cached = cached || v.cache.total() > 0;
     rps = rps || rps_differs(v);
@@ -38,6 +40,10 @@ grid variant_grid(const result::run& r) {
   grid g;
   g.header = {"variant", "goodput/s"};
   if (rps) g.header.push_back("responses/s");
+  if (wire) {  // next to the throughput: what it cost on the wire
+    g.header.push_back("MB/s in");
+    g.header.push_back("MB/s out");
+  }
   for (const char* h : {"TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors"}) g.header.push_back(h);
   if (cached) g.header.push_back("hit ratio");  // from X-Cache: hits / responses with the header
   if (carried) g.header.push_back("carried-in");
@@ -54,6 +60,10 @@ grid variant_grid(const result::run& r) {
     const auto& v = r.variants[i];
     std::vector<std::string> row{labels[i], format_rate(v.tps_mean)};
     if (rps) row.push_back(format_rate(v.rps_mean));
+    if (wire) {
+      row.push_back(fmt::format("{:.2f}", v.mb_in_per_s));
+      row.push_back(fmt::format("{:.2f}", v.mb_out_per_s));
+    }
     row.push_back(format_ms_plain(v.ttfb.p50_us));
     row.push_back(format_ms_plain(v.ttfb.p99_us));
     row.push_back(format_ms_plain(v.ttlb.p50_us));

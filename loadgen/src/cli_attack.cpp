@@ -33,6 +33,9 @@ struct attack_options {
   std::vector<std::string> headers;
   std::string method = "GET", body;
   bool keepalive = true;
+  bool compressed = false;  // --compressed: Accept-Encoding: gzip, br, zstd (bodies counted as received, not decoded)
+  bool verify = false;      // --verify: decode bodies and check them (errors.verify_failed)
+  std::int64_t verify_length = -1;  // --verify-length: expected decoded bytes (-1: any)
   std::int64_t max_per_connection = 0;
   std::uint64_t seed = 1;
   std::string output;
@@ -95,6 +98,10 @@ std::string format_summary(const result::variant& v) {
                    v.completed, v.succeeded, v.load.success, v.connections_opened));
   line(fmt::format("throughput: goodput {:.1f}/s, all responses {:.1f}/s, over the measured {:.2f}s", v.tps_mean,
                    v.rps_mean, v.measured_s));
+  if (v.bytes_in > 0)
+    line(fmt::format("wire: {:.2f} MB/s in, {:.2f} MB/s out ({} bytes in, {} out; {:.0f} bytes per response, heads "
+                     "included, as received)",
+                     v.mb_in_per_s, v.mb_out_per_s, v.bytes_in, v.bytes_out, v.bytes_per_response));
   if (v.carried_in > 0)
     line(fmt::format("carried in: {} requests sent in the warm-up were still unanswered when the measured phase "
                      "began (their latency is counted)", v.carried_in));
@@ -177,6 +184,13 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--warmup", opts->warmup, "warm-up before the measured phase (dropped), e.g. 2s");
   cmd->add_option("--threads,-t", opts->threads, "worker threads (default: one per usable CPU)");
   cmd->add_option("--header,-H", opts->headers, "request header \"Name: value\" (repeatable)");
+  cmd->add_flag("--compressed", opts->compressed,
+                "send Accept-Encoding: gzip, br, zstd (responses are counted as received, never decoded)");
+  cmd->add_flag("--verify", opts->verify,
+                "decode every response body (gzip, deflate, br, zstd) and count one that does not decode as an "
+                "error (verify failed); off by default, so nothing is decoded");
+  cmd->add_option("--verify-length", opts->verify_length,
+                  "with --verify: the decoded body's expected length in bytes; another length is an error");
   cmd->add_option("--method,-m", opts->method, "request method")->capture_default_str();
   cmd->add_option("--body", opts->body, "request body: TEXT or @FILE");
   cmd->add_flag("--keepalive,!--no-keepalive", opts->keepalive, "reuse connections (default) or one per request");
@@ -273,6 +287,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     auto max_err = units::parse_fraction(o.max_error_rate);
     if (!max_err) return usage("--max-error-rate: " + max_err.error());
     cfg.max_error_rate = *max_err;
+    if (o.verify_length >= 0 && !o.verify) return usage("--verify-length: needs --verify");
+    cfg.verify = o.verify;
+    cfg.verify_length = o.verify_length;
     request_spec spec;
     spec.method = o.method;
     if (spec.method.empty() || spec.method.find_first_of(" \t\r\n") != std::string::npos)
@@ -283,6 +300,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       if (!kv) return usage(kv.error());
       spec.headers.push_back(*kv);
     }
+    if (o.compressed) spec.headers.emplace_back("Accept-Encoding", "gzip, br, zstd");
     if (!o.body.empty() && o.body.front() == '@') {
       std::ifstream in(o.body.substr(1), std::ios::binary);
       if (!in) return usage(fmt::format("--body: cannot read file '{}'", o.body.substr(1)));

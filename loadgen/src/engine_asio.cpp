@@ -27,6 +27,7 @@
 #pragma GCC diagnostic pop
 
 #include "engine_internal.hpp"
+#include "verify.hpp"
 #include "perflab/core/clock.hpp"
 #include "perflab/core/http.hpp"
 
@@ -108,6 +109,7 @@ struct connection {
   std::int64_t requests_done = 0; // on this connection
   std::string_view pending_write; // unwritten tail after a partial send
   rendered_request req;           // the request in flight (resent as is by a retry)
+  std::string verify_raw;         // --verify only: the response so far, as received (empty otherwise)
   bool retrying = false;          // the request in flight is a resend after a stale keep-alive connection
 };
 
@@ -418,6 +420,7 @@ class asio_worker final : public load_worker {
     if (!resend) c.req = s_.mix->pick(rng_);
     const rendered_request& req = c.req;
     c.parser.reset(req.head);
+    c.verify_raw.clear();
     c.first_byte_ns = c.head_ns = c.last_data_ns = 0;
     c.has_request = true;
     c.st = connection::state::busy;
@@ -426,6 +429,10 @@ class asio_worker final : public load_worker {
     c.intended_ns = intended == 0 ? now : intended;
     if (!resend) c.measured = recorded(c.intended_ns, c.carried);
     c.deadline_ns = now + cfg_.request_timeout.count();
+    if (c.measured) {  // a resend crosses the wire again
+      totals_.bytes_out += static_cast<std::int64_t>(req.bytes.size());
+      interval_->bytes_out += static_cast<std::int64_t>(req.bytes.size());
+    }
     if (c.measured && !resend) {
       ++totals_.sent;
       ++interval_->sent;
@@ -507,6 +514,7 @@ class asio_worker final : public load_worker {
     c.last_data_ns = t;
     if (c.first_byte_ns == 0) c.first_byte_ns = t;
     const auto p = c.parser.feed(std::string_view(c.buf.get(), n));
+    if (cfg_.verify && c.measured) c.verify_raw.append(c.buf.get(), p.consumed);  // off the default path
     if (p.status_line) c.head_ns = t;
     if (p.error != http::errc::ok) {
       fail(c, p.error == http::errc::closed_mid_response ? err::closed_mid_response : err::malformed);
@@ -547,9 +555,13 @@ class asio_worker final : public load_worker {
       const bool ok = s_.success.contains(status);
       const std::int64_t fb = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
       const http::cache_status cached = c.parser.x_cache();
+      const auto wire = static_cast<std::int64_t>(c.parser.wire_bytes());  // head and body, as received
+      const bool verified = !cfg_.verify || verify_response(c.verify_raw, cfg_.verify_length);
       for (sample_set* set : {&totals_, interval_.get()}) {
         ++set->completed;
-        if (ok) ++set->succeeded;
+        set->bytes_in += wire;
+        if (!verified) ++set->errors.verify_failed;
+        if (ok && verified) ++set->succeeded;
         switch (cached) {
           case http::cache_status::none: break;
           case http::cache_status::hit: ++set->cache.hit; break;

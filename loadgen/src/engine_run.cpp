@@ -243,15 +243,17 @@ class interval_merger {
     pt.cache_stale = merged.cache.stale;
     pt.cache_other = merged.cache.other;
     pt.cache_hit_ratio = merged.cache.hit_ratio();
+    pt.bytes_in = merged.bytes_in;
+    pt.bytes_out = merged.bytes_out;
     if (!drain) {
       completed_in_window_ += merged.completed;
       succeeded_in_window_ += merged.succeeded;
     }
     if (csv_.is_open())
-      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f}\n", pt.t_s,
+      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{}\n", pt.t_s,
                           pt.length_s, pt.phase, pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us,
                           pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries, pt.stalled, pt.cache_hit,
-                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio)
+                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio, pt.bytes_in, pt.bytes_out)
            << std::flush;
     if (progress_ && !drain)
       std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
@@ -402,7 +404,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
       return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
                                         fec ? fec.message() : std::string("open failed")));
     csv << "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-           "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio\n";
+           "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out\n";
   }
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
@@ -588,8 +590,13 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.retries = total.retries;
   v.cache = total.cache;
   v.cache_hit_ratio = total.cache.hit_ratio();
+  v.bytes_in = total.bytes_in;
+  v.bytes_out = total.bytes_out;
   v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;
   v.rps_mean = v.measured_s > 0 ? static_cast<double>(v.completed_in_window) / v.measured_s : 0;
+  v.mb_in_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_in) / v.measured_s / 1e6 : 0;
+  v.mb_out_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_out) / v.measured_s / 1e6 : 0;
+  v.bytes_per_response = v.completed > 0 ? static_cast<double>(v.bytes_in) / static_cast<double>(v.completed) : 0;
   v.connections_opened = total.connections_opened;
   v.connections_warmup = total.connections_warmup;
   v.errors = total.errors;

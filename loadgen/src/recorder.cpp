@@ -17,6 +17,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.client_resources += from.client_resources;
   into.status_4xx += from.status_4xx;
   into.status_5xx += from.status_5xx;
+  into.verify_failed += from.verify_failed;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -41,6 +42,8 @@ void sample_set::add(const sample_set& o) {
   cache.miss += o.cache.miss;
   cache.stale += o.cache.stale;
   cache.other += o.cache.other;
+  bytes_in += o.bytes_in;
+  bytes_out += o.bytes_out;
   in_flight += o.in_flight;
   end_ns = std::max(end_ns, o.end_ns);
 }
@@ -53,7 +56,7 @@ void sample_set::reset() noexcept {
   ttlb_uncorrected.reset();
   send_lag.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
-  in_flight = index = end_ns = 0;
+  in_flight = index = end_ns = bytes_in = bytes_out = 0;
   errors = {};
   cache = {};
 }

@@ -402,6 +402,9 @@ void variant_executor::print(const result::variant& v) {
                       v.ttfb.p50_us * ms, v.ttfb.p99_us * ms, v.ttlb.p50_us * ms, v.ttlb.p99_us * ms,
                       v.errors.total());
   if (v.errors.total() + v.abandoned > 0) line += fmt::format(" ({:.2f}%)", v.error_rate * 100);
+  if (v.bytes_in > 0)
+    line += fmt::format(", wire in {:.2f} MB/s out {:.2f} MB/s ({:.0f} B/response)", v.mb_in_per_s, v.mb_out_per_s,
+                        v.bytes_per_response);
   if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
   if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
   if (v.cache.total() > 0)

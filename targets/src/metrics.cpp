@@ -96,6 +96,18 @@ std::uint64_t metrics::requests(endpoint e, int status) const noexcept {
   return n;
 }
 
+std::uint64_t metrics::bytes_read_total() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s.read.load(std::memory_order_relaxed);
+  return n;
+}
+
+std::uint64_t metrics::bytes_written_total() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s.written.load(std::memory_order_relaxed);
+  return n;
+}
+
 std::uint64_t metrics::requests_total() const noexcept {
   std::uint64_t n = 0;
   for (const auto& s : shards_)
@@ -150,6 +162,13 @@ void metrics::write_prometheus(std::string& out, std::string_view model) const {
   fmt::format_to(it, "# HELP perflab_target_send_timeouts_total Connections closed because the client took no byte of a response for the send timeout.\n"
                      "# TYPE perflab_target_send_timeouts_total counter\n"
                      "perflab_target_send_timeouts_total {}\n", send_timeouts());
+  fmt::format_to(it, "# HELP perflab_target_bytes_read_total Bytes received on client connections (requests as sent).\n"
+                     "# TYPE perflab_target_bytes_read_total counter\n"
+                     "perflab_target_bytes_read_total {}\n"
+                     "# HELP perflab_target_bytes_written_total Bytes written to client connections (responses: "
+                     "heads and bodies, encoded as sent).\n"
+                     "# TYPE perflab_target_bytes_written_total counter\n"
+                     "perflab_target_bytes_written_total {}\n", bytes_read_total(), bytes_written_total());
   fmt::format_to(it, "# HELP perflab_target_allocation_failures_total Allocations that failed, answered with 503 or a close.\n"
                      "# TYPE perflab_target_allocation_failures_total counter\n"
                      "perflab_target_allocation_failures_total {}\n", allocation_failures());

@@ -112,6 +112,7 @@ bool session::idle() const noexcept {
 }
 
 void session::commit(std::size_t n) noexcept {
+  ctx_.stats.bytes_read(n);
   if (idle()) request_start_ns_ = now_ns();
   end_ += n;
 }
@@ -133,6 +134,7 @@ session::output_view session::output() const noexcept {
 }
 
 void session::output_written(std::size_t n) noexcept {
+  ctx_.stats.bytes_written(n);
   const std::size_t buffered = std::min(n, out_.size() - out_pos_);
   out_pos_ += buffered;
   n -= buffered;

@@ -62,6 +62,17 @@ TEST(EncodeBrotli, RoundTripsThroughTheBrotliDecoderAtEveryLevel) {
   }
 }
 
+TEST(EncodeBrotli, BodiesLargerThanTheSmallWindowsRoundTrip) {
+  // The window grows with the body (10 bits for tiny ones, 22 from 4 MiB on).
+  for (const std::size_t n : {1000u, 1009u, 1024u, 65536u, 300000u, 5000000u}) {
+    SCOPED_TRACE(n);
+    const auto in = text(n);
+    std::string out;
+    ASSERT_TRUE(append_brotli(in, 5, out));
+    EXPECT_EQ(unbrotli(out), in);
+  }
+}
+
 TEST(EncodeBrotli, TextShrinksAndTheTailIsEncodedInPlace) {
   const auto in = text(16384);
   std::string buf = "head:";

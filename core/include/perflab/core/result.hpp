@@ -20,7 +20,9 @@ namespace perflab::result {
 //    (`stopped_early`, `stop_condition`). Versions 1 and 2 are still read (the new fields default).
 // 4: responses by X-Cache header (`cache` in a variant, cache_* in each series point) and the
 //    hit ratio they give. Versions 1-3 are still read (no X-Cache counted).
-inline constexpr int schema_version = 4;
+// 5: bytes on the wire: `bytes_in` / `bytes_out` (and MB/s, bytes per response) in a variant,
+//    bytes_in / bytes_out in each series point; errors.verify_failed (--verify). Versions 1-4 are still read (zeros: not counted).
+inline constexpr int schema_version = 5;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -51,11 +53,13 @@ struct error_counts {
                                          // ENOBUFS/ENOMEM; marks the run saturated (not the target's fault)
   std::int64_t status_4xx = 0;           // complete responses with a 4xx status (not transport errors)
   std::int64_t status_5xx = 0;           // complete responses with a 5xx status
+  std::int64_t verify_failed = 0;        // --verify: complete responses whose body did not decode, or decoded
+                                         // to another length than expected (schema 5; never counted without it)
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
            unsolicited + io_other + client_resources;
   }
-  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx; }
+  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx + verify_failed; }
 };
 
 // Responses by the first word of their X-Cache header, counted by the response parser as it
@@ -86,6 +90,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("loadgen resources", e.client_resources);
   f("status 4xx", e.status_4xx);
   f("status 5xx", e.status_5xx);
+  f("verify failed", e.verify_failed);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -109,6 +114,8 @@ struct second_point {
   std::int64_t cache_stale = 0;  // ... STALE
   std::int64_t cache_other = 0;  // ... another word
   double cache_hit_ratio = 0;    // cache_hit / all four (0 when none): the hit ratio over time
+  std::int64_t bytes_in = 0;     // bytes of the responses completed in this second, as received (head and body)
+  std::int64_t bytes_out = 0;    // bytes of the requests written in this second (head and body)
 };
 
 // The load model behind every number; every report prints it.
@@ -200,6 +207,14 @@ struct variant {
   latency_summary send_lag;                  // actual write - intended time (open loop)
   cache_counts cache;                        // complete responses to measured requests, by X-Cache
   double cache_hit_ratio = 0;                // cache.hit_ratio(): hits / responses with X-Cache (0 when none)
+  // Bytes on the wire (schema 5; 0 in older files): what the loadgen's sockets carried for the
+  // measured requests, HTTP heads included, TCP/IP headers not. Content-Encoding is not undone:
+  // a gzipped body counts its gzipped bytes.
+  std::int64_t bytes_in = 0;                 // bytes of the complete responses to measured requests, as received
+  std::int64_t bytes_out = 0;                // bytes of the measured requests written (a resend counted again)
+  double mb_in_per_s = 0;                    // bytes_in / measured_s / 1e6 (MB/s, decimal)
+  double mb_out_per_s = 0;                   // bytes_out / measured_s / 1e6
+  double bytes_per_response = 0;             // bytes_in / completed: mean response size on the wire
   std::vector<second_point> series;
   loadgen_health loadgen;
   target_info target;
@@ -277,12 +292,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
                                                 p50_us, p90_us, p99_us, p999_us, max_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
-                                                io_other, client_resources, status_4xx, status_5xx)
+                                                io_other, client_resources, status_4xx, status_5xx, verify_failed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
                                                 stalled, cache_hit, cache_miss, cache_stale, cache_other,
-                                                cache_hit_ratio)
+                                                cache_hit_ratio, bytes_in, bytes_out)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
@@ -298,7 +313,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, cache, cache_hit_ratio, series, loadgen, target,
+                                                send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
+                                                mb_out_per_s, bytes_per_response, series, loadgen, target,
                                                 thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,

@@ -60,6 +60,9 @@ struct run_config {
   double send_lag_bound_us = 1000;         // p99 send lag above this marks the run saturated
   std::string success = "2xx,3xx";         // statuses counted as success (goodput): classes and codes
   double max_error_rate = 0.01;            // error_rate above this marks the run ERRORS (exit 7)
+  bool verify = false;                     // decode every measured response's body (Content-Encoding) and check
+                                           // it; a failure counts as errors.verify_failed. Off: nothing decoded
+  std::int64_t verify_length = -1;         // with verify: the decoded body's expected bytes (-1: only that it decodes)
   std::filesystem::path output_dir;        // where the interval log and CSV go (empty: not written)
   std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
   bool progress = false;                   // live progress line on stderr each second

@@ -44,6 +44,8 @@ struct sample_set {
   std::int64_t retries = 0;    // measured requests resent once after a stale keep-alive connection
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
+  std::int64_t bytes_in = 0;   // bytes of complete responses as received (status line, fields, body)
+  std::int64_t bytes_out = 0;  // bytes of requests written (resends included)
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t index = 0;      // interval sets: second index from the measured phase start
                                // (the drain after the measured phase has index `intervals`)

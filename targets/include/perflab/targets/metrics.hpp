@@ -57,6 +57,12 @@ class metrics {
   void record(endpoint e, int status, std::chrono::nanoseconds latency) noexcept;
   void request_started() noexcept;
   void request_finished() noexcept;
+  // Bytes the sockets carried (HTTP heads and bodies, as the client sees them): counted per
+  // read and per write, in the thread's shard.
+  void bytes_read(std::size_t n) noexcept { local().read.fetch_add(n, std::memory_order_relaxed); }
+  void bytes_written(std::size_t n) noexcept { local().written.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t bytes_read_total() const noexcept;
+  std::uint64_t bytes_written_total() const noexcept;
 
   // Per connection, not per request.
   void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); accepted_.fetch_add(1, std::memory_order_relaxed); }
@@ -88,6 +94,8 @@ class metrics {
     std::atomic<std::uint64_t> latency[endpoint_count][latency_slots] = {};
     std::atomic<std::uint64_t> latency_sum_ns[endpoint_count] = {};
     std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::uint64_t> read{0};     // bytes received
+    std::atomic<std::uint64_t> written{0};  // bytes sent
   };
   shard& local() noexcept;
 
