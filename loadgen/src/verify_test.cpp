@@ -66,8 +66,9 @@ TEST(LoadgenVerify, DecodesEachCodingAndChecksTheLength) {
     EXPECT_TRUE(verify_response(raw, -1));
     EXPECT_TRUE(verify_response(raw, 100000));
     EXPECT_FALSE(verify_response(raw, 99999));
-    if (!coding.empty() && coding != "identity")  // a cut-off encoded body does not decode to its end
+    if (!coding.empty() && coding != "identity") {  // a cut-off encoded body does not decode to its end
       EXPECT_FALSE(verify_response(raw.substr(0, raw.size() - 3), -1));
+    }
   }
 }
 
