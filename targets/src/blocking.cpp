@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <perflab/db/call.hpp>
+
 #include "models.hpp"
 
 namespace perflab::targets::detail {

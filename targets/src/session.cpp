@@ -1,5 +1,7 @@
 #include <perflab/targets/session.hpp>
 
+#include <perflab/db/call.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <new>

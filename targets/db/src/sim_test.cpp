@@ -102,7 +102,9 @@ TEST(Latency, ParsesEachShapeAndRejectsTheRest) {
                         row{"", false, {}}}) {
     const auto d = parse_latency(r.text);
     EXPECT_EQ(d.has_value(), r.ok) << r.text;
-    if (d && r.ok) EXPECT_EQ(d->what, r.shape) << r.text;
+    if (d && r.ok) {
+      EXPECT_EQ(d->what, r.shape) << r.text;
+    }
   }
 }
 

@@ -85,8 +85,16 @@ TEST_F(TargetPostgres, PoolOfFiveWithHundredMillisecondSleepsServesFiftyPerSecon
     SCOPED_TRACE(model);
     target_process t(model_args(model, {"--db", url_, "--pool-size", "5"}));
     ASSERT_GT(t.port(), 0) << t.first_line();
+    // A connection is held for pg_sleep's 100 ms plus the round trip, PostgreSQL's parse and plan
+    // and the process wake-ups between (measured: ~1 ms on a quiet machine, up to ~5 ms on a busy
+    // one), which Little's law turns into up to ~2.5/s less than 50: the band is 50 +2.5 / -5
+    // here (the simulated database's test keeps +-2.5). More than 52.5 or less than 45 means
+    // the pool is not capping at 5 connections, or requests are stalling.
     int failed = 0;
-    EXPECT_NEAR(goodput(t.port(), "/db/query?ms=100", failed), 50, 2.5);
+    const double g = goodput(t.port(), "/db/query?ms=100", failed);
+    std::printf("%s: goodput %.1f/s\n", model.c_str(), g);  // in the CI log, for when it drifts
+    EXPECT_LE(g, 52.5);
+    EXPECT_GE(g, 45.0);
     EXPECT_EQ(failed, 0);
     EXPECT_LE(metric(t.port(), "perflab_db_pool_size"), 5);
     EXPECT_EQ(metric(t.port(), "perflab_db_pool_acquire_timeouts_total"), 0);

@@ -35,12 +35,15 @@
 #include <perflab/cache/read_through.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
-#include <perflab/db/call.hpp>
 #include <perflab/db/service.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/metrics.hpp>
+
+namespace perflab::db {
+class call;  // perflab/db/call.hpp: included by the models that run it (it brings in Asio)
+}
 
 namespace perflab::targets {
 
