@@ -23,7 +23,7 @@ done
 # the targets tests (TargetSyscalls).
 packages=(
   build-essential cmake git pkg-config
-  libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev libzstd-dev libcli11-dev libtomlplusplus-dev
+  libboost-dev libboost-iostreams-dev libcurl4-openssl-dev zlib1g-dev libbrotli-dev libcli11-dev libtomlplusplus-dev
   nlohmann-json3-dev libexpected-dev libfmt-dev libbenchmark-dev libgtest-dev
   gnuplot-nox libgnuplot-iostream-dev
   python3 python3-jsonschema
@@ -31,7 +31,9 @@ packages=(
   strace
   # Real backing servers and their client libraries: scripts/services.sh starts throwaway
   # PostgreSQL and Redis instances for the pool and cache experiments and their tests.
+  # libhiredis-dev: lab-target's Redis client (--cache redis://, perflab::cache, via pkg-config).
   postgresql libpq-dev redis-server libhiredis-dev
+  libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our

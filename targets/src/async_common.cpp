@@ -15,7 +15,8 @@ constexpr std::int64_t timeout_grace_ns = 1'000'000'000;  // to write the 408 af
 }  // namespace
 
 async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
-    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), watchdog_(loop.ioc) {
+    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), link_(ctx.config.link),
+      watchdog_(loop.ioc) {
   next_ = loop_.conns;
   if (next_) next_->prev_ = this;
   loop_.conns = this;
@@ -27,14 +28,38 @@ async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
 
 async_conn::write_result async_conn::write_now() noexcept {
   while (sess_.output_pending()) {
+    auto out = sess_.output();
+    if (link_.enabled()) {
+      const auto slot = link_.next(out.size(), now_ns());
+      if (slot.at_ns > now_ns()) {
+        pace_at_ns_ = slot.at_ns;
+        return write_result::paced;
+      }
+      out = first_bytes(out, slot.bytes);
+    }
     boost::system::error_code ec;
-    const std::size_t n =
-        with_output_buffers(sess_.output(), [&](const auto& buffers) { return sock_.write_some(buffers, ec); });
+    const std::size_t n = with_output_buffers(out, [&](const auto& buffers) { return sock_.write_some(buffers, ec); });
     if (ec == asio::error::would_block || ec == asio::error::try_again) return write_result::would_block;
     if (ec) return write_result::failed;
-    sess_.output_written(n);
+    wrote(n);
   }
   return write_result::done;
+}
+
+session::output_view async_conn::output_to_write() noexcept {
+  const auto out = sess_.output();
+  if (!link_.enabled()) return out;
+  return first_bytes(out, link_.next(out.size(), now_ns()).bytes);  // the slot write_now found open
+}
+
+void async_conn::wrote(std::size_t n) noexcept {
+  sess_.output_written(n);
+  if (link_.enabled()) link_.sent(n, sess_.output_pending());
+}
+
+void async_conn::arm_pace_timer() {
+  set_write_deadline();
+  sleep_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(pace_at_ns_)));
 }
 
 async_conn::~async_conn() {
@@ -128,6 +153,25 @@ bool async_conn::park_for_flight() {
   return parked;
 }
 
+bool async_conn::park_for_remote() {
+  remote_done_ = false;
+  if (!loop_.remote || !loop_.remote->submit(sess_.remote_request(), this)) {
+    sess_.finish_remote(cache::remote_status::error, {});
+    return false;
+  }
+  remote_self_ = shared_from_this();
+  set_no_deadline();  // the client's own timeout bounds the wait
+  sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+  return true;
+}
+
+void async_conn::on_remote(cache::remote_status st, std::string_view value) noexcept {
+  const auto keep = std::move(remote_self_);  // released last, after this connection's work
+  sess_.finish_remote(st, value);
+  remote_done_ = true;
+  sleep_timer_.cancel();
+}
+
 void async_conn::close_now() noexcept {
   if (closed_) return;
   closed_ = true;
@@ -147,6 +191,8 @@ async_server::async_server(const server_config& cfg, int fd, std::uint16_t port,
   acceptor_.emplace(loops_[0]->ioc, tcp::v4(), listen_fd_);
   listen_fd_ = -1;  // the acceptor owns it now
   accept_retry_.emplace(loops_[0]->ioc);
+  if (ctx_.config.cache_remote)
+    for (auto& l : loops_) l->remote = std::make_unique<cache::redis_asio>(l->ioc, *ctx_.config.cache_remote, ctx_.remote_stats);
 }
 
 async_server::~async_server() {
@@ -157,6 +203,8 @@ async_server::~async_server() {
 }
 
 void async_server::start() {
+  for (auto& l : loops_)
+    if (l->remote) l->remote->start();  // a non-blocking connect; completes on the loop
   do_accept();
   running_ = static_cast<unsigned>(loops_.size());
   for (auto& l : loops_) {
@@ -222,6 +270,7 @@ void async_server::on_stop() {
   for (auto& l : loops_) {
     asio::post(l->ioc, [loop = l.get()] {
       loop->guard.reset();
+      if (loop->remote) loop->remote->stop();  // requests still in flight fall back to the origin
       // cancel() only queues handlers, so the list does not change while we walk it.
       for (auto* c = loop->conns; c; c = c->next_in_loop()) c->on_server_stop();
     });

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <perflab/cache/redis_asio.hpp>
+
 #include "models.hpp"
 
 namespace perflab::targets::detail {
@@ -40,9 +42,12 @@ struct event_loop {
   asio::io_context ioc{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread thread;
+  // This loop's Redis client (--cache redis://, --cache-remote). Destroyed first: pending
+  // commands fail, their connections let go of themselves while conns and ioc still exist.
+  std::unique_ptr<cache::redis_asio> remote;
 };
 
-class async_conn : public std::enable_shared_from_this<async_conn> {
+class async_conn : public std::enable_shared_from_this<async_conn>, public cache::remote_waiter {
  public:
   async_conn(event_loop& loop, tcp::socket sock, server_context& ctx);
   virtual ~async_conn();
@@ -68,8 +73,16 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // Writes the session's output with non-blocking sends while the socket takes it, as most
   // responses fit its buffer: no trip through the event loop (whose completion would cost
   // another epoll_wait) and no deadline to arm. would_block: the rest must wait for room.
-  enum class write_result { done, would_block, failed };
+  // With a shaped link (--link-rate, --link-latency), only what the link's current slot allows is
+  // written; paced: the next slot opens at pace_at_ns_ (wait on sleep_timer_, then call again).
+  enum class write_result { done, would_block, failed, paced };
   write_result write_now() noexcept;
+  // What an asynchronous write after would_block may send (the output, cut to the link's slot),
+  // and the bookkeeping after any write of n bytes.
+  session::output_view output_to_write() noexcept;
+  void wrote(std::size_t n) noexcept;
+  // Before waiting for a paced slot: arms sleep_timer_ for pace_at_ns_, with a write deadline.
+  void arm_pace_timer();
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;
@@ -77,6 +90,12 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   // (the pending wait keeps the connection alive on its own loop). The flight's end posts to this
   // loop, sets flight_done_ and cancels the park. False: the flight has already ended, go on now.
   bool park_for_flight();
+  // next::remote: sends the session's remote request on this loop's Redis client and parks
+  // sleep_timer_ until its result (on_remote: handed to the session, remote_done_ set, the park
+  // cancelled). The connection keeps itself alive until then. False: it could not be sent (no
+  // connection, counted); the session has the failure, go on now.
+  bool park_for_remote();
+  void on_remote(cache::remote_status st, std::string_view value) noexcept override;
 
   event_loop& loop_;
   server_context& ctx_;
@@ -89,6 +108,10 @@ class async_conn : public std::enable_shared_from_this<async_conn> {
   bool closed_ = false;
   bool flight_done_ = false;        // the flight a parked join waited for has ended
   bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
+  bool remote_done_ = false;        // the remote command a parked connection waited for has ended
+  std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
+  encode::link_shaper link_;        // the connection's slow link (disabled unless configured)
+  std::int64_t pace_at_ns_ = 0;     // write_result::paced: when the link's next slot opens
 
  private:
   void arm_watchdog(std::int64_t at_ns);

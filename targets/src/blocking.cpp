@@ -27,10 +27,17 @@ int to_poll_ms(std::chrono::milliseconds d) noexcept {
 // Writes the session's output. Sends never block, so the deadline is on progress: the poll for
 // room in the socket buffer is re-armed after every byte the client takes, and a client that
 // takes none for send_timeout is given up (counted). A slow but steady reader gets the whole
-// response however long it takes. False when the connection must be dropped.
-bool write_output(int fd, session& s, server_context& ctx) noexcept {
+// response however long it takes. With a shaped link (--link-rate, --link-latency) each chunk
+// waits for its slot first, in a sleep: the thread is held as it would be in a blocking send() on
+// a slow network. False when the connection must be dropped.
+bool write_output(int fd, session& s, server_context& ctx, encode::link_shaper& link) noexcept {
   while (s.output_pending()) {
-    const auto out = s.output();
+    auto out = s.output();
+    if (link.enabled()) {
+      const auto slot = link.next(out.size(), now_ns());
+      if (const auto wait = slot.at_ns - now_ns(); wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      out = first_bytes(out, slot.bytes);
+    }
     ssize_t n;
     if (out.streamed.empty()) {
       n = ::send(fd, out.buffered.data(), out.buffered.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -44,6 +51,7 @@ bool write_output(int fd, session& s, server_context& ctx) noexcept {
     }
     if (n >= 0) {
       s.output_written(static_cast<std::size_t>(n));
+      if (link.enabled()) link.sent(static_cast<std::size_t>(n), s.output_pending());
       continue;
     }
     if (errno == EINTR) continue;
@@ -132,13 +140,14 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     return;
   }
   session& s = *made;
+  encode::link_shaper link(ctx.config.link);
   idle_registry::entry me{fd};
   idle.add(me);
   std::chrono::milliseconds rcvtimeo{0};  // none set yet
   bool linger = false;
   for (;;) {
     const auto st = s.process();
-    if (s.output_pending() && !write_output(fd, s, ctx)) break;
+    if (s.output_pending() && !write_output(fd, s, ctx, link)) break;
     if (st.what == session::next::close) {
       linger = true;
       break;
@@ -156,6 +165,14 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     }
     if (st.what == session::next::join) {
       s.joined_flight()->wait_ended();  // another thread's origin call for the same key
+      s.finish_wait();
+      continue;
+    }
+    if (st.what == session::next::remote) {
+      // A blocking Redis command on a pooled connection, bounded by --cache-remote-timeout.
+      thread_local std::string value;
+      const auto r = ctx.remote_pool->run(s.remote_request(), value);
+      s.finish_remote(r, value);
       s.finish_wait();
       continue;
     }

@@ -74,3 +74,45 @@ void write_cache_prometheus(const cache::read_through& rt, std::string& out) {
 }
 
 }  // namespace perflab::targets
+
+namespace perflab::targets {
+
+void write_remote_prometheus(const cache::remote_stats& s, std::string& out) {
+  auto it = std::back_inserter(out);
+  auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  fmt::format_to(it, "# HELP perflab_cache_remote_round_trips_total Replies received from the remote cache (Redis), by "
+                     "operation.\n"
+                     "# TYPE perflab_cache_remote_round_trips_total counter\n");
+  for (std::size_t op = 0; op < cache::remote_op_count; ++op)
+    fmt::format_to(it, "perflab_cache_remote_round_trips_total{{op=\"{}\"}} {}\n",
+                   cache::to_string(static_cast<cache::remote_op>(op)), load(s.round_trips[op]));
+  fmt::format_to(it,
+                 "# HELP perflab_cache_remote_lookups_total Remote gets by result.\n"
+                 "# TYPE perflab_cache_remote_lookups_total counter\n"
+                 "perflab_cache_remote_lookups_total{{result=\"hit\"}} {}\n"
+                 "perflab_cache_remote_lookups_total{{result=\"miss\"}} {}\n",
+                 load(s.hits), load(s.misses));
+  fmt::format_to(it, "# HELP perflab_cache_remote_errors_total Remote operations that failed, by reason (unavailable: "
+                     "no connection; timeout; io: connection lost or error reply).\n"
+                     "# TYPE perflab_cache_remote_errors_total counter\n");
+  for (std::size_t e = 0; e < cache::remote_error_count; ++e)
+    fmt::format_to(it, "perflab_cache_remote_errors_total{{reason=\"{}\"}} {}\n",
+                   cache::to_string(static_cast<cache::remote_error>(e)), load(s.errors[e]));
+  fmt::format_to(it,
+                 "# HELP perflab_cache_remote_fallbacks_total Lookups whose remote get failed and went to the origin.\n"
+                 "# TYPE perflab_cache_remote_fallbacks_total counter\n"
+                 "perflab_cache_remote_fallbacks_total {}\n"
+                 "# HELP perflab_cache_remote_connects_total Connections to the remote cache established (first and "
+                 "reconnects).\n"
+                 "# TYPE perflab_cache_remote_connects_total counter\n"
+                 "perflab_cache_remote_connects_total {}\n"
+                 "# HELP perflab_cache_remote_connect_failures_total Connection attempts that failed or timed out.\n"
+                 "# TYPE perflab_cache_remote_connect_failures_total counter\n"
+                 "perflab_cache_remote_connect_failures_total {}\n"
+                 "# HELP perflab_cache_remote_connections Connections to the remote cache open now.\n"
+                 "# TYPE perflab_cache_remote_connections gauge\n"
+                 "perflab_cache_remote_connections {}\n",
+                 load(s.fallbacks), load(s.connects), load(s.connect_failures), load(s.connected));
+}
+
+}  // namespace perflab::targets

@@ -9,6 +9,7 @@
 #include <perflab/core/text.hpp>
 #include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
+#include <perflab/encode/zstd.hpp>
 #include <perflab/core/units.hpp>
 
 namespace perflab::targets {
@@ -75,9 +76,30 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
     return *d;
   };
   cache::read_through_config rt;
-  const auto policy = cache::parse_policy(o.policy);
-  if (!policy && o.policy != "none")
-    return unexpected("--cache: unknown policy '" + o.policy + "' (accepted: lru, lfu, fifo, none)");
+  // --cache redis://H:P is short for --cache none --cache-remote redis://H:P.
+  const bool remote_only = o.policy.starts_with("redis://");
+  const std::string policy_name = remote_only ? "none" : o.policy;
+  const auto policy = cache::parse_policy(policy_name);
+  if (!policy && policy_name != "none")
+    return unexpected("--cache: unknown policy '" + o.policy + "' (accepted: lru, lfu, fifo, none, redis://HOST:PORT)");
+  const bool has_remote = !o.remote.empty() && o.remote != "none";
+  if (remote_only && has_remote)
+    return unexpected("--cache-remote: not with --cache " + o.policy +
+                      " (--cache redis://... is the remote cache alone; for two levels use --cache lru|lfu|fifo "
+                      "--cache-remote redis://...)");
+  const std::string url = remote_only ? o.policy : has_remote ? o.remote : std::string();
+  std::optional<cache::remote_config> remote;
+  if (!url.empty()) {
+    remote = cache::parse_redis_url(url);
+    if (!remote)
+      return unexpected((remote_only ? "--cache: bad Redis URL '" : "--cache-remote: bad Redis URL '") + url +
+                        "' (accepted: redis://HOST:PORT or redis://HOST, e.g. redis://127.0.0.1:6379)");
+    auto timeout = duration("--cache-remote-timeout", o.remote_timeout);
+    if (!timeout) return unexpected(timeout.error());
+    if (*timeout < std::chrono::milliseconds(1) || *timeout > std::chrono::seconds(60))
+      return unexpected("--cache-remote-timeout: expected 1ms to 60s, got '" + o.remote_timeout + "'");
+    remote->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+  }
   auto capacity = count("--cache-capacity", o.capacity, 100'000'000);
   if (!capacity) return unexpected(capacity.error());
   auto bytes = units::parse_size(o.bytes);
@@ -101,13 +123,19 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
       return unexpected("--cache-prewarm: " + o.prewarm + " keys do not fit in --cache-capacity " + o.capacity);
     rt.cache = cache::cache_limits{*policy, static_cast<std::size_t>(*capacity), static_cast<std::size_t>(*bytes), *ttl, 16};
   } else if (*prewarm > 0) {
-    return unexpected(std::string("--cache-prewarm: needs a cache policy (--cache lru, lfu or fifo), not --cache none"));
+    return unexpected("--cache-prewarm: needs a local cache policy (--cache lru, lfu or fifo), not --cache " + o.policy);
   }
   rt.coalesce = o.coalesce == "on";
   rt.origin.latency = *latency;
   rt.origin.value_bytes = static_cast<std::size_t>(*value_bytes);
   cfg.cache = rt;
   cfg.cache_prewarm = static_cast<std::size_t>(*prewarm);
+  if (remote) {
+    remote->ttl = std::chrono::duration_cast<std::chrono::milliseconds>(*ttl);
+    if (ttl->count() > 0 && remote->ttl.count() == 0)
+      return unexpected("--cache-ttl: at least 1ms with a remote cache (Redis expiries are in ms), got '" + o.ttl + "'");
+  }
+  cfg.cache_remote = remote;
   return {};
 }
 
@@ -122,6 +150,22 @@ tl::expected<void, std::string> apply_encode_options(const encode_options& o, se
   if (!to_int(o.br_level, br) || br < 0 || br > encode::max_br_level)
     return unexpected("--br-level: expected a whole number from 0 (off) to 11, got '" + o.br_level + "'");
   p.br_level = static_cast<int>(br);
+  long zstd = -1;
+  if (!to_int(o.zstd_level, zstd) || zstd < 0 || zstd > encode::max_zstd_level)
+    return unexpected("--zstd-level: expected a whole number from 0 (off) to 19, got '" + o.zstd_level + "'");
+  p.zstd_level = static_cast<int>(zstd);
+  p.static_bodies = o.gzip_static;
+  std::string_view rate = trim(o.link_rate);
+  if (rate.ends_with("/s")) rate.remove_suffix(2);
+  auto rate_bytes = units::parse_size(rate);
+  if (!rate_bytes)
+    return unexpected("--link-rate: expected bytes per second such as 1MB/s, 256KiB/s or 0 (unlimited), got '" +
+                      o.link_rate + "'");
+  auto latency = units::parse_duration(o.link_latency);
+  if (!latency || latency->count() < 0 || *latency > std::chrono::seconds(10))
+    return unexpected("--link-latency: expected a duration from 0 to 10s such as 20ms, got '" + o.link_latency + "'");
+  cfg.link.rate_bytes_per_s = *rate_bytes;
+  cfg.link.latency = *latency;
   auto min_length = units::parse_size(o.gzip_min_length);
   if (!min_length) return unexpected("--gzip-min-length: " + min_length.error());
   p.min_length = static_cast<std::size_t>(*min_length);

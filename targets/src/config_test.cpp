@@ -59,3 +59,61 @@ TEST(ConfigThreads, ACpuListIsCappedByTheQuota) {
 
 }  // namespace
 }  // namespace perflab::targets
+
+namespace perflab::targets {
+namespace {
+
+TEST(ConfigCache, RemoteCacheOptions) {
+  const struct {
+    const char* policy;
+    const char* remote;
+    const char* timeout;
+    const char* prewarm;
+    const char* error;  // "" when accepted; else the option the error must name
+  } cases[] = {
+      {"redis://127.0.0.1:6380", "none", "100ms", "0", ""},
+      {"lru", "redis://127.0.0.1:6380", "100ms", "0", ""},
+      {"none", "redis://127.0.0.1:6380", "20ms", "0", ""},
+      {"lfu", "redis://127.0.0.1:6380", "100ms", "10", ""},
+      {"redis://127.0.0.1:6380", "redis://127.0.0.1:6381", "100ms", "0", "--cache-remote:"},
+      {"redis://127.0.0.1:x", "none", "100ms", "0", "--cache:"},
+      {"lru", "127.0.0.1:6379", "100ms", "0", "--cache-remote:"},
+      {"lru", "redis://127.0.0.1:6379", "0ms", "0", "--cache-remote-timeout:"},
+      {"lru", "redis://127.0.0.1:6379", "soon", "0", "--cache-remote-timeout:"},
+      {"redis://127.0.0.1:6380", "none", "100ms", "10", "--cache-prewarm:"},
+      {"lru", "none", "100ms", "0", "none"},
+  };
+  for (const auto& c : cases) {
+    cache_options o;
+    o.policy = c.policy;
+    o.remote = c.remote;
+    o.remote_timeout = c.timeout;
+    o.prewarm = c.prewarm;
+    server_config cfg;
+    const auto r = apply_cache_options(o, cfg);
+    const std::string want = c.error;
+    if (want == "none") {  // --cache-remote none: no Redis
+      ASSERT_TRUE(r);
+      EXPECT_FALSE(cfg.cache_remote);
+    } else if (want.empty()) {
+      ASSERT_TRUE(r) << c.policy << " " << c.remote << ": " << r.error();
+      ASSERT_TRUE(cfg.cache_remote);
+      EXPECT_EQ(cfg.cache_remote->port, 6380);
+      EXPECT_EQ(cfg.cache.cache.has_value(), std::string(c.policy) == "lru" || std::string(c.policy) == "lfu");
+    } else {
+      ASSERT_FALSE(r) << c.policy << " " << c.remote;
+      EXPECT_EQ(r.error().rfind(want, 0), 0u) << r.error();
+    }
+  }
+  cache_options o;
+  o.policy = "lru";
+  o.remote = "redis://127.0.0.1:6380";
+  o.ttl = "2s";
+  server_config cfg;
+  ASSERT_TRUE(apply_cache_options(o, cfg));
+  EXPECT_EQ(cfg.cache_remote->ttl, std::chrono::milliseconds(2000));
+  EXPECT_EQ(cfg.cache_remote->timeout, std::chrono::milliseconds(100));
+}
+
+}  // namespace
+}  // namespace perflab::targets

@@ -11,6 +11,7 @@
 #include <brotli/decode.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/session.hpp>
@@ -118,6 +119,78 @@ TEST(HandlersEncoding, BrWhenNegotiatedDecodesWithTheBrotliDecoder) {
   const auto gz = respond("GET", "/json", "items=200", p, encode::coding::gzip);
   EXPECT_TRUE(gz.has("Content-Encoding: gzip")) << gz.head;
   EXPECT_EQ(gunzip(gz.body), plain.body);
+}
+
+// libzstd's one-shot decoder, into exactly the size the frame header declares.
+std::optional<std::string> unzstd(std::string_view in) {
+  const auto size = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return std::nullopt;
+  std::string out(size, '\0');
+  const auto n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n) || n != size) return std::nullopt;
+  return out;
+}
+
+TEST(HandlersEncoding, ZstdWhenNegotiatedDecodesWithTheZstdDecoder) {
+  auto p = gzip_policy();
+  p.zstd_level = 3;
+  const auto plain = respond("GET", "/json", "items=200", off, encode::coding::identity);
+  const auto z = respond("GET", "/json", "items=200", p, encode::coding::zstd);
+  EXPECT_TRUE(z.has("Content-Encoding: zstd")) << z.head;
+  EXPECT_TRUE(z.has("Vary: Accept-Encoding"));
+  EXPECT_EQ(z.content_length(), z.body.size());
+  EXPECT_LT(z.body.size() * 3, plain.body.size());
+  EXPECT_EQ(unzstd(z.body), plain.body);
+  const auto text = respond("GET", "/bytes/20000", "kind=text&seed=3", p, encode::coding::zstd);
+  EXPECT_EQ(unzstd(text.body), respond("GET", "/bytes/20000", "kind=text&seed=3", off, encode::coding::identity).body);
+}
+
+TEST(HandlersEncoding, GzipStaticEncodesAStaticBodyOnceAndServesTheStoredBytes) {
+  auto p = gzip_policy(9);
+  p.zstd_level = 19;
+  encode::stats stats;
+  encode::static_cache cache;
+  auto get = [&](const char* path, const char* query, encode::coding c, const char* method = "GET") {
+    request_view req{method, path, query, {}, 1, true};
+    req.accepted = c;
+    response_context ctx;
+    ctx.encoding = &p;
+    ctx.encode_stats = &stats;
+    ctx.encoded_bodies = &cache;
+    std::string out;
+    write_response(resolve(method, path, query), req, true, ctx, out);
+    return split(out);
+  };
+  const auto plain = respond("GET", "/bytes/30000", "kind=json&seed=9", off, encode::coding::identity);
+  const auto first = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip);
+  EXPECT_EQ(cache.misses(), 1u);
+  EXPECT_EQ(cache.entries(), 1u);
+  const auto second = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip);
+  const auto head = get("/bytes/30000", "kind=json&seed=9", encode::coding::gzip, "HEAD");
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(second.head, first.head);  // same fields: Content-Encoding, Vary, the encoded length
+  EXPECT_EQ(head.head, first.head);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(gunzip(second.body), plain.body);
+  // Encoded once: one sample in the encode-time histogram, three responses counted.
+  EXPECT_EQ(stats.responses(encode::coding::gzip), 3u);
+  EXPECT_EQ(stats.bytes_in(encode::coding::gzip), 3 * plain.body.size());
+  EXPECT_EQ(stats.bytes_out(encode::coding::gzip), 3 * first.body.size());
+  std::string text;
+  stats.write_prometheus(text);
+  EXPECT_NE(text.find("perflab_encode_duration_seconds_count{coding=\"gzip\"} 1\n"), std::string::npos) << text;
+  // Each coding and each URL has its own entry; another seed is another body.
+  const auto z = get("/bytes/30000", "kind=json&seed=9", encode::coding::zstd);
+  EXPECT_EQ(unzstd(z.body), plain.body);
+  const auto other = get("/bytes/30000", "kind=json&seed=10", encode::coding::gzip);
+  EXPECT_NE(gunzip(other.body), plain.body);
+  EXPECT_EQ(cache.entries(), 3u);
+  // Identity clients and resources that are not static never touch it.
+  const auto id = get("/bytes/30000", "kind=json&seed=9", encode::coding::identity);
+  EXPECT_EQ(id.body, plain.body);
+  get("/echo", "", encode::coding::gzip, "POST");
+  EXPECT_EQ(cache.hits() + cache.misses(), 5u);
 }
 
 TEST(HandlersEncoding, IdentityClientsGetVaryAndThePlainBody) {
@@ -270,6 +343,28 @@ TEST(SessionEncoding, TheClientsPreferenceChoosesBetweenBrAndGzip) {
   }
 }
 
+TEST(SessionEncoding, TheClientsPreferenceChoosesAmongBrZstdAndGzip) {
+  server_config cfg;
+  cfg.encoding = gzip_policy();
+  cfg.encoding.br_level = 4;
+  cfg.encoding.zstd_level = 3;
+  const std::pair<std::string, std::string> cases[] = {
+      {"gzip, br, zstd", "br"},  // a tie: the server's order, br, zstd, gzip
+      {"gzip, zstd", "zstd"},
+      {"gzip, br;q=0.5, zstd;q=0.9", "gzip"},
+      {"zstd, br;q=0.5", "zstd"},
+      {"zstd;q=0, br;q=0, *", "gzip"},
+  };
+  for (const auto& [field, coding] : cases) {
+    SCOPED_TRACE(field);
+    const auto r = split(serve(cfg, "GET /json?items=50 HTTP/1.1\r\nHost: t\r\nAccept-Encoding: " + field + "\r\n\r\n"));
+    EXPECT_TRUE(r.has("Content-Encoding: " + coding)) << r.head;
+    if (coding == "zstd") {
+      EXPECT_TRUE(unzstd(r.body).has_value());
+    }
+  }
+}
+
 TEST(SessionEncoding, ADeferredResponseKeepsItsNegotiatedCoding) {
   server_config cfg;
   cfg.encoding = gzip_policy();
@@ -292,6 +387,9 @@ TEST(ConfigEncode, ParsesTheOptions) {
   EXPECT_EQ(cfg.encoding.br_level, 4);
   EXPECT_EQ(cfg.encoding.min_length, 1024u);
   EXPECT_EQ(cfg.encoding.types, (std::vector<std::string>{"text/*", "application/json"}));
+  ASSERT_TRUE(apply_encode_options({"0", "0", "20", "text/plain", "7"}, cfg));
+  EXPECT_EQ(cfg.encoding.zstd_level, 7);
+  EXPECT_TRUE(cfg.encoding.enabled());
   ASSERT_TRUE(apply_encode_options({}, cfg));  // the defaults: off
   EXPECT_FALSE(cfg.encoding.enabled());
   EXPECT_EQ(cfg.encoding.min_length, 20u);
@@ -311,6 +409,8 @@ TEST(ConfigEncode, BadOptionsNameTheOption) {
       {{"6", "0", "20", "plain"}, "--gzip-types:"},
       {{"6", "0", "20", "text/plain,,application/json"}, "--gzip-types:"},
       {{"6", "0", "20", "text/"}, "--gzip-types:"},
+      {{"6", "0", "20", "text/plain", "20"}, "--zstd-level:"},
+      {{"6", "0", "20", "text/plain", "fast"}, "--zstd-level:"},
   };
   for (const auto& [o, name] : cases) {
     server_config cfg;

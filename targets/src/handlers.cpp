@@ -7,8 +7,6 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
-#include "perflab/encode/brotli.hpp"
-#include "perflab/encode/gzip.hpp"
 
 namespace perflab::targets {
 
@@ -63,13 +61,49 @@ struct body_encoding {
   const encode::policy* policy = nullptr;  // null: the response does not depend on Accept-Encoding
   encode::coding use = encode::coding::identity;  // what the request negotiated
   encode::stats* stats = nullptr;          // counts what was encoded or skipped (may be null)
+  encode::static_cache* cache = nullptr;   // --gzip-static and a static resource: where its encoding is kept
+  std::string_view key;                    // the resource's key in `cache` (a function of its URL)
 };
 
 // The encoding for a 200 response of this type: none unless compression is on and the policy
-// encodes the type.
-body_encoding encoding_for(const response_context& ctx, const request_view& req, std::string_view content_type) {
+// encodes the type. static_key: set for a resource whose body depends on its URL alone, so that
+// --gzip-static may keep its encoding.
+body_encoding encoding_for(const response_context& ctx, const request_view& req, std::string_view content_type,
+                           std::string_view key = {}) {
   if (!ctx.encoding || !ctx.encoding->enabled() || !ctx.encoding->encodes_type(content_type)) return {};
-  return {ctx.encoding, req.accepted, ctx.encode_stats};
+  body_encoding e{ctx.encoding, req.accepted, ctx.encode_stats, nullptr, {}};
+  if (ctx.encoded_bodies && !key.empty()) {
+    e.cache = ctx.encoded_bodies;
+    e.key = key;
+  }
+  return e;
+}
+
+// The key of a static body in --gzip-static's cache: the parts of the URL it is made from.
+std::string_view static_key(const response_context& ctx, const dispatch& d) {
+  if (!ctx.encoded_bodies) return {};  // --gzip-static off: no key to build
+  thread_local std::string key;  // reused
+  key.clear();
+  auto it = std::back_inserter(key);
+  switch (d.ep) {
+    case endpoint::hello: key = "hello"; break;
+    case endpoint::json: fmt::format_to(it, "json/{}", d.arg); break;
+    case endpoint::bytes: fmt::format_to(it, "bytes/{}/{}/{}", d.arg, static_cast<int>(d.kind), d.seed); break;
+    default: break;
+  }
+  return key;
+}
+
+// --gzip-static: appends the stored encoding of enc's static body and its fields (as encode_body
+// would); false, with nothing appended, when there is none (not static, identity, or a miss).
+bool append_static(std::string& out, const body_encoding& enc, std::string& fields) {
+  if (!enc.cache || enc.use == encode::coding::identity) return false;
+  const std::size_t mark = out.size();
+  const auto plain_length = enc.cache->append(enc.use, enc.key, out);
+  if (!plain_length) return false;
+  if (enc.stats) enc.stats->served_static(enc.use, *plain_length, out.size() - mark);
+  fields.append("Content-Encoding: ").append(encode::to_string(enc.use)).append("\r\nVary: Accept-Encoding\r\n");
+  return true;
 }
 
 // Encodes out[mark, end) as enc says, when the body is long enough; appends the fields that go
@@ -87,10 +121,10 @@ void encode_body(std::string& out, std::size_t mark, const body_encoding& enc, s
   } else {
     // Two clock reads per encoded body, against tens of microseconds of encoding.
     const auto start = std::chrono::steady_clock::now();
-    const bool done = enc.use == encode::coding::br ? encode::brotli_tail(out, mark, enc.policy->br_level)
-                                                    : encode::gzip_tail(out, mark, enc.policy->gzip_level);
+    const bool done = encode::encode_tail(enc.use, enc.policy->level(enc.use), out, mark);
     if (done) {
       if (enc.stats) enc.stats->encoded(enc.use, length, out.size() - mark, std::chrono::steady_clock::now() - start);
+      if (enc.cache) enc.cache->insert(enc.use, enc.key, std::string_view(out).substr(mark), length);
       fields.append("Content-Encoding: ").append(encode::to_string(enc.use)).append("\r\n");
     } else {
       skipped(encode::skip_reason::failed);
@@ -107,12 +141,16 @@ template <class Build>
 void append_built(std::string& out, int status, std::string_view content_type, bool keep_alive, int version_minor,
                   bool head_only, std::string_view extra_headers, Build&& build, const body_encoding& enc = {}) {
   const std::size_t mark = out.size();
-  build(out);
   thread_local std::string fields;  // extra_headers plus the encoding's, reused
   if (enc.policy) {
     fields.assign(extra_headers);
-    encode_body(out, mark, enc, fields);
+    if (!append_static(out, enc, fields)) {
+      build(out);
+      encode_body(out, mark, enc, fields);
+    }
     extra_headers = fields;
+  } else {
+    build(out);
   }
   const std::size_t length = out.size() - mark;
   thread_local std::string head;  // a few hundred bytes, reused
@@ -192,6 +230,7 @@ response_info write_cache_response(const dispatch& d, const cache_reply& c, bool
   if (d.ep == endpoint::cache) {
     thread_local std::string header;  // "X-Cache: HIT\r\n", reused
     header.assign("X-Cache: ").append(c.x_cache).append("\r\n");
+    if (!c.tier.empty()) header.append("X-Cache-Tier: ").append(c.tier).append("\r\n");
     if (enc.policy) {
       append_built(out, 200, "text/plain", keep_alive, minor, d.head, header,
                    [&](std::string& o) { o.append(c.value); }, enc);
@@ -397,7 +436,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
   constexpr std::string_view prometheus = "text/plain; version=0.0.4; charset=utf-8";
   switch (d.ep) {
     case endpoint::hello:
-      if (const auto enc = encoding_for(ctx, req, text); enc.policy) {
+      if (const auto enc = encoding_for(ctx, req, text, static_key(ctx, d)); enc.policy) {
         append_built(out, 200, text, keep_alive, minor, d.head, {}, [](std::string& o) { o.append(hello_body); }, enc);
       } else if (keep_alive && minor == 1 && !d.head) {
         out.append(cached_hello());
@@ -410,10 +449,11 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       if (d.kind != payload_kind::pattern) {  // built in out (not streamed), encoded or not
         const auto type = content_type(d.kind);
         append_built(out, 200, type, keep_alive, minor, d.head, {},
-                     [&](std::string& o) { append_payload(d.kind, d.arg, d.seed, o); }, encoding_for(ctx, req, type));
+                     [&](std::string& o) { append_payload(d.kind, d.arg, d.seed, o); },
+                     encoding_for(ctx, req, type, static_key(ctx, d)));
         return {200, 0};
       }
-      if (const auto enc = encoding_for(ctx, req, octets); enc.policy) {
+      if (const auto enc = encoding_for(ctx, req, octets, static_key(ctx, d)); enc.policy) {
         // Built whole, since its encoded length goes in the head.
         append_built(out, 200, octets, keep_alive, minor, d.head, {}, [&](std::string& o) {
           for (std::uint64_t at = 0; at < d.arg;) {
@@ -439,7 +479,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       return {200, 0};
     case endpoint::json:
       append_built(out, 200, json, keep_alive, minor, d.head, {}, [&](std::string& o) { write_json(o, d.arg); },
-                   encoding_for(ctx, req, json));
+                   encoding_for(ctx, req, json, static_key(ctx, d)));
       return {200, 0};
     case endpoint::cpu: {
       const auto x = burn_cpu(std::chrono::microseconds(d.arg));
@@ -470,7 +510,9 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                                     std::chrono::duration<double>(slowdown_per_request).count());
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
+                     if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
+                     if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
                    }, encoding_for(ctx, req, prometheus));
       return {200, 0};
     case endpoint::cache:

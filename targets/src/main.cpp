@@ -121,7 +121,13 @@ int main(int argc, char** argv) {
                  "in /metrics")
       ->capture_default_str();
   auto& c = o.cache;  // /cache/{key} (docs/targets.md, Cache)
-  app.add_option("--cache", c.policy, "lru | lfu | fifo | none (every request goes to the origin)")->capture_default_str();
+  app.add_option("--cache", c.policy,
+                 "lru | lfu | fifo | none (every request goes to the origin) | redis://HOST:PORT (Redis alone)")
+      ->capture_default_str();
+  app.add_option("--cache-remote", c.remote, "redis://HOST:PORT: Redis behind the local cache (two levels); none: no Redis")
+      ->capture_default_str();
+  app.add_option("--cache-remote-timeout", c.remote_timeout, "Redis connect and reply timeout; then the origin")
+      ->capture_default_str();
   app.add_option("--cache-capacity", c.capacity, "cache entries")->capture_default_str();
   app.add_option("--cache-bytes", c.bytes, "cache byte budget, e.g. 64MiB (0: none)")->capture_default_str();
   app.add_option("--cache-ttl", c.ttl, "entries go stale this long after being stored (0: never)")->capture_default_str();
@@ -135,11 +141,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--br-level", z.br_level, "brotli responses to clients that accept br: quality 1 .. 11; 0: off")
       ->capture_default_str();
+  app.add_option("--zstd-level", z.zstd_level, "zstd responses to clients that accept zstd: level 1 .. 19; 0: off")
+      ->capture_default_str();
+  app.add_flag("--gzip-static", z.gzip_static,
+               "encode each static body (/bytes, /json, /hello) once per coding and serve the stored bytes");
   app.add_option("--gzip-min-length", z.gzip_min_length, "send bodies shorter than this as they are, e.g. 1KiB")
       ->capture_default_str();
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")
       ->capture_default_str();
   targets::add_db_options(app, o.db);
+  app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
+      ->capture_default_str();
+  app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     o.db.given = app.count("--db") > 0;

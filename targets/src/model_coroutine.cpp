@@ -52,16 +52,22 @@ class coroutine_conn final : public async_conn {
           ec = asio::error::connection_reset;
           break;
         }
+        if (w == write_result::paced) {  // a shaped link's next slot is not open yet
+          arm_pace_timer();
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (ec || closed_) break;
+          continue;
+        }
         // The socket's buffer is full: write what it takes when it has room, each write with its
         // own send deadline (progress, not the whole response, is what is timed).
         set_write_deadline();
         writing_ = true;
-        const std::size_t n = co_await with_output_buffers(sess_.output(), [&](const auto& buffers) {
+        const std::size_t n = co_await with_output_buffers(output_to_write(), [&](const auto& buffers) {
           return sock_.async_write_some(buffers, asio::redirect_error(asio::use_awaitable, ec));
         });
         writing_ = false;
         if (ec) break;
-        sess_.output_written(n);
+        wrote(n);
       }
       if (ec) break;
       if (st.what == session::next::close) {
@@ -94,6 +100,14 @@ class coroutine_conn final : public async_conn {
         if (park_for_flight()) {
           co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
           if (closed_ || !flight_done_) break;  // the park ends by a cancel either way
+        }
+        sess_.finish_wait();
+        continue;
+      }
+      if (st.what == session::next::remote) {  // a command on this loop's Redis client
+        if (park_for_remote()) {
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (closed_ || !remote_done_) break;
         }
         sess_.finish_wait();
         continue;

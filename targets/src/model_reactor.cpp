@@ -28,6 +28,7 @@ class reactor_conn final : public async_conn {
       if (sess_.output_pending()) {
         const auto w = write_now();
         if (w == write_result::would_block) return do_write(std::move(self));
+        if (w == write_result::paced) return do_pace(std::move(self));
         if (w == write_result::failed) return close_now();
       }
       if (st.what != session::next::more) return after_write(std::move(self));
@@ -44,14 +45,24 @@ class reactor_conn final : public async_conn {
       auto* c = s.get();
       c->on_write(std::move(s), ec, n);
     };
-    with_output_buffers(sess_.output(), [&](const auto& buffers) { sock_.async_write_some(buffers, std::move(done)); });
+    with_output_buffers(output_to_write(), [&](const auto& buffers) { sock_.async_write_some(buffers, std::move(done)); });
   }
 
   void on_write(ptr self, const boost::system::error_code& ec, std::size_t n) {
     writing_ = false;
     if (ec) return close_now();
-    sess_.output_written(n);
+    wrote(n);
     run(std::move(self), step_);  // the rest of the output, then the step
+  }
+
+  // A shaped link's next slot is not open yet: wait for it on the loop's timer, then write on.
+  void do_pace(ptr self) {
+    arm_pace_timer();
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+      auto* c = s.get();
+      if (ec || c->closed_) return c->close_now();
+      c->run(std::move(s), c->step_);
+    });
   }
 
   void after_write(ptr self) {
@@ -62,6 +73,7 @@ class reactor_conn final : public async_conn {
       case session::next::more: return run(std::move(self), sess_.process());
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));
+      case session::next::remote: return do_remote(std::move(self));
     }
   }
 
@@ -137,6 +149,24 @@ class reactor_conn final : public async_conn {
   void on_join(ptr self, const boost::system::error_code&) {
     // The park ends by a cancel either way: the flight's post (flight_done_) or close_now().
     if (closed_ || !flight_done_) return close_now();
+    sess_.finish_wait();
+    run(std::move(self), sess_.process());
+  }
+
+  // A command on this loop's Redis client (the remote cache); no thread waits for its reply.
+  void do_remote(ptr self) {
+    if (!park_for_remote()) {
+      sess_.finish_wait();
+      return run(std::move(self), sess_.process());
+    }
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+      auto* c = s.get();
+      c->on_remote_done(std::move(s), ec);
+    });
+  }
+
+  void on_remote_done(ptr self, const boost::system::error_code&) {
+    if (closed_ || !remote_done_) return close_now();  // the park ends by a cancel either way
     sess_.finish_wait();
     run(std::move(self), sess_.process());
   }

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include <perflab/targets/server.hpp>
+#include <perflab/targets/session.hpp>
 
 namespace perflab::targets::detail {
 
@@ -19,6 +20,13 @@ std::unique_ptr<server> make_coroutine(const server_config& cfg, int listen_fd, 
 // Answers 503 with Connection: close on a connection we will not serve (connection cap, full
 // queue), without blocking, and closes it. Counts it as refused.
 void refuse_connection(int fd, server_context& ctx) noexcept;
+
+// The first `max` bytes of out (buffered first, then streamed): what a paced write may send.
+inline session::output_view first_bytes(session::output_view out, std::size_t max) noexcept {
+  if (out.buffered.size() >= max) return {out.buffered.substr(0, max), {}};
+  out.streamed = out.streamed.substr(0, max - out.buffered.size());
+  return out;
+}
 
 // Disables Nagle (responses are whole writes; pipelined ones must not wait for ACKs).
 void set_nodelay(int fd) noexcept;

@@ -43,6 +43,9 @@ encode::coding accepted_coding(const http::request_parser& parser, const encode:
 server_context::server_context(server_config c)
     : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)) {
   if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
+  const bool blocking = config.which == model::thread_per_request || config.which == model::thread_pool;
+  if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
+  if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -198,8 +201,16 @@ void session::skip_empty_lines() noexcept {
 }
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
-  const response_context rctx{&ctx_.stats, to_string(ctx_.config.which), ctx_.cache.get(), &cache_reply_,
-                              &ctx_.config.encoding, &ctx_.encode_stats, ctx_.database_if_open(), &db_reply_};
+  const response_context rctx{.stats = &ctx_.stats,
+                              .model = to_string(ctx_.config.which),
+                              .cache = ctx_.cache.get(),
+                              .remote = ctx_.config.cache_remote ? &ctx_.remote_stats : nullptr,
+                              .cached = &cache_reply_,
+                              .encoding = &ctx_.config.encoding,
+                              .encode_stats = &ctx_.encode_stats,
+                              .db = ctx_.database_if_open(),
+                              .db_result = &db_reply_,
+                              .encoded_bodies = ctx_.encoded_bodies.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -225,9 +236,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
 }
 
 session::step session::process() noexcept {
-  if (cache_retry_) {  // the origin call this request waited for was abandoned: look it up again
-    cache_retry_ = false;
-    if (auto st = start_cache_lookup()) return *st;
+  if (cache_next_ != cache_next::none) {  // a /cache request's next part (session_cache.cpp)
+    if (auto st = continue_cache()) return *st;
   }
   for (;;) {
     if (closing_) return {next::close};
@@ -292,6 +302,8 @@ session::step session::process() noexcept {
     }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
+    if (d.status == 200 && (d.ep == endpoint::cache_delete || d.ep == endpoint::cache_purge) && ctx_.config.cache_remote)
+      return start_remote_invalidation(d, req, keep, start, consumed);  // Redis too, then the answer
 
     respond(d, req, keep, start);
     parser_.reset();

@@ -64,6 +64,34 @@ read_through::begin_result read_through::begin(std::string_view key, std::int64_
   return r;
 }
 
+lookup read_through::lookup_local(std::string_view key, std::int64_t now_ns, std::string& value) {
+  return lookup_store(key, now_ns, value);
+}
+
+read_through::begin_result read_through::begin_origin(std::string_view key, lookup found) {
+  begin_result r;
+  r.found = found;
+  r.what = begin_result::role::lead;
+  if (cfg_.coalesce) {
+    flight_shard& fs = flights_for(key);
+    std::lock_guard l(fs.mutex);
+    if (const auto it = fs.flights.find(key); it != fs.flights.end()) {
+      r.what = begin_result::role::join;
+      r.shared = it->second;
+      coalesced_.fetch_add(1, std::memory_order_relaxed);
+      return r;
+    }
+    r.shared = std::make_shared<flight>();
+    fs.flights.emplace(std::string(key), r.shared);
+  }
+  r.call = origin_calls_.fetch_add(1, std::memory_order_relaxed) + 1;
+  return r;
+}
+
+void read_through::fill(std::string_view key, std::string_view value, std::int64_t now_ns) {
+  if (store_) store_->put(key, value, now_ns);
+}
+
 void read_through::complete(std::string_view key, const begin_result& lead, std::int64_t now_ns, std::string& value) {
   origin_value(key, lead.call, cfg_.origin.value_bytes, value);
   if (!lead.shared) {

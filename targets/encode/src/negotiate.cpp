@@ -78,6 +78,7 @@ bool parse_element(std::string_view e, accept_encoding& into) noexcept {
   else if (iequals(name, "identity")) slot = &into.identity;
   else if (iequals(name, "gzip") || iequals(name, "x-gzip")) slot = &into.gzip;
   else if (iequals(name, "br")) slot = &into.br;
+  else if (iequals(name, "zstd")) slot = &into.zstd;
   if (slot && *slot < 0) *slot = q;  // a coding we do not know is valid, and irrelevant
   return true;
 }
@@ -88,6 +89,7 @@ int weight_of(const accept_encoding& a, coding c) noexcept {
   switch (c) {
     case coding::gzip: listed = a.gzip; break;
     case coding::br: listed = a.br; break;
+    case coding::zstd: listed = a.zstd; break;
     case coding::identity: return 0;  // choose() weighs identity itself
   }
   if (listed >= 0) return listed;
@@ -101,6 +103,7 @@ std::string_view to_string(coding c) noexcept {
     case coding::identity: return "identity";
     case coding::gzip: return "gzip";
     case coding::br: return "br";
+    case coding::zstd: return "zstd";
   }
   return "identity";
 }

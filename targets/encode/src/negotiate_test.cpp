@@ -18,6 +18,7 @@ using perflab::encode::to_string;
 constexpr std::array<coding, 1> gzip_only = {coding::gzip};
 constexpr std::array<coding, 2> br_then_gzip = {coding::br, coding::gzip};
 constexpr std::array<coding, 2> gzip_then_br = {coding::gzip, coding::br};
+constexpr std::array<coding, 3> all_three = {coding::br, coding::zstd, coding::gzip};
 
 struct negotiation_case {
   const char* name;
@@ -68,6 +69,11 @@ const std::vector<negotiation_case> cases = {
     {"client preference decides the other way", "gzip, br;q=0.5", br_then_gzip, coding::gzip},
     {"tie: server order (br first)", "gzip, br", br_then_gzip, coding::br},
     {"tie: server order (gzip first)", "gzip, br", gzip_then_br, coding::gzip},
+    {"zstd preferred by weight", "gzip;q=0.5, br;q=0.5, zstd", all_three, coding::zstd},
+    {"zstd named in capitals", "ZSTD", all_three, coding::zstd},
+    {"zstd refused, br gone: gzip", "zstd;q=0, br;q=0, *", all_three, coding::gzip},
+    {"tie of all three: server order (br)", "gzip, br, zstd", all_three, coding::br},
+    {"zstd not offered is never chosen", "zstd", br_then_gzip, coding::identity},
     {"* with br offered first", "*", br_then_gzip, coding::br},
     {"br not offered is never chosen", "br", gzip_only, coding::identity},
     // Malformed: the whole field is ignored (identity), never a crash.

@@ -1,6 +1,11 @@
 #include <perflab/encode/policy.hpp>
 
 #include <array>
+#include <bit>
+
+#include <perflab/encode/brotli.hpp>
+#include <perflab/encode/gzip.hpp>
+#include <perflab/encode/zstd.hpp>
 
 namespace perflab::encode {
 
@@ -23,17 +28,44 @@ std::string_view media_type(std::string_view content_type) noexcept {
   return content_type;
 }
 
-constexpr std::array<coding, 1> gzip_offer = {coding::gzip};
-constexpr std::array<coding, 1> br_offer = {coding::br};
-constexpr std::array<coding, 2> both_offer = {coding::br, coding::gzip};
+// Every subset of {br, zstd, gzip} in that order, indexed by a bit per coding (br 4, zstd 2, gzip 1).
+constexpr std::array<coding, 3> offers[8] = {
+    {},
+    {coding::gzip},
+    {coding::zstd},
+    {coding::zstd, coding::gzip},
+    {coding::br},
+    {coding::br, coding::gzip},
+    {coding::br, coding::zstd},
+    {coding::br, coding::zstd, coding::gzip},
+};
 
 }  // namespace
 
 std::span<const coding> policy::offered() const noexcept {
-  if (br_level > 0 && gzip_level > 0) return both_offer;
-  if (br_level > 0) return br_offer;
-  if (gzip_level > 0) return gzip_offer;
-  return {};
+  const unsigned bits = (br_level > 0 ? 4u : 0u) | (zstd_level > 0 ? 2u : 0u) | (gzip_level > 0 ? 1u : 0u);
+  const std::size_t n = static_cast<std::size_t>(std::popcount(bits));
+  return std::span<const coding>(offers[bits].data(), n);
+}
+
+int policy::level(coding c) const noexcept {
+  switch (c) {
+    case coding::gzip: return gzip_level;
+    case coding::br: return br_level;
+    case coding::zstd: return zstd_level;
+    case coding::identity: break;
+  }
+  return 0;
+}
+
+bool encode_tail(coding c, int level, std::string& buf, std::size_t from) {
+  switch (c) {
+    case coding::gzip: return gzip_tail(buf, from, level);
+    case coding::br: return brotli_tail(buf, from, level);
+    case coding::zstd: return zstd_tail(buf, from, level);
+    case coding::identity: break;
+  }
+  return false;
 }
 
 bool policy::encodes_type(std::string_view content_type) const noexcept {

@@ -22,6 +22,17 @@ TEST(EncodePolicy, OffIsTheDefaultAndOffersNothing) {
   ASSERT_EQ(p.offered().size(), 1u);
   EXPECT_EQ(p.offered()[0], coding::br);
   EXPECT_TRUE(p.enabled());
+  p.zstd_level = 3;
+  p.gzip_level = 6;
+  ASSERT_EQ(p.offered().size(), 3u);  // br, zstd, gzip
+  EXPECT_EQ(p.offered()[1], coding::zstd);
+  EXPECT_EQ(p.level(coding::zstd), 3);
+  EXPECT_EQ(p.level(coding::identity), 0);
+  p.br_level = 0;
+  p.gzip_level = 0;
+  ASSERT_EQ(p.offered().size(), 1u);
+  EXPECT_EQ(p.offered()[0], coding::zstd);
+  EXPECT_TRUE(p.enabled());
 }
 
 TEST(EncodePolicy, MatchesMediaTypesWithoutParametersOrCase) {

@@ -42,6 +42,14 @@ void stats::encoded(coding c, std::size_t in, std::size_t out, std::chrono::nano
   s.took[ci][slot_of(took)].fetch_add(1, std::memory_order_relaxed);
 }
 
+void stats::served_static(coding c, std::size_t in, std::size_t out) noexcept {
+  auto& s = local();
+  const auto ci = static_cast<std::size_t>(c);
+  s.responses[ci].fetch_add(1, std::memory_order_relaxed);
+  s.in[ci].fetch_add(in, std::memory_order_relaxed);
+  s.out[ci].fetch_add(out, std::memory_order_relaxed);
+}
+
 void stats::skipped(skip_reason r) noexcept {
   local().skips[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
 }
@@ -69,7 +77,7 @@ std::uint64_t stats::skips(skip_reason r) const noexcept {
 
 void stats::write_prometheus(std::string& out) const {
   auto it = std::back_inserter(out);
-  const coding listed[] = {coding::gzip, coding::br};
+  const coding listed[] = {coding::gzip, coding::br, coding::zstd};
   auto shown = [&](coding c) { return c == coding::gzip || responses(c) > 0; };
   fmt::format_to(it, "# HELP perflab_encode_responses_total Responses sent with a content coding.\n"
                      "# TYPE perflab_encode_responses_total counter\n");
@@ -83,7 +91,8 @@ void stats::write_prometheus(std::string& out) const {
                      "# TYPE perflab_encode_bytes_out_total counter\n");
   for (const auto c : listed)
     if (shown(c)) fmt::format_to(it, "perflab_encode_bytes_out_total{{coding=\"{}\"}} {}\n", to_string(c), bytes_out(c));
-  fmt::format_to(it, "# HELP perflab_encode_duration_seconds Time spent encoding one response body.\n"
+  fmt::format_to(it, "# HELP perflab_encode_duration_seconds Time spent encoding one response body (bodies "
+                     "served from the static cache took none and are not counted here).\n"
                      "# TYPE perflab_encode_duration_seconds histogram\n");
   for (const auto c : listed) {
     if (!shown(c)) continue;

@@ -89,7 +89,16 @@ resolution = "10%"
   for (const auto& st : s.steps) {
     SCOPED_TRACE(st.value);
     EXPECT_TRUE(st.outcome == "pass" || st.outcome == "fail") << st.outcome << ": " << st.reason;
-    EXPECT_EQ(st.outcome == "pass", st.value <= s.capacity) << "a sharp boundary: no noise expected at 8/50ms";
+    if (st.outcome == "pass") {
+      EXPECT_LE(st.value, s.capacity) << "a sharp boundary: nothing passes above it";
+    }
+    if (st.outcome == "fail" && st.value <= s.capacity) {
+      // A machine busy with something else can fail a step below the boundary once; the search
+      // then measures that level again, and it must have passed there to report this capacity.
+      bool passed_again = false;
+      for (const auto& other : s.steps) passed_again |= other.value == st.value && other.outcome == "pass";
+      EXPECT_TRUE(passed_again) << "a failure below the capacity the search never re-measured";
+    }
     EXPECT_EQ(st.objective.size(), 2u);
     EXPECT_DOUBLE_EQ(st.run.load.rate, st.value);
     EXPECT_DOUBLE_EQ(st.run.load.warmup_s, 0.3);

@@ -231,6 +231,89 @@ TEST_P(TargetEncode, CurlCompressedGetsBrWhenBothAreOn) {
   std::remove((base + ".body").c_str());
 }
 
+TEST_P(TargetEncode, GzipStaticEncodesOnceAndMetricsShowTheHits) {
+  target_process t(model_args(GetParam(), {"--gzip-level", "9", "--gzip-static"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  const std::string target = "/bytes/300000?kind=json&seed=1";
+  const auto plain = c.request(get(target));
+  ASSERT_TRUE(plain);
+  std::optional<response> first;
+  for (int i = 0; i < 5; ++i) {
+    const auto gz = c.request(get(target, "Accept-Encoding: gzip\r\n"));
+    ASSERT_TRUE(gz);
+    EXPECT_TRUE(has(*gz, "Content-Encoding: gzip")) << gz->head;
+    if (!first) first = gz;
+    EXPECT_EQ(gz->body, first->body);
+  }
+  EXPECT_EQ(gunzip(first->body), plain->body);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_hits_total"), 4);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_misses_total"), 1);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_static_bytes"), static_cast<double>(first->body.size()));
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_responses_total{coding=\"gzip\"}"), 5);
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_duration_seconds_count{coding=\"gzip\"}"), 1);
+}
+
+// --link-rate: the accuracy test. 1 MB at 1 MB/s is 1 s (headers add 0.02 %); the band
+// is 5 %, and the shaper's schedule is absolute, so a late wake-up delays one chunk, not the rest.
+TEST_P(TargetEncode, LinkRateOneMegabyteAtOneMegabytePerSecondTakesOneSecond) {
+  target_process t(model_args(GetParam(), {"--link-rate", "1MB/s"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port(), 10s);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = c.request(get("/bytes/1000000"));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->body.size(), 1000000u);
+  const double wire = static_cast<double>(r->head.size() + 2 + r->body.size()) / 1e6;  // seconds at 1 MB/s
+  EXPECT_GT(took, wire * 0.95);
+  EXPECT_LT(took, wire * 1.05);
+  // The same link carries the next response on the connection at the same rate: 100 KB, 0.1 s.
+  const auto again = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.request(get("/bytes/100000")));
+  const double took2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - again).count();
+  EXPECT_GT(took2, 0.095);
+  EXPECT_LT(took2, 0.15);
+}
+
+TEST_P(TargetEncode, LinkLatencyDelaysEveryResponse) {
+  target_process t(model_args(GetParam(), {"--link-latency", "50ms"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  client c(t.port());
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = c.request(get("/hello"));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "Hello, World!");
+    EXPECT_GE(took, 0.050);
+    EXPECT_LT(took, 0.150);
+  }
+}
+
+TEST_P(TargetEncode, CurlCompressedDecodesZstd) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed (/usr/bin/curl)";
+  target_process t(model_args(GetParam(), {"--zstd-level", "3"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const auto base = "/tmp/perflab-encode-zstd-" + std::to_string(::getpid()) + "-" + model_test_name(GetParam());
+  const std::string url = "http://127.0.0.1:" + std::to_string(t.port()) + "/bytes/50000?kind=json&seed=2";
+  // Debian 12's curl accepts zstd when built with it (curl -V lists "zstd"); it sends every coding it
+  // decodes, and only zstd is on.
+  const std::string cmd = "/usr/bin/curl -sS --max-time 10 --compressed -D " + base + ".head -o " + base + ".body '" + url + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::string head = slurp(base + ".head");
+  for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::remove((base + ".head").c_str());
+  if (head.find("\r\ncontent-encoding: zstd\r\n") == std::string::npos)
+    GTEST_SKIP() << "this curl does not accept zstd: " << head;
+  client c(t.port());
+  const auto plain = c.request(get("/bytes/50000?kind=json&seed=2"));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(slurp(base + ".body"), plain->body);
+  std::remove((base + ".body").c_str());
+  EXPECT_EQ(metric_value(t.port(), "perflab_encode_responses_total{coding=\"zstd\"}"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetEncode, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
@@ -241,6 +324,11 @@ TEST(TargetEncodeOptions, BadOptionsExit2NamingTheOption) {
       {{"--gzip-level", "-1"}, "--gzip-level:"},
       {{"--gzip-min-length", "big"}, "--gzip-min-length:"},
       {{"--br-level", "12"}, "--br-level:"},
+      {{"--zstd-level", "20"}, "--zstd-level:"},
+      {{"--link-rate", "fast"}, "--link-rate:"},
+      {{"--link-rate", "1MB/m"}, "--link-rate:"},
+      {{"--link-latency", "-5ms"}, "--link-latency:"},
+      {{"--link-latency", "soon"}, "--link-latency:"},
       {{"--gzip-types", "json"}, "--gzip-types:"},
       {{"--gzip-types", "text/plain,,text/html"}, "--gzip-types:"},
   };

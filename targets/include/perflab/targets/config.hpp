@@ -11,8 +11,10 @@
 #include <tl/expected.hpp>
 
 #include <perflab/cache/read_through.hpp>
+#include <perflab/cache/remote.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
+#include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 
 namespace perflab::targets {
@@ -52,17 +54,24 @@ struct server_config {
   // store (--cache none), every request an origin call of 5 ms.
   cache::read_through_config cache{};
   std::size_t cache_prewarm = 0;                       // keys 0..N-1 loaded before listening (--cache-prewarm)
+  // The remote cache (Redis) behind the local one, or alone (--cache redis://H:P, --cache-remote,
+  // --cache-remote-timeout). nullopt: none. Its ttl is --cache-ttl.
+  std::optional<cache::remote_config> cache_remote;
   // Response content codings (--gzip-level, --gzip-min-length, --gzip-types). Default: off, no
   // request's Accept-Encoding is even looked at.
   encode::policy encoding{};
   // /db/query and /items/{id}: the database and its pool (--db, --db-*, --pool-*, --no-pool).
   // Default: the simulated database, opened when a /db endpoint is first used.
   db::config db{};
+  // A slow link per connection on the server's output (--link-rate, --link-latency). Default: none.
+  encode::link_options link{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
 struct cache_options {
-  std::string policy = "none";      // --cache lru|lfu|fifo|none
+  std::string policy = "none";      // --cache lru|lfu|fifo|none|redis://HOST:PORT (remote only)
+  std::string remote = "none";      // --cache-remote redis://HOST:PORT|none: Redis behind the local cache
+  std::string remote_timeout = "100ms";  // --cache-remote-timeout: connect, and each reply
   std::string capacity = "1000";    // --cache-capacity: entries
   std::string bytes = "0";          // --cache-bytes: byte budget (0: none), e.g. 64MiB
   std::string ttl = "0";            // --cache-ttl: entries go stale after this (0: never)
@@ -80,8 +89,12 @@ struct encode_options {
   std::string br_level = "0";                            // --br-level 0..11 (0: off)
   std::string gzip_min_length = "20";                    // --gzip-min-length: bytes, e.g. 1KiB
   std::string gzip_types = "text/plain,application/json";  // --gzip-types: comma-separated; * or type/*
+  std::string zstd_level = "0";                          // --zstd-level 0..19 (0: off)
+  bool gzip_static = false;                              // --gzip-static: encode static bodies once
+  std::string link_rate = "0";                           // --link-rate: bytes per second, "1MB/s" (0: unlimited)
+  std::string link_latency = "0";                        // --link-latency: one-way delay, "20ms" (0: none)
 };
-// Fills cfg.encoding; the error names the offending option and what it accepts.
+// Fills cfg.encoding and cfg.link; the error names the offending option and what it accepts.
 tl::expected<void, std::string> apply_encode_options(const encode_options& o, server_config& cfg);
 
 // thread-pool's default workers per usable CPU. Its workers block on I/O and /sleep, so it needs

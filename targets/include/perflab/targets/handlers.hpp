@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <perflab/encode/policy.hpp>
+#include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/metrics.hpp>
 #include <perflab/targets/payloads.hpp>
@@ -69,6 +70,7 @@ bool parse_u64(std::string_view text, std::uint64_t& out) noexcept;
 struct cache_reply {
   std::string_view x_cache;   // GET/HEAD /cache/{key}: "HIT", "MISS" or "STALE" (the X-Cache header)
   std::string_view value;     // GET/HEAD: the body (from the cache or the origin)
+  std::string_view tier;      // with a remote cache: "local", "remote" or "origin" (X-Cache-Tier)
   bool erased = false;        // DELETE: an entry was removed (else 404)
   std::uint64_t purged = 0;   // PURGE: entries removed
 };
@@ -85,11 +87,13 @@ struct response_context {
   const metrics* stats = nullptr;   // for /metrics
   std::string_view model;           // for /metrics and /health
   const cache::read_through* cache = nullptr;  // for /metrics (the cache's counters)
+  const cache::remote_stats* remote = nullptr; // for /metrics, when there is a remote cache
   const cache_reply* cached = nullptr;         // for the /cache endpoints
   const encode::policy* encoding = nullptr;    // response compression (null: none)
   encode::stats* encode_stats = nullptr;       // where encoding is counted, and /metrics reads it
   const db::service* db = nullptr;             // for /metrics (the pool's metrics), once the database is open
   const db_reply* db_result = nullptr;         // for the /db endpoints
+  encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
 };
 
 // What write_response wrote.
@@ -112,7 +116,8 @@ std::string_view filler(std::uint64_t offset, std::uint64_t max) noexcept;
 // "Vary: Accept-Encoding"; its body is encoded with req.accepted when that is not identity and
 // the body has at least min_length bytes, and then carries "Content-Encoding" and the encoded
 // Content-Length. HEAD encodes the body too, so its fields are GET's. An encoded /bytes body is
-// built whole in `out` (not streamed). keep_alive:
+// built whole in `out` (not streamed). With ctx.encoded_bodies, the encoded bodies of /bytes,
+// /json and /hello (functions of the URL alone) are stored on first use and copied afterwards. keep_alive:
 // whether the connection stays open after it; the Connection header follows from it and the
 // request's version. /cpu burns the CPU here; /sleep must already have waited (the wait is the
 // model's). Bodies are built in `out` itself (no per-thread scratch that would keep the largest

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include <perflab/cache/read_through.hpp>
+#include <perflab/cache/remote.hpp>
 
 namespace perflab::db {
 class service;
@@ -102,6 +103,8 @@ class metrics {
 // Appends the cache's counters (perflab_cache_*) in the same exposition format: lookups by
 // result, evictions by reason, entries, bytes, origin calls, coalesced waits, invalidations.
 void write_cache_prometheus(const cache::read_through& cache, std::string& out);
+// The remote cache's block (perflab_cache_remote_*), when there is one.
+void write_remote_prometheus(const cache::remote_stats& remote, std::string& out);
 
 // Appends the database pool's metrics (perflab_db_pool_*): size, active, idle, waiting, the
 // acquire-wait histogram, timeouts, connections created and closed by reason.

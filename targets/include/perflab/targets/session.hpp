@@ -10,7 +10,8 @@
 //       while (sess.output_pending()) { write some of sess.output(); sess.output_written(n); }
 //       switch (s.what) { read: read into read_space(), commit(n);
 //                         wait: wait s.wait, finish_wait();  close: close;  more: (loop)
-//                         join: wait for sess.joined_flight(), finish_wait() }
+//                         join: wait for sess.joined_flight(), finish_wait()
+//                         remote: run sess.remote_request() on Redis, finish_remote(), finish_wait() }
 //     }
 //
 // so a difference between models comes from the concurrency alone. Writes have a deadline on
@@ -33,9 +34,12 @@
 #include <string_view>
 
 #include <perflab/cache/read_through.hpp>
+#include <perflab/cache/redis_pool.hpp>
+#include <perflab/cache/remote.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
+#include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -55,7 +59,12 @@ struct server_context {
   server_config config;
   metrics stats;
   std::unique_ptr<cache::read_through> cache;  // /cache/{key}'s cache and origin (always present)
+  cache::remote_stats remote_stats;            // the remote cache's counters (all its clients)
+  // The blocking models' Redis client (config.cache_remote with a thread model; the event-loop
+  // models have one asynchronous client per loop instead).
+  std::unique_ptr<cache::redis_pool> remote_pool;
   encode::stats encode_stats;                  // response compression counters (/metrics)
+  std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -104,6 +113,9 @@ class session {
             // finish_wait(), process()
     db,     // write the output, run db_call() (blocking run_blocking, or async_run on an event
             // loop), then finish_wait(), process()
+    remote,  // write the output, run remote_request() on the remote cache (redis_pool blocking, or
+             // redis_asio on an event loop), hand its result to finish_remote(), then
+             // finish_wait(), process()
   };
   struct step {
     next what = next::read;
@@ -141,6 +153,10 @@ class session {
   cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
   // During a db step: the database call to run (valid until finish_wait()).
   db::call* db_call() const noexcept { return db_call_.get(); }
+  // During a remote step: what to ask the remote cache (views valid until finish_wait()).
+  const cache::remote_request& remote_request() const noexcept { return remote_req_; }
+  // The remote step's result (value: a get's hit, copied); then finish_wait().
+  void finish_remote(cache::remote_status st, std::string_view value) noexcept;
 
   output_view output() const noexcept;
   // n bytes of output() were written (n may be less than it held).
@@ -176,6 +192,14 @@ class session {
   // GET/HEAD /cache/{key} (session_cache.cpp): a hit is answered at once (nullopt); a miss
   // returns the wait for its origin call, or the join of another request's call.
   std::optional<step> start_cache_lookup() noexcept;
+  // With a remote cache: the local store (if any), then a remote get.
+  std::optional<step> start_remote_lookup() noexcept;
+  // The next part of a /cache request after a wait that did not end it (cache_next_).
+  std::optional<step> continue_cache() noexcept;
+  // DELETE /cache/{key} and PURGE /cache with a remote cache: the local part is done; the remote
+  // one is a remote step, answered in finish_cache_wait.
+  step start_remote_invalidation(const dispatch& d, const request_view& req, bool keep, std::int64_t start,
+                                 std::size_t consumed) noexcept;
   // After the wait or join: the response from the origin's value (false: the flight was
   // abandoned, the lookup starts again at the next process()).
   bool finish_cache_wait() noexcept;
@@ -207,8 +231,13 @@ class session {
   bool pending_keep_alive_ = false;
   std::int64_t pending_start_ns_ = 0;
   // The pending /cache request: what it waits for, its key (a copy), and the cache's answer.
-  enum class cache_wait : std::uint8_t { none, origin, flight } cache_wait_ = cache_wait::none;
-  bool cache_retry_ = false;       // its flight was abandoned: look it up again
+  enum class cache_wait : std::uint8_t { none, origin, flight, remote } cache_wait_ = cache_wait::none;
+  // What process() does first for a pending /cache request whose wait did not end it: look it up
+  // again (its flight was abandoned), call the origin (the remote cache missed or failed), or
+  // store the origin's value in the remote cache.
+  enum class cache_next : std::uint8_t { none, lookup, origin, remote_set } cache_next_ = cache_next::none;
+  cache::remote_request remote_req_{};
+  cache::remote_status remote_status_ = cache::remote_status::error;
   std::string cache_key_;
   std::string cache_value_;        // reused: the value of the current /cache response
   cache::read_through::begin_result cache_begin_{};

@@ -66,6 +66,14 @@ class read_through {
   };
   // value: the cached value on a hit (a reused buffer).
   begin_result begin(std::string_view key, std::int64_t now_ns, std::string& value);
+  // begin() in two parts, for a remote cache between them (session_cache.cpp):
+  // The local store alone (a miss without a store); counted as begin's lookup is.
+  lookup lookup_local(std::string_view key, std::int64_t now_ns, std::string& value);
+  // After the local store and the remote cache missed: lead an origin call, or join the one in
+  // flight for key (coalescing). found: what the local store held, kept in the result.
+  begin_result begin_origin(std::string_view key, lookup found);
+  // A value found in the remote cache is stored locally (two levels); nothing without a store.
+  void fill(std::string_view key, std::string_view value, std::int64_t now_ns);
   // The leader's origin call is over: value is the origin's, stored in the cache; its flight's
   // waiters are released with it.
   void complete(std::string_view key, const begin_result& lead, std::int64_t now_ns, std::string& value);

@@ -26,9 +26,10 @@ namespace perflab::encode {
 enum class coding : std::uint8_t {
   identity,  // no content coding
   gzip,      // RFC 1952 through zlib
-  br,        // RFC 7932 (negotiated; offered only by servers that have an encoder for it)
+  br,        // RFC 7932 through libbrotli
+  zstd,      // RFC 8878 through libzstd
 };
-// "identity", "gzip", "br": the Content-Encoding token.
+// "identity", "gzip", "br", "zstd": the Content-Encoding token.
 std::string_view to_string(coding c) noexcept;
 
 // What the client said, accumulated over every Accept-Encoding field line. Weights are in
@@ -39,6 +40,7 @@ struct accept_encoding {
   int identity = -1;
   int gzip = -1;
   int br = -1;
+  int zstd = -1;
   int star = -1;           // "*": any coding not listed
 };
 

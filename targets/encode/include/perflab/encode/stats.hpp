@@ -28,7 +28,7 @@ inline constexpr std::array<double, 12> encode_bounds_s = {0.00001, 0.000025, 0.
 
 class stats {
  public:
-  static constexpr std::size_t coding_count = 3;  // identity (unused), gzip, br
+  static constexpr std::size_t coding_count = 4;  // identity (unused), gzip, br, zstd
   static constexpr std::size_t skip_count = static_cast<std::size_t>(skip_reason::count_);
   static constexpr std::size_t slots = encode_bounds_s.size() + 1;
 
@@ -38,6 +38,9 @@ class stats {
 
   // A body of `in` bytes went out as `out` bytes of coding c, encoded in `took`.
   void encoded(coding c, std::size_t in, std::size_t out, std::chrono::nanoseconds took) noexcept;
+  // The same, served from the static cache (static_cache.hpp): counted in responses and bytes,
+  // not in the encode-time histogram (nothing was encoded).
+  void served_static(coding c, std::size_t in, std::size_t out) noexcept;
   void skipped(skip_reason r) noexcept;
 
   // Sums over the shards.
