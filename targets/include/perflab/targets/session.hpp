@@ -194,6 +194,8 @@ class session {
   std::optional<step> start_cache_lookup() noexcept;
   // With a remote cache: the local store (if any), then a remote get.
   std::optional<step> start_remote_lookup() noexcept;
+  // A leader's origin call: the --origin-latency wait, or with --db a query through the pool.
+  std::optional<step> origin_step() noexcept;
   // The next part of a /cache request after a wait that did not end it (cache_next_).
   std::optional<step> continue_cache() noexcept;
   // DELETE /cache/{key} and PURGE /cache with a remote cache: the local part is done; the remote
