@@ -140,6 +140,7 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     return;
   }
   session& s = *made;
+  s.set_peer(fd);
   encode::link_shaper link(ctx.config.link);
   idle_registry::entry me{fd};
   idle.add(me);
