@@ -172,4 +172,15 @@ TEST(DbOptions, DefaultsFollowHikariCp) {
   EXPECT_FALSE(pg->pool.enabled);
 }
 
+TEST(ItemForKey, DecimalKeysAreRanksAndOtherKeysHashToARow) {
+  EXPECT_EQ(item_for_key("0"), 1u);  // the loadgen's most popular key
+  EXPECT_EQ(item_for_key("41"), 42u);
+  EXPECT_EQ(item_for_key("1000"), 1u);
+  EXPECT_EQ(item_for_key("word"), item_for_key("word"));  // the same row on every call
+  for (const char* k : {"word", "", "-1", "12345678901234567890123"}) {
+    EXPECT_GE(item_for_key(k), 1u) << k;
+    EXPECT_LE(item_for_key(k), item_count) << k;
+  }
+}
+
 }  // namespace
