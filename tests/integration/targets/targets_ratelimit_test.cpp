@@ -81,10 +81,14 @@ TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
   for (auto& th : ts) th.join();
   EXPECT_EQ(other, 0);
   EXPECT_EQ(bad_headers, 0);
-  // The bucket starts full: 10, then 100/s over the time the requests were sent.
+  // The bucket starts full: 10, then 100/s over the time the requests were sent. The upper
+  // bound is the limiter's promise (b + r*t in any interval t); the lower one also needs the
+  // clients to keep the bucket drained, which a stall of all three (a busy machine) would not, so
+  // it has a little more room.
   const double seconds = std::chrono::duration<double>(last - first).count();
   const double expected = 10 + 100 * seconds;
-  EXPECT_NEAR(ok, expected, 0.04 * expected + 3) << "over " << seconds << " s";
+  EXPECT_LE(ok, expected * 1.03 + 2) << "over " << seconds << " s";
+  EXPECT_GE(ok, expected * 0.95 - 3) << "over " << seconds << " s";
   EXPECT_GT(refused, ok);  // ~3x the rate was offered
   EXPECT_EQ(metric(t.port(), "perflab_ratelimit_decisions_total{result=\"allowed\"}"), ok);
   EXPECT_EQ(metric(t.port(), "perflab_ratelimit_decisions_total{result=\"refused\"}"), refused);
