@@ -21,6 +21,7 @@ async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
   if (next_) next_->prev_ = this;
   loop_.conns = this;
   set_nodelay(sock_.native_handle());
+  sess_.set_peer(sock_.native_handle());
   // Synchronous operations (write_now) must return would_block instead of waiting.
   boost::system::error_code ignored;
   sock_.non_blocking(true, ignored);

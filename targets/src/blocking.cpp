@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <perflab/db/call.hpp>
+
 #include "models.hpp"
 
 namespace perflab::targets::detail {
@@ -138,6 +140,7 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     return;
   }
   session& s = *made;
+  s.set_peer(fd);
   encode::link_shaper link(ctx.config.link);
   idle_registry::entry me{fd};
   idle.add(me);

@@ -54,6 +54,13 @@ void write_db_prometheus(const db::service& svc, std::string& out) {
                  "perflab_db_pool_open_failures_total {}\n",
                  s.active, s.idle, s.opening, s.total, s.waiting, s.waiting_peak, s.timeouts, s.created,
                  s.open_failures);
+  fmt::format_to(it,
+                 "# HELP perflab_db_queries_total Queries sent to the database on a connection, by kind "
+                 "(sleep: /db/query; item: /items and /cache misses with --db).\n"
+                 "# TYPE perflab_db_queries_total counter\n"
+                 "perflab_db_queries_total{{kind=\"sleep\"}} {}\n"
+                 "perflab_db_queries_total{{kind=\"item\"}} {}\n",
+                 svc.queries(db::query::kind::sleep), svc.queries(db::query::kind::item));
   fmt::format_to(it, "# HELP perflab_db_pool_closed_total Connections closed, by reason.\n"
                      "# TYPE perflab_db_pool_closed_total counter\n");
   for (std::size_t r = 0; r < db::close_reason_count; ++r)

@@ -33,6 +33,7 @@ struct options {
   targets::cache_options cache;
   targets::encode_options encode;
   db::options db;
+  std::string rate_limit;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -87,6 +88,11 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   auto database = db::parse_options(o.db);
   if (!database) return tl::unexpected(database.error());
   c.db = *database;
+  if (!o.rate_limit.empty()) {
+    auto limit = resilience::parse_rate_limit(o.rate_limit);
+    if (!limit) return tl::unexpected(limit.error());  // names --rate-limit
+    c.rate_limit = *limit;
+  }
   return c;
 }
 
@@ -150,6 +156,9 @@ int main(int argc, char** argv) {
   app.add_option("--gzip-types", z.gzip_types, "media types to compress: comma-separated type/subtype, type/* or *")
       ->capture_default_str();
   targets::add_db_options(app, o.db);
+  app.add_option("--rate-limit", o.rate_limit,
+                 "ALGO:RATE[,burst=B][,queue=Q][,window=W][,key=ip|header:NAME]: limit every request but "
+                 "/metrics and /health (429 with Retry-After), e.g. token-bucket:100/s,burst=10");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")

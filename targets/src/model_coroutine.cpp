@@ -11,6 +11,8 @@
 
 #include <new>
 
+#include <perflab/db/call.hpp>
+
 #include "async_common.hpp"
 
 namespace perflab::targets::detail {

@@ -1,6 +1,8 @@
 // reactor: event loops with callbacks, one io_context per thread (--threads loops). Every step
 // of a connection is a short callback: nothing blocks except /cpu, which is CPU work by design.
 // /sleep waits on a timer.
+#include <perflab/db/call.hpp>
+
 #include "async_common.hpp"
 
 namespace perflab::targets::detail {

@@ -1,5 +1,7 @@
 #include <perflab/targets/session.hpp>
 
+#include <perflab/db/call.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -44,6 +46,7 @@ server_context::server_context(server_config c)
   const bool blocking = config.which == model::thread_per_request || config.which == model::thread_pool;
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
+  if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -210,11 +213,17 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .encode_stats = &ctx_.encode_stats,
                               .db = ctx_.database_if_open(),
                               .db_result = &db_reply_,
-                              .encoded_bodies = ctx_.encoded_bodies.get()};
+                              .encoded_bodies = ctx_.encoded_bodies.get(),
+                              .limiter = ctx_.limiter.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
     info = write_response(d, req, keep, rctx, out_);
+    if (!rate_headers_.empty()) {
+      // The limiter's lines go in every response it decided, whatever wrote its head.
+      if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
+        out_.insert(head_end + 2, rate_headers_);
+    }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
     out_.resize(mark);
@@ -272,15 +281,18 @@ session::step session::process() noexcept {
       continue;
     }
 
-    const std::int64_t start = now_ns();
+    std::int64_t start = now_ns();
     request_view req{parser_.method(), parser_.path(),          parser_.query(),
                      parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
     // Only when compression is on: otherwise the header list is not even walked.
     if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(parser_, ctx_.config.encoding);
-    const dispatch d = resolve(req.method, req.path, req.query);
+    dispatch d = resolve(req.method, req.path, req.query);
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_.consumed();
     continue_sent_ = false;
+    if (ctx_.limiter) {
+      if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
+    }
     ctx_.stats.request_started();
 
     if (d.ep == endpoint::sleep && d.status == 200) {

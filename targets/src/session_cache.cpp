@@ -8,7 +8,14 @@
 //               fallback) -> the origin, as without a remote cache (tier origin)
 //   after the origin call: remote set (with the TTL), then answer
 // DELETE and PURGE invalidate the local store, then Redis (DEL, FLUSHDB).
+//
+// The origin is simulated (a wait of --origin-latency) unless lab-target was given --db: then a
+// leader's origin call is one query through the pool (a db step, the row of db::item_for_key),
+// and a failed query (acquire timeout, lost connection) releases the flight's waiters to retry
+// and answers 503.
 #include <perflab/targets/session.hpp>
+
+#include <perflab/db/call.hpp>
 
 namespace perflab::targets {
 
@@ -40,8 +47,7 @@ std::optional<session::step> session::start_cache_lookup() noexcept {
       respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);
       return std::nullopt;
     case role::lead:
-      cache_wait_ = cache_wait::origin;
-      return step{next::wait, std::chrono::duration_cast<std::chrono::microseconds>(rt.config().origin.latency)};
+      return origin_step();
     case role::join:
       cache_wait_ = cache_wait::flight;
       return step{next::join};
@@ -122,8 +128,28 @@ std::optional<session::step> session::continue_cache() noexcept {
     cache_wait_ = cache_wait::flight;
     return step{next::join};
   }
+  return origin_step();
+}
+
+std::optional<session::step> session::origin_step() noexcept {
   cache_wait_ = cache_wait::origin;
-  return step{next::wait, std::chrono::duration_cast<std::chrono::microseconds>(rt.config().origin.latency)};
+  if (!ctx_.config.db.given)
+    return step{next::wait, std::chrono::duration_cast<std::chrono::microseconds>(ctx_.cache->config().origin.latency)};
+  try {
+    if (!db_call_) db_call_ = std::make_unique<db::call>(ctx_.database());
+    db_call_->prepare(db::query::kind::item, -1, db::item_for_key(cache_key_));
+    return step{next::db};
+  } catch (...) {
+    // No memory for the call: its waiters look the key up again; this request gets 503.
+    ctx_.stats.allocation_failed();
+    ctx_.cache->abandon(cache_key_, cache_begin_);
+    cache_begin_ = {};
+    cache_wait_ = cache_wait::none;
+    waiting_ = false;
+    pending_.status = 503;
+    respond(pending_, pending_req_, false, pending_start_ns_);
+    return std::nullopt;
+  }
 }
 
 bool session::finish_cache_wait() noexcept {
@@ -165,8 +191,19 @@ bool session::finish_cache_wait() noexcept {
     return true;
   }
   try {
+    if (waited == cache_wait::origin && ctx_.config.db.given && db_call_->status() != 200) {
+      ctx_.cache->abandon(cache_key_, cache_begin_);  // its waiters retry; nothing is stored
+      cache_begin_ = {};
+      pending_.status = db_call_->status();
+      return true;
+    }
     if (waited == cache_wait::origin) {
-      ctx_.cache->complete(cache_key_, cache_begin_, now_ns(), cache_value_);
+      if (ctx_.config.db.given) {
+        cache_value_.assign(db_call_->body());
+        ctx_.cache->complete_with(cache_key_, cache_begin_, now_ns(), cache_value_);
+      } else {
+        ctx_.cache->complete(cache_key_, cache_begin_, now_ns(), cache_value_);
+      }
       cache_reply_.x_cache = cache::to_string(cache_begin_.found);  // MISS or STALE
       if (remote) {
         cache_begin_.shared.reset();

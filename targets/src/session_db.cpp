@@ -3,6 +3,8 @@
 // answer with the call's outcome.
 #include <perflab/targets/session.hpp>
 
+#include <perflab/db/call.hpp>
+
 namespace perflab::targets {
 
 std::optional<session::step> session::start_db(const dispatch& d) noexcept {

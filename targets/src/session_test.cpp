@@ -435,6 +435,42 @@ TEST(SessionBuffer, ManyPipelinedRequestsReuseTheBuffer) {
   EXPECT_TRUE(h.s.idle());
 }
 
+server_config rate_limited(std::string_view spec) {
+  server_config cfg;
+  cfg.rate_limit = *resilience::parse_rate_limit(spec);
+  return cfg;
+}
+
+TEST(SessionRateLimit, RefusedIs429WithRetryAfterAndTheConnectionStaysOpen) {
+  harness h(rate_limited("token-bucket:1/s,burst=1"));
+  const std::string req = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_EQ(h.feed(req + req + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").what, session::next::read);
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200, 429, 200}));
+  const auto refused = h.out.find("HTTP/1.1 429");
+  const auto health = h.out.find("HTTP/1.1 200", refused);
+  const std::string_view first = std::string_view(h.out).substr(0, refused);
+  const std::string_view second = std::string_view(h.out).substr(refused, health - refused);
+  EXPECT_NE(first.find("X-RateLimit-Limit: 1\r\nX-RateLimit-Remaining: 0\r\n"), std::string_view::npos) << first;
+  EXPECT_EQ(first.find("Retry-After"), std::string_view::npos);
+  EXPECT_NE(second.find("Retry-After: 1\r\n"), std::string_view::npos) << second;
+  EXPECT_EQ(second.find("Connection: close"), std::string_view::npos);
+  EXPECT_EQ(std::string_view(h.out).substr(health).find("X-RateLimit"), std::string_view::npos);  // not limited
+  EXPECT_EQ(h.ctx->limiter->stats().refused, 1u);
+}
+
+TEST(SessionRateLimit, LeakyBucketDelayIsAWaitBeforeThePipelinedRequestIsHandled) {
+  harness h(rate_limited("leaky-bucket:10/s,queue=5"));
+  const std::string req = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_EQ(h.feed(req + req + req).what, session::next::read);
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200, 200}));
+  ASSERT_EQ(h.waits.size(), 2u);  // the first at once, then places 1 and 2 in the queue
+  EXPECT_NEAR(h.waits[0].count(), 100'000, 5'000);
+  EXPECT_NEAR(h.waits[1].count(), 200'000, 5'000);
+  EXPECT_EQ(h.s.requests_answered(), 3u);
+  EXPECT_EQ(h.ctx->limiter->stats().delayed, 2u);
+  EXPECT_EQ(h.ctx->stats.in_flight(), 0);
+}
+
 }  // namespace
 }  // namespace perflab::targets
 

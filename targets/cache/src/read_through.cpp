@@ -94,6 +94,11 @@ void read_through::fill(std::string_view key, std::string_view value, std::int64
 
 void read_through::complete(std::string_view key, const begin_result& lead, std::int64_t now_ns, std::string& value) {
   origin_value(key, lead.call, cfg_.origin.value_bytes, value);
+  complete_with(key, lead, now_ns, value);
+}
+
+void read_through::complete_with(std::string_view key, const begin_result& lead, std::int64_t now_ns,
+                                 const std::string& value) {
   if (!lead.shared) {
     if (store_) store_->put(key, value, now_ns);
     return;

@@ -62,6 +62,7 @@ void call::run_blocking() {
     }
     p.opened(*slot_, now_ns());
   }
+  svc_.count_query(q_.what);
   db.query_blocking(*slot_->conn, q_, res_);
   p.release(std::move(slot_), res_.what == outcome::lost, now_ns());
   status_ = status_of(res_.what);
@@ -112,7 +113,7 @@ void call::on_granted(keep_t keep) {
 }
 
 void call::on_acquired(keep_t keep) {
-  if (slot_->conn) return query_step(svc_.db().start_query(*slot_->conn, q_, res_, now_ns()), std::move(keep));
+  if (slot_->conn) return start_query(std::move(keep));
   open_step(svc_.db().start_open(slot_->conn, now_ns()), std::move(keep));
 }
 
@@ -130,6 +131,11 @@ void call::on_opened(keep_t keep) {
     return finish(503, std::move(keep));
   }
   p.opened(*slot_, now_ns());
+  start_query(std::move(keep));
+}
+
+void call::start_query(keep_t keep) {
+  svc_.count_query(q_.what);
   query_step(svc_.db().start_query(*slot_->conn, q_, res_, now_ns()), std::move(keep));
 }
 

@@ -12,6 +12,23 @@ namespace perflab::db {
 
 std::int64_t item_price_cents(std::uint64_t id) noexcept { return static_cast<std::int64_t>((id * 7919) % 10000); }
 
+std::uint64_t item_for_key(std::string_view key) noexcept {
+  std::uint64_t n = 0;
+  bool decimal = !key.empty() && key.size() <= 19;
+  for (const char c : key) {
+    if (c < '0' || c > '9') {
+      decimal = false;
+      break;
+    }
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (!decimal) {
+    n = 14695981039346656037ull;  // FNV-1a: the same row for a key on every run
+    for (const char c : key) n = (n ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  return n % item_count + 1;
+}
+
 void item_json(std::uint64_t id, std::int64_t price_cents, std::string& out) {
   out.clear();
   fmt::format_to(std::back_inserter(out), "{{\"id\":{},\"name\":\"item-{}\",\"price_cents\":{}}}\n", id, id,

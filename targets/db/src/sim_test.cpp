@@ -102,7 +102,9 @@ TEST(Latency, ParsesEachShapeAndRejectsTheRest) {
                         row{"", false, {}}}) {
     const auto d = parse_latency(r.text);
     EXPECT_EQ(d.has_value(), r.ok) << r.text;
-    if (d && r.ok) EXPECT_EQ(d->what, r.shape) << r.text;
+    if (d && r.ok) {
+      EXPECT_EQ(d->what, r.shape) << r.text;
+    }
   }
 }
 
@@ -168,6 +170,17 @@ TEST(DbOptions, DefaultsFollowHikariCp) {
   const auto pg = parse_options(o);
   ASSERT_TRUE(pg);
   EXPECT_FALSE(pg->pool.enabled);
+}
+
+TEST(ItemForKey, DecimalKeysAreRanksAndOtherKeysHashToARow) {
+  EXPECT_EQ(item_for_key("0"), 1u);  // the loadgen's most popular key
+  EXPECT_EQ(item_for_key("41"), 42u);
+  EXPECT_EQ(item_for_key("1000"), 1u);
+  EXPECT_EQ(item_for_key("word"), item_for_key("word"));  // the same row on every call
+  for (const char* k : {"word", "", "-1", "12345678901234567890123"}) {
+    EXPECT_GE(item_for_key(k), 1u) << k;
+    EXPECT_LE(item_for_key(k), item_count) << k;
+  }
 }
 
 }  // namespace

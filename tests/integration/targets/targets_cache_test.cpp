@@ -1,6 +1,7 @@
 // /cache/{key} over real sockets, once per concurrency model: single-flight (N concurrent misses
 // on one key make exactly one origin call), TTL expiry, invalidation and pre-warming, each seen
-// through X-Cache and /metrics; and bad cache options exit 2 naming the option.
+// through X-Cache and /metrics; with --db, the database as the origin (one pooled query per
+// miss); and bad cache options exit 2 naming the option.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -145,6 +146,34 @@ TEST_P(TargetCache, NoCacheSendsEveryRequestToTheOrigin) {
   EXPECT_TRUE(head->body.empty());
   EXPECT_EQ(metric(t.port(), "perflab_cache_origin_calls_total"), 4);
   EXPECT_EQ(metric(t.port(), "perflab_cache_entries"), 0);
+}
+
+TEST_P(TargetCache, WithDbEveryMissIsOneQueryThroughThePoolAndHitsMakeNone) {
+  // --db: the origin is the database. Each MISS is one item query through the pool, a HIT none,
+  // and coalesced misses share their leader's query.
+  target_process t(model_args(GetParam(), {"--cache", "lru", "--cache-coalesce", "on", "--db", "sim",
+                                           "--db-latency", "300ms", "--pool-size", "4"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const std::string queries = "perflab_db_queries_total{kind=\"item\"}";
+  ASSERT_EQ(metric(t.port(), queries), 0);
+  int misses = 0, hits = 0;
+  for (const std::string key : {"1", "2", "1", "word", "2", "1", "word"}) {
+    const auto [x, body] = fetch(t.port(), key);
+    if (x == "MISS") ++misses;
+    if (x == "HIT") ++hits;
+    if (key == "1") {
+      EXPECT_EQ(body, "{\"id\":2,\"name\":\"item-2\",\"price_cents\":5838}\n");  // row 1 % 1000 + 1
+    }
+  }
+  EXPECT_EQ(misses, 3);
+  EXPECT_EQ(hits, 4);
+  EXPECT_EQ(metric(t.port(), queries), misses);
+  constexpr int n = 6;
+  const auto bodies = concurrent_misses(t.port(), n);  // all MISS, one query between them
+  ASSERT_EQ(bodies.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(metric(t.port(), queries), misses + 1);
+  EXPECT_EQ(metric(t.port(), "perflab_cache_coalesced_waits_total"), n - 1);
+  EXPECT_EQ(metric(t.port(), "perflab_db_queries_total{kind=\"sleep\"}"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetCache, ::testing::ValuesIn(all_models),

@@ -2,7 +2,8 @@
 // stopped at the end): Little's law through 5 connections held 100 ms each by pg_sleep, under
 // every model (event loops: libpq's asynchronous API on the loop; blocking models: its blocking
 // API); the items table created by the target; a terminated backend found by on-borrow
-// validation. Skipped, with the reason printed, when PostgreSQL cannot be installed here.
+// validation; /cache misses as SELECTs with --db. Skipped, with the reason printed, when
+// PostgreSQL cannot be installed here.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -85,8 +86,16 @@ TEST_F(TargetPostgres, PoolOfFiveWithHundredMillisecondSleepsServesFiftyPerSecon
     SCOPED_TRACE(model);
     target_process t(model_args(model, {"--db", url_, "--pool-size", "5"}));
     ASSERT_GT(t.port(), 0) << t.first_line();
+    // A connection is held for pg_sleep's 100 ms plus the round trip, PostgreSQL's parse and plan
+    // and the process wake-ups between (measured: ~1 ms on a quiet machine, up to ~5 ms on a busy
+    // one), which Little's law turns into up to ~2.5/s less than 50: the band is 50 +2.5 / -5
+    // here (the simulated database's test keeps +-2.5). More than 52.5 or less than 45 means
+    // the pool is not capping at 5 connections, or requests are stalling.
     int failed = 0;
-    EXPECT_NEAR(goodput(t.port(), "/db/query?ms=100", failed), 50, 2.5);
+    const double g = goodput(t.port(), "/db/query?ms=100", failed);
+    std::printf("%s: goodput %.1f/s\n", model.c_str(), g);  // in the CI log, for when it drifts
+    EXPECT_LE(g, 52.5);
+    EXPECT_GE(g, 45.0);
     EXPECT_EQ(failed, 0);
     EXPECT_LE(metric(t.port(), "perflab_db_pool_size"), 5);
     EXPECT_EQ(metric(t.port(), "perflab_db_pool_acquire_timeouts_total"), 0);
@@ -126,6 +135,25 @@ TEST_F(TargetPostgres, TerminatedBackendsAreFoundByValidationOrFailOneRequest) {
         EXPECT_EQ(metric(t.port(), "perflab_db_pool_closed_total{reason=\"error\"}"), 1);
       }
     }
+  }
+}
+
+
+TEST_F(TargetPostgres, CacheMissesAreItemsSelectsAndHitsAreNot) {
+  // --db as the cache's origin: a MISS is one SELECT of the key's row, a HIT no query.
+  for (const std::string model : {"thread-pool", "reactor"}) {
+    SCOPED_TRACE(model);
+    target_process t(model_args(model, {"--db", url_, "--pool-size", "2", "--cache", "lru"}));
+    ASSERT_GT(t.port(), 0) << t.first_line();
+    client c(t.port());
+    for (const bool hit : {false, true}) {
+      auto r = c.request(get("/cache/41"));
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+      EXPECT_NE(r->head.find(hit ? "X-Cache: HIT" : "X-Cache: MISS"), std::string::npos) << r->head;
+      EXPECT_EQ(r->body, "{\"id\":42,\"name\":\"item-42\",\"price_cents\":2598}\n");  // the table's row 42
+    }
+    EXPECT_EQ(metric(t.port(), "perflab_db_queries_total{kind=\"item\"}"), 1);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
+#include <perflab/resilience/limiter.hpp>
 
 namespace perflab::targets {
 
@@ -65,6 +66,9 @@ struct server_config {
   db::config db{};
   // A slow link per connection on the server's output (--link-rate, --link-latency). Default: none.
   encode::link_options link{};
+  // --rate-limit: every request but /metrics and /health is decided by it first (429 when
+  // refused, a leaky bucket's delay waited). nullopt: no limit.
+  std::optional<resilience::limiter_config> rate_limit;
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

@@ -94,6 +94,7 @@ struct response_context {
   const db::service* db = nullptr;             // for /metrics (the pool's metrics), once the database is open
   const db_reply* db_result = nullptr;         // for the /db endpoints
   encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
+  const resilience::keyed_limiter* limiter = nullptr;  // for /metrics, with --rate-limit
 };
 
 // What write_response wrote.

@@ -16,6 +16,9 @@
 namespace perflab::db {
 class service;
 }
+namespace perflab::resilience {
+class keyed_limiter;
+}
 
 namespace perflab::targets {
 
@@ -117,6 +120,10 @@ void write_remote_prometheus(const cache::remote_stats& remote, std::string& out
 // Appends the database pool's metrics (perflab_db_pool_*): size, active, idle, waiting, the
 // acquire-wait histogram, timeouts, connections created and closed by reason.
 void write_db_prometheus(const db::service& db, std::string& out);
+
+// --rate-limit's block: perflab_ratelimit_decisions_total{result=allowed|delayed|refused} and
+// perflab_ratelimit_keys.
+void write_ratelimit_prometheus(const resilience::keyed_limiter& limiter, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

@@ -38,13 +38,17 @@
 #include <perflab/cache/remote.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
-#include <perflab/db/call.hpp>
 #include <perflab/db/service.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
+#include <perflab/resilience/limiter.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/metrics.hpp>
+
+namespace perflab::db {
+class call;  // perflab/db/call.hpp: included by the models that run it (it brings in Asio)
+}
 
 namespace perflab::targets {
 
@@ -62,6 +66,7 @@ struct server_context {
   std::unique_ptr<cache::redis_pool> remote_pool;
   encode::stats encode_stats;                  // response compression counters (/metrics)
   std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
+  std::unique_ptr<resilience::keyed_limiter> limiter;    // --rate-limit (null: none)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -140,6 +145,10 @@ class session {
   // Where the next read goes (never empty while process() asks for a read, unless memory ran
   // out: then the model closes the connection).
   std::span<char> read_space() noexcept;
+  // The connection's socket, once, before the first process(): its peer address keys
+  // --rate-limit's key=ip (getpeername; nothing is read otherwise).
+  void set_peer(int fd) noexcept;
+
   // n bytes arrived in read_space().
   void commit(std::size_t n) noexcept;
   // Answers buffered requests (see the file comment).
@@ -191,6 +200,8 @@ class session {
   std::optional<step> start_cache_lookup() noexcept;
   // With a remote cache: the local store (if any), then a remote get.
   std::optional<step> start_remote_lookup() noexcept;
+  // A leader's origin call: the --origin-latency wait, or with --db a query through the pool.
+  std::optional<step> origin_step() noexcept;
   // The next part of a /cache request after a wait that did not end it (cache_next_).
   std::optional<step> continue_cache() noexcept;
   // DELETE /cache/{key} and PURGE /cache with a remote cache: the local part is done; the remote
@@ -205,6 +216,11 @@ class session {
   std::optional<step> start_db(const dispatch& d) noexcept;
   // After the call: its status and body for the response.
   void finish_db() noexcept;
+  // --rate-limit (session_limit.cpp): the decision for the parsed request, its headers kept in
+  // rate_headers_ for its response. Refused: d becomes a 429. Delayed: the wait to return (the
+  // request stays parsed and is handled by the process() after it).
+  std::optional<step> rate_limit(dispatch& d, std::int64_t& start) noexcept;
+  std::string_view rate_key() const noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -244,6 +260,12 @@ class session {
   std::unique_ptr<db::call> db_call_;
   bool db_waiting_ = false;
   db_reply db_reply_{};
+  // --rate-limit: the peer's address (key=ip), the current request's X-RateLimit-* (and
+  // Retry-After) lines, and a request decided before its leaky-bucket delay with its arrival.
+  std::string peer_;
+  std::string rate_headers_;
+  bool rate_delayed_ = false;
+  std::int64_t rate_start_ns_ = 0;
 };
 
 }  // namespace perflab::targets

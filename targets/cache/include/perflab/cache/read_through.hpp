@@ -77,6 +77,8 @@ class read_through {
   // The leader's origin call is over: value is the origin's, stored in the cache; its flight's
   // waiters are released with it.
   void complete(std::string_view key, const begin_result& lead, std::int64_t now_ns, std::string& value);
+  // The same with the value an outside origin produced (lab-target's --db: a database row).
+  void complete_with(std::string_view key, const begin_result& lead, std::int64_t now_ns, const std::string& value);
   // The leader went away: its flight's waiters retry (begin again).
   void abandon(std::string_view key, const begin_result& lead);
 

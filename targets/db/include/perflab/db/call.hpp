@@ -56,6 +56,7 @@ class call {
   void open_step(const wait_for& w, keep_t keep);
   void resume_open(keep_t keep);
   void on_opened(keep_t keep);
+  void start_query(keep_t keep);
   void query_step(const wait_for& w, keep_t keep);
   void resume_query(keep_t keep);
   void on_query_done(keep_t keep);

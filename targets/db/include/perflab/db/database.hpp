@@ -43,6 +43,10 @@ inline constexpr std::uint64_t item_count = 1000;
 // The row's JSON: {"id":N,"name":"item-N","price_cents":P}.
 void item_json(std::uint64_t id, std::int64_t price_cents, std::string& out);
 std::int64_t item_price_cents(std::uint64_t id) noexcept;
+// The row a /cache/{key} miss reads when the database is the cache's origin (--db): a decimal
+// key n (the loadgen's Zipf ranks) reads row n % item_count + 1, any other key the row its hash
+// picks, so every key has a row and popular keys are distinct rows.
+std::uint64_t item_for_key(std::string_view key) noexcept;
 
 // What a step waits for before the next resume.
 struct wait_for {

@@ -1,7 +1,10 @@
 #pragma once
 // The database a lab-target talks to and the pool in front of it, built from the --db* and
 // --pool-* options. One per server, shared by every connection and model.
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -66,11 +69,17 @@ class service {
   pool& connections() noexcept { return *pool_; }
   const pool& connections() const noexcept { return *pool_; }
   std::chrono::microseconds draw_latency() { return latency_.draw(); }
+  // Queries sent on a connection (not those that timed out waiting for one), by kind.
+  void count_query(query::kind k) noexcept { queries_[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t queries(query::kind k) const noexcept {
+    return queries_[static_cast<std::size_t>(k)].load(std::memory_order_relaxed);
+  }
 
  private:
   config cfg_;
   std::unique_ptr<database> db_;
   latency_sampler latency_;
+  std::array<std::atomic<std::uint64_t>, 2> queries_{};  // by query::kind (sleep, item)
   std::unique_ptr<pool> pool_;  // after db_: destroyed first (it closes connections db_ opened)
 };
 

@@ -1,0 +1,88 @@
+// session's part of --rate-limit: every request but /metrics and /health is decided by the keyed
+// limiter before its handler runs. Refused: 429 (the connection stays open). Allowed: served.
+// Delayed (leaky bucket): the request stays parsed in the buffer while the model waits the delay
+// (its next::wait primitive, as /sleep), then the next process() handles it without deciding
+// again. Every decided response carries the decision's X-RateLimit-* lines (and Retry-After).
+#include <perflab/targets/session.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace perflab::targets {
+
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void session::set_peer(int fd) noexcept {
+  if (!ctx_.limiter || ctx_.limiter->config().key != resilience::limiter_config::key_kind::ip) return;
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = a.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr)
+                                             : static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(a).sin_addr);
+  if (!::inet_ntop(a.ss_family, addr, text, sizeof text)) return;
+  try {
+    peer_.assign(text);
+  } catch (...) {
+    ctx_.stats.allocation_failed();  // keyed as "" (shared with other such connections)
+  }
+}
+
+std::string_view session::rate_key() const noexcept {
+  const auto& c = ctx_.limiter->config();
+  switch (c.key) {
+    case resilience::limiter_config::key_kind::global: return {};
+    case resilience::limiter_config::key_kind::ip: return peer_;
+    case resilience::limiter_config::key_kind::header:
+      for (const auto& h : parser_.headers())
+        if (same_name(h.name, c.key_header)) return h.value;
+      return {};  // without the header: one shared key
+  }
+  return {};
+}
+
+std::optional<session::step> session::rate_limit(dispatch& d, std::int64_t& start) noexcept {
+  if (d.ep == endpoint::metrics || d.ep == endpoint::health) {  // never limited: how the lab sees the server
+    rate_headers_.clear();
+    return std::nullopt;
+  }
+  if (rate_delayed_) {  // decided before its delay: handled now, timed from its arrival
+    rate_delayed_ = false;
+    start = rate_start_ns_;
+    return std::nullopt;
+  }
+  resilience::limit_decision v;
+  try {
+    v = ctx_.limiter->acquire(rate_key(), std::chrono::nanoseconds(now_ns()));
+    rate_headers_ = resilience::rate_limit_headers(v);
+  } catch (...) {
+    // No memory for a new key or the header lines: served without them, as an allowed request.
+    ctx_.stats.allocation_failed();
+    rate_headers_.clear();
+    return std::nullopt;
+  }
+  if (!v.allowed) {
+    d.status = 429;  // answered by the error path; keep-alive as the client asked
+    return std::nullopt;
+  }
+  if (v.delay.count() > 0) {
+    rate_delayed_ = true;
+    rate_start_ns_ = start;
+    return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(v.delay)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace perflab::targets
