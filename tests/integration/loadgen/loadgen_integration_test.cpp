@@ -100,8 +100,8 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
   std::getline(csv, header);
   EXPECT_EQ(header,
             "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio");
-  std::int64_t completed = 0, succeeded = 0;
+            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out");
+  std::int64_t completed = 0, succeeded = 0, bytes_in = 0;
   std::size_t rows = 0;
   while (std::getline(csv, line)) {
     ++rows;
@@ -110,13 +110,15 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
     for (std::size_t c = line.find(','); c != std::string::npos; from = c + 1, c = line.find(',', from))
       f.push_back(line.substr(from, c - from));
     f.push_back(line.substr(from));
-    ASSERT_EQ(f.size(), 18u) << line;
+    ASSERT_EQ(f.size(), 20u) << line;
     completed += std::stoll(f[4]);
     succeeded += std::stoll(f[5]);
+    bytes_in += std::stoll(f[18]);
   }
   EXPECT_EQ(rows, v.series.size());
   EXPECT_EQ(completed, v.completed);
   EXPECT_EQ(succeeded, v.succeeded);
+  EXPECT_EQ(bytes_in, v.bytes_in) << "the seconds' bytes add up to the variant's";
   std::filesystem::remove_all(dir);
 }
 
