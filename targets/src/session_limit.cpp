@@ -66,7 +66,8 @@ std::optional<session::step> session::rate_limit(dispatch& d, std::int64_t& star
   resilience::limit_decision v;
   try {
     v = ctx_.limiter->acquire(rate_key(), std::chrono::nanoseconds(now_ns()));
-    rate_headers_ = resilience::rate_limit_headers(v);
+    rate_headers_.clear();
+    resilience::append_rate_limit_headers(v, rate_headers_);
   } catch (...) {
     // No memory for a new key or the header lines: served without them, as an allowed request.
     ctx_.stats.allocation_failed();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #include <fmt/format.h>
@@ -285,11 +286,17 @@ tl::expected<limiter_config, std::string> parse_rate_limit(std::string_view text
   return c;
 }
 
-std::string rate_limit_headers(const limit_decision& d) {
+void append_rate_limit_headers(const limit_decision& d, std::string& out) {
   auto whole_seconds = [](nanos t) { return (std::max<std::int64_t>(0, t.count()) + 999'999'999) / 1'000'000'000; };
-  std::string out = fmt::format("X-RateLimit-Limit: {}\r\nX-RateLimit-Remaining: {}\r\nX-RateLimit-Reset: {}\r\n",
-                                d.limit, d.remaining, whole_seconds(d.reset));
-  if (!d.allowed) out += fmt::format("Retry-After: {}\r\n", std::max<std::int64_t>(1, whole_seconds(d.retry_after)));
+  fmt::format_to(std::back_inserter(out), "X-RateLimit-Limit: {}\r\nX-RateLimit-Remaining: {}\r\nX-RateLimit-Reset: {}\r\n",
+                 d.limit, d.remaining, whole_seconds(d.reset));
+  if (!d.allowed)
+    fmt::format_to(std::back_inserter(out), "Retry-After: {}\r\n", std::max<std::int64_t>(1, whole_seconds(d.retry_after)));
+}
+
+std::string rate_limit_headers(const limit_decision& d) {
+  std::string out;
+  append_rate_limit_headers(d, out);
   return out;
 }
 
@@ -301,7 +308,7 @@ limit_decision keyed_limiter::acquire(std::string_view key, nanos now) {
   limit_decision d;
   {
     std::lock_guard lock(s.mutex);
-    auto it = s.limiters.find(std::string(key));
+    auto it = s.limiters.find(key);
     if (it == s.limiters.end()) {
       if (s.limiters.size() >= max_keys_per_shard_)
         std::erase_if(s.limiters, [&](const auto& kv) { return kv.second->idle(now); });
@@ -309,9 +316,8 @@ limit_decision keyed_limiter::acquire(std::string_view key, nanos now) {
     }
     d = it->second->acquire(now);
   }
-  std::lock_guard lock(stats_mutex_);
-  d.allowed ? ++stats_.allowed : ++stats_.refused;
-  stats_.delayed += d.allowed && d.delay.count() > 0;
+  (d.allowed ? allowed_ : refused_).fetch_add(1, std::memory_order_relaxed);
+  if (d.allowed && d.delay.count() > 0) delayed_.fetch_add(1, std::memory_order_relaxed);
   return d;
 }
 
@@ -325,8 +331,8 @@ std::size_t keyed_limiter::keys() const {
 }
 
 keyed_limiter::stats_t keyed_limiter::stats() const {
-  std::lock_guard lock(stats_mutex_);
-  return stats_;
+  return {allowed_.load(std::memory_order_relaxed), refused_.load(std::memory_order_relaxed),
+          delayed_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace perflab::resilience

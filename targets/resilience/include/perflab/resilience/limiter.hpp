@@ -9,6 +9,7 @@
 // A decision carries what the response headers say: the limit, what remains, when it resets and,
 // when refused, when to retry. Thread-safe (one mutex per limiter; a keyed limiter shards its keys).
 // Time is an argument.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -54,8 +55,10 @@ struct limit_decision {
 };
 
 // Header lines for a decision ("X-RateLimit-Limit: 100\r\n..." and, when refused, "Retry-After"),
-// seconds rounded up as the headers want whole seconds.
+// seconds rounded up as the headers want whole seconds. The second form appends to `out`, so a
+// connection reuses its buffer (no allocation per request once it has grown).
 std::string rate_limit_headers(const limit_decision& d);
+void append_rate_limit_headers(const limit_decision& d, std::string& out);
 
 class rate_limiter {
  public:
@@ -83,15 +86,19 @@ class keyed_limiter {
   stats_t stats() const;
 
  private:
+  // Lookups by string_view without building a std::string per request.
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+  };
   struct shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, std::unique_ptr<rate_limiter>> limiters;
+    std::unordered_map<std::string, std::unique_ptr<rate_limiter>, key_hash, std::equal_to<>> limiters;
   };
   limiter_config config_;
   std::size_t max_keys_per_shard_;
   std::vector<shard> shards_;
-  mutable std::mutex stats_mutex_;
-  stats_t stats_;
+  std::atomic<std::uint64_t> allowed_{0}, refused_{0}, delayed_{0};
 };
 
 }  // namespace perflab::resilience
