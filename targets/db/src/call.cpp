@@ -124,7 +124,9 @@ void call::on_granted(keep_t keep) {
 void call::on_acquired(keep_t keep) {
   if (slot_->conn) return start_query(std::move(keep));
   opening_ = true;
-  open_step(svc_.db().start_open(slot_->conn, now_ns()), std::move(keep));
+  const auto now = now_ns();
+  open_deadline_ns_ = now + std::chrono::nanoseconds(open_timeout).count();
+  open_step(svc_.db().start_open(slot_->conn, now), std::move(keep));
 }
 
 void call::open_step(const wait_for& w, keep_t keep) {
@@ -181,9 +183,27 @@ void call::wait(const wait_for& w, step_fn next, keep_t keep) {
   fd_.emplace(*ioc_, w.fd);
   const auto what = w.what == wait_for::kind::readable ? asio::posix::stream_descriptor::wait_read
                                                        : asio::posix::stream_descriptor::wait_write;
+  const std::uint64_t gen = ++wait_gen_;
+  if (opening_) {
+    // An open's waits share its deadline (libpq's asynchronous connect has none: connect_timeout
+    // binds only the blocking one). At the deadline the wait is cancelled and the open failed.
+    timer_->expires_at(at(open_deadline_ns_));
+    timer_->async_wait([this, gen, k = keep](const boost::system::error_code& ec) {
+      if (ec || gen != wait_gen_ || !fd_) return;  // the wait ended first
+      open_timed_out_ = true;
+      fd_->cancel();
+    });
+  }
   fd_->async_wait(what, [this, next, k = std::move(keep)](const boost::system::error_code&) mutable {
+    ++wait_gen_;  // a deadline of this wait already queued does nothing
+    if (opening_) timer_->cancel();
     fd_->release();
     fd_.reset();
+    if (open_timed_out_) {
+      open_timed_out_ = false;
+      slot_->conn.reset();  // closes the half-open connection: the open failed (503, counted)
+      return on_opened(std::move(k));
+    }
     (this->*next)(std::move(k));
   });
 }

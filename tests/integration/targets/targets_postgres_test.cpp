@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -138,6 +139,46 @@ TEST_F(TargetPostgres, TerminatedBackendsAreFoundByValidationOrFailOneRequest) {
   }
 }
 
+TEST_F(TargetPostgres, AnOpenToAStalledServerFailsAtItsDeadlineAndTheLoopKeepsServing) {
+  // The postmaster stopped (SIGSTOP): the kernel still accepts connections, nobody answers the
+  // start-up packet. An open must fail at its deadline (5 s: connect_timeout for the blocking
+  // models, the loop's own timer for the event loops), with a 503, never a hang, and an event
+  // loop must go on serving meanwhile.
+  auto [status, rc] = run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' status " + name_);
+  const auto at = status.find("running pid ");
+  ASSERT_NE(at, std::string::npos) << status;
+  const pid_t postmaster = static_cast<pid_t>(std::stol(status.substr(at + 12)));
+  struct resume_at_exit {  // never leave the server stopped, whatever fails below
+    pid_t pid;
+    ~resume_at_exit() { ::kill(pid, SIGCONT); }
+  } resume{postmaster};
+  for (const std::string model : {"reactor", "thread-pool"}) {
+    SCOPED_TRACE(model);
+    target_process t(model_args(model, {"--db", url_, "--pool-size", "1", "--pool-min-idle", "0"}));
+    ASSERT_GT(t.port(), 0) << t.first_line();
+    ASSERT_EQ(::kill(postmaster, SIGSTOP), 0);
+    std::atomic<int> query_status{0};
+    const auto start = clock_type::now();
+    std::thread q([&] {
+      client c(t.port(), 20s);
+      auto r = c.request(get("/db/query?ms=1"));
+      query_status = r ? r->status : -1;
+    });
+    std::this_thread::sleep_for(1s);
+    if (model == "reactor") {  // one loop, the open in progress on it: still serving
+      client h(t.port(), 2s);
+      auto r = h.request(get("/hello"));
+      EXPECT_TRUE(r && r->status == 200) << "the event loop is blocked by the open";
+    }
+    q.join();
+    const double took = std::chrono::duration<double>(clock_type::now() - start).count();
+    ::kill(postmaster, SIGCONT);
+    EXPECT_EQ(query_status, 503);
+    EXPECT_GE(took, 4.5);
+    EXPECT_LE(took, 9.0);
+    EXPECT_GE(metric(t.port(), "perflab_db_pool_open_failures_total"), 1);
+  }
+}
 
 TEST_F(TargetPostgres, CacheMissesAreItemsSelectsAndHitsAreNot) {
   // --db as the cache's origin: a MISS is one SELECT of the key's row, a HIT no query.

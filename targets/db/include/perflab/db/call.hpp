@@ -11,6 +11,8 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +28,10 @@ class service;
 
 class call {
  public:
+  // The longest an asynchronous open may take (PostgreSQL's connect and start-up exchange), the
+  // same as the connect_timeout the blocking opens get (postgres.hpp, bounded_url).
+  static constexpr std::chrono::seconds open_timeout{5};
+
   explicit call(service& svc);
   // A connection still borrowed (the HTTP connection ended mid-call) is given back as broken: its
   // query's state is unknown. A queued acquire is withdrawn.
@@ -79,6 +85,9 @@ class call {
   bool granted_ = false;        // the pool's grant has reached the loop
   bool opening_ = false;        // between start_open and its end: slot_->conn is not yet a connection
   std::shared_ptr<void> held_;  // the owner, from a lost acquire deadline until the grant's post
+  std::int64_t open_deadline_ns_ = 0;  // an asynchronous open fails at this time (open_timeout)
+  std::uint64_t wait_gen_ = 0;         // which socket wait a deadline belongs to
+  bool open_timed_out_ = false;        // the deadline cancelled the open's socket wait
 };
 
 }  // namespace perflab::db
