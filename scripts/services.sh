@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Throwaway backing servers for experiments and tests: PostgreSQL and Redis, each on a free port of
-# 127.0.0.1, with its data, log and pid under build/services/<name>/. Nothing is registered with
-# the system (no systemd unit, no cluster in /etc/postgresql); stop removes the instance.
+# Throwaway backing servers for experiments and tests: PostgreSQL, Redis and two TLS web servers
+# (h2o, nginx), each on a free port of 127.0.0.1, with its data, log and pid under
+# build/services/<name>/. Nothing is registered with the system (no systemd unit, no cluster in
+# /etc/postgresql); stop removes the instance.
 #
-#   scripts/services.sh start postgres|redis [--name NAME]   prints the URL on stdout
+#   scripts/services.sh start SERVICE [--name NAME]          prints the URL on stdout
+#       SERVICE: postgres | redis | h2o-tls | nginx-tls
 #   scripts/services.sh url NAME                             the URL of a running instance
 #   scripts/services.sh stop NAME|--all [--keep]             stops it; --keep keeps its files
 #   scripts/services.sh status [NAME]                        one line per instance
 #
 # NAME defaults to the service's name; tests that may run side by side give their own
 # (e.g. --name pool-test-$$). Starting a running instance prints its URL again.
-# URLs: postgres://perflab@127.0.0.1:PORT/perflab (trust authentication, loopback only) and
-# redis://127.0.0.1:PORT.
+# URLs: postgres://perflab@127.0.0.1:PORT/perflab (trust authentication, loopback only),
+# redis://127.0.0.1:PORT, and https://127.0.0.1:PORT for h2o-tls and nginx-tls: HTTP/1.1 and
+# HTTP/2 (ALPN) over TLS with a throwaway self-signed certificate for 127.0.0.1 and localhost,
+# build/services/NAME/cert.pem (give it to clients as their CA: curl --cacert), serving
+# GET /hello -> "Hello, World!" (the 13 bytes lab-target answers).
 # Exit codes: 0 done, 1 the server did not start (its log is printed), 2 usage,
 # 3 the server's package is missing and cannot be installed here (tests skip on 3).
 # PostgreSQL refuses to run as root: as root, it runs as the unprivileged `postgres` user that
@@ -22,7 +27,7 @@ root_dir=$(pwd)
 services_dir="$root_dir/build/services"
 
 die() { echo "services.sh: $2" >&2; exit "$1"; }
-usage() { die 2 "$1 (usage: services.sh start postgres|redis [--name NAME] | url NAME | stop NAME|--all [--keep] | status [NAME])"; }
+usage() { die 2 "$1 (usage: services.sh start postgres|redis|h2o-tls|nginx-tls [--name NAME] | url NAME | stop NAME|--all [--keep] | status [NAME])"; }
 
 # Installs a missing Debian package when we may (root, or sudo without a password); exit 3 otherwise.
 ensure_package() {
@@ -153,6 +158,111 @@ start_redis() {
   die 1 "redis did not start (log: $dir/server.log)"
 }
 
+# A self-signed certificate for 127.0.0.1 and localhost, valid two days: DIR/cert.pem, DIR/key.pem.
+make_cert() {
+  local dir=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; die 1 "openssl could not make a certificate"; }
+}
+
+# Waits until PORT accepts and the pid file PIDFILE is written; true when both happened.
+wait_listening() {
+  local port=$1 pidfile=$2
+  for _ in $(seq 1 100); do
+    if [ -s "$pidfile" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+start_h2o_tls() {
+  local name=$1 dir="$services_dir/$1" port
+  ensure_package h2o h2o
+  mkdir -p "$dir/www"
+  make_cert "$dir"
+  printf 'Hello, World!' > "$dir/www/hello"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    rm -f "$dir/h2o.pid"
+    # user: the one starting it. As root h2o would switch to nobody, who may not read the checkout.
+    cat > "$dir/h2o.conf" <<CONF
+user: $(id -un)
+pid-file: $dir/h2o.pid
+error-log: $dir/server.log
+num-threads: 1
+listen:
+  host: 127.0.0.1
+  port: $port
+  ssl:
+    certificate-file: $dir/cert.pem
+    key-file: $dir/key.pem
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $dir/www
+        file.mime.setdefaulttype: text/plain
+CONF
+    h2o -m daemon -c "$dir/h2o.conf" >"$dir/start.log" 2>&1 || true
+    if wait_listening "$port" "$dir/h2o.pid"; then
+      cp "$dir/h2o.pid" "$dir/pid"
+      echo "$port" > "$dir/port"
+      echo h2o-tls > "$dir/service"
+      echo "https://127.0.0.1:$port" > "$dir/url"
+      return 0
+    fi
+    [ -s "$dir/h2o.pid" ] && kill "$(cat "$dir/h2o.pid")" 2>/dev/null || true
+    echo "services.sh: h2o did not start on port $port (attempt $attempt)" >&2
+  done
+  cat "$dir/start.log" "$dir/server.log" >&2 2>/dev/null || true
+  die 1 "h2o did not start (log: $dir/server.log)"
+}
+
+start_nginx_tls() {
+  local name=$1 dir="$services_dir/$1" port
+  ensure_package nginx-light nginx
+  mkdir -p "$dir/tmp"
+  make_cert "$dir"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    rm -f "$dir/nginx.pid"
+    cat > "$dir/nginx.conf" <<CONF
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/server.log;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  server {
+    listen 127.0.0.1:$port ssl http2;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
+    location = /hello { default_type text/plain; return 200 "Hello, World!"; }
+  }
+}
+CONF
+    nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/start.log" 2>&1 || true
+    if wait_listening "$port" "$dir/nginx.pid"; then
+      cp "$dir/nginx.pid" "$dir/pid"
+      echo "$port" > "$dir/port"
+      echo nginx-tls > "$dir/service"
+      echo "https://127.0.0.1:$port" > "$dir/url"
+      return 0
+    fi
+    [ -s "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+    echo "services.sh: nginx did not start on port $port (attempt $attempt)" >&2
+  done
+  cat "$dir/start.log" "$dir/server.log" >&2 2>/dev/null || true
+  die 1 "nginx did not start (log: $dir/server.log)"
+}
+
 stop_instance() {
   local name=$1 keep=$2 dir="$services_dir/$1"
   [ -d "$dir" ] || die 2 "no instance named '$name' under build/services/"
@@ -198,13 +308,15 @@ case "$command" in
       shift
     done
     [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || usage "--name '$name' must be letters, digits, '.', '_' or '-'"
-    case "$service" in postgres|redis) ;; *) usage "unknown service '$service' (expected postgres or redis)" ;; esac
+    case "$service" in postgres|redis|h2o-tls|nginx-tls) ;;
+      *) usage "unknown service '$service' (expected postgres, redis, h2o-tls or nginx-tls)" ;;
+    esac
     if running "$name"; then
       [ "$(cat "$services_dir/$name/service")" = "$service" ] || die 2 "'$name' is already a running $(cat "$services_dir/$name/service")"
       cat "$services_dir/$name/url"; exit 0
     fi
     [ -d "$services_dir/$name" ] && stop_instance "$name" 0   # leftovers of a dead instance
-    "start_$service" "$name"
+    "start_${service//-/_}" "$name"
     cat "$services_dir/$name/url"
     ;;
   url)

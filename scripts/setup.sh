@@ -34,6 +34,8 @@ packages=(
   # libhiredis-dev: lab-target's Redis client (--cache redis://, perflab::cache, via pkg-config).
   postgresql libpq-dev redis-server libhiredis-dev
   libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
+  # TLS/HTTP/2 servers to measure (scripts/services.sh start h2o-tls|nginx-tls; nginx-light is above).
+  h2o openssl
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our

@@ -35,6 +35,20 @@ case "$service" in
     exec 3>&-
     [ "${reply%$'\r'}" = "+PONG" ] || fail "PING answered '$reply'"
     ;;
+  h2o-tls|nginx-tls)
+    [[ "$url" == https://127.0.0.1:* ]] || fail "unexpected URL $url"
+    cert="build/services/$name/cert.pem"
+    [ -s "$cert" ] || fail "no certificate at $cert"
+    # HTTP/1.1 and HTTP/2 (ALPN) over TLS, verified against the throwaway certificate.
+    for version in 1.1 2; do
+      out=$(curl -sS --max-time 5 --cacert "$cert" "--http$version" -w ' %{http_version} %{http_code}' "$url/hello") \
+        || fail "curl --http$version could not fetch $url/hello"
+      [ "$out" = "Hello, World! $version 200" ] || fail "HTTP/$version: '$out', expected 'Hello, World! $version 200'"
+    done
+    # Without it, the self-signed certificate is refused (curl exit 60): TLS is really verified.
+    curl -s --max-time 5 -o /dev/null "$url/hello"; rc=$?
+    [ $rc -eq 60 ] || fail "an unverified certificate was not refused (curl exit $rc, expected 60)"
+    ;;
 esac
 
 again=$(scripts/services.sh start "$service" --name "$name") || fail "second start failed"
