@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <perflab/db/call.hpp>
+#include <perflab/upstream/call.hpp>
 
 #include "models.hpp"
 
@@ -161,6 +162,11 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     }
     if (st.what == session::next::db) {
       s.db_call()->run_blocking();  // waits on the pool's condition variable, then the database
+      s.finish_wait();
+      continue;
+    }
+    if (st.what == session::next::upstream) {
+      s.upstream_call()->run_blocking();  // the pool's wait, connect, request, response: poll() with deadlines
       s.finish_wait();
       continue;
     }

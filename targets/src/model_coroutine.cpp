@@ -12,6 +12,7 @@
 #include <new>
 
 #include <perflab/db/call.hpp>
+#include <perflab/upstream/call.hpp>
 
 #include "async_common.hpp"
 
@@ -88,6 +89,19 @@ class coroutine_conn final : public async_conn {
         db_done_ = false;
         sleep_timer_.expires_at(asio::steady_timer::time_point::max());
         sess_.db_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
+          db_done_ = true;
+          sleep_timer_.cancel();
+        });
+        if (!db_done_) co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (closed_ || !db_done_) break;
+        sess_.finish_wait();
+        continue;
+      }
+      if (st.what == session::next::upstream) {  // a /proxy call on this loop, parked as a database call
+        set_no_deadline();
+        db_done_ = false;
+        sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+        sess_.upstream_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
           db_done_ = true;
           sleep_timer_.cancel();
         });

@@ -2,6 +2,7 @@
 // of a connection is a short callback: nothing blocks except /cpu, which is CPU work by design.
 // /sleep waits on a timer.
 #include <perflab/db/call.hpp>
+#include <perflab/upstream/call.hpp>
 
 #include "async_common.hpp"
 
@@ -74,6 +75,7 @@ class reactor_conn final : public async_conn {
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));
       case session::next::remote: return do_remote(std::move(self));
+      case session::next::upstream: return do_upstream(std::move(self));
     }
   }
 
@@ -124,6 +126,15 @@ class reactor_conn final : public async_conn {
   void do_db(ptr self) {
     set_no_deadline();
     sess_.db_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
+      on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
+    });
+  }
+
+  // A /proxy call on this loop: the pool's wait, the connect, the exchange and any backoff are the
+  // loop's timers and socket waits; its end goes on as a database call's does.
+  void do_upstream(ptr self) {
+    set_no_deadline();
+    sess_.upstream_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
       on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
     });
   }

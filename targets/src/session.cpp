@@ -1,6 +1,7 @@
 #include <perflab/targets/session.hpp>
 
 #include <perflab/db/call.hpp>
+#include <perflab/upstream/call.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -47,6 +48,7 @@ server_context::server_context(server_config c)
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
+  if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -214,7 +216,9 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .db = ctx_.database_if_open(),
                               .db_result = &db_reply_,
                               .encoded_bodies = ctx_.encoded_bodies.get(),
-                              .limiter = ctx_.limiter.get()};
+                              .limiter = ctx_.limiter.get(),
+                              .proxied = &proxy_reply_,
+                              .upstream = ctx_.upstream.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -312,6 +316,12 @@ session::step session::process() noexcept {
       if (begin_ != end_) request_start_ns_ = start;  // answered at once; see below
       continue;
     }
+    if (d.status == 200 && d.ep == endpoint::proxy) {
+      if (auto st = start_proxy(d, req)) {  // the call copies what it needs of the request first
+        defer(d, req, keep, start, consumed);
+        return *st;
+      }
+    }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
     if (d.status == 200 && (d.ep == endpoint::cache_delete || d.ep == endpoint::cache_purge) && ctx_.config.cache_remote)
@@ -349,6 +359,7 @@ void session::finish_wait() noexcept {
   if (!waiting_) return;
   if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
   if (db_waiting_) finish_db();
+  if (upstream_waiting_) finish_proxy();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
   respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);

@@ -31,6 +31,7 @@ enum class endpoint : std::uint8_t {
   db_query,      // GET/HEAD /db/query: one database query (pool, then the database)
   items,         // GET/HEAD /items/{id}: a row by key
   db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
+  proxy,         // /proxy/{path}: forwarded to --upstream
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -40,8 +41,8 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 15> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
-                                                         431, 500, 501, 503, 505, 204, 206};
+inline constexpr std::array<int, 18> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
+                                                         431, 500, 501, 503, 505, 204, 206, 429, 502, 504};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.

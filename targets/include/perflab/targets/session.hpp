@@ -49,6 +49,10 @@
 namespace perflab::db {
 class call;  // perflab/db/call.hpp: included by the models that run it (it brings in Asio)
 }
+namespace perflab::upstream {
+class service;  // perflab/upstream/service.hpp
+class call;     // perflab/upstream/call.hpp: included by the models that run it (it brings in Asio)
+}
 
 namespace perflab::targets {
 
@@ -67,6 +71,7 @@ struct server_context {
   encode::stats encode_stats;                  // response compression counters (/metrics)
   std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::unique_ptr<resilience::keyed_limiter> limiter;    // --rate-limit (null: none)
+  std::unique_ptr<upstream::service> upstream;           // --upstream: /proxy's client (null: none)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -118,6 +123,8 @@ class session {
     remote,  // write the output, run remote_request() on the remote cache (redis_pool blocking, or
              // redis_asio on an event loop), hand its result to finish_remote(), then
              // finish_wait(), process()
+    upstream,  // write the output, run upstream_call() (blocking run_blocking, or async_run on an
+               // event loop), then finish_wait(), process()
   };
   struct step {
     next what = next::read;
@@ -159,6 +166,8 @@ class session {
   cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
   // During a db step: the database call to run (valid until finish_wait()).
   db::call* db_call() const noexcept { return db_call_.get(); }
+  // During an upstream step: the /proxy call to run (valid until finish_wait()).
+  upstream::call* upstream_call() const noexcept { return upstream_call_.get(); }
   // During a remote step: what to ask the remote cache (views valid until finish_wait()).
   const cache::remote_request& remote_request() const noexcept { return remote_req_; }
   // The remote step's result (value: a get's hit, copied); then finish_wait().
@@ -216,6 +225,10 @@ class session {
   std::optional<step> start_db(const dispatch& d) noexcept;
   // After the call: its status and body for the response.
   void finish_db() noexcept;
+  // /proxy/{path} (session_proxy.cpp): the call prepared from the parsed request (before defer()
+  // consumes it) and the upstream step; nullopt when answered at once (no --upstream: 404).
+  std::optional<step> start_proxy(dispatch& d, const request_view& req) noexcept;
+  void finish_proxy() noexcept;
   // --rate-limit (session_limit.cpp): the decision for the parsed request, its headers kept in
   // rate_headers_ for its response. Refused: d becomes a 429. Delayed: the wait to return (the
   // request stays parsed and is handled by the process() after it).
@@ -260,6 +273,10 @@ class session {
   std::unique_ptr<db::call> db_call_;
   bool db_waiting_ = false;
   db_reply db_reply_{};
+  // The pending /proxy request: the call (made at this connection's first /proxy request).
+  std::unique_ptr<upstream::call> upstream_call_;
+  bool upstream_waiting_ = false;
+  proxy_reply proxy_reply_{};
   // --rate-limit: the peer's address (key=ip), the current request's X-RateLimit-* (and
   // Retry-After) lines, and a request decided before its leaky-bucket delay with its arrival.
   std::string peer_;
