@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <perflab/db/call.hpp>
-#include <perflab/upstream/call.hpp>
 
 #include "models.hpp"
 
@@ -165,8 +164,8 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
-    if (st.what == session::next::upstream) {
-      s.upstream_call()->run_blocking();  // the pool's wait, connect, request, response: poll() with deadlines
+    if (st.what == session::next::call) {
+      s.deferred_call()->run_blocking();  // a /proxy call (poll() with deadlines), a waiting room's wait
       s.finish_wait();
       continue;
     }

@@ -518,6 +518,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
                      if (ctx.limiter) write_ratelimit_prometheus(*ctx.limiter, o);
                      if (ctx.upstream) ctx.upstream->write_prometheus(o);
+                     if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);

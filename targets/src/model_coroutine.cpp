@@ -12,7 +12,6 @@
 #include <new>
 
 #include <perflab/db/call.hpp>
-#include <perflab/upstream/call.hpp>
 
 #include "async_common.hpp"
 
@@ -97,11 +96,11 @@ class coroutine_conn final : public async_conn {
         sess_.finish_wait();
         continue;
       }
-      if (st.what == session::next::upstream) {  // a /proxy call on this loop, parked as a database call
+      if (st.what == session::next::call) {  // a /proxy call or a waiting room's wait, parked as a database call
         set_no_deadline();
         db_done_ = false;
         sleep_timer_.expires_at(asio::steady_timer::time_point::max());
-        sess_.upstream_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
+        sess_.deferred_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
           db_done_ = true;
           sleep_timer_.cancel();
         });

@@ -2,7 +2,6 @@
 // of a connection is a short callback: nothing blocks except /cpu, which is CPU work by design.
 // /sleep waits on a timer.
 #include <perflab/db/call.hpp>
-#include <perflab/upstream/call.hpp>
 
 #include "async_common.hpp"
 
@@ -75,7 +74,7 @@ class reactor_conn final : public async_conn {
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));
       case session::next::remote: return do_remote(std::move(self));
-      case session::next::upstream: return do_upstream(std::move(self));
+      case session::next::call: return do_call(std::move(self));
     }
   }
 
@@ -130,11 +129,11 @@ class reactor_conn final : public async_conn {
     });
   }
 
-  // A /proxy call on this loop: the pool's wait, the connect, the exchange and any backoff are the
-  // loop's timers and socket waits; its end goes on as a database call's does.
-  void do_upstream(ptr self) {
+  // A /proxy call or a waiting room's wait on this loop (its timers and socket waits; an admission
+  // from another thread posts here); its end goes on as a database call's does.
+  void do_call(ptr self) {
     set_no_deadline();
-    sess_.upstream_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
+    sess_.deferred_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
       on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
     });
   }

@@ -17,6 +17,7 @@
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/resilience/limiter.hpp>
+#include <perflab/resilience/waiting_room.hpp>
 #include <perflab/upstream/config.hpp>
 
 namespace perflab::targets {
@@ -73,6 +74,9 @@ struct server_config {
   // /proxy/{path}: the upstream it forwards to, the client's pool and timeouts, and the policies
   // (--upstream, --upstream-*). nullopt: /proxy answers 404.
   std::optional<upstream::config> upstream;
+  // --waiting-room: at most capacity requests in service (every one but /metrics and /health),
+  // the others waiting FIFO up to max-wait, then 503 with Retry-After. nullopt: none.
+  std::optional<resilience::waiting_room_config> waiting_room;
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

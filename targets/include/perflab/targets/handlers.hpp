@@ -111,6 +111,7 @@ struct response_context {
   const resilience::keyed_limiter* limiter = nullptr;  // for /metrics, with --rate-limit
   const proxy_reply* proxied = nullptr;        // for /proxy/{path}
   const upstream::service* upstream = nullptr;  // for /metrics, with --upstream
+  const resilience::waiting_room* room = nullptr;  // for /metrics, with --waiting-room
 };
 
 // What write_response wrote.

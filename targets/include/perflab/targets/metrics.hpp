@@ -18,6 +18,7 @@ class service;
 }
 namespace perflab::resilience {
 class keyed_limiter;
+class waiting_room;
 }
 
 namespace perflab::targets {
@@ -125,6 +126,9 @@ void write_db_prometheus(const db::service& db, std::string& out);
 // --rate-limit's block: perflab_ratelimit_decisions_total{result=allowed|delayed|refused} and
 // perflab_ratelimit_keys.
 void write_ratelimit_prometheus(const resilience::keyed_limiter& limiter, std::string& out);
+// --waiting-room's block (session_room.cpp): perflab_waitingroom_* (capacity, requests by result,
+// in service, waiting, peak, time waited).
+void write_waiting_room_prometheus(const resilience::waiting_room& room, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;
