@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <perflab/core/cpus.hpp>
+#include <perflab/core/resolve.hpp>
 #include <perflab/core/text.hpp>
 #include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
@@ -94,6 +95,11 @@ tl::expected<void, std::string> apply_cache_options(const cache_options& o, serv
     if (!remote)
       return unexpected((remote_only ? "--cache: bad Redis URL '" : "--cache-remote: bad Redis URL '") + url +
                         "' (accepted: redis://HOST:PORT or redis://HOST, e.g. redis://127.0.0.1:6379)");
+    // Resolved here, once: the event loops' asynchronous connects must not block in DNS.
+    auto address = net::numeric_host(remote->host);
+    if (!address)
+      return unexpected((remote_only ? "--cache: " : "--cache-remote: ") + url + ": " + address.error());
+    remote->host = *address;
     auto timeout = duration("--cache-remote-timeout", o.remote_timeout);
     if (!timeout) return unexpected(timeout.error());
     if (*timeout < std::chrono::milliseconds(1) || *timeout > std::chrono::seconds(60))

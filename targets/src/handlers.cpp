@@ -88,7 +88,7 @@ std::string_view static_key(const response_context& ctx, const dispatch& d) {
   auto it = std::back_inserter(key);
   switch (d.ep) {
     case endpoint::hello: key = "hello"; break;
-    case endpoint::json: fmt::format_to(it, "json/{}", d.arg); break;
+    case endpoint::json: fmt::format_to(it, "json/{}/{}", d.arg, d.seed); break;
     case endpoint::bytes: fmt::format_to(it, "bytes/{}/{}/{}", d.arg, static_cast<int>(d.kind), d.seed); break;
     default: break;
   }
@@ -189,22 +189,6 @@ void error_body(std::string& body, int status, std::string_view detail = {}) {
     body.append(detail);
   }
   body.push_back('\n');
-}
-
-void write_json(std::string& body, std::uint64_t items) {
-  static constexpr std::string_view categories[] = {"books", "music", "garden", "tools", "toys"};
-  auto it = std::back_inserter(body);
-  body.append("{\"count\":");
-  fmt::format_to(it, "{}", items);
-  body.append(",\"items\":[");
-  for (std::uint64_t i = 0; i < items; ++i) {
-    if (i) body.push_back(',');
-    fmt::format_to(it,
-                   "{{\"id\":{},\"name\":\"item-{}\",\"category\":\"{}\",\"price\":{}.{:02},"
-                   "\"in_stock\":{},\"tags\":[\"alpha\",\"beta\",\"gamma\"]}}",
-                   i, i, categories[i % 5], 10 + i % 90, (i * 7) % 100, i % 3 != 0 ? "true" : "false");
-  }
-  body.append("]}");
 }
 
 // Spins for `d`: the handler is CPU-bound on whatever thread runs it.
@@ -401,6 +385,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     case endpoint::json:
       if (auto v = query_param(query, "items"); v.empty()) d.arg = 10;
       else arg(v, max_json_items);
+      if (const auto seed = query_param(query, "seed"); !seed.empty() && !parse_u64(seed, d.seed)) d.status = 400;
       break;
     case endpoint::cpu: arg(query_param(query, "us"), max_cpu_us); break;
     case endpoint::sleep: arg(query_param(query, "ms"), max_sleep_ms); break;
@@ -484,7 +469,8 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       out.append(req.body);
       return {200, 0};
     case endpoint::json:
-      append_built(out, 200, json, keep_alive, minor, d.head, {}, [&](std::string& o) { write_json(o, d.arg); },
+      append_built(out, 200, json, keep_alive, minor, d.head, {},
+                   [&](std::string& o) { append_records(d.arg, d.seed, o); },
                    encoding_for(ctx, req, json, static_key(ctx, d)));
       return {200, 0};
     case endpoint::cpu: {

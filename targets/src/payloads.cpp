@@ -164,6 +164,18 @@ std::string_view content_type(payload_kind k) noexcept {
 
 std::uint64_t min_payload_bytes(payload_kind k) noexcept { return k == payload_kind::json ? 2 : 0; }
 
+void append_records(std::uint64_t count, std::uint64_t seed, std::string& out) {
+  auto rng = generator(payload_kind::json, seed);
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\"count\":{},\"items\":[", count);
+  const std::uint64_t first = 1000 + rng.below(1'000'000);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (i) out.push_back(',');
+    append_record(first + i, rng, out);
+  }
+  out.append("]}");
+}
+
 void append_payload(payload_kind kind, std::uint64_t n, std::uint64_t seed, std::string& out) {
   auto rng = generator(kind, seed);
   switch (kind) {

@@ -22,7 +22,12 @@ call::call(service& svc) : svc_(svc) {}
 call::~call() {
   auto& p = svc_.connections();
   if (!p.cancel(waiter_, false) && waiter_.granted) p.release(std::move(waiter_.granted), false, now_ns());
-  if (slot_) p.release(std::move(slot_), true, now_ns());  // mid-query: its state is unknown
+  if (slot_) {
+    // Mid-open: never a connection (not counted as created, so not as closed either). Mid-query:
+    // its state is unknown, closed as broken.
+    if (opening_) slot_->conn.reset();
+    p.release(std::move(slot_), !opening_, now_ns());
+  }
   if (fd_) fd_->release();  // the descriptor belongs to the connection (libpq closes it)
 }
 
@@ -99,10 +104,14 @@ void call::on_acquire_timer(keep_t keep) {
     return on_acquired(std::move(keep));
   }
   if (svc_.connections().cancel(waiter_)) return finish(503, std::move(keep));  // timed out, counted
-  // Served just now: the grant's post is on its way and goes on from on_granted.
+  // Served just now: the grant's post is on its way and goes on from on_granted. The grant's
+  // notify posts only while the owner lives, and this handler's keep may be its last reference:
+  // held until then.
+  held_ = std::move(keep);
 }
 
 void call::on_granted(keep_t keep) {
+  held_.reset();  // keep is the same owner
   granted_ = true;
   if (timer_pending_) {
     timer_->cancel();  // its handler goes on
@@ -114,6 +123,7 @@ void call::on_granted(keep_t keep) {
 
 void call::on_acquired(keep_t keep) {
   if (slot_->conn) return start_query(std::move(keep));
+  opening_ = true;
   open_step(svc_.db().start_open(slot_->conn, now_ns()), std::move(keep));
 }
 
@@ -125,6 +135,7 @@ void call::open_step(const wait_for& w, keep_t keep) {
 void call::resume_open(keep_t keep) { open_step(svc_.db().resume_open(slot_->conn, now_ns()), std::move(keep)); }
 
 void call::on_opened(keep_t keep) {
+  opening_ = false;
   auto& p = svc_.connections();
   if (!slot_->conn) {
     p.release(std::move(slot_), true, now_ns());

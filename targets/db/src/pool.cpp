@@ -268,6 +268,7 @@ void pool::fill(std::int64_t now) {
   if (!cfg_.enabled || !opener_) return;
   // HikariCP's fill rule: open while fewer than min_idle are idle (or being opened) and there is
   // room. One at a time, outside the lock (opening may take milliseconds).
+  const std::int64_t pass_start = now_ns();
   for (;;) {
     {
       std::lock_guard l(mutex_);
@@ -290,12 +291,16 @@ void pool::fill(std::int64_t now) {
       for (auto& n : notes) n();
       return;  // the server is unreachable: try again at the next tick
     }
+    // Born when the open finished, not when this pass began: opening may take milliseconds
+    // (the pass's clock, now, moved on by the opens' real duration), and max-lifetime and
+    // idle-timeout count from here.
+    const std::int64_t born = now + (now_ns() - pass_start);
     auto s = std::make_unique<slot>();
     s->conn = std::move(conn);
-    opened(*s, now);
+    opened(*s, born);
     {
       std::lock_guard l(mutex_);
-      put_back_locked(std::move(s), now, notes);
+      put_back_locked(std::move(s), born, notes);
     }
     for (auto& n : notes) n();
   }
@@ -321,9 +326,14 @@ void pool::housekeep() {
 }
 
 std::size_t pool::terminate_idle() {
-  std::lock_guard l(mutex_);
-  for (auto& s : idle_) s->conn->terminate();
-  return idle_.size();
+  std::vector<std::function<void()>> later;  // the round trips, made without the lock
+  {
+    std::lock_guard l(mutex_);
+    for (auto& s : idle_) later.push_back(s->conn->terminate_later());
+  }
+  for (auto& f : later)
+    if (f) f();
+  return later.size();
 }
 
 pool_stats pool::stats() const {

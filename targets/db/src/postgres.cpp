@@ -2,12 +2,16 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 
 #include <libpq-fe.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <perflab/core/resolve.hpp>
 #include <perflab/db/service.hpp>
 
 namespace perflab::db {
@@ -43,15 +47,25 @@ class pg_connection final : public connection {
     return PQstatus(conn_) == CONNECTION_OK;
   }
 
-  // pg_terminate_backend from a separate, short-lived connection (a test hook; blocking).
-  void terminate() noexcept override {
-    const std::string pid = std::to_string(PQbackendPID(conn_));
-    PGconn* admin = PQconnectdb(url_.c_str());
-    if (PQstatus(admin) == CONNECTION_OK) {
-      const char* values[] = {pid.c_str()};
-      PQclear(PQexecParams(admin, "SELECT pg_terminate_backend($1::int)", 1, nullptr, values, nullptr, nullptr, 0));
-    }
-    PQfinish(admin);
+  // pg_terminate_backend from a separate, short-lived connection (a test hook; blocking). On
+  // PostgreSQL 14 and later it waits (up to 5 s) until the backend has exited, so its socket is
+  // closed when the hook answers; older servers only have the form that signals and returns.
+  void terminate() noexcept override { terminate_later()(); }
+  std::function<void()> terminate_later() override {
+    return [url = url_, pid = std::to_string(PQbackendPID(conn_))]() noexcept {
+      PGconn* admin = PQconnectdb(url.c_str());
+      if (PQstatus(admin) == CONNECTION_OK) {
+        const char* values[] = {pid.c_str()};
+        PGresult* r = PQexecParams(admin, "SELECT pg_terminate_backend($1::int, 5000)", 1, nullptr, values, nullptr,
+                                   nullptr, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+          PQclear(r);
+          r = PQexecParams(admin, "SELECT pg_terminate_backend($1::int)", 1, nullptr, values, nullptr, nullptr, 0);
+        }
+        PQclear(r);
+      }
+      PQfinish(admin);
+    };
   }
 
   // The query in flight.
@@ -202,7 +216,43 @@ class pg_database final : public database {
 
 }  // namespace
 
-std::unique_ptr<database> make_postgres(const std::string& url) {
+std::string bounded_url(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string why = err ? err : "out of memory";
+    PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    throw unavailable("--db: " + url + ": " + why);
+  }
+  std::map<std::string, std::string, std::less<>> set;
+  for (auto* o = opts; o->keyword; ++o)
+    if (o->val && *o->val) set.emplace(o->keyword, o->val);
+  PQconninfoFree(opts);
+  std::string out = url;
+  const auto add = [&](std::string_view key, std::string_view value) {
+    if (set.contains(key)) return;
+    out += out.find('?') == std::string::npos ? '?' : '&';
+    out.append(key).append("=").append(value);
+  };
+  // One host, by name: resolved now. Lists, socket directories and numeric hosts are left as given.
+  if (const auto h = set.find("host"); h != set.end() && !h->second.starts_with('/') &&
+                                       h->second.find(',') == std::string::npos && !net::is_numeric_host(h->second)) {
+    auto address = net::numeric_host(h->second);
+    if (!address) throw unavailable("--db: " + url + ": " + address.error());
+    add("hostaddr", *address);
+  }
+  add("connect_timeout", "5");
+  add("keepalives", "1");
+  add("keepalives_idle", "5");
+  add("keepalives_interval", "2");
+  add("keepalives_count", "3");
+  add("tcp_user_timeout", "10000");
+  return out;
+}
+
+std::unique_ptr<database> make_postgres(const std::string& user_url) {
+  const std::string url = bounded_url(user_url);
   PGconn* c = PQconnectdb(url.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string why = PQerrorMessage(c);
@@ -210,7 +260,7 @@ std::unique_ptr<database> make_postgres(const std::string& url) {
     for (auto& ch : why)
       if (ch == '\n' || ch == '\t') ch = ' ';
     PQfinish(c);
-    throw unavailable("--db: cannot connect to " + url + ": " + why);
+    throw unavailable("--db: cannot connect to " + user_url + ": " + why);
   }
   PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "relation items already exists"
   PGresult* res = PQexec(c, schema_sql);
@@ -218,7 +268,7 @@ std::unique_ptr<database> make_postgres(const std::string& url) {
   std::string why = ok ? "" : PQresultErrorMessage(res);
   PQclear(res);
   PQfinish(c);
-  if (!ok) throw unavailable("--db: " + url + ": cannot create the items table: " + why);
+  if (!ok) throw unavailable("--db: " + user_url + ": cannot create the items table: " + why);
   return std::make_unique<pg_database>(url);
 }
 

@@ -204,6 +204,7 @@ TEST(TargetDbOptions, BadOptionsExit2NamingTheOption) {
       {{"--db-latency", "gauss:1ms"}, "--db-latency:"},
       {{"--db-fail-rate", "2"}, "--db-fail-rate:"},
       {{"--db", "postgres://perflab@127.0.0.1:1/perflab"}, "--db:"},  // unreachable: nothing listens on port 1
+      {{"--db", "postgres://perflab@no-such-host.invalid/perflab"}, "--db: postgres://perflab@no-such-host.invalid/perflab: cannot resolve"},
   };
   for (const auto& [extra, name] : cases) {
     SCOPED_TRACE(name);

@@ -255,6 +255,9 @@ TEST(TargetRedisOptions, BadRemoteOptionsExit2NamingTheOption) {
       {{"--cache", "lru", "--cache-remote", "redis://127.0.0.1:6379", "--cache-remote-timeout", "0ms"},
        "--cache-remote-timeout:"},
       {{"--cache", "redis://127.0.0.1:6379", "--cache-prewarm", "5"}, "--cache-prewarm:"},
+      // Resolved at start (the loops' connects never do DNS): an unknown name is an option error.
+      {{"--cache", "lru", "--cache-remote", "redis://no-such-host.invalid:6379"},
+       "--cache-remote: redis://no-such-host.invalid:6379: cannot resolve"},
   };
   for (const auto& [extra, name] : cases) {
     SCOPED_TRACE(name);

@@ -52,12 +52,13 @@ struct dispatch {
   std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
   std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
   payload_kind kind = payload_kind::pattern;  // /bytes/{n}?kind=: what the n bytes are (payloads.hpp)
-  std::uint64_t seed = 0;                     // /bytes/{n}?seed=: which of the kind's bodies
+  std::uint64_t seed = 0;                     // /bytes/{n}, /json ?seed=: which of the bodies
   bool arg_given = false;                     // /db/query: ?ms= was given (else the configured distribution)
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
 // /bytes/{n} takes ?kind=pattern|text|json|random (default pattern) and ?seed=N (default 0);
-// an unknown kind, a bad seed or n below the kind's minimum is 400.
+// an unknown kind, a bad seed or n below the kind's minimum is 400. /json takes ?items=N
+// (default 10) and ?seed=N: N user records from payloads.hpp's generator.
 // /db/query takes ?ms=N (the query's service time; default: --db-latency's distribution);
 // /items/{id} a decimal id; POST /db/terminate (test hook) ends the idle pooled connections.
 // GET resources allow GET, HEAD, OPTIONS; /echo POST, PUT, OPTIONS; /cache/{key} GET, HEAD,

@@ -28,4 +28,9 @@ std::uint64_t min_payload_bytes(payload_kind k) noexcept;
 // Throws std::bad_alloc if out cannot grow.
 void append_payload(payload_kind kind, std::uint64_t n, std::uint64_t seed, std::string& out);
 
+// Appends {"count":count,"items":[...]} with count records of the json kind's shape (consecutive
+// ids, varied names, e-mails, balances, plans, dates, tags) for seed: the /json?items=N body.
+// Throws std::bad_alloc if out cannot grow.
+void append_records(std::uint64_t count, std::uint64_t seed, std::string& out);
+
 }  // namespace perflab::targets

@@ -77,6 +77,8 @@ class call {
   done_fn done_;
   bool timer_pending_ = false;  // the acquire deadline timer is armed
   bool granted_ = false;        // the pool's grant has reached the loop
+  bool opening_ = false;        // between start_open and its end: slot_->conn is not yet a connection
+  std::shared_ptr<void> held_;  // the owner, from a lost acquire deadline until the grant's post
 };
 
 }  // namespace perflab::db
