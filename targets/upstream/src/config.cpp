@@ -1,7 +1,6 @@
 #include <perflab/upstream/config.hpp>
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <sys/socket.h>
 
 #include <charconv>
@@ -9,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <perflab/core/resolve.hpp>
 #include <perflab/core/units.hpp>
 
 namespace perflab::upstream {
@@ -67,16 +67,10 @@ tl::expected<target, std::string> parse_target(std::string_view url) {
   t.base_path.assign(path);
   t.address.sin_family = AF_INET;
   t.address.sin_port = htons(t.port);
-  if (::inet_pton(AF_INET, t.host.c_str(), &t.address.sin_addr) != 1) {
-    // A name: resolved once, here, so no call ever waits for DNS.
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (::getaddrinfo(t.host.c_str(), nullptr, &hints, &res) != 0 || !res) return bad("names a host that does not resolve");
-    t.address.sin_addr = reinterpret_cast<const sockaddr_in*>(res->ai_addr)->sin_addr;
-    ::freeaddrinfo(res);
-  }
+  // A name is resolved once, here (core's net::numeric_host), so no call ever waits for DNS.
+  const auto numeric = net::numeric_host(t.host);
+  if (!numeric) return tl::unexpected(fmt::format("--upstream: {}", numeric.error()));
+  if (::inet_pton(AF_INET, numeric->c_str(), &t.address.sin_addr) != 1) return bad("is not an IPv4 host");
   return t;
 }
 
