@@ -309,7 +309,7 @@ void exchange::on_timer(keep_t keep) {
 void exchange::on_granted(keep_t keep) {
   granted_ = true;
   if (phase_ != phase::acquiring) return;
-  if (timed_out_) {
+  if (timed_out_ || now_ns() >= deadline_ns_) {  // granted too late to be of use: given back unused
     slot_ = true;
     fd_ = waiter_.fd;
     return finish(std::move(keep), failure::pool_timeout);
