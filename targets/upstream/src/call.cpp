@@ -146,8 +146,10 @@ void call::apply_fallback(fallback_reason why) {
     content_type_ = "text/plain";
     body_ = fb.body;
   } else {
+    // A stored response stands in for a read only: a POST or DELETE answered from a cache
+    // would tell the client something happened that did not.
     cached_response r;
-    if (!svc_.recall(key_, r)) return;  // nothing good seen yet: the error stands
+    if ((method_ != "GET" && !head_) || !svc_.recall(key_, r)) return;  // else the error stands
     status_ = r.status;
     own_type_ = std::move(r.content_type);
     own_body_ = std::move(r.body);
@@ -172,7 +174,7 @@ void call::finish(std::int64_t now) {
     status_ = ex_.status();
     content_type_ = ex_.content_type();
     body_ = ex_.body();
-    if (status_ >= 200 && status_ < 300 && svc_.cfg().fallback.what == fallback_config::kind::cached && !head_)
+    if (status_ >= 200 && status_ < 300 && svc_.cfg().fallback.what == fallback_config::kind::cached && method_ == "GET")
       svc_.remember(key_, status_, content_type_, body_);
     if (failed) apply_fallback(fallback_reason::status);
   } else {

@@ -297,6 +297,9 @@ TEST(UpstreamFallback, StaticAndCachedAnswersCarryTheirReason) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "fresh");
   EXPECT_TRUE(r.fallback);
+  r = get(svc, "POST", "/a");  // a write is never answered from the cache
+  EXPECT_EQ(r.status, 502);
+  EXPECT_FALSE(r.fallback);
   r = get(svc, "GET", "/never-seen");
   EXPECT_EQ(r.status, 502);
   EXPECT_FALSE(r.fallback);

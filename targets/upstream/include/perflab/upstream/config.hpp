@@ -33,7 +33,8 @@ struct fallback_config {
   int status = 200;          // fixed: the status
   std::string body;          // fixed: the body (text/plain)
 };
-// "STATUS:BODY" (e.g. "200:{}") or "cached" (the last 2xx response for that path).
+// "STATUS:BODY" (e.g. "200:{}") or "cached" (the last 2xx response to a GET of that path, for
+// GET and HEAD only).
 tl::expected<fallback_config, std::string> parse_fallback(std::string_view spec);
 
 struct config {
