@@ -164,6 +164,11 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
+    if (st.what == session::next::call) {
+      s.deferred_call()->run_blocking();  // a /proxy call (poll() with deadlines), a waiting room's wait
+      s.finish_wait();
+      continue;
+    }
     if (st.what == session::next::join) {
       s.joined_flight()->wait_ended();  // another thread's origin call for the same key
       s.finish_wait();

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
+#include <perflab/upstream/service.hpp>
 
 namespace perflab::targets {
 
@@ -320,6 +321,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path == "/db/query") d.ep = endpoint::db_query;
   else if (path.starts_with("/items/")) d.ep = endpoint::items;
   else if (path == "/db/terminate") d.ep = endpoint::db_terminate;
+  else if (path == "/proxy" || path.starts_with("/proxy/")) d.ep = endpoint::proxy;
   else {
     d.status = 404;
     return d;
@@ -341,6 +343,10 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     case endpoint::db_terminate:
       d.allow = "POST, OPTIONS";
       allowed = method == "POST";
+      break;
+    case endpoint::proxy:  // forwarded as it came
+      d.allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+      allowed = method != "TRACE" && method != "PURGE";
       break;
     default:
       d.allow = get_allow;
@@ -497,6 +503,8 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
                      if (ctx.limiter) write_ratelimit_prometheus(*ctx.limiter, o);
+                     if (ctx.upstream) ctx.upstream->write_prometheus(o);
+                     if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -512,6 +520,18 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::items:
     case endpoint::db_terminate:
       if (ctx.db_result) return write_db_response(d, *ctx.db_result, keep_alive, minor, req, ctx, out);
+      break;  // answered without its outcome: a bug, answered 500
+    case endpoint::proxy:
+      if (ctx.proxied) {
+        const auto& p = *ctx.proxied;
+        thread_local std::string fields;  // X-Upstream-Attempts and X-Fallback, reused
+        fields.clear();
+        fmt::format_to(std::back_inserter(fields), "X-Upstream-Attempts: {}\r\n", p.attempts);
+        if (!p.fallback.empty()) fields.append("X-Fallback: ").append(p.fallback).append("\r\n");
+        append_built(out, p.status, p.content_type, keep_alive, minor, d.head, fields,
+                     [&](std::string& o) { o.append(p.body); });
+        return {p.status, 0};
+      }
       break;  // answered without its outcome: a bug, answered 500
     case endpoint::options:
     case endpoint::not_found:

@@ -19,6 +19,7 @@
 #include <perflab/targets/server.hpp>
 
 #include "db_cli.hpp"
+#include "upstream_cli.hpp"
 
 namespace {
 
@@ -34,6 +35,8 @@ struct options {
   targets::encode_options encode;
   db::options db;
   std::string rate_limit;
+  upstream::options upstream;
+  std::string waiting_room;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -92,6 +95,14 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     auto limit = resilience::parse_rate_limit(o.rate_limit);
     if (!limit) return tl::unexpected(limit.error());  // names --rate-limit
     c.rate_limit = *limit;
+  }
+  auto up = upstream::parse_options(o.upstream);
+  if (!up) return tl::unexpected(up.error());  // names the --upstream* option
+  c.upstream = std::move(*up);
+  if (!o.waiting_room.empty()) {
+    auto room = resilience::parse_waiting_room(o.waiting_room);
+    if (!room) return tl::unexpected(room.error());  // names --waiting-room
+    c.waiting_room = *room;
   }
   return c;
 }
@@ -159,6 +170,10 @@ int main(int argc, char** argv) {
   app.add_option("--rate-limit", o.rate_limit,
                  "ALGO:RATE[,burst=B][,queue=Q][,window=W][,key=ip|header:NAME]: limit every request but "
                  "/metrics and /health (429 with Retry-After), e.g. token-bucket:100/s,burst=10");
+  targets::add_upstream_options(app, o.upstream);
+  app.add_option("--waiting-room", o.waiting_room,
+                 "CAPACITY,max-wait=D[,queue=N]: at most CAPACITY requests in service, the rest wait FIFO up to D "
+                 "(X-Queue-Position), then 503 with Retry-After; /metrics and /health bypass it");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")

@@ -96,6 +96,19 @@ class coroutine_conn final : public async_conn {
         sess_.finish_wait();
         continue;
       }
+      if (st.what == session::next::call) {  // a /proxy call or a waiting room's wait, parked as a database call
+        set_no_deadline();
+        db_done_ = false;
+        sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+        sess_.deferred_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
+          db_done_ = true;
+          sleep_timer_.cancel();
+        });
+        if (!db_done_) co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (closed_ || !db_done_) break;
+        sess_.finish_wait();
+        continue;
+      }
       if (st.what == session::next::join) {  // another request's origin call for the same key
         if (park_for_flight()) {
           co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -74,6 +74,7 @@ class reactor_conn final : public async_conn {
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));
       case session::next::remote: return do_remote(std::move(self));
+      case session::next::call: return do_call(std::move(self));
     }
   }
 
@@ -124,6 +125,15 @@ class reactor_conn final : public async_conn {
   void do_db(ptr self) {
     set_no_deadline();
     sess_.db_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
+      on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
+    });
+  }
+
+  // A /proxy call or a waiting room's wait on this loop (its timers and socket waits; an admission
+  // from another thread posts here); its end goes on as a database call's does.
+  void do_call(ptr self) {
+    set_no_deadline();
+    sess_.deferred_call()->async_run(loop_.ioc, std::move(self), [this](std::shared_ptr<void> keep) {
       on_db(std::static_pointer_cast<reactor_conn>(std::move(keep)));
     });
   }

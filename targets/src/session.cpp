@@ -1,6 +1,8 @@
 #include <perflab/targets/session.hpp>
 
 #include <perflab/db/call.hpp>
+#include <perflab/resilience/waiting_room.hpp>
+#include <perflab/upstream/service.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -47,6 +49,8 @@ server_context::server_context(server_config c)
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
+  if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
+  if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -84,6 +88,7 @@ session::~session() {
   // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
   if (waiting_ && cache_wait_ == cache_wait::origin) ctx_.cache->abandon(cache_key_, cache_begin_);
+  leave_room();
 }
 
 std::span<char> session::read_space() noexcept {
@@ -214,7 +219,10 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .db = ctx_.database_if_open(),
                               .db_result = &db_reply_,
                               .encoded_bodies = ctx_.encoded_bodies.get(),
-                              .limiter = ctx_.limiter.get()};
+                              .limiter = ctx_.limiter.get(),
+                              .proxied = &proxy_reply_,
+                              .upstream = ctx_.upstream.get(),
+                              .room = ctx_.room.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -223,6 +231,11 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
       // The limiter's lines go in every response it decided, whatever wrote its head.
       if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
         out_.insert(head_end + 2, rate_headers_);
+    }
+    if (!room_headers_.empty()) {
+      if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
+        out_.insert(head_end + 2, room_headers_);
+      room_headers_.clear();
     }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
@@ -236,6 +249,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
       out_.resize(mark);
     }
   }
+  leave_room();  // the next waiter's turn
   ctx_.stats.request_finished();
   ctx_.stats.record(d.ep, info.status, std::chrono::nanoseconds(now_ns() - start));
   ++answered_;
@@ -290,8 +304,11 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_.consumed();
     continue_sent_ = false;
-    if (ctx_.limiter) {
+    if (ctx_.limiter && !room_waiting_) {  // decided once, not again after a wait in the room
       if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
+    }
+    if (ctx_.room && d.status == 200) {
+      if (auto st = enter_room(d, start)) return *st;  // queued: the wait, then this request again
     }
     ctx_.stats.request_started();
 
@@ -311,6 +328,12 @@ session::step session::process() noexcept {
       if (auto st = start_db(d)) return *st;
       if (begin_ != end_) request_start_ns_ = start;  // answered at once; see below
       continue;
+    }
+    if (d.status == 200 && d.ep == endpoint::proxy) {
+      if (auto st = start_proxy(d, req)) {  // the call copies what it needs of the request first
+        defer(d, req, keep, start, consumed);
+        return *st;
+      }
     }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
@@ -349,6 +372,7 @@ void session::finish_wait() noexcept {
   if (!waiting_) return;
   if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
   if (db_waiting_) finish_db();
+  if (upstream_waiting_) finish_proxy();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
   respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);

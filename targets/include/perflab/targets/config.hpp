@@ -17,6 +17,8 @@
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/resilience/limiter.hpp>
+#include <perflab/resilience/waiting_room.hpp>
+#include <perflab/upstream/config.hpp>
 
 namespace perflab::targets {
 
@@ -69,6 +71,12 @@ struct server_config {
   // --rate-limit: every request but /metrics and /health is decided by it first (429 when
   // refused, a leaky bucket's delay waited). nullopt: no limit.
   std::optional<resilience::limiter_config> rate_limit;
+  // /proxy/{path}: the upstream it forwards to, the client's pool and timeouts, and the policies
+  // (--upstream, --upstream-*). nullopt: /proxy answers 404.
+  std::optional<upstream::config> upstream;
+  // --waiting-room: at most capacity requests in service (every one but /metrics and /health),
+  // the others waiting FIFO up to max-wait, then 503 with Retry-After. nullopt: none.
+  std::optional<resilience::waiting_room_config> waiting_room;
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

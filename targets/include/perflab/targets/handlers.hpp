@@ -14,6 +14,10 @@
 #include <perflab/targets/metrics.hpp>
 #include <perflab/targets/payloads.hpp>
 
+namespace perflab::upstream {
+class service;
+}
+
 namespace perflab::targets {
 
 inline constexpr std::string_view server_name = "perflab-lab-target";
@@ -83,6 +87,16 @@ struct db_reply {
   std::uint64_t terminated = 0;     // /db/terminate: idle connections whose backend was ended
 };
 
+// The outcome of a /proxy request (session_proxy.cpp): the upstream's answer, or the error or
+// fallback the client made of it.
+struct proxy_reply {
+  int status = 502;
+  std::string_view content_type;
+  std::string_view body;
+  std::string_view fallback;  // X-Fallback's reason when a fallback answered (else empty)
+  unsigned attempts = 0;      // X-Upstream-Attempts
+};
+
 // What a response needs besides the request itself.
 struct response_context {
   const metrics* stats = nullptr;   // for /metrics
@@ -96,6 +110,9 @@ struct response_context {
   const db_reply* db_result = nullptr;         // for the /db endpoints
   encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
   const resilience::keyed_limiter* limiter = nullptr;  // for /metrics, with --rate-limit
+  const proxy_reply* proxied = nullptr;        // for /proxy/{path}
+  const upstream::service* upstream = nullptr;  // for /metrics, with --upstream
+  const resilience::waiting_room* room = nullptr;  // for /metrics, with --waiting-room
 };
 
 // What write_response wrote.

@@ -18,6 +18,7 @@ class service;
 }
 namespace perflab::resilience {
 class keyed_limiter;
+class waiting_room;
 }
 
 namespace perflab::targets {
@@ -31,6 +32,7 @@ enum class endpoint : std::uint8_t {
   db_query,      // GET/HEAD /db/query: one database query (pool, then the database)
   items,         // GET/HEAD /items/{id}: a row by key
   db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
+  proxy,         // /proxy/{path}: forwarded to --upstream
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -40,8 +42,8 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 15> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
-                                                         431, 500, 501, 503, 505, 204, 206};
+inline constexpr std::array<int, 18> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
+                                                         431, 500, 501, 503, 505, 204, 206, 429, 502, 504};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
@@ -124,6 +126,9 @@ void write_db_prometheus(const db::service& db, std::string& out);
 // --rate-limit's block: perflab_ratelimit_decisions_total{result=allowed|delayed|refused} and
 // perflab_ratelimit_keys.
 void write_ratelimit_prometheus(const resilience::keyed_limiter& limiter, std::string& out);
+// --waiting-room's block (session_room.cpp): perflab_waitingroom_* (capacity, requests by result,
+// in service, waiting, peak, time waited).
+void write_waiting_room_prometheus(const resilience::waiting_room& room, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,6 +50,15 @@
 namespace perflab::db {
 class call;  // perflab/db/call.hpp: included by the models that run it (it brings in Asio)
 }
+namespace perflab::upstream {
+class service;  // perflab/upstream/service.hpp
+}
+namespace perflab::resilience {
+class waiting_room;  // perflab/resilience/waiting_room.hpp
+}
+namespace boost::asio {
+class io_context;
+}
 
 namespace perflab::targets {
 
@@ -67,6 +77,8 @@ struct server_context {
   encode::stats encode_stats;                  // response compression counters (/metrics)
   std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::unique_ptr<resilience::keyed_limiter> limiter;    // --rate-limit (null: none)
+  std::unique_ptr<upstream::service> upstream;           // --upstream: /proxy's client (null: none)
+  std::unique_ptr<resilience::waiting_room> room;        // --waiting-room (null: none)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -103,6 +115,18 @@ class read_buffer {
   std::size_t max_;
 };
 
+// Work a parked request waits for (next::call): a /proxy call, a place in the waiting room. The
+// model runs it its own way: blocking on a thread model; on an event loop, asynchronously on the
+// loop's io_context, done(keep) coming on the loop when it is over (maybe before async_run
+// returns). keep is the connection: every pending wait holds it; done must not own it.
+class deferred {
+ public:
+  virtual ~deferred() = default;
+  virtual void run_blocking() = 0;
+  using done_fn = std::function<void(std::shared_ptr<void> keep)>;
+  virtual void async_run(boost::asio::io_context& ioc, std::shared_ptr<void> keep, done_fn done) = 0;
+};
+
 class session {
  public:
   enum class next {
@@ -118,6 +142,8 @@ class session {
     remote,  // write the output, run remote_request() on the remote cache (redis_pool blocking, or
              // redis_asio on an event loop), hand its result to finish_remote(), then
              // finish_wait(), process()
+    call,  // write the output, run deferred_call() (blocking run_blocking, or async_run on an event
+           // loop), then finish_wait(), process()
   };
   struct step {
     next what = next::read;
@@ -159,6 +185,8 @@ class session {
   cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
   // During a db step: the database call to run (valid until finish_wait()).
   db::call* db_call() const noexcept { return db_call_.get(); }
+  // During a call step: what to run (valid until finish_wait()).
+  deferred* deferred_call() const noexcept { return call_; }
   // During a remote step: what to ask the remote cache (views valid until finish_wait()).
   const cache::remote_request& remote_request() const noexcept { return remote_req_; }
   // The remote step's result (value: a get's hit, copied); then finish_wait().
@@ -216,6 +244,15 @@ class session {
   std::optional<step> start_db(const dispatch& d) noexcept;
   // After the call: its status and body for the response.
   void finish_db() noexcept;
+  // /proxy/{path} (session_proxy.cpp): the call prepared from the parsed request (before defer()
+  // consumes it) and the upstream step; nullopt when answered at once (no --upstream: 404).
+  std::optional<step> start_proxy(dispatch& d, const request_view& req) noexcept;
+  void finish_proxy() noexcept;
+  // --waiting-room (session_room.cpp): admitted (nullopt, in_room_ set), refused or timed out
+  // (d becomes a 503 with Retry-After), or queued: the wait to run (the request stays parsed and
+  // is handled by the process() after it). leave_room(): the request in service is answered.
+  std::optional<step> enter_room(dispatch& d, std::int64_t& start) noexcept;
+  void leave_room() noexcept;
   // --rate-limit (session_limit.cpp): the decision for the parsed request, its headers kept in
   // rate_headers_ for its response. Refused: d becomes a 429. Delayed: the wait to return (the
   // request stays parsed and is handled by the process() after it).
@@ -260,6 +297,20 @@ class session {
   std::unique_ptr<db::call> db_call_;
   bool db_waiting_ = false;
   db_reply db_reply_{};
+  // The pending /proxy request: the call (made at this connection's first /proxy request).
+  std::unique_ptr<deferred> proxy_call_;
+  bool upstream_waiting_ = false;
+  proxy_reply proxy_reply_{};
+  deferred* call_ = nullptr;  // what a call step runs
+  // --waiting-room: this connection's wait (made at its first queued request), whether the
+  // current request is in service (leaves the room when answered) or back from a wait, its
+  // place on entry and arrival, and its X-Queue-Position / Retry-After lines.
+  std::unique_ptr<deferred> room_wait_;
+  bool in_room_ = false;
+  bool room_waiting_ = false;
+  std::uint32_t room_position_ = 0;
+  std::int64_t room_start_ns_ = 0;
+  std::string room_headers_;
   // --rate-limit: the peer's address (key=ip), the current request's X-RateLimit-* (and
   // Retry-After) lines, and a request decided before its leaky-bucket delay with its arrival.
   std::string peer_;

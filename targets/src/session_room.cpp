@@ -1,0 +1,226 @@
+// session's part of --waiting-room: every request but /metrics and /health enters the room before
+// its handler runs. Admitted at once: served. Refused (the queue is full): 503 with Retry-After.
+// Queued: the request stays parsed in the buffer while the model runs the wait (next::call:
+// blocking on a condition variable on the thread models, parked on the loop's timer on the event
+// loops, woken by the admission's post), then the next process() serves it (X-Queue-Position: its
+// place on entry) or, when max-wait passed first, answers 503 with Retry-After. A request in
+// service leaves the room when its response is written into the buffer (or its connection ends).
+#include <perflab/targets/session.hpp>
+
+#include <utility>  // GCC 12: before any boost/asio header that pulls in awaitable
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <condition_variable>
+#include <iterator>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include <perflab/resilience/waiting_room.hpp>
+
+namespace perflab::targets {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// One connection's place in the queue for its current request.
+class room_wait final : public deferred {
+ public:
+  explicit room_wait(resilience::waiting_room& room) : room_(room) {}
+  ~room_wait() override { abandon(); }
+
+  resilience::waiting_room::outcome enter(std::uint32_t& position) {
+    abandon();
+    state_ = std::make_shared<state>();  // an earlier admission's callback keeps its own
+    auto st = state_;
+    const auto t = room_.enter(nanos(now_ns()), [st] { st->admit(); });
+    id_ = t.id;
+    position = t.position;
+    queued_ = t.result == resilience::waiting_room::outcome::queued;
+    resolved_ = admitted_ = false;
+    return t.result;
+  }
+  // After the wait: admitted (the session now owns the place and leaves the room itself).
+  bool take() noexcept {
+    queued_ = false;
+    return admitted_;
+  }
+
+  void run_blocking() override {
+    std::unique_lock lock(state_->mutex);
+    state_->cv.wait_for(lock, room_.config().max_wait, [&] { return state_->admitted; });
+    if (!state_->admitted) {
+      lock.unlock();
+      if (room_.cancel(id_)) return resolve(false);  // max-wait passed in the queue
+      lock.lock();  // admitted just now: its callback is on its way
+      state_->cv.wait(lock, [&] { return state_->admitted; });
+    }
+    resolve(true);
+  }
+
+  void async_run(asio::io_context& ioc, std::shared_ptr<void> keep, done_fn done) override {
+    done_ = std::move(done);
+    if (!timer_) timer_.emplace(ioc);
+    {
+      std::lock_guard lock(state_->mutex);
+      if (!state_->admitted) {
+        // The admission comes on the thread of whichever request left the room: it only posts
+        // here, and only while the connection lives.
+        std::weak_ptr<void> weak = keep;
+        state_->wake = [weak, &ioc, this] {
+          if (auto k = weak.lock()) asio::post(ioc, [this, k = std::move(k)]() mutable { on_admitted(std::move(k)); });
+        };
+        timer_->expires_after(room_.config().max_wait);
+        timer_->async_wait([this, k = std::move(keep)](const boost::system::error_code& ec) mutable {
+          if (!ec) on_timer(std::move(k));
+        });
+        return;
+      }
+    }
+    resolve(true);
+    auto d = std::move(done_);
+    d(std::move(keep));
+  }
+
+ private:
+  struct state {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool admitted = false;
+    std::function<void()> wake;  // event loops: posts the admission to the loop
+    void admit() {
+      std::function<void()> w;
+      {
+        std::lock_guard lock(mutex);
+        admitted = true;
+        w = wake;
+      }
+      cv.notify_all();
+      if (w) w();
+    }
+  };
+  void resolve(bool admitted) noexcept {
+    resolved_ = true;
+    admitted_ = admitted;
+  }
+  void on_admitted(std::shared_ptr<void> keep) {
+    if (resolved_) return;
+    resolve(true);
+    timer_->cancel();
+    auto d = std::move(done_);
+    d(std::move(keep));
+  }
+  void on_timer(std::shared_ptr<void> keep) {
+    if (resolved_) return;
+    if (!room_.cancel(id_)) return;  // admitted just now: on_admitted goes on
+    resolve(false);
+    auto d = std::move(done_);
+    d(std::move(keep));
+  }
+  // The connection ends (or a new request enters) with a place not taken by the session: give
+  // it back, or withdraw from the queue.
+  void abandon() noexcept {
+    if (!queued_) return;
+    queued_ = false;
+    if (resolved_) {
+      if (admitted_) room_.leave(nanos(now_ns()));
+      return;
+    }
+    if (!room_.cancel(id_)) room_.leave(nanos(now_ns()));  // admitted, its callback still on its way
+  }
+
+  resilience::waiting_room& room_;
+  std::shared_ptr<state> state_;
+  std::uint64_t id_ = 0;
+  bool queued_ = false;    // a queued ticket not yet taken by the session
+  bool resolved_ = false;  // the wait ended (admitted_ says how)
+  bool admitted_ = false;
+  std::optional<asio::steady_timer> timer_;
+  done_fn done_;
+};
+
+void retry_after(const resilience::waiting_room_config& c, std::string& out) {
+  const auto s = std::chrono::ceil<std::chrono::seconds>(c.max_wait).count();
+  fmt::format_to(std::back_inserter(out), "Retry-After: {}\r\n", std::max<std::int64_t>(1, s));
+}
+
+}  // namespace
+
+std::optional<session::step> session::enter_room(dispatch& d, std::int64_t& start) noexcept {
+  if (d.ep == endpoint::metrics || d.ep == endpoint::health) return std::nullopt;  // how the lab sees the server
+  try {
+    room_headers_.clear();
+    if (room_waiting_) {  // back from the wait: served now, timed from its arrival
+      room_waiting_ = false;
+      start = room_start_ns_;
+      if (static_cast<room_wait&>(*room_wait_).take()) {
+        in_room_ = true;
+        fmt::format_to(std::back_inserter(room_headers_), "X-Queue-Position: {}\r\n", room_position_);
+      } else {
+        d.status = 503;
+        retry_after(ctx_.room->config(), room_headers_);
+      }
+      return std::nullopt;
+    }
+    if (!room_wait_) room_wait_ = std::make_unique<room_wait>(*ctx_.room);
+    std::uint32_t position = 0;
+    switch (static_cast<room_wait&>(*room_wait_).enter(position)) {
+      case resilience::waiting_room::outcome::admitted:
+        in_room_ = true;
+        room_headers_.append("X-Queue-Position: 0\r\n");
+        return std::nullopt;
+      case resilience::waiting_room::outcome::refused:
+        d.status = 503;
+        retry_after(ctx_.room->config(), room_headers_);
+        return std::nullopt;
+      case resilience::waiting_room::outcome::queued: break;
+    }
+    room_waiting_ = true;
+    room_position_ = position;
+    room_start_ns_ = start;
+    call_ = room_wait_.get();
+    return step{next::call};
+  } catch (...) {
+    ctx_.stats.allocation_failed();  // no memory for the wait: turned away
+    d.status = 503;
+    return std::nullopt;
+  }
+}
+
+void session::leave_room() noexcept {
+  if (!in_room_) return;
+  in_room_ = false;
+  ctx_.room->leave(nanos(now_ns()));
+}
+
+void write_waiting_room_prometheus(const resilience::waiting_room& room, std::string& out) {
+  const auto s = room.stats();
+  const auto& c = room.config();
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP perflab_waitingroom_capacity Requests in service at once (--waiting-room).\n"
+                 "# TYPE perflab_waitingroom_capacity gauge\nperflab_waitingroom_capacity {}\n"
+                 "# HELP perflab_waitingroom_max_wait_seconds Longest wait in the queue.\n"
+                 "# TYPE perflab_waitingroom_max_wait_seconds gauge\nperflab_waitingroom_max_wait_seconds {:g}\n"
+                 "# HELP perflab_waitingroom_requests_total Requests by what the room did with them.\n"
+                 "# TYPE perflab_waitingroom_requests_total counter\n"
+                 "perflab_waitingroom_requests_total{{result=\"admitted\"}} {}\n"
+                 "perflab_waitingroom_requests_total{{result=\"admitted_after_wait\"}} {}\n"
+                 "perflab_waitingroom_requests_total{{result=\"timed_out\"}} {}\n"
+                 "perflab_waitingroom_requests_total{{result=\"refused\"}} {}\n"
+                 "# HELP perflab_waitingroom_in_service Requests in service now.\n"
+                 "# TYPE perflab_waitingroom_in_service gauge\nperflab_waitingroom_in_service {}\n"
+                 "# HELP perflab_waitingroom_waiting Requests in the queue now.\n"
+                 "# TYPE perflab_waitingroom_waiting gauge\nperflab_waitingroom_waiting {}\n"
+                 "# HELP perflab_waitingroom_peak_waiting Most requests in the queue at once.\n"
+                 "# TYPE perflab_waitingroom_peak_waiting gauge\nperflab_waitingroom_peak_waiting {}\n"
+                 "# HELP perflab_waitingroom_wait_seconds_total Time admitted requests spent in the queue.\n"
+                 "# TYPE perflab_waitingroom_wait_seconds_total counter\nperflab_waitingroom_wait_seconds_total {:g}\n",
+                 c.capacity, std::chrono::duration<double>(c.max_wait).count(), s.admitted_at_once, s.admitted_after_wait,
+                 s.timed_out, s.refused, s.in_service, s.waiting, s.peak_waiting, static_cast<double>(s.wait_ns_total) / 1e9);
+}
+
+}  // namespace perflab::targets
