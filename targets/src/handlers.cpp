@@ -336,6 +336,10 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path == "/db/query") d.ep = endpoint::db_query;
   else if (path.starts_with("/items/")) d.ep = endpoint::items;
   else if (path == "/db/terminate") d.ep = endpoint::db_terminate;
+  else if (path == "/stock" || path.starts_with("/stock/")) d.ep = path.ends_with("/buy") ? endpoint::stock_buy : endpoint::stock;
+  else if (path == "/orders") d.ep = endpoint::orders;
+  else if (path == "/jobs") d.ep = endpoint::jobs;
+  else if (path.starts_with("/jobs/")) d.ep = endpoint::job;
   else {
     d.status = 404;
     return d;
@@ -355,6 +359,9 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
       allowed = method == "PURGE";
       break;
     case endpoint::db_terminate:
+    case endpoint::stock_buy:  // /stock, /orders, /jobs: arguments are checked by the session
+    case endpoint::orders:
+    case endpoint::jobs:
       d.allow = "POST, OPTIONS";
       allowed = method == "POST";
       break;
@@ -511,6 +518,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
                      if (ctx.limiter) write_ratelimit_prometheus(*ctx.limiter, o);
+                     if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -526,6 +534,17 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::items:
     case endpoint::db_terminate:
       if (ctx.db_result) return write_db_response(d, *ctx.db_result, keep_alive, minor, req, ctx, out);
+      break;  // answered without its outcome: a bug, answered 500
+    case endpoint::stock:
+    case endpoint::stock_buy:
+    case endpoint::orders:
+    case endpoint::jobs:
+    case endpoint::job:
+      if (const auto* c = ctx.contended) {
+        append_built(out, c->status, json, keep_alive, minor, d.head, c->headers,
+                     [&](std::string& o) { o.append(c->body); });
+        return {c->status, 0};
+      }
       break;  // answered without its outcome: a bug, answered 500
     case endpoint::options:
     case endpoint::not_found:

@@ -18,6 +18,7 @@
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/server.hpp>
 
+#include "contention_cli.hpp"
 #include "db_cli.hpp"
 
 namespace {
@@ -34,6 +35,7 @@ struct options {
   targets::encode_options encode;
   db::options db;
   std::string rate_limit;
+  targets::contention_options contention;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -93,6 +95,9 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     if (!limit) return tl::unexpected(limit.error());  // names --rate-limit
     c.rate_limit = *limit;
   }
+  auto contended = targets::parse_contention_options(o.contention);
+  if (!contended) return tl::unexpected(contended.error());
+  c.contention = *contended;
   return c;
 }
 
@@ -159,6 +164,7 @@ int main(int argc, char** argv) {
   app.add_option("--rate-limit", o.rate_limit,
                  "ALGO:RATE[,burst=B][,queue=Q][,window=W][,key=ip|header:NAME]: limit every request but "
                  "/metrics and /health (429 with Retry-After), e.g. token-bucket:100/s,burst=10");
+  targets::add_contention_options(app, o.contention);
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")

@@ -12,6 +12,7 @@
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/cache/remote.hpp>
+#include <perflab/contention/service.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
@@ -69,6 +70,9 @@ struct server_config {
   // --rate-limit: every request but /metrics and /health is decided by it first (429 when
   // refused, a leaky bucket's delay waited). nullopt: no limit.
   std::optional<resilience::limiter_config> rate_limit;
+  // /stock, /orders and /jobs (--stock-*, --idempotency-ttl, --order-work, --job-*): the
+  // contention experiments' state, built at its first use.
+  contention::service_config contention{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

@@ -82,6 +82,14 @@ struct db_reply {
   std::uint64_t terminated = 0;     // /db/terminate: idle connections whose backend was ended
 };
 
+// The outcome of /stock, /orders or /jobs, worked out by the session (status, a JSON body and
+// extra header lines such as "Idempotent-Replayed: true\r\n"), written as it is.
+struct contention_reply {
+  int status = 200;
+  std::string_view body;
+  std::string_view headers;
+};
+
 // What a response needs besides the request itself.
 struct response_context {
   const metrics* stats = nullptr;   // for /metrics
@@ -95,6 +103,8 @@ struct response_context {
   const db_reply* db_result = nullptr;         // for the /db endpoints
   encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
   const resilience::keyed_limiter* limiter = nullptr;  // for /metrics, with --rate-limit
+  const contention::service* contention = nullptr;     // for /metrics (what of it has been used)
+  const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs
 };
 
 // What write_response wrote.

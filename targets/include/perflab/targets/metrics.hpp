@@ -19,6 +19,9 @@ class service;
 namespace perflab::resilience {
 class keyed_limiter;
 }
+namespace perflab::contention {
+class service;
+}
 
 namespace perflab::targets {
 
@@ -31,6 +34,11 @@ enum class endpoint : std::uint8_t {
   db_query,      // GET/HEAD /db/query: one database query (pool, then the database)
   items,         // GET/HEAD /items/{id}: a row by key
   db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
+  stock,         // GET/HEAD /stock/{item} and /stock: the stock invariant
+  stock_buy,     // POST /stock/{item}/buy?qty=N
+  orders,        // POST /orders (Idempotency-Key)
+  jobs,          // POST /jobs: 202 once queued
+  job,           // GET/HEAD /jobs/{id}: a job's status
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -40,8 +48,9 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 15> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
-                                                         431, 500, 501, 503, 505, 204, 206};
+inline constexpr std::array<int, 19> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
+                                                         431, 500, 501, 503, 505, 204, 206,
+                                                         201, 202, 409, 422};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
@@ -124,6 +133,12 @@ void write_db_prometheus(const db::service& db, std::string& out);
 // --rate-limit's block: perflab_ratelimit_decisions_total{result=allowed|delayed|refused} and
 // perflab_ratelimit_keys.
 void write_ratelimit_prometheus(const resilience::keyed_limiter& limiter, std::string& out);
+
+// perflab::contention's blocks, for what has been used: perflab_stock_* (strategy, buys by
+// result, units initial/sold/remaining, invariant violations), perflab_orders_created_total and
+// perflab_idempotency_* (requests by verdict, keys), perflab_jobs_* (by result, queued, running,
+// the accepted -> done histogram).
+void write_contention_prometheus(const contention::service& svc, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;
