@@ -126,11 +126,13 @@ TEST_P(TargetContention, ConcurrentRepeatsOfOneKeyCreateOneOrder) {
   auto again = c.request(post("/orders", body, key));
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 201);
+  EXPECT_TRUE(again->head.starts_with("HTTP/1.1 201 Created\r\n")) << again->head;
   EXPECT_TRUE(has_field(*again, "Idempotent-Replayed: true")) << again->head;
   EXPECT_EQ(json_number(again->body, "order"), order_id.load());
   auto mismatch = c.request(post("/orders", R"({"item":3,"qty":5})", key));
   ASSERT_TRUE(mismatch);
   EXPECT_EQ(mismatch->status, 422) << mismatch->body;
+  EXPECT_TRUE(mismatch->head.starts_with("HTTP/1.1 422 Unprocessable Content\r\n")) << mismatch->head;
   EXPECT_EQ(metric(t.port(), "perflab_orders_created_total"), 1);
   EXPECT_EQ(metric(t.port(), "perflab_idempotency_requests_total{result=\"first\"}"), 1);
   EXPECT_EQ(metric(t.port(), "perflab_idempotency_requests_total{result=\"replay\"}"), replayed + 1);
