@@ -15,6 +15,7 @@ namespace perflab::targets {
 // As typed on the command line.
 struct contention_options {
   std::string strategy = "mutex";    // --stock-strategy
+  std::string redis;                 // --stock-redis redis://HOST:PORT (the redis strategy)
   std::string initial = "1000";      // --stock-initial: units per item
   std::string items = "1";           // --stock-items
   std::string shards = "0";          // --stock-shards (sharded; 0: one per hardware thread)
@@ -27,7 +28,8 @@ struct contention_options {
 };
 
 inline void add_contention_options(CLI::App& app, contention_options& o) {
-  app.add_option("--stock-strategy", o.strategy, "/stock: mutex | atomic | sharded | single-writer")->capture_default_str();
+  app.add_option("--stock-strategy", o.strategy, "/stock: mutex | atomic | sharded | single-writer | redis")->capture_default_str();
+  app.add_option("--stock-redis", o.redis, "/stock redis: redis://HOST:PORT holding the counters (a Lua script per buy)");
   app.add_option("--stock-initial", o.initial, "/stock: units of each item at start")->capture_default_str();
   app.add_option("--stock-items", o.items, "/stock: items 0..K-1")->capture_default_str();
   app.add_option("--stock-shards", o.shards, "/stock sharded: shards per item (0: one per hardware thread, at least 2)")
@@ -50,8 +52,15 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   const auto strategy = contention::parse_stock_strategy(o.strategy);
   if (!strategy)
     return tl::unexpected("--stock-strategy: unknown strategy '" + o.strategy +
-                          "' (accepted: mutex, atomic, sharded, single-writer)");
+                          "' (accepted: mutex, atomic, sharded, single-writer, redis)");
   c.strategy = *strategy;
+  if (!o.redis.empty()) {
+    const auto url = contention::parse_stock_redis_url(o.redis);
+    if (!url) return tl::unexpected("--stock-redis: expected redis://HOST[:PORT], got '" + o.redis + "'");
+    c.redis = *url;
+  }
+  if (c.strategy == contention::stock_strategy::redis && o.redis.empty())
+    return tl::unexpected(std::string("--stock-strategy: redis needs --stock-redis redis://HOST:PORT"));
   // A whole number from lo to hi (SI suffixes allowed: 10k).
   auto whole = [](const std::string& name, const std::string& text, double lo, double hi) -> tl::expected<double, std::string> {
     const auto v = units::parse_count(text);

@@ -212,6 +212,9 @@ int main(int argc, char** argv) {
   } catch (const db::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // a bad --db, found before listening
+  } catch (const contention::unavailable& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;  // --stock-redis unreachable, found before listening
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::runtime_error;

@@ -48,6 +48,7 @@ server_context::server_context(server_config c)
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
+  if (config.contention.strategy == contention::stock_strategy::redis) contention.stocks();  // the same
 }
 
 server_context::~server_context() = default;

@@ -92,7 +92,8 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
         }
         buy_item_ = item;
         buy_qty_ = static_cast<std::int64_t>(qty);
-        if (stock.strategy() == contention::stock_strategy::single_writer) {
+        if (stock.strategy() == contention::stock_strategy::single_writer ||
+            stock.strategy() == contention::stock_strategy::redis) {  // answered by the owner thread
           if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
           handoff_->start_buy(stock, item, buy_qty_);
           contention_wait_ = contention_wait::buy;
@@ -208,8 +209,10 @@ void session::finish_contention() noexcept {
                      ms_between(j.accepted_ns, j.finished_ns));
     } else if (waited == contention_wait::buy) {
       const auto r = handoff_->buy();
-      contention_reply_.status = r.bought ? 200 : 409;
-      if (r.bought)
+      contention_reply_.status = r.error ? 503 : r.bought ? 200 : 409;
+      if (r.error)
+        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store (redis) did not answer\"}}\n", buy_item_);
+      else if (r.bought)
         fmt::format_to(out, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", buy_item_, buy_qty_, r.remaining);
       else
         fmt::format_to(out, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"sold out\"}}\n", buy_item_,

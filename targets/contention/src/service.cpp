@@ -4,7 +4,13 @@ namespace perflab::contention {
 
 stock& service::stocks() {
   std::call_once(stock_once_, [this] {
-    stock_owned_ = make_stock(config_.strategy, config_.items, config_.initial, config_.shards);
+    if (config_.strategy == stock_strategy::redis) {
+      auto made = make_redis_stock(config_.redis, config_.items, config_.initial);
+      if (!made) throw unavailable("--stock-redis: " + made.error());
+      stock_owned_ = std::move(*made);
+    } else {
+      stock_owned_ = make_stock(config_.strategy, config_.items, config_.initial, config_.shards);
+    }
     stock_.store(stock_owned_.get(), std::memory_order_release);
   });
   return *stock_owned_;

@@ -72,4 +72,24 @@ TEST(ContentionHandoff, EveryJobWaiterIsCompletedEvenWhenTheJobBeatsItsRegistrat
   EXPECT_EQ(svc.job_completion().count, 800u);
 }
 
+TEST(StockRedisUrl, AcceptsHostAndOptionalPortOnly) {
+  struct row {
+    const char* url;
+    bool ok;
+    const char* host;
+    int port;
+  };
+  for (const row& r : {row{"redis://127.0.0.1:6380", true, "127.0.0.1", 6380}, row{"redis://cache", true, "cache", 6379},
+                       row{"http://h:1", false, "", 0}, row{"redis://", false, "", 0}, row{"redis://h:0", false, "", 0},
+                       row{"redis://h:99999", false, "", 0}, row{"redis://u@h:1", false, "", 0},
+                       row{"redis://h:1/2", false, "", 0}}) {
+    SCOPED_TRACE(r.url);
+    const auto c = parse_stock_redis_url(r.url);
+    ASSERT_EQ(c.has_value(), r.ok);
+    if (!r.ok) continue;
+    EXPECT_EQ(c->host, r.host);
+    EXPECT_EQ(c->port, r.port);
+  }
+}
+
 }  // namespace

@@ -254,7 +254,8 @@ TEST(TargetContentionOptions, BadValuesExit2NamingTheOption) {
       {"--stock-strategy", "optimistic"}, {"--stock-initial", "many"}, {"--stock-items", "0"},
       {"--stock-shards", "1"},           {"--idempotency-ttl", "0"}, {"--order-work", "soon"},
       {"--job-workers", "0"},            {"--job-queue", "1.5"},     {"--job-work", "20"},
-      {"--job-reply", "later"}};
+      {"--job-reply", "later"},          {"--stock-redis", "http://x"},
+      {"--stock-strategy", "redis"}};
   for (const auto& [option, value] : bad) {
     SCOPED_TRACE(option + " " + value);
     launch_options to_stdout;

@@ -13,16 +13,19 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <perflab/contention/idempotency.hpp>
 #include <perflab/contention/jobs.hpp>
 #include <perflab/contention/stock.hpp>
+#include <perflab/contention/stock_redis.hpp>
 
 namespace perflab::contention {
 
 struct service_config {
   stock_strategy strategy = stock_strategy::mutex;  // --stock-strategy
+  redis_stock_config redis{};                       // --stock-redis: the redis strategy's server
   std::uint64_t items = 1;                          // --stock-items: items 0..items-1, >= 1
   std::int64_t initial = 1000;                      // --stock-initial: units of each item at start, >= 0
   unsigned shards = 0;                              // sharded: shard count (0: one per hardware thread, >= 2)
@@ -39,6 +42,11 @@ inline constexpr std::array<double, 14> job_latency_bounds_s = {0.001, 0.0025, 0
 
 class handoff;
 
+// The redis strategy's server cannot be reached or set up (thrown by service::stocks()).
+struct unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class service {
  public:
   explicit service(service_config c) : config_(c) {}
@@ -46,7 +54,9 @@ class service {
   service& operator=(const service&) = delete;
   const service_config& config() const noexcept { return config_; }
 
-  stock& stocks();                 // built at the first call (may throw std::bad_alloc)
+  // Built at the first call (may throw std::bad_alloc, or unavailable for the redis strategy:
+  // lab-target builds that one before listening).
+  stock& stocks();
   idempotency_store& idempotency();
   job_queue& jobs();
   // Queues a job and has `notify` completed (its job() set) when a worker has done it: the
