@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <regex>
 #include <string>
 #include <thread>
@@ -245,6 +246,32 @@ TEST_P(TargetContention, BadInputIsAClear4xx) {
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(json_number(ok->body, "remaining"), 997);
 }
+
+#ifdef PERFLAB_LOADGEN_BIN
+TEST(TargetContentionLoadgen, UuidKeysMakeOneOrderPerRequestAndAFixedKeyOne) {
+  // The loadgen's {uuid}: a fresh Idempotency-Key per request, so every POST is an order; the
+  // same key on every request: one order, the rest replays. Three rounds, to catch a flaky one.
+  target_process t(model_args("reactor"));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const std::string url = "http://127.0.0.1:" + std::to_string(t.port()) + "/orders";
+  double expected = 0;
+  for (int round = 0; round < 3; ++round) {
+    const std::string cmd = std::string(PERFLAB_LOADGEN_BIN) + " attack " + url +
+                            " -m POST -H 'Idempotency-Key: {uuid}' --body '{\"item\":1}' -c 8 -n 500 --seed " +
+                            std::to_string(round + 1) + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    expected += 500;
+    EXPECT_EQ(metric(t.port(), "perflab_orders_created_total"), expected) << "round " << round;
+  }
+  const std::string fixed = std::string(PERFLAB_LOADGEN_BIN) + " attack " + url +
+                            " -m POST -H 'Idempotency-Key: fixed-1' --body x -c 8 -n 200 >/dev/null 2>&1";
+  ASSERT_EQ(std::system(fixed.c_str()), 0);
+  EXPECT_EQ(metric(t.port(), "perflab_orders_created_total"), expected + 1);
+  EXPECT_EQ(metric(t.port(), "perflab_idempotency_requests_total{result=\"replay\"}") +
+                metric(t.port(), "perflab_idempotency_requests_total{result=\"in_flight\"}"),
+            199);
+}
+#endif
 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetContention, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
