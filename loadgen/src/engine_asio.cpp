@@ -109,6 +109,7 @@ struct connection {
   std::int64_t requests_done = 0; // on this connection
   std::string_view pending_write; // unwritten tail after a partial send
   rendered_request req;           // the request in flight (resent as is by a retry)
+  std::string stamped;            // req's bytes with fresh `{uuid}`s (reserved before the run; unused without)
   std::string verify_raw;         // --verify only: the response so far, as received (empty otherwise)
   bool retrying = false;          // the request in flight is a resend after a stale keep-alive connection
 };
@@ -128,7 +129,10 @@ class asio_worker final : public load_worker {
         interval_(std::make_unique<sample_set>()) {
     endpoint_ = tcp::endpoint(asio::ip::make_address(s.host), s.port);
     conns_.reserve(static_cast<std::size_t>(connections));
-    for (std::int64_t i = 0; i < connections; ++i) conns_.push_back(std::make_unique<connection>(ioc_));
+    for (std::int64_t i = 0; i < connections; ++i) {
+      conns_.push_back(std::make_unique<connection>(ioc_));
+      conns_.back()->stamped.reserve(s.mix->max_uuid_request_bytes());
+    }
     idle_.reserve(conns_.size());
     closed_.reserve(conns_.size());
     for (auto it = conns_.rbegin(); it != conns_.rend(); ++it) closed_.push_back(it->get());
@@ -417,7 +421,10 @@ class asio_worker final : public load_worker {
     // The clock first: an interval closed at this point must not see this request half set up.
     const std::int64_t now = now_ns();
     advance(now);
-    if (!resend) c.req = s_.mix->pick(rng_);
+    if (!resend) {
+      c.req = s_.mix->pick(rng_);
+      stamp_uuids(c.req, c.stamped, rng_);  // a fresh key per logical request; a resend keeps it
+    }
     const rendered_request& req = c.req;
     c.parser.reset(req.head);
     c.verify_raw.clear();

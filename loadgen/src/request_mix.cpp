@@ -10,6 +10,9 @@ namespace perflab::loadgen {
 
 namespace {
 constexpr std::string_view key_marker = "{key}";
+constexpr std::string_view uuid_marker = "{uuid}";
+// What `{uuid}` renders as before a connection stamps a fresh one over it (same length).
+constexpr std::string_view uuid_template = "00000000-0000-4000-8000-000000000000";
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -17,14 +20,23 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-void replace_keys(std::string& out, std::string_view text, std::string_view key) {
+// Appends text with `{key}` replaced by key and `{uuid}` by the template, whose offsets in out
+// go to uuids.
+void replace_keys(std::string& out, std::string_view text, std::string_view key, std::vector<std::size_t>& uuids) {
   std::size_t pos = 0;
   while (true) {
-    const auto hit = text.find(key_marker, pos);
+    const auto k = text.find(key_marker, pos), u = text.find(uuid_marker, pos);
+    const auto hit = std::min(k, u);
     if (hit == std::string_view::npos) break;
     out.append(text.substr(pos, hit - pos));
-    out.append(key);
-    pos = hit + key_marker.size();
+    if (hit == k) {
+      out.append(key);
+      pos = hit + key_marker.size();
+    } else {
+      uuids.push_back(out.size());
+      out.append(uuid_template);
+      pos = hit + uuid_marker.size();
+    }
   }
   out.append(text.substr(pos));
 }
@@ -36,7 +48,9 @@ bool has_key(const request_spec& s) {
   return false;
 }
 
-void render(std::string& out, const parsed_url& url, const request_spec& s, std::string_view key) {
+// uuids: the offsets in out of every `{uuid}` rendered.
+void render(std::string& out, const parsed_url& url, const request_spec& s, std::string_view key,
+            std::vector<std::size_t>& uuids) {
   out.append(s.method);
   out.push_back(' ');
   // Request paths are appended to the URL's path ("http://h/api" + "/users" = "/api/users").
@@ -45,7 +59,7 @@ void render(std::string& out, const parsed_url& url, const request_spec& s, std:
     if (!base.empty() && base.back() == '/') base.remove_suffix(1);
     out.append(base);
     if (s.path.front() != '/' && s.path.front() != '?') out.push_back('/');
-    replace_keys(out, s.path, key);
+    replace_keys(out, s.path, key, uuids);
   } else {
     out.append(base.empty() ? std::string_view("/") : base);
   }
@@ -63,11 +77,12 @@ void render(std::string& out, const parsed_url& url, const request_spec& s, std:
   for (const auto& [name, value] : s.headers) {
     out.append(name);
     out.append(": ");
-    replace_keys(out, value, key);
+    replace_keys(out, value, key, uuids);
     out.append("\r\n");
   }
   std::string body;
-  replace_keys(body, s.body, key);
+  std::vector<std::size_t> body_uuids;
+  replace_keys(body, s.body, key, body_uuids);
   const bool wants_length = !body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
   if (wants_length && !have_length) {
     out.append("Content-Length: ");
@@ -75,7 +90,14 @@ void render(std::string& out, const parsed_url& url, const request_spec& s, std:
     out.append("\r\n");
   }
   out.append("\r\n");
+  for (auto at : body_uuids) uuids.push_back(out.size() + at);
   out.append(body);
+}
+
+bool has_idempotency_key(const request_spec& s) {
+  for (const auto& [name, value] : s.headers)
+    if (iequals(name, "idempotency-key")) return true;
+  return false;
 }
 }  // namespace
 
@@ -173,6 +195,7 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
     total_weight += s.weight;
   }
   std::string key_text;
+  std::vector<std::size_t> uuids;
   for (const auto& s : specs) {
     const bool keyed = has_key(s);
     if (keyed && keys.keys == 0)
@@ -182,11 +205,17 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
     for (std::uint64_t k = 0; k < n; ++k) {
       key_text = keyed ? std::to_string(k) : std::string();
       const std::size_t offset = mix.arena_.size();
-      render(mix.arena_, url, s, key_text);
+      uuids.clear();
+      render(mix.arena_, url, s, key_text, uuids);
       if (mix.arena_.size() > max_rendered_bytes)
         return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys); use fewer keys",
                                           max_rendered_bytes, keys.keys));
-      mix.entries_.push_back({offset, mix.arena_.size() - offset, s.method == "HEAD", is_idempotent_method(s.method)});
+      const std::size_t length = mix.arena_.size() - offset;
+      entry e{offset, length, s.method == "HEAD", is_idempotent_method(s.method) || has_idempotency_key(s),
+              static_cast<std::uint32_t>(mix.uuid_offsets_.size()), static_cast<std::uint32_t>(uuids.size())};
+      for (auto at : uuids) mix.uuid_offsets_.push_back(static_cast<std::uint32_t>(at - offset));
+      if (!uuids.empty()) mix.max_uuid_bytes_ = std::max(mix.max_uuid_bytes_, length);
+      mix.entries_.push_back(e);
     }
     mix.spec_cdf_.push_back((mix.spec_cdf_.empty() ? 0.0 : mix.spec_cdf_.back()) + s.weight / total_weight);
   }
@@ -210,7 +239,28 @@ std::size_t request_mix::entry_index(std::size_t spec, std::uint64_t key) const 
 
 rendered_request request_mix::at(std::size_t i) const noexcept {
   const auto& e = entries_[i];
-  return {std::string_view(arena_).substr(e.offset, e.length), e.head, e.idempotent};
+  return {std::string_view(arena_).substr(e.offset, e.length), e.head, e.idempotent,
+          std::span<const std::uint32_t>(uuid_offsets_).subspan(e.uuid_first, e.uuid_count)};
+}
+
+void stamp_uuids(rendered_request& r, std::string& buf, rng& g) noexcept {
+  if (r.uuids.empty()) return;
+  static constexpr char hex[] = "0123456789abcdef";
+  buf.assign(r.bytes);  // within the reserved capacity: no allocation
+  for (const auto at : r.uuids) {
+    char* p = buf.data() + at;
+    const std::uint64_t hi = g.next(), lo = g.next();
+    int nibble = 0;
+    for (int i = 0; i < 36; ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) continue;  // the dashes of the template stay
+      const std::uint64_t word = nibble < 16 ? hi : lo;
+      p[i] = hex[(word >> (4 * (nibble % 16))) & 0xf];
+      ++nibble;
+    }
+    p[14] = '4';                                            // version 4 (random)
+    p[19] = hex[8 | ((lo >> 62) & 0x3)];                    // variant 10xx
+  }
+  r.bytes = buf;
 }
 
 rendered_request request_mix::pick(rng& r) const noexcept {

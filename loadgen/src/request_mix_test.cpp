@@ -1,6 +1,8 @@
 #include "perflab/loadgen/request_mix.hpp"
 
 #include <map>
+#include <regex>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -153,6 +155,50 @@ TEST(RequestMix, IdempotentMethodsMayBeResent) {
     EXPECT_EQ(mix->pick(g).idempotent, r.idempotent) << r.method;
     EXPECT_EQ(is_idempotent_method(r.method), r.idempotent) << r.method;
   }
+}
+
+TEST(RequestMixUuid, EachStampIsAFreshVersion4UuidInPlaceOfThePlaceholder) {
+  auto url = parse_url("http://127.0.0.1:8080");
+  ASSERT_TRUE(url);
+  request_spec s;
+  s.method = "POST";
+  s.path = "/orders";
+  s.headers = {{"Idempotency-Key", "{uuid}"}};
+  s.body = R"({"ref":"{uuid}"})";
+  auto mix = request_mix::build(*url, {s}, {});
+  ASSERT_TRUE(mix) << mix.error();
+  rng g(1);
+  auto r = mix->pick(g);
+  ASSERT_EQ(r.uuids.size(), 2u);
+  EXPECT_TRUE(r.idempotent) << "a POST with an Idempotency-Key is safe to resend";
+  // The body's length counts the 36-byte UUID, not the 6-byte placeholder.
+  EXPECT_NE(r.bytes.find("Content-Length: 46\r\n"), std::string_view::npos) << r.bytes;
+  EXPECT_EQ(mix->max_uuid_request_bytes(), r.bytes.size());
+  std::string buf;
+  buf.reserve(mix->max_uuid_request_bytes());
+  const char* storage = buf.data();
+  std::set<std::string> seen;
+  const std::regex v4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  for (int i = 0; i < 100; ++i) {
+    auto req = mix->pick(g);
+    stamp_uuids(req, buf, g);
+    EXPECT_EQ(buf.data(), storage) << "stamped in the reserved buffer, no allocation";
+    EXPECT_EQ(req.bytes.data(), buf.data());
+    const std::string key(req.bytes.substr(req.uuids[0], 36)), ref(req.bytes.substr(req.uuids[1], 36));
+    EXPECT_TRUE(std::regex_match(key, v4)) << key;
+    EXPECT_NE(key, ref) << "each placeholder gets its own";
+    EXPECT_TRUE(seen.insert(key).second) << "a fresh key per logical request";
+    EXPECT_NE(req.bytes.find("Idempotency-Key: " + key + "\r\n"), std::string_view::npos) << req.bytes;
+  }
+  // Without `{uuid}`: nothing to stamp, the shared bytes are sent as they are.
+  auto plain = request_mix::build(*url, {}, {});
+  ASSERT_TRUE(plain);
+  auto p = plain->pick(g);
+  const auto before = p.bytes.data();
+  stamp_uuids(p, buf, g);
+  EXPECT_EQ(p.bytes.data(), before);
+  EXPECT_EQ(plain->max_uuid_request_bytes(), 0u);
+  EXPECT_FALSE(p.uuids.size());
 }
 
 }  // namespace

@@ -154,6 +154,27 @@ bool async_conn::park_for_flight() {
   return parked;
 }
 
+bool async_conn::park_for_handoff() {
+  handoff_done_ = false;
+  // Answered on the owner thread: only a post reaches this loop (a weak reference, as for a
+  // flight, so an answer never keeps a closed connection alive).
+  std::weak_ptr<async_conn> weak = weak_from_this();
+  const bool parked = sess_.handoff()->subscribe([weak] {
+    if (auto c = weak.lock()) {
+      auto& ioc = c->loop_.ioc;
+      asio::post(ioc, [c = std::move(c)] {
+        c->handoff_done_ = true;
+        c->sleep_timer_.cancel();
+      });
+    }
+  });
+  if (parked) {
+    set_no_deadline();
+    sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+  }
+  return parked;
+}
+
 bool async_conn::park_for_remote() {
   remote_done_ = false;
   if (!loop_.remote || !loop_.remote->submit(sess_.remote_request(), this)) {

@@ -95,6 +95,10 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // cancelled). The connection keeps itself alive until then. False: it could not be sent (no
   // connection, counted); the session has the failure, go on now.
   bool park_for_remote();
+  // next::handoff: subscribes to the session's handoff (a buy another thread answers) and parks
+  // sleep_timer_ as park_for_flight does; the answer posts to this loop, sets handoff_done_ and
+  // cancels the park. False: already answered, go on now.
+  bool park_for_handoff();
   void on_remote(cache::remote_status st, std::string_view value) noexcept override;
 
   event_loop& loop_;
@@ -109,6 +113,7 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   bool flight_done_ = false;        // the flight a parked join waited for has ended
   bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
   bool remote_done_ = false;        // the remote command a parked connection waited for has ended
+  bool handoff_done_ = false;       // the handoff a parked connection waited for was answered
   std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
   encode::link_shaper link_;        // the connection's slow link (disabled unless configured)
   std::int64_t pace_at_ns_ = 0;     // write_result::paced: when the link's next slot opens

@@ -174,6 +174,11 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       s.finish_wait();
       continue;
     }
+    if (st.what == session::next::handoff) {
+      s.handoff()->wait();  // the single-writer stock's owner thread answers the buy
+      s.finish_wait();
+      continue;
+    }
     if (st.what == session::next::remote) {
       // A blocking Redis command on a pooled connection, bounded by --cache-remote-timeout.
       thread_local std::string value;

@@ -322,6 +322,10 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path.starts_with("/items/")) d.ep = endpoint::items;
   else if (path == "/db/terminate") d.ep = endpoint::db_terminate;
   else if (path == "/proxy" || path.starts_with("/proxy/")) d.ep = endpoint::proxy;
+  else if (path == "/stock" || path.starts_with("/stock/")) d.ep = path.ends_with("/buy") ? endpoint::stock_buy : endpoint::stock;
+  else if (path == "/orders") d.ep = endpoint::orders;
+  else if (path == "/jobs") d.ep = endpoint::jobs;
+  else if (path.starts_with("/jobs/")) d.ep = endpoint::job;
   else {
     d.status = 404;
     return d;
@@ -341,6 +345,9 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
       allowed = method == "PURGE";
       break;
     case endpoint::db_terminate:
+    case endpoint::stock_buy:  // /stock, /orders, /jobs: arguments are checked by the session
+    case endpoint::orders:
+    case endpoint::jobs:
       d.allow = "POST, OPTIONS";
       allowed = method == "POST";
       break;
@@ -505,6 +512,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.limiter) write_ratelimit_prometheus(*ctx.limiter, o);
                      if (ctx.upstream) ctx.upstream->write_prometheus(o);
                      if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
+                     if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -531,6 +539,17 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
         append_built(out, p.status, p.content_type, keep_alive, minor, d.head, fields,
                      [&](std::string& o) { o.append(p.body); });
         return {p.status, 0};
+      }
+      break;  // answered without its outcome: a bug, answered 500
+    case endpoint::stock:
+    case endpoint::stock_buy:
+    case endpoint::orders:
+    case endpoint::jobs:
+    case endpoint::job:
+      if (const auto* c = ctx.contended) {
+        append_built(out, c->status, json, keep_alive, minor, d.head, c->headers,
+                     [&](std::string& o) { o.append(c->body); });
+        return {c->status, 0};
       }
       break;  // answered without its outcome: a bug, answered 500
     case endpoint::options:

@@ -18,6 +18,7 @@
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/server.hpp>
 
+#include "contention_cli.hpp"
 #include "db_cli.hpp"
 #include "upstream_cli.hpp"
 
@@ -37,6 +38,7 @@ struct options {
   std::string rate_limit;
   upstream::options upstream;
   std::string waiting_room;
+  targets::contention_options contention;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -104,6 +106,9 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     if (!room) return tl::unexpected(room.error());  // names --waiting-room
     c.waiting_room = *room;
   }
+  auto contended = targets::parse_contention_options(o.contention);
+  if (!contended) return tl::unexpected(contended.error());
+  c.contention = *contended;
   return c;
 }
 
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--waiting-room", o.waiting_room,
                  "CAPACITY,max-wait=D[,queue=N]: at most CAPACITY requests in service, the rest wait FIFO up to D "
                  "(X-Queue-Position), then 503 with Retry-After; /metrics and /health bypass it");
+  targets::add_contention_options(app, o.contention);
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")
@@ -221,6 +227,9 @@ int main(int argc, char** argv) {
   } catch (const db::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // a bad --db, found before listening
+  } catch (const contention::unavailable& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;  // --stock-redis unreachable, found before listening
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::runtime_error;

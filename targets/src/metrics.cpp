@@ -62,6 +62,11 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::items: return "items";
     case endpoint::db_terminate: return "db_terminate";
     case endpoint::proxy: return "proxy";
+    case endpoint::stock: return "stock";
+    case endpoint::stock_buy: return "stock_buy";
+    case endpoint::orders: return "orders";
+    case endpoint::jobs: return "jobs";
+    case endpoint::job: return "job";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

@@ -117,6 +117,14 @@ class coroutine_conn final : public async_conn {
         sess_.finish_wait();
         continue;
       }
+      if (st.what == session::next::handoff) {  // a buy the single-writer stock's owner answers
+        if (park_for_handoff()) {
+          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          if (closed_ || !handoff_done_) break;
+        }
+        sess_.finish_wait();
+        continue;
+      }
       if (st.what == session::next::remote) {  // a command on this loop's Redis client
         if (park_for_remote()) {
           co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

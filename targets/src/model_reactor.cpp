@@ -75,6 +75,7 @@ class reactor_conn final : public async_conn {
       case session::next::db: return do_db(std::move(self));
       case session::next::remote: return do_remote(std::move(self));
       case session::next::call: return do_call(std::move(self));
+      case session::next::handoff: return do_handoff(std::move(self));
     }
   }
 
@@ -161,6 +162,20 @@ class reactor_conn final : public async_conn {
     if (closed_ || !flight_done_) return close_now();
     sess_.finish_wait();
     run(std::move(self), sess_.process());
+  }
+
+  // A buy answered by the single-writer stock's owner thread; no loop thread waits for it.
+  void do_handoff(ptr self) {
+    if (!park_for_handoff()) {
+      sess_.finish_wait();
+      return run(std::move(self), sess_.process());
+    }
+    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code&) mutable {
+      auto* c = s.get();
+      if (c->closed_ || !c->handoff_done_) return c->close_now();  // the park ends by a cancel either way
+      c->sess_.finish_wait();
+      c->run(std::move(s), c->sess_.process());
+    });
   }
 
   // A command on this loop's Redis client (the remote cache); no thread waits for its reply.

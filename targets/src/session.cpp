@@ -43,7 +43,7 @@ encode::coding accepted_coding(const http::request_parser& parser, const encode:
 }  // namespace
 
 server_context::server_context(server_config c)
-    : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)) {
+    : config(std::move(c)), cache(std::make_unique<cache::read_through>(config.cache)), contention(config.contention) {
   if (config.cache_prewarm > 0) cache->prewarm(config.cache_prewarm, now_ns());
   const bool blocking = config.which == model::thread_per_request || config.which == model::thread_pool;
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
@@ -52,6 +52,7 @@ server_context::server_context(server_config c)
   if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
   if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
+  if (config.contention.strategy == contention::stock_strategy::redis) contention.stocks();  // the same
 }
 
 server_context::~server_context() = default;
@@ -89,6 +90,7 @@ session::~session() {
   if (waiting_) ctx_.stats.request_finished();
   if (waiting_ && cache_wait_ == cache_wait::origin) ctx_.cache->abandon(cache_key_, cache_begin_);
   leave_room();
+  if (waiting_) end_contention();  // an order's key is freed for a retry
 }
 
 std::span<char> session::read_space() noexcept {
@@ -222,7 +224,9 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .limiter = ctx_.limiter.get(),
                               .proxied = &proxy_reply_,
                               .upstream = ctx_.upstream.get(),
-                              .room = ctx_.room.get()};
+                              .room = ctx_.room.get(),
+                              .contention = &ctx_.contention,
+                              .contended = &contention_reply_};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -335,6 +339,13 @@ session::step session::process() noexcept {
         return *st;
       }
     }
+    if (d.status == 200 && (d.ep == endpoint::stock || d.ep == endpoint::stock_buy || d.ep == endpoint::orders ||
+                            d.ep == endpoint::jobs || d.ep == endpoint::job)) {
+      if (auto st = start_contention(d, req)) {  // a single-writer buy or an order's work first
+        defer(d, req, keep, start, consumed);
+        return *st;
+      }
+    }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
     if (d.status == 200 && (d.ep == endpoint::cache_delete || d.ep == endpoint::cache_purge) && ctx_.config.cache_remote)
@@ -373,6 +384,7 @@ void session::finish_wait() noexcept {
   if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
   if (db_waiting_) finish_db();
   if (upstream_waiting_) finish_proxy();
+  if (contention_wait_ != contention_wait::none) finish_contention();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
   respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);

@@ -292,6 +292,7 @@ std::optional<stock_strategy> parse_stock_strategy(std::string_view name) {
   if (name == "atomic") return stock_strategy::atomic;
   if (name == "sharded") return stock_strategy::sharded;
   if (name == "single-writer") return stock_strategy::single_writer;
+  if (name == "redis") return stock_strategy::redis;
   return std::nullopt;
 }
 
@@ -301,6 +302,7 @@ std::string_view to_string(stock_strategy s) {
     case stock_strategy::atomic: return "atomic";
     case stock_strategy::sharded: return "sharded";
     case stock_strategy::single_writer: return "single-writer";
+    case stock_strategy::redis: return "redis";
   }
   return "?";
 }
@@ -313,6 +315,7 @@ std::unique_ptr<stock> make_stock(stock_strategy s, std::uint64_t items, std::in
       if (shards == 0) shards = std::max(2u, std::thread::hardware_concurrency());
       return std::make_unique<sharded_stock>(items, initial, shards);
     case stock_strategy::single_writer: return std::make_unique<single_writer_stock>(items, initial);
+    case stock_strategy::redis: break;  // make_redis_stock (it needs a server)
   }
   return nullptr;
 }

@@ -110,7 +110,9 @@ TEST(Stock, TheSingleWriterAnswersEveryAsyncBuyInArrivalOrder) {
 
 TEST(Stock, StrategyNames) {
   for (auto s : all) EXPECT_EQ(perflab::contention::parse_stock_strategy(to_string(s)), s);
-  EXPECT_FALSE(perflab::contention::parse_stock_strategy("redis"));
+  EXPECT_EQ(perflab::contention::parse_stock_strategy("redis"), stock_strategy::redis);  // stock_redis.hpp
+  EXPECT_EQ(to_string(stock_strategy::redis), "redis");
+  EXPECT_FALSE(perflab::contention::parse_stock_strategy("pg-row-lock"));  // not yet
   EXPECT_FALSE(perflab::contention::parse_stock_strategy("Mutex"));
 }
 

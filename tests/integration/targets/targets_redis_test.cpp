@@ -5,10 +5,12 @@
 // fallbacks), no hang beyond --cache-remote-timeout, and a reconnect once Redis is back.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -242,6 +244,48 @@ TEST_P(TargetRedis, FailuresFallBackToTheOriginWithoutHangingAndRecover) {
   EXPECT_GT(metric(t.port(), "perflab_cache_remote_connects_total"), connects);
   expect_still_serving(t.port());
   if (event_loop(GetParam())) expect_loop_not_blocked(GetParam(), redis_->url(), back.pid());
+}
+
+TEST_P(TargetRedis, StockStrategyRedisSellsExactlyTheStockToSixtyFourBuyers) {
+  // --stock-strategy redis: a Lua script per buy in Redis. 64 concurrent buyers x 10 buys of 500
+  // units: 500 200s, 140 409s, and Redis itself holds stock 0 and sold 500.
+  std::vector<std::string> extra = {"--stock-strategy", "redis", "--stock-redis", redis_->url(), "--stock-initial", "500"};
+  std::vector<std::string> a = GetParam() == "thread-pool"
+                                   ? std::vector<std::string>{"--model", "thread-pool", "--listen", "127.0.0.1:0", "--threads", "64"}
+                                   : model_args(GetParam());
+  a.insert(a.end(), extra.begin(), extra.end());
+  target_process t(a);
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  std::atomic<int> bought{0}, sold_out{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int b = 0; b < 64; ++b)
+    ts.emplace_back([&] {
+      client c(t.port(), 10s);
+      for (int i = 0; i < 10; ++i) {
+        auto r = c.request("POST /stock/0/buy HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+        if (!r) return void(++other);
+        if (r->status == 200) ++bought;
+        else if (r->status == 409) ++sold_out;
+        else ++other;
+      }
+    });
+  for (auto& th : ts) th.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(bought, 500);
+  EXPECT_EQ(sold_out, 140);
+  const auto [code, out] = shell("redis-cli -p " + std::to_string(redis_->port()) + " MGET perflab:stock:0 perflab:sold:0");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out, "0\n500") << "Redis's own counters";
+  EXPECT_EQ(metric_value(t.port(), "perflab_stock_invariant_violations").value_or(-1), 0);
+}
+
+TEST(TargetRedisStock, UnreachableRedisExits2NamingTheOption) {
+  launch_options to_stdout;
+  to_stdout.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"};
+  // Port 1 on loopback: nothing listens there.
+  target_process t(model_args("reactor", {"--stock-strategy", "redis", "--stock-redis", "redis://127.0.0.1:1"}), to_stdout);
+  EXPECT_EQ(t.wait_exit(10s), 2);
+  EXPECT_NE(t.first_line().find("--stock-redis:"), std::string::npos) << t.first_line();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetRedis, ::testing::ValuesIn(all_models),

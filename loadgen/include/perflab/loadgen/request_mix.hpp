@@ -2,7 +2,12 @@
 // Request bytes rendered before the run. Every (request, key) pair becomes one contiguous
 // buffer in an arena, so the hot path only picks an index: a weighted draw over the mix, then a
 // key from the uniform or Zipf distribution. No formatting or allocation per request.
+// `{uuid}` (Idempotency-Key: {uuid}) is rendered as a 36-character UUID template whose offsets
+// are kept: a connection copies the request into its own buffer (reserved before the run) and
+// writes a fresh random UUID (version 4) there, once per logical request; a resend (the
+// stale-connection retry) sends the same bytes, so the same key.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +32,15 @@ tl::expected<parsed_url, std::string> parse_url(std::string_view url);
 struct rendered_request {
   std::string_view bytes;  // the whole request: head and body
   bool head = false;       // HEAD: the response has no body whatever its headers say
-  bool idempotent = false; // GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 9.2.2): safe to resend
+  bool idempotent = false; // GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 9.2.2), or any request
+                           // with an Idempotency-Key header (the server dedups it): safe to resend
+  std::span<const std::uint32_t> uuids;  // offsets in bytes of each 36-byte `{uuid}` to fill in
 };
+
+// Copies r's bytes into buf and writes a fresh UUID (version 4, from g) at each of its `{uuid}`
+// offsets; r then points at buf. Does not allocate while buf's capacity holds the request
+// (request_mix::max_uuid_request_bytes). A request without `{uuid}` is left as it is.
+void stamp_uuids(rendered_request& r, std::string& buf, rng& g) noexcept;
 
 // RFC 9110 section 9.2.2: methods whose repetition has the same effect as one request. Method
 // names are case-sensitive, so "get" is not GET.
@@ -50,6 +62,8 @@ class request_mix {
   rendered_request at(std::size_t i) const noexcept;                 // rendered buffer i
   std::size_t entry_index(std::size_t spec, std::uint64_t key) const noexcept;  // which buffer
   std::uint64_t pick_key(rng& r) const noexcept;                     // key by the distribution
+  // The longest rendered request with a `{uuid}` (0: none): what a connection's buffer reserves.
+  std::size_t max_uuid_request_bytes() const noexcept { return max_uuid_bytes_; }
 
   static constexpr std::size_t max_rendered_bytes = std::size_t{1} << 30;
 
@@ -58,6 +72,7 @@ class request_mix {
     std::size_t offset, length;
     bool head;
     bool idempotent;
+    std::uint32_t uuid_first = 0, uuid_count = 0;  // its `{uuid}` offsets in uuid_offsets_
   };
   struct spec_info {
     std::size_t first_entry;  // entries [first, first + keys) when keyed, [first] otherwise
@@ -65,6 +80,8 @@ class request_mix {
   };
   std::string arena_;
   std::vector<entry> entries_;
+  std::vector<std::uint32_t> uuid_offsets_;
+  std::size_t max_uuid_bytes_ = 0;
   std::vector<spec_info> specs_;
   std::vector<double> spec_cdf_;  // cumulative weights, normalized to 1
   // Zipf: Walker/Vose alias table, O(1) per draw (a binary search over a large CDF would miss

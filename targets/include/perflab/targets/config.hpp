@@ -12,6 +12,7 @@
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/cache/remote.hpp>
+#include <perflab/contention/service.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
@@ -77,6 +78,9 @@ struct server_config {
   // --waiting-room: at most capacity requests in service (every one but /metrics and /health),
   // the others waiting FIFO up to max-wait, then 503 with Retry-After. nullopt: none.
   std::optional<resilience::waiting_room_config> waiting_room;
+  // /stock, /orders and /jobs (--stock-*, --idempotency-ttl, --order-work, --job-*): the
+  // contention experiments' state, built at its first use.
+  contention::service_config contention{};
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

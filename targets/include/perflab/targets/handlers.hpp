@@ -97,6 +97,14 @@ struct proxy_reply {
   unsigned attempts = 0;      // X-Upstream-Attempts
 };
 
+// The outcome of /stock, /orders or /jobs, worked out by the session (status, a JSON body and
+// extra header lines such as "Idempotent-Replayed: true\r\n"), written as it is.
+struct contention_reply {
+  int status = 200;
+  std::string_view body;
+  std::string_view headers;
+};
+
 // What a response needs besides the request itself.
 struct response_context {
   const metrics* stats = nullptr;   // for /metrics
@@ -113,6 +121,8 @@ struct response_context {
   const proxy_reply* proxied = nullptr;        // for /proxy/{path}
   const upstream::service* upstream = nullptr;  // for /metrics, with --upstream
   const resilience::waiting_room* room = nullptr;  // for /metrics, with --waiting-room
+  const contention::service* contention = nullptr;     // for /metrics (what of it has been used)
+  const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs
 };
 
 // What write_response wrote.

@@ -20,6 +20,9 @@ namespace perflab::resilience {
 class keyed_limiter;
 class waiting_room;
 }
+namespace perflab::contention {
+class service;
+}
 
 namespace perflab::targets {
 
@@ -33,6 +36,11 @@ enum class endpoint : std::uint8_t {
   items,         // GET/HEAD /items/{id}: a row by key
   db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
   proxy,         // /proxy/{path}: forwarded to --upstream
+  stock,         // GET/HEAD /stock/{item} and /stock: the stock invariant
+  stock_buy,     // POST /stock/{item}/buy?qty=N
+  orders,        // POST /orders (Idempotency-Key)
+  jobs,          // POST /jobs: 202 once queued
+  job,           // GET/HEAD /jobs/{id}: a job's status
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -42,8 +50,9 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 18> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
-                                                         431, 500, 501, 503, 505, 204, 206, 429, 502, 504};
+inline constexpr std::array<int, 22> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
+                                                         431, 500, 501, 503, 505, 204, 206, 429, 502, 504,
+                                                         201, 202, 409, 422};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
@@ -129,6 +138,12 @@ void write_ratelimit_prometheus(const resilience::keyed_limiter& limiter, std::s
 // --waiting-room's block (session_room.cpp): perflab_waitingroom_* (capacity, requests by result,
 // in service, waiting, peak, time waited).
 void write_waiting_room_prometheus(const resilience::waiting_room& room, std::string& out);
+
+// perflab::contention's blocks, for what has been used: perflab_stock_* (strategy, buys by
+// result, units initial/sold/remaining, invariant violations), perflab_orders_created_total and
+// perflab_idempotency_* (requests by verdict, keys), perflab_jobs_* (by result, queued, running,
+// the accepted -> done histogram).
+void write_contention_prometheus(const contention::service& svc, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

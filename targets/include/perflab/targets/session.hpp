@@ -37,6 +37,7 @@
 #include <perflab/cache/read_through.hpp>
 #include <perflab/cache/redis_pool.hpp>
 #include <perflab/cache/remote.hpp>
+#include <perflab/contention/service.hpp>
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
@@ -79,6 +80,7 @@ struct server_context {
   std::unique_ptr<resilience::keyed_limiter> limiter;    // --rate-limit (null: none)
   std::unique_ptr<upstream::service> upstream;           // --upstream: /proxy's client (null: none)
   std::unique_ptr<resilience::waiting_room> room;        // --waiting-room (null: none)
+  contention::service contention;  // /stock, /orders, /jobs (each part built at its first use)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -144,6 +146,9 @@ class session {
              // finish_wait(), process()
     call,  // write the output, run deferred_call() (blocking run_blocking, or async_run on an event
            // loop), then finish_wait(), process()
+    handoff,  // write the output, wait until handoff() is answered by the thread it was handed to
+              // (the single-writer stock's owner, a job worker: handoff::wait, or subscribe with
+              // a post back to the loop), then finish_wait(), process()
   };
   struct step {
     next what = next::read;
@@ -189,6 +194,8 @@ class session {
   deferred* deferred_call() const noexcept { return call_; }
   // During a remote step: what to ask the remote cache (views valid until finish_wait()).
   const cache::remote_request& remote_request() const noexcept { return remote_req_; }
+  // During a handoff step: the buy or job another thread answers (valid until finish_wait()).
+  contention::handoff* handoff() const noexcept { return handoff_.get(); }
   // The remote step's result (value: a get's hit, copied); then finish_wait().
   void finish_remote(cache::remote_status st, std::string_view value) noexcept;
 
@@ -258,6 +265,14 @@ class session {
   // request stays parsed and is handled by the process() after it).
   std::optional<step> rate_limit(dispatch& d, std::int64_t& start) noexcept;
   std::string_view rate_key() const noexcept;
+  // /stock, /orders, /jobs (session_contention.cpp): the reply worked out at once (nullopt), or
+  // the wait it needs first (a single-writer buy or a --job-reply done job: handoff; an order's
+  // work: wait), after which
+  // finish_contention() works it out. end_contention(): the connection ended during the wait.
+  std::optional<step> start_contention(const dispatch& d, const request_view& req) noexcept;
+  std::optional<step> decide_contention(const dispatch& d, const request_view& req) noexcept;
+  void finish_contention() noexcept;
+  void end_contention() noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -317,6 +332,17 @@ class session {
   std::string rate_headers_;
   bool rate_delayed_ = false;
   std::int64_t rate_start_ns_ = 0;
+  // /stock, /orders, /jobs: what a deferred request waits for, the reply handed to the response
+  // writer (its body and extra header lines built in reused buffers), the connection's handoff
+  // (made at its first single-writer buy), and the pending order's key and request fingerprint.
+  enum class contention_wait : std::uint8_t { none, buy, job, order } contention_wait_ = contention_wait::none;
+  contention_reply contention_reply_{};
+  std::string contention_body_;
+  std::string contention_headers_;
+  std::shared_ptr<contention::handoff> handoff_;
+  std::uint64_t buy_item_ = 0;
+  std::int64_t buy_qty_ = 0;
+  std::string order_key_;  // empty: an order without a key
 };
 
 }  // namespace perflab::targets

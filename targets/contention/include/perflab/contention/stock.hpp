@@ -21,7 +21,7 @@
 
 namespace perflab::contention {
 
-enum class stock_strategy : std::uint8_t { mutex, atomic, sharded, single_writer };
+enum class stock_strategy : std::uint8_t { mutex, atomic, sharded, single_writer, redis };  // redis: stock_redis.hpp
 std::optional<stock_strategy> parse_stock_strategy(std::string_view name);
 std::string_view to_string(stock_strategy s);
 
@@ -29,6 +29,7 @@ struct buy_result {
   bool bought = false;          // false: sold out (409), or an unknown item (see known)
   bool known = true;            // the item exists
   std::int64_t remaining = 0;   // the item's stock right after this buy (or the refusal)
+  bool error = false;           // the store could not be asked (redis unreachable): 503, nothing known
 };
 
 struct stock_audit {

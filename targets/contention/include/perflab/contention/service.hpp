@@ -1,0 +1,133 @@
+#pragma once
+// What a server holds of perflab::contention: the stock counters, the idempotency store and the
+// order counter behind POST /orders, and the job queue behind POST /jobs. Each part is built at
+// its first use (the single-writer owner thread and the job workers are threads: a server that
+// never sells stock or takes a job does not run them). Thread-safe. Also the completion a model
+// waits on for work answered by another thread (handoff).
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <perflab/contention/idempotency.hpp>
+#include <perflab/contention/jobs.hpp>
+#include <perflab/contention/stock.hpp>
+#include <perflab/contention/stock_redis.hpp>
+
+namespace perflab::contention {
+
+struct service_config {
+  stock_strategy strategy = stock_strategy::mutex;  // --stock-strategy
+  redis_stock_config redis{};                       // --stock-redis: the redis strategy's server
+  std::uint64_t items = 1;                          // --stock-items: items 0..items-1, >= 1
+  std::int64_t initial = 1000;                      // --stock-initial: units of each item at start, >= 0
+  unsigned shards = 0;                              // sharded: shard count (0: one per hardware thread, >= 2)
+  std::chrono::nanoseconds idempotency_ttl = std::chrono::hours(24);  // --idempotency-ttl: a stored response's life
+  std::chrono::nanoseconds order_work{0};           // --order-work: the wait that creating an order takes
+  job_queue_config jobs{};                          // --job-workers, --job-queue, --job-work
+  bool job_reply_done = false;                      // --job-reply done: POST /jobs answers 200 when the job is
+                                                    // done (the synchronous baseline); accepted: 202 at once
+};
+
+// Upper bounds (seconds) of the job completion histogram (accepted -> done); +Inf is implied.
+inline constexpr std::array<double, 14> job_latency_bounds_s = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
+
+class handoff;
+
+// The redis strategy's server cannot be reached or set up (thrown by service::stocks()).
+struct unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class service {
+ public:
+  explicit service(service_config c) : config_(c) {}
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+  const service_config& config() const noexcept { return config_; }
+
+  // Built at the first call (may throw std::bad_alloc, or unavailable for the redis strategy:
+  // lab-target builds that one before listening).
+  stock& stocks();
+  idempotency_store& idempotency();
+  job_queue& jobs();
+  // Queues a job and has `notify` completed (its job() set) when a worker has done it: the
+  // --job-reply done baseline. nullopt: the queue is full (notify untouched).
+  std::optional<std::uint64_t> submit_job_and_notify(const std::shared_ptr<handoff>& notify);
+  // Null until built (for /metrics).
+  const stock* stocks_if_built() const noexcept { return stock_.load(std::memory_order_acquire); }
+  const job_queue* jobs_if_built() const noexcept { return jobs_.load(std::memory_order_acquire); }
+  const idempotency_store* idempotency_if_built() const noexcept { return store_.load(std::memory_order_acquire); }
+
+  // An order's effect: the next order number (counted in orders_created()).
+  std::uint64_t create_order() noexcept { return orders_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  std::uint64_t orders_created() const noexcept { return orders_.load(std::memory_order_relaxed); }
+  // POST /orders without an Idempotency-Key (every one does the work).
+  void count_unkeyed() noexcept { unkeyed_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t unkeyed() const noexcept { return unkeyed_.load(std::memory_order_relaxed); }
+
+  // Jobs' accepted -> done times, counted by the workers (cumulative buckets at scrape).
+  struct job_latency {
+    std::array<std::uint64_t, job_latency_bounds_s.size() + 1> buckets{};  // per bucket, not cumulative
+    std::uint64_t count = 0;
+    double sum_s = 0;
+  };
+  job_latency job_completion() const;
+
+ private:
+  void job_done(std::uint64_t id, const job_status& s);
+  const service_config config_;
+  std::once_flag stock_once_, store_once_, jobs_once_;
+  std::unique_ptr<stock> stock_owned_;
+  std::unique_ptr<idempotency_store> store_owned_;
+  std::atomic<stock*> stock_{nullptr};
+  std::atomic<idempotency_store*> store_{nullptr};
+  std::atomic<job_queue*> jobs_{nullptr};
+  std::atomic<std::uint64_t> orders_{0}, unkeyed_{0};
+  mutable std::mutex latency_m_;
+  job_latency latency_;  // guarded by latency_m_
+  std::mutex waiters_m_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<handoff>> job_waiters_;  // guarded by waiters_m_
+  // Last: destroyed first, so no worker reports a job to a destroyed histogram.
+  std::unique_ptr<job_queue> jobs_owned_;
+};
+
+// Work handed to another thread and waited for by a model: a buy the single-writer owner answers,
+// or a job a worker does (--job-reply done). Blocking with wait(), or with subscribe() on an event
+// loop (on_done runs on the answering thread; it posts back to the loop). Shared: the answering
+// side holds it, so a connection that ends meanwhile leaves it alive until the answer comes.
+// Reused for a connection's next handoff once it completed.
+class handoff : public std::enable_shared_from_this<handoff> {
+ public:
+  // Hands a buy to s (answered on its owner thread, or at once for the other strategies).
+  void start_buy(stock& s, std::uint64_t item, std::int64_t qty);
+  // Before a job is submitted with service::submit_job_and_notify.
+  void arm();
+  void wait();
+  // Calls on_done once answered, on the answering thread. False (on_done dropped) when it has
+  // already been answered: go on at once.
+  bool subscribe(std::function<void()> on_done);
+  buy_result buy() const;
+  job_status job() const;
+  void complete_buy(buy_result r);
+  void complete_job(const job_status& s);
+
+ private:
+  void done(std::unique_lock<std::mutex>& lock);
+  mutable std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = true;  // guarded by m_
+  buy_result buy_{};
+  job_status job_{};
+  std::function<void()> on_done_;
+};
+
+}  // namespace perflab::contention

@@ -1,0 +1,139 @@
+#include "perflab/contention/service.hpp"
+
+namespace perflab::contention {
+
+stock& service::stocks() {
+  std::call_once(stock_once_, [this] {
+    if (config_.strategy == stock_strategy::redis) {
+      auto made = make_redis_stock(config_.redis, config_.items, config_.initial);
+      if (!made) throw unavailable("--stock-redis: " + made.error());
+      stock_owned_ = std::move(*made);
+    } else {
+      stock_owned_ = make_stock(config_.strategy, config_.items, config_.initial, config_.shards);
+    }
+    stock_.store(stock_owned_.get(), std::memory_order_release);
+  });
+  return *stock_owned_;
+}
+
+idempotency_store& service::idempotency() {
+  std::call_once(store_once_, [this] {
+    store_owned_ = std::make_unique<idempotency_store>(config_.idempotency_ttl);
+    store_.store(store_owned_.get(), std::memory_order_release);
+  });
+  return *store_owned_;
+}
+
+job_queue& service::jobs() {
+  std::call_once(jobs_once_, [this] {
+    jobs_owned_ = std::make_unique<job_queue>(config_.jobs);
+    jobs_owned_->on_done([this](std::uint64_t id, const job_status& s) { job_done(id, s); });
+    jobs_.store(jobs_owned_.get(), std::memory_order_release);
+  });
+  return *jobs_owned_;
+}
+
+std::optional<std::uint64_t> service::submit_job_and_notify(const std::shared_ptr<handoff>& notify) {
+  notify->arm();
+  const auto id = jobs().submit();
+  if (!id) return std::nullopt;
+  {
+    std::lock_guard lock(waiters_m_);
+    job_waiters_.emplace(*id, notify);
+  }
+  // The job may have been done before it was registered: then job_done found no waiter, and
+  // whichever side erases the entry completes it.
+  const auto s = jobs_owned_->status(*id);
+  if (s.state == job_state::done) {
+    std::shared_ptr<handoff> mine;
+    {
+      std::lock_guard lock(waiters_m_);
+      if (auto it = job_waiters_.find(*id); it != job_waiters_.end()) {
+        mine = std::move(it->second);
+        job_waiters_.erase(it);
+      }
+    }
+    if (mine) mine->complete_job(s);
+  }
+  return id;
+}
+
+void service::job_done(std::uint64_t id, const job_status& s) {
+  std::shared_ptr<handoff> waiter;
+  {
+    std::lock_guard lock(waiters_m_);
+    if (auto it = job_waiters_.find(id); it != job_waiters_.end()) {
+      waiter = std::move(it->second);
+      job_waiters_.erase(it);
+    }
+  }
+  if (waiter) waiter->complete_job(s);
+  const double seconds = static_cast<double>(s.finished_ns - s.accepted_ns) / 1e9;
+  std::size_t slot = 0;
+  while (slot < job_latency_bounds_s.size() && seconds > job_latency_bounds_s[slot]) ++slot;
+  std::lock_guard lock(latency_m_);
+  ++latency_.buckets[slot];
+  ++latency_.count;
+  latency_.sum_s += seconds;
+}
+
+service::job_latency service::job_completion() const {
+  std::lock_guard lock(latency_m_);
+  return latency_;
+}
+
+void handoff::arm() {
+  std::lock_guard lock(m_);
+  done_ = false;
+  on_done_ = nullptr;
+}
+
+void handoff::start_buy(stock& s, std::uint64_t item, std::int64_t qty) {
+  arm();
+  s.buy_async(item, qty, [self = shared_from_this()](buy_result r) { self->complete_buy(r); });
+}
+
+void handoff::complete_buy(buy_result r) {
+  std::unique_lock lock(m_);
+  buy_ = r;
+  done(lock);
+}
+
+void handoff::complete_job(const job_status& s) {
+  std::unique_lock lock(m_);
+  job_ = s;
+  done(lock);
+}
+
+void handoff::done(std::unique_lock<std::mutex>& lock) {
+  done_ = true;
+  std::function<void()> f;
+  f.swap(on_done_);
+  lock.unlock();
+  cv_.notify_all();
+  if (f) f();  // outside the lock: it may post to a loop, which may look at the result at once
+}
+
+void handoff::wait() {
+  std::unique_lock lock(m_);
+  cv_.wait(lock, [this] { return done_; });
+}
+
+bool handoff::subscribe(std::function<void()> on_done) {
+  std::lock_guard lock(m_);
+  if (done_) return false;
+  on_done_ = std::move(on_done);
+  return true;
+}
+
+buy_result handoff::buy() const {
+  std::lock_guard lock(m_);
+  return buy_;
+}
+
+job_status handoff::job() const {
+  std::lock_guard lock(m_);
+  return job_;
+}
+
+}  // namespace perflab::contention

@@ -1,0 +1,213 @@
+#include "perflab/contention/stock_redis.hpp"
+
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <hiredis/hiredis.h>
+
+#include <fmt/format.h>
+
+namespace perflab::contention {
+
+namespace {
+
+// KEYS[1] stock, KEYS[2] sold, ARGV[1] qty -> {1, remaining} bought, {0, remaining} refused.
+constexpr std::string_view buy_script =
+    "local left = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "local qty = tonumber(ARGV[1]) "
+    "if left < qty then return {0, left} end "
+    "left = redis.call('DECRBY', KEYS[1], qty) "
+    "redis.call('INCRBY', KEYS[2], qty) "
+    "return {1, left}";
+
+struct reply_deleter {
+  void operator()(void* r) const noexcept { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+class redis_stock final : public stock {
+ public:
+  redis_stock(redisContext* c, std::string sha, std::uint64_t items, std::int64_t initial)
+      : ctx_(c), sha_(std::move(sha)), initial_(initial), items_(items) {
+    for (auto& it : items_) it.remaining.store(initial, std::memory_order_relaxed);
+    owner_ = std::thread([this] { run(); });
+  }
+  ~redis_stock() override {
+    {
+      std::lock_guard lock(m_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    owner_.join();
+    redisFree(ctx_);
+  }
+  void buy_async(std::uint64_t item, std::int64_t qty, std::function<void(buy_result)> done) override {
+    if (item >= items_.size()) return done({false, false, 0});
+    {
+      std::lock_guard lock(m_);
+      queue_.push_back(request{item, qty, std::move(done)});
+    }
+    cv_.notify_one();
+  }
+  buy_result buy(std::uint64_t item, std::int64_t qty) override {
+    std::mutex m;
+    std::condition_variable cv;
+    std::optional<buy_result> r;
+    buy_async(item, qty, [&](buy_result x) {
+      std::lock_guard l(m);
+      r = x;
+      cv.notify_one();
+    });
+    std::unique_lock l(m);
+    cv.wait(l, [&] { return r.has_value(); });
+    return *r;
+  }
+  std::int64_t remaining(std::uint64_t item) const override { return items_[item].remaining.load(std::memory_order_acquire); }
+  std::int64_t sold(std::uint64_t item) const override { return items_[item].sold.load(std::memory_order_acquire); }
+  stock_audit audit() const override {
+    stock_audit a;
+    a.items = items_.size();
+    for (std::uint64_t i = 0; i < a.items; ++i) {
+      const auto s = sold(i), left = remaining(i);
+      a.initial += initial_;
+      a.sold += s;
+      a.remaining += left;
+      a.violations += left < 0 || s + left != initial_;
+    }
+    a.buys = buys_.load(std::memory_order_relaxed);
+    a.sold_out = sold_out_.load(std::memory_order_relaxed);
+    return a;
+  }
+  stock_strategy strategy() const override { return stock_strategy::redis; }
+  std::uint64_t items() const override { return items_.size(); }
+
+ private:
+  struct request {
+    std::uint64_t item;
+    std::int64_t qty;
+    std::function<void(buy_result)> done;
+  };
+  struct alignas(64) item_state {
+    std::atomic<std::int64_t> remaining{0};
+    std::atomic<std::int64_t> sold{0};
+  };
+
+  void run() {
+    std::deque<request> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        batch.swap(queue_);
+      }
+      // One round trip for the batch: append every EVALSHA, then read the replies in order.
+      bool ok = !ctx_->err;
+      for (const auto& r : batch) {
+        if (!ok) break;
+        const auto key = fmt::format("perflab:stock:{}", r.item), sold = fmt::format("perflab:sold:{}", r.item);
+        const auto qty = std::to_string(r.qty);
+        ok = redisAppendCommand(ctx_, "EVALSHA %s 2 %s %s %s", sha_.c_str(), key.c_str(), sold.c_str(), qty.c_str()) ==
+             REDIS_OK;
+      }
+      for (auto& r : batch) {
+        buy_result res{false, true, 0};
+        void* raw = nullptr;
+        if (ok && redisGetReply(ctx_, &raw) == REDIS_OK && raw) {
+          reply_ptr rep(static_cast<redisReply*>(raw));
+          if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+            res.bought = rep->element[0]->integer == 1;
+            res.remaining = rep->element[1]->integer;
+            auto& it = items_[r.item];
+            it.remaining.store(res.remaining, std::memory_order_release);
+            if (res.bought) it.sold.fetch_add(r.qty, std::memory_order_acq_rel);
+            else sold_out_.fetch_add(1, std::memory_order_relaxed);
+            buys_.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            res.error = true;
+          }
+        } else {
+          ok = false;  // the connection is unusable: every buy of the batch fails
+          res.error = true;
+        }
+        r.done(res);
+      }
+      batch.clear();
+    }
+  }
+
+  redisContext* ctx_;
+  std::string sha_;
+  std::int64_t initial_;
+  std::vector<item_state> items_;
+  std::atomic<std::uint64_t> buys_{0}, sold_out_{0};
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<request> queue_;  // guarded by m_
+  bool stopping_ = false;      // guarded by m_
+  std::thread owner_;
+};
+
+}  // namespace
+
+std::optional<redis_stock_config> parse_stock_redis_url(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  if (!url.starts_with(scheme)) return std::nullopt;
+  url.remove_prefix(scheme.size());
+  redis_stock_config c;
+  const auto colon = url.rfind(':');
+  c.host = std::string(url.substr(0, colon));
+  if (c.host.empty() || c.host.find_first_of("/@") != std::string::npos) return std::nullopt;
+  if (colon != std::string_view::npos) {
+    const auto p = url.substr(colon + 1);
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), v);
+    if (ec != std::errc{} || end != p.data() + p.size() || v == 0 || v > 65535) return std::nullopt;
+    c.port = static_cast<std::uint16_t>(v);
+  }
+  return c;
+}
+
+tl::expected<std::unique_ptr<stock>, std::string> make_redis_stock(const redis_stock_config& cfg, std::uint64_t items,
+                                                                   std::int64_t initial) {
+  const timeval tv{static_cast<time_t>(cfg.timeout.count() / 1000), static_cast<suseconds_t>(cfg.timeout.count() % 1000 * 1000)};
+  redisContext* c = redisConnectWithTimeout(cfg.host.c_str(), cfg.port, tv);
+  const auto where = fmt::format("redis://{}:{}", cfg.host, cfg.port);
+  if (!c || c->err) {
+    std::string why = c ? c->errstr : "out of memory";
+    if (c) redisFree(c);
+    return tl::unexpected(fmt::format("{}: cannot connect: {}", where, why));
+  }
+  redisSetTimeout(c, tv);
+  auto fail = [&](std::string_view what) {
+    std::string why = c->err ? c->errstr : std::string(what);
+    redisFree(c);
+    return tl::unexpected(fmt::format("{}: {}", where, why));
+  };
+  reply_ptr load(static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %b", buy_script.data(), buy_script.size())));
+  if (!load || load->type != REDIS_REPLY_STRING) return fail("SCRIPT LOAD failed");
+  std::string sha(load->str, load->len);
+  // The initial stock, pipelined (one round trip per 1,000 items).
+  for (std::uint64_t first = 0; first < items; first += 1000) {
+    const std::uint64_t last = std::min(items, first + 1000);
+    for (std::uint64_t i = first; i < last; ++i) {
+      const auto stock_key = fmt::format("perflab:stock:{}", i), sold_key = fmt::format("perflab:sold:{}", i);
+      const auto n = std::to_string(initial);
+      redisAppendCommand(c, "MSET %s %s %s 0", stock_key.c_str(), n.c_str(), sold_key.c_str());
+    }
+    for (std::uint64_t i = first; i < last; ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(c, &raw) != REDIS_OK || !raw) return fail("MSET failed");
+      reply_ptr r(static_cast<redisReply*>(raw));
+      if (r->type == REDIS_REPLY_ERROR) return fail(std::string_view(r->str, r->len));
+    }
+  }
+  return std::make_unique<redis_stock>(c, std::move(sha), items, initial);
+}
+
+}  // namespace perflab::contention

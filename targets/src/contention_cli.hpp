@@ -1,0 +1,110 @@
+#pragma once
+// lab-target's /stock, /orders and /jobs options (docs/targets.md, Contention), kept out of
+// main.cpp. Only lab-target includes this (it alone links CLI11).
+#include <cmath>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <perflab/contention/service.hpp>
+#include <perflab/core/units.hpp>
+
+namespace perflab::targets {
+
+// As typed on the command line.
+struct contention_options {
+  std::string strategy = "mutex";    // --stock-strategy
+  std::string redis;                 // --stock-redis redis://HOST:PORT (the redis strategy)
+  std::string initial = "1000";      // --stock-initial: units per item
+  std::string items = "1";           // --stock-items
+  std::string shards = "0";          // --stock-shards (sharded; 0: one per hardware thread)
+  std::string ttl = "24h";           // --idempotency-ttl
+  std::string order_work = "0";      // --order-work
+  std::string job_workers = "4";     // --job-workers
+  std::string job_queue = "1000";    // --job-queue
+  std::string job_work = "20ms";     // --job-work
+  std::string job_reply = "accepted";  // --job-reply accepted|done
+};
+
+inline void add_contention_options(CLI::App& app, contention_options& o) {
+  app.add_option("--stock-strategy", o.strategy, "/stock: mutex | atomic | sharded | single-writer | redis")->capture_default_str();
+  app.add_option("--stock-redis", o.redis, "/stock redis: redis://HOST:PORT holding the counters (a Lua script per buy)");
+  app.add_option("--stock-initial", o.initial, "/stock: units of each item at start")->capture_default_str();
+  app.add_option("--stock-items", o.items, "/stock: items 0..K-1")->capture_default_str();
+  app.add_option("--stock-shards", o.shards, "/stock sharded: shards per item (0: one per hardware thread, at least 2)")
+      ->capture_default_str();
+  app.add_option("--idempotency-ttl", o.ttl, "POST /orders: a stored response is replayed for this long after it was stored")
+      ->capture_default_str();
+  app.add_option("--order-work", o.order_work, "POST /orders: the wait creating one order takes (0: none)")
+      ->capture_default_str();
+  app.add_option("--job-workers", o.job_workers, "POST /jobs: worker threads")->capture_default_str();
+  app.add_option("--job-queue", o.job_queue, "POST /jobs: jobs waiting at most; more get 503")->capture_default_str();
+  app.add_option("--job-work", o.job_work, "POST /jobs: one job's work (a worker is busy this long)")->capture_default_str();
+  app.add_option("--job-reply", o.job_reply,
+                 "POST /jobs: accepted (202 once queued) | done (200 once a worker did it: the synchronous baseline)")
+      ->capture_default_str();
+}
+
+// The service config; the error names the offending option and what it accepts.
+inline tl::expected<contention::service_config, std::string> parse_contention_options(const contention_options& o) {
+  contention::service_config c;
+  const auto strategy = contention::parse_stock_strategy(o.strategy);
+  if (!strategy)
+    return tl::unexpected("--stock-strategy: unknown strategy '" + o.strategy +
+                          "' (accepted: mutex, atomic, sharded, single-writer, redis)");
+  c.strategy = *strategy;
+  if (!o.redis.empty()) {
+    const auto url = contention::parse_stock_redis_url(o.redis);
+    if (!url) return tl::unexpected("--stock-redis: expected redis://HOST[:PORT], got '" + o.redis + "'");
+    c.redis = *url;
+  }
+  if (c.strategy == contention::stock_strategy::redis && o.redis.empty())
+    return tl::unexpected(std::string("--stock-strategy: redis needs --stock-redis redis://HOST:PORT"));
+  // A whole number from lo to hi (SI suffixes allowed: 10k).
+  auto whole = [](const std::string& name, const std::string& text, double lo, double hi) -> tl::expected<double, std::string> {
+    const auto v = units::parse_count(text);
+    if (!v || *v != std::floor(*v) || *v < lo || *v > hi)
+      return tl::unexpected(name + ": expected a whole number from " + fmt::format("{:g}", lo) + " to " +
+                            fmt::format("{:g}", hi) + ", got '" + text + "'");
+    return *v;
+  };
+  auto duration = [](const std::string& name, const std::string& text, bool zero_ok) -> tl::expected<std::chrono::nanoseconds, std::string> {
+    const auto d = units::parse_duration(text);
+    if (!d) return tl::unexpected(name + ": " + d.error());
+    if (!zero_ok && d->count() <= 0) return tl::unexpected(name + ": must be more than 0, got '" + text + "'");
+    if (*d > std::chrono::hours(24 * 365)) return tl::unexpected(name + ": at most a year, got '" + text + "'");
+    return *d;
+  };
+  const auto initial = whole("--stock-initial", o.initial, 0, 1e15);
+  if (!initial) return tl::unexpected(initial.error());
+  const auto items = whole("--stock-items", o.items, 1, 10'000'000);
+  if (!items) return tl::unexpected(items.error());
+  const auto shards = whole("--stock-shards", o.shards, 0, 1024);
+  if (!shards) return tl::unexpected(shards.error());
+  if (*shards == 1) return tl::unexpected(std::string("--stock-shards: 1 shard is the atomic strategy; give 0 or at least 2"));
+  const auto ttl = duration("--idempotency-ttl", o.ttl, false);
+  if (!ttl) return tl::unexpected(ttl.error());
+  const auto order_work = duration("--order-work", o.order_work, true);
+  if (!order_work) return tl::unexpected(order_work.error());
+  const auto workers = whole("--job-workers", o.job_workers, 1, 4096);
+  if (!workers) return tl::unexpected(workers.error());
+  const auto queue = whole("--job-queue", o.job_queue, 1, 10'000'000);
+  if (!queue) return tl::unexpected(queue.error());
+  const auto job_work = duration("--job-work", o.job_work, true);
+  if (!job_work) return tl::unexpected(job_work.error());
+  if (o.job_reply != "accepted" && o.job_reply != "done")
+    return tl::unexpected("--job-reply: expected accepted or done, got '" + o.job_reply + "'");
+  c.job_reply_done = o.job_reply == "done";
+  c.initial = static_cast<std::int64_t>(*initial);
+  c.items = static_cast<std::uint64_t>(*items);
+  c.shards = static_cast<unsigned>(*shards);
+  c.idempotency_ttl = *ttl;
+  c.order_work = *order_work;
+  c.jobs.workers = static_cast<unsigned>(*workers);
+  c.jobs.capacity = static_cast<std::size_t>(*queue);
+  c.jobs.work = *job_work;
+  return c;
+}
+
+}  // namespace perflab::targets

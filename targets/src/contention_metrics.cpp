@@ -1,0 +1,113 @@
+// perflab::contention's /metrics blocks (perflab_stock_*, perflab_orders_*, perflab_idempotency_*,
+// perflab_jobs_*), read at scrape time from the parts that have been used.
+#include <perflab/targets/metrics.hpp>
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include <perflab/contention/service.hpp>
+
+namespace perflab::targets {
+
+namespace {
+
+void write_stock(const contention::stock& s, std::string& out) {
+  const auto a = s.audit();
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP perflab_stock_info The --stock-strategy and the stock's shape.\n"
+                 "# TYPE perflab_stock_info gauge\n"
+                 "perflab_stock_info{{strategy=\"{}\",items=\"{}\"}} 1\n"
+                 "# HELP perflab_stock_buys_total Buys of a known item: bought, refused as sold out (409), or refused "
+                 "while units remained scattered over shards (sharded only, 409).\n"
+                 "# TYPE perflab_stock_buys_total counter\n"
+                 "perflab_stock_buys_total{{result=\"bought\"}} {}\n"
+                 "perflab_stock_buys_total{{result=\"sold_out\"}} {}\n"
+                 "perflab_stock_buys_total{{result=\"fragmented\"}} {}\n"
+                 "# HELP perflab_stock_units Units over all items: at start, sold, remaining (sold + remaining = "
+                 "initial).\n"
+                 "# TYPE perflab_stock_units gauge\n"
+                 "perflab_stock_units{{state=\"initial\"}} {}\n"
+                 "perflab_stock_units{{state=\"sold\"}} {}\n"
+                 "perflab_stock_units{{state=\"remaining\"}} {}\n"
+                 "# HELP perflab_stock_invariant_violations Items whose sold + remaining differs from the initial "
+                 "stock or whose remaining is negative (0 expected).\n"
+                 "# TYPE perflab_stock_invariant_violations gauge\n"
+                 "perflab_stock_invariant_violations {}\n",
+                 to_string(s.strategy()), a.items, a.buys - a.sold_out - a.fragmented, a.sold_out, a.fragmented,
+                 a.initial, a.sold, a.remaining, a.violations);
+}
+
+void write_orders(const contention::service& svc, std::string& out) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "# HELP perflab_orders_created_total Orders whose work was done (POST /orders; a replay creates "
+                 "none).\n"
+                 "# TYPE perflab_orders_created_total counter\n"
+                 "perflab_orders_created_total {}\n",
+                 svc.orders_created());
+  const auto* store = svc.idempotency_if_built();
+  const auto s = store ? store->stats() : contention::idempotency_store::stats_t{};
+  fmt::format_to(it,
+                 "# HELP perflab_idempotency_requests_total POST /orders by Idempotency-Key verdict: none (no key), "
+                 "first (did the work), replay (the stored response), in_flight (409), mismatch (422).\n"
+                 "# TYPE perflab_idempotency_requests_total counter\n"
+                 "perflab_idempotency_requests_total{{result=\"none\"}} {}\n"
+                 "perflab_idempotency_requests_total{{result=\"first\"}} {}\n"
+                 "perflab_idempotency_requests_total{{result=\"replay\"}} {}\n"
+                 "perflab_idempotency_requests_total{{result=\"in_flight\"}} {}\n"
+                 "perflab_idempotency_requests_total{{result=\"mismatch\"}} {}\n"
+                 "# HELP perflab_idempotency_expired_total Stored responses dropped because their key's TTL "
+                 "passed.\n"
+                 "# TYPE perflab_idempotency_expired_total counter\n"
+                 "perflab_idempotency_expired_total {}\n"
+                 "# HELP perflab_idempotency_keys Keys held now (in flight and stored).\n"
+                 "# TYPE perflab_idempotency_keys gauge\n"
+                 "perflab_idempotency_keys {}\n",
+                 svc.unkeyed(), s.first, s.replays, s.in_flight, s.mismatches, s.expired, store ? store->keys() : 0);
+}
+
+void write_jobs(const contention::service& svc, const contention::job_queue& q, std::string& out) {
+  auto it = std::back_inserter(out);
+  const auto s = q.stats();
+  fmt::format_to(it,
+                 "# HELP perflab_jobs_total POST /jobs: accepted (202), refused (queue full, 503), done by a worker.\n"
+                 "# TYPE perflab_jobs_total counter\n"
+                 "perflab_jobs_total{{result=\"accepted\"}} {}\n"
+                 "perflab_jobs_total{{result=\"refused\"}} {}\n"
+                 "perflab_jobs_total{{result=\"done\"}} {}\n"
+                 "# HELP perflab_jobs_queued Jobs waiting for a worker.\n"
+                 "# TYPE perflab_jobs_queued gauge\n"
+                 "perflab_jobs_queued {}\n"
+                 "# HELP perflab_jobs_running Jobs a worker is doing.\n"
+                 "# TYPE perflab_jobs_running gauge\n"
+                 "perflab_jobs_running {}\n"
+                 "# HELP perflab_jobs_workers Worker threads (--job-workers).\n"
+                 "# TYPE perflab_jobs_workers gauge\n"
+                 "perflab_jobs_workers {}\n"
+                 "# HELP perflab_jobs_completion_seconds From a job's 202 (accepted) to a worker finishing it.\n"
+                 "# TYPE perflab_jobs_completion_seconds histogram\n",
+                 s.accepted, s.refused, s.done, s.queued, s.running, q.config().workers);
+  const auto h = svc.job_completion();
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < contention::job_latency_bounds_s.size(); ++i) {
+    cumulative += h.buckets[i];
+    fmt::format_to(it, "perflab_jobs_completion_seconds_bucket{{le=\"{}\"}} {}\n", contention::job_latency_bounds_s[i],
+                   cumulative);
+  }
+  fmt::format_to(it,
+                 "perflab_jobs_completion_seconds_bucket{{le=\"+Inf\"}} {}\n"
+                 "perflab_jobs_completion_seconds_sum {}\n"
+                 "perflab_jobs_completion_seconds_count {}\n",
+                 h.count, h.sum_s, h.count);
+}
+
+}  // namespace
+
+void write_contention_prometheus(const contention::service& svc, std::string& out) {
+  if (const auto* s = svc.stocks_if_built()) write_stock(*s, out);
+  write_orders(svc, out);
+  if (const auto* q = svc.jobs_if_built()) write_jobs(svc, *q, out);
+}
+
+}  // namespace perflab::targets

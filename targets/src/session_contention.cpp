@@ -1,0 +1,244 @@
+// session's part of /stock, /orders and /jobs (perflab::contention): the arguments are checked
+// here (a clear 4xx in JSON), the work is done in the capability, and the reply is built in the
+// connection's reused buffers. Two requests wait before their reply: a single-writer buy (the
+// owner thread answers: next::handoff) and an order with --order-work (the model's wait primitive,
+// as /sleep). Nothing here blocks an event loop.
+#include <perflab/targets/session.hpp>
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+namespace perflab::targets {
+
+namespace {
+
+constexpr std::uint64_t max_qty = 1'000'000'000;
+constexpr std::size_t max_key = 255;
+
+bool same_name(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// 1 to 255 visible ASCII characters (Stripe's limit; the IETF draft's key is any sf-string).
+bool valid_key(std::string_view k) noexcept {
+  if (k.empty() || k.size() > max_key) return false;
+  for (char c : k)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+// "/stock/12/buy" -> "12"; "/stock/12" -> "12"; "/stock" -> "".
+std::string_view item_text(std::string_view path, bool buy) noexcept {
+  if (path.size() <= 7) return {};
+  path.remove_prefix(7);
+  if (buy) path.remove_suffix(4);
+  return path;
+}
+
+double ms_between(std::int64_t from_ns, std::int64_t to_ns) noexcept {
+  return static_cast<double>(to_ns - from_ns) / 1e6;
+}
+
+}  // namespace
+
+std::optional<session::step> session::start_contention(const dispatch& d, const request_view& req) noexcept {
+  auto st = decide_contention(d, req);
+  // The views last: the body may have grown (moved) while it was built.
+  contention_reply_.body = contention_body_;
+  contention_reply_.headers = contention_headers_;
+  return st;
+}
+
+std::optional<session::step> session::decide_contention(const dispatch& d, const request_view& req) noexcept {
+  contention_body_.clear();
+  contention_headers_.clear();
+  contention_reply_ = {};
+  auto& svc = ctx_.contention;
+  auto body = [this]<class... A>(int status, fmt::format_string<A...> f, A&&... args) {
+    contention_reply_.status = status;
+    fmt::format_to(std::back_inserter(contention_body_), f, std::forward<A>(args)...);
+  };
+  try {
+    if (d.ep == endpoint::stock || d.ep == endpoint::stock_buy) {
+      auto& stock = svc.stocks();
+      const auto text = item_text(req.path, d.ep == endpoint::stock_buy);
+      std::uint64_t item = 0;
+      if (d.ep == endpoint::stock && text.empty()) {  // GET /stock: every item
+        const auto a = stock.audit();
+        body(200,
+             "{{\"strategy\":\"{}\",\"items\":{},\"initial\":{},\"sold\":{},\"remaining\":{},\"buys\":{},"
+             "\"sold_out\":{},\"fragmented\":{},\"violations\":{},\"ok\":{}}}\n",
+             to_string(stock.strategy()), a.items, a.initial, a.sold, a.remaining, a.buys, a.sold_out, a.fragmented,
+             a.violations, a.ok());
+      } else if (!parse_u64(text, item) || item >= stock.items()) {
+        body(404, "{{\"error\":\"no such item: items are 0 to {}\"}}\n", stock.items() - 1);
+      } else if (d.ep == endpoint::stock) {
+        const std::int64_t sold = stock.sold(item), left = stock.remaining(item);
+        const std::int64_t initial = svc.config().initial;
+        body(200, "{{\"item\":{},\"strategy\":\"{}\",\"initial\":{},\"sold\":{},\"remaining\":{},\"ok\":{}}}\n", item,
+             to_string(stock.strategy()), initial, sold, left, left >= 0 && sold + left == initial);
+      } else {
+        std::uint64_t qty = 1;
+        if (const auto q = query_param(req.query, "qty"); (!q.empty() || req.query.find("qty=") != std::string_view::npos) &&
+                                                           (!parse_u64(q, qty) || qty < 1 || qty > max_qty)) {
+          body(400, "{{\"error\":\"qty must be a whole number from 1 to {}\"}}\n", max_qty);
+          return std::nullopt;
+        }
+        buy_item_ = item;
+        buy_qty_ = static_cast<std::int64_t>(qty);
+        if (stock.strategy() == contention::stock_strategy::single_writer ||
+            stock.strategy() == contention::stock_strategy::redis) {  // answered by the owner thread
+          if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
+          handoff_->start_buy(stock, item, buy_qty_);
+          contention_wait_ = contention_wait::buy;
+          return step{next::handoff};
+        }
+        const auto r = stock.buy(item, buy_qty_);
+        if (r.bought) {
+          body(200, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", item, qty, r.remaining);
+        } else {
+          body(409, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"{}\"}}\n", item, r.remaining,
+               r.remaining >= buy_qty_ ? "fragmented: no shard holds that many" : "sold out");
+        }
+      }
+      return std::nullopt;
+    }
+    if (d.ep == endpoint::jobs && svc.config().job_reply_done) {  // the synchronous baseline
+      if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
+      if (svc.submit_job_and_notify(handoff_)) {
+        contention_wait_ = contention_wait::job;
+        return step{next::handoff};
+      }
+      body(503, "{{\"error\":\"job queue full ({} waiting)\"}}\n", svc.config().jobs.capacity);
+      contention_headers_.append("Retry-After: 1\r\n");
+      return std::nullopt;
+    }
+    if (d.ep == endpoint::jobs) {
+      if (const auto id = svc.jobs().submit()) {
+        body(202, "{{\"id\":{},\"state\":\"queued\"}}\n", *id);
+        fmt::format_to(std::back_inserter(contention_headers_), "Location: /jobs/{}\r\n", *id);
+      } else {
+        body(503, "{{\"error\":\"job queue full ({} waiting)\"}}\n", svc.config().jobs.capacity);
+        contention_headers_.append("Retry-After: 1\r\n");
+      }
+      return std::nullopt;
+    }
+    if (d.ep == endpoint::job) {
+      std::uint64_t id = 0;
+      const auto s = parse_u64(req.path.substr(6), id) ? svc.jobs().status(id) : contention::job_status{};
+      if (s.state == contention::job_state::unknown) {
+        body(404, "{{\"error\":\"no such job (finished jobs are kept up to {})\"}}\n", svc.config().jobs.keep_finished);
+        return std::nullopt;
+      }
+      body(200, "{{\"id\":{},\"state\":\"{}\",\"accepted_ns\":{}", id, to_string(s.state), s.accepted_ns);
+      if (s.started_ns) body(200, ",\"wait_ms\":{:.3f}", ms_between(s.accepted_ns, s.started_ns));
+      if (s.finished_ns)
+        body(200, ",\"work_ms\":{:.3f},\"total_ms\":{:.3f}", ms_between(s.started_ns, s.finished_ns),
+             ms_between(s.accepted_ns, s.finished_ns));
+      contention_body_.append("}\n");
+      return std::nullopt;
+    }
+    // POST /orders.
+    std::string_view key;
+    int keys = 0;
+    for (const auto& h : parser_.headers())
+      if (same_name(h.name, "idempotency-key")) {
+        key = h.value;
+        ++keys;
+      }
+    order_key_.clear();
+    if (keys > 1 || (keys == 1 && !valid_key(key))) {
+      body(400, "{{\"error\":\"Idempotency-Key must be one header of 1 to {} visible ASCII characters\"}}\n", max_key);
+      return std::nullopt;
+    }
+    if (keys == 0) {
+      svc.count_unkeyed();
+    } else {
+      contention::idempotency_store::stored_response stored;
+      const auto fp = contention::fingerprint(req.query, req.path, req.body);
+      switch (svc.idempotency().begin(key, fp, std::chrono::nanoseconds(now_ns()), &stored)) {
+        case contention::idempotency_store::verdict::first: order_key_.assign(key); break;
+        case contention::idempotency_store::verdict::replay:
+          contention_body_ = std::move(stored.body);
+          contention_reply_.status = stored.status;
+          contention_headers_.append("Idempotent-Replayed: true\r\n");
+          return std::nullopt;
+        case contention::idempotency_store::verdict::in_flight:
+          body(409, "{{\"error\":\"a request with this Idempotency-Key is in flight; retry later\"}}\n");
+          contention_headers_.append("Retry-After: 1\r\n");
+          return std::nullopt;
+        case contention::idempotency_store::verdict::mismatch:
+          body(422, "{{\"error\":\"this Idempotency-Key was used for a different request\"}}\n");
+          return std::nullopt;
+      }
+    }
+    contention_wait_ = contention_wait::order;
+    if (svc.config().order_work.count() > 0)
+      return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(svc.config().order_work)};
+    finish_contention();  // no work to wait for: the order is made now
+    return std::nullopt;
+  } catch (...) {
+    // No memory for a part, a key or the body: 503, and a first key is freed for the retry.
+    ctx_.stats.allocation_failed();
+    end_contention();
+    contention_wait_ = contention_wait::none;
+    contention_body_.clear();
+    contention_reply_.status = 503;
+    contention_reply_.body = {};
+    return std::nullopt;
+  }
+}
+
+void session::finish_contention() noexcept {
+  const auto waited = contention_wait_;
+  contention_wait_ = contention_wait::none;
+  contention_reply_.headers = {};
+  try {
+    auto out = std::back_inserter(contention_body_);
+    if (waited == contention_wait::job) {
+      const auto j = handoff_->job();
+      contention_reply_.status = 200;
+      fmt::format_to(out, "{{\"state\":\"done\",\"wait_ms\":{:.3f},\"work_ms\":{:.3f},\"total_ms\":{:.3f}}}\n",
+                     ms_between(j.accepted_ns, j.started_ns), ms_between(j.started_ns, j.finished_ns),
+                     ms_between(j.accepted_ns, j.finished_ns));
+    } else if (waited == contention_wait::buy) {
+      const auto r = handoff_->buy();
+      contention_reply_.status = r.error ? 503 : r.bought ? 200 : 409;
+      if (r.error)
+        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store (redis) did not answer\"}}\n", buy_item_);
+      else if (r.bought)
+        fmt::format_to(out, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", buy_item_, buy_qty_, r.remaining);
+      else
+        fmt::format_to(out, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"sold out\"}}\n", buy_item_,
+                       r.remaining);
+    } else if (waited == contention_wait::order) {
+      // The order's effect, then its response stored under the key (a repeat replays it).
+      const auto id = ctx_.contention.create_order();
+      contention_reply_.status = 201;
+      fmt::format_to(out, "{{\"order\":{}}}\n", id);
+      if (!order_key_.empty())
+        ctx_.contention.idempotency().complete(order_key_, {201, contention_body_}, std::chrono::nanoseconds(now_ns()));
+      order_key_.clear();
+    }
+  } catch (...) {
+    ctx_.stats.allocation_failed();
+    contention_reply_.status = 503;
+    contention_body_.clear();
+  }
+  contention_reply_.body = contention_body_;
+  contention_reply_.headers = contention_headers_;
+}
+
+void session::end_contention() noexcept {
+  if (contention_wait_ == contention_wait::order && !order_key_.empty() && ctx_.contention.idempotency_if_built())
+    ctx_.contention.idempotency().abandon(order_key_);
+  order_key_.clear();
+}
+
+}  // namespace perflab::targets
