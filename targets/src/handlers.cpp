@@ -511,6 +511,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.cache) write_cache_prometheus(*ctx.cache, o);
                      if (ctx.db) write_db_prometheus(*ctx.db, o);
                      if (ctx.limiter) write_ratelimit_prometheus(*ctx.limiter, o);
+                     if (ctx.faults) ctx.faults->write_prometheus(o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -527,6 +528,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::db_terminate:
       if (ctx.db_result) return write_db_response(d, *ctx.db_result, keep_alive, minor, req, ctx, out);
       break;  // answered without its outcome: a bug, answered 500
+    case endpoint::admin:  // answered by the session (session_fault.cpp)
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:

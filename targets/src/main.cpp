@@ -34,6 +34,8 @@ struct options {
   targets::encode_options encode;
   db::options db;
   std::string rate_limit;
+  std::string fault_profile;
+  bool admin = false;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -93,6 +95,12 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     if (!limit) return tl::unexpected(limit.error());  // names --rate-limit
     c.rate_limit = *limit;
   }
+  if (!o.fault_profile.empty()) {
+    auto faults = fault::load_profile(o.fault_profile);
+    if (!faults) return tl::unexpected(faults.error());  // names --fault-profile
+    c.fault_profile = *faults;
+  }
+  c.admin = o.admin;
   return c;
 }
 
@@ -159,6 +167,10 @@ int main(int argc, char** argv) {
   app.add_option("--rate-limit", o.rate_limit,
                  "ALGO:RATE[,burst=B][,queue=Q][,window=W][,key=ip|header:NAME]: limit every request but "
                  "/metrics and /health (429 with Retry-After), e.g. token-bucket:100/s,burst=10");
+  app.add_option("--fault-profile", o.fault_profile,
+                 "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "
+                 "latency=bimodal:99%:5ms,1%:2s;error=0.1:503;reset=0.01;drip=100B/10ms (docs/targets.md, Faults)");
+  app.add_flag("--admin", o.admin, "serve /admin/*: POST /admin/fault with a spec changes the fault profile");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")

@@ -61,6 +61,7 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::db_query: return "db_query";
     case endpoint::items: return "items";
     case endpoint::db_terminate: return "db_terminate";
+    case endpoint::admin: return "admin";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

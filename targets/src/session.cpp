@@ -47,6 +47,7 @@ server_context::server_context(server_config c)
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
+  if (config.fault_profile || config.admin) faults = std::make_unique<fault::injector>(config.fault_profile.value_or(fault::profile{}));
   if (config.db.given) database();  // before listening: an unreachable server stops the start
 }
 
@@ -214,7 +215,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .db = ctx_.database_if_open(),
                               .db_result = &db_reply_,
                               .encoded_bodies = ctx_.encoded_bodies.get(),
-                              .limiter = ctx_.limiter.get()};
+                              .limiter = ctx_.limiter.get(),
+                              .faults = ctx_.faults.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -241,6 +243,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
   ++answered_;
   stream_left_ = info.stream;
   stream_pos_ = 0;
+  if (fault_.drip_bytes > 0) hold_body(mark);  // --fault-profile's drip (session_fault.cpp)
   if (!keep) closing_ = true;
 }
 
@@ -249,6 +252,9 @@ session::step session::process() noexcept {
     if (auto st = continue_cache()) return *st;
   }
   for (;;) {
+    if (drip_pos_ < drip_.size()) {  // a dripped body goes out before anything else
+      if (auto st = next_drip()) return *st;
+    }
     if (closing_) return {next::close};
     skip_empty_lines();
     if (idle()) {
@@ -290,8 +296,20 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_.consumed();
     continue_sent_ = false;
-    if (ctx_.limiter) {
+    if (ctx_.config.admin && req.path.starts_with("/admin/")) {
+      answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
+      parser_.reset();
+      started_ = false;
+      begin_ += consumed;
+      if (begin_ == end_) begin_ = end_ = 0;
+      else request_start_ns_ = start;
+      continue;
+    }
+    if (ctx_.limiter && !fault_delayed_) {  // after a fault's wait the request is decided already
       if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
+    }
+    if (ctx_.faults) {
+      if (auto st = apply_fault(d, req.path, start)) return *st;  // a latency wait, or a reset's close
     }
     ctx_.stats.request_started();
 

@@ -16,6 +16,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
+#include <perflab/fault/profile.hpp>
 #include <perflab/resilience/limiter.hpp>
 
 namespace perflab::targets {
@@ -69,6 +70,11 @@ struct server_config {
   // --rate-limit: every request but /metrics and /health is decided by it first (429 when
   // refused, a leaky bucket's delay waited). nullopt: no limit.
   std::optional<resilience::limiter_config> rate_limit;
+  // --fault-profile: the faults injected into every request but /metrics, /health and /admin/*
+  // (docs/targets.md, Faults). nullopt: none (and no injector unless --admin).
+  std::optional<fault::profile> fault_profile;
+  // --admin: serve /admin/* (POST /admin/fault changes the fault profile at run time); off: 404.
+  bool admin = false;
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

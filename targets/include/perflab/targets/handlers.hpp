@@ -11,6 +11,7 @@
 #include <perflab/encode/policy.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
+#include <perflab/fault/injector.hpp>
 #include <perflab/targets/metrics.hpp>
 #include <perflab/targets/payloads.hpp>
 
@@ -95,6 +96,7 @@ struct response_context {
   const db_reply* db_result = nullptr;         // for the /db endpoints
   encode::static_cache* encoded_bodies = nullptr;  // --gzip-static: encoded static bodies (null: off)
   const resilience::keyed_limiter* limiter = nullptr;  // for /metrics, with --rate-limit
+  const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
 };
 
 // What write_response wrote.

@@ -31,6 +31,7 @@ enum class endpoint : std::uint8_t {
   db_query,      // GET/HEAD /db/query: one database query (pool, then the database)
   items,         // GET/HEAD /items/{id}: a row by key
   db_terminate,  // POST /db/terminate: test hook, the idle pooled connections' backends end
+  admin,         // /admin/* with --admin (POST /admin/fault)
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)

@@ -41,6 +41,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
+#include <perflab/fault/injector.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -67,6 +68,7 @@ struct server_context {
   encode::stats encode_stats;                  // response compression counters (/metrics)
   std::unique_ptr<encode::static_cache> encoded_bodies;  // --gzip-static's cache (null: off)
   std::unique_ptr<resilience::keyed_limiter> limiter;    // --rate-limit (null: none)
+  std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -221,6 +223,19 @@ class session {
   // request stays parsed and is handled by the process() after it).
   std::optional<step> rate_limit(dispatch& d, std::int64_t& start) noexcept;
   std::string_view rate_key() const noexcept;
+  // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
+  // return (the request stays parsed and is handled by the process() after it, not decided
+  // again). A reset: close without a response. An error: d becomes that status. A drip: kept in
+  // fault_ for respond(), which holds the body back for next_drip().
+  std::optional<step> apply_fault(dispatch& d, std::string_view path, std::int64_t& start) noexcept;
+  // /admin/* with --admin: POST /admin/fault (body: a spec) sets the profile, GET shows it.
+  void answer_admin(const request_view& req, bool keep, std::int64_t start) noexcept;
+  // A dripped body: moves its next slice into the output; the wait until the slice after it, or
+  // nullopt once the body is all out.
+  std::optional<step> next_drip() noexcept;
+  // respond()'s part of a drip: the body after the head at out_[mark..] (and any streamed part)
+  // moves to drip_.
+  void hold_body(std::size_t mark) noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -266,6 +281,13 @@ class session {
   std::string rate_headers_;
   bool rate_delayed_ = false;
   std::int64_t rate_start_ns_ = 0;
+  // --fault-profile: the current request's decision, whether its latency was waited (then it is
+  // handled from its arrival, fault_start_ns_), and a body being dripped (drip_pos_ bytes out).
+  fault::decision fault_{};
+  bool fault_delayed_ = false;
+  std::int64_t fault_start_ns_ = 0;
+  std::string drip_;
+  std::size_t drip_pos_ = 0;
 };
 
 }  // namespace perflab::targets
