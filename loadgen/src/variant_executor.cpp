@@ -243,6 +243,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   }
   const target_spec main_target = with_urls(spec.target, deps.urls());
   std::map<std::string, std::int64_t> dep_requests;  // requests each answered in the measured phase
+  std::vector<result::timed_event> events;           // [[fault]] and [[action]] as they happened
 
   result::target_info ti;
   ti.spawned = spec.target.spawn;
@@ -342,7 +343,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     if (monitor.joinable()) monitor.join();
     if (sched) {  // before the targets stop: faults are put back and counters read while they run
       sched->finish();
-      vo.v.events = sched->events();
+      events = sched->events();
       ti.requests = sched->requests("");
       for (const auto& d : spec.dependencies) dep_requests[d.name] = sched->requests(d.name);
     }
@@ -410,6 +411,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     for (auto& d : vo.v.dependencies)
       if (auto it = dep_requests.find(d.name); it != dep_requests.end()) d.requests = it->second;
   }
+  vo.v.events = std::move(events);
   vo.v.name = spec.name;
   vo.v.params = spec.params;
   vo.v.repeat = repeat;
