@@ -5,8 +5,9 @@
 #
 # Two experiments, each with coalescing off and on:
 #   ttl         a cold start, then TTL waves (--cache-ttl 3s): the scenario as written
-#   invalidate  no TTL; a mass invalidation (PURGE /cache) 4 s into the load, sent by this script
-#               while the load goes on: the cold start again, mid-run
+#   invalidate  no TTL; a mass invalidation (PURGE /cache) 4 s into the load, the scenario's
+#               [[action]] (sent by the runner): the cold start again, mid-run
+#   (the ttl experiment runs the scenario with --set action=[]: the TTL waves alone)
 # For each run it also samples the target's origin call counter once a second from the loadgen's
 # start and prints origin calls per second beside the loadgen's per-second TTLB p99 and MISS
 # count (the loadgen's seconds start a fraction of a second later, after its start-up; on a busy
@@ -72,19 +73,21 @@ for coalesce in off on; do
     sleep 0.05
   done
   [ -n "$port" ] || { echo "cache-stampede.sh: lab-target did not start: $(cat "$out")" >&2; kill "$pid"; exit 1; }
-  # From the loadgen's start: origin calls once a second, and in the invalidation experiment a
-  # PURGE 4 s in. The loadgen's first second starts a fraction of a second later (its start-up).
+  # From the loadgen's start: origin calls once a second. The loadgen's first second starts a
+  # fraction of a second later (its start-up); the PURGE goes out at 4 s of the loadgen's own
+  # measured phase (the scenario's [[action]]; run.json's events say exactly when).
   (
     for i in $(seq 0 9); do
       metric "$(curl -s "http://127.0.0.1:$port/metrics")" perflab_cache_origin_calls_total
-      [ "$experiment" = invalidate ] && [ "$i" = 4 ] && curl -s -X PURGE "http://127.0.0.1:$port/cache" >/dev/null
       sleep 1
     done
   ) >"$out.origin" 2>/dev/null &
   sampler=$!
   set +e
+  actions=()
+  [ "$experiment" = ttl ] && actions=(--set 'action=[]')  # the TTL waves alone, no PURGE
   "$loadgen_bin" run scenarios/cache-stampede.toml --set "target.url=http://127.0.0.1:$port" "${pin_loadgen[@]}" \
-    --output "$output" >"$out.run" 2>&1
+    "${actions[@]}" --output "$output" >"$out.run" 2>&1
   code=$?
   set -e
   wait "$sampler" 2>/dev/null || true
@@ -113,6 +116,9 @@ print("  per second TTLB p99: " + "  ".join(f'{p["t_s"]:g}s {p["ttlb_p99_us"] / 
 samples = [float(x) for x in open(sys.argv[5]).read().split()]
 print("  origin calls per second: " + "  ".join(
     f'{i}-{i + 1}s {int(b - a)}' for i, (a, b) in enumerate(zip(samples, samples[1:]))))
+for e in v.get("events", []):
+    print(f'  {e["kind"]} {e["method"]} {e["path"]}: scheduled {e["at_s"]:g}s, sent {e["start_s"]:.2f}s, '
+          f'answered {e["end_s"]:.2f}s, status {e["status"]} {e["error"]}')
 print(f"  run: {sys.argv[1]}")
 PY
   rm -f "$out" "$out.run" "$out.origin"

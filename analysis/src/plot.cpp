@@ -160,6 +160,17 @@ tl::expected<std::string, std::string> render_svg(const plot_spec& p) {
         gp << fmt::format("set xrange [1:{}]\n", xmax);
         percentile_tics(gp, xmax);
       }
+      for (std::size_t i = 0; i < p.markers.size(); ++i) {
+        const auto& m = p.markers[i];
+        if (m.to > m.from)
+          gp << fmt::format("set object {} rect from {}, graph 0 to {}, graph 1 behind fc rgb '#f4cccc' "
+                            "fillstyle solid 0.5 noborder\n", i + 1, m.from, m.to);
+        else
+          gp << fmt::format("set arrow {} from {}, graph 0 to {}, graph 1 nohead lc rgb '#cc0000' dt 2 back\n", i + 1,
+                            m.from, m.from);
+        gp << fmt::format("set label {} {} at {}, graph {} left font ',9' tc rgb '#990000' noenhanced\n", i + 1,
+                          quote(m.label), m.from, 0.97 - 0.05 * static_cast<double>(i % 4));
+      }
       std::string cmd = "plot ";
       bool first = true;
       for (const auto& s : p.lines) {

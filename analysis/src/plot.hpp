@@ -17,6 +17,14 @@ struct series {
   int color = 0;                                // palette index; series with one index share a colour
 };
 
+// A span of the x axis to shade (a fault from its start to its end), or one x to mark with a
+// vertical line (to <= from: an action), labelled at the top.
+struct marker {
+  double from = 0;
+  double to = 0;
+  std::string label;
+};
+
 struct plot_spec {
   std::string title;
   std::string xlabel;
@@ -27,6 +35,7 @@ struct plot_spec {
   double xmax = 0;               // with percentile_axis: the largest x to label (0: automatic)
   bool points = false;           // draw points on the lines (sparse data, e.g. parameter sweeps)
   std::vector<series> lines;
+  std::vector<marker> markers;   // drawn behind the lines
 };
 
 // True when a gnuplot executable is on PATH.

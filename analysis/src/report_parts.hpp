@@ -55,6 +55,9 @@ void add_warnings(document& doc, const std::vector<loaded_run>& runs, const std:
 void add_run_context(document& doc, const std::vector<loaded_run>& runs);
 // Throughput and errors, latency (with why a row is empty), resources, thresholds.
 void add_tables(document& doc, const std::vector<loaded_variant>& vars);
+// "Dependencies, faults and timed actions" (report_events.cpp): each target's cost and requests
+// per loadgen request (load amplification), every [[fault]] and [[action]]. Nothing without them.
+void add_events(document& doc, const std::vector<loaded_variant>& vars);
 // "Plots": spectra, throughput over time, sweeps; what could not be drawn, and why, as bullets.
 void add_plots(document& doc, const std::vector<loaded_variant>& vars);
 
@@ -70,5 +73,10 @@ struct throughput_lines {
 // goodput_known: false for schema-1 runs, which recorded no successes per second (goodput then
 // plots all responses, as they were measured).
 throughput_lines throughput_of(const result::variant& v, bool goodput_known);
+
+struct marker;  // plot.hpp
+// The faults (shaded spans) and actions (lines) of the first variant that recorded events, for the
+// time-series plots.
+std::vector<marker> event_markers(const std::vector<loaded_variant>& vars);
 
 }  // namespace perflab::analysis::detail

@@ -145,6 +145,7 @@ void add_tps_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
     }
   }
   if (spec.lines.empty()) return;
+  spec.markers = event_markers(vars);
   std::string caption =
       "Successful responses (goodput) per second of the measured phase, warm-up excluded; each point is divided "
       "by its interval's length, so a short last second is not a dip. Dips show stalls; a steady line below the "
@@ -155,7 +156,72 @@ void add_tps_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
     caption += fmt::format(" The drain after the measured phase (up to {}) is not plotted: it is not a one-second "
                            "interval.",
                            seconds(longest_drain));
+  if (!spec.markers.empty()) caption += " Shaded: a fault from its start to its end; dashed red: a timed action.";
   pm.add(std::move(spec), "tps-over-time", caption);
+}
+
+// Responses per second by error status (429, 503, ... each a line, per variant), and failures
+// without a status: what a rate limiter, a waiting room or a fault answered, and when (schema 6).
+void add_status_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
+  plot_spec spec;
+  spec.title = "Error statuses over time";
+  spec.xlabel = "time in measured phase (s)";
+  spec.ylabel = "responses per second";
+  spec.markers = event_markers(vars);
+  int color = 0;
+  for (const auto& lv : vars) {
+    std::set<std::string> codes;
+    bool conn = false;
+    for (const auto& p : lv.v->series) {
+      for (const auto& [code, n] : p.statuses)
+        if (n > 0 && (code[0] == '4' || code[0] == '5')) codes.insert(code);
+      conn = conn || p.conn_errors > 0;
+    }
+    for (const auto& code : codes) {
+      series s{lv.label + ": " + code, {}, false, color++};
+      for (const auto& p : lv.v->series) {
+        if (p.phase == "drain" || p.length_s <= 0) continue;
+        const auto it = p.statuses.find(code);
+        s.points.emplace_back(p.t_s, static_cast<double>(it == p.statuses.end() ? 0 : it->second) / p.length_s);
+      }
+      spec.lines.push_back(std::move(s));
+    }
+    if (conn) {
+      series s{lv.label + ": no status (connection errors)", {}, true, color++};
+      for (const auto& p : lv.v->series)
+        if (p.phase != "drain" && p.length_s > 0) s.points.emplace_back(p.t_s, static_cast<double>(p.conn_errors) / p.length_s);
+      spec.lines.push_back(std::move(s));
+    }
+  }
+  if (spec.lines.empty()) return;
+  std::string caption =
+      "Responses per second of the measured phase by error status (one line per status and variant: 429 from a rate "
+      "limiter, 503 from a waiting room or a fault, ...), by when they arrived; dashed: failures without a status "
+      "(connect errors, resets, timeouts).";
+  if (!spec.markers.empty()) caption += " Shaded: a fault from its start to its end; dashed red: a timed action.";
+  pm.add(std::move(spec), "statuses-over-time", caption);
+}
+
+// Errors per second (failed requests: error statuses, resets, timeouts) with the faults shaded:
+// only for runs with timed events, where the question is what a fault did and when it stopped.
+void add_errors_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
+  plot_spec spec;
+  spec.markers = event_markers(vars);
+  if (spec.markers.empty()) return;
+  spec.title = "Errors over time";
+  spec.xlabel = "time in measured phase (s)";
+  spec.ylabel = "errors per second";
+  int color = 0;
+  for (const auto& lv : vars) {
+    series s{lv.label, {}, false, color++};
+    for (const auto& p : lv.v->series)
+      if (p.phase != "drain" && p.length_s > 0) s.points.emplace_back(p.t_s, static_cast<double>(p.errors) / p.length_s);
+    if (!s.points.empty()) spec.lines.push_back(std::move(s));
+  }
+  if (spec.lines.empty()) return;
+  pm.add(std::move(spec), "errors-over-time",
+         "Failed requests per second of the measured phase (error statuses such as 429 and 503, resets, timeouts), "
+         "by when they started. Shaded: a fault from its start to its end; dashed red: a timed action.");
 }
 
 // The hit ratio per second (from X-Cache), for variants whose responses carried it: a cold start
@@ -177,6 +243,7 @@ void add_hit_ratio_plot(plot_maker& pm, const std::vector<loaded_variant>& vars)
     if (!s.points.empty()) spec.lines.push_back(std::move(s));
   }
   if (spec.lines.empty()) return;
+  spec.markers = event_markers(vars);
   pm.add(std::move(spec), "hit-ratio-over-time",
          "Hits over responses with an X-Cache header, per second of the measured phase (warm-up excluded). A cold "
          "cache climbs; a TTL expiry or a purge shows as a dip.");
@@ -279,6 +346,8 @@ void add_plots(document& doc, const std::vector<loaded_variant>& vars) {
   if (!pm.enabled) notes.push_back("plots not drawn: gnuplot not found on PATH (apt-get install gnuplot-nox)");
   add_spectrum_plots(pm, vars);
   add_tps_plot(pm, vars);
+  add_errors_plot(pm, vars);
+  add_status_plot(pm, vars);
   add_hit_ratio_plot(pm, vars);
   add_sweep_plots(pm, vars);
   for (const auto& lv : vars) {

@@ -578,6 +578,7 @@ class asio_worker final : public load_worker {
         }
         if (status >= 500) ++set->errors.status_5xx;
         else if (status >= 400) ++set->errors.status_4xx;
+        if (status >= 100 && status < 600) ++set->statuses[static_cast<std::size_t>(status)];
         if (overrun) count_error(set->errors, err::unsolicited);
         set->ttfb.record(fb - c.intended_ns);
         set->ttlb.record(t - c.intended_ns);

@@ -37,6 +37,24 @@ std::atomic<bool>& interrupt_flag() noexcept {
 }
 
 namespace {
+
+// Response counts by status code, as run.json keeps them ("503": n); codes never seen are left out.
+std::map<std::string, std::int64_t> status_map(const std::array<std::int64_t, 600>& counts) {
+  std::map<std::string, std::int64_t> m;
+  for (std::size_t code = 100; code < counts.size(); ++code)
+    if (counts[code] > 0) m[std::to_string(code)] = counts[code];
+  return m;
+}
+
+// The CSV's top_statuses: the three most frequent codes of a second, "503:120 200:80".
+std::string top_statuses(const std::map<std::string, std::int64_t>& statuses) {
+  std::vector<std::pair<std::int64_t, std::string>> v;
+  for (const auto& [code, n] : statuses) v.emplace_back(-n, code);
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (std::size_t i = 0; i < v.size() && i < 3; ++i) out += fmt::format("{}{}:{}", i ? " " : "", v[i].second, -v[i].first);
+  return out;
+}
 std::atomic<int> signals_noted{0};
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
               "used from signal handlers");
@@ -245,15 +263,25 @@ class interval_merger {
     pt.cache_hit_ratio = merged.cache.hit_ratio();
     pt.bytes_in = merged.bytes_in;
     pt.bytes_out = merged.bytes_out;
+    pt.statuses = status_map(merged.statuses);
+    for (const auto& [code, n] : pt.statuses) {
+      if (code[0] == '2') pt.status_2xx += n;
+      else if (code[0] == '3') pt.status_3xx += n;
+      else if (code[0] == '4') pt.status_4xx += n;
+      else if (code[0] == '5') pt.status_5xx += n;
+    }
+    pt.conn_errors = merged.errors.transport();
     if (!drain) {
       completed_in_window_ += merged.completed;
       succeeded_in_window_ += merged.succeeded;
     }
     if (csv_.is_open())
-      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{}\n", pt.t_s,
+      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{},{},{},{},{},{},{}\n", pt.t_s,
                           pt.length_s, pt.phase, pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us,
                           pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries, pt.stalled, pt.cache_hit,
-                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio, pt.bytes_in, pt.bytes_out)
+                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio, pt.bytes_in, pt.bytes_out,
+                          pt.status_2xx, pt.status_3xx, pt.status_4xx, pt.status_5xx, pt.conn_errors,
+                          top_statuses(pt.statuses))
            << std::flush;
     if (progress_ && !drain)
       std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
@@ -404,7 +432,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
       return tl::unexpected(fmt::format("cannot write into '{}': {}", cfg.output_dir.string(),
                                         fec ? fec.message() : std::string("open failed")));
     csv << "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-           "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out\n";
+           "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out,"
+           "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,top_statuses\n";
   }
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
@@ -590,6 +619,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.retries = total.retries;
   v.cache = total.cache;
   v.cache_hit_ratio = total.cache.hit_ratio();
+  v.statuses = status_map(total.statuses);
   v.bytes_in = total.bytes_in;
   v.bytes_out = total.bytes_out;
   v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;

@@ -42,6 +42,7 @@ void sample_set::add(const sample_set& o) {
   cache.miss += o.cache.miss;
   cache.stale += o.cache.stale;
   cache.other += o.cache.other;
+  for (std::size_t i = 0; i < statuses.size(); ++i) statuses[i] += o.statuses[i];
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
   in_flight += o.in_flight;
@@ -59,6 +60,7 @@ void sample_set::reset() noexcept {
   in_flight = index = end_ns = bytes_in = bytes_out = 0;
   errors = {};
   cache = {};
+  statuses.fill(0);
 }
 
 }  // namespace perflab::loadgen

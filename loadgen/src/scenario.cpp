@@ -420,6 +420,16 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
     } catch (const toml::parse_error& e) {
       fail(format_region(e.source(), source_name), fmt::format("TOML syntax error: {}", e.description()));
     }
+    // [[target]]: the measured one becomes [target] (so --set and the matrix reach it), the
+    // named ones are read once for every variant (scenario_schedule.cpp).
+    std::vector<target_spec> dependencies;
+    for (auto& nt : split_targets(p, root)) {
+      toml::table alone;
+      alone.insert_or_assign("target", std::move(nt.table));
+      target_spec d = p.parse_target(alone);
+      d.name = nt.name;
+      dependencies.push_back(std::move(d));
+    }
     // Keeps the --set documents alive only while their values are copied.
     for (const auto& kv : overrides) {
       const std::string where = "--set " + kv;
@@ -442,6 +452,8 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
       p.remember(**placed, *v, where);
       p.remember_place(**placed, where);
     }
+    // After --set, so `--set action=[]` runs a scenario without its timed actions.
+    const std::vector<timed_event_spec> schedule = read_schedule(p, root);
 
     if (auto n = root.get("name")) {
       sc.name = p.as_string(*n, "name");
@@ -568,6 +580,9 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
             fail(p.where(*ax.key_node), fmt::format("matrix: '{}' is the variable [search] sets at every step "
                                                     "(expected no matrix axis on it)", ax.key));
       }
+      v.dependencies = dependencies;
+      v.schedule = schedule;
+      check_wiring(v);
       v.name = name.empty() ? sc.name : name;
       v.params = std::move(params);
       v.file_prefix = safe_name(v.name);

@@ -8,7 +8,8 @@ namespace perflab::loadgen::detail {
 
 const std::vector<std::string>& top_level_keys() {
   static const std::vector<std::string> keys = {"name", "description", "target",     "load",   "request",
-                                                "keys", "matrix",      "repeats",    "search", "thresholds"};
+                                                "keys", "matrix",      "repeats",    "search", "thresholds",
+                                                "fault", "action"};
   return keys;
 }
 

@@ -222,4 +222,21 @@ std::optional<search_spec> read_search(const toml_reader& r, const toml::table& 
 // [load] stop_when: one expression or an array of them (scenario_search.cpp).
 std::vector<threshold> read_stop_when(const toml_reader& r, const toml::table& root);
 
+// scenario_schedule.cpp: [[target]] entries, [[fault]] and [[action]].
+struct named_target_table {
+  std::string name;   // its name = "..."
+  std::string where;  // "file:line:col" of the entry
+  toml::table table;  // the entry without its name (moved out of the document: places kept)
+};
+// With [[target]] tables: the named ones leave the document (returned in order), the one without
+// a name becomes [target]. Nothing with a [target] table.
+std::vector<named_target_table> split_targets(const toml_reader& r, toml::table& root);
+// [[fault]] and [[action]], read, checked (a fault's spec is parsed) and removed from the
+// document; sorted by `at`.
+std::vector<timed_event_spec> read_schedule(const toml_reader& r, toml::table& root);
+// A variant with its dependencies and schedule: every "{name}" in target options names a
+// dependency before it, every entry's target exists and its `at` is within the measured phase;
+// the targets that get faults are marked admin.
+void check_wiring(variant_spec& v);
+
 }  // namespace perflab::loadgen::detail

@@ -24,7 +24,9 @@
 #include "perflab/loadgen/runner.hpp"
 #include "perflab/loadgen/spawn.hpp"
 #include "perflab/loadgen/thresholds.hpp"
+#include "dependencies.hpp"
 #include "search_runner.hpp"
+#include "timed_events.hpp"
 
 namespace perflab::loadgen::detail {
 namespace {
@@ -78,12 +80,20 @@ std::string log_tail(const fs::path& file, std::size_t lines = 5) {
   return s;
 }
 
-// Spawns lab-target, reads its address, waits for its health check.
+std::string file_system_safe(const std::string& s) {
+  std::string o;
+  for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return o;
+}
+
+}  // namespace
+
 tl::expected<void, std::string> start_target(const fs::path& bin, const target_spec& t, const fs::path& log,
                                              std::optional<child_process>& child, std::string& url) {
   spawn_options so;
   so.program = bin;
   so.args = {"--model", t.model, "--listen", "127.0.0.1:0"};
+  if (t.admin) so.args.push_back("--admin");  // a [[fault]] is sent to it
   if (t.threads > 0) so.args.insert(so.args.end(), {"--threads", std::to_string(t.threads)});
   if (!t.cpus.empty()) so.args.insert(so.args.end(), {"--cpu", join_cpus(t.cpus)});
   for (const auto& [k, v] : t.params) so.args.push_back(fmt::format("--{}={}", k, v));
@@ -111,14 +121,6 @@ tl::expected<void, std::string> start_target(const fs::path& bin, const target_s
   return tl::unexpected(fmt::format("health check GET {} did not succeed within {} ({})", t.health_path,
                                     units::format_duration(t.start_timeout), last_problem));
 }
-
-std::string file_system_safe(const std::string& s) {
-  std::string o;
-  for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  return o;
-}
-
-}  // namespace
 
 tl::expected<fs::path, std::string> create_run_dir(const fs::path& root, const std::string& name) {
   const std::string base = result::utc_folder_stamp() + "-" + file_system_safe(name);
@@ -167,11 +169,15 @@ int prepare_variants(std::vector<variant_spec>& variants, const fs::path& scenar
   const std::vector<int> allowed = allowed_cpus();
   auto is_allowed = [&](int c) { return std::find(allowed.begin(), allowed.end(), c) != allowed.end(); };
   for (auto& v : variants) {
-    for (const auto& [key, where] : v.target.param_where) {
-      if (v.target.spawn && !known.empty() && !known.count(key)) {
-        err << fmt::format("{}: {}: unknown target option '{}' ({} does not accept --{}; see `{} --help`)\n", who,
-                           where, key, bin.string(), key, bin.string());
-        return exit_code::usage;
+    std::vector<const target_spec*> spawned = {&v.target};
+    for (const auto& d : v.dependencies) spawned.push_back(&d);
+    for (const target_spec* t : spawned) {
+      for (const auto& [key, where] : t->param_where) {
+        if (t->spawn && !known.empty() && !known.count(key)) {
+          err << fmt::format("{}: {}: unknown target option '{}' ({} does not accept --{}; see `{} --help`)\n", who,
+                             where, key, bin.string(), key, bin.string());
+          return exit_code::usage;
+        }
       }
     }
     for (const auto* list : {&v.target.cpus, &v.load.cpus}) {
@@ -201,6 +207,18 @@ int prepare_variants(std::vector<variant_spec>& variants, const fs::path& scenar
       // Empty when every CPU went to the target: the loadgen is then not pinned.
       if (!v.loadgen_cpus_given) v.load.cpus = rest(v.target.cpus);
     }
+    // Dependencies share the measured target's CPUs unless they name their own.
+    for (auto& d : v.dependencies) {
+      if (!d.spawn) continue;
+      if (!d.cpus_given) d.cpus = v.target.cpus;
+      for (int c : d.cpus) {
+        if (!is_allowed(c)) {
+          err << fmt::format("{}: {}: target.cpu of [[target]] \"{}\": CPU {} is not available here (usable CPUs: {})\n",
+                             who, scenario_file.string(), d.name, c, join_cpus(allowed));
+          return exit_code::usage;
+        }
+      }
+    }
   }
   return exit_code::ok;
 }
@@ -217,19 +235,30 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   cfg.file_prefix = prefix;
   cfg.progress = progress_;
 
+  // Named [[target]]s first: the measured target's options may hold their URLs (dependencies.hpp).
+  dependency_set deps;
+  std::string failure;  // target start-up failure
+  if (!spec.dependencies.empty()) {
+    if (auto started = deps.start(spec.dependencies, target_bin_, dir_, prefix); !started) failure = started.error();
+  }
+  const target_spec main_target = with_urls(spec.target, deps.urls());
+  std::map<std::string, std::int64_t> dep_requests;  // requests each answered in the measured phase
+  std::vector<result::timed_event> events;           // [[fault]] and [[action]] as they happened
+
   result::target_info ti;
   ti.spawned = spec.target.spawn;
   ti.model = spec.target.model;
-  ti.params = spec.target.params;
+  ti.params = main_target.params;
   if (spec.target.threads > 0) ti.params["threads"] = std::to_string(spec.target.threads);
   ti.cpus = spec.target.cpus;
 
   std::optional<child_process> child;
   process_sample start_sample;
-  std::string failure;  // target start-up failure
-  if (spec.target.spawn) {
+  if (!failure.empty()) {
+    // a dependency did not start: the measured target is not started either
+  } else if (spec.target.spawn) {
     fs::path log = dir_ / (prefix + ".target.log");
-    auto started = start_target(target_bin_, spec.target, log, child, ti.url);
+    auto started = start_target(target_bin_, main_target, log, child, ti.url);
     if (!started) {
       failure = started.error();
       ti.crashed = true;
@@ -290,10 +319,34 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       cfg.on_measure_start = [&] { at_start = child->sample(true); };
       cfg.on_measure_end = [&] { at_end = child->sample(true); };
     }
+    // [[fault]] and [[action]] during the measured phase, and the request counters at its ends
+    // (timed_events.hpp): only in runs with dependencies or a schedule.
+    std::optional<event_scheduler> sched;
+    if (!spec.dependencies.empty() || !spec.schedule.empty()) {
+      auto urls = deps.urls();
+      urls[""] = ti.url;
+      sched.emplace(spec.schedule, urls, true);
+      cfg.on_measure_start = [&, before = cfg.on_measure_start] {
+        if (before) before();
+        deps.sample_start();
+        sched->measure_started();
+      };
+      cfg.on_measure_end = [&, before = cfg.on_measure_end] {
+        if (before) before();
+        deps.sample_end();
+        sched->measure_ended();
+      };
+    }
     const bool interrupted_before = interrupt_flag().load();
     auto res = run_load(cfg);
     done.store(true);
     if (monitor.joinable()) monitor.join();
+    if (sched) {  // before the targets stop: faults are put back and counters read while they run
+      sched->finish();
+      events = sched->events();
+      ti.requests = sched->requests("");
+      for (const auto& d : spec.dependencies) dep_requests[d.name] = sched->requests(d.name);
+    }
     if (died.load() && !interrupted_before) interrupt_flag().store(false);  // our stop, not the user's
 
     if (res) {
@@ -353,6 +406,12 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     }
   }
 
+  if (!spec.dependencies.empty()) {
+    vo.v.dependencies = deps.stop();
+    for (auto& d : vo.v.dependencies)
+      if (auto it = dep_requests.find(d.name); it != dep_requests.end()) d.requests = it->second;
+  }
+  vo.v.events = std::move(events);
   vo.v.name = spec.name;
   vo.v.params = spec.params;
   vo.v.repeat = repeat;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 
 #include "perflab/core/result.hpp"
 #include "perflab/loadgen/scenario.hpp"
+#include "perflab/loadgen/spawn.hpp"
 
 namespace perflab::loadgen::detail {
 
@@ -38,6 +40,12 @@ std::set<std::string> target_options(const std::filesystem::path& bin);
 int prepare_variants(std::vector<variant_spec>& variants, const std::filesystem::path& scenario_file,
                      const std::set<std::string>& known, const std::filesystem::path& bin, const std::string& who,
                      std::ostream& err);
+
+// Spawns lab-target for t (with --admin when t.admin), reads its address into url, waits for its
+// health check. child is set as soon as the process exists (so a failure can stop it).
+tl::expected<void, std::string> start_target(const std::filesystem::path& bin, const target_spec& t,
+                                             const std::filesystem::path& log, std::optional<child_process>& child,
+                                             std::string& url);
 
 // A new results folder <root>/<UTC stamp>-<name> (name made file-system safe), never an existing
 // one (-2, -3, ... appended). Error: the folder and why it cannot be created.

@@ -513,6 +513,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.upstream) ctx.upstream->write_prometheus(o);
                      if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
+                     if (ctx.faults) ctx.faults->write_prometheus(o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -552,6 +553,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
         return {c->status, 0};
       }
       break;  // answered without its outcome: a bug, answered 500
+    case endpoint::admin:  // answered by the session (session_fault.cpp)
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:

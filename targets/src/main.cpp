@@ -39,6 +39,8 @@ struct options {
   upstream::options upstream;
   std::string waiting_room;
   targets::contention_options contention;
+  std::string fault_profile;
+  bool admin = false;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -109,6 +111,12 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   auto contended = targets::parse_contention_options(o.contention);
   if (!contended) return tl::unexpected(contended.error());
   c.contention = *contended;
+  if (!o.fault_profile.empty()) {
+    auto faults = fault::load_profile(o.fault_profile);
+    if (!faults) return tl::unexpected(faults.error());  // names --fault-profile
+    c.fault_profile = *faults;
+  }
+  c.admin = o.admin;
   return c;
 }
 
@@ -180,6 +188,10 @@ int main(int argc, char** argv) {
                  "CAPACITY,max-wait=D[,queue=N]: at most CAPACITY requests in service, the rest wait FIFO up to D "
                  "(X-Queue-Position), then 503 with Retry-After; /metrics and /health bypass it");
   targets::add_contention_options(app, o.contention);
+  app.add_option("--fault-profile", o.fault_profile,
+                 "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "
+                 "latency=bimodal:99%:5ms,1%:2s;error=0.1:503;reset=0.01;drip=100B/10ms (docs/targets.md, Faults)");
+  app.add_flag("--admin", o.admin, "serve /admin/*: POST /admin/fault with a spec changes the fault profile");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")

@@ -67,6 +67,7 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::orders: return "orders";
     case endpoint::jobs: return "jobs";
     case endpoint::job: return "job";
+    case endpoint::admin: return "admin";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

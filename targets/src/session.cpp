@@ -51,6 +51,7 @@ server_context::server_context(server_config c)
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
   if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
   if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
+  if (config.fault_profile || config.admin) faults = std::make_unique<fault::injector>(config.fault_profile.value_or(fault::profile{}));
   if (config.db.given) database();  // before listening: an unreachable server stops the start
   if (config.contention.strategy == contention::stock_strategy::redis) contention.stocks();  // the same
 }
@@ -226,7 +227,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .upstream = ctx_.upstream.get(),
                               .room = ctx_.room.get(),
                               .contention = &ctx_.contention,
-                              .contended = &contention_reply_};
+                              .contended = &contention_reply_,
+                              .faults = ctx_.faults.get()};
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -259,6 +261,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
   ++answered_;
   stream_left_ = info.stream;
   stream_pos_ = 0;
+  if (fault_.drip_bytes > 0) hold_body(mark);  // --fault-profile's drip (session_fault.cpp)
   if (!keep) closing_ = true;
 }
 
@@ -267,6 +270,9 @@ session::step session::process() noexcept {
     if (auto st = continue_cache()) return *st;
   }
   for (;;) {
+    if (drip_pos_ < drip_.size()) {  // a dripped body goes out before anything else
+      if (auto st = next_drip()) return *st;
+    }
     if (closing_) return {next::close};
     skip_empty_lines();
     if (idle()) {
@@ -308,11 +314,26 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_.consumed();
     continue_sent_ = false;
-    if (ctx_.limiter && !room_waiting_) {  // decided once, not again after a wait in the room
+    if (ctx_.config.admin && req.path.starts_with("/admin/")) {
+      answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
+      parser_.reset();
+      started_ = false;
+      begin_ += consumed;
+      if (begin_ == end_) begin_ = end_ = 0;
+      else request_start_ns_ = start;
+      continue;
+    }
+    // The front door first (the limiter, then the waiting room), each decided once per request
+    // (a request comes back here after each wait: the limiter's, the room's, the fault's); then
+    // the faults, which play the dependency behind it.
+    if (ctx_.limiter && !room_waiting_ && !fault_delayed_) {
       if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
     }
-    if (ctx_.room && d.status == 200) {
+    if (ctx_.room && d.status == 200 && !fault_delayed_) {
       if (auto st = enter_room(d, start)) return *st;  // queued: the wait, then this request again
+    }
+    if (ctx_.faults) {
+      if (auto st = apply_fault(d, req.path, start)) return *st;  // a latency wait, or a reset's close
     }
     ctx_.stats.request_started();
 

@@ -100,8 +100,9 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
   std::getline(csv, header);
   EXPECT_EQ(header,
             "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
-            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out");
-  std::int64_t completed = 0, succeeded = 0, bytes_in = 0;
+            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out,"
+            "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,top_statuses");
+  std::int64_t completed = 0, succeeded = 0, bytes_in = 0, by_class = 0;
   std::size_t rows = 0;
   while (std::getline(csv, line)) {
     ++rows;
@@ -110,11 +111,13 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
     for (std::size_t c = line.find(','); c != std::string::npos; from = c + 1, c = line.find(',', from))
       f.push_back(line.substr(from, c - from));
     f.push_back(line.substr(from));
-    ASSERT_EQ(f.size(), 20u) << line;
+    ASSERT_EQ(f.size(), 26u) << line;
     completed += std::stoll(f[4]);
     succeeded += std::stoll(f[5]);
     bytes_in += std::stoll(f[18]);
+    by_class += std::stoll(f[20]) + std::stoll(f[21]) + std::stoll(f[22]) + std::stoll(f[23]);
   }
+  EXPECT_EQ(by_class, v.completed) << "every response is in one status class";
   EXPECT_EQ(rows, v.series.size());
   EXPECT_EQ(completed, v.completed);
   EXPECT_EQ(succeeded, v.succeeded);

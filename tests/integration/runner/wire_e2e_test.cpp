@@ -88,7 +88,7 @@ TEST_P(WireBytes, LoadgenByteCountsEqualWhatTheServerWroteAndRead) {
   }
   EXPECT_EQ(in, v.bytes_in);
   EXPECT_EQ(sent, v.bytes_out);
-  EXPECT_NE(slurp(out / v.series_csv).find(",bytes_in,bytes_out\n"), std::string::npos);
+  EXPECT_NE(slurp(out / v.series_csv).find(",bytes_in,bytes_out,status_2xx,"), std::string::npos);
   // --verify: 100 bodies decoded and 20,000 bytes long; a wrong length fails every one (exit 7).
   EXPECT_EQ(slurp(dir_ / "codes"), "bad exit 7\n");
   auto ok = perflab::result::read_run_json(dir_ / "ok" / "run.json");

@@ -22,7 +22,11 @@ namespace perflab::result {
 //    hit ratio they give. Versions 1-3 are still read (no X-Cache counted).
 // 5: bytes on the wire: `bytes_in` / `bytes_out` (and MB/s, bytes per response) in a variant,
 //    bytes_in / bytes_out in each series point; errors.verify_failed (--verify). Versions 1-4 are still read (zeros: not counted).
-inline constexpr int schema_version = 5;
+// 6: several targets and timed events: `dependencies` (each named [[target]] with its CPU, RSS and
+//    the requests it answered), `target.name` and `target.requests`, and `events` (each [[fault]]
+//    and [[action]] with its scheduled and actual start and end). Versions 1-5 are still read
+//    (no dependencies, no events, requests -1).
+inline constexpr int schema_version = 6;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -116,6 +120,14 @@ struct second_point {
   double cache_hit_ratio = 0;    // cache_hit / all four (0 when none): the hit ratio over time
   std::int64_t bytes_in = 0;     // bytes of the responses completed in this second, as received (head and body)
   std::int64_t bytes_out = 0;    // bytes of the requests written in this second (head and body)
+  // Schema 6: responses in this second by status class, and connection-level failures (connect,
+  // reset, timeout, closed mid-response: errors that have no status); statuses: by code ("503": n).
+  std::int64_t status_2xx = 0;
+  std::int64_t status_3xx = 0;
+  std::int64_t status_4xx = 0;
+  std::int64_t status_5xx = 0;
+  std::int64_t conn_errors = 0;
+  std::map<std::string, std::int64_t> statuses;
 };
 
 // The load model behind every number; every report prints it.
@@ -162,6 +174,29 @@ struct target_info {
   std::int64_t threads = 0;          // peak thread count seen during the variant
   bool crashed = false;              // died during the variant
   std::string exit_status;           // e.g. "exit 0", "signal 11"
+  std::string name;                  // a dependency's [[target]] name (schema 6; "" for the measured target)
+  // Requests it answered over the measured phase, from its /metrics (perflab_target_requests_total
+  // but /metrics, /health and /admin/*); -1: not read (schema 6; read only in runs with
+  // dependencies or timed events). A dependency's over the loadgen's `sent` is the load
+  // amplification.
+  std::int64_t requests = -1;
+};
+
+// A [[fault]] or [[action]] the runner sent during the measured phase (schema 6). Times in seconds
+// from the start of the measured phase.
+struct timed_event {
+  std::string kind;          // "fault" or "action"
+  std::string target;        // the [[target]] name it went to ("" the measured target)
+  std::string spec;          // fault: the profile applied
+  std::string restored;      // fault with a duration: the profile put back after it
+  std::string method;        // the request: a fault's is POST /admin/fault
+  std::string path;
+  double at_s = 0;           // scheduled start
+  double duration_s = 0;     // fault: scheduled length (0: to the end)
+  double start_s = -1;       // actual: when the request was sent (-1: never)
+  double end_s = -1;         // actual end: fault restored (or the phase's end); action: its response (-1: none)
+  int status = 0;            // the request's response status (0: none)
+  std::string error;         // why it failed or was not sent ("" when it worked)
 };
 
 struct threshold_verdict {
@@ -218,6 +253,9 @@ struct variant {
   std::vector<second_point> series;
   loadgen_health loadgen;
   target_info target;
+  std::map<std::string, std::int64_t> statuses;  // schema 6: complete responses to measured requests by status code
+  std::vector<target_info> dependencies;     // schema 6: the named [[target]]s, in start order
+  std::vector<timed_event> events;           // schema 6: [[fault]] and [[action]], by scheduled start
   std::vector<threshold_verdict> thresholds;
   std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
   std::string series_csv;                    // file name of the per-second CSV, relative to run dir
@@ -297,7 +335,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
                                                 stalled, cache_hit, cache_miss, cache_stale, cache_other,
-                                                cache_hit_ratio, bytes_in, bytes_out)
+                                                cache_hit_ratio, bytes_in, bytes_out, status_2xx, status_3xx,
+                                                status_4xx, status_5xx, conn_errors, statuses)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
@@ -306,7 +345,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
-                                                cpu_system_s, peak_rss_bytes, threads, crashed, exit_status)
+                                                cpu_system_s, peak_rss_bytes, threads, crashed, exit_status, name,
+                                                requests)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(timed_event, kind, target, spec, restored, method, path, at_s,
+                                                duration_s, start_s, end_s, status, error)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
@@ -315,7 +357,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
                                                 mb_out_per_s, bytes_per_response, series, loadgen, target,
-                                                thresholds, interval_log, series_csv, stopped_early, stop_condition)
+                                                statuses, dependencies, events, thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
                                                 range_high, resolution, confirmations, verdict, capacity, band_low,

@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 // What a worker records: six latency histograms (nanoseconds) and counters, once for the whole
 // measured phase and once per one-second interval (handed to the collector each second, merged
 // across workers into the interval log and the per-second series).
@@ -44,6 +45,7 @@ struct sample_set {
   std::int64_t retries = 0;    // measured requests resent once after a stale keep-alive connection
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
+  std::array<std::int64_t, 600> statuses{};  // complete responses by status code (index = code, 100..599)
   std::int64_t bytes_in = 0;   // bytes of complete responses as received (status line, fields, body)
   std::int64_t bytes_out = 0;  // bytes of requests written (resends included)
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off

@@ -44,6 +44,23 @@ struct target_spec {
   std::chrono::nanoseconds start_timeout{std::chrono::seconds(10)};  // until "listening ..." and /health
   std::chrono::nanoseconds stop_timeout{std::chrono::seconds(5)};    // SIGTERM to SIGKILL
   std::string health_path = "/health";
+  std::string name;                           // [[target]] name = "dep" (empty: the measured target)
+  bool admin = false;                         // the runner adds --admin (a [[fault]] names this target)
+};
+
+// A [[fault]] or [[action]] entry: a request the runner sends to a target at a time of the
+// measured phase (docs/scenarios.md, "Dependencies, faults and timed actions").
+struct timed_event_spec {
+  enum class kind { fault, action };
+  kind what = kind::action;
+  std::string target;                         // a [[target]] name; empty: the measured target
+  std::chrono::nanoseconds at{};              // from the start of the measured phase
+  std::chrono::nanoseconds duration{};        // fault: then the previous profile is restored (0: it stays)
+  std::string spec;                           // fault: the profile (POST /admin/fault's body)
+  std::string method;                         // action: e.g. "PURGE", "DELETE", "POST"
+  std::string path;                           // action: e.g. "/cache"
+  std::string body;                           // action: the request body (may be empty)
+  std::string where;                          // "file:line:col" of the entry
 };
 
 // One fully validated variant (one combination of the matrix; repeats share it).
@@ -57,6 +74,10 @@ struct variant_spec {
   std::vector<threshold> thresholds;
   std::vector<threshold> stop_when;           // [load] stop_when: any that holds ends the run early
   std::optional<search_spec> search;          // [search]: a capacity search instead of one run
+  // [[target]] entries with a name: spawned (or reached) before the measured target, which sees
+  // their URLs through "{name}" in its options; in the order written.
+  std::vector<target_spec> dependencies;
+  std::vector<timed_event_spec> schedule;     // [[fault]] and [[action]], sorted by `at`
 };
 
 struct scenario {

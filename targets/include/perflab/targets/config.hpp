@@ -17,6 +17,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
+#include <perflab/fault/profile.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/resilience/waiting_room.hpp>
 #include <perflab/upstream/config.hpp>
@@ -81,6 +82,11 @@ struct server_config {
   // /stock, /orders and /jobs (--stock-*, --idempotency-ttl, --order-work, --job-*): the
   // contention experiments' state, built at its first use.
   contention::service_config contention{};
+  // --fault-profile: the faults injected into every request but /metrics, /health and /admin/*
+  // (docs/targets.md, Faults). nullopt: none (and no injector unless --admin).
+  std::optional<fault::profile> fault_profile;
+  // --admin: serve /admin/* (POST /admin/fault changes the fault profile at run time); off: 404.
+  bool admin = false;
 };
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).

@@ -11,6 +11,7 @@
 #include <perflab/encode/policy.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
+#include <perflab/fault/injector.hpp>
 #include <perflab/targets/metrics.hpp>
 #include <perflab/targets/payloads.hpp>
 
@@ -123,6 +124,7 @@ struct response_context {
   const resilience::waiting_room* room = nullptr;  // for /metrics, with --waiting-room
   const contention::service* contention = nullptr;     // for /metrics (what of it has been used)
   const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs
+  const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
 };
 
 // What write_response wrote.

@@ -41,6 +41,7 @@ enum class endpoint : std::uint8_t {
   orders,        // POST /orders (Idempotency-Key)
   jobs,          // POST /jobs: 202 once queued
   job,           // GET/HEAD /jobs/{id}: a job's status
+  admin,         // /admin/* with --admin (POST /admin/fault)
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)

@@ -43,6 +43,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
+#include <perflab/fault/injector.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -81,6 +82,7 @@ struct server_context {
   std::unique_ptr<upstream::service> upstream;           // --upstream: /proxy's client (null: none)
   std::unique_ptr<resilience::waiting_room> room;        // --waiting-room (null: none)
   contention::service contention;  // /stock, /orders, /jobs (each part built at its first use)
+  std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -273,6 +275,19 @@ class session {
   std::optional<step> decide_contention(const dispatch& d, const request_view& req) noexcept;
   void finish_contention() noexcept;
   void end_contention() noexcept;
+  // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
+  // return (the request stays parsed and is handled by the process() after it, not decided
+  // again). A reset: close without a response. An error: d becomes that status. A drip: kept in
+  // fault_ for respond(), which holds the body back for next_drip().
+  std::optional<step> apply_fault(dispatch& d, std::string_view path, std::int64_t& start) noexcept;
+  // /admin/* with --admin: POST /admin/fault (body: a spec) sets the profile, GET shows it.
+  void answer_admin(const request_view& req, bool keep, std::int64_t start) noexcept;
+  // A dripped body: moves its next slice into the output; the wait until the slice after it, or
+  // nullopt once the body is all out.
+  std::optional<step> next_drip() noexcept;
+  // respond()'s part of a drip: the body after the head at out_[mark..] (and any streamed part)
+  // moves to drip_.
+  void hold_body(std::size_t mark) noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
   server_context& ctx_;
@@ -343,6 +358,13 @@ class session {
   std::uint64_t buy_item_ = 0;
   std::int64_t buy_qty_ = 0;
   std::string order_key_;  // empty: an order without a key
+  // --fault-profile: the current request's decision, whether its latency was waited (then it is
+  // handled from its arrival, fault_start_ns_), and a body being dripped (drip_pos_ bytes out).
+  fault::decision fault_{};
+  bool fault_delayed_ = false;
+  std::int64_t fault_start_ns_ = 0;
+  std::string drip_;
+  std::size_t drip_pos_ = 0;
 };
 
 }  // namespace perflab::targets

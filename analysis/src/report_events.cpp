@@ -1,0 +1,95 @@
+// The report's part for runs with several targets and a timed schedule (schema 6): what each
+// dependency cost and the requests it answered per request the loadgen sent (the load
+// amplification), every [[fault]] and [[action]] with its scheduled and actual times, and the
+// markers the time-series plots draw for them.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "perflab/core/units.hpp"
+#include "plot.hpp"
+#include "report_parts.hpp"
+
+namespace perflab::analysis::detail {
+
+namespace {
+
+std::string event_what(const result::timed_event& e) {
+  if (e.kind == "fault") return e.spec;
+  return e.method + " " + e.path;
+}
+
+std::string target_name(const std::string& t) { return t.empty() ? "measured" : t; }
+
+std::string time_or_dash(double s) { return s < 0 ? "-" : fmt::format("{:.2f}", s); }
+
+}  // namespace
+
+std::vector<marker> event_markers(const std::vector<loaded_variant>& vars) {
+  // The first variant that recorded events: variants of one scenario share its schedule.
+  for (const auto& lv : vars) {
+    if (lv.v->events.empty()) continue;
+    std::vector<marker> out;
+    for (const auto& e : lv.v->events) {
+      if (e.start_s < 0) continue;
+      const std::string label = fmt::format("{} {}: {}", e.kind, target_name(e.target), event_what(e));
+      if (e.kind == "fault") out.push_back({e.start_s, e.end_s > e.start_s ? e.end_s : e.start_s, label});
+      else out.push_back({e.start_s, e.start_s, label});
+    }
+    return out;
+  }
+  return {};
+}
+
+void add_events(document& doc, const std::vector<loaded_variant>& vars) {
+  bool any = false;
+  for (const auto& lv : vars) any = any || !lv.v->events.empty() || !lv.v->dependencies.empty();
+  if (!any) return;
+  doc.heading(2, "Dependencies, faults and timed actions");
+  std::vector<std::vector<std::string>> deps;
+  for (const auto& lv : vars) {
+    const auto& v = *lv.v;
+    auto amplification = [&](std::int64_t requests) -> std::string {
+      if (requests < 0 || v.sent <= 0) return "-";
+      return fmt::format("{:.2f}", static_cast<double>(requests) / static_cast<double>(v.sent));
+    };
+    auto row = [&](const result::target_info& t, const std::string& name) {
+      deps.push_back({lv.label, name, t.model.empty() ? t.url : t.model,
+                      fmt::format("{:.2f}", t.cpu_user_s + t.cpu_system_s),
+                      units::format_size(static_cast<std::uint64_t>(std::max<std::int64_t>(0, t.peak_rss_bytes))),
+                      t.requests < 0 ? "-" : std::to_string(t.requests), std::to_string(v.sent),
+                      amplification(t.requests)});
+    };
+    if (v.dependencies.empty() && v.target.requests < 0) continue;
+    row(v.target, "measured");
+    for (const auto& d : v.dependencies) row(d, d.name);
+  }
+  if (!deps.empty()) {
+    doc.para("Each target over the measured phase: its CPU (user + system), peak RSS, the requests it answered "
+                  "(from its /metrics: perflab_target_requests_total without /metrics, /health and /admin/*), and "
+                  "those per request the loadgen sent. For a dependency that ratio is the load amplification: "
+                  "above 1, retries (or fan-out) multiply what reaches it.");
+    doc.table({"variant", "target", "model", "CPU s", "peak RSS", "requests answered", "loadgen sent",
+               "per loadgen request"},
+              std::move(deps));
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& lv : vars) {
+    for (const auto& e : lv.v->events) {
+      rows.push_back({lv.label, e.kind, target_name(e.target), event_what(e), fmt::format("{:.2f}", e.at_s),
+                      e.kind == "fault" && e.duration_s > 0 ? fmt::format("{:.2f}", e.duration_s) : "-",
+                      time_or_dash(e.start_s), time_or_dash(e.end_s), e.status ? std::to_string(e.status) : "-",
+                      e.error.empty() ? (e.restored.empty() ? "" : "then " + e.restored) : e.error});
+    }
+  }
+  if (!rows.empty()) {
+    doc.para("Times in seconds from the start of the measured phase: as scheduled, then as they happened (a "
+                  "fault from its POST /admin/fault to the restore of the profile before it, or the phase's end; an "
+                  "action from its request to its response). The time-series plots shade each fault and mark each "
+                  "action.");
+    doc.table({"variant", "kind", "target", "what", "at", "duration", "start", "end", "status", "note"},
+              std::move(rows));
+  }
+}
+
+}  // namespace perflab::analysis::detail

@@ -1,0 +1,106 @@
+// The report of a run with a dependency and a timed schedule (schema 6): the targets' table with
+// requests per loadgen request (load amplification), the events with scheduled and actual times,
+// and the markers the time-series plots get.
+#include "perflab/analysis/report.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "perflab/core/result_io.hpp"
+#include "plot.hpp"
+#include "report_parts.hpp"
+#include "synthetic_run.hpp"
+
+namespace fs = std::filesystem;
+using namespace perflab;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+result::timed_event fault_event() {
+  result::timed_event e;
+  e.kind = "fault";
+  e.target = "dep";
+  e.spec = "error=1:503";
+  e.restored = "none";
+  e.method = "POST";
+  e.path = "/admin/fault";
+  e.at_s = 1;
+  e.duration_s = 1;
+  e.start_s = 1.004;
+  e.end_s = 2.01;
+  e.status = 200;
+  return e;
+}
+
+TEST(ReportEvents, ShowsAmplificationAndEventTimesAndMarksThePlots) {
+  const fs::path dir = fs::temp_directory_path() / ("perflab_report_events_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto run = analysis::testing::write_synthetic_run(dir, {{"model=reactor", {{"model", "reactor"}}}});
+  ASSERT_TRUE(run) << run.error();
+  auto& v = run->variants.at(0);
+  v.sent = 1000;
+  v.target.requests = 1000;
+  result::target_info dep;
+  dep.name = "dep";
+  dep.spawned = true;
+  dep.model = "reactor";
+  dep.requests = 2500;  // retries: 2.5 attempts per loadgen request
+  dep.peak_rss_bytes = 5 << 20;
+  v.dependencies.push_back(dep);
+  v.events.push_back(fault_event());
+  result::timed_event purge;
+  purge.kind = "action";
+  purge.method = "PURGE";
+  purge.path = "/cache";
+  purge.at_s = 0.5;
+  purge.start_s = 0.51;
+  purge.end_s = 0.52;
+  purge.status = 200;
+  v.events.push_back(purge);
+  ASSERT_TRUE(result::write_run_json(dir / "run.json", *run));
+
+  auto paths = analysis::render_report({dir}, dir / "out");
+  ASSERT_TRUE(paths) << paths.error();
+  const std::string md = slurp(paths->markdown);
+  EXPECT_NE(md.find("## Dependencies, faults and timed actions"), std::string::npos) << md;
+  EXPECT_NE(md.find("| dep | reactor |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2500 | 1000 | 2.50 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1000 | 1000 | 1.00 |"), std::string::npos) << md;  // the measured target
+  EXPECT_NE(md.find("| fault | dep | error=1:503 | 1.00 | 1.00 | 1.00 | 2.01 | 200 | then none |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| action | measured | PURGE /cache | 0.50 | - | 0.51 | 0.52 | 200 |"), std::string::npos) << md;
+
+  std::vector<analysis::detail::loaded_variant> vars(1);
+  vars[0].v = &v;
+  const auto markers = analysis::detail::event_markers(vars);
+  ASSERT_EQ(markers.size(), 2u);
+  EXPECT_DOUBLE_EQ(markers[0].from, 1.004);
+  EXPECT_DOUBLE_EQ(markers[0].to, 2.01);
+  EXPECT_EQ(markers[0].label, "fault dep: error=1:503");
+  EXPECT_DOUBLE_EQ(markers[1].to, markers[1].from);  // an action: a line
+  if (analysis::detail::gnuplot_available()) {
+    EXPECT_NE(md.find("Errors over time"), std::string::npos);
+    analysis::detail::plot_spec spec;
+    spec.title = "t";
+    spec.lines.push_back({"x", {{0, 1}, {3, 2}}, false, 0});
+    spec.markers = markers;
+    auto svg = analysis::detail::render_svg(spec);
+    ASSERT_TRUE(svg) << svg.error();
+    EXPECT_NE(svg->find("fault dep: error=1:503"), std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace

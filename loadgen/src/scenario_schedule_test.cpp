@@ -1,0 +1,119 @@
+// [[target]] dependencies, [[fault]] and [[action]] (scenario_schedule.cpp), "{name}"
+// substitution (dependencies.cpp) and the runner's /metrics and URL readers (timed_events.cpp).
+#include "perflab/loadgen/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include "dependencies.hpp"
+#include "timed_events.hpp"
+
+namespace perflab::loadgen {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+tl::expected<scenario, scenario_error> parse(const std::string& text, std::vector<std::string> overrides = {}) {
+  return parse_scenario(text, "s.toml", fs::temp_directory_path(), overrides);
+}
+
+const std::string k_two_targets = R"(name = "t"
+[[target]]
+name = "dep"
+model = "reactor"
+fault-profile = "latency=fixed:5ms"
+
+[[target]]
+model = "thread-pool"
+upstream = "{dep}/x"
+
+[load]
+duration = "10s"
+
+[[fault]]
+at = "2s"
+target = "dep"
+spec = "error=1:503"
+duration = "3s"
+
+[[action]]
+at = "1s"
+method = "PURGE"
+path = "/cache"
+
+[matrix]
+"target.threads" = [4, 8]
+)";
+
+TEST(ScenarioSchedule, NamedTargetsAreDependenciesAndTheUnnamedOneIsMeasured) {
+  auto sc = parse(k_two_targets, {"target.model=coroutine"});
+  ASSERT_TRUE(sc) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 2u);
+  for (const auto& v : sc->variants) {
+    EXPECT_EQ(v.target.model, "coroutine");  // --set reaches the measured target
+    EXPECT_EQ(v.target.params.at("upstream"), "{dep}/x");
+    EXPECT_FALSE(v.target.admin);            // no fault is sent to it
+    ASSERT_EQ(v.dependencies.size(), 1u);
+    EXPECT_EQ(v.dependencies[0].name, "dep");
+    EXPECT_EQ(v.dependencies[0].model, "reactor");
+    EXPECT_TRUE(v.dependencies[0].admin);    // the runner adds --admin
+    EXPECT_EQ(v.dependencies[0].params.count("name"), 0u);
+    ASSERT_EQ(v.schedule.size(), 2u);        // sorted by at
+    EXPECT_EQ(v.schedule[0].what, timed_event_spec::kind::action);
+    EXPECT_EQ(v.schedule[0].method, "PURGE");
+    EXPECT_EQ(v.schedule[0].at, 1s);
+    EXPECT_EQ(v.schedule[1].what, timed_event_spec::kind::fault);
+    EXPECT_EQ(v.schedule[1].target, "dep");
+    EXPECT_EQ(v.schedule[1].duration, 3s);
+    EXPECT_EQ(v.schedule[1].where, "s.toml:14:1");
+  }
+  EXPECT_EQ(sc->variants[0].target.threads, 4);
+}
+
+TEST(ScenarioSchedule, WiringErrorsNameTheirPlace) {
+  const std::string head = "name = \"t\"\n[load]\nduration = \"2s\"\n";  // lines 1-3
+  const std::pair<std::string, std::string> cases[] = {
+      {head + "[[target]]\nmodel = \"reactor\"\n[[target]]\nmodel = \"reactor\"\n", "s.toml:6:1"},
+      {head + "[[target]]\nname = \"a\"\nmodel = \"reactor\"\n", "s.toml:4:1"},
+      {head + "[[target]]\nname = \"a b\"\nmodel = \"reactor\"\n[[target]]\nmodel = \"reactor\"\n", "s.toml:5:8"},
+      {head + "[[target]]\nmodel = \"reactor\"\nupstream = \"{db}\"\n", "s.toml:6:1"},
+      {head + "[target]\nmodel = \"reactor\"\n[[action]]\nat = \"1s\"\nmethod = \"GET\"\n", "s.toml:6:1"},
+      {head + "[target]\nmodel = \"reactor\"\n[[action]]\nat = \"-1s\"\nmethod = \"GET\"\npath = \"/\"\n", "s.toml:7:6"},
+      {head + "[target]\nmodel = \"reactor\"\n[[fault]]\nat = \"1s\"\nspec = \"latency=1ms\"\n", "s.toml:8:8"},
+      {head + "[target]\nmodel = \"reactor\"\n[[fault]]\nat = \"1s\"\nspec = \"none\"\nduration = \"0s\"\n", "s.toml:9:12"},
+  };
+  for (const auto& [text, where] : cases) {
+    SCOPED_TRACE(text);
+    auto sc = parse(text);
+    ASSERT_FALSE(sc);
+    EXPECT_EQ(sc.error().where.substr(0, where.size()), where) << sc.error().to_string();
+  }
+}
+
+TEST(ScenarioSchedule, UrlsAreSubstitutedForNamesOnly) {
+  const std::map<std::string, std::string> urls = {{"dep", "http://127.0.0.1:9"}, {"b", "http://h:1"}};
+  EXPECT_EQ(detail::substitute_urls("{dep}/x", urls), "http://127.0.0.1:9/x");
+  EXPECT_EQ(detail::substitute_urls("a{b}c{dep}{other}", urls), "ahttp://h:1chttp://127.0.0.1:9{other}");
+  EXPECT_EQ(detail::substitute_urls("{unclosed", urls), "{unclosed");
+  EXPECT_EQ(detail::substitute_urls("", urls), "");
+}
+
+TEST(TimedEvents, RequestCounterSumsAllButTheLabsOwnEndpoints) {
+  const std::string metrics =
+      "# TYPE perflab_target_requests_total counter\n"
+      "perflab_target_requests_total{endpoint=\"hello\",status=\"200\"} 120\n"
+      "perflab_target_requests_total{endpoint=\"hello\",status=\"503\"} 30\n"
+      "perflab_target_requests_total{endpoint=\"metrics\",status=\"200\"} 4\n"
+      "perflab_target_requests_total{endpoint=\"health\",status=\"200\"} 2\n"
+      "perflab_target_requests_total{endpoint=\"admin\",status=\"200\"} 1\n"
+      "perflab_target_requests_total{endpoint=\"cache\",status=\"other\"} 5\n";
+  EXPECT_EQ(detail::requests_answered(metrics), 155.0);
+  EXPECT_FALSE(detail::requests_answered("perflab_other_total 3\n"));
+  EXPECT_EQ(detail::split_url("http://127.0.0.1:8080"), (std::pair<std::string, int>{"127.0.0.1", 8080}));
+  EXPECT_EQ(detail::split_url("http://h:1/path"), (std::pair<std::string, int>{"h", 1}));
+  EXPECT_FALSE(detail::split_url("https://h:1"));
+  EXPECT_FALSE(detail::split_url("http://h:0"));
+}
+
+}  // namespace
+}  // namespace perflab::loadgen

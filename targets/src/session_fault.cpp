@@ -1,0 +1,138 @@
+// session's part of --fault-profile and --admin (docs/targets.md, Faults). Every request but
+// /metrics, /health and /admin/* gets the injector's decision after routing (and after the rate
+// limiter: the faults play the dependency behind the service's front door). Its latency is a
+// wait on the model's primitive (next::wait, as /sleep and the leaky bucket): the request stays
+// parsed in the buffer and the process() after the wait handles it without deciding again. Then
+// a reset closes the connection without a response, an error becomes the response's status, and
+// a drip holds the body back and writes it a slice per interval, each interval again a wait.
+#include <perflab/targets/session.hpp>
+
+#include <algorithm>
+#include <iterator>
+
+#include <fmt/format.h>
+
+namespace perflab::targets {
+
+std::optional<session::step> session::apply_fault(dispatch& d, std::string_view path, std::int64_t& start) noexcept {
+  const bool exempt = d.ep == endpoint::metrics || d.ep == endpoint::health || path.starts_with("/admin/");
+  if (exempt || (d.status == 429 && ctx_.limiter)) {  // refused at the front door: never reached the "dependency"
+    fault_ = {};
+    return std::nullopt;
+  }
+  if (fault_delayed_) {  // its latency is waited: handled now, timed from its arrival
+    fault_delayed_ = false;
+    start = fault_start_ns_;
+  } else {
+    fault_ = ctx_.faults->next();
+    if (fault_.delay.count() > 0) {
+      fault_delayed_ = true;
+      fault_start_ns_ = start;
+      return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.delay)};
+    }
+  }
+  if (fault_.reset) {
+    // No response at all: the client sees the connection end (EOF) where a response should be.
+    ctx_.stats.record(d.ep, 0, std::chrono::nanoseconds(now_ns() - start));  // status "other"
+    closing_ = true;
+    return step{next::close};
+  }
+  if (fault_.status != 0) d.status = fault_.status;  // answered by the error path, keep-alive kept
+  return std::nullopt;
+}
+
+void session::hold_body(std::size_t mark) noexcept {
+  const auto d = fault_;
+  fault_.drip_bytes = 0;  // once per response; set again below when there is a body to drip
+  const auto head_end = out_.find("\r\n\r\n", mark);
+  if (head_end == std::string::npos) return;
+  try {
+    drip_.assign(out_, head_end + 4);
+    // A streamed /bytes body is dripped from the same bytes (bounded by max_bytes_arg).
+    for (std::uint64_t at = 0; at < stream_left_;) {
+      const auto slice = filler(at, stream_left_ - at);
+      drip_.append(slice);
+      at += slice.size();
+    }
+  } catch (...) {
+    ctx_.stats.allocation_failed();  // written at once instead
+    drip_.clear();
+    return;
+  }
+  out_.resize(head_end + 4);
+  stream_left_ = 0;
+  drip_pos_ = 0;
+  if (drip_.empty()) return;
+  fault_.drip_bytes = d.drip_bytes;  // next_drip reads the slice and the interval from here
+  fault_.drip_interval = d.drip_interval;
+}
+
+std::optional<session::step> session::next_drip() noexcept {
+  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(fault_.drip_bytes, drip_.size() - drip_pos_));
+  try {
+    out_.append(drip_, drip_pos_, n);
+  } catch (...) {
+    ctx_.stats.allocation_failed();
+    closing_ = true;  // the response cannot be completed: the connection ends
+    drip_.clear();
+    drip_pos_ = 0;
+    return step{next::close};
+  }
+  drip_pos_ += n;
+  if (drip_pos_ < drip_.size()) return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.drip_interval)};
+  drip_pos_ = 0;
+  if (drip_.capacity() > keep_capacity) std::string().swap(drip_);
+  else drip_.clear();
+  fault_.drip_bytes = 0;
+  return std::nullopt;
+}
+
+void session::answer_admin(const request_view& req, bool keep, std::int64_t start) noexcept {
+  int status = 200;
+  std::string body;
+  std::string_view allow;
+  try {
+    if (req.path != "/admin/fault") {
+      status = 404;
+      body = "404 Not Found: the admin endpoint is /admin/fault\n";
+    } else if (req.method == "POST" || req.method == "PUT") {
+      // The body is the new profile; empty or "none" clears it.
+      auto p = fault::parse_profile(req.body);
+      if (!p) {
+        status = 400;
+        body = "400 Bad Request: " + p.error() + "\n";
+      } else {
+        body = "fault profile: " + p->spec + "\n";
+        ctx_.faults->set(std::move(*p));
+      }
+    } else if (req.method == "GET" || req.method == "HEAD") {
+      body = "fault profile: " + ctx_.faults->current().spec + "\n";
+    } else {
+      status = 405;
+      allow = "GET, HEAD, POST, PUT";
+      body = "405 Method Not Allowed\n";
+    }
+    const auto reason = http::reason_phrase(status);
+    auto it = std::back_inserter(out_);
+    fmt::format_to(it, "HTTP/1.{} {} {}\r\nDate: {}\r\nServer: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n",
+                   req.version_minor, status, reason, http_date(), server_name, body.size());
+    if (!allow.empty()) fmt::format_to(it, "Allow: {}\r\n", allow);
+    if (!keep) out_.append("Connection: close\r\n");
+    else if (req.version_minor == 0) out_.append("Connection: keep-alive\r\n");
+    out_.append("\r\n");
+    if (req.method != "HEAD") out_.append(body);
+  } catch (...) {
+    ctx_.stats.allocation_failed();
+    status = 503;
+    keep = false;
+    try {
+      write_error(503, out_);
+    } catch (...) {
+    }
+  }
+  ctx_.stats.record(endpoint::admin, status, std::chrono::nanoseconds(now_ns() - start));
+  ++answered_;
+  if (!keep) closing_ = true;
+}
+
+}  // namespace perflab::targets
