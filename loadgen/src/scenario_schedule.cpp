@@ -173,6 +173,23 @@ void check_wiring(variant_spec& v) {
         fail(ev.where, "fault: the target has no URL to send POST /admin/fault to");
     }
   }
+  // Faults on one target must not overlap: each puts back the profile it found, so overlapping
+  // windows would put back a fault instead of the profile before them.
+  for (std::size_t i = 0; i < v.schedule.size(); ++i) {
+    const auto& a = v.schedule[i];
+    if (a.what != timed_event_spec::kind::fault) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& b = v.schedule[j];
+      if (b.what != timed_event_spec::kind::fault || b.target != a.target) continue;
+      const auto end = [](const timed_event_spec& e) {
+        return e.duration.count() > 0 ? e.at + e.duration : std::chrono::nanoseconds::max();
+      };
+      if (a.at < end(b) && b.at < end(a))
+        fail(a.where, fmt::format("fault at = \"{}\" overlaps the fault at {} on the same target (expected one fault "
+                                  "at a time per target: each one ends before the next begins)",
+                                  units::format_duration(a.at), b.where));
+    }
+  }
 }
 
 }  // namespace perflab::loadgen::detail

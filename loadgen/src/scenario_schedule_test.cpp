@@ -81,6 +81,9 @@ TEST(ScenarioSchedule, WiringErrorsNameTheirPlace) {
       {head + "[target]\nmodel = \"reactor\"\n[[action]]\nat = \"-1s\"\nmethod = \"GET\"\npath = \"/\"\n", "s.toml:7:6"},
       {head + "[target]\nmodel = \"reactor\"\n[[fault]]\nat = \"1s\"\nspec = \"latency=1ms\"\n", "s.toml:8:8"},
       {head + "[target]\nmodel = \"reactor\"\n[[fault]]\nat = \"1s\"\nspec = \"none\"\nduration = \"0s\"\n", "s.toml:9:12"},
+      // Two faults on one target at once: the second one is refused where it is.
+      {head + "[target]\nmodel = \"reactor\"\n[[fault]]\nat = \"1s\"\nspec = \"error=1:503\"\nduration = \"1s\"\n"
+              "[[fault]]\nat = \"1500ms\"\nspec = \"none\"\nduration = \"1s\"\n", "s.toml:10:1"},
   };
   for (const auto& [text, where] : cases) {
     SCOPED_TRACE(text);

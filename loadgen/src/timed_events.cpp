@@ -250,7 +250,14 @@ void event_scheduler::run() {
     std::string previous;
     if (s.what == timed_event_spec::kind::fault && s.duration.count() > 0) {
       auto cur = send(s.target, "GET", "/admin/fault", "");
-      if (cur && cur->status == 200) previous = profile_of(cur->body);
+      if (!cur || cur->status != 200) {
+        // Without the profile in force there is nothing right to put back afterwards: the fault
+        // is not applied (the event says why) rather than ending as "none".
+        e.error = cur ? fmt::format("GET /admin/fault: status {}", cur->status)
+                      : "GET /admin/fault: " + cur.error();
+        continue;
+      }
+      previous = profile_of(cur->body);
     }
     e.start_s = now_s();
     auto r = s.what == timed_event_spec::kind::fault ? send(s.target, "POST", "/admin/fault", s.spec)

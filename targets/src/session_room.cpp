@@ -70,13 +70,17 @@ class room_wait final : public deferred {
       if (!state_->admitted) {
         // The admission comes on the thread of whichever request left the room: it only posts
         // here, and only while the connection lives.
+        // Both completions carry this wait's generation: a timer completion already queued when
+        // cancel() came (or an admission of an earlier wait) must not decide a later wait.
+        const std::uint64_t gen = ++gen_;
         std::weak_ptr<void> weak = keep;
-        state_->wake = [weak, &ioc, this] {
-          if (auto k = weak.lock()) asio::post(ioc, [this, k = std::move(k)]() mutable { on_admitted(std::move(k)); });
+        state_->wake = [weak, &ioc, this, gen] {
+          if (auto k = weak.lock())
+            asio::post(ioc, [this, gen, k = std::move(k)]() mutable { on_admitted(gen, std::move(k)); });
         };
         timer_->expires_after(room_.config().max_wait);
-        timer_->async_wait([this, k = std::move(keep)](const boost::system::error_code& ec) mutable {
-          if (!ec) on_timer(std::move(k));
+        timer_->async_wait([this, gen, k = std::move(keep)](const boost::system::error_code& ec) mutable {
+          if (!ec && gen == gen_) on_timer(std::move(k));
         });
         return;
       }
@@ -107,8 +111,9 @@ class room_wait final : public deferred {
     resolved_ = true;
     admitted_ = admitted;
   }
-  void on_admitted(std::shared_ptr<void> keep) {
-    if (resolved_) return;
+  void on_admitted(std::uint64_t gen, std::shared_ptr<void> keep) {
+    held_.reset();  // keep is the same connection
+    if (resolved_ || gen != gen_) return;
     resolve(true);
     timer_->cancel();
     auto d = std::move(done_);
@@ -116,7 +121,12 @@ class room_wait final : public deferred {
   }
   void on_timer(std::shared_ptr<void> keep) {
     if (resolved_) return;
-    if (!room_.cancel(id_)) return;  // admitted just now: on_admitted goes on
+    if (!room_.cancel(id_)) {
+      // Admitted just now: on_admitted goes on. The admission posts only while the connection
+      // lives, and this handler's keep may be its last reference: held until then.
+      held_ = std::move(keep);
+      return;
+    }
     resolve(false);
     auto d = std::move(done_);
     d(std::move(keep));
@@ -141,6 +151,8 @@ class room_wait final : public deferred {
   bool admitted_ = false;
   std::optional<asio::steady_timer> timer_;
   done_fn done_;
+  std::uint64_t gen_ = 0;        // the current asynchronous wait
+  std::shared_ptr<void> held_;   // the connection, from a lost max-wait race until the admission's post
 };
 
 void retry_after(const resilience::waiting_room_config& c, std::string& out) {

@@ -45,7 +45,9 @@ void call::prepare(std::string_view method, std::string_view path, std::string_v
   const auto& to = svc_.cfg().to;
   method_.assign(method);
   head_ = method == "HEAD";
+  // The cached fallback's key: the path and the query (another query is another resource).
   key_.assign(path);
+  if (!query.empty()) key_.append("?").append(query);
   request_.clear();
   auto it = std::back_inserter(request_);
   fmt::format_to(it, "{} {}{}", method, to.base_path, path.empty() ? "/" : path);
@@ -58,6 +60,15 @@ void call::prepare(std::string_view method, std::string_view path, std::string_v
   request_.append("\r\n");
   request_.append(body);
   ex_.set_request(request_, head_);
+}
+
+call::~call() {
+  // A connection that ends mid-call (an attempt or a backoff pending) gives back its place in the
+  // bulkhead and its breaker permit, unused: neither may leak (a full bulkhead, a breaker stuck
+  // half-open).
+  if (permit_.granted)
+    if (auto* br = svc_.breaker()) br->release(permit_);
+  if (in_bulkhead_) svc_.bulkhead()->leave();
 }
 
 bool call::start(std::int64_t now) {
@@ -167,6 +178,7 @@ void call::finish(std::int64_t now) {
     const nanos took(now - start_ns_);
     if (failed) br->on_failure(permit_, took, nanos(now));
     else br->on_success(permit_, took, nanos(now));
+    permit_ = {};  // ended
   }
   if (in_bulkhead_) svc_.bulkhead()->leave();
   in_bulkhead_ = false;

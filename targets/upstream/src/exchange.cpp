@@ -300,6 +300,9 @@ void exchange::on_timer(keep_t keep) {
   if (phase_ == phase::acquiring) {
     // Withdrawn: timed out. Else the grant's post is on its way; on_granted ends the attempt.
     if (pool_.cancel(waiter_)) return finish(std::move(keep), failure::pool_timeout);
+    // The grant's notify posts only while the owner lives, and this handler's keep may be its
+    // last reference: held until on_granted.
+    held_ = std::move(keep);
     return;
   }
   boost::system::error_code ignored;
@@ -307,6 +310,7 @@ void exchange::on_timer(keep_t keep) {
 }
 
 void exchange::on_granted(keep_t keep) {
+  held_.reset();  // keep is the same owner
   granted_ = true;
   if (phase_ != phase::acquiring) return;
   if (timed_out_ || now_ns() >= deadline_ns_) {  // granted too late to be of use: given back unused

@@ -34,6 +34,7 @@ namespace perflab::upstream {
 class call {
  public:
   explicit call(service& svc);
+  ~call();
   call(const call&) = delete;
   call& operator=(const call&) = delete;
 
@@ -73,7 +74,7 @@ class call {
   resilience::backoff backoff_;
   std::string request_;   // the request bytes
   std::string method_;
-  std::string key_;       // the path, for the cached fallback
+  std::string key_;       // the path and query, for the cached fallback
   bool head_ = false;
   // Per call.
   std::int64_t start_ns_ = 0, deadline_ns_ = 0;

@@ -121,6 +121,7 @@ class exchange {
   std::size_t written_ = 0;
   bool timed_out_ = false;
   bool granted_ = false;          // the pool's grant has reached the loop
+  keep_t held_;                   // the owner, from a lost deadline race until the grant's post
 };
 
 }  // namespace perflab::upstream
