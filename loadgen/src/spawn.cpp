@@ -337,49 +337,62 @@ exit_info child_process::stop(std::chrono::nanoseconds timeout) {
   return e;
 }
 
-tl::expected<int, std::string> http_probe(const std::string& host, int port, const std::string& path,
-                                          std::chrono::nanoseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  auto left_ms = [&] {
-    return static_cast<int>(std::max<long long>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count()));
-  };
+int ms_left(clock_type::time_point deadline) noexcept {
+  return static_cast<int>(std::max<long long>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count()));
+}
+
+tl::expected<int, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
+                                               clock_type::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0)
     return tl::unexpected(fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc)));
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     ::freeaddrinfo(res);
     return tl::unexpected(fmt::format("socket: {}", std::strerror(errno)));
   }
-  struct guard {
-    int fd;
-    ~guard() { ::close(fd); }
-  } g{fd};
-  int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+  auto failed = [fd](std::string why) {
+    ::close(fd);
+    return tl::unexpected(std::move(why));
+  };
+  const int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   ::freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) return tl::unexpected(fmt::format("connect: {}", std::strerror(errno)));
+  if (rc != 0 && errno != EINPROGRESS) return failed(fmt::format("connect: {}", std::strerror(errno)));
   pollfd pfd{fd, POLLOUT, 0};
-  if (::poll(&pfd, 1, left_ms()) <= 0) return tl::unexpected(std::string("connect: timed out"));
+  if (::poll(&pfd, 1, ms_left(deadline)) <= 0) return failed("connect: timed out");
   int err = 0;
   socklen_t len = sizeof err;
   ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) return tl::unexpected(fmt::format("connect: {}", std::strerror(err)));
-  std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n", path, host, port);
-  std::size_t sent = 0;
-  while (sent < req.size()) {
-    ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+  if (err != 0) return failed(fmt::format("connect: {}", std::strerror(err)));
+  for (std::size_t sent = 0; sent < request.size();) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;
     }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return tl::unexpected(fmt::format("send: {}", std::strerror(errno)));
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return failed(fmt::format("send: {}", std::strerror(errno)));
     pollfd w{fd, POLLOUT, 0};
-    if (::poll(&w, 1, left_ms()) <= 0) return tl::unexpected(std::string("send: timed out"));
+    if (::poll(&w, 1, ms_left(deadline)) <= 0) return failed("send: timed out");
   }
+  return fd;
+}
+
+tl::expected<int, std::string> http_probe(const std::string& host, int port, const std::string& path,
+                                          std::chrono::nanoseconds timeout) {
+  const auto deadline = clock_type::now() + timeout;
+  const auto sent = connect_and_send(
+      host, port, fmt::format("GET {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n", path, host, port), deadline);
+  if (!sent) return tl::unexpected(sent.error());
+  const int fd = *sent;
+  struct guard {
+    int fd;
+    ~guard() { ::close(fd); }
+  } g{fd};
+  auto left_ms = [&] { return ms_left(deadline); };
   // The same response parser as the engine's, so a target the probe accepts is one the load can
   // parse. The status counts once the head is in (1xx interim responses are skipped); the body is
   // not awaited.

@@ -1,6 +1,7 @@
 #include "timed_events.hpp"
 
-#include <netdb.h>
+#include "perflab/loadgen/spawn.hpp"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,46 +55,18 @@ tl::expected<http_reply, std::string> http_request(const std::string& host, int 
                                                    std::string_view path, std::string_view body,
                                                    std::chrono::nanoseconds timeout) {
   const auto deadline = clock_type::now() + timeout;
-  auto left_ms = [&] {
-    return static_cast<int>(std::max<long long>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count()));
-  };
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0)
-    return tl::unexpected(fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc)));
-  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ::freeaddrinfo(res);
-    return tl::unexpected(fmt::format("socket: {}", std::strerror(errno)));
-  }
+  const auto sent = connect_and_send(
+      host, port,
+      fmt::format("{} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}", method,
+                  path, host, port, body.size(), body),
+      deadline);
+  if (!sent) return tl::unexpected(sent.error());
+  const int fd = *sent;
   struct guard {
     int fd;
     ~guard() { ::close(fd); }
   } g{fd};
-  const int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
-  ::freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) return tl::unexpected(fmt::format("connect: {}", std::strerror(errno)));
-  pollfd pfd{fd, POLLOUT, 0};
-  if (::poll(&pfd, 1, left_ms()) <= 0) return tl::unexpected(std::string("connect: timed out"));
-  int err = 0;
-  socklen_t len = sizeof err;
-  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) return tl::unexpected(fmt::format("connect: {}", std::strerror(err)));
-  const std::string req = fmt::format("{} {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
-                                      method, path, host, port, body.size(), body);
-  for (std::size_t sent = 0; sent < req.size();) {
-    const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return tl::unexpected(fmt::format("send: {}", std::strerror(errno)));
-    pollfd w{fd, POLLOUT, 0};
-    if (::poll(&w, 1, left_ms()) <= 0) return tl::unexpected(std::string("send: timed out"));
-  }
+  auto left_ms = [&] { return ms_left(deadline); };
   std::string in;
   char buf[4096];
   for (;;) {

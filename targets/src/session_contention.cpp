@@ -9,21 +9,14 @@
 
 #include <fmt/format.h>
 
+#include <perflab/core/text.hpp>
+
 namespace perflab::targets {
 
 namespace {
 
 constexpr std::uint64_t max_qty = 1'000'000'000;
 constexpr std::size_t max_key = 255;
-
-bool same_name(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 // 1 to 255 visible ASCII characters (Stripe's limit; the IETF draft's key is any sf-string).
 bool valid_key(std::string_view k) noexcept {
@@ -148,7 +141,7 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
     std::string_view key;
     int keys = 0;
     for (const auto& h : parser_.headers())
-      if (same_name(h.name, "idempotency-key")) {
+      if (iequals(h.name, "idempotency-key")) {
         key = h.value;
         ++keys;
       }

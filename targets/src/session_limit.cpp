@@ -5,24 +5,13 @@
 // again. Every decided response carries the decision's X-RateLimit-* lines (and Retry-After).
 #include <perflab/targets/session.hpp>
 
+#include <perflab/core/text.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 namespace perflab::targets {
-
-namespace {
-
-bool same_name(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 void session::set_peer(int fd) noexcept {
   if (!ctx_.limiter || ctx_.limiter->config().key != resilience::limiter_config::key_kind::ip) return;
@@ -47,7 +36,7 @@ std::string_view session::rate_key() const noexcept {
     case resilience::limiter_config::key_kind::ip: return peer_;
     case resilience::limiter_config::key_kind::header:
       for (const auto& h : parser_.headers())
-        if (same_name(h.name, c.key_header)) return h.value;
+        if (iequals(h.name, c.key_header)) return h.value;
       return {};  // without the header: one shared key
   }
   return {};

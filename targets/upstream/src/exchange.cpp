@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <perflab/core/clock.hpp>
+#include <perflab/core/text.hpp>
 
 namespace perflab::upstream {
 
@@ -46,15 +47,6 @@ int socket_error(int fd) noexcept {
   socklen_t len = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
   return err;
-}
-
-bool same_name(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -184,7 +176,7 @@ void exchange::finish_response() noexcept {
     const auto next = head.find('\n', at + 1);
     const auto line = head.substr(at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1);
     const auto colon = line.find(':');
-    if (colon != std::string_view::npos && same_name(line.substr(0, colon), "content-type"))
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), "content-type"))
       content_type_ = trim(line.substr(colon + 1));
     at = next;
   }

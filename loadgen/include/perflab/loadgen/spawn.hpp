@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -96,6 +97,15 @@ class child_process {
   explicit child_process(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
+
+// The runner's small HTTP exchanges (http_probe, the timed events' requests) start here: a
+// non-blocking TCP socket connected to host:port with all of `request` sent, or what failed
+// ("cannot resolve ...", "connect: ...", "send: ...", "... timed out" past deadline). The caller
+// closes the descriptor. Blocking (poll), bounded by deadline.
+tl::expected<int, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
+                                               std::chrono::steady_clock::time_point deadline);
+// Milliseconds left until deadline (0 once it has passed), for poll().
+int ms_left(std::chrono::steady_clock::time_point deadline) noexcept;
 
 // Sends `GET path` to 127.0.0.1-style host:port and returns the status of the final response once
 // its head has arrived (parsed by http::response_parser, 1xx skipped), or an error (refused,
