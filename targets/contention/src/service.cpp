@@ -35,30 +35,27 @@ job_queue& service::jobs() {
 
 std::optional<std::uint64_t> service::submit_job_and_notify(const std::shared_ptr<handoff>& notify) {
   notify->arm();
-  const auto id = jobs().submit();
+  auto& queue = jobs();
+  // The waiter is registered under the same lock as the submit: a worker that finishes the job
+  // at once waits for the registration in job_done, so exactly one side completes the waiter
+  // (the worker) and it does so after the job's latency is recorded.
+  std::lock_guard lock(waiters_m_);
+  const auto id = queue.submit();
   if (!id) return std::nullopt;
-  {
-    std::lock_guard lock(waiters_m_);
-    job_waiters_.emplace(*id, notify);
-  }
-  // The job may have been done before it was registered: then job_done found no waiter, and
-  // whichever side erases the entry completes it.
-  const auto s = jobs_owned_->status(*id);
-  if (s.state == job_state::done) {
-    std::shared_ptr<handoff> mine;
-    {
-      std::lock_guard lock(waiters_m_);
-      if (auto it = job_waiters_.find(*id); it != job_waiters_.end()) {
-        mine = std::move(it->second);
-        job_waiters_.erase(it);
-      }
-    }
-    if (mine) mine->complete_job(s);
-  }
+  job_waiters_.emplace(*id, notify);
   return id;
 }
 
 void service::job_done(std::uint64_t id, const job_status& s) {
+  const double seconds = static_cast<double>(s.finished_ns - s.accepted_ns) / 1e9;
+  std::size_t slot = 0;
+  while (slot < job_latency_bounds_s.size() && seconds > job_latency_bounds_s[slot]) ++slot;
+  {
+    std::lock_guard lock(latency_m_);
+    ++latency_.buckets[slot];
+    ++latency_.count;
+    latency_.sum_s += seconds;
+  }
   std::shared_ptr<handoff> waiter;
   {
     std::lock_guard lock(waiters_m_);
@@ -67,14 +64,7 @@ void service::job_done(std::uint64_t id, const job_status& s) {
       job_waiters_.erase(it);
     }
   }
-  if (waiter) waiter->complete_job(s);
-  const double seconds = static_cast<double>(s.finished_ns - s.accepted_ns) / 1e9;
-  std::size_t slot = 0;
-  while (slot < job_latency_bounds_s.size() && seconds > job_latency_bounds_s[slot]) ++slot;
-  std::lock_guard lock(latency_m_);
-  ++latency_.buckets[slot];
-  ++latency_.count;
-  latency_.sum_s += seconds;
+  if (waiter) waiter->complete_job(s);  // after the record: whoever sees the job done sees it counted
 }
 
 service::job_latency service::job_completion() const {
