@@ -1,5 +1,15 @@
 # Helpers, one per kind of target.
 
+# perflab_test_flags(<target>)
+#   PERFLAB_TEST_CXX_FLAGS on a test program's own sources (after the configuration's flags, so an
+#   -O level there wins): never on the libraries it tests.
+function(perflab_test_flags target)
+  if(PERFLAB_TEST_CXX_FLAGS)
+    separate_arguments(_flags UNIX_COMMAND "${PERFLAB_TEST_CXX_FLAGS}")
+    target_compile_options(${target} PRIVATE ${_flags})
+  endif()
+endfunction()
+
 # perflab_add_test(<name> SOURCES ... LIBS ...)
 #   A GoogleTest binary, one per library (unit tests sit beside the code as foo_test.cpp),
 #   registered with ctest test by test. Discovery runs before the tests, not at build time,
@@ -9,6 +19,7 @@ function(perflab_add_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
   perflab_warnings(${name})
+  perflab_test_flags(${name})
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     PROPERTIES ENVIRONMENT "PERFLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};PERFLAB_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()

@@ -5,6 +5,7 @@
 #include <random>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "describe.hpp"
 #include "format.hpp"

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"

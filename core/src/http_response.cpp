@@ -4,6 +4,8 @@
 // trailers) are skipped with memchr; bodies are skipped by length.
 #include "perflab/core/http.hpp"
 
+#include "http_request_scan.hpp"  // character classes shared with the request parser
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -50,14 +52,6 @@ constexpr std::array<std::uint8_t, 256> make_tchar_lower() {
 }
 constexpr auto tchar_lower = make_tchar_lower();
 
-constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 constexpr std::string_view status_prefix = "HTTP/1.";  // the only major version we speak
 
@@ -347,7 +341,7 @@ response_parser::progress response_parser::feed(std::string_view data) noexcept 
             number_ = number_ * 10 + d;
             value_seen_ = true;
           } else {
-            if (token_len_ < sizeof(token_buf_)) token_buf_[token_len_] = lower(c);
+            if (token_len_ < sizeof(token_buf_)) token_buf_[token_len_] = detail::lower(c);
             if (token_len_ < 255) ++token_len_;
           }
         }
@@ -378,7 +372,7 @@ response_parser::progress response_parser::feed(std::string_view data) noexcept 
       case s_chunk_size: {
         while (i < n) {
           const char c = p[i];
-          const int h = hex_value(c);
+          const int h = detail::hex_value(c);
           if (h < 0) break;
           if (digits_ == 16) {
             fail(errc::bad_chunk);  // over 64 bits

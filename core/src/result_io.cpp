@@ -1,5 +1,6 @@
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/build_info.hpp"
+#include "perflab/core/result_json.hpp"
 #include "perflab/core/text.hpp"
 
 #include <fcntl.h>

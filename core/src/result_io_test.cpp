@@ -1,4 +1,5 @@
 #include "perflab/core/result_io.hpp"
+#include "perflab/core/result_json.hpp"
 
 #include <unistd.h>
 

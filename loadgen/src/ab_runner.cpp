@@ -11,6 +11,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "perflab/analysis/ab.hpp"
 #include "perflab/analysis/ci_formats.hpp"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "perflab/analysis/compare.hpp"
 #include "perflab/analysis/report.hpp"

@@ -12,6 +12,7 @@
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
+#include "perflab/core/result_json.hpp"
 #include "perflab/core/units.hpp"
 #include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/attack.hpp"

@@ -1,0 +1,52 @@
+#pragma once
+// run.json's JSON form of the result data model (result.hpp): nlohmann::json conversions for every
+// type, with defaults for fields an older schema lacks. Kept apart from result.hpp because
+// nlohmann/json.hpp costs seconds of compile time in every file that includes it.
+#include <nlohmann/json.hpp>
+
+#include "perflab/core/result.hpp"
+
+namespace perflab::result {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_large, min_us, mean_us, stddev_us,
+                                                p50_us, p90_us, p99_us, p999_us, max_us)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
+                                                reset, read_timeout, closed_mid_response, malformed, unsolicited,
+                                                io_other, client_resources, status_4xx, status_5xx, verify_failed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
+                                                errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
+                                                stalled, cache_hit, cache_miss, cache_stale, cache_other,
+                                                cache_hit_ratio, bytes_in, bytes_out, status_2xx, status_3xx,
+                                                status_4xx, status_5xx, conn_errors, statuses)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
+                                                think_time_s, duration_s, warmup_s, max_requests, keepalive,
+                                                connect_timeout_s, request_timeout_s, threads, cpus, success,
+                                                max_error_rate)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
+                                                send_lag_bound_us, saturated)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
+                                                cpu_system_s, peak_rss_bytes, threads, crashed, exit_status, name,
+                                                requests)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(timed_event, kind, target, spec, restored, method, path, at_s,
+                                                duration_s, start_s, end_s, status, error)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
+                                                measured_s, sent, completed, succeeded, completed_in_window,
+                                                succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
+                                                tps_mean, rps_mean, connections_opened, connections_warmup, errors,
+                                                error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
+                                                send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
+                                                mb_out_per_s, bytes_per_response, series, loadgen, target,
+                                                statuses, dependencies, events, thresholds, interval_log, series_csv, stopped_early, stop_condition)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
+                                                range_high, resolution, confirmations, verdict, capacity, band_low,
+                                                band_high, reason, steps)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(tool_info, name, version, commit, build_type)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(host_info, kernel, cpu_model, cpus, hostname)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(run, schema, tool, host, started_at, scenario_name, scenario_path,
+                                                scenario_text, overrides, complete, variants, searches)
+
+}  // namespace perflab::result
