@@ -70,42 +70,6 @@ int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_r
 
 namespace detail {
 
-void count_error(result::error_counts& e, err what) noexcept {
-  switch (what) {
-    case err::connect_refused: ++e.connect_refused; break;
-    case err::connect_timeout: ++e.connect_timeout; break;
-    case err::connect_other: ++e.connect_other; break;
-    case err::reset: ++e.reset; break;
-    case err::read_timeout: ++e.read_timeout; break;
-    case err::closed_mid_response: ++e.closed_mid_response; break;
-    case err::malformed: ++e.malformed; break;
-    case err::unsolicited: ++e.unsolicited; break;
-    case err::io_other: ++e.io_other; break;
-    case err::client_resources: ++e.client_resources; break;
-  }
-}
-
-namespace {
-// The loadgen's own limits: no local port (EADDRNOTAVAIL; connect's EAGAIN on Linux), no
-// descriptor, no buffer memory.
-bool client_side(int e) noexcept {
-  return e == EADDRNOTAVAIL || e == EAGAIN || e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-}
-}  // namespace
-
-err connect_error_class(int e) noexcept {
-  if (e == ECONNREFUSED) return err::connect_refused;
-  if (e == ETIMEDOUT) return err::connect_timeout;
-  if (client_side(e)) return err::client_resources;
-  return err::connect_other;
-}
-
-err io_error_class(int e) noexcept {
-  if (e == ECONNRESET || e == EPIPE) return err::reset;
-  if (e == ENOBUFS || e == ENOMEM) return err::client_resources;
-  return err::io_other;
-}
-
 collector::collector(int workers)
     : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {
   spare.reserve(static_cast<std::size_t>(workers) * (spares_per_worker + 2));
