@@ -85,14 +85,16 @@ void asio_worker::on_connect(connection& c, const error_code& ec) {
 
 // Writes a request. intended == 0: closed loop, the request starts at the write.
 void asio_worker::send(connection& c, std::int64_t intended) {
-  // A resend repeats its request, which was counted (sent, send lag) when first written.
-  const bool resend = c.retrying;
+  // A resend repeats its request, which was counted (sent, send lag) when first written: the
+  // stale keep-alive resend, and a client retry ([load] retry), which also keeps its start.
+  const bool resend = c.retrying || c.policy_retry;
   // The clock first: an interval closed at this point must not see this request half set up.
   const std::int64_t now = now_ns();
   advance(now);
   if (!resend) {
     c.req = s_.mix->pick(rng_);
     stamp_uuids(c.req, c.stamped, rng_);  // a fresh key per logical request; a resend keeps it
+    c.policy_retries = 0;
   }
   const rendered_request& req = c.req;
   c.parser.reset(req.head);
@@ -102,12 +104,19 @@ void asio_worker::send(connection& c, std::int64_t intended) {
   c.st = connection::state::busy;
   ++in_flight_;
   c.write_ns = now;
-  c.intended_ns = intended == 0 ? now : intended;
+  if (!c.policy_retry) {
+    c.intended_ns = intended == 0 ? now : intended;
+    c.attempt_start_ns = now;
+  }
   if (!resend) c.measured = recorded(c.intended_ns, c.carried);
   c.deadline_ns = now + cfg_.request_timeout.count();
   if (c.measured) {  // a resend crosses the wire again
     totals_.bytes_out += static_cast<std::int64_t>(req.bytes.size());
     interval_->bytes_out += static_cast<std::int64_t>(req.bytes.size());
+  }
+  if (c.measured && c.policy_retry && !c.retrying) {  // an attempt more (a stale resend of it is not)
+    ++totals_.client_retries;
+    ++interval_->client_retries;
   }
   if (c.measured && !resend) {
     ++totals_.sent;
@@ -213,23 +222,54 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
   c.has_request = false;
   c.retrying = false;
   ++c.requests_done;
-  if (c.measured) {
+  const int status = c.parser.status();
+  // [load] retry: an idempotent request answered with a retried status goes again (its answer
+  // so far is no final one: not in the status counts, its bytes are).
+  const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
+                     should_retry(cfg_.retry, c.req.idempotent, status, c.policy_retries);
+  if (c.measured && again) {
+    const auto wire = static_cast<std::int64_t>(c.parser.wire_bytes());
+    for (sample_set* set : {&totals_, interval_.get()}) {
+      set->bytes_in += wire;
+      if (overrun) count_error(set->errors, err::unsolicited);
+    }
+  } else if (c.measured) {
     last_measured_end_ns_ = std::max(last_measured_end_ns_, t);
     response_outcome r;
-    r.status = c.parser.status();
+    r.status = status;
     r.verified = !cfg_.verify || verify_response(c.verify_raw, cfg_.verify_length);
     r.ok = s_.success.contains(r.status) && r.verified;
     r.cached = c.parser.x_cache();
     r.wire_bytes = static_cast<std::int64_t>(c.parser.wire_bytes());
     r.overrun = overrun;
     r.intended_ns = c.intended_ns;
-    r.write_ns = c.write_ns;
+    r.write_ns = c.attempt_start_ns;
     r.first_byte_ns = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
     r.last_byte_ns = t;
     record_response(totals_, r);
     record_response(*interval_, r);
+    if (c.policy_retries > 0) {
+      for (sample_set* set : {&totals_, interval_.get()}) {
+        if (r.ok) ++set->retried_succeeded;
+        else if (cfg_.retry.retries_status(status)) ++set->retries_exhausted;
+      }
+    }
   }
-  c.measured = c.carried = false;
+  std::int64_t delay_ns = 0;
+  if (again) {
+    ++c.policy_retries;
+    delay_ns = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(c.policy_retries), c.parser.retry_after_s()).count();
+    if (s_.open) {
+      park_retry(c, t + delay_ns);  // the request leaves this connection
+    } else {
+      c.retry_wait = true;  // this client retries before its next request
+      c.retry_delay_ns = delay_ns;
+      ++retry_waiting_;
+    }
+  } else {
+    c.measured = c.carried = false;
+    c.policy_retry = false;
+  }
   const bool reuse = !peer_closed && !overrun && c.parser.keep_alive() && c.pending_write.empty() &&
                      cfg_.keepalive != keepalive_policy::new_connection &&
                      !(cfg_.keepalive == keepalive_policy::max_requests && cfg_.max_requests_per_connection > 0 &&
@@ -241,7 +281,7 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
     } else {
       c.st = connection::state::idle;
       start_read(c);
-      closed_loop_after(c, cfg_.think_time.count());
+      closed_loop_after(c, again ? delay_ns : cfg_.think_time.count());
     }
   } else {
     // The client closes the socket itself (new connection per request / K requests reached).
@@ -252,11 +292,16 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
 void asio_worker::make_idle(connection& c) {
   c.st = connection::state::idle;
   c.deadline_ns = never;
-  if (phase_ == phase::draining || phase_ == phase::done) {
+  const int waiting = next_waiting(now_ns());
+  if (phase_ == phase::done || (phase_ == phase::draining && waiting != 2)) {
     close_conn(c);
     return;
   }
-  if (!pending_.empty()) {
+  if (waiting == 2) {
+    send_retry(c, true);
+    return;
+  }
+  if (waiting == 1) {
     send(c, pending_.pop());
     return;
   }
@@ -276,6 +321,7 @@ void asio_worker::fail(connection& c, err what) {
   if (c.has_request) --in_flight_;
   c.has_request = false;
   c.retrying = false;
+  c.policy_retry = false;
   c.measured = c.carried = false;
   close_conn(c);
 }
@@ -307,7 +353,7 @@ bool asio_worker::retry_stale(connection& c) {
 void asio_worker::record_given_up(const connection& c, std::int64_t now) {
   if (!c.measured || !c.has_request) return;
   const bool written = c.st == connection::state::busy;
-  const std::int64_t start = written ? c.write_ns : c.connect_start_ns;
+  const std::int64_t start = c.policy_retry ? c.attempt_start_ns : written ? c.write_ns : c.connect_start_ns;
   const std::int64_t first_byte = written && c.head_ns != 0 ? c.head_ns : now;
   for (sample_set* set : {&totals_, interval_.get()}) detail::record_given_up(*set, c.intended_ns, start, first_byte, now);
 }
@@ -341,10 +387,93 @@ void asio_worker::maybe_closed(connection& c) {
     dispatch_pending();
   } else if (c.idle_closed) {
     c.idle_closed = false;  // its think timer is still running and will reconnect it
+  } else if (c.retry_wait && phase_ != phase::done) {
+    closed_loop_wait(c, c.retry_delay_ns);  // its request's retry, before anything else
   } else if (phase_ != phase::draining && phase_ != phase::done) {
     closed_loop_wait(c, c.connect_failed ? reconnect_backoff_ns : cfg_.think_time.count());
   }
   if (phase_ == phase::draining) maybe_finish(now_ns());
+}
+
+}  // namespace perflab::loadgen::detail
+
+namespace perflab::loadgen::detail {
+
+namespace {
+// Copies a request; bytes stamped with `{uuid}`s (in from_buf) are copied into to_buf, whose
+// capacity was reserved for the longest such request.
+void copy_request(rendered_request& to, std::string& to_buf, const rendered_request& from, const std::string& from_buf) {
+  to = from;
+  if (!from_buf.empty() && from.bytes.data() == from_buf.data()) {
+    to_buf.assign(from.bytes);
+    to.bytes = to_buf;
+  }
+}
+}  // namespace
+
+void asio_worker::park_retry(connection& c, std::int64_t ready) {
+  std::uint32_t i;
+  if (!free_retry_slots_.empty()) {
+    i = free_retry_slots_.back();
+    free_retry_slots_.pop_back();
+  } else {
+    i = static_cast<std::uint32_t>(retry_slots_.size());
+    retry_slots_.emplace_back();
+    retry_slots_.back().stamped.reserve(s_.mix->max_uuid_request_bytes());
+  }
+  waiting_retry& w = retry_slots_[i];
+  copy_request(w.req, w.stamped, c.req, c.stamped);
+  w.intended_ns = c.intended_ns;
+  w.attempt_start_ns = c.attempt_start_ns;
+  w.retries = c.policy_retries;
+  w.measured = c.measured;
+  w.carried = c.carried;
+  c.measured = c.carried = false;
+  c.policy_retry = false;
+  retry_heap_.emplace_back(ready, i);
+  std::push_heap(retry_heap_.begin(), retry_heap_.end(), std::greater<>{});
+  ++retry_waiting_;
+  arm_retry_timer();
+}
+
+void asio_worker::send_retry(connection& c, bool idle) {
+  std::pop_heap(retry_heap_.begin(), retry_heap_.end(), std::greater<>{});
+  const std::uint32_t i = retry_heap_.back().second;
+  retry_heap_.pop_back();
+  --retry_waiting_;
+  const waiting_retry& w = retry_slots_[i];
+  copy_request(c.req, c.stamped, w.req, w.stamped);
+  c.intended_ns = w.intended_ns;
+  c.attempt_start_ns = w.attempt_start_ns;
+  c.policy_retries = w.retries;
+  c.measured = w.measured;
+  c.carried = w.carried;
+  c.policy_retry = true;
+  free_retry_slots_.push_back(i);
+  if (idle)
+    send(c, c.intended_ns);
+  else
+    start_connect(c, true, c.intended_ns, true);
+  arm_retry_timer();  // for the next one
+}
+
+// A timer for the earliest retry still in its backoff. A retry already due waits for a
+// connection instead: whichever frees one (make_idle, maybe_closed) dispatches it.
+void asio_worker::arm_retry_timer() {
+  if (retry_heap_.empty()) return;
+  const std::int64_t at = retry_heap_.front().first;
+  if (at >= retry_timer_at_ || at <= now_ns()) {
+    if (at <= now_ns()) asio::post(ioc_, [this] { dispatch_pending(); });
+    return;
+  }
+  retry_timer_at_ = at;
+  retry_timer_.expires_at(steady::time_point(nanos(at)));
+  retry_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    retry_timer_at_ = never;
+    dispatch_pending();
+    arm_retry_timer();
+  });
 }
 
 }  // namespace perflab::loadgen::detail

@@ -13,6 +13,8 @@
 // queued async_read_some, a few histogram increments. No allocation, lock or formatting: every
 // handler captures at most two pointers (Asio recycles its handler memory per thread).
 #include <algorithm>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +81,22 @@ struct connection {
   std::string stamped;            // req's bytes with fresh `{uuid}`s (reserved before the run; unused without)
   std::string verify_raw;         // --verify only: the response so far, as received (empty otherwise)
   bool retrying = false;          // the request in flight is a resend after a stale keep-alive connection
+  // [load] retry (client retries; the stale resend above is apart from them):
+  bool policy_retry = false;      // the request in flight (or waiting here) is being retried
+  bool retry_wait = false;        // closed loop: this client waits out its request's backoff (timer)
+  std::int64_t policy_retries = 0;    // retries made so far for the request
+  std::int64_t retry_delay_ns = 0;    // closed loop: the backoff being waited out
+  std::int64_t attempt_start_ns = 0;  // uncorrected latency's start: the write of the request's first
+                                      // attempt (of the stale resend's write when there was one)
+};
+
+// Open loop: a request waiting out its retry's backoff, then for a connection. Its bytes are
+// copied here when they carry a `{uuid}` (its connection goes on with other requests).
+struct waiting_retry {
+  rendered_request req;
+  std::string stamped;
+  std::int64_t intended_ns = 0, attempt_start_ns = 0, retries = 0;
+  bool measured = false, carried = false;
 };
 
 class asio_worker final : public load_worker {
@@ -90,9 +108,11 @@ class asio_worker final : public load_worker {
         ioc_(1),
         arrival_timer_(ioc_),
         housekeeping_(ioc_),
+        retry_timer_(ioc_),
         schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed),
         rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
         quota_(quota),
+        backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
         interval_(std::make_unique<sample_set>()) {
     endpoint_ = tcp::endpoint(asio::ip::make_address(s.host), s.port);
     conns_.reserve(static_cast<std::size_t>(connections));
@@ -166,7 +186,9 @@ class asio_worker final : public load_worker {
   std::int64_t carried_outstanding() const noexcept {
     std::int64_t n = static_cast<std::int64_t>(pending_.count_before(s_.measure_start_ns));
     for (const auto& cp : conns_)
-      if (cp->has_request && cp->carried) ++n;
+      if ((cp->has_request || cp->retry_wait) && cp->carried) ++n;
+    for (const auto& [ready, i] : retry_heap_)
+      if (retry_slots_[i].carried) ++n;
     return n;
   }
 
@@ -182,7 +204,25 @@ class asio_worker final : public load_worker {
   // One scheduled request: an idle connection, else a new one (up to the cap), else the queue.
   void issue(std::int64_t due);
 
+  // Gives free connections (idle, else a free slot) the requests waiting for one, the earlier
+  // first: due retries and queued arrivals.
   void dispatch_pending();
+
+  // Which waiting request a free connection takes now: 0 none, 1 a queued arrival, 2 a due retry.
+  int next_waiting(std::int64_t now) const noexcept {
+    const bool arrival = !pending_.empty() && phase_ != phase::draining && phase_ != phase::done;
+    const bool retry = !retry_heap_.empty() && retry_heap_.front().first <= now && phase_ != phase::done;
+    if (retry && (!arrival || retry_heap_.front().first < pending_.front())) return 2;
+    return arrival ? 1 : 0;
+  }
+
+  // ---- client retries ([load] retry) ----
+  // Open loop: the request answered at c goes to wait until `ready` (its backoff), then takes a
+  // free or new connection like a queued arrival (the schedule is not held up).
+  void park_retry(connection& c, std::int64_t ready);
+  // Sends the earliest due retry on c: idle (connected) or a free slot to connect.
+  void send_retry(connection& c, bool idle);
+  void arm_retry_timer();
 
   // ---- closed loop ----
   void closed_loop_wait(connection& c, std::int64_t delay_ns);
@@ -222,7 +262,7 @@ class asio_worker final : public load_worker {
   void complete(connection& c, std::int64_t t, bool peer_closed, bool overrun);
 
   void closed_loop_after(connection& c, std::int64_t delay_ns) {
-    if (phase_ == phase::draining || phase_ == phase::done) {
+    if ((phase_ == phase::draining && !c.retry_wait) || phase_ == phase::done) {
       if (c.st == connection::state::idle) close_conn(c);
       return;
     }
@@ -281,7 +321,7 @@ class asio_worker final : public load_worker {
   void hand_off(std::int64_t end, bool last, std::int64_t next) {
     interval_->index = interval_index_;
     interval_->end_ns = end;
-    interval_->in_flight = in_flight_ + static_cast<std::int64_t>(pending_.size());
+    interval_->in_flight = in_flight_ + retry_waiting_ + static_cast<std::int64_t>(pending_.size());
     interval_ = s_.coll->hand_off(index_, std::move(interval_), last);
     interval_index_ = next;
   }
@@ -293,10 +333,13 @@ class asio_worker final : public load_worker {
   tcp::endpoint endpoint_;
   asio::steady_timer arrival_timer_;
   asio::steady_timer housekeeping_;
+  asio::steady_timer retry_timer_;   // open loop: the earliest retry's backoff end
+  std::int64_t retry_timer_at_ = never;
   arrival_schedule schedule_;
   rng rng_;
   std::int64_t quota_;           // measured requests this worker may send (0: unlimited)
   std::int64_t quota_used_ = 0;
+  resilience::backoff backoff_;  // [load] retry's waits (stateless jitters: one per worker)
   std::vector<std::unique_ptr<connection>> conns_;
   std::vector<connection*> idle_;    // open loop: connected, nothing to do
   std::vector<connection*> closed_;  // open loop: free slots for new connections
@@ -304,6 +347,10 @@ class asio_worker final : public load_worker {
   std::int64_t next_due_ = never;
   std::int64_t open_ = 0;            // sockets open or connecting
   std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
+  std::int64_t retry_waiting_ = 0;   // requests between attempts: in retry_heap_ or a closed-loop retry_wait
+  std::deque<waiting_retry> retry_slots_;       // open loop (a deque: its elements never move)
+  std::vector<std::uint32_t> free_retry_slots_;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> retry_heap_;  // (ready ns, slot), earliest on top
   phase phase_ = phase::warmup;
   bool interrupted_ = false;
   int signals_at_interrupt_ = 0;  // interrupt_signals() when an interrupt started the drain

@@ -40,6 +40,15 @@ void asio_worker::enter_measured() {
     }
   }
   totals_.carried_in += static_cast<std::int64_t>(pending_.size());  // warm-up arrivals still queued
+  // Warm-up requests between two attempts ([load] retry) are carried in like those in flight.
+  auto carry = [this](bool& measured, bool& carried) {
+    if (measured) return;
+    measured = carried = true;
+    ++totals_.carried_in;
+  };
+  for (auto& cp : conns_)
+    if (cp->retry_wait) carry(cp->measured, cp->carried);
+  for (const auto& [ready, i] : retry_heap_) carry(retry_slots_[i].measured, retry_slots_[i].carried);
 }
 
 // Requests outstanding now that started before t (sent or queued).
@@ -49,6 +58,10 @@ std::int64_t asio_worker::outstanding_since_before(std::int64_t t) const noexcep
     if (cp->has_request && cp->intended_ns < t &&
         (cp->st == connection::state::busy || cp->st == connection::state::connecting || cp->retrying))
       ++n;
+    else if (cp->retry_wait && cp->intended_ns < t)
+      ++n;
+  for (const auto& [ready, i] : retry_heap_)
+    if (retry_slots_[i].intended_ns < t) ++n;
   return n;
 }
 
@@ -106,18 +119,26 @@ void asio_worker::issue(std::int64_t due) {
 }
 
 void asio_worker::dispatch_pending() {
-  while (!pending_.empty() && phase_ != phase::draining && phase_ != phase::done) {
+  const std::int64_t now = now_ns();
+  while (const int waiting = next_waiting(now)) {
+    connection* c = nullptr;
+    bool idle = false;
     if (!idle_.empty()) {
-      connection& c = *idle_.back();
+      c = idle_.back();
       idle_.pop_back();
-      send(c, pending_.pop());
+      idle = true;
     } else if (!closed_.empty()) {
-      connection& c = *closed_.back();
+      c = closed_.back();
       closed_.pop_back();
-      start_connect(c, true, pending_.pop());
     } else {
       break;
     }
+    if (waiting == 2)
+      send_retry(*c, idle);
+    else if (idle)
+      send(*c, pending_.pop());
+    else
+      start_connect(*c, true, pending_.pop());
   }
 }
 
@@ -133,6 +154,19 @@ void asio_worker::closed_loop_wait(connection& c, std::int64_t delay_ns) {
 }
 
 void asio_worker::closed_loop_next(connection& c) {
+  if (c.retry_wait) {
+    // Its request's retry, before the next request (also in the drain: the request is in flight).
+    if (phase_ == phase::done) return;
+    c.retry_wait = false;
+    --retry_waiting_;
+    c.policy_retry = true;
+    advance(now_ns());
+    if (c.st == connection::state::idle)
+      send(c, c.intended_ns);
+    else
+      start_connect(c, true, c.intended_ns, true);
+    return;
+  }
   if (phase_ == phase::draining || phase_ == phase::done) {
     if (c.st == connection::state::idle) close_conn(c);
     return;
@@ -232,6 +266,7 @@ void asio_worker::begin_drain(bool interrupted) {
   // Idle connections and waiting closed-loop clients have nothing left to do.
   for (auto& cp : conns_) {
     connection& c = *cp;
+    if (c.retry_wait) continue;  // its request's retry still goes (it is in flight)
     c.timer.cancel();
     if (c.st == connection::state::idle) close_conn(c);
   }
@@ -240,7 +275,7 @@ void asio_worker::begin_drain(bool interrupted) {
 
 bool asio_worker::maybe_finish(std::int64_t now) {
   if (phase_ != phase::draining) return false;
-  if (in_flight_ > 0 && now < drain_deadline_ns_) return false;
+  if (in_flight_ + retry_waiting_ > 0 && now < drain_deadline_ns_) return false;
   phase_ = phase::done;
   // Requests still unanswered at the drain deadline: counted, and recorded as lower bounds of
   // their latency (leaving them out would flatter the server).
@@ -252,9 +287,22 @@ bool asio_worker::maybe_finish(std::int64_t now) {
       record_given_up(c, now);
     }
   }
+  // ...and those waiting out a retry's backoff or for a connection to retry on.
+  auto abandon_waiting = [&](bool measured, std::int64_t intended, std::int64_t attempt_start) {
+    if (!measured) return;
+    for (sample_set* set : {&totals_, interval_.get()}) {
+      ++set->abandoned;
+      detail::record_given_up(*set, intended, attempt_start, now, now);
+    }
+  };
+  for (const auto& cp : conns_)
+    if (cp->retry_wait) abandon_waiting(cp->measured, cp->intended_ns, cp->attempt_start_ns);
+  for (const auto& [ready, i] : retry_heap_)
+    abandon_waiting(retry_slots_[i].measured, retry_slots_[i].intended_ns, retry_slots_[i].attempt_start_ns);
   hand_off(now, true, interval_index_);
   arrival_timer_.cancel();
   housekeeping_.cancel();
+  retry_timer_.cancel();
   for (auto& cp : conns_) {
     error_code ignored;
     cp->timer.cancel();

@@ -20,6 +20,7 @@ class time_ring {
   time_ring() : buf_(1 << 16) {}
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
+  std::int64_t front() const noexcept { return buf_[head_]; }
   void push(std::int64_t t) {
     if (size_ == buf_.size()) grow();
     buf_[(head_ + size_) & (buf_.size() - 1)] = t;

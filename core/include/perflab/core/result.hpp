@@ -26,7 +26,11 @@ namespace perflab::result {
 //    the requests it answered), `target.name` and `target.requests`, and `events` (each [[fault]]
 //    and [[action]] with its scheduled and actual start and end). Versions 1-5 are still read
 //    (no dependencies, no events, requests -1).
-inline constexpr int schema_version = 6;
+// 7: client retries ([load] retry): `attempts` (every write: first sends and retries),
+//    `client_retries`, `retried_succeeded`, `retries_exhausted` in a variant, attempts and
+//    client_retries in each series point, and the policy as `load.retry`. Versions 1-6 are still
+//    read (attempts = sent: no client retried then).
+inline constexpr int schema_version = 7;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -112,6 +116,8 @@ struct second_point {
   double target_rate = 0;        // scheduled arrivals per second (open loop), 0 for closed loop
   std::int64_t in_flight = 0;    // requests outstanding at the end of the second
   std::int64_t retries = 0;      // stale keep-alive requests resent on a new connection
+  std::int64_t attempts = 0;     // schema 7: writes of requests in this second, first sends and client retries
+  std::int64_t client_retries = 0;  // schema 7: [load] retry: retries written in this second
   std::int64_t stalled = 0;      // requests outstanding through the whole second (sent before it, unanswered at its end)
   std::int64_t cache_hit = 0;    // responses in this second with X-Cache: HIT
   std::int64_t cache_miss = 0;   // ... MISS
@@ -152,6 +158,7 @@ struct load_model {
   std::vector<int> cpus;             // CPUs the loadgen was pinned to (empty: not pinned)
   std::string success = "2xx,3xx";   // statuses counted as success (goodput): classes "2xx" and codes "404"
   double max_error_rate = 0.01;      // error_rate above this marks the variant ERRORS (exit 7)
+  std::string retry;                 // schema 7: [load] retry, e.g. "2 on 503, exponential 50ms..1s full jitter" ("": off)
 };
 
 struct loadgen_health {
@@ -228,6 +235,13 @@ struct variant {
   std::int64_t unsent = 0;                   // measured arrivals never written: queued when the load stopped
   std::int64_t abandoned = 0;                // measured requests still unanswered at the drain deadline
   std::int64_t retries = 0;                  // idempotent requests resent once after a stale keep-alive connection
+  // Client retries ([load] retry, schema 7). Status counts, completed and the latencies are of
+  // each request's final answer; the answers that were retried only show here.
+  std::int64_t attempts = 0;                 // requests written, each retry included: sent + client_retries
+                                             // (what the target saw; stale keep-alive resends apart)
+  std::int64_t client_retries = 0;           // retries written (an answer in load.retry's statuses, sent again)
+  std::int64_t retried_succeeded = 0;        // requests retried at least once whose final answer succeeded
+  std::int64_t retries_exhausted = 0;        // requests whose last allowed retry got a retried status again
   double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;        // connects that succeeded for measured requests
@@ -334,14 +348,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, c
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
-                                                stalled, cache_hit, cache_miss, cache_stale, cache_other,
+                                                attempts, client_retries, stalled, cache_hit, cache_miss, cache_stale, cache_other,
                                                 cache_hit_ratio, bytes_in, bytes_out, status_2xx, status_3xx,
                                                 status_4xx, status_5xx, conn_errors, statuses)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate)
+                                                max_error_rate, retry)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
@@ -353,6 +367,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
+                                                attempts, client_retries, retried_succeeded, retries_exhausted,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
