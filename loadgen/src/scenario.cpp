@@ -376,7 +376,9 @@ void check_matrix_parameter(const std::string& key, const std::string& where) {
   auto parts = split_dotted(key);
   const std::string& head = parts[0];
   bool ok = parts.size() >= 2 && !parts.back().empty();
-  if (ok && head == "load") ok = parts.size() == 2 && contains(k_load_keys, parts[1]);
+  if (ok && head == "load")  // "load.rate", or a key of load.retry ("load.retry.max")
+    ok = (parts.size() == 2 && contains(k_load_keys, parts[1])) ||
+         (parts.size() == 3 && parts[1] == "retry" && contains(retry_keys(), parts[2]));
   else if (ok && head == "keys") ok = parts.size() == 2 && contains(k_keys_keys, parts[1]);
   else if (ok && head == "target") ok = parts.size() == 2;
   else if (ok && head == "request") ok = parts.size() == 3 && contains(k_request_keys, parts[2]);

@@ -9,6 +9,8 @@ const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "
 
 }  // namespace
 
+const std::vector<std::string>& retry_keys() { return k_retry_keys; }
+
 retry_policy read_retry(const toml_reader& r, const toml::table& root) {
   retry_policy p;
   const toml::table* load = root.get_as<toml::table>("load");

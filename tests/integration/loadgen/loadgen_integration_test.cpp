@@ -111,7 +111,8 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
     for (std::size_t c = line.find(','); c != std::string::npos; from = c + 1, c = line.find(',', from))
       f.push_back(line.substr(from, c - from));
     f.push_back(line.substr(from));
-    ASSERT_EQ(f.size(), 26u) << line;
+    ASSERT_EQ(f.size(), 28u) << line;
+    EXPECT_EQ(f[25], f[3]) << "attempts = sent without client retries: " << line;
     completed += std::stoll(f[4]);
     succeeded += std::stoll(f[5]);
     bytes_in += std::stoll(f[18]);
