@@ -159,6 +159,16 @@ std::vector<variant_note> variant_notes(const result::variant& v) {
                                  "their idle keep-alive connection; their latency includes the reconnect.",
                                  v.retries),
                      false});
+  if (v.client_retries > 0)
+    notes.push_back({"CLIENT RETRIES",
+                     fmt::format("the loadgen retried ({}): {} attempts reached the target for {} requests sent "
+                                 "({:.2f} per request); {} requests succeeded after a retry, {} still got a retried "
+                                 "status after their last retry. Status counts and latencies are of each request's "
+                                 "final answer, its latency from the first attempt.",
+                                 v.load.retry, v.attempts, v.sent,
+                                 v.sent > 0 ? static_cast<double>(v.attempts) / static_cast<double>(v.sent) : 0.0,
+                                 v.retried_succeeded, v.retries_exhausted),
+                     false});
   if (v.carried_in > 0)
     notes.push_back({"CARRIED-IN",
                      fmt::format("{} requests sent in the warm-up were still in flight when the measured phase "

@@ -39,7 +39,7 @@ enum state : std::uint8_t {
   s_failed,
 };
 
-enum header_kind : std::uint8_t { h_other, h_content_length, h_transfer_encoding, h_connection, h_x_cache };
+enum header_kind : std::uint8_t { h_other, h_content_length, h_transfer_encoding, h_connection, h_x_cache, h_retry_after };
 
 constexpr std::array<std::uint8_t, 256> make_tchar_lower() {
   // 0: not a token character; otherwise the lower-cased character.
@@ -74,6 +74,7 @@ void response_parser::clear_head() noexcept {
   number_ = 0;
   digits_ = 0;
   x_cache_ = cache_status::none;
+  retry_after_s_ = -1;
 }
 
 void response_parser::reset(bool no_body) noexcept {
@@ -132,6 +133,14 @@ bool response_parser::end_list_element() noexcept {
     if (digits_++ == 0 && x_cache_ == cache_status::none)
       x_cache_ = token == "hit" ? cache_status::hit : token == "miss" ? cache_status::miss
                  : token == "stale" ? cache_status::stale : cache_status::other;
+  } else if (header_kind_ == h_retry_after) {
+    // delay-seconds only, of the first field's first token (an HTTP-date starts with a day name).
+    if (digits_++ == 0 && retry_after_s_ < 0 && !token.empty() && token.size() <= 9 &&
+        std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      std::int64_t v = 0;
+      for (char c : token) v = v * 10 + (c - '0');
+      retry_after_s_ = v;
+    }
   } else if (token == "close") {
     connection_close_ = true;
   } else if (token == "keep-alive") {
@@ -302,6 +311,7 @@ response_parser::progress response_parser::feed(std::string_view data) noexcept 
                        : name == "transfer-encoding" ? h_transfer_encoding
                        : name == "connection"        ? h_connection
                        : name == "x-cache"           ? h_x_cache
+                       : name == "retry-after"       ? h_retry_after
                                                      : h_other;
         number_ = 0;
         value_seen_ = false;

@@ -448,3 +448,45 @@ TEST(ResponseParserXCache, ReadsTheFirstWordOfTheFirstXCacheAtEverySplit) {
 
 }  // namespace
 }  // namespace perflab::http
+
+namespace perflab::http {
+namespace {
+
+// Retry-After in seconds (what the loadgen's [load] retry honours with retry_after = true): the
+// first field's value at every split; an HTTP-date, a non-number or no field reads -1.
+TEST(ResponseParserRetryAfter, ReadsDelaySecondsOfTheFirstFieldAtEverySplit) {
+  struct rcase {
+    const char* raw;
+    std::int64_t want;
+  };
+  const std::vector<rcase> cases = {
+      {"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n", 2},
+      {"HTTP/1.1 429 Too Many Requests\r\nretry-after:120\r\nContent-Length: 2\r\n\r\nno", 120},
+      {"HTTP/1.1 503 X\r\nRetry-After: 0\r\nRetry-After: 9\r\nContent-Length: 0\r\n\r\n", 0},
+      {"HTTP/1.1 503 X\r\nRetry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\nContent-Length: 0\r\n\r\n", -1},
+      {"HTTP/1.1 503 X\r\nRetry-After: 1.5\r\nContent-Length: 0\r\n\r\n", -1},
+      {"HTTP/1.1 503 X\r\nRetry-After: 12345678901\r\nContent-Length: 0\r\n\r\n", -1},
+      {"HTTP/1.1 503 X\r\nContent-Length: 0\r\n\r\n", -1},
+  };
+  for (const auto& c : cases) {
+    const std::string_view raw = c.raw;
+    for (std::size_t split = 1; split < raw.size(); ++split) {
+      SCOPED_TRACE(std::string(raw) + " split at " + std::to_string(split));
+      response_parser p;
+      p.reset();
+      p.feed(raw.substr(0, split));
+      const auto r = p.feed(raw.substr(split));
+      ASSERT_TRUE(r.complete || p.complete());
+      EXPECT_EQ(p.retry_after_s(), c.want);
+    }
+  }
+  response_parser p;
+  p.reset();
+  p.feed("HTTP/1.1 503 X\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n");
+  p.reset();
+  p.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(p.retry_after_s(), -1) << "the next response starts without it";
+}
+
+}  // namespace
+}  // namespace perflab::http

@@ -127,6 +127,13 @@ tl::expected<run, std::string> read_run_json(const std::filesystem::path& path) 
         v.succeeded = v.completed - v.errors.status_4xx - v.errors.status_5xx;
       }
     }
+    if (r.schema < 7) {
+      // Before client retries every write was a first send.
+      for (auto& v : r.variants) {
+        v.attempts = v.sent;
+        for (auto& p : v.series) p.attempts = p.sent;
+      }
+    }
     return r;
   } catch (const nlohmann::json::exception& e) {
     return tl::make_unexpected(fmt::format("{}: unexpected content: {}", file.string(), e.what()));

@@ -41,6 +41,11 @@ struct attack_options {
   std::uint64_t seed = 1;
   std::string output;
   bool json = false;
+  // Client retries ([load] retry): --retry N turns them on.
+  std::int64_t retry_max = 0;
+  std::string retry_on = "502,503,504", retry_backoff = "exponential", retry_base = "50ms", retry_cap = "1s",
+              retry_jitter = "full";
+  bool retry_after = false;
 };
 
 tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
@@ -113,8 +118,14 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("unanswered: {} due but never sent, {} sent but unanswered at the drain deadline (in latency "
                      "as lower bounds; the unanswered count as errors)",
                      v.unsent, v.abandoned));
+  if (!v.load.retry.empty())
+    line(fmt::format("client retries ({}): {} attempts for {} requests sent ({:.2f}/s attempts, {} retries); {} "
+                     "succeeded after a retry, {} exhausted their retries (status counts and latency: final answers, "
+                     "latency from the first attempt)",
+                     v.load.retry, v.attempts, v.sent, v.measured_s > 0 ? static_cast<double>(v.attempts) / v.measured_s : 0.0,
+                     v.client_retries, v.retried_succeeded, v.retries_exhausted));
   if (v.retries > 0)
-    line(fmt::format("retries: {} requests resent once on a new connection (their keep-alive connection had been "
+    line(fmt::format("stale keep-alive resends: {} requests resent once on a new connection (their keep-alive connection had been "
                      "closed by the server while idle; not errors)",
                      v.retries));
   if (v.cache.total() > 0)
@@ -213,6 +224,15 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-error-rate", opts->max_error_rate,
                   "error rate above this marks the run ERRORS and exits 7, e.g. 1%, 0.1%")
       ->capture_default_str();
+  cmd->add_option("--retry", opts->retry_max,
+                  "client retries: send an idempotent request again, up to N times, when answered with a --retry-on "
+                  "status ([load] retry.max; 0: off)")->capture_default_str();
+  cmd->add_option("--retry-on", opts->retry_on, "statuses retried, e.g. 503,429")->capture_default_str();
+  cmd->add_option("--retry-backoff", opts->retry_backoff, "exponential or none (retry at once)")->capture_default_str();
+  cmd->add_option("--retry-base", opts->retry_base, "exponential backoff: the first retry's wait")->capture_default_str();
+  cmd->add_option("--retry-cap", opts->retry_cap, "no wait longer than this (Retry-After too)")->capture_default_str();
+  cmd->add_option("--retry-jitter", opts->retry_jitter, "full, equal or none")->capture_default_str();
+  cmd->add_flag("--retry-after", opts->retry_after, "honour a Retry-After in seconds (capped at --retry-cap)");
   cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
 
@@ -319,6 +339,25 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       cfg.keepalive = keepalive_policy::max_requests;
       cfg.max_requests_per_connection = o.max_per_connection;
     }
+    if (o.retry_max < 0 || o.retry_max > 100) return usage(fmt::format("--retry: expected 0 to 100 retries, found {}", o.retry_max));
+    cfg.retry.max = o.retry_max;
+    auto codes = parse_retry_statuses(o.retry_on);
+    if (!codes) return usage("--retry-on: " + codes.error());
+    cfg.retry.on = *codes;
+    auto expo = parse_retry_backoff(o.retry_backoff);
+    if (!expo) return usage("--retry-backoff: " + expo.error());
+    cfg.retry.exponential = *expo;
+    auto rbase = duration_option("--retry-base", o.retry_base);
+    if (!rbase) return usage(rbase.error());
+    auto rcap = duration_option("--retry-cap", o.retry_cap);
+    if (!rcap) return usage(rcap.error());
+    cfg.retry.backoff.base = *rbase;
+    cfg.retry.backoff.cap = *rcap;
+    auto jit = parse_retry_jitter(o.retry_jitter);
+    if (!jit) return usage("--retry-jitter: " + jit.error());
+    cfg.retry.backoff.kind = *jit;
+    cfg.retry.retry_after = o.retry_after;
+    if (auto ok = check_retry_policy(cfg.retry); !ok) return usage("--retry-" + ok.error());
     if (!o.output.empty()) {
       cfg.output_dir = o.output;
       cfg.file_prefix = "attack";

@@ -1,8 +1,9 @@
 #pragma once
 // What the load engine's parts share, inside the loadgen library: run phases, error classes, the
 // per-second collector, the read-only run setup, and the worker interface an engine implements
-// (engine_asio.cpp today). run_load (engine_run.cpp) owns the threads, merges the workers'
-// seconds into the interval log, the CSV and the series, and builds the result.
+// (engine_asio.hpp today; what engines share apart from sockets is in engine_record.hpp).
+// run_load (engine_run.cpp) owns the threads, merges the workers' seconds into the interval log,
+// the CSV and the series, and builds the result.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>

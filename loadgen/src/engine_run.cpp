@@ -70,42 +70,6 @@ int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_r
 
 namespace detail {
 
-void count_error(result::error_counts& e, err what) noexcept {
-  switch (what) {
-    case err::connect_refused: ++e.connect_refused; break;
-    case err::connect_timeout: ++e.connect_timeout; break;
-    case err::connect_other: ++e.connect_other; break;
-    case err::reset: ++e.reset; break;
-    case err::read_timeout: ++e.read_timeout; break;
-    case err::closed_mid_response: ++e.closed_mid_response; break;
-    case err::malformed: ++e.malformed; break;
-    case err::unsolicited: ++e.unsolicited; break;
-    case err::io_other: ++e.io_other; break;
-    case err::client_resources: ++e.client_resources; break;
-  }
-}
-
-namespace {
-// The loadgen's own limits: no local port (EADDRNOTAVAIL; connect's EAGAIN on Linux), no
-// descriptor, no buffer memory.
-bool client_side(int e) noexcept {
-  return e == EADDRNOTAVAIL || e == EAGAIN || e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-}
-}  // namespace
-
-err connect_error_class(int e) noexcept {
-  if (e == ECONNREFUSED) return err::connect_refused;
-  if (e == ETIMEDOUT) return err::connect_timeout;
-  if (client_side(e)) return err::client_resources;
-  return err::connect_other;
-}
-
-err io_error_class(int e) noexcept {
-  if (e == ECONNRESET || e == EPIPE) return err::reset;
-  if (e == ENOBUFS || e == ENOMEM) return err::client_resources;
-  return err::io_other;
-}
-
 collector::collector(int workers)
     : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {
   spare.reserve(static_cast<std::size_t>(workers) * (spares_per_worker + 2));
@@ -207,6 +171,7 @@ tl::expected<void, std::string> validate(const run_config& cfg) {
   if (cfg.connect_timeout.count() <= 0 || cfg.request_timeout.count() <= 0)
     return tl::unexpected(std::string("timeouts must be > 0"));
   if (cfg.threads < 0) return tl::unexpected(std::string("threads must be >= 0"));
+  if (auto ok = check_retry_policy(cfg.retry); !ok) return tl::unexpected("retry " + ok.error());
   if (!(cfg.max_error_rate >= 0 && cfg.max_error_rate <= 1))
     return tl::unexpected(fmt::format("max error rate {} is not a fraction in [0, 1]", cfg.max_error_rate));
   return {};
@@ -255,6 +220,8 @@ class interval_merger {
     }
     pt.in_flight = merged.in_flight;
     pt.retries = merged.retries;
+    pt.client_retries = merged.client_retries;
+    pt.attempts = merged.sent + merged.client_retries;
     pt.stalled = drain ? 0 : merged.stalled;
     pt.cache_hit = merged.cache.hit;
     pt.cache_miss = merged.cache.miss;
@@ -276,12 +243,12 @@ class interval_merger {
       succeeded_in_window_ += merged.succeeded;
     }
     if (csv_.is_open())
-      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{},{},{},{},{},{},{}\n", pt.t_s,
+      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{},{},{},{},{},{},{},{},{}\n", pt.t_s,
                           pt.length_s, pt.phase, pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us,
                           pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries, pt.stalled, pt.cache_hit,
                           pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio, pt.bytes_in, pt.bytes_out,
                           pt.status_2xx, pt.status_3xx, pt.status_4xx, pt.status_5xx, pt.conn_errors,
-                          top_statuses(pt.statuses))
+                          pt.attempts, pt.client_retries, top_statuses(pt.statuses))
            << std::flush;
     if (progress_ && !drain)
       std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
@@ -433,7 +400,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
                                         fec ? fec.message() : std::string("open failed")));
     csv << "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
            "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out,"
-           "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,top_statuses\n";
+           "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,attempts,client_retries,top_statuses\n";
   }
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
@@ -586,6 +553,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.cpus = cfg.cpus;
   lm.success = success->text();
   lm.max_error_rate = cfg.max_error_rate;
+  lm.retry = cfg.retry.describe();
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a
@@ -617,6 +585,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.unsent = total.unsent;
   v.abandoned = total.abandoned;
   v.retries = total.retries;
+  v.client_retries = total.client_retries;
+  v.attempts = total.sent + total.client_retries;
+  v.retried_succeeded = total.retried_succeeded;
+  v.retries_exhausted = total.retries_exhausted;
   v.cache = total.cache;
   v.cache_hit_ratio = total.cache.hit_ratio();
   v.statuses = status_map(total.statuses);

@@ -37,6 +37,9 @@ void sample_set::add(const sample_set& o) {
   unsent += o.unsent;
   abandoned += o.abandoned;
   retries += o.retries;
+  client_retries += o.client_retries;
+  retried_succeeded += o.retried_succeeded;
+  retries_exhausted += o.retries_exhausted;
   add_errors(errors, o.errors);
   cache.hit += o.cache.hit;
   cache.miss += o.cache.miss;
@@ -57,6 +60,7 @@ void sample_set::reset() noexcept {
   ttlb_uncorrected.reset();
   send_lag.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
+  client_retries = retried_succeeded = retries_exhausted = 0;
   in_flight = index = end_ns = bytes_in = bytes_out = 0;
   errors = {};
   cache = {};

@@ -1,6 +1,6 @@
 // Scenario parsing and validation: the sections, the matrix (with [[matrix.include]]) and --set.
 // Typed values and their places come from toml_reader (scenario_reader.hpp); [search] and
-// [load] stop_when are read in scenario_search.cpp.
+// [load] stop_when are read in scenario_search.cpp, [load] retry in scenario_retry.cpp.
 #include "perflab/loadgen/scenario.hpp"
 
 #include <algorithm>
@@ -28,7 +28,7 @@ const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", 
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
-    "drain_timeout", "success", "max_error_rate", "stop_when"};
+    "drain_timeout", "success", "max_error_rate", "stop_when", "retry"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
@@ -357,6 +357,7 @@ class parser : public toml_reader {
     variant_spec v;
     v.target = parse_target(root);
     parse_load(root, v.load, v.loadgen_cpus_given);
+    v.load.retry = read_retry(*this, root);
     parse_keys(root, v.load);
     parse_requests(root, v.load);
     v.thresholds = parse_thresholds(root);
@@ -375,7 +376,9 @@ void check_matrix_parameter(const std::string& key, const std::string& where) {
   auto parts = split_dotted(key);
   const std::string& head = parts[0];
   bool ok = parts.size() >= 2 && !parts.back().empty();
-  if (ok && head == "load") ok = parts.size() == 2 && contains(k_load_keys, parts[1]);
+  if (ok && head == "load")  // "load.rate", or a key of load.retry ("load.retry.max")
+    ok = (parts.size() == 2 && contains(k_load_keys, parts[1])) ||
+         (parts.size() == 3 && parts[1] == "retry" && contains(retry_keys(), parts[2]));
   else if (ok && head == "keys") ok = parts.size() == 2 && contains(k_keys_keys, parts[1]);
   else if (ok && head == "target") ok = parts.size() == 2;
   else if (ok && head == "request") ok = parts.size() == 3 && contains(k_request_keys, parts[2]);

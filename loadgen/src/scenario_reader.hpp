@@ -222,6 +222,11 @@ std::optional<search_spec> read_search(const toml_reader& r, const toml::table& 
 // [load] stop_when: one expression or an array of them (scenario_search.cpp).
 std::vector<threshold> read_stop_when(const toml_reader& r, const toml::table& root);
 
+// [load] retry = { on = [503, 429], max = 2, backoff = "exponential", base = "50ms", cap = "1s",
+// jitter = "full", retry_after = true }: client retries, off without it (scenario_retry.cpp).
+retry_policy read_retry(const toml_reader& r, const toml::table& root);
+const std::vector<std::string>& retry_keys();  // the keys of load.retry (a matrix may set "load.retry.max")
+
 // scenario_schedule.cpp: [[target]] entries, [[fault]] and [[action]].
 struct named_target_table {
   std::string name;   // its name = "..."

@@ -64,6 +64,7 @@ result::load_model to_load_model(const run_config& c) {
   m.request_timeout_s = seconds(c.request_timeout);
   m.threads = c.threads;
   m.cpus = c.cpus;
+  m.retry = c.retry.describe();
   return m;
 }
 
@@ -466,6 +467,10 @@ void variant_executor::print(const result::variant& v) {
                         v.bytes_per_response);
   if (v.abandoned > 0) line += fmt::format(", {} never answered", v.abandoned);
   if (v.retries > 0) line += fmt::format(" ({} stale keep-alive retries)", v.retries);
+  if (!v.load.retry.empty())
+    line += fmt::format(", attempts {:.1f}/s ({} retries: {} then succeeded, {} exhausted)",
+                        v.measured_s > 0 ? static_cast<double>(v.attempts) / v.measured_s : 0.0, v.client_retries,
+                        v.retried_succeeded, v.retries_exhausted);
   if (v.cache.total() > 0)
     line += fmt::format(", cache hit ratio {:.3f} ({} hit, {} miss, {} stale)", v.cache_hit_ratio, v.cache.hit,
                         v.cache.miss, v.cache.stale);

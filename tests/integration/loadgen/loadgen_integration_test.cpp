@@ -101,7 +101,7 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
   EXPECT_EQ(header,
             "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
             "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out,"
-            "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,top_statuses");
+            "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,attempts,client_retries,top_statuses");
   std::int64_t completed = 0, succeeded = 0, bytes_in = 0, by_class = 0;
   std::size_t rows = 0;
   while (std::getline(csv, line)) {
@@ -111,7 +111,8 @@ TEST(OpenLoop, IntervalLogAndCsvAddUpToTheTotals) {
     for (std::size_t c = line.find(','); c != std::string::npos; from = c + 1, c = line.find(',', from))
       f.push_back(line.substr(from, c - from));
     f.push_back(line.substr(from));
-    ASSERT_EQ(f.size(), 26u) << line;
+    ASSERT_EQ(f.size(), 28u) << line;
+    EXPECT_EQ(f[25], f[3]) << "attempts = sent without client retries: " << line;
     completed += std::stoll(f[4]);
     succeeded += std::stoll(f[5]);
     bytes_in += std::stoll(f[18]);
@@ -644,7 +645,7 @@ TEST(AttackCli, SummaryShowsRetriesOnlyWhenThereWereSome) {
   test_server stale(o);
   const auto res = run_program({"attack", stale.url(), "--rate", "10/s", "--connections", "1", "--duration", "700ms"});
   ASSERT_TRUE(res.exit_code == 0 || res.exit_code == 5) << res.output;
-  EXPECT_NE(res.output.find("\nretries: "), std::string::npos) << res.output;
+  EXPECT_NE(res.output.find("\nstale keep-alive resends: "), std::string::npos) << res.output;
   EXPECT_NE(res.output.find("errors: none"), std::string::npos) << res.output;
   test_server fresh;
   const auto quiet = run_program({"attack", fresh.url(), "--connections", "1", "--requests", "20"});

@@ -99,7 +99,7 @@ TEST_F(Runner, TwoVariantsWriteValidRunJsonLogsCsvAndReport) {
     EXPECT_EQ(header,
               "t_s,length_s,phase,sent,completed,succeeded,errors,ttlb_p50_us,ttlb_p99_us,target_rate,in_flight,"
               "retries,stalled,cache_hit,cache_miss,cache_stale,cache_other,cache_hit_ratio,bytes_in,bytes_out,"
-              "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,top_statuses");
+              "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,attempts,client_retries,top_statuses");
     int rows = 0;
     for (std::string l; std::getline(csv, l);) rows += !l.empty();
     EXPECT_GE(rows, 2);

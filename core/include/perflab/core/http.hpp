@@ -258,6 +258,9 @@ class response_parser {
   errc error() const noexcept { return error_; }
   // The final response's X-Cache (read while parsing, like Connection: no header is copied).
   cache_status x_cache() const noexcept { return x_cache_; }
+  // The final response's Retry-After in seconds (delay-seconds, RFC 9110 10.2.3); -1 when absent
+  // or an HTTP-date (not read).
+  std::int64_t retry_after_s() const noexcept { return retry_after_s_; }
 
  private:
   void end_of_head() noexcept;
@@ -276,6 +279,7 @@ class response_parser {
   std::uint8_t state_ = 0;
   std::uint8_t header_kind_ = 0;     // which header's value is being read
   cache_status x_cache_ = cache_status::none;
+  std::int64_t retry_after_s_ = -1;
   std::uint8_t digits_ = 0;          // digits read in the current number (status, size)
   bool head_done_ = false;
   bool has_content_length_ = false;

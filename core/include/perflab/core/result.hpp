@@ -25,7 +25,11 @@ namespace perflab::result {
 //    the requests it answered), `target.name` and `target.requests`, and `events` (each [[fault]]
 //    and [[action]] with its scheduled and actual start and end). Versions 1-5 are still read
 //    (no dependencies, no events, requests -1).
-inline constexpr int schema_version = 6;
+// 7: client retries ([load] retry): `attempts` (every write: first sends and retries),
+//    `client_retries`, `retried_succeeded`, `retries_exhausted` in a variant, attempts and
+//    client_retries in each series point, and the policy as `load.retry`. Versions 1-6 are still
+//    read (attempts = sent: no client retried then).
+inline constexpr int schema_version = 7;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -111,6 +115,8 @@ struct second_point {
   double target_rate = 0;        // scheduled arrivals per second (open loop), 0 for closed loop
   std::int64_t in_flight = 0;    // requests outstanding at the end of the second
   std::int64_t retries = 0;      // stale keep-alive requests resent on a new connection
+  std::int64_t attempts = 0;     // schema 7: writes of requests in this second, first sends and client retries
+  std::int64_t client_retries = 0;  // schema 7: [load] retry: retries written in this second
   std::int64_t stalled = 0;      // requests outstanding through the whole second (sent before it, unanswered at its end)
   std::int64_t cache_hit = 0;    // responses in this second with X-Cache: HIT
   std::int64_t cache_miss = 0;   // ... MISS
@@ -151,6 +157,7 @@ struct load_model {
   std::vector<int> cpus;             // CPUs the loadgen was pinned to (empty: not pinned)
   std::string success = "2xx,3xx";   // statuses counted as success (goodput): classes "2xx" and codes "404"
   double max_error_rate = 0.01;      // error_rate above this marks the variant ERRORS (exit 7)
+  std::string retry;                 // schema 7: [load] retry, e.g. "2 on 503, exponential 50ms..1s full jitter" ("": off)
 };
 
 struct loadgen_health {
@@ -227,6 +234,13 @@ struct variant {
   std::int64_t unsent = 0;                   // measured arrivals never written: queued when the load stopped
   std::int64_t abandoned = 0;                // measured requests still unanswered at the drain deadline
   std::int64_t retries = 0;                  // idempotent requests resent once after a stale keep-alive connection
+  // Client retries ([load] retry, schema 7). Status counts, completed and the latencies are of
+  // each request's final answer; the answers that were retried only show here.
+  std::int64_t attempts = 0;                 // requests written, each retry included: sent + client_retries
+                                             // (what the target saw; stale keep-alive resends apart)
+  std::int64_t client_retries = 0;           // retries written (an answer in load.retry's statuses, sent again)
+  std::int64_t retried_succeeded = 0;        // requests retried at least once whose final answer succeeded
+  std::int64_t retries_exhausted = 0;        // requests whose last allowed retry got a retried status again
   double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;        // connects that succeeded for measured requests

@@ -16,14 +16,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, c
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
-                                                stalled, cache_hit, cache_miss, cache_stale, cache_other,
+                                                attempts, client_retries, stalled, cache_hit, cache_miss, cache_stale, cache_other,
                                                 cache_hit_ratio, bytes_in, bytes_out, status_2xx, status_3xx,
                                                 status_4xx, status_5xx, conn_errors, statuses)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate)
+                                                max_error_rate, retry)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
@@ -35,6 +35,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
                                                 succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
+                                                attempts, client_retries, retried_succeeded, retries_exhausted,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,

@@ -14,6 +14,7 @@
 #include <tl/expected.hpp>
 
 #include "perflab/core/result.hpp"
+#include "perflab/loadgen/retry.hpp"
 
 namespace perflab::loadgen {
 
@@ -67,6 +68,10 @@ struct run_config {
   std::string file_prefix = "run";         // <prefix>.hlog, <prefix>.csv
   bool progress = false;                   // live progress line on stderr each second
   std::chrono::nanoseconds drain_timeout{std::chrono::seconds(2)};  // wait for in-flight on stop
+  // Client retries ([load] retry): an idempotent request answered with one of retry.on is sent
+  // again, up to retry.max times, after its backoff. Open loop: on a free or new connection (the
+  // schedule goes on); closed loop: the connection retries before its next request. Off by default.
+  retry_policy retry;
   // Open loop: the arrival timer fires this much before the due time and the rest is awaited by
   // polling the worker's io_context. A timer alone wakes the thread tens of microseconds late (in a
   // VM, 50-200 us), which is all send lag, and a sleeping thread also stamps responses late. The

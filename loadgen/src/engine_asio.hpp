@@ -1,0 +1,365 @@
+#pragma once
+// The load engine's worker on Boost.Asio: one thread with its own io_context, connections,
+// buffers, schedule share and histograms (merged by run_load after join). See
+// docs/methodology.md for what is measured and why. Its parts:
+//   engine_asio.cpp         the I/O: connect, send, read, complete, fail, the stale keep-alive
+//                           resend and the slot's close and reuse
+//   engine_asio_phases.cpp  the schedule and the phases: arrivals, the closed loop, warm-up to
+//                           measured to drain, per-second hand-offs, housekeeping (timeouts)
+//   engine_record.hpp/.cpp  what any engine shares, no sockets: recording a request's outcome
+//                           into sample sets, error classes, the queue of pending send times
+//
+// Hot path per request: pick a pre-rendered request (an index), one non-blocking send(), one
+// queued async_read_some, a few histogram increments. No allocation, lock or formatting: every
+// handler captures at most two pointers (Asio recycles its handler memory per thread).
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <utility>
+// Asio's scheduler trips GCC 12's -Wnull-dereference flow analysis at -O2 (a false positive in
+// scheduler.ipp's thread-info lookup); silenced for Asio's lines only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#pragma GCC diagnostic pop
+
+#include "engine_internal.hpp"
+#include "engine_record.hpp"
+#include "perflab/core/http.hpp"
+
+namespace perflab::loadgen::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+
+inline constexpr std::int64_t never = rate_profile::never;
+inline constexpr std::size_t read_buffer_size = 16 * 1024;
+inline constexpr auto housekeeping_period = std::chrono::milliseconds(5);
+// After a failed connect a closed-loop client waits this long before trying again, so a refused
+// port counts errors at a bounded rate instead of spinning.
+inline constexpr std::int64_t reconnect_backoff_ns = 10'000'000;
+
+struct connection {
+  enum class state : std::uint8_t { closed, connecting, idle, busy, closing };
+
+  explicit connection(asio::io_context& ioc) : sock(ioc), timer(ioc) {}
+
+  tcp::socket sock;
+  asio::steady_timer timer;       // closed loop: think time and reconnect back-off
+  std::unique_ptr<char[]> buf;    // read buffer, allocated when the slot first connects
+  http::response_parser parser;
+  state st = state::closed;
+  int ops = 0;                    // outstanding async operations on sock
+  bool read_armed = false;        // an async_read_some is queued (also while idle: see arm_idle_read)
+  bool has_request = false;       // connecting/busy with a request assigned
+  bool measured = false;          // the current request (or connect) is recorded
+  bool carried = false;           // ...because it was still unanswered when the measured phase began
+  bool timed_out = false;
+  bool connect_failed = false;
+  bool idle_closed = false;       // closed loop: closed while thinking (the think timer still runs)
+  std::int64_t intended_ns = 0;   // request start for corrected numbers (open: schedule; closed: write)
+  std::int64_t write_ns = 0;      // actual write
+  std::int64_t first_byte_ns = 0; // 0 until any byte of the response arrived
+  std::int64_t head_ns = 0;       // arrival of the latest status line: the final response's first byte (TTFB)
+  std::int64_t last_data_ns = 0;  // arrival of the latest response bytes (TTLB of a close-delimited body)
+  std::int64_t connect_start_ns = 0;
+  std::int64_t deadline_ns = never;
+  std::int64_t requests_done = 0; // on this connection
+  std::string_view pending_write; // unwritten tail after a partial send
+  rendered_request req;           // the request in flight (resent as is by a retry)
+  std::string stamped;            // req's bytes with fresh `{uuid}`s (reserved before the run; unused without)
+  std::string verify_raw;         // --verify only: the response so far, as received (empty otherwise)
+  bool retrying = false;          // the request in flight is a resend after a stale keep-alive connection
+  // [load] retry (client retries; the stale resend above is apart from them):
+  bool policy_retry = false;      // the request in flight (or waiting here) is being retried
+  bool retry_wait = false;        // closed loop: this client waits out its request's backoff (timer)
+  std::int64_t policy_retries = 0;    // retries made so far for the request
+  std::int64_t retry_delay_ns = 0;    // closed loop: the backoff being waited out
+  std::int64_t attempt_start_ns = 0;  // uncorrected latency's start: the write of the request's first
+                                      // attempt (of the stale resend's write when there was one)
+};
+
+// Open loop: a request waiting out its retry's backoff, then for a connection. Its bytes are
+// copied here when they carry a `{uuid}` (its connection goes on with other requests).
+struct waiting_retry {
+  rendered_request req;
+  std::string stamped;
+  std::int64_t intended_ns = 0, attempt_start_ns = 0, retries = 0;
+  bool measured = false, carried = false;
+};
+
+class asio_worker final : public load_worker {
+ public:
+  asio_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota)
+      : s_(s),
+        cfg_(*s.cfg),
+        index_(index),
+        ioc_(1),
+        arrival_timer_(ioc_),
+        housekeeping_(ioc_),
+        retry_timer_(ioc_),
+        schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed),
+        rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
+        quota_(quota),
+        backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
+        interval_(std::make_unique<sample_set>()) {
+    endpoint_ = tcp::endpoint(asio::ip::make_address(s.host), s.port);
+    conns_.reserve(static_cast<std::size_t>(connections));
+    for (std::int64_t i = 0; i < connections; ++i) {
+      conns_.push_back(std::make_unique<connection>(ioc_));
+      conns_.back()->stamped.reserve(s.mix->max_uuid_request_bytes());
+    }
+    idle_.reserve(conns_.size());
+    closed_.reserve(conns_.size());
+    for (auto it = conns_.rbegin(); it != conns_.rend(); ++it) closed_.push_back(it->get());
+  }
+
+  void run() override;
+
+  const sample_set& totals() const noexcept override { return totals_; }
+  bool interrupted() const noexcept override { return interrupted_; }
+  std::int64_t stop_ns() const noexcept override { return stop_ns_; }
+  bool quota_reached() const noexcept override { return quota_ > 0 && quota_used_ >= quota_; }
+  std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
+
+ private:
+  // ---- time, phases and intervals ----
+  std::int64_t due_abs(std::int64_t rel) const noexcept {
+    return rel == never ? never : s_.run_start_ns + rel;
+  }
+  bool in_window(std::int64_t t) const noexcept { return t >= s_.measure_start_ns && t < s_.measure_end_ns; }
+
+  // Whether a request that starts (intended time) at `intended` is recorded: its start falls in
+  // the measured phase, or it is a warm-up request that goes out after the phase began (it waited
+  // for a connection through the boundary: carried in).
+  bool recorded(std::int64_t intended, bool& carried) const noexcept {
+    carried = false;
+    if (intended >= s_.measure_start_ns) return intended < s_.measure_end_ns;
+    carried = phase_ != phase::warmup;
+    return carried;
+  }
+
+  // End of interval k: the next second boundary, or the end of the measured phase.
+  std::int64_t interval_end(std::int64_t k) const noexcept {
+    const std::int64_t b = s_.measure_start_ns + (k + 1) * second_ns;
+    return std::min(b, s_.measure_end_ns);
+  }
+
+  // Brings the phase and the current interval up to time t: called before anything that
+  // happened at t is recorded, so every sample lands in the second it happened in (not in the
+  // one the housekeeping tick happens to be in).
+  void advance(std::int64_t t) {
+    if (phase_ == phase::warmup && t >= s_.measure_start_ns) enter_measured();
+    while (interval_index_ < s_.intervals && phase_ != phase::warmup && t >= interval_end(interval_index_))
+      close_interval(interval_end(interval_index_));
+  }
+
+  // The measured phase begins: whatever is still unanswered from the warm-up is carried into
+  // it. Its latency (from its own start) is recorded when it ends, and a request that never ends
+  // is counted stalled and abandoned: a starved client is part of the measured phase's story.
+  void enter_measured();
+
+  // Closes the current interval at `end` (steady ns): per-second stalled count, hand-off, and
+  // at the measured phase's end the count of carried-in requests that never got an answer.
+  void close_interval(std::int64_t end) {
+    const std::int64_t start = s_.measure_start_ns + interval_index_ * second_ns;
+    interval_->stalled = outstanding_since_before(start);
+    const bool last_measured = interval_index_ + 1 >= s_.intervals || end < interval_end(interval_index_);
+    if (last_measured) totals_.stalled = carried_outstanding();
+    hand_off(end, false, last_measured ? s_.intervals : interval_index_ + 1);
+  }
+
+  // Requests outstanding now that started before t (sent or queued).
+  std::int64_t outstanding_since_before(std::int64_t t) const noexcept;
+
+  std::int64_t carried_outstanding() const noexcept {
+    std::int64_t n = static_cast<std::int64_t>(pending_.count_before(s_.measure_start_ns));
+    for (const auto& cp : conns_)
+      if ((cp->has_request || cp->retry_wait) && cp->carried) ++n;
+    for (const auto& [ready, i] : retry_heap_)
+      if (retry_slots_[i].carried) ++n;
+    return n;
+  }
+
+  // ---- open loop: the arrival schedule ----
+  void arm_arrival();
+
+  void on_arrivals();
+
+  // Sends everything due by now at once; each request keeps its own intended time. False when
+  // the --requests quota ended the run.
+  bool send_due();
+
+  // One scheduled request: an idle connection, else a new one (up to the cap), else the queue.
+  void issue(std::int64_t due);
+
+  // Gives free connections (idle, else a free slot) the requests waiting for one, the earlier
+  // first: due retries and queued arrivals.
+  void dispatch_pending();
+
+  // Which waiting request a free connection takes now: 0 none, 1 a queued arrival, 2 a due retry.
+  int next_waiting(std::int64_t now) const noexcept {
+    const bool arrival = !pending_.empty() && phase_ != phase::draining && phase_ != phase::done;
+    const bool retry = !retry_heap_.empty() && retry_heap_.front().first <= now && phase_ != phase::done;
+    if (retry && (!arrival || retry_heap_.front().first < pending_.front())) return 2;
+    return arrival ? 1 : 0;
+  }
+
+  // ---- client retries ([load] retry) ----
+  // Open loop: the request answered at c goes to wait until `ready` (its backoff), then takes a
+  // free or new connection like a queued arrival (the schedule is not held up).
+  void park_retry(connection& c, std::int64_t ready);
+  // Sends the earliest due retry on c: idle (connected) or a free slot to connect.
+  void send_retry(connection& c, bool idle);
+  void arm_retry_timer();
+
+  // ---- closed loop ----
+  void closed_loop_wait(connection& c, std::int64_t delay_ns);
+
+  void closed_loop_next(connection& c);
+
+  // ---- connections ----
+  // intended == 0: a closed-loop request (it starts at the write). resend: the slot reconnects
+  // for a request already in flight (a stale keep-alive retry), which keeps its phase.
+  void start_connect(connection& c, bool with_request, std::int64_t intended, bool resend = false);
+
+  void on_connect(connection& c, const error_code& ec);
+
+  // Writes a request. intended == 0: closed loop, the request starts at the write.
+  void send(connection& c, std::int64_t intended);
+
+  void on_write(connection& c, const error_code& ec);
+
+  // One read at a time per connection. It stays armed while the connection is idle, so a close
+  // by the server (its keep-alive timeout) is seen when it happens, and bytes nobody asked for
+  // (an unsolicited 408, a framing overrun) are counted instead of being taken as the next
+  // request's response.
+  void start_read(connection& c) {
+    if (c.read_armed) return;
+    c.read_armed = true;
+    ++c.ops;
+    c.sock.async_read_some(asio::buffer(c.buf.get(), read_buffer_size),
+                           [this, &c](const error_code& ec, std::size_t n) { on_read(c, ec, n); });
+  }
+
+  void on_read(connection& c, const error_code& ec, std::size_t n);
+
+  // Bytes or a close on a connection with no request in flight.
+  void on_idle_read(connection& c, const error_code& ec, std::size_t n, std::int64_t t);
+
+  // A complete response whose last byte arrived at t (steady ns).
+  void complete(connection& c, std::int64_t t, bool peer_closed, bool overrun);
+
+  void closed_loop_after(connection& c, std::int64_t delay_ns) {
+    if ((phase_ == phase::draining && !c.retry_wait) || phase_ == phase::done) {
+      if (c.st == connection::state::idle) close_conn(c);
+      return;
+    }
+    closed_loop_wait(c, delay_ns);
+  }
+
+  void make_idle(connection& c);
+
+  // A failed request or connect: count it (by the request's phase), close, replace.
+  void fail(connection& c, err what);
+
+  static bool is_reset(const error_code& ec) noexcept {
+    return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+  }
+
+  // A keep-alive connection that already carried a request and fails (EOF, reset) before any
+  // byte of the response most likely sat idle until the server closed it (its idle timeout) and
+  // the close crossed our request: the server never saw this request, so that is no server
+  // error. An idempotent request (RFC 9110 9.2.2) is resent once on a fresh connection; it keeps
+  // its intended time, so the reconnect shows in corrected latency. Returns false when the
+  // failure must count as usual.
+  bool retry_stale(connection& c);
+
+  // A measured request given up at `now` (read timeout, a connect that timed out with the
+  // request riding on it, or still unanswered at the drain deadline) goes into the latency
+  // histograms as a lower bound of its latency: leaving it out would make a server that times
+  // out look faster than one that answers late. Uncorrected numbers start at the write, or at
+  // the connect when it was never written.
+  void record_given_up(const connection& c, std::int64_t now);
+
+  void close_conn(connection& c);
+
+  // The slot is reusable once every handler of the old socket has run.
+  void maybe_closed(connection& c);
+
+  // ---- housekeeping: timeouts, seconds, phase ends, interrupt ----
+  void arm_housekeeping() {
+    housekeeping_.expires_after(housekeeping_period);
+    housekeeping_.async_wait([this](const error_code& ec) {
+      if (!ec) on_housekeeping();
+    });
+  }
+
+  void on_housekeeping();
+
+  void begin_drain(bool interrupted);
+
+  void count_unsent(std::int64_t due, std::int64_t now) {
+    record_unsent(totals_, due, now);
+    record_unsent(*interval_, due, now);
+  }
+
+  bool maybe_finish(std::int64_t now);
+
+  // Hands the current interval over (closed at `end`) and starts interval `next`.
+  void hand_off(std::int64_t end, bool last, std::int64_t next) {
+    interval_->index = interval_index_;
+    interval_->end_ns = end;
+    interval_->in_flight = in_flight_ + retry_waiting_ + static_cast<std::int64_t>(pending_.size());
+    interval_ = s_.coll->hand_off(index_, std::move(interval_), last);
+    interval_index_ = next;
+  }
+
+  const shared_setup& s_;
+  const run_config& cfg_;
+  int index_;
+  asio::io_context ioc_;
+  tcp::endpoint endpoint_;
+  asio::steady_timer arrival_timer_;
+  asio::steady_timer housekeeping_;
+  asio::steady_timer retry_timer_;   // open loop: the earliest retry's backoff end
+  std::int64_t retry_timer_at_ = never;
+  arrival_schedule schedule_;
+  rng rng_;
+  std::int64_t quota_;           // measured requests this worker may send (0: unlimited)
+  std::int64_t quota_used_ = 0;
+  resilience::backoff backoff_;  // [load] retry's waits (stateless jitters: one per worker)
+  std::vector<std::unique_ptr<connection>> conns_;
+  std::vector<connection*> idle_;    // open loop: connected, nothing to do
+  std::vector<connection*> closed_;  // open loop: free slots for new connections
+  time_ring pending_;                // open loop: due requests waiting for a connection
+  std::int64_t next_due_ = never;
+  std::int64_t open_ = 0;            // sockets open or connecting
+  std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
+  std::int64_t retry_waiting_ = 0;   // requests between attempts: in retry_heap_ or a closed-loop retry_wait
+  std::deque<waiting_retry> retry_slots_;       // open loop (a deque: its elements never move)
+  std::vector<std::uint32_t> free_retry_slots_;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> retry_heap_;  // (ready ns, slot), earliest on top
+  phase phase_ = phase::warmup;
+  bool interrupted_ = false;
+  int signals_at_interrupt_ = 0;  // interrupt_signals() when an interrupt started the drain
+  std::int64_t stop_ns_ = never;              // steady ns: when the load stopped (drain began)
+  std::int64_t last_measured_end_ns_ = 0;     // steady ns: last measured request answered or given up
+  std::int64_t drain_deadline_ns_ = never;
+  std::int64_t interval_index_ = 0;  // current interval; s_.intervals: the drain
+  sample_set totals_;
+  std::unique_ptr<sample_set> interval_;
+};
+
+}  // namespace perflab::loadgen::detail

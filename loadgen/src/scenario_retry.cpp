@@ -1,0 +1,72 @@
+// [load] retry: the client retry policy (perflab/loadgen/retry.hpp), each value checked where it
+// is written (file:line:column and what was expected).
+#include "scenario_reader.hpp"
+
+namespace perflab::loadgen::detail {
+namespace {
+
+const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after"};
+
+}  // namespace
+
+const std::vector<std::string>& retry_keys() { return k_retry_keys; }
+
+retry_policy read_retry(const toml_reader& r, const toml::table& root) {
+  retry_policy p;
+  const toml::table* load = root.get_as<toml::table>("load");
+  const toml::node* rn = load ? load->get("retry") : nullptr;
+  if (!rn) return p;
+  const toml::table& t = r.as_table(*rn, "load.retry");
+  r.check_keys(t, "load.retry.", k_retry_keys);
+  const toml::node* max = t.get("max");
+  if (!max)
+    fail(r.where(*rn), "load.retry: expected max = N (retries per request after its first attempt, e.g. "
+                       "retry = { max = 2, on = [503] })");
+  p.max = r.as_int(*max, "load.retry.max", 0, 100);
+  if (auto n = t.get("on")) {
+    std::string list;
+    if (auto a = n->as_array()) {
+      for (const auto& e : *a) {
+        if (!e.is_integer()) r.type_error(e, "load.retry.on", "an array of status codes such as [503, 429]");
+        list += (list.empty() ? "" : ",") + value_text(e);
+      }
+    } else if (n->is_integer()) {
+      list = value_text(*n);
+    } else {
+      r.type_error(*n, "load.retry.on", "an array of status codes such as [503, 429]");
+    }
+    auto codes = parse_retry_statuses(list);
+    if (!codes) fail(r.where(*n), "load.retry.on: " + codes.error());
+    p.on = std::move(*codes);
+  }
+  if (auto n = t.get("backoff")) {
+    auto b = parse_retry_backoff(r.as_string(*n, "load.retry.backoff"));
+    if (!b) fail(r.where(*n), "load.retry.backoff: " + b.error());
+    p.exponential = *b;
+  }
+  for (const char* k : {"base", "jitter"}) {
+    if (auto n = t.get(k); n && !p.exponential)
+      fail(r.where(*n), fmt::format("load.retry.{} applies to backoff = \"exponential\" only (\"none\" retries at once)", k));
+  }
+  if (auto n = t.get("base")) p.backoff.base = r.positive(r.as_duration(*n, "load.retry.base"), *n, "load.retry.base");
+  if (auto n = t.get("cap")) p.backoff.cap = r.positive(r.as_duration(*n, "load.retry.cap"), *n, "load.retry.cap");
+  if (auto n = t.get("jitter")) {
+    auto j = parse_retry_jitter(r.as_string(*n, "load.retry.jitter"));
+    if (!j) fail(r.where(*n), "load.retry.jitter: " + j.error());
+    p.backoff.kind = *j;
+  }
+  if (auto n = t.get("retry_after")) {
+    auto b = n->as_boolean();
+    if (!b) r.type_error(*n, "load.retry.retry_after", "true or false");
+    p.retry_after = b->get();
+  }
+  if (p.exponential && p.backoff.cap < p.backoff.base) {
+    const toml::node* cap = t.get("cap");
+    fail(r.where(cap ? *cap : *rn), fmt::format("load.retry.cap: expected at least base ({}), found {}",
+                                                units::format_duration(p.backoff.base),
+                                                units::format_duration(p.backoff.cap)));
+  }
+  return p;
+}
+
+}  // namespace perflab::loadgen::detail

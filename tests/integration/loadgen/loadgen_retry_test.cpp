@@ -1,0 +1,83 @@
+// Client retries ([load] retry) end to end, against a dependency that answers every request 503
+// after 20 ms: attempts = requests x (1 + retries), counted by the loadgen and by the server; a
+// POST is never retried; a retried request's latency spans its attempts (and the backoffs). Open
+// loop (a retry takes a free connection) and closed loop (the connection retries first). Counts,
+// not speed: bounded by request count (about 1.5 s in all).
+#include <gtest/gtest.h>
+
+#include "support.hpp"
+#include "test_server.hpp"
+
+namespace perflab::loadgen {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::server_options;
+using testing::test_server;
+
+constexpr double attempt_us = 20'000;  // the server's delay before every answer
+
+retry_policy two_retries_on_503(bool exponential) {
+  retry_policy p;
+  p.max = 2;
+  p.on = {503};
+  p.exponential = exponential;
+  p.backoff = {10ms, 1s, resilience::jitter::none};  // waits of exactly 10 ms, then 20 ms
+  return p;
+}
+
+TEST(ClientRetries, AttemptsTripleNeverForPostAndLatencySpansTheAttempts) {
+  server_options o;
+  o.status = 503;
+  o.delay = std::chrono::microseconds(static_cast<std::int64_t>(attempt_us));
+  test_server srv(o);
+
+  // Open loop, 2 retries at once (no backoff): 30 requests, 90 attempts.
+  auto open = open_loop(srv.url("/"), 100, 0s);
+  open.max_requests = 30;
+  open.max_error_rate = 1;
+  open.retry = two_retries_on_503(false);
+  const auto v = run_ok(open);
+  EXPECT_EQ(v.sent, 30);
+  EXPECT_EQ(v.attempts, 90);
+  EXPECT_EQ(v.client_retries, 60);
+  EXPECT_EQ(v.completed, 30);
+  EXPECT_EQ(v.statuses.at("503"), 30) << "each request's final answer, once";
+  EXPECT_EQ(v.errors.status_5xx, 30);
+  EXPECT_EQ(v.retries_exhausted, 30);
+  EXPECT_EQ(v.retried_succeeded, 0);
+  EXPECT_EQ(v.abandoned, 0);
+  EXPECT_GE(v.ttlb.min_us, reads_at_least(3 * 20'000)) << "corrected latency from the first attempt";
+  EXPECT_GE(v.ttlb_uncorrected.min_us, reads_at_least(3 * 20'000)) << "uncorrected too";
+  std::int64_t per_second = 0;
+  for (const auto& p : v.series) per_second += p.attempts;
+  EXPECT_EQ(per_second, 90) << "the series' attempts add up";
+  EXPECT_EQ(srv.requests(), 90) << "the attempts the dependency saw";
+
+  // Closed loop with exponential backoff (no jitter): 10 ms, then 20 ms between the attempts.
+  auto closed = closed_loop(srv.url("/"), 2, 0s);
+  closed.max_requests = 10;
+  closed.max_error_rate = 1;
+  closed.retry = two_retries_on_503(true);
+  const auto c = run_ok(closed);
+  EXPECT_EQ(c.sent, 10);
+  EXPECT_EQ(c.attempts, 30);
+  EXPECT_EQ(c.statuses.at("503"), 10);
+  EXPECT_GE(c.ttlb.min_us, reads_at_least(3 * 20'000 + 30'000)) << "attempts and backoffs";
+  EXPECT_EQ(srv.requests(), 120);
+
+  // POST without an Idempotency-Key: sent once whatever the answer.
+  auto post = closed_loop(srv.url("/"), 2, 0s);
+  post.max_requests = 10;
+  post.max_error_rate = 1;
+  post.retry = two_retries_on_503(false);
+  post.requests.push_back(request_spec{"POST", "/", {}, "x", 1.0});
+  const auto p = run_ok(post);
+  EXPECT_EQ(p.sent, 10);
+  EXPECT_EQ(p.attempts, 10);
+  EXPECT_EQ(p.client_retries, 0);
+  EXPECT_EQ(srv.requests(), 130);
+}
+
+}  // namespace
+}  // namespace perflab::loadgen
