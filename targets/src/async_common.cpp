@@ -203,6 +203,13 @@ void async_conn::close_now() noexcept {
   sock_.close(ec);
 }
 
+void async_conn::reset_now() noexcept {
+  if (closed_) return;
+  boost::system::error_code ec;
+  sock_.set_option(asio::socket_base::linger(true, 0), ec);
+  close_now();
+}
+
 async_server::async_server(const server_config& cfg, int fd, std::uint16_t port, conn_factory make)
     : server(cfg, fd, port), make_(std::move(make)) {
   const unsigned n = std::max(1u, effective_threads(ctx_.config));

@@ -86,6 +86,8 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;
+  // A fault's reset (session::next::reset): SO_LINGER {on, 0 s}, then close: an RST, not a FIN.
+  void reset_now() noexcept;
   // next::join: subscribes to the session's joined flight and parks sleep_timer_ at its far end
   // (the pending wait keeps the connection alive on its own loop). The flight's end posts to this
   // loop, sets flight_done_ and cancels the park. False: the flight has already ended, go on now.

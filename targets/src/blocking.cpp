@@ -92,6 +92,14 @@ void lingering_close(int fd, bool stopping) noexcept {
   ::close(fd);
 }
 
+// A fault's reset (session::next::reset): SO_LINGER {on, 0 s} makes close() send an RST and drop
+// whatever is unsent, so the client reads ECONNRESET, not an orderly end.
+void abortive_close(int fd) noexcept {
+  const linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(fd);
+}
+
 }  // namespace
 
 void idle_registry::add(entry& e) noexcept {
@@ -145,12 +153,16 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
   idle_registry::entry me{fd};
   idle.add(me);
   std::chrono::milliseconds rcvtimeo{0};  // none set yet
-  bool linger = false;
+  enum class ending : std::uint8_t { plain, linger, reset } end = ending::plain;
   for (;;) {
     const auto st = s.process();
     if (s.output_pending() && !write_output(fd, s, ctx, link)) break;
     if (st.what == session::next::close) {
-      linger = true;
+      end = ending::linger;
+      break;
+    }
+    if (st.what == session::next::reset) {
+      end = ending::reset;
       break;
     }
     if (st.what == session::next::more) continue;
@@ -223,8 +235,10 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     if (waiting_idle) break;
   }
   idle.remove(me);  // before the fd is closed (see wake_idle)
-  if (linger)
+  if (end == ending::linger)
     lingering_close(fd, ctx.stopping.load(std::memory_order_relaxed));
+  else if (end == ending::reset)
+    abortive_close(fd);
   else
     ::close(fd);
 }

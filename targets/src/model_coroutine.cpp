@@ -74,6 +74,10 @@ class coroutine_conn final : public async_conn {
         linger_then_close();
         co_return;
       }
+      if (st.what == session::next::reset) {
+        reset_now();
+        co_return;
+      }
       if (st.what == session::next::more) continue;
       if (st.what == session::next::wait) {
         set_no_deadline();

@@ -70,6 +70,7 @@ class reactor_conn final : public async_conn {
       case session::next::read: return do_read(std::move(self));
       case session::next::wait: return do_wait(std::move(self));
       case session::next::close: return linger_then_close();
+      case session::next::reset: return reset_now();
       case session::next::more: return run(std::move(self), sess_.process());
       case session::next::join: return do_join(std::move(self));
       case session::next::db: return do_db(std::move(self));

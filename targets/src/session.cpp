@@ -139,8 +139,11 @@ bool session::keep_open(bool client_keep_alive) const noexcept {
 
 session::output_view session::output() const noexcept {
   output_view v;
-  v.buffered = std::string_view(out_).substr(out_pos_);
-  if (stream_left_ > 0) v.streamed = filler(stream_pos_, stream_left_);
+  // A dripped body's held bytes are the output's tail: only what is released before them shows.
+  std::uint64_t release = unwritten() - drip_held_;
+  v.buffered = std::string_view(out_).substr(out_pos_, static_cast<std::size_t>(release));
+  release -= v.buffered.size();
+  if (release > 0) v.streamed = filler(stream_pos_, std::min<std::uint64_t>(stream_left_, release));
   return v;
 }
 
@@ -270,7 +273,7 @@ session::step session::process() noexcept {
     if (auto st = continue_cache()) return *st;
   }
   for (;;) {
-    if (drip_pos_ < drip_.size()) {  // a dripped body goes out before anything else
+    if (drip_held_ > 0) {  // a dripped body goes out before anything else
       if (auto st = next_drip()) return *st;
     }
     if (closing_) return {next::close};
@@ -326,6 +329,8 @@ session::step session::process() noexcept {
     // The front door first (the limiter, then the waiting room), each decided once per request
     // (a request comes back here after each wait: the limiter's, the room's, the fault's); then
     // the faults, which play the dependency behind it.
+    // The front door changes a request's status only to refuse it (429, 503).
+    const int routed_status = d.status;
     if (ctx_.limiter && !room_waiting_ && !fault_delayed_) {
       if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
     }
@@ -333,7 +338,8 @@ session::step session::process() noexcept {
       if (auto st = enter_room(d, start)) return *st;  // queued: the wait, then this request again
     }
     if (ctx_.faults) {
-      if (auto st = apply_fault(d, req.path, start)) return *st;  // a latency wait, or a reset's close
+      const bool refused = d.status != routed_status;
+      if (auto st = apply_fault(d, req.path, refused, start)) return *st;  // a latency wait, or a reset
     }
     ctx_.stats.request_started();
 

@@ -3,8 +3,10 @@
 // limiter: the faults play the dependency behind the service's front door). Its latency is a
 // wait on the model's primitive (next::wait, as /sleep and the leaky bucket): the request stays
 // parsed in the buffer and the process() after the wait handles it without deciding again. Then
-// a reset closes the connection without a response, an error becomes the response's status, and
-// a drip holds the body back and writes it a slice per interval, each interval again a wait.
+// a reset aborts the connection without a response (an RST, next::reset), an error becomes the
+// response's status, and a drip holds the body back where it is and releases it a slice per
+// interval, each interval again a wait. A request the rate limiter or the waiting room refused
+// gets no decision, and each fault is counted in /metrics when it takes effect.
 #include <perflab/targets/session.hpp>
 
 #include <algorithm>
@@ -14,9 +16,10 @@
 
 namespace perflab::targets {
 
-std::optional<session::step> session::apply_fault(dispatch& d, std::string_view path, std::int64_t& start) noexcept {
+std::optional<session::step> session::apply_fault(dispatch& d, std::string_view path, bool refused,
+                                                  std::int64_t& start) noexcept {
   const bool exempt = d.ep == endpoint::metrics || d.ep == endpoint::health || path.starts_with("/admin/");
-  if (exempt || (d.status == 429 && ctx_.limiter)) {  // refused at the front door: never reached the "dependency"
+  if (exempt || refused) {  // refused at the front door: never reached the "dependency"
     fault_ = {};
     return std::nullopt;
   }
@@ -26,63 +29,45 @@ std::optional<session::step> session::apply_fault(dispatch& d, std::string_view 
   } else {
     fault_ = ctx_.faults->next();
     if (fault_.delay.count() > 0) {
+      ctx_.faults->count(fault::applied::delay);
       fault_delayed_ = true;
       fault_start_ns_ = start;
       return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.delay)};
     }
   }
+  // Counted from here on only: a connection that ended during the latency got neither.
   if (fault_.reset) {
-    // No response at all: the client sees the connection end (EOF) where a response should be.
+    // No response at all: the connection is aborted, the client sees ECONNRESET where a response
+    // should be.
+    ctx_.faults->count(fault::applied::reset);
     ctx_.stats.record(d.ep, 0, std::chrono::nanoseconds(now_ns() - start));  // status "other"
     closing_ = true;
-    return step{next::close};
+    return step{next::reset};
   }
-  if (fault_.status != 0) d.status = fault_.status;  // answered by the error path, keep-alive kept
+  if (fault_.status != 0) {  // answered by the error path, keep-alive kept
+    ctx_.faults->count(fault::applied::error);
+    d.status = fault_.status;
+  }
   return std::nullopt;
 }
 
 void session::hold_body(std::size_t mark) noexcept {
-  const auto d = fault_;
-  fault_.drip_bytes = 0;  // once per response; set again below when there is a body to drip
   const auto head_end = out_.find("\r\n\r\n", mark);
-  if (head_end == std::string::npos) return;
-  try {
-    drip_.assign(out_, head_end + 4);
-    // A streamed /bytes body is dripped from the same bytes (bounded by max_bytes_arg).
-    for (std::uint64_t at = 0; at < stream_left_;) {
-      const auto slice = filler(at, stream_left_ - at);
-      drip_.append(slice);
-      at += slice.size();
-    }
-  } catch (...) {
-    ctx_.stats.allocation_failed();  // written at once instead
-    drip_.clear();
+  const std::uint64_t body =
+      head_end == std::string::npos ? 0 : out_.size() - (head_end + 4) + stream_left_;  // HEAD, 204: none
+  if (body == 0) {
+    fault_.drip_bytes = 0;
     return;
   }
-  out_.resize(head_end + 4);
-  stream_left_ = 0;
-  drip_pos_ = 0;
-  if (drip_.empty()) return;
-  fault_.drip_bytes = d.drip_bytes;  // next_drip reads the slice and the interval from here
-  fault_.drip_interval = d.drip_interval;
+  // The body stays where it is (out_'s tail and the streamed part, which output() reads from the
+  // shared filler block): only the count of bytes output() may not show yet is kept.
+  ctx_.faults->count(fault::applied::drip);
+  drip_held_ = body;
 }
 
 std::optional<session::step> session::next_drip() noexcept {
-  const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(fault_.drip_bytes, drip_.size() - drip_pos_));
-  try {
-    out_.append(drip_, drip_pos_, n);
-  } catch (...) {
-    ctx_.stats.allocation_failed();
-    closing_ = true;  // the response cannot be completed: the connection ends
-    drip_.clear();
-    drip_pos_ = 0;
-    return step{next::close};
-  }
-  drip_pos_ += n;
-  if (drip_pos_ < drip_.size()) return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.drip_interval)};
-  drip_pos_ = 0;
-  if (drip_.capacity() > keep_capacity) std::string().swap(drip_);
-  else drip_.clear();
+  drip_held_ -= std::min<std::uint64_t>(fault_.drip_bytes, drip_held_);
+  if (drip_held_ > 0) return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.drip_interval)};
   fault_.drip_bytes = 0;
   return std::nullopt;
 }

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <perflab/resilience/waiting_room.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -104,9 +106,10 @@ TEST(SessionFault, ErrorIsTheStatusOnAKeptConnection) {
   EXPECT_EQ(h.ctx->faults->stats().errors, 2u);
 }
 
-TEST(SessionFault, ResetClosesWithoutAResponseAfterTheLatency) {
+TEST(SessionFault, ResetAbortsWithoutAResponseAfterTheLatency) {
   harness h(faulty("reset=1;latency=fixed:3ms"));
-  EXPECT_EQ(h.feed(hello + hello).what, session::next::close);
+  // next::reset, not next::close: the models abort (an RST), they do not linger after a FIN.
+  EXPECT_EQ(h.feed(hello + hello).what, session::next::reset);
   EXPECT_TRUE(h.out.empty()) << h.out;
   EXPECT_EQ(h.waits, (std::vector<std::chrono::microseconds>{3ms}));
   EXPECT_EQ(h.ctx->faults->stats().resets, 1u);
@@ -132,6 +135,100 @@ TEST(SessionFault, DripCoversAStreamedBody) {
   const auto head_end = h.out.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos);
   EXPECT_EQ(h.out.size() - head_end - 4, 50000u);
+}
+
+// One request into a session, without the harness's automatic waits: the step process() asks for.
+session::step send(session& s, std::string_view bytes) {
+  auto space = s.read_space();
+  EXPECT_GE(space.size(), bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  s.commit(bytes.size());
+  return s.process();
+}
+
+TEST(SessionFault, FaultsAreCountedWhenAppliedNotWhenDecided) {
+  // The connection ends during the latency: the reset or error decided with it never happens.
+  for (const std::string spec : {"reset=1;latency=fixed:50ms", "error=1:502;latency=fixed:50ms"}) {
+    SCOPED_TRACE(spec);
+    auto ctx = std::make_unique<server_context>(faulty(spec));
+    {
+      session s(*ctx);
+      EXPECT_EQ(send(s, hello).what, session::next::wait);
+    }
+    const auto st = ctx->faults->stats();
+    EXPECT_EQ(st.decided, 1u);
+    EXPECT_EQ(st.delayed, 1u);  // the wait began
+    EXPECT_EQ(st.resets, 0u);
+    EXPECT_EQ(st.errors, 0u);
+  }
+  // A drip on a response without a body (HEAD) drips nothing.
+  harness h(faulty("drip=4B/2ms"));
+  EXPECT_EQ(h.feed("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n").what, session::next::read);
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200}));
+  EXPECT_TRUE(h.waits.empty());
+  EXPECT_EQ(h.ctx->faults->stats().dripped, 0u);
+}
+
+TEST(SessionFault, AWaitingRoomRefusalGetsNoFaultDecision) {
+  // Room of 1 with a queue of 1: A is in service (its fault latency), C waits, B is turned away
+  // with the room's 503, not the fault's: no latency, no error status, not decided.
+  server_config cfg = faulty("latency=fixed:50ms;error=1:502");
+  auto room = resilience::parse_waiting_room("1,max-wait=5s,queue=1");
+  ASSERT_TRUE(room) << room.error();
+  cfg.waiting_room = *room;
+  server_context ctx(std::move(cfg));
+  session a(ctx), c(ctx), b(ctx);
+  EXPECT_EQ(send(a, hello).what, session::next::wait);
+  EXPECT_EQ(send(c, hello).what, session::next::call);
+  EXPECT_EQ(send(b, hello).what, session::next::read);
+  ASSERT_TRUE(b.output_pending());
+  const auto out = b.output();
+  const std::string text = std::string(out.buffered) + std::string(out.streamed);
+  EXPECT_EQ(text.rfind("HTTP/1.1 503 ", 0), 0u) << text;
+  EXPECT_NE(text.find("Retry-After: 5\r\n"), std::string::npos) << text;
+  const auto st = ctx.faults->stats();
+  EXPECT_EQ(st.decided, 1u);  // A only
+  EXPECT_EQ(st.delayed, 1u);
+  EXPECT_EQ(st.errors, 0u);
+}
+
+TEST(SessionFault, DripOfA64MiBBodyIsReleasedFromTheSharedBlockNotCopied) {
+  // drip=8MiB/1ms over /bytes/64MiB: 8 slices, each written from the filler block's view (never
+  // a 64 MiB copy in the connection), the connection's buffers staying small throughout.
+  auto ctx = std::make_unique<server_context>(faulty("drip=8MiB/1ms"));
+  session s(*ctx);
+  auto st = send(s, "GET /bytes/67108864 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::uint64_t body = 0, waits = 0;
+  bool head = true;
+  for (;;) {
+    while (s.output_pending()) {
+      const auto o = s.output();
+      if (!o.streamed.empty()) {
+        const auto offset = o.streamed.data() - filler(0, 1).data();  // a view into the shared block
+        EXPECT_TRUE(offset >= 0 && offset < 26) << offset;
+        EXPECT_LE(o.streamed.size(), filler_slice);
+      }
+      if (head) {
+        const auto end = o.buffered.find("\r\n\r\n");
+        ASSERT_NE(end, std::string_view::npos);
+        body += o.buffered.size() - end - 4;
+        head = false;
+      } else {
+        body += o.buffered.size();
+      }
+      body += o.streamed.size();
+      s.output_written(o.size());
+      EXPECT_LT(s.buffer_capacity(), 1u << 20);
+    }
+    if (st.what != session::next::wait) break;
+    ++waits;
+    s.finish_wait();
+    st = s.process();
+  }
+  EXPECT_EQ(st.what, session::next::read);
+  EXPECT_EQ(body, 64u << 20);
+  EXPECT_EQ(waits, 7u);  // 8 slices, a wait between each two
+  EXPECT_EQ(ctx->faults->stats().dripped, 1u);
 }
 
 TEST(SessionFaultAdmin, PostChangesTheProfileAndABadSpecIs400WithTheReason) {

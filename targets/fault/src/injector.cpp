@@ -61,12 +61,16 @@ injector::injector(profile initial) {
 decision injector::next() noexcept {
   const profile& p = current();
   if (!p.active()) return {};
-  const decision d = decide(p, n_.fetch_add(1, std::memory_order_relaxed));
-  if (d.delay.count() > 0) delayed_.fetch_add(1, std::memory_order_relaxed);
-  if (d.reset) resets_.fetch_add(1, std::memory_order_relaxed);
-  if (d.status) errors_.fetch_add(1, std::memory_order_relaxed);
-  if (d.drip_bytes) dripped_.fetch_add(1, std::memory_order_relaxed);
-  return d;
+  return decide(p, n_.fetch_add(1, std::memory_order_relaxed));
+}
+
+void injector::count(applied what) noexcept {
+  switch (what) {
+    case applied::delay: delayed_.fetch_add(1, std::memory_order_relaxed); return;
+    case applied::error: errors_.fetch_add(1, std::memory_order_relaxed); return;
+    case applied::reset: resets_.fetch_add(1, std::memory_order_relaxed); return;
+    case applied::drip: dripped_.fetch_add(1, std::memory_order_relaxed); return;
+  }
 }
 
 void injector::set(profile p) {
@@ -94,20 +98,20 @@ void injector::write_prometheus(std::string& out) const {
                  "# HELP perflab_fault_profile_info The current fault profile (--fault-profile, POST /admin/fault).\n"
                  "# TYPE perflab_fault_profile_info gauge\n"
                  "perflab_fault_profile_info{{spec=\"{}\"}} 1\n"
-                 "# HELP perflab_fault_requests_total Requests a fault profile was applied to (all but /metrics, "
-                 "/health and /admin/*, while a profile is active).\n"
+                 "# HELP perflab_fault_requests_total Requests decided under an active fault profile (all but "
+                 "/metrics, /health, /admin/* and those the rate limiter or waiting room refused).\n"
                  "# TYPE perflab_fault_requests_total counter\n"
                  "perflab_fault_requests_total {}\n"
-                 "# HELP perflab_fault_delayed_total Requests given a latency wait.\n"
+                 "# HELP perflab_fault_delayed_total Latency waits started (faults applied, as below).\n"
                  "# TYPE perflab_fault_delayed_total counter\n"
                  "perflab_fault_delayed_total {}\n"
                  "# HELP perflab_fault_errors_total Requests answered with the profile's error status.\n"
                  "# TYPE perflab_fault_errors_total counter\n"
                  "perflab_fault_errors_total {}\n"
-                 "# HELP perflab_fault_resets_total Requests whose connection was closed without a response.\n"
+                 "# HELP perflab_fault_resets_total Connections aborted (TCP reset) without a response.\n"
                  "# TYPE perflab_fault_resets_total counter\n"
                  "perflab_fault_resets_total {}\n"
-                 "# HELP perflab_fault_dripped_total Responses whose body was written slowly (drip).\n"
+                 "# HELP perflab_fault_dripped_total Response bodies held back and written slowly (drip).\n"
                  "# TYPE perflab_fault_dripped_total counter\n"
                  "perflab_fault_dripped_total {}\n"
                  "# HELP perflab_fault_profile_changes_total Profile changes through POST /admin/fault.\n"

@@ -72,12 +72,14 @@ TEST(FaultDecide, LatencyDrawsMatchTheDistribution) {
   expect_binomial(below_median, n, 0.5);
 }
 
-TEST(FaultInjector, CountsDecisionsAndChangesAndIsIdleWithoutAProfile) {
+TEST(FaultInjector, CountsDecisionsAndAppliedFaultsApartAndIsIdleWithoutAProfile) {
   injector inj;
   EXPECT_FALSE(inj.next().any());
   EXPECT_EQ(inj.stats().decided, 0u);
   inj.set(parse("error=1:502"));
   for (int i = 0; i < 10; ++i) EXPECT_EQ(inj.next().status, 502);
+  EXPECT_EQ(inj.stats().errors, 0u);  // decided, not yet applied
+  for (int i = 0; i < 10; ++i) inj.count(applied::error);
   inj.set(parse("none"));
   EXPECT_FALSE(inj.next().any());
   const auto s = inj.stats();
@@ -96,7 +98,8 @@ TEST(FaultInjector, ThreadsDecideWithoutLosingCounts) {
   std::vector<std::thread> ts;
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([&] {
-      for (int i = 0; i < 5000; ++i) (void)inj.next();
+      for (int i = 0; i < 5000; ++i)
+        if (inj.next().reset) inj.count(applied::reset);
     });
   std::thread changer([&] {
     for (int i = 0; i < 50; ++i) inj.set(parse(i % 2 ? "reset=0.5" : "reset=0.5;seed=9"));

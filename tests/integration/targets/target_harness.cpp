@@ -178,6 +178,12 @@ bool client::closed_by_peer() {
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+bool client::reset_by_peer() {
+  char c;
+  const auto n = ::recv(fd_, &c, 1, 0);
+  return n < 0 && errno == ECONNRESET;
+}
+
 bool client::fill() {
   char tmp[16384];
   const auto n = ::recv(fd_, tmp, sizeof tmp, 0);

@@ -82,6 +82,8 @@ class client {
   std::uint64_t drain(std::uint64_t n, std::size_t piece = 1 << 16);
   // True if the server closed the connection (EOF or reset) with nothing more to read.
   bool closed_by_peer();
+  // True if the server aborted the connection (a TCP reset: ECONNRESET), not an orderly end.
+  bool reset_by_peer();
   // Bytes received and not yet consumed by read().
   const std::string& buffered() const { return buf_; }
 

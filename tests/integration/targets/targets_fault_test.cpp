@@ -1,6 +1,6 @@
 // --fault-profile and --admin over real sockets, once per concurrency model: an error rate within
 // its binomial band on kept connections, a latency that delays without blocking the other
-// connections of an event loop, a reset that ends the connection without a response, and POST
+// connections of an event loop, a reset that aborts the connection (an RST) without a response, and POST
 // /admin/fault changing a running target's profile (400 with the reason for a bad spec, the
 // server still serving). A bad --fault-profile exits 2 naming the option.
 #include <gtest/gtest.h>
@@ -68,13 +68,13 @@ TEST_P(TargetFault, LatencyDelaysEveryFaultedRequestButNotHealth) {
   EXPECT_EQ(metric_value(t.port(), "perflab_fault_delayed_total"), 2);
 }
 
-TEST_P(TargetFault, ResetClosesWithoutAResponseAndAdminChangesTheProfile) {
+TEST_P(TargetFault, ResetAbortsWithoutAResponseAndAdminChangesTheProfile) {
   target_process t(model_args(GetParam(), {"--fault-profile", "reset=1", "--admin"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   {
     client c(t.port(), 3s);
     ASSERT_TRUE(c.send(get_hello));
-    EXPECT_TRUE(c.closed_by_peer());
+    EXPECT_TRUE(c.reset_by_peer());  // an RST (SO_LINGER 0), not a FIN
     EXPECT_TRUE(c.buffered().empty()) << c.buffered();
   }
   client admin(t.port());

@@ -10,6 +10,7 @@
 //       while (sess.output_pending()) { write some of sess.output(); sess.output_written(n); }
 //       switch (s.what) { read: read into read_space(), commit(n);
 //                         wait: wait s.wait, finish_wait();  close: close;  more: (loop)
+//                         reset: abort (RST)
 //                         join: wait for sess.joined_flight(), finish_wait()
 //                         remote: run sess.remote_request() on Redis, finish_remote(), finish_wait() }
 //     }
@@ -137,6 +138,8 @@ class session {
     read,   // write the output, then read more
     wait,   // write the output, wait step.wait (the model's /sleep), finish_wait(), process()
     close,  // write the output, then close (lingering: see the models)
+    reset,  // close at once with a TCP reset (SO_LINGER {1, 0}, then close): a fault's reset,
+            // which the client sees as ECONNRESET, never as an orderly end (FIN)
     more,   // write the output, then process() again: requests wait behind the unwritten output
     join,   // write the output, wait until joined_flight() ends (another request's origin call for
             // the same key: blocking flight::wait, or flight::subscribe on an event loop), then
@@ -204,7 +207,7 @@ class session {
   output_view output() const noexcept;
   // n bytes of output() were written (n may be less than it held).
   void output_written(std::size_t n) noexcept;
-  bool output_pending() const noexcept { return out_pos_ < out_.size() || stream_left_ > 0; }
+  bool output_pending() const noexcept { return unwritten() > drip_held_; }
 
   // No request is partly buffered (nothing, or only empty lines a client may send between
   // requests): an idle keep-alive wait, not a header wait.
@@ -277,16 +280,18 @@ class session {
   void end_contention() noexcept;
   // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
   // return (the request stays parsed and is handled by the process() after it, not decided
-  // again). A reset: close without a response. An error: d becomes that status. A drip: kept in
-  // fault_ for respond(), which holds the body back for next_drip().
-  std::optional<step> apply_fault(dispatch& d, std::string_view path, std::int64_t& start) noexcept;
+  // again). A reset: abort the connection without a response (next::reset). An error: d becomes
+  // that status. A drip: kept in fault_ for respond(), which holds the body back for next_drip().
+  // refused: the front door (rate limiter, waiting room) turned the request away, so it never
+  // reached the "dependency": no decision. Each fault is counted when applied, not when decided.
+  std::optional<step> apply_fault(dispatch& d, std::string_view path, bool refused, std::int64_t& start) noexcept;
   // /admin/* with --admin: POST /admin/fault (body: a spec) sets the profile, GET shows it.
   void answer_admin(const request_view& req, bool keep, std::int64_t start) noexcept;
-  // A dripped body: moves its next slice into the output; the wait until the slice after it, or
+  // A dripped body: releases its next slice to output(); the wait until the slice after it, or
   // nullopt once the body is all out.
   std::optional<step> next_drip() noexcept;
   // respond()'s part of a drip: the body after the head at out_[mark..] (and any streamed part)
-  // moves to drip_.
+  // is held back where it is (drip_held_), never copied: a /bytes body may be 64 MiB.
   void hold_body(std::size_t mark) noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
 
@@ -359,12 +364,12 @@ class session {
   std::int64_t buy_qty_ = 0;
   std::string order_key_;  // empty: an order without a key
   // --fault-profile: the current request's decision, whether its latency was waited (then it is
-  // handled from its arrival, fault_start_ns_), and a body being dripped (drip_pos_ bytes out).
+  // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
+  // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).
   fault::decision fault_{};
   bool fault_delayed_ = false;
   std::int64_t fault_start_ns_ = 0;
-  std::string drip_;
-  std::size_t drip_pos_ = 0;
+  std::uint64_t drip_held_ = 0;
 };
 
 }  // namespace perflab::targets

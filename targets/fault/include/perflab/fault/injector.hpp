@@ -28,12 +28,17 @@ struct decision {
 // The decision for request number n under p (pure).
 decision decide(const profile& p, std::uint64_t n) noexcept;
 
+// What a decision did, counted by the server when it takes effect (not when decided: a request
+// whose connection ends during its latency never gets its error or reset; a drip on a response
+// without a body drips nothing).
+enum class applied : std::uint8_t { delay, error, reset, drip };
+
 struct injector_stats {
-  std::uint64_t decided = 0;          // requests the profile was applied to (active profile only)
-  std::uint64_t delayed = 0;          // given a latency wait > 0
-  std::uint64_t errors = 0;           // answered with the profile's error status
-  std::uint64_t resets = 0;           // closed without a response
-  std::uint64_t dripped = 0;          // bodies written slowly
+  std::uint64_t decided = 0;          // requests decided under an active profile (next() calls)
+  std::uint64_t delayed = 0;          // latency waits started
+  std::uint64_t errors = 0;           // responses given the profile's error status
+  std::uint64_t resets = 0;           // connections aborted without a response
+  std::uint64_t dripped = 0;          // response bodies held back and written slowly
   std::uint64_t profile_changes = 0;  // set() calls (the start-up profile is not one)
 };
 
@@ -43,15 +48,18 @@ class injector {
   injector(const injector&) = delete;
   injector& operator=(const injector&) = delete;
 
-  // The next request's decision (counted); none when the profile is inactive.
+  // The next request's decision (counted as decided; what it does is counted by count() when
+  // applied); none when the profile is inactive.
   decision next() noexcept;
+  // One fault of this kind took effect.
+  void count(applied what) noexcept;
   // Replaces the profile (thread-safe); counted as a change.
   void set(profile p);
   // The current profile (valid for the injector's life).
   const profile& current() const noexcept { return *current_.load(std::memory_order_acquire); }
   injector_stats stats() const noexcept;
-  // perflab_fault_* in the Prometheus text format: the profile (as an info label), decisions by
-  // kind, profile changes.
+  // perflab_fault_* in the Prometheus text format: the profile (as an info label), requests
+  // decided, faults applied by kind, profile changes.
   void write_prometheus(std::string& out) const;
 
  private:
