@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -199,6 +200,19 @@ struct timed_event {
   std::string error;         // why it failed or was not sent ("" when it worked)
 };
 
+// One number from a target's /metrics over time, read by the runner once per second of the
+// measured phase (schema 6; only in runs with dependencies or timed events). Points are (t_s,
+// value) with t_s in seconds from the start of the measured phase; a second whose scrape got no
+// answer in time (a target too busy to serve /metrics) has no point.
+struct metric_series {
+  std::string target;  // "" the measured target, else its [[target]] name
+  // "requests_per_s": requests answered per second (perflab_target_requests_total but /metrics,
+  //   /health and /admin/*), between two scrapes, at the first one's time;
+  // "breaker_state": perflab_upstream_breaker_state (0 closed, 1 open, 2 half-open), at the scrape.
+  std::string metric;
+  std::vector<std::pair<double, double>> points;
+};
+
 struct threshold_verdict {
   std::string expression;  // as written, e.g. "ttlb.p99 < 50ms"
   double actual = 0;       // measured value in the expression's unit base (us for latency, fraction for rates)
@@ -256,6 +270,7 @@ struct variant {
   std::map<std::string, std::int64_t> statuses;  // schema 6: complete responses to measured requests by status code
   std::vector<target_info> dependencies;     // schema 6: the named [[target]]s, in start order
   std::vector<timed_event> events;           // schema 6: [[fault]] and [[action]], by scheduled start
+  std::vector<metric_series> target_metrics; // schema 6: targets' /metrics per second (breaker state, requests/s)
   std::vector<threshold_verdict> thresholds;
   std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
   std::string series_csv;                    // file name of the per-second CSV, relative to run dir
@@ -349,6 +364,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model
                                                 requests)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(timed_event, kind, target, spec, restored, method, path, at_s,
                                                 duration_s, start_s, end_s, status, error)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(metric_series, target, metric, points)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
@@ -357,7 +373,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
                                                 mb_out_per_s, bytes_per_response, series, loadgen, target,
-                                                statuses, dependencies, events, thresholds, interval_log, series_csv, stopped_early, stop_condition)
+                                                statuses, dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
                                                 range_high, resolution, confirmations, verdict, capacity, band_low,
