@@ -16,11 +16,12 @@ std::optional<double> gauge_value(std::string_view text, std::string_view name) 
     if (pos > 0 && text[pos - 1] != '\n') continue;  // the start of a line, not a longer name's tail
     const auto rest = text.substr(pos + name.size());
     if (rest.empty() || rest[0] != ' ') continue;    // labels or a longer name
-    const auto value = rest.substr(1, rest.find('\n') - 1);
+    // The value is the next token (an optional timestamp may follow it).
+    auto value = rest.substr(1, rest.find('\n') - 1);
+    value = value.substr(0, value.find_first_of(" \r"));
     double v = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc{}) return std::nullopt;
-    (void)p;
+    if (ec != std::errc{} || p != value.data() + value.size()) return std::nullopt;
     return v;
   }
   return std::nullopt;
