@@ -41,6 +41,46 @@ std::vector<marker> event_markers(const std::vector<loaded_variant>& vars) {
   return {};
 }
 
+std::vector<std::pair<plot_spec, titled_plot>> target_metric_plots(const std::vector<loaded_variant>& vars) {
+  std::vector<std::pair<plot_spec, titled_plot>> out;
+  const auto markers = event_markers(vars);
+  auto make = [&](const std::string& metric, const std::string& title, const std::string& ylabel) {
+    plot_spec spec;
+    spec.title = title;
+    spec.xlabel = "time in measured phase (s)";
+    spec.ylabel = ylabel;
+    spec.markers = markers;
+    spec.points = true;  // a gap (no answer to the scrape) stays visible as missing points
+    int color = 0;
+    for (const auto& lv : vars) {
+      for (const auto& m : lv.v->target_metrics) {
+        if (m.metric != metric || m.points.empty()) continue;
+        spec.lines.push_back({lv.label + ": " + target_name(m.target), m.points, false, color++});
+      }
+    }
+    return spec;
+  };
+  std::string shaded = markers.empty() ? "" : " Shaded: a fault from its start to its end; dashed red: a timed action.";
+  if (auto spec = make("breaker_state", "Circuit breaker state over time", "state (0 closed, 1 open, 2 half-open)");
+      !spec.lines.empty()) {
+    out.push_back({std::move(spec),
+                   {"breaker-state",
+                    "The breaker's state in each target with --upstream-breaker, read from its /metrics "
+                    "(perflab_upstream_breaker_state) by the runner once a second of the measured phase: 0 closed, 1 "
+                    "open (calls refused at once), 2 half-open (trial calls)." + shaded}});
+  }
+  if (auto spec = make("requests_per_s", "Requests answered per second by each target", "requests per second");
+      !spec.lines.empty()) {
+    out.push_back({std::move(spec),
+                   {"target-requests",
+                    "Requests each target answered per second (its perflab_target_requests_total without /metrics, "
+                    "/health and /admin/*), from its /metrics read by the runner once a second: a dependency's line "
+                    "is the load that reached it (retries multiply it, an open breaker or a full bulkhead cuts it). "
+                    "A missing point: the target did not answer the scrape within 800 ms." + shaded}});
+  }
+  return out;
+}
+
 void add_events(document& doc, const std::vector<loaded_variant>& vars) {
   bool any = false;
   for (const auto& lv : vars) any = any || !lv.v->events.empty() || !lv.v->dependencies.empty();

@@ -103,4 +103,54 @@ TEST(ReportEvents, ShowsAmplificationAndEventTimesAndMarksThePlots) {
   fs::remove_all(dir);
 }
 
+TEST(ReportEvents, PlotsTheBreakerStateAndEachTargetsRequestsUnderTheFaults) {
+  const fs::path dir = fs::temp_directory_path() / ("perflab_report_breaker_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto run = analysis::testing::write_synthetic_run(dir, {{"breaker=on", {{"breaker", "on"}}}});
+  ASSERT_TRUE(run) << run.error();
+  auto& v = run->variants.at(0);
+  v.events.push_back(fault_event());
+  v.target_metrics.push_back({"", "breaker_state", {{0.0, 0}, {1.0, 0}, {2.0, 1}, {3.0, 2}, {4.0, 0}}});
+  v.target_metrics.push_back({"", "requests_per_s", {{0.0, 100}, {1.0, 100}, {2.0, 100}, {3.0, 100}}});
+  v.target_metrics.push_back({"dep", "requests_per_s", {{0.0, 100}, {1.0, 12}, {2.0, 3}, {3.0, 100}}});
+  ASSERT_TRUE(result::write_run_json(dir / "run.json", *run));
+  auto back = result::read_run_json(dir / "run.json");  // run.json keeps the series as written
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_EQ(back->variants.at(0).target_metrics.size(), 3u);
+  EXPECT_EQ(back->variants.at(0).target_metrics[2].target, "dep");
+  EXPECT_EQ(back->variants.at(0).target_metrics[0].points[3], (std::pair<double, double>{3.0, 2}));
+
+  std::vector<analysis::detail::loaded_variant> vars(1);
+  vars[0].v = &v;
+  vars[0].label = "breaker=on";
+  auto plots = analysis::detail::target_metric_plots(vars);
+  ASSERT_EQ(plots.size(), 2u);
+  const auto& [breaker, breaker_text] = plots[0];
+  EXPECT_EQ(breaker.title, "Circuit breaker state over time");
+  EXPECT_EQ(breaker_text.file_stem, "breaker-state");
+  ASSERT_EQ(breaker.lines.size(), 1u);  // only the front has a breaker
+  EXPECT_EQ(breaker.lines[0].title, "breaker=on: measured");
+  EXPECT_EQ(breaker.lines[0].points.size(), 5u);
+  ASSERT_EQ(breaker.markers.size(), 1u);  // under the fault's shading
+  EXPECT_DOUBLE_EQ(breaker.markers[0].from, 1.004);
+  const auto& [requests, requests_text] = plots[1];
+  ASSERT_EQ(requests.lines.size(), 2u);  // the front and its dependency
+  EXPECT_EQ(requests.lines[1].title, "breaker=on: dep");
+  EXPECT_NE(requests_text.caption.find("Shaded"), std::string::npos);
+
+  // A run without sampled metrics gets neither plot.
+  result::variant plain;
+  vars[0].v = &plain;
+  EXPECT_TRUE(analysis::detail::target_metric_plots(vars).empty());
+
+  auto paths = analysis::render_report({dir}, dir / "out");
+  ASSERT_TRUE(paths) << paths.error();
+  if (analysis::detail::gnuplot_available()) {
+    const std::string md = slurp(paths->markdown);
+    EXPECT_NE(md.find("Circuit breaker state over time"), std::string::npos) << md;
+    EXPECT_TRUE(fs::exists(dir / "out" / "report-breaker-state.svg"));
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -79,4 +79,14 @@ struct marker;  // plot.hpp
 // time-series plots.
 std::vector<marker> event_markers(const std::vector<loaded_variant>& vars);
 
+// The time-series plots of the targets' /metrics as the runner sampled them each second
+// (report_events.cpp): each breaker's state, and the requests each target answered per second,
+// with the fault markers. Empty for runs without them.
+struct plot_spec;  // plot.hpp
+struct titled_plot {
+  std::string file_stem;
+  std::string caption;
+};
+std::vector<std::pair<plot_spec, titled_plot>> target_metric_plots(const std::vector<loaded_variant>& vars);
+
 }  // namespace perflab::analysis::detail

@@ -348,6 +348,7 @@ void add_plots(document& doc, const std::vector<loaded_variant>& vars) {
   add_tps_plot(pm, vars);
   add_errors_plot(pm, vars);
   add_status_plot(pm, vars);
+  for (auto& [spec, t] : target_metric_plots(vars)) pm.add(std::move(spec), t.file_stem, std::move(t.caption));
   add_hit_ratio_plot(pm, vars);
   add_sweep_plots(pm, vars);
   for (const auto& lv : vars) {

@@ -1,10 +1,12 @@
 // [[target]] dependencies, [[fault]] and [[action]] (scenario_schedule.cpp), "{name}"
-// substitution (dependencies.cpp) and the runner's /metrics and URL readers (timed_events.cpp).
+// substitution (dependencies.cpp), the runner's /metrics and URL readers (timed_events.cpp,
+// target_sampler.cpp), and the shipped resilience scenarios (issue 17) as a user runs them.
 #include "perflab/loadgen/scenario.hpp"
 
 #include <gtest/gtest.h>
 
 #include "dependencies.hpp"
+#include "target_sampler.hpp"
 #include "timed_events.hpp"
 
 namespace perflab::loadgen {
@@ -116,6 +118,78 @@ TEST(TimedEvents, RequestCounterSumsAllButTheLabsOwnEndpoints) {
   EXPECT_EQ(detail::split_url("http://h:1/path"), (std::pair<std::string, int>{"h", 1}));
   EXPECT_FALSE(detail::split_url("https://h:1"));
   EXPECT_FALSE(detail::split_url("http://h:0"));
+}
+
+TEST(TargetSampler, GaugeValueReadsOneUnlabelledSample) {
+  const std::string metrics =
+      "# HELP perflab_upstream_breaker_state 0 closed, 1 open, 2 half-open\n"
+      "# TYPE perflab_upstream_breaker_state gauge\n"
+      "perflab_upstream_breaker_state_total 7\n"
+      "perflab_upstream_breaker_transitions_total{from=\"closed\",to=\"open\"} 3\n"
+      "perflab_upstream_breaker_state 2\n";
+  EXPECT_EQ(detail::gauge_value(metrics, "perflab_upstream_breaker_state"), 2.0);
+  EXPECT_EQ(detail::gauge_value("perflab_upstream_breaker_state 1", "perflab_upstream_breaker_state"), 1.0);
+  EXPECT_EQ(detail::gauge_value("perflab_upstream_breaker_state 1 1700000000\r\n", "perflab_upstream_breaker_state"), 1.0);
+  EXPECT_FALSE(detail::gauge_value("x_perflab_upstream_breaker_state 1\n", "perflab_upstream_breaker_state"));
+  EXPECT_FALSE(detail::gauge_value("perflab_upstream_breaker_state_total 7\n", "perflab_upstream_breaker_state"));
+  EXPECT_FALSE(detail::gauge_value("perflab_upstream_breaker_state nan?\n", "perflab_upstream_breaker_state"));
+}
+
+// The three resilience scenarios, read as `loadgen run` reads them (no run): two variants each,
+// differing in the one policy the experiment is about, a dependency with a fault profile the
+// [[fault]] replaces for a window inside the measured phase, and the front wired to it.
+struct resilience_case {
+  const char* file;
+  const char* dependency;
+  const char* axis;                 // the front's option the variants differ in
+  std::vector<std::string> values;  // its value per variant
+  std::string front_model;
+  std::chrono::nanoseconds fault_at, fault_duration;
+  std::size_t hello_probes;         // [[action]] GET /hello
+};
+
+TEST(ResilienceScenarios, EachComparesOnePolicyAroundAScheduledFault) {
+  const char* src = std::getenv("PERFLAB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "PERFLAB_SOURCE_DIR is set by ctest";
+  const resilience_case cases[] = {
+      {"resilience-no-timeout.toml", "dep", "upstream-timeout", {"30s", "200ms"}, "thread-pool", 6s, 10s, 8},
+      {"resilience-breaker.toml", "dep", "upstream-breaker",
+       {"none", "count:20,min=10,failure=50%,open=2s,half-open=3"}, "reactor", 5s, 6s, 0},
+      {"resilience-bulkhead.toml", "slow", "upstream-bulkhead", {"0", "4"}, "thread-pool", 6s, 10s, 8},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    auto sc = load_scenario(fs::path(src) / "scenarios" / c.file);
+    ASSERT_TRUE(sc) << sc.error().to_string();
+    ASSERT_EQ(sc->variants.size(), c.values.size());
+    for (std::size_t i = 0; i < c.values.size(); ++i) {
+      const auto& v = sc->variants[i];
+      EXPECT_EQ(v.target.model, c.front_model);
+      EXPECT_EQ(v.target.params.at(c.axis), c.values[i]);
+      EXPECT_EQ(v.target.params.at("upstream"), std::string("{") + c.dependency + "}");
+      ASSERT_EQ(v.dependencies.size(), 1u);
+      EXPECT_EQ(v.dependencies[0].name, c.dependency);
+      EXPECT_TRUE(v.dependencies[0].admin);  // the fault is posted to it
+      EXPECT_EQ(v.dependencies[0].params.at("fault-profile"), "latency=fixed:1ms");
+      EXPECT_EQ(v.load.kind, "open");
+      std::size_t faults = 0, probes = 0;
+      for (const auto& e : v.schedule) {
+        if (e.what == timed_event_spec::kind::fault) {
+          ++faults;
+          EXPECT_EQ(e.target, c.dependency);
+          EXPECT_EQ(e.at, c.fault_at);
+          EXPECT_EQ(e.duration, c.fault_duration);
+          EXPECT_LE(e.at + e.duration, v.load.duration);  // the recovery is measured too
+        } else {
+          probes += e.method == "GET" && e.path == "/hello" ? 1 : 0;
+          EXPECT_EQ(e.target, "");
+          EXPECT_LT(e.at, v.load.duration);
+        }
+      }
+      EXPECT_EQ(faults, 1u);
+      EXPECT_EQ(probes, c.hello_probes);
+    }
+  }
 }
 
 }  // namespace

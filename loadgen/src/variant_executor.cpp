@@ -26,6 +26,7 @@
 #include "perflab/loadgen/thresholds.hpp"
 #include "dependencies.hpp"
 #include "search_runner.hpp"
+#include "target_sampler.hpp"
 #include "timed_events.hpp"
 
 namespace perflab::loadgen::detail {
@@ -245,6 +246,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   const target_spec main_target = with_urls(spec.target, deps.urls());
   std::map<std::string, std::int64_t> dep_requests;  // requests each answered in the measured phase
   std::vector<result::timed_event> events;           // [[fault]] and [[action]] as they happened
+  std::vector<result::metric_series> target_metrics; // each target's /metrics, per second of the phase
 
   result::target_info ti;
   ti.spawned = spec.target.spawn;
@@ -322,20 +324,25 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     }
     // [[fault]] and [[action]] during the measured phase, and the request counters at its ends
     // (timed_events.hpp): only in runs with dependencies or a schedule.
+    // target_sampler.hpp: each target's /metrics once a second (breaker state, requests/s).
     std::optional<event_scheduler> sched;
+    std::optional<target_sampler> sampler;
     if (!spec.dependencies.empty() || !spec.schedule.empty()) {
       auto urls = deps.urls();
       urls[""] = ti.url;
       sched.emplace(spec.schedule, urls, true);
+      sampler.emplace(urls);
       cfg.on_measure_start = [&, before = cfg.on_measure_start] {
         if (before) before();
         deps.sample_start();
         sched->measure_started();
+        sampler->measure_started();
       };
       cfg.on_measure_end = [&, before = cfg.on_measure_end] {
         if (before) before();
         deps.sample_end();
         sched->measure_ended();
+        sampler->measure_ended();
       };
     }
     const bool interrupted_before = interrupt_flag().load();
@@ -347,6 +354,10 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       events = sched->events();
       ti.requests = sched->requests("");
       for (const auto& d : spec.dependencies) dep_requests[d.name] = sched->requests(d.name);
+    }
+    if (sampler) {
+      sampler->finish();  // joined: its points are complete and visible here
+      target_metrics = sampler->series();
     }
     if (died.load() && !interrupted_before) interrupt_flag().store(false);  // our stop, not the user's
 
@@ -413,6 +424,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       if (auto it = dep_requests.find(d.name); it != dep_requests.end()) d.requests = it->second;
   }
   vo.v.events = std::move(events);
+  vo.v.target_metrics = std::move(target_metrics);
   vo.v.name = spec.name;
   vo.v.params = spec.params;
   vo.v.repeat = repeat;

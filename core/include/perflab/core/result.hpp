@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace perflab::result {
@@ -205,6 +206,19 @@ struct timed_event {
   std::string error;         // why it failed or was not sent ("" when it worked)
 };
 
+// One number from a target's /metrics over time, read by the runner once per second of the
+// measured phase (schema 7; only in runs with dependencies or timed events). Points are (t_s,
+// value) with t_s in seconds from the start of the measured phase; a second whose scrape got no
+// answer in time (a target too busy to serve /metrics) has no point.
+struct metric_series {
+  std::string target;  // "" the measured target, else its [[target]] name
+  // "requests_per_s": requests answered per second (perflab_target_requests_total but /metrics,
+  //   /health and /admin/*), between two scrapes, at the first one's time;
+  // "breaker_state": perflab_upstream_breaker_state (0 closed, 1 open, 2 half-open), at the scrape.
+  std::string metric;
+  std::vector<std::pair<double, double>> points;
+};
+
 struct threshold_verdict {
   std::string expression;  // as written, e.g. "ttlb.p99 < 50ms"
   double actual = 0;       // measured value in the expression's unit base (us for latency, fraction for rates)
@@ -269,6 +283,7 @@ struct variant {
   std::map<std::string, std::int64_t> statuses;  // schema 6: complete responses to measured requests by status code
   std::vector<target_info> dependencies;     // schema 6: the named [[target]]s, in start order
   std::vector<timed_event> events;           // schema 6: [[fault]] and [[action]], by scheduled start
+  std::vector<metric_series> target_metrics; // schema 7: targets' /metrics per second (breaker state, requests/s)
   std::vector<threshold_verdict> thresholds;
   std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
   std::string series_csv;                    // file name of the per-second CSV, relative to run dir

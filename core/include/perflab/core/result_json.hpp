@@ -31,6 +31,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model
                                                 requests)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(timed_event, kind, target, spec, restored, method, path, at_s,
                                                 duration_s, start_s, end_s, status, error)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(metric_series, target, metric, points)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
                                                 measured_s, sent, completed, succeeded, completed_in_window,
@@ -40,7 +41,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
                                                 send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
                                                 mb_out_per_s, bytes_per_response, series, loadgen, target,
-                                                statuses, dependencies, events, thresholds, interval_log, series_csv, stopped_early, stop_condition)
+                                                statuses, dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
                                                 range_high, resolution, confirmations, verdict, capacity, band_low,

@@ -1,0 +1,103 @@
+#include "target_sampler.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "timed_events.hpp"
+
+namespace perflab::loadgen::detail {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+}  // namespace
+
+std::optional<double> gauge_value(std::string_view text, std::string_view name) {
+  for (std::size_t pos = 0; (pos = text.find(name, pos)) != std::string_view::npos; pos += name.size()) {
+    if (pos > 0 && text[pos - 1] != '\n') continue;  // the start of a line, not a longer name's tail
+    const auto rest = text.substr(pos + name.size());
+    if (rest.empty() || rest[0] != ' ') continue;    // labels or a longer name
+    // The value is the next token (an optional timestamp may follow it).
+    auto value = rest.substr(1, rest.find('\n') - 1);
+    value = value.substr(0, value.find_first_of(" \r"));
+    double v = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc{} || p != value.data() + value.size()) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
+target_sampler::target_sampler(std::map<std::string, std::string> targets, std::chrono::nanoseconds period,
+                               std::chrono::nanoseconds scrape_timeout)
+    : urls_(std::move(targets)), period_(period), scrape_timeout_(scrape_timeout) {
+  thread_ = std::thread([this] { run(); });
+}
+
+target_sampler::~target_sampler() { finish(); }
+
+void target_sampler::measure_started() {
+  std::lock_guard lk(mu_);
+  if (started_) return;
+  started_ = true;
+  t0_ = clock_type::now();
+  cv_.notify_all();
+}
+
+void target_sampler::measure_ended() {
+  std::lock_guard lk(mu_);
+  ended_ = true;
+  cv_.notify_all();
+}
+
+void target_sampler::finish() {
+  {
+    std::lock_guard lk(mu_);
+    finishing_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void target_sampler::sample() {
+  for (const auto& [name, url] : urls_) {
+    const auto hp = split_url(url);
+    if (!hp) continue;
+    auto r = http_request(hp->first, hp->second, "GET", "/metrics", "", scrape_timeout_);
+    const double t = std::chrono::duration<double>(clock_type::now() - t0_).count();
+    if (!r || r->status != 200) continue;  // a gap: the target did not answer in time
+    std::lock_guard lk(mu_);
+    if (auto n = requests_answered(r->body)) {
+      auto& last = last_[name];
+      if (last.t_s >= 0 && t > last.t_s)
+        points_[{name, "requests_per_s"}].emplace_back(last.t_s, (*n - last.requests) / (t - last.t_s));
+      last = {t, *n};
+    }
+    if (auto state = gauge_value(r->body, "perflab_upstream_breaker_state"))
+      points_[{name, "breaker_state"}].emplace_back(t, *state);
+  }
+}
+
+void target_sampler::run() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return started_ || finishing_; });
+  auto stopped = [&] { return ended_ || finishing_; };
+  // A sample at the phase's start, then one per period; a round that overran skips to the next
+  // tick still ahead rather than sampling twice in a row.
+  for (std::int64_t k = 0; !stopped();) {
+    lk.unlock();
+    sample();
+    lk.lock();
+    const auto elapsed = clock_type::now() - t0_;
+    k = std::max<std::int64_t>(k + 1, elapsed / period_ + 1);
+    if (cv_.wait_until(lk, t0_ + period_ * k, stopped)) break;
+  }
+}
+
+std::vector<result::metric_series> target_sampler::series() const {
+  std::lock_guard lk(mu_);
+  std::vector<result::metric_series> out;
+  for (const auto& [key, points] : points_) out.push_back({key.first, key.second, points});
+  return out;
+}
+
+}  // namespace perflab::loadgen::detail

@@ -1,0 +1,67 @@
+#pragma once
+// Internal to the scenario runner: each target's /metrics read once per second of the measured
+// phase (docs/scenarios.md, "Dependencies, faults and timed actions"), for the report's time
+// series under the fault markers: a breaker's state (perflab_upstream_breaker_state) and the
+// requests each target answered per second. A thread of its own, beside the event scheduler's, so
+// a fault request that waits never delays a sample; each scrape is one short request on a fresh
+// connection, and a target that does not answer within the scrape timeout leaves a gap (a
+// thread-pool front whose workers all wait on a dependency cannot serve its /metrics either).
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "perflab/core/result.hpp"
+
+namespace perflab::loadgen::detail {
+
+// The value of an unlabelled sample `name VALUE` in a Prometheus text exposition (nullopt
+// without it): e.g. perflab_upstream_breaker_state.
+std::optional<double> gauge_value(std::string_view metrics_text, std::string_view name);
+
+class target_sampler {
+ public:
+  // targets: name ("" = the measured target) -> URL. A scrape waits at most scrape_timeout
+  // (below the period, so one slow target cannot push the next second's samples back).
+  explicit target_sampler(std::map<std::string, std::string> targets,
+                          std::chrono::nanoseconds period = std::chrono::seconds(1),
+                          std::chrono::nanoseconds scrape_timeout = std::chrono::milliseconds(800));
+  ~target_sampler();
+  target_sampler(const target_sampler&) = delete;
+  target_sampler& operator=(const target_sampler&) = delete;
+
+  // From the engine's phase callbacks: cheap (a time and a notify).
+  void measure_started();
+  void measure_ended();
+  // Stops sampling and joins the thread.
+  void finish();
+
+  // Per target and metric, in target name order ("" first); read after finish().
+  std::vector<result::metric_series> series() const;
+
+ private:
+  void run();
+  void sample();
+
+  struct last_count {
+    double t_s = -1;
+    double requests = 0;
+  };
+  std::map<std::string, std::string> urls_;
+  std::chrono::nanoseconds period_, scrape_timeout_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, ended_ = false, finishing_ = false;
+  std::chrono::steady_clock::time_point t0_{};
+  std::map<std::string, last_count> last_;  // the thread's own
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> points_;
+  std::thread thread_;
+};
+
+}  // namespace perflab::loadgen::detail
