@@ -437,6 +437,7 @@ void asio_worker::park_retry(connection& c, std::int64_t ready) {
 }
 
 void asio_worker::send_retry(connection& c, bool idle) {
+  advance(now_ns());  // before it leaves the heap: a warm-up retry crossing into the measured phase is carried in
   std::pop_heap(retry_heap_.begin(), retry_heap_.end(), std::greater<>{});
   const std::uint32_t i = retry_heap_.back().second;
   retry_heap_.pop_back();

@@ -35,6 +35,9 @@ void asio_worker::enter_measured() {
         (c.st == connection::state::closing && c.retrying)) {
       c.measured = c.carried = true;
       ++totals_.carried_in;
+    } else if (c.st == connection::state::connecting && c.policy_retry) {
+      c.measured = c.carried = true;  // closed loop: a warm-up request's retry, reconnecting
+      ++totals_.carried_in;
     } else if (c.st == connection::state::connecting) {
       c.measured = true;  // closed loop: its request starts at the write, in the measured phase
     }
@@ -157,10 +160,10 @@ void asio_worker::closed_loop_next(connection& c) {
   if (c.retry_wait) {
     // Its request's retry, before the next request (also in the drain: the request is in flight).
     if (phase_ == phase::done) return;
+    advance(now_ns());  // while still waiting: a warm-up request crossing into the measured phase is carried in
     c.retry_wait = false;
     --retry_waiting_;
     c.policy_retry = true;
-    advance(now_ns());
     if (c.st == connection::state::idle)
       send(c, c.intended_ns);
     else

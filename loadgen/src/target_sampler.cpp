@@ -59,10 +59,15 @@ void target_sampler::finish() {
 }
 
 void target_sampler::sample() {
+  // One deadline for the round, not one per target: with several slow targets the round still
+  // ends below the period, and the targets it had no time for get a gap.
+  const auto round_end = clock_type::now() + scrape_timeout_;
   for (const auto& [name, url] : urls_) {
     const auto hp = split_url(url);
     if (!hp) continue;
-    auto r = http_request(hp->first, hp->second, "GET", "/metrics", "", scrape_timeout_);
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(round_end - clock_type::now());
+    if (left <= std::chrono::nanoseconds::zero()) break;
+    auto r = http_request(hp->first, hp->second, "GET", "/metrics", "", left);
     const double t = std::chrono::duration<double>(clock_type::now() - t0_).count();
     if (!r || r->status != 200) continue;  // a gap: the target did not answer in time
     std::lock_guard lk(mu_);

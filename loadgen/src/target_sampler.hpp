@@ -27,8 +27,9 @@ std::optional<double> gauge_value(std::string_view metrics_text, std::string_vie
 
 class target_sampler {
  public:
-  // targets: name ("" = the measured target) -> URL. A scrape waits at most scrape_timeout
-  // (below the period, so one slow target cannot push the next second's samples back).
+  // targets: name ("" = the measured target) -> URL. A round of scrapes (every target, one after
+  // another) takes at most scrape_timeout (below the period, so slow targets cannot push the next
+  // second's samples back).
   explicit target_sampler(std::map<std::string, std::string> targets,
                           std::chrono::nanoseconds period = std::chrono::seconds(1),
                           std::chrono::nanoseconds scrape_timeout = std::chrono::milliseconds(800));

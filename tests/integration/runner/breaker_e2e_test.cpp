@@ -1,5 +1,5 @@
 // A circuit breaker through an outage end to end (`loadgen run`, issue 17): a reactor front with
-// --upstream-breaker calls a dependency that answers 503 to everything from 0.4 s of a 2 s phase on. Checked
+// --upstream-breaker calls a dependency that answers 503 to everything from 0.4 s of a 3 s phase on. Checked
 // through run.json (and its schema): the runner's once-a-second reading of the front's
 // perflab_upstream_breaker_state starts closed and shows the breaker open (or half-open) after the
 // fault, and the physics of a breaker: once open, the dependency sees only the calls that opened it
@@ -36,7 +36,7 @@ upstream-breaker = "count:10,min=10,failure=50%,open=1s,half-open=2"
 [load]
 model = "open"
 rate = "100/s"
-duration = "2s"
+duration = "3s"
 timeout = "2s"
 max_error_rate = "100%"
 send_lag_bound = "200ms"   # a busy CI machine: only a loadgen far behind is flagged
@@ -67,10 +67,10 @@ spec = "error=1:503"
   ASSERT_GE(dep.requests, 0);
 
   // Before the fault every request reached the dependency; after it, at most the 10 calls that
-  // open the breaker (min=10, all failing), the half-open trials (2 per 1 s open wait over the ~1.6 s
+  // open the breaker (min=10, all failing), the half-open trials (2 per 1 s open wait over the ~2.6 s
   // left) and a few in flight at each edge. Without a breaker it would be every request sent.
   const double before = std::ceil(fault.start_s * 100);
-  const double trials = 2 * std::ceil(2.0 - fault.start_s);
+  const double trials = 2 * std::ceil(3.0 - fault.start_s);
   EXPECT_LE(static_cast<double>(dep.requests), before + 10 + trials + 10) << "sent " << v.sent;
   EXPECT_LT(static_cast<double>(dep.requests), 0.6 * static_cast<double>(v.sent));
   EXPECT_GT(v.sent, 120);
@@ -86,12 +86,16 @@ spec = "error=1:503"
     if (m.target == "dep" && m.metric == "requests_per_s") dep_rate = &m;
   }
   ASSERT_NE(state, nullptr);
+  // Three seconds of once-a-second readings leave at least two after the fault however late the
+  // scheduler sent it (it reads every target's /metrics first) or whichever reading timed out.
   ASSERT_GE(state->points.size(), 2u);
-  EXPECT_LT(state->points.front().first, 0.4);
-  EXPECT_EQ(state->points.front().second, 0);  // closed before the fault
   double worst_after = 0;
-  for (const auto& [t, s] : state->points)
+  for (const auto& [t, s] : state->points) {
+    if (t < fault.start_s) {
+      EXPECT_EQ(s, 0) << "open at " << t << " s, before the fault";
+    }
     if (t > fault.start_s + 0.3) worst_after = std::max(worst_after, s);
+  }
   EXPECT_GE(worst_after, 1) << "never open after the fault";
   ASSERT_NE(dep_rate, nullptr);
   EXPECT_FALSE(dep_rate->points.empty());
