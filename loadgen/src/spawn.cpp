@@ -342,7 +342,11 @@ int ms_left(clock_type::time_point deadline) noexcept {
       0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count()));
 }
 
-tl::expected<int, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
+owned_fd::~owned_fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+tl::expected<owned_fd, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
                                                clock_type::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -378,7 +382,7 @@ tl::expected<int, std::string> connect_and_send(const std::string& host, int por
     pollfd w{fd, POLLOUT, 0};
     if (::poll(&w, 1, ms_left(deadline)) <= 0) return failed("send: timed out");
   }
-  return fd;
+  return owned_fd(fd);
 }
 
 tl::expected<int, std::string> http_probe(const std::string& host, int port, const std::string& path,
@@ -387,11 +391,7 @@ tl::expected<int, std::string> http_probe(const std::string& host, int port, con
   const auto sent = connect_and_send(
       host, port, fmt::format("GET {} HTTP/1.1\r\nHost: {}:{}\r\nConnection: close\r\n\r\n", path, host, port), deadline);
   if (!sent) return tl::unexpected(sent.error());
-  const int fd = *sent;
-  struct guard {
-    int fd;
-    ~guard() { ::close(fd); }
-  } g{fd};
+  const int fd = sent->get();  // closed when `sent` goes
   auto left_ms = [&] { return ms_left(deadline); };
   // The same response parser as the engine's, so a target the probe accepts is one the load can
   // parse. The status counts once the head is in (1xx interim responses are skipped); the body is

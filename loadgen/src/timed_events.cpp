@@ -61,11 +61,7 @@ tl::expected<http_reply, std::string> http_request(const std::string& host, int 
                   path, host, port, body.size(), body),
       deadline);
   if (!sent) return tl::unexpected(sent.error());
-  const int fd = *sent;
-  struct guard {
-    int fd;
-    ~guard() { ::close(fd); }
-  } g{fd};
+  const int fd = sent->get();  // closed when `sent` goes
   auto left_ms = [&] { return ms_left(deadline); };
   std::string in;
   char buf[4096];

@@ -100,9 +100,20 @@ class child_process {
 
 // The runner's small HTTP exchanges (http_probe, the timed events' requests) start here: a
 // non-blocking TCP socket connected to host:port with all of `request` sent, or what failed
-// ("cannot resolve ...", "connect: ...", "send: ...", "... timed out" past deadline). The caller
-// closes the descriptor. Blocking (poll), bounded by deadline.
-tl::expected<int, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
+// ("cannot resolve ...", "connect: ...", "send: ...", "... timed out" past deadline). The socket
+// is closed when the returned owner goes. Blocking (poll), bounded by deadline.
+class owned_fd {
+ public:
+  explicit owned_fd(int fd) noexcept : fd_(fd) {}
+  owned_fd(owned_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  owned_fd& operator=(owned_fd&&) = delete;
+  ~owned_fd();
+  int get() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+tl::expected<owned_fd, std::string> connect_and_send(const std::string& host, int port, std::string_view request,
                                                std::chrono::steady_clock::time_point deadline);
 // Milliseconds left until deadline (0 once it has passed), for poll().
 int ms_left(std::chrono::steady_clock::time_point deadline) noexcept;
