@@ -3,6 +3,7 @@
 // amplification), every [[fault]] and [[action]] with its scheduled and actual times, and the
 // markers the time-series plots draw for them.
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -78,7 +79,59 @@ std::vector<std::pair<plot_spec, titled_plot>> target_metric_plots(const std::ve
                     "is the load that reached it (retries multiply it, an open breaker or a full bulkhead cuts it). "
                     "A missing point: the target did not answer the scrape within 800 ms." + shaded}});
   }
+  if (auto spec = make("pool_waiting", "Requests waiting for a database connection", "waiting requests");
+      !spec.lines.empty()) {
+    out.push_back({std::move(spec),
+                   {"pool-waiting",
+                    "Requests waiting in each target's database pool (its FIFO acquire queue, "
+                    "perflab_db_pool_waiting) at the runner's scrape once a second of the measured phase: above the "
+                    "pool's capacity (size / query time, Little's law) the queue grows until the acquire timeout "
+                    "caps it near rate x timeout." + shaded}});
+  }
+  if (auto spec = make("pool_acquire_wait_ms", "Mean wait for a database connection, per second", "ms");
+      !spec.lines.empty()) {
+    out.push_back({std::move(spec),
+                   {"pool-acquire-wait",
+                    "The mean time the acquisitions served in each second waited for a connection "
+                    "(perflab_db_pool_acquire_wait_seconds sum / count between two scrapes); requests that timed out "
+                    "are not in it (they are the 503s)." + shaded}});
+  }
   return out;
+}
+
+void add_pool(document& doc, const std::vector<loaded_variant>& vars) {
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? -1.0 : v[v.size() / 2];
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& lv : vars) {
+    // One row per target whose pool was sampled: metric name -> values, per target.
+    std::map<std::string, std::map<std::string, std::vector<double>>> by_target;
+    for (const auto& m : lv.v->target_metrics) {
+      if (m.metric.rfind("pool_", 0) != 0) continue;
+      for (const auto& [t, value] : m.points) by_target[m.target][m.metric].push_back(value);
+    }
+    for (auto& [target, metrics] : by_target) {
+      auto& peak = metrics["pool_waiting_peak"];
+      auto& waiting = metrics["pool_waiting"];
+      const double wait_ms = median(metrics["pool_acquire_wait_ms"]);
+      rows.push_back({lv.label, target_name(target),
+                      peak.empty() ? "-" : fmt::format("{:.0f}", *std::max_element(peak.begin(), peak.end())),
+                      waiting.empty() ? "-" : fmt::format("{:.0f}", *std::max_element(waiting.begin(), waiting.end())),
+                      waiting.empty() ? "-" : fmt::format("{:.0f}", waiting.back()),
+                      wait_ms < 0 ? "-" : fmt::format("{:.1f}", wait_ms)});
+    }
+  }
+  if (rows.empty()) return;
+  doc.heading(2, "Database pool");
+  doc.para("Each target's connection pool, from its /metrics read once a second of the measured phase: the most "
+           "requests waiting for a connection at once since the target started (perflab_db_pool_waiting_peak, so "
+           "the warm-up counts too), the most seen at a scrape and at the last one, and the median over the "
+           "seconds of the mean acquire wait of the requests served in each (timeouts excluded).");
+  doc.table({"variant", "target", "peak waiters", "most waiting at a scrape", "waiting at the end",
+             "acquire wait ms (median second)"},
+            std::move(rows));
 }
 
 void add_events(document& doc, const std::vector<loaded_variant>& vars) {

@@ -153,4 +153,34 @@ TEST(ReportEvents, PlotsTheBreakerStateAndEachTargetsRequestsUnderTheFaults) {
   fs::remove_all(dir);
 }
 
+TEST(ReportEvents, PoolWaitersAndAcquireWaitGetATableAndTwoPlots) {
+  const fs::path dir = fs::temp_directory_path() / ("perflab_report_pool_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto run = analysis::testing::write_synthetic_run(dir, {{"rate=80", {{"rate", "80"}}}});
+  ASSERT_TRUE(run) << run.error();
+  auto& v = run->variants.at(0);
+  v.target_metrics.push_back({"", "pool_acquire_wait_ms", {{0.0, 240}, {1.0, 250}, {2.0, 251}}});
+  v.target_metrics.push_back({"", "pool_waiting", {{0.0, 12}, {1.0, 19}, {2.0, 17}, {3.0, 18}}});
+  v.target_metrics.push_back({"", "pool_waiting_peak", {{0.0, 20}, {1.0, 23}, {2.0, 23}, {3.0, 23}}});
+  ASSERT_TRUE(result::write_run_json(dir / "run.json", *run));
+
+  std::vector<analysis::detail::loaded_variant> vars(1);
+  vars[0].v = &v;
+  vars[0].label = "rate=80";
+  auto plots = analysis::detail::target_metric_plots(vars);
+  ASSERT_EQ(plots.size(), 2u);  // no breaker, no requests series: the pool's two
+  EXPECT_EQ(plots[0].second.file_stem, "pool-waiting");
+  EXPECT_EQ(plots[0].first.lines.at(0).points.size(), 4u);
+  EXPECT_EQ(plots[1].second.file_stem, "pool-acquire-wait");
+
+  auto paths = analysis::render_report({dir}, dir / "out");
+  ASSERT_TRUE(paths) << paths.error();
+  const std::string md = slurp(paths->markdown);
+  EXPECT_NE(md.find("## Database pool"), std::string::npos) << md;
+  // peak 23 (the target's own peak, not the most seen at a scrape), 19 at a scrape, 18 at the end,
+  // the median second's mean wait 250 ms.
+  EXPECT_NE(md.find("| rate=80 | measured | 23 | 19 | 18 | 250.0 |"), std::string::npos) << md;
+  fs::remove_all(dir);
+}
+
 }  // namespace

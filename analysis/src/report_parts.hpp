@@ -58,6 +58,9 @@ void add_tables(document& doc, const std::vector<loaded_variant>& vars);
 // "Dependencies, faults and timed actions" (report_events.cpp): each target's cost and requests
 // per loadgen request (load amplification), every [[fault]] and [[action]]. Nothing without them.
 void add_events(document& doc, const std::vector<loaded_variant>& vars);
+// "Database pool" (report_events.cpp): each sampled pool's peak and sampled waiters and its acquire
+// wait. Nothing for runs without a pool's metrics.
+void add_pool(document& doc, const std::vector<loaded_variant>& vars);
 // "Plots": spectra, throughput over time, sweeps; what could not be drawn, and why, as bullets.
 void add_plots(document& doc, const std::vector<loaded_variant>& vars);
 
@@ -80,8 +83,8 @@ struct marker;  // plot.hpp
 std::vector<marker> event_markers(const std::vector<loaded_variant>& vars);
 
 // The time-series plots of the targets' /metrics as the runner sampled them each second
-// (report_events.cpp): each breaker's state, and the requests each target answered per second,
-// with the fault markers. Empty for runs without them.
+// (report_events.cpp): each breaker's state, the requests each target answered per second, a
+// database pool's waiters and mean acquire wait, with the fault markers. Empty for runs without them.
 struct plot_spec;  // plot.hpp
 struct titled_plot {
   std::string file_stem;

@@ -3,6 +3,7 @@
 // target_sampler.cpp), and the shipped resilience scenarios (issue 17) as a user runs them.
 #include "perflab/loadgen/scenario.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "dependencies.hpp"
@@ -133,6 +134,31 @@ TEST(TargetSampler, GaugeValueReadsOneUnlabelledSample) {
   EXPECT_FALSE(detail::gauge_value("x_perflab_upstream_breaker_state 1\n", "perflab_upstream_breaker_state"));
   EXPECT_FALSE(detail::gauge_value("perflab_upstream_breaker_state_total 7\n", "perflab_upstream_breaker_state"));
   EXPECT_FALSE(detail::gauge_value("perflab_upstream_breaker_state nan?\n", "perflab_upstream_breaker_state"));
+}
+
+TEST(TargetSampler, PoolWaitersAndTheMeanAcquireWaitOfEachIntervalFromTwoScrapes) {
+  detail::target_sampler sampler({});  // no URL: nothing is scraped, record() is fed by hand
+  auto scrape = [](int requests, int waiting, int peak, double wait_sum, int wait_count) {
+    return fmt::format("perflab_target_requests_total{{endpoint=\"/db/query\"}} {}\n"
+                       "# HELP perflab_db_pool_waiting Requests waiting for a connection now.\n"
+                       "perflab_db_pool_waiting {}\n"
+                       "perflab_db_pool_waiting_peak {}\n"
+                       "perflab_db_pool_acquire_wait_seconds_bucket{{le=\"+Inf\"}} {}\n"
+                       "perflab_db_pool_acquire_wait_seconds_sum {}\n"
+                       "perflab_db_pool_acquire_wait_seconds_count {}\n",
+                       requests, waiting, peak, wait_count, wait_sum, wait_count);
+  };
+  sampler.record("", 0.0, scrape(100, 10, 12, 5.0, 80));
+  sampler.record("", 1.0, scrape(150, 20, 21, 17.5, 130));   // 50 served in the second, 12.5 s of waits
+  sampler.record("", 2.0, scrape(150, 20, 21, 17.5, 130));   // none served: no mean for that second
+  sampler.finish();
+  std::map<std::string, std::vector<std::pair<double, double>>> got;
+  for (auto& m : sampler.series()) got[m.metric] = m.points;
+  EXPECT_EQ(got["pool_waiting"], (std::vector<std::pair<double, double>>{{0, 10}, {1, 20}, {2, 20}}));
+  EXPECT_EQ(got["pool_waiting_peak"], (std::vector<std::pair<double, double>>{{0, 12}, {1, 21}, {2, 21}}));
+  EXPECT_EQ(got["pool_acquire_wait_ms"], (std::vector<std::pair<double, double>>{{0, 250}}));
+  EXPECT_EQ(got["requests_per_s"], (std::vector<std::pair<double, double>>{{0, 50}, {1, 0}}));
+  EXPECT_EQ(got.count("breaker_state"), 0u);
 }
 
 // The three resilience scenarios, read as `loadgen run` reads them (no run): two variants each,

@@ -70,16 +70,36 @@ void target_sampler::sample() {
     auto r = http_request(hp->first, hp->second, "GET", "/metrics", "", left);
     const double t = std::chrono::duration<double>(clock_type::now() - t0_).count();
     if (!r || r->status != 200) continue;  // a gap: the target did not answer in time
-    std::lock_guard lk(mu_);
-    if (auto n = requests_answered(r->body)) {
-      auto& last = last_[name];
-      if (last.t_s >= 0 && t > last.t_s)
-        points_[{name, "requests_per_s"}].emplace_back(last.t_s, (*n - last.requests) / (t - last.t_s));
-      last = {t, *n};
-    }
-    if (auto state = gauge_value(r->body, "perflab_upstream_breaker_state"))
-      points_[{name, "breaker_state"}].emplace_back(t, *state);
+    record(name, t, r->body);
   }
+}
+
+void target_sampler::record(const std::string& name, double t, std::string_view body) {
+  std::lock_guard lk(mu_);
+  auto& last = last_[name];
+  // A counter's rate or mean over the interval since the previous scrape, at that scrape's time.
+  auto since_last = [&](double prev_t) { return prev_t >= 0 && t > prev_t; };
+  if (auto n = requests_answered(body)) {
+    if (since_last(last.t_s) && last.requests >= 0)
+      points_[{name, "requests_per_s"}].emplace_back(last.t_s, (*n - last.requests) / (t - last.t_s));
+    last.requests = *n;
+  }
+  if (auto state = gauge_value(body, "perflab_upstream_breaker_state"))
+    points_[{name, "breaker_state"}].emplace_back(t, *state);
+  if (auto w = gauge_value(body, "perflab_db_pool_waiting")) points_[{name, "pool_waiting"}].emplace_back(t, *w);
+  if (auto w = gauge_value(body, "perflab_db_pool_waiting_peak"))
+    points_[{name, "pool_waiting_peak"}].emplace_back(t, *w);
+  const auto sum = gauge_value(body, "perflab_db_pool_acquire_wait_seconds_sum");
+  const auto count = gauge_value(body, "perflab_db_pool_acquire_wait_seconds_count");
+  if (sum && count) {
+    // The mean wait of the acquisitions served in the interval (none served: no point).
+    if (since_last(last.t_s) && last.wait_count >= 0 && *count > last.wait_count)
+      points_[{name, "pool_acquire_wait_ms"}].emplace_back(
+          last.t_s, 1e3 * (*sum - last.wait_sum_s) / (*count - last.wait_count));
+    last.wait_sum_s = *sum;
+    last.wait_count = *count;
+  }
+  last.t_s = t;
 }
 
 void target_sampler::run() {

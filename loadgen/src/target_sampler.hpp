@@ -1,8 +1,9 @@
 #pragma once
 // Internal to the scenario runner: each target's /metrics read once per second of the measured
 // phase (docs/scenarios.md, "Dependencies, faults and timed actions"), for the report's time
-// series under the fault markers: a breaker's state (perflab_upstream_breaker_state) and the
-// requests each target answered per second. A thread of its own, beside the event scheduler's, so
+// series under the fault markers: a breaker's state (perflab_upstream_breaker_state), the
+// requests each target answered per second, and a database pool's waiters and acquire wait
+// (perflab_db_pool_*: the queue LAB.md's pool table counts as "peak waiters"). A thread of its own, beside the event scheduler's, so
 // a fault request that waits never delays a sample; each scrape is one short request on a fresh
 // connection, and a target that does not answer within the scrape timeout leaves a gap (a
 // thread-pool front whose workers all wait on a dependency cannot serve its /metrics either).
@@ -46,13 +47,19 @@ class target_sampler {
   // Per target and metric, in target name order ("" first); read after finish().
   std::vector<result::metric_series> series() const;
 
+  // One scrape's body, read at t_s seconds into the measured phase: the points it gives
+  // (result.hpp, metric_series, for the names). sample() calls it; public for its tests.
+  void record(const std::string& target, double t_s, std::string_view metrics_text);
+
  private:
   void run();
   void sample();
 
+  // The previous scrape's counters, for the per-second rates and means.
   struct last_count {
     double t_s = -1;
-    double requests = 0;
+    double requests = -1;
+    double wait_sum_s = -1, wait_count = -1;  // perflab_db_pool_acquire_wait_seconds_{sum,count}
   };
   std::map<std::string, std::string> urls_;
   std::chrono::nanoseconds period_, scrape_timeout_;

@@ -324,24 +324,30 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     }
     // [[fault]] and [[action]] during the measured phase, and the request counters at its ends
     // (timed_events.hpp): only in runs with dependencies or a schedule.
-    // target_sampler.hpp: each target's /metrics once a second (breaker state, requests/s).
+    // target_sampler.hpp: each target's /metrics once a second (breaker state, requests/s, a
+    // database pool's waiters): in those runs, and in a spawned target's with a database.
     std::optional<event_scheduler> sched;
     std::optional<target_sampler> sampler;
-    if (!spec.dependencies.empty() || !spec.schedule.empty()) {
+    const bool with_deps = !spec.dependencies.empty() || !spec.schedule.empty();
+    if (with_deps || (spec.target.spawn && main_target.params.count("db") > 0)) {
       auto urls = deps.urls();
       urls[""] = ti.url;
-      sched.emplace(spec.schedule, urls, true);
+      if (with_deps) sched.emplace(spec.schedule, urls, true);
       sampler.emplace(urls);
       cfg.on_measure_start = [&, before = cfg.on_measure_start] {
         if (before) before();
-        deps.sample_start();
-        sched->measure_started();
+        if (sched) {
+          deps.sample_start();
+          sched->measure_started();
+        }
         sampler->measure_started();
       };
       cfg.on_measure_end = [&, before = cfg.on_measure_end] {
         if (before) before();
-        deps.sample_end();
-        sched->measure_ended();
+        if (sched) {
+          deps.sample_end();
+          sched->measure_ended();
+        }
         sampler->measure_ended();
       };
     }

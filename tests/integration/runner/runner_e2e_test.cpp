@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -211,6 +212,53 @@ path = "/cpu?us=20000"
   const double cpu = v.target.cpu_user_s + v.target.cpu_system_s;
   EXPECT_LE(cpu, 1.1 * v.measured_s) << "one worker, at most one CPU";
   EXPECT_GE(cpu, 0.3 * v.measured_s) << "it was busy through the phase";
+}
+
+// A pool of one with 50 ms queries serves 20 requests/s (Little's law); at 40 arrivals/s the rest
+// queue for up to the 1 s acquire timeout. The runner reads the pool's queue from /metrics each
+// second: the waiters and the acquire wait are the queue's, bounded by rate x timeout.
+TEST_F(Runner, DatabasePoolWaitersAreSampledAndBoundedByTheAcquireTimeout) {
+  fs::path scenario = write("pool.toml", R"(name = "pool"
+[target]
+model = "reactor"
+threads = 1
+db = "sim"
+db-latency = "fixed:50ms"
+pool-size = 1
+pool-acquire-timeout = "1s"
+[load]
+model = "open"
+rate = 40
+connections = 100
+send_lag_bound = "250ms"
+warmup = "250ms"
+duration = "2500ms"
+drain_timeout = "3s"
+max_error_rate = "100%"
+[[request]]
+path = "/db/query"
+)");
+  auto r = loadgen_run(scenario);
+  ASSERT_EQ(r.code, perflab::exit_code::ok) << r.out << r.err;
+  auto run = perflab::result::read_run_json(run_dir());
+  ASSERT_TRUE(run.has_value()) << run.error();
+  const auto& v = run->variants.at(0);
+  EXPECT_LE(v.tps_mean, 21.0) << "one connection, 50 ms queries: at most 20/s";
+  EXPECT_GE(v.tps_mean, 12.0);
+  std::map<std::string, std::vector<std::pair<double, double>>> got;
+  for (const auto& m : v.target_metrics)
+    if (m.target.empty()) got[m.metric] = m.points;
+  ASSERT_FALSE(got["pool_waiting"].empty()) << "a scrape a second of the 2.5 s phase";
+  ASSERT_FALSE(got["pool_waiting_peak"].empty());
+  const double peak = got["pool_waiting_peak"].back().second;
+  EXPECT_GE(peak, 8.0) << "20 arrivals/s beyond the pool's 20/s queue up";
+  EXPECT_LE(peak, 45.0) << "nobody waits past 1 s: at most rate x timeout (+ a late timer's few)";
+  ASSERT_FALSE(got["pool_acquire_wait_ms"].empty());
+  for (const auto& [t, ms] : got["pool_acquire_wait_ms"]) {
+    EXPECT_GT(ms, 50.0) << "at " << t << " s: served acquisitions had queued";
+    EXPECT_LT(ms, 1100.0) << "at " << t << " s: an acquisition waits at most the timeout";
+  }
+  EXPECT_NE(slurp(run_dir() / "report.md").find("## Database pool"), std::string::npos);
 }
 
 // The same target under the same load costs the same memory, whichever variant of the run it

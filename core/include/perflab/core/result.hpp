@@ -207,14 +207,19 @@ struct timed_event {
 };
 
 // One number from a target's /metrics over time, read by the runner once per second of the
-// measured phase (schema 7; only in runs with dependencies or timed events). Points are (t_s,
+// measured phase (schema 7; in runs with dependencies or timed events, and in runs of a spawned
+// target with a database, `db`). Points are (t_s,
 // value) with t_s in seconds from the start of the measured phase; a second whose scrape got no
 // answer in time (a target too busy to serve /metrics) has no point.
 struct metric_series {
   std::string target;  // "" the measured target, else its [[target]] name
   // "requests_per_s": requests answered per second (perflab_target_requests_total but /metrics,
   //   /health and /admin/*), between two scrapes, at the first one's time;
-  // "breaker_state": perflab_upstream_breaker_state (0 closed, 1 open, 2 half-open), at the scrape.
+  // "breaker_state": perflab_upstream_breaker_state (0 closed, 1 open, 2 half-open), at the scrape;
+  // "pool_waiting": perflab_db_pool_waiting (requests waiting for a connection), at the scrape;
+  // "pool_waiting_peak": perflab_db_pool_waiting_peak (the most at once since the target started);
+  // "pool_acquire_wait_ms": the mean acquire wait (perflab_db_pool_acquire_wait_seconds_sum /
+  //   _count) of the acquisitions served between two scrapes, at the first one's time.
   std::string metric;
   std::vector<std::pair<double, double>> points;
 };
