@@ -61,40 +61,33 @@ std::vector<std::pair<plot_spec, titled_plot>> target_metric_plots(const std::ve
     }
     return spec;
   };
-  std::string shaded = markers.empty() ? "" : " Shaded: a fault from its start to its end; dashed red: a timed action.";
-  if (auto spec = make("breaker_state", "Circuit breaker state over time", "state (0 closed, 1 open, 2 half-open)");
-      !spec.lines.empty()) {
-    out.push_back({std::move(spec),
-                   {"breaker-state",
-                    "The breaker's state in each target with --upstream-breaker, read from its /metrics "
-                    "(perflab_upstream_breaker_state) by the runner once a second of the measured phase: 0 closed, 1 "
-                    "open (calls refused at once), 2 half-open (trial calls)." + shaded}});
-  }
-  if (auto spec = make("requests_per_s", "Requests answered per second by each target", "requests per second");
-      !spec.lines.empty()) {
-    out.push_back({std::move(spec),
-                   {"target-requests",
-                    "Requests each target answered per second (its perflab_target_requests_total without /metrics, "
-                    "/health and /admin/*), from its /metrics read by the runner once a second: a dependency's line "
-                    "is the load that reached it (retries multiply it, an open breaker or a full bulkhead cuts it). "
-                    "A missing point: the target did not answer the scrape within 800 ms." + shaded}});
-  }
-  if (auto spec = make("pool_waiting", "Requests waiting for a database connection", "waiting requests");
-      !spec.lines.empty()) {
-    out.push_back({std::move(spec),
-                   {"pool-waiting",
-                    "Requests waiting in each target's database pool (its FIFO acquire queue, "
-                    "perflab_db_pool_waiting) at the runner's scrape once a second of the measured phase: above the "
-                    "pool's capacity (size / query time, Little's law) the queue grows until the acquire timeout "
-                    "caps it near rate x timeout." + shaded}});
-  }
-  if (auto spec = make("pool_acquire_wait_ms", "Mean wait for a database connection, per second", "ms");
-      !spec.lines.empty()) {
-    out.push_back({std::move(spec),
-                   {"pool-acquire-wait",
-                    "The mean time the acquisitions served in each second waited for a connection "
-                    "(perflab_db_pool_acquire_wait_seconds sum / count between two scrapes); requests that timed out "
-                    "are not in it (they are the 503s)." + shaded}});
+  const std::string shaded =
+      markers.empty() ? "" : " Shaded: a fault from its start to its end; dashed red: a timed action.";
+  struct kind {
+    const char *metric, *title, *ylabel, *file_stem, *caption;
+  };
+  static constexpr kind kinds[] = {
+      {"breaker_state", "Circuit breaker state over time", "state (0 closed, 1 open, 2 half-open)", "breaker-state",
+       "The breaker's state in each target with --upstream-breaker, read from its /metrics "
+       "(perflab_upstream_breaker_state) by the runner once a second of the measured phase: 0 closed, 1 open (calls "
+       "refused at once), 2 half-open (trial calls)."},
+      {"requests_per_s", "Requests answered per second by each target", "requests per second", "target-requests",
+       "Requests each target answered per second (its perflab_target_requests_total without /metrics, /health and "
+       "/admin/*), from its /metrics read by the runner once a second: a dependency's line is the load that reached "
+       "it (retries multiply it, an open breaker or a full bulkhead cuts it). A missing point: the target did not "
+       "answer the scrape within 800 ms."},
+      {"pool_waiting", "Requests waiting for a database connection", "waiting requests", "pool-waiting",
+       "Requests waiting in each target's database pool (its FIFO acquire queue, perflab_db_pool_waiting) at the "
+       "runner's scrape once a second of the measured phase: above the pool's capacity (size / query time, Little's "
+       "law) the queue grows until the acquire timeout caps it near rate x timeout."},
+      {"pool_acquire_wait_ms", "Mean wait for a database connection, per second", "ms", "pool-acquire-wait",
+       "The mean time the acquisitions served in each second waited for a connection "
+       "(perflab_db_pool_acquire_wait_seconds sum / count between two scrapes); requests that timed out are not in "
+       "it (they are the 503s)."},
+  };
+  for (const auto& k : kinds) {
+    auto spec = make(k.metric, k.title, k.ylabel);
+    if (!spec.lines.empty()) out.push_back({std::move(spec), {k.file_stem, k.caption + shaded}});
   }
   return out;
 }
