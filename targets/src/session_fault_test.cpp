@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "session_harness.hpp"
+
 #include <perflab/resilience/waiting_room.hpp>
 
 #include <algorithm>
@@ -20,54 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Drives a session as every model does, without sockets (as session_test.cpp's harness).
-struct harness {
-  explicit harness(server_config cfg) : ctx(std::make_unique<server_context>(std::move(cfg))), s(*ctx) {}
-
-  session::step feed(std::string_view bytes) {
-    session::step st = drain(s.process());
-    while (!bytes.empty() && st.what == session::next::read) {
-      auto space = s.read_space();
-      const auto n = std::min(bytes.size(), space.size());
-      std::memcpy(space.data(), bytes.data(), n);
-      s.commit(n);
-      bytes.remove_prefix(n);
-      st = drain(s.process());
-    }
-    return st;
-  }
-  session::step drain(session::step st) {
-    for (;;) {
-      std::size_t wrote = 0;
-      while (s.output_pending()) {
-        const auto o = s.output();
-        out.append(o.buffered).append(o.streamed);
-        wrote += o.size();
-        s.output_written(o.size());
-      }
-      writes.push_back(wrote);
-      if (st.what == session::next::wait) {
-        waits.push_back(st.wait);
-        s.finish_wait();
-      } else if (st.what != session::next::more) {
-        return st;
-      }
-      st = s.process();
-    }
-  }
-  std::vector<int> statuses() const {
-    std::vector<int> v;
-    for (std::size_t p = 0; (p = out.find("HTTP/1.1 ", p)) != std::string::npos; p += 9)
-      v.push_back(std::atoi(out.c_str() + p + 9));
-    return v;
-  }
-
-  std::unique_ptr<server_context> ctx;
-  session s;
-  std::string out;
-  std::vector<std::chrono::microseconds> waits;
-  std::vector<std::size_t> writes;  // bytes written before each step was followed
-};
+using harness = session_harness;
 
 server_config faulty(std::string_view spec, bool admin = false) {
   server_config cfg;

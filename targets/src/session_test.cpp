@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "session_harness.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -12,53 +14,7 @@
 namespace perflab::targets {
 namespace {
 
-// Drives a session the way every model does, without sockets.
-struct harness {
-  explicit harness(server_config cfg = {}) : ctx(std::make_unique<server_context>(std::move(cfg))), s(*ctx) {}
-
-  // Feeds bytes in pieces of `piece` bytes; returns everything written and the last step.
-  session::step feed(std::string_view bytes, std::size_t piece = 1 << 20) {
-    session::step st = drain(s.process());
-    while (!bytes.empty() && st.what == session::next::read) {
-      auto space = s.read_space();
-      const auto n = std::min({piece, bytes.size(), space.size()});
-      std::memcpy(space.data(), bytes.data(), n);
-      s.commit(n);
-      bytes.remove_prefix(n);
-      st = drain(s.process());
-    }
-    return st;
-  }
-  // Writes everything the session has for the client, as a model would, and follows wait and
-  // more steps until the session wants to read or close.
-  session::step drain(session::step st) {
-    for (;;) {
-      while (s.output_pending()) {
-        const auto o = s.output();
-        out.append(o.buffered).append(o.streamed);
-        s.output_written(o.size());
-      }
-      if (st.what == session::next::wait) {  // the test's wait primitive: none
-        waits.push_back(st.wait);
-        s.finish_wait();
-      } else if (st.what != session::next::more) {
-        return st;
-      }
-      st = s.process();
-    }
-  }
-  std::vector<int> statuses() const {
-    std::vector<int> v;
-    for (std::size_t p = 0; (p = out.find("HTTP/1.1 ", p)) != std::string::npos; p += 9)
-      v.push_back(std::atoi(out.c_str() + p + 9));
-    return v;
-  }
-
-  std::unique_ptr<server_context> ctx;
-  session s;
-  std::string out;
-  std::vector<std::chrono::microseconds> waits;
-};
+using harness = session_harness;
 
 struct robustness_case {
   const char* name;
