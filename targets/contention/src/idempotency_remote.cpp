@@ -262,10 +262,14 @@ class worker_store final : public remote_idempotency {
           res.response = std::move(b->stored);
           count(b->v);
           if (b->v == verdict::first) {
-            res.response = r.work();
-            // Not stored (the store failed after the work): the client still gets its order; the
-            // key stays in flight until its lease ends.
-            c.complete(r.key, r.fp, res.response);
+            try {
+              res.response = r.work();
+              // Not stored (the store failed after the work): the client still gets its order;
+              // the key stays in flight until its lease ends.
+              c.complete(r.key, r.fp, res.response);
+            } catch (...) {  // no memory for the response: 503; the key stays in flight (lease)
+              res.error = true;
+            }
           }
         }
         expired_.fetch_add(c.expired(), std::memory_order_relaxed);
