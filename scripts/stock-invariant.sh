@@ -8,7 +8,8 @@
 #   sold = the 200s the loadgen counted = the server's own count of 200s (nothing sold twice,
 #   nothing sold without a buyer hearing it), and every other answer a 409
 # Usage: scripts/stock-invariant.sh [BUILD_DIR] (env: MODEL, THREADS, INITIAL, CONNS, DURATION,
-# STRATEGIES, TARGET_BIN, LOADGEN_BIN)
+# STRATEGIES, TARGET_BIN, LOADGEN_BIN, EXTRA: more lab-target options, e.g. the PostgreSQL strategies'
+#   STRATEGIES='pg-row-lock pg-optimistic' EXTRA="--stock-db $(scripts/services.sh start postgres)")
 set -euo pipefail
 build=${1:-build/release}
 model=${MODEL:-reactor}
@@ -17,6 +18,7 @@ initial=${INITIAL:-100000}
 conns=${CONNS:-256}
 duration=${DURATION:-3s}
 strategies=${STRATEGIES:-"mutex atomic sharded single-writer"}
+read -r -a extra <<<"${EXTRA:-}"
 target=${TARGET_BIN:-$build/targets/lab-target}
 loadgen=${LOADGEN_BIN:-$build/loadgen/loadgen}
 for f in "$target" "$loadgen"; do [[ -x $f ]] || { echo "missing $f (build lab-target and loadgen)" >&2; exit 2; }; done
@@ -31,7 +33,7 @@ fail=0
 printf '%-14s %9s %9s %9s %9s %9s %9s %9s %6s\n' strategy tps 200s 409s other sold remaining srv_200 check
 for s in $strategies; do
   "$target" --model "$model" --threads "$threads" --listen 127.0.0.1:0 --cpu "$cpu_target" \
-    --stock-strategy "$s" --stock-initial "$initial" >"$work/out" 2>"$work/err" &
+    --stock-strategy "$s" --stock-initial "$initial" "${extra[@]}" >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 100); do grep -q listening "$work/out" && break; sleep 0.05; done
   url=$(sed -n 's/^listening //p' "$work/out")

@@ -16,10 +16,13 @@ namespace perflab::targets {
 struct contention_options {
   std::string strategy = "mutex";    // --stock-strategy
   std::string redis;                 // --stock-redis redis://HOST:PORT (the redis strategy)
+  std::string db;                    // --stock-db postgres://... (the pg-row-lock and pg-optimistic strategies)
+  std::string db_connections = "8";  // --stock-db-connections
   std::string initial = "1000";      // --stock-initial: units per item
   std::string items = "1";           // --stock-items
   std::string shards = "0";          // --stock-shards (sharded; 0: one per hardware thread)
   std::string ttl = "24h";           // --idempotency-ttl
+  std::string store = "memory";      // --idempotency-store memory | redis://... | postgres://...
   std::string order_work = "0";      // --order-work
   std::string job_workers = "4";     // --job-workers
   std::string job_queue = "1000";    // --job-queue
@@ -28,13 +31,24 @@ struct contention_options {
 };
 
 inline void add_contention_options(CLI::App& app, contention_options& o) {
-  app.add_option("--stock-strategy", o.strategy, "/stock: mutex | atomic | sharded | single-writer | redis")->capture_default_str();
+  app.add_option("--stock-strategy", o.strategy,
+                 "/stock: mutex | atomic | sharded | single-writer | redis | pg-row-lock | pg-optimistic")
+      ->capture_default_str();
   app.add_option("--stock-redis", o.redis, "/stock redis: redis://HOST:PORT holding the counters (a Lua script per buy)");
+  app.add_option("--stock-db", o.db,
+                 "/stock pg-row-lock, pg-optimistic: postgres://... holding the counters (table perflab_stock, reset at start)");
+  app.add_option("--stock-db-connections", o.db_connections,
+                 "/stock pg-*: connections (and worker threads), the transactions in flight at most")
+      ->capture_default_str();
   app.add_option("--stock-initial", o.initial, "/stock: units of each item at start")->capture_default_str();
   app.add_option("--stock-items", o.items, "/stock: items 0..K-1")->capture_default_str();
   app.add_option("--stock-shards", o.shards, "/stock sharded: shards per item (0: one per hardware thread, at least 2)")
       ->capture_default_str();
   app.add_option("--idempotency-ttl", o.ttl, "POST /orders: a stored response is replayed for this long after it was stored")
+      ->capture_default_str();
+  app.add_option("--idempotency-store", o.store,
+                 "POST /orders: where keys live: memory (this process) | redis://HOST:PORT | postgres://... (shared by "
+                 "servers, table perflab_idempotency)")
       ->capture_default_str();
   app.add_option("--order-work", o.order_work, "POST /orders: the wait creating one order takes (0: none)")
       ->capture_default_str();
@@ -52,7 +66,7 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   const auto strategy = contention::parse_stock_strategy(o.strategy);
   if (!strategy)
     return tl::unexpected("--stock-strategy: unknown strategy '" + o.strategy +
-                          "' (accepted: mutex, atomic, sharded, single-writer, redis)");
+                          "' (accepted: mutex, atomic, sharded, single-writer, redis, pg-row-lock, pg-optimistic)");
   c.strategy = *strategy;
   if (!o.redis.empty()) {
     const auto url = contention::parse_stock_redis_url(o.redis);
@@ -61,6 +75,19 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   }
   if (c.strategy == contention::stock_strategy::redis && o.redis.empty())
     return tl::unexpected(std::string("--stock-strategy: redis needs --stock-redis redis://HOST:PORT"));
+  const bool pg = c.strategy == contention::stock_strategy::pg_row_lock || c.strategy == contention::stock_strategy::pg_optimistic;
+  if (!o.db.empty() && !o.db.starts_with("postgres://") && !o.db.starts_with("postgresql://"))
+    return tl::unexpected("--stock-db: expected a postgres:// (or postgresql://) URL, got '" + o.db + "'");
+  if (pg && o.db.empty())
+    return tl::unexpected("--stock-strategy: " + o.strategy + " needs --stock-db postgres://USER@HOST:PORT/DB");
+  c.pg.url = o.db;
+  if (o.store != "memory") {
+    if (!o.store.starts_with("postgres://") && !o.store.starts_with("postgresql://") &&
+        !contention::parse_stock_redis_url(o.store))
+      return tl::unexpected("--idempotency-store: expected memory, redis://HOST[:PORT] or postgres://..., got '" +
+                            o.store + "'");
+    c.idempotency_store = o.store;
+  }
   // A whole number from lo to hi (SI suffixes allowed: 10k).
   auto whole = [](const std::string& name, const std::string& text, double lo, double hi) -> tl::expected<double, std::string> {
     const auto v = units::parse_count(text);
@@ -83,6 +110,9 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   const auto shards = whole("--stock-shards", o.shards, 0, 1024);
   if (!shards) return tl::unexpected(shards.error());
   if (*shards == 1) return tl::unexpected(std::string("--stock-shards: 1 shard is the atomic strategy; give 0 or at least 2"));
+  const auto db_connections = whole("--stock-db-connections", o.db_connections, 1, 1000);
+  if (!db_connections) return tl::unexpected(db_connections.error());
+  c.pg.connections = static_cast<unsigned>(*db_connections);
   const auto ttl = duration("--idempotency-ttl", o.ttl, false);
   if (!ttl) return tl::unexpected(ttl.error());
   const auto order_work = duration("--order-work", o.order_work, true);

@@ -33,9 +33,17 @@ void write_stock(const contention::stock& s, std::string& out) {
                  "# HELP perflab_stock_invariant_violations Items whose sold + remaining differs from the initial "
                  "stock or whose remaining is negative (0 expected).\n"
                  "# TYPE perflab_stock_invariant_violations gauge\n"
-                 "perflab_stock_invariant_violations {}\n",
+                 "perflab_stock_invariant_violations {}\n"
+                 "# HELP perflab_stock_retries_total Buys tried again after losing a race (pg-optimistic: a version "
+                 "conflict, the row changed between the read and the update).\n"
+                 "# TYPE perflab_stock_retries_total counter\n"
+                 "perflab_stock_retries_total {}\n"
+                 "# HELP perflab_stock_errors_total Buys answered 503 because the stock's server (redis, PostgreSQL) "
+                 "could not be asked, or pg-optimistic lost the race too often.\n"
+                 "# TYPE perflab_stock_errors_total counter\n"
+                 "perflab_stock_errors_total {}\n",
                  to_string(s.strategy()), a.items, a.buys - a.sold_out - a.fragmented, a.sold_out, a.fragmented,
-                 a.initial, a.sold, a.remaining, a.violations);
+                 a.initial, a.sold, a.remaining, a.violations, a.retries, a.errors);
 }
 
 void write_orders(const contention::service& svc, std::string& out) {
@@ -47,7 +55,8 @@ void write_orders(const contention::service& svc, std::string& out) {
                  "perflab_orders_created_total {}\n",
                  svc.orders_created());
   const auto* store = svc.idempotency_if_built();
-  const auto s = store ? store->stats() : contention::idempotency_store::stats_t{};
+  const auto* remote = svc.remote_keys_if_built();
+  const auto s = remote ? remote->stats() : store ? store->stats() : contention::idempotency_store::stats_t{};
   fmt::format_to(it,
                  "# HELP perflab_idempotency_requests_total POST /orders by Idempotency-Key verdict: none (no key), "
                  "first (did the work), replay (the stored response), in_flight (409), mismatch (422).\n"
@@ -58,10 +67,11 @@ void write_orders(const contention::service& svc, std::string& out) {
                  "perflab_idempotency_requests_total{{result=\"in_flight\"}} {}\n"
                  "perflab_idempotency_requests_total{{result=\"mismatch\"}} {}\n"
                  "# HELP perflab_idempotency_expired_total Stored responses dropped because their key's TTL "
-                 "passed.\n"
+                 "passed (in process and PostgreSQL; Redis expires keys itself, uncounted).\n"
                  "# TYPE perflab_idempotency_expired_total counter\n"
                  "perflab_idempotency_expired_total {}\n"
-                 "# HELP perflab_idempotency_keys Keys held now (in flight and stored).\n"
+                 "# HELP perflab_idempotency_keys Keys held now in process (in flight and stored; 0 with "
+                 "--idempotency-store redis or postgres).\n"
                  "# TYPE perflab_idempotency_keys gauge\n"
                  "perflab_idempotency_keys {}\n",
                  svc.unkeyed(), s.first, s.replays, s.in_flight, s.mismatches, s.expired, store ? store->keys() : 0);

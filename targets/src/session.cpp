@@ -53,7 +53,8 @@ server_context::server_context(server_config c)
   if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
   if (config.fault_profile || config.admin) faults = std::make_unique<fault::injector>(config.fault_profile.value_or(fault::profile{}));
   if (config.db.given) database();  // before listening: an unreachable server stops the start
-  if (config.contention.strategy == contention::stock_strategy::redis) contention.stocks();  // the same
+  if (contention::needs_server(config.contention.strategy)) contention.stocks();  // the same (redis, pg-*)
+  contention.remote_keys();  // --idempotency-store redis:// or postgres://: the same
 }
 
 server_context::~server_context() = default;

@@ -6,6 +6,7 @@
 #include <perflab/targets/session.hpp>
 
 #include <iterator>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -85,8 +86,7 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
         }
         buy_item_ = item;
         buy_qty_ = static_cast<std::int64_t>(qty);
-        if (stock.strategy() == contention::stock_strategy::single_writer ||
-            stock.strategy() == contention::stock_strategy::redis) {  // answered by the owner thread
+        if (contention::answered_elsewhere(stock.strategy())) {  // an owner or worker thread answers
           if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
           handoff_->start_buy(stock, item, buy_qty_);
           contention_wait_ = contention_wait::buy;
@@ -153,22 +153,23 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
     if (keys == 0) {
       svc.count_unkeyed();
     } else {
-      contention::idempotency_store::stored_response stored;
       const auto fp = contention::fingerprint(req.query, req.path, req.body);
-      switch (svc.idempotency().begin(key, fp, std::chrono::nanoseconds(now_ns()), &stored)) {
-        case contention::idempotency_store::verdict::first: order_key_.assign(key); break;
-        case contention::idempotency_store::verdict::replay:
-          contention_body_ = std::move(stored.body);
-          contention_reply_.status = stored.status;
-          contention_headers_.append("Idempotent-Replayed: true\r\n");
-          return std::nullopt;
-        case contention::idempotency_store::verdict::in_flight:
-          body(409, "{{\"error\":\"a request with this Idempotency-Key is in flight; retry later\"}}\n");
-          contention_headers_.append("Retry-After: 1\r\n");
-          return std::nullopt;
-        case contention::idempotency_store::verdict::mismatch:
-          body(422, "{{\"error\":\"this Idempotency-Key was used for a different request\"}}\n");
-          return std::nullopt;
+      if (auto* remote = svc.remote_keys()) {  // Redis or PostgreSQL: its worker runs the whole order
+        if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
+        handoff_->start_keyed(*remote, std::string(key), fp, [&svc] {
+          if (svc.config().order_work.count() > 0) std::this_thread::sleep_for(svc.config().order_work);
+          return contention::idempotency_store::stored_response{201, fmt::format("{{\"order\":{}}}\n", svc.create_order())};
+        });
+        contention_wait_ = contention_wait::keyed;
+        return step{next::handoff};
+      }
+      contention::idempotency_store::stored_response stored;
+      const auto v = svc.idempotency().begin(key, fp, std::chrono::nanoseconds(now_ns()), &stored);
+      if (v == contention::idempotency_store::verdict::first) {
+        order_key_.assign(key);
+      } else {
+        no_work_reply(v, std::move(stored));
+        return std::nullopt;
       }
     }
     contention_wait_ = contention_wait::order;
@@ -204,12 +205,25 @@ void session::finish_contention() noexcept {
       const auto r = handoff_->buy();
       contention_reply_.status = r.error ? 503 : r.bought ? 200 : 409;
       if (r.error)
-        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store (redis) did not answer\"}}\n", buy_item_);
+        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store ({}) did not answer\"}}\n", buy_item_,
+                       to_string(ctx_.contention.stocks().strategy()));
       else if (r.bought)
         fmt::format_to(out, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", buy_item_, buy_qty_, r.remaining);
       else
         fmt::format_to(out, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"sold out\"}}\n", buy_item_,
                        r.remaining);
+    } else if (waited == contention_wait::keyed) {
+      auto k = handoff_->keyed();
+      if (k.error) {
+        contention_reply_.status = 503;
+        fmt::format_to(out, "{{\"error\":\"the Idempotency-Key store ({}) did not answer\"}}\n",
+                       ctx_.contention.remote_keys()->kind());
+      } else if (k.verdict == contention::idempotency_store::verdict::first) {
+        contention_reply_.status = k.response.status;
+        contention_body_ = std::move(k.response.body);
+      } else {
+        no_work_reply(k.verdict, std::move(k.response));
+      }
     } else if (waited == contention_wait::order) {
       // The order's effect, then its response stored under the key (a repeat replays it).
       const auto id = ctx_.contention.create_order();
@@ -226,6 +240,22 @@ void session::finish_contention() noexcept {
   }
   contention_reply_.body = contention_body_;
   contention_reply_.headers = contention_headers_;
+}
+
+void session::no_work_reply(contention::idempotency_store::verdict v,
+                            contention::idempotency_store::stored_response&& stored) {
+  contention_reply_.status = v == contention::idempotency_store::verdict::replay ? stored.status
+                             : v == contention::idempotency_store::verdict::in_flight ? 409
+                                                                                       : 422;
+  if (v == contention::idempotency_store::verdict::replay) {
+    contention_body_ = std::move(stored.body);
+    contention_headers_.append("Idempotent-Replayed: true\r\n");
+  } else if (v == contention::idempotency_store::verdict::in_flight) {
+    contention_body_ = "{\"error\":\"a request with this Idempotency-Key is in flight; retry later\"}\n";
+    contention_headers_.append("Retry-After: 1\r\n");
+  } else {
+    contention_body_ = "{\"error\":\"this Idempotency-Key was used for a different request\"}\n";
+  }
 }
 
 void session::end_contention() noexcept {

@@ -8,6 +8,10 @@ stock& service::stocks() {
       auto made = make_redis_stock(config_.redis, config_.items, config_.initial);
       if (!made) throw unavailable("--stock-redis: " + made.error());
       stock_owned_ = std::move(*made);
+    } else if (config_.strategy == stock_strategy::pg_row_lock || config_.strategy == stock_strategy::pg_optimistic) {
+      auto made = make_pg_stock(config_.strategy, config_.pg, config_.items, config_.initial);
+      if (!made) throw unavailable("--stock-db: " + made.error());
+      stock_owned_ = std::move(*made);
     } else {
       stock_owned_ = make_stock(config_.strategy, config_.items, config_.initial, config_.shards);
     }
@@ -22,6 +26,20 @@ idempotency_store& service::idempotency() {
     store_.store(store_owned_.get(), std::memory_order_release);
   });
   return *store_owned_;
+}
+
+remote_idempotency* service::remote_keys() {
+  if (config_.idempotency_store.empty()) return nullptr;
+  std::call_once(remote_once_, [this] {
+    remote_idempotency_config c;
+    c.url = config_.idempotency_store;
+    c.ttl = config_.idempotency_ttl;
+    auto made = make_remote_idempotency(c);
+    if (!made) throw unavailable("--idempotency-store: " + made.error());
+    remote_owned_ = std::move(*made);
+    remote_.store(remote_owned_.get(), std::memory_order_release);
+  });
+  return remote_owned_.get();
 }
 
 job_queue& service::jobs() {
@@ -81,6 +99,21 @@ void handoff::arm() {
 void handoff::start_buy(stock& s, std::uint64_t item, std::int64_t qty) {
   arm();
   s.buy_async(item, qty, [self = shared_from_this()](buy_result r) { self->complete_buy(r); });
+}
+
+void handoff::start_keyed(remote_idempotency& keys, std::string key, std::uint64_t fingerprint,
+                          remote_idempotency::work_fn work) {
+  arm();
+  keys.run_async(std::move(key), fingerprint, std::move(work), [self = shared_from_this()](keyed_result r) {
+    std::unique_lock lock(self->m_);
+    self->keyed_ = std::move(r);
+    self->done(lock);
+  });
+}
+
+keyed_result handoff::keyed() const {
+  std::lock_guard lock(m_);
+  return keyed_;
 }
 
 void handoff::complete_buy(buy_result r) {

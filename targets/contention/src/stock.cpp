@@ -293,6 +293,8 @@ std::optional<stock_strategy> parse_stock_strategy(std::string_view name) {
   if (name == "sharded") return stock_strategy::sharded;
   if (name == "single-writer") return stock_strategy::single_writer;
   if (name == "redis") return stock_strategy::redis;
+  if (name == "pg-row-lock") return stock_strategy::pg_row_lock;
+  if (name == "pg-optimistic") return stock_strategy::pg_optimistic;
   return std::nullopt;
 }
 
@@ -303,8 +305,16 @@ std::string_view to_string(stock_strategy s) {
     case stock_strategy::sharded: return "sharded";
     case stock_strategy::single_writer: return "single-writer";
     case stock_strategy::redis: return "redis";
+    case stock_strategy::pg_row_lock: return "pg-row-lock";
+    case stock_strategy::pg_optimistic: return "pg-optimistic";
   }
   return "?";
+}
+
+bool answered_elsewhere(stock_strategy s) noexcept { return s == stock_strategy::single_writer || needs_server(s); }
+
+bool needs_server(stock_strategy s) noexcept {
+  return s == stock_strategy::redis || s == stock_strategy::pg_row_lock || s == stock_strategy::pg_optimistic;
 }
 
 std::unique_ptr<stock> make_stock(stock_strategy s, std::uint64_t items, std::int64_t initial, unsigned shards) {
@@ -315,7 +325,9 @@ std::unique_ptr<stock> make_stock(stock_strategy s, std::uint64_t items, std::in
       if (shards == 0) shards = std::max(2u, std::thread::hardware_concurrency());
       return std::make_unique<sharded_stock>(items, initial, shards);
     case stock_strategy::single_writer: return std::make_unique<single_writer_stock>(items, initial);
-    case stock_strategy::redis: break;  // make_redis_stock (it needs a server)
+    case stock_strategy::redis:          // make_redis_stock (it needs a server)
+    case stock_strategy::pg_row_lock:    // make_pg_stock (the same)
+    case stock_strategy::pg_optimistic: break;
   }
   return nullptr;
 }

@@ -81,6 +81,7 @@ class redis_stock final : public stock {
     }
     a.buys = buys_.load(std::memory_order_relaxed);
     a.sold_out = sold_out_.load(std::memory_order_relaxed);
+    a.errors = errors_.load(std::memory_order_relaxed);
     return a;
   }
   stock_strategy strategy() const override { return stock_strategy::redis; }
@@ -135,6 +136,7 @@ class redis_stock final : public stock {
           ok = false;  // the connection is unusable: every buy of the batch fails
           res.error = true;
         }
+        if (res.error) errors_.fetch_add(1, std::memory_order_relaxed);
         r.done(res);
       }
       batch.clear();
@@ -145,7 +147,7 @@ class redis_stock final : public stock {
   std::string sha_;
   std::int64_t initial_;
   std::vector<item_state> items_;
-  std::atomic<std::uint64_t> buys_{0}, sold_out_{0};
+  std::atomic<std::uint64_t> buys_{0}, sold_out_{0}, errors_{0};
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<request> queue_;  // guarded by m_

@@ -112,7 +112,14 @@ TEST(Stock, StrategyNames) {
   for (auto s : all) EXPECT_EQ(perflab::contention::parse_stock_strategy(to_string(s)), s);
   EXPECT_EQ(perflab::contention::parse_stock_strategy("redis"), stock_strategy::redis);  // stock_redis.hpp
   EXPECT_EQ(to_string(stock_strategy::redis), "redis");
-  EXPECT_FALSE(perflab::contention::parse_stock_strategy("pg-row-lock"));  // not yet
+  EXPECT_EQ(perflab::contention::parse_stock_strategy("pg-row-lock"), stock_strategy::pg_row_lock);  // stock_postgres.hpp
+  EXPECT_EQ(perflab::contention::parse_stock_strategy("pg-optimistic"), stock_strategy::pg_optimistic);
+  EXPECT_EQ(to_string(stock_strategy::pg_optimistic), "pg-optimistic");
+  EXPECT_FALSE(perflab::contention::answered_elsewhere(stock_strategy::atomic));
+  EXPECT_TRUE(perflab::contention::answered_elsewhere(stock_strategy::single_writer));
+  EXPECT_TRUE(perflab::contention::answered_elsewhere(stock_strategy::pg_row_lock));
+  EXPECT_FALSE(perflab::contention::needs_server(stock_strategy::single_writer));
+  EXPECT_TRUE(perflab::contention::needs_server(stock_strategy::redis));
   EXPECT_FALSE(perflab::contention::parse_stock_strategy("Mutex"));
 }
 

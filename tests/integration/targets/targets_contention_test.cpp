@@ -282,7 +282,8 @@ TEST(TargetContentionOptions, BadValuesExit2NamingTheOption) {
       {"--stock-shards", "1"},           {"--idempotency-ttl", "0"}, {"--order-work", "soon"},
       {"--job-workers", "0"},            {"--job-queue", "1.5"},     {"--job-work", "20"},
       {"--job-reply", "later"},          {"--stock-redis", "http://x"},
-      {"--stock-strategy", "redis"}};
+      {"--stock-strategy", "redis"},     {"--stock-db", "http://x"}, {"--stock-strategy", "pg-row-lock"},
+      {"--stock-db-connections", "0"}};
   for (const auto& [option, value] : bad) {
     SCOPED_TRACE(option + " " + value);
     launch_options to_stdout;

@@ -198,4 +198,102 @@ TEST_F(TargetPostgres, CacheMissesAreItemsSelectsAndHitsAreNot) {
   }
 }
 
+// One test for both uses of the server by contention (the stock strategies and the order keys):
+// starting PostgreSQL is most of its time.
+TEST_F(TargetPostgres, StockStrategiesKeepTheInvariantAndOrderKeysAreSharedByTwoServers) {
+  // --stock-strategy pg-row-lock (SELECT ... FOR UPDATE) and pg-optimistic (a version column,
+  // retried on conflict): 64 concurrent buyers x 5 buys of 200 units: 200 200s, 120 409s, nothing
+  // else; the table itself holds remaining 0 and sold 200. One blocking model (the connection's
+  // thread waits for the worker's answer) and one event loop (it subscribes); the handoff they use
+  // is the single-writer's and redis's, tested on all four models (TargetContention, TargetRedis).
+  for (const std::string strategy : {"pg-row-lock", "pg-optimistic"}) {
+    for (const std::string model : {"thread-pool", "reactor"}) {
+      SCOPED_TRACE(strategy + " " + model);
+      target_process t(model_args(model, {"--stock-strategy", strategy, "--stock-db", url_, "--stock-initial", "200"}));
+      ASSERT_GT(t.port(), 0) << t.first_line();
+      std::atomic<int> bought{0}, sold_out{0}, other{0};
+      std::vector<std::thread> ts;
+      for (int b = 0; b < 64; ++b)
+        ts.emplace_back([&] {
+          client c(t.port(), 10s);
+          for (int i = 0; i < 5; ++i) {
+            auto r = c.request("POST /stock/0/buy HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+            if (!r) return void(++other);
+            if (r->status == 200) ++bought;
+            else if (r->status == 409) ++sold_out;
+            else ++other;
+          }
+        });
+      for (auto& th : ts) th.join();
+      EXPECT_EQ(other, 0);
+      EXPECT_EQ(bought, 200);
+      EXPECT_EQ(sold_out, 120);
+      client c(t.port());
+      auto r = c.request(get("/stock/0"));
+      ASSERT_TRUE(r);
+      EXPECT_NE(r->body.find("\"ok\":true"), std::string::npos) << r->body;
+      EXPECT_EQ(metric(t.port(), "perflab_stock_invariant_violations"), 0);
+      EXPECT_EQ(metric(t.port(), "perflab_stock_errors_total"), 0);
+      if (strategy == "pg-row-lock") {
+        EXPECT_EQ(metric(t.port(), "perflab_stock_retries_total"), 0) << "a row lock never retries";
+      }
+      const auto [rows, rc] = run("psql '" + url_ + "' -Atc 'SELECT remaining, sold FROM perflab_stock WHERE item = 0'");
+      EXPECT_EQ(rc, 0);
+      EXPECT_EQ(rows, "0|200") << "the table's own counters";
+    }
+  }
+
+  // --idempotency-store postgres://: 12 concurrent POSTs with one key, split over two servers (a
+  // blocking model and an event loop) while the first is in flight (--order-work 200ms): one
+  // order in total, the others replay it (marked) or get 409; a later repeat on either server
+  // replays the same order, another body gets 422.
+  const std::vector<std::string> keyed = {"--idempotency-store", url_, "--order-work", "200ms"};
+  target_process a(model_args("thread-pool", keyed)), b(model_args("reactor", keyed));
+  ASSERT_GT(a.port(), 0) << a.first_line();
+  ASSERT_GT(b.port(), 0) << b.first_line();
+  const std::string body = R"({"item":3,"qty":2})";
+  auto order = [&](int port, const std::string& with) {
+    client c(port, 10s);
+    return c.request("POST /orders HTTP/1.1\r\nHost: t\r\nIdempotency-Key: shared-1\r\nContent-Length: " +
+                     std::to_string(with.size()) + "\r\n\r\n" + with);
+  };
+  std::atomic<int> created{0}, replayed{0}, in_flight{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 12; ++i)
+    ts.emplace_back([&, i] {
+      auto r = order(i % 2 ? a.port() : b.port(), body);
+      if (!r) return void(++other);
+      const bool marked = r->head.find("Idempotent-Replayed: true") != std::string::npos;
+      if (r->status == 201 && !marked) ++created;
+      else if (r->status == 201) ++replayed;
+      else if (r->status == 409) ++in_flight;
+      else ++other;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(created, 1) << "one order for one key, whichever server took it";
+  EXPECT_EQ(replayed + in_flight, 11);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(metric(a.port(), "perflab_orders_created_total") + metric(b.port(), "perflab_orders_created_total"), 1);
+  for (int port : {a.port(), b.port()}) {
+    auto r = order(port, body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201);
+    EXPECT_NE(r->head.find("Idempotent-Replayed: true"), std::string::npos) << r->head;
+    EXPECT_EQ(r->body, "{\"order\":1}\n");
+    auto other_body = order(port, R"({"item":3,"qty":5})");
+    ASSERT_TRUE(other_body);
+    EXPECT_EQ(other_body->status, 422);
+  }
+}
+
+TEST(TargetPostgresStock, UnreachableDatabaseExits2NamingTheOption) {
+  launch_options to_stdout;
+  to_stdout.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"};
+  // Port 1 on loopback: nothing listens there.
+  target_process t(model_args("reactor", {"--stock-strategy", "pg-optimistic", "--stock-db",
+                                          "postgres://perflab@127.0.0.1:1/perflab"}), to_stdout);
+  EXPECT_EQ(t.wait_exit(10s), 2);
+  EXPECT_NE(t.first_line().find("--stock-db: cannot connect"), std::string::npos) << t.first_line();
+}
+
 }  // namespace

@@ -278,6 +278,8 @@ class session {
   std::optional<step> decide_contention(const dispatch& d, const request_view& req) noexcept;
   void finish_contention() noexcept;
   void end_contention() noexcept;
+  // The reply of a keyed order that does no work: replay (marked), in flight (409), mismatch (422).
+  void no_work_reply(contention::idempotency_store::verdict v, contention::idempotency_store::stored_response&& stored);
   // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
   // return (the request stays parsed and is handled by the process() after it, not decided
   // again). A reset: abort the connection without a response (next::reset). An error: d becomes
@@ -355,7 +357,8 @@ class session {
   // /stock, /orders, /jobs: what a deferred request waits for, the reply handed to the response
   // writer (its body and extra header lines built in reused buffers), the connection's handoff
   // (made at its first single-writer buy), and the pending order's key and request fingerprint.
-  enum class contention_wait : std::uint8_t { none, buy, job, order } contention_wait_ = contention_wait::none;
+  // keyed: an order with a key run whole by the remote key store's worker (--idempotency-store).
+  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed } contention_wait_ = contention_wait::none;
   contention_reply contention_reply_{};
   std::string contention_body_;
   std::string contention_headers_;

@@ -17,8 +17,10 @@
 #include <unordered_map>
 
 #include <perflab/contention/idempotency.hpp>
+#include <perflab/contention/idempotency_remote.hpp>
 #include <perflab/contention/jobs.hpp>
 #include <perflab/contention/stock.hpp>
+#include <perflab/contention/stock_postgres.hpp>
 #include <perflab/contention/stock_redis.hpp>
 
 namespace perflab::contention {
@@ -26,10 +28,13 @@ namespace perflab::contention {
 struct service_config {
   stock_strategy strategy = stock_strategy::mutex;  // --stock-strategy
   redis_stock_config redis{};                       // --stock-redis: the redis strategy's server
+  pg_stock_config pg{};                             // --stock-db, --stock-db-connections: the pg-* strategies'
   std::uint64_t items = 1;                          // --stock-items: items 0..items-1, >= 1
   std::int64_t initial = 1000;                      // --stock-initial: units of each item at start, >= 0
   unsigned shards = 0;                              // sharded: shard count (0: one per hardware thread, >= 2)
   std::chrono::nanoseconds idempotency_ttl = std::chrono::hours(24);  // --idempotency-ttl: a stored response's life
+  std::string idempotency_store;                    // --idempotency-store: empty (memory) or a redis:// or
+                                                    // postgres:// URL (idempotency_remote.hpp)
   std::chrono::nanoseconds order_work{0};           // --order-work: the wait that creating an order takes
   job_queue_config jobs{};                          // --job-workers, --job-queue, --job-work
   bool job_reply_done = false;                      // --job-reply done: POST /jobs answers 200 when the job is
@@ -42,7 +47,7 @@ inline constexpr std::array<double, 14> job_latency_bounds_s = {0.001, 0.0025, 0
 
 class handoff;
 
-// The redis strategy's server cannot be reached or set up (thrown by service::stocks()).
+// The redis or PostgreSQL strategy's server cannot be reached or set up (thrown by service::stocks()).
 struct unavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -54,10 +59,14 @@ class service {
   service& operator=(const service&) = delete;
   const service_config& config() const noexcept { return config_; }
 
-  // Built at the first call (may throw std::bad_alloc, or unavailable for the redis strategy:
-  // lab-target builds that one before listening).
+  // Built at the first call (may throw std::bad_alloc, or unavailable for the redis and pg-*
+  // strategies: lab-target builds those before listening).
   stock& stocks();
   idempotency_store& idempotency();
+  // The keys' store in Redis or PostgreSQL (--idempotency-store URL), built at the first call
+  // (throws unavailable: lab-target builds it before listening); null for the in-process store.
+  remote_idempotency* remote_keys();
+  const remote_idempotency* remote_keys_if_built() const noexcept { return remote_.load(std::memory_order_acquire); }
   job_queue& jobs();
   // Queues a job and has `notify` completed (its job() set) when a worker has done it: the
   // --job-reply done baseline. nullopt: the queue is full (notify untouched).
@@ -85,7 +94,8 @@ class service {
  private:
   void job_done(std::uint64_t id, const job_status& s);
   const service_config config_;
-  std::once_flag stock_once_, store_once_, jobs_once_;
+  std::once_flag stock_once_, store_once_, jobs_once_, remote_once_;
+  std::atomic<remote_idempotency*> remote_{nullptr};
   std::unique_ptr<stock> stock_owned_;
   std::unique_ptr<idempotency_store> store_owned_;
   std::atomic<stock*> stock_{nullptr};
@@ -96,12 +106,14 @@ class service {
   job_latency latency_;  // guarded by latency_m_
   std::mutex waiters_m_;
   std::unordered_map<std::uint64_t, std::shared_ptr<handoff>> job_waiters_;  // guarded by waiters_m_
-  // Last: destroyed first, so no worker reports a job to a destroyed histogram.
+  // Last: destroyed first, so no worker reports a job to a destroyed histogram or creates an
+  // order in a destroyed counter.
+  std::unique_ptr<remote_idempotency> remote_owned_;
   std::unique_ptr<job_queue> jobs_owned_;
 };
 
 // Work handed to another thread and waited for by a model: a buy the single-writer owner answers,
-// or a job a worker does (--job-reply done). Blocking with wait(), or with subscribe() on an event
+// a job a worker does (--job-reply done), or a keyed order a remote key store's worker runs. Blocking with wait(), or with subscribe() on an event
 // loop (on_done runs on the answering thread; it posts back to the loop). Shared: the answering
 // side holds it, so a connection that ends meanwhile leaves it alive until the answer comes.
 // Reused for a connection's next handoff once it completed.
@@ -109,6 +121,8 @@ class handoff : public std::enable_shared_from_this<handoff> {
  public:
   // Hands a buy to s (answered on its owner thread, or at once for the other strategies).
   void start_buy(stock& s, std::uint64_t item, std::int64_t qty);
+  // Hands a keyed order to the remote key store (answered on one of its workers).
+  void start_keyed(remote_idempotency& keys, std::string key, std::uint64_t fingerprint, remote_idempotency::work_fn work);
   // Before a job is submitted with service::submit_job_and_notify.
   void arm();
   void wait();
@@ -117,6 +131,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
   bool subscribe(std::function<void()> on_done);
   buy_result buy() const;
   job_status job() const;
+  keyed_result keyed() const;
   void complete_buy(buy_result r);
   void complete_job(const job_status& s);
 
@@ -127,6 +142,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
   bool done_ = true;  // guarded by m_
   buy_result buy_{};
   job_status job_{};
+  keyed_result keyed_{};
   std::function<void()> on_done_;
 };
 

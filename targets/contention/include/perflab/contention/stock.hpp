@@ -21,15 +21,20 @@
 
 namespace perflab::contention {
 
-enum class stock_strategy : std::uint8_t { mutex, atomic, sharded, single_writer, redis };  // redis: stock_redis.hpp
+// redis: stock_redis.hpp; pg_row_lock, pg_optimistic: stock_postgres.hpp
+enum class stock_strategy : std::uint8_t { mutex, atomic, sharded, single_writer, redis, pg_row_lock, pg_optimistic };
 std::optional<stock_strategy> parse_stock_strategy(std::string_view name);
 std::string_view to_string(stock_strategy s);
+// Buys answered on another thread (an owner or worker thread calls back): a model hands them off.
+bool answered_elsewhere(stock_strategy s) noexcept;
+// The strategy keeps its counters in a server (redis, PostgreSQL), built before listening.
+bool needs_server(stock_strategy s) noexcept;
 
 struct buy_result {
   bool bought = false;          // false: sold out (409), or an unknown item (see known)
   bool known = true;            // the item exists
   std::int64_t remaining = 0;   // the item's stock right after this buy (or the refusal)
-  bool error = false;           // the store could not be asked (redis unreachable): 503, nothing known
+  bool error = false;           // the store could not be asked (redis or PostgreSQL unreachable): 503, nothing known
 };
 
 struct stock_audit {
@@ -37,6 +42,8 @@ struct stock_audit {
   std::int64_t initial = 0, sold = 0, remaining = 0;  // summed over items
   std::uint64_t buys = 0, sold_out = 0, fragmented = 0;
   std::uint64_t violations = 0;  // items whose sold + remaining != initial, or remaining < 0
+  std::uint64_t retries = 0;     // pg-optimistic: buys tried again after a version conflict
+  std::uint64_t errors = 0;      // buys answered with error (the server could not be asked, 503)
   bool ok() const { return violations == 0 && sold + remaining == initial; }
 };
 
