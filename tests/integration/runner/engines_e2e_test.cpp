@@ -1,6 +1,6 @@
 // The two load engines (issue 20) end to end. Parity: the same scenario run by both engines
 // (matrix load.engine) against lab-target's /sleep?ms=10 at a fixed rate must measure the same
-// goodput and TTLB median (within 5 %), both at least the injected 10 ms. HTTPS and HTTP/2: the
+// goodput and TTLB median from the write (within 5 %), both at least the injected 10 ms. HTTPS and HTTP/2: the
 // curl engine against a throwaway h2o (scripts/services.sh start h2o-tls), verified with the
 // certificate it made; without it the handshakes fail and are counted as TLS errors, --insecure
 // accepts them. Skipped, with the reason, when h2o cannot be installed here.
@@ -21,15 +21,15 @@ using perflab::testing::quote;
 using perflab::testing::Runner;
 using perflab::testing::slurp;
 
-// 400 requests per engine: enough for a stable median, about 2.5 s each with the target's start.
+// 240 requests per engine: enough for a stable median, about 2 s each with the target's start.
 const char* k_parity = R"(name = "engine-parity"
 [target]
 model = "reactor"
 [load]
 model = "open"
 rate = "200/s"
-warmup = "300ms"
-duration = "2s"
+warmup = "200ms"
+duration = "1200ms"
 send_lag_bound = "250ms"
 [[request]]
 path = "/sleep?ms=10"
@@ -53,11 +53,15 @@ TEST_F(Runner, BothEnginesMeasureTheSameGoodputAndMedianAgainstTheSameServer) {
     EXPECT_EQ(v->errors.total(), 0) << v->load.engine;
     EXPECT_FALSE(v->loadgen.saturated) << v->load.engine;
     EXPECT_GE(v->ttlb.p50_us, 10'000) << v->load.engine << ": below the injected 10 ms";
+    EXPECT_GE(v->ttlb_uncorrected.p50_us, 10'000) << v->load.engine << ": below the injected 10 ms";
     EXPECT_NEAR(v->tps_mean, 200, 200 * 0.05) << v->load.engine;
   }
   EXPECT_NEAR(c.tps_mean / a.tps_mean, 1.0, 0.05) << "goodput asio " << a.tps_mean << ", curl " << c.tps_mean;
-  EXPECT_NEAR(c.ttlb.p50_us / a.ttlb.p50_us, 1.0, 0.05)
-      << "TTLB p50 asio " << a.ttlb.p50_us << " us, curl " << c.ttlb.p50_us << " us";
+  // The median as each client saw the server (from its write): corrected numbers add the client's
+  // own send lag, which on a busy 2-core machine varies between runs more than the engines differ.
+  EXPECT_NEAR(c.ttlb_uncorrected.p50_us / a.ttlb_uncorrected.p50_us, 1.0, 0.05)
+      << "TTLB p50 (from the write) asio " << a.ttlb_uncorrected.p50_us << " us, curl " << c.ttlb_uncorrected.p50_us
+      << " us";
 }
 
 class Https : public Runner {
@@ -95,11 +99,14 @@ class Https : public Runner {
 };
 
 TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) {
-  // HTTP/2 over TLS (ALPN), a fixed rate over 4 connections: every response a success.
-  auto v = attack("--http2 --cacert " + quote(cert_) + " --rate 200/s --connections 4 --duration 1s", 0);
+  // HTTP/2 over TLS (ALPN), a fixed rate with a cap of 4 connections: every response a success.
+  // The first requests wait for the TLS handshakes: a send lag bound for a busy machine (tested
+  // here: protocol and counts, not speed).
+  auto v = attack("--http2 --cacert " + quote(cert_) + " --rate 200/s --connections 4 --duration 500ms "
+                  "--send-lag-bound 250ms", 0);
   EXPECT_EQ(v.load.engine, "curl");
   EXPECT_EQ(v.load.http, "2");
-  EXPECT_NEAR(static_cast<double>(v.succeeded), 200, 20);
+  EXPECT_NEAR(static_cast<double>(v.succeeded), 100, 10);
   EXPECT_EQ(v.errors.total(), 0);
   EXPECT_EQ(v.statuses["200"], v.completed);
   EXPECT_GT(v.bytes_per_response, 13);  // "Hello, World!" and a head
