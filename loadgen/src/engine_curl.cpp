@@ -56,19 +56,21 @@ struct transfer {
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
+  std::int64_t write_ns = 0;       // the request about to go out on its connection (0: not yet)
   std::int64_t head_ns = 0;        // the latest status line: the final response's first byte
   std::int64_t last_ns = 0;        // the latest response bytes (head or body)
 };
 
-// A socket libcurl asked us to watch. The descriptor does not own the socket: it is released
-// before libcurl closes it.
+// A socket libcurl asked us to watch. The descriptor does not own the socket: it stays
+// registered with the loop while libcurl keeps the connection in its pool (no epoll churn per
+// request) and is released when libcurl closes the socket (CURLOPT_CLOSESOCKETFUNCTION).
 struct watch {
   explicit watch(asio::io_context& ioc) : sd(ioc) {}
   asio::posix::stream_descriptor sd;
   int want = 0;               // CURL_POLL_IN / OUT / INOUT; 0: not watched
   bool in_armed = false;      // a wait (or a posted action) for readability is pending
   bool out_armed = false;
-  std::uint32_t gen = 0;      // bumped when libcurl drops the socket: older handlers return
+  std::uint32_t gen = 0;      // bumped when libcurl closes the socket: older handlers return
 };
 
 class curl_worker final : public load_worker {
@@ -87,6 +89,8 @@ class curl_worker final : public load_worker {
   // ---- libcurl's callbacks ----
   static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void*);
   static int on_timer(CURLM*, long timeout_ms, void* self);
+  static int on_close_socket(void* self, curl_socket_t fd);
+  static int on_prereq(void* t, char*, char*, int, int);
   static std::size_t on_header(char*, std::size_t size, std::size_t n, void* t);
   static std::size_t on_body(char*, std::size_t size, std::size_t n, void* t);
 
@@ -182,18 +186,14 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
 }
 
 curl_worker::~curl_worker() {
-  // libcurl closes its sockets itself: release them from the loop first, so no descriptor
-  // closes a number the process may already have reused.
-  for (auto& w : watches_)
-    if (w && w->sd.is_open()) w->sd.release();
-  watches_.clear();
   for (auto& t : slots_)
     if (t.busy) curl_multi_remove_handle(multi_, t.easy);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, nullptr);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
-  curl_multi_cleanup(multi_);
+  curl_multi_cleanup(multi_);  // closes the pooled connections through on_close_socket
   for (auto& t : slots_) curl_easy_cleanup(t.easy);
   curl_slist_free_all(resolve_);
+  // Anything libcurl did not close through us: never let a descriptor close a socket number.
+  for (auto& w : watches_)
+    if (w && w->sd.is_open()) w->sd.release();
 }
 
 // ---- libcurl's callbacks and readiness ----
@@ -206,10 +206,9 @@ int curl_worker::on_socket(CURL*, curl_socket_t fd, int what, void* self, void*)
   if (!w.watches_[i]) w.watches_[i] = std::make_unique<watch>(w.ioc_);
   watch& ws = *w.watches_[i];
   if (what == CURL_POLL_REMOVE) {
+    // Not watched for now (an idle pooled connection, say); a wait still pending stays, and a
+    // readiness it reports is handed to libcurl, which ignores a socket it does not watch.
     ws.want = 0;
-    ++ws.gen;  // pending waits complete as aborted and are ignored
-    ws.in_armed = ws.out_armed = false;
-    if (ws.sd.is_open()) ws.sd.release();
     return 0;
   }
   if (!ws.sd.is_open()) {
@@ -266,6 +265,25 @@ void curl_worker::on_ready(int fd, std::uint32_t gen, int mask, const error_code
   check_done();
   // Waits are one-shot: watch again for what libcurl still wants (unless it dropped the socket).
   if (w.gen == gen && w.want != 0) arm(fd);
+}
+
+int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
+  auto& w = *static_cast<curl_worker*>(self);
+  const auto i = static_cast<std::size_t>(fd);
+  if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
+    watch& ws = *w.watches_[i];
+    ++ws.gen;  // pending waits complete as aborted and are ignored
+    ws.want = 0;
+    ws.in_armed = ws.out_armed = false;
+    ws.sd.release();  // deregisters it from the loop before the number can be reused
+  }
+  return ::close(fd);
+}
+
+// Called right before the request goes out on its connection (new or reused): the write.
+int curl_worker::on_prereq(void* tp, char*, char*, int, int) {
+  static_cast<transfer*>(tp)->write_ns = now_ns();
+  return CURL_PREREQFUNC_OK;
 }
 
 int curl_worker::on_timer(CURLM*, long timeout_ms, void* self) {
@@ -339,6 +357,10 @@ transfer* curl_worker::free_slot() {
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &curl_worker::on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &curl_worker::on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &curl_worker::on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(cfg_.connect_timeout.count() / 1'000'000));
   // libcurl's timeout covers the whole transfer, a connect included.
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg_.request_timeout.count() / 1'000'000));
@@ -379,7 +401,7 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   }
   t.intended_ns = intended == 0 ? now : intended;
   t.add_ns = now;
-  t.head_ns = t.last_ns = 0;
+  t.write_ns = t.head_ns = t.last_ns = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
   if (t.measured) {
     const std::int64_t bytes = (*s_.curl)[i].bytes_out;
@@ -399,17 +421,15 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   t.busy = false;
   --in_flight_;
   advance(now);
-  curl_off_t lookup = 0, connect = 0, tls = 0, pretransfer = 0, start_transfer = 0, size_down = 0;
+  curl_off_t lookup = 0, connect = 0, tls = 0, start_transfer = 0, size_down = 0;
   long connects = 0, status = 0, head_bytes = 0, os_errno = 0;
   curl_easy_getinfo(t.easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
   curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
   curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &tls);
-  curl_easy_getinfo(t.easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
   curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects);
-  const bool written = pretransfer > 0;
-  // The write: libcurl's pretransfer offset (connect and TLS included, as the Asio worker's write
-  // follows its connect) from the hand-over.
-  const std::int64_t write_ns = t.add_ns + pretransfer * 1000;
+  // The write (connect and TLS before it, as the Asio worker's write follows its connect).
+  const bool written = t.write_ns != 0;
+  const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
   } else {
@@ -447,7 +467,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         count_error(set->errors, what);
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.
         if (what == err::read_timeout || what == err::connect_timeout)
-          record_given_up(*set, t.intended_ns, written ? write_ns : t.add_ns, t.head_ns != 0 ? t.head_ns : now, now);
+          record_given_up(*set, t.intended_ns, write_ns, t.head_ns != 0 ? t.head_ns : now, now);
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     }
@@ -663,7 +683,8 @@ bool curl_worker::maybe_finish(std::int64_t now) {
     if (t.measured)
       for (sample_set* set : {&totals_, interval_.get()}) {
         ++set->abandoned;
-        record_given_up(*set, t.intended_ns, t.add_ns, t.head_ns != 0 ? t.head_ns : now, now);
+        record_given_up(*set, t.intended_ns, t.write_ns != 0 ? t.write_ns : t.add_ns, t.head_ns != 0 ? t.head_ns : now,
+                        now);
       }
     curl_multi_remove_handle(multi_, t.easy);
     t.busy = false;

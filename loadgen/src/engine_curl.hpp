@@ -24,7 +24,7 @@ tl::expected<std::string, std::string> choose_engine(const run_config& cfg, cons
 tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& mix);
 
 // The error class of a transfer libcurl ended with `code`. os_errno: CURLINFO_OS_ERRNO; written:
-// the request had gone out (CURLINFO_PRETRANSFER_TIME_T > 0), so a timeout is a read timeout.
+// the request had gone out (CURLOPT_PREREQFUNCTION was called), so a timeout is a read timeout.
 err curl_error_class(CURLcode code, long os_errno, bool written) noexcept;
 
 // One rendered request of the mix, as libcurl takes it: built before the run from the bytes the
