@@ -1,7 +1,8 @@
 #pragma once
 // What the load engine's parts share, inside the loadgen library: run phases, error classes, the
 // per-second collector, the read-only run setup, and the worker interface an engine implements
-// (engine_asio.hpp, engine_curl.cpp; what engines share apart from sockets is in engine_record.hpp).
+// (engine_asio.hpp, engine_curl_worker.hpp; what engines share apart from sockets is in
+// engine_record.hpp).
 // run_load (engine_run.cpp) owns the threads, merges the workers' seconds into the interval log,
 // the CSV and the series, and builds the result.
 #include <atomic>
@@ -134,8 +135,8 @@ class load_worker {
 
 std::unique_ptr<load_worker> make_asio_worker(const shared_setup& s, int index, int workers,
                                               std::int64_t connections, std::int64_t quota);
-// The libcurl multi engine (engine_curl.cpp): `connections` is its share of the connection cap
-// (open loop) or of the clients (closed loop).
+// The libcurl multi engine (engine_curl_worker.hpp): `connections` is its share of the
+// connection cap (open loop) or of the clients (closed loop).
 std::unique_ptr<load_worker> make_curl_worker(const shared_setup& s, int index, int workers,
                                               std::int64_t connections, std::int64_t quota);
 
