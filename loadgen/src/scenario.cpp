@@ -1,7 +1,7 @@
 // Scenario parsing and validation: the sections, the matrix (with [[matrix.include]]) and --set.
 // Typed values and their places come from toml_reader (scenario_reader.hpp); [search] and
-// [load] stop_when are read in scenario_search.cpp, [load] retry in scenario_retry.cpp,
-// [load] engine in scenario_engine.cpp.
+// [load] stop_when are read in scenario_search.cpp, [load] retry and
+// [load] engine in scenario_retry.cpp.
 #include "perflab/loadgen/scenario.hpp"
 
 #include <algorithm>
