@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine_curl.hpp"
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
@@ -17,7 +18,6 @@
 #include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/attack.hpp"
 #include "perflab/loadgen/commands.hpp"
-#include "engine_curl.hpp"
 #include "perflab/loadgen/engine.hpp"
 #include "perflab/loadgen/request_mix.hpp"
 
