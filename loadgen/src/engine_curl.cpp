@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include <string>
+#include <string_view>
 
 #include "engine_curl_worker.hpp"
 
@@ -183,7 +184,7 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
   const std::int64_t now = now_ns();
   const std::size_t len = size * n;
   // Every response's status line (1xx ones too: the last is the final response's first byte).
-  if (len >= 5 && data[0] == 'H' && data[1] == 'T' && data[2] == 'T' && data[3] == 'P' && data[4] == '/') t.head_ns = now;
+  if (std::string_view(data, len).substr(0, 5) == "HTTP/") t.head_ns = now;
   t.last_ns = now;  // a response without a body ends with its head
   return len;
 }
