@@ -133,6 +133,37 @@ TEST(ResultIo, MissingFieldsKeepTheirDefaults) {
   EXPECT_EQ(back->variants[0].loadgen.send_lag_bound_us, 1000);
 }
 
+// Before schema 8 there was one engine: an older run reads as the Asio engine over HTTP/1.1, and
+// a schema 8 run keeps the engine, the TLS errors and libcurl's handshake times it wrote.
+TEST(ResultIo, RunsBeforeSchemaEightWereTheAsioEngineAndSchemaEightKeepsTheEngine) {
+  temp_dir d;
+  auto file = d.path / "run.json";
+  { std::ofstream(file) << R"({"schema": 7, "variants": [{"name": "a", "load": {"kind": "open"}}]})"; }
+  auto old = result::read_run_json(file);
+  ASSERT_TRUE(old) << old.error();
+  EXPECT_EQ(old->variants.at(0).load.engine, "asio");
+  EXPECT_EQ(old->variants.at(0).load.http, "1.1");
+  result::run r;
+  result::variant v;
+  v.load.engine = "curl";
+  v.load.http = "2";
+  v.errors.tls = 3;
+  v.tls_handshake.count = 2;
+  v.tls_handshake.p50_us = 812.5;
+  r.variants.push_back(v);
+  ASSERT_TRUE(result::write_run_json(file, r));
+  auto back = result::read_run_json(file);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->schema, 8);
+  const auto& b = back->variants.at(0);
+  EXPECT_EQ(b.load.engine, "curl");
+  EXPECT_EQ(b.load.http, "2");
+  EXPECT_EQ(b.errors.tls, 3);
+  EXPECT_EQ(b.errors.transport(), 3);  // a TLS failure is a transport error
+  EXPECT_EQ(b.tls_handshake.count, 2);
+  EXPECT_EQ(b.tls_handshake.p50_us, 812.5);
+}
+
 // A schema 1 file had one throughput figure, all responses per second: it is read as that
 // figure for both goodput and all responses, so old runs still compare.
 TEST(ResultIo, SchemaOneThroughputIsReadAsAllResponses) {

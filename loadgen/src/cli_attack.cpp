@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine_curl.hpp"
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/result_io.hpp"
@@ -46,6 +47,11 @@ struct attack_options {
   std::string retry_on = "502,503,504", retry_backoff = "exponential", retry_base = "50ms", retry_cap = "1s",
               retry_jitter = "full";
   bool retry_after = false;
+  // The engine and what only the curl engine speaks.
+  std::string engine;  // "" automatic: curl for https:// or --http2
+  bool http2 = false, insecure = false;
+  std::int64_t max_streams = 100;
+  std::string cacert;
 };
 
 tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
@@ -99,6 +105,8 @@ std::string format_summary(const result::variant& v) {
                      lm.think_time_s > 0 ? fmt::format(", think time {}", units::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(lm.think_time_s * 1e9)))) : "",
                      lm.keepalive, lm.threads));
   }
+  if (lm.engine == "curl")
+    line(fmt::format("engine: curl (libcurl multi), HTTP/{}", lm.http));
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
   line(fmt::format("requests: {} sent, {} completed ({} successful: {}), {} connections opened", v.sent,
                    v.completed, v.succeeded, v.load.success, v.connections_opened));
@@ -157,6 +165,8 @@ std::string format_summary(const result::variant& v) {
                      v.connections_warmup));
   else
     row("connect", v.connect);
+  if (v.tls_handshake.count > 0) row("tls handshake", v.tls_handshake);
+  if (v.curl_start_transfer.count > 0) row("curl starttransfer", v.curl_start_transfer);
   if (lm.kind == "open") {
     row("ttfb (corrected)", v.ttfb);
     row("ttlb (corrected)", v.ttlb);
@@ -233,6 +243,13 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--retry-cap", opts->retry_cap, "no wait longer than this (Retry-After too)")->capture_default_str();
   cmd->add_option("--retry-jitter", opts->retry_jitter, "full, equal or none")->capture_default_str();
   cmd->add_flag("--retry-after", opts->retry_after, "honour a Retry-After in seconds (capped at --retry-cap)");
+  cmd->add_option("--engine", opts->engine, "asio (HTTP/1.1, cleartext) or curl (libcurl: HTTPS, HTTP/2); default: "
+                                          "curl for https:// and --http2, asio otherwise");
+  cmd->add_flag("--http2", opts->http2, "curl engine: HTTP/2 (ALPN over https://, prior knowledge over http://)");
+  cmd->add_option("--max-streams", opts->max_streams, "curl engine with --http2: concurrent streams per connection")
+      ->capture_default_str();
+  cmd->add_flag("--insecure,-k", opts->insecure, "curl engine: do not verify the server's certificate");
+  cmd->add_option("--cacert", opts->cacert, "curl engine: CA certificates (PEM file) to verify the server with");
   cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
 
@@ -244,7 +261,20 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     const attack_options& o = *opts;
     run_config cfg;
     cfg.url = o.url;
-    if (auto u = parse_url(o.url); !u) return usage(u.error());
+    auto url = parse_url(o.url);
+    if (!url) return usage(url.error());
+    cfg.engine = o.engine;
+    cfg.http2 = o.http2;
+    cfg.max_streams = o.max_streams;
+    cfg.insecure = o.insecure;
+    cfg.cacert = o.cacert;
+    auto engine = detail::choose_engine(cfg, *url);
+    if (!engine) return usage("--engine: " + engine.error());
+    if (*engine != "curl" && (o.insecure || !o.cacert.empty()))
+      return usage("--insecure and --cacert need an https:// URL (the curl engine)");
+    if (o.max_streams < 1) return usage(fmt::format("--max-streams: expected 1 or more, found {}", o.max_streams));
+    if (!o.cacert.empty() && !std::filesystem::exists(o.cacert))
+      return usage(fmt::format("--cacert: no file '{}'", o.cacert));
     if (!o.rate.empty()) {
       auto r = units::parse_rate(o.rate);
       if (!r) return usage("--rate: " + r.error());
@@ -358,6 +388,10 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     cfg.retry.backoff.kind = *jit;
     cfg.retry.retry_after = o.retry_after;
     if (auto ok = check_retry_policy(cfg.retry); !ok) return usage("--retry-" + ok.error());
+    if (*engine == "curl") {
+      if (auto mix = request_mix::build(*url, cfg.requests, cfg.keys); mix)
+        if (auto ok = detail::check_curl_support(cfg, *mix); !ok) return usage(ok.error());
+    }
     if (!o.output.empty()) {
       cfg.output_dir = o.output;
       cfg.file_prefix = "attack";

@@ -138,23 +138,9 @@ class asio_worker final : public load_worker {
   std::int64_t due_abs(std::int64_t rel) const noexcept {
     return rel == never ? never : s_.run_start_ns + rel;
   }
-  bool in_window(std::int64_t t) const noexcept { return t >= s_.measure_start_ns && t < s_.measure_end_ns; }
-
-  // Whether a request that starts (intended time) at `intended` is recorded: its start falls in
-  // the measured phase, or it is a warm-up request that goes out after the phase began (it waited
-  // for a connection through the boundary: carried in).
-  bool recorded(std::int64_t intended, bool& carried) const noexcept {
-    carried = false;
-    if (intended >= s_.measure_start_ns) return intended < s_.measure_end_ns;
-    carried = phase_ != phase::warmup;
-    return carried;
-  }
-
-  // End of interval k: the next second boundary, or the end of the measured phase.
-  std::int64_t interval_end(std::int64_t k) const noexcept {
-    const std::int64_t b = s_.measure_start_ns + (k + 1) * second_ns;
-    return std::min(b, s_.measure_end_ns);
-  }
+  bool in_window(std::int64_t t) const noexcept { return s_.in_window(t); }
+  bool recorded(std::int64_t intended, bool& carried) const noexcept { return s_.recorded(intended, phase_, carried); }
+  std::int64_t interval_end(std::int64_t k) const noexcept { return s_.interval_end(k); }
 
   // Brings the phase and the current interval up to time t: called before anything that
   // happened at t is recorded, so every sample lands in the second it happened in (not in the

@@ -35,13 +35,14 @@ TEST(ErrorClasses, OnlyResetsAreResets) {
 TEST(ErrorClasses, EveryClassHasItsOwnCounter) {
   result::error_counts e;
   for (err c : {err::connect_refused, err::connect_timeout, err::connect_other, err::reset, err::read_timeout,
-                err::closed_mid_response, err::malformed, err::unsolicited, err::io_other, err::client_resources})
+                err::closed_mid_response, err::malformed, err::unsolicited, err::io_other, err::client_resources,
+                err::tls})
     count_error(e, c);
   int counted_once = 0;  // every transport class once; the status classes untouched
   result::for_each_error_class(e, [&](const char*, std::int64_t n) { counted_once += n == 1; });
-  EXPECT_EQ(counted_once, 10);
+  EXPECT_EQ(counted_once, 11);
   EXPECT_EQ(e.status_4xx + e.status_5xx, 0);
-  EXPECT_EQ(e.transport(), 10);
+  EXPECT_EQ(e.transport(), 11);
 }
 
 }  // namespace

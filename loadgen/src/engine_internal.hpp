@@ -1,7 +1,8 @@
 #pragma once
 // What the load engine's parts share, inside the loadgen library: run phases, error classes, the
 // per-second collector, the read-only run setup, and the worker interface an engine implements
-// (engine_asio.hpp today; what engines share apart from sockets is in engine_record.hpp).
+// (engine_asio.hpp, engine_curl_worker.hpp; what engines share apart from sockets is in
+// engine_record.hpp).
 // run_load (engine_run.cpp) owns the threads, merges the workers' seconds into the interval log,
 // the CSV and the series, and builds the result.
 #include <atomic>
@@ -46,6 +47,7 @@ enum class err : std::uint8_t {
   unsolicited,
   io_other,
   client_resources,
+  tls,  // curl engine: TLS handshake or certificate refused
 };
 
 void count_error(result::error_counts& e, err what) noexcept;
@@ -77,6 +79,8 @@ struct collector {
   void note_draining();  // a worker's measured phase ended (wakes the main thread)
 };
 
+class curl_requests;  // engine_curl.hpp
+
 // Everything the workers share, read-only during the run (but the collector).
 struct shared_setup {
   const run_config* cfg = nullptr;
@@ -86,14 +90,34 @@ struct shared_setup {
   result::success_statuses success;   // statuses counted as goodput
   std::string host;                   // resolved target address (numeric) and port
   unsigned short port = 0;
+  std::string url_host;               // the URL's host as written (TLS name, Host), and its scheme
+  bool tls = false;
   std::int64_t run_start_ns = 0;      // steady ns: schedule time 0, warm-up starts
   std::int64_t measure_start_ns = 0;  // steady ns
   std::int64_t measure_end_ns = 0;    // steady ns, `never` when bounded by request count only
   std::int64_t intervals = 0;         // one-second intervals of the measured phase; index `intervals` is the drain
   collector* coll = nullptr;
+  const curl_requests* curl = nullptr;  // the curl engine's request table (null with asio)
   // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.
   std::atomic<bool> stop_early{false};
+
+  // The phase rules every engine follows (times in steady ns):
+  bool in_window(std::int64_t t) const noexcept { return t >= measure_start_ns && t < measure_end_ns; }
+  // Whether a request that starts (intended time) at `intended` is recorded: its start falls in
+  // the measured phase, or it is a warm-up request that goes out after the phase began (it waited
+  // for a connection through the boundary: carried in).
+  bool recorded(std::int64_t intended, phase now, bool& carried) const noexcept {
+    carried = false;
+    if (intended >= measure_start_ns) return intended < measure_end_ns;
+    carried = now != phase::warmup;
+    return carried;
+  }
+  // End of interval k: the next second boundary, or the end of the measured phase.
+  std::int64_t interval_end(std::int64_t k) const noexcept {
+    const std::int64_t b = measure_start_ns + (k + 1) * second_ns;
+    return b < measure_end_ns ? b : measure_end_ns;
+  }
 };
 
 // One worker thread of an engine: its own event loop, connections, schedule share and sample
@@ -110,6 +134,10 @@ class load_worker {
 };
 
 std::unique_ptr<load_worker> make_asio_worker(const shared_setup& s, int index, int workers,
+                                              std::int64_t connections, std::int64_t quota);
+// The libcurl multi engine (engine_curl_worker.hpp): `connections` is its share of the
+// connection cap (open loop) or of the clients (closed loop).
+std::unique_ptr<load_worker> make_curl_worker(const shared_setup& s, int index, int workers,
                                               std::int64_t connections, std::int64_t quota);
 
 }  // namespace perflab::loadgen::detail

@@ -17,6 +17,7 @@ void count_error(result::error_counts& e, err what) noexcept {
     case err::unsolicited: ++e.unsolicited; break;
     case err::io_other: ++e.io_other; break;
     case err::client_resources: ++e.client_resources; break;
+    case err::tls: ++e.tls; break;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <utility>
@@ -22,6 +23,7 @@
 #pragma GCC diagnostic pop
 #include <fmt/format.h>
 
+#include "engine_curl.hpp"
 #include "engine_internal.hpp"
 #include "perflab/core/clock.hpp"
 #include "perflab/core/cpus.hpp"
@@ -289,6 +291,8 @@ void summarize_into(result::variant& v, const sample_set& s) {
   v.ttfb_uncorrected = result::summarize(s.ttfb_uncorrected);
   v.ttlb_uncorrected = result::summarize(s.ttlb_uncorrected);
   v.send_lag = result::summarize(s.send_lag);
+  v.tls_handshake = result::summarize(s.tls_handshake);
+  v.curl_start_transfer = result::summarize(s.curl_start_transfer);
 }
 
 // What the measured phase has measured so far (the seconds merged), for run_config::stop_check.
@@ -318,6 +322,16 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   if (!url) return tl::unexpected(url.error());
   auto mix = request_mix::build(*url, cfg.requests, cfg.keys);
   if (!mix) return tl::unexpected(mix.error());
+  auto engine = choose_engine(cfg, *url);
+  if (!engine) return tl::unexpected(engine.error());
+  const bool curl = *engine == "curl";
+  std::optional<curl_requests> curl_table;  // curl: the mix as libcurl takes it (outlives the workers)
+  if (curl) {
+    if (auto ok = check_curl_support(cfg, *mix); !ok) return tl::unexpected(ok.error());
+    auto table = curl_requests::build(*mix, *url);
+    if (!table) return tl::unexpected(table.error());
+    curl_table.emplace(std::move(*table));
+  }
 
   tcp::endpoint endpoint;
   {
@@ -374,6 +388,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.success = *success;
   setup.host = endpoint.address().to_string();
   setup.port = endpoint.port();
+  setup.url_host = url->host;
+  setup.tls = url->tls;
+  setup.curl = curl_table ? &*curl_table : nullptr;
   setup.intervals = intervals;
   setup.coll = &coll;
 
@@ -382,7 +399,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     const std::int64_t conns = cap / threads + (w < cap % threads ? 1 : 0);
     const std::int64_t quota =
         cfg.max_requests > 0 ? cfg.max_requests / threads + (w < cfg.max_requests % threads ? 1 : 0) : 0;
-    workers.push_back(make_asio_worker(setup, w, threads, conns, quota));
+    workers.push_back(curl ? make_curl_worker(setup, w, threads, conns, quota)
+                           : make_asio_worker(setup, w, threads, conns, quota));
   }
 
   // Output files are opened before the load starts, so a bad directory fails fast.
@@ -554,6 +572,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.success = success->text();
   lm.max_error_rate = cfg.max_error_rate;
   lm.retry = cfg.retry.describe();
+  lm.engine = *engine;
+  lm.http = cfg.http2 ? "2" : "1.1";
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a

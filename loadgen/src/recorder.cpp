@@ -18,6 +18,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.status_4xx += from.status_4xx;
   into.status_5xx += from.status_5xx;
   into.verify_failed += from.verify_failed;
+  into.tls += from.tls;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -27,6 +28,8 @@ void sample_set::add(const sample_set& o) {
   ttfb_uncorrected.add(o.ttfb_uncorrected);
   ttlb_uncorrected.add(o.ttlb_uncorrected);
   send_lag.add(o.send_lag);
+  tls_handshake.add(o.tls_handshake);
+  curl_start_transfer.add(o.curl_start_transfer);
   sent += o.sent;
   completed += o.completed;
   succeeded += o.succeeded;
@@ -59,6 +62,8 @@ void sample_set::reset() noexcept {
   ttfb_uncorrected.reset();
   ttlb_uncorrected.reset();
   send_lag.reset();
+  tls_handshake.reset();
+  curl_start_transfer.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
   client_retries = retried_succeeded = retries_exhausted = 0;
   in_flight = index = end_ns = bytes_in = bytes_out = 0;

@@ -103,17 +103,21 @@ bool has_idempotency_key(const request_spec& s) {
 
 tl::expected<parsed_url, std::string> parse_url(std::string_view url) {
   const auto bad = [&](std::string_view why) {
-    return tl::unexpected(fmt::format("bad URL '{}': {} (expected http://HOST[:PORT][/PATH])", url, why));
+    return tl::unexpected(fmt::format("bad URL '{}': {} (expected http[s]://HOST[:PORT][/PATH])", url, why));
   };
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    if (url.substr(0, 8) == "https://") return bad("https is not supported");
-    return bad("missing http://");
+  parsed_url out;
+  std::string_view rest;
+  if (url.substr(0, 7) == "http://") {
+    rest = url.substr(7);
+  } else if (url.substr(0, 8) == "https://") {
+    rest = url.substr(8);
+    out.tls = true;
+    out.port = "443";
+  } else {
+    return bad("missing http:// or https://");
   }
-  std::string_view rest = url.substr(scheme.size());
   const auto slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  parsed_url out;
   if (slash != std::string_view::npos) {
     out.path = std::string(rest.substr(slash));
     if (out.path.front() == '?') out.path.insert(out.path.begin(), '/');
@@ -263,7 +267,7 @@ void stamp_uuids(rendered_request& r, std::string& buf, rng& g) noexcept {
   r.bytes = buf;
 }
 
-rendered_request request_mix::pick(rng& r) const noexcept {
+std::size_t request_mix::pick_index(rng& r) const noexcept {
   std::size_t spec = 0;
   if (specs_.size() > 1) {
     const double u = r.uniform();
@@ -271,7 +275,9 @@ rendered_request request_mix::pick(rng& r) const noexcept {
     if (spec >= specs_.size()) spec = specs_.size() - 1;
   }
   const std::uint64_t key = specs_[spec].keyed ? pick_key(r) : 0;
-  return at(entry_index(spec, key));
+  return entry_index(spec, key);
 }
+
+rendered_request request_mix::pick(rng& r) const noexcept { return at(pick_index(r)); }
 
 }  // namespace perflab::loadgen

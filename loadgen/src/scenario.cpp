@@ -1,6 +1,7 @@
 // Scenario parsing and validation: the sections, the matrix (with [[matrix.include]]) and --set.
 // Typed values and their places come from toml_reader (scenario_reader.hpp); [search] and
-// [load] stop_when are read in scenario_search.cpp, [load] retry in scenario_retry.cpp.
+// [load] stop_when are read in scenario_search.cpp, [load] retry and
+// [load] engine in scenario_retry.cpp.
 #include "perflab/loadgen/scenario.hpp"
 
 #include <algorithm>
@@ -28,7 +29,8 @@ const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", 
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
-    "drain_timeout", "success", "max_error_rate", "stop_when", "retry"};
+    "drain_timeout", "success", "max_error_rate", "stop_when", "retry", "engine", "http2", "max_streams",
+    "insecure", "cacert"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
@@ -358,6 +360,7 @@ class parser : public toml_reader {
     v.target = parse_target(root);
     parse_load(root, v.load, v.loadgen_cpus_given);
     v.load.retry = read_retry(*this, root);
+    read_engine(*this, root, v.load);
     parse_keys(root, v.load);
     parse_requests(root, v.load);
     v.thresholds = parse_thresholds(root);

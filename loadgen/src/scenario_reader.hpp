@@ -227,6 +227,9 @@ std::vector<threshold> read_stop_when(const toml_reader& r, const toml::table& r
 retry_policy read_retry(const toml_reader& r, const toml::table& root);
 const std::vector<std::string>& retry_keys();  // the keys of load.retry (a matrix may set "load.retry.max")
 
+// [load] engine = "asio" | "curl", http2, max_streams, insecure, cacert (scenario_retry.cpp).
+void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg);
+
 // scenario_schedule.cpp: [[target]] entries, [[fault]] and [[action]].
 struct named_target_table {
   std::string name;   // its name = "..."

@@ -105,6 +105,11 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
       {"bad keepalive", t + "[load]\nkeepalive = \"sometimes\"\n", {}, "s.toml:5:13",
        "expected \"keep-alive\", \"new-connection\" or \"max:K\""},
       {"keepalive max zero", t + "[load]\nkeepalive = \"max:0\"\n", {}, "s.toml:5:13", "K >= 1"},
+      {"bad engine", t + "[load]\nengine = \"wrk\"\n", {}, "s.toml:5:10", "load.engine: expected \"asio\" or \"curl\", found \"wrk\""},
+      {"http2 type", t + "[load]\nhttp2 = \"yes\"\n", {}, "s.toml:5:9", "load.http2: expected true or false"},
+      {"http2 with asio", t + "[load]\nengine = \"asio\"\nhttp2 = true\n", {}, "s.toml:6:9", "needs engine = \"curl\""},
+      {"max streams zero", t + "[load]\nmax_streams = 0\n", {}, "s.toml:5:15", "load.max_streams: expected an integer from 1"},
+      {"missing cacert", t + "[load]\ncacert = \"/no/such/ca.pem\"\n", {}, "s.toml:5:10", "load.cacert: no file"},
       {"bad arrival", t + "[load]\nrate = 5\narrival = \"bursty\"\n", {}, "s.toml:6:11", "expected \"constant\" or \"poisson\""},
       {"loadgen cpu negative", t + "[load]\ncpu = -1\n", {}, "s.toml:5:7", "load.cpu: expected an integer from 0 to 1023"},
       {"loadgen threads type", t + "[load]\nthreads = 1.5\n", {}, "s.toml:5:11", "load.threads: expected an integer"},
@@ -466,6 +471,27 @@ TEST(ScenarioParse, DefaultsToClosedLoopAndInfersOpenFromRate) {
   EXPECT_DOUBLE_EQ(open->variants[0].load.rate, 500);
   EXPECT_FALSE(open->variants[0].loadgen_cpus_given);
   EXPECT_FALSE(open->variants[0].target.cpus_given);
+}
+
+TEST(ScenarioParse, EngineKeysAndAnEngineMatrix) {
+  const std::string head = "name = \"e\"\n[target]\nurl = \"http://127.0.0.1:8443/\"\n[load]\n";
+  auto sc = parse(head + "engine = \"curl\"\nhttp2 = true\nmax_streams = 8\ninsecure = true\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  const run_config& c = sc->variants[0].load;
+  EXPECT_EQ(c.engine, "curl");
+  EXPECT_TRUE(c.http2);
+  EXPECT_EQ(c.max_streams, 8);
+  EXPECT_TRUE(c.insecure);
+  // The same scenario once per engine: what the parity test runs.
+  auto both = parse(head + "rate = 10\n[matrix]\n\"load.engine\" = [\"asio\", \"curl\"]\n");
+  ASSERT_TRUE(both.has_value()) << both.error().to_string();
+  ASSERT_EQ(both->variants.size(), 2u);
+  EXPECT_EQ(both->variants[0].load.engine, "asio");
+  EXPECT_EQ(both->variants[1].load.engine, "curl");
+  auto plain = parse("name = \"p\"\n[target]\nmodel = \"reactor\"\n");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->variants[0].load.engine, "");  // automatic: by the URL
+  EXPECT_FALSE(plain->variants[0].load.http2);
 }
 
 TEST(ScenarioParse, StagesSetTheDuration) {

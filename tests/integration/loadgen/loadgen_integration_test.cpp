@@ -610,6 +610,11 @@ TEST(AttackCli, BadOptionsExitTwoNamingTheOption) {
       {{"attack", url, "--connections", "2", "--timeout", "-1s"}, "--timeout"},
       {{"attack", url, "--connections", "2", "--no-such-option"}, "--no-such-option"},
       {{"attack", "ftp://x/", "--connections", "2"}, "URL"},
+      {{"attack", url, "--connections", "2", "--engine", "wrk"}, "--engine: engine 'wrk' (accepted: asio, curl)"},
+      {{"attack", url, "--connections", "2", "--engine", "asio", "--http2"}, "http2 needs engine curl"},
+      {{"attack", "https://127.0.0.1:1/", "--connections", "2", "--engine", "asio"}, "https:// needs engine curl"},
+      {{"attack", url, "--connections", "2", "--http2", "--max-streams", "0"}, "--max-streams"},
+      {{"attack", url, "--connections", "2", "--engine", "curl", "--verify"}, "verify is not supported by the curl engine"},
   };
   for (const auto& r : rows) {
     const auto res = run_program(r.args);

@@ -30,7 +30,10 @@ namespace perflab::result {
 //    `client_retries`, `retried_succeeded`, `retries_exhausted` in a variant, attempts and
 //    client_retries in each series point, and the policy as `load.retry`. Versions 1-6 are still
 //    read (attempts = sent: no client retried then).
-inline constexpr int schema_version = 7;
+// 8: the load engine (`load.engine`: "asio" or "curl", and `load.http`: "1.1" or "2"), errors.tls,
+//    and the curl engine's own clock: `tls_handshake` and `curl_start_transfer` in a variant.
+//    Versions 1-7 are still read (engine "asio", HTTP/1.1: the only engine then).
+inline constexpr int schema_version = 8;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
 struct latency_summary {
@@ -63,9 +66,10 @@ struct error_counts {
   std::int64_t status_5xx = 0;           // complete responses with a 5xx status
   std::int64_t verify_failed = 0;        // --verify: complete responses whose body did not decode, or decoded
                                          // to another length than expected (schema 5; never counted without it)
+  std::int64_t tls = 0;                  // schema 8, curl engine: TLS handshake failed or the certificate was refused
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
-           unsolicited + io_other + client_resources;
+           unsolicited + io_other + client_resources + tls;
   }
   std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx + verify_failed; }
 };
@@ -96,6 +100,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("unsolicited bytes", e.unsolicited);
   f("i/o other", e.io_other);
   f("loadgen resources", e.client_resources);
+  f("tls", e.tls);
   f("status 4xx", e.status_4xx);
   f("status 5xx", e.status_5xx);
   f("verify failed", e.verify_failed);
@@ -159,6 +164,8 @@ struct load_model {
   std::string success = "2xx,3xx";   // statuses counted as success (goodput): classes "2xx" and codes "404"
   double max_error_rate = 0.01;      // error_rate above this marks the variant ERRORS (exit 7)
   std::string retry;                 // schema 7: [load] retry, e.g. "2 on 503, exponential 50ms..1s full jitter" ("": off)
+  std::string engine = "asio";       // schema 8: the load engine, "asio" or "curl"
+  std::string http = "1.1";          // schema 8: HTTP version asked for, "1.1" or "2" (curl engine)
 };
 
 struct loadgen_health {
@@ -272,6 +279,9 @@ struct variant {
   latency_summary ttfb_uncorrected;          // from the actual write
   latency_summary ttlb_uncorrected;
   latency_summary send_lag;                  // actual write - intended time (open loop)
+  // Schema 8, curl engine only (zeros otherwise), from libcurl's CURLINFO_*_TIME_T clock:
+  latency_summary tls_handshake;             // new TLS connections: TCP connected to TLS handshake done
+  latency_summary curl_start_transfer;       // transfer start (connect included) to libcurl's first response byte
   cache_counts cache;                        // complete responses to measured requests, by X-Cache
   double cache_hit_ratio = 0;                // cache.hit_ratio(): hits / responses with X-Cache (0 when none)
   // Bytes on the wire (schema 5; 0 in older files): what the loadgen's sockets carried for the

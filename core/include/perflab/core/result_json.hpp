@@ -12,7 +12,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
                                                 p50_us, p90_us, p99_us, p999_us, max_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
-                                                io_other, client_resources, status_4xx, status_5xx, verify_failed)
+                                                io_other, client_resources, status_4xx, status_5xx, verify_failed, tls)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
@@ -23,7 +23,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate, retry)
+                                                max_error_rate, retry, engine, http)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
@@ -39,7 +39,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 attempts, client_retries, retried_succeeded, retries_exhausted,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
+                                                send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
                                                 mb_out_per_s, bytes_per_response, series, loadgen, target,
                                                 statuses, dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)

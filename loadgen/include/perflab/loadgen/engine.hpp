@@ -38,6 +38,13 @@ enum class keepalive_policy { keep_alive, new_connection, max_requests };
 
 struct run_config {
   std::string url;                         // base URL, "http://127.0.0.1:8080"; request paths are appended
+  // The engine: "asio" (cleartext HTTP/1.1, the lowest overhead), "curl" (libcurl multi: HTTPS and
+  // HTTP/2) or "" (automatic: curl for https:// or http2, asio otherwise). See docs/loadgen.md.
+  std::string engine;
+  bool http2 = false;                      // curl: HTTP/2 (ALPN over TLS, prior knowledge on http://)
+  std::int64_t max_streams = 100;          // curl with http2: concurrent streams per connection
+  bool insecure = false;                   // curl: do not verify the server's certificate
+  std::string cacert;                      // curl: CA bundle file to verify the server with ("": system's)
   std::string kind = "closed";             // "open" (scheduled arrivals) or "closed" (fixed connections)
   std::string arrival = "constant";        // open loop: "constant" or "poisson"
   double rate = 0;                         // open loop: requests/s when stages is empty

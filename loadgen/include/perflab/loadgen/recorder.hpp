@@ -1,6 +1,6 @@
 #pragma once
 #include <array>
-// What a worker records: six latency histograms (nanoseconds) and counters, once for the whole
+// What a worker records: eight latency histograms (nanoseconds) and counters, once for the whole
 // measured phase and once per one-second interval (handed to the collector each second, merged
 // across workers into the interval log and the per-second series).
 #include <cstdint>
@@ -22,7 +22,9 @@ struct sample_set {
         ttlb(hist_lowest_ns, hist_highest_ns, hist_digits),
         ttfb_uncorrected(hist_lowest_ns, hist_highest_ns, hist_digits),
         ttlb_uncorrected(hist_lowest_ns, hist_highest_ns, hist_digits),
-        send_lag(hist_lowest_ns, hist_highest_ns, hist_digits) {}
+        send_lag(hist_lowest_ns, hist_highest_ns, hist_digits),
+        tls_handshake(hist_lowest_ns, hist_highest_ns, hist_digits),
+        curl_start_transfer(hist_lowest_ns, hist_highest_ns, hist_digits) {}
 
   histogram connect;           // connect() start to writable, new connections (ns)
   // The four TTFB/TTLB histograms hold every response and every request given up at its
@@ -32,6 +34,9 @@ struct sample_set {
   histogram ttfb_uncorrected;  // actual write to first response byte (ns)
   histogram ttlb_uncorrected;  // actual write to last response byte (ns)
   histogram send_lag;          // actual write - intended send time (ns), open loop only
+  // Curl engine only, by libcurl's own clock (CURLINFO_*_TIME_T):
+  histogram tls_handshake;     // new TLS connections: TCP connected to handshake done (ns)
+  histogram curl_start_transfer;  // transfer start (connect included) to the first response byte (ns)
   std::int64_t sent = 0;       // requests written
   std::int64_t completed = 0;  // complete responses, any status
   std::int64_t succeeded = 0;  // complete responses with a success status (goodput)

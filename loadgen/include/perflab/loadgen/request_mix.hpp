@@ -23,9 +23,10 @@ struct parsed_url {
   std::string host;         // as written, e.g. "127.0.0.1" or "localhost"
   std::string port = "80";  // service for the resolver
   std::string path = "/";   // path and query, at least "/"
-  std::string host_header;  // "host" or "host:port" when the port is not 80
+  std::string host_header;  // "host" or "host:port" when the port is not the scheme's default
+  bool tls = false;         // https:// (only the curl engine speaks TLS)
 };
-// Only http:// (the engine speaks HTTP/1.1 over plain TCP). Error names the URL and the form.
+// http:// or https:// (port 443 by default). Error names the URL and the form.
 tl::expected<parsed_url, std::string> parse_url(std::string_view url);
 
 // One rendered request.
@@ -57,6 +58,7 @@ class request_mix {
   // One draw: a request of the mix by weight, then a key. Uses only `r`; safe from many threads
   // with one rng each (the mix itself is read-only after build).
   rendered_request pick(rng& r) const noexcept;
+  std::size_t pick_index(rng& r) const noexcept;  // the same draw, as a buffer index (for at())
 
   std::size_t size() const noexcept { return entries_.size(); }      // rendered buffers
   rendered_request at(std::size_t i) const noexcept;                 // rendered buffer i

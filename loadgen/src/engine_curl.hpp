@@ -1,0 +1,58 @@
+#pragma once
+// The libcurl multi engine's parts that need no event loop (engine_curl_setup.cpp): the request
+// mix as libcurl takes it, the checks of what the engine supports, and the error class of a
+// failed transfer. The worker itself (libcurl's multi interface on an Asio loop) is declared in
+// engine_curl_worker.hpp, which only engine_curl.cpp includes (Asio stays out of the rest).
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <curl/curl.h>
+#include <tl/expected.hpp>
+
+#include "engine_internal.hpp"
+#include "perflab/loadgen/request_mix.hpp"
+
+namespace perflab::loadgen::detail {
+
+// The engine a run uses: run_config::engine, or automatically curl for https:// and HTTP/2.
+// Errors: an unknown name, or asio asked for what only curl speaks.
+tl::expected<std::string, std::string> choose_engine(const run_config& cfg, const parsed_url& url);
+
+// What the curl engine does not do yet, named by the option that asks for it (checked before
+// the run, so such a run fails at once instead of measuring something else).
+tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& mix);
+
+// The error class of a transfer libcurl ended with `code`. os_errno: CURLINFO_OS_ERRNO; written:
+// the request had gone out (CURLOPT_PREREQFUNCTION was called), so a timeout is a read timeout.
+err curl_error_class(CURLcode code, long os_errno, bool written) noexcept;
+
+// One rendered request of the mix, as libcurl takes it: built before the run from the bytes the
+// Asio engine writes (the same mix and keys), read-only during the run and shared by every
+// worker's easy handles.
+struct curl_request {
+  std::string url;                // scheme://host:port + the request target
+  std::string method;             // CURLOPT_CUSTOMREQUEST (empty: GET)
+  std::string body;               // CURLOPT_POSTFIELDS when not empty
+  curl_slist* headers = nullptr;  // the mix's fields (Host, Content-Length left to libcurl)
+  bool head = false;              // HEAD: CURLOPT_NOBODY
+  std::int64_t bytes_out = 0;     // the request's HTTP/1.1 bytes as rendered (what bytes_out counts)
+};
+
+class curl_requests {
+ public:
+  static tl::expected<curl_requests, std::string> build(const request_mix& mix, const parsed_url& url);
+  curl_requests() = default;
+  curl_requests(curl_requests&& o) noexcept : reqs_(std::move(o.reqs_)) { o.reqs_.clear(); }
+  curl_requests& operator=(curl_requests&&) = delete;
+  curl_requests(const curl_requests&) = delete;
+  ~curl_requests();
+
+  const curl_request& operator[](std::size_t i) const noexcept { return reqs_[i]; }
+  std::size_t size() const noexcept { return reqs_.size(); }
+
+ private:
+  std::vector<curl_request> reqs_;
+};
+
+}  // namespace perflab::loadgen::detail

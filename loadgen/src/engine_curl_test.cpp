@@ -1,0 +1,163 @@
+#include "engine_curl.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace perflab::loadgen::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(CurlErrorClass, MapsLibcurlsCodesToTheEnginesClasses) {
+  struct row {
+    CURLcode code;
+    long os_errno;
+    bool written;
+    err expected;
+  };
+  const row rows[] = {
+      {CURLE_COULDNT_CONNECT, ECONNREFUSED, false, err::connect_refused},
+      {CURLE_COULDNT_CONNECT, EADDRNOTAVAIL, false, err::client_resources},
+      {CURLE_COULDNT_CONNECT, 0, false, err::connect_other},
+      {CURLE_OPERATION_TIMEDOUT, 0, false, err::connect_timeout},  // never connected
+      {CURLE_OPERATION_TIMEDOUT, 0, true, err::read_timeout},      // the request was out
+      {CURLE_RECV_ERROR, ECONNRESET, true, err::reset},
+      {CURLE_SEND_ERROR, EPIPE, true, err::reset},
+      {CURLE_RECV_ERROR, 0, true, err::io_other},
+      {CURLE_GOT_NOTHING, 0, true, err::closed_mid_response},
+      {CURLE_PARTIAL_FILE, 0, true, err::closed_mid_response},
+      {CURLE_WEIRD_SERVER_REPLY, 0, true, err::malformed},
+      {CURLE_HTTP2_STREAM, 0, true, err::reset},
+      {CURLE_PEER_FAILED_VERIFICATION, 0, false, err::tls},
+      {CURLE_SSL_CONNECT_ERROR, 0, false, err::tls},
+      {CURLE_OUT_OF_MEMORY, 0, false, err::client_resources},
+  };
+  for (const auto& r : rows)
+    EXPECT_EQ(curl_error_class(r.code, r.os_errno, r.written), r.expected) << curl_easy_strerror(r.code);
+}
+
+TEST(ChooseEngine, CurlForHttpsAndHttp2AsioOtherwiseAndNoAsioForWhatItCannotSpeak) {
+  const auto http = parse_url("http://127.0.0.1:1/");
+  const auto https = parse_url("https://127.0.0.1:1/");
+  ASSERT_TRUE(http && https);
+  run_config cfg;
+  EXPECT_EQ(*choose_engine(cfg, *http), "asio");
+  EXPECT_EQ(*choose_engine(cfg, *https), "curl");
+  cfg.http2 = true;
+  EXPECT_EQ(*choose_engine(cfg, *http), "curl");
+  cfg.engine = "asio";
+  EXPECT_NE(choose_engine(cfg, *http).error().find("http2"), std::string::npos);
+  cfg.http2 = false;
+  EXPECT_NE(choose_engine(cfg, *https).error().find("https"), std::string::npos);
+  cfg.engine = "curl";
+  EXPECT_EQ(*choose_engine(cfg, *http), "curl");
+  cfg.engine = "wrk";
+  EXPECT_NE(choose_engine(cfg, *http).error().find("accepted: asio, curl"), std::string::npos);
+}
+
+TEST(CurlRequests, TheMixsRequestsAsLibcurlTakesThem) {
+  const auto url = parse_url("https://localhost:8443/base");
+  ASSERT_TRUE(url);
+  request_spec post;
+  post.method = "POST";
+  post.path = "/items/{key}";
+  post.headers = {{"Content-Type", "application/json"}};
+  post.body = "{\"k\":1}";
+  auto mix = request_mix::build(*url, {post}, key_distribution{"uniform", 2, 0.99});
+  ASSERT_TRUE(mix) << mix.error();
+  auto table = curl_requests::build(*mix, *url);
+  ASSERT_TRUE(table) << table.error();
+  ASSERT_EQ(table->size(), 2u);
+  const curl_request& r = (*table)[1];
+  EXPECT_EQ(r.url, "https://localhost:8443/base/items/1");  // the URL's path prefixes the request's
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.body, "{\"k\":1}");
+  EXPECT_EQ(r.bytes_out, static_cast<std::int64_t>(mix->at(1).bytes.size()));
+  std::string fields;
+  for (const curl_slist* h = r.headers; h; h = h->next) fields += std::string(h->data) + "|";
+  EXPECT_EQ(fields, "Content-Type: application/json|");  // Host and Content-Length are libcurl's
+}
+
+TEST(CurlSupport, WhatTheCurlEngineDoesNotDoYetIsRefusedByName) {
+  const auto url = parse_url("http://127.0.0.1:1/");
+  auto mix = request_mix::build(*url, {}, {});
+  ASSERT_TRUE(mix);
+  run_config cfg;
+  EXPECT_TRUE(check_curl_support(cfg, *mix));
+  cfg.verify = true;
+  EXPECT_NE(check_curl_support(cfg, *mix).error().find("verify"), std::string::npos);
+  cfg.verify = false;
+  cfg.keepalive = keepalive_policy::max_requests;
+  EXPECT_NE(check_curl_support(cfg, *mix).error().find("max requests per connection"), std::string::npos);
+}
+
+// A loopback port bound and closed again: nothing listens there, connects are refused.
+unsigned short refused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+run_config curl_closed(const std::string& url) {
+  run_config cfg;
+  cfg.url = url;
+  cfg.engine = "curl";
+  cfg.kind = "closed";
+  cfg.connections = 1;
+  cfg.threads = 1;
+  cfg.duration = 300ms;
+  return cfg;
+}
+
+TEST(CurlEngine, ARefusedPortIsCountedAsRefusedConnects) {
+  auto v = run_load(curl_closed("http://127.0.0.1:" + std::to_string(refused_port()) + "/"));
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_EQ(v->load.engine, "curl");
+  EXPECT_EQ(v->completed, 0);
+  // One client, a 10 ms back-off between attempts: a bounded count, all of them refused.
+  EXPECT_GE(v->errors.connect_refused, 3);
+  EXPECT_LE(v->errors.connect_refused, 60);
+  EXPECT_EQ(v->errors.transport(), v->errors.connect_refused);
+  EXPECT_DOUBLE_EQ(v->error_rate, 1.0);
+}
+
+TEST(CurlEngine, AServerThatNeverAnswersIsAReadTimeoutRecordedAsALowerBound) {
+  // The kernel completes the handshake into the backlog and takes the request; nobody answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  run_config cfg = curl_closed("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/");
+  cfg.request_timeout = 100ms;
+  cfg.duration = 250ms;
+  auto v = run_load(cfg);
+  ::close(fd);
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_EQ(v->completed, 0);
+  EXPECT_GE(v->errors.read_timeout, 1);
+  EXPECT_EQ(v->errors.transport(), v->errors.read_timeout);
+  // Each given-up request is in TTLB at no less than its timeout.
+  EXPECT_EQ(v->ttlb.count, v->errors.read_timeout);
+  EXPECT_GE(v->ttlb.min_us, 99'000);
+}
+
+}  // namespace
+}  // namespace perflab::loadgen::detail

@@ -1,0 +1,149 @@
+#pragma once
+// The load engine's worker on libcurl's multi interface: HTTPS and HTTP/2 (the Asio worker speaks
+// cleartext HTTP/1.1 only). One thread per worker runs an Asio io_context that drives libcurl
+// with curl_multi_socket_action: libcurl says which sockets to watch (CURLMOPT_SOCKETFUNCTION)
+// and when its next timeout is (CURLMOPT_TIMERFUNCTION); the loop waits on those sockets'
+// readiness (async_wait on the descriptor) and on one timer: no polling loop. The schedule, phases,
+// per-second hand-offs and recording follow the Asio worker's rules (engine_internal.hpp,
+// engine_record.hpp), so the two engines' numbers mean the same.
+//
+// Request slots are easy handles, made on first use and reused for every request (libcurl keeps
+// its connections in the multi handle's pool). Timing on our steady clock, in callbacks: TTFB at
+// the final response's status line (header callback), TTLB at its last byte (body or header
+// callback). libcurl's own split (TCP connect, TLS handshake, start transfer) is recorded beside.
+// Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end, then the
+// schedule, closed loop and phases); engine_curl.hpp / engine_curl_setup.cpp hold what needs no
+// loop.
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <utility>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"  // as in engine_asio.hpp: Asio's scheduler, GCC 12
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#pragma GCC diagnostic pop
+
+#include "engine_curl.hpp"
+#include "engine_record.hpp"
+#include "perflab/core/clock.hpp"
+
+namespace perflab::loadgen::detail::curl_engine {
+
+namespace asio = boost::asio;
+using error_code = boost::system::error_code;
+
+inline constexpr std::int64_t never = rate_profile::never;
+inline constexpr auto housekeeping_period = std::chrono::milliseconds(5);
+inline constexpr std::int64_t reconnect_backoff_ns = 10'000'000;  // closed loop, after a failed connect (as asio)
+
+class curl_worker;
+
+// One easy handle: a request slot (open loop) or a client (closed loop).
+struct transfer {
+  explicit transfer(asio::io_context& ioc) : timer(ioc) {}
+  CURL* easy = nullptr;
+  asio::steady_timer timer;        // closed loop: think time and reconnect back-off
+  bool busy = false;               // added to the multi handle
+  bool measured = false;           // the request in flight is recorded
+  bool carried = false;            // ...because it was unanswered when the measured phase began
+  std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
+  std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
+  std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
+  std::int64_t write_ns = 0;       // the request about to go out on its connection (0: not yet)
+  std::int64_t head_ns = 0;        // the latest status line: the final response's first byte
+  std::int64_t last_ns = 0;        // the latest response bytes (head or body)
+};
+
+// A socket libcurl asked us to watch. The descriptor does not own the socket: it stays
+// registered with the loop while libcurl keeps the connection in its pool (no epoll churn per
+// request) and is released when libcurl closes the socket (CURLOPT_CLOSESOCKETFUNCTION).
+struct watch {
+  explicit watch(asio::io_context& ioc) : sd(ioc) {}
+  asio::posix::stream_descriptor sd;
+  int want = 0;               // CURL_POLL_IN / OUT / INOUT; 0: not watched
+  bool in_armed = false;      // a wait (or a posted action) for readability is pending
+  bool out_armed = false;
+  std::uint32_t gen = 0;      // bumped when libcurl closes the socket: older handlers return
+};
+
+class curl_worker final : public load_worker {
+ public:
+  curl_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota);
+  ~curl_worker() override;
+
+  void run() override;
+  const sample_set& totals() const noexcept override { return totals_; }
+  bool interrupted() const noexcept override { return interrupted_; }
+  std::int64_t stop_ns() const noexcept override { return stop_ns_; }
+  bool quota_reached() const noexcept override { return quota_ > 0 && quota_used_ >= quota_; }
+  std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
+
+ private:
+  // ---- libcurl's callbacks ----
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void*);
+  static int on_timer(CURLM*, long timeout_ms, void* self);
+  static int on_close_socket(void* self, curl_socket_t fd);
+  static int on_prereq(void* t, char*, char*, int, int);
+  static std::size_t on_header(char*, std::size_t size, std::size_t n, void* t);
+  static std::size_t on_body(char*, std::size_t size, std::size_t n, void* t);
+
+  void arm(int fd);
+  void on_ready(int fd, std::uint32_t gen, int mask, const error_code& ec);
+  void on_curl_timeout();
+  void check_done();  // completed transfers, after every curl_multi_socket_action
+
+  // ---- requests ----
+  transfer* free_slot();
+  void start(transfer& t, std::int64_t intended);  // intended 0: closed loop (starts now)
+  void on_done(transfer& t, CURLcode code);
+  void next_for(transfer& t, bool connect_failed);
+
+  // ---- schedule and phases (the Asio worker's rules) ----
+  void arm_arrival();
+  bool send_due();
+  void issue(std::int64_t due);
+  void closed_loop_wait(transfer& t, std::int64_t delay_ns);
+  void advance(std::int64_t t);
+  void enter_measured();
+  void close_interval(std::int64_t end);
+  std::int64_t outstanding_since_before(std::int64_t t) const noexcept;
+  void hand_off(std::int64_t end, bool last, std::int64_t next);
+  void arm_housekeeping();
+  void on_housekeeping();
+  void begin_drain(bool interrupted);
+  bool maybe_finish(std::int64_t now);
+  std::int64_t due_abs(std::int64_t rel) const noexcept { return rel == never ? never : s_.run_start_ns + rel; }
+
+  const shared_setup& s_;
+  const run_config& cfg_;
+  int index_;
+  asio::io_context ioc_;  // first: destroyed last
+  asio::steady_timer curl_timer_, arrival_timer_, housekeeping_;
+  bool timeout_posted_ = false;
+  CURLM* multi_ = nullptr;
+  curl_slist* resolve_ = nullptr;  // CURLOPT_RESOLVE: the URL's name to the address run_load resolved
+  std::vector<std::unique_ptr<watch>> watches_;  // by socket number
+  std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
+  std::size_t max_slots_;
+  std::vector<transfer*> free_;    // open loop: slots with nothing to do
+  arrival_schedule schedule_;
+  rng rng_;
+  std::int64_t quota_, quota_used_ = 0;
+  time_ring pending_;              // open loop: due requests waiting for a free slot
+  std::int64_t next_due_ = never;
+  std::int64_t in_flight_ = 0;
+  phase phase_ = phase::warmup;
+  bool interrupted_ = false;
+  int signals_at_interrupt_ = 0;
+  std::int64_t stop_ns_ = never, last_measured_end_ns_ = 0, drain_deadline_ns_ = never;
+  std::int64_t interval_index_ = 0;
+  sample_set totals_;
+  std::unique_ptr<sample_set> interval_;
+};
+
+}  // namespace perflab::loadgen::detail::curl_engine
