@@ -87,7 +87,7 @@ void count_io_error(run_state& r, const error_code& ec) {
 class subscriber : public std::enable_shared_from_this<subscriber> {
  public:
   subscriber(run_state& r, std::size_t topic)
-      : r_(r), topic_(topic), sock_(r.ioc), timer_(r.ioc), after_(r.topics[topic].base) {}
+      : r_(r), topic_(topic), sock_(r.ioc), timer_(r.ioc), seq_(r.topics[topic].base) {}
 
   void start() { open(); }
   void stop() {
@@ -96,13 +96,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
     timer_.cancel();
   }
   std::size_t topic() const noexcept { return topic_; }
-  // First copies of messages 1..published of its topic (numbered from the run's base).
-  std::int64_t received_within(std::uint64_t published) const {
-    return std::count(seen_.begin(), seen_.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(seen_.size(), published)), true);
-  }
-  std::int64_t received() const noexcept { return received_; }
-  std::int64_t duplicated() const noexcept { return duplicated_; }
-  std::int64_t out_of_order() const noexcept { return out_of_order_; }
+  const sequence_check& sequence() const noexcept { return seq_; }
 
  private:
   bool sse() const noexcept { return r_.cfg.style == "sse"; }
@@ -147,15 +141,15 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
     if (sse()) {
       fmt::format_to(std::back_inserter(req_),
                      "GET /events/{} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nLast-Event-ID: {}\r\n\r\n",
-                     t.name, r_.url.host_header, after_);
+                     t.name, r_.url.host_header, seq_.highest());
       head_done_ = false;
     } else if (r_.cfg.style == "long-poll") {
       fmt::format_to(std::back_inserter(req_), "GET /poll/{}?after={}&timeout={}ms HTTP/1.1\r\nHost: {}\r\n\r\n", t.name,
-                     after_, std::chrono::duration_cast<std::chrono::milliseconds>(r_.cfg.poll_timeout).count(),
+                     seq_.highest(), std::chrono::duration_cast<std::chrono::milliseconds>(r_.cfg.poll_timeout).count(),
                      r_.url.host_header);
     } else {
       fmt::format_to(std::back_inserter(req_), "GET /messages/{}?after={}&limit={} HTTP/1.1\r\nHost: {}\r\n\r\n", t.name,
-                     after_, poll_limit, r_.url.host_header);
+                     seq_.highest(), poll_limit, r_.url.host_header);
     }
     buf_.clear();
     parser_.reset();
@@ -285,19 +279,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   }
 
   void on_message(std::uint64_t seq, std::int64_t ts, std::int64_t now) {
-    const std::uint64_t base = r_.topics[topic_].base;
-    if (seq <= base) return;  // before the run: not expected (a resumed stream's history)
-    const std::size_t i = static_cast<std::size_t>(seq - base - 1);
-    if (i >= seen_.size()) seen_.resize(std::max(i + 1, seen_.size() * 2));
-    if (seen_[i]) {
-      ++duplicated_;
-      return;
-    }
-    seen_[i] = true;
-    ++received_;
-    if (seq < highest_) ++out_of_order_;
-    highest_ = std::max(highest_, seq);
-    after_ = std::max(after_, seq);
+    if (seq_.record(seq) != sequence_check::seen_as::first) return;
     const std::int64_t lat = std::max<std::int64_t>(0, now - ts);
     r_.delivery.record(lat);
     r_.second.record(lat);
@@ -316,10 +298,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   bool head_done_ = false;
   bool opened_ = false;
   std::chrono::nanoseconds retry_ = std::chrono::seconds(1);  // SSE: the server's retry: field
-  std::uint64_t after_;     // the last sequence number received (the resume point)
-  std::uint64_t highest_ = 0;
-  std::vector<bool> seen_;  // by seq - base - 1
-  std::int64_t received_ = 0, duplicated_ = 0, out_of_order_ = 0;
+  sequence_check seq_;  // its resume point is the highest sequence number received
 };
 
 // The built-in publisher: one keep-alive connection, message k to topic k % T at t0 + k / (R*T);
@@ -565,7 +544,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
                                  (cfg.style == "short-poll" ? cfg.poll_interval.count() : 0);
   auto caught_up = [&] {
     return std::all_of(subs.begin(), subs.end(),
-                       [&](const auto& s) { return s->received() >= static_cast<std::int64_t>(r.topics[s->topic()].published); });
+                       [&](const auto& s) { return s->sequence().received() >= static_cast<std::int64_t>(r.topics[s->topic()].published); });
   };
   while (!interrupt_flag().load() && now_ns() < drain_end && !caught_up()) r.ioc.run_for(std::chrono::milliseconds(5));
   const std::int64_t stopped = now_ns();
@@ -598,9 +577,9 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   for (const auto& s : subs) {
     const auto p = r.topics[s->topic()].published;
     v.expected += static_cast<std::int64_t>(p);
-    v.received += s->received_within(p);
-    v.duplicated += s->duplicated();
-    v.out_of_order += s->out_of_order();
+    v.received += s->sequence().received_within(p);
+    v.duplicated += s->sequence().duplicated();
+    v.out_of_order += s->sequence().out_of_order();
   }
   v.lost = v.expected - v.received;
   v.reconnects = r.reconnects;

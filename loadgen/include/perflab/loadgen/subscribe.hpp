@@ -13,6 +13,7 @@
 // connection fails, the next one resumes from the last sequence number received.
 //
 // One event-loop thread holds every subscriber and the publisher (they mostly wait).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -53,6 +54,44 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
 // object, in order. f(seq, ts_ns). Returns the number found.
 template <class F>
 std::size_t scan_messages(std::string_view text, F&& f);
+
+// One subscriber's sequence bookkeeping: which of its topic's messages after the run's base
+// arrived, how many copies came again, and how many first copies came after a later message.
+class sequence_check {
+ public:
+  explicit sequence_check(std::uint64_t base) : base_(base) {}
+  enum class seen_as { before_run, first, duplicate };
+  seen_as record(std::uint64_t seq) {
+    if (seq <= base_) return seen_as::before_run;  // a resumed stream's history from before the run
+    const std::size_t i = static_cast<std::size_t>(seq - base_ - 1);
+    if (i >= seen_.size()) seen_.resize(std::max(i + 1, seen_.size() * 2));
+    if (seen_[i]) {
+      ++duplicated_;
+      return seen_as::duplicate;
+    }
+    seen_[i] = true;
+    ++received_;
+    if (seq < highest_) ++out_of_order_;
+    highest_ = std::max(highest_, seq);
+    return seen_as::first;
+  }
+  std::uint64_t base() const noexcept { return base_; }
+  std::uint64_t highest() const noexcept { return std::max(highest_, base_); }  // the resume point
+  std::int64_t received() const noexcept { return received_; }  // first copies, any sequence number
+  std::int64_t duplicated() const noexcept { return duplicated_; }
+  std::int64_t out_of_order() const noexcept { return out_of_order_; }
+  // First copies of the run's messages 1..published (base + 1 .. base + published).
+  std::int64_t received_within(std::uint64_t published) const {
+    const auto n = static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(seen_.size(), published));
+    return std::count(seen_.begin(), seen_.begin() + n, true);
+  }
+
+ private:
+  std::uint64_t base_;
+  std::uint64_t highest_ = 0;
+  std::vector<bool> seen_;  // by seq - base - 1
+  std::int64_t received_ = 0, duplicated_ = 0, out_of_order_ = 0;
+};
 
 }  // namespace perflab::loadgen
 
