@@ -18,8 +18,8 @@
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/fault/profile.hpp>
-#include <perflab/resilience/limiter.hpp>
 #include <perflab/push/hub.hpp>
+#include <perflab/resilience/limiter.hpp>
 #include <perflab/resilience/waiting_room.hpp>
 #include <perflab/upstream/config.hpp>
 

@@ -379,9 +379,6 @@ class session {
   std::uint64_t buy_item_ = 0;
   std::int64_t buy_qty_ = 0;
   std::string order_key_;  // empty: an order without a key
-  // --fault-profile: the current request's decision, whether its latency was waited (then it is
-  // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
-  // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).
   // Push: the connection's wait for its subscription (made at its first long poll or stream),
   // the held poll's topic and gap, messages taken and the JSON reply built in reused buffers,
   // and a stream's state (the connection's last response) and next heartbeat, in now_ns() time.
@@ -393,6 +390,9 @@ class session {
   std::string push_body_;
   bool streaming_ = false;
   std::int64_t heartbeat_due_ns_ = 0;
+  // --fault-profile: the current request's decision, whether its latency was waited (then it is
+  // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
+  // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).
   fault::decision fault_{};
   bool fault_delayed_ = false;
   std::int64_t fault_start_ns_ = 0;
