@@ -4,6 +4,7 @@
 //   loadgen report RESULTS...    render report.md and report.html
 //   loadgen compare BASE CAND    compare two runs, verdict in the exit code
 //   loadgen ab SCENARIO ...      interleaved A/B run of two builds or services, verdict in the exit code
+//   loadgen subscribe URL ...    push delivery (SSE, long or short polling) with a built-in publisher
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   perflab::loadgen::add_report_command(app, exit_code);
   perflab::loadgen::add_compare_command(app, exit_code);
   perflab::loadgen::add_ab_command(app, exit_code);
+  perflab::loadgen::add_subscribe_command(app, exit_code);
 
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;

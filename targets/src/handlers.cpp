@@ -326,6 +326,10 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path == "/orders") d.ep = endpoint::orders;
   else if (path == "/jobs") d.ep = endpoint::jobs;
   else if (path.starts_with("/jobs/")) d.ep = endpoint::job;
+  else if (path.starts_with("/publish/")) d.ep = endpoint::publish;
+  else if (path.starts_with("/messages/")) d.ep = endpoint::messages;
+  else if (path.starts_with("/poll/")) d.ep = endpoint::poll;
+  else if (path.starts_with("/events/")) d.ep = endpoint::events;
   else {
     d.status = 404;
     return d;
@@ -348,8 +352,14 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     case endpoint::stock_buy:  // /stock, /orders, /jobs: arguments are checked by the session
     case endpoint::orders:
     case endpoint::jobs:
+    case endpoint::publish:
       d.allow = "POST, OPTIONS";
       allowed = method == "POST";
+      break;
+    case endpoint::poll:  // held, or a stream: no HEAD
+    case endpoint::events:
+      d.allow = "GET, OPTIONS";
+      allowed = method == "GET";
       break;
     case endpoint::proxy:  // forwarded as it came
       d.allow = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
@@ -514,6 +524,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
                      if (ctx.faults) ctx.faults->write_prometheus(o);
+                     if (ctx.push) write_push_prometheus(*ctx.push, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -547,6 +558,10 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::orders:
     case endpoint::jobs:
     case endpoint::job:
+    case endpoint::publish:  // the session worked these out (session_push.cpp), as it does /stock's
+    case endpoint::messages:
+    case endpoint::poll:
+    case endpoint::events:
       if (const auto* c = ctx.contended) {
         append_built(out, c->status, json, keep_alive, minor, d.head, c->headers,
                      [&](std::string& o) { o.append(c->body); });

@@ -38,6 +38,7 @@ struct options {
   std::string rate_limit;
   upstream::options upstream;
   std::string waiting_room;
+  std::string push;
   targets::contention_options contention;
   std::string fault_profile;
   bool admin = false;
@@ -107,6 +108,11 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     auto room = resilience::parse_waiting_room(o.waiting_room);
     if (!room) return tl::unexpected(room.error());  // names --waiting-room
     c.waiting_room = *room;
+  }
+  if (!o.push.empty()) {
+    auto hub = push::parse_hub_config(o.push);
+    if (!hub) return tl::unexpected(hub.error());  // names --push
+    c.push = *hub;
   }
   auto contended = targets::parse_contention_options(o.contention);
   if (!contended) return tl::unexpected(contended.error());
@@ -187,6 +193,10 @@ int main(int argc, char** argv) {
   app.add_option("--waiting-room", o.waiting_room,
                  "CAPACITY,max-wait=D[,queue=N]: at most CAPACITY requests in service, the rest wait FIFO up to D "
                  "(X-Queue-Position), then 503 with Retry-After; /metrics and /health bypass it");
+  app.add_option("--push", o.push,
+                 "KEY=VALUE,...: the topic hub of /publish, /messages, /poll and /events: history=N (kept per topic, "
+                 "default 1024), queue=N (a subscriber further behind is dropped, 1024), topics=N (10000), "
+                 "max-message=SIZE (64KiB), heartbeat=D (SSE, 15s), retry=D (SSE, 1s), max-poll=D (60s)");
   targets::add_contention_options(app, o.contention);
   app.add_option("--fault-profile", o.fault_profile,
                  "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "

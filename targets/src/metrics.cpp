@@ -68,6 +68,10 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::jobs: return "jobs";
     case endpoint::job: return "job";
     case endpoint::admin: return "admin";
+    case endpoint::publish: return "publish";
+    case endpoint::messages: return "messages";
+    case endpoint::poll: return "poll";
+    case endpoint::events: return "events";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

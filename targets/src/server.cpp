@@ -72,6 +72,7 @@ void server::request_stop() {
   // seq_cst: the blocking models' idle connections pair this store with their own (see
   // idle_registry) so that none sleeps through the stop.
   ctx_.stopping.store(true, std::memory_order_seq_cst);
+  ctx_.push->close_all();  // held polls and SSE streams end now, not at their timeout or heartbeat
   const std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof one);
   on_stop();

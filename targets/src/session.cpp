@@ -49,6 +49,7 @@ server_context::server_context(server_config c)
   if (config.cache_remote && blocking) remote_pool = std::make_unique<cache::redis_pool>(*config.cache_remote, remote_stats);
   if (config.encoding.enabled() && config.encoding.static_bodies) encoded_bodies = std::make_unique<encode::static_cache>();
   if (config.rate_limit) limiter = std::make_unique<resilience::keyed_limiter>(*config.rate_limit);
+  push = std::make_unique<push::hub>(config.push);
   if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
   if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
   if (config.fault_profile || config.admin) faults = std::make_unique<fault::injector>(config.fault_profile.value_or(fault::profile{}));
@@ -93,6 +94,7 @@ session::~session() {
   if (waiting_ && cache_wait_ == cache_wait::origin) ctx_.cache->abandon(cache_key_, cache_begin_);
   leave_room();
   if (waiting_) end_contention();  // an order's key is freed for a retry
+  end_push();                       // a held poll or a stream leaves its topic
 }
 
 std::span<char> session::read_space() noexcept {
@@ -232,6 +234,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .room = ctx_.room.get(),
                               .contention = &ctx_.contention,
                               .contended = &contention_reply_,
+                              .push = ctx_.push.get(),
                               .faults = ctx_.faults.get()};
   const std::size_t mark = out_.size();
   response_info info;
@@ -273,6 +276,7 @@ session::step session::process() noexcept {
   if (cache_next_ != cache_next::none) {  // a /cache request's next part (session_cache.cpp)
     if (auto st = continue_cache()) return *st;
   }
+  if (streaming_) return stream_step();  // an SSE stream is the connection's last response
   for (;;) {
     if (drip_held_ > 0) {  // a dripped body goes out before anything else
       if (auto st = next_drip()) return *st;
@@ -374,6 +378,19 @@ session::step session::process() noexcept {
         return *st;
       }
     }
+    if (d.status == 200 && (d.ep == endpoint::publish || d.ep == endpoint::messages || d.ep == endpoint::poll ||
+                            d.ep == endpoint::events)) {
+      if (auto st = start_push(d, req, start)) {
+        if (streaming_) {  // the stream's head is out; nothing after this request is read
+          parser_.reset();
+          started_ = false;
+          begin_ = end_ = 0;
+          return *st;
+        }
+        defer(d, req, keep, start, consumed);  // a long poll held until a message or its timeout
+        return *st;
+      }
+    }
     if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
     if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
     if (d.status == 200 && (d.ep == endpoint::cache_delete || d.ep == endpoint::cache_purge) && ctx_.config.cache_remote)
@@ -412,6 +429,7 @@ void session::finish_wait() noexcept {
   if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
   if (db_waiting_) finish_db();
   if (upstream_waiting_) finish_proxy();
+  if (push_waiting_) finish_push();
   if (contention_wait_ != contention_wait::none) finish_contention();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.

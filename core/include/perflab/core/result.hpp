@@ -31,8 +31,13 @@ namespace perflab::result {
 //    client_retries in each series point, and the policy as `load.retry`. Versions 1-6 are still
 //    read (attempts = sent: no client retried then).
 // 8: the load engine (`load.engine`: "asio" or "curl", and `load.http`: "1.1" or "2"), errors.tls,
-//    and the curl engine's own clock: `tls_handshake` and `curl_start_transfer` in a variant.
-//    Versions 1-7 are still read (engine "asio", HTTP/1.1: the only engine then).
+//    and the curl engine's own clock: `tls_handshake` and `curl_start_transfer` in a variant;
+//    push delivery (`loadgen subscribe`): `delivery` (publish-to-receive latency), `published`,
+//    `expected`, `received`, `lost`, `duplicated`, `out_of_order`, `reconnects`,
+//    `requests_per_delivered`, `bytes_per_delivered` in a variant; `delivered` and `delivery_p50_us`
+//    / `delivery_p99_us` in each series point; `style`, `subscribers`, `topics`, `publish_rate`,
+//    `poll_interval_s`, `poll_timeout_s` in the load model (kind "subscribe"). Versions 1-7 are
+//    still read (engine "asio", HTTP/1.1, the only engine then; zeros: not a subscribe run).
 inline constexpr int schema_version = 8;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
@@ -139,6 +144,11 @@ struct second_point {
   std::int64_t status_5xx = 0;
   std::int64_t conn_errors = 0;
   std::map<std::string, std::int64_t> statuses;
+  // Schema 8, subscribe runs: messages delivered in this second (first copies of expected
+  // messages) and their delivery latency (receive - publish).
+  std::int64_t delivered = 0;
+  double delivery_p50_us = 0;
+  double delivery_p99_us = 0;
 };
 
 // The load model behind every number; every report prints it.
@@ -166,6 +176,14 @@ struct load_model {
   std::string retry;                 // schema 7: [load] retry, e.g. "2 on 503, exponential 50ms..1s full jitter" ("": off)
   std::string engine = "asio";       // schema 8: the load engine, "asio" or "curl"
   std::string http = "1.1";          // schema 8: HTTP version asked for, "1.1" or "2" (curl engine)
+  // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
+  // built-in publisher sends.
+  std::string style;                 // "sse", "long-poll" or "short-poll"
+  std::int64_t subscribers = 0;      // subscribers held (spread round-robin over the topics)
+  std::int64_t topics = 0;           // topics published to
+  double publish_rate = 0;           // messages per second per topic
+  double poll_interval_s = 0;        // short-poll: pause between a poll's answer and the next poll
+  double poll_timeout_s = 0;         // long-poll: the timeout= each poll asks for
 };
 
 struct loadgen_health {
@@ -292,6 +310,19 @@ struct variant {
   double mb_in_per_s = 0;                    // bytes_in / measured_s / 1e6 (MB/s, decimal)
   double mb_out_per_s = 0;                   // bytes_out / measured_s / 1e6
   double bytes_per_response = 0;             // bytes_in / completed: mean response size on the wire
+  // Push delivery (schema 8, subscribe runs; zeros otherwise). Per subscriber, the messages
+  // published to its topic during the run are expected once each, in sequence order; counts sum
+  // over subscribers.
+  std::int64_t published = 0;                // messages the built-in publisher had accepted (all topics)
+  std::int64_t expected = 0;                 // sum over subscribers of the messages published to its topic
+  std::int64_t received = 0;                 // first copies of expected messages received
+  std::int64_t lost = 0;                     // expected - received: never received (by the end of the drain)
+  std::int64_t duplicated = 0;               // copies of a message a subscriber had already received
+  std::int64_t out_of_order = 0;             // first copies received after a later message of the same topic
+  std::int64_t reconnects = 0;               // connections a subscriber opened after its first (stream ended, error)
+  latency_summary delivery;                  // receive time - publish time (host steady clock), first copies only
+  double requests_per_delivered = 0;         // subscriber HTTP requests (polls, stream opens) / received
+  double bytes_per_delivered = 0;            // subscriber bytes received (heads, bodies, heartbeats) / received
   std::vector<second_point> series;
   loadgen_health loadgen;
   target_info target;

@@ -18,12 +18,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, pha
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
                                                 attempts, client_retries, stalled, cache_hit, cache_miss, cache_stale, cache_other,
                                                 cache_hit_ratio, bytes_in, bytes_out, status_2xx, status_3xx,
-                                                status_4xx, status_5xx, conn_errors, statuses)
+                                                status_4xx, status_5xx, conn_errors, statuses, delivered,
+                                                delivery_p50_us, delivery_p99_us)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate, retry, engine, http)
+                                                max_error_rate, retry, engine, http, style, subscribers, topics,
+                                                publish_rate, poll_interval_s, poll_timeout_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(target_info, spawned, url, model, params, cpus, cpu_user_s,
@@ -39,8 +41,11 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, c
                                                 attempts, client_retries, retried_succeeded, retries_exhausted,
                                                 tps_mean, rps_mean, connections_opened, connections_warmup, errors,
                                                 error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s,
-                                                mb_out_per_s, bytes_per_response, series, loadgen, target,
+                                                send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in,
+                                                bytes_out, mb_in_per_s, mb_out_per_s, bytes_per_response, published,
+                                                expected, received, lost,
+                                                duplicated, out_of_order, reconnects, delivery, requests_per_delivered,
+                                                bytes_per_delivered, series, loadgen, target,
                                                 statuses, dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,

@@ -10,5 +10,6 @@ void add_run_command(CLI::App& app, int& exit_code);      // run a scenario file
 void add_report_command(CLI::App& app, int& exit_code);   // render report.md / report.html (cli_analysis.cpp)
 void add_compare_command(CLI::App& app, int& exit_code);  // compare two runs (cli_analysis.cpp)
 void add_ab_command(CLI::App& app, int& exit_code);       // interleaved A/B run with a verdict (cli_ab.cpp)
+void add_subscribe_command(CLI::App& app, int& exit_code);  // push delivery: subscribers and a publisher (cli_subscribe.cpp)
 
 }  // namespace perflab::loadgen

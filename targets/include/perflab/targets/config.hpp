@@ -18,6 +18,7 @@
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/fault/profile.hpp>
+#include <perflab/push/hub.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/resilience/waiting_room.hpp>
 #include <perflab/upstream/config.hpp>
@@ -82,6 +83,8 @@ struct server_config {
   // /stock, /orders and /jobs (--stock-*, --idempotency-ttl, --order-work, --job-*): the
   // contention experiments' state, built at its first use.
   contention::service_config contention{};
+  // --push: the topic hub behind /publish, /messages, /poll and /events (its bounds and SSE timing).
+  push::hub_config push{};
   // --fault-profile: the faults injected into every request but /metrics, /health and /admin/*
   // (docs/targets.md, Faults). nullopt: none (and no injector unless --admin).
   std::optional<fault::profile> fault_profile;

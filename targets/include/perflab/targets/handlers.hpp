@@ -18,6 +18,9 @@
 namespace perflab::upstream {
 class service;
 }
+namespace perflab::push {
+class hub;
+}
 
 namespace perflab::targets {
 
@@ -123,7 +126,8 @@ struct response_context {
   const upstream::service* upstream = nullptr;  // for /metrics, with --upstream
   const resilience::waiting_room* room = nullptr;  // for /metrics, with --waiting-room
   const contention::service* contention = nullptr;     // for /metrics (what of it has been used)
-  const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs
+  const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs and /publish, /messages, /poll
+  const push::hub* push = nullptr;                     // for /metrics (the topic hub's counters)
   const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
 };
 

@@ -23,6 +23,9 @@ class waiting_room;
 namespace perflab::contention {
 class service;
 }
+namespace perflab::push {
+class hub;
+}
 
 namespace perflab::targets {
 
@@ -42,6 +45,10 @@ enum class endpoint : std::uint8_t {
   jobs,          // POST /jobs: 202 once queued
   job,           // GET/HEAD /jobs/{id}: a job's status
   admin,         // /admin/* with --admin (POST /admin/fault)
+  publish,       // POST /publish/{topic}: a message to the topic hub
+  messages,      // GET/HEAD /messages/{topic}?after=SEQ: short polling
+  poll,          // GET /poll/{topic}?after=SEQ&timeout=D: long polling
+  events,        // GET /events/{topic}: an SSE stream (counted when it starts)
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)
@@ -145,6 +152,8 @@ void write_waiting_room_prometheus(const resilience::waiting_room& room, std::st
 // perflab_idempotency_* (requests by verdict, keys), perflab_jobs_* (by result, queued, running,
 // the accepted -> done histogram).
 void write_contention_prometheus(const contention::service& svc, std::string& out);
+// The topic hub's counters (session_push.cpp).
+void write_push_prometheus(const push::hub& hub, std::string& out);
 
 // Process gauges from /proc/self/status (0 when unavailable).
 std::uint64_t resident_memory_bytes() noexcept;

@@ -34,6 +34,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <perflab/cache/read_through.hpp>
 #include <perflab/cache/redis_pool.hpp>
@@ -45,6 +46,7 @@
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/fault/injector.hpp>
+#include <perflab/push/hub.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
@@ -83,6 +85,7 @@ struct server_context {
   std::unique_ptr<upstream::service> upstream;           // --upstream: /proxy's client (null: none)
   std::unique_ptr<resilience::waiting_room> room;        // --waiting-room (null: none)
   contention::service contention;  // /stock, /orders, /jobs (each part built at its first use)
+  std::unique_ptr<push::hub> push;  // /publish, /messages, /poll, /events (always present)
   std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
@@ -280,6 +283,19 @@ class session {
   void end_contention() noexcept;
   // The reply of a keyed order that does no work: replay (marked), in flight (409), mismatch (422).
   void no_work_reply(contention::idempotency_store::verdict v, contention::idempotency_store::stored_response&& stored);
+  // /publish, /messages, /poll, /events (session_push.cpp): answered at once (nullopt, the reply in
+  // contention_reply_), a long poll held (next::call: then finish_push()), or an SSE stream begun
+  // (its head written, streaming_ set: the step of its first wait or its end).
+  std::optional<step> start_push(dispatch& d, const request_view& req, std::int64_t start) noexcept;
+  void write_messages(std::string_view topic, const push::hub::read_result& r);
+  void finish_push_reply() noexcept;
+  // After a long poll's wait: the messages it got (none: timed out) as its reply.
+  void finish_push() noexcept;
+  // The connection ends (or a stream does): its subscription leaves the hub.
+  void end_push() noexcept;
+  void start_stream(const request_view& req, std::int64_t start, bool gap);
+  // A stream's next part: the events queued since (or a heartbeat), then the wait for more; or its end.
+  step stream_step() noexcept;
   // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
   // return (the request stays parsed and is handled by the process() after it, not decided
   // again). A reset: abort the connection without a response (next::reset). An error: d becomes
@@ -366,6 +382,17 @@ class session {
   std::uint64_t buy_item_ = 0;
   std::int64_t buy_qty_ = 0;
   std::string order_key_;  // empty: an order without a key
+  // Push: the connection's wait for its subscription (made at its first long poll or stream),
+  // the held poll's topic and gap, messages taken and the JSON reply built in reused buffers,
+  // and a stream's state (the connection's last response) and next heartbeat, in now_ns() time.
+  std::unique_ptr<deferred> push_wait_;
+  bool push_waiting_ = false;
+  bool push_gap_ = false;
+  std::string push_topic_;
+  std::vector<push::message_ptr> push_messages_;
+  std::string push_body_;
+  bool streaming_ = false;
+  std::int64_t heartbeat_due_ns_ = 0;
   // --fault-profile: the current request's decision, whether its latency was waited (then it is
   // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
   // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).
