@@ -35,18 +35,29 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(timed_event, kind, target, spec,
                                                 duration_s, start_s, end_s, status, error)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(metric_series, target, metric, points)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(variant, name, params, repeat, complete, incomplete_reason, load,
-                                                measured_s, sent, completed, succeeded, completed_in_window,
-                                                succeeded_in_window, carried_in, stalled, unsent, abandoned, retries,
-                                                attempts, client_retries, retried_succeeded, retries_exhausted,
-                                                tps_mean, rps_mean, connections_opened, connections_warmup, errors,
-                                                error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected,
-                                                send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in,
-                                                bytes_out, mb_in_per_s, mb_out_per_s, bytes_per_response, published,
-                                                expected, received, lost,
-                                                duplicated, out_of_order, reconnects, delivery, requests_per_delivered,
-                                                bytes_per_delivered, series, loadgen, target,
-                                                statuses, dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition)
+// A variant has more fields than nlohmann's macros take (63), so its conversions run them in two
+// lists, in the order of result.hpp.
+#define PERFLAB_VARIANT_FIELDS_1 \
+  name, params, repeat, complete, incomplete_reason, load, measured_s, sent, completed, succeeded, \
+  completed_in_window, succeeded_in_window, carried_in, stalled, unsent, abandoned, retries, attempts, \
+  client_retries, retried_succeeded, retries_exhausted, tps_mean, rps_mean, connections_opened, \
+  connections_warmup, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
+#define PERFLAB_VARIANT_FIELDS_2 \
+  send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
+  mb_out_per_s, bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \
+  reconnects, delivery, requests_per_delivered, bytes_per_delivered, series, loadgen, target, statuses, \
+  dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition
+inline void to_json(nlohmann::json& nlohmann_json_j, const variant& nlohmann_json_t) {
+  NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, PERFLAB_VARIANT_FIELDS_1))
+  NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, PERFLAB_VARIANT_FIELDS_2))
+}
+inline void from_json(const nlohmann::json& nlohmann_json_j, variant& nlohmann_json_t) {
+  const variant nlohmann_json_default_obj;
+  NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, PERFLAB_VARIANT_FIELDS_1))
+  NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, PERFLAB_VARIANT_FIELDS_2))
+}
+#undef PERFLAB_VARIANT_FIELDS_1
+#undef PERFLAB_VARIANT_FIELDS_2
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_step, value, outcome, marginal, reason, objective, run)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(search_result, variant, repeat, variable, unit, objective, range_low,
                                                 range_high, resolution, confirmations, verdict, capacity, band_low,
