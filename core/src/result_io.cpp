@@ -161,6 +161,16 @@ host_info detect_host() {
   return h;
 }
 
+run single_variant_run(std::string started_at, variant v) {
+  run r;
+  r.tool = this_tool();
+  r.host = detect_host();
+  r.started_at = std::move(started_at);
+  r.complete = v.complete;
+  r.variants.push_back(std::move(v));
+  return r;
+}
+
 tool_info this_tool() {
   tool_info t;
   t.name = "perflab";

@@ -405,12 +405,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       exit_code = exit_code::runtime_error;
       return;
     }
-    result::run r;
-    r.tool = result::this_tool();
-    r.host = result::detect_host();
-    r.started_at = started_at;
-    r.complete = v->complete;
-    r.variants.push_back(*v);
+    const result::run r = result::single_variant_run(started_at, *v);
     // The same verdict as a scenario row (core/verdict.hpp): interrupted 6, saturated 5, a
     // failing target (errors over the bound, stalled requests) 7.
     int rc = result::exit_code_of(*v);

@@ -127,12 +127,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
       exit_code = exit_code::runtime_error;
       return;
     }
-    result::run r;
-    r.tool = result::this_tool();
-    r.host = result::detect_host();
-    r.started_at = started_at;
-    r.complete = v->complete;
-    r.variants.push_back(*v);
+    const result::run r = result::single_variant_run(started_at, *v);
     // Verdict: interrupted 6, a publisher behind schedule 5, messages lost, duplicated or out of
     // order (the delivery guarantee broken) 7.
     int rc = exit_code::ok;

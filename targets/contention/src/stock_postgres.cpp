@@ -1,5 +1,7 @@
 #include "perflab/contention/stock_postgres.hpp"
 
+#include "stock_remote.hpp"
+
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -94,63 +96,17 @@ class pg_session {
 
 bool ok(const result_ptr& r, ExecStatusType want) { return r && PQresultStatus(r.get()) == want; }
 
-class pg_stock_impl final : public pg_stock {
+class pg_stock_impl final : public detail::remote_stock<pg_stock> {
  public:
   pg_stock_impl(stock_strategy s, std::string url, const pg_stock_config& cfg, std::uint64_t items, std::int64_t initial)
-      : strategy_(s), url_(std::move(url)), max_attempts_(cfg.max_attempts), initial_(initial), items_(items) {
-    for (auto& it : items_) it.remaining.store(initial, std::memory_order_relaxed);
+      : remote_stock(items, initial), strategy_(s), url_(std::move(url)), max_attempts_(cfg.max_attempts) {
     for (unsigned i = 0; i < cfg.connections; ++i) workers_.emplace_back([this] { run(); });
   }
   ~pg_stock_impl() override {
-    {
-      std::lock_guard lock(m_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
+    stop();
     for (auto& w : workers_) w.join();
   }
-
-  void buy_async(std::uint64_t item, std::int64_t qty, std::function<void(buy_result)> done) override {
-    if (item >= items_.size()) return done({false, false, 0});
-    {
-      std::lock_guard lock(m_);
-      queue_.push_back(request{item, qty, std::move(done)});
-    }
-    cv_.notify_one();
-  }
-  buy_result buy(std::uint64_t item, std::int64_t qty) override {
-    std::mutex m;
-    std::condition_variable cv;
-    std::optional<buy_result> r;
-    buy_async(item, qty, [&](buy_result x) {
-      std::lock_guard l(m);
-      r = x;
-      cv.notify_one();
-    });
-    std::unique_lock l(m);
-    cv.wait(l, [&] { return r.has_value(); });
-    return *r;
-  }
-  std::int64_t remaining(std::uint64_t item) const override { return items_[item].remaining.load(std::memory_order_acquire); }
-  std::int64_t sold(std::uint64_t item) const override { return items_[item].sold.load(std::memory_order_acquire); }
-  stock_audit audit() const override {
-    stock_audit a;
-    a.items = items_.size();
-    for (std::uint64_t i = 0; i < a.items; ++i) {
-      const auto s = sold(i), left = remaining(i);
-      a.initial += initial_;
-      a.sold += s;
-      a.remaining += left;
-      a.violations += left < 0 || s + left != initial_;
-    }
-    a.buys = buys_.load(std::memory_order_relaxed);
-    a.sold_out = sold_out_.load(std::memory_order_relaxed);
-    a.retries = retries_.load(std::memory_order_relaxed);
-    a.errors = errors_.load(std::memory_order_relaxed);
-    return a;
-  }
   stock_strategy strategy() const override { return strategy_; }
-  std::uint64_t items() const override { return items_.size(); }
 
   tl::expected<pg_stock_totals, std::string> audit_db() const override {
     pg_session s(url_);
@@ -158,34 +114,20 @@ class pg_stock_impl final : public pg_stock {
     const auto sql = fmt::format(
         "SELECT coalesce(sum(remaining), 0), coalesce(sum(sold), 0), "
         "count(*) FILTER (WHERE remaining < 0 OR remaining + sold <> {}) FROM perflab_stock WHERE item < {}",
-        initial_, items_.size());
+        initial_, items());
     auto r = s.exec(sql.c_str());
     if (!ok(r, PGRES_TUPLES_OK)) return tl::unexpected(one_line(PQresultErrorMessage(r.get())));
     return pg_stock_totals{int_at(r.get(), 0, 0), int_at(r.get(), 0, 1), static_cast<std::uint64_t>(int_at(r.get(), 0, 2))};
   }
 
  private:
-  struct request {
-    std::uint64_t item;
-    std::int64_t qty;
-    std::function<void(buy_result)> done;
-  };
-  struct alignas(64) item_state {
-    std::atomic<std::int64_t> remaining{0};  // the lowest any reply reported
-    std::atomic<std::int64_t> sold{0};
-  };
-
+  // Each worker has its own connection and takes one buy at a time.
   void run() {
     pg_session session(url_);
-    for (;;) {
-      request r;
-      {
-        std::unique_lock lock(m_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and every queued buy answered
-        r = std::move(queue_.front());
-        queue_.pop_front();
-      }
+    std::deque<request> one;
+    while (take(one, 1)) {
+      const request r = std::move(one.front());
+      one.pop_front();
       buy_result res{false, true, 0, true};
       if (session.ready()) res = strategy_ == stock_strategy::pg_row_lock ? row_lock(session, r) : optimistic(session, r);
       record(r, res);
@@ -236,30 +178,9 @@ class pg_stock_impl final : public pg_stock {
     return res;  // lost the race max_attempts times: 503 rather than spin on
   }
 
-  void record(const request& r, const buy_result& res) {
-    if (res.error) {
-      errors_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    auto& it = items_[r.item];
-    auto seen = it.remaining.load(std::memory_order_relaxed);
-    while (res.remaining < seen && !it.remaining.compare_exchange_weak(seen, res.remaining, std::memory_order_acq_rel)) {
-    }
-    if (res.bought) it.sold.fetch_add(r.qty, std::memory_order_acq_rel);
-    else sold_out_.fetch_add(1, std::memory_order_relaxed);
-    buys_.fetch_add(1, std::memory_order_relaxed);
-  }
-
   const stock_strategy strategy_;
   const std::string url_;
   const unsigned max_attempts_;
-  const std::int64_t initial_;
-  std::vector<item_state> items_;
-  std::atomic<std::uint64_t> buys_{0}, sold_out_{0}, retries_{0}, errors_{0};
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<request> queue_;  // guarded by m_
-  bool stopping_ = false;      // guarded by m_
   std::vector<std::thread> workers_;
 };
 

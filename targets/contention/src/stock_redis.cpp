@@ -1,5 +1,7 @@
 #include "perflab/contention/stock_redis.hpp"
 
+#include "stock_remote.hpp"
+
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -30,83 +32,24 @@ struct reply_deleter {
 };
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
-class redis_stock final : public stock {
+class redis_stock final : public detail::remote_stock<stock> {
  public:
   redis_stock(redisContext* c, std::string sha, std::uint64_t items, std::int64_t initial)
-      : ctx_(c), sha_(std::move(sha)), initial_(initial), items_(items) {
-    for (auto& it : items_) it.remaining.store(initial, std::memory_order_relaxed);
+      : remote_stock(items, initial), ctx_(c), sha_(std::move(sha)) {
     owner_ = std::thread([this] { run(); });
   }
   ~redis_stock() override {
-    {
-      std::lock_guard lock(m_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
+    stop();
     owner_.join();
     redisFree(ctx_);
   }
-  void buy_async(std::uint64_t item, std::int64_t qty, std::function<void(buy_result)> done) override {
-    if (item >= items_.size()) return done({false, false, 0});
-    {
-      std::lock_guard lock(m_);
-      queue_.push_back(request{item, qty, std::move(done)});
-    }
-    cv_.notify_one();
-  }
-  buy_result buy(std::uint64_t item, std::int64_t qty) override {
-    std::mutex m;
-    std::condition_variable cv;
-    std::optional<buy_result> r;
-    buy_async(item, qty, [&](buy_result x) {
-      std::lock_guard l(m);
-      r = x;
-      cv.notify_one();
-    });
-    std::unique_lock l(m);
-    cv.wait(l, [&] { return r.has_value(); });
-    return *r;
-  }
-  std::int64_t remaining(std::uint64_t item) const override { return items_[item].remaining.load(std::memory_order_acquire); }
-  std::int64_t sold(std::uint64_t item) const override { return items_[item].sold.load(std::memory_order_acquire); }
-  stock_audit audit() const override {
-    stock_audit a;
-    a.items = items_.size();
-    for (std::uint64_t i = 0; i < a.items; ++i) {
-      const auto s = sold(i), left = remaining(i);
-      a.initial += initial_;
-      a.sold += s;
-      a.remaining += left;
-      a.violations += left < 0 || s + left != initial_;
-    }
-    a.buys = buys_.load(std::memory_order_relaxed);
-    a.sold_out = sold_out_.load(std::memory_order_relaxed);
-    a.errors = errors_.load(std::memory_order_relaxed);
-    return a;
-  }
   stock_strategy strategy() const override { return stock_strategy::redis; }
-  std::uint64_t items() const override { return items_.size(); }
 
  private:
-  struct request {
-    std::uint64_t item;
-    std::int64_t qty;
-    std::function<void(buy_result)> done;
-  };
-  struct alignas(64) item_state {
-    std::atomic<std::int64_t> remaining{0};
-    std::atomic<std::int64_t> sold{0};
-  };
-
+  // One thread owns the connection: it takes every queued buy at once and asks in one round trip.
   void run() {
     std::deque<request> batch;
-    for (;;) {
-      {
-        std::unique_lock lock(m_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        batch.swap(queue_);
-      }
+    while (take(batch, batch.max_size())) {
       // One round trip for the batch: append every EVALSHA, then read the replies in order.
       bool ok = !ctx_->err;
       for (const auto& r : batch) {
@@ -124,11 +67,6 @@ class redis_stock final : public stock {
           if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
             res.bought = rep->element[0]->integer == 1;
             res.remaining = rep->element[1]->integer;
-            auto& it = items_[r.item];
-            it.remaining.store(res.remaining, std::memory_order_release);
-            if (res.bought) it.sold.fetch_add(r.qty, std::memory_order_acq_rel);
-            else sold_out_.fetch_add(1, std::memory_order_relaxed);
-            buys_.fetch_add(1, std::memory_order_relaxed);
           } else {
             res.error = true;
           }
@@ -136,7 +74,7 @@ class redis_stock final : public stock {
           ok = false;  // the connection is unusable: every buy of the batch fails
           res.error = true;
         }
-        if (res.error) errors_.fetch_add(1, std::memory_order_relaxed);
+        record(r, res);
         r.done(res);
       }
       batch.clear();
@@ -145,13 +83,6 @@ class redis_stock final : public stock {
 
   redisContext* ctx_;
   std::string sha_;
-  std::int64_t initial_;
-  std::vector<item_state> items_;
-  std::atomic<std::uint64_t> buys_{0}, sold_out_{0}, errors_{0};
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<request> queue_;  // guarded by m_
-  bool stopping_ = false;      // guarded by m_
   std::thread owner_;
 };
 

@@ -30,6 +30,11 @@ host_info detect_host();
 // ("release", "debug", with "+sanitized" when built with sanitizers: such numbers are not real).
 tool_info this_tool();
 
+// A run of one variant made on this machine without a scenario (loadgen attack, subscribe): this
+// tool, this host, the start time given (utc_timestamp() taken before the load), complete as the
+// variant is.
+run single_variant_run(std::string started_at, variant v);
+
 // Wall-clock now as ISO 8601 UTC with milliseconds, "2026-11-22T03:15:00.123Z".
 std::string utc_timestamp();
 // Wall-clock now as a folder-name-safe stamp, "20261122T031500Z".
