@@ -82,7 +82,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
     subscribe_config cfg;
     cfg.url = o.url;
     if (o.style != "sse" && o.style != "long-poll" && o.style != "short-poll")
-      return usage(fmt::format("--style: '{}' is not one of sse, long-poll, short-poll (ws is not implemented yet)", o.style));
+      return usage(fmt::format("--style: expected sse, long-poll or short-poll, found '{}'", o.style));
     cfg.style = o.style;
     auto n = units::parse_count(o.subscribers);
     if (!n || *n < 1 || *n > 1e6 || *n != static_cast<double>(static_cast<std::int64_t>(*n)))
