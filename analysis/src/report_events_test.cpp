@@ -16,18 +16,14 @@
 #include "plot.hpp"
 #include "report_parts.hpp"
 #include "synthetic_run.hpp"
+#include "test_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace perflab;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using perflab::analysis::testing::slurp;
 
 result::timed_event fault_event() {
   result::timed_event e;

@@ -14,6 +14,7 @@
 #include "plot.hpp"
 #include "report_parts.hpp"
 #include "synthetic_run.hpp"
+#include "test_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace perflab;
@@ -37,12 +38,7 @@ struct temp_dir {
   }
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using perflab::analysis::testing::slurp;
 std::string html_of(const fs::path& p) { return slurp(p); }
 
 std::vector<synthetic_variant> sweep_variants() {

@@ -14,7 +14,7 @@ namespace {
 using perflab::histogram;
 namespace hdr = perflab::hdr;
 
-constexpr std::int64_t one_hour_ns = 3'600'000'000'000;
+constexpr std::int64_t log_highest_ns = 3'600'000'000'000;  // one hour
 constexpr const char* worked_example = "HISTFAAAAB542pNpmSzMwMDAxAABzFCaEUoz2X+AMIKZAEARAtM=";
 
 // Independent base64 decoder for inspecting our blobs byte by byte.
@@ -93,7 +93,7 @@ TEST(HdrEncode, RoundTripsRandomHistograms) {
     std::int64_t lowest, highest;
     int digits;
   };
-  const layout layouts[] = {{1, one_hour_ns, 3}, {1, one_hour_ns, 1}, {1, one_hour_ns, 5}, {1000, one_hour_ns, 2},
+  const layout layouts[] = {{1, log_highest_ns, 3}, {1, log_highest_ns, 1}, {1, log_highest_ns, 5}, {1000, log_highest_ns, 2},
                             {1, 2, 3}};
   std::uint32_t seed = 1;
   for (const auto& l : layouts) {
@@ -113,7 +113,7 @@ TEST(HdrEncode, RoundTripsRandomHistograms) {
 }
 
 TEST(HdrEncode, EmptyHistogramRoundTrips) {
-  histogram h(1, one_hour_ns, 3);
+  histogram h(1, log_highest_ns, 3);
   auto back = hdr::decode_compressed(hdr::encode_compressed(h));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, h);
@@ -121,7 +121,7 @@ TEST(HdrEncode, EmptyHistogramRoundTrips) {
 }
 
 TEST(HdrDecode, RejectsCorruptInputWithAMessage) {
-  const std::string good = hdr::encode_compressed(random_histogram(1, one_hour_ns, 3, 1000, 3));
+  const std::string good = hdr::encode_compressed(random_histogram(1, log_highest_ns, 3, 1000, 3));
   std::string flipped = good;
   flipped[40] = flipped[40] == 'A' ? 'B' : 'A';  // inside the zlib stream: Adler-32 or inflate fails
   const std::string cases[] = {
@@ -146,7 +146,7 @@ TEST(HdrDecode, RejectsCorruptInputWithAMessage) {
 }
 
 TEST(HdrDecode, EveryTruncationFailsCleanly) {
-  const std::string good = hdr::encode_compressed(random_histogram(1, one_hour_ns, 3, 1000, 4));
+  const std::string good = hdr::encode_compressed(random_histogram(1, log_highest_ns, 3, 1000, 4));
   ASSERT_TRUE(hdr::decode_compressed(good));
   for (std::size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(hdr::decode_compressed(good.substr(0, n))) << n;
 }
@@ -154,7 +154,7 @@ TEST(HdrDecode, EveryTruncationFailsCleanly) {
 TEST(HdrDecode, RandomGarbageNeverCrashes) {
   std::mt19937 rng(11);
   const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const std::string good = hdr::encode_compressed(random_histogram(1, one_hour_ns, 3, 200, 5));
+  const std::string good = hdr::encode_compressed(random_histogram(1, log_highest_ns, 3, 200, 5));
   int accepted = 0;
   for (int i = 0; i < 2000; ++i) {
     std::string s = good;
@@ -168,9 +168,9 @@ TEST(HdrDecode, RandomGarbageNeverCrashes) {
 TEST(HdrLog, WriteReadRoundTripWithTags) {
   std::ostringstream out;
   hdr::log_writer w(out, 1700000000.25, 1e6, "Logged with perflab test");
-  auto a = random_histogram(1, one_hour_ns, 3, 1000, 6);
-  auto b = random_histogram(1, one_hour_ns, 3, 2000, 7);
-  histogram empty(1, one_hour_ns, 3);
+  auto a = random_histogram(1, log_highest_ns, 3, 1000, 6);
+  auto b = random_histogram(1, log_highest_ns, 3, 2000, 7);
+  histogram empty(1, log_highest_ns, 3);
   w.write(std::nullopt, 0.0, 1.0, a);
   w.write("ttfb", 1.0, 1.0, b);
   w.write("ttlb", 2.0, 0.5, empty);

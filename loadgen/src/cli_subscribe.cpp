@@ -35,7 +35,7 @@ struct subscribe_options {
 
 std::string ms(double us) { return fmt::format("{:.3f} ms", us / 1e3); }
 
-std::string format_summary(const result::variant& v) {
+std::string format_delivery_summary(const result::variant& v) {
   std::string out;
   auto it = std::back_inserter(out);
   fmt::format_to(it, "subscribe: {} x {} subscribers on {} topics, {} messages/s per topic for {:.1f} s\n", v.load.style,
@@ -140,7 +140,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
         rc = exit_code::combine(rc, exit_code::runtime_error);
       }
     }
-    const std::string text = format_summary(*v);
+    const std::string text = format_delivery_summary(*v);
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (!o.output.empty()) std::printf("results: %s\n", o.output.c_str());
     std::fflush(stdout);

@@ -113,7 +113,6 @@ namespace {
 using namespace detail;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-constexpr std::int64_t never = rate_profile::never;
 
 void raise_fd_limit() {
   rlimit rl{};
@@ -425,7 +424,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   const std::int64_t t0 = now_ns() + 20'000'000;
   setup.run_start_ns = t0;
   setup.measure_start_ns = t0 + cfg.warmup.count();
-  setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : never;
+  setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : rate_profile::never;
 
   // The collecting (calling) thread stays off the target's CPUs too: with --cpus it joins the
   // loadgen's CPUs for the run (its work is one merge a second), and gets its own mask back after.
@@ -502,15 +501,15 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
           lock.lock();
           continue;
         }
-        if (!end_sampled && setup.measure_end_ns != never)
+        if (!end_sampled && setup.measure_end_ns != rate_profile::never)
           coll.cv.wait_until(lock, steady::time_point(nanos(setup.measure_end_ns)));
         else
           coll.cv.wait(lock);
       }
-      std::int64_t idx = never;
+      std::int64_t idx = rate_profile::never;
       for (auto& q : coll.queues)
         if (!q.empty()) idx = std::min(idx, q.front()->index);
-      if (idx == never) break;  // every worker finished and everything is merged
+      if (idx == rate_profile::never) break;  // every worker finished and everything is merged
       for (auto& q : coll.queues) {
         if (q.empty() || q.front()->index != idx) continue;
         batch.push_back(std::move(q.front()));

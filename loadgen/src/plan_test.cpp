@@ -10,7 +10,7 @@
 namespace perflab::loadgen {
 namespace {
 
-scenario parse(const std::string& text) {
+scenario parse_valid(const std::string& text) {
   auto sc = parse_scenario(text, "plan.toml", ".");
   EXPECT_TRUE(sc.has_value()) << (sc ? "" : sc.error().to_string());
   return sc ? *sc : scenario{};
@@ -41,7 +41,7 @@ TEST(PlanEstimate, WarmupMeasuredAndOverheadPerLoadModel) {
        external_target_overhead_s},
   };
   for (const auto& r : rows) {
-    auto sc = parse(std::string("name = \"p\"\n") + r.load);
+    auto sc = parse_valid(std::string("name = \"p\"\n") + r.load);
     ASSERT_EQ(sc.variants.size(), 1u) << r.what;
     auto e = estimate(sc.variants[0]);
     EXPECT_DOUBLE_EQ(e.warmup_s, r.warmup_s) << r.what;
@@ -52,7 +52,7 @@ TEST(PlanEstimate, WarmupMeasuredAndOverheadPerLoadModel) {
   }
   // A run_config without a duration (as `loadgen attack` allows) ends after its request count: in
   // a closed loop nobody can say when.
-  auto sc = parse("name = \"p\"\n[target]\nmodel = \"reactor\"\n[load]\nconnections = 4\nmax_requests = 100\n");
+  auto sc = parse_valid("name = \"p\"\n[target]\nmodel = \"reactor\"\n[load]\nconnections = 4\nmax_requests = 100\n");
   ASSERT_EQ(sc.variants.size(), 1u);
   sc.variants[0].load.duration = std::chrono::nanoseconds(0);
   EXPECT_FALSE(estimate(sc.variants[0]).measured_known);
@@ -62,7 +62,7 @@ TEST(PlanEstimate, WarmupMeasuredAndOverheadPerLoadModel) {
 }
 
 TEST(PlanFormat, OneRowPerVariantAndATotalWithRepeats) {
-  auto sc = parse(
+  auto sc = parse_valid(
       "name = \"sweep\"\nrepeats = 2\n[target]\nmodel = \"reactor\"\n[load]\nrate = \"300/s\"\nwarmup = \"1s\"\n"
       "duration = \"3s\"\n[matrix]\n\"target.model\" = [\"reactor\", \"coroutine\"]\n\"load.rate\" = [\"300/s\", "
       "\"1k/s\"]\n");
@@ -85,7 +85,7 @@ TEST(PlanFormat, OneRowPerVariantAndATotalWithRepeats) {
 // A capacity search runs many steps, each a whole run: the plan says how many a clean search
 // takes and estimates all of them.
 TEST(PlanEstimate, ASearchCountsItsStepsEachWithWarmupAndStep) {
-  auto sc = parse("name = \"cap\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = \"50/s\"\nwarmup = \"1s\"\n"
+  auto sc = parse_valid("name = \"cap\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = \"50/s\"\nwarmup = \"1s\"\n"
                   "duration = \"10s\"\n[search]\nobjective = \"ttlb.p99 < 50ms\"\nvariable = \"load.rate\"\n"
                   "range = [\"50/s\", \"5k/s\"]\nstep = \"2s\"\nresolution = \"2%\"\n");
   ASSERT_EQ(sc.variants.size(), 1u);

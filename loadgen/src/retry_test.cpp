@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "perflab/loadgen/scenario.hpp"
+#include "scenario_test_support.hpp"
 
 namespace perflab::loadgen {
 namespace {
@@ -111,9 +112,7 @@ TEST(RetryValues, ParsedOrRejectedWithWhatWasExpected) {
 
 const char* k_head = "name = \"t\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = 80\nduration = \"2s\"\n";  // 6 lines
 
-tl::expected<scenario, scenario_error> parse(const std::string& text, std::vector<std::string> overrides = {}) {
-  return parse_scenario(text, "s.toml", std::filesystem::temp_directory_path(), overrides);
-}
+using testing::parse;
 
 TEST(ScenarioRetry, TableFillsThePolicyAndTheMatrixCanSetIt) {
   auto sc = parse(std::string(k_head) +

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "dependencies.hpp"
+#include "scenario_test_support.hpp"
 #include "target_sampler.hpp"
 #include "timed_events.hpp"
 
@@ -16,9 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-tl::expected<scenario, scenario_error> parse(const std::string& text, std::vector<std::string> overrides = {}) {
-  return parse_scenario(text, "s.toml", fs::temp_directory_path(), overrides);
-}
+using testing::parse;
 
 const std::string k_two_targets = R"(name = "t"
 [[target]]

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scenario_test_support.hpp"
+
 namespace perflab::loadgen {
 namespace {
 
@@ -23,9 +25,7 @@ rate = "1k/s"
 duration = "2s"
 )";
 
-tl::expected<scenario, scenario_error> parse(const std::string& text, std::vector<std::string> overrides = {}) {
-  return parse_scenario(text, "s.toml", fs::temp_directory_path(), overrides);
-}
+using testing::parse;
 
 // Every error path: the scenario text, the expected "file:line:col" and a fragment of the message.
 struct error_case {

@@ -37,11 +37,6 @@ const std::string hello = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
 const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 const std::string metrics_req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
 
-std::string post(std::string_view path, std::string_view body) {
-  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + std::string(body);
-}
-
 TEST(SessionFault, LatencyIsOneWaitPerRequestAndMetricsAndHealthAreExempt) {
   harness h(faulty("latency=fixed:7ms"));
   EXPECT_EQ(h.feed(hello + health + hello + metrics_req).what, session::next::read);

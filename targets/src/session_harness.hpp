@@ -1,5 +1,5 @@
 #pragma once
-// For the session's unit tests (session_test.cpp, session_fault_test.cpp): drives a session the
+// For the session's unit tests (session_*_test.cpp): drives a session the
 // way every model does, without sockets. A wait step is recorded and finished at once (the tests'
 // wait primitive is none), so a test sees each wait's length without spending it.
 #include <perflab/targets/session.hpp>
@@ -13,7 +13,23 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace perflab::targets {
+
+// A POST of `body` to `target`, with its Content-Length.
+inline std::string post(std::string_view target, std::string_view body) {
+  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
+}
+
+// Sends one request into s without following its steps; the step it stopped at.
+inline session::step send_only(session& s, std::string_view req) {
+  EXPECT_EQ(s.process().what, session::next::read);
+  std::memcpy(s.read_space().data(), req.data(), req.size());
+  s.commit(req.size());
+  return s.process();
+}
 
 struct session_harness {
   explicit session_harness(server_config cfg = {}) : ctx(std::make_unique<server_context>(std::move(cfg))), s(*ctx) {}

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "session_harness.hpp"
+
 namespace perflab::targets {
 namespace {
 
@@ -48,11 +50,6 @@ struct push_harness {
 std::string get(std::string_view target, std::string_view extra = {}) {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }
-std::string post(std::string_view target, std::string_view body) {
-  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + std::string(body);
-}
-
 TEST(SessionPush, MalformedArgumentsAre400WithAReason) {
   struct row {
     std::string request;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "session_harness.hpp"
+
 namespace perflab::targets {
 namespace {
 
@@ -139,14 +141,6 @@ TEST(SessionRemote, DeleteAndPurgeReachRedis) {
   EXPECT_EQ(h.steps, "purge ");
   EXPECT_TRUE(has(out, "HTTP/1.1 200 ")) << out;
   EXPECT_TRUE(h.redis.empty());
-}
-
-// Sends one request into s without running its steps; the step it stopped at.
-session::step send_only(session& s, std::string_view req) {
-  EXPECT_EQ(s.process().what, session::next::read);
-  std::memcpy(s.read_space().data(), req.data(), req.size());
-  s.commit(req.size());
-  return s.process();
 }
 
 TEST(SessionRemote, MissesOfRedisStillShareOneOriginCallWhenCoalesced) {

@@ -448,14 +448,6 @@ server_config cache_config(bool coalesce) {
   return cfg;
 }
 
-// Sends one request without draining its steps; returns the step it stopped at.
-session::step send_only(session& s, std::string_view req) {
-  EXPECT_EQ(s.process().what, session::next::read);
-  std::memcpy(s.read_space().data(), req.data(), req.size());
-  s.commit(req.size());
-  return s.process();
-}
-
 TEST(SessionCache, AMissWaitsForTheOriginThenAHitIsAnsweredAtOnce) {
   harness h(cache_config(false));
   EXPECT_EQ(h.feed("GET /cache/k HTTP/1.1\r\nHost: x\r\n\r\n").what, session::next::read);

@@ -1,6 +1,7 @@
 #include <perflab/cache/redis_asio.hpp>
 
 #include <boost/asio/post.hpp>
+#include <perflab/core/clock.hpp>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -12,11 +13,6 @@ namespace perflab::cache {
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 redis_asio* owner(const redisAsyncContext* ac) noexcept { return static_cast<redis_asio*>(ac->data); }
 
@@ -50,7 +46,7 @@ void redis_asio::connect() {
   if (!ac || ac->err) {
     if (ac) redisAsyncFree(ac);
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
-    retry_at_ns_ = backoff_.failed(steady_ns());
+    retry_at_ns_ = backoff_.failed(now_ns());
     arm_timer(retry_at_ns_);
     return;
   }
@@ -66,7 +62,7 @@ void redis_asio::connect() {
   boost::system::error_code ec;
   sock_.emplace(ioc_);
   sock_->assign(ac->c.fd, ec);
-  connect_deadline_ns_ = steady_ns() + std::chrono::nanoseconds(cfg_.timeout).count();
+  connect_deadline_ns_ = now_ns() + std::chrono::nanoseconds(cfg_.timeout).count();
   drop_reason_ = remote_error::io;
   // The hooks must be in place first: setting the connect callback asks for write interest
   // (connect completes when the socket turns writable).
@@ -84,7 +80,7 @@ bool redis_asio::submit(const remote_request& r, remote_waiter* w) noexcept {
   thread_local detail::redis_argv args;
   try {
     args.build(r, cfg_.ttl);
-    const auto deadline = steady_ns() + std::chrono::nanoseconds(cfg_.timeout).count();
+    const auto deadline = now_ns() + std::chrono::nanoseconds(cfg_.timeout).count();
     pending_.push_back({r.op, w, deadline});
     if (redisAsyncCommandArgv(ac_, on_reply, nullptr, args.argc, args.argv.data(), args.len.data()) != REDIS_OK) {
       pending_.pop_back();
@@ -167,7 +163,7 @@ void redis_asio::ev_cleanup(void* p) {
   self->connected_ = false;
   self->pending_.clear();
   if (self->closing_) return;
-  self->retry_at_ns_ = self->backoff_.failed(steady_ns());
+  self->retry_at_ns_ = self->backoff_.failed(now_ns());
   self->arm_timer(self->retry_at_ns_);
 }
 
@@ -226,7 +222,7 @@ void redis_asio::arm_timer(std::int64_t at_ns) {
 }
 
 void redis_asio::on_timer() {
-  const auto now = steady_ns();
+  const auto now = now_ns();
   if (!ac_) {
     if (now >= retry_at_ns_) return connect();
     return arm_timer(retry_at_ns_);

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include <perflab/core/clock.hpp>
+
 #include <sys/time.h>
 
 #include "redis_command.hpp"
@@ -10,11 +12,6 @@
 namespace perflab::cache {
 
 namespace {
-
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 timeval to_timeval(std::chrono::milliseconds t) noexcept {
   return timeval{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
@@ -51,7 +48,7 @@ redisContext* redis_pool::acquire() noexcept {
       idle_.pop_back();
       return c;
     }
-    if (steady_ns() < retry_at_ns_) return nullptr;  // backing off after a failed connect
+    if (now_ns() < retry_at_ns_) return nullptr;  // backing off after a failed connect
   }
   // Connect outside the lock: other threads go on with idle connections meanwhile.
   redisContext* c = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, to_timeval(cfg_.timeout));
@@ -59,7 +56,7 @@ redisContext* redis_pool::acquire() noexcept {
     if (c) redisFree(c);
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard l(mutex_);
-    retry_at_ns_ = backoff_.failed(steady_ns());
+    retry_at_ns_ = backoff_.failed(now_ns());
     return nullptr;
   }
   stats_.connects.fetch_add(1, std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 #include "perflab/contention/idempotency_remote.hpp"
 
+#include "remote_handles.hpp"
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -23,6 +24,9 @@
 namespace perflab::contention {
 
 namespace {
+
+using detail::reply_ptr;
+using detail::result_ptr;
 
 using verdict = idempotency_store::verdict;
 using stored_response = idempotency_store::stored_response;
@@ -52,11 +56,6 @@ constexpr std::string_view begin_script =
     "if v then return v end "
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
     "return false";
-
-struct reply_deleter {
-  void operator()(void* r) const noexcept { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 class redis_conn final : public store_conn {
  public:
@@ -135,11 +134,6 @@ constexpr const char* pg_drop_stale_sql = "DELETE FROM perflab_idempotency WHERE
 constexpr const char* pg_done_sql =
     "UPDATE perflab_idempotency SET status = $2, body = $3, "
     "expires_at = clock_timestamp() + $4::bigint * interval '1 millisecond' WHERE key = $1";
-
-struct result_deleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
 class pg_conn final : public store_conn {
  public:

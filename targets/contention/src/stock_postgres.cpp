@@ -1,6 +1,7 @@
 #include "perflab/contention/stock_postgres.hpp"
 
 #include "stock_remote.hpp"
+#include "remote_handles.hpp"
 
 #include <array>
 #include <atomic>
@@ -24,6 +25,8 @@ namespace perflab::contention {
 
 namespace {
 
+using detail::result_ptr;
+
 constexpr const char* schema_sql =
     "CREATE TABLE IF NOT EXISTS perflab_stock (item bigint PRIMARY KEY, remaining bigint NOT NULL, "
     "sold bigint NOT NULL, version bigint NOT NULL)";
@@ -36,11 +39,6 @@ constexpr const char* read_sql = "SELECT remaining, version FROM perflab_stock W
 constexpr const char* cas_sql =
     "UPDATE perflab_stock SET remaining = remaining - $2, sold = sold + $2, version = version + 1 "
     "WHERE item = $1 AND version = $3 RETURNING remaining";
-
-struct result_deleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
 // libpq's message on one line, without its trailing newline.
 std::string one_line(const char* msg) {

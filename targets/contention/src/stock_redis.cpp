@@ -1,6 +1,7 @@
 #include "perflab/contention/stock_redis.hpp"
 
 #include "stock_remote.hpp"
+#include "remote_handles.hpp"
 
 #include <charconv>
 #include <condition_variable>
@@ -18,6 +19,8 @@ namespace perflab::contention {
 
 namespace {
 
+using detail::reply_ptr;
+
 // KEYS[1] stock, KEYS[2] sold, ARGV[1] qty -> {1, remaining} bought, {0, remaining} refused.
 constexpr std::string_view buy_script =
     "local left = tonumber(redis.call('GET', KEYS[1]) or '0') "
@@ -26,11 +29,6 @@ constexpr std::string_view buy_script =
     "left = redis.call('DECRBY', KEYS[1], qty) "
     "redis.call('INCRBY', KEYS[2], qty) "
     "return {1, left}";
-
-struct reply_deleter {
-  void operator()(void* r) const noexcept { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 class redis_stock final : public detail::remote_stock<stock> {
  public:

@@ -13,24 +13,24 @@ namespace {
 using namespace perflab::db;
 using namespace std::chrono_literals;
 
-constexpr std::int64_t ms = 1'000'000;
+constexpr std::int64_t one_ms = 1'000'000;
 
 TEST(SimDatabase, WithoutACoreLimitEveryQueryTakesItsServiceTime) {
   sim_database db({});
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(db.schedule(0, 100ms), 100 * ms);
-  EXPECT_EQ(db.in_database(99 * ms), 50u);
-  EXPECT_EQ(db.in_database(100 * ms), 0u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(db.schedule(0, 100ms), 100 * one_ms);
+  EXPECT_EQ(db.in_database(99 * one_ms), 50u);
+  EXPECT_EQ(db.in_database(100 * one_ms), 0u);
 }
 
 TEST(SimDatabase, QueriesBeyondItsCoresQueueFirstComeFirstServed) {
   sim_config c;
   c.cores = 2;
   sim_database db(c);
-  EXPECT_EQ(db.schedule(0, 10ms), 10 * ms);
-  EXPECT_EQ(db.schedule(0, 10ms), 10 * ms);
-  EXPECT_EQ(db.schedule(0, 10ms), 20 * ms);  // waits for a core
-  EXPECT_EQ(db.schedule(1 * ms, 10ms), 20 * ms);
-  EXPECT_EQ(db.schedule(30 * ms, 10ms), 40 * ms);  // idle cores: no wait
+  EXPECT_EQ(db.schedule(0, 10ms), 10 * one_ms);
+  EXPECT_EQ(db.schedule(0, 10ms), 10 * one_ms);
+  EXPECT_EQ(db.schedule(0, 10ms), 20 * one_ms);  // waits for a core
+  EXPECT_EQ(db.schedule(1 * one_ms, 10ms), 20 * one_ms);
+  EXPECT_EQ(db.schedule(30 * one_ms, 10ms), 40 * one_ms);  // idle cores: no wait
 }
 
 TEST(SimDatabase, ContentionSlowsQueriesBeyondItsCores) {
@@ -38,8 +38,8 @@ TEST(SimDatabase, ContentionSlowsQueriesBeyondItsCores) {
   c.cores = 1;
   c.contention = 0.5;
   sim_database db(c);
-  EXPECT_EQ(db.schedule(0, 10ms), 10 * ms);
-  EXPECT_EQ(db.schedule(0, 10ms), 10 * ms + 15 * ms);  // 2 in the database: 1.5x, after the first
+  EXPECT_EQ(db.schedule(0, 10ms), 10 * one_ms);
+  EXPECT_EQ(db.schedule(0, 10ms), 10 * one_ms + 15 * one_ms);  // 2 in the database: 1.5x, after the first
 }
 
 TEST(SimDatabase, FailRateKillsConnectionsAtAboutThatRate) {
@@ -66,7 +66,7 @@ TEST(SimDatabase, FailRateKillsConnectionsAtAboutThatRate) {
 TEST(SimDatabase, TerminatedConnectionFailsItsNextQueryAtOnce) {
   sim_database db({});
   std::unique_ptr<connection> conn;
-  EXPECT_EQ(db.start_open(conn, 0).at_ns, 2 * ms);  // the default connect cost
+  EXPECT_EQ(db.start_open(conn, 0).at_ns, 2 * one_ms);  // the default connect cost
   conn->terminate();
   result r;
   EXPECT_EQ(db.start_query(*conn, query{}, r, 0).what, wait_for::kind::done);

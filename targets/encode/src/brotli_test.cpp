@@ -8,7 +8,12 @@
 #include <brotli/decode.h>
 #include <gtest/gtest.h>
 
+#include "test_inputs.hpp"
+
 namespace {
+
+using perflab::encode::testing::random_bytes;
+using perflab::encode::testing::text;
 
 using perflab::encode::append_brotli;
 using perflab::encode::brotli_tail;
@@ -32,22 +37,6 @@ std::optional<std::string> unbrotli(std::string_view in) {
   BrotliDecoderDestroyInstance(s);
   if (r != BROTLI_DECODER_RESULT_SUCCESS || avail_in != 0) return std::nullopt;
   return out;
-}
-
-std::string text(std::size_t n) {
-  std::mt19937_64 rng(11);
-  static const char* const words[] = {"queue", "latency", "the", "server", "of", "answer", "a", "request"};
-  std::string s;
-  while (s.size() < n) s.append(words[rng() % 8]).push_back(' ');
-  s.resize(n);
-  return s;
-}
-
-std::string random_bytes(std::size_t n) {
-  std::mt19937_64 rng(5);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
-  return s;
 }
 
 TEST(EncodeBrotli, RoundTripsThroughTheBrotliDecoderAtEveryLevel) {

@@ -71,12 +71,12 @@ deflater& thread_deflater() {
   return d;
 }
 
-bool valid_level(int level) noexcept { return level >= min_gzip_level && level <= max_gzip_level; }
+bool valid_gzip_level(int level) noexcept { return level >= min_gzip_level && level <= max_gzip_level; }
 
 }  // namespace
 
 bool append_gzip(std::string_view in, int level, std::string& out) {
-  if (!valid_level(level)) return false;
+  if (!valid_gzip_level(level)) return false;
   auto& d = thread_deflater();
   if (!d.start(level)) return false;
   const std::size_t mark = out.size();
@@ -92,7 +92,7 @@ bool append_gzip(std::string_view in, int level, std::string& out) {
 }
 
 bool gzip_tail(std::string& buf, std::size_t from, int level) {
-  if (!valid_level(level) || from > buf.size()) return false;
+  if (!valid_gzip_level(level) || from > buf.size()) return false;
   auto& d = thread_deflater();
   if (!d.start(level)) return false;
   const std::size_t n = buf.size() - from;

@@ -9,7 +9,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "test_inputs.hpp"
+
 namespace {
+
+using perflab::encode::testing::random_bytes;
 
 using perflab::encode::append_gzip;
 using perflab::encode::gzip_tail;
@@ -35,13 +39,6 @@ std::optional<std::string> gunzip(std::string_view gz) {
   inflateEnd(&zs);
   if (!whole) return std::nullopt;
   return out;
-}
-
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
-  return s;
 }
 
 // JSON records with varied numbers and names, like an API response.

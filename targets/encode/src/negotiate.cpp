@@ -1,5 +1,7 @@
 #include <perflab/encode/negotiate.hpp>
 
+#include <perflab/core/text.hpp>
+
 namespace perflab::encode {
 
 namespace {
@@ -28,17 +30,6 @@ bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s)
     if (!is_tchar(c)) return false;
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
   return true;
 }
 

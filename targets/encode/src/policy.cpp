@@ -6,19 +6,11 @@
 #include <perflab/encode/brotli.hpp>
 #include <perflab/encode/gzip.hpp>
 #include <perflab/encode/zstd.hpp>
+#include <perflab/core/text.hpp>
 
 namespace perflab::encode {
 
 namespace {
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 // "text/plain; charset=utf-8" -> "text/plain".
 std::string_view media_type(std::string_view content_type) noexcept {

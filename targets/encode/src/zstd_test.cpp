@@ -7,7 +7,12 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include "test_inputs.hpp"
+
 namespace {
+
+using perflab::encode::testing::random_bytes;
+using perflab::encode::testing::text;
 
 using perflab::encode::append_zstd;
 using perflab::encode::zstd_tail;
@@ -31,22 +36,6 @@ std::optional<std::string> unzstd(std::string_view in) {
   ZSTD_freeDCtx(d);
   if (ZSTD_isError(r) || r != 0 || input.pos != input.size) return std::nullopt;
   return out;
-}
-
-std::string text(std::size_t n) {
-  std::mt19937_64 rng(11);
-  static const char* const words[] = {"queue", "latency", "the", "server", "of", "answer", "a", "request"};
-  std::string s;
-  while (s.size() < n) s.append(words[rng() % 8]).push_back(' ');
-  s.resize(n);
-  return s;
-}
-
-std::string random_bytes(std::size_t n) {
-  std::mt19937_64 rng(5);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
-  return s;
 }
 
 TEST(EncodeZstd, RoundTripsThroughTheZstdDecoderAtEveryLevel) {

@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using perflab::testing::Runner;
 
-// 1,000 entries = 10 % of the key space. 3 s of warm-up at 4k/s (12,000 requests) fills the
-// cache and brings LFU's counts near their steady state; 3 s measured (12,000 responses) puts the
+// 1,000 entries = 10 % of the key space. 2 s of warm-up at 6k/s (12,000 requests) fills the
+// cache and brings LFU's counts near their steady state; 2 s measured (12,000 responses) puts the
 // sampling error near 0.005.
 std::string scenario(const std::string& distribution, const std::string& policies) {
   return R"(name = "cache-e2e"
@@ -33,9 +33,9 @@ cache-capacity = 1000
 origin-latency = "1ms"
 [load]
 model = "open"
-rate = "4k/s"
-warmup = "3s"
-duration = "3s"
+rate = "6k/s"
+warmup = "2s"
+duration = "2s"
 send_lag_bound = "250ms"
 [keys]
 count = "10k"

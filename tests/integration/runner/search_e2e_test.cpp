@@ -1,5 +1,5 @@
 // Capacity search and stop conditions end to end: the real `loadgen run` searching the real
-// lab-target. Kept short for CI (about 40 s in all): one-second steps, coarse resolutions, small
+// lab-target. Kept short for CI (about 30 s in all): one-second steps, coarse resolutions, small
 // ranges, and targets whose capacity is known by construction.
 #include <chrono>
 #include <cmath>
@@ -135,8 +135,8 @@ threads = 4
 [load]
 model = "closed"
 connections = 1
-warmup = "300ms"
-duration = "1s"
+warmup = "200ms"
+duration = "500ms"
 drain_timeout = "200ms"
 [[request]]
 path = "/sleep?ms=20"

@@ -230,6 +230,27 @@ std::optional<double> metric_value(int port, const std::string& name, std::chron
   return std::strtod(body->c_str() + at + name.size() + 2, nullptr);
 }
 
+double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
+double counter(int port, const std::string& name) { return metric_value(port, name).value_or(0); }
+
+std::string get(std::string_view target, std::string_view fields, std::string_view method) {
+  return std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(fields) + "\r\n";
+}
+
+std::string get_cache(std::string_view key) { return get("/cache/" + std::string(key)); }
+
+std::string post(std::string_view target, std::string_view body, std::string_view fields) {
+  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(fields) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+std::string field(const response& r, std::string_view name) {
+  const auto at = r.head.find("\r\n" + std::string(name) + ": ");
+  if (at == std::string::npos) return {};
+  const auto from = at + name.size() + 4;
+  return r.head.substr(from, r.head.find("\r\n", from) - from);
+}
+
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -95,6 +95,15 @@ class client {
 };
 
 inline constexpr std::string_view get_hello = "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n";
+// A request without a body: `method` (GET by default) of `target`, with extra header fields
+// (each ending in CRLF).
+std::string get(std::string_view target, std::string_view fields = {}, std::string_view method = "GET");
+// GET /cache/KEY.
+std::string get_cache(std::string_view key);
+// A POST of `body` to `target` with its Content-Length, and extra header fields (each ending in CRLF).
+std::string post(std::string_view target, std::string_view body = {}, std::string_view fields = {});
+// The value of a response's header field (the first with exactly this name); "" if it has none.
+std::string field(const response& r, std::string_view name);
 
 // --model M --listen 127.0.0.1:0 and a small fixed thread count (8 workers, 2 loops), then extra.
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {});
@@ -109,6 +118,10 @@ bool wait_for_metric(int port, const std::string& line, std::chrono::millisecond
 // The value of one metric sample (`name` with its labels, e.g. `x_total{a="b"}`), scraped once
 // the scrape is served; nullopt if it never is, or the sample is missing.
 std::optional<double> metric_value(int port, const std::string& name, std::chrono::milliseconds timeout = 5s);
+// metric_value, or -1 when the sample is missing.
+double metric(int port, const std::string& name);
+// A counter: metric_value, or 0 when the sample is missing (a label set not yet counted).
+double counter(int port, const std::string& name);
 
 // utime + stime of a process, in seconds (from /proc/PID/stat).
 double cpu_seconds(pid_t pid);

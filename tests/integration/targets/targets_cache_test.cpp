@@ -16,8 +16,6 @@ using namespace perflab::testing;
 
 class TargetCache : public ::testing::TestWithParam<std::string> {};
 
-std::string get(std::string_view key) { return "GET /cache/" + std::string(key) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-
 // The X-Cache value of a response ("" when absent).
 std::string x_cache(const response& r) {
   const auto at = r.head.find("\r\nX-Cache: ");
@@ -29,19 +27,17 @@ std::string x_cache(const response& r) {
 // GET /cache/{key} on a fresh connection: (X-Cache, body), or ("", "") when not answered 200.
 std::pair<std::string, std::string> fetch(int port, std::string_view key) {
   client c(port);
-  auto r = c.request(get(key));
+  auto r = c.request(get_cache(key));
   if (!r || r->status != 200) return {};
   return {x_cache(*r), r->body};
 }
-
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
 
 // N clients miss one key at the same moment (all requests are written before the first origin
 // call can end). Returns the bodies.
 std::vector<std::string> concurrent_misses(int port, int n) {
   std::vector<client> clients;
   for (int i = 0; i < n; ++i) clients.emplace_back(port);
-  for (auto& c : clients) EXPECT_TRUE(c.send(get("hot")));
+  for (auto& c : clients) EXPECT_TRUE(c.send(get_cache("hot")));
   std::vector<std::string> bodies;
   for (auto& c : clients) {
     auto r = c.read();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <regex>
 #include <string>
@@ -22,12 +23,6 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 
 class TargetContention : public ::testing::TestWithParam<std::string> {};
-
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-std::string post(std::string_view target, std::string_view body = {}, std::string_view fields = {}) {
-  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(fields) +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
-}
 
 // A number field of a flat JSON body ("remaining":12), or -1.
 long json_number(const std::string& body, const std::string& name) {
@@ -45,8 +40,6 @@ std::vector<std::string> args(const std::string& model, std::vector<std::string>
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
-
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
 
 TEST_P(TargetContention, SixtyFourBuyersKeepTheInvariantWithEveryStrategy) {
   constexpr int buyers = 64, buys_each = 10, initial = 500;
@@ -195,6 +188,7 @@ TEST_P(TargetContention, JobReplyDoneAnswersOnceTheWorkerHasDoneTheJob) {
   ASSERT_GT(t.port(), 0) << t.first_line();
   std::vector<client> cs;
   for (int i = 0; i < 3; ++i) cs.emplace_back(t.port());
+  const auto sent = std::chrono::steady_clock::now();
   for (auto& c : cs) ASSERT_TRUE(c.send(post("/jobs")));
   std::vector<double> totals;
   for (auto& c : cs) {
@@ -205,9 +199,14 @@ TEST_P(TargetContention, JobReplyDoneAnswersOnceTheWorkerHasDoneTheJob) {
     ASSERT_TRUE(std::regex_search(r->body, m, std::regex("\"total_ms\":([0-9.]+)"))) << r->body;
     totals.push_back(std::stod(m[1]));
   }
+  const double all_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
   std::sort(totals.begin(), totals.end());
   EXPECT_GE(totals[0], 99.0);
-  EXPECT_GE(totals[2], 3 * 99.0) << "the third waited for the two before it";
+  // The last answer came after three jobs' work, one after another. (Measured by the client: a
+  // job's own total_ms starts when the server read it, which on a busy machine can be a few ms
+  // after the first job started.)
+  EXPECT_GE(all_ms, 3 * 99.0) << "the third waited for the two before it";
+  EXPECT_GE(totals[2], 2 * 99.0) << "the last read waited for at least one job before its own";
   EXPECT_EQ(metric(t.port(), "perflab_jobs_total{result=\"done\"}"), 3);
 }
 

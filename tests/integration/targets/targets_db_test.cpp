@@ -21,9 +21,6 @@ using clock_type = std::chrono::steady_clock;
 
 class TargetDb : public ::testing::TestWithParam<std::string> {};
 
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
 std::string closed(std::string_view reason) {
   return "perflab_db_pool_closed_total{reason=\"" + std::string(reason) + "\"}";
 }

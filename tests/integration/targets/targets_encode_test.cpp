@@ -47,10 +47,6 @@ std::optional<std::string> gunzip(std::string_view gz) {
   return out;
 }
 
-std::string get(std::string_view target, std::string_view fields = {}, std::string_view method = "GET") {
-  return std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(fields) + "\r\n";
-}
-
 bool has(const response& r, std::string_view field) {
   return r.head.find("\r\n" + std::string(field) + "\r\n") != std::string::npos;
 }

@@ -21,11 +21,6 @@ using clock_type = std::chrono::steady_clock;
 
 class TargetFault : public ::testing::TestWithParam<std::string> {};
 
-std::string post(std::string_view path, std::string_view body) {
-  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + std::string(body);
-}
-
 TEST_P(TargetFault, ErrorRateIsBinomialOnKeptConnections) {
   target_process t(model_args(GetParam(), {"--fault-profile", "error=0.2:503;seed=11"}));
   ASSERT_GT(t.port(), 0) << t.first_line();

@@ -25,9 +25,6 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
-
 // Runs a shell command; its stdout (trimmed) and exit code.
 std::pair<std::string, int> run(const std::string& cmd) {
   std::string out;

@@ -24,18 +24,6 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-std::string post(std::string_view target, std::string_view body) {
-  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
-}
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(0); }
-std::string field(const response& r, std::string_view name) {
-  const auto at = r.head.find("\r\n" + std::string(name) + ": ");
-  if (at == std::string::npos) return {};
-  const auto from = at + name.size() + 4;
-  return r.head.substr(from, r.head.find("\r\n", from) - from);
-}
 double ms_since(clock_type::time_point t) { return std::chrono::duration<double, std::milli>(clock_type::now() - t).count(); }
 std::string upstream(const target_process& dep) { return "http://127.0.0.1:" + std::to_string(dep.port()); }
 std::vector<std::string> dependency_args(std::vector<std::string> extra = {}) { return model_args("reactor", std::move(extra)); }
@@ -53,7 +41,7 @@ TEST_P(TargetProxy, ForwardsMethodPathQueryAndBodyOnPooledConnections) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "Hello, World!");
   EXPECT_EQ(field(*r, "X-Upstream-Attempts"), "1");
-  r = c.request(post("/proxy/echo", "payload-123"));
+  r = c.request(post("/proxy/echo", "payload-123", "Content-Type: text/plain\r\n"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "payload-123");
@@ -68,13 +56,13 @@ TEST_P(TargetProxy, ForwardsMethodPathQueryAndBodyOnPooledConnections) {
   r = c.request("HEAD /proxy/hello HTTP/1.1\r\nHost: t\r\n\r\n", true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(metric(dep.port(), R"(perflab_target_requests_total{endpoint="hello",status="200"})"), 2);
-  EXPECT_EQ(metric(dep.port(), R"(perflab_target_requests_total{endpoint="echo",status="200"})"), 1);
+  EXPECT_EQ(counter(dep.port(), R"(perflab_target_requests_total{endpoint="hello",status="200"})"), 2);
+  EXPECT_EQ(counter(dep.port(), R"(perflab_target_requests_total{endpoint="echo",status="200"})"), 1);
   // Five sequential calls, one connection kept alive.
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_pool_opened_total"), 1);
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_pool_reused_total"), 4);
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_attempts_total"), 5);
-  EXPECT_EQ(metric(t.port(), R"(perflab_target_requests_total{endpoint="proxy",status="200"})"), 4);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_pool_opened_total"), 1);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_pool_reused_total"), 4);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_attempts_total"), 5);
+  EXPECT_EQ(counter(t.port(), R"(perflab_target_requests_total{endpoint="proxy",status="200"})"), 4);
 }
 
 TEST_P(TargetProxy, AttemptTimeoutIs504NearItsValue) {
@@ -92,7 +80,7 @@ TEST_P(TargetProxy, AttemptTimeoutIs504NearItsValue) {
     EXPECT_GE(took, 300);
     EXPECT_LE(took, 300 * 1.1 + 60);  // 10 %, plus a loaded machine's scheduling
   }
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_timeouts_total"), 2);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_timeouts_total"), 2);
   expect_still_serving(t.port());
 }
 
@@ -108,7 +96,7 @@ TEST_P(TargetProxy, DependencyDyingMidRunGivesCountedErrorsNotAHang) {
     auto r = c.request(get("/proxy/sleep?ms=1500"));
     in_flight_status = r ? r->status : -1;
   });
-  ASSERT_TRUE(poll_until([&] { return metric(dep->port(), "perflab_target_in_flight_requests") >= 1; }, 3s));
+  ASSERT_TRUE(poll_until([&] { return counter(dep->port(), "perflab_target_in_flight_requests") >= 1; }, 3s));
   const auto t0 = clock_type::now();
   ::kill(dep->pid(), SIGKILL);
   slow.join();
@@ -123,10 +111,10 @@ TEST_P(TargetProxy, DependencyDyingMidRunGivesCountedErrorsNotAHang) {
     errors += r->status == 502;
   }
   EXPECT_EQ(errors, 10);
-  EXPECT_EQ(metric(t.port(), R"(perflab_upstream_attempt_failures_total{cause="closed"})") +
-                metric(t.port(), R"(perflab_upstream_attempt_failures_total{cause="connect"})"),
+  EXPECT_EQ(counter(t.port(), R"(perflab_upstream_attempt_failures_total{cause="closed"})") +
+                counter(t.port(), R"(perflab_upstream_attempt_failures_total{cause="connect"})"),
             11);
-  EXPECT_EQ(metric(t.port(), R"(perflab_target_requests_total{endpoint="proxy",status="502"})"), 11);
+  EXPECT_EQ(counter(t.port(), R"(perflab_target_requests_total{endpoint="proxy",status="502"})"), 11);
   expect_still_serving(t.port());
 }
 
@@ -149,7 +137,7 @@ TEST_P(TargetProxyPolicies, BreakerOpensAtItsThresholdAndClosesThroughHalfOpen) 
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(field(*r, "X-Upstream-Attempts"), "1") << i;  // the dependency's 503
-    EXPECT_EQ(metric(t.port(), "perflab_upstream_breaker_state"), i < 9 ? 0 : 1) << i;
+    EXPECT_EQ(counter(t.port(), "perflab_upstream_breaker_state"), i < 9 ? 0 : 1) << i;
   }
   for (int i = 0; i < 5; ++i) {  // open: refused at once, nothing reaches the dependency
     auto r = c.request(get("/proxy/hello"));
@@ -157,19 +145,19 @@ TEST_P(TargetProxyPolicies, BreakerOpensAtItsThresholdAndClosesThroughHalfOpen) 
     EXPECT_EQ(r->status, 503);
     EXPECT_EQ(field(*r, "X-Upstream-Attempts"), "0");
   }
-  EXPECT_EQ(metric(dep.port(), R"(perflab_target_requests_total{endpoint="db_query",status="503"})"), 10);
-  EXPECT_EQ(metric(dep.port(), R"(perflab_target_requests_total{endpoint="hello",status="200"})"), 0);
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_breaker_rejections_total"), 5);
+  EXPECT_EQ(counter(dep.port(), R"(perflab_target_requests_total{endpoint="db_query",status="503"})"), 10);
+  EXPECT_EQ(counter(dep.port(), R"(perflab_target_requests_total{endpoint="hello",status="200"})"), 0);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_breaker_rejections_total"), 5);
   std::this_thread::sleep_for(600ms);
   for (int i = 0; i < 2; ++i) {  // two trials in half-open, both fine: closed
     auto r = c.request(get("/proxy/hello"));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
   }
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_breaker_state"), 0);
-  EXPECT_EQ(metric(t.port(), R"(perflab_upstream_breaker_transitions_total{from="closed",to="open"})"), 1);
-  EXPECT_EQ(metric(t.port(), R"(perflab_upstream_breaker_transitions_total{from="open",to="half-open"})"), 1);
-  EXPECT_EQ(metric(t.port(), R"(perflab_upstream_breaker_transitions_total{from="half-open",to="closed"})"), 1);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_breaker_state"), 0);
+  EXPECT_EQ(counter(t.port(), R"(perflab_upstream_breaker_transitions_total{from="closed",to="open"})"), 1);
+  EXPECT_EQ(counter(t.port(), R"(perflab_upstream_breaker_transitions_total{from="open",to="half-open"})"), 1);
+  EXPECT_EQ(counter(t.port(), R"(perflab_upstream_breaker_transitions_total{from="half-open",to="closed"})"), 1);
 }
 
 TEST_P(TargetProxyPolicies, RetriesStayWithinTheBudgetAndNeverRetryPost) {
@@ -185,19 +173,19 @@ TEST_P(TargetProxyPolicies, RetriesStayWithinTheBudgetAndNeverRetryPost) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 503);
   }
-  const double seen = metric(dep.port(), R"(perflab_target_requests_total{endpoint="db_query",status="503"})");
-  const double retries = metric(t.port(), "perflab_upstream_retries_total");
+  const double seen = counter(dep.port(), R"(perflab_target_requests_total{endpoint="db_query",status="503"})");
+  const double retries = counter(t.port(), "perflab_upstream_retries_total");
   EXPECT_EQ(seen, calls + retries);  // the dependency saw each call once plus the retries
   EXPECT_LE(retries, calls * 0.2 + 1);
   EXPECT_GE(retries, calls * 0.2 - 2);
-  EXPECT_GT(metric(t.port(), "perflab_upstream_retry_budget_refusals_total"), 0);
+  EXPECT_GT(counter(t.port(), "perflab_upstream_retry_budget_refusals_total"), 0);
   // POST is never retried: a POST the dependency answers 503 (refused at its connection cap)...
   target_process full(dependency_args({"--max-connections", "0"}));
   ASSERT_GT(full.port(), 0) << full.first_line();
   target_process t2(model_args(GetParam(), {"--upstream", upstream(full), "--upstream-retry", "3,base=1ms"}));
   ASSERT_GT(t2.port(), 0) << t2.first_line();
   client c2(t2.port());
-  auto r = c2.request(post("/proxy/echo", "x"));
+  auto r = c2.request(post("/proxy/echo", "x", "Content-Type: text/plain\r\n"));
   ASSERT_TRUE(r);
   // 503, or 502 when the refusal's close reset the connection before its 503 was read.
   EXPECT_TRUE(r->status == 503 || r->status == 502) << r->status;
@@ -205,8 +193,8 @@ TEST_P(TargetProxyPolicies, RetriesStayWithinTheBudgetAndNeverRetryPost) {
   r = c2.request(get("/proxy/hello"));  // ...while GET is, up to its attempts
   ASSERT_TRUE(r);
   EXPECT_EQ(field(*r, "X-Upstream-Attempts"), "3");
-  EXPECT_EQ(metric(t2.port(), "perflab_upstream_attempts_total"), 4);
-  EXPECT_EQ(metric(t2.port(), "perflab_upstream_retries_not_idempotent_total"), 1);
+  EXPECT_EQ(counter(t2.port(), "perflab_upstream_attempts_total"), 4);
+  EXPECT_EQ(counter(t2.port(), "perflab_upstream_retries_not_idempotent_total"), 1);
 }
 
 TEST_P(TargetProxyPolicies, BulkheadNeverLetsMoreThanItsLimitThrough) {
@@ -234,9 +222,9 @@ TEST_P(TargetProxyPolicies, BulkheadNeverLetsMoreThanItsLimitThrough) {
   EXPECT_GE(ok, 2);
   EXPECT_GT(refused, 0);
   EXPECT_EQ(fast_refusals, refused);  // at once, not after waiting for a place
-  EXPECT_LE(metric(t.port(), "perflab_upstream_bulkhead_peak"), 2);
-  EXPECT_EQ(metric(t.port(), "perflab_upstream_bulkhead_rejections_total"), refused);
-  EXPECT_EQ(metric(dep.port(), R"(perflab_target_requests_total{endpoint="sleep",status="200"})"), ok);
+  EXPECT_LE(counter(t.port(), "perflab_upstream_bulkhead_peak"), 2);
+  EXPECT_EQ(counter(t.port(), "perflab_upstream_bulkhead_rejections_total"), refused);
+  EXPECT_EQ(counter(dep.port(), R"(perflab_target_requests_total{endpoint="sleep",status="200"})"), ok);
 }
 
 TEST_P(TargetProxyPolicies, FallbackAnswersRefusedOrFailedCallsWithTheirReason) {
@@ -258,7 +246,7 @@ TEST_P(TargetProxyPolicies, FallbackAnswersRefusedOrFailedCallsWithTheirReason) 
   r = c.request(get("/proxy/json"));  // never answered well: no cached copy, the error stands
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 502);
-  EXPECT_EQ(metric(t.port(), R"(perflab_upstream_fallbacks_total{reason="error"})"), 1);
+  EXPECT_EQ(counter(t.port(), R"(perflab_upstream_fallbacks_total{reason="error"})"), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TargetProxyPolicies, ::testing::Values("reactor", "thread-pool"),

@@ -23,16 +23,12 @@ using clock_type = std::chrono::steady_clock;
 
 class TargetRateLimit : public ::testing::TestWithParam<std::string> {};
 
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-
 // A field's value as a number (nullopt when absent).
-std::optional<long> field(const response& r, std::string_view name) {
+std::optional<long> number_field(const response& r, std::string_view name) {
   const auto at = r.head.find("\r\n" + std::string(name) + ": ");
   if (at == std::string::npos) return std::nullopt;
   return std::stol(r.head.substr(at + name.size() + 4));
 }
-
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
 
 TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
   target_process t(model_args(GetParam(), {"--rate-limit", "token-bucket:100/s,burst=10"}));
@@ -62,15 +58,15 @@ TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
           first = std::min(first, sent);
           last = std::max(last, sent);
         }
-        const auto limit = field(*r, "X-RateLimit-Limit"), remaining = field(*r, "X-RateLimit-Remaining");
-        const auto reset = field(*r, "X-RateLimit-Reset");
+        const auto limit = number_field(*r, "X-RateLimit-Limit"), remaining = number_field(*r, "X-RateLimit-Remaining");
+        const auto reset = number_field(*r, "X-RateLimit-Reset");
         if (limit != 10 || !remaining || *remaining > 10 || !reset || *reset < 0 || r->close) ++bad_headers;
         if (r->status == 200) {
           ++ok;
-          if (field(*r, "Retry-After")) ++bad_headers;
+          if (number_field(*r, "Retry-After")) ++bad_headers;
         } else if (r->status == 429) {
           ++refused;
-          const auto retry = field(*r, "Retry-After");
+          const auto retry = number_field(*r, "Retry-After");
           if (!retry || *retry < 1 || remaining != 0) ++bad_headers;
         } else {
           ++other;
@@ -97,7 +93,7 @@ TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
   auto health = h.request(get("/health"));  // never limited, even with the bucket empty
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  EXPECT_FALSE(field(*health, "X-RateLimit-Limit"));
+  EXPECT_FALSE(number_field(*health, "X-RateLimit-Limit"));
 }
 
 TEST_P(TargetRateLimit, LeakyBucketDelaysTheQueueAndRefusesBeyondIt) {

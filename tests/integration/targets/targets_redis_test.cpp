@@ -111,8 +111,6 @@ class TargetRedis : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<redis_service> redis_;
 };
 
-std::string get(std::string_view key) { return "GET /cache/" + std::string(key) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-
 std::string header(const response& r, std::string_view name) {
   const auto at = r.head.find("\r\n" + std::string(name) + ": ");
   if (at == std::string::npos) return {};
@@ -123,13 +121,11 @@ std::string header(const response& r, std::string_view name) {
 // GET /cache/{key} on a fresh connection: "X-Cache/X-Cache-Tier", or "" when not answered 200.
 std::string fetch(int port, std::string_view key, std::string* body = nullptr) {
   client c(port);
-  auto r = c.request(get(key));
+  auto r = c.request(get_cache(key));
   if (!r || r->status != 200) return {};
   if (body) *body = r->body;
   return header(*r, "X-Cache") + "/" + header(*r, "X-Cache-Tier");
 }
-
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(-1); }
 
 // Two tests per model, each with its own redis-server (starting and stopping one is most of a
 // test's time, so each covers several behaviours).
@@ -193,7 +189,7 @@ void expect_loop_not_blocked(const std::string& model, const std::string& url, p
   client other(t.port());
   ASSERT_FALSE(fetch(t.port(), "warm").empty());  // connected to Redis
   ASSERT_EQ(::kill(redis_pid, SIGSTOP), 0);
-  ASSERT_TRUE(waiting.send(get("k")));
+  ASSERT_TRUE(waiting.send(get_cache("k")));
   std::this_thread::sleep_for(50ms);  // its get is on the wire
   auto hello = other.request(get_hello);
   pollfd p{waiting.fd(), POLLIN, 0};

@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
-double metric(int port, const std::string& name) { return metric_value(port, name).value_or(0); }
-std::string field(const response& r, std::string_view name) {
-  const auto at = r.head.find("\r\n" + std::string(name) + ": ");
-  if (at == std::string::npos) return {};
-  const auto from = at + name.size() + 4;
-  return r.head.substr(from, r.head.find("\r\n", from) - from);
-}
 double ms(clock_type::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 struct seen {
@@ -91,12 +83,12 @@ TEST_P(TargetWaitingRoom, AtMostCapacityInServiceOthersWaitThenTimeOut) {
       EXPECT_LE(deep, 2) << "at " << at << " ms";
     }
   }
-  EXPECT_EQ(metric(t.port(), R"(perflab_waitingroom_requests_total{result="admitted"})") +
-                metric(t.port(), R"(perflab_waitingroom_requests_total{result="admitted_after_wait"})"),
+  EXPECT_EQ(counter(t.port(), R"(perflab_waitingroom_requests_total{result="admitted"})") +
+                counter(t.port(), R"(perflab_waitingroom_requests_total{result="admitted_after_wait"})"),
             ok);
-  EXPECT_EQ(metric(t.port(), R"(perflab_waitingroom_requests_total{result="timed_out"})"), timed_out);
-  EXPECT_EQ(metric(t.port(), "perflab_waitingroom_in_service"), 0);
-  EXPECT_EQ(metric(t.port(), "perflab_waitingroom_waiting"), 0);
+  EXPECT_EQ(counter(t.port(), R"(perflab_waitingroom_requests_total{result="timed_out"})"), timed_out);
+  EXPECT_EQ(counter(t.port(), "perflab_waitingroom_in_service"), 0);
+  EXPECT_EQ(counter(t.port(), "perflab_waitingroom_waiting"), 0);
   expect_still_serving(t.port());
 }
 
@@ -108,7 +100,7 @@ TEST(TargetWaitingRoomQueue, FullQueueRefusesAtOnceAndHealthIsNotHeldBack) {
   ASSERT_GT(t.port(), 0) << t.first_line();
   std::vector<seen> r;
   std::thread load([&] { r = burst(t.port(), 3, "/sleep?ms=400"); });
-  ASSERT_TRUE(poll_until([&] { return metric(t.port(), "perflab_waitingroom_in_service") >= 1; }, 3s));
+  ASSERT_TRUE(poll_until([&] { return counter(t.port(), "perflab_waitingroom_in_service") >= 1; }, 3s));
   const auto h0 = clock_type::now();
   client c(t.port());
   auto h = c.request(get("/health"));
@@ -123,7 +115,7 @@ TEST(TargetWaitingRoomQueue, FullQueueRefusesAtOnceAndHealthIsNotHeldBack) {
   }
   EXPECT_EQ(ok, 2);  // one in service, one waiting for it
   EXPECT_EQ(refused_fast, 1);
-  EXPECT_EQ(metric(t.port(), R"(perflab_waitingroom_requests_total{result="refused"})"), 1);
+  EXPECT_EQ(counter(t.port(), R"(perflab_waitingroom_requests_total{result="refused"})"), 1);
 }
 
 TEST(TargetWaitingRoomQueue, BadValuesExit2NamingTheOption) {
