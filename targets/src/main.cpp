@@ -130,9 +130,9 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lab-target: sample HTTP/1.1 server under one of four concurrency models"};
+  CLI::App app{"lab-target: sample HTTP/1.1 server under one of five concurrency models"};
   options o;
-  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine")->required();
+  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine | io-uring")->required();
   app.add_option("--threads", o.threads,
                  "event loops (reactor, coroutine), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
@@ -249,6 +249,9 @@ int main(int argc, char** argv) {
   } catch (const db::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // a bad --db, found before listening
+  } catch (const targets::model_unavailable& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;  // --model io-uring where io_uring cannot run, found before listening
   } catch (const contention::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // --stock-redis unreachable, found before listening

@@ -25,9 +25,9 @@
 
 namespace perflab::targets {
 
-enum class model { thread_per_request, thread_pool, reactor, coroutine };
+enum class model { thread_per_request, thread_pool, reactor, coroutine, io_uring };
 
-// "thread-per-request", "thread-pool", "reactor", "coroutine".
+// "thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring".
 std::optional<model> parse_model(std::string_view name) noexcept;
 std::string_view to_string(model m) noexcept;
 

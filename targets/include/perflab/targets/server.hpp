@@ -4,11 +4,19 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/session.hpp>
 
 namespace perflab::targets {
+
+// The chosen model cannot run on this machine or build (io-uring: no liburing in the build, or the
+// kernel refuses io_uring_setup). lab-target exits 2 with its message, before listening.
+class model_unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class server {
  public:
