@@ -42,6 +42,7 @@ struct options {
   targets::contention_options contention;
   std::string fault_profile;
   bool admin = false;
+  bool check_model = false;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -49,7 +50,7 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   targets::server_config c;
   auto m = targets::parse_model(o.model);
   if (!m) return tl::unexpected("--model: unknown model '" + o.model +
-                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine)");
+                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine, io-uring)");
   c.which = *m;
   c.threads = o.threads;
   auto l = targets::parse_listen(o.listen);
@@ -206,6 +207,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")
       ->capture_default_str();
+  // Hidden: exits 0 when --model can run here, else 2 with the reason (the tests skip a model so).
+  app.add_flag("--check-model", o.check_model)->group("");
   try {
     app.parse(argc, argv);
     o.db.given = app.count("--db") > 0;
@@ -220,6 +223,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lab-target: %s\n", cfg.error().c_str());
     return exit_code::usage;
   }
+  if (auto why = targets::model_unavailable_reason(cfg->which)) {
+    std::fprintf(stderr, "lab-target: %s\n", why->c_str());
+    return exit_code::usage;
+  }
+  if (o.check_model) return exit_code::ok;
   if (cfg->test_slowdown.count() > 0) {
     // Nobody should benchmark this binary unknowingly: say it where the runner keeps our stderr.
     std::fprintf(stderr, "lab-target: WARNING: --test-slowdown %s: every request burns this much CPU on purpose "

@@ -83,6 +83,11 @@ bool server::wait(std::chrono::milliseconds deadline) {
   return join(std::chrono::steady_clock::now() + deadline);
 }
 
+std::optional<std::string> model_unavailable_reason(model m) {
+  if (m == model::io_uring) return detail::io_uring_unavailable_reason();
+  return std::nullopt;
+}
+
 std::uint64_t raise_fd_limit() noexcept {
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;

@@ -14,7 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace perflab::testing;
 
-class TargetCache : public ::testing::TestWithParam<std::string> {};
+class TargetCache : public model_test {};
 
 std::string get(std::string_view key) { return "GET /cache/" + std::string(key) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 

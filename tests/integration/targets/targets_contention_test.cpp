@@ -21,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace perflab::testing;
 
-class TargetContention : public ::testing::TestWithParam<std::string> {};
+class TargetContention : public model_test {};
 
 std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 std::string post(std::string_view target, std::string_view body = {}, std::string_view fields = {}) {

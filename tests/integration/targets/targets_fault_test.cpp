@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-class TargetFault : public ::testing::TestWithParam<std::string> {};
+class TargetFault : public model_test {};
 
 std::string post(std::string_view path, std::string_view body) {
   return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +

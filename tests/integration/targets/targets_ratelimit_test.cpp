@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-class TargetRateLimit : public ::testing::TestWithParam<std::string> {};
+class TargetRateLimit : public model_test {};
 
 std::string get(std::string_view target) { return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"; }
 

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/session.hpp>
@@ -54,6 +56,10 @@ class server {
  private:
   bool stop_requested_ = false;
 };
+
+// Why model m cannot run on this machine or build (io-uring: no liburing in the build, or
+// io_uring_setup refused, with the cause), or nullopt when it can. Every other model can.
+std::optional<std::string> model_unavailable_reason(model m);
 
 // Process-wide start-up helpers used by lab-target (and tests).
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
