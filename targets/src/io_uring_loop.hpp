@@ -54,7 +54,6 @@ struct uring_timer {
 // One ring and its thread, and the connections it owns (touched only on that thread).
 struct uring_loop {
   io_uring ring{};
-  bool ring_ready = false;
   io_uring_buf_ring* bufs = nullptr;  // null: the kernel has no provided-buffer rings
   std::unique_ptr<char[]> buf_memory;
   char discard[4096];                 // lingering-close reads land here (contents never used)

@@ -130,7 +130,6 @@ class uring_server final : public server {
       if (rc != -EINVAL) break;
     }
     if (rc < 0) return describe_io_uring_failure(-rc, "");
-    loop.ring_ready = true;
     loop.buf_memory.reset(new char[std::size_t(uring_buffers) * uring_buffer_size]);
     void* mem = nullptr;
     const std::size_t ring_bytes = uring_buffers * sizeof(io_uring_buf);
@@ -256,7 +255,6 @@ class uring_server final : public server {
   static void teardown(uring_loop& loop) {
     loop.remote.reset();
     io_uring_queue_exit(&loop.ring);  // cancels what is still pending
-    loop.ring_ready = false;
     auto left = loop.conns;
     for (auto* c : left) uring_conn_abandon(c);
     loop.aux_guard.reset();
