@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   options o;
   app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine | io-uring")->required();
   app.add_option("--threads", o.threads,
-                 "event loops (reactor, coroutine), workers (thread-pool), or the cap on connection "
+                 "event loops (reactor, coroutine), rings (io-uring), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--cpu", o.cpu, "pin to these CPUs (Linux cpulist): 1, 0,1, 0-3 or 0-1,4");

@@ -40,7 +40,7 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text);
 
 struct server_config {
   model which = model::reactor;
-  // Worker threads. reactor/coroutine: event-loop threads; thread-pool: workers;
+  // Worker threads. reactor/coroutine: event-loop threads; io-uring: rings; thread-pool: workers;
   // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default
   // (effective_threads).
   unsigned threads = 0;
