@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", "reactor", "coroutine"};
+const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring"};
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",

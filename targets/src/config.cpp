@@ -30,6 +30,7 @@ std::optional<model> parse_model(std::string_view name) noexcept {
   if (name == "thread-pool") return model::thread_pool;
   if (name == "reactor") return model::reactor;
   if (name == "coroutine") return model::coroutine;
+  if (name == "io-uring") return model::io_uring;
   return std::nullopt;
 }
 
@@ -39,6 +40,7 @@ std::string_view to_string(model m) noexcept {
     case model::thread_pool: return "thread-pool";
     case model::reactor: return "reactor";
     case model::coroutine: return "coroutine";
+    case model::io_uring: return "io-uring";
   }
   return "unknown";
 }

@@ -42,6 +42,7 @@ struct options {
   targets::contention_options contention;
   std::string fault_profile;
   bool admin = false;
+  bool check_model = false;
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -49,7 +50,7 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   targets::server_config c;
   auto m = targets::parse_model(o.model);
   if (!m) return tl::unexpected("--model: unknown model '" + o.model +
-                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine)");
+                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine, io-uring)");
   c.which = *m;
   c.threads = o.threads;
   auto l = targets::parse_listen(o.listen);
@@ -130,11 +131,11 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lab-target: sample HTTP/1.1 server under one of four concurrency models"};
+  CLI::App app{"lab-target: sample HTTP/1.1 server under one of five concurrency models"};
   options o;
-  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine")->required();
+  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine | io-uring")->required();
   app.add_option("--threads", o.threads,
-                 "event loops (reactor, coroutine), workers (thread-pool), or the cap on connection "
+                 "event loops (reactor, coroutine), rings (io-uring), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--cpu", o.cpu, "pin to these CPUs (Linux cpulist): 1, 0,1, 0-3 or 0-1,4");
@@ -206,6 +207,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--link-latency", z.link_latency, "a slow link per connection: one-way delay of the server's output, e.g. 20ms")
       ->capture_default_str();
+  // Hidden: exits 0 when --model can run here, else 2 with the reason (the tests skip a model so).
+  app.add_flag("--check-model", o.check_model)->group("");
   try {
     app.parse(argc, argv);
     o.db.given = app.count("--db") > 0;
@@ -220,6 +223,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lab-target: %s\n", cfg.error().c_str());
     return exit_code::usage;
   }
+  if (auto why = targets::model_unavailable_reason(cfg->which)) {
+    std::fprintf(stderr, "lab-target: %s\n", why->c_str());
+    return exit_code::usage;
+  }
+  if (o.check_model) return exit_code::ok;
   if (cfg->test_slowdown.count() > 0) {
     // Nobody should benchmark this binary unknowingly: say it where the runner keeps our stderr.
     std::fprintf(stderr, "lab-target: WARNING: --test-slowdown %s: every request burns this much CPU on purpose "
@@ -249,6 +257,9 @@ int main(int argc, char** argv) {
   } catch (const db::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // a bad --db, found before listening
+  } catch (const targets::model_unavailable& e) {
+    std::fprintf(stderr, "lab-target: %s\n", e.what());
+    return exit_code::usage;  // --model io-uring where io_uring cannot run, found before listening
   } catch (const contention::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // --stock-redis unreachable, found before listening

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include <perflab/targets/server.hpp>
 #include <perflab/targets/session.hpp>
@@ -16,6 +19,18 @@ std::unique_ptr<server> make_thread_per_request(const server_config& cfg, int li
 std::unique_ptr<server> make_thread_pool(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_reactor(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_coroutine(const server_config& cfg, int listen_fd, std::uint16_t port);
+// Throws model_unavailable (with io_uring_unavailable_reason()) where io_uring cannot run.
+std::unique_ptr<server> make_io_uring(const server_config& cfg, int listen_fd, std::uint16_t port);
+
+// io-uring's start-up check (io_uring_probe.cpp): why the model cannot run here, or nullopt when it
+// can. Probes the kernel with a one-entry io_uring_setup. PERFLAB_TEST_IO_URING_ERRNO=EPERM|ENOSYS|N
+// pretends that setup failed with that errno (tests of the unavailable path; never a sysctl).
+std::optional<std::string> io_uring_unavailable_reason();
+// The message for an io_uring_setup that failed with err; disabled_sysctl is the content of
+// /proc/sys/kernel/io_uring_disabled ("" when the file does not exist: kernels before 6.6).
+std::string describe_io_uring_failure(int err, std::string_view disabled_sysctl);
+// Whether this build links liburing (PERFLAB_IO_URING; model_io_uring.cpp).
+bool io_uring_built() noexcept;
 
 // Answers 503 with Connection: close on a connection we will not serve (connection cap, full
 // queue), without blocking, and closes it. Counts it as refused.

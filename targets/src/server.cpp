@@ -57,6 +57,7 @@ std::unique_ptr<server> server::create(const server_config& cfg) {
       case model::thread_pool: return detail::make_thread_pool(cfg, fd, port);
       case model::reactor: return detail::make_reactor(cfg, fd, port);
       case model::coroutine: return detail::make_coroutine(cfg, fd, port);
+      case model::io_uring: return detail::make_io_uring(cfg, fd, port);
     }
   } catch (...) {
     ::close(fd);
@@ -80,6 +81,11 @@ void server::request_stop() {
 
 bool server::wait(std::chrono::milliseconds deadline) {
   return join(std::chrono::steady_clock::now() + deadline);
+}
+
+std::optional<std::string> model_unavailable_reason(model m) {
+  if (m == model::io_uring) return detail::io_uring_unavailable_reason();
+  return std::nullopt;
 }
 
 std::uint64_t raise_fd_limit() noexcept {

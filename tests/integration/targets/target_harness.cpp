@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -190,6 +191,21 @@ bool client::fill() {
   if (n <= 0) return false;
   buf_.append(tmp, static_cast<std::size_t>(n));
   return true;
+}
+
+std::optional<std::string> model_unavailable(const std::string& model) {
+  static std::map<std::string, std::optional<std::string>> known;
+  if (auto it = known.find(model); it != known.end()) return it->second;
+  const std::string cmd = std::string("'") + PERFLAB_LAB_TARGET + "' --model '" + model + "' --check-model 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return known[model] = "popen: " + std::string(std::strerror(errno));
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int st = ::pclose(p);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return known[model] = std::nullopt;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return known[model] = out;
 }
 
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra) {

@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include <gtest/gtest.h>
+
 #include "../poll.hpp"
 
 namespace perflab::testing {
@@ -109,7 +111,20 @@ std::string field(const response& r, std::string_view name);
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {});
 // gtest parameter names: "thread-per-request" -> "threadperrequest".
 std::string model_test_name(const std::string& model);
-inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine"};
+inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring"};
+
+// Why lab-target cannot run `model` on this machine (its --check-model message: io-uring where
+// io_uring_setup is refused or the build has no liburing), or nullopt. Asked once per process.
+std::optional<std::string> model_unavailable(const std::string& model);
+
+// The fixture of the tests parameterised over models: a model that cannot run here is skipped
+// with lab-target's reason (GTEST_SKIP), never failed.
+class model_test : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (auto why = model_unavailable(GetParam())) GTEST_SKIP() << *why;
+  }
+};
 
 // One /metrics scrape on a fresh connection; nullopt unless it was served (200).
 std::optional<std::string> scrape_metrics(int port);

@@ -14,7 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace perflab::testing;
 
-class TargetCache : public ::testing::TestWithParam<std::string> {};
+class TargetCache : public model_test {};
 
 // The X-Cache value of a response ("" when absent).
 std::string x_cache(const response& r) {

@@ -22,7 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace perflab::testing;
 
-class TargetContention : public ::testing::TestWithParam<std::string> {};
+class TargetContention : public model_test {};
 
 // A number field of a flat JSON body ("remaining":12), or -1.
 long json_number(const std::string& body, const std::string& name) {

@@ -37,6 +37,7 @@ struct thread_shape {
 constexpr thread_shape shapes[] = {
     {"reactor", 1, 1},       // one event loop per CPU, plus main
     {"coroutine", 1, 1},
+    {"io-uring", 1, 1},      // one ring per CPU, plus main
     {"thread-pool", 32, 2},  // 32 blocking workers per CPU, plus acceptor and main
 };
 
@@ -49,6 +50,7 @@ TEST(TargetCpus, ThreadDefaultsFollowTheAffinityMaskItStartsWith) {
   CPU_SET(cpu, &*one_cpu.affinity);
   for (const auto& s : shapes) {
     SCOPED_TRACE(s.model);
+    if (model_unavailable(s.model)) continue;  // io-uring where io_uring cannot run
     // No --threads and no --cpu: the defaults alone, as under `taskset -c N lab-target`.
     target_process t({"--model", s.model, "--listen", "127.0.0.1:0"}, one_cpu);
     ASSERT_GT(t.port(), 0) << t.first_line();
@@ -114,6 +116,7 @@ TEST(TargetCpus, ThreadDefaultsFollowTheCgroupCpuQuota) {
   in_cgroup.cgroup_procs = half.procs();
   for (const auto& s : shapes) {
     SCOPED_TRACE(s.model);
+    if (model_unavailable(s.model)) continue;  // io-uring where io_uring cannot run
     target_process t({"--model", s.model, "--listen", "127.0.0.1:0"}, in_cgroup);
     ASSERT_GT(t.port(), 0) << t.first_line();
     EXPECT_EQ(proc_status(t.pid(), "Threads"), s.per_cpu * 1 + s.fixed);

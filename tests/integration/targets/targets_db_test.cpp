@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-class TargetDb : public ::testing::TestWithParam<std::string> {};
+class TargetDb : public model_test {};
 
 std::string closed(std::string_view reason) {
   return "perflab_db_pool_closed_total{reason=\"" + std::string(reason) + "\"}";

@@ -24,7 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace perflab::testing;
 
-class TargetEncode : public ::testing::TestWithParam<std::string> {};
+class TargetEncode : public model_test {};
 
 std::optional<std::string> gunzip(std::string_view gz) {
   z_stream zs{};

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-class TargetFault : public ::testing::TestWithParam<std::string> {};
+class TargetFault : public model_test {};
 
 TEST_P(TargetFault, ErrorRateIsBinomialOnKeptConnections) {
   target_process t(model_args(GetParam(), {"--fault-profile", "error=0.2:503;seed=11"}));

@@ -24,7 +24,7 @@ constexpr bool rss_is_ours = true;
 
 constexpr long kib_per_mib = 1024;
 
-class TargetMemory : public ::testing::TestWithParam<std::string> {};
+class TargetMemory : public model_test {};
 
 // Bytes the kernel holds for the client to read (FIONREAD).
 int queued(const client& c) {

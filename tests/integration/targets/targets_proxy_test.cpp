@@ -28,7 +28,7 @@ double ms_since(clock_type::time_point t) { return std::chrono::duration<double,
 std::string upstream(const target_process& dep) { return "http://127.0.0.1:" + std::to_string(dep.port()); }
 std::vector<std::string> dependency_args(std::vector<std::string> extra = {}) { return model_args("reactor", std::move(extra)); }
 
-class TargetProxy : public ::testing::TestWithParam<std::string> {};
+class TargetProxy : public model_test {};
 
 TEST_P(TargetProxy, ForwardsMethodPathQueryAndBodyOnPooledConnections) {
   target_process dep(dependency_args());
@@ -122,7 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Models, TargetProxy, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
 // The policies, on one event-loop model and one thread model each.
-class TargetProxyPolicies : public ::testing::TestWithParam<std::string> {};
+class TargetProxyPolicies : public model_test {};
 
 TEST_P(TargetProxyPolicies, BreakerOpensAtItsThresholdAndClosesThroughHalfOpen) {
   // Every /db/query of this dependency fails (503); /hello works.

@@ -21,7 +21,7 @@ namespace {
 
 using namespace perflab::testing;
 
-class TargetPush : public ::testing::TestWithParam<std::string> {};
+class TargetPush : public model_test {};
 
 TEST_P(TargetPush, EveryStyleDeliversEveryMessageOnceInOrder) {
   // A short heartbeat, so an SSE stream whose client left is noticed within the test.

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-class TargetRateLimit : public ::testing::TestWithParam<std::string> {};
+class TargetRateLimit : public model_test {};
 
 // A field's value as a number (nullopt when absent).
 std::optional<long> number_field(const response& r, std::string_view name) {

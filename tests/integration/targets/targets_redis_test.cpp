@@ -100,9 +100,11 @@ class redis_child {
   pid_t pid_ = -1;
 };
 
-class TargetRedis : public ::testing::TestWithParam<std::string> {
+class TargetRedis : public model_test {
  protected:
   void SetUp() override {
+    model_test::SetUp();
+    if (IsSkipped()) return;
     if (shell("command -v redis-server >/dev/null 2>&1").first != 0)
       GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
     redis_ = std::make_unique<redis_service>();
@@ -177,7 +179,7 @@ TEST_P(TargetRedis, RedisAloneAndTwoLevelsServeWhatTheOriginStoredThere) {
   EXPECT_EQ(fetch(a.port(), "shared"), "HIT/local");
 }
 
-bool event_loop(const std::string& model) { return model == "reactor" || model == "coroutine"; }
+bool event_loop(const std::string& model) { return model == "reactor" || model == "coroutine" || model == "io-uring"; }
 
 // On an event loop a request waiting for Redis holds no thread: with one loop and Redis silent,
 // another connection is answered while the first still waits.

@@ -130,7 +130,7 @@ std::vector<requirement> requirements() {
   };
 }
 
-class TargetRfc : public ::testing::TestWithParam<std::string> {};
+class TargetRfc : public model_test {};
 
 TEST_P(TargetRfc, EveryRequirementHolds) {
   target_process t(model_args(GetParam()));

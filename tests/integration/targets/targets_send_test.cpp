@@ -12,7 +12,7 @@ namespace {
 
 using namespace perflab::testing;
 
-class TargetSend : public ::testing::TestWithParam<std::string> {};
+class TargetSend : public model_test {};
 
 TEST_P(TargetSend, SlowButSteadyReaderGetsTheWholeBody) {
   // The body takes about two seconds at this pace, far longer than either timeout: only a

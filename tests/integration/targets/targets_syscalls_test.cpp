@@ -79,6 +79,7 @@ constexpr bound bounds[] = {
     {"thread-pool", 2.05},         // recvfrom + sendto
     {"reactor", 4.05},             // epoll_wait, recvfrom, sendto, Asio's speculative recvfrom (EAGAIN)
     {"coroutine", 4.05},
+    {"io-uring", 2.05},            // io_uring_enter after the receive (submits the send, waits) and after the send
 };
 
 void PrintTo(const bound& b, std::ostream* os) { *os << b.model; }
@@ -90,6 +91,7 @@ TEST_P(TargetSyscalls, KeepAliveRequestsCostAtMostTheDocumentedSystemCalls) {
   const std::string strace = find_strace(why);
   if (strace.empty()) GTEST_SKIP() << why;
   const bound b = GetParam();
+  if (auto unavailable = model_unavailable(b.model)) GTEST_SKIP() << *unavailable;
   target_process t({"--model", b.model, "--listen", "127.0.0.1:0", "--threads", b.model[0] == 't' ? "2" : "1"});
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());

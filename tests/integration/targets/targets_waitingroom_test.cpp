@@ -49,7 +49,7 @@ std::vector<seen> burst(int port, int n, const std::string& target) {
   return out;
 }
 
-class TargetWaitingRoom : public ::testing::TestWithParam<std::string> {};
+class TargetWaitingRoom : public model_test {};
 
 TEST_P(TargetWaitingRoom, AtMostCapacityInServiceOthersWaitThenTimeOut) {
   target_process t(model_args(GetParam(), {"--waiting-room", "2,max-wait=300ms"}));

@@ -25,9 +25,9 @@
 
 namespace perflab::targets {
 
-enum class model { thread_per_request, thread_pool, reactor, coroutine };
+enum class model { thread_per_request, thread_pool, reactor, coroutine, io_uring };
 
-// "thread-per-request", "thread-pool", "reactor", "coroutine".
+// "thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring".
 std::optional<model> parse_model(std::string_view name) noexcept;
 std::string_view to_string(model m) noexcept;
 
@@ -40,7 +40,7 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text);
 
 struct server_config {
   model which = model::reactor;
-  // Worker threads. reactor/coroutine: event-loop threads; thread-pool: workers;
+  // Worker threads. reactor/coroutine: event-loop threads; io-uring: rings; thread-pool: workers;
   // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default
   // (effective_threads).
   unsigned threads = 0;

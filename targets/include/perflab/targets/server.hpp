@@ -4,11 +4,21 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/session.hpp>
 
 namespace perflab::targets {
+
+// The chosen model cannot run on this machine or build (io-uring: no liburing in the build, or the
+// kernel refuses io_uring_setup). lab-target exits 2 with its message, before listening.
+class model_unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class server {
  public:
@@ -46,6 +56,10 @@ class server {
  private:
   bool stop_requested_ = false;
 };
+
+// Why model m cannot run on this machine or build (io-uring: no liburing in the build, or
+// io_uring_setup refused, with the cause), or nullopt when it can. Every other model can.
+std::optional<std::string> model_unavailable_reason(model m);
 
 // Process-wide start-up helpers used by lab-target (and tests).
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
