@@ -410,6 +410,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       cfg.file_prefix = "attack";
     }
     cfg.progress = !o.json;
+    const std::int64_t opts_max_requests = cfg.max_requests;
     // A distributed run (mpirun -np N): this rank's share; rank 0 merges and writes everything.
     if (auto split = detail::check_rank_split(cfg, detail::launched_ranks()); !split) return usage(split.error());
     auto link = detail::join_ranks();
@@ -431,6 +432,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       link->close(exit_code::ok);
       return;
     }
+    if (link) v->load.max_requests = opts_max_requests;  // the run's count, not rank 0's share
     const result::run r = result::single_variant_run(started_at, *v);
     // The same verdict as a scenario row (core/verdict.hpp): interrupted 6, saturated 5, a
     // failing target (errors over the bound, stalled requests) 7.

@@ -101,6 +101,14 @@ class mpi_link final : public rank_link {
 
   std::int64_t agree_start() override {
     MPI_Barrier(MPI_COMM_WORLD);
+    // Hostnames, so a lost rank's line still says where it ran.
+    char host[64] = {};
+    const std::string my_host = dist_hostname();
+    my_host.copy(host, sizeof(host) - 1);
+    std::vector<char> hosts(rank_ == 0 ? sizeof(host) * static_cast<std::size_t>(size_) : 0);
+    MPI_Gather(host, sizeof(host), MPI_CHAR, hosts.data(), sizeof(host), MPI_CHAR, 0, MPI_COMM_WORLD);
+    for (int r = 1; rank_ == 0 && r < size_; ++r)
+      remotes_[static_cast<std::size_t>(r)].summary.host = std::string(&hosts[sizeof(host) * static_cast<std::size_t>(r)]);
     // Clock offsets, one rank at a time: rank 0 stamps t1, the rank answers with its wall clock,
     // rank 0 stamps t2; offset = remote - (t1 + t2) / 2, good to +-rtt/2.
     std::vector<double> offsets(static_cast<std::size_t>(size_), 0.0);
@@ -186,8 +194,9 @@ class mpi_link final : public rank_link {
     if (!lost_list.empty()) {
       any_lost_ = true;
       v.complete = false;
-      v.incomplete_reason = fmt::format("rank {} lost: no message for {} s; its counts stop at its last second",
-                                        lost_list, heartbeat_deadline_ns() / 1'000'000'000);
+      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline ({} s, plus the drain "
+                                        "timeout); its counts stop at its last second", lost_list,
+                                        heartbeat_deadline_ns() / 1'000'000'000);
     }
   }
 
@@ -299,16 +308,16 @@ void dist_receiver::declare_lost(int from, std::int64_t now) {
     totals_.add(*rr.so_far);
     rr.summary = [&] {
       auto s = summarize_rank(from, rr.final, *rr.so_far, 0);
+      s.host = rr.summary.host;
       s.clock_offset_us = rr.summary.clock_offset_us;
       s.clock_rtt_us = rr.summary.clock_rtt_us;
       return s;
     }();
     rr.so_far.reset();
   }
-  // Its load stopped, as far as anyone can tell, when it was last heard from.
-  interrupted_ = true;
+  // The measured phase keeps its length (the other ranks ran all of it): what the lost rank
+  // did not send is missing from the counts, and the run is marked incomplete (finish).
   quota_reached_ = false;
-  stop_ns_ = std::min(stop_ns_, std::max(s_.measure_start_ns, rr.last_heard_ns));
   s_.coll->finish(first_slot_ + from - 1);
 }
 

@@ -1,0 +1,115 @@
+// `mpirun -np 2 loadgen attack` against the real lab-target: one run over two processes, merged on
+// rank 0 (docs/distributed.md). Skipped, with the reason, when mpirun is not installed or the
+// loadgen was built without MPI.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "perflab/core/hdr_log.hpp"
+#include "support.hpp"
+
+namespace perflab::loadgen {
+namespace {
+
+bool mpirun_installed() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+// lab-target on 127.0.0.1, a free port; its URL from the line it prints once it accepts.
+class lab_target_process {
+ public:
+  lab_target_process() {
+    int out[2];
+    if (::pipe(out) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      ::execl(PERFLAB_LAB_TARGET_BIN, PERFLAB_LAB_TARGET_BIN, "--model", "reactor", "--threads", "1", "--listen",
+              "127.0.0.1:0", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    char line[256] = {};
+    if (f && std::fgets(line, sizeof line, f)) {
+      std::string s(line);
+      const auto at = s.find("http://");
+      if (at != std::string::npos) url_ = s.substr(at, s.find_last_not_of("\r\n") + 1 - at);
+    }
+    if (f) std::fclose(f);
+  }
+  ~lab_target_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  lab_target_process(const lab_target_process&) = delete;
+  lab_target_process& operator=(const lab_target_process&) = delete;
+  const std::string& url() const { return url_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  // 1000/s for 2 s split over 2 ranks: each sends exactly its 1000 scheduled arrivals.
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+                          "/hello --rate 1000 --duration 2s --threads 1 --json -o " + dir.string() + " > /dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
+
+  std::ifstream in(dir / "run.json");
+  const auto run = nlohmann::json::parse(in);
+  const auto& v = run.at("variants").at(0);
+  EXPECT_TRUE(v.at("complete").get<bool>());
+  const auto& ranks = v.at("ranks");
+  ASSERT_EQ(ranks.size(), 2u);
+  std::int64_t sent = 0, completed = 0, succeeded = 0;
+  for (const auto& r : ranks) {
+    EXPECT_EQ(r.at("sent").get<std::int64_t>(), 1000) << r.dump();  // its half of the schedule
+    sent += r.at("sent").get<std::int64_t>();
+    completed += r.at("completed").get<std::int64_t>();
+    succeeded += r.at("succeeded").get<std::int64_t>();
+  }
+  EXPECT_EQ(v.at("sent").get<std::int64_t>(), sent);
+  EXPECT_EQ(v.at("completed").get<std::int64_t>(), completed);
+  EXPECT_EQ(v.at("succeeded").get<std::int64_t>(), succeeded);
+  EXPECT_EQ(v.at("sent").get<std::int64_t>(), 2000);
+  // The aggregate rate is what was asked (responses inside the 2 s window: a few may land after it).
+  EXPECT_NEAR(v.at("rps_mean").get<double>(), 1000.0, 30.0);
+  EXPECT_EQ(v.at("load").at("rate").get<double>(), 1000.0);
+
+  // The interval log rank 0 wrote holds both ranks' samples: its TTLB intervals add up to the run's count.
+  std::ifstream hlog(dir / v.at("interval_log").get<std::string>());
+  auto log = hdr::read_log(hlog);
+  ASSERT_TRUE(log) << log.error().message;
+  std::int64_t ttlb = 0;
+  for (const auto& iv : log->intervals)
+    if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
+  EXPECT_EQ(ttlb, v.at("ttlb").at("count").get<std::int64_t>());
+  EXPECT_EQ(ttlb, completed);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace perflab::loadgen
