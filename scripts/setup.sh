@@ -36,6 +36,9 @@ packages=(
   libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
   # TLS/HTTP/2 servers to measure (scripts/services.sh start h2o-tls|nginx-tls; nginx-light is above).
   h2o openssl
+  # Distributed load (`mpirun -np N loadgen attack`, docs/distributed.md): Open MPI's launcher and
+  # its C library; without them the loadgen builds as a single process (PERFLAB_MPI=OFF).
+  openmpi-bin libopenmpi-dev
 )
 
 # node + npm fetch hdr-histogram-js, HdrHistogram's JavaScript port: the interop test checks our
