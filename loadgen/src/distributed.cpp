@@ -3,6 +3,7 @@
 // unit tests check, and what mpi/distributed_mpi.cpp sends.
 #include "distributed.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -202,6 +203,32 @@ tl::expected<void, std::string> decode_sample_set(std::string_view bytes, std::i
   auto ok = get_sample_set(r, time_base_ns, out);
   if (ok && !r.rest().empty()) return tl::unexpected(std::string("sample set: trailing bytes"));
   return ok;
+}
+
+rank_final own_rank_final(const std::vector<std::unique_ptr<load_worker>>& workers, int threads,
+                          const sample_set& own_totals, const shared_setup& s, const result::variant& v) {
+  rank_final own;
+  own.threads = threads;
+  own.connections = v.load.connections;
+  own.cpu_user_s = v.loadgen.cpu_user_s;
+  own.cpu_system_s = v.loadgen.cpu_system_s;
+  own.quota_reached = s.cfg->max_requests > 0;
+  std::int64_t stop = s.measure_end_ns, last = s.measure_start_ns;
+  for (int w = 0; w < threads; ++w) {
+    const auto& lw = *workers[static_cast<std::size_t>(w)];
+    own.quota_reached = own.quota_reached && lw.quota_reached();
+    own.interrupted = own.interrupted || lw.interrupted();
+    stop = std::min(stop, lw.stop_ns());
+    last = std::max(last, lw.last_measured_end_ns());
+  }
+  own.stop_rel_ns = stop == rate_profile::never ? rate_profile::never : stop - s.measure_start_ns;
+  own.last_measured_rel_ns = last - s.measure_start_ns;
+  // The run's verdict (run_load) applied to this rank's share alone.
+  const double lag_p99_us = static_cast<double>(own_totals.send_lag.value_at_percentile(99)) / 1e3;
+  own.saturated = (s.open && ((own_totals.send_lag.total_count() > 0 && lag_p99_us > s.cfg->send_lag_bound_us) ||
+                              own_totals.unsent > 0)) ||
+                  own_totals.errors.client_resources > 0;
+  return own;
 }
 
 std::string encode_rank_final(const rank_final& f, const sample_set& totals, std::int64_t time_base_ns) {

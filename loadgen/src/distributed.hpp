@@ -72,6 +72,10 @@ struct rank_final {
   std::int64_t stop_rel_ns = 0;       // when its load stopped, from the measured phase start
   std::int64_t last_measured_rel_ns = 0;  // its last measured response, from the measured phase start
 };
+// This process's figures at the end of run_load: its local workers are the first `threads`
+// (rank 0's receiver comes after them), own_totals their totals, v the result built so far.
+rank_final own_rank_final(const std::vector<std::unique_ptr<load_worker>>& workers, int threads,
+                          const sample_set& own_totals, const shared_setup& s, const result::variant& v);
 std::string encode_rank_final(const rank_final& f, const sample_set& totals, std::int64_t time_base_ns);
 tl::expected<void, std::string> decode_rank_final(std::string_view bytes, rank_final& f, sample_set& totals);
 

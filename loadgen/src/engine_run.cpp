@@ -660,31 +660,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.series_csv = csv_name;
   v.stopped_early = !stop_condition.empty();
   v.stop_condition = stop_condition;
-  if (link) {
-    rank_final own;
-    own.threads = threads;
-    own.connections = lm.connections;
-    own.cpu_user_s = v.loadgen.cpu_user_s;
-    own.cpu_system_s = v.loadgen.cpu_system_s;
-    bool own_quota = cfg.max_requests > 0;
-    own.interrupted = false;
-    std::int64_t own_stop = setup.measure_end_ns, own_last = setup.measure_start_ns;
-    for (int w = 0; w < threads; ++w) {
-      const auto& lw = *workers[static_cast<std::size_t>(w)];
-      own_quota = own_quota && lw.quota_reached();
-      own.interrupted = own.interrupted || lw.interrupted();
-      own_stop = std::min(own_stop, lw.stop_ns());
-      own_last = std::max(own_last, lw.last_measured_end_ns());
-    }
-    own.quota_reached = own_quota;
-    own.stop_rel_ns = own_stop == never ? never : own_stop - setup.measure_start_ns;
-    own.last_measured_rel_ns = own_last - setup.measure_start_ns;
-    own.saturated = (open && ((own_total.send_lag.total_count() > 0 &&
-                               static_cast<double>(own_total.send_lag.value_at_percentile(99)) / 1e3 > cfg.send_lag_bound_us) ||
-                              own_total.unsent > 0)) ||
-                    own_total.errors.client_resources > 0;
-    link->finish(v, own, own_total, setup.measure_start_ns);
-  }
+  if (link) link->finish(v, own_rank_final(workers, threads, own_total, setup, v), own_total, setup.measure_start_ns);
   if (hlog.is_open()) {
     hlog.flush();
     csv.flush();
