@@ -116,7 +116,7 @@ class dist_wire_reader {
 
 // Every counter of a sample set, in one order for both directions.
 template <class S, class F>
-void for_each_count(S& s, F&& f) {
+void dist_for_each_count(S& s, F&& f) {
   f(s.sent), f(s.completed), f(s.succeeded), f(s.connections_opened), f(s.connections_warmup), f(s.carried_in);
   f(s.stalled), f(s.unsent), f(s.abandoned), f(s.retries), f(s.client_retries), f(s.retried_succeeded);
   f(s.retries_exhausted), f(s.bytes_in), f(s.bytes_out), f(s.in_flight), f(s.index);
@@ -128,13 +128,13 @@ void for_each_count(S& s, F&& f) {
 }
 
 template <class S, class F>
-void for_each_histogram(S& s, F&& f) {
+void dist_for_each_histogram(S& s, F&& f) {
   f(s.connect), f(s.ttfb), f(s.ttlb), f(s.ttfb_uncorrected), f(s.ttlb_uncorrected), f(s.send_lag);
   f(s.tls_handshake), f(s.curl_start_transfer);
 }
 
-void put_sample_set(dist_wire_writer& w, const sample_set& s, std::int64_t time_base_ns) {
-  for_each_count(s, [&](std::int64_t v) { w.put(v); });
+void dist_put_sample_set(dist_wire_writer& w, const sample_set& s, std::int64_t time_base_ns) {
+  dist_for_each_count(s, [&](std::int64_t v) { w.put(v); });
   w.put<std::int64_t>(s.end_ns > 0 ? s.end_ns - time_base_ns : 0);
   std::uint32_t codes = 0;
   for (auto n : s.statuses) codes += n != 0 ? 1 : 0;
@@ -144,17 +144,17 @@ void put_sample_set(dist_wire_writer& w, const sample_set& s, std::int64_t time_
       w.put(static_cast<std::uint16_t>(code));
       w.put(s.statuses[code]);
     }
-  for_each_histogram(s, [&](const histogram& h) {
+  dist_for_each_histogram(s, [&](const histogram& h) {
     w.put(h.too_large());
     w.put_string(h.empty() ? std::string() : hdr::encode_compressed(h));
   });
 }
 
-tl::expected<void, std::string> get_sample_set(dist_wire_reader& r, std::int64_t time_base_ns, sample_set& s) {
+tl::expected<void, std::string> dist_get_sample_set(dist_wire_reader& r, std::int64_t time_base_ns, sample_set& s) {
   const auto short_read = tl::unexpected(std::string("sample set: truncated"));
   s.reset();
   bool ok = true;
-  for_each_count(s, [&](std::int64_t& v) { ok = ok && r.get(v); });
+  dist_for_each_count(s, [&](std::int64_t& v) { ok = ok && r.get(v); });
   std::int64_t end_rel = 0;
   std::uint32_t codes = 0;
   if (!ok || !r.get(end_rel) || !r.get(codes)) return short_read;
@@ -167,7 +167,7 @@ tl::expected<void, std::string> get_sample_set(dist_wire_reader& r, std::int64_t
     s.statuses[code] = n;
   }
   std::string error;
-  for_each_histogram(s, [&](histogram& h) {
+  dist_for_each_histogram(s, [&](histogram& h) {
     std::int64_t too_large = 0;
     std::string_view blob;
     if (!error.empty()) return;
@@ -194,13 +194,13 @@ tl::expected<void, std::string> get_sample_set(dist_wire_reader& r, std::int64_t
 
 std::string encode_sample_set(const sample_set& s, std::int64_t time_base_ns) {
   dist_wire_writer w;
-  put_sample_set(w, s, time_base_ns);
+  dist_put_sample_set(w, s, time_base_ns);
   return w.take();
 }
 
 tl::expected<void, std::string> decode_sample_set(std::string_view bytes, std::int64_t time_base_ns, sample_set& out) {
   dist_wire_reader r(bytes);
-  auto ok = get_sample_set(r, time_base_ns, out);
+  auto ok = dist_get_sample_set(r, time_base_ns, out);
   if (ok && !r.rest().empty()) return tl::unexpected(std::string("sample set: trailing bytes"));
   return ok;
 }
@@ -241,7 +241,7 @@ std::string encode_rank_final(const rank_final& f, const sample_set& totals, std
   w.put<std::uint8_t>(static_cast<std::uint8_t>((f.saturated ? 1 : 0) | (f.interrupted ? 2 : 0) | (f.quota_reached ? 4 : 0)));
   w.put(f.stop_rel_ns);
   w.put(f.last_measured_rel_ns);
-  put_sample_set(w, totals, time_base_ns);
+  dist_put_sample_set(w, totals, time_base_ns);
   return w.take();
 }
 
@@ -258,7 +258,7 @@ tl::expected<void, std::string> decode_rank_final(std::string_view bytes, rank_f
   f.saturated = (flags & 1) != 0;
   f.interrupted = (flags & 2) != 0;
   f.quota_reached = (flags & 4) != 0;
-  auto ok = get_sample_set(r, 0, totals);
+  auto ok = dist_get_sample_set(r, 0, totals);
   if (ok && !r.rest().empty()) return tl::unexpected(std::string("rank report: trailing bytes"));
   return ok;
 }

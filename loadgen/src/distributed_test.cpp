@@ -86,7 +86,7 @@ TEST(RankShare, RefusesSplitsThatLeaveARankNothing) {
   }
 }
 
-std::vector<std::int64_t> arrivals_until(arrival_schedule& s, std::int64_t until_ns) {
+std::vector<std::int64_t> rank_arrivals_until(arrival_schedule& s, std::int64_t until_ns) {
   std::vector<std::int64_t> out;
   for (std::int64_t t = s.next(); t < until_ns; t = s.next()) out.push_back(t);
   return out;
@@ -95,7 +95,7 @@ std::vector<std::int64_t> arrivals_until(arrival_schedule& s, std::int64_t until
 TEST(RankSchedule, MergedConstantArrivalsAreTheSingleProcessSchedule) {
   const rate_profile p(1000, 0, {});
   arrival_schedule single(p, false, 0, 1, 1);
-  const auto expected = arrivals_until(single, 1'000'000'000);
+  const auto expected = rank_arrivals_until(single, 1'000'000'000);
   ASSERT_EQ(expected.size(), 1000u);
   for (int ranks : {2, 3}) {
     std::vector<std::int64_t> merged;
@@ -103,7 +103,7 @@ TEST(RankSchedule, MergedConstantArrivalsAreTheSingleProcessSchedule) {
       std::vector<std::int64_t> mine;
       for (int w = 0; w < 2; ++w) {  // 2 worker threads in each rank
         arrival_schedule s(p, false, w, 2, rank_seed(1, r), r, ranks);
-        auto a = arrivals_until(s, 1'000'000'000);
+        auto a = rank_arrivals_until(s, 1'000'000'000);
         mine.insert(mine.end(), a.begin(), a.end());
       }
       std::sort(mine.begin(), mine.end());
@@ -124,17 +124,17 @@ TEST(RankSchedule, PoissonRanksDrawTheirOwnStreamsAtTheirShare) {
   std::vector<std::vector<std::int64_t>> streams;
   for (int r = 0; r < 4; ++r) {
     arrival_schedule s(p, true, 0, 1, rank_seed(7, r), r, 4);
-    streams.push_back(arrivals_until(s, 10'000'000'000));
+    streams.push_back(rank_arrivals_until(s, 10'000'000'000));
     total += static_cast<std::int64_t>(streams.back().size());
   }
   EXPECT_NEAR(static_cast<double>(total), 20000.0, 20000.0 * 0.03);  // sd ~141: 3 % is > 4 sd
   EXPECT_NE(streams[0], streams[1]);
   arrival_schedule again(p, true, 0, 1, rank_seed(7, 1), 1, 4);
-  EXPECT_EQ(arrivals_until(again, 10'000'000'000), streams[1]);  // reproducible from the seed
+  EXPECT_EQ(rank_arrivals_until(again, 10'000'000'000), streams[1]);  // reproducible from the seed
 }
 
 // A rank's sample set with recognisable contents: values spread by `scale`.
-sample_set rank_samples(std::int64_t scale, std::int64_t n) {
+sample_set rank_test_samples(std::int64_t scale, std::int64_t n) {
   sample_set s;
   for (std::int64_t i = 1; i <= n; ++i) {
     const std::int64_t v = scale * (i * i % 997 + 1);
@@ -161,7 +161,7 @@ sample_set rank_samples(std::int64_t scale, std::int64_t n) {
   return s;
 }
 
-void expect_same_histogram(const histogram& a, const histogram& b, const char* name) {
+void expect_same_rank_histogram(const histogram& a, const histogram& b, const char* name) {
   EXPECT_EQ(a.total_count(), b.total_count()) << name;
   EXPECT_EQ(a.too_large(), b.too_large()) << name;
   EXPECT_EQ(a.min(), b.min()) << name;
@@ -170,7 +170,7 @@ void expect_same_histogram(const histogram& a, const histogram& b, const char* n
 }
 
 TEST(RankMerge, MergedFromTheWireEqualsASingleProcessMerge) {
-  const std::vector<sample_set> ranks = {rank_samples(1000, 5000), rank_samples(37, 3000), rank_samples(250'000, 200)};
+  const std::vector<sample_set> ranks = {rank_test_samples(1000, 5000), rank_test_samples(37, 3000), rank_test_samples(250'000, 200)};
   sample_set direct;
   for (const auto& s : ranks) direct.add(s);  // what one process with these three workers would merge
 
@@ -182,12 +182,12 @@ TEST(RankMerge, MergedFromTheWireEqualsASingleProcessMerge) {
     ASSERT_TRUE(decode_sample_set(bytes, base, received));
     merged.add(received);
   }
-  expect_same_histogram(merged.connect, direct.connect, "connect");
-  expect_same_histogram(merged.ttfb, direct.ttfb, "ttfb");
-  expect_same_histogram(merged.ttlb, direct.ttlb, "ttlb");
-  expect_same_histogram(merged.ttfb_uncorrected, direct.ttfb_uncorrected, "ttfb_uncorrected");
-  expect_same_histogram(merged.ttlb_uncorrected, direct.ttlb_uncorrected, "ttlb_uncorrected");
-  expect_same_histogram(merged.send_lag, direct.send_lag, "send_lag");
+  expect_same_rank_histogram(merged.connect, direct.connect, "connect");
+  expect_same_rank_histogram(merged.ttfb, direct.ttfb, "ttfb");
+  expect_same_rank_histogram(merged.ttlb, direct.ttlb, "ttlb");
+  expect_same_rank_histogram(merged.ttfb_uncorrected, direct.ttfb_uncorrected, "ttfb_uncorrected");
+  expect_same_rank_histogram(merged.ttlb_uncorrected, direct.ttlb_uncorrected, "ttlb_uncorrected");
+  expect_same_rank_histogram(merged.send_lag, direct.send_lag, "send_lag");
   EXPECT_EQ(merged.sent, 8200);
   EXPECT_EQ(merged.completed, direct.completed);
   EXPECT_EQ(merged.succeeded, direct.succeeded);
@@ -200,7 +200,7 @@ TEST(RankMerge, MergedFromTheWireEqualsASingleProcessMerge) {
 }
 
 TEST(RankMerge, EndTimesTravelRelativeToEachRanksMeasuredStart) {
-  sample_set s = rank_samples(1, 10), out;
+  sample_set s = rank_test_samples(1, 10), out;
   s.end_ns = 5'000'000'123;  // 123 ns after its measured phase began at 5 s (its steady clock)
   ASSERT_TRUE(decode_sample_set(encode_sample_set(s, 5'000'000'000), 42'000'000'000, out));
   EXPECT_EQ(out.end_ns, 42'000'000'123);  // the same moment on the receiver's clock
@@ -216,7 +216,7 @@ TEST(RankMerge, FinalReportRoundTripsAndTruncationIsAnError) {
   f.quota_reached = true;
   f.stop_rel_ns = 3'000'000'000;
   f.last_measured_rel_ns = 2'999'000'000;
-  const sample_set totals = rank_samples(500, 400);
+  const sample_set totals = rank_test_samples(500, 400);
   const std::string bytes = encode_rank_final(f, totals, 0);
   rank_final g;
   sample_set t;
@@ -228,7 +228,7 @@ TEST(RankMerge, FinalReportRoundTripsAndTruncationIsAnError) {
   EXPECT_FALSE(g.interrupted);
   EXPECT_TRUE(g.quota_reached);
   EXPECT_EQ(g.stop_rel_ns, f.stop_rel_ns);
-  expect_same_histogram(t.ttlb, totals.ttlb, "ttlb");
+  expect_same_rank_histogram(t.ttlb, totals.ttlb, "ttlb");
   const auto line = summarize_rank(3, g, t, 250);
   EXPECT_EQ(line.rank, 3);
   EXPECT_EQ(line.sent, 400);

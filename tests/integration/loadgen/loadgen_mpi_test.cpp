@@ -12,9 +12,9 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "perflab/core/hdr_log.hpp"
+#include "perflab/core/result_io.hpp"
 #include "support.hpp"
 
 namespace perflab::loadgen {
@@ -78,35 +78,35 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
 
-  std::ifstream in(dir / "run.json");
-  const auto run = nlohmann::json::parse(in);
-  const auto& v = run.at("variants").at(0);
-  EXPECT_TRUE(v.at("complete").get<bool>());
-  const auto& ranks = v.at("ranks");
-  ASSERT_EQ(ranks.size(), 2u);
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_TRUE(v.complete) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), 2u);
   std::int64_t sent = 0, completed = 0, succeeded = 0;
-  for (const auto& r : ranks) {
-    EXPECT_EQ(r.at("sent").get<std::int64_t>(), 1000) << r.dump();  // its half of the schedule
-    sent += r.at("sent").get<std::int64_t>();
-    completed += r.at("completed").get<std::int64_t>();
-    succeeded += r.at("succeeded").get<std::int64_t>();
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.sent, 1000) << "rank " << r.rank;  // its half of the schedule
+    sent += r.sent;
+    completed += r.completed;
+    succeeded += r.succeeded;
   }
-  EXPECT_EQ(v.at("sent").get<std::int64_t>(), sent);
-  EXPECT_EQ(v.at("completed").get<std::int64_t>(), completed);
-  EXPECT_EQ(v.at("succeeded").get<std::int64_t>(), succeeded);
-  EXPECT_EQ(v.at("sent").get<std::int64_t>(), 2000);
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.succeeded, succeeded);
+  EXPECT_EQ(v.sent, 2000);
   // The aggregate rate is what was asked (responses inside the 2 s window: a few may land after it).
-  EXPECT_NEAR(v.at("rps_mean").get<double>(), 1000.0, 30.0);
-  EXPECT_EQ(v.at("load").at("rate").get<double>(), 1000.0);
+  EXPECT_NEAR(v.rps_mean, 1000.0, 30.0);
+  EXPECT_EQ(v.load.rate, 1000.0);
 
   // The interval log rank 0 wrote holds both ranks' samples: its TTLB intervals add up to the run's count.
-  std::ifstream hlog(dir / v.at("interval_log").get<std::string>());
+  std::ifstream hlog(dir / v.interval_log);
   auto log = hdr::read_log(hlog);
   ASSERT_TRUE(log) << log.error().message;
   std::int64_t ttlb = 0;
   for (const auto& iv : log->intervals)
     if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
-  EXPECT_EQ(ttlb, v.at("ttlb").at("count").get<std::int64_t>());
+  EXPECT_EQ(ttlb, v.ttlb.count);
   EXPECT_EQ(ttlb, completed);
   std::filesystem::remove_all(dir);
 }
