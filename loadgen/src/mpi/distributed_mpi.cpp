@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <thread>
 
 // The C API only: Open MPI's mpi.h would otherwise pull in its deprecated C++ bindings (and need libmpi_cxx).
