@@ -41,7 +41,7 @@ std::string dist_hostname() {
 }
 
 // What rank 0 knows of another rank while the run goes on.
-struct remote_rank {
+struct dist_remote_rank {
   bool done = false;                   // its final report arrived
   bool lost = false;                   // silent past the deadline
   std::int64_t last_heard_ns = 0;      // steady ns of its last message
@@ -216,12 +216,12 @@ class mpi_link final : public rank_link {
   // A rank that sends nothing for this long (its seconds come once a second, the warm-up and the
   // drain are allowed for) is lost. Ranks of one job share a config, so the deadline is known to all.
   std::int64_t heartbeat_deadline_ns() const noexcept { return 5'000'000'000; }
-  std::vector<remote_rank>& remotes() noexcept { return remotes_; }
+  std::vector<dist_remote_rank>& remotes() noexcept { return remotes_; }
 
  private:
   int rank_ = 0, size_ = 1;
   bool closed_ = false, any_lost_ = false;
-  std::vector<remote_rank> remotes_;
+  std::vector<dist_remote_rank> remotes_;
 };
 
 void dist_receiver::run() {
