@@ -4,12 +4,14 @@
 #include "distributed.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
 #include <fmt/format.h>
 
+#include "perflab/core/exit_codes.hpp"
 #include "perflab/core/hdr_log.hpp"
 
 namespace perflab::loadgen::detail {
@@ -279,6 +281,145 @@ result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_
   s.saturated = f.saturated;
   s.cpu_s = f.cpu_user_s + f.cpu_system_s;
   return s;
+}
+
+// ---- a load run's configuration, for `mpirun -np N loadgen run` ----
+
+namespace {
+
+void dist_put_ns(dist_wire_writer& w, std::chrono::nanoseconds d) { w.put<std::int64_t>(d.count()); }
+bool dist_get_ns(dist_wire_reader& r, std::chrono::nanoseconds& d) {
+  std::int64_t n = 0;
+  if (!r.get(n)) return false;
+  d = std::chrono::nanoseconds(n);
+  return true;
+}
+bool dist_get_owned(dist_wire_reader& r, std::string& s) {
+  std::string_view v;
+  if (!r.get_string(v)) return false;
+  s = std::string(v);
+  return true;
+}
+
+}  // namespace
+
+std::string encode_run_config(const run_config& c) {
+  dist_wire_writer w;
+  for (const std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success}) w.put_string(*s);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>((c.http2 ? 1 : 0) | (c.insecure ? 2 : 0) | (c.verify ? 4 : 0) |
+                                                (c.retry.exponential ? 8 : 0) | (c.retry.retry_after ? 16 : 0)));
+  w.put(c.max_streams);
+  w.put(c.rate);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(c.stages.size()));
+  for (const auto& st : c.stages) w.put(st.duration_s), w.put(st.target_rate);
+  w.put(c.seed);
+  w.put(c.connections);
+  for (auto d : {c.think_time, c.duration, c.warmup, c.connect_timeout, c.request_timeout, c.drain_timeout,
+                 c.spin_window, c.retry.backoff.base, c.retry.backoff.cap})
+    dist_put_ns(w, d);
+  w.put(c.max_requests);
+  w.put<std::int32_t>(static_cast<std::int32_t>(c.keepalive));
+  w.put(c.max_requests_per_connection);
+  w.put<std::int32_t>(c.threads);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(c.cpus.size()));
+  for (int cpu : c.cpus) w.put<std::int32_t>(cpu);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(c.requests.size()));
+  for (const auto& rq : c.requests) {
+    w.put_string(rq.method);
+    w.put_string(rq.path);
+    w.put_string(rq.body);
+    w.put(rq.weight);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(rq.headers.size()));
+    for (const auto& [k, v] : rq.headers) w.put_string(k), w.put_string(v);
+  }
+  w.put_string(c.keys.kind);
+  w.put(c.keys.keys);
+  w.put(c.keys.zipf_s);
+  w.put(c.send_lag_bound_us);
+  w.put(c.max_error_rate);
+  w.put(c.verify_length);
+  w.put(c.retry.max);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(c.retry.on.size()));
+  for (int st : c.retry.on) w.put<std::int32_t>(st);
+  w.put<std::int32_t>(static_cast<std::int32_t>(c.retry.backoff.kind));
+  return w.take();
+}
+
+tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) {
+  run_config c;
+  dist_wire_reader r(bytes);
+  const auto truncated = [] { return tl::unexpected(std::string("run configuration: truncated")); };
+  for (std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success})
+    if (!dist_get_owned(r, *s)) return truncated();
+  std::uint8_t flags = 0;
+  std::uint32_t n = 0;
+  if (!r.get(flags) || !r.get(c.max_streams) || !r.get(c.rate) || !r.get(n)) return truncated();
+  c.http2 = (flags & 1) != 0;
+  c.insecure = (flags & 2) != 0;
+  c.verify = (flags & 4) != 0;
+  c.retry.exponential = (flags & 8) != 0;
+  c.retry.retry_after = (flags & 16) != 0;
+  c.stages.resize(n);
+  for (auto& st : c.stages)
+    if (!r.get(st.duration_s) || !r.get(st.target_rate)) return truncated();
+  if (!r.get(c.seed) || !r.get(c.connections)) return truncated();
+  for (auto* d : {&c.think_time, &c.duration, &c.warmup, &c.connect_timeout, &c.request_timeout, &c.drain_timeout,
+                  &c.spin_window, &c.retry.backoff.base, &c.retry.backoff.cap})
+    if (!dist_get_ns(r, *d)) return truncated();
+  std::int32_t keepalive = 0, threads = 0, value = 0;
+  if (!r.get(c.max_requests) || !r.get(keepalive) || !r.get(c.max_requests_per_connection) || !r.get(threads) ||
+      !r.get(n))
+    return truncated();
+  c.keepalive = static_cast<keepalive_policy>(keepalive);
+  c.threads = threads;
+  c.cpus.resize(n);
+  for (int& cpu : c.cpus) {
+    if (!r.get(value)) return truncated();
+    cpu = value;
+  }
+  if (!r.get(n)) return truncated();
+  c.requests.resize(n);
+  for (auto& rq : c.requests) {
+    std::uint32_t headers = 0;
+    if (!dist_get_owned(r, rq.method) || !dist_get_owned(r, rq.path) || !dist_get_owned(r, rq.body) ||
+        !r.get(rq.weight) || !r.get(headers))
+      return truncated();
+    rq.headers.resize(headers);
+    for (auto& [k, v] : rq.headers)
+      if (!dist_get_owned(r, k) || !dist_get_owned(r, v)) return truncated();
+  }
+  if (!dist_get_owned(r, c.keys.kind) || !r.get(c.keys.keys) || !r.get(c.keys.zipf_s) || !r.get(c.send_lag_bound_us) ||
+      !r.get(c.max_error_rate) || !r.get(c.verify_length) || !r.get(c.retry.max) || !r.get(n))
+    return truncated();
+  c.retry.on.resize(n);
+  for (int& st : c.retry.on) {
+    if (!r.get(value)) return truncated();
+    st = value;
+  }
+  if (!r.get(value)) return truncated();
+  c.retry.backoff.kind = static_cast<resilience::jitter>(value);
+  if (!r.rest().empty()) return tl::unexpected(std::string("run configuration: trailing bytes"));
+  return c;
+}
+
+int follow_runs(rank_link& link) {
+  for (;;) {
+    const std::string work = link.broadcast_work({});
+    if (work.empty()) break;  // rank 0 is done
+    auto cfg = decode_run_config(work);
+    if (!cfg) {
+      std::fprintf(stderr, "loadgen run: rank %d: %s\n", link.rank(), cfg.error().c_str());
+      link.abort_all(exit_code::runtime_error);
+    }
+    run_config mine = rank_share_config(*cfg, link.rank(), link.ranks());
+    mine.link = &link;
+    if (auto v = run_load(mine); !v) {
+      std::fprintf(stderr, "loadgen run: rank %d: %s\n", link.rank(), v.error().c_str());
+      link.abort_all(exit_code::runtime_error);  // the others would wait for this rank forever
+    }
+  }
+  link.close(exit_code::ok);
+  return exit_code::ok;
 }
 
 }  // namespace perflab::loadgen::detail

@@ -82,6 +82,19 @@ tl::expected<void, std::string> decode_rank_final(std::string_view bytes, rank_f
 // One rank's line of run.json's per-rank breakdown, from its totals and final report.
 result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_set& totals, double rate_share);
 
+// ---- a scenario run (`mpirun -np N loadgen run`) ----
+
+// A load run's configuration as bytes, for rank 0 to broadcast at each load run of a scenario
+// (every variant, repeat and search step): the whole run_config but what stays with rank 0
+// (output files, progress, the callbacks, the link). The receivers take their share of it.
+std::string encode_run_config(const run_config& c);
+tl::expected<run_config, std::string> decode_run_config(std::string_view bytes);
+
+class rank_link;
+// Ranks other than 0 of a scenario run: receive a configuration, run their share of it (run_load
+// with the link), until rank 0 says done; then leave the job. Returns the exit code.
+int follow_runs(rank_link& link);
+
 // ---- the link ----
 
 class rank_link {
@@ -103,6 +116,9 @@ class rank_link {
   // run incomplete when a rank was lost.
   virtual void finish(result::variant& v, const rank_final& own, const sample_set& own_totals,
                       std::int64_t measure_start_ns) = 0;
+  // Scenario runs: rank 0 hands `bytes` to every other rank, which receive them (their argument
+  // is ignored); empty bytes mean "done". Every rank calls it, rank 0 returns what it gave.
+  virtual std::string broadcast_work(std::string bytes) = 0;
   // A rank that cannot take part (set-up failed) ends the whole job with this exit code.
   [[noreturn]] virtual void abort_all(int exit_code) = 0;
   // After rank 0 wrote its outputs: ends the job (MPI_Finalize; MPI_Abort when a rank was lost,

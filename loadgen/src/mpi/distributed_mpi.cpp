@@ -99,6 +99,8 @@ class mpi_link final : public rank_link {
   int ranks() const noexcept override { return size_; }
 
   std::int64_t agree_start() override {
+    // A scenario runs several loads over one link: each starts with no rank heard from.
+    for (auto& rr : remotes_) rr = dist_remote_rank{};
     MPI_Barrier(MPI_COMM_WORLD);
     // Hostnames, so a lost rank's line still says where it ran.
     char host[64] = {};
@@ -197,6 +199,14 @@ class mpi_link final : public rank_link {
                                         "timeout); its counts stop at its last second", lost_list,
                                         heartbeat_deadline_ns() / 1'000'000'000);
     }
+  }
+
+  std::string broadcast_work(std::string bytes) override {
+    std::uint64_t n = rank_ == 0 ? bytes.size() : 0;
+    MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (rank_ != 0) bytes.assign(static_cast<std::size_t>(n), '\0');
+    if (n > 0) MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, MPI_COMM_WORLD);
+    return bytes;
   }
 
   [[noreturn]] void abort_all(int exit_code) override {
