@@ -238,5 +238,81 @@ TEST(RankMerge, FinalReportRoundTripsAndTruncationIsAnError) {
     EXPECT_FALSE(decode_rank_final(std::string_view(bytes).substr(0, cut), g, t)) << "cut at " << cut;
 }
 
+TEST(RankScenario, RunConfigRoundTripsEveryLoadFieldAndTruncationIsAnError) {
+  run_config c;
+  c.url = "http://127.0.0.1:8080";
+  c.engine = "asio";
+  c.http2 = true;
+  c.cacert = "/etc/ca.pem";
+  c.kind = "open";
+  c.arrival = "poisson";
+  c.rate = 1234.5;
+  c.stages = {{2.0, 100.0}, {3.0, 500.0}};
+  c.seed = 99;
+  c.connections = 17;
+  c.duration = std::chrono::milliseconds(2500);
+  c.warmup = std::chrono::seconds(1);
+  c.max_requests = 5001;
+  c.keepalive = keepalive_policy::max_requests;
+  c.max_requests_per_connection = 9;
+  c.threads = 3;
+  c.cpus = {0, 2};
+  c.requests = {{"POST", "/echo", {{"X-A", "1"}, {"Content-Type", "text/plain"}}, "body", 3.0}, {}};
+  c.keys.kind = "zipf";
+  c.keys.keys = 1000;
+  c.success = "2xx";
+  c.verify = true;
+  c.verify_length = 42;
+  c.retry.max = 2;
+  c.retry.on = {503, 429};
+  c.retry.retry_after = true;
+  c.retry.backoff.kind = resilience::jitter::equal;
+  c.output_dir = "/tmp/x";  // rank 0's alone: not sent
+  c.progress = true;
+
+  const std::string bytes = encode_run_config(c);
+  auto d = decode_run_config(bytes);
+  ASSERT_TRUE(d) << d.error();
+  EXPECT_EQ(d->url, c.url);
+  EXPECT_TRUE(d->http2);
+  EXPECT_EQ(d->cacert, c.cacert);
+  EXPECT_EQ(d->arrival, "poisson");
+  EXPECT_EQ(d->rate, c.rate);
+  ASSERT_EQ(d->stages.size(), 2u);
+  EXPECT_EQ(d->stages[1].target_rate, 500.0);
+  EXPECT_EQ(d->seed, 99u);
+  EXPECT_EQ(d->connections, 17);
+  EXPECT_EQ(d->duration, c.duration);
+  EXPECT_EQ(d->warmup, c.warmup);
+  EXPECT_EQ(d->max_requests, 5001);
+  EXPECT_EQ(d->keepalive, keepalive_policy::max_requests);
+  EXPECT_EQ(d->max_requests_per_connection, 9);
+  EXPECT_EQ(d->threads, 3);
+  EXPECT_EQ(d->cpus, c.cpus);
+  ASSERT_EQ(d->requests.size(), 2u);
+  EXPECT_EQ(d->requests[0].method, "POST");
+  EXPECT_EQ(d->requests[0].headers, c.requests[0].headers);
+  EXPECT_EQ(d->requests[0].body, "body");
+  EXPECT_EQ(d->requests[0].weight, 3.0);
+  EXPECT_EQ(d->requests[1].path, "/");
+  EXPECT_EQ(d->keys.kind, "zipf");
+  EXPECT_EQ(d->keys.keys, 1000u);
+  EXPECT_EQ(d->success, "2xx");
+  EXPECT_TRUE(d->verify);
+  EXPECT_EQ(d->verify_length, 42);
+  EXPECT_EQ(d->retry.max, 2);
+  EXPECT_EQ(d->retry.on, c.retry.on);
+  EXPECT_TRUE(d->retry.retry_after);
+  EXPECT_EQ(d->retry.backoff.kind, resilience::jitter::equal);
+  EXPECT_TRUE(d->output_dir.empty());
+  EXPECT_FALSE(d->progress);
+  EXPECT_EQ(d->link, nullptr);
+  // Re-encoding the decoded config gives the same bytes: nothing else is lost.
+  EXPECT_EQ(encode_run_config(*d), bytes);
+
+  EXPECT_FALSE(decode_run_config(std::string_view(bytes).substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(decode_run_config(bytes + "x"));
+}
+
 }  // namespace
 }  // namespace perflab::loadgen::detail

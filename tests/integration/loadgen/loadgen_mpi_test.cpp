@@ -1,5 +1,5 @@
-// `mpirun -np 2 loadgen attack` against the real lab-target: one run over two processes, merged on
-// rank 0 (docs/distributed.md). Skipped, with the reason, when mpirun is not installed or the
+// `mpirun -np 2 loadgen attack` against the real lab-target, and `mpirun -np 2 loadgen run` of a
+// scenario that spawns it: one run over two processes, merged on rank 0 (docs/distributed.md). Skipped, with the reason, when mpirun is not installed or the
 // loadgen was built without MPI.
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -108,6 +109,56 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
     if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
   EXPECT_EQ(ttlb, v.ttlb.count);
   EXPECT_EQ(ttlb, completed);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAndReport) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-run-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // One variant, a spawned reactor, 1000/s for 1 s: rank 0 spawns it once and broadcasts the run.
+  std::ofstream(dir / "tiny.toml") << "name = \"mpi-tiny\"\n[target]\nmodel = \"reactor\"\nthreads = 1\n"
+                                      "[load]\nmodel = \"open\"\nrate = \"1000/s\"\nduration = \"1s\"\n"
+                                      "drain_timeout = \"1s\"\nthreads = 1\n[[request]]\npath = \"/hello\"\n";
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " run " + (dir / "tiny.toml").string() + " -o " +
+                          (dir / "out").string() + " --target-bin " + PERFLAB_LAB_TARGET_BIN + " > " +
+                          (dir / "stdout.txt").string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::filesystem::path run_dir;
+  if (std::filesystem::exists(dir / "out"))
+    for (const auto& e : std::filesystem::directory_iterator(dir / "out")) run_dir = e.path();
+  ASSERT_TRUE(!run_dir.empty() && std::filesystem::exists(run_dir / "run.json"))
+      << "mpirun exited " << status << ": " << cmd;
+  // The merged run gets the single-process report (rank 0 wrote it; the scenario's name appears once).
+  EXPECT_TRUE(std::filesystem::exists(run_dir / "report.md"));
+  std::ifstream out_file(dir / "stdout.txt");
+  const std::string printed((std::istreambuf_iterator<char>(out_file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(printed.find("perflab run: mpi-tiny"), printed.rfind("perflab run: mpi-tiny")) << printed;
+
+  auto run = result::read_run_json(run_dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  EXPECT_TRUE(run->complete);
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  ASSERT_EQ(v.ranks.size(), 2u);
+  std::int64_t sent = 0, completed = 0;
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.sent, 500) << "rank " << r.rank;  // its half of the schedule
+    sent += r.sent;
+    completed += r.completed;
+  }
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.sent, 1000);
+  // Responses inside the 1 s window: a few may land after it on a loaded machine.
+  EXPECT_NEAR(v.rps_mean, 1000.0, 50.0);
+  EXPECT_EQ(v.load.rate, 1000.0);
+  EXPECT_TRUE(v.target.spawned);
   std::filesystem::remove_all(dir);
 }
 
