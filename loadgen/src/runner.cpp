@@ -127,6 +127,15 @@ class scenario_runner {
   // Checks what only the machine can tell (CPUs, the target binary and its options) before any
   // variant runs, and fills in default pinning.
   int prepare() {
+    // Under mpirun, only rank 0 would see a stop condition hold: its load would stop and the
+    // other ranks' would not, so the merged phase would mean nothing.
+    for (const auto& v : sc_.variants) {
+      if (link_ != nullptr && !v.stop_when.empty()) {
+        err_ << "loadgen run: " << v.name << ": [load] stop_when is not supported in a distributed run (mpirun -np "
+             << link_->ranks() << "); expected a scenario without it, or a single process\n";
+        return exit_code::usage;
+      }
+    }
     bool any_spawn = false;
     for (const auto& v : sc_.variants) any_spawn = any_spawn || v.target.spawn;
     std::set<std::string> known_opts;
