@@ -109,8 +109,13 @@ class scenario_runner {
         if (!spec.search) exec_->print(vo.v);
         run_.variants.push_back(std::move(vo.v));
         if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
+        if (exec_->rank_lost()) break;  // mpirun: the job cannot start another load run
       }
       if (interrupted) break;
+      if (exec_->rank_lost()) {
+        err_ << "loadgen run: a rank was lost; no further variants run in this job (the run is marked incomplete)\n";
+        break;
+      }
     }
     run_.complete = !interrupted && all_complete && run_.variants.size() == total;
     if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);

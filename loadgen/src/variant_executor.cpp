@@ -356,6 +356,8 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     tl::expected<result::variant, std::string> res;
     if (link_ == nullptr) {
       res = run_load(cfg);
+    } else if (rank_lost_) {
+      res = tl::unexpected(std::string("a rank was lost in an earlier load run of this job: no more load runs"));
     } else if (auto split = check_rank_split(cfg, link_->ranks()); !split) {
       res = tl::unexpected(split.error());  // nothing broadcast: the other ranks wait for the next run
     } else {
@@ -370,6 +372,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
         link_->abort_all(exit_code::runtime_error);  // the other ranks would wait for rank 0 forever
       }
       res->load.max_requests = cfg.max_requests;
+      for (const auto& r : res->ranks) rank_lost_ = rank_lost_ || r.lost;
     }
     done.store(true);
     if (monitor.joinable()) monitor.join();

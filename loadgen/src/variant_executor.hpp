@@ -77,6 +77,9 @@ class variant_executor {
   // A distributed scenario run (`mpirun -np N loadgen run`, rank 0): each load run is broadcast
   // to the other ranks (follow_runs) and this process runs rank 0's share. Null: a single process.
   void set_link(rank_link* link) noexcept { link_ = link; }
+  // A rank was lost in a load run: the job cannot run another (the lost rank would never reach
+  // its start), so later runs fail at once and the runner stops after the current variant.
+  bool rank_lost() const noexcept { return rank_lost_; }
   // The one-line summary of a measured variant (and its threshold checks) on `out`.
   void print(const result::variant& v);
 
@@ -87,6 +90,7 @@ class variant_executor {
   std::ostream& out_;
   std::ostream& err_;
   rank_link* link_ = nullptr;
+  bool rank_lost_ = false;
 };
 
 }  // namespace perflab::loadgen::detail
