@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "distributed.hpp"
 #include "engine_curl.hpp"
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/exit_codes.hpp"
@@ -177,6 +178,17 @@ std::string format_summary(const result::variant& v) {
     row("ttfb", v.ttfb_uncorrected);
     row("ttlb", v.ttlb_uncorrected);
   }
+  if (!v.ranks.empty()) {
+    line(fmt::format("ranks: {} processes (merged above; per rank below{})", v.ranks.size(),
+                     v.ranks.size() > 16 ? ", first 16" : ""));
+    for (std::size_t i = 0; i < v.ranks.size() && i < 16; ++i) {
+      const auto& r = v.ranks[i];
+      line(fmt::format("  rank {:<3} {:<12} sent {:>8} completed {:>8} errors {:>6} send lag p99 {:>8} ttlb p99 {:>8} "
+                       "clock {:+.0f}us (rtt {:.0f}us){}{}",
+                       r.rank, r.host, r.sent, r.completed, r.errors, fmt_us(r.send_lag_p99_us), fmt_us(r.ttlb_p99_us),
+                       r.clock_offset_us, r.clock_rtt_us, r.saturated ? " SATURATED" : "", r.lost ? " LOST" : ""));
+    }
+  }
   const auto& h = v.loadgen;
   line(fmt::format("loadgen: cpu {:.2f}s user + {:.2f}s system, {:.2f}us per request", h.cpu_user_s, h.cpu_system_s,
                    h.cpu_per_request_us));
@@ -254,8 +266,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
 
   cmd->callback([opts, &exit_code] {
+    // Under mpirun every rank parses the same options; only rank 0 says what was wrong.
     auto usage = [&](const std::string& msg) {
-      std::fprintf(stderr, "loadgen attack: %s\n", msg.c_str());
+      if (detail::launched_rank() == 0) std::fprintf(stderr, "loadgen attack: %s\n", msg.c_str());
       exit_code = exit_code::usage;
     };
     const attack_options& o = *opts;
@@ -397,14 +410,29 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       cfg.file_prefix = "attack";
     }
     cfg.progress = !o.json;
+    const std::int64_t opts_max_requests = cfg.max_requests;
+    // A distributed run (mpirun -np N): this rank's share; rank 0 merges and writes everything.
+    if (auto split = detail::check_rank_split(cfg, detail::launched_ranks()); !split) return usage(split.error());
+    auto link = detail::join_ranks();
+    if (link) {
+      cfg = detail::rank_share_config(cfg, link->rank(), link->ranks());
+      cfg.link = link.get();
+    }
 
     const std::string started_at = result::utc_timestamp();
     auto v = run_load(cfg);
     if (!v) {
-      std::fprintf(stderr, "loadgen attack: %s\n", v.error().c_str());
+      std::fprintf(stderr, "loadgen attack: %s%s\n", link ? fmt::format("rank {}: ", link->rank()).c_str() : "",
+                   v.error().c_str());
       exit_code = exit_code::runtime_error;
+      if (link) link->abort_all(exit_code);  // the other ranks would wait for this one forever
       return;
     }
+    if (link && link->rank() != 0) {  // rank 0 reports for every rank
+      link->close(exit_code::ok);
+      return;
+    }
+    if (link) v->load.max_requests = opts_max_requests;  // the run's count, not rank 0's share
     const result::run r = result::single_variant_run(started_at, *v);
     // The same verdict as a scenario row (core/verdict.hpp): interrupted 6, saturated 5, a
     // failing target (errors over the bound, stalled requests) 7.
@@ -426,6 +454,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     }
     std::fflush(stdout);
     exit_code = rc;
+    if (link) link->close(rc);
   });
 }
 

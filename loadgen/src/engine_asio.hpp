@@ -109,7 +109,7 @@ class asio_worker final : public load_worker {
         arrival_timer_(ioc_),
         housekeeping_(ioc_),
         retry_timer_(ioc_),
-        schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed),
+        schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed, s.rank, s.ranks),
         rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
         quota_(quota),
         backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),

@@ -21,7 +21,7 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       curl_timer_(ioc_),
       arrival_timer_(ioc_),
       housekeeping_(ioc_),
-      schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed),
+      schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed, s.rank, s.ranks),
       rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
       quota_(quota),
       interval_(std::make_unique<sample_set>()) {

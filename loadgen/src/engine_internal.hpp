@@ -77,6 +77,7 @@ struct collector {
   bool all_finished() const noexcept;
   std::unique_ptr<sample_set> hand_off(int w, std::unique_ptr<sample_set> full, bool last);
   void note_draining();  // a worker's measured phase ended (wakes the main thread)
+  void finish(int w);    // slot w hands over nothing more (a lost rank of a distributed run)
 };
 
 class curl_requests;  // engine_curl.hpp
@@ -97,6 +98,7 @@ struct shared_setup {
   std::int64_t measure_end_ns = 0;    // steady ns, `never` when bounded by request count only
   std::int64_t intervals = 0;         // one-second intervals of the measured phase; index `intervals` is the drain
   collector* coll = nullptr;
+  int rank = 0, ranks = 1;              // this process's share of a distributed run (arrival_schedule)
   const curl_requests* curl = nullptr;  // the curl engine's request table (null with asio)
   // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.

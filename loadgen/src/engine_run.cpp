@@ -23,6 +23,7 @@
 #pragma GCC diagnostic pop
 #include <fmt/format.h>
 
+#include "distributed.hpp"
 #include "engine_curl.hpp"
 #include "engine_internal.hpp"
 #include "perflab/core/clock.hpp"
@@ -102,6 +103,14 @@ void collector::note_draining() {
   {
     std::lock_guard lock(mutex);
     ++draining;
+  }
+  cv.notify_one();
+}
+
+void collector::finish(int w) {
+  {
+    std::lock_guard lock(mutex);
+    finished[static_cast<std::size_t>(w)] = true;
   }
   cv.notify_one();
 }
@@ -378,7 +387,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
 
   const std::int64_t intervals =
       duration_ns > 0 ? std::max<std::int64_t>(1, (duration_ns + second_ns - 1) / second_ns) : (std::int64_t{1} << 40);
-  collector coll(threads);
+  // Rank 0 of a distributed run merges the other ranks' seconds as extra collector slots.
+  rank_link* const link = cfg.link;
+  const int remote_slots = link && link->rank() == 0 ? link->ranks() - 1 : 0;
+  collector coll(threads + remote_slots);
   shared_setup setup;
   setup.cfg = &cfg;
   setup.open = open;
@@ -392,6 +404,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.curl = curl_table ? &*curl_table : nullptr;
   setup.intervals = intervals;
   setup.coll = &coll;
+  setup.rank = link ? link->rank() : 0;
+  setup.ranks = link ? link->ranks() : 1;
 
   std::vector<std::unique_ptr<load_worker>> workers;
   for (int w = 0; w < threads; ++w) {
@@ -401,6 +415,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     workers.push_back(curl ? make_curl_worker(setup, w, threads, conns, quota)
                            : make_asio_worker(setup, w, threads, conns, quota));
   }
+  if (remote_slots > 0) workers.push_back(link->make_receiver(setup, threads));
 
   // Output files are opened before the load starts, so a bad directory fails fast.
   std::ofstream hlog, csv;
@@ -420,8 +435,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
            "status_2xx,status_3xx,status_4xx,status_5xx,conn_errors,attempts,client_retries,top_statuses\n";
   }
 
-  // Time 0 a little ahead, so every worker is waiting on its first timer when it comes.
-  const std::int64_t t0 = now_ns() + 20'000'000;
+  // Time 0 a little ahead, so every worker is waiting on its first timer when it comes; in a
+  // distributed run, an instant every rank agreed on once all were set up.
+  const std::int64_t t0 = link ? link->agree_start() : now_ns() + 20'000'000;
   setup.run_start_ns = t0;
   setup.measure_start_ns = t0 + cfg.warmup.count();
   setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : rate_profile::never;
@@ -439,7 +455,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   }
 
   std::vector<std::thread> pool;
-  for (int w = 0; w < threads; ++w) {
+  for (int w = 0; w < static_cast<int>(workers.size()); ++w) {
     pool.emplace_back([&, w] {
       if (!cfg.cpus.empty()) {
         cpu_set_t set;
@@ -521,6 +537,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     merged.index = batch.front()->index;
     if (!end_sampled && merged.index >= setup.intervals) sample_end();  // the drain has begun everywhere
     merger.add(merged, stopped_in_warmup);
+    if (link && link->rank() != 0 && !stopped_in_warmup) link->send_interval(merged, setup.measure_start_ns);
     // Checked after every measured second but the last (the phase ends there anyway).
     if (so_far && !stopped_in_warmup && stop_condition.empty() && merged.index + 1 < setup.intervals) {
       so_far->add(merged);
@@ -548,6 +565,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
     total.add(w->totals());
     interrupted = interrupted || w->interrupted();
   }
+  // This process's own share (without the other ranks' totals rank 0 received), for the per-rank lines.
+  sample_set own_total;
+  if (link)
+    for (int w = 0; w < threads; ++w) own_total.add(workers[static_cast<std::size_t>(w)]->totals());
 
   result::variant v;
   v.name = "attack";
@@ -638,6 +659,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.series_csv = csv_name;
   v.stopped_early = !stop_condition.empty();
   v.stop_condition = stop_condition;
+  if (link) link->finish(v, own_rank_final(workers, threads, own_total, setup, v), own_total, setup.measure_start_ns);
   if (hlog.is_open()) {
     hlog.flush();
     csv.flush();

@@ -28,6 +28,7 @@
 #include "perflab/loadgen/plan.hpp"
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
+#include "distributed.hpp"
 #include "variant_executor.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
@@ -46,8 +47,9 @@ using detail::variant_outcome;
 
 class scenario_runner {
  public:
-  scenario_runner(const runner_options& opts, std::ostream& out, std::ostream& err)
-      : opts_(opts), out_(out), err_(err) {}
+  scenario_runner(const runner_options& opts, std::ostream& out, std::ostream& err,
+                  detail::rank_link* link = nullptr)
+      : opts_(opts), out_(out), err_(err), link_(link) {}
 
   runner_outcome run() {
     runner_outcome outcome;
@@ -78,6 +80,7 @@ class scenario_runner {
     dir_ = *dir;
     outcome.run_dir = dir_;
     exec_.emplace(target_bin_, dir_, opts_.progress, out_, err_);
+    exec_->set_link(link_);
     run_ = detail::new_run(sc_, opts_.scenario_file);
     int rc = exit_code::ok;
     if (!save()) rc = exit_code::runtime_error;
@@ -106,8 +109,13 @@ class scenario_runner {
         if (!spec.search) exec_->print(vo.v);
         run_.variants.push_back(std::move(vo.v));
         if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
+        if (exec_->rank_lost()) break;  // mpirun: the job cannot start another load run
       }
       if (interrupted) break;
+      if (exec_->rank_lost()) {
+        err_ << "loadgen run: a rank was lost; no further variants run in this job (the run is marked incomplete)\n";
+        break;
+      }
     }
     run_.complete = !interrupted && all_complete && run_.variants.size() == total;
     if (!save()) rc = exit_code::combine(rc, exit_code::runtime_error);
@@ -124,6 +132,15 @@ class scenario_runner {
   // Checks what only the machine can tell (CPUs, the target binary and its options) before any
   // variant runs, and fills in default pinning.
   int prepare() {
+    // Under mpirun, only rank 0 would see a stop condition hold: its load would stop and the
+    // other ranks' would not, so the merged phase would mean nothing.
+    for (const auto& v : sc_.variants) {
+      if (link_ != nullptr && !v.stop_when.empty()) {
+        err_ << "loadgen run: " << v.name << ": [load] stop_when is not supported in a distributed run (mpirun -np "
+             << link_->ranks() << "); expected a scenario without it, or a single process\n";
+        return exit_code::usage;
+      }
+    }
     bool any_spawn = false;
     for (const auto& v : sc_.variants) any_spawn = any_spawn || v.target.spawn;
     std::set<std::string> known_opts;
@@ -219,6 +236,7 @@ class scenario_runner {
   scenario sc_;
   fs::path dir_;
   fs::path target_bin_;
+  detail::rank_link* link_ = nullptr;              // mpirun -np N: rank 0's link to the others
   std::optional<detail::variant_executor> exec_;  // once the run directory exists
   result::run run_;
 };
@@ -275,7 +293,20 @@ tl::expected<fs::path, std::string> find_target_bin(const fs::path& explicit_bin
 }
 
 runner_outcome run_scenario(const runner_options& opts, std::ostream& out, std::ostream& err) {
-  return scenario_runner(opts, out, err).run();
+  // `mpirun -np N loadgen run` (docs/distributed.md): rank 0 runs the scenario as a single process
+  // would, and broadcasts each load run to the other ranks, which only follow.
+  auto link = detail::join_ranks();
+  if (!link) return scenario_runner(opts, out, err).run();
+  runner_outcome outcome;
+  if (link->rank() != 0) {
+    outcome.exit_code = detail::follow_runs(*link);
+    return outcome;
+  }
+  outcome = scenario_runner(opts, out, err, link.get()).run();
+  link->broadcast_work({});  // done: the followers leave
+  out.flush();
+  link->close(outcome.exit_code);
+  return outcome;
 }
 
 }  // namespace perflab::loadgen

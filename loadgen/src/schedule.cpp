@@ -110,11 +110,11 @@ std::int64_t rate_profile::time_of(double n, std::size_t& hint) const noexcept {
 }
 
 arrival_schedule::arrival_schedule(const rate_profile& profile, bool poisson, int worker, int workers,
-                                   std::uint64_t seed) noexcept
+                                   std::uint64_t seed, int rank, int ranks) noexcept
     : profile_(&profile),
       poisson_(poisson),
-      step_(static_cast<double>(workers)),
-      cursor_(poisson ? 0.0 : static_cast<double>(worker)),
+      step_(static_cast<double>(workers) * static_cast<double>(ranks)),
+      cursor_(poisson ? 0.0 : static_cast<double>(rank) + static_cast<double>(ranks) * static_cast<double>(worker)),
       rng_(seed * 0x100000001b3ULL + static_cast<std::uint64_t>(worker) + 1) {
   if (poisson_) cursor_ = step_ * rng_.exponential();
 }

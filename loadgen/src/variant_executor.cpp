@@ -25,6 +25,7 @@
 #include "perflab/loadgen/spawn.hpp"
 #include "perflab/loadgen/thresholds.hpp"
 #include "dependencies.hpp"
+#include "distributed.hpp"
 #include "search_runner.hpp"
 #include "target_sampler.hpp"
 #include "timed_events.hpp"
@@ -352,7 +353,27 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       };
     }
     const bool interrupted_before = interrupt_flag().load();
-    auto res = run_load(cfg);
+    tl::expected<result::variant, std::string> res;
+    if (link_ == nullptr) {
+      res = run_load(cfg);
+    } else if (rank_lost_) {
+      res = tl::unexpected(std::string("a rank was lost in an earlier load run of this job: no more load runs"));
+    } else if (auto split = check_rank_split(cfg, link_->ranks()); !split) {
+      res = tl::unexpected(split.error());  // nothing broadcast: the other ranks wait for the next run
+    } else {
+      // The other ranks run their share of the same configuration (follow_runs); the result
+      // keeps the run's --requests, not rank 0's share.
+      link_->broadcast_work(encode_run_config(cfg));
+      run_config mine = rank_share_config(cfg, 0, link_->ranks());
+      mine.link = link_;
+      res = run_load(mine);
+      if (!res) {
+        err_ << "  load engine error: " << res.error() << "\n";
+        link_->abort_all(exit_code::runtime_error);  // the other ranks would wait for rank 0 forever
+      }
+      res->load.max_requests = cfg.max_requests;
+      for (const auto& r : res->ranks) rank_lost_ = rank_lost_ || r.lost;
+    }
     done.store(true);
     if (monitor.joinable()) monitor.join();
     if (sched) {  // before the targets stop: faults are put back and counters read while they run

@@ -22,6 +22,8 @@
 
 namespace perflab::loadgen::detail {
 
+class rank_link;  // distributed.hpp
+
 // What one run of a variant (or one capacity search) produced.
 struct variant_outcome {
   result::variant v;
@@ -72,6 +74,12 @@ class variant_executor {
   variant_outcome run_search(const variant_spec& spec, int repeat, const std::string& prefix,
                              result::search_result& search, const std::function<void()>& on_step);
 
+  // A distributed scenario run (`mpirun -np N loadgen run`, rank 0): each load run is broadcast
+  // to the other ranks (follow_runs) and this process runs rank 0's share. Null: a single process.
+  void set_link(rank_link* link) noexcept { link_ = link; }
+  // A rank was lost in a load run: the job cannot run another (the lost rank would never reach
+  // its start), so later runs fail at once and the runner stops after the current variant.
+  bool rank_lost() const noexcept { return rank_lost_; }
   // The one-line summary of a measured variant (and its threshold checks) on `out`.
   void print(const result::variant& v);
 
@@ -81,6 +89,8 @@ class variant_executor {
   bool progress_ = false;
   std::ostream& out_;
   std::ostream& err_;
+  rank_link* link_ = nullptr;
+  bool rank_lost_ = false;
 };
 
 }  // namespace perflab::loadgen::detail

@@ -38,6 +38,8 @@ namespace perflab::result {
 //    / `delivery_p99_us` in each series point; `style`, `subscribers`, `topics`, `publish_rate`,
 //    `poll_interval_s`, `poll_timeout_s` in the load model (kind "subscribe"). Versions 1-7 are
 //    still read (engine "asio", HTTP/1.1, the only engine then; zeros: not a subscribe run).
+//    Distributed runs (`mpirun -np N loadgen attack`, docs/distributed.md) share version 8: `ranks`
+//    in a variant, one rank_summary per process (empty for a single process).
 inline constexpr int schema_version = 8;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
@@ -256,6 +258,28 @@ struct threshold_verdict {
   bool passed = false;
 };
 
+// One process (rank) of a distributed run: its share and what it measured. The variant's own
+// counts and histograms are the lossless merge of every rank's; these lines show how evenly the
+// ranks carried the load and whether one of them fell behind.
+struct rank_summary {
+  int rank = 0;                   // MPI rank (0 wrote the results)
+  std::string host;               // hostname the rank ran on
+  double rate = 0;                // open loop: its share of the arrivals (requests/s); 0 closed loop
+  std::int64_t connections = 0;   // closed: its connections; open: its connection cap
+  int threads = 0;                // its worker threads
+  std::int64_t sent = 0;          // measured requests written
+  std::int64_t completed = 0;     // complete responses
+  std::int64_t succeeded = 0;     // complete responses with a success status
+  std::int64_t errors = 0;        // errors of every class
+  double send_lag_p99_us = 0;     // its send lag p99 (open loop)
+  double ttlb_p99_us = 0;         // its TTLB p99 (corrected in open loop)
+  bool saturated = false;         // its own saturation verdict; any rank's marks the run saturated
+  bool lost = false;              // it went silent past the heartbeat deadline: its counts stop there
+  double cpu_s = 0;               // its CPU (user + system) over the measured phase
+  double clock_offset_us = 0;     // its wall clock minus rank 0's, ping-pong estimate (0 for rank 0)
+  double clock_rtt_us = 0;        // round trip of the best ping-pong: the offset is good to +-rtt/2
+};
+
 struct variant {
   std::string name;                          // "model=reactor,connections=100"
   std::map<std::string, std::string> params; // the matrix values of this variant
@@ -336,6 +360,7 @@ struct variant {
   bool stopped_early = false;                // a [load] stop_when condition fired: the measured phase ended there
   std::string stop_condition;                // the condition that fired and its value then, e.g.
                                              // "errors.count > 1000 (1204 after 3.0 s)"; empty unless stopped_early
+  std::vector<rank_summary> ranks;           // distributed runs: one line per rank (empty: a single process)
 };
 
 // One step of a capacity search: the searched variable's value and the run measured at it.

@@ -18,6 +18,10 @@
 
 namespace perflab::loadgen {
 
+namespace detail {
+class rank_link;  // loadgen/src/distributed.hpp
+}
+
 // One request of the mix. `{key}` in path, header values or body is replaced per request by a
 // key drawn from key_distribution (pre-rendered before the run: no formatting per request).
 struct request_spec {
@@ -97,6 +101,10 @@ struct run_config {
   // run interrupted: in-flight requests drain, and the result says stopped_early with the
   // returned text as its stop_condition. Empty: not called.
   std::function<std::string(const result::variant& so_far)> stop_check;
+  // A distributed run (`mpirun -np N loadgen ...`, docs/distributed.md): this process's link to the
+  // others. run_load agrees the start with them, and rank 0 merges their seconds and totals into
+  // its own (the config is this rank's share: see rank_share_config). Null: a single process.
+  detail::rank_link* link = nullptr;
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the

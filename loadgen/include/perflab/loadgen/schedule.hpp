@@ -8,6 +8,9 @@
 // (a time change of a unit-rate Poisson process, so ramps stay Poisson). A worker w of W takes
 // every W-th arrival (constant: k = w, w+W, ...; Poisson: gaps of W * Exp(1), its own seed), so
 // W workers together produce the global schedule without sharing anything at run time.
+// A distributed run (docs/distributed.md) splits the same way one level up: rank r of R takes
+// arrivals k = r, r+R, ... (constant: rank r's first is due at r/(R*rate), so the merged arrivals
+// stay evenly spaced), and its worker w of W every W-th of those: k = r + R*w + R*W*i.
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -66,14 +69,16 @@ class rate_profile {
 // One worker's share of the schedule: successive due times, non-decreasing.
 class arrival_schedule {
  public:
-  arrival_schedule(const rate_profile& profile, bool poisson, int worker, int workers, std::uint64_t seed) noexcept;
+  // rank/ranks: this process's share of a distributed run (0 of 1: the whole schedule).
+  arrival_schedule(const rate_profile& profile, bool poisson, int worker, int workers, std::uint64_t seed,
+                   int rank = 0, int ranks = 1) noexcept;
   // Due time of the next arrival (ns from run start), rate_profile::never when none.
   std::int64_t next() noexcept;
 
  private:
   const rate_profile* profile_;
   bool poisson_;
-  double step_;      // W: distance in N between this worker's arrivals
+  double step_;      // R*W: distance in N between this worker's arrivals
   double cursor_;    // position in N of the next arrival
   std::size_t hint_ = 0;
   rng rng_;

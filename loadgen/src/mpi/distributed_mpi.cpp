@@ -1,0 +1,341 @@
+// rank_link on Open MPI: the only file that includes mpi.h (see ../distributed.hpp for the design).
+// MPI is initialised only when the process was started by mpirun with 2 or more ranks
+// (OMPI_COMM_WORLD_SIZE): a loadgen started on its own never calls MPI at all, exactly as a
+// build without MPI. Threads: MPI_THREAD_SERIALIZED. The main thread calls MPI before the workers
+// start and after they are joined; during the run only one thread does: on rank 0 the receiver
+// worker, on the others the collecting (main) thread, which sends its seconds.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+// The C API only: Open MPI's mpi.h would otherwise pull in its deprecated C++ bindings (and need libmpi_cxx).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+
+#include <fmt/format.h>
+
+#include "../distributed.hpp"
+#include "perflab/core/clock.hpp"
+
+namespace perflab::loadgen::detail {
+
+namespace {
+
+constexpr int dist_tag_ping = 1, dist_tag_pong = 2, dist_tag_interval = 3, dist_tag_final = 4;
+constexpr int dist_pings = 8;  // ping-pongs per rank; the one with the shortest round trip gives the offset
+
+std::int64_t dist_wall_ns() noexcept {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string dist_hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "?";
+  return name;
+}
+
+// What rank 0 knows of another rank while the run goes on.
+struct dist_remote_rank {
+  bool done = false;                   // its final report arrived
+  bool lost = false;                   // silent past the deadline
+  std::int64_t last_heard_ns = 0;      // steady ns of its last message
+  std::unique_ptr<sample_set> so_far;  // its seconds so far (a lost rank's totals); freed at its final report
+  rank_final final;
+  result::rank_summary summary;
+  std::int64_t last_index = -1;        // last interval index it handed over
+};
+
+class mpi_link;
+
+// Rank 0's worker standing for every other rank: receives their seconds and final reports and
+// hands the seconds to the collector, one slot per rank, exactly as a local worker would.
+class dist_receiver final : public load_worker {
+ public:
+  dist_receiver(mpi_link& link, const shared_setup& s, int first_slot) : link_(link), s_(s), first_slot_(first_slot) {}
+  void run() override;
+  const sample_set& totals() const noexcept override { return totals_; }
+  bool interrupted() const noexcept override { return interrupted_; }
+  std::int64_t stop_ns() const noexcept override { return stop_ns_; }
+  bool quota_reached() const noexcept override { return quota_reached_; }
+  std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
+
+ private:
+  void on_message(int from, std::string_view bytes, int tag);
+  void declare_lost(int from, std::int64_t now);
+
+  mpi_link& link_;
+  const shared_setup& s_;
+  int first_slot_;
+  std::unique_ptr<sample_set> spare_ = std::make_unique<sample_set>();
+  sample_set totals_;
+  bool interrupted_ = false, quota_reached_ = true;
+  std::int64_t stop_ns_ = rate_profile::never, last_measured_end_ns_ = 0;
+};
+
+class mpi_link final : public rank_link {
+ public:
+  mpi_link() {
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+    if (provided < MPI_THREAD_SERIALIZED) {
+      std::fprintf(stderr, "loadgen: this Open MPI does not support MPI_THREAD_SERIALIZED\n");
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    remotes_.resize(static_cast<std::size_t>(size_));
+  }
+  ~mpi_link() override {
+    if (!closed_) close(0);
+  }
+
+  int rank() const noexcept override { return rank_; }
+  int ranks() const noexcept override { return size_; }
+
+  std::int64_t agree_start() override {
+    // A scenario runs several loads over one link: each starts with no rank heard from.
+    for (auto& rr : remotes_) rr = dist_remote_rank{};
+    MPI_Barrier(MPI_COMM_WORLD);
+    // Hostnames, so a lost rank's line still says where it ran.
+    char host[64] = {};
+    const std::string my_host = dist_hostname();
+    my_host.copy(host, sizeof(host) - 1);
+    std::vector<char> hosts(rank_ == 0 ? sizeof(host) * static_cast<std::size_t>(size_) : 0);
+    MPI_Gather(host, sizeof(host), MPI_CHAR, hosts.data(), sizeof(host), MPI_CHAR, 0, MPI_COMM_WORLD);
+    for (int r = 1; rank_ == 0 && r < size_; ++r)
+      remotes_[static_cast<std::size_t>(r)].summary.host = std::string(&hosts[sizeof(host) * static_cast<std::size_t>(r)]);
+    // Clock offsets, one rank at a time: rank 0 stamps t1, the rank answers with its wall clock,
+    // rank 0 stamps t2; offset = remote - (t1 + t2) / 2, good to +-rtt/2.
+    std::vector<double> offsets(static_cast<std::size_t>(size_), 0.0);
+    if (rank_ == 0) {
+      for (int r = 1; r < size_; ++r) {
+        std::int64_t best_rtt = -1, best_offset = 0;
+        for (int i = 0; i < dist_pings; ++i) {
+          std::int64_t remote = 0;
+          const std::int64_t t1 = dist_wall_ns();
+          MPI_Send(&t1, 1, MPI_INT64_T, r, dist_tag_ping, MPI_COMM_WORLD);
+          MPI_Recv(&remote, 1, MPI_INT64_T, r, dist_tag_pong, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          const std::int64_t t2 = dist_wall_ns();
+          if (best_rtt < 0 || t2 - t1 < best_rtt) {
+            best_rtt = t2 - t1;
+            best_offset = remote - (t1 + (t2 - t1) / 2);
+          }
+        }
+        auto& rr = remotes_[static_cast<std::size_t>(r)];
+        rr.summary.clock_offset_us = static_cast<double>(best_offset) / 1e3;
+        rr.summary.clock_rtt_us = static_cast<double>(best_rtt) / 1e3;
+        offsets[static_cast<std::size_t>(r)] = static_cast<double>(best_offset);
+      }
+    } else {
+      for (int i = 0; i < dist_pings; ++i) {
+        std::int64_t t1 = 0;
+        MPI_Recv(&t1, 1, MPI_INT64_T, 0, dist_tag_ping, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        const std::int64_t mine = dist_wall_ns();
+        MPI_Send(&mine, 1, MPI_INT64_T, 0, dist_tag_pong, MPI_COMM_WORLD);
+      }
+    }
+    double my_offset = 0;
+    MPI_Scatter(offsets.data(), 1, MPI_DOUBLE, &my_offset, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    // The start: ahead by enough for the broadcast to reach every rank (50 ms, plus 20 us a rank
+    // for the tree of a large job), as an instant of rank 0's wall clock.
+    std::int64_t start_wall = 0;
+    if (rank_ == 0) start_wall = dist_wall_ns() + 50'000'000 + 20'000 * static_cast<std::int64_t>(size_);
+    MPI_Bcast(&start_wall, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    // Mapped to this host's steady clock: the same instant on its own wall clock is start + offset.
+    const std::int64_t wall_now = dist_wall_ns(), steady_now = now_ns();
+    return steady_now + (start_wall + static_cast<std::int64_t>(my_offset) - wall_now);
+  }
+
+  void send_interval(const sample_set& merged, std::int64_t measure_start_ns) override {
+    const std::string bytes = encode_sample_set(merged, measure_start_ns);
+    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, dist_tag_interval, MPI_COMM_WORLD);
+  }
+
+  std::unique_ptr<load_worker> make_receiver(const shared_setup& s, int first_slot) override {
+    return std::make_unique<dist_receiver>(*this, s, first_slot);
+  }
+
+  void finish(result::variant& v, const rank_final& own_in, const sample_set& own_totals,
+              std::int64_t measure_start_ns) override {
+    rank_final own = own_in;
+    own.host = dist_hostname();
+    if (rank_ != 0) {
+      const std::string bytes = encode_rank_final(own, own_totals, measure_start_ns);
+      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, dist_tag_final, MPI_COMM_WORLD);
+      return;
+    }
+    const double rate_share = v.load.kind == "open" ? v.load.rate / size_ : 0;
+    v.ranks.clear();
+    v.ranks.push_back(summarize_rank(0, own, own_totals, rate_share));
+    v.loadgen.saturated = v.loadgen.saturated || own.saturated;
+    std::string lost_list;
+    for (int r = 1; r < size_; ++r) {
+      auto& rr = remotes_[static_cast<std::size_t>(r)];
+      result::rank_summary line = rr.summary;
+      line.rank = r;
+      line.rate = rate_share;
+      line.lost = rr.lost;
+      v.ranks.push_back(line);
+      v.load.connections += line.connections;
+      v.load.threads += line.threads;
+      v.loadgen.cpu_user_s += rr.final.cpu_user_s;
+      v.loadgen.cpu_system_s += rr.final.cpu_system_s;
+      v.loadgen.saturated = v.loadgen.saturated || rr.final.saturated;
+      if (rr.lost) lost_list += fmt::format("{}{}", lost_list.empty() ? "" : ", ", r);
+    }
+    v.loadgen.cpu_per_request_us = v.completed > 0 ? (v.loadgen.cpu_user_s + v.loadgen.cpu_system_s) * 1e6 /
+                                                         static_cast<double>(v.completed)
+                                                   : 0;
+    if (!lost_list.empty()) {
+      any_lost_ = true;
+      v.complete = false;
+      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline ({} s, plus the drain "
+                                        "timeout); its counts stop at its last second", lost_list,
+                                        heartbeat_deadline_ns() / 1'000'000'000);
+    }
+  }
+
+  std::string broadcast_work(std::string bytes) override {
+    std::uint64_t n = rank_ == 0 ? bytes.size() : 0;
+    MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (rank_ != 0) bytes.assign(static_cast<std::size_t>(n), '\0');
+    if (n > 0) MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, MPI_COMM_WORLD);
+    return bytes;
+  }
+
+  [[noreturn]] void abort_all(int exit_code) override {
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+    std::exit(exit_code);
+  }
+
+  void close(int exit_code) override {
+    closed_ = true;
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // A lost rank may never reach MPI_Finalize (it is stopped or gone): end the job instead.
+    if (any_lost_) MPI_Abort(MPI_COMM_WORLD, exit_code == 0 ? 1 : exit_code);
+    MPI_Finalize();
+  }
+
+  // A rank that sends nothing for this long (its seconds come once a second, the warm-up and the
+  // drain are allowed for) is lost. Ranks of one job share a config, so the deadline is known to all.
+  std::int64_t heartbeat_deadline_ns() const noexcept { return 5'000'000'000; }
+  std::vector<dist_remote_rank>& remotes() noexcept { return remotes_; }
+
+ private:
+  int rank_ = 0, size_ = 1;
+  bool closed_ = false, any_lost_ = false;
+  std::vector<dist_remote_rank> remotes_;
+};
+
+void dist_receiver::run() {
+  const int others = link_.ranks() - 1;
+  auto& remotes = link_.remotes();
+  // Silence is allowed until the measured phase begins (warm-up seconds are not sent), and the
+  // drain may take the drain timeout on top of the deadline.
+  const std::int64_t deadline = link_.heartbeat_deadline_ns() + s_.cfg->drain_timeout.count();
+  for (int r = 1; r <= others; ++r) remotes[static_cast<std::size_t>(r)].last_heard_ns = s_.measure_start_ns;
+  int open_ranks = others;
+  std::string buffer;
+  while (open_ranks > 0) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (flag) {
+      int n = 0;
+      MPI_Get_count(&st, MPI_BYTE, &n);
+      buffer.resize(static_cast<std::size_t>(n));
+      MPI_Recv(buffer.data(), n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      auto& rr = remotes[static_cast<std::size_t>(st.MPI_SOURCE)];
+      if (rr.done || rr.lost) continue;  // a lost rank that woke up: too late, its slot is closed
+      rr.last_heard_ns = now_ns();
+      on_message(st.MPI_SOURCE, buffer, st.MPI_TAG);
+      if (rr.done) --open_ranks;
+      continue;
+    }
+    const std::int64_t now = now_ns();
+    for (int r = 1; r <= others; ++r) {
+      auto& rr = remotes[static_cast<std::size_t>(r)];
+      if (!rr.done && !rr.lost && now > std::max(rr.last_heard_ns, s_.measure_start_ns) + deadline) {
+        declare_lost(r, now);
+        --open_ranks;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void dist_receiver::on_message(int from, std::string_view bytes, int tag) {
+  auto& rr = link_.remotes()[static_cast<std::size_t>(from)];
+  const int slot = first_slot_ + from - 1;
+  if (tag == dist_tag_interval) {
+    if (auto ok = decode_sample_set(bytes, s_.measure_start_ns, *spare_); !ok) {
+      std::fprintf(stderr, "loadgen: rank %d: %s\n", from, ok.error().c_str());
+      return;
+    }
+    if (!rr.so_far) rr.so_far = std::make_unique<sample_set>();
+    rr.so_far->add(*spare_);
+    rr.last_index = spare_->index;
+    spare_ = s_.coll->hand_off(slot, std::move(spare_), false);
+    return;
+  }
+  if (tag != dist_tag_final) return;
+  sample_set& t = *spare_;
+  if (auto ok = decode_rank_final(bytes, rr.final, t); !ok) {
+    std::fprintf(stderr, "loadgen: rank %d: %s\n", from, ok.error().c_str());
+    return;
+  }
+  rr.summary = [&] {
+    auto s = summarize_rank(from, rr.final, t, 0);
+    s.clock_offset_us = rr.summary.clock_offset_us;
+    s.clock_rtt_us = rr.summary.clock_rtt_us;
+    return s;
+  }();
+  totals_.add(t);
+  interrupted_ = interrupted_ || rr.final.interrupted;
+  quota_reached_ = quota_reached_ && rr.final.quota_reached;
+  if (rr.final.stop_rel_ns != rate_profile::never) stop_ns_ = std::min(stop_ns_, s_.measure_start_ns + rr.final.stop_rel_ns);
+  last_measured_end_ns_ = std::max(last_measured_end_ns_, s_.measure_start_ns + rr.final.last_measured_rel_ns);
+  t.reset();
+  rr.so_far.reset();
+  rr.done = true;
+  s_.coll->finish(slot);
+}
+
+void dist_receiver::declare_lost(int from, std::int64_t now) {
+  auto& rr = link_.remotes()[static_cast<std::size_t>(from)];
+  rr.lost = true;
+  std::fprintf(stderr, "loadgen: rank %d lost: no message for %.1f s (its last second: %lld)\n", from,
+               static_cast<double>(now - rr.last_heard_ns) / 1e9, static_cast<long long>(rr.last_index));
+  if (rr.so_far) {
+    totals_.add(*rr.so_far);
+    rr.summary = [&] {
+      auto s = summarize_rank(from, rr.final, *rr.so_far, 0);
+      s.host = rr.summary.host;
+      s.clock_offset_us = rr.summary.clock_offset_us;
+      s.clock_rtt_us = rr.summary.clock_rtt_us;
+      return s;
+    }();
+    rr.so_far.reset();
+  }
+  // The measured phase keeps its length (the other ranks ran all of it): what the lost rank
+  // did not send is missing from the counts, and the run is marked incomplete (finish).
+  quota_reached_ = false;
+  s_.coll->finish(first_slot_ + from - 1);
+}
+
+}  // namespace
+
+std::unique_ptr<rank_link> join_ranks() {
+  // Started by mpirun (or another launcher exporting Open MPI's variables) with 2 or more ranks.
+  if (launched_ranks() < 2) return nullptr;
+  return std::make_unique<mpi_link>();
+}
+
+}  // namespace perflab::loadgen::detail

@@ -1,0 +1,166 @@
+// `mpirun -np 2 loadgen attack` against the real lab-target, and `mpirun -np 2 loadgen run` of a
+// scenario that spawns it: one run over two processes, merged on rank 0 (docs/distributed.md). Skipped, with the reason, when mpirun is not installed or the
+// loadgen was built without MPI.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "perflab/core/hdr_log.hpp"
+#include "perflab/core/result_io.hpp"
+#include "support.hpp"
+
+namespace perflab::loadgen {
+namespace {
+
+bool mpirun_installed() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+// lab-target on 127.0.0.1, a free port; its URL from the line it prints once it accepts.
+class lab_target_process {
+ public:
+  lab_target_process() {
+    int out[2];
+    if (::pipe(out) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      ::execl(PERFLAB_LAB_TARGET_BIN, PERFLAB_LAB_TARGET_BIN, "--model", "reactor", "--threads", "1", "--listen",
+              "127.0.0.1:0", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    FILE* f = ::fdopen(out[0], "r");
+    char line[256] = {};
+    if (f && std::fgets(line, sizeof line, f)) {
+      std::string s(line);
+      const auto at = s.find("http://");
+      if (at != std::string::npos) url_ = s.substr(at, s.find_last_not_of("\r\n") + 1 - at);
+    }
+    if (f) std::fclose(f);
+  }
+  ~lab_target_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  lab_target_process(const lab_target_process&) = delete;
+  lab_target_process& operator=(const lab_target_process&) = delete;
+  const std::string& url() const { return url_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  // 1000/s for 1 s split over 2 ranks: each sends exactly its 500 scheduled arrivals.
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+                          "/hello --rate 1000 --duration 1s --threads 1 --json -o " + dir.string() + " > /dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
+
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_TRUE(v.complete) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), 2u);
+  std::int64_t sent = 0, completed = 0, succeeded = 0;
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.sent, 500) << "rank " << r.rank;  // its half of the schedule
+    sent += r.sent;
+    completed += r.completed;
+    succeeded += r.succeeded;
+  }
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.succeeded, succeeded);
+  EXPECT_EQ(v.sent, 1000);
+  // The aggregate rate is what was asked (responses inside the 1 s window: a few may land after it).
+  EXPECT_NEAR(v.rps_mean, 1000.0, 50.0);
+  EXPECT_EQ(v.load.rate, 1000.0);
+
+  // The interval log rank 0 wrote holds both ranks' samples: its TTLB intervals add up to the run's count.
+  std::ifstream hlog(dir / v.interval_log);
+  auto log = hdr::read_log(hlog);
+  ASSERT_TRUE(log) << log.error().message;
+  std::int64_t ttlb = 0;
+  for (const auto& iv : log->intervals)
+    if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
+  EXPECT_EQ(ttlb, v.ttlb.count);
+  EXPECT_EQ(ttlb, completed);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAndReport) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-run-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // One variant, a spawned reactor, 1000/s for 1 s: rank 0 spawns it once and broadcasts the run.
+  std::ofstream(dir / "tiny.toml") << "name = \"mpi-tiny\"\n[target]\nmodel = \"reactor\"\nthreads = 1\n"
+                                      "[load]\nmodel = \"open\"\nrate = \"1000/s\"\nduration = \"1s\"\n"
+                                      "drain_timeout = \"1s\"\nthreads = 1\n[[request]]\npath = \"/hello\"\n";
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " run " + (dir / "tiny.toml").string() + " -o " +
+                          (dir / "out").string() + " --target-bin " + PERFLAB_LAB_TARGET_BIN + " > " +
+                          (dir / "stdout.txt").string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::filesystem::path run_dir;
+  if (std::filesystem::exists(dir / "out"))
+    for (const auto& e : std::filesystem::directory_iterator(dir / "out")) run_dir = e.path();
+  ASSERT_TRUE(!run_dir.empty() && std::filesystem::exists(run_dir / "run.json"))
+      << "mpirun exited " << status << ": " << cmd;
+  // The merged run gets the single-process report (rank 0 wrote it; the scenario's name appears once).
+  EXPECT_TRUE(std::filesystem::exists(run_dir / "report.md"));
+  std::ifstream out_file(dir / "stdout.txt");
+  const std::string printed((std::istreambuf_iterator<char>(out_file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(printed.find("perflab run: mpi-tiny"), printed.rfind("perflab run: mpi-tiny")) << printed;
+
+  auto run = result::read_run_json(run_dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  EXPECT_TRUE(run->complete);
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  ASSERT_EQ(v.ranks.size(), 2u);
+  std::int64_t sent = 0, completed = 0;
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.sent, 500) << "rank " << r.rank;  // its half of the schedule
+    sent += r.sent;
+    completed += r.completed;
+  }
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.sent, 1000);
+  // Responses inside the 1 s window: a few may land after it on a loaded machine.
+  EXPECT_NEAR(v.rps_mean, 1000.0, 50.0);
+  EXPECT_EQ(v.load.rate, 1000.0);
+  EXPECT_TRUE(v.target.spawned);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace perflab::loadgen
