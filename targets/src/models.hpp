@@ -16,6 +16,7 @@ std::unique_ptr<server> make_thread_per_request(const server_config& cfg, int li
 std::unique_ptr<server> make_thread_pool(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_reactor(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_coroutine(const server_config& cfg, int listen_fd, std::uint16_t port);
+std::unique_ptr<server> make_fiber(const server_config& cfg, int listen_fd, std::uint16_t port);
 
 // Answers 503 with Connection: close on a connection we will not serve (connection cap, full
 // queue), without blocking, and closes it. Counts it as refused.

@@ -100,7 +100,8 @@ inline constexpr std::string_view get_hello = "GET /hello HTTP/1.1\r\nHost: t\r\
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {});
 // gtest parameter names: "thread-per-request" -> "threadperrequest".
 std::string model_test_name(const std::string& model);
-inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine"};
+inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine",
+                                                    "fiber"};
 
 // One /metrics scrape on a fresh connection; nullopt unless it was served (200).
 std::optional<std::string> scrape_metrics(int port);
