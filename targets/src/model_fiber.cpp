@@ -7,13 +7,14 @@
 // Each stack is an mmap of --fiber-stack bytes with a PROT_NONE guard page below it; an
 // overflow faults there, and the SIGSEGV handler below names it before the process dies.
 #include <boost/context/fiber.hpp>
-#include <boost/context/protected_fixedsize_stack.hpp>
+#include <boost/context/stack_context.hpp>
 
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <perflab/db/call.hpp>
@@ -82,16 +83,27 @@ void install_fiber_segv_handler() {
   ::sigaction(SIGSEGV, &sa, &fiber_previous_segv);
 }
 
-// Boost's protected stack, remembering where the stack it handed out lies (for the guard check
-// and the sanitizers' stack switches).
-struct recorded_stack {
-  bctx::protected_fixedsize_stack inner;
+// A fiber's stack: `bytes` rounded up to pages, mapped with one PROT_NONE guard page below it
+// (the stack grows down). Boost's protected_fixedsize_stack ignores a failed mprotect, which
+// happens at vm.max_map_count (the guard splits the mapping); here that stack is refused
+// (bad_alloc: the connection ends, counted) rather than run without its guard. Records where the
+// stack lies, for the SIGSEGV handler and the sanitizers' stack switches.
+struct guarded_stack {
+  std::size_t bytes;
   bctx::stack_context* where;
   bctx::stack_context allocate() {
-    *where = inner.allocate();
+    const std::size_t total = ((bytes + fiber_page_size - 1) / fiber_page_size + 1) * fiber_page_size;
+    void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    if (::mprotect(base, fiber_page_size, PROT_NONE) != 0) {
+      ::munmap(base, total);
+      throw std::bad_alloc();
+    }
+    where->size = total;
+    where->sp = static_cast<char*>(base) + total;
     return *where;
   }
-  void deallocate(bctx::stack_context& sc) noexcept { inner.deallocate(sc); }
+  void deallocate(bctx::stack_context& sc) noexcept { ::munmap(static_cast<char*>(sc.sp) - sc.size, sc.size); }
 };
 
 // --test-fiber-overflow's GET /test/overflow: 1 KiB frames until twice the stack is used, far
@@ -119,7 +131,7 @@ class fiber_conn final : public async_conn {
 #if defined(__SANITIZE_THREAD__)
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif
-    fiber_ = bctx::fiber(std::allocator_arg, recorded_stack{bctx::protected_fixedsize_stack(ctx_.config.fiber_stack), &stack_},
+    fiber_ = bctx::fiber(std::allocator_arg, guarded_stack{ctx_.config.fiber_stack, &stack_},
                          [this](bctx::fiber&& carrier) {
                            carrier_ = std::move(carrier);
                            entered();
