@@ -59,12 +59,12 @@ TEST(ConfigThreads, ACpuListIsCappedByTheQuota) {
   EXPECT_EQ(usable_cpus(c), quota ? std::min(8u, static_cast<unsigned>(*quota)) : 8u);
 }
 
-TEST(ConfigFiberStack, AcceptsSizesFrom16KiBTo64MiB) {
+TEST(ConfigFiberStack, AcceptsSizesFrom32KiBTo64MiB) {
   EXPECT_EQ(parse_fiber_stack("64KiB"), 64u * 1024);
-  EXPECT_EQ(parse_fiber_stack("16KiB"), 16u * 1024);
+  EXPECT_EQ(parse_fiber_stack("32KiB"), 32u * 1024);
   EXPECT_EQ(parse_fiber_stack("64MiB"), 64u << 20);
-  EXPECT_EQ(parse_fiber_stack("20000"), 20000u);  // rounded up to pages by the stack allocator
-  for (const char* bad : {"", "0", "8KiB", "65MiB", "-64KiB", "64 parsecs", "1.5B"}) {
+  EXPECT_EQ(parse_fiber_stack("40000"), 40000u);  // rounded up to pages by the stack allocator
+  for (const char* bad : {"", "0", "16KiB", "65MiB", "-64KiB", "64 parsecs", "1.5B"}) {
     auto r = parse_fiber_stack(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().find("--fiber-stack"), std::string::npos) << r.error();

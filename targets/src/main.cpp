@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                  "event loops (reactor, coroutine; fiber: carrier threads), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
   app.add_option("--fiber-stack", o.fiber_stack,
-                 "fiber: each connection's stack, 16KiB..64MiB, with a guard page below it [default: 64KiB]");
+                 "fiber: each connection's stack, 32KiB..64MiB, with a guard page below it [default: 64KiB]");
   // Tests only (hidden): GET /test/overflow overflows its fiber's stack, which must die on the guard page.
   app.add_flag("--test-fiber-overflow", o.fiber_overflow_probe)->group("");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();

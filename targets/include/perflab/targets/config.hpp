@@ -98,7 +98,7 @@ struct server_config {
   bool fiber_overflow_probe = false;
 };
 
-// --fiber-stack as typed ("64KiB", "256k", "65536"): 16 KiB to 64 MiB; the error names the option.
+// --fiber-stack as typed ("64KiB", "256k", "65536"): 32 KiB to 64 MiB; the error names the option.
 tl::expected<std::size_t, std::string> parse_fiber_stack(std::string_view text);
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
