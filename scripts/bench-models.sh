@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compares lab-target's five concurrency models with each other and with nginx, in one run, on
+# Compares lab-target's concurrency models with each other and with nginx, in one run, on
 # loopback. A benchmark, not a test: it prints figures, it asserts nothing.
 #
 #   scripts/bench-models.sh [--build DIR] [--duration 3s] [--rounds 3] [--conns "10 100 1000"] [--idle 10000]
@@ -26,7 +26,7 @@ rounds=3
 conns="10 100 1000"
 idle=10000
 # MODELS="reactor coroutine" in the environment limits the run to some models.
-models=${MODELS:-thread-per-request thread-pool reactor coroutine io-uring}
+models=${MODELS:-thread-per-request thread-pool reactor coroutine fiber io-uring}
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift ;;

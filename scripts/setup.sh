@@ -34,6 +34,7 @@ packages=(
   # libhiredis-dev: lab-target's Redis client (--cache redis://, perflab::cache, via pkg-config).
   postgresql libpq-dev redis-server libhiredis-dev
   libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
+  libboost-context-dev  # lab-target --model fiber: stackful fibers with guard-paged stacks (Boost.Context)
   liburing-dev  # lab-target --model io-uring (optional at build time: without it the model says it is unavailable)
   # TLS/HTTP/2 servers to measure (scripts/services.sh start h2o-tls|nginx-tls; nginx-light is above).
   h2o openssl

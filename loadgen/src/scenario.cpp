@@ -25,7 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring"};
+const std::vector<std::string> k_models = {"thread-per-request", "thread-pool", "reactor", "coroutine", "fiber", "io-uring"};
 const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
@@ -50,7 +50,7 @@ class parser : public toml_reader {
     const toml::node* tn = root.get("target");
     if (!tn)
       fail(file_, "missing [target] table (expected url = \"http://host:port\" for an external target, or "
-                  "model = \"reactor\" (or thread-per-request, thread-pool, coroutine) to spawn lab-target)");
+                  "model = \"reactor\" (or thread-per-request, thread-pool, coroutine, fiber) to spawn lab-target)");
     const toml::table& t = as_table(*tn, "target");
     target_spec ts;
     const toml::node* url = t.get("url");

@@ -49,7 +49,7 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
        "both target.url and target.model"},
       {"neither url nor model", "name = \"t\"\n[target]\nthreads = 2\n", {}, "s.toml", "needs url"},
       {"unknown model", "name = \"t\"\n[target]\nmodel = \"fibers\"\n", {}, "s.toml:3:9",
-       "unknown model \"fibers\" (expected one of: thread-per-request, thread-pool, reactor, coroutine, io-uring)"},
+       "unknown model \"fibers\" (expected one of: thread-per-request, thread-pool, reactor, coroutine, fiber, io-uring)"},
       {"bad url", "name = \"t\"\n[target]\nurl = \"ftp://x\"\n", {}, "s.toml:3:7", "expected an http:// URL"},
       {"url with threads", "name = \"t\"\n[target]\nurl = \"http://x:1\"\nthreads = 2\n", {}, "s.toml:4:1",
        "target.threads applies to a spawned target"},

@@ -1,8 +1,8 @@
 #pragma once
-// Internal: what the two Asio models (reactor, coroutine) share: one io_context per thread, an
+// Internal: what the Asio models (reactor, coroutine, fiber) share: one io_context per thread, an
 // acceptor on loop 0 handing sockets round-robin to the loops, a per-connection watchdog for
 // read and write deadlines, lingering close, and the graceful stop. A model supplies the
-// connection's I/O sequence (callbacks or a coroutine) in a subclass of async_conn.
+// connection's I/O sequence (callbacks, a coroutine or a fiber) in a subclass of async_conn.
 #include <utility>  // GCC 12: before boost/asio/awaitable.hpp
 
 #include <boost/asio/io_context.hpp>
@@ -113,7 +113,7 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   bool timed_out_ = false;          // the watchdog cancelled the pending read
   bool closed_ = false;
   bool flight_done_ = false;        // the flight a parked join waited for has ended
-  bool db_done_ = false;            // coroutine: the database call a parked request waits for has ended
+  bool db_done_ = false;            // coroutine, fiber: the database call a parked request waits for has ended
   bool remote_done_ = false;        // the remote command a parked connection waited for has ended
   bool handoff_done_ = false;       // the handoff a parked connection waited for was answered
   std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
@@ -144,7 +144,7 @@ auto with_output_buffers(const session::output_view& out, Write&& write) {
   return write(both);
 }
 
-// The server shell shared by reactor and coroutine: loops, acceptor, stop, join.
+// The server shell shared by the Asio models: loops, acceptor, stop, join.
 class async_server final : public server {
  public:
   async_server(const server_config& cfg, int fd, std::uint16_t port, conn_factory make);

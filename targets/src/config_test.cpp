@@ -9,8 +9,8 @@
 namespace perflab::targets {
 namespace {
 
-TEST(ConfigModel, ParsesTheFourModelsOnly) {
-  for (auto m : {model::thread_per_request, model::thread_pool, model::reactor, model::coroutine})
+TEST(ConfigModel, ParsesTheKnownModelsOnly) {
+  for (auto m : {model::thread_per_request, model::thread_pool, model::reactor, model::coroutine, model::fiber})
     EXPECT_EQ(parse_model(to_string(m)), m);
   EXPECT_FALSE(parse_model("threads"));
   EXPECT_FALSE(parse_model(""));
@@ -36,6 +36,8 @@ TEST(ConfigThreads, DefaultsFollowTheModelAndTheUsableCpus) {
   EXPECT_EQ(effective_threads(c), 1u);
   c.which = model::coroutine;
   EXPECT_EQ(effective_threads(c), 1u);
+  c.which = model::fiber;  // carrier threads, like the event loops
+  EXPECT_EQ(effective_threads(c), 1u);
   c.which = model::thread_pool;
   EXPECT_EQ(effective_threads(c), pool_workers_per_cpu);
   c.cpus = {};
@@ -55,6 +57,18 @@ TEST(ConfigThreads, ACpuListIsCappedByTheQuota) {
   c.cpus = {0, 1, 2, 3, 4, 5, 6, 7};
   const auto quota = cpus::quota_limit();
   EXPECT_EQ(usable_cpus(c), quota ? std::min(8u, static_cast<unsigned>(*quota)) : 8u);
+}
+
+TEST(ConfigFiberStack, AcceptsSizesFrom32KiBTo64MiB) {
+  EXPECT_EQ(parse_fiber_stack("64KiB"), 64u * 1024);
+  EXPECT_EQ(parse_fiber_stack("32KiB"), 32u * 1024);
+  EXPECT_EQ(parse_fiber_stack("64MiB"), 64u << 20);
+  EXPECT_EQ(parse_fiber_stack("40000"), 40000u);  // rounded up to pages by the stack allocator
+  for (const char* bad : {"", "0", "16KiB", "65MiB", "-64KiB", "64 parsecs", "1.5B"}) {
+    auto r = parse_fiber_stack(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().find("--fiber-stack"), std::string::npos) << r.error();
+  }
 }
 
 }  // namespace

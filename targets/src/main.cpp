@@ -43,6 +43,8 @@ struct options {
   std::string fault_profile;
   bool admin = false;
   bool check_model = false;
+  std::string fiber_stack;             // empty: the default (64KiB)
+  bool fiber_overflow_probe = false;   // hidden, tests only
 };
 
 // Builds the server config; a message naming the offending option on error.
@@ -50,8 +52,15 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   targets::server_config c;
   auto m = targets::parse_model(o.model);
   if (!m) return tl::unexpected("--model: unknown model '" + o.model +
-                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine, io-uring)");
+                                "' (accepted: thread-per-request, thread-pool, reactor, coroutine, fiber, io-uring)");
   c.which = *m;
+  if (!o.fiber_stack.empty()) {
+    if (c.which != targets::model::fiber) return tl::unexpected(std::string("--fiber-stack: only with --model fiber"));
+    auto stack = targets::parse_fiber_stack(o.fiber_stack);
+    if (!stack) return tl::unexpected(stack.error());
+    c.fiber_stack = *stack;
+  }
+  c.fiber_overflow_probe = o.fiber_overflow_probe;
   c.threads = o.threads;
   auto l = targets::parse_listen(o.listen);
   if (!l) return tl::unexpected("--listen: " + l.error());
@@ -131,12 +140,16 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lab-target: sample HTTP/1.1 server under one of five concurrency models"};
+  CLI::App app{"lab-target: sample HTTP/1.1 server under one of its concurrency models (--model)"};
   options o;
-  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine | io-uring")->required();
+  app.add_option("--model", o.model, "thread-per-request | thread-pool | reactor | coroutine | fiber | io-uring")->required();
   app.add_option("--threads", o.threads,
-                 "event loops (reactor, coroutine), rings (io-uring), workers (thread-pool), or the cap on connection "
+                 "event loops (reactor, coroutine; fiber: carrier threads), rings (io-uring), workers (thread-pool), or the cap on connection "
                  "threads (thread-per-request, 0 = none); 0 = model default");
+  app.add_option("--fiber-stack", o.fiber_stack,
+                 "fiber: each connection's stack, 32KiB..64MiB, with a guard page below it [default: 64KiB]");
+  // Tests only (hidden): GET /test/overflow overflows its fiber's stack, which must die on the guard page.
+  app.add_flag("--test-fiber-overflow", o.fiber_overflow_probe)->group("");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--cpu", o.cpu, "pin to these CPUs (Linux cpulist): 1, 0,1, 0-3 or 0-1,4");
   app.add_option("--max-connections", o.max_connections, "open connections; more are refused with 503")

@@ -19,6 +19,8 @@ std::unique_ptr<server> make_thread_per_request(const server_config& cfg, int li
 std::unique_ptr<server> make_thread_pool(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_reactor(const server_config& cfg, int listen_fd, std::uint16_t port);
 std::unique_ptr<server> make_coroutine(const server_config& cfg, int listen_fd, std::uint16_t port);
+std::unique_ptr<server> make_fiber(const server_config& cfg, int listen_fd, std::uint16_t port);
+
 // Throws model_unavailable (with io_uring_unavailable_reason()) where io_uring cannot run.
 std::unique_ptr<server> make_io_uring(const server_config& cfg, int listen_fd, std::uint16_t port);
 

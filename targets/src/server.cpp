@@ -57,6 +57,7 @@ std::unique_ptr<server> server::create(const server_config& cfg) {
       case model::thread_pool: return detail::make_thread_pool(cfg, fd, port);
       case model::reactor: return detail::make_reactor(cfg, fd, port);
       case model::coroutine: return detail::make_coroutine(cfg, fd, port);
+      case model::fiber: return detail::make_fiber(cfg, fd, port);
       case model::io_uring: return detail::make_io_uring(cfg, fd, port);
     }
   } catch (...) {

@@ -111,7 +111,8 @@ std::string field(const response& r, std::string_view name);
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra = {});
 // gtest parameter names: "thread-per-request" -> "threadperrequest".
 std::string model_test_name(const std::string& model);
-inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring"};
+inline const std::vector<std::string> all_models = {"thread-per-request", "thread-pool", "reactor", "coroutine",
+                                                    "fiber", "io-uring"};
 
 // Why lab-target cannot run `model` on this machine (its --check-model message: io-uring where
 // io_uring_setup is refused or the build has no liburing), or nullopt. Asked once per process.

@@ -37,6 +37,7 @@ struct thread_shape {
 constexpr thread_shape shapes[] = {
     {"reactor", 1, 1},       // one event loop per CPU, plus main
     {"coroutine", 1, 1},
+    {"fiber", 1, 1},         // one carrier thread per CPU, plus main
     {"io-uring", 1, 1},      // one ring per CPU, plus main
     {"thread-pool", 32, 2},  // 32 blocking workers per CPU, plus acceptor and main
 };

@@ -329,7 +329,7 @@ TEST_P(TargetAsyncModel, HoldsThousandsOfIdleKeepAliveConnections) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EventLoops, TargetAsyncModel, ::testing::Values("reactor", "coroutine", "io-uring"),
+INSTANTIATE_TEST_SUITE_P(EventLoops, TargetAsyncModel, ::testing::Values("reactor", "coroutine", "fiber", "io-uring"),
                          [](const auto& p) { return model_test_name(p.param); });
 
 TEST(TargetThreadPool, RefusesBeyondTheQueue) {
@@ -429,7 +429,8 @@ TEST(TargetCommandLine, UnknownOptionExitsTwoNamingIt) {
 
 TEST(TargetCommandLine, BadValuesExitTwoNamingTheOption) {
   for (const char* args : {"--model fibers", "--model reactor --cpu 9999", "--model reactor --idle-timeout 5",
-                           "--model reactor --listen nowhere"}) {
+                           "--model reactor --listen nowhere", "--model fiber --fiber-stack 4KiB",
+                           "--model reactor --fiber-stack 64KiB"}) {
     const std::string cmd = std::string(PERFLAB_LAB_TARGET) + " " + args + " 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);

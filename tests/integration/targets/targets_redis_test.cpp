@@ -179,7 +179,9 @@ TEST_P(TargetRedis, RedisAloneAndTwoLevelsServeWhatTheOriginStoredThere) {
   EXPECT_EQ(fetch(a.port(), "shared"), "HIT/local");
 }
 
-bool event_loop(const std::string& model) { return model == "reactor" || model == "coroutine" || model == "io-uring"; }
+bool event_loop(const std::string& model) {
+  return model == "reactor" || model == "coroutine" || model == "fiber" || model == "io-uring";
+}
 
 // On an event loop a request waiting for Redis holds no thread: with one loop and Redis silent,
 // another connection is answered while the first still waits.

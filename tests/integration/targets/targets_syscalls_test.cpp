@@ -79,6 +79,7 @@ constexpr bound bounds[] = {
     {"thread-pool", 2.05},         // recvfrom + sendto
     {"reactor", 4.05},             // epoll_wait, recvfrom, sendto, Asio's speculative recvfrom (EAGAIN)
     {"coroutine", 4.05},
+    {"fiber", 4.05},               // the same loop: a fiber switch is no system call
     {"io-uring", 2.05},            // io_uring_enter after the receive (submits the send, waits) and after the send
 };
 

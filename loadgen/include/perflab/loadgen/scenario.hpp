@@ -35,7 +35,7 @@ struct scenario_error {
 struct target_spec {
   bool spawn = false;                         // true: start lab-target; false: external url
   std::string url;                            // external target, "http://host:port"
-  std::string model;                          // thread-per-request | thread-pool | reactor | coroutine
+  std::string model;                          // thread-per-request | thread-pool | reactor | coroutine | fiber
   int threads = 0;                            // lab-target --threads (0: lab-target's default)
   std::vector<int> cpus;                      // CPUs the target is pinned to (empty: not pinned)
   bool cpus_given = false;                    // false: the runner picks the default pinning

@@ -25,9 +25,9 @@
 
 namespace perflab::targets {
 
-enum class model { thread_per_request, thread_pool, reactor, coroutine, io_uring };
+enum class model { thread_per_request, thread_pool, reactor, coroutine, fiber, io_uring };
 
-// "thread-per-request", "thread-pool", "reactor", "coroutine", "io-uring".
+// "thread-per-request", "thread-pool", "reactor", "coroutine", "fiber", "io-uring".
 std::optional<model> parse_model(std::string_view name) noexcept;
 std::string_view to_string(model m) noexcept;
 
@@ -40,7 +40,7 @@ tl::expected<listen_address, std::string> parse_listen(std::string_view text);
 
 struct server_config {
   model which = model::reactor;
-  // Worker threads. reactor/coroutine: event-loop threads; io-uring: rings; thread-pool: workers;
+  // Worker threads. reactor/coroutine/fiber: event-loop (carrier) threads; io-uring: rings; thread-pool: workers;
   // thread-per-request: cap on connection threads (0 = no cap). 0 elsewhere: the model's default
   // (effective_threads).
   unsigned threads = 0;
@@ -90,7 +90,16 @@ struct server_config {
   std::optional<fault::profile> fault_profile;
   // --admin: serve /admin/* (POST /admin/fault changes the fault profile at run time); off: 404.
   bool admin = false;
+  // fiber: bytes of each connection's stack (--fiber-stack), rounded up to whole pages, plus one
+  // PROT_NONE guard page below it. Only touched pages count in RSS.
+  std::size_t fiber_stack = 64 * 1024;
+  // --test-fiber-overflow (hidden, tests only): on the fiber model, GET /test/overflow recurses
+  // past the end of its stack, to show the guard page stops it (docs/targets.md, Fibers).
+  bool fiber_overflow_probe = false;
 };
+
+// --fiber-stack as typed ("64KiB", "256k", "65536"): 32 KiB to 64 MiB; the error names the option.
+tl::expected<std::size_t, std::string> parse_fiber_stack(std::string_view text);
 
 // The cache options as typed on the command line (lab-target's --cache* and --origin-*).
 struct cache_options {
