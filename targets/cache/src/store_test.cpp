@@ -140,13 +140,13 @@ void run_trace(const trace_case& c, std::uint64_t seed, int ops) {
   std::mt19937_64 rng(seed);
   store s(c.which, c.max_entries, c.max_bytes);
   reference_store ref(c.which, c.max_entries, c.max_bytes);
-  constexpr int key_space = 40;
+  constexpr int trace_keys = 40;
   std::int64_t now = 1'000;
   std::string got, want;
   for (int op = 0; op < ops; ++op) {
     SCOPED_TRACE(name_of(c) + " seed " + std::to_string(seed) + " op " + std::to_string(op));
     // Keys 0..39 with a skew (small numbers more often), so entries collect hits and counts.
-    const auto k = std::min<std::uint64_t>(rng() % key_space, rng() % key_space);
+    const auto k = std::min<std::uint64_t>(rng() % trace_keys, rng() % trace_keys);
     const std::string key = "k" + std::to_string(k);
     now += static_cast<std::int64_t>(rng() % 5);
     const auto dice = rng() % 100;
@@ -172,7 +172,7 @@ void run_trace(const trace_case& c, std::uint64_t seed, int ops) {
     ASSERT_EQ(s.size(), ref.size());
     ASSERT_EQ(s.bytes(), ref.bytes());
     ASSERT_EQ(std::string(s.next_victim()), ref.next_victim());
-    for (int i = 0; i < key_space; ++i) {
+    for (int i = 0; i < trace_keys; ++i) {
       const std::string probe = "k" + std::to_string(i);
       ASSERT_EQ(s.contains(probe), ref.contains(probe)) << probe;
     }

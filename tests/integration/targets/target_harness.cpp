@@ -196,16 +196,21 @@ bool client::fill() {
 std::optional<std::string> model_unavailable(const std::string& model) {
   static std::map<std::string, std::optional<std::string>> known;
   if (auto it = known.find(model); it != known.end()) return it->second;
-  const std::string cmd = std::string("'") + PERFLAB_LAB_TARGET + "' --model '" + model + "' --check-model 2>&1";
-  std::string out;
+  auto r = run_command(std::string("'") + PERFLAB_LAB_TARGET + "' --model '" + model + "' --check-model 2>&1");
+  if (r.code == 0) return known[model] = std::nullopt;
+  return known[model] = r.out.empty() ? "lab-target --check-model exited " + std::to_string(r.code) : r.out;
+}
+
+command_result run_command(const std::string& cmd) {
+  command_result r;
   FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return known[model] = "popen: " + std::string(std::strerror(errno));
+  if (!p) return r;
   char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  while (std::fgets(buf, sizeof buf, p)) r.out += buf;
   const int st = ::pclose(p);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return known[model] = std::nullopt;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return known[model] = out;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == ' ')) r.out.pop_back();
+  return r;
 }
 
 std::vector<std::string> model_args(const std::string& model, std::vector<std::string> extra) {

@@ -139,6 +139,14 @@ double metric(int port, const std::string& name);
 // A counter: metric_value, or 0 when the sample is missing (a label set not yet counted).
 double counter(int port, const std::string& name);
 
+// A shell command's exit code (-1 when it could not run or died of a signal) and its standard
+// output, trailing newlines and spaces removed (add 2>&1 to the command for its errors too).
+struct command_result {
+  int code = -1;
+  std::string out;
+};
+command_result run_command(const std::string& cmd);
+
 // utime + stime of a process, in seconds (from /proc/PID/stat).
 double cpu_seconds(pid_t pid);
 // A "Key:   N kB" field of /proc/PID/status (VmRSS, VmHWM, Threads, ...); -1 if missing.

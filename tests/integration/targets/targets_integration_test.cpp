@@ -417,13 +417,8 @@ TEST(TargetCommandLine, CpuOptionPinsEveryThread) {
 
 TEST(TargetCommandLine, UnknownOptionExitsTwoNamingIt) {
   const std::string cmd = std::string(PERFLAB_LAB_TARGET) + " --model reactor --frobnicate 3 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int status = ::pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  const auto [status, out] = run_command(cmd);
+  EXPECT_EQ(status, 2);
   EXPECT_NE(out.find("--frobnicate"), std::string::npos) << out;
 }
 
@@ -432,13 +427,8 @@ TEST(TargetCommandLine, BadValuesExitTwoNamingTheOption) {
                            "--model reactor --listen nowhere", "--model fiber --fiber-stack 4KiB",
                            "--model reactor --fiber-stack 64KiB"}) {
     const std::string cmd = std::string(PERFLAB_LAB_TARGET) + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string out;
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    const int status = ::pclose(p);
-    EXPECT_EQ(WEXITSTATUS(status), 2) << args;
+    const auto [status, out] = run_command(cmd);
+    EXPECT_EQ(status, 2) << args;
     const std::string opt = std::string(args).substr(std::string(args).rfind("--"));
     EXPECT_NE(out.find(opt.substr(0, opt.find(' '))), std::string::npos) << args << ": " << out;
   }
@@ -450,13 +440,8 @@ TEST(TargetCommandLine, BadValuesExitTwoNamingTheOption) {
 TEST(TargetCommandLine, IoUringUnavailableExitsTwoNamingTheReasonBeforeListening) {
   const std::string cmd = std::string("PERFLAB_TEST_IO_URING_ERRNO=EPERM ") + PERFLAB_LAB_TARGET +
                           " --model io-uring --listen 127.0.0.1:0 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int status = ::pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 2) << out;
+  const auto [status, out] = run_command(cmd);
+  EXPECT_EQ(status, 2) << out;
   EXPECT_NE(out.find("io_uring is unavailable"), std::string::npos) << out;
   EXPECT_NE(out.find("EPERM"), std::string::npos) << out;
   EXPECT_EQ(out.find("listening"), std::string::npos) << out;

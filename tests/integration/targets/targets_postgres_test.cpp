@@ -25,30 +25,18 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 using clock_type = std::chrono::steady_clock;
 
-// Runs a shell command; its stdout (trimmed) and exit code.
-std::pair<std::string, int> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {"", -1};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int st = ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return {out, WIFEXITED(st) ? WEXITSTATUS(st) : -1};
-}
-
 class TargetPostgres : public ::testing::Test {
  protected:
   void SetUp() override {
     name_ = "pool-test-" + std::to_string(::getpid());
-    auto [url, rc] = run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' start postgres --name " + name_);
+    auto [rc, url] = run_command(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' start postgres --name " + name_);
     if (rc == 3) GTEST_SKIP() << "PostgreSQL cannot be installed on this machine (scripts/services.sh exit 3)";
     ASSERT_EQ(rc, 0) << "scripts/services.sh start postgres failed: " << url;
     url_ = url.substr(url.rfind('\n') == std::string::npos ? 0 : url.rfind('\n') + 1);
     started_ = true;
   }
   void TearDown() override {
-    if (started_) run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' stop " + name_ + " >/dev/null 2>&1");
+    if (started_) run_command(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' stop " + name_ + " >/dev/null 2>&1");
   }
   std::string name_, url_;
   bool started_ = false;
@@ -145,7 +133,7 @@ TEST_F(TargetPostgres, AnOpenToAStalledServerFailsAtItsDeadlineAndTheLoopKeepsSe
   // start-up packet. An open must fail at its deadline (5 s: connect_timeout for the blocking
   // models, the loop's own timer for the event loops), with a 503, never a hang, and an event
   // loop must go on serving meanwhile.
-  auto [status, rc] = run(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' status " + name_);
+  auto [rc, status] = run_command(std::string("'") + PERFLAB_SOURCE_DIR + "/scripts/services.sh' status " + name_);
   const auto at = status.find("running pid ");
   ASSERT_NE(at, std::string::npos) << status;
   const pid_t postmaster = static_cast<pid_t>(std::stol(status.substr(at + 12)));
@@ -238,7 +226,7 @@ TEST_F(TargetPostgres, StockStrategiesKeepTheInvariantAndOrderKeysAreSharedByTwo
       if (strategy == "pg-row-lock") {
         EXPECT_EQ(metric(t.port(), "perflab_stock_retries_total"), 0) << "a row lock never retries";
       }
-      const auto [rows, rc] = run("psql '" + url_ + "' -Atc 'SELECT remaining, sold FROM perflab_stock WHERE item = 0'");
+      const auto [rc, rows] = run_command("psql '" + url_ + "' -Atc 'SELECT remaining, sold FROM perflab_stock WHERE item = 0'");
       EXPECT_EQ(rc, 0);
       EXPECT_EQ(rows, "0|200") << "the table's own counters";
     }

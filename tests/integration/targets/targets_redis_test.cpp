@@ -27,29 +27,17 @@ using namespace perflab::testing;
 
 const std::string source_dir = PERFLAB_SOURCE_DIR;
 
-// Runs a shell command; its exit code and stdout (trailing newline removed).
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, {}};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int st = ::pclose(p);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
 // A redis-server from scripts/services.sh, under a name of this process, stopped at the end.
 class redis_service {
  public:
   redis_service() : name_("redis-test-" + std::to_string(::getpid())) {
-    auto [code, out] = shell(source_dir + "/scripts/services.sh start redis --name " + name_ + " 2>&1");
+    auto [code, out] = run_command(source_dir + "/scripts/services.sh start redis --name " + name_ + " 2>&1");
     code_ = code;
     if (code == 0) url_ = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
     else message_ = out;
   }
   ~redis_service() {
-    if (code_ == 0) shell(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1");
+    if (code_ == 0) run_command(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1");
   }
   // Empty when it runs; else why not (exit 3: the package cannot be installed here).
   std::string unavailable() const {
@@ -64,7 +52,7 @@ class redis_service {
     f >> p;
     return static_cast<pid_t>(p);
   }
-  void stop() { shell(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1"); }
+  void stop() { run_command(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1"); }
 
  private:
   std::string name_;
@@ -105,7 +93,7 @@ class TargetRedis : public model_test {
   void SetUp() override {
     model_test::SetUp();
     if (IsSkipped()) return;
-    if (shell("command -v redis-server >/dev/null 2>&1").first != 0)
+    if (run_command("command -v redis-server >/dev/null 2>&1").code != 0)
       GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
     redis_ = std::make_unique<redis_service>();
     if (auto why = redis_->unavailable(); !why.empty()) GTEST_SKIP() << why;
@@ -273,7 +261,7 @@ TEST_P(TargetRedis, StockStrategyRedisSellsExactlyTheStockToSixtyFourBuyers) {
   EXPECT_EQ(other, 0);
   EXPECT_EQ(bought, 500);
   EXPECT_EQ(sold_out, 140);
-  const auto [code, out] = shell("redis-cli -p " + std::to_string(redis_->port()) + " MGET perflab:stock:0 perflab:sold:0");
+  const auto [code, out] = run_command("redis-cli -p " + std::to_string(redis_->port()) + " MGET perflab:stock:0 perflab:sold:0");
   EXPECT_EQ(code, 0);
   EXPECT_EQ(out, "0\n500") << "Redis's own counters";
   EXPECT_EQ(metric_value(t.port(), "perflab_stock_invariant_violations").value_or(-1), 0);
