@@ -114,6 +114,49 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
   std::filesystem::remove_all(dir);
 }
 
+// Closed loop over 3 ranks: -c 7 is 3+2+2 connections, --requests 900 is 300 each, and rank 0's
+// merged counts are the sums of the ranks'.
+TEST(DistributedAttack, ThreeRanksInClosedLoopSplitConnectionsAndRequestsAndRankZeroSumsThem) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-closed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  // --duration bounds the run should the target stall; the requests end it well before.
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 3 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+                          "/hello -c 7 --requests 900 --duration 10s --threads 1 --json -o " + dir.string() +
+                          " > /dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_TRUE(v.complete) << v.incomplete_reason;
+  EXPECT_EQ(v.load.kind, "closed");
+  ASSERT_EQ(v.ranks.size(), 3u);
+  const std::int64_t connections[] = {3, 2, 2};
+  std::int64_t sent = 0, completed = 0, succeeded = 0;
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.connections, connections[r.rank]) << "rank " << r.rank;
+    EXPECT_EQ(r.sent, 300) << "rank " << r.rank;  // its third of --requests
+    EXPECT_FALSE(r.lost) << "rank " << r.rank;
+    sent += r.sent;
+    completed += r.completed;
+    succeeded += r.succeeded;
+  }
+  EXPECT_EQ(v.load.connections, 7);
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.succeeded, succeeded);
+  EXPECT_EQ(v.completed, 900);
+  std::filesystem::remove_all(dir);
+}
+
 // The pid of `rank` of the job `mpirun` (pid) started on this host: mpirun's child whose environment
 // says OMPI_COMM_WORLD_RANK=rank; -1 while there is none.
 pid_t mpi_test_rank_pid(pid_t mpirun, int rank) {
