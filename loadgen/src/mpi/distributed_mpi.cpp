@@ -197,7 +197,7 @@ class mpi_link final : public rank_link {
     if (!lost_list.empty()) {
       any_lost_ = true;
       v.complete = false;
-      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline (--rank-timeout {}, plus "
+      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline (rank timeout {}, plus "
                                         "the drain timeout after the planned end); its counts stop at its last second",
                                         lost_list, units::format_duration(std::chrono::nanoseconds(rank_timeout_ns_)));
     }
