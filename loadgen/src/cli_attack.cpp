@@ -29,6 +29,7 @@ namespace {
 struct attack_options {
   std::string url;
   std::string rate, duration = "10s", warmup = "0", timeout = "10s", connect_timeout = "2s";
+  std::string rank_timeout = "5s";  // under mpirun: a rank silent this long is lost
   std::string think_time = "0", send_lag_bound = "1ms", spin_window = "200us", requests, cpus, arrival = "constant";
   std::string success = "2xx,3xx", max_error_rate = "1%";
   std::int64_t connections = 0;
@@ -231,6 +232,9 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-requests-per-connection", opts->max_per_connection, "close a connection after K requests");
   cmd->add_option("--timeout", opts->timeout, "request (read) timeout")->capture_default_str();
   cmd->add_option("--connect-timeout", opts->connect_timeout, "connect timeout")->capture_default_str();
+  cmd->add_option("--rank-timeout", opts->rank_timeout,
+                  "under mpirun: a rank silent this long is lost (the run ends incomplete); above 1s")
+      ->capture_default_str();
   cmd->add_option("--think-time", opts->think_time, "closed loop: pause between response and next request");
   cmd->add_option("--requests,-n", opts->requests, "stop after N measured requests (e.g. 10k)");
   cmd->add_option("--arrival", opts->arrival, "open loop arrivals: constant or poisson")->capture_default_str();
@@ -319,6 +323,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     if (!bound) return usage(bound.error());
     auto spin = duration_option("--spin-window", o.spin_window);
     if (!spin) return usage(spin.error());
+    auto rank_to = duration_option("--rank-timeout", o.rank_timeout);
+    if (!rank_to) return usage(rank_to.error());
+    if (*rank_to <= std::chrono::seconds(1))
+      return usage(fmt::format("--rank-timeout: '{}' must be above 1s (ranks send a second each second)", o.rank_timeout));
+    cfg.rank_timeout = *rank_to;
     cfg.spin_window = *spin;
     if (to->count() <= 0) return usage("--timeout: must be above 0");
     if (cto->count() <= 0) return usage("--connect-timeout: must be above 0");

@@ -315,7 +315,7 @@ std::string encode_run_config(const run_config& c) {
   w.put(c.seed);
   w.put(c.connections);
   for (auto d : {c.think_time, c.duration, c.warmup, c.connect_timeout, c.request_timeout, c.drain_timeout,
-                 c.spin_window, c.retry.backoff.base, c.retry.backoff.cap})
+                 c.spin_window, c.retry.backoff.base, c.retry.backoff.cap, c.rank_timeout})
     dist_put_ns(w, d);
   w.put(c.max_requests);
   w.put<std::int32_t>(static_cast<std::int32_t>(c.keepalive));
@@ -364,7 +364,7 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
     if (!r.get(st.duration_s) || !r.get(st.target_rate)) return truncated();
   if (!r.get(c.seed) || !r.get(c.connections)) return truncated();
   for (auto* d : {&c.think_time, &c.duration, &c.warmup, &c.connect_timeout, &c.request_timeout, &c.drain_timeout,
-                  &c.spin_window, &c.retry.backoff.base, &c.retry.backoff.cap})
+                  &c.spin_window, &c.retry.backoff.base, &c.retry.backoff.cap, &c.rank_timeout})
     if (!dist_get_ns(r, *d)) return truncated();
   std::int32_t keepalive = 0, threads = 0, value = 0;
   if (!r.get(c.max_requests) || !r.get(keepalive) || !r.get(c.max_requests_per_connection) || !r.get(threads) ||

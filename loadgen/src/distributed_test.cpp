@@ -252,6 +252,7 @@ TEST(RankScenario, RunConfigRoundTripsEveryLoadFieldAndTruncationIsAnError) {
   c.connections = 17;
   c.duration = std::chrono::milliseconds(2500);
   c.warmup = std::chrono::seconds(1);
+  c.rank_timeout = std::chrono::milliseconds(1500);
   c.max_requests = 5001;
   c.keepalive = keepalive_policy::max_requests;
   c.max_requests_per_connection = 9;
@@ -284,6 +285,7 @@ TEST(RankScenario, RunConfigRoundTripsEveryLoadFieldAndTruncationIsAnError) {
   EXPECT_EQ(d->connections, 17);
   EXPECT_EQ(d->duration, c.duration);
   EXPECT_EQ(d->warmup, c.warmup);
+  EXPECT_EQ(d->rank_timeout, c.rank_timeout);
   EXPECT_EQ(d->max_requests, 5001);
   EXPECT_EQ(d->keepalive, keepalive_policy::max_requests);
   EXPECT_EQ(d->max_requests_per_connection, 9);

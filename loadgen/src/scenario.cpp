@@ -30,7 +30,7 @@ const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
     "drain_timeout", "success", "max_error_rate", "stop_when", "retry", "engine", "http2", "max_streams",
-    "insecure", "cacert"};
+    "insecure", "cacert", "rank_timeout"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
@@ -188,6 +188,10 @@ class parser : public toml_reader {
     if (auto n = t.get("connect_timeout")) cfg.connect_timeout = positive(as_duration(*n, "load.connect_timeout"), *n, "load.connect_timeout");
     if (auto n = t.get("timeout")) cfg.request_timeout = positive(as_duration(*n, "load.timeout"), *n, "load.timeout");
     if (auto n = t.get("drain_timeout")) cfg.drain_timeout = as_duration(*n, "load.drain_timeout");
+    if (auto n = t.get("rank_timeout")) {
+      cfg.rank_timeout = as_duration(*n, "load.rank_timeout");
+      if (cfg.rank_timeout <= 1s) fail(where(*n), "load.rank_timeout must be above 1s (ranks send a second each second)");
+    }
     if (auto n = t.get("think_time")) cfg.think_time = as_duration(*n, "load.think_time");
     if (auto n = t.get("keepalive")) {
       std::string k = as_string(*n, "load.keepalive");

@@ -95,6 +95,8 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
       {"bad rate unit", t + "[load]\nrate = \"5k/fortnight\"\n", {}, "s.toml:5:8", "load.rate: "},
       {"zero rate", t + "[load]\nrate = 0\n", {}, "s.toml:5:8", "expected a rate above zero"},
       {"rate type", t + "[load]\nrate = true\n", {}, "s.toml:5:8", "load.rate: expected a rate such as 5000"},
+      {"rank timeout at the heartbeat", t + "[load]\nrank_timeout = \"1s\"\n", {}, "s.toml:5:16",
+       "load.rank_timeout must be above 1s"},
       {"duration without unit", t + "[load]\nduration = 10\n", {}, "s.toml:5:12",
        "load.duration: expected a duration string with a unit, such as \"10s\", \"250ms\" or \"2m\", found integer 10"},
       {"duration bad unit", t + "[load]\nduration = \"10 parsecs\"\n", {}, "s.toml:5:12", "load.duration: "},
@@ -364,6 +366,7 @@ duration = "3s"
 warmup = "500ms"
 connect_timeout = "1s"
 timeout = "2s"
+rank_timeout = "3s"
 keepalive = "max:10"
 threads = 2
 cpu = [0]
@@ -407,6 +410,7 @@ path = "/hello"
   EXPECT_EQ(l.warmup, 500ms);
   EXPECT_EQ(l.connect_timeout, 1s);
   EXPECT_EQ(l.request_timeout, 2s);
+  EXPECT_EQ(l.rank_timeout, 3s);
   EXPECT_EQ(l.keepalive, keepalive_policy::max_requests);
   EXPECT_EQ(l.max_requests_per_connection, 10);
   EXPECT_EQ(l.threads, 2);

@@ -21,6 +21,7 @@
 
 #include "../distributed.hpp"
 #include "perflab/core/clock.hpp"
+#include "perflab/core/units.hpp"
 
 namespace perflab::loadgen::detail {
 
@@ -158,6 +159,7 @@ class mpi_link final : public rank_link {
   }
 
   std::unique_ptr<load_worker> make_receiver(const shared_setup& s, int first_slot) override {
+    rank_timeout_ns_ = s.cfg->rank_timeout.count();
     return std::make_unique<dist_receiver>(*this, s, first_slot);
   }
 
@@ -195,9 +197,9 @@ class mpi_link final : public rank_link {
     if (!lost_list.empty()) {
       any_lost_ = true;
       v.complete = false;
-      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline ({} s, plus the drain "
-                                        "timeout); its counts stop at its last second", lost_list,
-                                        heartbeat_deadline_ns() / 1'000'000'000);
+      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline (rank timeout {}, plus "
+                                        "the drain timeout after the planned end); its counts stop at its last second",
+                                        lost_list, units::format_duration(std::chrono::nanoseconds(rank_timeout_ns_)));
     }
   }
 
@@ -223,23 +225,27 @@ class mpi_link final : public rank_link {
     MPI_Finalize();
   }
 
-  // A rank that sends nothing for this long (its seconds come once a second, the warm-up and the
-  // drain are allowed for) is lost. Ranks of one job share a config, so the deadline is known to all.
-  std::int64_t heartbeat_deadline_ns() const noexcept { return 5'000'000'000; }
   std::vector<dist_remote_rank>& remotes() noexcept { return remotes_; }
 
  private:
   int rank_ = 0, size_ = 1;
   bool closed_ = false, any_lost_ = false;
+  // Rank 0: a rank that sends nothing for this long is lost (run_config::rank_timeout of the run
+  // its receiver serves; the warm-up and, past the planned end, the drain are allowed for).
+  std::int64_t rank_timeout_ns_ = 5'000'000'000;
   std::vector<dist_remote_rank> remotes_;
 };
 
 void dist_receiver::run() {
   const int others = link_.ranks() - 1;
   auto& remotes = link_.remotes();
-  // Silence is allowed until the measured phase begins (warm-up seconds are not sent), and the
-  // drain may take the drain timeout on top of the deadline.
-  const std::int64_t deadline = link_.heartbeat_deadline_ns() + s_.cfg->drain_timeout.count();
+  // Silence is allowed until the measured phase begins (warm-up seconds are not sent). A rank sends
+  // a second each second until its planned end; then its drain may take the drain timeout on top
+  // of the deadline (a run without a planned end, --requests alone, allows for it throughout).
+  const std::int64_t timeout = s_.cfg->rank_timeout.count();
+  const std::int64_t planned_end_ns =
+      s_.cfg->duration.count() > 0 ? s_.measure_start_ns + s_.cfg->duration.count() : s_.measure_start_ns;
+  const std::int64_t with_drain = timeout + s_.cfg->drain_timeout.count();
   for (int r = 1; r <= others; ++r) remotes[static_cast<std::size_t>(r)].last_heard_ns = s_.measure_start_ns;
   int open_ranks = others;
   std::string buffer;
@@ -260,6 +266,7 @@ void dist_receiver::run() {
       continue;
     }
     const std::int64_t now = now_ns();
+    const std::int64_t deadline = now > planned_end_ns ? with_drain : timeout;
     for (int r = 1; r <= others; ++r) {
       auto& rr = remotes[static_cast<std::size_t>(r)];
       if (!rr.done && !rr.lost && now > std::max(rr.last_heard_ns, s_.measure_start_ns) + deadline) {

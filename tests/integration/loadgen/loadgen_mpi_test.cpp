@@ -5,12 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -109,6 +111,155 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
     if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
   EXPECT_EQ(ttlb, v.ttlb.count);
   EXPECT_EQ(ttlb, completed);
+  std::filesystem::remove_all(dir);
+}
+
+// Closed loop over 3 ranks: -c 7 is 3+2+2 connections, --requests 900 is 300 each, and rank 0's
+// merged counts are the sums of the ranks'.
+TEST(DistributedAttack, ThreeRanksInClosedLoopSplitConnectionsAndRequestsAndRankZeroSumsThem) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-closed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  // --duration bounds the run should the target stall; the requests end it well before.
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 3 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+                          "/hello -c 7 --requests 900 --duration 10s --threads 1 --json -o " + dir.string() +
+                          " > /dev/null 2>&1";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_TRUE(v.complete) << v.incomplete_reason;
+  EXPECT_EQ(v.load.kind, "closed");
+  ASSERT_EQ(v.ranks.size(), 3u);
+  const std::int64_t connections[] = {3, 2, 2};
+  std::int64_t sent = 0, completed = 0, succeeded = 0;
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.connections, connections[r.rank]) << "rank " << r.rank;
+    EXPECT_EQ(r.sent, 300) << "rank " << r.rank;  // its third of --requests
+    EXPECT_FALSE(r.lost) << "rank " << r.rank;
+    sent += r.sent;
+    completed += r.completed;
+    succeeded += r.succeeded;
+  }
+  EXPECT_EQ(v.load.connections, 7);
+  EXPECT_EQ(v.sent, sent);
+  EXPECT_EQ(v.completed, completed);
+  EXPECT_EQ(v.succeeded, succeeded);
+  EXPECT_EQ(v.completed, 900);
+  std::filesystem::remove_all(dir);
+}
+
+// The pid of `rank` of the job `mpirun` (pid) started on this host: mpirun's child whose environment
+// says OMPI_COMM_WORLD_RANK=rank; -1 while there is none.
+pid_t mpi_test_rank_pid(pid_t mpirun, int rank) {
+  const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %ld", &state, &ppid) != 2 || ppid != mpirun) continue;
+    std::ifstream env(e.path() / "environ");
+    for (std::string var; std::getline(env, var, '\0');)
+      if (var == want) return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+// A rank stopped mid-run (SIGSTOP) with --rank-timeout 1.5s: rank 0 declares it lost at its
+// deadline, ends the run with what was measured and writes run.json, marked incomplete.
+TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCounts) {
+#ifndef PERFLAB_MPI_BUILD
+  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#endif
+  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-lost-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  // 400/s for 3 s over 2 ranks (200/s each). Rank 1 is stopped once rank 0 merged the first second
+  // (attack.csv has a row: rank 1 sent it), so it goes silent ~1 s in and is lost ~1.5 s later,
+  // before the planned end (no drain timeout added): the run takes the 3 s of rank 0's share.
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 exec mpirun --oversubscribe -np 2 " +
+                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+                          "/hello --rate 400 --duration 3s --threads 1 --rank-timeout 1.5s --json -o " + dir.string() +
+                          " > /dev/null 2>&1";
+  const pid_t mpirun = ::fork();
+  ASSERT_GE(mpirun, 0);
+  if (mpirun == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_t rank1 = -1;
+  int status = -1;
+  {
+    // Whatever happens below, no stopped rank and no mpirun outlive the test.
+    struct mpi_test_reaper {
+      pid_t& rank1;
+      pid_t mpirun;
+      int& status;
+      ~mpi_test_reaper() {
+        if (rank1 > 0) ::kill(rank1, SIGCONT);
+        if (status != -1) return;
+        // mpirun ends the job's ranks on SIGTERM; should it not within 5 s, kill it and rank 1.
+        ::kill(mpirun, SIGTERM);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (::waitpid(mpirun, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (status != -1) return;
+        if (rank1 > 0) ::kill(rank1, SIGKILL);
+        ::kill(mpirun, SIGKILL);
+        ::waitpid(mpirun, &status, 0);
+      }
+    } reaper{rank1, mpirun, status};
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    bool first_second = false;
+    while (!first_second && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (rank1 < 0) rank1 = mpi_test_rank_pid(mpirun, 1);
+      std::ifstream csv(dir / "attack.csv");
+      std::string header, row;
+      first_second = std::getline(csv, header) && std::getline(csv, row) && !row.empty();
+    }
+    ASSERT_TRUE(first_second && rank1 > 0) << "no first second merged (rank 1 pid " << rank1 << "): " << cmd;
+    ASSERT_EQ(::kill(rank1, SIGSTOP), 0);
+    // Bounded: rank 0 gives up on rank 1 at its deadline and MPI_Abort ends the job.
+    while (std::chrono::steady_clock::now() < give_up && ::waitpid(mpirun, &status, WNOHANG) == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_NE(status, -1) << "mpirun still running 20 s in: " << cmd;
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_FALSE(v.complete);
+  EXPECT_NE(v.incomplete_reason.find("rank 1 lost"), std::string::npos) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), 2u);
+  EXPECT_FALSE(v.ranks[0].lost);
+  EXPECT_TRUE(v.ranks[1].lost);
+  // Rank 0 sent its whole share; rank 1 only the seconds it handed over before it stopped (at
+  // least the first, not all three); the merged counts are the sums.
+  EXPECT_EQ(v.ranks[0].sent, 600);
+  EXPECT_GE(v.ranks[1].sent, 200);
+  EXPECT_LT(v.ranks[1].sent, 600);
+  EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent);
+  EXPECT_EQ(v.completed, v.ranks[0].completed + v.ranks[1].completed);
+  EXPECT_GE(v.ranks[0].completed, 570);  // answered within the drain (2 s), even on a busy machine
   std::filesystem::remove_all(dir);
 }
 

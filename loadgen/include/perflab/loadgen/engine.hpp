@@ -105,6 +105,10 @@ struct run_config {
   // others. run_load agrees the start with them, and rank 0 merges their seconds and totals into
   // its own (the config is this rank's share: see rank_share_config). Null: a single process.
   detail::rank_link* link = nullptr;
+  // A distributed run: rank 0 declares another rank lost when nothing came from it for this long
+  // (it sends a second each second; past the measured phase's planned end the drain timeout is
+  // added). Above the 1 s heartbeat period (--rank-timeout, [load] rank_timeout).
+  std::chrono::nanoseconds rank_timeout{std::chrono::seconds(5)};
 };
 
 // Set by SIGINT/SIGTERM handlers (the program installs them); the engine polls it, stops the
