@@ -349,6 +349,9 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   run_config c;
   dist_wire_reader r(bytes);
   const auto truncated = [] { return tl::unexpected(std::string("run configuration: truncated")); };
+  // Every list element takes at least 4 bytes on the wire: a count the rest cannot hold is a
+  // corrupt message, refused before anything is allocated for it.
+  const auto too_many = [&r](std::uint32_t count) { return count > r.rest().size() / 4; };
   for (std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success})
     if (!dist_get_owned(r, *s)) return truncated();
   std::uint8_t flags = 0;
@@ -359,6 +362,7 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   c.verify = (flags & 4) != 0;
   c.retry.exponential = (flags & 8) != 0;
   c.retry.retry_after = (flags & 16) != 0;
+  if (too_many(n)) return truncated();
   c.stages.resize(n);
   for (auto& st : c.stages)
     if (!r.get(st.duration_s) || !r.get(st.target_rate)) return truncated();
@@ -372,18 +376,20 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
     return truncated();
   c.keepalive = static_cast<keepalive_policy>(keepalive);
   c.threads = threads;
+  if (too_many(n)) return truncated();
   c.cpus.resize(n);
   for (int& cpu : c.cpus) {
     if (!r.get(value)) return truncated();
     cpu = value;
   }
-  if (!r.get(n)) return truncated();
+  if (!r.get(n) || too_many(n)) return truncated();
   c.requests.resize(n);
   for (auto& rq : c.requests) {
     std::uint32_t headers = 0;
     if (!dist_get_owned(r, rq.method) || !dist_get_owned(r, rq.path) || !dist_get_owned(r, rq.body) ||
         !r.get(rq.weight) || !r.get(headers))
       return truncated();
+    if (too_many(headers)) return truncated();
     rq.headers.resize(headers);
     for (auto& [k, v] : rq.headers)
       if (!dist_get_owned(r, k) || !dist_get_owned(r, v)) return truncated();
@@ -391,6 +397,7 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   if (!dist_get_owned(r, c.keys.kind) || !r.get(c.keys.keys) || !r.get(c.keys.zipf_s) || !r.get(c.send_lag_bound_us) ||
       !r.get(c.max_error_rate) || !r.get(c.verify_length) || !r.get(c.retry.max) || !r.get(n))
     return truncated();
+  if (too_many(n)) return truncated();
   c.retry.on.resize(n);
   for (int& st : c.retry.on) {
     if (!r.get(value)) return truncated();

@@ -315,6 +315,10 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   }
   void set_write_deadline() { set_deadline(now_ns() + std::chrono::nanoseconds(ctx_.config.send_timeout).count()); }
   void arm_watchdog(std::int64_t at_ns) {
+    if (at_ns >= uring_never_ns) {  // parked (sleep, database, call): no deadline, so no heap entry
+      watchdog_at_ = std::numeric_limits<std::int64_t>::max();  // that would never come due
+      return;
+    }
     watchdog_at_ = at_ns;
     loop_.timers.push({at_ns, weak_from_this(), 0});
   }

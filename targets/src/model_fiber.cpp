@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 
 #include <sys/mman.h>
@@ -74,13 +75,18 @@ struct fiber_signal_stack {
   void* mem = nullptr;
 };
 
+// Once per process: a second fiber server must not save this handler as the "previous" one, or a
+// guard-page fault would reinstall it and fault again forever instead of ending the process.
 void install_fiber_segv_handler() {
-  fiber_page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  struct sigaction sa {};
-  sa.sa_sigaction = on_fiber_segv;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGSEGV, &sa, &fiber_previous_segv);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    fiber_page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    struct sigaction sa {};
+    sa.sa_sigaction = on_fiber_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGSEGV, &sa, &fiber_previous_segv);
+  });
 }
 
 // A fiber's stack: `bytes` rounded up to pages, mapped with one PROT_NONE guard page below it

@@ -241,10 +241,12 @@ void dist_receiver::run() {
   auto& remotes = link_.remotes();
   // Silence is allowed until the measured phase begins (warm-up seconds are not sent). A rank sends
   // a second each second until its planned end; then its drain may take the drain timeout on top
-  // of the deadline (a run without a planned end, --requests alone, allows for it throughout).
+  // of the deadline. The planned end is the phase's own (stages set it, not `duration`); a run
+  // with a request quota may reach it and drain any time, so it allows for the drain throughout.
   const std::int64_t timeout = s_.cfg->rank_timeout.count();
-  const std::int64_t planned_end_ns =
-      s_.cfg->duration.count() > 0 ? s_.measure_start_ns + s_.cfg->duration.count() : s_.measure_start_ns;
+  const std::int64_t planned_end_ns = s_.measure_end_ns == rate_profile::never || s_.cfg->max_requests > 0
+                                          ? s_.measure_start_ns
+                                          : s_.measure_end_ns;
   const std::int64_t with_drain = timeout + s_.cfg->drain_timeout.count();
   for (int r = 1; r <= others; ++r) remotes[static_cast<std::size_t>(r)].last_heard_ns = s_.measure_start_ns;
   int open_ranks = others;

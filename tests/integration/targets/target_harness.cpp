@@ -198,7 +198,13 @@ std::optional<std::string> model_unavailable(const std::string& model) {
   if (auto it = known.find(model); it != known.end()) return it->second;
   auto r = run_command(std::string("'") + PERFLAB_LAB_TARGET + "' --model '" + model + "' --check-model 2>&1");
   if (r.code == 0) return known[model] = std::nullopt;
-  return known[model] = r.out.empty() ? "lab-target --check-model exited " + std::to_string(r.code) : r.out;
+  // Only lab-target's own verdict skips (exit 2 naming why the model cannot run here). Anything
+  // else (a missing shared library, a crash, an option it no longer takes) is a failure, and the
+  // tests then run and fail with the program's own error instead of all reading SKIPPED.
+  if (r.code == 2 && r.out.find("is unavailable") != std::string::npos) return known[model] = r.out;
+  ADD_FAILURE() << "lab-target --model " << model << " --check-model exited " << r.code
+                << " without saying the model is unavailable: " << r.out;
+  return known[model] = std::nullopt;
 }
 
 command_result run_command(const std::string& cmd) {

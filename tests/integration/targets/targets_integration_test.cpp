@@ -183,7 +183,7 @@ TEST_P(TargetModel, SigtermAndSigintFinishInFlightAndExitZero) {
     ASSERT_TRUE(idle.request(get_hello));
     client busy(t.port());
     // Long enough to see it in flight and signal before it ends, on a slow host too.
-    ASSERT_TRUE(busy.send("GET /sleep?ms=1200 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(busy.send("GET /sleep?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n"));
     // The sleep is in flight (the scrape counts itself too).
     ASSERT_TRUE(wait_for_metric(t.port(), "perflab_target_in_flight_requests 2\n"));
     ::kill(t.pid(), sig);
