@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -23,7 +24,22 @@
 namespace perflab::loadgen {
 namespace {
 
-bool mpirun_installed() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+// Why this machine cannot run the distributed tests, or nullopt when it can.
+std::optional<std::string> mpi_skip_reason() {
+#ifndef PERFLAB_MPI_BUILD
+  return "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
+#else
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0)
+    return "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  return std::nullopt;
+#endif
+}
+
+// mpirun as root on this 2-core machine, NP ranks, the loadgen program next.
+std::string mpirun_loadgen(int np) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 exec mpirun --oversubscribe -np " +
+         std::to_string(np) + " " + PERFLAB_LOADGEN_BIN;
+}
 
 // lab-target on 127.0.0.1, a free port; its URL from the line it prints once it accepts.
 class lab_target_process {
@@ -66,17 +82,13 @@ class lab_target_process {
 };
 
 TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount) {
-#ifndef PERFLAB_MPI_BUILD
-  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
-#endif
-  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   lab_target_process target;
   ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   // 1000/s for 1 s split over 2 ranks: each sends exactly its 500 scheduled arrivals.
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
-                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+  const std::string cmd = mpirun_loadgen(2) + " attack " + target.url() +
                           "/hello --rate 1000 --duration 1s --threads 1 --json -o " + dir.string() + " > /dev/null 2>&1";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
@@ -118,17 +130,13 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
 // Closed loop over 3 ranks: -c 7 is 3+2+2 connections, --requests 900 is 300 each, and rank 0's
 // merged counts are the sums of the ranks'.
 TEST(DistributedAttack, ThreeRanksInClosedLoopSplitConnectionsAndRequestsAndRankZeroSumsThem) {
-#ifndef PERFLAB_MPI_BUILD
-  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
-#endif
-  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   lab_target_process target;
   ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-closed-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   // --duration bounds the run should the target stall; the requests end it well before.
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 3 " +
-                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+  const std::string cmd = mpirun_loadgen(3) + " attack " + target.url() +
                           "/hello -c 7 --requests 900 --duration 10s --threads 1 --json -o " + dir.string() +
                           " > /dev/null 2>&1";
   const int status = std::system(cmd.c_str());
@@ -184,10 +192,7 @@ pid_t mpi_test_rank_pid(pid_t mpirun, int rank) {
 // A rank stopped mid-run (SIGSTOP) with --rank-timeout 1.5s: rank 0 declares it lost at its
 // deadline, ends the run with what was measured and writes run.json, marked incomplete.
 TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCounts) {
-#ifndef PERFLAB_MPI_BUILD
-  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
-#endif
-  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   lab_target_process target;
   ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-lost-" + std::to_string(::getpid()));
@@ -195,8 +200,7 @@ TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCou
   // 400/s for 3 s over 2 ranks (200/s each). Rank 1 is stopped once rank 0 merged the first second
   // (attack.csv has a row: rank 1 sent it), so it goes silent ~1 s in and is lost ~1.5 s later,
   // before the planned end (no drain timeout added): the run takes the 3 s of rank 0's share.
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 exec mpirun --oversubscribe -np 2 " +
-                          std::string(PERFLAB_LOADGEN_BIN) + " attack " + target.url() +
+  const std::string cmd = mpirun_loadgen(2) + " attack " + target.url() +
                           "/hello --rate 400 --duration 3s --threads 1 --rank-timeout 1.5s --json -o " + dir.string() +
                           " > /dev/null 2>&1";
   const pid_t mpirun = ::fork();
@@ -265,10 +269,7 @@ TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCou
 }
 
 TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAndReport) {
-#ifndef PERFLAB_MPI_BUILD
-  GTEST_SKIP() << "loadgen built with PERFLAB_MPI=OFF (no libopenmpi-dev): no distributed runs to test";
-#endif
-  if (!mpirun_installed()) GTEST_SKIP() << "mpirun not installed (Debian openmpi-bin): no distributed runs to test";
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-run-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -276,8 +277,7 @@ TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAn
   std::ofstream(dir / "tiny.toml") << "name = \"mpi-tiny\"\n[target]\nmodel = \"reactor\"\nthreads = 1\n"
                                       "[load]\nmodel = \"open\"\nrate = \"1000/s\"\nduration = \"1s\"\n"
                                       "drain_timeout = \"1s\"\nthreads = 1\n[[request]]\npath = \"/hello\"\n";
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
-                          std::string(PERFLAB_LOADGEN_BIN) + " run " + (dir / "tiny.toml").string() + " -o " +
+  const std::string cmd = mpirun_loadgen(2) + " run " + (dir / "tiny.toml").string() + " -o " +
                           (dir / "out").string() + " --target-bin " + PERFLAB_LAB_TARGET_BIN + " > " +
                           (dir / "stdout.txt").string() + " 2>&1";
   const int status = std::system(cmd.c_str());
