@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "engine_curl_worker.hpp"
+#include "verify.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
 
@@ -183,15 +184,24 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
   auto& t = *static_cast<transfer*>(tp);
   const std::int64_t now = now_ns();
   const std::size_t len = size * n;
+  const std::string_view line(data, len);
   // Every response's status line (1xx ones too: the last is the final response's first byte).
-  if (std::string_view(data, len).substr(0, 5) == "HTTP/") t.head_ns = now;
+  if (line.substr(0, 5) == "HTTP/") {
+    t.head_ns = now;
+    t.cached = http::cache_status::none;
+  } else if (t.cached == http::cache_status::none) {
+    t.cached = x_cache_of(line);
+  }
+  if (t.verifying) append_verify_head(t.verify_raw, line);
   t.last_ns = now;  // a response without a body ends with its head
   return len;
 }
 
-std::size_t curl_worker::on_body(char*, std::size_t size, std::size_t n, void* tp) {
-  static_cast<transfer*>(tp)->last_ns = now_ns();
-  return size * n;  // the body is not kept
+std::size_t curl_worker::on_body(char* data, std::size_t size, std::size_t n, void* tp) {
+  auto& t = *static_cast<transfer*>(tp);
+  t.last_ns = now_ns();
+  if (t.verifying) t.verify_raw.append(data, size * n);  // kept only for --verify
+  return size * n;
 }
 
 void curl_worker::check_done() {
@@ -250,24 +260,48 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   const std::int64_t now = now_ns();
   advance(now);
   const std::size_t i = s_.mix->pick_index(rng_);
+  const rendered_request rendered = s_.mix->at(i);
+  // A request with `{uuid}`s goes out from the handle's own copy, with a fresh UUID per logical
+  // request. The copy is made when the handle's request changes (a mix of several such requests
+  // or keys makes one per change; a single one, once).
+  curl_stamped_request* own = nullptr;
+  bool copy_failed = false;
+  if (!rendered.uuids.empty()) {
+    if (t.stamped_index != i || !t.stamped) {
+      t.stamped = std::make_unique<curl_stamped_request>();
+      t.stamped_index = i;
+      if (!s_.curl->stamped_copy(rendered, *t.stamped)) t.stamped.reset();
+    }
+    own = t.stamped.get();
+    copy_failed = own == nullptr;
+    if (own) {
+      own->stamp(rng_);
+      t.req = static_cast<std::size_t>(-1);  // the options below point at the copy
+    }
+  }
   if (i != t.req) {  // options change only when the request does
-    const curl_request& r = (*s_.curl)[i];
+    const curl_request& r = own ? own->req : (*s_.curl)[i];
     curl_easy_setopt(t.easy, CURLOPT_URL, r.url.c_str());
     curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, r.headers);
     if (!r.body.empty()) {
       curl_easy_setopt(t.easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
       curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, r.body.data());
-    } else if (t.req != static_cast<std::size_t>(-1) && !(*s_.curl)[t.req].body.empty()) {
+      t.body_set = true;
+    } else if (t.body_set) {
       curl_easy_setopt(t.easy, CURLOPT_HTTPGET, 1L);  // back to no body
+      t.body_set = false;
     }
     curl_easy_setopt(t.easy, CURLOPT_NOBODY, r.head ? 1L : 0L);
     curl_easy_setopt(t.easy, CURLOPT_CUSTOMREQUEST, r.method.empty() || r.head ? nullptr : r.method.c_str());
-    t.req = i;
+    t.req = own ? static_cast<std::size_t>(-1) : i;
   }
   t.intended_ns = intended == 0 ? now : intended;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = 0;
+  t.cached = http::cache_status::none;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
+  t.verifying = cfg_.verify && t.measured;
+  t.verify_raw.clear();
   if (t.measured) {
     const std::int64_t bytes = (*s_.curl)[i].bytes_out;
     for (sample_set* set : {&totals_, interval_.get()}) {
@@ -277,7 +311,7 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   }
   t.busy = true;
   ++in_flight_;
-  if (curl_multi_add_handle(multi_, t.easy) != CURLM_OK) on_done(t, CURLE_OUT_OF_MEMORY);
+  if (copy_failed || curl_multi_add_handle(multi_, t.easy) != CURLM_OK) on_done(t, CURLE_OUT_OF_MEMORY);
 }
 
 void curl_worker::on_done(transfer& t, CURLcode code) {
@@ -314,7 +348,9 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &start_transfer);
       response_outcome r;
       r.status = static_cast<int>(status);
-      r.ok = s_.success.contains(r.status);
+      r.verified = !t.verifying || verify_response(t.verify_raw, cfg_.verify_length);
+      r.ok = s_.success.contains(r.status) && r.verified;
+      r.cached = t.cached;
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;
       r.write_ns = write_ns;

@@ -11,6 +11,7 @@
 #include <tl/expected.hpp>
 
 #include "engine_internal.hpp"
+#include "perflab/core/http.hpp"
 #include "perflab/loadgen/request_mix.hpp"
 
 namespace perflab::loadgen::detail {
@@ -39,20 +40,51 @@ struct curl_request {
   std::int64_t bytes_out = 0;     // the request's HTTP/1.1 bytes as rendered (what bytes_out counts)
 };
 
+// A request with `{uuid}`s, owned by one easy handle: its own copy of the URL, fields and body,
+// and where each UUID lies in them, so a fresh one is written in place per logical request (no
+// allocation per request; libcurl copies the URL itself).
+struct curl_stamped_request {
+  curl_request req;
+  std::vector<char*> uuids;  // 36 bytes each, in req.url, a field of req.headers or req.body
+  curl_stamped_request() = default;
+  curl_stamped_request(const curl_stamped_request&) = delete;
+  curl_stamped_request& operator=(const curl_stamped_request&) = delete;
+  ~curl_stamped_request() { curl_slist_free_all(req.headers); }
+  void stamp(rng& g) noexcept {
+    for (char* p : uuids) write_uuid(p, g);
+  }
+};
+
 class curl_requests {
  public:
   static tl::expected<curl_requests, std::string> build(const request_mix& mix, const parsed_url& url);
   curl_requests() = default;
-  curl_requests(curl_requests&& o) noexcept : reqs_(std::move(o.reqs_)) { o.reqs_.clear(); }
+  curl_requests(curl_requests&& o) noexcept : reqs_(std::move(o.reqs_)), base_(std::move(o.base_)) {
+    o.reqs_.clear();
+  }
   curl_requests& operator=(curl_requests&&) = delete;
   curl_requests(const curl_requests&) = delete;
   ~curl_requests();
 
   const curl_request& operator[](std::size_t i) const noexcept { return reqs_[i]; }
   std::size_t size() const noexcept { return reqs_.size(); }
+  // An easy handle's own copy of request r (rendered by the mix, with `{uuid}`s), made once per
+  // handle and request before its first use.
+  tl::expected<void, std::string> stamped_copy(const rendered_request& r, curl_stamped_request& out) const;
 
  private:
   std::vector<curl_request> reqs_;
+  std::string base_;  // scheme://host:port
 };
+
+// The final response's X-Cache (its first word: HIT, MISS, STALE), from one header line as
+// libcurl's header callback gives it; none for another line. Read like the Asio engine's parser.
+http::cache_status x_cache_of(std::string_view line) noexcept;
+
+// --verify: appends a header line libcurl delivered to the response as verify_response() reads
+// it. libcurl hands the body over without its chunk framing, so Transfer-Encoding is left out
+// (the body is then read to its end, as if framed by the close); a status line starts afresh
+// (an interim 1xx response is not the one verified).
+void append_verify_head(std::string& raw, std::string_view line);
 
 }  // namespace perflab::loadgen::detail

@@ -1,6 +1,7 @@
 // The curl engine's set-up (see engine_curl.hpp): engine choice, supported options, the request
 // table and the error classes. No event loop here.
 #include "engine_curl.hpp"
+#include "perflab/core/text.hpp"
 
 #include <cerrno>
 #include <mutex>
@@ -21,14 +22,12 @@ tl::expected<std::string, std::string> choose_engine(const run_config& cfg, cons
   return cfg.engine;
 }
 
-tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& mix) {
+tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& /*mix*/) {
   const auto no = [](std::string_view what) {
     return tl::unexpected(fmt::format("{} is not supported by the curl engine yet (use engine asio)", what));
   };
   if (cfg.retry.enabled()) return no("retry");
-  if (cfg.verify) return no("verify");
   if (cfg.keepalive == keepalive_policy::max_requests) return no("max requests per connection");
-  if (mix.max_uuid_request_bytes() > 0) return no("{uuid} in a request");
   if (cfg.max_streams < 1) return tl::unexpected(fmt::format("max streams {} must be >= 1", cfg.max_streams));
   return {};
 }
@@ -66,15 +65,11 @@ err curl_error_class(CURLcode code, long os_errno, bool written) noexcept {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
-}
-
 // Splits the HTTP/1.1 bytes request_mix rendered: "METHOD TARGET HTTP/1.1", fields, body.
-bool to_curl(std::string_view bytes, bool head, const std::string& base, curl_request& out) {
+// uuid_at (when not null): the byte offsets of r's `{uuid}`s become pointers into out's copies.
+bool to_curl(const rendered_request& r, const std::string& base, curl_request& out,
+             std::vector<char*>* uuid_at) {
+  const std::string_view bytes = r.bytes;
   const auto line_end = bytes.find("\r\n");
   const auto head_end = bytes.find("\r\n\r\n");
   if (line_end == std::string_view::npos || head_end == std::string_view::npos) return false;
@@ -84,22 +79,34 @@ bool to_curl(std::string_view bytes, bool head, const std::string& base, curl_re
   const std::string_view method = line.substr(0, sp1);
   out.url = base + std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
   if (method != "GET") out.method = std::string(method);
-  out.head = head;
+  out.head = r.head;
   out.body = std::string(bytes.substr(head_end + 4));
   out.bytes_out = static_cast<std::int64_t>(bytes.size());
-  std::string_view fields = bytes.substr(line_end + 2, head_end - line_end - 2 + 2);
-  while (!fields.empty()) {
-    const auto end = fields.find("\r\n");
-    const std::string_view field = fields.substr(0, end);
-    fields.remove_prefix(end == std::string_view::npos ? fields.size() : end + 2);
+  // Where each `{uuid}` went: [from, to) of the request's bytes copied to `at`.
+  const auto map_uuids = [&](std::size_t from, std::size_t to, char* at) {
+    if (uuid_at == nullptr) return;
+    for (const auto u : r.uuids)
+      if (u >= from && u + 36 <= to) uuid_at->push_back(at + (u - from));
+  };
+  map_uuids(sp1 + 1, sp2, out.url.data() + base.size());
+  map_uuids(head_end + 4, bytes.size(), out.body.data());
+  std::size_t pos = line_end + 2;
+  while (pos < head_end + 2) {
+    const auto end = bytes.find("\r\n", pos);
+    const std::string_view field = bytes.substr(pos, end - pos);
     const std::string_view name = field.substr(0, field.find(':'));
+    const std::size_t from = pos;
+    pos = end + 2;
     // libcurl writes these itself (Host from the URL, :authority in HTTP/2; the length from the body).
     if (iequals(name, "Host") || iequals(name, "Content-Length") || iequals(name, "Connection")) continue;
     curl_slist* grown = curl_slist_append(out.headers, std::string(field).c_str());
     if (!grown) return false;
     out.headers = grown;
+    curl_slist* last = grown;
+    while (last->next) last = last->next;
+    map_uuids(from, from + field.size(), last->data);
   }
-  return true;
+  return uuid_at == nullptr || uuid_at->size() == r.uuids.size();
 }
 
 }  // namespace
@@ -112,17 +119,50 @@ tl::expected<curl_requests, std::string> curl_requests::build(const request_mix&
   const std::string base = fmt::format("{}://{}{}{}:{}", url.tls ? "https" : "http", v6 ? "[" : "", url.host,
                                        v6 ? "]" : "", url.port);
   curl_requests out;
+  out.base_ = base;
   out.reqs_.resize(mix.size());
   for (std::size_t i = 0; i < mix.size(); ++i) {
     const rendered_request r = mix.at(i);
-    if (!to_curl(r.bytes, r.head, base, out.reqs_[i]))
+    if (!to_curl(r, base, out.reqs_[i], nullptr))
       return tl::unexpected(fmt::format("request {} of the mix cannot be given to libcurl", i));
+    // Every `{uuid}` must land where libcurl sends it (not in a field libcurl writes itself).
+    if (curl_stamped_request trial; !r.uuids.empty() && !to_curl(r, base, trial.req, &trial.uuids))
+      return tl::unexpected(fmt::format("request {} of the mix: a {{uuid}} may stand only in the path, the "
+                                        "body or a field other than Host, Content-Length and Connection", i));
   }
   return out;
 }
 
 curl_requests::~curl_requests() {
   for (auto& r : reqs_) curl_slist_free_all(r.headers);
+}
+
+tl::expected<void, std::string> curl_requests::stamped_copy(const rendered_request& r,
+                                                           curl_stamped_request& out) const {
+  if (!to_curl(r, base_, out.req, &out.uuids))
+    return tl::unexpected(std::string("a request with {uuid} cannot be given to libcurl"));
+  return {};
+}
+
+http::cache_status x_cache_of(std::string_view line) noexcept {
+  constexpr std::string_view name = "x-cache:";
+  if (line.size() < name.size() || !iequals(line.substr(0, name.size()), name)) return http::cache_status::none;
+  std::string_view v = line.substr(name.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  const auto end = v.find_first_of(" \t\r\n,;");
+  const std::string_view word = v.substr(0, end);
+  if (word.empty()) return http::cache_status::none;
+  return iequals(word, "hit") ? http::cache_status::hit
+         : iequals(word, "miss") ? http::cache_status::miss
+         : iequals(word, "stale") ? http::cache_status::stale
+                                  : http::cache_status::other;
+}
+
+void append_verify_head(std::string& raw, std::string_view line) {
+  if (line.substr(0, 5) == "HTTP/") raw.clear();
+  constexpr std::string_view te = "transfer-encoding:";
+  if (line.size() >= te.size() && iequals(line.substr(0, te.size()), te)) return;
+  raw.append(line);
 }
 
 }  // namespace perflab::loadgen::detail

@@ -1,4 +1,5 @@
 #include "engine_curl.hpp"
+#include "verify.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -92,11 +93,93 @@ TEST(CurlSupport, WhatTheCurlEngineDoesNotDoYetIsRefusedByName) {
   ASSERT_TRUE(mix);
   run_config cfg;
   EXPECT_TRUE(check_curl_support(cfg, *mix));
-  cfg.verify = true;
-  EXPECT_NE(check_curl_support(cfg, *mix).error().find("verify"), std::string::npos);
+  cfg.verify = true;  // supported since: the body is kept for verify_response
+  EXPECT_TRUE(check_curl_support(cfg, *mix));
   cfg.verify = false;
   cfg.keepalive = keepalive_policy::max_requests;
   EXPECT_NE(check_curl_support(cfg, *mix).error().find("max requests per connection"), std::string::npos);
+}
+
+TEST(CurlRequests, EachUuidIsStampedInPlaceWhereLibcurlSendsIt) {
+  const auto url = parse_url("http://127.0.0.1:8080");
+  ASSERT_TRUE(url);
+  request_spec post;
+  post.method = "POST";
+  post.path = "/orders/{uuid}";
+  post.headers = {{"Idempotency-Key", "{uuid}"}, {"X-Trace", "t-{uuid}"}};
+  post.body = R"({"id":"{uuid}"})";
+  auto mix = request_mix::build(*url, {post}, {});
+  ASSERT_TRUE(mix) << mix.error();
+  auto table = curl_requests::build(*mix, *url);
+  ASSERT_TRUE(table) << table.error();
+  curl_stamped_request own;
+  ASSERT_TRUE(table->stamped_copy(mix->at(0), own));
+  ASSERT_EQ(own.uuids.size(), 4u);  // path, two fields, body
+  rng g(7);
+  own.stamp(g);
+  const std::string tmpl = "00000000-0000-4000-8000-000000000000";
+  ASSERT_EQ(own.req.url.size(), std::string("http://127.0.0.1:8080/orders/").size() + 36);
+  const std::string in_url = own.req.url.substr(own.req.url.size() - 36);
+  EXPECT_NE(in_url, tmpl);
+  EXPECT_EQ(in_url[8], '-');
+  EXPECT_EQ(in_url[14], '4');  // version 4
+  const std::string key = own.req.headers->data, trace = own.req.headers->next->data;
+  EXPECT_EQ(key.substr(0, 17), "Idempotency-Key: ");
+  EXPECT_EQ(trace.substr(0, 11), "X-Trace: t-");
+  const std::string body_uuid = own.req.body.substr(7, 36);
+  EXPECT_EQ(own.req.body.substr(0, 7), R"({"id":")");
+  EXPECT_EQ(own.req.body.substr(43), R"("})");
+  // Four UUIDs, all distinct, none the template; the shared table keeps the template.
+  const std::string all[] = {in_url, key.substr(17), trace.substr(11), body_uuid};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(all[i].size(), 36u);
+    EXPECT_NE(all[i], tmpl);
+    for (std::size_t j = i + 1; j < 4; ++j) EXPECT_NE(all[i], all[j]);
+  }
+  EXPECT_EQ((*table)[0].url.substr((*table)[0].url.size() - 36), tmpl);
+  own.stamp(g);  // the next logical request: a new one in the same place
+  EXPECT_NE(own.req.url.substr(own.req.url.size() - 36), in_url);
+}
+
+TEST(CurlRequests, AUuidWhereLibcurlWritesTheFieldItselfIsRefusedBeforeTheRun) {
+  const auto url = parse_url("http://127.0.0.1:8080");
+  request_spec get;
+  get.headers = {{"Connection", "{uuid}"}};  // libcurl writes Connection: the UUID would never go out
+  auto mix = request_mix::build(*url, {get}, {});
+  ASSERT_TRUE(mix) << mix.error();
+  auto table = curl_requests::build(*mix, *url);
+  ASSERT_FALSE(table);
+  EXPECT_NE(table.error().find("{uuid} may stand only"), std::string::npos) << table.error();
+}
+
+TEST(CurlHeaders, XCacheIsTheFirstWordOfTheField) {
+  using http::cache_status;
+  EXPECT_EQ(x_cache_of("X-Cache: HIT\r\n"), cache_status::hit);
+  EXPECT_EQ(x_cache_of("x-cache:miss\r\n"), cache_status::miss);
+  EXPECT_EQ(x_cache_of("X-CACHE: STALE\r\n"), cache_status::stale);
+  EXPECT_EQ(x_cache_of("X-Cache: HIT from squid.local\r\n"), cache_status::hit);
+  EXPECT_EQ(x_cache_of("X-Cache: BYPASS\r\n"), cache_status::other);
+  EXPECT_EQ(x_cache_of("X-Cache-Lookup: HIT\r\n"), cache_status::none);  // another field
+  EXPECT_EQ(x_cache_of("Content-Type: text/plain\r\n"), cache_status::none);
+  EXPECT_EQ(x_cache_of("HTTP/1.1 200 OK\r\n"), cache_status::none);
+}
+
+TEST(CurlHeaders, VerifyReadsTheFinalResponseWithoutChunkFraming) {
+  std::string raw;
+  // libcurl delivers an interim 100, then the final head (chunked) and the body unframed.
+  for (const char* line : {"HTTP/1.1 100 Continue\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
+                           "Transfer-Encoding: chunked\r\n", "Content-Type: text/plain\r\n", "\r\n"})
+    append_verify_head(raw, line);
+  raw += "Hello, World!";
+  EXPECT_EQ(raw.find("100 Continue"), std::string::npos);
+  EXPECT_EQ(raw.find("chunked"), std::string::npos);
+  EXPECT_TRUE(verify_response(raw, 13));
+  EXPECT_FALSE(verify_response(raw, 12));  // --verify-length counts the decoded body
+  // A body that claims gzip and is not: refused.
+  std::string bad;
+  for (const char* line : {"HTTP/2 200\r\n", "content-encoding: gzip\r\n", "\r\n"}) append_verify_head(bad, line);
+  bad += "not gzip";
+  EXPECT_FALSE(verify_response(bad, -1));
 }
 
 // A loopback port bound and closed again: nothing listens there, connects are refused.

@@ -51,12 +51,18 @@ struct transfer {
   bool busy = false;               // added to the multi handle
   bool measured = false;           // the request in flight is recorded
   bool carried = false;            // ...because it was unanswered when the measured phase began
+  bool body_set = false;           // CURLOPT_POSTFIELDS is set (the request has a body)
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
   std::int64_t write_ns = 0;       // the request about to go out on its connection (0: not yet)
   std::int64_t head_ns = 0;        // the latest status line: the final response's first byte
   std::int64_t last_ns = 0;        // the latest response bytes (head or body)
+  http::cache_status cached = http::cache_status::none;  // the final response's X-Cache
+  bool verifying = false;          // --verify on a measured request: the response is kept
+  std::string verify_raw;          // ...here, as verify_response() reads it
+  std::unique_ptr<curl_stamped_request> stamped;  // its own copy of a request with `{uuid}`s
+  std::size_t stamped_index = 0;   // ...which request of the mix it is
 };
 
 // A socket libcurl asked us to watch. The descriptor does not own the socket: it stays

@@ -247,23 +247,24 @@ rendered_request request_mix::at(std::size_t i) const noexcept {
           std::span<const std::uint32_t>(uuid_offsets_).subspan(e.uuid_first, e.uuid_count)};
 }
 
+void write_uuid(char* p, rng& g) noexcept {
+  static constexpr char hex[] = "0123456789abcdef";
+  const std::uint64_t hi = g.next(), lo = g.next();
+  int nibble = 0;
+  for (int i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;  // the dashes of the template stay
+    const std::uint64_t word = nibble < 16 ? hi : lo;
+    p[i] = hex[(word >> (4 * (nibble % 16))) & 0xf];
+    ++nibble;
+  }
+  p[14] = '4';                          // version 4 (random)
+  p[19] = hex[8 | ((lo >> 62) & 0x3)];  // variant 10xx
+}
+
 void stamp_uuids(rendered_request& r, std::string& buf, rng& g) noexcept {
   if (r.uuids.empty()) return;
-  static constexpr char hex[] = "0123456789abcdef";
   buf.assign(r.bytes);  // within the reserved capacity: no allocation
-  for (const auto at : r.uuids) {
-    char* p = buf.data() + at;
-    const std::uint64_t hi = g.next(), lo = g.next();
-    int nibble = 0;
-    for (int i = 0; i < 36; ++i) {
-      if (i == 8 || i == 13 || i == 18 || i == 23) continue;  // the dashes of the template stay
-      const std::uint64_t word = nibble < 16 ? hi : lo;
-      p[i] = hex[(word >> (4 * (nibble % 16))) & 0xf];
-      ++nibble;
-    }
-    p[14] = '4';                                            // version 4 (random)
-    p[19] = hex[8 | ((lo >> 62) & 0x3)];                    // variant 10xx
-  }
+  for (const auto at : r.uuids) write_uuid(buf.data() + at, g);
   r.bytes = buf;
 }
 

@@ -64,6 +64,40 @@ TEST_F(Runner, BothEnginesMeasureTheSameGoodputAndMedianAgainstTheSameServer) {
       << " us";
 }
 
+// X-Cache counted by both engines: 10 keys through a read-through LRU, 200 requests each; every
+// response is a HIT or a MISS, and a key misses at most once per client (each variant starts its
+// own target).
+const char* k_xcache = R"(name = "engine-xcache"
+[target]
+model = "reactor"
+cache = "lru"
+[load]
+model = "closed"
+connections = 2
+max_requests = 200
+[keys]
+count = 10
+[[request]]
+path = "/cache/{key}"
+[matrix]
+"load.engine" = ["asio", "curl"]
+)";
+
+TEST_F(Runner, BothEnginesCountXCacheHitsAndMisses) {
+  auto r = loadgen_run(write("xcache.toml", k_xcache));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto result = perflab::result::read_run_json(run_dir() / "run.json");
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_EQ(result->variants.size(), 2u);
+  for (const auto& v : result->variants) {
+    EXPECT_EQ(v.completed, 200) << v.load.engine;
+    EXPECT_EQ(v.cache.hit + v.cache.miss, v.completed) << v.load.engine;
+    EXPECT_GE(v.cache.miss, 1) << v.load.engine;
+    // A key misses until its origin call is stored: once per client at most, with 2 clients.
+    EXPECT_LE(v.cache.miss, 10 * 2) << v.load.engine;
+  }
+}
+
 class Https : public Runner {
  protected:
   void SetUp() override {
@@ -99,11 +133,12 @@ class Https : public Runner {
 };
 
 TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) {
-  // HTTP/2 over TLS (ALPN), a fixed rate with a cap of 4 connections: every response a success.
+  // HTTP/2 over TLS (ALPN), a fixed rate with a cap of 4 connections: every response a success,
+  // its 13-byte body checked (--verify).
   // The first requests wait for the TLS handshakes: a send lag bound for a busy machine (tested
   // here: protocol and counts, not speed).
   auto v = attack("--http2 --cacert " + quote(cert_) + " --rate 200/s --connections 4 --duration 500ms "
-                  "--send-lag-bound 250ms", 0);
+                  "--send-lag-bound 250ms --verify --verify-length 13", 0);
   EXPECT_EQ(v.load.engine, "curl");
   EXPECT_EQ(v.load.http, "2");
   EXPECT_NEAR(static_cast<double>(v.succeeded), 100, 10);
@@ -120,6 +155,10 @@ TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) 
   EXPECT_EQ(ok.load.http, "1.1");
   EXPECT_EQ(ok.succeeded, 5);
   EXPECT_GE(ok.tls_handshake.count, 1);
+  // --verify on the curl engine: a body of another length than expected is an error per response.
+  auto wrong = attack("--insecure --connections 1 --requests 5 --verify --verify-length 12", 7);
+  EXPECT_EQ(wrong.errors.verify_failed, 5);
+  EXPECT_EQ(wrong.succeeded, 0);
 }
 
 }  // namespace

@@ -42,6 +42,8 @@ struct rendered_request {
 // offsets; r then points at buf. Does not allocate while buf's capacity holds the request
 // (request_mix::max_uuid_request_bytes). A request without `{uuid}` is left as it is.
 void stamp_uuids(rendered_request& r, std::string& buf, rng& g) noexcept;
+// Writes one fresh UUID (version 4, from g) over the 36 bytes at p (a rendered `{uuid}`).
+void write_uuid(char* p, rng& g) noexcept;
 
 // RFC 9110 section 9.2.2: methods whose repetition has the same effect as one request. Method
 // names are case-sensitive, so "get" is not GET.
