@@ -25,6 +25,7 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed, s.rank, s.ranks),
       rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
       quota_(quota),
+      backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
       interval_(std::make_unique<sample_set>()) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
@@ -189,8 +190,10 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
   if (line.substr(0, 5) == "HTTP/") {
     t.head_ns = now;
     t.cached = http::cache_status::none;
-  } else if (t.cached == http::cache_status::none) {
-    t.cached = x_cache_of(line);
+    t.retry_after_s = -1;
+  } else {
+    if (t.cached == http::cache_status::none) t.cached = x_cache_of(line);
+    if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
   }
   if (t.verifying) append_verify_head(t.verify_raw, line);
   t.last_ns = now;  // a response without a body ends with its head
@@ -222,7 +225,8 @@ transfer* curl_worker::free_slot() {
     free_.pop_back();
     return t;
   }
-  if (slots_.size() >= max_slots_) return nullptr;
+  // A slot waiting out a retry's backoff holds no connection (libcurl's cap still holds).
+  if (slots_.size() >= max_slots_ + static_cast<std::size_t>(retry_waiting_)) return nullptr;
   transfer& t = slots_.emplace_back(ioc_);
   t.easy = curl_easy_init();
   CURL* e = t.easy;
@@ -297,21 +301,51 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   }
   t.intended_ns = intended == 0 ? now : intended;
   t.add_ns = now;
-  t.write_ns = t.head_ns = t.last_ns = 0;
+  t.write_ns = t.head_ns = t.last_ns = t.first_write_ns = 0;
   t.cached = http::cache_status::none;
+  t.idempotent = rendered.idempotent;
+  t.policy_retries = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
   t.verifying = cfg_.verify && t.measured;
   t.verify_raw.clear();
+  t.bytes_out = (*s_.curl)[i].bytes_out;
   if (t.measured) {
-    const std::int64_t bytes = (*s_.curl)[i].bytes_out;
     for (sample_set* set : {&totals_, interval_.get()}) {
       ++set->sent;
-      set->bytes_out += bytes;
+      set->bytes_out += t.bytes_out;
     }
   }
-  t.busy = true;
   ++in_flight_;
-  if (copy_failed || curl_multi_add_handle(multi_, t.easy) != CURLM_OK) on_done(t, CURLE_OUT_OF_MEMORY);
+  if (copy_failed) {
+    t.busy = true;
+    on_done(t, CURLE_OUT_OF_MEMORY);
+    return;
+  }
+  add(t);
+}
+
+void curl_worker::add(transfer& t) {
+  t.busy = true;
+  if (curl_multi_add_handle(multi_, t.easy) != CURLM_OK) on_done(t, CURLE_OUT_OF_MEMORY);
+}
+
+// [load] retry: the request again after its backoff, on whichever connection libcurl gives it;
+// it keeps its intended time (corrected latency spans every attempt) and, with `{uuid}`, its key.
+void curl_worker::resend(transfer& t) {
+  t.retry_wait = false;
+  --retry_waiting_;
+  const std::int64_t now = now_ns();
+  advance(now);
+  t.add_ns = now;
+  t.write_ns = t.head_ns = t.last_ns = 0;
+  t.cached = http::cache_status::none;
+  t.verify_raw.clear();
+  if (t.measured)
+    for (sample_set* set : {&totals_, interval_.get()}) {
+      ++set->client_retries;
+      set->bytes_out += t.bytes_out;
+    }
+  add(t);
 }
 
 void curl_worker::on_done(transfer& t, CURLcode code) {
@@ -329,6 +363,15 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   // The write (connect and TLS before it, as the Asio worker's write follows its connect).
   const bool written = t.write_ns != 0;
   const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
+  if (code == CURLE_OK) {
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(t.easy, CURLINFO_HEADER_SIZE, &head_bytes);
+    curl_easy_getinfo(t.easy, CURLINFO_SIZE_DOWNLOAD_T, &size_down);
+  }
+  // [load] retry: an idempotent request answered with a retried status goes again after its
+  // backoff (as the Asio worker: its answer so far is no final one).
+  const bool again = code == CURLE_OK && cfg_.retry.enabled() && phase_ != phase::done &&
+                     should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries);
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
   } else {
@@ -339,12 +382,11 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         ++set->connections_opened;
       }
     }
-    if (s_.open && written)
+    if (s_.open && written && t.policy_retries == 0)  // the first attempt's (a retry's is no send lag)
       for (sample_set* set : {&totals_, interval_.get()}) set->send_lag.record(write_ns - t.intended_ns);
-    if (code == CURLE_OK) {
-      curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
-      curl_easy_getinfo(t.easy, CURLINFO_HEADER_SIZE, &head_bytes);
-      curl_easy_getinfo(t.easy, CURLINFO_SIZE_DOWNLOAD_T, &size_down);
+    if (code == CURLE_OK && again) {  // no final answer yet: its bytes count, its status not
+      for (sample_set* set : {&totals_, interval_.get()}) set->bytes_in += head_bytes + size_down;
+    } else if (code == CURLE_OK) {
       curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &start_transfer);
       response_outcome r;
       r.status = static_cast<int>(status);
@@ -353,12 +395,16 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       r.cached = t.cached;
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;
-      r.write_ns = write_ns;
+      r.write_ns = t.first_write_ns != 0 ? t.first_write_ns : write_ns;
       r.first_byte_ns = t.head_ns != 0 ? t.head_ns : now;
       r.last_byte_ns = t.last_ns != 0 ? t.last_ns : now;
       for (sample_set* set : {&totals_, interval_.get()}) {
         record_response(*set, r);
         set->curl_start_transfer.record(start_transfer * 1000);
+        if (t.policy_retries > 0) {
+          if (r.ok) ++set->retried_succeeded;
+          else if (cfg_.retry.retries_status(r.status)) ++set->retries_exhausted;
+        }
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
     } else {
@@ -372,6 +418,21 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     }
+  }
+  if (again) {
+    if (t.first_write_ns == 0) t.first_write_ns = write_ns;
+    ++t.policy_retries;
+    const auto delay = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(t.policy_retries), t.retry_after_s);
+    t.retry_wait = true;
+    ++retry_waiting_;
+    ++in_flight_;  // still unanswered
+    t.timer.expires_after(delay);
+    t.timer.async_wait([this, &t](const error_code& ec) {
+      if (!ec && phase_ != phase::done) resend(t);
+    });
+    if (s_.open && !pending_.empty())  // its slot no longer counts: a queued arrival may start
+      if (transfer* next = free_slot()) start(*next, pending_.pop());
+    return;
   }
   t.measured = t.carried = false;
   next_for(t, code == CURLE_COULDNT_CONNECT || (code == CURLE_OPERATION_TIMEDOUT && !written));
@@ -480,7 +541,7 @@ void curl_worker::advance(std::int64_t t) {
 void curl_worker::enter_measured() {
   phase_ = phase::measured;
   for (auto& t : slots_)
-    if (t.busy && !t.measured) {
+    if ((t.busy || t.retry_wait) && !t.measured) {
       t.measured = t.carried = true;
       ++totals_.carried_in;
     }
@@ -493,7 +554,7 @@ void curl_worker::close_interval(std::int64_t end) {
   const bool last_measured = interval_index_ + 1 >= s_.intervals || end < s_.interval_end(interval_index_);
   if (last_measured) {
     std::int64_t n = static_cast<std::int64_t>(pending_.count_before(s_.measure_start_ns));
-    for (const auto& t : slots_) n += t.busy && t.carried ? 1 : 0;
+    for (const auto& t : slots_) n += (t.busy || t.retry_wait) && t.carried ? 1 : 0;
     totals_.stalled = n;
   }
   hand_off(end, false, last_measured ? s_.intervals : interval_index_ + 1);
@@ -501,7 +562,7 @@ void curl_worker::close_interval(std::int64_t end) {
 
 std::int64_t curl_worker::outstanding_since_before(std::int64_t t) const noexcept {
   std::int64_t n = static_cast<std::int64_t>(pending_.count_before(t));
-  for (const auto& x : slots_) n += x.busy && x.intended_ns < t ? 1 : 0;
+  for (const auto& x : slots_) n += (x.busy || x.retry_wait) && x.intended_ns < t ? 1 : 0;
   return n;
 }
 
@@ -571,7 +632,8 @@ void curl_worker::begin_drain(bool interrupted) {
       for (sample_set* set : {&totals_, interval_.get()}) record_unsent(*set, next_due_, now);
     next_due_ = due_abs(schedule_.next());
   }
-  for (auto& t : slots_) t.timer.cancel();
+  for (auto& t : slots_)
+    if (!t.retry_wait) t.timer.cancel();  // a retry in its backoff still goes (the drain waits for it)
 }
 
 bool curl_worker::maybe_finish(std::int64_t now) {
@@ -580,6 +642,18 @@ bool curl_worker::maybe_finish(std::int64_t now) {
   phase_ = phase::done;
   // Unanswered at the drain deadline: counted, and recorded as lower bounds of their latency.
   for (auto& t : slots_) {
+    if (t.retry_wait) {  // waiting out a retry's backoff: unanswered too
+      t.retry_wait = false;
+      t.timer.cancel();
+      --retry_waiting_;
+      --in_flight_;
+      if (t.measured)
+        for (sample_set* set : {&totals_, interval_.get()}) {
+          ++set->abandoned;
+          record_given_up(*set, t.intended_ns, t.first_write_ns, now, now);
+        }
+      continue;
+    }
     if (!t.busy) continue;
     if (t.measured)
       for (sample_set* set : {&totals_, interval_.get()}) {

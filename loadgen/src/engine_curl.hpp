@@ -81,6 +81,10 @@ class curl_requests {
 // libcurl's header callback gives it; none for another line. Read like the Asio engine's parser.
 http::cache_status x_cache_of(std::string_view line) noexcept;
 
+// A Retry-After field's delay-seconds (RFC 9110 10.2.3) from one header line; -1 for another
+// line, an HTTP-date or a value out of range. Read like the Asio engine's parser.
+std::int64_t retry_after_of(std::string_view line) noexcept;
+
 // --verify: appends a header line libcurl delivered to the response as verify_response() reads
 // it. libcurl hands the body over without its chunk framing, so Transfer-Encoding is left out
 // (the body is then read to its end, as if framed by the close); a status line starts afresh

@@ -26,7 +26,6 @@ tl::expected<void, std::string> check_curl_support(const run_config& cfg, const 
   const auto no = [](std::string_view what) {
     return tl::unexpected(fmt::format("{} is not supported by the curl engine yet (use engine asio)", what));
   };
-  if (cfg.retry.enabled()) return no("retry");
   if (cfg.keepalive == keepalive_policy::max_requests) return no("max requests per connection");
   if (cfg.max_streams < 1) return tl::unexpected(fmt::format("max streams {} must be >= 1", cfg.max_streams));
   return {};
@@ -156,6 +155,19 @@ http::cache_status x_cache_of(std::string_view line) noexcept {
          : iequals(word, "miss") ? http::cache_status::miss
          : iequals(word, "stale") ? http::cache_status::stale
                                   : http::cache_status::other;
+}
+
+std::int64_t retry_after_of(std::string_view line) noexcept {
+  constexpr std::string_view name = "retry-after:";
+  if (line.size() < name.size() || !iequals(line.substr(0, name.size()), name)) return -1;
+  std::string_view v = line.substr(name.size());
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  const std::string_view digits = v.substr(0, v.find_first_not_of("0123456789"));
+  const std::string_view rest = v.substr(digits.size());
+  if (digits.empty() || digits.size() > 9 || rest.find_first_not_of(" \t\r\n") != std::string_view::npos) return -1;
+  std::int64_t out = 0;
+  for (const char c : digits) out = out * 10 + (c - '0');
+  return out;
 }
 
 void append_verify_head(std::string& raw, std::string_view line) {

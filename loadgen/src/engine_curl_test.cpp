@@ -96,6 +96,9 @@ TEST(CurlSupport, WhatTheCurlEngineDoesNotDoYetIsRefusedByName) {
   cfg.verify = true;  // supported since: the body is kept for verify_response
   EXPECT_TRUE(check_curl_support(cfg, *mix));
   cfg.verify = false;
+  cfg.retry.max = 2;  // supported since: a transfer waits out its backoff and goes again
+  EXPECT_TRUE(check_curl_support(cfg, *mix));
+  cfg.retry.max = 0;
   cfg.keepalive = keepalive_policy::max_requests;
   EXPECT_NE(check_curl_support(cfg, *mix).error().find("max requests per connection"), std::string::npos);
 }
@@ -162,6 +165,15 @@ TEST(CurlHeaders, XCacheIsTheFirstWordOfTheField) {
   EXPECT_EQ(x_cache_of("X-Cache-Lookup: HIT\r\n"), cache_status::none);  // another field
   EXPECT_EQ(x_cache_of("Content-Type: text/plain\r\n"), cache_status::none);
   EXPECT_EQ(x_cache_of("HTTP/1.1 200 OK\r\n"), cache_status::none);
+}
+
+TEST(CurlHeaders, RetryAfterIsDelaySecondsOnly) {
+  EXPECT_EQ(retry_after_of("Retry-After: 3\r\n"), 3);
+  EXPECT_EQ(retry_after_of("retry-after:120\r\n"), 120);
+  EXPECT_EQ(retry_after_of("Retry-After: Wed, 21 Oct 2026 07:28:00 GMT\r\n"), -1);  // an HTTP-date: not read
+  EXPECT_EQ(retry_after_of("Retry-After: 1234567890\r\n"), -1);                     // out of range
+  EXPECT_EQ(retry_after_of("Retry-After: 5s\r\n"), -1);
+  EXPECT_EQ(retry_after_of("X-Retry-After: 3\r\n"), -1);
 }
 
 TEST(CurlHeaders, VerifyReadsTheFinalResponseWithoutChunkFraming) {

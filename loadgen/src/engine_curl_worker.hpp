@@ -52,6 +52,12 @@ struct transfer {
   bool measured = false;           // the request in flight is recorded
   bool carried = false;            // ...because it was unanswered when the measured phase began
   bool body_set = false;           // CURLOPT_POSTFIELDS is set (the request has a body)
+  bool idempotent = false;         // its request may be retried ([load] retry)
+  std::int64_t bytes_out = 0;      // its request's bytes (counted again per retry)
+  bool retry_wait = false;         // answered with a retried status: waiting out the backoff
+  std::int64_t policy_retries = 0; // retries of its request so far
+  std::int64_t first_write_ns = 0; // the first attempt's write (uncorrected latency spans the retries)
+  std::int64_t retry_after_s = -1; // the final response's Retry-After (delay-seconds), -1: none
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
@@ -107,6 +113,8 @@ class curl_worker final : public load_worker {
   transfer* free_slot();
   void start(transfer& t, std::int64_t intended);  // intended 0: closed loop (starts now)
   void on_done(transfer& t, CURLcode code);
+  void add(transfer& t);                                    // hands t to libcurl
+  void resend(transfer& t);                                 // [load] retry: the same request again
   void next_for(transfer& t, bool connect_failed);
 
   // ---- schedule and phases (the Asio worker's rules) ----
@@ -142,7 +150,9 @@ class curl_worker final : public load_worker {
   std::int64_t quota_, quota_used_ = 0;
   time_ring pending_;              // open loop: due requests waiting for a free slot
   std::int64_t next_due_ = never;
-  std::int64_t in_flight_ = 0;
+  std::int64_t in_flight_ = 0;     // handed to libcurl or waiting out a retry's backoff
+  std::int64_t retry_waiting_ = 0; // ...of which waiting: their slots do not count against the cap
+  resilience::backoff backoff_;    // [load] retry's waits
   phase phase_ = phase::warmup;
   bool interrupted_ = false;
   int signals_at_interrupt_ = 0;
