@@ -25,7 +25,17 @@ const result::latency_summary* latency_by_name(const result::variant& v, std::st
   if (name == "ttfb_uncorrected") return &v.ttfb_uncorrected;
   if (name == "ttlb_uncorrected") return &v.ttlb_uncorrected;
   if (name == "send_lag") return &v.send_lag;
+  if (name == "delivery") return &v.delivery;  // push runs: receive - publish
   return nullptr;
+}
+
+bool is_push(const result::variant& v) { return v.load.kind == "subscribe"; }
+
+// Metrics a push run (`loadgen subscribe`) has: it sends no requests of the load model, so
+// goodput, TTFB/TTLB and error rates would compare zeros with zeros.
+bool push_metric(const metric& m) {
+  return m.name.rfind("delivery.", 0) == 0 || m.name == "lost" || m.name == "duplicated" ||
+         m.name.rfind("target.", 0) == 0 || m.name.rfind("connect.", 0) == 0;
 }
 
 double stat_of(const result::latency_summary& s, std::string_view stat) {
@@ -84,8 +94,8 @@ tl::expected<metric, std::string> parse_metric(std::string_view text) {
   std::string name(trim(text));
   const std::string accepted =
       "accepted: tps.mean, errors.rate, <latency>.<stat> with latency connect|ttfb|ttlb|ttfb_uncorrected|"
-      "ttlb_uncorrected|send_lag and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
-      "target.rss, target.cpu, target.cpu_per_response, capacity";
+      "ttlb_uncorrected|send_lag|delivery and stat min|mean|p50|p90|p99|p999|p99.9|max, loadgen.cpu_per_request, "
+      "target.rss, target.cpu, target.cpu_per_response, capacity, lost, duplicated";
   if (name == "tps" || name == "tps.mean") return metric{"tps.mean", better::higher, "req/s", 0};
   // A capacity search's capacity (req/s or connections, per the search); compared only where both
   // runs searched the variant.
@@ -94,6 +104,9 @@ tl::expected<metric, std::string> parse_metric(std::string_view text) {
   if (name == "errors.rate" || name == "error_rate") return metric{"errors.rate", better::lower, "fraction", 0.001};
   if (name == "loadgen.cpu_per_request") return metric{"loadgen.cpu_per_request", better::lower, "us", 0};
   if (name == "target.rss") return metric{"target.rss", better::lower, "bytes", 0};
+  // Push runs: messages never received, and extra copies received (counts over all subscribers).
+  if (name == "lost") return metric{"lost", better::lower, "messages", 0};
+  if (name == "duplicated") return metric{"duplicated", better::lower, "messages", 0};
   if (name == "target.cpu") return metric{"target.cpu", better::lower, "s", 0};
   // What the server spends per answer, whoever limits the rate: the A/B signal of a CPU regression
   // even when the load generator, not the target, is the bottleneck. Zero for external targets.
@@ -126,6 +139,8 @@ double metric_value(const result::variant& v, const metric& m) {
   if (m.name == "errors.rate") return v.error_rate;
   if (m.name == "loadgen.cpu_per_request") return v.loadgen.cpu_per_request_us;
   if (m.name == "target.rss") return static_cast<double>(v.target.peak_rss_bytes);
+  if (m.name == "lost") return static_cast<double>(v.lost);
+  if (m.name == "duplicated") return static_cast<double>(v.duplicated);
   if (m.name == "target.cpu") return v.target.cpu_user_s + v.target.cpu_system_s;
   if (m.name == "target.cpu_per_response") {
     // The CPU is the measured phase's, so are the responses counted against it.
@@ -234,6 +249,7 @@ std::string format_metric_value(const std::string& unit, double v) {
   if (unit == "bytes") return detail::format_bytes(v);
   if (unit == "s") return fmt::format("{:.3f} s", v);
   if (unit == "connections") return fmt::format("{:.0f} connections", v);
+  if (unit == "messages") return fmt::format("{:.0f} messages", v);
   return fmt::format("{:.4g}", v);
 }
 
@@ -297,7 +313,18 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
       out.notes.push_back(fmt::format("variant '{}': capacity searches on both sides, compared by capacity only (the "
                                       "run metrics of each side were measured at its own capacity)",
                                       name));
-    for (const auto& m : metrics) {
+    // Push runs on both sides: the metrics that apply to them, or by default delivery p50 and
+    // p99 and lost messages.
+    const auto push = [](const std::vector<const result::variant*>& vs) {
+      return !vs.empty() && std::all_of(vs.begin(), vs.end(), [](const result::variant* v) { return is_push(*v); });
+    };
+    std::vector<metric> variant_metrics = metrics;
+    if (push(bs) && push(cs)) {
+      std::erase_if(variant_metrics, [](const metric& m) { return !push_metric(m); });
+      if (variant_metrics.empty())
+        for (const char* n : {"delivery.p50", "delivery.p99", "lost"}) variant_metrics.push_back(*parse_metric(n));
+    }
+    for (const auto& m : variant_metrics) {
       if (searched_both && m.name != "capacity") continue;
       if (m.name == "capacity") {
         if (auto c = compare_capacity(name, base_searches[name], cand_searches[name], m, opt, out.warnings)) {

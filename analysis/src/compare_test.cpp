@@ -65,6 +65,36 @@ TEST(CompareVerdict, ClearRegressionIsFlaggedWithExitFour) {
   EXPECT_NE(text.find("no usable test"), std::string::npos) << text;
 }
 
+TEST(CompareVerdict, PushRunsCompareDeliveryAndLostMessagesNotRequestMetrics) {
+  const auto push_run = [](double p99_us, std::int64_t lost) {
+    result::run r;
+    result::variant v;
+    v.name = "style=sse";
+    v.load.kind = "subscribe";
+    v.delivery.p50_us = p99_us / 4;
+    v.delivery.p99_us = p99_us;
+    v.lost = lost;
+    r.variants.push_back(v);
+    return r;
+  };
+  compare_options opt;  // the default metrics: tps, TTLB, TTFB, error rate
+  auto c = compare_runs(push_run(1000, 0), push_run(2000, 7), opt);
+  EXPECT_EQ(find(c, "style=sse", "tps.mean"), nullptr) << "a push run has no goodput to compare";
+  EXPECT_EQ(find(c, "style=sse", "ttlb.p99"), nullptr);
+  ASSERT_NE(find(c, "style=sse", "delivery.p99"), nullptr);
+  EXPECT_EQ(find(c, "style=sse", "delivery.p99")->result, verdict::regressed);
+  ASSERT_NE(find(c, "style=sse", "lost"), nullptr);
+  EXPECT_EQ(find(c, "style=sse", "lost")->result, verdict::regressed) << "0 -> 7 messages lost";
+  EXPECT_EQ(c.exit_code(), exit_code::regression);
+  // Named metrics that apply to push runs are kept; the others are dropped for them.
+  opt.metrics = {*parse_metric("delivery.p50"), *parse_metric("ttlb.p50")};
+  auto named = compare_runs(push_run(1000, 0), push_run(1000, 0), opt);
+  ASSERT_EQ(named.changes.size(), 1u);
+  EXPECT_EQ(named.changes[0].metric, "delivery.p50");
+  EXPECT_EQ(named.changes[0].result, verdict::unchanged);
+  EXPECT_EQ(named.exit_code(), exit_code::ok);
+}
+
 TEST(CompareVerdict, NoiseWithinToleranceIsUnchanged) {
   auto base = make_run("v", {{10000, 2000}});
   auto cand = make_run("v", {{9800, 2080}});  // -2% TPS, +4% p99, tolerance 5%

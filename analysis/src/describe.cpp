@@ -42,6 +42,14 @@ std::string describe_load(const result::load_model& l) {
     s = fmt::format("closed loop ({} connections", l.connections);
     if (l.think_time_s > 0) s += fmt::format(", think time {}", format_us(l.think_time_s * 1e6));
     s += ")";
+  } else if (l.kind == "subscribe") {
+    s = fmt::format("subscribe ({}, {} subscribers on {} topic{}, ", l.style.empty() ? "?" : l.style, l.subscribers,
+                    l.topics, l.topics == 1 ? "" : "s");
+    s += l.publish_rate > 0 ? fmt::format("{} messages/s per topic from the built-in publisher", format_rate(l.publish_rate))
+                            : std::string("an external publisher");
+    if (l.style == "short-poll") s += fmt::format(", a poll every {}", format_us(l.poll_interval_s * 1e6));
+    if (l.style == "long-poll") s += fmt::format(", polls held up to {}", format_us(l.poll_timeout_s * 1e6));
+    s += ")";
   } else {
     s = l.kind.empty() ? "unknown load model" : l.kind;
   }
@@ -99,6 +107,9 @@ std::string flag_text(const std::string& flag, const result::variant& v) {
   if (flag == "TARGET CRASHED")
     return fmt::format("the target died during the variant ({}).",
                        v.target.exit_status.empty() ? "exit status unknown" : v.target.exit_status);
+  if (flag == "SATURATED" && v.load.kind == "subscribe")
+    return "the built-in publisher fell behind its schedule (more than 1 % of its messages went out over 1 ms "
+           "late): fewer messages were published than asked, and delivery latency includes the loadgen's own delay.";
   if (flag == "SATURATED") {
     std::string why = fmt::format("send lag p99 {}, bound {}", format_us(v.send_lag.p99_us),
                                   format_us(v.loadgen.send_lag_bound_us));

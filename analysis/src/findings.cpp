@@ -20,7 +20,7 @@ namespace {
 // In the order findings_text picks its lines: what the model delivers, then what it costs.
 // A capacity search's capacity comes first: it is the one number such a run is for.
 constexpr finding_metric all_metrics[] = {finding_metric::capacity, finding_metric::goodput, finding_metric::ttlb_p99,
-                                          finding_metric::threads, finding_metric::cpu_per_response,
+                                          finding_metric::delivery_p99, finding_metric::threads, finding_metric::cpu_per_response,
                                           finding_metric::peak_rss};
 
 bool higher_is_better(finding_metric m) { return m == finding_metric::goodput || m == finding_metric::capacity; }
@@ -30,8 +30,10 @@ std::optional<double> value_of(const result::variant& v, finding_metric m) {
   switch (m) {
     case finding_metric::capacity:
       return std::nullopt;  // from the subject's searches (values_of), not from a run
-    case finding_metric::goodput:
-      return v.measured_s > 0 ? std::optional<double>(v.tps_mean) : std::nullopt;
+    case finding_metric::goodput:  // a push run (`loadgen subscribe`) has no responses to count
+      return v.measured_s > 0 && v.load.kind != "subscribe" ? std::optional<double>(v.tps_mean) : std::nullopt;
+    case finding_metric::delivery_p99:
+      return v.delivery.count > 0 ? std::optional<double>(v.delivery.p99_us) : std::nullopt;
     case finding_metric::ttlb_p99:
       return v.ttlb.count > 0 ? std::optional<double>(v.ttlb.p99_us) : std::nullopt;
     case finding_metric::cpu_per_response:
@@ -53,6 +55,7 @@ metric compare_metric(finding_metric m) {
     case finding_metric::capacity: return *parse_metric("capacity");
     case finding_metric::goodput: return *parse_metric("tps.mean");
     case finding_metric::ttlb_p99: return *parse_metric("ttlb.p99");
+    case finding_metric::delivery_p99: return *parse_metric("delivery.p99");
     case finding_metric::cpu_per_response: return metric{"target.cpu_per_response", better::lower, "us", 0};
     case finding_metric::threads: return metric{"target.threads", better::lower, "", 0};
     case finding_metric::peak_rss: return *parse_metric("target.rss");
@@ -159,6 +162,7 @@ std::string format_value(finding_metric m, double v) {
     case finding_metric::capacity:
     case finding_metric::goodput: return detail::format_grouped(v) + "/s";
     case finding_metric::ttlb_p99:
+    case finding_metric::delivery_p99:
     case finding_metric::cpu_per_response: return detail::format_us(v);
     case finding_metric::threads: return fmt::format("{:.0f} threads", v);
     case finding_metric::peak_rss: return detail::format_bytes(v);
@@ -171,6 +175,7 @@ const char* to_string(finding_metric m) noexcept {
     case finding_metric::capacity: return "capacity";
     case finding_metric::goodput: return "goodput";
     case finding_metric::ttlb_p99: return "ttlb p99";
+    case finding_metric::delivery_p99: return "delivery p99";
     case finding_metric::cpu_per_response: return "cpu per response";
     case finding_metric::threads: return "threads";
     case finding_metric::peak_rss: return "peak rss";

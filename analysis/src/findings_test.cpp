@@ -146,6 +146,27 @@ TEST(Findings, EachDimensionWithinEachContextOfTheOtherKeys) {
 }
 
 // With repeats, compare's rule says whether the difference between best and worst holds.
+TEST(Findings, PushRunsAreComparedByDeliveryNotGoodput) {
+  result::run r;
+  for (auto [style, p99_ms] : {std::pair{"sse", 2.0}, std::pair{"long-poll", 5.0}, std::pair{"short-poll", 500.0}}) {
+    result::variant v;
+    v.name = std::string("style=") + style;
+    v.params = {{"style", style}};
+    v.load.kind = "subscribe";
+    v.measured_s = 10;
+    v.delivery.count = 1000;
+    v.delivery.p99_us = p99_ms * 1e3;
+    r.variants.push_back(v);
+  }
+  auto f = compute_findings(r);
+  const auto* d = find(f, "style", "", finding_metric::delivery_p99);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->best, "sse");
+  EXPECT_EQ(d->worst, "short-poll");
+  EXPECT_DOUBLE_EQ(d->ratio, 250.0);
+  EXPECT_EQ(find(f, "style", "", finding_metric::goodput), nullptr) << "no responses: no goodput contrast";
+}
+
 TEST(Findings, RepeatsAreJudgedWithCompareRule) {
   struct row {
     const char* what;

@@ -151,6 +151,8 @@ void add_tps_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
       "by its interval's length, so a short last second is not a dip. Dips show stalls; a steady line below the "
       "target rate in open loop means the target could not keep up.";
   if (any_all) caption += " Dashed: all responses, where some were not successes.";
+  if (std::any_of(vars.begin(), vars.end(), [](const loaded_variant& lv) { return lv.v->load.kind == "subscribe"; }))
+    caption += " Subscribe runs (`loadgen subscribe`): messages delivered to the subscribers per second.";
   if (any_unknown) caption += " Runs written with schema 1 recorded no successes per second: their lines are all responses.";
   if (longest_drain >= 0)
     caption += fmt::format(" The drain after the measured phase (up to {}) is not plotted: it is not a one-second "
@@ -331,6 +333,10 @@ throughput_lines throughput_of(const result::variant& v, bool goodput_known) {
       continue;
     }
     if (p.length_s <= 0) continue;
+    if (v.load.kind == "subscribe") {  // a push run: messages delivered (it has no responses to count)
+      t.goodput.emplace_back(p.t_s, static_cast<double>(p.delivered) / p.length_s);
+      continue;
+    }
     const double n = static_cast<double>(goodput_known ? p.succeeded : p.completed);
     t.goodput.emplace_back(p.t_s, n / p.length_s);
     t.all.emplace_back(p.t_s, static_cast<double>(p.completed) / p.length_s);

@@ -1,6 +1,7 @@
 #include "report_parts.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -51,18 +52,77 @@ void add_run_context(document& doc, const std::vector<loaded_run>& runs) {
   }
 }
 
-void add_tables(document& doc, const std::vector<loaded_variant>& vars) {
+namespace {
+
+using variant_refs = std::vector<std::reference_wrapper<const loaded_variant>>;
+
+bool is_subscribe_run(const loaded_variant& lv) { return lv.v->load.kind == "subscribe"; }
+
+// "Delivery": push runs (`loadgen subscribe`): what reached the subscribers, what it cost, and
+// how late. Their request/response tables would be empty rows, so they are left out of those.
+void add_delivery(document& doc, const std::vector<const loaded_variant*>& subs) {
+  doc.heading(2, "Delivery");
+  std::vector<std::vector<std::string>> counts, latency;
+  for (const loaded_variant* lv : subs) {
+    const auto& v = *lv->v;
+    counts.push_back({lv->label, v.load.style, std::to_string(v.published), std::to_string(v.expected),
+                      std::to_string(v.received), v.lost > 0 ? "**" + std::to_string(v.lost) + "**" : "0",
+                      std::to_string(v.duplicated), std::to_string(v.out_of_order), std::to_string(v.reconnects),
+                      fmt::format("{:.3f}", v.requests_per_delivered), fmt::format("{:.1f}", v.bytes_per_delivered),
+                      v.loadgen.saturated ? "**SATURATED**" : "ok"});
+    const auto& d = v.delivery;
+    if (d.count > 0)
+      latency.push_back({lv->label, std::to_string(d.count), format_ms_plain(d.p50_us), format_ms_plain(d.p90_us),
+                         format_ms_plain(d.p99_us), format_ms_plain(d.p999_us), format_ms_plain(d.max_us),
+                         format_ms_plain(d.mean_us)});
+    else
+      latency.push_back({lv->label, "0", "-", "-", "-", "-", "-", "-"});
+  }
+  doc.table({"variant", "style", "published", "expected", "received", "lost", "duplicated", "out of order",
+             "reconnects", "requests/delivered", "bytes/delivered", "publisher"},
+            std::move(counts));
+  doc.para("expected: per subscriber, the messages published to its topic during the run, summed; received: first "
+           "copies of those; lost = expected - received (not received by the end of the drain). "
+           "requests/delivered: subscriber HTTP requests (polls, stream opens) per message received; "
+           "bytes/delivered: what the subscribers read (heads, bodies, heartbeats) per message received.");
+  doc.heading(3, "Delivery latency, ms");
+  doc.para("Receive time minus publish time, both on this host's steady clock (the hub stamps the publish), first "
+           "copies only.");
+  doc.table({"variant", "count", "p50", "p90", "p99", "p99.9", "max", "mean"}, std::move(latency));
+}
+
+void add_request_tables(document& doc, const variant_refs& vars);
+void add_resources(document& doc, const variant_refs& vars);
+
+}  // namespace
+
+void add_tables(document& doc, const std::vector<loaded_variant>& all_vars) {
+  variant_refs vars, all;  // vars: request/response variants
+  std::vector<const loaded_variant*> subs;
+  for (const auto& lv : all_vars) {
+    all.emplace_back(lv);
+    if (is_subscribe_run(lv)) subs.push_back(&lv);
+    else vars.emplace_back(lv);
+  }
+  if (!subs.empty()) add_delivery(doc, subs);
+  if (!vars.empty()) add_request_tables(doc, vars);
+  add_resources(doc, all);
+}
+
+namespace {
+
+void add_request_tables(document& doc, const variant_refs& vars) {
   doc.heading(2, "Throughput and errors");
   {
     bool rps = false;
-    for (const auto& lv : vars) rps = rps || rps_differs(*lv.v);
+    for (const loaded_variant& lv : vars) rps = rps || rps_differs(*lv.v);
     std::vector<std::string> header{"variant", "goodput/s"};
     if (rps) header.push_back("responses/s");
     for (const char* h : {"succeeded", "completed", "sent", "carried-in", "stalled", "unanswered", "errors",
                           "error rate", "error classes", "measured", "status"})
       header.push_back(h);
     std::vector<std::vector<std::string>> rows;
-    for (const auto& lv : vars) {
+    for (const loaded_variant& lv : vars) {
       const auto& v = *lv.v;
       const auto flags = result::status_flags(v);
       std::vector<std::string> row{lv.label, format_rate(v.tps_mean)};
@@ -117,9 +177,9 @@ void add_tables(document& doc, const std::vector<loaded_variant>& vars) {
     doc.para(t.note);
     // A row of zeros says why it is empty, in the table itself.
     bool any_empty = false;
-    for (const auto& lv : vars) any_empty = any_empty || ((*lv.v).*(t.member)).count == 0;
+    for (const loaded_variant& lv : vars) any_empty = any_empty || ((*lv.v).*(t.member)).count == 0;
     std::vector<std::vector<std::string>> rows;
-    for (const auto& lv : vars) {
+    for (const loaded_variant& lv : vars) {
       const auto& s = (*lv.v).*(t.member);
       auto row = s.count > 0 ? lat_row(lv.label, s) : std::vector<std::string>{lv.label, "0", "-", "-", "-", "-", "-", "-"};
       if (any_empty) row.push_back(empty_latency_reason(*lv.v, s));
@@ -129,11 +189,14 @@ void add_tables(document& doc, const std::vector<loaded_variant>& vars) {
     if (any_empty) header.push_back("note");
     doc.table(std::move(header), std::move(rows));
   }
+}
+
+void add_resources(document& doc, const variant_refs& vars) {
   doc.heading(2, "Resources");
   {
     bool any_spawned = false;
     std::vector<std::vector<std::string>> rows;
-    for (const auto& lv : vars) {
+    for (const loaded_variant& lv : vars) {
       const auto& v = *lv.v;
       double target_cpu = v.target.cpu_user_s + v.target.cpu_system_s;
       double loadgen_cpu = v.loadgen.cpu_user_s + v.loadgen.cpu_system_s;
@@ -156,7 +219,7 @@ void add_tables(document& doc, const std::vector<loaded_variant>& vars) {
                "the warm-up and the drain; target CPU % divides it by the measured phase.");
   }
   std::vector<std::vector<std::string>> th_rows;
-  for (const auto& lv : vars) {
+  for (const loaded_variant& lv : vars) {
     for (const auto& t : lv.v->thresholds) {
       th_rows.push_back({lv.label, "`" + t.expression + "`", threshold_value(t.expression, t.actual),
                          threshold_value(t.expression, t.limit), t.passed ? "passed" : "**FAILED**"});
@@ -167,5 +230,7 @@ void add_tables(document& doc, const std::vector<loaded_variant>& vars) {
     doc.table({"variant", "check", "actual", "limit", "verdict"}, std::move(th_rows));
   }
 }
+
+}  // namespace
 
 }  // namespace perflab::analysis::detail

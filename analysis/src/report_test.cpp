@@ -14,6 +14,7 @@
 #include "plot.hpp"
 #include "report_parts.hpp"
 #include "synthetic_run.hpp"
+#include "perflab/core/result_io.hpp"
 #include "test_files.hpp"
 
 namespace fs = std::filesystem;
@@ -220,6 +221,57 @@ TEST(ReportRender, EmptyLatencyRowsSayWhy) {
   auto ttlb = md.substr(md.find("### TTLB, ms (corrected)"));
   ttlb = ttlb.substr(0, ttlb.find("###", 4));
   EXPECT_EQ(ttlb.find("note"), std::string::npos) << ttlb;
+}
+
+// A push run (`loadgen subscribe`): a Delivery section with what reached the subscribers and how
+// late, the publisher's saturation said as such, and no empty request/response tables.
+TEST(ReportRender, PushRunsGetADeliverySectionInsteadOfEmptyRequestTables) {
+  temp_dir d;
+  result::variant v;
+  v.name = "style=long-poll";
+  v.load.kind = "subscribe";
+  v.load.style = "long-poll";
+  v.load.subscribers = 50;
+  v.load.topics = 5;
+  v.load.publish_rate = 10;
+  v.load.poll_timeout_s = 30;
+  v.published = 100;
+  v.expected = 1000;
+  v.received = 996;
+  v.lost = 4;
+  v.duplicated = 2;
+  v.delivery.count = 996;
+  v.delivery.p50_us = 1250;
+  v.delivery.p99_us = 8000;
+  v.requests_per_delivered = 0.35;
+  v.loadgen.saturated = true;
+  v.measured_s = 2;
+  for (int i = 0; i < 2; ++i) {
+    result::second_point p;
+    p.t_s = i;
+    p.length_s = 1;
+    p.phase = "measured";
+    p.delivered = 498;
+    v.series.push_back(p);
+  }
+  ASSERT_TRUE(result::write_run_json(d.path / "run.json", result::single_variant_run("2026-12-02T00:00:00Z", v)));
+  auto paths = analysis::render_report({d.path}, {});
+  ASSERT_TRUE(paths) << paths.error();
+  auto md = slurp(paths->markdown);
+  EXPECT_NE(md.find("Load model: subscribe (long-poll, 50 subscribers on 5 topics, 10.0 messages/s per topic from "
+                    "the built-in publisher, polls held up to 30.00 s)"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| style=long-poll | long-poll | 100 | 1000 | 996 | **4** | 2 | 0 | 0 | 0.350 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| style=long-poll | 996 | 1.250 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("built-in publisher fell behind its schedule"), std::string::npos) << md;
+  EXPECT_EQ(md.find("send lag p99"), std::string::npos) << "a push run's saturation is the publisher's";
+  EXPECT_EQ(md.find("## Throughput and errors"), std::string::npos) << "no empty request/response tables";
+  EXPECT_EQ(md.find("### TTLB"), std::string::npos);
+  EXPECT_NE(md.find("## Resources"), std::string::npos);
+  const auto t = analysis::detail::throughput_of(v, true);  // plotted: messages delivered per second
+  EXPECT_EQ(t.goodput, (std::vector<std::pair<double, double>>{{0, 498}, {1, 498}}));
 }
 
 // Throughput over time plots goodput per second of each measured interval, divides by the

@@ -20,6 +20,7 @@ enum class finding_metric {
   capacity,          // a capacity search's capacity (capacity.hpp, capacity_value), req/s or connections; higher is better
   goodput,           // tps_mean, successful responses/s; higher is better
   ttlb_p99,          // ttlb.p99_us (corrected in open loop), us; lower is better
+  delivery_p99,      // push runs: delivery.p99_us (receive - publish), us; lower is better
   threads,           // target.threads, the peak thread count; lower is better (spawned targets only)
   cpu_per_response,  // target CPU s / completed, in us; lower is better (spawned targets only)
   peak_rss,          // target.peak_rss_bytes; lower is better (spawned targets only)
