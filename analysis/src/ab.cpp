@@ -61,6 +61,7 @@ int judge_side(const result::run& r, const char* side, bool thresholds_count, ab
 metric metric_named(const metric_change& c, const compare_options& opt) {
   for (const auto& m : opt.metrics)
     if (m.name == c.metric) return m;
+  if (auto m = parse_metric(c.metric)) return *m;  // added by compare itself (push runs' delivery)
   return metric{c.metric, c.direction, c.unit, 0};
 }
 

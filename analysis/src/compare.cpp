@@ -29,13 +29,17 @@ const result::latency_summary* latency_by_name(const result::variant& v, std::st
   return nullptr;
 }
 
-bool is_push(const result::variant& v) { return v.load.kind == "subscribe"; }
+bool compare_delivery_metric(const metric& m) {
+  return m.name.rfind("delivery.", 0) == 0 || m.name == "lost" || m.name == "duplicated";
+}
+
+bool compare_is_push_run(const result::variant& v) { return v.load.kind == "subscribe"; }
 
 // Metrics a push run (`loadgen subscribe`) has: it sends no requests of the load model, so
-// goodput, TTFB/TTLB and error rates would compare zeros with zeros.
-bool push_metric(const metric& m) {
-  return m.name.rfind("delivery.", 0) == 0 || m.name == "lost" || m.name == "duplicated" ||
-         m.name.rfind("target.", 0) == 0 || m.name.rfind("connect.", 0) == 0;
+// goodput, TTFB/TTLB, error rates and CPU per response would compare zeros with zeros.
+bool compare_push_metric(const metric& m) {
+  return compare_delivery_metric(m) || m.name == "target.rss" || m.name == "target.cpu" ||
+         m.name.rfind("connect.", 0) == 0;
 }
 
 double stat_of(const result::latency_summary& s, std::string_view stat) {
@@ -313,16 +317,24 @@ comparison compare_runs(const result::run& baseline, const result::run& candidat
       out.notes.push_back(fmt::format("variant '{}': capacity searches on both sides, compared by capacity only (the "
                                       "run metrics of each side were measured at its own capacity)",
                                       name));
-    // Push runs on both sides: the metrics that apply to them, or by default delivery p50 and
-    // p99 and lost messages.
+    // Push runs on both sides: the metrics that apply to them (a note names the others), and
+    // delivery p50 and p99 and lost messages unless a delivery metric was asked for.
     const auto push = [](const std::vector<const result::variant*>& vs) {
-      return !vs.empty() && std::all_of(vs.begin(), vs.end(), [](const result::variant* v) { return is_push(*v); });
+      return !vs.empty() &&
+             std::all_of(vs.begin(), vs.end(), [](const result::variant* v) { return compare_is_push_run(*v); });
     };
     std::vector<metric> variant_metrics = metrics;
     if (push(bs) && push(cs)) {
-      std::erase_if(variant_metrics, [](const metric& m) { return !push_metric(m); });
-      if (variant_metrics.empty())
+      std::vector<std::string> dropped;
+      for (const auto& m : variant_metrics)
+        if (!compare_push_metric(m) && m.name != "capacity") dropped.push_back(m.name);
+      std::erase_if(variant_metrics, [](const metric& m) { return !compare_push_metric(m); });
+      if (std::none_of(variant_metrics.begin(), variant_metrics.end(), compare_delivery_metric))
         for (const char* n : {"delivery.p50", "delivery.p99", "lost"}) variant_metrics.push_back(*parse_metric(n));
+      if (!dropped.empty())
+        out.notes.push_back(fmt::format("variant '{}': push runs (loadgen subscribe) send no requests of a load "
+                                        "model: {} not compared",
+                                        name, fmt::join(dropped, ", ")));
     }
     for (const auto& m : variant_metrics) {
       if (searched_both && m.name != "capacity") continue;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "perflab/analysis/ab.hpp"
 #include "perflab/analysis/stats.hpp"
 #include "perflab/core/exit_codes.hpp"
 
@@ -86,13 +87,22 @@ TEST(CompareVerdict, PushRunsCompareDeliveryAndLostMessagesNotRequestMetrics) {
   ASSERT_NE(find(c, "style=sse", "lost"), nullptr);
   EXPECT_EQ(find(c, "style=sse", "lost")->result, verdict::regressed) << "0 -> 7 messages lost";
   EXPECT_EQ(c.exit_code(), exit_code::regression);
-  // Named metrics that apply to push runs are kept; the others are dropped for them.
+  // Named metrics that apply to push runs are kept; the others are dropped for them, with a note.
   opt.metrics = {*parse_metric("delivery.p50"), *parse_metric("ttlb.p50")};
   auto named = compare_runs(push_run(1000, 0), push_run(1000, 0), opt);
   ASSERT_EQ(named.changes.size(), 1u);
   EXPECT_EQ(named.changes[0].metric, "delivery.p50");
   EXPECT_EQ(named.changes[0].result, verdict::unchanged);
   EXPECT_EQ(named.exit_code(), exit_code::ok);
+  ASSERT_EQ(named.notes.size(), 1u);
+  EXPECT_NE(named.notes[0].find("ttlb.p50 not compared"), std::string::npos) << named.notes[0];
+  // ab's defaults hold target.cpu_per_response, which a push run (no responses) cannot give:
+  // the delivery metrics are still compared.
+  opt.metrics = ab_default_metrics();
+  auto ab = compare_runs(push_run(1000, 0), push_run(2000, 0), opt);
+  EXPECT_EQ(find(ab, "style=sse", "target.cpu_per_response"), nullptr);
+  ASSERT_NE(find(ab, "style=sse", "delivery.p99"), nullptr);
+  EXPECT_EQ(find(ab, "style=sse", "delivery.p99")->result, verdict::regressed);
 }
 
 TEST(CompareVerdict, NoiseWithinToleranceIsUnchanged) {

@@ -145,7 +145,7 @@ TEST(Findings, EachDimensionWithinEachContextOfTheOtherKeys) {
   EXPECT_EQ(n.contrasts[0].best, "connections=10");
 }
 
-// With repeats, compare's rule says whether the difference between best and worst holds.
+// Push runs (`loadgen subscribe`) have no responses: they are contrasted by delivery latency.
 TEST(Findings, PushRunsAreComparedByDeliveryNotGoodput) {
   result::run r;
   for (auto [style, p99_ms] : {std::pair{"sse", 2.0}, std::pair{"long-poll", 5.0}, std::pair{"short-poll", 500.0}}) {
@@ -167,6 +167,7 @@ TEST(Findings, PushRunsAreComparedByDeliveryNotGoodput) {
   EXPECT_EQ(find(f, "style", "", finding_metric::goodput), nullptr) << "no responses: no goodput contrast";
 }
 
+// With repeats, compare's rule says whether the difference between best and worst holds.
 TEST(Findings, RepeatsAreJudgedWithCompareRule) {
   struct row {
     const char* what;
