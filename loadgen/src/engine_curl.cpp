@@ -191,6 +191,10 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
     t.head_ns = now;
     t.cached = http::cache_status::none;
     t.retry_after_s = -1;
+    t.in_body = false;
+  } else if (t.in_body) {  // a chunked body's trailer fields: neither the head nor the body
+    t.last_ns = now;
+    return len;
   } else {
     if (t.cached == http::cache_status::none) t.cached = x_cache_of(line);
     if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
@@ -203,6 +207,7 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
 std::size_t curl_worker::on_body(char* data, std::size_t size, std::size_t n, void* tp) {
   auto& t = *static_cast<transfer*>(tp);
   t.last_ns = now_ns();
+  t.in_body = true;
   if (t.verifying) t.verify_raw.append(data, size * n);  // kept only for --verify
   return size * n;
 }
@@ -220,12 +225,14 @@ void curl_worker::check_done() {
 // ---- requests ----
 
 transfer* curl_worker::free_slot() {
+  // The cap counts transfers handed to libcurl: a slot waiting out a retry's backoff holds no
+  // connection, so there may be more slots than the cap, never more busy ones.
+  if (at_cap()) return nullptr;
   if (!free_.empty()) {
     transfer* t = free_.back();
     free_.pop_back();
     return t;
   }
-  // A slot waiting out a retry's backoff holds no connection (libcurl's cap still holds).
   if (slots_.size() >= max_slots_ + static_cast<std::size_t>(retry_waiting_)) return nullptr;
   transfer& t = slots_.emplace_back(ioc_);
   t.easy = curl_easy_init();
@@ -306,8 +313,9 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   t.idempotent = rendered.idempotent;
   t.policy_retries = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
-  t.verifying = cfg_.verify && t.measured;
+  t.verifying = cfg_.verify;  // a warm-up request may still be carried into the measured phase
   t.verify_raw.clear();
+  t.in_body = false;
   t.bytes_out = (*s_.curl)[i].bytes_out;
   if (t.measured) {
     for (sample_set* set : {&totals_, interval_.get()}) {
@@ -326,19 +334,27 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
 
 void curl_worker::add(transfer& t) {
   t.busy = true;
-  if (curl_multi_add_handle(multi_, t.easy) != CURLM_OK) on_done(t, CURLE_OUT_OF_MEMORY);
+  t.added = curl_multi_add_handle(multi_, t.easy) == CURLM_OK;
+  if (!t.added) on_done(t, CURLE_OUT_OF_MEMORY);
 }
 
 // [load] retry: the request again after its backoff, on whichever connection libcurl gives it;
 // it keeps its intended time (corrected latency spans every attempt) and, with `{uuid}`, its key.
+// Open loop, at the connection cap: it waits for a transfer to end, ahead of queued arrivals (as
+// the Asio worker's parked retry waits for a connection).
 void curl_worker::resend(transfer& t) {
+  if (s_.open && at_cap()) {
+    ready_retries_.push_back(&t);
+    return;
+  }
+  const std::int64_t now = now_ns();
+  advance(now);  // first: a phase change must still see it outstanding
   t.retry_wait = false;
   --retry_waiting_;
-  const std::int64_t now = now_ns();
-  advance(now);
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = 0;
   t.cached = http::cache_status::none;
+  t.in_body = false;
   t.verify_raw.clear();
   if (t.measured)
     for (sample_set* set : {&totals_, interval_.get()}) {
@@ -350,20 +366,23 @@ void curl_worker::resend(transfer& t) {
 
 void curl_worker::on_done(transfer& t, CURLcode code) {
   const std::int64_t now = now_ns();
-  curl_multi_remove_handle(multi_, t.easy);
-  t.busy = false;
+  advance(now);  // first: a phase change must still see it outstanding (carried in)
+  const bool ran = t.added;  // handed to libcurl (else nothing of it is libcurl's to report)
+  if (ran) curl_multi_remove_handle(multi_, t.easy);
+  t.added = t.busy = false;
   --in_flight_;
-  advance(now);
   curl_off_t lookup = 0, connect = 0, tls = 0, start_transfer = 0, size_down = 0;
   long connects = 0, status = 0, head_bytes = 0, os_errno = 0;
-  curl_easy_getinfo(t.easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
-  curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
-  curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &tls);
-  curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects);
+  if (ran) {
+    curl_easy_getinfo(t.easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup);
+    curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
+    curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+    curl_easy_getinfo(t.easy, CURLINFO_NUM_CONNECTS, &connects);
+  }
   // The write (connect and TLS before it, as the Asio worker's write follows its connect).
   const bool written = t.write_ns != 0;
   const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
-  if (code == CURLE_OK) {
+  if (code == CURLE_OK && ran) {
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t.easy, CURLINFO_HEADER_SIZE, &head_bytes);
     curl_easy_getinfo(t.easy, CURLINFO_SIZE_DOWNLOAD_T, &size_down);
@@ -414,7 +433,8 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         count_error(set->errors, what);
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.
         if (what == err::read_timeout || what == err::connect_timeout)
-          record_given_up(*set, t.intended_ns, write_ns, t.head_ns != 0 ? t.head_ns : now, now);
+          record_given_up(*set, t.intended_ns, t.first_write_ns != 0 ? t.first_write_ns : write_ns,
+                          t.head_ns != 0 ? t.head_ns : now, now);
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     }
@@ -430,8 +450,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
     t.timer.async_wait([this, &t](const error_code& ec) {
       if (!ec && phase_ != phase::done) resend(t);
     });
-    if (s_.open && !pending_.empty())  // its slot no longer counts: a queued arrival may start
-      if (transfer* next = free_slot()) start(*next, pending_.pop());
+    if (s_.open) use_freed_capacity();  // it holds no connection while it waits
     return;
   }
   t.measured = t.carried = false;
@@ -441,17 +460,33 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
 // What a slot does after its request: open loop, the earliest queued arrival or back to the free
 // list; closed loop, its next request after the think time.
 void curl_worker::next_for(transfer& t, bool connect_failed) {
-  if (phase_ == phase::draining || phase_ == phase::done) {
-    if (phase_ == phase::draining) maybe_finish(now_ns());
-    return;
-  }
+  if (phase_ == phase::done) return;
   if (s_.open) {
-    if (!pending_.empty())
-      start(t, pending_.pop());
-    else
-      free_.push_back(&t);
+    free_.push_back(&t);
+    use_freed_capacity();  // a retry ready to go first, then the earliest queued arrival
+    if (phase_ == phase::draining) maybe_finish(now_ns());
+  } else if (phase_ == phase::draining) {
+    maybe_finish(now_ns());
   } else {
     closed_loop_wait(t, connect_failed ? reconnect_backoff_ns : cfg_.think_time.count());
+  }
+}
+
+// Open loop: a transfer ended or went into a retry's backoff. Retries whose backoff is over go
+// first (they are older than any queued arrival), then queued arrivals, up to the cap.
+void curl_worker::use_freed_capacity() {
+  while (!at_cap()) {
+    if (!ready_retries_.empty()) {
+      transfer* r = ready_retries_.front();
+      ready_retries_.pop_front();
+      resend(*r);
+    } else if (!pending_.empty() && phase_ != phase::draining && phase_ != phase::done) {
+      transfer* n = free_slot();
+      if (n == nullptr) return;
+      start(*n, pending_.pop());
+    } else {
+      return;
+    }
   }
 }
 
@@ -641,8 +676,9 @@ bool curl_worker::maybe_finish(std::int64_t now) {
   if (in_flight_ > 0 && now < drain_deadline_ns_) return false;
   phase_ = phase::done;
   // Unanswered at the drain deadline: counted, and recorded as lower bounds of their latency.
+  ready_retries_.clear();  // each is also in retry_wait, below
   for (auto& t : slots_) {
-    if (t.retry_wait) {  // waiting out a retry's backoff: unanswered too
+    if (t.retry_wait) {  // waiting out a retry's backoff (or for a free connection): unanswered too
       t.retry_wait = false;
       t.timer.cancel();
       --retry_waiting_;
@@ -658,8 +694,9 @@ bool curl_worker::maybe_finish(std::int64_t now) {
     if (t.measured)
       for (sample_set* set : {&totals_, interval_.get()}) {
         ++set->abandoned;
-        record_given_up(*set, t.intended_ns, t.write_ns != 0 ? t.write_ns : t.add_ns, t.head_ns != 0 ? t.head_ns : now,
-                        now);
+        record_given_up(*set, t.intended_ns,
+                        t.first_write_ns != 0 ? t.first_write_ns : t.write_ns != 0 ? t.write_ns : t.add_ns,
+                        t.head_ns != 0 ? t.head_ns : now, now);
       }
     curl_multi_remove_handle(multi_, t.easy);
     t.busy = false;

@@ -52,6 +52,8 @@ struct transfer {
   bool measured = false;           // the request in flight is recorded
   bool carried = false;            // ...because it was unanswered when the measured phase began
   bool body_set = false;           // CURLOPT_POSTFIELDS is set (the request has a body)
+  bool added = false;              // in the multi handle (libcurl has its times and counts)
+  bool in_body = false;            // body bytes came: later header lines are trailers
   bool idempotent = false;         // its request may be retried ([load] retry)
   std::int64_t bytes_out = 0;      // its request's bytes (counted again per retry)
   bool retry_wait = false;         // answered with a retried status: waiting out the backoff
@@ -115,6 +117,10 @@ class curl_worker final : public load_worker {
   void on_done(transfer& t, CURLcode code);
   void add(transfer& t);                                    // hands t to libcurl
   void resend(transfer& t);                                 // [load] retry: the same request again
+  void use_freed_capacity();                                // open loop: ready retries, then queued arrivals
+  bool at_cap() const noexcept {                            // open loop: every allowed transfer is in libcurl
+    return in_flight_ - retry_waiting_ >= static_cast<std::int64_t>(max_slots_);
+  }
   void next_for(transfer& t, bool connect_failed);
 
   // ---- schedule and phases (the Asio worker's rules) ----
@@ -152,6 +158,7 @@ class curl_worker final : public load_worker {
   std::int64_t next_due_ = never;
   std::int64_t in_flight_ = 0;     // handed to libcurl or waiting out a retry's backoff
   std::int64_t retry_waiting_ = 0; // ...of which waiting: their slots do not count against the cap
+  std::deque<transfer*> ready_retries_;  // open loop: backoff over, waiting for a transfer to end
   resilience::backoff backoff_;    // [load] retry's waits
   phase phase_ = phase::warmup;
   bool interrupted_ = false;
