@@ -11,9 +11,9 @@
 // its connections in the multi handle's pool). Timing on our steady clock, in callbacks: TTFB at
 // the final response's status line (header callback), TTLB at its last byte (body or header
 // callback). libcurl's own split (TCP connect, TLS handshake, start transfer) is recorded beside.
-// Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end, then the
-// schedule, closed loop and phases); engine_curl.hpp / engine_curl_setup.cpp hold what needs no
-// loop.
+// Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end, retries) and
+// engine_curl_phases.cpp (the schedule, closed loop and phases); engine_curl.hpp /
+// engine_curl_setup.cpp hold what needs no loop.
 #include <algorithm>
 #include <deque>
 #include <memory>
