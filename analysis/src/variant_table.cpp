@@ -1,5 +1,7 @@
 #include "variant_table.hpp"
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 
@@ -25,7 +27,33 @@ std::vector<std::string> variant_labels(const result::run& r) {
   return labels;
 }
 
+namespace {
+
+// Push runs (`loadgen subscribe`): what reached the subscribers, how late, and at what cost.
+grid push_variant_grid(const result::run& r) {
+  grid g;
+  g.header = {"variant", "delivered/s", "delivery p50 ms", "delivery p99 ms", "expected", "lost", "duplicated",
+              "requests/delivered", "threads", "peak RSS", "status"};
+  const auto labels = variant_labels(r);
+  for (std::size_t i = 0; i < r.variants.size(); ++i) {
+    const auto& v = r.variants[i];
+    g.rows.push_back({labels[i], format_rate(v.measured_s > 0 ? static_cast<double>(v.received) / v.measured_s : 0),
+                      format_ms_plain(v.delivery.p50_us), format_ms_plain(v.delivery.p99_us),
+                      std::to_string(v.expected), std::to_string(v.lost), std::to_string(v.duplicated),
+                      fmt::format("{:.3f}", v.requests_per_delivered),
+                      v.target.spawned ? std::to_string(v.target.threads) : "-",
+                      v.target.spawned ? format_bytes(static_cast<double>(v.target.peak_rss_bytes)) : "-",
+                      result::status_word(v, ",")});
+  }
+  return g;
+}
+
+}  // namespace
+
 grid variant_grid(const result::run& r) {
+  if (!r.variants.empty() && std::all_of(r.variants.begin(), r.variants.end(),
+                                         [](const result::variant& v) { return v.load.kind == "subscribe"; }))
+    return push_variant_grid(r);
   bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false, cached = false;
   bool wire = false;  // bytes on the wire were counted (schema 5 and later)
   for (const auto& v : r.variants) {

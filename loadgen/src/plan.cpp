@@ -32,6 +32,11 @@ std::string describe_load(const variant_spec& v) {
     return fmt::format("capacity search on {}, {} to {}, about {} steps", v.search->variable,
                        format_search_value(*v.search, v.search->low), format_search_value(*v.search, v.search->high),
                        expected_steps(*v.search));
+  if (v.subscribe) {
+    const auto& p = *v.subscribe;
+    return fmt::format("subscribe: {} x {} subscribers on {} topics, {} per topic", p.style, p.subscribers, p.topics,
+                       format_rate(p.publish_rate));
+  }
   if (c.kind == "open") {
     std::string s = fmt::format("open loop, {} ", c.arrival);
     if (!c.stages.empty()) {
@@ -101,6 +106,11 @@ variant_estimate estimate(const variant_spec& v) {
   }
   e.overhead_s = v.target.spawn ? spawned_target_overhead_s : external_target_overhead_s;
   e.drain_bound_s = seconds(c.drain_timeout);
+  if (v.subscribe) {  // the subscribers connect (at connect_rate) before publishing starts
+    if (v.subscribe->connect_rate > 0)
+      e.overhead_s += static_cast<double>(v.subscribe->subscribers) / v.subscribe->connect_rate;
+    e.drain_bound_s = seconds(v.subscribe->drain);
+  }
   if (v.search) {
     // Every step is a run of its own: warm-up, search.step (or the duration), start and stop.
     e.steps = expected_steps(*v.search);

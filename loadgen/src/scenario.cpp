@@ -30,7 +30,9 @@ const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
     "drain_timeout", "success", "max_error_rate", "stop_when", "retry", "engine", "http2", "max_streams",
-    "insecure", "cacert", "rank_timeout"};
+    "insecure", "cacert", "rank_timeout",
+    // model = "subscribe" (scenario_subscribe.cpp)
+    "style", "subscribers", "topics", "publish_rate", "message_size", "connect_rate", "poll_interval", "poll_timeout"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
 const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
@@ -125,11 +127,26 @@ class parser : public toml_reader {
     const toml::node* stages = t.get("stages");
     if (model) {
       cfg.kind = as_string(*model, "load.model");
-      if (cfg.kind != "open" && cfg.kind != "closed")
-        fail(where(*model), fmt::format("load.model: expected \"open\" or \"closed\", found \"{}\"", cfg.kind));
+      if (cfg.kind != "open" && cfg.kind != "closed" && cfg.kind != "subscribe")
+        fail(where(*model), fmt::format("load.model: expected \"open\", \"closed\" or \"subscribe\", found \"{}\"",
+                                        cfg.kind));
     } else {
       cfg.kind = (rate || stages) ? "open" : "closed";
     }
+    if (cfg.kind == "subscribe") {  // its keys: read_subscribe; the shared ones here
+      if (auto n = t.get("duration")) cfg.duration = positive(as_duration(*n, "load.duration"), *n, "load.duration");
+      if (auto n = t.get("drain_timeout")) cfg.drain_timeout = as_duration(*n, "load.drain_timeout");
+      if (auto n = t.get("connect_timeout"))
+        cfg.connect_timeout = positive(as_duration(*n, "load.connect_timeout"), *n, "load.connect_timeout");
+      if (auto n = t.get("cpu")) {
+        cfg.cpus = as_cpus(*n, "load.cpu");
+        cpus_given = true;
+      }
+      return;
+    }
+    for (const auto& k : subscribe_only_load_keys())
+      if (auto n = t.get(k))
+        fail(where(*n), fmt::format("load.{} applies to model = \"subscribe\" only", k));
     const bool open = cfg.kind == "open";
     if (open && !rate && !stages)
       fail(where(model ? *model : *ln), "load.model = \"open\" needs load.rate (e.g. rate = \"1k/s\") or "
@@ -363,6 +380,11 @@ class parser : public toml_reader {
     variant_spec v;
     v.target = parse_target(root);
     parse_load(root, v.load, v.loadgen_cpus_given);
+    if (v.load.kind == "subscribe") {  // a push run: no request mix, retries, engine or search
+      v.subscribe = read_subscribe(*this, root, v.load);
+      v.thresholds = parse_thresholds(root);
+      return v;
+    }
     v.load.retry = read_retry(*this, root);
     read_engine(*this, root, v.load);
     parse_keys(root, v.load);

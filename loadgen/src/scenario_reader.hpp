@@ -230,6 +230,11 @@ const std::vector<std::string>& retry_keys();  // the keys of load.retry (a matr
 // [load] engine = "asio" | "curl", http2, max_streams, insecure, cacert (scenario_retry.cpp).
 void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg);
 
+// [load] model = "subscribe" (scenario_subscribe.cpp): the subscribers and the built-in publisher,
+// from [load]; nothing for other models. Refuses request/response keys and tables.
+std::optional<subscribe_config> read_subscribe(const toml_reader& r, const toml::table& root, const run_config& load);
+const std::vector<std::string>& subscribe_only_load_keys();  // refused for open and closed loads
+
 // scenario_schedule.cpp: [[target]] entries, [[fault]] and [[action]].
 struct named_target_table {
   std::string name;   // its name = "..."

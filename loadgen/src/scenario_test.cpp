@@ -82,7 +82,7 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
       {"target health", t + "health = \"health\"\n", {}, "s.toml:4:10", "starting with '/'"},
       {"load not table", "load = 3\n" + t, {}, "s.toml:1:8", "load: expected a table"},
       {"unknown load key", t + "[load]\nrat = 5\n", {}, "s.toml:5:1", "unknown key 'load.rat' (expected one of: model, rate"},
-      {"bad load model", t + "[load]\nmodel = \"half-open\"\n", {}, "s.toml:5:9", "expected \"open\" or \"closed\", found \"half-open\""},
+      {"bad load model", t + "[load]\nmodel = \"half-open\"\n", {}, "s.toml:5:9", "expected \"open\", \"closed\" or \"subscribe\", found \"half-open\""},
       {"open without rate", t + "[load]\nmodel = \"open\"\n", {}, "s.toml:5:9", "needs load.rate"},
       {"rate with closed", t + "[load]\nmodel = \"closed\"\nrate = 100\n", {}, "s.toml:6:8",
        "load.rate applies to model = \"open\" only"},

@@ -502,6 +502,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   const std::int64_t t0 = now_ns() + 1'000'000;
   const std::int64_t end = t0 + cfg.duration.count();
   pub->start(t0, end);
+  bool measure_started = false, measure_ended = false;
 
   result::variant v;
   std::int64_t next_second = t0 + 1'000'000'000;
@@ -532,6 +533,14 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   // The measured phase: publishing, one series point per second.
   while (!interrupt_flag().load() && (now_ns() < end || !pub->done())) {
     r.ioc.run_for(std::chrono::milliseconds(5));
+    if (!measure_started && now_ns() >= t0) {
+      measure_started = true;
+      if (cfg.on_measure_start) cfg.on_measure_start();
+    }
+    if (measure_started && !measure_ended && now_ns() >= end) {
+      measure_ended = true;
+      if (cfg.on_measure_end) cfg.on_measure_end();
+    }
     if (now_ns() >= next_second && next_second <= end) {
       close_second(next_second, "measured");
       next_second += 1'000'000'000;
@@ -539,6 +548,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
     if (now_ns() > end + cfg.drain.count()) break;  // the publisher's last answer never came
   }
   if (second_start < end && now_ns() >= end) close_second(end, "measured");
+  if (measure_started && !measure_ended && cfg.on_measure_end) cfg.on_measure_end();  // stopped early
   // The drain: until every subscriber has every message published to its topic, or the bound.
   const std::int64_t drain_end = now_ns() + cfg.drain.count() +
                                  (cfg.style == "short-poll" ? cfg.poll_interval.count() : 0);

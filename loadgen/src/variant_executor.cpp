@@ -354,7 +354,18 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     }
     const bool interrupted_before = interrupt_flag().load();
     tl::expected<result::variant, std::string> res;
-    if (link_ == nullptr) {
+    if (spec.subscribe) {  // a push run: subscribers and the built-in publisher (subscribe.hpp)
+      subscribe_config sc = *spec.subscribe;
+      sc.url = ti.url;
+      sc.output_dir = dir_;
+      sc.file_prefix = prefix;
+      sc.progress = progress_;
+      sc.cpus = cfg.cpus;
+      sc.on_measure_start = cfg.on_measure_start;
+      sc.on_measure_end = cfg.on_measure_end;
+      res = link_ == nullptr ? run_subscribe(sc)
+                             : tl::unexpected(std::string("a subscribe load runs in one process (not under mpirun)"));
+    } else if (link_ == nullptr) {
       res = run_load(cfg);
     } else if (rank_lost_) {
       res = tl::unexpected(std::string("a rank was lost in an earlier load run of this job: no more load runs"));
@@ -495,6 +506,25 @@ variant_outcome variant_executor::run_search(const variant_spec& spec, int repea
 
 void variant_executor::print(const result::variant& v) {
   const double ms = 1e-3;
+  if (v.load.kind == "subscribe") {  // a push run: deliveries, not responses
+    std::string line = fmt::format(
+        "  delivered {:.1f}/s, delivery p50 {:.3f} ms p99 {:.3f} ms; expected {}, received {}, lost {}, duplicated {}, "
+        "out of order {}, reconnects {}; {:.3f} requests and {:.0f} B per delivered message",
+        v.measured_s > 0 ? static_cast<double>(v.received) / v.measured_s : 0.0, v.delivery.p50_us * ms,
+        v.delivery.p99_us * ms, v.expected, v.received, v.lost, v.duplicated, v.out_of_order, v.reconnects,
+        v.requests_per_delivered, v.bytes_per_delivered);
+    if (v.target.spawned)
+      line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
+                          units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
+    if (v.loadgen.saturated) line += "; PUBLISHER SATURATED (it fell behind its schedule: fewer messages than asked)";
+    if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
+    out_ << line << "\n";
+    for (const auto& t : v.thresholds)
+      out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
+                          t.actual, t.limit);
+    out_.flush();
+    return;
+  }
   std::string line = fmt::format("  goodput {:.1f}/s", v.tps_mean);
   if (std::abs(v.rps_mean - v.tps_mean) > 0.05) line += fmt::format(" (all responses {:.1f}/s)", v.rps_mean);
   line += fmt::format(", ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, errors {}",

@@ -18,6 +18,7 @@
 #include "perflab/core/result.hpp"
 #include "perflab/loadgen/engine.hpp"
 #include "perflab/loadgen/search.hpp"
+#include "perflab/loadgen/subscribe.hpp"
 #include "perflab/loadgen/thresholds.hpp"
 
 namespace perflab::loadgen {
@@ -70,6 +71,7 @@ struct variant_spec {
   std::map<std::string, std::string> params;  // matrix key -> value as text
   target_spec target;
   run_config load;                            // url, output_dir and file_prefix are set by the runner
+  std::optional<subscribe_config> subscribe;  // [load] model = "subscribe": a push run instead (load.kind too)
   bool loadgen_cpus_given = false;            // false: the runner picks the default pinning
   std::vector<threshold> thresholds;
   std::vector<threshold> stop_when;           // [load] stop_when: any that holds ends the run early

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct subscribe_config {
   std::filesystem::path output_dir;                   // run.json, <prefix>.hlog, <prefix>.csv (empty: none)
   std::string file_prefix = "subscribe";
   bool progress = false;                              // one line per second on stderr
+  // Called at the publishing phase's start and end (the scenario runner samples the target's CPU
+  // there); from the loop's thread, so they must be quick.
+  std::function<void()> on_measure_start, on_measure_end;
 };
 
 // The run as a result variant (load.kind "subscribe"; schema 8's delivery fields). Error: the

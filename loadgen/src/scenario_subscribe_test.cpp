@@ -1,0 +1,78 @@
+// [load] model = "subscribe": push runs from a scenario (scenario_subscribe.cpp).
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "scenario_test_support.hpp"
+
+namespace perflab::loadgen {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::parse;
+
+const char* k_push = R"(name = "push"
+[target]
+model = "reactor"
+[load]
+model = "subscribe"
+style = "long-poll"
+subscribers = 200
+topics = 20
+publish_rate = "5/s"
+poll_timeout = "10s"
+connect_rate = "1000/s"
+message_size = "256B"
+duration = "3s"
+drain_timeout = "1s"
+[matrix]
+"load.style" = ["sse", "long-poll", "short-poll"]
+)";
+
+TEST(ScenarioSubscribe, EachVariantCarriesItsSubscribersAndPublisher) {
+  auto s = parse(k_push);
+  ASSERT_TRUE(s) << s.error().where << ": " << s.error().message;
+  ASSERT_EQ(s->variants.size(), 3u);
+  const char* styles[] = {"sse", "long-poll", "short-poll"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& v = s->variants[i];
+    EXPECT_EQ(v.load.kind, "subscribe");
+    ASSERT_TRUE(v.subscribe.has_value());
+    EXPECT_EQ(v.subscribe->style, styles[i]) << "the matrix sets load.style";
+    EXPECT_EQ(v.subscribe->subscribers, 200);
+    EXPECT_EQ(v.subscribe->topics, 20);
+    EXPECT_DOUBLE_EQ(v.subscribe->publish_rate, 5);
+    EXPECT_EQ(v.subscribe->poll_timeout, 10s);
+    EXPECT_DOUBLE_EQ(v.subscribe->connect_rate, 1000);
+    EXPECT_EQ(v.subscribe->message_bytes, 256u);
+    EXPECT_EQ(v.subscribe->duration, 3s);
+    EXPECT_EQ(v.subscribe->drain, 1s);
+    EXPECT_EQ(v.subscribe->connect_timeout, 5s) << "not given: the subscribe default";
+  }
+}
+
+TEST(ScenarioSubscribe, RequestResponseKeysAndSubscribeKeysStayApart) {
+  struct bad {
+    std::string text, where, says;
+  };
+  const std::string head = "name = \"p\"\n[target]\nmodel = \"reactor\"\n[load]\n";  // [load] is line 4
+  const bad cases[] = {
+      {head + "model = \"subscribe\"\nrate = \"1k/s\"\n", "s.toml:6:1", "load.rate does not apply to model = \"subscribe\""},
+      {head + "model = \"subscribe\"\nstyle = \"ws\"\n", "s.toml:6:9", "load.style: expected \"sse\", \"long-poll\" or \"short-poll\""},
+      {head + "model = \"subscribe\"\nsubscribers = 0\n", "s.toml:6:15", "load.subscribers"},
+      {head + "model = \"subscribe\"\npublish_rate = \"0/s\"\n", "s.toml:6:16", "load.publish_rate: expected a rate above zero"},
+      {head + "model = \"subscribe\"\n[[request]]\npath = \"/x\"\n", "s.toml:6:1", "[request] does not apply"},
+      {head + "model = \"closed\"\nstyle = \"sse\"\n", "s.toml:6:9", "load.style applies to model = \"subscribe\" only"},
+      {head + "model = \"push\"\n", "s.toml:5:9", "expected \"open\", \"closed\" or \"subscribe\""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto s = parse(c.text);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().where, c.where) << s.error().message;
+    EXPECT_NE(s.error().message.find(c.says), std::string::npos) << s.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace perflab::loadgen
