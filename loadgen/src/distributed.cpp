@@ -26,6 +26,20 @@ int launched_rank() noexcept {
   return v != nullptr ? std::atoi(v) : 0;
 }
 
+std::int64_t teardown_budget_ns(const char* sigkill_timeout_s) noexcept {
+  constexpr std::int64_t open_mpi_default = 1'000'000'000;
+  if (sigkill_timeout_s == nullptr) return open_mpi_default;
+  char* end = nullptr;
+  const long s = std::strtol(sigkill_timeout_s, &end, 10);
+  // Not a number: Open MPI refuses it and keeps its default. 0 or less: it sends SIGKILL right after SIGTERM.
+  if (end == sigkill_timeout_s || *end != '\0') return open_mpi_default;
+  return std::clamp<long>(s, 0, 3600) * std::int64_t{1'000'000'000};
+}
+
+std::int64_t teardown_budget_ns() noexcept {
+  return teardown_budget_ns(std::getenv("OMPI_MCA_odls_base_sigkill_timeout"));
+}
+
 std::int64_t rank_share(std::int64_t n, int rank, int ranks) noexcept {
   if (ranks <= 1) return n;
   return n / ranks + (rank < n % ranks ? 1 : 0);
@@ -424,6 +438,8 @@ int follow_runs(rank_link& link) {
       std::fprintf(stderr, "loadgen run: rank %d: %s\n", link.rank(), v.error().c_str());
       link.abort_all(exit_code::runtime_error);  // the others would wait for this rank forever
     }
+    // A stop signal: Open MPI is ending the job; this rank's share is reported, nothing follows.
+    if (interrupt_signals() > 0) break;
   }
   link.close(exit_code::ok);
   return exit_code::ok;

@@ -52,6 +52,19 @@ tl::expected<void, std::string> check_rank_split(const run_config& cfg, int rank
 // progress (rank 0 writes the merged ones).
 run_config rank_share_config(const run_config& cfg, int rank, int ranks);
 
+// ---- when Open MPI ends the job ----
+
+// Open MPI ends a job (a rank exited, e.g. killed; or mpirun got Ctrl-C or SIGTERM) by sending
+// every remaining rank SIGCONT, then SIGTERM odls_base_sigkill_timeout seconds later, then SIGKILL
+// as long after that (checked with Open MPI 4.1). The time between SIGTERM and SIGKILL is this
+// budget: the MCA parameter as mpirun exports it to its ranks (OMPI_MCA_odls_base_sigkill_timeout,
+// whole seconds, when set on its command line or environment), else its default, 1 s. A signal
+// stops a rank's load, its drain takes at most a quarter of the budget (shared_setup::
+// signal_drain_ns), rank 0 waits for the other ranks' final reports until half of it has passed,
+// then writes what it has.
+std::int64_t teardown_budget_ns() noexcept;
+std::int64_t teardown_budget_ns(const char* sigkill_timeout_s) noexcept;  // the variable's value (null: unset)
+
 // ---- the wire form ----
 
 // A sample set as bytes: counts, then each histogram as its V2 compressed encoding. end_ns is

@@ -115,6 +115,20 @@ void collector::finish(int w) {
   cv.notify_one();
 }
 
+bool collector::load_stopped(int local_workers) const noexcept {
+  if (draining < local_workers) return false;
+  for (std::size_t w = static_cast<std::size_t>(local_workers); w < finished.size(); ++w)
+    if (!finished[w]) return false;
+  return true;
+}
+
+std::int64_t shared_setup::drain_after_stop_ns(bool in_warmup, bool interrupted) const noexcept {
+  if (in_warmup) return 0;
+  const std::int64_t drain = cfg->drain_timeout.count();
+  // Only a signal shortens it: a spawned target that died interrupts the run too (variant_executor).
+  return interrupted && interrupt_signals() > 0 ? std::min(drain, signal_drain_ns) : drain;
+}
+
 }  // namespace detail
 
 namespace {
@@ -406,6 +420,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.coll = &coll;
   setup.rank = link ? link->rank() : 0;
   setup.ranks = link ? link->ranks() : 1;
+  setup.signal_drain_ns = link ? std::min(cfg.drain_timeout.count(), teardown_budget_ns() / 4) : cfg.drain_timeout.count();
 
   std::vector<std::unique_ptr<load_worker>> workers;
   for (int w = 0; w < threads; ++w) {
@@ -479,7 +494,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   const cpu_times cpu0 = process_cpu();
   if (cfg.on_measure_start) cfg.on_measure_start();
   // The end of the measured phase, for what was spent over it: its planned end, or when every
-  // worker has stopped its load (Ctrl-C, --requests).
+  // worker has stopped its load (Ctrl-C, --requests). On rank 0 of a distributed run the other
+  // ranks' slots count too: their load goes on after rank 0's own share is sent, and so does its
+  // work of merging their seconds.
   cpu_times cpu1{};
   bool end_sampled = false;
   auto sample_end = [&] {
@@ -511,7 +528,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
         return true;
       };
       while (!ready()) {
-        if (!end_sampled && (coll.draining == threads || now_ns() >= setup.measure_end_ns)) {
+        if (!end_sampled && (coll.load_stopped(threads) || now_ns() >= setup.measure_end_ns)) {
           lock.unlock();
           sample_end();
           lock.lock();
