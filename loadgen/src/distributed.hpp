@@ -97,9 +97,18 @@ result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_
 
 // ---- a scenario run (`mpirun -np N loadgen run`) ----
 
+// The version of the distributed wire formats (the run configuration, a sample set, a final
+// report). Every rank of a job must speak the same one: agree_start refuses a job whose ranks
+// differ (loadgen binaries of different builds), and a run configuration carries it after a magic
+// word. Bump it whenever one of the three formats changes.
+inline constexpr std::uint32_t dist_wire_version = 2;
+inline constexpr std::uint32_t run_config_magic = 0x63726c70;  // "plrc" in little-endian bytes
+
 // A load run's configuration as bytes, for rank 0 to broadcast at each load run of a scenario
-// (every variant, repeat and search step): the whole run_config but what stays with rank 0
-// (output files, progress, the callbacks, the link). The receivers take their share of it.
+// (every variant, repeat and search step): the magic word, the wire version, then the whole
+// run_config but what stays with rank 0 (output files, progress, the callbacks, the link). The
+// receivers take their share of it; a message with another magic word or version is refused with
+// an error that says so.
 std::string encode_run_config(const run_config& c);
 tl::expected<run_config, std::string> decode_run_config(std::string_view bytes);
 

@@ -31,6 +31,7 @@
 
 #include "../distributed.hpp"
 #include "perflab/core/clock.hpp"
+#include "perflab/core/exit_codes.hpp"
 #include "perflab/core/units.hpp"
 
 namespace perflab::loadgen::detail {
@@ -135,6 +136,18 @@ class mpi_link final : public rank_link {
     MPI_Gather(host, sizeof(host), MPI_CHAR, hosts.data(), sizeof(host), MPI_CHAR, 0, MPI_COMM_WORLD);
     for (int r = 1; rank_ == 0 && r < size_; ++r)
       remotes_[static_cast<std::size_t>(r)].summary.host = std::string(&hosts[sizeof(host) * static_cast<std::size_t>(r)]);
+    // Every rank must read what the others send: loadgen binaries of different builds are refused.
+    const std::uint32_t my_version = dist_wire_version;
+    std::vector<std::uint32_t> versions(rank_ == 0 ? static_cast<std::size_t>(size_) : 0);
+    MPI_Gather(&my_version, 1, MPI_UINT32_T, versions.data(), 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
+    for (int r = 1; rank_ == 0 && r < size_; ++r)
+      if (versions[static_cast<std::size_t>(r)] != my_version) {
+        std::fprintf(stderr, "loadgen: rank %d (on %s) speaks distributed wire version %u, rank 0 version %u: every "
+                             "rank must run the same loadgen build\n", r,
+                     remotes_[static_cast<std::size_t>(r)].summary.host.c_str(), versions[static_cast<std::size_t>(r)],
+                     my_version);
+        abort_all(exit_code::runtime_error);
+      }
     // Clock offsets, one rank at a time: rank 0 stamps t1, the rank answers with its wall clock,
     // rank 0 stamps t2; offset = remote - (t1 + t2) / 2, good to +-rtt/2.
     std::vector<double> offsets(static_cast<std::size_t>(size_), 0.0);
