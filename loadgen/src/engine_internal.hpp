@@ -107,9 +107,9 @@ struct shared_setup {
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.
   std::atomic<bool> stop_early{false};
   // How long a worker stopped by SIGINT/SIGTERM waits for its responses in flight: the drain
-  // timeout, but in a distributed run a share of the time Open MPI leaves between its SIGTERM and
-  // its SIGKILL (teardown_budget_ns in distributed.hpp), so that what was measured is sent and
-  // written before the kill.
+  // timeout, but in a distributed run at most a share of the time Open MPI leaves between its
+  // SIGTERM and its SIGKILL (teardown_drain_ns in distributed.hpp), so that what was measured is
+  // sent and written before the kill.
   std::int64_t signal_drain_ns = 0;
 
   // The phase rules every engine follows (times in steady ns):

@@ -256,7 +256,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.coll = &coll;
   setup.rank = link ? link->rank() : 0;
   setup.ranks = link ? link->ranks() : 1;
-  setup.signal_drain_ns = link ? std::min(cfg.drain_timeout.count(), teardown_budget_ns() / 4) : cfg.drain_timeout.count();
+  setup.signal_drain_ns =
+      link ? std::min(cfg.drain_timeout.count(), teardown_drain_ns(teardown_budget_ns())) : cfg.drain_timeout.count();
 
   std::vector<std::unique_ptr<load_worker>> workers;
   for (int w = 0; w < threads; ++w) {

@@ -8,7 +8,7 @@
 // When a rank dies (or mpirun is interrupted) Open MPI ends the job: SIGCONT, SIGTERM a second
 // later, SIGKILL a second after that (teardown_budget_ns in ../distributed.hpp). The SIGTERM
 // handler (main.cpp) only counts the signal; rank 0's receiver sees the count on its next poll,
-// waits for the others' final reports until half the budget has passed, declares the silent
+// waits for the others' final reports for teardown_wait_ns of the budget, declares the silent
 // ones lost and returns, so the main thread writes what was measured before the kill. Rank 0
 // receives with MPI_Improbe / MPI_Imrecv and a deadline, and MPI errors are returned, not fatal:
 // a rank that dies in the middle of a message is declared lost rather than blocking rank 0. The
@@ -200,9 +200,9 @@ class mpi_link final : public rank_link {
     return std::make_unique<dist_receiver>(*this, s, first_slot);
   }
 
-  // Rank 0, after a stop signal: how long it waits for the others' final reports (half the time
-  // Open MPI leaves before its SIGKILL; the other half is for writing the results).
-  std::int64_t stop_wait_ns() const noexcept { return teardown_budget_ns_ / 2; }
+  // Rank 0, after a stop signal: how long it waits for the others' final reports (a share of the
+  // time Open MPI leaves before its SIGKILL; the rest is for writing the results).
+  std::int64_t stop_wait_ns() const noexcept { return teardown_wait_ns(teardown_budget_ns_); }
   // A receive that never completed: MPI may still write into its buffer, so it is kept until the
   // process ends (the job ends after a lost rank anyway).
   void abandon(MPI_Request& req, std::unique_ptr<std::string> buffer) {
