@@ -376,11 +376,17 @@ bool dist_receiver::receive(MPI_Message& msg, const MPI_Status& st, std::int64_t
   buffer_->resize(static_cast<std::size_t>(std::max(0, n)));
   MPI_Request req = MPI_REQUEST_NULL;
   if (MPI_Imrecv(buffer_->data(), n, MPI_BYTE, &msg, &req) == MPI_SUCCESS) {
+    bool signalled = interrupt_signals() > 0;  // then give_up_ns already counts with the stop deadline
     for (int polls = 0;; ++polls) {
       int done = 0;
       if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
       if (done) return true;
-      if (now_ns() >= give_up_ns) break;
+      const std::int64_t now = now_ns();
+      if (!signalled && interrupt_signals() > 0) {  // the job is ending: no longer than the stop wait
+        signalled = true;
+        give_up_ns = std::min(give_up_ns, now + link_.stop_wait_ns());
+      }
+      if (now >= give_up_ns) break;
       if (polls > 100) std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
   }
