@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "field_count.hpp"
 #include "perflab/core/exit_codes.hpp"
 #include "perflab/core/hdr_log.hpp"
 
@@ -24,6 +25,20 @@ int launched_ranks() noexcept {
 int launched_rank() noexcept {
   const char* v = std::getenv("OMPI_COMM_WORLD_RANK");
   return v != nullptr ? std::atoi(v) : 0;
+}
+
+std::int64_t teardown_budget_ns(const char* sigkill_timeout_s) noexcept {
+  constexpr std::int64_t open_mpi_default = 1'000'000'000;
+  if (sigkill_timeout_s == nullptr) return open_mpi_default;
+  char* end = nullptr;
+  const long s = std::strtol(sigkill_timeout_s, &end, 10);
+  // Not a number: Open MPI refuses it and keeps its default. 0 or less: it sends SIGKILL right after SIGTERM.
+  if (end == sigkill_timeout_s || *end != '\0') return open_mpi_default;
+  return std::clamp<long>(s, 0, 3600) * std::int64_t{1'000'000'000};
+}
+
+std::int64_t teardown_budget_ns() noexcept {
+  return teardown_budget_ns(std::getenv("OMPI_MCA_odls_base_sigkill_timeout"));
 }
 
 std::int64_t rank_share(std::int64_t n, int rank, int ranks) noexcept {
@@ -72,8 +87,9 @@ run_config rank_share_config(const run_config& cfg, int rank, int ranks) {
 
 namespace {
 
-// Little-endian fixed-width fields and length-prefixed strings: the ranks of one job run the same
-// build, so no versioning; a length check guards against truncation.
+// Little-endian fixed-width fields and length-prefixed strings; a length check guards against
+// truncation. The ranks of one job must run the same build: agree_start compares their
+// dist_wire_version, and a run configuration carries it.
 class dist_wire_writer {
  public:
   template <class T>
@@ -303,8 +319,23 @@ bool dist_get_owned(dist_wire_reader& r, std::string& s) {
 
 }  // namespace
 
+// Every field of run_config (and of the structs inside it) is carried below or is rank 0's own
+// (output_dir, file_prefix, progress, on_measure_start, on_measure_end, stop_check, link). These
+// counts stop the build when a field is added: carry it in encode_run_config and decode_run_config
+// (or leave it to rank 0, as the outputs), give it a case in distributed_test.cpp's
+// run_config_cases (whose size the test checks against the struct itself), bump
+// dist_wire_version, then update the count here.
+static_assert(aggregate_field_count<run_config>() == 40, "run_config changed: see the comment above");
+static_assert(aggregate_field_count<key_distribution>() == 3, "key_distribution changed: see the comment above");
+static_assert(aggregate_field_count<request_spec>() == 5, "request_spec changed: see the comment above");
+static_assert(aggregate_field_count<retry_policy>() == 5, "retry_policy changed: see the comment above");
+static_assert(aggregate_field_count<resilience::backoff_config>() == 3, "backoff_config changed: see the comment above");
+static_assert(aggregate_field_count<result::stage>() == 2, "result::stage changed: see the comment above");
+
 std::string encode_run_config(const run_config& c) {
   dist_wire_writer w;
+  w.put(run_config_magic);
+  w.put(dist_wire_version);
   for (const std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success}) w.put_string(*s);
   w.put<std::uint8_t>(static_cast<std::uint8_t>((c.http2 ? 1 : 0) | (c.insecure ? 2 : 0) | (c.verify ? 4 : 0) |
                                                 (c.retry.exponential ? 8 : 0) | (c.retry.retry_after ? 16 : 0)));
@@ -352,6 +383,14 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   // Every list element takes at least 4 bytes on the wire: a count the rest cannot hold is a
   // corrupt message, refused before anything is allocated for it.
   const auto too_many = [&r](std::uint32_t count) { return count > r.rest().size() / 4; };
+  std::uint32_t magic = 0, version = 0;
+  if (!r.get(magic) || magic != run_config_magic)
+    return tl::unexpected(std::string("run configuration: not a perflab loadgen's (its magic word differs)"));
+  if (!r.get(version)) return truncated();
+  if (version != dist_wire_version)
+    return tl::unexpected(fmt::format("run configuration: wire version {} from rank 0, but this loadgen reads version "
+                                      "{}: every rank must run the same loadgen build",
+                                      version, dist_wire_version));
   for (std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success})
     if (!dist_get_owned(r, *s)) return truncated();
   std::uint8_t flags = 0;
@@ -424,6 +463,8 @@ int follow_runs(rank_link& link) {
       std::fprintf(stderr, "loadgen run: rank %d: %s\n", link.rank(), v.error().c_str());
       link.abort_all(exit_code::runtime_error);  // the others would wait for this rank forever
     }
+    // A stop signal: Open MPI is ending the job; this rank's share is reported, nothing follows.
+    if (interrupt_signals() > 0) break;
   }
   link.close(exit_code::ok);
   return exit_code::ok;

@@ -52,6 +52,22 @@ tl::expected<void, std::string> check_rank_split(const run_config& cfg, int rank
 // progress (rank 0 writes the merged ones).
 run_config rank_share_config(const run_config& cfg, int rank, int ranks);
 
+// ---- when Open MPI ends the job ----
+
+// Open MPI ends a job (a rank exited, e.g. killed; or mpirun got Ctrl-C or SIGTERM) by sending
+// every remaining rank SIGCONT, then SIGTERM odls_base_sigkill_timeout seconds later, then SIGKILL
+// as long after that (checked with Open MPI 4.1). The time between SIGTERM and SIGKILL is this
+// budget: the MCA parameter as mpirun exports it to its ranks (OMPI_MCA_odls_base_sigkill_timeout,
+// whole seconds, when set on its command line or environment), else its default, 1 s. A signal
+// stops a rank's load and its drain takes at most teardown_drain_ns (shared_setup::
+// signal_drain_ns); rank 0 waits for the other ranks' final reports for teardown_wait_ns from
+// when it sees the signal, declares the silent ones lost, and has the rest of the budget to write
+// (measured on a busy 2-core machine: 0.1-0.4 s from the end of the wait to run.json).
+std::int64_t teardown_budget_ns() noexcept;
+std::int64_t teardown_budget_ns(const char* sigkill_timeout_s) noexcept;  // the variable's value (null: unset)
+inline std::int64_t teardown_drain_ns(std::int64_t budget_ns) noexcept { return budget_ns / 10; }
+inline std::int64_t teardown_wait_ns(std::int64_t budget_ns) noexcept { return budget_ns * 2 / 5; }
+
 // ---- the wire form ----
 
 // A sample set as bytes: counts, then each histogram as its V2 compressed encoding. end_ns is
@@ -84,9 +100,18 @@ result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_
 
 // ---- a scenario run (`mpirun -np N loadgen run`) ----
 
+// The version of the distributed wire formats (the run configuration, a sample set, a final
+// report). Every rank of a job must speak the same one: agree_start refuses a job whose ranks
+// differ (loadgen binaries of different builds), and a run configuration carries it after a magic
+// word. Bump it whenever one of the three formats changes.
+inline constexpr std::uint32_t dist_wire_version = 2;
+inline constexpr std::uint32_t run_config_magic = 0x63726c70;  // "plrc" in little-endian bytes
+
 // A load run's configuration as bytes, for rank 0 to broadcast at each load run of a scenario
-// (every variant, repeat and search step): the whole run_config but what stays with rank 0
-// (output files, progress, the callbacks, the link). The receivers take their share of it.
+// (every variant, repeat and search step): the magic word, the wire version, then the whole
+// run_config but what stays with rank 0 (output files, progress, the callbacks, the link). The
+// receivers take their share of it; a message with another magic word or version is refused with
+// an error that says so.
 std::string encode_run_config(const run_config& c);
 tl::expected<run_config, std::string> decode_run_config(std::string_view bytes);
 

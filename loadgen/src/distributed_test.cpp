@@ -1,10 +1,15 @@
 #include "distributed.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iterator>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "field_count.hpp"
 #include "perflab/loadgen/schedule.hpp"
 
 namespace perflab::loadgen::detail {
@@ -238,82 +243,201 @@ TEST(RankMerge, FinalReportRoundTripsAndTruncationIsAnError) {
     EXPECT_FALSE(decode_rank_final(std::string_view(bytes).substr(0, cut), g, t)) << "cut at " << cut;
 }
 
-TEST(RankScenario, RunConfigRoundTripsEveryLoadFieldAndTruncationIsAnError) {
-  run_config c;
-  c.url = "http://127.0.0.1:8080";
-  c.engine = "asio";
-  c.http2 = true;
-  c.cacert = "/etc/ca.pem";
-  c.kind = "open";
-  c.arrival = "poisson";
-  c.rate = 1234.5;
-  c.stages = {{2.0, 100.0}, {3.0, 500.0}};
-  c.seed = 99;
-  c.connections = 17;
-  c.duration = std::chrono::milliseconds(2500);
-  c.warmup = std::chrono::seconds(1);
-  c.rank_timeout = std::chrono::milliseconds(1500);
-  c.max_requests = 5001;
-  c.keepalive = keepalive_policy::max_requests;
-  c.max_requests_per_connection = 9;
-  c.threads = 3;
-  c.cpus = {0, 2};
-  c.requests = {{"POST", "/echo", {{"X-A", "1"}, {"Content-Type", "text/plain"}}, "body", 3.0}, {}};
-  c.keys.kind = "zipf";
-  c.keys.keys = 1000;
-  c.success = "2xx";
-  c.verify = true;
-  c.verify_length = 42;
-  c.retry.max = 2;
-  c.retry.on = {503, 429};
-  c.retry.retry_after = true;
-  c.retry.backoff.kind = resilience::jitter::equal;
-  c.output_dir = "/tmp/x";  // rank 0's alone: not sent
-  c.progress = true;
+// One case per field of run_config, with the fields of the structs inside it (keys, retry and
+// its backoff) as cases of their own: it sets the field to a value that is not its default, and
+// says whether two configurations agree on it. `carried`: sent to the other ranks; the others are
+// rank 0's own (outputs, callbacks, the link) and must arrive as defaults.
+//
+// Why a new field cannot be forgotten: the static_assert below compares the number of cases with
+// the number of fields the compiler counts in the structs themselves (field_count.hpp), so a
+// field added to run_config (or to key_distribution, retry_policy, backoff_config) stops this
+// test from compiling until it has a case; its case then fails at run time until encode_run_config
+// and decode_run_config carry it (or it is declared rank 0's own). Lists inside (stages,
+// requests) are compared field by field by helpers whose structs' counts are asserted next to them.
+struct run_config_field_case {
+  const char* name;
+  bool carried;
+  void (*set)(run_config&);
+  bool (*same)(const run_config&, const run_config&);
+};
 
-  const std::string bytes = encode_run_config(c);
+#define PERFLAB_RUN_CONFIG_CASE(field, carried, value)                                     \
+  run_config_field_case {                                                                  \
+    #field, carried, [](run_config& c) { c.field = value; },                               \
+        [](const run_config& a, const run_config& b) { return a.field == b.field; }        \
+  }
+
+static_assert(aggregate_field_count<result::stage>() == 2, "compare the new field in same_stages");
+bool same_stages(const run_config& a, const run_config& b) {
+  return std::equal(a.stages.begin(), a.stages.end(), b.stages.begin(), b.stages.end(),
+                    [](const result::stage& x, const result::stage& y) {
+                      return x.duration_s == y.duration_s && x.target_rate == y.target_rate;
+                    });
+}
+static_assert(aggregate_field_count<request_spec>() == 5, "compare the new field in same_requests");
+bool same_requests(const run_config& a, const run_config& b) {
+  return std::equal(a.requests.begin(), a.requests.end(), b.requests.begin(), b.requests.end(),
+                    [](const request_spec& x, const request_spec& y) {
+                      return x.method == y.method && x.path == y.path && x.headers == y.headers && x.body == y.body &&
+                             x.weight == y.weight;
+                    });
+}
+
+using std::chrono::milliseconds;
+constexpr run_config_field_case run_config_cases[] = {
+    PERFLAB_RUN_CONFIG_CASE(url, true, "http://127.0.0.1:8080"),
+    PERFLAB_RUN_CONFIG_CASE(engine, true, "curl"),
+    PERFLAB_RUN_CONFIG_CASE(http2, true, true),
+    PERFLAB_RUN_CONFIG_CASE(max_streams, true, 7),
+    PERFLAB_RUN_CONFIG_CASE(insecure, true, true),
+    PERFLAB_RUN_CONFIG_CASE(cacert, true, "/etc/ca.pem"),
+    PERFLAB_RUN_CONFIG_CASE(kind, true, "open"),
+    PERFLAB_RUN_CONFIG_CASE(arrival, true, "poisson"),
+    PERFLAB_RUN_CONFIG_CASE(rate, true, 1234.5),
+    {"stages", true, [](run_config& c) { c.stages = {{2.0, 100.0}, {3.0, 500.0}}; }, same_stages},
+    PERFLAB_RUN_CONFIG_CASE(seed, true, 99),
+    PERFLAB_RUN_CONFIG_CASE(connections, true, 17),
+    PERFLAB_RUN_CONFIG_CASE(think_time, true, milliseconds(3)),
+    PERFLAB_RUN_CONFIG_CASE(duration, true, milliseconds(2500)),
+    PERFLAB_RUN_CONFIG_CASE(warmup, true, milliseconds(1000)),
+    PERFLAB_RUN_CONFIG_CASE(max_requests, true, 5001),
+    PERFLAB_RUN_CONFIG_CASE(keepalive, true, keepalive_policy::max_requests),
+    PERFLAB_RUN_CONFIG_CASE(max_requests_per_connection, true, 9),
+    PERFLAB_RUN_CONFIG_CASE(connect_timeout, true, milliseconds(700)),
+    PERFLAB_RUN_CONFIG_CASE(request_timeout, true, milliseconds(800)),
+    PERFLAB_RUN_CONFIG_CASE(threads, true, 3),
+    PERFLAB_RUN_CONFIG_CASE(cpus, true, (std::vector<int>{0, 2})),
+    {"requests", true,
+     [](run_config& c) {
+       c.requests = {{"POST", "/echo", {{"X-A", "1"}, {"Content-Type", "text/plain"}}, "body", 3.0}, {}};
+     },
+     same_requests},
+    PERFLAB_RUN_CONFIG_CASE(keys.kind, true, "zipf"),
+    PERFLAB_RUN_CONFIG_CASE(keys.keys, true, 1000),
+    PERFLAB_RUN_CONFIG_CASE(keys.zipf_s, true, 1.2),
+    PERFLAB_RUN_CONFIG_CASE(send_lag_bound_us, true, 250.0),
+    PERFLAB_RUN_CONFIG_CASE(success, true, "2xx"),
+    PERFLAB_RUN_CONFIG_CASE(max_error_rate, true, 0.25),
+    PERFLAB_RUN_CONFIG_CASE(verify, true, true),
+    PERFLAB_RUN_CONFIG_CASE(verify_length, true, 42),
+    PERFLAB_RUN_CONFIG_CASE(output_dir, false, "/tmp/x"),
+    PERFLAB_RUN_CONFIG_CASE(file_prefix, false, "mine"),
+    PERFLAB_RUN_CONFIG_CASE(progress, false, true),
+    PERFLAB_RUN_CONFIG_CASE(drain_timeout, true, milliseconds(300)),
+    PERFLAB_RUN_CONFIG_CASE(retry.max, true, 2),
+    PERFLAB_RUN_CONFIG_CASE(retry.on, true, (std::vector<int>{429})),
+    PERFLAB_RUN_CONFIG_CASE(retry.exponential, true, false),
+    PERFLAB_RUN_CONFIG_CASE(retry.backoff.base, true, milliseconds(7)),
+    PERFLAB_RUN_CONFIG_CASE(retry.backoff.cap, true, milliseconds(70)),
+    PERFLAB_RUN_CONFIG_CASE(retry.backoff.kind, true, resilience::jitter::equal),
+    PERFLAB_RUN_CONFIG_CASE(retry.retry_after, true, true),
+    PERFLAB_RUN_CONFIG_CASE(spin_window, true, milliseconds(1)),
+    {"on_measure_start", false, [](run_config& c) { c.on_measure_start = [] {}; },
+     [](const run_config& a, const run_config& b) { return !a.on_measure_start == !b.on_measure_start; }},
+    {"on_measure_end", false, [](run_config& c) { c.on_measure_end = [] {}; },
+     [](const run_config& a, const run_config& b) { return !a.on_measure_end == !b.on_measure_end; }},
+    {"stop_check", false, [](run_config& c) { c.stop_check = [](const result::variant&) { return std::string(); }; },
+     [](const run_config& a, const run_config& b) { return !a.stop_check == !b.stop_check; }},
+    {"link", false, [](run_config& c) { c.link = reinterpret_cast<rank_link*>(&c); },
+     [](const run_config& a, const run_config& b) { return a.link == b.link; }},
+    PERFLAB_RUN_CONFIG_CASE(rank_timeout, true, milliseconds(1500)),
+};
+#undef PERFLAB_RUN_CONFIG_CASE
+
+// Each struct inside run_config that has cases of its own counts as its fields, not as one.
+static_assert(std::size(run_config_cases) == aggregate_field_count<run_config>() - 2 +
+                                                 aggregate_field_count<key_distribution>() +
+                                                 aggregate_field_count<retry_policy>() - 1 +
+                                                 aggregate_field_count<resilience::backoff_config>(),
+              "a field of run_config (or of keys, retry, retry.backoff) has no case in run_config_cases");
+
+TEST(RankScenario, RunConfigCarriesEveryFieldAloneAndAllTogether) {
+  const run_config defaults;
+  run_config all;
+  for (const auto& fc : run_config_cases) {
+    run_config c;
+    fc.set(c);
+    fc.set(all);
+    ASSERT_FALSE(fc.same(c, defaults)) << fc.name << ": its case sets the default value, so it would prove nothing";
+    auto d = decode_run_config(encode_run_config(c));
+    ASSERT_TRUE(d) << fc.name << ": " << d.error();
+    if (fc.carried) {
+      EXPECT_TRUE(fc.same(*d, c)) << fc.name << " is not carried by encode_run_config/decode_run_config";
+    } else {
+      EXPECT_TRUE(fc.same(*d, defaults)) << fc.name << " is rank 0's own, but reached the other ranks";
+    }
+    // Only this field moved: nothing was read into another field's place.
+    for (const auto& other : run_config_cases) {
+      if (&other == &fc) continue;
+      EXPECT_TRUE(other.same(*d, defaults)) << "setting " << fc.name << " changed " << other.name;
+    }
+  }
+  const std::string bytes = encode_run_config(all);
   auto d = decode_run_config(bytes);
   ASSERT_TRUE(d) << d.error();
-  EXPECT_EQ(d->url, c.url);
-  EXPECT_TRUE(d->http2);
-  EXPECT_EQ(d->cacert, c.cacert);
-  EXPECT_EQ(d->arrival, "poisson");
-  EXPECT_EQ(d->rate, c.rate);
-  ASSERT_EQ(d->stages.size(), 2u);
-  EXPECT_EQ(d->stages[1].target_rate, 500.0);
-  EXPECT_EQ(d->seed, 99u);
-  EXPECT_EQ(d->connections, 17);
-  EXPECT_EQ(d->duration, c.duration);
-  EXPECT_EQ(d->warmup, c.warmup);
-  EXPECT_EQ(d->rank_timeout, c.rank_timeout);
-  EXPECT_EQ(d->max_requests, 5001);
-  EXPECT_EQ(d->keepalive, keepalive_policy::max_requests);
-  EXPECT_EQ(d->max_requests_per_connection, 9);
-  EXPECT_EQ(d->threads, 3);
-  EXPECT_EQ(d->cpus, c.cpus);
-  ASSERT_EQ(d->requests.size(), 2u);
-  EXPECT_EQ(d->requests[0].method, "POST");
-  EXPECT_EQ(d->requests[0].headers, c.requests[0].headers);
-  EXPECT_EQ(d->requests[0].body, "body");
-  EXPECT_EQ(d->requests[0].weight, 3.0);
-  EXPECT_EQ(d->requests[1].path, "/");
-  EXPECT_EQ(d->keys.kind, "zipf");
-  EXPECT_EQ(d->keys.keys, 1000u);
-  EXPECT_EQ(d->success, "2xx");
-  EXPECT_TRUE(d->verify);
-  EXPECT_EQ(d->verify_length, 42);
-  EXPECT_EQ(d->retry.max, 2);
-  EXPECT_EQ(d->retry.on, c.retry.on);
-  EXPECT_TRUE(d->retry.retry_after);
-  EXPECT_EQ(d->retry.backoff.kind, resilience::jitter::equal);
-  EXPECT_TRUE(d->output_dir.empty());
-  EXPECT_FALSE(d->progress);
-  EXPECT_EQ(d->link, nullptr);
+  for (const auto& fc : run_config_cases)
+    EXPECT_TRUE(fc.same(*d, fc.carried ? all : defaults)) << fc.name << " with every field set";
   // Re-encoding the decoded config gives the same bytes: nothing else is lost.
   EXPECT_EQ(encode_run_config(*d), bytes);
+}
 
-  EXPECT_FALSE(decode_run_config(std::string_view(bytes).substr(0, bytes.size() - 1)));
+TEST(RankScenario, RunConfigTruncatedOrWithTrailingBytesIsAnError) {
+  run_config c;
+  c.requests = {{"POST", "/echo", {{"X-A", "1"}}, "body", 3.0}};
+  c.cpus = {0, 1};
+  const std::string bytes = encode_run_config(c);
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(decode_run_config(std::string_view(bytes).substr(0, n))) << "cut at " << n << " of " << bytes.size();
   EXPECT_FALSE(decode_run_config(bytes + "x"));
+}
+
+TEST(RankScenario, RunConfigFromAnotherWireVersionOrNotALoadgensIsRefusedSayingWhy) {
+  const std::string bytes = encode_run_config(run_config{});
+  // A rank 0 of another build: the version word (after the 4-byte magic) differs.
+  std::string other = bytes;
+  const std::uint32_t newer = dist_wire_version + 1;
+  std::memcpy(other.data() + 4, &newer, sizeof newer);
+  auto d = decode_run_config(other);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().find(fmt::format("wire version {} from rank 0", newer)), std::string::npos) << d.error();
+  EXPECT_NE(d.error().find("same loadgen build"), std::string::npos) << d.error();
+  // Not a run configuration at all.
+  std::string garbage = bytes;
+  garbage[0] = static_cast<char>(garbage[0] ^ 0x5a);
+  d = decode_run_config(garbage);
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().find("magic"), std::string::npos) << d.error();
+  EXPECT_TRUE(decode_run_config(bytes));
+}
+
+// Rank 0's CPU window (loadgen.cpu_* over the measured phase) closes when the load has stopped
+// everywhere: with --requests, rank 0's own share may be sent long before the others' is, and
+// rank 0 keeps merging their seconds until then.
+TEST(RankCpuWindow, ClosesWhenRankZerosWorkersDrainAndEveryOtherRanksSlotHasFinished) {
+  collector coll(2 + 2);  // two local workers, then the slots of two other ranks
+  EXPECT_FALSE(coll.load_stopped(2));
+  coll.note_draining();
+  coll.note_draining();
+  EXPECT_FALSE(coll.load_stopped(2)) << "rank 0's share is sent, but the other ranks' load goes on";
+  coll.finish(2);  // its final report came (or it was lost)
+  EXPECT_FALSE(coll.load_stopped(2));
+  coll.finish(3);
+  EXPECT_TRUE(coll.load_stopped(2));
+
+  collector single(2);  // a single process: every worker draining is enough, as before
+  single.note_draining();
+  EXPECT_FALSE(single.load_stopped(2));
+  single.note_draining();
+  EXPECT_TRUE(single.load_stopped(2));
+}
+
+TEST(RankTeardown, BudgetIsOpenMpisSigkillTimeoutAsExportedToTheRanks) {
+  EXPECT_EQ(teardown_budget_ns(nullptr), 1'000'000'000);  // Open MPI's default, 1 s
+  EXPECT_EQ(teardown_budget_ns("3"), 3'000'000'000);
+  EXPECT_EQ(teardown_budget_ns("0"), 0);   // SIGKILL right after SIGTERM: nothing to wait for
+  EXPECT_EQ(teardown_budget_ns("-2"), 0);
+  EXPECT_EQ(teardown_budget_ns("abc"), 1'000'000'000);  // Open MPI refuses it and keeps its default
+  EXPECT_EQ(teardown_budget_ns(""), 1'000'000'000);
 }
 
 }  // namespace

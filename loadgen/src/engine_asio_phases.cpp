@@ -249,7 +249,7 @@ void asio_worker::begin_drain(bool interrupted) {
   phase_ = phase::draining;
   stop_ns_ = now;
   s_.coll->note_draining();
-  drain_deadline_ns_ = stop_ns_ + (in_warmup ? 0 : cfg_.drain_timeout.count());
+  drain_deadline_ns_ = stop_ns_ + s_.drain_after_stop_ns(in_warmup, interrupted_);
   arrival_timer_.cancel();
   // Measured arrivals that never went out are counted, not dropped: a stall at the end of a
   // run must not vanish from the numbers. Their corrected latency is at least their wait so

@@ -170,7 +170,7 @@ void curl_worker::begin_drain(bool interrupted) {
   phase_ = phase::draining;
   stop_ns_ = now;
   s_.coll->note_draining();
-  drain_deadline_ns_ = stop_ns_ + (in_warmup ? 0 : cfg_.drain_timeout.count());
+  drain_deadline_ns_ = stop_ns_ + s_.drain_after_stop_ns(in_warmup, interrupted_);
   arrival_timer_.cancel();
   // Measured arrivals never handed to libcurl are counted, not dropped (as the Asio worker).
   while (!pending_.empty()) {

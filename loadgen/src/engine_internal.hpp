@@ -78,6 +78,9 @@ struct collector {
   std::unique_ptr<sample_set> hand_off(int w, std::unique_ptr<sample_set> full, bool last);
   void note_draining();  // a worker's measured phase ended (wakes the main thread)
   void finish(int w);    // slot w hands over nothing more (a lost rank of a distributed run)
+  // Whether the load has stopped everywhere: the first local_workers slots are draining and every
+  // slot after them (the other ranks of a distributed run, on rank 0) has finished. With the mutex held.
+  bool load_stopped(int local_workers) const noexcept;
 };
 
 class curl_requests;  // engine_curl.hpp
@@ -103,6 +106,11 @@ struct shared_setup {
   // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.
   std::atomic<bool> stop_early{false};
+  // How long a worker stopped by SIGINT/SIGTERM waits for its responses in flight: the drain
+  // timeout, but in a distributed run at most a share of the time Open MPI leaves between its
+  // SIGTERM and its SIGKILL (teardown_drain_ns in distributed.hpp), so that what was measured is
+  // sent and written before the kill.
+  std::int64_t signal_drain_ns = 0;
 
   // The phase rules every engine follows (times in steady ns):
   bool in_window(std::int64_t t) const noexcept { return t >= measure_start_ns && t < measure_end_ns; }
@@ -115,6 +123,9 @@ struct shared_setup {
     carried = now != phase::warmup;
     return carried;
   }
+  // How long a worker whose load stops now waits for its responses in flight (a stop in the
+  // warm-up waits for nothing: nothing in flight is measured).
+  std::int64_t drain_after_stop_ns(bool in_warmup, bool interrupted) const noexcept;
   // End of interval k: the next second boundary, or the end of the measured phase.
   std::int64_t interval_end(std::int64_t k) const noexcept {
     const std::int64_t b = measure_start_ns + (k + 1) * second_ns;

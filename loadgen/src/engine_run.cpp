@@ -1,7 +1,8 @@
 // run_load: one load run from a run_config to a result::variant. Starts the workers (one thread
-// each, pinned when asked), merges their seconds as they hand them over into the interval log,
-// the per-second CSV and the series, samples CPU at the measured phase's boundaries, and builds
-// the result. The workers (engine_asio.cpp) do the measuring.
+// each, pinned when asked), merges their seconds as they hand them over (interval_merger in
+// engine_collect.cpp writes the interval log, the per-second CSV and the series), samples CPU at
+// the measured phase's boundaries, and builds the result. The workers (engine_asio.cpp,
+// engine_curl.cpp) do the measuring.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -24,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "distributed.hpp"
+#include "engine_collect.hpp"
 #include "engine_curl.hpp"
 #include "engine_internal.hpp"
 #include "perflab/core/clock.hpp"
@@ -41,23 +43,6 @@ std::atomic<bool>& interrupt_flag() noexcept {
 
 namespace {
 
-// Response counts by status code, as run.json keeps them ("503": n); codes never seen are left out.
-std::map<std::string, std::int64_t> status_map(const std::array<std::int64_t, 600>& counts) {
-  std::map<std::string, std::int64_t> m;
-  for (std::size_t code = 100; code < counts.size(); ++code)
-    if (counts[code] > 0) m[std::to_string(code)] = counts[code];
-  return m;
-}
-
-// The CSV's top_statuses: the three most frequent codes of a second, "503:120 200:80".
-std::string top_statuses(const std::map<std::string, std::int64_t>& statuses) {
-  std::vector<std::pair<std::int64_t, std::string>> v;
-  for (const auto& [code, n] : statuses) v.emplace_back(-n, code);
-  std::sort(v.begin(), v.end());
-  std::string out;
-  for (std::size_t i = 0; i < v.size() && i < 3; ++i) out += fmt::format("{}{}:{}", i ? " " : "", v[i].second, -v[i].first);
-  return out;
-}
 std::atomic<int> signals_noted{0};
 static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
               "used from signal handlers");
@@ -73,46 +58,11 @@ int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_r
 
 namespace detail {
 
-collector::collector(int workers)
-    : queues(static_cast<std::size_t>(workers)), finished(static_cast<std::size_t>(workers), false) {
-  spare.reserve(static_cast<std::size_t>(workers) * (spares_per_worker + 2));
-  for (int i = 0; i < workers * spares_per_worker; ++i) spare.push_back(std::make_unique<sample_set>());
-}
-
-bool collector::all_finished() const noexcept {
-  return std::all_of(finished.begin(), finished.end(), [](bool f) { return f; });
-}
-
-std::unique_ptr<sample_set> collector::hand_off(int w, std::unique_ptr<sample_set> full, bool last) {
-  std::unique_ptr<sample_set> fresh;
-  {
-    std::lock_guard lock(mutex);
-    queues[static_cast<std::size_t>(w)].push_back(std::move(full));
-    if (last) finished[static_cast<std::size_t>(w)] = true;
-    if (!spare.empty()) {
-      fresh = std::move(spare.back());
-      spare.pop_back();
-    }
-  }
-  cv.notify_one();
-  if (!fresh) fresh = std::make_unique<sample_set>();  // only when the merge fell behind
-  return fresh;
-}
-
-void collector::note_draining() {
-  {
-    std::lock_guard lock(mutex);
-    ++draining;
-  }
-  cv.notify_one();
-}
-
-void collector::finish(int w) {
-  {
-    std::lock_guard lock(mutex);
-    finished[static_cast<std::size_t>(w)] = true;
-  }
-  cv.notify_one();
+std::int64_t shared_setup::drain_after_stop_ns(bool in_warmup, bool interrupted) const noexcept {
+  if (in_warmup) return 0;
+  const std::int64_t drain = cfg->drain_timeout.count();
+  // Only a signal shortens it: a spawned target that died interrupts the run too (variant_executor).
+  return interrupted && interrupt_signals() > 0 ? std::min(drain, signal_drain_ns) : drain;
 }
 
 }  // namespace detail
@@ -186,106 +136,6 @@ tl::expected<void, std::string> validate(const run_config& cfg) {
     return tl::unexpected(fmt::format("max error rate {} is not a fraction in [0, 1]", cfg.max_error_rate));
   return {};
 }
-
-// The main thread's side of the run: merges the workers' intervals in index order and writes
-// each one out (interval log, CSV, series, progress line) as soon as every worker has handed it
-// over or finished.
-class interval_merger {
- public:
-  interval_merger(const run_config& cfg, const shared_setup& s, const rate_profile& profile, std::ofstream& csv,
-                  hdr::log_writer* writer, bool progress)
-      : cfg_(cfg), s_(s), profile_(profile), csv_(csv), writer_(writer), progress_(progress) {}
-
-  void add(const sample_set& merged, bool discard) {
-    if (discard) return;
-    const bool drain = merged.index >= s_.intervals;
-    result::second_point pt;
-    pt.phase = drain ? "drain" : "measured";
-    const std::int64_t start_ns = drain ? last_end_ns_ : s_.measure_start_ns + merged.index * second_ns;
-    const std::int64_t end_ns = std::max(start_ns, merged.end_ns);
-    if (!drain) last_end_ns_ = std::max(last_end_ns_, end_ns);
-    if (drain && merged.sent + merged.completed + merged.errors.total() + merged.unsent + merged.abandoned == 0 &&
-        merged.ttlb.total_count() == 0)
-      return;  // nothing happened after the measured phase: no drain row
-    pt.t_s = static_cast<double>(start_ns - s_.measure_start_ns) / 1e9;
-    pt.length_s = static_cast<double>(end_ns - start_ns) / 1e9;
-    const double length_s = std::max(0.001, pt.length_s);
-    if (writer_) {
-      writer_->write(std::string_view("connect"), pt.t_s, length_s, merged.connect);
-      writer_->write(std::string_view("ttfb"), pt.t_s, length_s, merged.ttfb);
-      writer_->write(std::string_view("ttlb"), pt.t_s, length_s, merged.ttlb);
-      writer_->write(std::string_view("ttfb_uncorrected"), pt.t_s, length_s, merged.ttfb_uncorrected);
-      writer_->write(std::string_view("ttlb_uncorrected"), pt.t_s, length_s, merged.ttlb_uncorrected);
-      writer_->write(std::string_view("send_lag"), pt.t_s, length_s, merged.send_lag);
-    }
-    pt.sent = merged.sent;
-    pt.completed = merged.completed;
-    pt.succeeded = merged.succeeded;
-    pt.errors = merged.errors.total();
-    pt.ttlb_p50_us = static_cast<double>(merged.ttlb.value_at_percentile(50)) / 1e3;
-    pt.ttlb_p99_us = static_cast<double>(merged.ttlb.value_at_percentile(99)) / 1e3;
-    if (s_.open && !drain) {
-      const std::int64_t a = cfg_.warmup.count() + merged.index * second_ns;
-      pt.target_rate = profile_.arrivals_before(a + second_ns) - profile_.arrivals_before(a);
-    }
-    pt.in_flight = merged.in_flight;
-    pt.retries = merged.retries;
-    pt.client_retries = merged.client_retries;
-    pt.attempts = merged.sent + merged.client_retries;
-    pt.stalled = drain ? 0 : merged.stalled;
-    pt.cache_hit = merged.cache.hit;
-    pt.cache_miss = merged.cache.miss;
-    pt.cache_stale = merged.cache.stale;
-    pt.cache_other = merged.cache.other;
-    pt.cache_hit_ratio = merged.cache.hit_ratio();
-    pt.bytes_in = merged.bytes_in;
-    pt.bytes_out = merged.bytes_out;
-    pt.statuses = status_map(merged.statuses);
-    for (const auto& [code, n] : pt.statuses) {
-      if (code[0] == '2') pt.status_2xx += n;
-      else if (code[0] == '3') pt.status_3xx += n;
-      else if (code[0] == '4') pt.status_4xx += n;
-      else if (code[0] == '5') pt.status_5xx += n;
-    }
-    pt.conn_errors = merged.errors.transport();
-    if (!drain) {
-      completed_in_window_ += merged.completed;
-      succeeded_in_window_ += merged.succeeded;
-    }
-    if (csv_.is_open())
-      csv_ << fmt::format("{:g},{:.3f},{},{},{},{},{},{:.1f},{:.1f},{:.1f},{},{},{},{},{},{},{},{:.4f},{},{},{},{},{},{},{},{},{},{}\n", pt.t_s,
-                          pt.length_s, pt.phase, pt.sent, pt.completed, pt.succeeded, pt.errors, pt.ttlb_p50_us,
-                          pt.ttlb_p99_us, pt.target_rate, pt.in_flight, pt.retries, pt.stalled, pt.cache_hit,
-                          pt.cache_miss, pt.cache_stale, pt.cache_other, pt.cache_hit_ratio, pt.bytes_in, pt.bytes_out,
-                          pt.status_2xx, pt.status_3xx, pt.status_4xx, pt.status_5xx, pt.conn_errors,
-                          pt.attempts, pt.client_retries, top_statuses(pt.statuses))
-           << std::flush;
-    if (progress_ && !drain)
-      std::fprintf(stderr, "\r\033[K[%5.0fs] target %s  goodput %lld/s  ttlb p50 %s p99 %s  errors %lld  in flight %lld",
-                   pt.t_s + 1, s_.open ? units::format_rate(pt.target_rate).c_str() : "closed",
-                   static_cast<long long>(pt.succeeded),
-                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p50_us * 1e3))).c_str(),
-                   units::format_duration(nanos(static_cast<std::int64_t>(pt.ttlb_p99_us * 1e3))).c_str(),
-                   static_cast<long long>(pt.errors), static_cast<long long>(pt.in_flight));
-    series_.push_back(pt);
-  }
-
-  std::vector<result::second_point>& series() noexcept { return series_; }
-  std::int64_t completed_in_window() const noexcept { return completed_in_window_; }
-  std::int64_t succeeded_in_window() const noexcept { return succeeded_in_window_; }
-
- private:
-  const run_config& cfg_;
-  const shared_setup& s_;
-  const rate_profile& profile_;
-  std::ofstream& csv_;
-  hdr::log_writer* writer_;
-  bool progress_;
-  std::int64_t last_end_ns_ = 0;  // end of the last measured interval: where the drain begins
-  std::int64_t completed_in_window_ = 0;
-  std::int64_t succeeded_in_window_ = 0;
-  std::vector<result::second_point> series_;
-};
 
 // The error rate and the latency summaries of a sample set, as a result reports them. Requests
 // never answered are failures too: a server that leaves requests hanging must not read better
@@ -406,6 +256,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.coll = &coll;
   setup.rank = link ? link->rank() : 0;
   setup.ranks = link ? link->ranks() : 1;
+  setup.signal_drain_ns =
+      link ? std::min(cfg.drain_timeout.count(), teardown_drain_ns(teardown_budget_ns())) : cfg.drain_timeout.count();
 
   std::vector<std::unique_ptr<load_worker>> workers;
   for (int w = 0; w < threads; ++w) {
@@ -479,7 +331,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   const cpu_times cpu0 = process_cpu();
   if (cfg.on_measure_start) cfg.on_measure_start();
   // The end of the measured phase, for what was spent over it: its planned end, or when every
-  // worker has stopped its load (Ctrl-C, --requests).
+  // worker has stopped its load (Ctrl-C, --requests). On rank 0 of a distributed run the other
+  // ranks' slots count too: their load goes on after rank 0's own share is sent, and so does its
+  // work of merging their seconds.
   cpu_times cpu1{};
   bool end_sampled = false;
   auto sample_end = [&] {
@@ -511,7 +365,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
         return true;
       };
       while (!ready()) {
-        if (!end_sampled && (coll.draining == threads || now_ns() >= setup.measure_end_ns)) {
+        if (!end_sampled && (coll.load_stopped(threads) || now_ns() >= setup.measure_end_ns)) {
           lock.unlock();
           sample_end();
           lock.lock();

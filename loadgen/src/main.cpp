@@ -7,7 +7,9 @@
 //   loadgen subscribe URL ...    push delivery (SSE, long or short polling) with a built-in publisher
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string_view>
 
 #include <unistd.h>
 
@@ -19,10 +21,13 @@
 #include "perflab/loadgen/engine.hpp"
 
 namespace {
+// What the first stop signal prints. Under mpirun (Open MPI's variables) the signal is Open MPI
+// ending the job, which kills it a second later: only rank 0 says so, and there is no waiting.
+std::string_view stop_hint = "\nloadgen: stopping; waiting for responses in flight (Ctrl-C again to stop waiting)\n";
+
 extern "C" void on_stop_signal(int) {
-  if (perflab::loadgen::note_interrupt_signal() == 1) {
-    static const char hint[] = "\nloadgen: stopping; waiting for responses in flight (Ctrl-C again to stop waiting)\n";
-    [[maybe_unused]] auto n = ::write(STDERR_FILENO, hint, sizeof hint - 1);
+  if (perflab::loadgen::note_interrupt_signal() == 1 && !stop_hint.empty()) {
+    [[maybe_unused]] auto n = ::write(STDERR_FILENO, stop_hint.data(), stop_hint.size());
   }
 }
 }  // namespace
@@ -39,6 +44,12 @@ int main(int argc, char** argv) {
   perflab::loadgen::add_ab_command(app, exit_code);
   perflab::loadgen::add_subscribe_command(app, exit_code);
 
+  if (const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE"); ranks != nullptr && std::atoi(ranks) > 1) {
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    stop_hint = rank != nullptr && std::atoi(rank) == 0
+                    ? "\nloadgen: stopped by a signal (mpirun is ending the job); writing what was measured\n"
+                    : "";
+  }
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);

@@ -369,6 +369,9 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       res = run_load(cfg);
     } else if (rank_lost_) {
       res = tl::unexpected(std::string("a rank was lost in an earlier load run of this job: no more load runs"));
+    } else if (interrupt_signals() > 0) {
+      // mpirun is ending the job: the other ranks may be gone, and the start would wait for them.
+      res = tl::unexpected(std::string("stopped by a signal before this load run started"));
     } else if (auto split = check_rank_split(cfg, link_->ranks()); !split) {
       res = tl::unexpected(split.error());  // nothing broadcast: the other ranks wait for the next run
     } else {

@@ -4,6 +4,16 @@
 // build without MPI. Threads: MPI_THREAD_SERIALIZED. The main thread calls MPI before the workers
 // start and after they are joined; during the run only one thread does: on rank 0 the receiver
 // worker, on the others the collecting (main) thread, which sends its seconds.
+//
+// When a rank dies (or mpirun is interrupted) Open MPI ends the job: SIGCONT, SIGTERM a second
+// later, SIGKILL a second after that (teardown_budget_ns in ../distributed.hpp). The SIGTERM
+// handler (main.cpp) only counts the signal; rank 0's receiver sees the count on its next poll,
+// waits for the others' final reports for teardown_wait_ns of the budget, declares the silent
+// ones lost and returns, so the main thread writes what was measured before the kill. Rank 0
+// receives with MPI_Improbe / MPI_Imrecv and a deadline, and MPI errors are returned, not fatal:
+// a rank that dies in the middle of a message is declared lost rather than blocking rank 0. The
+// blocking calls left are the start (a rank dying then leaves nothing measured, and Open MPI
+// ends the job) and the other ranks' sends to rank 0 (if rank 0 is gone, so is the result).
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +31,7 @@
 
 #include "../distributed.hpp"
 #include "perflab/core/clock.hpp"
+#include "perflab/core/exit_codes.hpp"
 #include "perflab/core/units.hpp"
 
 namespace perflab::loadgen::detail {
@@ -41,10 +52,19 @@ std::string dist_hostname() {
   return name;
 }
 
+// Why rank 0 gave up on a rank.
+enum class dist_lost_cause : std::uint8_t {
+  none,
+  silent,   // nothing came from it for the rank timeout (stopped, hung, or on a cut network)
+  stopped,  // no final report by the deadline after a stop signal (it died: Open MPI ends the job)
+  message,  // a message from it began but never completed, or MPI reported an error on it
+};
+
 // What rank 0 knows of another rank while the run goes on.
 struct dist_remote_rank {
   bool done = false;                   // its final report arrived
-  bool lost = false;                   // silent past the deadline
+  bool lost = false;                   // given up on (cause says why)
+  dist_lost_cause cause = dist_lost_cause::none;
   std::int64_t last_heard_ns = 0;      // steady ns of its last message
   std::unique_ptr<sample_set> so_far;  // its seconds so far (a lost rank's totals); freed at its final report
   rank_final final;
@@ -67,13 +87,15 @@ class dist_receiver final : public load_worker {
   std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
 
  private:
+  bool receive(MPI_Message& msg, const MPI_Status& st, std::int64_t give_up_ns);
   void on_message(int from, std::string_view bytes, int tag);
-  void declare_lost(int from, std::int64_t now);
+  void declare_lost(int from, std::int64_t now, dist_lost_cause cause);
 
   mpi_link& link_;
   const shared_setup& s_;
   int first_slot_;
   std::unique_ptr<sample_set> spare_ = std::make_unique<sample_set>();
+  std::unique_ptr<std::string> buffer_ = std::make_unique<std::string>();  // the message being received
   sample_set totals_;
   bool interrupted_ = false, quota_reached_ = true;
   std::int64_t stop_ns_ = rate_profile::never, last_measured_end_ns_ = 0;
@@ -90,6 +112,9 @@ class mpi_link final : public rank_link {
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    // A failed call returns its error instead of ending the process: rank 0's receiver then gives
+    // up on the rank it was receiving from and keeps what the others measured.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     remotes_.resize(static_cast<std::size_t>(size_));
   }
   ~mpi_link() override {
@@ -111,6 +136,18 @@ class mpi_link final : public rank_link {
     MPI_Gather(host, sizeof(host), MPI_CHAR, hosts.data(), sizeof(host), MPI_CHAR, 0, MPI_COMM_WORLD);
     for (int r = 1; rank_ == 0 && r < size_; ++r)
       remotes_[static_cast<std::size_t>(r)].summary.host = std::string(&hosts[sizeof(host) * static_cast<std::size_t>(r)]);
+    // Every rank must read what the others send: loadgen binaries of different builds are refused.
+    const std::uint32_t my_version = dist_wire_version;
+    std::vector<std::uint32_t> versions(rank_ == 0 ? static_cast<std::size_t>(size_) : 0);
+    MPI_Gather(&my_version, 1, MPI_UINT32_T, versions.data(), 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
+    for (int r = 1; rank_ == 0 && r < size_; ++r)
+      if (versions[static_cast<std::size_t>(r)] != my_version) {
+        std::fprintf(stderr, "loadgen: rank %d (on %s) speaks distributed wire version %u, rank 0 version %u: every "
+                             "rank must run the same loadgen build\n", r,
+                     remotes_[static_cast<std::size_t>(r)].summary.host.c_str(), versions[static_cast<std::size_t>(r)],
+                     my_version);
+        abort_all(exit_code::runtime_error);
+      }
     // Clock offsets, one rank at a time: rank 0 stamps t1, the rank answers with its wall clock,
     // rank 0 stamps t2; offset = remote - (t1 + t2) / 2, good to +-rtt/2.
     std::vector<double> offsets(static_cast<std::size_t>(size_), 0.0);
@@ -163,6 +200,16 @@ class mpi_link final : public rank_link {
     return std::make_unique<dist_receiver>(*this, s, first_slot);
   }
 
+  // Rank 0, after a stop signal: how long it waits for the others' final reports (a share of the
+  // time Open MPI leaves before its SIGKILL; the rest is for writing the results).
+  std::int64_t stop_wait_ns() const noexcept { return teardown_wait_ns(teardown_budget_ns_); }
+  // A receive that never completed: MPI may still write into its buffer, so it is kept until the
+  // process ends (the job ends after a lost rank anyway).
+  void abandon(MPI_Request& req, std::unique_ptr<std::string> buffer) {
+    if (req != MPI_REQUEST_NULL) MPI_Request_free(&req);
+    abandoned_.push_back(std::move(buffer));
+  }
+
   void finish(result::variant& v, const rank_final& own_in, const sample_set& own_totals,
               std::int64_t measure_start_ns) override {
     rank_final own = own_in;
@@ -176,7 +223,7 @@ class mpi_link final : public rank_link {
     v.ranks.clear();
     v.ranks.push_back(summarize_rank(0, own, own_totals, rate_share));
     v.loadgen.saturated = v.loadgen.saturated || own.saturated;
-    std::string lost_list;
+    std::string silent, stopped, broken;
     for (int r = 1; r < size_; ++r) {
       auto& rr = remotes_[static_cast<std::size_t>(r)];
       result::rank_summary line = rr.summary;
@@ -189,21 +236,39 @@ class mpi_link final : public rank_link {
       v.loadgen.cpu_user_s += rr.final.cpu_user_s;
       v.loadgen.cpu_system_s += rr.final.cpu_system_s;
       v.loadgen.saturated = v.loadgen.saturated || rr.final.saturated;
-      if (rr.lost) lost_list += fmt::format("{}{}", lost_list.empty() ? "" : ", ", r);
+      std::string* list = rr.cause == dist_lost_cause::stopped   ? &stopped
+                          : rr.cause == dist_lost_cause::message ? &broken
+                          : rr.lost                              ? &silent
+                                                                 : nullptr;
+      if (list) *list += fmt::format("{}{}", list->empty() ? "" : ", ", r);
     }
     v.loadgen.cpu_per_request_us = v.completed > 0 ? (v.loadgen.cpu_user_s + v.loadgen.cpu_system_s) * 1e6 /
                                                          static_cast<double>(v.completed)
                                                    : 0;
-    if (!lost_list.empty()) {
+    std::vector<std::string> why;
+    if (!silent.empty())
+      why.push_back(fmt::format("rank {} lost: silent past the heartbeat deadline (rank timeout {}, plus the drain "
+                                "timeout after the planned end)",
+                                silent, units::format_duration(std::chrono::nanoseconds(rank_timeout_ns_))));
+    if (!stopped.empty())
+      why.push_back(fmt::format("rank {} lost: no final report within {} of the stop signal (mpirun ends the whole "
+                                "job when a rank dies, e.g. killed, or on Ctrl-C)",
+                                stopped, units::format_duration(std::chrono::nanoseconds(stop_wait_ns()))));
+    if (!broken.empty())
+      why.push_back(fmt::format("rank {} lost: a message from it never completed (it died while sending)", broken));
+    if (!why.empty()) {
       any_lost_ = true;
       v.complete = false;
-      v.incomplete_reason = fmt::format("rank {} lost: silent past the heartbeat deadline (rank timeout {}, plus "
-                                        "the drain timeout after the planned end); its counts stop at its last second",
-                                        lost_list, units::format_duration(std::chrono::nanoseconds(rank_timeout_ns_)));
+      v.incomplete_reason.clear();
+      for (const auto& w : why) v.incomplete_reason += w + "; ";
+      v.incomplete_reason += "their counts stop at their last second received";
     }
   }
 
   std::string broadcast_work(std::string bytes) override {
+    // Open MPI is ending the job (a stop signal came): nothing more is started, and a collective
+    // with a rank that may be gone would wait for it until the kill.
+    if (rank_ == 0 && interrupt_signals() > 0) return {};
     std::uint64_t n = rank_ == 0 ? bytes.size() : 0;
     MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     if (rank_ != 0) bytes.assign(static_cast<std::size_t>(n), '\0');
@@ -220,6 +285,17 @@ class mpi_link final : public rank_link {
     closed_ = true;
     std::fflush(stdout);
     std::fflush(stderr);
+    // A stop signal: Open MPI is ending the job and kills what is left shortly; MPI_Finalize would
+    // wait for ranks that may be gone. Rank 0 has written the results and leaves now. The others
+    // wait for the kill: one that exits while rank 0 still writes makes Open MPI SIGKILL rank 0
+    // at once (Open MPI 4.1, measured: ~30 ms after the exit, before its own SIGKILL was due).
+    // Bounded, for a SIGTERM sent to this rank alone: its exit then starts the job's teardown,
+    // which gives rank 0 the usual SIGTERM and budget.
+    if (interrupt_signals() > 0) {
+      const std::int64_t until = now_ns() + 2 * teardown_budget_ns_ + 1'000'000'000;
+      while (rank_ != 0 && now_ns() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::_Exit(exit_code);
+    }
     // A lost rank may never reach MPI_Finalize (it is stopped or gone): end the job instead.
     if (any_lost_) MPI_Abort(MPI_COMM_WORLD, exit_code == 0 ? 1 : exit_code);
     MPI_Finalize();
@@ -230,6 +306,8 @@ class mpi_link final : public rank_link {
  private:
   int rank_ = 0, size_ = 1;
   bool closed_ = false, any_lost_ = false;
+  std::int64_t teardown_budget_ns_ = teardown_budget_ns();
+  std::vector<std::unique_ptr<std::string>> abandoned_;  // buffers of receives that never completed
   // Rank 0: a rank that sends nothing for this long is lost (run_config::rank_timeout of the run
   // its receiver serves; the warm-up and, past the planned end, the drain are allowed for).
   std::int64_t rank_timeout_ns_ = 5'000'000'000;
@@ -250,34 +328,71 @@ void dist_receiver::run() {
   const std::int64_t with_drain = timeout + s_.cfg->drain_timeout.count();
   for (int r = 1; r <= others; ++r) remotes[static_cast<std::size_t>(r)].last_heard_ns = s_.measure_start_ns;
   int open_ranks = others;
-  std::string buffer;
+  // Set when a stop signal (SIGINT/SIGTERM: Open MPI ending the job) is first seen: the others'
+  // final reports are awaited until then. Not interrupt_flag: a spawned target's death sets that
+  // too, and the other ranks then finish their share as usual.
+  std::int64_t stop_deadline = rate_profile::never;
+  auto give_up_on = [&](int r, std::int64_t now, dist_lost_cause cause) {
+    auto& rr = remotes[static_cast<std::size_t>(r)];
+    if (rr.done || rr.lost) return;
+    declare_lost(r, now, cause);
+    --open_ranks;
+  };
   while (open_ranks > 0) {
+    std::int64_t now = now_ns();
+    if (stop_deadline == rate_profile::never && interrupt_signals() > 0) stop_deadline = now + link_.stop_wait_ns();
+    if (now >= stop_deadline) {
+      for (int r = 1; r <= others; ++r) give_up_on(r, now, dist_lost_cause::stopped);
+      break;
+    }
     int flag = 0;
+    MPI_Message msg = MPI_MESSAGE_NULL;
     MPI_Status st;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-    if (flag) {
-      int n = 0;
-      MPI_Get_count(&st, MPI_BYTE, &n);
-      buffer.resize(static_cast<std::size_t>(n));
-      MPI_Recv(buffer.data(), n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      auto& rr = remotes[static_cast<std::size_t>(st.MPI_SOURCE)];
-      if (rr.done || rr.lost) continue;  // a lost rank that woke up: too late, its slot is closed
-      rr.last_heard_ns = now_ns();
-      on_message(st.MPI_SOURCE, buffer, st.MPI_TAG);
+    if (MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &msg, &st) == MPI_SUCCESS && flag) {
+      const int from = st.MPI_SOURCE;
+      // A message takes microseconds; one still incomplete at the deadline lost its sender.
+      const bool whole = receive(msg, st, std::min(stop_deadline, now + timeout));
+      now = now_ns();
+      auto& rr = remotes[static_cast<std::size_t>(from)];
+      if (!whole) give_up_on(from, now, dist_lost_cause::message);
+      if (!whole || rr.done || rr.lost) continue;  // a lost rank that woke up: too late, its slot is closed
+      rr.last_heard_ns = now;
+      on_message(from, *buffer_, st.MPI_TAG);
       if (rr.done) --open_ranks;
       continue;
     }
-    const std::int64_t now = now_ns();
     const std::int64_t deadline = now > planned_end_ns ? with_drain : timeout;
     for (int r = 1; r <= others; ++r) {
-      auto& rr = remotes[static_cast<std::size_t>(r)];
-      if (!rr.done && !rr.lost && now > std::max(rr.last_heard_ns, s_.measure_start_ns) + deadline) {
-        declare_lost(r, now);
-        --open_ranks;
-      }
+      const auto& rr = remotes[static_cast<std::size_t>(r)];
+      if (now > std::max(rr.last_heard_ns, s_.measure_start_ns) + deadline) give_up_on(r, now, dist_lost_cause::silent);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+}
+
+bool dist_receiver::receive(MPI_Message& msg, const MPI_Status& st, std::int64_t give_up_ns) {
+  int n = 0;
+  MPI_Get_count(&st, MPI_BYTE, &n);
+  buffer_->resize(static_cast<std::size_t>(std::max(0, n)));
+  MPI_Request req = MPI_REQUEST_NULL;
+  if (MPI_Imrecv(buffer_->data(), n, MPI_BYTE, &msg, &req) == MPI_SUCCESS) {
+    bool signalled = interrupt_signals() > 0;  // then give_up_ns already counts with the stop deadline
+    for (int polls = 0;; ++polls) {
+      int done = 0;
+      if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+      if (done) return true;
+      const std::int64_t now = now_ns();
+      if (!signalled && interrupt_signals() > 0) {  // the job is ending: no longer than the stop wait
+        signalled = true;
+        give_up_ns = std::min(give_up_ns, now + link_.stop_wait_ns());
+      }
+      if (now >= give_up_ns) break;
+      if (polls > 100) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  link_.abandon(req, std::move(buffer_));
+  buffer_ = std::make_unique<std::string>();
+  return false;
 }
 
 void dist_receiver::on_message(int from, std::string_view bytes, int tag) {
@@ -317,10 +432,14 @@ void dist_receiver::on_message(int from, std::string_view bytes, int tag) {
   s_.coll->finish(slot);
 }
 
-void dist_receiver::declare_lost(int from, std::int64_t now) {
+void dist_receiver::declare_lost(int from, std::int64_t now, dist_lost_cause cause) {
   auto& rr = link_.remotes()[static_cast<std::size_t>(from)];
   rr.lost = true;
-  std::fprintf(stderr, "loadgen: rank %d lost: no message for %.1f s (its last second: %lld)\n", from,
+  rr.cause = cause;
+  std::fprintf(stderr, "loadgen: rank %d lost: %s; no message for %.1f s (its last second: %lld)\n", from,
+               cause == dist_lost_cause::stopped   ? "no final report after the stop signal"
+               : cause == dist_lost_cause::message ? "its message never completed"
+                                                   : "silent past the rank timeout",
                static_cast<double>(now - rr.last_heard_ns) / 1e9, static_cast<long long>(rr.last_index));
   if (rr.so_far) {
     totals_.add(*rr.so_far);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -189,6 +190,65 @@ pid_t mpi_test_rank_pid(pid_t mpirun, int rank) {
   return -1;
 }
 
+// An mpirun job in the background, for the tests that act on a rank mid-run. It never outlives
+// the test: the ranks it looked up are continued (one may be stopped), and an mpirun still
+// running gets SIGTERM (it ends its ranks), then, 5 s later, SIGKILL with those ranks.
+class mpi_test_job {
+ public:
+  explicit mpi_test_job(const std::string& cmd) : cmd_(cmd) {
+    mpirun_ = ::fork();
+    if (mpirun_ == 0) {
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~mpi_test_job() {
+    for (pid_t p : ranks_) ::kill(p, SIGCONT);
+    if (mpirun_ <= 0 || status_ != -1) return;
+    ::kill(mpirun_, SIGTERM);
+    if (wait_exit(std::chrono::seconds(5))) return;
+    for (pid_t p : ranks_) ::kill(p, SIGKILL);
+    ::kill(mpirun_, SIGKILL);
+    ::waitpid(mpirun_, &status_, 0);
+  }
+  mpi_test_job(const mpi_test_job&) = delete;
+  mpi_test_job& operator=(const mpi_test_job&) = delete;
+
+  pid_t mpirun() const { return mpirun_; }
+  // Waits until `rank` exists and rank 0 has merged the run's first second (attack.csv in `dir`
+  // has a row: every rank sent its first second); that rank's pid, or -1 at the timeout.
+  pid_t rank_after_first_second(int rank, const std::filesystem::path& dir, std::chrono::seconds timeout) {
+    pid_t pid = -1;
+    bool first_second = false;
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (!(first_second && pid > 0) && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (pid < 0 && (pid = mpi_test_rank_pid(mpirun_, rank)) > 0) ranks_.push_back(pid);
+      std::ifstream csv(dir / "attack.csv");
+      std::string header, row;
+      first_second = std::getline(csv, header) && std::getline(csv, row) && !row.empty();
+    }
+    return first_second ? pid : -1;
+  }
+  // Whether mpirun ended within `timeout` (its wait status is then status()).
+  bool wait_exit(std::chrono::seconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (status_ == -1 && std::chrono::steady_clock::now() < until) {
+      if (::waitpid(mpirun_, &status_, WNOHANG) == 0) status_ = -1;
+      if (status_ == -1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return status_ != -1;
+  }
+  int status() const { return status_; }
+  const std::string& command() const { return cmd_; }
+
+ private:
+  std::string cmd_;
+  pid_t mpirun_ = -1;
+  int status_ = -1;
+  std::vector<pid_t> ranks_;
+};
+
 // A rank stopped mid-run (SIGSTOP) with --rank-timeout 1.5s: rank 0 declares it lost at its
 // deadline, ends the run with what was measured and writes run.json, marked incomplete.
 TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCounts) {
@@ -197,57 +257,20 @@ TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCou
   ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-lost-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  // 400/s for 3 s over 2 ranks (200/s each). Rank 1 is stopped once rank 0 merged the first second
-  // (attack.csv has a row: rank 1 sent it), so it goes silent ~1 s in and is lost ~1.5 s later,
-  // before the planned end (no drain timeout added): the run takes the 3 s of rank 0's share.
-  const std::string cmd = mpirun_loadgen(2) + " attack " + target.url() +
-                          "/hello --rate 400 --duration 3s --threads 1 --rank-timeout 1.5s --json -o " + dir.string() +
-                          " > /dev/null 2>&1";
-  const pid_t mpirun = ::fork();
-  ASSERT_GE(mpirun, 0);
-  if (mpirun == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  pid_t rank1 = -1;
-  int status = -1;
   {
-    // Whatever happens below, no stopped rank and no mpirun outlive the test.
-    struct mpi_test_reaper {
-      pid_t& rank1;
-      pid_t mpirun;
-      int& status;
-      ~mpi_test_reaper() {
-        if (rank1 > 0) ::kill(rank1, SIGCONT);
-        if (status != -1) return;
-        // mpirun ends the job's ranks on SIGTERM; should it not within 5 s, kill it and rank 1.
-        ::kill(mpirun, SIGTERM);
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (::waitpid(mpirun, &status, WNOHANG) == 0 && std::chrono::steady_clock::now() < until)
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (status != -1) return;
-        if (rank1 > 0) ::kill(rank1, SIGKILL);
-        ::kill(mpirun, SIGKILL);
-        ::waitpid(mpirun, &status, 0);
-      }
-    } reaper{rank1, mpirun, status};
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    bool first_second = false;
-    while (!first_second && std::chrono::steady_clock::now() < give_up) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (rank1 < 0) rank1 = mpi_test_rank_pid(mpirun, 1);
-      std::ifstream csv(dir / "attack.csv");
-      std::string header, row;
-      first_second = std::getline(csv, header) && std::getline(csv, row) && !row.empty();
-    }
-    ASSERT_TRUE(first_second && rank1 > 0) << "no first second merged (rank 1 pid " << rank1 << "): " << cmd;
+    // 400/s for 3 s over 2 ranks (200/s each). Rank 1 is stopped once rank 0 merged the first
+    // second (rank 1 sent it), so it goes silent ~1 s in and is lost ~1.5 s later, before the
+    // planned end (no drain timeout added): the run takes the 3 s of rank 0's share.
+    mpi_test_job job(mpirun_loadgen(2) + " attack " + target.url() +
+                     "/hello --rate 400 --duration 3s --threads 1 --rank-timeout 1.5s --json -o " + dir.string() +
+                     " > /dev/null 2>&1");
+    const pid_t rank1 = job.rank_after_first_second(1, dir, std::chrono::seconds(20));
+    ASSERT_GT(rank1, 0) << "no first second merged: " << job.command();
     ASSERT_EQ(::kill(rank1, SIGSTOP), 0);
     // Bounded: rank 0 gives up on rank 1 at its deadline and MPI_Abort ends the job.
-    while (std::chrono::steady_clock::now() < give_up && ::waitpid(mpirun, &status, WNOHANG) == 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    ASSERT_NE(status, -1) << "mpirun still running 20 s in: " << cmd;
+    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
+    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
   }
-  ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
   auto run = result::read_run_json(dir / "run.json");
   ASSERT_TRUE(run) << run.error();
   ASSERT_EQ(run->variants.size(), 1u);
@@ -265,6 +288,63 @@ TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCou
   EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent);
   EXPECT_EQ(v.completed, v.ranks[0].completed + v.ranks[1].completed);
   EXPECT_GE(v.ranks[0].completed, 570);  // answered within the drain (2 s), even on a busy machine
+  std::filesystem::remove_all(dir);
+}
+
+// A rank killed mid-run (SIGKILL): Open MPI ends the whole job, sending the others SIGCONT, then
+// SIGTERM a second later, then SIGKILL (the same sequence mpirun sends its ranks on Ctrl-C).
+// Rank 0 writes what was measured before the kill: run.json marked incomplete, naming the dead
+// rank; the rank that is alive (rank 1) sends its final report in time, as every rank does on
+// Ctrl-C, and is not lost.
+TEST(DistributedAttack, AKilledRankIsReportedAndRankZeroWritesWhatWasMeasuredBeforeTheJobEnds) {
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-killed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    // 600/s over 3 ranks (200/s each), planned for 4 s: the job ends ~2 s after the kill, well
+    // before the planned end. The plain command: no Open MPI option that keeps the job alive.
+    mpi_test_job job(mpirun_loadgen(3) + " attack " + target.url() + "/hello --rate 600 --duration 4s --threads 1 -o " +
+                     dir.string() + " > /dev/null 2>&1");
+    const pid_t rank2 = job.rank_after_first_second(2, dir, std::chrono::seconds(20));
+    ASSERT_GT(rank2, 0) << "no first second merged: " << job.command();
+    ASSERT_EQ(::kill(rank2, SIGKILL), 0);
+    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
+    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+  }
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_FALSE(v.complete);
+  EXPECT_NE(v.incomplete_reason.find("rank 2 lost"), std::string::npos) << v.incomplete_reason;
+  EXPECT_EQ(v.incomplete_reason.find("rank 1"), std::string::npos) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), 3u);
+  EXPECT_FALSE(v.ranks[0].lost);
+  EXPECT_FALSE(v.ranks[1].lost);
+  EXPECT_TRUE(v.ranks[2].lost);
+  // Rank 2's first second is in (its 200 arrivals; a few may have gone out late, in the second
+  // it never sent), and rank 0's and rank 1's counts run to the stop signal ~1 s after the kill
+  // (over 2 s of 200/s); the merged counts are the sums.
+  EXPECT_GE(v.ranks[2].sent, 150);
+  EXPECT_LT(v.ranks[2].sent, v.ranks[0].sent);  // its counts stop at the kill, rank 0's a second later
+  for (int r : {0, 1}) {
+    EXPECT_GE(v.ranks[static_cast<std::size_t>(r)].sent, 300) << "rank " << r;
+    EXPECT_LT(v.ranks[static_cast<std::size_t>(r)].sent, 800) << "rank " << r << " stopped before its planned 4 s";
+  }
+  EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent + v.ranks[2].sent);
+  EXPECT_EQ(v.completed, v.ranks[0].completed + v.ranks[1].completed + v.ranks[2].completed);
+  EXPECT_GT(v.ranks[0].completed, 0);
+  EXPECT_GT(v.measured_s, 1.0);
+  // The interval log rank 0 wrote holds what was merged: its TTLB intervals add up to the count.
+  std::ifstream hlog(dir / v.interval_log);
+  auto log = hdr::read_log(hlog);
+  ASSERT_TRUE(log) << log.error().message;
+  std::int64_t ttlb = 0;
+  for (const auto& iv : log->intervals)
+    if (iv.tag && *iv.tag == "ttlb") ttlb += iv.hist.total_count();
+  EXPECT_EQ(ttlb, v.ttlb.count);
   std::filesystem::remove_all(dir);
 }
 
