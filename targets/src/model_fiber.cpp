@@ -15,15 +15,14 @@
 #include <mutex>
 #include <new>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <perflab/db/call.hpp>
 
 #include "async_common.hpp"
+#include "fiber_stack.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(__SANITIZE_THREAD__)
@@ -84,7 +83,7 @@ struct fiber_signal_stack {
 void install_fiber_segv_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    fiber_page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    fiber_page_size = fiber_page_bytes();
     struct sigaction sa {};
     sa.sa_sigaction = on_fiber_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -93,34 +92,30 @@ void install_fiber_segv_handler() {
   });
 }
 
-// A fiber's stack: `bytes` rounded up to pages, mapped with one PROT_NONE guard page below it
-// (the stack grows down). Boost's protected_fixedsize_stack ignores a failed mprotect, which
-// happens at vm.max_map_count (the guard splits the mapping); here that stack is refused
-// (bad_alloc: the connection ends, counted) rather than run without its guard. Records where the
-// stack lies, for the SIGSEGV handler and the sanitizers' stack switches.
+// A fiber's stack (fiber_stack.hpp): `bytes` rounded up to pages with one PROT_NONE guard page
+// below it (the stack grows down), from the carrier's pool of ended fibers' stacks when it has
+// one. Boost's protected_fixedsize_stack ignores a failed mprotect, which happens at
+// vm.max_map_count (the guard splits the mapping); here that stack is refused (bad_alloc: the
+// connection ends, counted) rather than run without its guard. Records where the stack lies, for
+// the SIGSEGV handler and the sanitizers' stack switches.
+inline constexpr std::size_t fiber_pool_per_carrier = 64;
+fiber_stack_pool& carrier_stack_pool() {
+  thread_local fiber_stack_pool pool(fiber_pool_per_carrier);
+  return pool;
+}
+
 struct guarded_stack {
   std::size_t bytes;
   bctx::stack_context* where;
   bctx::stack_context allocate() {
-    const std::size_t total = ((bytes + fiber_page_size - 1) / fiber_page_size + 1) * fiber_page_size;
-    void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED) throw std::bad_alloc();
-    if (::mprotect(base, fiber_page_size, PROT_NONE) != 0) {
-      ::munmap(base, total);
-      throw std::bad_alloc();
-    }
-    where->size = total;
-    where->sp = static_cast<char*>(base) + total;
+    const fiber_stack_memory m = carrier_stack_pool().take(bytes);
+    where->size = m.total;
+    where->sp = m.top();
     return *where;
   }
+  // On the thread that ran the fiber's end (its carrier), or the one that destroyed it.
   void deallocate(bctx::stack_context& sc) noexcept {
-    void* base = static_cast<char*>(sc.sp) - sc.size;
-#if defined(__SANITIZE_ADDRESS__)
-    // Redzones of frames an exception unwound stay poisoned in ASan's shadow; the next stack
-    // mapped at this address must not inherit them.
-    __asan_unpoison_memory_region(base, sc.size);
-#endif
-    ::munmap(base, sc.size);
+    carrier_stack_pool().give_back({static_cast<char*>(sc.sp) - sc.size, sc.size});
   }
 };
 
