@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <string_view>
 
 #include <sys/socket.h>
 
@@ -39,39 +42,39 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   uring_conn& operator=(const uring_conn&) = delete;
 
   // Entry points from the loop each end with maybe_release(), the only place the loop's reference
-  // goes: a connection never ends while one of its own functions still runs below it.
+  // goes: a connection never ends while one of its own functions still runs below it. Each
+  // contains std::bad_alloc (a step that could not allocate): counted, and this connection ends,
+  // as on the other models; the ring goes on with the others.
   void start() {
     self_ = shared_from_this();
-    run(sess_.process());
-    maybe_release();
+    contained([&] { run(sess_.process()); });
   }
 
   // A completion of one of this connection's operations.
   void on_complete(uring_op op, int res, unsigned flags) {
     --ops_;
-    switch (op) {
-      case op_recv: on_recv(res, flags); break;
-      case op_send: on_send(res); break;
-      case op_linger:
-        if (flags & IORING_CQE_F_BUFFER) loop_.recycle(flags >> IORING_CQE_BUFFER_SHIFT);
-        if (res > 0 && !closed_) do_linger();
-        else close_now();
-        break;
-      case op_cancel: break;
-    }
-    maybe_release();
+    contained([&] {
+      switch (op) {
+        case op_recv: on_recv(res, flags); break;
+        case op_send: on_send(res); break;
+        case op_linger:
+          if (flags & IORING_CQE_F_BUFFER) loop_.recycle(flags >> IORING_CQE_BUFFER_SHIFT);
+          if (res > 0 && !closed_) do_linger();
+          else close_now();
+          break;
+        case op_cancel: break;
+      }
+    });
   }
 
   // The watchdog's or a sleep's timer entry came due.
   void on_timer(std::int64_t at_ns, std::uint64_t seq) {
-    on_timer_due(at_ns, seq);
-    maybe_release();
+    contained([&] { on_timer_due(at_ns, seq); });
   }
 
   // An answer another thread posted (join, handoff) or the Asio side delivered (db, call, remote).
   void on_resume() {
-    resume_parked();
-    maybe_release();
+    contained([&] { resume_parked(); });
   }
 
   // The server is stopping: an idle keep-alive connection waiting in a read is closed now; a busy
@@ -93,6 +96,17 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
 
  private:
   using ptr = std::shared_ptr<uring_conn>;
+
+  template <class F>
+  void contained(F&& f) {
+    try {
+      f();
+    } catch (const std::bad_alloc&) {
+      ctx_.stats.allocation_failed();
+      close_now();
+    }
+    maybe_release();
+  }
 
   void on_timer_due(std::int64_t at_ns, std::uint64_t seq) {
     if (closed_) return;
@@ -148,8 +162,9 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
       out = first_bytes(out, slot.bytes);
     }
     set_write_deadline();
-    writing_ = true;
     io_uring_sqe* s = loop_.sqe();
+    if (!s) return close_now();  // the ring takes no submission: the response cannot go out
+    writing_ = true;
     if (out.streamed.empty()) {
       io_uring_prep_send(s, fd_, out.buffered.data(), out.buffered.size(), MSG_NOSIGNAL);
     } else {
@@ -199,8 +214,9 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
     // Empty only when growing the buffer failed (out of memory): a zero-byte read would complete
     // at once with nothing, and the connection would spin.
     if (space.empty()) return close_now();
-    reading_ = true;
     io_uring_sqe* s = loop_.sqe();
+    if (!s) return close_now();  // the ring takes no submission
+    reading_ = true;
     if (loop_.bufs && !no_buffer_) {
       io_uring_prep_recv(s, fd_, nullptr, uring_buffer_size, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
@@ -231,9 +247,17 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
       if (timed_out_ && sess_.on_timeout()) return run({session::next::close});
       return close_now();
     }
+    if (uring_test_bad_alloc()) throw_if_test_request(static_cast<std::size_t>(res));
     if (held_len_ > 0) return deliver_held();
     sess_.commit(static_cast<std::size_t>(res));
     run(sess_.process());
+  }
+
+  // The PERFLAB_TEST_IO_URING_BAD_ALLOC hook: what a failed allocation in this completion does.
+  void throw_if_test_request(std::size_t n) {
+    constexpr std::string_view marker = "GET /test/bad-alloc ";
+    const char* data = held_len_ > 0 ? loop_.buffer(held_bid_) + held_off_ : sess_.read_space().data();
+    if (std::string_view(data, std::min(n, marker.size())) == marker) throw std::bad_alloc();
   }
 
   // Copies what the session's buffer takes from the held provided buffer; a buffer emptied goes
@@ -285,15 +309,26 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
     ++loop_.aux_users;
     // done may come before async_run returns, inside run(): then only resume, the caller releases.
     in_aux_start_ = true;
+    aux_waiting_ = true;
     auto done = [this](std::shared_ptr<void> keep) {
-      --loop_.aux_users;
+      end_aux_wait();
       if (in_aux_start_) return resume_parked();
       on_resume();
       keep.reset();  // the connection may end here, after its work
     };
-    if (step_.what == session::next::db) sess_.db_call()->async_run(loop_.aux, shared_from_this(), std::move(done));
-    else sess_.deferred_call()->async_run(loop_.aux, shared_from_this(), std::move(done));
+    try {
+      if (step_.what == session::next::db) sess_.db_call()->async_run(loop_.aux, shared_from_this(), std::move(done));
+      else sess_.deferred_call()->async_run(loop_.aux, shared_from_this(), std::move(done));
+    } catch (...) {  // std::bad_alloc: the call never started, and the loop need not poll for it
+      in_aux_start_ = false;
+      end_aux_wait();
+      throw;
+    }
     in_aux_start_ = false;
+  }
+  void end_aux_wait() noexcept {
+    if (aux_waiting_) --loop_.aux_users;
+    aux_waiting_ = false;
   }
 
   void resume_parked() {
@@ -325,6 +360,10 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
 
   void cancel(uring_op op) {
     io_uring_sqe* s = loop_.sqe();
+    if (!s) {  // no entry for the cancel: end a pending receive from the socket's side instead
+      if (op == op_recv) ::shutdown(fd_, SHUT_RD);
+      return;  // a send is ended by close_now's shutdown
+    }
     io_uring_prep_cancel64(s, ud(op), 0);
     io_uring_sqe_set_data64(s, ud(op_cancel));
     ++ops_;
@@ -341,6 +380,7 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   }
   void do_linger() {
     io_uring_sqe* s = loop_.sqe();
+    if (!s) return close_now();
     io_uring_prep_recv(s, fd_, loop_.discard, sizeof loop_.discard, 0);
     io_uring_sqe_set_data64(s, ud(op_linger));
     ++ops_;
@@ -398,6 +438,7 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   bool pacing_ = false;               // the sleep waits for a shaped link's next slot
   bool no_buffer_ = false;            // the next receive uses the session's buffer (ENOBUFS)
   bool in_aux_start_ = false;         // inside async_run of a db or call step
+  bool aux_waiting_ = false;          // counted in loop_.aux_users until the call's done runs
   unsigned held_bid_ = 0;             // a provided buffer not yet copied into the session
   std::size_t held_off_ = 0;
   std::size_t held_len_ = 0;
@@ -408,6 +449,22 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   iovec iov_[2]{};
   msghdr msg_{};
 };
+
+unsigned uring_test_sqe_fail_every() noexcept {
+  static const unsigned every = [] {
+    const char* v = std::getenv("PERFLAB_TEST_IO_URING_SQE_FAIL");
+    return v ? static_cast<unsigned>(std::strtoul(v, nullptr, 10)) : 0u;
+  }();
+  return every;
+}
+
+bool uring_test_bad_alloc() noexcept {
+  static const bool on = [] {
+    const char* v = std::getenv("PERFLAB_TEST_IO_URING_BAD_ALLOC");
+    return v && *v && *v != '0';
+  }();
+  return on;
+}
 
 void uring_conn_open(uring_loop& loop, int fd, server_context& ctx) {
   std::make_shared<uring_conn>(loop, fd, ctx)->start();

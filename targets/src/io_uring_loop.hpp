@@ -42,6 +42,13 @@ inline constexpr std::uint64_t uring_ud_ignore = (1ull << 60) + 2;
 
 class uring_conn;  // io_uring_conn.cpp
 
+// Test hooks, read once from the environment (models.hpp has the io_uring_setup one):
+// PERFLAB_TEST_IO_URING_SQE_FAIL=N: every Nth sqe() finds no free entry even after a submit;
+// PERFLAB_TEST_IO_URING_BAD_ALLOC=1: a receive that starts "GET /test/bad-alloc " throws
+// std::bad_alloc in its completion, as an allocation there would.
+unsigned uring_test_sqe_fail_every() noexcept;
+bool uring_test_bad_alloc() noexcept;
+
 inline constexpr std::uint64_t uring_accept_retry = std::numeric_limits<std::uint64_t>::max();
 
 struct uring_timer {
@@ -59,6 +66,8 @@ struct uring_loop {
   char discard[4096];                 // lingering-close reads land here (contents never used)
   int listen_fd = -1;
   bool accept_armed = false;
+  bool accept_cancelled = false;      // the stop's cancel of the accept is submitted
+  bool wake_armed = false;            // the eventfd read is submitted
   bool multishot_accept = true;       // cleared when the kernel refuses it (before 5.19)
   bool stopping = false;              // this loop has seen the stop
   std::vector<uring_conn*> conns;     // owned by the loop (self_ set); a connection knows its index
@@ -76,7 +85,11 @@ struct uring_loop {
   std::unique_ptr<cache::redis_asio> remote;
   std::thread thread;
 
+  // A free submission entry, or null when even a submit leaves none (the kernel refused the
+  // queue: -EBUSY with completions overflowing, -EAGAIN, -ENOMEM). Every caller copes with null:
+  // a connection closes, the loop retries its own operations on its next pass.
   io_uring_sqe* sqe() {
+    if (const unsigned every = uring_test_sqe_fail_every(); every && ++sqe_calls % every == 0) return nullptr;
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     if (!s) {  // the submission queue is full: hand it to the kernel now
       io_uring_submit(&ring);
@@ -84,6 +97,7 @@ struct uring_loop {
     }
     return s;
   }
+  std::uint64_t sqe_calls = 0;  // for the test hook
   char* buffer(unsigned bid) noexcept { return buf_memory.get() + std::size_t(bid) * uring_buffer_size; }
   void recycle(unsigned bid) noexcept {
     if (!bufs) return;  // torn down
@@ -91,18 +105,33 @@ struct uring_loop {
                           io_uring_buf_ring_mask(uring_buffers), 0);
     io_uring_buf_ring_advance(bufs, 1);
   }
-  void arm_accept() {
+  // False: no entry; the accept-retry timer arms it later.
+  bool arm_accept() {
     io_uring_sqe* s = sqe();
+    if (!s) return false;
     if (multishot_accept) io_uring_prep_multishot_accept(s, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     else io_uring_prep_accept(s, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(s, uring_ud_accept);
     accept_armed = true;
+    return true;
   }
+  // When these find no entry, the loop's next pass tries again (run_loop bounds its wait meanwhile).
   void arm_wake() {
     io_uring_sqe* s = sqe();
+    if (!s) return;
     io_uring_prep_read(s, wake_fd, &wake_value, sizeof wake_value, 0);
     io_uring_sqe_set_data64(s, uring_ud_wake);
+    wake_armed = true;
   }
+  void cancel_accept() {
+    io_uring_sqe* s = sqe();
+    if (!s) return;
+    io_uring_prep_cancel64(s, uring_ud_accept, 0);
+    io_uring_sqe_set_data64(s, uring_ud_ignore);
+    accept_cancelled = true;
+  }
+  // An operation of the loop's own is still to be (re)submitted.
+  bool owes_submission() const noexcept { return !wake_armed || (stopping && accept_armed && !accept_cancelled); }
   // From any thread: f runs on this loop's thread.
   void post(std::function<void()> f) {
     {

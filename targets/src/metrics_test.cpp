@@ -66,5 +66,35 @@ TEST(MetricsConnections, TrackOpenAcceptedRefused) {
   EXPECT_EQ(m->refused_connections(), 1u);
 }
 
+// io-uring's rings accept on several threads at once: the cap must hold exactly, whatever the
+// interleaving (a check, then a separate increment, lets two threads take the last place).
+TEST(MetricsConnections, OpenedBelowCapIsExactAcrossThreads) {
+  auto m = std::make_unique<metrics>();
+  constexpr std::size_t cap = 100;
+  constexpr int threads = 4, tries = 5000;
+  std::vector<std::thread> ts;
+  std::vector<int> taken(threads, 0);
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < tries; ++i)
+        if (m->connection_opened_below(cap)) {
+          ++taken[t];
+          if (i % 2 == 0) {  // some close again: places are taken and freed concurrently
+            m->connection_closed();
+            --taken[t];
+          }
+        }
+    });
+  for (auto& t : ts) t.join();
+  int open = 0;
+  for (int n : taken) open += n;
+  EXPECT_EQ(open, static_cast<int>(cap));  // 10,000 keeps asked for, exactly `cap` granted
+  EXPECT_EQ(m->open_connections(), static_cast<std::int64_t>(cap));
+  EXPECT_FALSE(m->connection_opened_below(cap));
+  EXPECT_EQ(m->open_connections(), static_cast<std::int64_t>(cap));
+  m->connection_closed();
+  EXPECT_TRUE(m->connection_opened_below(cap));
+}
+
 }  // namespace
 }  // namespace perflab::targets

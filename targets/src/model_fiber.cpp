@@ -15,12 +15,12 @@
 #include <mutex>
 #include <new>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <perflab/db/call.hpp>
 
 #include "async_common.hpp"
+#include "fiber_stack.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -57,10 +57,13 @@ void on_fiber_segv(int, siginfo_t* info, void*) {
 }
 
 // The handler runs on an alternate stack: the fiber's own is what just ran out. One per carrier
-// thread, set up by its first fiber.
+// thread, set up by its first fiber, unless the thread already has one (ASan gives every thread
+// its own, and unmaps whatever stack is installed when the thread ends).
 struct fiber_signal_stack {
   fiber_signal_stack() {
     stack_t ss{};
+    if (::sigaltstack(nullptr, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) && ss.ss_size >= 16 * 1024) return;
+    ss = {};
     ss.ss_size = 64 * 1024;
     ss.ss_sp = mem = std::malloc(ss.ss_size);
     if (mem) ::sigaltstack(&ss, nullptr);
@@ -80,7 +83,7 @@ struct fiber_signal_stack {
 void install_fiber_segv_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    fiber_page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    fiber_page_size = fiber_page_bytes();
     struct sigaction sa {};
     sa.sa_sigaction = on_fiber_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
@@ -89,27 +92,31 @@ void install_fiber_segv_handler() {
   });
 }
 
-// A fiber's stack: `bytes` rounded up to pages, mapped with one PROT_NONE guard page below it
-// (the stack grows down). Boost's protected_fixedsize_stack ignores a failed mprotect, which
-// happens at vm.max_map_count (the guard splits the mapping); here that stack is refused
-// (bad_alloc: the connection ends, counted) rather than run without its guard. Records where the
-// stack lies, for the SIGSEGV handler and the sanitizers' stack switches.
+// A fiber's stack (fiber_stack.hpp): `bytes` rounded up to pages with one PROT_NONE guard page
+// below it (the stack grows down), from the carrier's pool of ended fibers' stacks when it has
+// one. Boost's protected_fixedsize_stack ignores a failed mprotect, which happens at
+// vm.max_map_count (the guard splits the mapping); here that stack is refused (bad_alloc: the
+// connection ends, counted) rather than run without its guard. Records where the stack lies, for
+// the SIGSEGV handler and the sanitizers' stack switches.
+inline constexpr std::size_t fiber_pool_per_carrier = 64;
+fiber_stack_pool& carrier_stack_pool() {
+  thread_local fiber_stack_pool pool(fiber_pool_per_carrier);
+  return pool;
+}
+
 struct guarded_stack {
   std::size_t bytes;
   bctx::stack_context* where;
   bctx::stack_context allocate() {
-    const std::size_t total = ((bytes + fiber_page_size - 1) / fiber_page_size + 1) * fiber_page_size;
-    void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED) throw std::bad_alloc();
-    if (::mprotect(base, fiber_page_size, PROT_NONE) != 0) {
-      ::munmap(base, total);
-      throw std::bad_alloc();
-    }
-    where->size = total;
-    where->sp = static_cast<char*>(base) + total;
+    const fiber_stack_memory m = carrier_stack_pool().take(bytes);
+    where->size = m.total;
+    where->sp = m.top();
     return *where;
   }
-  void deallocate(bctx::stack_context& sc) noexcept { ::munmap(static_cast<char*>(sc.sp) - sc.size, sc.size); }
+  // On the thread that ran the fiber's end (its carrier), or the one that destroyed it.
+  void deallocate(bctx::stack_context& sc) noexcept {
+    carrier_stack_pool().give_back({static_cast<char*>(sc.sp) - sc.size, sc.size});
+  }
 };
 
 // --test-fiber-overflow's GET /test/overflow: 1 KiB frames until twice the stack is used, far
@@ -122,11 +129,34 @@ struct guarded_stack {
   return fiber_probe_recurse(depth - 1) + static_cast<std::size_t>(frame[sizeof frame - 1]);
 }
 
+// The sanitizers keep per-stack state (ASan: the stack's bounds and fake frames; TSan: a shadow
+// call stack and the happens-before clock of each fiber), so every switch between a carrier and a
+// fiber is announced to them (Debian's Boost.Context is not built to do it):
+// - ASan: __sanitizer_start_switch_fiber just before a switch, __sanitizer_finish_switch_fiber
+//   on the other stack just after it; a fiber's last switch passes no save slot, which frees its
+//   fake frames.
+// - TSan: __tsan_switch_to_fiber before the switch. The Boost calls between that and the actual
+//   jump (fiber::resume, the constructor's first jump into fiber_entry) push their frames on the
+//   shadow stack of the side being switched to, and the other side pops the same calls' frames
+//   when its own resume returns, so the counts match only while both sides switch through the
+//   same calls. Hence: the carrier switches to the fiber before constructing it (fiber_entry's
+//   frame lands on the fiber's shadow stack, where it belongs); a fiber that ends does not switch
+//   back itself (its last frames return on its own shadow stack) and the carrier switches back
+//   once resume() returns it ended. A suspended fiber destroyed with its connection is unwound
+//   by Boost (forced_unwind through the fiber's frames) between the same two announcements.
+//   A mismatch is a few frames per connection and TSan does not check it: before these rules
+//   the carrier's shadow stack ran below its start within a few connections (a TSan SEGV in its
+//   stack depot at the next intercepted call).
 class fiber_conn final : public async_conn {
  public:
   using async_conn::async_conn;
 
   ~fiber_conn() override {
+    if (fiber_) {  // suspended with nothing left to resume it: unwind its stack (Boost throws in it)
+      switch_in();
+      { bctx::fiber unwound = std::move(fiber_); }
+      switched_back(true);
+    }
 #if defined(__SANITIZE_THREAD__)
     if (tsan_fiber_) __tsan_destroy_fiber(tsan_fiber_);
 #endif
@@ -136,56 +166,88 @@ class fiber_conn final : public async_conn {
     thread_local fiber_signal_stack alt_stack;
 #if defined(__SANITIZE_THREAD__)
     tsan_fiber_ = __tsan_create_fiber(0);
+    void* const carrier = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
-    fiber_ = bctx::fiber(std::allocator_arg, guarded_stack{ctx_.config.fiber_stack, &stack_},
-                         [this](bctx::fiber&& carrier) {
-                           carrier_ = std::move(carrier);
-                           entered();
-                           body();
-                           leaving(true);
-                           return std::move(carrier_);
-                         });
+    try {
+      fiber_ = bctx::fiber(std::allocator_arg, guarded_stack{ctx_.config.fiber_stack, &stack_},
+                           [this](bctx::fiber&& from) {
+                             carrier_ = std::move(from);
+                             entered();
+                             body();
+                             leaving(true);
+                             return std::move(carrier_);
+                           });
+    } catch (...) {  // no stack (bad_alloc)
+#if defined(__SANITIZE_THREAD__)
+      __tsan_switch_to_fiber(carrier, 0);
+#endif
+      throw;
+    }
+#if defined(__SANITIZE_THREAD__)
+    __tsan_switch_to_fiber(carrier, 0);
+#endif
     resume();
   }
 
  private:
   // On the carrier: runs the fiber until it suspends or ends.
   void resume() {
+    switch_in();
+    fiber_ = std::move(fiber_).resume();
+    switched_back(!fiber_);
+  }
+
+  // The carrier's halves of a switch into the fiber (resume, or the unwind of a destroyed one).
+  void switch_in() noexcept {
     fiber_running_guard = static_cast<const char*>(stack_.sp) - stack_.size;
 #if defined(__SANITIZE_ADDRESS__)
-    void* fake = nullptr;
-    __sanitizer_start_switch_fiber(&fake, fiber_running_guard, stack_.size);
+    __sanitizer_start_switch_fiber(&carrier_fake_, fiber_running_guard + fiber_page_size,
+                                   stack_.size - fiber_page_size);
 #endif
 #if defined(__SANITIZE_THREAD__)
     carrier_tsan_ = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
-    fiber_ = std::move(fiber_).resume();
+  }
+  void switched_back([[maybe_unused]] bool fiber_ended) noexcept {
 #if defined(__SANITIZE_ADDRESS__)
-    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+    __sanitizer_finish_switch_fiber(carrier_fake_, nullptr, nullptr);
+#endif
+#if defined(__SANITIZE_THREAD__)
+    if (fiber_ended) __tsan_switch_to_fiber(carrier_tsan_, 0);
 #endif
     fiber_running_guard = nullptr;
   }
 
-  // In the fiber: back to the carrier until a completion handler resumes it.
+  // In the fiber: back to the carrier until a completion handler resumes it. A destroyed
+  // connection's fiber is instead unwound from here: its last switch frees its fake frames.
   void suspend() {
     leaving(false);
-    carrier_ = std::move(carrier_).resume();
+    try {
+      carrier_ = std::move(carrier_).resume();
+    } catch (...) {  // Boost's forced_unwind, rethrown as it requires
+      entered();
+#if defined(__SANITIZE_ADDRESS__)
+      __sanitizer_start_switch_fiber(nullptr, carrier_bottom_, carrier_size_);
+#endif
+      throw;
+    }
     entered();
   }
 
-  // The sanitizers' halves of a switch that run on the fiber's side.
+  // The fiber's halves of a switch.
   void entered() noexcept {
 #if defined(__SANITIZE_ADDRESS__)
-    __sanitizer_finish_switch_fiber(asan_fake_, &carrier_bottom_, &carrier_size_);
+    __sanitizer_finish_switch_fiber(fiber_fake_, &carrier_bottom_, &carrier_size_);
 #endif
   }
   void leaving([[maybe_unused]] bool for_good) noexcept {
 #if defined(__SANITIZE_ADDRESS__)
-    __sanitizer_start_switch_fiber(for_good ? nullptr : &asan_fake_, carrier_bottom_, carrier_size_);
+    __sanitizer_start_switch_fiber(for_good ? nullptr : &fiber_fake_, carrier_bottom_, carrier_size_);
 #endif
 #if defined(__SANITIZE_THREAD__)
-    __tsan_switch_to_fiber(carrier_tsan_, 0);
+    if (!for_good) __tsan_switch_to_fiber(carrier_tsan_, 0);
 #endif
   }
 
@@ -338,7 +400,8 @@ class fiber_conn final : public async_conn {
   bctx::fiber carrier_;  // fiber side: the suspended carrier to return to
   bctx::stack_context stack_{};
 #if defined(__SANITIZE_ADDRESS__)
-  void* asan_fake_ = nullptr;
+  void* carrier_fake_ = nullptr;
+  void* fiber_fake_ = nullptr;
   const void* carrier_bottom_ = nullptr;
   std::size_t carrier_size_ = 0;
 #endif

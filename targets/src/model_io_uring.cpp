@@ -109,11 +109,7 @@ class uring_server final : public server {
  private:
   static void begin_stop(uring_loop& loop) {
     loop.stopping = true;
-    if (loop.accept_armed) {
-      io_uring_sqe* s = loop.sqe();
-      io_uring_prep_cancel64(s, uring_ud_accept, 0);
-      io_uring_sqe_set_data64(s, uring_ud_ignore);
-    }
+    if (loop.accept_armed) loop.cancel_accept();
     if (loop.remote) loop.remote->stop();  // requests still in flight fall back to the origin
     for (std::size_t i = 0; i < loop.conns.size(); ++i) uring_conn_server_stop(loop.conns[i]);
   }
@@ -159,7 +155,7 @@ class uring_server final : public server {
     ready.set_value(std::move(error));
     if (ok) {
       loop.arm_wake();
-      if (!ctx_.stopping.load()) loop.arm_accept();
+      if (!ctx_.stopping.load() && !loop.arm_accept()) loop.timers.push({now_ns(), {}, uring_accept_retry});
       run_loop(loop);
       teardown(loop);
     }
@@ -170,10 +166,13 @@ class uring_server final : public server {
   void run_loop(uring_loop& loop) {
     io_uring_cqe* batch[256];
     while (!loop.force_exit.load(std::memory_order_relaxed)) {
+      if (!loop.wake_armed) loop.arm_wake();
+      if (loop.stopping && loop.accept_armed && !loop.accept_cancelled) loop.cancel_accept();
       std::int64_t wait_ns = -1;
       const std::int64_t now = now_ns();
       if (!loop.timers.empty()) wait_ns = std::max<std::int64_t>(0, loop.timers.top().at_ns - now);
-      if (loop.aux_users > 0 || loop.remote) wait_ns = wait_ns < 0 ? uring_aux_tick_ns : std::min(wait_ns, uring_aux_tick_ns);
+      if (loop.aux_users > 0 || loop.remote || loop.owes_submission())
+        wait_ns = wait_ns < 0 ? uring_aux_tick_ns : std::min(wait_ns, uring_aux_tick_ns);
       __kernel_timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
       io_uring_cqe* first = nullptr;
       const int rc = io_uring_submit_and_wait_timeout(&loop.ring, &first, 1, wait_ns < 0 ? nullptr : &ts, nullptr);
@@ -181,12 +180,25 @@ class uring_server final : public server {
       for (;;) {
         const unsigned n = io_uring_peek_batch_cqe(&loop.ring, batch, 256);
         if (n == 0) break;
-        for (unsigned i = 0; i < n; ++i) dispatch(loop, batch[i]->user_data, batch[i]->res, batch[i]->flags);
+        for (unsigned i = 0; i < n; ++i) contained([&] { dispatch(loop, batch[i]->user_data, batch[i]->res, batch[i]->flags); });
         io_uring_cq_advance(&loop.ring, n);
       }
-      run_timers(loop);
-      if (loop.aux_users > 0 || loop.remote) loop.aux.poll();
+      contained([&] { run_timers(loop); });
+      if (loop.aux_users > 0 || loop.remote) contained([&] { loop.aux.poll(); });
       if (loop.stopping && loop.conns.empty() && !loop.accept_armed && loop.aux_users == 0) break;
+    }
+  }
+
+  // A connection's entry points end only that connection on std::bad_alloc (io_uring_conn.cpp);
+  // what still escapes (the loop's own bookkeeping, an Asio handler) is counted here and the loop
+  // goes on: the other connections keep their ring, and a completion is never dispatched twice.
+  // (A timer or an Asio handler after the one that threw runs on the next pass.)
+  template <class F>
+  void contained(F&& f) {
+    try {
+      f();
+    } catch (const std::bad_alloc&) {
+      ctx_.stats.allocation_failed();
     }
   }
 
@@ -203,7 +215,8 @@ class uring_server final : public server {
       std::lock_guard lock(loop.mailbox_mutex);
       work.swap(loop.mailbox);
     }
-    for (auto& f : work) f();
+    loop.wake_armed = false;
+    for (auto& f : work) contained(f);
     loop.arm_wake();
   }
 
@@ -212,16 +225,16 @@ class uring_server final : public server {
     if (!more) loop.accept_armed = false;
     if (res == -EINVAL && loop.multishot_accept && !more) {  // a kernel before 5.19: one accept at a time
       loop.multishot_accept = false;
-      if (!loop.stopping) loop.arm_accept();
+      if (!loop.stopping) rearm_accept(loop, 0);
       return;
     }
     if (res >= 0) {
       if (loop.stopping || ctx_.stopping.load(std::memory_order_relaxed)) {
         ::close(res);
-      } else if (static_cast<std::size_t>(ctx_.stats.open_connections()) >= ctx_.config.max_connections) {
+      } else if (!ctx_.stats.connection_opened_below(ctx_.config.max_connections)) {
+        // Every ring accepts: the place is taken atomically, so two rings never share the last one.
         refuse_connection(res, ctx_);
       } else {
-        ctx_.stats.connection_opened();
         try {
           uring_conn_open(loop, res, ctx_);
         } catch (const std::bad_alloc&) {
@@ -233,9 +246,15 @@ class uring_server final : public server {
     }
     if (!more && !loop.stopping) {
       // Out of descriptors or memory: back off instead of spinning on a ready listener.
-      if (res < 0 && res != -ECANCELED) loop.timers.push({now_ns() + 10'000'000, {}, uring_accept_retry});
-      else loop.arm_accept();
+      if (res < 0 && res != -ECANCELED) rearm_accept(loop, 10'000'000);
+      else rearm_accept(loop, 0);
     }
+  }
+
+  // Arms the accept at once (after_ns 0) or after a back-off; no submission entry free: 1 ms later.
+  static void rearm_accept(uring_loop& loop, std::int64_t after_ns) {
+    if (after_ns == 0 && loop.arm_accept()) return;
+    loop.timers.push({now_ns() + std::max<std::int64_t>(after_ns, 1'000'000), {}, uring_accept_retry});
   }
 
   void run_timers(uring_loop& loop) {
@@ -244,7 +263,7 @@ class uring_server final : public server {
       uring_timer t = loop.timers.top();
       loop.timers.pop();
       if (t.seq == uring_accept_retry) {
-        if (!loop.accept_armed && !loop.stopping) loop.arm_accept();
+        if (!loop.accept_armed && !loop.stopping) rearm_accept(loop, 0);
         continue;
       }
       uring_conn_timer(t);

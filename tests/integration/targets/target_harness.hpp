@@ -123,9 +123,6 @@ std::optional<std::string> model_unavailable(const std::string& model);
 class model_test : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-#if defined(__SANITIZE_THREAD__)
-    if (GetParam() == "fiber") GTEST_SKIP() << "the fiber model does not run under TSan yet (a TSan SEGV on its 4th connection)";
-#endif
     if (auto why = model_unavailable(GetParam())) GTEST_SKIP() << *why;
   }
 };

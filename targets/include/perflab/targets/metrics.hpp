@@ -89,6 +89,17 @@ class metrics {
   // Per connection, not per request.
   void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); accepted_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
+  // connection_opened() if fewer than `cap` connections are open, else false and nothing counted:
+  // an exact cap when several threads accept (io-uring's rings), where a check of
+  // open_connections() followed by connection_opened() lets two threads take the last place.
+  bool connection_opened_below(std::size_t cap) noexcept {
+    std::int64_t n = open_.load(std::memory_order_relaxed);
+    do {
+      if (n >= 0 && static_cast<std::size_t>(n) >= cap) return false;
+    } while (!open_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   void connection_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
   // A connection closed because its client took no byte of a response for --send-timeout.
   void send_timed_out() noexcept { send_timeouts_.fetch_add(1, std::memory_order_relaxed); }
