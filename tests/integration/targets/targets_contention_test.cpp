@@ -24,11 +24,18 @@ using namespace perflab::testing;
 
 class TargetContention : public model_test {};
 
-// A number field of a flat JSON body ("remaining":12), or -1.
+// A number field of a flat JSON body ("remaining":12), or -1. Plain string search: the buyers'
+// threads call it at once, and std::regex construction races inside libstdc++'s locale (TSan).
 long json_number(const std::string& body, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(body, m, std::regex("\"" + name + "\":(-?[0-9]+)"))) return -1;
-  return std::stol(m[1]);
+  const std::string key = "\"" + name + "\":";
+  const auto at = body.find(key);
+  if (at == std::string::npos) return -1;
+  std::size_t end = at + key.size();
+  if (end < body.size() && body[end] == '-') ++end;
+  const std::size_t digits = end;
+  while (end < body.size() && body[end] >= '0' && body[end] <= '9') ++end;
+  if (end == digits) return -1;
+  return std::stol(body.substr(at + key.size(), end - at - key.size()));
 }
 
 bool has_field(const response& r, std::string_view line) { return r.head.find(std::string(line) + "\r\n") != std::string::npos; }

@@ -32,6 +32,7 @@ int status_of(int port, std::string_view target, std::chrono::milliseconds timeo
 }
 
 TEST_P(TargetDb, PoolOfFiveWithHundredMillisecondQueriesServesFiftyPerSecond) {
+  PERFLAB_SKIP_FIBER_UNDER_TSAN();
   // 50 closed-loop clients offer 500/s at 100 ms each; the pool admits 5 at a time: Little's law
   // gives 5 / 0.1 s = 50/s, the rest wait in the pool's queue (never timing out here).
   target_process t(model_args(GetParam(), {"--pool-size", "5", "--db-connect-cost", "1ms"}));

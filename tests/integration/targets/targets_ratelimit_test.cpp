@@ -31,6 +31,7 @@ std::optional<long> number_field(const response& r, std::string_view name) {
 }
 
 TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
+  PERFLAB_SKIP_FIBER_UNDER_TSAN();
   target_process t(model_args(GetParam(), {"--rate-limit", "token-bucket:100/s,burst=10"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   // Three keep-alive clients, each on a fixed schedule of 100/s (late sends go at once): ~300/s.
@@ -97,6 +98,7 @@ TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
 }
 
 TEST_P(TargetRateLimit, LeakyBucketDelaysTheQueueAndRefusesBeyondIt) {
+  PERFLAB_SKIP_FIBER_UNDER_TSAN();
   // 20/s with a queue of 4: six requests at once on six connections: one at once, four queued
   // (served 50 ms apart), one refused.
   target_process t(model_args(GetParam(), {"--rate-limit", "leaky-bucket:20/s,queue=4,key=ip"}));
