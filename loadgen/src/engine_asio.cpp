@@ -187,7 +187,8 @@ void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
   c.last_data_ns = t;
   if (c.first_byte_ns == 0) c.first_byte_ns = t;
   const auto p = c.parser.feed(std::string_view(c.buf.get(), n));
-  if (cfg_.verify && c.measured) c.verify_raw.append(c.buf.get(), p.consumed);  // off the default path
+  // Every response, with --verify only: a warm-up request may still be carried into the measured phase.
+  if (cfg_.verify) c.verify_raw.append(c.buf.get(), p.consumed);
   if (p.status_line) c.head_ns = t;
   if (p.error != http::errc::ok) {
     fail(c, p.error == http::errc::closed_mid_response ? err::closed_mid_response : err::malformed);
