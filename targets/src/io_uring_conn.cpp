@@ -195,13 +195,19 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
     set_deadline(sess_.read_deadline_ns());
     timed_out_ = false;
     if (held_len_ > 0) return deliver_held();  // the rest of a provided buffer comes first
-    const auto space = sess_.read_space();
-    // Empty only when growing the buffer failed (out of memory): a zero-byte read would complete
-    // at once with nothing, and the connection would spin.
-    if (space.empty()) return close_now();
+    // With provided buffers the receive needs none of the session's: an idle connection waits
+    // holding no buffer (the session borrows one when the bytes are copied in).
+    const bool provided = loop_.bufs && !no_buffer_;
+    std::span<char> space;
+    if (!provided) {
+      space = sess_.read_space();
+      // Empty only when growing the buffer failed (out of memory): a zero-byte read would
+      // complete at once with nothing, and the connection would spin.
+      if (space.empty()) return close_now();
+    }
     reading_ = true;
     io_uring_sqe* s = loop_.sqe();
-    if (loop_.bufs && !no_buffer_) {
+    if (provided) {
       io_uring_prep_recv(s, fd_, nullptr, uring_buffer_size, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = uring_buffer_group;

@@ -69,25 +69,27 @@ db::service& server_context::database() {
 }
 
 void read_buffer::grow(std::size_t want, std::size_t keep) {
-  std::size_t cap = capacity_ ? capacity_ : initial_capacity;
+  if (!lent_) {
+    data_ = buffer_pool::local().lend_filled();
+    lent_ = true;
+  }
+  std::size_t cap = data_.size();
   while (cap < want) cap *= 2;
   cap = std::min(cap, max_);
-  if (cap <= capacity_) return;
-  auto bigger = std::make_unique_for_overwrite<char[]>(cap);
-  if (keep) std::memcpy(bigger.get(), data_.get(), keep);
-  data_ = std::move(bigger);
-  capacity_ = cap;
+  (void)keep;  // resize keeps every byte, the first keep among them
+  if (cap > data_.size()) data_.resize(cap);
 }
 
-void read_buffer::shrink() noexcept {
-  if (capacity_ <= initial_capacity) return;
-  data_.reset();
-  capacity_ = 0;
+void read_buffer::release() noexcept {
+  if (!lent_) return;
+  lent_ = false;
+  buffer_pool::local().give_back(data_);  // a buffer that grew past the pool's bound is freed
 }
 
 session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
 
 session::~session() {
+  return_output();
   // A connection that ends during a /sleep or an origin call (stop deadline, error) still ends
   // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
@@ -155,19 +157,47 @@ void session::output_written(std::size_t n) noexcept {
   const std::size_t buffered = std::min(n, out_.size() - out_pos_);
   out_pos_ += buffered;
   n -= buffered;
-  if (out_pos_ == out_.size()) {
-    out_pos_ = 0;
-    out_.clear();
-    // One large response must not cost the connection its memory for life.
-    if (out_.capacity() > keep_capacity) std::string().swap(out_);
-  }
+  if (out_pos_ == out_.size()) return_output();  // written: the buffer goes back to the pool
   const auto streamed = std::min<std::uint64_t>(n, stream_left_);
   stream_left_ -= streamed;
   stream_pos_ += streamed;
 }
 
+void session::lend_output() noexcept {
+  if (out_lent_) return;
+  try {
+    std::string b = buffer_pool::local().lend();
+    b.append(out_, out_pos_);  // what a plain out_ still held (its memory was none of the pool's)
+    out_.swap(b);
+    out_pos_ = 0;
+    out_lent_ = true;
+  } catch (const std::bad_alloc&) {
+    ctx_.stats.allocation_failed();  // out_ stays a plain string; appending to it may fail later
+  }
+}
+
+void session::return_output() noexcept {
+  if (out_pos_ != out_.size()) return;  // something is still to be written
+  out_pos_ = 0;
+  if (out_lent_) {
+    out_lent_ = false;
+    out_.clear();
+    buffer_pool::local().give_back(out_);
+  } else {
+    std::string().swap(out_);
+  }
+}
+
+void session::go_idle() noexcept {
+  begin_ = end_ = 0;
+  buf_.release();
+  parser_.release();
+  return_output();  // unless a response is still to be written
+}
+
 void session::answer_error(int status, bool parse_error) noexcept {
   closing_ = true;
+  lend_output();
   const std::size_t mark = out_.size();
   try {
     // A HEAD request gets no body (RFC 9110 9.3.2), even on an error. Read from the buffer,
@@ -185,6 +215,7 @@ void session::answer_error(int status, bool parse_error) noexcept {
 
 bool session::on_timeout() noexcept {
   if (idle() || closing_) return false;
+  lend_output();
   answer_error(408);
   return true;
 }
@@ -193,6 +224,7 @@ void session::maybe_send_continue() noexcept {
   // A client that sent "Expect: 100-continue" waits for this before sending the body (curl
   // waits a second otherwise). Once per request, when the head is there and the body is not.
   if (continue_sent_ || !parser_.head_complete() || !parser_.expect_continue()) return;
+  lend_output();
   try {
     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
   } catch (...) {
@@ -236,6 +268,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .contended = &contention_reply_,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get()};
+  lend_output();
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -284,10 +317,8 @@ session::step session::process() noexcept {
     if (closing_) return {next::close};
     skip_empty_lines();
     if (idle()) {
-      if (begin_ == end_) {
-        begin_ = end_ = 0;
-        if (buf_.capacity() > keep_capacity) buf_.shrink();  // after a large request
-      }
+      // Nothing buffered: the connection waits with no buffer (the next read borrows one).
+      if (begin_ == end_ && !waiting_) go_idle();
       if (ctx_.stopping.load(std::memory_order_relaxed)) return {next::close};
       return {next::read};
     }
@@ -297,7 +328,14 @@ session::step session::process() noexcept {
     if (stream_left_ > 0 || unwritten() > output_bound) return {next::more};
 
     started_ = true;
-    const auto status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    http::parse_status status;
+    try {
+      status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    } catch (const std::bad_alloc&) {  // the header table could not grow
+      ctx_.stats.allocation_failed();
+      answer_error(503);
+      continue;
+    }
     if (status == http::parse_status::need_more) {
       if (end_ - begin_ >= buf_.max_capacity()) {
         // The parser's limits stop a request before this; never spin on a full buffer anyway.
@@ -418,10 +456,15 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
   pending_req_.accepted = req.accepted;
   pending_keep_alive_ = keep;
   pending_start_ns_ = start;
-  parser_.reset();
   started_ = false;
   begin_ += consumed;
-  if (begin_ == end_) begin_ = end_ = 0;
+  if (begin_ == end_) {  // nothing behind it: the wait holds no read buffer
+    begin_ = end_ = 0;
+    buf_.release();
+    parser_.release();
+  } else {
+    parser_.reset();
+  }
 }
 
 void session::finish_wait() noexcept {
