@@ -2,6 +2,7 @@
 // differ only in which thread runs it.
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -219,9 +220,22 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       }
       set_receive_timeout(fd, std::chrono::milliseconds(left_ms), rcvtimeo);
     }
-    auto space = s.read_space();
-    if (space.empty()) break;  // out of memory growing the buffer
-    const auto n = ::recv(fd, space.data(), space.size(), 0);
+    ssize_t n = 0;
+    if (waiting_idle && !s.holds_read_buffer()) {
+      // An idle connection borrows no pooled buffer while it waits: the first bytes land on this
+      // thread's own stack and are copied into one once they are there.
+      char first[buffer_pool::block_size];
+      n = ::recv(fd, first, sizeof first, 0);
+      if (n > 0) {
+        const auto space = s.read_space();
+        if (space.size() < static_cast<std::size_t>(n)) break;  // out of memory borrowing the buffer
+        std::memcpy(space.data(), first, static_cast<std::size_t>(n));
+      }
+    } else {
+      const auto space = s.read_space();
+      if (space.empty()) break;  // out of memory growing the buffer
+      n = ::recv(fd, space.data(), space.size(), 0);
+    }
     if (waiting_idle) me.idle.store(false, std::memory_order_relaxed);
     if (n > 0) {
       s.commit(static_cast<std::size_t>(n));
