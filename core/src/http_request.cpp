@@ -15,11 +15,6 @@ using namespace detail;
 
 request_parser::request_parser(request_limits limits) : limits_(limits) {}
 
-void request_parser::release() noexcept {
-  reset();
-  std::vector<header>().swap(headers_);
-}
-
 void request_parser::reset() noexcept {
   header_count_ = 0;
   method_ = target_ = path_ = query_ = authority_ = body_ = {};
@@ -164,7 +159,7 @@ parse_status request_parser::parse_head(char* p, std::size_t n) {
     const std::string_view value{v, static_cast<std::size_t>(end - v)};
     if (header_count_ == headers_.size()) {
       // The only allocation: header slots, doubled as a request needs them (most need few),
-      // up to the limit.
+      // up to the limit (std::bad_alloc leaves parse(): the session answers 503).
       headers_.resize(std::min(limits_.max_headers, std::max<std::size_t>(8, 2 * headers_.size())));
     }
     headers_[header_count_++] = header{name, value};

@@ -86,7 +86,7 @@ void read_buffer::release() noexcept {
   buffer_pool::local().give_back(data_);  // a buffer that grew past the pool's bound is freed
 }
 
-session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
+session::session(server_context& ctx) : ctx_(ctx), buf_(max_buffer(ctx.config.limits)) {}
 
 session::~session() {
   return_output();
@@ -102,7 +102,7 @@ session::~session() {
 std::span<char> session::read_space() noexcept {
   if (end_ == buf_.capacity() && started_) {
     // A chunked body fills the buffer: first take back the framing already decoded.
-    end_ -= parser_.compact(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    end_ -= parser_->compact(std::span<char>(buf_.data() + begin_, end_ - begin_));
   }
   if (end_ == buf_.capacity()) {
     if (begin_ > 0) {
@@ -191,7 +191,7 @@ void session::return_output() noexcept {
 void session::go_idle() noexcept {
   begin_ = end_ = 0;
   buf_.release();
-  parser_.release();
+  parser_.reset();
   return_output();  // unless a response is still to be written
 }
 
@@ -201,10 +201,10 @@ void session::answer_error(int status, bool parse_error) noexcept {
   const std::size_t mark = out_.size();
   try {
     // A HEAD request gets no body (RFC 9110 9.3.2), even on an error. Read from the buffer,
-    // not parser_.method(): the buffer may have moved since the last parse() re-based it.
+    // not parser_->method(): the buffer may have moved since the last parse() re-based it.
     const bool head = end_ - begin_ >= 5 && std::memcmp(buf_.data() + begin_, "HEAD ", 5) == 0;
     std::string detail;
-    if (parse_error) detail = http::make_error_code(parser_.error()).message();
+    if (parse_error) detail = http::make_error_code(parser_->error()).message();
     write_error(status, out_, head, detail);
   } catch (...) {
     out_.resize(mark);  // no memory even for the error page: the connection just closes
@@ -223,7 +223,7 @@ bool session::on_timeout() noexcept {
 void session::maybe_send_continue() noexcept {
   // A client that sent "Expect: 100-continue" waits for this before sending the body (curl
   // waits a second otherwise). Once per request, when the head is there and the body is not.
-  if (continue_sent_ || !parser_.head_complete() || !parser_.expect_continue()) return;
+  if (continue_sent_ || !parser_->head_complete() || !parser_->expect_continue()) return;
   lend_output();
   try {
     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -327,11 +327,13 @@ session::step session::process() noexcept {
     // responses. A streamed body must be written before anything can follow it.
     if (stream_left_ > 0 || unwritten() > output_bound) return {next::more};
 
-    started_ = true;
     http::parse_status status;
     try {
-      status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
-    } catch (const std::bad_alloc&) {  // the header table could not grow
+      // The parser exists only while a request is being read and answered (see go_idle()).
+      if (!parser_) parser_ = std::make_unique<http::request_parser>(ctx_.config.limits);
+      started_ = true;
+      status = parser_->parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    } catch (const std::bad_alloc&) {  // no memory for the parser or its header table
       ctx_.stats.allocation_failed();
       answer_error(503);
       continue;
@@ -339,7 +341,7 @@ session::step session::process() noexcept {
     if (status == http::parse_status::need_more) {
       if (end_ - begin_ >= buf_.max_capacity()) {
         // The parser's limits stop a request before this; never spin on a full buffer anyway.
-        answer_error(parser_.head_complete() ? 413 : 431);
+        answer_error(parser_->head_complete() ? 413 : 431);
         continue;
       }
       maybe_send_continue();
@@ -347,22 +349,22 @@ session::step session::process() noexcept {
     }
     if (status == http::parse_status::error) {
       // The framing can no longer be trusted: answer and close.
-      answer_error(parser_.error_status(), true);
+      answer_error(parser_->error_status(), true);
       continue;
     }
 
     std::int64_t start = now_ns();
-    request_view req{parser_.method(), parser_.path(),          parser_.query(),
-                     parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
+    request_view req{parser_->method(), parser_->path(),          parser_->query(),
+                     parser_->body(),   parser_->version_minor(), parser_->keep_alive()};
     // Only when compression is on: otherwise the header list is not even walked.
-    if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(parser_, ctx_.config.encoding);
+    if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(*parser_, ctx_.config.encoding);
     dispatch d = resolve(req.method, req.path, req.query);
     const bool keep = keep_open(req.keep_alive);
-    const std::size_t consumed = parser_.consumed();
+    const std::size_t consumed = parser_->consumed();
     continue_sent_ = false;
     if (ctx_.config.admin && req.path.starts_with("/admin/")) {
       answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
-      parser_.reset();
+      parser_->reset();
       started_ = false;
       begin_ += consumed;
       if (begin_ == end_) begin_ = end_ = 0;
@@ -420,7 +422,7 @@ session::step session::process() noexcept {
                             d.ep == endpoint::events)) {
       if (auto st = start_push(d, req, start)) {
         if (streaming_) {  // the stream's head is out; nothing after this request is read
-          parser_.reset();
+          parser_->reset();
           started_ = false;
           begin_ = end_ = 0;
           return *st;
@@ -435,7 +437,7 @@ session::step session::process() noexcept {
       return start_remote_invalidation(d, req, keep, start, consumed);  // Redis too, then the answer
 
     respond(d, req, keep, start);
-    parser_.reset();
+    parser_->reset();
     started_ = false;
     begin_ += consumed;
     if (begin_ == end_) {
@@ -461,9 +463,9 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
   if (begin_ == end_) {  // nothing behind it: the wait holds no read buffer
     begin_ = end_ = 0;
     buf_.release();
-    parser_.release();
-  } else {
     parser_.reset();
+  } else {
+    parser_->reset();
   }
 }
 

@@ -107,12 +107,9 @@ class request_parser {
   // Parses the request at the start of buf (see the file comment). On complete, consumed() bytes
   // of buf belong to this request (head + framed body); the rest is the next pipelined request.
   // After complete or error, further calls return the same status until reset().
-  // Throws std::bad_alloc when the header table cannot grow (its only allocation).
   parse_status parse(std::span<char> buf);
   // Forget the current request; the next parse() starts a new one.
   void reset() noexcept;
-  // reset(), and free the header table: for a connection that waits idle for its next request.
-  void release() noexcept;
 
   // Valid after complete (head fields also once head_complete()), while buf is unchanged.
   std::string_view method() const noexcept { return method_; }

@@ -326,11 +326,11 @@ class session {
   // one, out_ grows as a plain string), and back once everything in it is written.
   void lend_output() noexcept;
   void return_output() noexcept;
-  // Nothing buffered, nothing to write, no wait: give back the buffers and the header table.
+  // Nothing buffered, nothing to write, no wait: give back the buffers and free the parser.
   void go_idle() noexcept;
 
   server_context& ctx_;
-  http::request_parser parser_;
+  std::unique_ptr<http::request_parser> parser_;  // while a request is in flight (null when idle)
   read_buffer buf_;
   std::size_t begin_ = 0;  // first byte of the current request
   std::size_t end_ = 0;    // end of received bytes
