@@ -190,7 +190,8 @@ for model in $models; do
   rss0=$(status_field "$tpid" VmRSS)
   hold "$tport" "$path"
   rss1=$(status_field "$tpid" VmRSS); thr=$(status_field "$tpid" Threads)
-  pooled=$(curl -s "http://127.0.0.1:$tport/metrics" | awk '$1 == "perflab_target_pooled_buffers_in_use" { print $2 }')
+  # (thread-pool: the scrape waits in the queue behind the held connections, and gets no answer)
+  pooled=$( (curl -s -m 5 "http://127.0.0.1:$tport/metrics" || true) | awk '$1 == "perflab_target_pooled_buffers_in_use" { print $2 }')
   label=$model
   [ "$model" = fiber ] && label="fiber ${fiber_stack:-64KiB}"
   awk -v m="$label" -v s="$served" -v f="$failed" -v a="$rss0" -v b="$rss1" -v n="$conns" -v ng="$nginx_per" \

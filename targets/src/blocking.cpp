@@ -136,6 +136,21 @@ void set_receive_timeout(int fd, std::chrono::milliseconds t, std::chrono::milli
   current = t;
 }
 
+// An idle connection borrows no pooled buffer while it waits: its first bytes land on the
+// thread's stack, only for this call (a frame of its own, so the stack is no deeper while a
+// request is handled), and are copied into a borrowed buffer once they are there. A request
+// larger than this comes in more than one recv. Returns recv's result, or -2 when no buffer
+// could be had.
+[[gnu::noinline]] ssize_t blocking_recv_first(int fd, session& s) noexcept {
+  char first[1024];
+  const ssize_t n = ::recv(fd, first, sizeof first, 0);
+  if (n <= 0) return n;
+  const auto space = s.read_space();
+  if (space.size() < static_cast<std::size_t>(n)) return -2;
+  std::memcpy(space.data(), first, static_cast<std::size_t>(n));
+  return n;
+}
+
 }  // namespace
 
 void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
@@ -222,15 +237,8 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
     }
     ssize_t n = 0;
     if (waiting_idle && !s.holds_read_buffer()) {
-      // An idle connection borrows no pooled buffer while it waits: the first bytes land on this
-      // thread's own stack and are copied into one once they are there.
-      char first[buffer_pool::block_size];
-      n = ::recv(fd, first, sizeof first, 0);
-      if (n > 0) {
-        const auto space = s.read_space();
-        if (space.size() < static_cast<std::size_t>(n)) break;  // out of memory borrowing the buffer
-        std::memcpy(space.data(), first, static_cast<std::size_t>(n));
-      }
+      n = blocking_recv_first(fd, s);
+      if (n == -2) break;  // out of memory borrowing the buffer
     } else {
       const auto space = s.read_space();
       if (space.empty()) break;  // out of memory growing the buffer
