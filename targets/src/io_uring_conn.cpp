@@ -211,6 +211,11 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
       io_uring_prep_recv(s, fd_, nullptr, uring_buffer_size, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = uring_buffer_group;
+      // Waiting for a new request: the kernel waits for data before it takes a provided buffer
+      // (5.19+, as buffer rings are). Without it a receive submitted while the ring is empty
+      // (a burst holds every buffer for a moment) fails with ENOBUFS at once, and the
+      // connection would wait idle in its own borrowed buffer.
+      if (sess_.idle()) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
     } else {
       io_uring_prep_recv(s, fd_, space.data(), space.size(), 0);
     }
