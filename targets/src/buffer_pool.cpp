@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <new>
 
 namespace perflab::targets {
 
@@ -38,7 +39,6 @@ buffer_pool& buffer_pool::local() {
 }
 
 buffer_pool::buffer_pool() : counts_(new counters) {
-  free_.reserve(max_free);  // give_back never allocates
   auto& r = pool_registry();
   std::lock_guard lock(r.mutex);
   r.live.push_back(counts_);
@@ -61,6 +61,8 @@ std::int64_t buffer_pool::in_use() noexcept {
 }
 
 std::string buffer_pool::take() {
+  // The list's room is made here (a thread that keeps none has no list at all).
+  if (free_.capacity() < max_free_) free_.reserve(max_free_);
   std::string b;
   if (!free_.empty()) {
     b.swap(free_.back());
@@ -87,7 +89,13 @@ std::string buffer_pool::lend_filled() {
 
 void buffer_pool::give_back(std::string& b) noexcept {
   pool_count(counts_->returned);
-  if (free_.size() < max_free && b.capacity() >= block_size && b.capacity() <= max_kept_capacity) {
+  if (free_.capacity() < max_free_) {  // a thread that gives back without having lent
+    try {
+      free_.reserve(max_free_);
+    } catch (const std::bad_alloc&) {  // then the buffer is freed below
+    }
+  }
+  if (free_.size() < std::min(max_free_, free_.capacity()) && b.capacity() >= block_size && b.capacity() <= max_kept_capacity) {
     free_.emplace_back();  // within the reserved capacity: no allocation
     free_.back().swap(b);
   } else {

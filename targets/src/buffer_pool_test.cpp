@@ -72,5 +72,17 @@ TEST(BufferPool, ABufferGivenBackOnAnotherThreadIsCountedThere) {
   EXPECT_EQ(buffer_pool::in_use(), before) << "the ended thread's pool still counts its return";
 }
 
+TEST(BufferPool, AThreadThatKeepsNoneFreesWhatIsGivenBack) {
+  std::size_t kept = 1;
+  std::thread([&] {
+    auto& pool = buffer_pool::local();
+    pool.set_max_free(0);  // thread-per-request's connection threads
+    std::string b = pool.lend();
+    pool.give_back(b);
+    kept = pool.free_count();
+  }).join();
+  EXPECT_EQ(kept, 0u);
+}
+
 }  // namespace
 }  // namespace perflab::targets

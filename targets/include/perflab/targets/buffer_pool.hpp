@@ -37,6 +37,9 @@ class buffer_pool {
   void give_back(std::string& b) noexcept;
   // Buffers on this thread's free list now.
   std::size_t free_count() const noexcept { return free_.size(); }
+  // Keep at most n buffers on this thread's list (default max_free); 0 for a thread that serves
+  // a single connection, whose list would keep its buffers while the connection waits idle.
+  void set_max_free(std::size_t n) noexcept { max_free_ = n; }
 
   buffer_pool();
   ~buffer_pool();
@@ -50,6 +53,7 @@ class buffer_pool {
   std::string take();
 
   std::vector<std::string> free_;
+  std::size_t max_free_ = max_free;
   counters* counts_;
 };
 
