@@ -89,7 +89,7 @@ void read_buffer::release() noexcept {
 session::session(server_context& ctx) : ctx_(ctx), buf_(max_buffer(ctx.config.limits)) {}
 
 session::~session() {
-  return_output();
+  if (out_lent_) buffer_pool::local().give_back(out_);  // even with output unwritten: counted back
   // A connection that ends during a /sleep or an origin call (stop deadline, error) still ends
   // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
@@ -215,7 +215,6 @@ void session::answer_error(int status, bool parse_error) noexcept {
 
 bool session::on_timeout() noexcept {
   if (idle() || closing_) return false;
-  lend_output();
   answer_error(408);
   return true;
 }
