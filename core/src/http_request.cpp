@@ -13,10 +13,7 @@
 namespace perflab::http {
 using namespace detail;
 
-request_parser::request_parser(request_limits limits) : limits_(limits) {
-  // The only allocation: header slots for the largest request we accept.
-  headers_.resize(limits_.max_headers);
-}
+request_parser::request_parser(request_limits limits) : limits_(limits) {}
 
 void request_parser::reset() noexcept {
   header_count_ = 0;
@@ -160,6 +157,11 @@ parse_status request_parser::parse_head(char* p, std::size_t n) {
     while (end > v && is_ows(end[-1])) --end;
     const std::string_view name{line, static_cast<std::size_t>(colon - line)};
     const std::string_view value{v, static_cast<std::size_t>(end - v)};
+    if (header_count_ == headers_.size()) {
+      // The only allocation: header slots, doubled as a request needs them (most need few),
+      // up to the limit (std::bad_alloc leaves parse(): the session answers 503).
+      headers_.resize(std::min(limits_.max_headers, std::max<std::size_t>(8, 2 * headers_.size())));
+    }
     headers_[header_count_++] = header{name, value};
     // Only a few names change framing or connection handling; skip the call for all others.
     const auto size = name.size();

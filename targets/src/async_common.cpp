@@ -47,6 +47,15 @@ async_conn::write_result async_conn::write_now() noexcept {
   return write_result::done;
 }
 
+std::size_t async_conn::read_ready(boost::system::error_code& ec) noexcept {
+  const auto space = sess_.read_space();
+  if (space.empty()) {  // out of memory borrowing the buffer
+    ec = asio::error::no_memory;
+    return 0;
+  }
+  return sock_.read_some(asio::buffer(space.data(), space.size()), ec);
+}
+
 session::output_view async_conn::output_to_write() noexcept {
   const auto out = sess_.output();
   if (!link_.enabled()) return out;

@@ -81,6 +81,13 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // and the bookkeeping after any write of n bytes.
   session::output_view output_to_write() noexcept;
   void wrote(std::size_t n) noexcept;
+  // An idle connection holds no read buffer: it waits for the socket to be readable
+  // (async_wait(wait_read)) and only then borrows a buffer and reads (read_ready).
+  bool wait_before_read() const noexcept { return sess_.idle() && !sess_.holds_read_buffer(); }
+  // After readability: a non-blocking read of what arrived into the session's buffer (ec
+  // no_memory when it could not be had; would_block when nothing came after all: then read as
+  // usual, into the buffer now held).
+  std::size_t read_ready(boost::system::error_code& ec) noexcept;
   // Before waiting for a paced slot: arms sleep_timer_ for pace_at_ns_, with a write deadline.
   void arm_pace_timer();
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).

@@ -2,6 +2,7 @@
 // differ only in which thread runs it.
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -135,6 +136,21 @@ void set_receive_timeout(int fd, std::chrono::milliseconds t, std::chrono::milli
   current = t;
 }
 
+// An idle connection borrows no pooled buffer while it waits: its first bytes land on the
+// thread's stack, only for this call (a frame of its own, so the stack is no deeper while a
+// request is handled), and are copied into a borrowed buffer once they are there. A request
+// larger than this comes in more than one recv. Returns recv's result, or -2 when no buffer
+// could be had.
+[[gnu::noinline]] ssize_t blocking_recv_first(int fd, session& s) noexcept {
+  char first[1024];
+  const ssize_t n = ::recv(fd, first, sizeof first, 0);
+  if (n <= 0) return n;
+  const auto space = s.read_space();
+  if (space.size() < static_cast<std::size_t>(n)) return -2;
+  std::memcpy(space.data(), first, static_cast<std::size_t>(n));
+  return n;
+}
+
 }  // namespace
 
 void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
@@ -219,9 +235,15 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
       }
       set_receive_timeout(fd, std::chrono::milliseconds(left_ms), rcvtimeo);
     }
-    auto space = s.read_space();
-    if (space.empty()) break;  // out of memory growing the buffer
-    const auto n = ::recv(fd, space.data(), space.size(), 0);
+    ssize_t n = 0;
+    if (waiting_idle && !s.holds_read_buffer()) {
+      n = blocking_recv_first(fd, s);
+      if (n == -2) break;  // out of memory borrowing the buffer
+    } else {
+      const auto space = s.read_space();
+      if (space.empty()) break;  // out of memory growing the buffer
+      n = ::recv(fd, space.data(), space.size(), 0);
+    }
     if (waiting_idle) me.idle.store(false, std::memory_order_relaxed);
     if (n > 0) {
       s.commit(static_cast<std::size_t>(n));

@@ -210,17 +210,28 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
     set_deadline(sess_.read_deadline_ns());
     timed_out_ = false;
     if (held_len_ > 0) return deliver_held();  // the rest of a provided buffer comes first
-    const auto space = sess_.read_space();
-    // Empty only when growing the buffer failed (out of memory): a zero-byte read would complete
-    // at once with nothing, and the connection would spin.
-    if (space.empty()) return close_now();
+    // With provided buffers the receive needs none of the session's: an idle connection waits
+    // holding no buffer (the session borrows one when the bytes are copied in).
+    const bool provided = loop_.bufs && !no_buffer_;
+    std::span<char> space;
+    if (!provided) {
+      space = sess_.read_space();
+      // Empty only when growing the buffer failed (out of memory): a zero-byte read would
+      // complete at once with nothing, and the connection would spin.
+      if (space.empty()) return close_now();
+    }
     io_uring_sqe* s = loop_.sqe();
     if (!s) return close_now();  // the ring takes no submission
     reading_ = true;
-    if (loop_.bufs && !no_buffer_) {
+    if (provided) {
       io_uring_prep_recv(s, fd_, nullptr, uring_buffer_size, 0);
       s->flags |= IOSQE_BUFFER_SELECT;
       s->buf_group = uring_buffer_group;
+      // Waiting for a new request: the kernel waits for data before it takes a provided buffer
+      // (5.19+, as buffer rings are). Without it a receive submitted while the ring is empty
+      // (a burst holds every buffer for a moment) fails with ENOBUFS at once, and the
+      // connection would wait idle in its own borrowed buffer.
+      if (sess_.idle()) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
     } else {
       io_uring_prep_recv(s, fd_, space.data(), space.size(), 0);
     }

@@ -1,5 +1,7 @@
 #include <perflab/targets/metrics.hpp>
 
+#include <perflab/targets/buffer_pool.hpp>
+
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -164,6 +166,10 @@ void metrics::write_prometheus(std::string& out, std::string_view model) const {
   fmt::format_to(it, "# HELP perflab_target_open_connections Connections open now.\n"
                      "# TYPE perflab_target_open_connections gauge\n"
                      "perflab_target_open_connections {}\n", open_connections());
+  fmt::format_to(it, "# HELP perflab_target_pooled_buffers_in_use Read and response buffers connections hold now "
+                     "(lent by the per-thread buffer pool while a request or response is in flight; none while idle).\n"
+                     "# TYPE perflab_target_pooled_buffers_in_use gauge\n"
+                     "perflab_target_pooled_buffers_in_use {}\n", buffer_pool::in_use());
   fmt::format_to(it, "# HELP perflab_target_connections_accepted_total Connections accepted.\n"
                      "# TYPE perflab_target_connections_accepted_total counter\n"
                      "perflab_target_connections_accepted_total {}\n", accepted_connections());

@@ -141,9 +141,19 @@ class coroutine_conn final : public async_conn {
       set_read_deadline();
       reading_ = true;
       timed_out_ = false;
-      const auto space = sess_.read_space();
-      if (space.empty()) break;  // out of memory growing the buffer; a zero-byte read would spin
-      const std::size_t n = co_await sock_.async_read_some(asio::buffer(space.data(), space.size()), asio::redirect_error(asio::use_awaitable, ec));
+      std::size_t n = 0;
+      bool read = false;
+      if (wait_before_read()) {  // idle: wait for the next request holding no buffer
+        co_await sock_.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) n = read_ready(ec);
+        read = ec != asio::error::would_block && ec != asio::error::try_again;
+        if (!read) ec.clear();
+      }
+      if (!read) {
+        const auto space = sess_.read_space();
+        if (space.empty()) break;  // out of memory growing the buffer; a zero-byte read would spin
+        n = co_await sock_.async_read_some(asio::buffer(space.data(), space.size()), asio::redirect_error(asio::use_awaitable, ec));
+      }
       reading_ = false;
       if (ec) {
         // Timed out with a partial request: the next process() writes 408 and closes.

@@ -381,16 +381,27 @@ class fiber_conn final : public async_conn {
       set_read_deadline();
       reading_ = true;
       timed_out_ = false;
-      const auto space = sess_.read_space();
-      if (space.empty()) return true;  // out of memory growing the buffer; a zero-byte read would spin
-      const std::size_t n = read_some(space, ec);
+      std::size_t n = 0;
+      bool read = false;
+      if (wait_before_read()) {  // idle: wait for the next request holding no buffer
+        await([&](auto h) { sock_.async_wait(tcp::socket::wait_read, std::move(h)); }, ec);
+        if (!ec) n = read_ready(ec);
+        read = ec != asio::error::would_block && ec != asio::error::try_again;
+        if (!read) ec.clear();
+      }
+      if (!read) {
+        const auto space = sess_.read_space();
+        if (space.empty()) return true;  // out of memory growing the buffer; a zero-byte read would spin
+        n = read_some(space, ec);
+      }
       reading_ = false;
       if (ec) {
         // Timed out with a partial request: the next process() writes 408 and closes.
         if (timed_out_ && sess_.on_timeout()) continue;
         return true;  // idle timeout, stop, EOF, error
       }
-      if (ctx_.config.fiber_overflow_probe && std::string_view(space.data(), n).starts_with("GET /test/overflow "))
+      // read_space() starts at the bytes just read (not committed yet).
+      if (ctx_.config.fiber_overflow_probe && std::string_view(sess_.read_space().data(), n).starts_with("GET /test/overflow "))
         fiber_probe_recurse(2 * stack_.size / 1024);
       sess_.commit(n);
     }

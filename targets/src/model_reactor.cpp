@@ -85,6 +85,24 @@ class reactor_conn final : public async_conn {
     set_read_deadline();
     reading_ = true;
     timed_out_ = false;
+    if (wait_before_read()) {  // idle: wait for the next request holding no buffer
+      return sock_.async_wait(tcp::socket::wait_read, [s = std::move(self)](const boost::system::error_code& ec) mutable {
+        auto* c = s.get();
+        c->on_readable(std::move(s), ec);
+      });
+    }
+    post_read(std::move(self));
+  }
+
+  void on_readable(ptr self, const boost::system::error_code& ec) {
+    if (ec) return on_read(std::move(self), ec, 0);
+    boost::system::error_code rec;
+    const std::size_t n = read_ready(rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) return post_read(std::move(self));
+    on_read(std::move(self), rec, n);
+  }
+
+  void post_read(ptr self) {
     const auto space = sess_.read_space();
     // Empty only when growing the buffer failed (out of memory): a zero-byte read would complete
     // at once with nothing, and the connection would spin.

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include <perflab/targets/buffer_pool.hpp>
+
 #include "models.hpp"
 
 namespace perflab::targets::detail {
@@ -60,6 +62,9 @@ class thread_per_request_server final : public server {
       ctx_.stats.connection_opened();
       try {
         std::thread([this, fd] {
+          // This thread serves one connection: a free list would keep its buffers while it
+          // waits idle, so they go back to malloc instead.
+          buffer_pool::local().set_max_free(0);
           serve_blocking(fd, ctx_, idle_);
           ctx_.stats.connection_closed();
           std::lock_guard lock(mutex_);

@@ -69,25 +69,27 @@ db::service& server_context::database() {
 }
 
 void read_buffer::grow(std::size_t want, std::size_t keep) {
-  std::size_t cap = capacity_ ? capacity_ : initial_capacity;
+  if (!lent_) {
+    data_ = buffer_pool::local().lend_filled();
+    lent_ = true;
+  }
+  std::size_t cap = data_.size();
   while (cap < want) cap *= 2;
   cap = std::min(cap, max_);
-  if (cap <= capacity_) return;
-  auto bigger = std::make_unique_for_overwrite<char[]>(cap);
-  if (keep) std::memcpy(bigger.get(), data_.get(), keep);
-  data_ = std::move(bigger);
-  capacity_ = cap;
+  (void)keep;  // resize keeps every byte, the first keep among them
+  if (cap > data_.size()) data_.resize(cap);
 }
 
-void read_buffer::shrink() noexcept {
-  if (capacity_ <= initial_capacity) return;
-  data_.reset();
-  capacity_ = 0;
+void read_buffer::release() noexcept {
+  if (!lent_) return;
+  lent_ = false;
+  buffer_pool::local().give_back(data_);  // a buffer that grew past the pool's bound is freed
 }
 
-session::session(server_context& ctx) : ctx_(ctx), parser_(ctx.config.limits), buf_(max_buffer(ctx.config.limits)) {}
+session::session(server_context& ctx) : ctx_(ctx), buf_(max_buffer(ctx.config.limits)) {}
 
 session::~session() {
+  if (out_lent_) buffer_pool::local().give_back(out_);  // even with output unwritten: counted back
   // A connection that ends during a /sleep or an origin call (stop deadline, error) still ends
   // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
@@ -100,7 +102,7 @@ session::~session() {
 std::span<char> session::read_space() noexcept {
   if (end_ == buf_.capacity() && started_) {
     // A chunked body fills the buffer: first take back the framing already decoded.
-    end_ -= parser_.compact(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    end_ -= parser_->compact(std::span<char>(buf_.data() + begin_, end_ - begin_));
   }
   if (end_ == buf_.capacity()) {
     if (begin_ > 0) {
@@ -155,26 +157,54 @@ void session::output_written(std::size_t n) noexcept {
   const std::size_t buffered = std::min(n, out_.size() - out_pos_);
   out_pos_ += buffered;
   n -= buffered;
-  if (out_pos_ == out_.size()) {
-    out_pos_ = 0;
-    out_.clear();
-    // One large response must not cost the connection its memory for life.
-    if (out_.capacity() > keep_capacity) std::string().swap(out_);
-  }
+  if (out_pos_ == out_.size()) return_output();  // written: the buffer goes back to the pool
   const auto streamed = std::min<std::uint64_t>(n, stream_left_);
   stream_left_ -= streamed;
   stream_pos_ += streamed;
 }
 
+void session::lend_output() noexcept {
+  if (out_lent_) return;
+  try {
+    std::string b = buffer_pool::local().lend();
+    b.append(out_, out_pos_);  // what a plain out_ still held (its memory was none of the pool's)
+    out_.swap(b);
+    out_pos_ = 0;
+    out_lent_ = true;
+  } catch (const std::bad_alloc&) {
+    ctx_.stats.allocation_failed();  // out_ stays a plain string; appending to it may fail later
+  }
+}
+
+void session::return_output() noexcept {
+  if (out_pos_ != out_.size()) return;  // something is still to be written
+  out_pos_ = 0;
+  if (out_lent_) {
+    out_lent_ = false;
+    out_.clear();
+    buffer_pool::local().give_back(out_);
+  } else {
+    std::string().swap(out_);
+  }
+}
+
+void session::go_idle() noexcept {
+  begin_ = end_ = 0;
+  buf_.release();
+  parser_.reset();
+  return_output();  // unless a response is still to be written
+}
+
 void session::answer_error(int status, bool parse_error) noexcept {
   closing_ = true;
+  lend_output();
   const std::size_t mark = out_.size();
   try {
     // A HEAD request gets no body (RFC 9110 9.3.2), even on an error. Read from the buffer,
-    // not parser_.method(): the buffer may have moved since the last parse() re-based it.
+    // not parser_->method(): the buffer may have moved since the last parse() re-based it.
     const bool head = end_ - begin_ >= 5 && std::memcmp(buf_.data() + begin_, "HEAD ", 5) == 0;
     std::string detail;
-    if (parse_error) detail = http::make_error_code(parser_.error()).message();
+    if (parse_error) detail = http::make_error_code(parser_->error()).message();
     write_error(status, out_, head, detail);
   } catch (...) {
     out_.resize(mark);  // no memory even for the error page: the connection just closes
@@ -192,7 +222,8 @@ bool session::on_timeout() noexcept {
 void session::maybe_send_continue() noexcept {
   // A client that sent "Expect: 100-continue" waits for this before sending the body (curl
   // waits a second otherwise). Once per request, when the head is there and the body is not.
-  if (continue_sent_ || !parser_.head_complete() || !parser_.expect_continue()) return;
+  if (continue_sent_ || !parser_->head_complete() || !parser_->expect_continue()) return;
+  lend_output();
   try {
     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
   } catch (...) {
@@ -236,6 +267,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .contended = &contention_reply_,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get()};
+  lend_output();
   const std::size_t mark = out_.size();
   response_info info;
   try {
@@ -284,10 +316,8 @@ session::step session::process() noexcept {
     if (closing_) return {next::close};
     skip_empty_lines();
     if (idle()) {
-      if (begin_ == end_) {
-        begin_ = end_ = 0;
-        if (buf_.capacity() > keep_capacity) buf_.shrink();  // after a large request
-      }
+      // Nothing buffered: the connection waits with no buffer (the next read borrows one).
+      if (begin_ == end_ && !waiting_) go_idle();
       if (ctx_.stopping.load(std::memory_order_relaxed)) return {next::close};
       return {next::read};
     }
@@ -296,12 +326,21 @@ session::step session::process() noexcept {
     // responses. A streamed body must be written before anything can follow it.
     if (stream_left_ > 0 || unwritten() > output_bound) return {next::more};
 
-    started_ = true;
-    const auto status = parser_.parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    http::parse_status status;
+    try {
+      // The parser exists only while a request is being read and answered (see go_idle()).
+      if (!parser_) parser_ = std::make_unique<http::request_parser>(ctx_.config.limits);
+      started_ = true;
+      status = parser_->parse(std::span<char>(buf_.data() + begin_, end_ - begin_));
+    } catch (const std::bad_alloc&) {  // no memory for the parser or its header table
+      ctx_.stats.allocation_failed();
+      answer_error(503);
+      continue;
+    }
     if (status == http::parse_status::need_more) {
       if (end_ - begin_ >= buf_.max_capacity()) {
         // The parser's limits stop a request before this; never spin on a full buffer anyway.
-        answer_error(parser_.head_complete() ? 413 : 431);
+        answer_error(parser_->head_complete() ? 413 : 431);
         continue;
       }
       maybe_send_continue();
@@ -309,22 +348,22 @@ session::step session::process() noexcept {
     }
     if (status == http::parse_status::error) {
       // The framing can no longer be trusted: answer and close.
-      answer_error(parser_.error_status(), true);
+      answer_error(parser_->error_status(), true);
       continue;
     }
 
     std::int64_t start = now_ns();
-    request_view req{parser_.method(), parser_.path(),          parser_.query(),
-                     parser_.body(),   parser_.version_minor(), parser_.keep_alive()};
+    request_view req{parser_->method(), parser_->path(),          parser_->query(),
+                     parser_->body(),   parser_->version_minor(), parser_->keep_alive()};
     // Only when compression is on: otherwise the header list is not even walked.
-    if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(parser_, ctx_.config.encoding);
+    if (ctx_.config.encoding.enabled()) req.accepted = accepted_coding(*parser_, ctx_.config.encoding);
     dispatch d = resolve(req.method, req.path, req.query);
     const bool keep = keep_open(req.keep_alive);
-    const std::size_t consumed = parser_.consumed();
+    const std::size_t consumed = parser_->consumed();
     continue_sent_ = false;
     if (ctx_.config.admin && req.path.starts_with("/admin/")) {
       answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
-      parser_.reset();
+      parser_->reset();
       started_ = false;
       begin_ += consumed;
       if (begin_ == end_) begin_ = end_ = 0;
@@ -382,7 +421,7 @@ session::step session::process() noexcept {
                             d.ep == endpoint::events)) {
       if (auto st = start_push(d, req, start)) {
         if (streaming_) {  // the stream's head is out; nothing after this request is read
-          parser_.reset();
+          parser_->reset();
           started_ = false;
           begin_ = end_ = 0;
           return *st;
@@ -397,7 +436,7 @@ session::step session::process() noexcept {
       return start_remote_invalidation(d, req, keep, start, consumed);  // Redis too, then the answer
 
     respond(d, req, keep, start);
-    parser_.reset();
+    parser_->reset();
     started_ = false;
     begin_ += consumed;
     if (begin_ == end_) {
@@ -418,10 +457,15 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
   pending_req_.accepted = req.accepted;
   pending_keep_alive_ = keep;
   pending_start_ns_ = start;
-  parser_.reset();
   started_ = false;
   begin_ += consumed;
-  if (begin_ == end_) begin_ = end_ = 0;
+  if (begin_ == end_) {  // nothing behind it: the wait holds no read buffer
+    begin_ = end_ = 0;
+    buf_.release();
+    parser_.reset();
+  } else {
+    parser_->reset();
+  }
 }
 
 void session::finish_wait() noexcept {

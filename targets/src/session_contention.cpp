@@ -140,7 +140,7 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
     // POST /orders.
     std::string_view key;
     int keys = 0;
-    for (const auto& h : parser_.headers())
+    for (const auto& h : parser_->headers())
       if (iequals(h.name, "idempotency-key")) {
         key = h.value;
         ++keys;

@@ -35,7 +35,7 @@ std::string_view session::rate_key() const noexcept {
     case resilience::limiter_config::key_kind::global: return {};
     case resilience::limiter_config::key_kind::ip: return peer_;
     case resilience::limiter_config::key_kind::header:
-      for (const auto& h : parser_.headers())
+      for (const auto& h : parser_->headers())
         if (iequals(h.name, c.key_header)) return h.value;
       return {};  // without the header: one shared key
   }

@@ -30,7 +30,7 @@ std::optional<session::step> session::start_proxy(dispatch& d, const request_vie
   }
   try {
     if (!proxy_call_) proxy_call_ = std::make_unique<proxy_call>(*ctx_.upstream);
-    static_cast<proxy_call&>(*proxy_call_).call.prepare(req.method, req.path.substr(6), req.query, req.body, parser_.headers());
+    static_cast<proxy_call&>(*proxy_call_).call.prepare(req.method, req.path.substr(6), req.query, req.body, parser_->headers());
   } catch (...) {
     ctx_.stats.allocation_failed();
     d.status = 503;

@@ -190,7 +190,7 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
       }
     } else {  // events
       bool present = false;
-      const auto id_text = last_event_id(parser_, present);
+      const auto id_text = last_event_id(*parser_, present);
       std::uint64_t last_id = 0;
       if (present && !parse_u64(id_text, last_id)) {
         answer(400, "{{\"error\":\"Last-Event-ID must be a sequence number (a whole number >= 0)\"}}\n");

@@ -106,6 +106,34 @@ TEST_P(TargetMemory, LargeResponsesOnKeptAliveConnectionsGiveTheirMemoryBack) {
   }
 }
 
+// An idle keep-alive connection holds no read or response buffer (they are lent by the
+// per-thread buffer pool only while a request is in flight), and one that is mid-request holds
+// its read buffer. The scrape itself always holds two: its request's and its response's.
+TEST_P(TargetMemory, IdleConnectionsHoldNoPooledBuffersBusyOnesOneEach) {
+  target_process t(model_args(GetParam()));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  constexpr int n = 6;  // below thread-pool's 8 workers, with the scrape's connection
+  const std::string gauge = "\nperflab_target_pooled_buffers_in_use ";
+  std::vector<client> cs;
+  for (int i = 0; i < n; ++i) {
+    cs.emplace_back(t.port());
+    ASSERT_TRUE(cs.back().request(get_hello));
+  }
+  // A response's buffer goes back after its write returns, maybe after the client has read it.
+  EXPECT_TRUE(wait_for_metric(t.port(), gauge + "2\n", 10s)) << scrape_metrics(t.port()).value_or("");
+  // Each sends a request's head and part of its body: it holds its read buffer until the rest.
+  for (auto& c : cs) ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n0123456789"));
+  EXPECT_TRUE(wait_for_metric(t.port(), gauge + std::to_string(n + 2) + "\n", 10s)) << scrape_metrics(t.port()).value_or("");
+  for (auto& c : cs) {
+    ASSERT_TRUE(c.send("abcdefghij"));
+    auto r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "0123456789abcdefghij");
+  }
+  EXPECT_TRUE(wait_for_metric(t.port(), gauge + "2\n", 10s)) << scrape_metrics(t.port()).value_or("");
+}
+
 #if !defined(__SANITIZE_ADDRESS__)
 TEST_P(TargetMemory, RunningOutOfMemoryIsA503OrACloseNeverACrash) {
   target_process t(model_args(GetParam()));

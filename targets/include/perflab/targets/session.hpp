@@ -48,6 +48,7 @@
 #include <perflab/fault/injector.hpp>
 #include <perflab/push/hub.hpp>
 #include <perflab/resilience/limiter.hpp>
+#include <perflab/targets/buffer_pool.hpp>
 #include <perflab/targets/config.hpp>
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/metrics.hpp>
@@ -101,25 +102,31 @@ struct server_context {
   std::atomic<db::service*> db_open_{nullptr};
 };
 
-// A connection's read buffer: small at first (most requests are a few hundred bytes, and an idle
-// keep-alive connection should cost little), doubled when a request needs more, up to max. It may
-// move when it grows or compacts: the request parser re-bases its views on the next parse().
+// A connection's read buffer: none while the connection is idle; a buffer_pool block (4 KiB)
+// when bytes arrive, doubled when a request needs more, up to max; given back to the pool once
+// nothing is buffered. It may move when it grows or compacts: the request parser re-bases its
+// views on the next parse().
 class read_buffer {
  public:
-  static constexpr std::size_t initial_capacity = 2048;
+  static constexpr std::size_t initial_capacity = buffer_pool::block_size;
   explicit read_buffer(std::size_t max_capacity) : max_(max_capacity) {}
-  char* data() noexcept { return data_.get(); }
-  const char* data() const noexcept { return data_.get(); }
-  std::size_t capacity() const noexcept { return capacity_; }
+  ~read_buffer() { release(); }
+  read_buffer(const read_buffer&) = delete;
+  read_buffer& operator=(const read_buffer&) = delete;
+  char* data() noexcept { return data_.data(); }
+  const char* data() const noexcept { return data_.data(); }
+  // 0 while no buffer is lent.
+  std::size_t capacity() const noexcept { return lent_ ? data_.size() : 0; }
   std::size_t max_capacity() const noexcept { return max_; }
-  // Grows to at least want bytes (capped at max), keeping the first keep bytes.
+  // Grows to at least want bytes (capped at max), keeping the first keep bytes; the first call
+  // borrows the buffer from this thread's pool. Throws std::bad_alloc.
   void grow(std::size_t want, std::size_t keep);
-  // Back to the initial size after a large request, when nothing is buffered.
-  void shrink() noexcept;
+  // Gives the buffer back (nothing may be buffered in it any more).
+  void release() noexcept;
 
  private:
-  std::unique_ptr<char[]> data_;
-  std::size_t capacity_ = 0;
+  std::string data_;
+  bool lent_ = false;
   std::size_t max_;
 };
 
@@ -227,6 +234,9 @@ class session {
   std::size_t requests_answered() const noexcept { return answered_; }
   // Bytes of buffer this connection holds now (read and response buffers).
   std::size_t buffer_capacity() const noexcept { return buf_.capacity() + out_.capacity(); }
+  // Whether the connection holds a read buffer now. An idle one holds none: its model may wait
+  // for the socket to be readable before it calls read_space() (nginx's idle wait).
+  bool holds_read_buffer() const noexcept { return buf_.capacity() > 0; }
 
  private:
   void respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept;
@@ -312,9 +322,15 @@ class session {
   // is held back where it is (drip_held_), never copied: a /bytes body may be 64 MiB.
   void hold_body(std::size_t mark) noexcept;
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
+  // The response buffer from this thread's pool before a response may be appended (without
+  // one, out_ grows as a plain string), and back once everything in it is written.
+  void lend_output() noexcept;
+  void return_output() noexcept;
+  // Nothing buffered, nothing to write, no wait: give back the buffers and free the parser.
+  void go_idle() noexcept;
 
   server_context& ctx_;
-  http::request_parser parser_;
+  std::unique_ptr<http::request_parser> parser_;  // while a request is in flight (null when idle)
   read_buffer buf_;
   std::size_t begin_ = 0;  // first byte of the current request
   std::size_t end_ = 0;    // end of received bytes
@@ -322,6 +338,7 @@ class session {
   std::int64_t request_start_ns_ = 0;
   std::string out_;             // response bytes; out_pos_ of them are written
   std::size_t out_pos_ = 0;
+  bool out_lent_ = false;       // out_ is a buffer_pool buffer
   std::uint64_t stream_left_ = 0;  // streamed /bytes body still to write after out_
   std::uint64_t stream_pos_ = 0;   // its offset (the pattern's phase)
   bool closing_ = false;   // a response said Connection: close; nothing more is answered
