@@ -33,13 +33,13 @@ server_config faulty(std::string_view spec, bool admin = false) {
   return cfg;
 }
 
-const std::string hello = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
-const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+const std::string fault_hello_req = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+const std::string fault_health_req = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 const std::string metrics_req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
 
 TEST(SessionFault, LatencyIsOneWaitPerRequestAndMetricsAndHealthAreExempt) {
   harness h(faulty("latency=fixed:7ms"));
-  EXPECT_EQ(h.feed(hello + health + hello + metrics_req).what, session::next::read);
+  EXPECT_EQ(h.feed(fault_hello_req + fault_health_req + fault_hello_req + metrics_req).what, session::next::read);
   EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200, 200, 200}));
   EXPECT_EQ(h.waits, (std::vector<std::chrono::microseconds>{7ms, 7ms}));
   EXPECT_EQ(h.ctx->faults->stats().delayed, 2u);
@@ -50,7 +50,7 @@ TEST(SessionFault, LatencyIsOneWaitPerRequestAndMetricsAndHealthAreExempt) {
 
 TEST(SessionFault, ErrorIsTheStatusOnAKeptConnection) {
   harness h(faulty("error=1:502"));
-  EXPECT_EQ(h.feed(hello + hello + health).what, session::next::read);
+  EXPECT_EQ(h.feed(fault_hello_req + fault_hello_req + fault_health_req).what, session::next::read);
   EXPECT_EQ(h.statuses(), (std::vector<int>{502, 502, 200}));
   EXPECT_EQ(h.out.find("Connection: close"), std::string::npos);
   EXPECT_EQ(h.ctx->faults->stats().errors, 2u);
@@ -59,7 +59,7 @@ TEST(SessionFault, ErrorIsTheStatusOnAKeptConnection) {
 TEST(SessionFault, ResetAbortsWithoutAResponseAfterTheLatency) {
   harness h(faulty("reset=1;latency=fixed:3ms"));
   // next::reset, not next::close: the models abort (an RST), they do not linger after a FIN.
-  EXPECT_EQ(h.feed(hello + hello).what, session::next::reset);
+  EXPECT_EQ(h.feed(fault_hello_req + fault_hello_req).what, session::next::reset);
   EXPECT_TRUE(h.out.empty()) << h.out;
   EXPECT_EQ(h.waits, (std::vector<std::chrono::microseconds>{3ms}));
   EXPECT_EQ(h.ctx->faults->stats().resets, 1u);
@@ -68,7 +68,7 @@ TEST(SessionFault, ResetAbortsWithoutAResponseAfterTheLatency) {
 TEST(SessionFault, DripWritesTheBodyASlicePerInterval) {
   harness h(faulty("drip=4B/2ms"));
   // "Hello, World!" is 13 bytes: the head with 4, then 4, 4, 1 after a wait each.
-  EXPECT_EQ(h.feed(hello + health).what, session::next::read);
+  EXPECT_EQ(h.feed(fault_hello_req + fault_health_req).what, session::next::read);
   EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200}));
   EXPECT_NE(h.out.find("\r\n\r\nHello, World!HTTP/1.1 200"), std::string::npos) << h.out;
   EXPECT_EQ(h.waits, (std::vector<std::chrono::microseconds>{2ms, 2ms, 2ms}));
@@ -103,7 +103,7 @@ TEST(SessionFault, FaultsAreCountedWhenAppliedNotWhenDecided) {
     auto ctx = std::make_unique<server_context>(faulty(spec));
     {
       session s(*ctx);
-      EXPECT_EQ(send(s, hello).what, session::next::wait);
+      EXPECT_EQ(send(s, fault_hello_req).what, session::next::wait);
     }
     const auto st = ctx->faults->stats();
     EXPECT_EQ(st.decided, 1u);
@@ -128,9 +128,9 @@ TEST(SessionFault, AWaitingRoomRefusalGetsNoFaultDecision) {
   cfg.waiting_room = *room;
   server_context ctx(std::move(cfg));
   session a(ctx), c(ctx), b(ctx);
-  EXPECT_EQ(send(a, hello).what, session::next::wait);
-  EXPECT_EQ(send(c, hello).what, session::next::call);
-  EXPECT_EQ(send(b, hello).what, session::next::read);
+  EXPECT_EQ(send(a, fault_hello_req).what, session::next::wait);
+  EXPECT_EQ(send(c, fault_hello_req).what, session::next::call);
+  EXPECT_EQ(send(b, fault_hello_req).what, session::next::read);
   ASSERT_TRUE(b.output_pending());
   const auto out = b.output();
   const std::string text = std::string(out.buffered) + std::string(out.streamed);
@@ -183,8 +183,9 @@ TEST(SessionFault, DripOfA64MiBBodyIsReleasedFromTheSharedBlockNotCopied) {
 
 TEST(SessionFaultAdmin, PostChangesTheProfileAndABadSpecIs400WithTheReason) {
   harness h(faulty("none", true));
-  EXPECT_EQ(h.feed(hello + post("/admin/fault", "error=1:503") + hello + post("/admin/fault", "error=2") + hello +
-                   post("/admin/fault", "") + hello + "GET /admin/fault HTTP/1.1\r\nHost: x\r\n\r\n")
+  EXPECT_EQ(h.feed(fault_hello_req + post("/admin/fault", "error=1:503") + fault_hello_req +
+                   post("/admin/fault", "error=2") + fault_hello_req + post("/admin/fault", "") + fault_hello_req +
+                   "GET /admin/fault HTTP/1.1\r\nHost: x\r\n\r\n")
                 .what,
             session::next::read);
   EXPECT_EQ(h.statuses(), (std::vector<int>{200, 200, 503, 400, 503, 200, 200, 200}));

@@ -614,7 +614,8 @@ TEST(AttackCli, BadOptionsExitTwoNamingTheOption) {
       {{"attack", url, "--connections", "2", "--engine", "asio", "--http2"}, "http2 needs engine curl"},
       {{"attack", "https://127.0.0.1:1/", "--connections", "2", "--engine", "asio"}, "https:// needs engine curl"},
       {{"attack", url, "--connections", "2", "--http2", "--max-streams", "0"}, "--max-streams"},
-      {{"attack", url, "--connections", "2", "--engine", "curl", "--verify"}, "verify is not supported by the curl engine"},
+      {{"attack", url, "--connections", "2", "--engine", "curl", "--max-requests-per-connection", "5"},
+       "max requests per connection is not supported by the curl engine"},
   };
   for (const auto& r : rows) {
     const auto res = run_program(r.args);
