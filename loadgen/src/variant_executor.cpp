@@ -507,27 +507,46 @@ variant_outcome variant_executor::run_search(const variant_spec& spec, int repea
   return vo;
 }
 
+namespace {
+std::string target_cost_text(const result::variant& v);
+std::string request_line_text(const result::variant& v);
+}  // namespace
+
 void variant_executor::print(const result::variant& v) {
   const double ms = 1e-3;
+  std::string line;
   if (v.load.kind == "subscribe") {  // a push run: deliveries, not responses
-    std::string line = fmt::format(
+    line = fmt::format(
         "  delivered {:.1f}/s, delivery p50 {:.3f} ms p99 {:.3f} ms; expected {}, received {}, lost {}, duplicated {}, "
         "out of order {}, reconnects {}; {:.3f} requests and {:.0f} B per delivered message",
         v.measured_s > 0 ? static_cast<double>(v.received) / v.measured_s : 0.0, v.delivery.p50_us * ms,
         v.delivery.p99_us * ms, v.expected, v.received, v.lost, v.duplicated, v.out_of_order, v.reconnects,
         v.requests_per_delivered, v.bytes_per_delivered);
-    if (v.target.spawned)
-      line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
-                          units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
+    line += target_cost_text(v);
     if (v.loadgen.saturated) line += "; PUBLISHER SATURATED (it fell behind its schedule: fewer messages than asked)";
-    if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
-    out_ << line << "\n";
-    for (const auto& t : v.thresholds)
-      out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
-                          t.actual, t.limit);
-    out_.flush();
-    return;
+  } else {
+    line = request_line_text(v);
   }
+  if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
+  out_ << line << "\n";
+  for (const auto& t : v.thresholds)
+    out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
+                        t.actual, t.limit);
+  out_.flush();
+}
+
+namespace {
+
+// The target's cost in a variant's one-line summary (spawned targets only).
+std::string target_cost_text(const result::variant& v) {
+  if (!v.target.spawned) return {};
+  return fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
+                     units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
+}
+
+// A request/response variant's one-line summary.
+std::string request_line_text(const result::variant& v) {
+  const double ms = 1e-3;
   std::string line = fmt::format("  goodput {:.1f}/s", v.tps_mean);
   if (std::abs(v.rps_mean - v.tps_mean) > 0.05) line += fmt::format(" (all responses {:.1f}/s)", v.rps_mean);
   line += fmt::format(", ttfb p50 {:.3f} ms p99 {:.3f} ms, ttlb p50 {:.3f} ms p99 {:.3f} ms, errors {}",
@@ -546,9 +565,7 @@ void variant_executor::print(const result::variant& v) {
   if (v.cache.total() > 0)
     line += fmt::format(", cache hit ratio {:.3f} ({} hit, {} miss, {} stale)", v.cache_hit_ratio, v.cache.hit,
                         v.cache.miss, v.cache.stale);
-  if (v.target.spawned)
-    line += fmt::format("; target {:.2f} s CPU, {} peak RSS, {} threads", v.target.cpu_user_s + v.target.cpu_system_s,
-                        units::format_size(static_cast<std::uint64_t>(v.target.peak_rss_bytes)), v.target.threads);
+  line += target_cost_text(v);
   if (v.stalled > 0)
     line += fmt::format("; STALLED: {} requests sent in the warm-up got no answer in the whole measured phase",
                         v.stalled);
@@ -557,12 +574,9 @@ void variant_executor::print(const result::variant& v) {
                         v.load.max_error_rate * 100);
   if (v.loadgen.saturated) line += "; LOADGEN SATURATED (schedule not kept or loadgen out of resources: numbers suspect)";
   if (v.stopped_early) line += "; STOPPED EARLY: " + v.stop_condition;
-  if (!v.complete) line += "; INCOMPLETE: " + v.incomplete_reason;
-  out_ << line << "\n";
-  for (const auto& t : v.thresholds)
-    out_ << fmt::format("    {} {} (actual {:.6g}, limit {:.6g})\n", t.passed ? "pass" : "FAIL", t.expression,
-                        t.actual, t.limit);
-  out_.flush();
+  return line;
 }
+
+}  // namespace
 
 }  // namespace perflab::loadgen::detail
