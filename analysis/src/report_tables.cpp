@@ -62,7 +62,7 @@ bool is_subscribe_run(const loaded_variant& lv) { return lv.v->load.kind == "sub
 // how late. Their request/response tables would be empty rows, so they are left out of those.
 void add_delivery(document& doc, const std::vector<const loaded_variant*>& subs) {
   doc.heading(2, "Delivery");
-  std::vector<std::vector<std::string>> counts, latency;
+  std::vector<std::vector<std::string>> counts, latency, gaps;
   for (const loaded_variant* lv : subs) {
     const auto& v = *lv->v;
     counts.push_back({lv->label, v.load.style, std::to_string(v.published), std::to_string(v.expected),
@@ -77,6 +77,9 @@ void add_delivery(document& doc, const std::vector<const loaded_variant*>& subs)
                          format_ms_plain(d.mean_us)});
     else
       latency.push_back({lv->label, "0", "-", "-", "-", "-", "-", "-"});
+    if (const auto& g = v.reconnect_gap; g.count > 0)
+      gaps.push_back({lv->label, std::to_string(g.count), format_ms_plain(g.p50_us), format_ms_plain(g.p99_us),
+                      format_ms_plain(g.max_us)});
   }
   doc.table({"variant", "style", "published", "expected", "received", "lost", "duplicated", "out of order",
              "reconnects", "requests/delivered", "bytes/delivered", "publisher"},
@@ -89,6 +92,12 @@ void add_delivery(document& doc, const std::vector<const loaded_variant*>& subs)
   doc.para("Receive time minus publish time, both on this host's steady clock (the hub stamps the publish), first "
            "copies only.");
   doc.table({"variant", "count", "p50", "p90", "p99", "p99.9", "max", "mean"}, std::move(latency));
+  if (gaps.empty()) return;
+  doc.heading(3, "Reconnect gap, ms");
+  doc.para("SSE and WebSocket streams that ended (the server closed them, or a reset): the time from a stream's end "
+           "to the subscriber's next stream head, the server's retry: delay included. The max is when the last "
+           "subscriber was back: the recovery time of a forced reconnect.");
+  doc.table({"variant", "reconnects", "p50", "p99", "max"}, std::move(gaps));
 }
 
 void add_request_tables(document& doc, const variant_refs& vars);

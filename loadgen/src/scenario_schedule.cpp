@@ -163,10 +163,13 @@ void check_wiring(variant_spec& v) {
       fail(ev.where, fmt::format("at = \"{}\" is not within the measured phase of {} (load.duration)",
                                  units::format_duration(ev.at), units::format_duration(v.load.duration)));
     const bool is_main = ev.target.empty();
-    if (ev.what == timed_event_spec::kind::fault) {
+    // A fault, and an action on an admin endpoint (POST /admin/push/disconnect), need --admin.
+    if (ev.what == timed_event_spec::kind::fault || ev.path.starts_with("/admin/")) {
       if (is_main) v.target.admin = true;
       for (auto& d : v.dependencies)
         if (d.name == ev.target) d.admin = true;
+    }
+    if (ev.what == timed_event_spec::kind::fault) {
       const target_spec& t = is_main ? v.target : *std::find_if(v.dependencies.begin(), v.dependencies.end(),
                                                                 [&](const auto& d) { return d.name == ev.target; });
       if (!t.spawn && t.url.empty())

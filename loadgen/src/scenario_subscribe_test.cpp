@@ -1,4 +1,7 @@
 // [load] model = "subscribe": push runs from a scenario (scenario_subscribe.cpp).
+#include <cstdlib>
+#include <filesystem>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -72,6 +75,42 @@ TEST(ScenarioSubscribe, RequestResponseKeysAndSubscribeKeysStayApart) {
     EXPECT_EQ(s.error().where, c.where) << s.error().message;
     EXPECT_NE(s.error().message.find(c.says), std::string::npos) << s.error().message;
   }
+}
+
+// The shipped push scenarios as a user runs them: push-reconnect drops every stream once, 5 s
+// into each variant, through an admin endpoint the runner enables; push-fanout holds 1k and 10k
+// subscribers on each of the six models.
+TEST(PushScenarios, ReconnectDropsEveryStreamOnceAndFanoutCoversEveryModel) {
+  const char* src = std::getenv("PERFLAB_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "PERFLAB_SOURCE_DIR is set by ctest";
+  const std::filesystem::path dir = std::filesystem::path(src) / "scenarios";
+  auto rc = load_scenario(dir / "push-reconnect.toml");
+  ASSERT_TRUE(rc) << rc.error().to_string();
+  ASSERT_EQ(rc->variants.size(), 3u);
+  for (const auto& v : rc->variants) {
+    SCOPED_TRACE(v.name);
+    ASSERT_TRUE(v.subscribe);
+    EXPECT_EQ(v.subscribe->style, "sse");
+    EXPECT_TRUE(v.target.admin) << "an action on /admin/ gets its target --admin";
+    ASSERT_EQ(v.schedule.size(), 1u);
+    EXPECT_EQ(v.schedule[0].what, timed_event_spec::kind::action);
+    EXPECT_EQ(v.schedule[0].method, "POST");
+    EXPECT_EQ(v.schedule[0].path, "/admin/push/disconnect");
+    EXPECT_EQ(v.schedule[0].at, 5s);
+    EXPECT_LT(v.schedule[0].at, v.load.duration);
+  }
+  EXPECT_EQ(rc->variants[2].target.params.at("push"), "retry=1s,history=5");
+  auto fo = load_scenario(dir / "push-fanout.toml");
+  ASSERT_TRUE(fo) << fo.error().to_string();
+  ASSERT_EQ(fo->variants.size(), 12u);
+  std::set<std::string> models;
+  for (const auto& v : fo->variants) {
+    ASSERT_TRUE(v.subscribe);
+    EXPECT_TRUE(v.subscribe->subscribers == 1000 || v.subscribe->subscribers == 10000) << v.name;
+    EXPECT_FALSE(v.target.admin);
+    models.insert(v.target.model);
+  }
+  EXPECT_EQ(models.size(), 6u);
 }
 
 }  // namespace

@@ -59,6 +59,7 @@ struct run_state {
   histogram delivery = make_hist();   // whole run
   histogram second = make_hist();     // this second's deliveries
   histogram connect = make_hist();
+  histogram reconnect_gap = make_hist();  // SSE: a stream's end to the next stream's head
   std::int64_t delivered_second = 0;
   std::int64_t requests = 0;          // subscriber requests written
   std::int64_t requests_second = 0;
@@ -172,6 +173,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
       if (sse() && head_done_) {  // the stream ended (server closed or reset): reconnect like a browser
         head_done_ = false;
         --r_.streams_open;
+        stream_end_ns_ = now_ns();
         if (ec != asio::error::eof && !r_.stopping) count_io_error(r_, ec);
         return retry_later(retry_);
       }
@@ -252,6 +254,10 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
       }
       head_done_ = true;
       ++r_.streams_open;
+      if (stream_end_ns_ > 0) {
+        r_.reconnect_gap.record(std::max<std::int64_t>(1, now_ns() - stream_end_ns_));
+        stream_end_ns_ = 0;
+      }
       at = end + 4;
     }
     for (;;) {
@@ -297,6 +303,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   std::string event_data_;
   bool head_done_ = false;
   bool opened_ = false;
+  std::int64_t stream_end_ns_ = 0;  // SSE: when its last stream ended (0: it has one, or never had)
   std::chrono::nanoseconds retry_ = std::chrono::seconds(1);  // SSE: the server's retry: field
   sequence_check seq_;  // its resume point is the highest sequence number received
 };
@@ -599,6 +606,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   v.errors = r.errors;
   v.delivery = result::summarize(r.delivery);
   v.connect = result::summarize(r.connect);
+  v.reconnect_gap = result::summarize(r.reconnect_gap);
   v.requests_per_delivered = v.received > 0 ? static_cast<double>(r.requests) / static_cast<double>(v.received) : 0;
   v.bytes_per_delivered = v.received > 0 ? static_cast<double>(r.bytes) / static_cast<double>(v.received) : 0;
   v.mb_in_per_s = v.measured_s > 0 ? static_cast<double>(r.bytes) / v.measured_s / 1e6 : 0;

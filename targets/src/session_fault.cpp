@@ -77,9 +77,19 @@ void session::answer_admin(const request_view& req, bool keep, std::int64_t star
   std::string body;
   std::string_view allow;
   try {
-    if (req.path != "/admin/fault") {
+    if (req.path == "/admin/push/disconnect") {
+      // A forced reconnect (scenarios/push-reconnect.toml): every SSE stream, WebSocket and held
+      // poll ends now; the clients come back and resume from their last sequence number.
+      if (req.method == "POST") {
+        body = fmt::format("disconnected: {}\n", ctx_.push->close_all());
+      } else {
+        status = 405;
+        allow = "POST";
+        body = "405 Method Not Allowed\n";
+      }
+    } else if (req.path != "/admin/fault") {
       status = 404;
-      body = "404 Not Found: the admin endpoint is /admin/fault\n";
+      body = "404 Not Found: the admin endpoints are /admin/fault and /admin/push/disconnect\n";
     } else if (req.method == "POST" || req.method == "PUT") {
       // The body is the new profile; empty or "none" clears it.
       auto p = fault::parse_profile(req.body);

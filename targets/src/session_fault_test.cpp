@@ -197,6 +197,21 @@ TEST(SessionFaultAdmin, PostChangesTheProfileAndABadSpecIs400WithTheReason) {
   EXPECT_EQ(h.ctx->stats.requests(endpoint::admin, 400), 1u);
 }
 
+TEST(SessionFaultAdmin, PushDisconnectEndsEverySubscriptionAndIsPostOnly) {
+  harness h(faulty("none", true));
+  auto sub = h.ctx->push->subscribe("t", std::nullopt);
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(h.feed(post("/admin/push/disconnect", "") + "GET /admin/push/disconnect HTTP/1.1\r\nHost: x\r\n\r\n" +
+                   post("/admin/push/disconnect", ""))
+                .what,
+            session::next::read);
+  EXPECT_EQ(h.statuses(), (std::vector<int>{200, 405, 200}));
+  EXPECT_NE(h.out.find("disconnected: 1\n"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("disconnected: 0\n"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("Allow: POST\r\n"), std::string::npos);
+  EXPECT_TRUE(sub->sub->closed());
+}
+
 TEST(SessionFaultAdmin, AdminPathsAreNeverFaultedAndAre404WithoutAdmin) {
   harness with(faulty("error=1:503", true));
   EXPECT_EQ(with.feed("GET /admin/fault HTTP/1.1\r\nHost: x\r\n\r\n" + post("/admin/other", "")).what, session::next::read);

@@ -337,11 +337,13 @@ void write_push_prometheus(const push::hub& hub, std::string& out) {
                  "# TYPE perflab_push_dropped_subscribers_total counter\nperflab_push_dropped_subscribers_total {}\n"
                  "# HELP perflab_push_refused_topics_total Requests refused because the hub had too many topics.\n"
                  "# TYPE perflab_push_refused_topics_total counter\nperflab_push_refused_topics_total {}\n"
+                 "# HELP perflab_push_disconnected_total Subscriptions ended by the server (its stop, POST /admin/push/disconnect).\n"
+                 "# TYPE perflab_push_disconnected_total counter\nperflab_push_disconnected_total {}\n"
                  "# HELP perflab_push_subscribers Subscribers now (SSE streams and held long polls).\n"
                  "# TYPE perflab_push_subscribers gauge\nperflab_push_subscribers {}\n"
                  "# HELP perflab_push_topics Topics in the hub.\n"
                  "# TYPE perflab_push_topics gauge\nperflab_push_topics {}\n",
-                 s.published, s.queued, s.dropped_subscribers, s.refused_topics, s.subscribers, s.topics);
+                 s.published, s.queued, s.dropped_subscribers, s.refused_topics, s.disconnected, s.subscribers, s.topics);
 }
 
 }  // namespace perflab::targets

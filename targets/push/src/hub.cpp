@@ -240,16 +240,22 @@ void hub::unsubscribe(subscription& s) {
   subscribers_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void hub::close_all() {
+std::size_t hub::close_all() {
   std::vector<std::shared_ptr<subscription>> all;
   {
     std::lock_guard lock(topics_mutex_);
     for (auto& [name, t] : topics_) {
       std::lock_guard tl(t->mutex);
-      all.insert(all.end(), t->subscribers.begin(), t->subscribers.end());
+      // Out of the topic now: a closed subscription gets nothing more (unsubscribe then finds
+      // nothing), so a later close_all counts only the subscriptions made since.
+      all.insert(all.end(), std::make_move_iterator(t->subscribers.begin()), std::make_move_iterator(t->subscribers.end()));
+      subscribers_.fetch_sub(t->subscribers.size(), std::memory_order_relaxed);
+      t->subscribers.clear();
     }
   }
   for (auto& s : all) s->close();
+  disconnected_.fetch_add(all.size(), std::memory_order_relaxed);
+  return all.size();
 }
 
 hub::stats_t hub::stats() const {
@@ -260,6 +266,7 @@ hub::stats_t hub::stats() const {
   s.subscribers = subscribers_.load(std::memory_order_relaxed);
   s.topics = topic_count_.load(std::memory_order_relaxed);
   s.refused_topics = refused_.load(std::memory_order_relaxed);
+  s.disconnected = disconnected_.load(std::memory_order_relaxed);
   return s;
 }
 

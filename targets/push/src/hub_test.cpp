@@ -141,6 +141,33 @@ TEST(PushHub, NotifyOnceFiresOnThePublishAndNotWhenSomethingIsQueued) {
   EXPECT_TRUE(s->sub->closed());
 }
 
+// POST /admin/push/disconnect: every subscription of the moment ends (counted once), gets nothing
+// more, and a later subscriber is fed as before; a resumed one gets what it missed from the history.
+TEST(PushHub, CloseAllEndsTheCurrentSubscriptionsOnlyAndCountsEachOnce) {
+  hub h(small(16, 16));
+  auto a = h.subscribe("t", std::nullopt);
+  auto b = h.subscribe("u", std::nullopt);
+  h.publish("t", "1", 1);
+  EXPECT_EQ(h.close_all(), 2u);
+  EXPECT_TRUE(a->sub->closed());
+  EXPECT_TRUE(b->sub->closed());
+  EXPECT_EQ(h.stats().subscribers, 0u);
+  h.publish("t", "2", 2);
+  std::vector<message_ptr> got;
+  a->sub->take(got);
+  EXPECT_EQ(seqs(got), (std::vector<std::uint64_t>{1}));  // nothing after its end
+  h.unsubscribe(*a->sub);  // the session's own unsubscribe finds nothing left to do
+  EXPECT_EQ(h.stats().subscribers, 0u);
+  auto back = h.subscribe("t", std::optional<std::uint64_t>(1));
+  EXPECT_FALSE(back->sub->closed());
+  h.publish("t", "3", 3);
+  got.clear();
+  back->sub->take(got);
+  EXPECT_EQ(seqs(got), (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_EQ(h.close_all(), 1u);
+  EXPECT_EQ(h.stats().disconnected, 3u);
+}
+
 TEST(PushHub, BlockingWaitEndsOnAPublishFromAnotherThread) {
   hub h(small(4, 4));
   auto s = h.subscribe("t", std::nullopt);

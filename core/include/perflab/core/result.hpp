@@ -345,6 +345,10 @@ struct variant {
   std::int64_t out_of_order = 0;             // first copies received after a later message of the same topic
   std::int64_t reconnects = 0;               // connections a subscriber opened after its first (stream ended, error)
   latency_summary delivery;                  // receive time - publish time (host steady clock), first copies only
+  // SSE and WebSocket: from a stream's end (the server closed it, or a reset) to the subscriber's
+  // next stream's head, one value per reconnect: how long a forced reconnect left it deaf (the
+  // server's retry: delay included, as a browser waits it). Absent before this field (empty).
+  latency_summary reconnect_gap;
   double requests_per_delivered = 0;         // subscriber HTTP requests (polls, stream opens) / received
   double bytes_per_delivered = 0;            // subscriber bytes received (heads, bodies, heartbeats) / received
   std::vector<second_point> series;

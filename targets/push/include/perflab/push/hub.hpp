@@ -67,7 +67,7 @@ class subscription {
   void take(std::vector<message_ptr>& out);
   // Its queue overflowed: it was dropped from its topic and gets nothing more.
   bool dropped() const;
-  // hub::close_all() ran (the server stops).
+  // hub::close_all() ended it (the server stops, or POST /admin/push/disconnect).
   bool closed() const;
   // Blocks until a message is queued, the subscription is dropped or closed, or the deadline.
   void wait_until(std::chrono::steady_clock::time_point deadline);
@@ -130,8 +130,11 @@ class hub {
   tl::expected<subscribed, errc> subscribe(std::string_view topic_name, std::optional<std::uint64_t> after);
   // Stops feeding s (idempotent; a dropped one is already gone).
   void unsubscribe(subscription& s);
-  // The server stops: wakes every subscription (closed()).
-  void close_all();
+  // Ends every current subscription (closed(): streams close, held polls answer with what they
+  // have) and returns how many there were. The server's stop, and POST /admin/push/disconnect (a
+  // forced reconnect: clients resume from their last sequence number; later subscriptions are
+  // not affected).
+  std::size_t close_all();
 
   struct stats_t {
     std::uint64_t published = 0;            // messages taken by publish()
@@ -140,6 +143,7 @@ class hub {
     std::uint64_t subscribers = 0;          // subscribed now (streams and held polls)
     std::uint64_t topics = 0;               // topics that exist
     std::uint64_t refused_topics = 0;       // requests refused for max_topics
+    std::uint64_t disconnected = 0;         // subscriptions ended by close_all()
   };
   stats_t stats() const;
   const hub_config& config() const noexcept { return config_; }
@@ -157,7 +161,8 @@ class hub {
   mutable std::mutex topics_mutex_;
   std::unordered_map<std::string, std::unique_ptr<topic>, name_hash, std::equal_to<>> topics_;
   // Relaxed counters (a scrape is a snapshot, not a transaction).
-  std::atomic<std::uint64_t> published_{0}, queued_{0}, dropped_{0}, subscribers_{0}, topic_count_{0}, refused_{0};
+  std::atomic<std::uint64_t> published_{0}, queued_{0}, dropped_{0}, subscribers_{0}, topic_count_{0}, refused_{0},
+      disconnected_{0};
 };
 
 // The message as JSON, {"seq":N,"ts":NS,"data":"..."}: the body of an SSE event and an element of
