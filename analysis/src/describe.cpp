@@ -108,8 +108,12 @@ std::string flag_text(const std::string& flag, const result::variant& v) {
     return fmt::format("the target died during the variant ({}).",
                        v.target.exit_status.empty() ? "exit status unknown" : v.target.exit_status);
   if (flag == "SATURATED" && v.load.kind == "subscribe")
-    return "the built-in publisher fell behind its schedule (more than 1 % of its messages went out over 1 ms "
-           "late): fewer messages were published than asked, and delivery latency includes the loadgen's own delay.";
+    return fmt::format("the built-in publisher fell behind its schedule (more than 1 % of its messages went out over "
+                       "1 ms late, or never){}: fewer messages were published than asked, and delivery latency "
+                       "includes the loadgen's own delay.",
+                       v.unsent > 0 ? fmt::format("; {} scheduled messages were never published (a publish went "
+                                                  "unanswered, or failed)", v.unsent)
+                                    : std::string());
   if (flag == "SATURATED") {
     std::string why = fmt::format("send lag p99 {}, bound {}", format_us(v.send_lag.p99_us),
                                   format_us(v.loadgen.send_lag_bound_us));

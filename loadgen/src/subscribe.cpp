@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -319,10 +320,16 @@ class publisher : public std::enable_shared_from_this<publisher> {
     t0_ = t0;
     end_ = end;
     interval_ns_ = 1e9 / (r_.cfg.publish_rate * static_cast<double>(r_.topics.size()));
+    // Messages k = 0, 1, ... are due at t0 + k * interval, before end.
+    asked_ = static_cast<std::int64_t>(std::ceil(static_cast<double>(end - t0) / interval_ns_));
     connect();
   }
   bool done() const noexcept { return done_; }
   std::int64_t late() const noexcept { return late_; }
+  std::int64_t asked() const noexcept { return asked_; }
+  // Due messages never answered: the publisher stopped on an error, or its request was still
+  // unanswered at the end (a target with every thread held by a stream cannot serve it).
+  std::int64_t unsent() const noexcept { return std::max<std::int64_t>(0, asked_ - static_cast<std::int64_t>(k_)); }
 
  private:
   void connect() {
@@ -404,6 +411,7 @@ class publisher : public std::enable_shared_from_this<publisher> {
   std::uint64_t k_ = 0;
   std::size_t current_ = 0;
   std::int64_t late_ = 0;
+  std::int64_t asked_ = 0;
   bool done_ = false;
 };
 
@@ -612,8 +620,11 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   v.mb_in_per_s = v.measured_s > 0 ? static_cast<double>(r.bytes) / v.measured_s / 1e6 : 0;
   v.loadgen.cpu_user_s = cpu_seconds(ru1.ru_utime) - cpu_seconds(ru0.ru_utime);
   v.loadgen.cpu_system_s = cpu_seconds(ru1.ru_stime) - cpu_seconds(ru0.ru_stime);
-  // Behind its schedule by over 1 ms for more than 1 % of the messages: the publisher could not keep the rate.
-  v.loadgen.saturated = pub->late() * 100 > v.published;
+  // Behind its schedule by over 1 ms, or never sent, for more than 1 % of the messages: the
+  // publisher could not keep the rate (a message never published is expected by no one, so
+  // without this a target that never answered the publisher would look clean).
+  v.unsent = pub->unsent();
+  v.loadgen.saturated = (pub->late() + v.unsent) * 100 > pub->asked();
   v.target.url = cfg.url;
   if (!cfg.output_dir.empty()) {
     v.interval_log = hlog_name;

@@ -195,6 +195,29 @@ TEST_P(TargetPush, ASubscriberThatStopsReadingIsDroppedAtItsQueueBoundAndMemoryS
   expect_still_serving(t.port());
 }
 
+// A thread pool whose every worker holds a stream cannot serve the publisher: nothing is published,
+// so nothing is expected or lost, and the run must still not look clean: the scheduled messages
+// never published are `unsent` and the run is saturated (exit 5).
+TEST(TargetPushPublisher, APublisherTheTargetNeverAnswersMarksTheRunSaturatedNotClean) {
+  target_process t({"--model", "thread-pool", "--threads", "2", "--listen", "127.0.0.1:0"});
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-push-pub-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string cmd = std::string(PERFLAB_LOADGEN_BIN) + " subscribe http://127.0.0.1:" + std::to_string(t.port()) +
+                          " --style sse --subscribers 2 --topics 1 --publish-rate 20/s --duration 300ms --drain 300ms"
+                          " -o " + dir.string() + " >/dev/null 2>&1";
+  const int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 5) << "saturated: the publisher could not keep its schedule";
+  auto r = perflab::result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(r) << r.error();
+  const auto& v = r->variants.at(0);
+  EXPECT_EQ(v.published, 0);
+  EXPECT_EQ(v.unsent, 6) << "300 ms at 20/s: 6 messages were due";
+  EXPECT_TRUE(v.loadgen.saturated);
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetPush, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
