@@ -348,6 +348,108 @@ TEST(DistributedAttack, AKilledRankIsReportedAndRankZeroWritesWhatWasMeasuredBef
   std::filesystem::remove_all(dir);
 }
 
+// Whether some process has a connection established to 127.0.0.1:port (the target of `url`).
+// Under mpirun it says the ranks are past their start: no request goes out before it.
+bool mpi_test_target_connected(const std::string& url) {
+  const auto colon = url.rfind(':');
+  if (colon == std::string::npos) return false;
+  const unsigned port = static_cast<unsigned>(std::stoul(url.substr(colon + 1)));
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the header
+  while (std::getline(tcp, line)) {
+    unsigned local_port = 0, state = 0;
+    // "  0: 0100007F:1F90 0100007F:C350 01 ...": local address:port, remote address:port, state
+    if (std::sscanf(line.c_str(), " %*d: %*x:%x %*x:%*x %x", &local_port, &state) == 2 && local_port == port &&
+        state == 1)
+      return true;
+  }
+  return false;
+}
+
+// A rank killed in the warm-up: Open MPI ends the job as for a rank killed mid-run, and rank 0
+// writes run.json (and the .hlog and .csv) with nothing measured, marked incomplete, naming the
+// rank and the phase it was lost in; rank 1, alive, reports and is not lost.
+TEST(DistributedAttack, ARankKilledInTheWarmUpIsReportedLostInTheWarmUpAndRankZeroWritesTheResult) {
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-warmup-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    // A 4 s warm-up: rank 2 is killed once the ranks are past the start (a connection to the
+    // target is up), and the job ends ~2 s after the kill, inside the warm-up.
+    mpi_test_job job(mpirun_loadgen(3) + " attack " + target.url() +
+                     "/hello --rate 300 --warmup 4s --duration 1s --threads 1 -o " + dir.string() + " > /dev/null 2>&1");
+    pid_t rank2 = -1;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(rank2 > 0 && mpi_test_target_connected(target.url())) && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (rank2 < 0) rank2 = mpi_test_rank_pid(job.mpirun(), 2);
+    }
+    ASSERT_GT(rank2, 0) << "no rank 2: " << job.command();
+    ASSERT_TRUE(mpi_test_target_connected(target.url())) << "no request went out: " << job.command();
+    ASSERT_EQ(::kill(rank2, SIGKILL), 0);
+    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
+    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+  }
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_FALSE(v.complete);
+  EXPECT_NE(v.incomplete_reason.find("rank 2 lost in the warm-up"), std::string::npos) << v.incomplete_reason;
+  EXPECT_EQ(v.incomplete_reason.find("rank 1"), std::string::npos) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), 3u);
+  EXPECT_FALSE(v.ranks[0].lost);
+  EXPECT_FALSE(v.ranks[1].lost);
+  EXPECT_TRUE(v.ranks[2].lost);
+  EXPECT_EQ(v.measured_s, 0.0);  // stopped in the warm-up: nothing measured
+  EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent + v.ranks[2].sent);
+  EXPECT_TRUE(std::filesystem::exists(dir / v.interval_log));
+  EXPECT_TRUE(std::filesystem::exists(dir / v.series_csv));
+  std::filesystem::remove_all(dir);
+}
+
+// A SIGTERM to rank 0 alone (not through mpirun, so no other rank is signalled): rank 0 tells
+// the other rank to stop, gathers its final report and writes run.json marked interrupted, with
+// both ranks' counts and no rank lost.
+TEST(DistributedAttack, ASigtermToRankZeroAloneStopsEveryRankAndKeepsTheirCounts) {
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
+  lab_target_process target;
+  ASSERT_FALSE(target.url().empty()) << "lab-target did not start";
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-term0-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    // 400/s over 2 ranks planned for 6 s; SIGTERM to rank 0 after the first merged second.
+    mpi_test_job job(mpirun_loadgen(2) + " attack " + target.url() +
+                     "/hello --rate 400 --duration 6s --threads 1 -o " + dir.string() + " > /dev/null 2>&1");
+    const pid_t rank0 = job.rank_after_first_second(0, dir, std::chrono::seconds(20));
+    ASSERT_GT(rank0, 0) << "no first second merged: " << job.command();
+    ASSERT_EQ(::kill(rank0, SIGTERM), 0);
+    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
+    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+  }
+  auto run = result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 1u);
+  const result::variant& v = run->variants[0];
+  EXPECT_FALSE(v.complete);
+  EXPECT_EQ(v.incomplete_reason, "interrupted");
+  ASSERT_EQ(v.ranks.size(), 2u);
+  for (const auto& r : v.ranks) {
+    EXPECT_FALSE(r.lost) << "rank " << r.rank;
+    EXPECT_GE(r.sent, 200) << "rank " << r.rank;  // at least its first second (200/s each)
+    EXPECT_LT(r.sent, 1200) << "rank " << r.rank << " stopped before its planned 6 s";
+  }
+  // Rank 1's counts came in its final report, not only its seconds: both ranks stopped together.
+  EXPECT_LE(std::abs(v.ranks[0].sent - v.ranks[1].sent), 100);
+  EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent);
+  EXPECT_EQ(v.completed, v.ranks[0].completed + v.ranks[1].completed);
+  EXPECT_LT(v.measured_s, 6.0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAndReport) {
   if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-run-" + std::to_string(::getpid()));

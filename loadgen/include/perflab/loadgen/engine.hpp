@@ -121,6 +121,13 @@ std::atomic<bool>& interrupt_flag() noexcept;
 // Returns how many signals have been noted, this one included.
 int note_interrupt_signal() noexcept;
 int interrupt_signals() noexcept;  // signals noted so far
+// Under mpirun: what a SIGCONT handler calls (async-signal-safe). Open MPI ends a job by sending
+// every rank SIGCONT, then SIGTERM a budget later (detail::teardown_budget_ns), then SIGKILL: a
+// stop signal that follows a SIGCONT within that budget (and a second's slack) is Open MPI ending
+// the job, which leaves the budget to write the result; one without is a signal sent to this
+// process alone, and the other ranks are still there to report.
+void note_continue_signal() noexcept;
+bool stop_follows_continue(std::int64_t within_ns) noexcept;
 
 // Runs the load. Errors are configuration or set-up failures (bad URL, cannot resolve, cannot
 // write output); measurement failures are counted in the result instead.
