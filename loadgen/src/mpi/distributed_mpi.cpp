@@ -100,9 +100,11 @@ std::optional<std::int64_t> mpi_link::lead_start() {
   bool signalled = false;
   int waiting = size_ - 1;
   while (waiting > 0 && now_ns() < until) {
+    // After a stop signal, half the usual stop wait: nothing was measured yet, and when Open MPI
+    // is ending the job the rest of its budget goes to setting up this run and writing the results.
     if (!signalled && interrupt_signals() > 0) {
       signalled = true;
-      until = std::min(until, now_ns() + stop_wait_ns());
+      until = std::min(until, now_ns() + stop_wait_ns() / 2);
     }
     for (int r = 1; r < size_; ++r) {
       auto& rr = remotes_[static_cast<std::size_t>(r)];
@@ -200,7 +202,7 @@ std::optional<std::int64_t> mpi_link::give_up_start(const char* why) {
       std::fprintf(stderr, "loadgen: rank %d lost before the start: %s within %s\n", r,
                    why != nullptr ? why : "no check-in after the stop signal",
                    units::format_duration(std::chrono::nanoseconds(
-                       rr.cause == dist_lost_cause::stopped ? stop_wait_ns() : rank_timeout_ns_)).c_str());
+                       rr.cause == dist_lost_cause::stopped ? stop_wait_ns() / 2 : rank_timeout_ns_)).c_str());
     else if (rr.checked_in)
       send_stop(r);
   }
@@ -355,7 +357,8 @@ void mpi_link::finish(result::variant& v, const rank_final& own_in, const sample
         rr.cause == dist_lost_cause::stopped
             ? fmt::format("no {} within {} of the stop signal (mpirun ends the whole job when a rank dies, e.g. "
                           "killed, or on Ctrl-C)", rr.phase == dist_phase::start ? "check-in" : "final report",
-                          units::format_duration(std::chrono::nanoseconds(stop_wait_ns())))
+                          units::format_duration(std::chrono::nanoseconds(
+                              rr.phase == dist_phase::start ? stop_wait_ns() / 2 : stop_wait_ns())))
         : rr.cause == dist_lost_cause::message ? std::string("a message from it never completed (it died while sending)")
         : rr.cause == dist_lost_cause::absent
             ? fmt::format("it did not check in at the start within the rank timeout ({})", timeout)
@@ -383,11 +386,29 @@ std::string mpi_link::broadcast_work(std::string bytes) {
   // A stop signal (Open MPI may be ending the job), or a rank lost: nothing more is started, and
   // a collective with a rank that may be gone would wait for it until the kill.
   if (rank_ == 0 && (interrupt_signals() > 0 || any_lost_)) return {};
-  std::uint64_t n = rank_ == 0 ? bytes.size() : 0;
-  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  // Non-blocking: a rank that died since the last run must not hold rank 0 here (a large
+  // configuration waits for every receiver). Rank 0 gives up at the rank timeout or a stop signal
+  // and goes on to the start, whose check-ins name the ranks that are missing. The others wait.
+  auto buf = std::make_unique<std::string>(sizeof(std::uint64_t), '\0');
+  const std::uint64_t n0 = bytes.size();
+  std::memcpy(buf->data(), &n0, sizeof(n0));
+  const std::int64_t deadline = now_ns() + rank_timeout_ns_;
+  auto bcast = [&](char* data, std::size_t size) {
+    MPI_Request req = MPI_REQUEST_NULL;
+    MPI_Ibcast(data, static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+    if (rank_ != 0) return MPI_Wait(&req, MPI_STATUS_IGNORE) == MPI_SUCCESS;
+    if (dist_wait_request(req, deadline)) return true;
+    abandon(req, std::move(buf));
+    return false;
+  };
+  if (!bcast(buf->data(), buf->size())) return bytes;
+  std::uint64_t n = 0;
+  std::memcpy(&n, buf->data(), sizeof(n));
   if (rank_ != 0) bytes.assign(static_cast<std::size_t>(n), '\0');
-  if (n > 0) MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, 0, MPI_COMM_WORLD);
-  return bytes;
+  if (n == 0) return bytes;
+  buf = std::make_unique<std::string>(std::move(bytes));
+  if (!bcast(buf->data(), buf->size())) return rank_ == 0 ? std::string(*abandoned_.back()) : std::string();
+  return std::move(*buf);
 }
 
 void mpi_link::abort_all(int exit_code) {

@@ -496,5 +496,62 @@ TEST(DistributedScenario, TwoRanksRunAScenarioAndRankZeroWritesTheUsualResultsAn
   std::filesystem::remove_all(dir);
 }
 
+// A rank killed between two load runs of a scenario (a repeat), so before the second one's start:
+// rank 0, waiting for the check-ins, sees Open MPI's stop and writes the results with the first
+// run complete and the second marked incomplete, naming the rank and "before the start".
+TEST(DistributedScenario, ARankKilledBeforeAStartIsReportedAndRankZeroWritesTheResults) {
+  if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-mpi-nostart-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "twice.toml") << "name = \"mpi-twice\"\nrepeats = 2\n[target]\nmodel = \"reactor\"\nthreads = 1\n"
+                                       "[load]\nmodel = \"open\"\nrate = \"300/s\"\nduration = \"1s\"\n"
+                                       "drain_timeout = \"1s\"\nthreads = 1\n[[request]]\npath = \"/hello\"\n";
+  const auto printed = dir / "stdout.txt";
+  {
+    mpi_test_job job(mpirun_loadgen(2) + " run " + (dir / "twice.toml").string() + " -o " + (dir / "out").string() +
+                     " --target-bin " + PERFLAB_LAB_TARGET_BIN + " > " + printed.string() + " 2>&1");
+    // Rank 0 prints the first run's line once every rank reported it; rank 1 then waits for the
+    // second run, which rank 0 starts only after it stopped and spawned the target again.
+    pid_t rank1 = -1;
+    bool first_run = false;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(first_run && rank1 > 0) && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (rank1 < 0) rank1 = mpi_test_rank_pid(job.mpirun(), 1);
+      std::ifstream f(printed);
+      const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      first_run = text.find("goodput") != std::string::npos;
+    }
+    ASSERT_TRUE(first_run && rank1 > 0) << "no first run: " << job.command();
+    ASSERT_EQ(::kill(rank1, SIGKILL), 0);
+    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
+  }
+  std::filesystem::path run_dir;
+  if (std::filesystem::exists(dir / "out"))
+    for (const auto& e : std::filesystem::directory_iterator(dir / "out")) run_dir = e.path();
+  std::ifstream out_file(printed);
+  const std::string out((std::istreambuf_iterator<char>(out_file)), std::istreambuf_iterator<char>());
+  // The report comes after run.json: here 0.6-0.9 s after Open MPI's SIGTERM, at the edge of its
+  // 1 s budget on a busy machine (docs/distributed.md), so it is not asserted.
+  ASSERT_TRUE(!run_dir.empty() && std::filesystem::exists(run_dir / "run.json")) << out;
+  auto run = result::read_run_json(run_dir / "run.json");
+  ASSERT_TRUE(run) << run.error();
+  ASSERT_EQ(run->variants.size(), 2u);
+  const result::variant& first = run->variants[0];
+  EXPECT_TRUE(first.complete) << first.incomplete_reason;
+  EXPECT_EQ(first.sent, 300);
+  const result::variant& second = run->variants[1];
+  EXPECT_FALSE(second.complete);
+  EXPECT_NE(second.incomplete_reason.find("rank 1 lost before the start"), std::string::npos)
+      << second.incomplete_reason;
+  ASSERT_EQ(second.ranks.size(), 2u);
+  EXPECT_FALSE(second.ranks[0].lost);
+  EXPECT_TRUE(second.ranks[1].lost);
+  EXPECT_EQ(second.sent, 0);
+  EXPECT_EQ(second.measured_s, 0.0);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace perflab::loadgen
