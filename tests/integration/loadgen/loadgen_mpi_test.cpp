@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <tl/expected.hpp>
 
 #include "perflab/core/hdr_log.hpp"
 #include "perflab/core/result_io.hpp"
@@ -82,6 +83,28 @@ class lab_target_process {
   std::string url_;
 };
 
+// The one variant of the run.json in `dir`, or what is wrong with it.
+tl::expected<result::variant, std::string> mpi_test_one_variant(const std::filesystem::path& dir) {
+  auto run = result::read_run_json(dir / "run.json");
+  if (!run) return tl::unexpected(run.error());
+  if (run->variants.size() != 1) return tl::unexpected("expected 1 variant, found " + std::to_string(run->variants.size()));
+  return run->variants[0];
+}
+
+// A variant of `ranks` ranks in which only `lost` was lost: incomplete, its reason names that
+// rank with `reason_part` and no other rank, and only that rank's line says lost.
+void mpi_test_expect_only_lost(const result::variant& v, std::size_t ranks, int lost, const std::string& reason_part) {
+  EXPECT_FALSE(v.complete);
+  EXPECT_NE(v.incomplete_reason.find(reason_part), std::string::npos) << v.incomplete_reason;
+  ASSERT_EQ(v.ranks.size(), ranks);
+  for (const auto& r : v.ranks) {
+    EXPECT_EQ(r.lost, r.rank == lost) << "rank " << r.rank;
+    if (r.rank != lost && r.rank != 0) {
+      EXPECT_EQ(v.incomplete_reason.find("rank " + std::to_string(r.rank)), std::string::npos) << v.incomplete_reason;
+    }
+  }
+}
+
 TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount) {
   if (auto why = mpi_skip_reason()) GTEST_SKIP() << *why;
   lab_target_process target;
@@ -94,10 +117,9 @@ TEST(DistributedAttack, TwoRanksKeepTheAggregateRateAndRankZeroMergesEveryCount)
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
 
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
   EXPECT_TRUE(v.complete) << v.incomplete_reason;
   ASSERT_EQ(v.ranks.size(), 2u);
   std::int64_t sent = 0, completed = 0, succeeded = 0;
@@ -142,10 +164,9 @@ TEST(DistributedAttack, ThreeRanksInClosedLoopSplitConnectionsAndRequestsAndRank
                           " > /dev/null 2>&1";
   const int status = std::system(cmd.c_str());
   ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << status << ": " << cmd;
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
   EXPECT_TRUE(v.complete) << v.incomplete_reason;
   EXPECT_EQ(v.load.kind, "closed");
   ASSERT_EQ(v.ranks.size(), 3u);
@@ -230,6 +251,15 @@ class mpi_test_job {
     }
     return first_second ? pid : -1;
   }
+  // Sends `sig` to `pid` (a rank), then waits up to 20 s for mpirun to end and for `written` to
+  // exist: what went wrong, or nothing.
+  std::string signal_and_wait(pid_t pid, int sig, const std::filesystem::path& written) {
+    if (::kill(pid, sig) != 0) return "cannot signal " + std::to_string(pid) + ": " + cmd_;
+    if (!wait_exit(std::chrono::seconds(20))) return "mpirun still running 20 s in: " + cmd_;
+    if (!std::filesystem::exists(written))
+      return written.string() + " not written; mpirun exited " + std::to_string(status_) + ": " + cmd_;
+    return {};
+  }
   // Whether mpirun ended within `timeout` (its wait status is then status()).
   bool wait_exit(std::chrono::seconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
@@ -266,20 +296,15 @@ TEST(DistributedAttack, AStoppedRankIsLostAtItsRankTimeoutAndRankZeroKeepsItsCou
                      " > /dev/null 2>&1");
     const pid_t rank1 = job.rank_after_first_second(1, dir, std::chrono::seconds(20));
     ASSERT_GT(rank1, 0) << "no first second merged: " << job.command();
-    ASSERT_EQ(::kill(rank1, SIGSTOP), 0);
     // Bounded: rank 0 gives up on rank 1 at its deadline and MPI_Abort ends the job.
-    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
-    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+    const std::string ended = job.signal_and_wait(rank1, SIGSTOP, dir / "run.json");
+    ASSERT_TRUE(ended.empty()) << ended;
   }
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
-  EXPECT_FALSE(v.complete);
-  EXPECT_NE(v.incomplete_reason.find("rank 1 lost"), std::string::npos) << v.incomplete_reason;
-  ASSERT_EQ(v.ranks.size(), 2u);
-  EXPECT_FALSE(v.ranks[0].lost);
-  EXPECT_TRUE(v.ranks[1].lost);
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
+  mpi_test_expect_only_lost(v, 2, 1, "rank 1 lost in the measured phase: silent");
+  if (HasFatalFailure()) return;
   // Rank 0 sent its whole share; rank 1 only the seconds it handed over before it stopped (at
   // least the first, not all three); the merged counts are the sums.
   EXPECT_EQ(v.ranks[0].sent, 600);
@@ -309,21 +334,14 @@ TEST(DistributedAttack, AKilledRankIsReportedAndRankZeroWritesWhatWasMeasuredBef
                      dir.string() + " > /dev/null 2>&1");
     const pid_t rank2 = job.rank_after_first_second(2, dir, std::chrono::seconds(20));
     ASSERT_GT(rank2, 0) << "no first second merged: " << job.command();
-    ASSERT_EQ(::kill(rank2, SIGKILL), 0);
-    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
-    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+    const std::string ended = job.signal_and_wait(rank2, SIGKILL, dir / "run.json");
+    ASSERT_TRUE(ended.empty()) << ended;
   }
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
-  EXPECT_FALSE(v.complete);
-  EXPECT_NE(v.incomplete_reason.find("rank 2 lost"), std::string::npos) << v.incomplete_reason;
-  EXPECT_EQ(v.incomplete_reason.find("rank 1"), std::string::npos) << v.incomplete_reason;
-  ASSERT_EQ(v.ranks.size(), 3u);
-  EXPECT_FALSE(v.ranks[0].lost);
-  EXPECT_FALSE(v.ranks[1].lost);
-  EXPECT_TRUE(v.ranks[2].lost);
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
+  mpi_test_expect_only_lost(v, 3, 2, "rank 2 lost in the measured phase: no final report");
+  if (HasFatalFailure()) return;
   // Rank 2's first second is in (its 200 arrivals; a few may have gone out late, in the second
   // it never sent), and rank 0's and rank 1's counts run to the stop signal ~1 s after the kill
   // (over 2 s of 200/s); the merged counts are the sums.
@@ -389,21 +407,14 @@ TEST(DistributedAttack, ARankKilledInTheWarmUpIsReportedLostInTheWarmUpAndRankZe
     }
     ASSERT_GT(rank2, 0) << "no rank 2: " << job.command();
     ASSERT_TRUE(mpi_test_target_connected(target.url())) << "no request went out: " << job.command();
-    ASSERT_EQ(::kill(rank2, SIGKILL), 0);
-    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
-    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+    const std::string ended = job.signal_and_wait(rank2, SIGKILL, dir / "run.json");
+    ASSERT_TRUE(ended.empty()) << ended;
   }
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
-  EXPECT_FALSE(v.complete);
-  EXPECT_NE(v.incomplete_reason.find("rank 2 lost in the warm-up"), std::string::npos) << v.incomplete_reason;
-  EXPECT_EQ(v.incomplete_reason.find("rank 1"), std::string::npos) << v.incomplete_reason;
-  ASSERT_EQ(v.ranks.size(), 3u);
-  EXPECT_FALSE(v.ranks[0].lost);
-  EXPECT_FALSE(v.ranks[1].lost);
-  EXPECT_TRUE(v.ranks[2].lost);
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
+  mpi_test_expect_only_lost(v, 3, 2, "rank 2 lost in the warm-up: no final report");
+  if (HasFatalFailure()) return;
   EXPECT_EQ(v.measured_s, 0.0);  // stopped in the warm-up: nothing measured
   EXPECT_EQ(v.sent, v.ranks[0].sent + v.ranks[1].sent + v.ranks[2].sent);
   EXPECT_TRUE(std::filesystem::exists(dir / v.interval_log));
@@ -426,14 +437,12 @@ TEST(DistributedAttack, ASigtermToRankZeroAloneStopsEveryRankAndKeepsTheirCounts
                      "/hello --rate 400 --duration 6s --threads 1 -o " + dir.string() + " > /dev/null 2>&1");
     const pid_t rank0 = job.rank_after_first_second(0, dir, std::chrono::seconds(20));
     ASSERT_GT(rank0, 0) << "no first second merged: " << job.command();
-    ASSERT_EQ(::kill(rank0, SIGTERM), 0);
-    ASSERT_TRUE(job.wait_exit(std::chrono::seconds(20))) << "mpirun still running 20 s in: " << job.command();
-    ASSERT_TRUE(std::filesystem::exists(dir / "run.json")) << "mpirun exited " << job.status() << ": " << job.command();
+    const std::string ended = job.signal_and_wait(rank0, SIGTERM, dir / "run.json");
+    ASSERT_TRUE(ended.empty()) << ended;
   }
-  auto run = result::read_run_json(dir / "run.json");
-  ASSERT_TRUE(run) << run.error();
-  ASSERT_EQ(run->variants.size(), 1u);
-  const result::variant& v = run->variants[0];
+  const auto one = mpi_test_one_variant(dir);
+  ASSERT_TRUE(one) << one.error();
+  const result::variant& v = *one;
   EXPECT_FALSE(v.complete);
   EXPECT_EQ(v.incomplete_reason, "interrupted");
   ASSERT_EQ(v.ranks.size(), 2u);
@@ -542,12 +551,8 @@ TEST(DistributedScenario, ARankKilledBeforeAStartIsReportedAndRankZeroWritesTheR
   EXPECT_TRUE(first.complete) << first.incomplete_reason;
   EXPECT_EQ(first.sent, 300);
   const result::variant& second = run->variants[1];
-  EXPECT_FALSE(second.complete);
-  EXPECT_NE(second.incomplete_reason.find("rank 1 lost before the start"), std::string::npos)
-      << second.incomplete_reason;
-  ASSERT_EQ(second.ranks.size(), 2u);
-  EXPECT_FALSE(second.ranks[0].lost);
-  EXPECT_TRUE(second.ranks[1].lost);
+  mpi_test_expect_only_lost(second, 2, 1, "rank 1 lost before the start: no check-in");
+  if (HasFatalFailure()) return;
   EXPECT_EQ(second.sent, 0);
   EXPECT_EQ(second.measured_s, 0.0);
   std::filesystem::remove_all(dir);
