@@ -106,8 +106,9 @@ struct run_config {
   // its own (the config is this rank's share: see rank_share_config). Null: a single process.
   detail::rank_link* link = nullptr;
   // A distributed run: rank 0 declares another rank lost when nothing came from it for this long
-  // (it sends a second each second; past the measured phase's planned end the drain timeout is
-  // added). Above the 1 s heartbeat period (--rank-timeout, [load] rank_timeout).
+  // (it sends a heartbeat each second of the warm-up, then a second each second; past the measured
+  // phase's planned end the drain timeout is added), and waits this long for the ranks' check-ins
+  // at the start. Above the 1 s heartbeat period (--rank-timeout, [load] rank_timeout).
   std::chrono::nanoseconds rank_timeout{std::chrono::seconds(5)};
 };
 
