@@ -4,6 +4,9 @@
 //   BM_RequestMix_Pick         weighted request + Zipf key from pre-rendered buffers (per request)
 //   BM_Recorder_RecordResponse the histogram updates of one completed request (8 records)
 //   BM_Baseline_FormatRequest  what pre-rendering avoids: formatting a request per send
+//   BM_RankMerge_Second        rank 0's work for one second of a distributed run of N ranks: decode
+//                              each rank's second from its wire form and add it (docs/distributed.md)
+//   BM_RankMerge_EncodeSecond  a rank's side of it: one second encoded for rank 0 (the baseline)
 #include <benchmark/benchmark.h>
 
 #include <fmt/format.h>
@@ -11,6 +14,7 @@
 #include "perflab/loadgen/recorder.hpp"
 #include "perflab/loadgen/request_mix.hpp"
 #include "perflab/loadgen/schedule.hpp"
+#include "../loadgen/src/distributed.hpp"
 
 namespace {
 using namespace perflab::loadgen;
@@ -72,6 +76,56 @@ void BM_Recorder_RecordResponse(benchmark::State& state) {
   benchmark::DoNotOptimize(totals.ttlb.total_count());
 }
 BENCHMARK(BM_Recorder_RecordResponse);
+
+// One busy rank's second: 10,000 responses with latencies spread over 50 us - 50 ms, every
+// histogram populated as a real second's (connect for 50 new connections), statuses and bytes.
+sample_set bench_rank_second(std::uint64_t seed) {
+  sample_set s;
+  rng r(seed);
+  for (int i = 0; i < 10'000; ++i) {
+    const auto lat = static_cast<std::int64_t>(50'000 + r.below(50'000'000));
+    s.ttfb.record(lat);
+    s.ttlb.record(lat + 2'000);
+    s.ttfb_uncorrected.record(lat - 1'000);
+    s.ttlb_uncorrected.record(lat + 1'000);
+    s.send_lag.record(static_cast<std::int64_t>(1'000 + r.below(200'000)));
+    if (i % 200 == 0) s.connect.record(static_cast<std::int64_t>(20'000 + r.below(100'000)));
+  }
+  s.sent = s.completed = s.succeeded = 10'000;
+  s.statuses[200] = 10'000;
+  s.bytes_in = 1'430'000;
+  s.bytes_out = 500'000;
+  return s;
+}
+
+void BM_RankMerge_Second(benchmark::State& state) {
+  const auto ranks = static_cast<int>(state.range(0));
+  // Distinct seconds (each rank's latencies differ), encoded once as the ranks would send them.
+  std::vector<std::string> wire;
+  for (int rk = 0; rk < std::min(ranks, 16); ++rk)
+    wire.push_back(detail::encode_sample_set(bench_rank_second(static_cast<std::uint64_t>(rk) + 1), 0));
+  sample_set received, so_far, merged;
+  for (auto _ : state) {
+    merged.reset();
+    for (int rk = 0; rk < ranks; ++rk) {
+      // As dist_receiver and the collector: decode, add to the rank's running totals, merge.
+      auto ok = detail::decode_sample_set(wire[static_cast<std::size_t>(rk) % wire.size()], 0, received);
+      if (!ok) state.SkipWithError(ok.error().c_str());
+      so_far.add(received);
+      merged.add(received);
+    }
+    benchmark::DoNotOptimize(merged.ttlb.total_count());
+  }
+  state.counters["wire_bytes_per_rank"] = static_cast<double>(wire.front().size());
+  state.counters["ranks"] = ranks;
+}
+BENCHMARK(BM_RankMerge_Second)->Arg(1)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond);
+
+void BM_RankMerge_EncodeSecond(benchmark::State& state) {
+  const sample_set s = bench_rank_second(1);
+  for (auto _ : state) benchmark::DoNotOptimize(detail::encode_sample_set(s, 0));
+}
+BENCHMARK(BM_RankMerge_EncodeSecond)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -32,8 +32,14 @@ if [ "$total" -eq 0 ]; then
   exit 1
 fi
 if [ "$skipped" -gt 0 ]; then
-  echo "skipped (with their reasons above):"
-  grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*Skipped +[0-9.]+ sec$' "$log" | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+).*/  \1/'
+  # ctest prints no output for a skipped test: each is run again alone, verbose (a skip takes
+  # milliseconds), for the reason GoogleTest printed under its "Skipped" line.
+  echo "skipped, with their reasons:"
+  grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*Skipped +[0-9.]+ sec$' "$log" |
+    sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+).*/\1/' | while read -r name; do
+      why=$(ctest --preset "$preset" --timeout 60 -R "^${name//./\\.}\$" -V 2>&1 | grep -A1 -m1 ': Skipped$' | tail -1 | sed -E 's/^[0-9]+: //')
+      echo "  $name: ${why:-(no reason printed)}"
+    done
 fi
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$s1" -eq 0 ] && [ "$s2" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -8,9 +8,9 @@
 // by the workers themselves (arrival_schedule with rank/ranks: rank r of R takes every R-th
 // arrival from the r-th, so the merged arrivals are the single-process schedule).
 //
-// How ranks talk: through rank_link, implemented once with Open MPI (mpi/distributed_mpi.cpp, the
-// only file that includes mpi.h) and once for a single process (mpi/distributed_single.cpp, built
-// when PERFLAB_MPI is OFF). run_load calls it at three points: agree_start (a barrier, a ping-pong
+// How ranks talk: through rank_link, implemented once with Open MPI (mpi/mpi_link.hpp; the
+// only header that includes mpi.h) and once for a single process (mpi/distributed_single.cpp, built
+// when PERFLAB_MPI is OFF). run_load calls it at three points: agree_start (a check-in, a ping-pong
 // clock-offset estimate and a common start instant), once a second with the rank's merged interval
 // (ranks other than 0 send it; rank 0 receives them in a receiver worker that hands them to its
 // collector as extra worker slots, so the interval log, CSV, series and totals are merged by the
@@ -20,6 +20,7 @@
 // the interval log holds them): decoding and adding is lossless.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,7 +105,7 @@ result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_
 // report). Every rank of a job must speak the same one: agree_start refuses a job whose ranks
 // differ (loadgen binaries of different builds), and a run configuration carries it after a magic
 // word. Bump it whenever one of the three formats changes.
-inline constexpr std::uint32_t dist_wire_version = 2;
+inline constexpr std::uint32_t dist_wire_version = 3;
 inline constexpr std::uint32_t run_config_magic = 0x63726c70;  // "plrc" in little-endian bytes
 
 // A load run's configuration as bytes, for rank 0 to broadcast at each load run of a scenario
@@ -128,17 +129,22 @@ class rank_link {
   virtual int rank() const noexcept = 0;
   virtual int ranks() const noexcept = 0;
   // Every rank, once its set-up is done: waits for all, estimates the clock offsets (rank 0),
-  // agrees on a start instant ahead and returns it as this process's steady ns.
-  virtual std::int64_t agree_start() = 0;
+  // agrees on a start instant ahead and returns it as this process's steady ns. Nothing when
+  // there is no start: rank 0 gave up on a rank that did not check in within rank_timeout_ns (or
+  // broke off in the ping-pong), or a stop signal came (to this rank, or to rank 0, which then
+  // tells the others). Rank 0 then has the lost ranks for finish, which marks the run incomplete;
+  // the others send nothing more.
+  virtual std::optional<std::int64_t> agree_start(std::int64_t rank_timeout_ns) = 0;
   // Ranks other than 0: hand one merged interval (or the drain) to rank 0.
   virtual void send_interval(const sample_set& merged, std::int64_t measure_start_ns) = 0;
   // Rank 0: a worker that stands for every other rank, handing their intervals to `coll`'s slots
   // first_slot .. first_slot + ranks - 2 and declaring a rank lost when it is silent for longer
   // than the heartbeat deadline.
   virtual std::unique_ptr<load_worker> make_receiver(const shared_setup& s, int first_slot) = 0;
-  // Every rank at the end: ranks other than 0 send their totals and figures; rank 0 adds the
-  // others' CPU, threads and connections to v, ORs their saturation, fills v.ranks and marks the
-  // run incomplete when a rank was lost.
+  // Every rank at the end: ranks other than 0 send their totals and figures (not when there was
+  // no start); rank 0 adds the others' CPU, threads and connections to v, ORs their saturation,
+  // fills v.ranks and marks the run incomplete when a rank was lost (naming it and the phase it
+  // was lost in) or there was no start.
   virtual void finish(result::variant& v, const rank_final& own, const sample_set& own_totals,
                       std::int64_t measure_start_ns) = 0;
   // Scenario runs: rank 0 hands `bytes` to every other rank, which receive them (their argument

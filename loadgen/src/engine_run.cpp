@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,14 +45,33 @@ std::atomic<bool>& interrupt_flag() noexcept {
 namespace {
 
 std::atomic<int> signals_noted{0};
-static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+// Steady ns of the last SIGCONT and of the first stop signal (0: none yet).
+std::atomic<std::int64_t> continued_at_ns{0}, first_stop_at_ns{0};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free &&
+                  std::atomic<std::int64_t>::is_always_lock_free,
               "used from signal handlers");
+
+// clock_gettime is async-signal-safe (steady_clock is documented in terms of it, but not as such).
+std::int64_t signal_clock_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 }  // namespace
 
 int note_interrupt_signal() noexcept {
   const int n = signals_noted.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n == 1) first_stop_at_ns.store(signal_clock_ns(), std::memory_order_relaxed);
   interrupt_flag().store(true);
   return n;
+}
+
+void note_continue_signal() noexcept { continued_at_ns.store(signal_clock_ns(), std::memory_order_relaxed); }
+
+bool stop_follows_continue(std::int64_t within_ns) noexcept {
+  const std::int64_t cont = continued_at_ns.load(std::memory_order_relaxed);
+  const std::int64_t stop = first_stop_at_ns.load(std::memory_order_relaxed);
+  return cont > 0 && stop >= cont && stop - cont <= within_ns;
 }
 
 int interrupt_signals() noexcept { return signals_noted.load(std::memory_order_relaxed); }
@@ -289,10 +309,17 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
 
   // Time 0 a little ahead, so every worker is waiting on its first timer when it comes; in a
   // distributed run, an instant every rank agreed on once all were set up.
-  const std::int64_t t0 = link ? link->agree_start() : now_ns() + 20'000'000;
+  const std::optional<std::int64_t> start = link ? link->agree_start(cfg.rank_timeout.count()) : now_ns() + 20'000'000;
+  const std::int64_t t0 = start.value_or(now_ns());
   setup.run_start_ns = t0;
   setup.measure_start_ns = t0 + cfg.warmup.count();
   setup.measure_end_ns = duration_ns > 0 ? setup.measure_start_ns + duration_ns : rate_profile::never;
+  // No start (a rank lost before it, or a stop signal): no load; rank 0 still writes its result,
+  // empty and marked incomplete (link->finish says why).
+  if (!start) {
+    setup.measure_end_ns = setup.measure_start_ns;
+    for (int slot = 0; slot < threads + remote_slots; ++slot) coll.finish(slot);
+  }
 
   // The collecting (calling) thread stays off the target's CPUs too: with --cpus it joins the
   // loadgen's CPUs for the run (its work is one merge a second), and gets its own mask back after.
@@ -307,7 +334,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   }
 
   std::vector<std::thread> pool;
-  for (int w = 0; w < static_cast<int>(workers.size()); ++w) {
+  for (int w = 0; start && w < static_cast<int>(workers.size()); ++w) {
     pool.emplace_back([&, w] {
       if (!cfg.cpus.empty()) {
         cpu_set_t set;

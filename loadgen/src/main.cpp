@@ -21,9 +21,13 @@
 #include "perflab/loadgen/engine.hpp"
 
 namespace {
-// What the first stop signal prints. Under mpirun (Open MPI's variables) the signal is Open MPI
-// ending the job, which kills it a second later: only rank 0 says so, and there is no waiting.
+// What the first stop signal prints. Under mpirun (Open MPI's variables) only rank 0 says
+// anything: it stops the other ranks, gathers their counts and writes (no second Ctrl-C to wait
+// for: Open MPI may be ending the job, and kills it a second later).
 std::string_view stop_hint = "\nloadgen: stopping; waiting for responses in flight (Ctrl-C again to stop waiting)\n";
+
+// Under mpirun: Open MPI's SIGCONT comes before its SIGTERM when it ends the job.
+extern "C" void on_continue_signal(int) { perflab::loadgen::note_continue_signal(); }
 
 extern "C" void on_stop_signal(int) {
   if (perflab::loadgen::note_interrupt_signal() == 1 && !stop_hint.empty()) {
@@ -44,15 +48,20 @@ int main(int argc, char** argv) {
   perflab::loadgen::add_ab_command(app, exit_code);
   perflab::loadgen::add_subscribe_command(app, exit_code);
 
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
   if (const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE"); ranks != nullptr && std::atoi(ranks) > 1) {
     const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
     stop_hint = rank != nullptr && std::atoi(rank) == 0
-                    ? "\nloadgen: stopped by a signal (mpirun is ending the job); writing what was measured\n"
+                    ? "\nloadgen: stopped by a signal; asking the other ranks for their counts and writing what was "
+                      "measured\n"
                     : "";
+    sa.sa_handler = on_continue_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGCONT, &sa, nullptr);
+    sa.sa_flags = 0;
   }
-  struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);

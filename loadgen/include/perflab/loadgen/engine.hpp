@@ -106,8 +106,9 @@ struct run_config {
   // its own (the config is this rank's share: see rank_share_config). Null: a single process.
   detail::rank_link* link = nullptr;
   // A distributed run: rank 0 declares another rank lost when nothing came from it for this long
-  // (it sends a second each second; past the measured phase's planned end the drain timeout is
-  // added). Above the 1 s heartbeat period (--rank-timeout, [load] rank_timeout).
+  // (it sends a heartbeat each second of the warm-up, then a second each second; past the measured
+  // phase's planned end the drain timeout is added), and waits this long for the ranks' check-ins
+  // at the start. Above the 1 s heartbeat period (--rank-timeout, [load] rank_timeout).
   std::chrono::nanoseconds rank_timeout{std::chrono::seconds(5)};
 };
 
@@ -121,6 +122,13 @@ std::atomic<bool>& interrupt_flag() noexcept;
 // Returns how many signals have been noted, this one included.
 int note_interrupt_signal() noexcept;
 int interrupt_signals() noexcept;  // signals noted so far
+// Under mpirun: what a SIGCONT handler calls (async-signal-safe). Open MPI ends a job by sending
+// every rank SIGCONT, then SIGTERM a budget later (detail::teardown_budget_ns), then SIGKILL: a
+// stop signal that follows a SIGCONT within that budget (and a second's slack) is Open MPI ending
+// the job, which leaves the budget to write the result; one without is a signal sent to this
+// process alone, and the other ranks are still there to report.
+void note_continue_signal() noexcept;
+bool stop_follows_continue(std::int64_t within_ns) noexcept;
 
 // Runs the load. Errors are configuration or set-up failures (bad URL, cannot resolve, cannot
 // write output); measurement failures are counted in the result instead.
