@@ -37,12 +37,12 @@ namespace perflab::loadgen {
 namespace {
 
 namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
 using subscribe_detail::count_connect_error;
 using subscribe_detail::count_io_error;
-using subscribe_detail::error_code;
 using subscribe_detail::run_state;
 using subscribe_detail::subscriber_base;
-using subscribe_detail::tcp;
 using subscribe_detail::topic_state;
 
 constexpr std::size_t poll_limit = 1000;                 // short-poll: messages per answer asked for
@@ -69,21 +69,9 @@ class subscriber final : public subscriber_base, public std::enable_shared_from_
     error_code ignored;
     sock_.close(ignored);
     sock_ = tcp::socket(r_.ioc);
-    const std::int64_t t0 = now_ns();
-    timer_.expires_after(r_.cfg.connect_timeout);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->sock_.cancel();  // connect timeout
-    });
-    asio::async_connect(sock_, r_.endpoints, [self = shared_from_this(), t0](const error_code& ec, const tcp::endpoint&) {
-      self->timer_.cancel();
-      if (ec) {
-        if (!self->r_.stopping) count_connect_error(self->r_, ec);
-        return self->retry_later(std::chrono::milliseconds(200));
-      }
-      ++self->r_.connects;
-      self->r_.connect.record(now_ns() - t0);
-      self->sock_.set_option(tcp::no_delay(true));
-      self->send_request();
+    connect(sock_, timer_, shared_from_this(), [this](bool ok) {
+      if (!ok) return retry_later(std::chrono::milliseconds(200));
+      send_request();
     });
   }
 

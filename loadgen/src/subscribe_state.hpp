@@ -3,9 +3,12 @@
 // what every style's subscriber offers the run loop.
 #include <utility>  // GCC 12: before boost/asio/awaitable.hpp
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +82,29 @@ class subscriber_base {
   const sequence_check& sequence() const noexcept { return seq_; }
 
  protected:
+  // Connects sock to the target, cancelled by timer after the run's connect timeout; then, on the
+  // loop, done(true) once connected (counted, its connect time recorded, Nagle off) or
+  // done(false) after a failure (counted unless the run is stopping). keep holds the subscriber.
+  void connect(tcp::socket& sock, asio::steady_timer& timer, std::shared_ptr<void> keep, std::function<void(bool)> done) {
+    const std::int64_t t0 = now_ns();
+    timer.expires_after(r_.cfg.connect_timeout);
+    timer.async_wait([&sock, keep](const error_code& ec) {
+      if (!ec) sock.cancel();  // connect timeout
+    });
+    asio::async_connect(sock, r_.endpoints,
+                        [this, &sock, &timer, keep, t0, done = std::move(done)](const error_code& ec, const tcp::endpoint&) {
+                          timer.cancel();
+                          if (ec) {
+                            if (!r_.stopping) count_connect_error(r_, ec);
+                            return done(false);
+                          }
+                          ++r_.connects;
+                          r_.connect.record(now_ns() - t0);
+                          sock.set_option(tcp::no_delay(true));
+                          done(true);
+                        });
+  }
+
   // A message received at now: its first copy goes into the delivery histograms.
   void on_message(std::uint64_t seq, std::int64_t ts, std::int64_t now) {
     if (seq_.record(seq) != sequence_check::seen_as::first) return;

@@ -7,8 +7,6 @@
 // Beast answers the server's pings by itself while a read is pending.
 #include "subscribe_state.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -45,21 +43,9 @@ class ws_subscriber final : public subscriber_base, public std::enable_shared_fr
     opened_ = true;
     ws_.emplace(r_.ioc);
     buf_.clear();
-    const std::int64_t t0 = now_ns();
-    timer_.expires_after(r_.cfg.connect_timeout);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec && self->ws_) self->ws_->next_layer().cancel();  // connect timeout
-    });
-    asio::async_connect(ws_->next_layer(), r_.endpoints, [self = shared_from_this(), t0](const error_code& ec, const tcp::endpoint&) {
-      self->timer_.cancel();
-      if (ec) {
-        if (!self->r_.stopping) count_connect_error(self->r_, ec);
-        return self->retry_later(std::chrono::milliseconds(200));
-      }
-      ++self->r_.connects;
-      self->r_.connect.record(now_ns() - t0);
-      self->ws_->next_layer().set_option(tcp::no_delay(true));
-      self->handshake();
+    connect(ws_->next_layer(), timer_, shared_from_this(), [this](bool ok) {
+      if (!ok) return retry_later(std::chrono::milliseconds(200));
+      handshake();
     });
   }
 

@@ -4,29 +4,19 @@
 
 #include <openssl/evp.h>
 
+#include <perflab/core/text.hpp>
+
 namespace perflab::push::ws {
 
 namespace {
 
 constexpr std::string_view ws_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 1.3
 
-char lower_ascii(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool same_token(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  return true;
-}
-
 // Whether a comma-separated header value lists token (case-insensitive, spaces around ignored).
 bool lists_token(std::string_view value, std::string_view token) noexcept {
   while (!value.empty()) {
     const auto comma = value.find(',');
-    auto item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (same_token(item, token)) return true;
+    if (iequals(trim(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -43,12 +33,6 @@ bool valid_key(std::string_view k) noexcept {
   for (std::size_t i = 0; i < 22; ++i)
     if (!base64_char(k[i])) return false;
   return std::string_view("AQgw").find(k[21]) != std::string_view::npos;
-}
-
-std::string_view trim_ows(std::string_view v) noexcept {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
 }
 
 }  // namespace
@@ -76,12 +60,12 @@ handshake_verdict check_handshake(const handshake_request& req) {
     return refuse(400, "a WebSocket handshake needs Upgrade: websocket");
   if (!req.connection || !lists_token(*req.connection, "upgrade"))
     return refuse(400, "a WebSocket handshake needs Connection: Upgrade");
-  if (!req.version || trim_ows(*req.version) != "13") {
+  if (!req.version || trim(*req.version) != "13") {
     v.version_header = true;
     return refuse(426, "Sec-WebSocket-Version must be 13");
   }
   if (!req.key) return refuse(400, "Sec-WebSocket-Key is missing");
-  const auto key = trim_ows(*req.key);
+  const auto key = trim(*req.key);
   if (!valid_key(key)) return refuse(400, "Sec-WebSocket-Key must be the base64 of 16 bytes");
   v.accept = accept_key(key);
   if (v.accept.empty()) return refuse(500, "SHA-1 is unavailable");
