@@ -62,7 +62,7 @@ class subscriber final : public subscriber_base, public std::enable_shared_from_
  private:
   bool sse() const noexcept { return r_.cfg.style == "sse"; }
 
-  void open() {
+  void open() override {
     if (r_.stopping) return;
     if (opened_) ++r_.reconnects;
     opened_ = true;
@@ -75,13 +75,7 @@ class subscriber final : public subscriber_base, public std::enable_shared_from_
     });
   }
 
-  void retry_later(std::chrono::nanoseconds delay) {
-    if (r_.stopping) return;
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->open();
-    });
-  }
+  void retry_later(std::chrono::nanoseconds delay) { reopen_after(timer_, shared_from_this(), delay); }
 
   void send_request() {
     if (r_.stopping) return;

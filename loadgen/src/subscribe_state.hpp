@@ -105,6 +105,17 @@ class subscriber_base {
                         });
   }
 
+  // Opens a new connection (the style's first request follows it).
+  virtual void open() = 0;
+  // open() again after delay (on timer), unless the run is stopping. keep holds the subscriber.
+  void reopen_after(asio::steady_timer& timer, std::shared_ptr<void> keep, std::chrono::nanoseconds delay) {
+    if (r_.stopping) return;
+    timer.expires_after(delay);
+    timer.async_wait([this, keep](const error_code& ec) {
+      if (!ec) open();
+    });
+  }
+
   // A message received at now: its first copy goes into the delivery histograms.
   void on_message(std::uint64_t seq, std::int64_t ts, std::int64_t now) {
     if (seq_.record(seq) != sequence_check::seen_as::first) return;

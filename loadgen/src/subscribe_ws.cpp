@@ -37,7 +37,7 @@ class ws_subscriber final : public subscriber_base, public std::enable_shared_fr
   }
 
  private:
-  void open() {
+  void open() override {
     if (r_.stopping) return;
     if (opened_) ++r_.reconnects;
     opened_ = true;
@@ -95,13 +95,7 @@ class ws_subscriber final : public subscriber_base, public std::enable_shared_fr
     read();
   }
 
-  void retry_later(std::chrono::nanoseconds delay) {
-    if (r_.stopping) return;
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->open();
-    });
-  }
+  void retry_later(std::chrono::nanoseconds delay) { reopen_after(timer_, shared_from_this(), delay); }
 
   asio::steady_timer timer_;
   std::optional<websocket::stream<tcp::socket>> ws_;
