@@ -33,6 +33,7 @@ packages=(
   # PostgreSQL and Redis instances for the pool and cache experiments and their tests.
   # libhiredis-dev: lab-target's Redis client (--cache redis://, perflab::cache, via pkg-config).
   postgresql libpq-dev redis-server libhiredis-dev
+  libssl-dev    # libcrypto's SHA-1 and base64 for the WebSocket handshake's Sec-WebSocket-Accept (perflab::push)
   libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
   libboost-context-dev  # lab-target --model fiber: stackful fibers with guard-paged stacks (Boost.Context)
   liburing-dev  # lab-target --model io-uring (optional at build time: without it the model says it is unavailable)

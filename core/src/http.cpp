@@ -80,6 +80,7 @@ int status_for(errc e) noexcept {
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -87,6 +88,7 @@ std::string_view reason_phrase(int status) noexcept {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 426: return "Upgrade Required";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Content Too Large";

@@ -1,4 +1,4 @@
-// `loadgen subscribe URL --style sse|long-poll|short-poll ...`: push delivery (subscribe.hpp).
+// `loadgen subscribe URL --style sse|long-poll|short-poll|ws ...`: push delivery (subscribe.hpp).
 #include <cstdio>
 #include <memory>
 
@@ -59,7 +59,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<subscribe_options>();
   auto* cmd = app.add_subcommand("subscribe", "push delivery: subscribers (SSE, long or short polling) and a built-in publisher");
   cmd->add_option("url", opts->url, "http://HOST:PORT of a lab-target (its topic hub)")->required();
-  cmd->add_option("--style", opts->style, "sse | long-poll | short-poll")->capture_default_str();
+  cmd->add_option("--style", opts->style, "sse | long-poll | short-poll | ws")->capture_default_str();
   cmd->add_option("--subscribers,-n", opts->subscribers, "subscribers held, e.g. 1k")->capture_default_str();
   cmd->add_option("--topics", opts->topics, "topics (subscriber i takes topic i % T)")->capture_default_str();
   cmd->add_option("--topic-prefix", opts->topic_prefix, "topic i is PREFIX<i>")->capture_default_str();
@@ -81,8 +81,8 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
     const auto& o = *opts;
     subscribe_config cfg;
     cfg.url = o.url;
-    if (o.style != "sse" && o.style != "long-poll" && o.style != "short-poll")
-      return usage(fmt::format("--style: expected sse, long-poll or short-poll, found '{}'", o.style));
+    if (o.style != "sse" && o.style != "long-poll" && o.style != "short-poll" && o.style != "ws")
+      return usage(fmt::format("--style: expected sse, long-poll, short-poll or ws, found '{}'", o.style));
     cfg.style = o.style;
     auto n = units::parse_count(o.subscribers);
     if (!n || *n < 1 || *n > 1e6 || *n != static_cast<double>(static_cast<std::int64_t>(*n)))

@@ -35,8 +35,8 @@ std::optional<subscribe_config> read_subscribe(const toml_reader& r, const toml:
   subscribe_config c;
   if (auto n = t.get("style")) {
     c.style = r.as_string(*n, "load.style");
-    if (c.style != "sse" && c.style != "long-poll" && c.style != "short-poll")
-      fail(r.where(*n), fmt::format("load.style: expected \"sse\", \"long-poll\" or \"short-poll\", found \"{}\"", c.style));
+    if (c.style != "sse" && c.style != "long-poll" && c.style != "short-poll" && c.style != "ws")
+      fail(r.where(*n), fmt::format("load.style: expected \"sse\", \"long-poll\", \"short-poll\" or \"ws\", found \"{}\"", c.style));
   }
   if (auto n = t.get("subscribers")) c.subscribers = r.as_int(*n, "load.subscribers", 1, 1'000'000);
   if (auto n = t.get("topics")) c.topics = r.as_int(*n, "load.topics", 1, 100'000);

@@ -29,15 +29,15 @@ message_size = "256B"
 duration = "3s"
 drain_timeout = "1s"
 [matrix]
-"load.style" = ["sse", "long-poll", "short-poll"]
+"load.style" = ["sse", "long-poll", "short-poll", "ws"]
 )";
 
 TEST(ScenarioSubscribe, EachVariantCarriesItsSubscribersAndPublisher) {
   auto s = parse(k_push);
   ASSERT_TRUE(s) << s.error().where << ": " << s.error().message;
-  ASSERT_EQ(s->variants.size(), 3u);
-  const char* styles[] = {"sse", "long-poll", "short-poll"};
-  for (std::size_t i = 0; i < 3; ++i) {
+  ASSERT_EQ(s->variants.size(), 4u);
+  const char* styles[] = {"sse", "long-poll", "short-poll", "ws"};
+  for (std::size_t i = 0; i < 4; ++i) {
     const auto& v = s->variants[i];
     EXPECT_EQ(v.load.kind, "subscribe");
     ASSERT_TRUE(v.subscribe.has_value());
@@ -61,7 +61,8 @@ TEST(ScenarioSubscribe, RequestResponseKeysAndSubscribeKeysStayApart) {
   const std::string head = "name = \"p\"\n[target]\nmodel = \"reactor\"\n[load]\n";  // [load] is line 4
   const bad cases[] = {
       {head + "model = \"subscribe\"\nrate = \"1k/s\"\n", "s.toml:6:1", "load.rate does not apply to model = \"subscribe\""},
-      {head + "model = \"subscribe\"\nstyle = \"ws\"\n", "s.toml:6:9", "load.style: expected \"sse\", \"long-poll\" or \"short-poll\""},
+      {head + "model = \"subscribe\"\nstyle = \"websocket\"\n", "s.toml:6:9",
+       "load.style: expected \"sse\", \"long-poll\", \"short-poll\" or \"ws\", found \"websocket\""},
       {head + "model = \"subscribe\"\nsubscribers = 0\n", "s.toml:6:15", "load.subscribers"},
       {head + "model = \"subscribe\"\npublish_rate = \"0/s\"\n", "s.toml:6:16", "load.publish_rate: expected a rate above zero"},
       {head + "model = \"subscribe\"\n[[request]]\npath = \"/x\"\n", "s.toml:6:1", "[request] does not apply"},

@@ -3,6 +3,8 @@
 // load and push delivery share the result format, not the connection logic.
 #include "perflab/loadgen/subscribe.hpp"
 
+#include "subscribe_state.hpp"
+
 #include <utility>  // GCC 12: before boost/asio/awaitable.hpp
 
 #include <boost/asio/connect.hpp>
@@ -38,103 +40,43 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+using subscribe_detail::count_connect_error;
+using subscribe_detail::count_io_error;
+using subscribe_detail::run_state;
+using subscribe_detail::subscriber_base;
+using subscribe_detail::topic_state;
 
-constexpr std::int64_t hist_max_ns = 3'600'000'000'000;  // 1 h
 constexpr std::size_t poll_limit = 1000;                 // short-poll: messages per answer asked for
 
-histogram make_hist() { return histogram(1, hist_max_ns, 3); }
-
-struct topic_state {
-  std::string name;
-  std::uint64_t base = 0;       // last sequence number before the run
-  std::uint64_t published = 0;  // messages the publisher had accepted (200) in this run
-};
-
-// Shared by every connection of the run (one thread).
-struct run_state {
-  asio::io_context ioc{1};
-  subscribe_config cfg;
-  parsed_url url;
-  tcp::resolver::results_type endpoints;
-  std::vector<topic_state> topics;
-  histogram delivery = make_hist();   // whole run
-  histogram second = make_hist();     // this second's deliveries
-  histogram connect = make_hist();
-  histogram reconnect_gap = make_hist();  // SSE: a stream's end to the next stream's head
-  std::int64_t delivered_second = 0;
-  std::int64_t requests = 0;          // subscriber requests written
-  std::int64_t requests_second = 0;
-  std::int64_t bytes = 0;             // subscriber bytes received
-  std::int64_t bytes_second = 0;
-  std::int64_t reconnects = 0;
-  std::int64_t connects = 0;
-  std::int64_t streams_open = 0;      // SSE heads received and not ended
-  result::error_counts errors;
-  bool stopping = false;              // the run is over: no reconnects, no new requests
-};
-
-void count_connect_error(run_state& r, const error_code& ec) {
-  if (ec == asio::error::connection_refused) ++r.errors.connect_refused;
-  else if (ec == asio::error::timed_out || ec == asio::error::operation_aborted) ++r.errors.connect_timeout;
-  else ++r.errors.connect_other;
-}
-
-void count_io_error(run_state& r, const error_code& ec) {
-  if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe) ++r.errors.reset;
-  else if (ec == asio::error::eof) ++r.errors.closed_mid_response;
-  else ++r.errors.io_other;
-}
-
 // One subscriber: its connection, its sequence bookkeeping, and its style's request loop.
-class subscriber : public std::enable_shared_from_this<subscriber> {
+class subscriber final : public subscriber_base, public std::enable_shared_from_this<subscriber> {
  public:
-  subscriber(run_state& r, std::size_t topic)
-      : r_(r), topic_(topic), sock_(r.ioc), timer_(r.ioc), seq_(r.topics[topic].base) {}
+  subscriber(run_state& r, std::size_t topic) : subscriber_base(r, topic), sock_(r.ioc), timer_(r.ioc) {}
 
-  void start() { open(); }
-  void stop() {
+  void start() override { open(); }
+  void stop() override {
     error_code ignored;
     sock_.close(ignored);
     timer_.cancel();
   }
-  std::size_t topic() const noexcept { return topic_; }
-  const sequence_check& sequence() const noexcept { return seq_; }
 
  private:
   bool sse() const noexcept { return r_.cfg.style == "sse"; }
 
-  void open() {
+  void open() override {
     if (r_.stopping) return;
     if (opened_) ++r_.reconnects;
     opened_ = true;
     error_code ignored;
     sock_.close(ignored);
     sock_ = tcp::socket(r_.ioc);
-    const std::int64_t t0 = now_ns();
-    timer_.expires_after(r_.cfg.connect_timeout);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->sock_.cancel();  // connect timeout
-    });
-    asio::async_connect(sock_, r_.endpoints, [self = shared_from_this(), t0](const error_code& ec, const tcp::endpoint&) {
-      self->timer_.cancel();
-      if (ec) {
-        if (!self->r_.stopping) count_connect_error(self->r_, ec);
-        return self->retry_later(std::chrono::milliseconds(200));
-      }
-      ++self->r_.connects;
-      self->r_.connect.record(now_ns() - t0);
-      self->sock_.set_option(tcp::no_delay(true));
-      self->send_request();
+    connect(sock_, timer_, shared_from_this(), [this](bool ok) {
+      if (!ok) return retry_later(std::chrono::milliseconds(200));
+      send_request();
     });
   }
 
-  void retry_later(std::chrono::nanoseconds delay) {
-    if (r_.stopping) return;
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->open();
-    });
-  }
+  void retry_later(std::chrono::nanoseconds delay) { reopen_after(timer_, shared_from_this(), delay); }
 
   void send_request() {
     if (r_.stopping) return;
@@ -173,8 +115,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
     if (ec) {
       if (sse() && head_done_) {  // the stream ended (server closed or reset): reconnect like a browser
         head_done_ = false;
-        --r_.streams_open;
-        stream_end_ns_ = now_ns();
+        stream_ended();
         if (ec != asio::error::eof && !r_.stopping) count_io_error(r_, ec);
         return retry_later(retry_);
       }
@@ -254,11 +195,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
         return false;
       }
       head_done_ = true;
-      ++r_.streams_open;
-      if (stream_end_ns_ > 0) {
-        r_.reconnect_gap.record(std::max<std::int64_t>(1, now_ns() - stream_end_ns_));
-        stream_end_ns_ = 0;
-      }
+      stream_started();
       at = end + 4;
     }
     for (;;) {
@@ -285,16 +222,6 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
     return true;
   }
 
-  void on_message(std::uint64_t seq, std::int64_t ts, std::int64_t now) {
-    if (seq_.record(seq) != sequence_check::seen_as::first) return;
-    const std::int64_t lat = std::max<std::int64_t>(0, now - ts);
-    r_.delivery.record(lat);
-    r_.second.record(lat);
-    ++r_.delivered_second;
-  }
-
-  run_state& r_;
-  const std::size_t topic_;
   tcp::socket sock_;
   asio::steady_timer timer_;
   std::string req_;
@@ -304,9 +231,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   std::string event_data_;
   bool head_done_ = false;
   bool opened_ = false;
-  std::int64_t stream_end_ns_ = 0;  // SSE: when its last stream ended (0: it has one, or never had)
   std::chrono::nanoseconds retry_ = std::chrono::seconds(1);  // SSE: the server's retry: field
-  sequence_check seq_;  // its resume point is the highest sequence number received
 };
 
 // The built-in publisher: one keep-alive connection, message k to topic k % T at t0 + k / (R*T);
@@ -486,9 +411,12 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
 
   // Subscribers first (ramped at connect_rate), then the publisher once every stream is open (SSE)
   // or after the ramp (a poll resumes from after= whenever it arrives).
-  std::vector<std::shared_ptr<subscriber>> subs;
-  for (std::int64_t i = 0; i < cfg.subscribers; ++i)
-    subs.push_back(std::make_shared<subscriber>(r, static_cast<std::size_t>(i % cfg.topics)));
+  std::vector<std::shared_ptr<subscriber_base>> subs;
+  for (std::int64_t i = 0; i < cfg.subscribers; ++i) {
+    const auto topic = static_cast<std::size_t>(i % cfg.topics);
+    if (cfg.style == "ws") subs.push_back(make_ws_subscriber(r, topic));
+    else subs.push_back(std::make_shared<subscriber>(r, topic));
+  }
   const std::int64_t ramp_start = now_ns();
   for (std::size_t i = 0; i < subs.size(); ++i) {
     if (cfg.connect_rate > 0) {
@@ -505,7 +433,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
                                                   ? static_cast<std::int64_t>(static_cast<double>(subs.size()) * 1e9 / cfg.connect_rate)
                                                   : 0);
   const std::int64_t ready_deadline = ramp_end + cfg.connect_timeout.count();
-  const bool want_streams = cfg.style == "sse";
+  const bool want_streams = cfg.style == "sse" || cfg.style == "ws";
   while (now_ns() < ready_deadline && !interrupt_flag().load()) {
     r.ioc.run_for(std::chrono::milliseconds(10));
     if (now_ns() >= ramp_end && (!want_streams || r.streams_open >= cfg.subscribers)) break;

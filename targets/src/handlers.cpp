@@ -330,6 +330,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path.starts_with("/messages/")) d.ep = endpoint::messages;
   else if (path.starts_with("/poll/")) d.ep = endpoint::poll;
   else if (path.starts_with("/events/")) d.ep = endpoint::events;
+  else if (path.starts_with("/ws/")) d.ep = endpoint::ws;
   else {
     d.status = 404;
     return d;
@@ -358,6 +359,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
       break;
     case endpoint::poll:  // held, or a stream: no HEAD
     case endpoint::events:
+    case endpoint::ws:  // a WebSocket handshake is a GET (RFC 6455 4.1)
       d.allow = "GET, OPTIONS";
       allowed = method == "GET";
       break;
@@ -562,6 +564,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::messages:
     case endpoint::poll:
     case endpoint::events:
+    case endpoint::ws:  // a refused handshake's 4xx (the 101 is the session's)
       if (const auto* c = ctx.contended) {
         append_built(out, c->status, json, keep_alive, minor, d.head, c->headers,
                      [&](std::string& o) { o.append(c->body); });

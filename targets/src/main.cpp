@@ -208,9 +208,9 @@ int main(int argc, char** argv) {
                  "CAPACITY,max-wait=D[,queue=N]: at most CAPACITY requests in service, the rest wait FIFO up to D "
                  "(X-Queue-Position), then 503 with Retry-After; /metrics and /health bypass it");
   app.add_option("--push", o.push,
-                 "KEY=VALUE,...: the topic hub of /publish, /messages, /poll and /events: history=N (kept per topic, "
+                 "KEY=VALUE,...: the topic hub of /publish, /messages, /poll, /events and /ws: history=N (kept per topic, "
                  "default 1024), queue=N (a subscriber further behind is dropped, 1024), topics=N (10000), "
-                 "max-message=SIZE (64KiB), heartbeat=D (SSE, 15s), retry=D (SSE, 1s), max-poll=D (60s)");
+                 "max-message=SIZE (64KiB), heartbeat=D (SSE comment, WebSocket ping, 15s), retry=D (SSE, 1s), max-poll=D (60s)");
   targets::add_contention_options(app, o.contention);
   app.add_option("--fault-profile", o.fault_profile,
                  "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "

@@ -74,6 +74,7 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::messages: return "messages";
     case endpoint::poll: return "poll";
     case endpoint::events: return "events";
+    case endpoint::ws: return "ws";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

@@ -309,6 +309,7 @@ session::step session::process() noexcept {
     if (auto st = continue_cache()) return *st;
   }
   if (streaming_) return stream_step();  // an SSE stream is the connection's last response
+  if (ws_) return ws_step();             // so is a WebSocket stream
   for (;;) {
     if (drip_held_ > 0) {  // a dripped body goes out before anything else
       if (auto st = next_drip()) return *st;
@@ -418,8 +419,15 @@ session::step session::process() noexcept {
       }
     }
     if (d.status == 200 && (d.ep == endpoint::publish || d.ep == endpoint::messages || d.ep == endpoint::poll ||
-                            d.ep == endpoint::events)) {
+                            d.ep == endpoint::events || d.ep == endpoint::ws)) {
       if (auto st = start_push(d, req, start)) {
+        if (ws_) {  // the 101 is out; the bytes after the handshake are the client's first frames
+          parser_->reset();
+          started_ = false;
+          begin_ += consumed;
+          if (begin_ == end_) begin_ = end_ = 0;
+          return *st;
+        }
         if (streaming_) {  // the stream's head is out; nothing after this request is read
           parser_->reset();
           started_ = false;

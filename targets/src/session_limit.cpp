@@ -14,6 +14,7 @@
 namespace perflab::targets {
 
 void session::set_peer(int fd) noexcept {
+  fd_ = fd;
   if (!ctx_.limiter || ctx_.limiter->config().key != resilience::limiter_config::key_kind::ip) return;
   sockaddr_storage a{};
   socklen_t len = sizeof a;

@@ -1,6 +1,7 @@
 // session's part of push delivery (perflab::push's hub): POST /publish/{topic}, short polling
 // (GET /messages/{topic}?after=SEQ), long polling (GET /poll/{topic}?after=SEQ&timeout=D) and SSE
-// (GET /events/{topic}). Arguments are checked here (a clear 400 in JSON); waiting is the model's
+// (GET /events/{topic}); the WebSocket stream (GET /ws/{topic}) starts here too, and goes on in
+// session_ws.cpp. Arguments are checked here (a clear 400 in JSON); waiting is the model's
 // (next::call, as /proxy and the waiting room): a blocking thread waits on the subscription's
 // condition variable, an event loop parks on its timer and the publisher's notification posts to
 // the loop. So a held poll or an idle stream costs a thread on the blocking models and only
@@ -13,11 +14,7 @@
 // server stops; a client that went away is noticed at the next write (an event or a heartbeat).
 #include <perflab/targets/session.hpp>
 
-#include <utility>  // GCC 12: before any boost/asio header that pulls in awaitable
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "push_wait.hpp"
 
 #include <iterator>
 
@@ -29,72 +26,13 @@
 
 namespace perflab::targets {
 
-namespace asio = boost::asio;
+using detail::push_wait;
 
 namespace {
 
 constexpr std::size_t default_limit = 100;   // /messages: messages per answer unless ?limit=
 constexpr std::size_t max_limit = 10000;
 constexpr auto default_poll = std::chrono::seconds(30);
-
-// A subscription's wait for its next message, the deadline, a drop or the server's stop.
-class push_wait final : public deferred {
- public:
-  void arm(std::shared_ptr<push::subscription> sub, std::int64_t deadline_ns) {
-    sub_ = std::move(sub);
-    deadline_ns_ = deadline_ns;
-  }
-  push::subscription* sub() const noexcept { return sub_.get(); }
-  std::shared_ptr<push::subscription> release() noexcept { return std::move(sub_); }
-
-  void run_blocking() override {
-    const auto left = std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline_ns_ - now_ns()));
-    sub_->wait_until(std::chrono::steady_clock::now() + left);
-  }
-
-  void async_run(asio::io_context& ioc, std::shared_ptr<void> keep, done_fn done) override {
-    done_ = std::move(done);
-    if (!timer_) timer_.emplace(ioc);
-    // Both completions carry this wait's generation: the loser of the race (a notification posted
-    // as the timer fired, or the cancelled timer) must not end a later wait.
-    const std::uint64_t gen = ++gen_;
-    std::weak_ptr<void> weak = keep;
-    const bool parked = sub_->notify_once([weak, &ioc, this, gen] {
-      if (auto k = weak.lock())
-        asio::post(ioc, [this, gen, k = std::move(k)]() mutable { on_ready(gen, std::move(k)); });
-    });
-    if (!parked) {
-      ++gen_;
-      auto d = std::move(done_);
-      return d(std::move(keep));
-    }
-    timer_->expires_after(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline_ns_ - now_ns())));
-    timer_->async_wait([this, gen, k = std::move(keep)](const boost::system::error_code& ec) mutable {
-      if (!ec && gen == gen_) on_timer(std::move(k));
-    });
-  }
-
- private:
-  void on_ready(std::uint64_t gen, std::shared_ptr<void> keep) {
-    if (gen != gen_) return;
-    ++gen_;
-    timer_->cancel();
-    auto d = std::move(done_);
-    d(std::move(keep));
-  }
-  void on_timer(std::shared_ptr<void> keep) {
-    ++gen_;
-    if (sub_) sub_->cancel_notify();
-    auto d = std::move(done_);
-    d(std::move(keep));
-  }
-
-  std::shared_ptr<push::subscription> sub_;
-  std::int64_t deadline_ns_ = 0;
-  std::optional<asio::steady_timer> timer_;
-  done_fn done_;
-  std::uint64_t gen_ = 0;
-};
 
 // "/publish/news" -> "news" (the prefix is known from the endpoint).
 std::string_view topic_of(std::string_view path) noexcept {
@@ -188,6 +126,15 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
           }
         }
       }
+    } else if (d.ep == endpoint::ws) {
+      if (!ws_handshake()) {
+        // its 4xx is written
+      } else if (auto s = hub.subscribe(topic, after_given ? std::optional(after) : std::nullopt); !s) {
+        refused(s.error());
+      } else {
+        start_ws(req, start, std::move(s->sub));
+        st = step{next::more};  // the 101 first; then the frames after the request (session.cpp)
+      }
     } else {  // events
       bool present = false;
       const auto id_text = last_event_id(*parser_, present);
@@ -208,7 +155,7 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
     push_body_.clear();
     contention_reply_.status = 503;
     end_push();
-    if (streaming_) {
+    if (streaming_ || ws_) {
       closing_ = true;
       st = step{next::close};
     }

@@ -1,6 +1,7 @@
 // session's push endpoints without sockets: argument checks (a 400, never a crash), a long poll
 // answered at once or held to its timeout, an SSE stream resumed from Last-Event-ID, and a slow
-// stream dropped at its queue bound. The waits run as a blocking model runs them (run_blocking).
+// stream dropped at its queue bound; a WebSocket's handshake, its frames and its slow consumer's
+// close. The waits run as a blocking model runs them (run_blocking).
 #include <perflab/targets/session.hpp>
 
 #include <gtest/gtest.h>
@@ -148,6 +149,35 @@ TEST(SessionPush, SlowStreamIsDroppedAtItsQueueBoundAndTold) {
   const auto end = h.follow(h.s.process(), true);
   EXPECT_EQ(end.what, session::next::close);
   EXPECT_NE(h.out.find(": dropped"), std::string::npos) << h.out;
+  EXPECT_EQ(h.ctx->push->stats().dropped_subscribers, 1u);
+  EXPECT_EQ(h.ctx->push->stats().subscribers, 0u);
+}
+
+TEST(SessionPush, WebSocketAnswersAPingStreamsMessagesAndClosesASlowConsumerWith1013) {
+  push::hub_config c;
+  c.queue = 2;
+  push_harness h(c);
+  ASSERT_TRUE(h.ctx->push->publish("t", "old", 1));
+  // A masked ping "hi" in the same bytes as the handshake: the client's first frame.
+  const std::string ping = std::string("\x89\x82\x01\x02\x03\x04", 6) + static_cast<char>('h' ^ 1) + static_cast<char>('i' ^ 2);
+  auto st = h.send(get("/ws/t?after=0",
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n") + ping,
+                   /*hold=*/true);
+  while (st.what == session::next::more) st = h.follow(h.s.process(), true);
+  ASSERT_EQ(st.what, session::next::call);
+  EXPECT_TRUE(h.out.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << h.out;
+  EXPECT_NE(h.out.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos) << h.out;
+  // The pong (unmasked, its payload echoed), then the history after 0 as one text frame.
+  const std::string msg = R"({"seq":1,"ts":1,"data":"old"})";
+  EXPECT_EQ(h.out.substr(h.out.find("\r\n\r\n") + 4),
+            std::string("\x8a\x02hi", 4) + "\x81" + static_cast<char>(msg.size()) + msg);
+  EXPECT_EQ(h.ctx->push->stats().subscribers, 1u);
+  h.out.clear();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.ctx->push->publish("t", "m", i));  // the stream takes none: dropped
+  h.s.finish_wait();
+  EXPECT_EQ(h.follow(h.s.process(), true).what, session::next::close);
+  EXPECT_EQ(h.out, std::string("\x88\x02\x03\xf5", 4)) << "1013: try again later";
   EXPECT_EQ(h.ctx->push->stats().dropped_subscribers, 1u);
   EXPECT_EQ(h.ctx->push->stats().subscribers, 0u);
 }

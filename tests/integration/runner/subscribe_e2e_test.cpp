@@ -25,7 +25,7 @@ publish_rate = "40/s"
 poll_interval = "50ms"
 duration = "500ms"
 [matrix]
-"load.style" = ["sse", "long-poll", "short-poll"]
+"load.style" = ["sse", "long-poll", "short-poll", "ws"]
 )";
 
 TEST_F(Runner, APushScenarioDeliversEveryMessageOnceInEachStyleAndReportsDelivery) {
@@ -35,7 +35,7 @@ TEST_F(Runner, APushScenarioDeliversEveryMessageOnceInEachStyleAndReportsDeliver
   EXPECT_EQ(validate_schema(run).code, 0);
   auto result = perflab::result::read_run_json(run / "run.json");
   ASSERT_TRUE(result) << result.error();
-  ASSERT_EQ(result->variants.size(), 3u);
+  ASSERT_EQ(result->variants.size(), 4u);
   for (const auto& v : result->variants) {
     SCOPED_TRACE(v.name);
     EXPECT_EQ(v.load.kind, "subscribe");

@@ -180,7 +180,7 @@ struct load_model {
   std::string http = "1.1";          // schema 8: HTTP version asked for, "1.1" or "2" (curl engine)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.
-  std::string style;                 // "sse", "long-poll" or "short-poll"
+  std::string style;                 // "sse", "long-poll", "short-poll" or "ws"
   std::int64_t subscribers = 0;      // subscribers held (spread round-robin over the topics)
   std::int64_t topics = 0;           // topics published to
   double publish_rate = 0;           // messages per second per topic

@@ -1,7 +1,7 @@
 #pragma once
 // `loadgen subscribe`: push delivery against a lab-target's topic hub. N subscribers (spread
-// round-robin over T topics) receive by SSE (/events), long polling (/poll) or short polling
-// (/messages) while a built-in publisher POSTs R messages per second per topic to /publish for the
+// round-robin over T topics) receive by SSE (/events), long polling (/poll), short polling
+// (/messages) or WebSocket (/ws, Boost.Beast's client) while a built-in publisher POSTs R messages per second per topic to /publish for the
 // measured duration; then a drain waits (bounded) for the last messages to arrive.
 //
 // Every message carries its sequence number and the hub's publish stamp (the host's steady
@@ -29,7 +29,7 @@ namespace perflab::loadgen {
 
 struct subscribe_config {
   std::string url;                                    // http://HOST:PORT (a path is ignored)
-  std::string style = "sse";                          // "sse", "long-poll" or "short-poll"
+  std::string style = "sse";                          // "sse", "long-poll", "short-poll" or "ws"
   std::int64_t subscribers = 10;                      // subscribers held, >= 1
   std::int64_t topics = 1;                            // topics, >= 1; subscriber i takes topic i % topics
   std::string topic_prefix = "t";                     // topic i is "<prefix><i>"

@@ -49,6 +49,7 @@ enum class endpoint : std::uint8_t {
   messages,      // GET/HEAD /messages/{topic}?after=SEQ: short polling
   poll,          // GET /poll/{topic}?after=SEQ&timeout=D: long polling
   events,        // GET /events/{topic}: an SSE stream (counted when it starts)
+  ws,            // GET /ws/{topic}: a WebSocket stream (counted when its 101 is written)
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)

@@ -47,6 +47,7 @@
 #include <perflab/encode/stats.hpp>
 #include <perflab/fault/injector.hpp>
 #include <perflab/push/hub.hpp>
+#include <perflab/push/websocket.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/targets/buffer_pool.hpp>
 #include <perflab/targets/config.hpp>
@@ -306,6 +307,15 @@ class session {
   void start_stream(const request_view& req, std::int64_t start, bool gap);
   // A stream's next part: the events queued since (or a heartbeat), then the wait for more; or its end.
   step stream_step() noexcept;
+  // GET /ws/{topic} (session_ws.cpp): whether the request is a valid WebSocket handshake (else
+  // its 4xx is in contention_reply_); the 101 and the stream's start; a stream's next part: the
+  // client's frames answered, the messages queued since as text frames (or a ping after a
+  // heartbeat of silence), then the wait for more or for the client's next bytes; or its end.
+  bool ws_handshake() noexcept;
+  void start_ws(const request_view& req, std::int64_t start, std::shared_ptr<push::subscription> sub);
+  step ws_step() noexcept;
+  // The client's buffered frames: pongs, the close handshake, or a close for a malformed frame.
+  void ws_read_frames() noexcept;
   // --fault-profile (session_fault.cpp): the parsed request's fault. A latency: the wait to
   // return (the request stays parsed and is handled by the process() after it, not decided
   // again). A reset: abort the connection without a response (next::reset). An error: d becomes
@@ -410,6 +420,12 @@ class session {
   std::string push_body_;
   bool streaming_ = false;
   std::int64_t heartbeat_due_ns_ = 0;
+  // A WebSocket stream (the connection's last "response": after the 101 only frames), its
+  // handshake's accept value while the 101 is written, and the reader of the client's frames.
+  bool ws_ = false;
+  std::string ws_accept_;
+  push::ws::frame_reader ws_reader_;
+  int fd_ = -1;  // the connection's socket (set_peer), watched while a WebSocket stream waits
   // --fault-profile: the current request's decision, whether its latency was waited (then it is
   // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
   // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).

@@ -1,5 +1,5 @@
 #pragma once
-// The topic hub behind push delivery (POST /publish, short and long polling, SSE): each topic
+// The topic hub behind push delivery (POST /publish, short and long polling, SSE, WebSocket): each topic
 // numbers its messages 1, 2, 3... and stamps each with the publish time (now_ns(): the host's
 // CLOCK_MONOTONIC, which a loadgen on the same host reads too, so receive - publish is a delivery
 // latency). A topic keeps its last `history` messages for readers that come back (after=SEQ,
@@ -33,7 +33,7 @@ struct hub_config {
   std::size_t queue = 1024;                    // undelivered messages a subscriber may hold; one more drops it, >= 1
   std::size_t max_topics = 10000;              // topics at most; a new one past it is refused (503)
   std::size_t max_message = 64 * 1024;         // message bytes at most (413 above)
-  std::chrono::nanoseconds heartbeat = std::chrono::seconds(15);  // SSE: a comment line after this long idle, > 0
+  std::chrono::nanoseconds heartbeat = std::chrono::seconds(15);  // SSE: a comment line (WebSocket: a ping) after this long idle, > 0
   std::chrono::milliseconds retry = std::chrono::seconds(1);      // SSE: the retry: field (client's reconnect delay)
   std::chrono::nanoseconds max_poll = std::chrono::seconds(60);   // /poll: longest timeout= accepted, > 0
 };
