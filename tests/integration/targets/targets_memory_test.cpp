@@ -83,6 +83,12 @@ TEST_P(TargetMemory, PipelinedFloodOfLargeResponsesKeepsMemoryBounded) {
 }
 
 TEST_P(TargetMemory, LargeResponsesOnKeptAliveConnectionsGiveTheirMemoryBack) {
+#if defined(__SANITIZE_THREAD__)
+  // What it measures is RSS, which is TSan's here, and building 8 x 11 MB of JSON under TSan takes
+  // longer than the client's 20 s read deadline on a busy machine (it failed there on every model).
+  GTEST_SKIP() << rss_not_ours << "; and the 8 x 11 MB of /json take TSan longer than the 20 s read deadline "
+                                  "(the release and ASan runs check the responses)";
+#endif
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   // As many connections as the pool has workers, all kept alive throughout.
