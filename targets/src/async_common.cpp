@@ -15,8 +15,7 @@ constexpr std::int64_t timeout_grace_ns = 1'000'000'000;  // to write the 408 af
 }  // namespace
 
 async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
-    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), sleep_timer_(loop.ioc), link_(ctx.config.link),
-      watchdog_(loop.ioc) {
+    : loop_(loop), ctx_(ctx), sock_(std::move(sock)), sess_(ctx), watchdog_(loop.ioc) {
   next_ = loop_.conns;
   if (next_) next_->prev_ = this;
   loop_.conns = this;
@@ -30,8 +29,8 @@ async_conn::async_conn(event_loop& loop, tcp::socket sock, server_context& ctx)
 async_conn::write_result async_conn::write_now() noexcept {
   while (sess_.output_pending()) {
     auto out = sess_.output();
-    if (link_.enabled()) {
-      const auto slot = link_.next(out.size(), now_ns());
+    if (auto* link = sess_.link()) {
+      const auto slot = link->next(out.size(), now_ns());
       if (slot.at_ns > now_ns()) {
         pace_at_ns_ = slot.at_ns;
         return write_result::paced;
@@ -58,18 +57,24 @@ std::size_t async_conn::read_ready(boost::system::error_code& ec) noexcept {
 
 session::output_view async_conn::output_to_write() noexcept {
   const auto out = sess_.output();
-  if (!link_.enabled()) return out;
-  return first_bytes(out, link_.next(out.size(), now_ns()).bytes);  // the slot write_now found open
+  auto* link = sess_.link();
+  if (!link) return out;
+  return first_bytes(out, link->next(out.size(), now_ns()).bytes);  // the slot write_now found open
 }
 
 void async_conn::wrote(std::size_t n) noexcept {
   sess_.output_written(n);
-  if (link_.enabled()) link_.sent(n, sess_.output_pending());
+  if (auto* link = sess_.link()) link->sent(n, sess_.output_pending());
+}
+
+asio::steady_timer& async_conn::sleep_timer() {
+  if (!sleep_timer_) sleep_timer_ = std::make_unique<asio::steady_timer>(loop_.ioc);
+  return *sleep_timer_;
 }
 
 void async_conn::arm_pace_timer() {
   set_write_deadline();
-  sleep_timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(pace_at_ns_)));
+  sleep_timer().expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(pace_at_ns_)));
 }
 
 async_conn::~async_conn() {
@@ -152,13 +157,13 @@ bool async_conn::park_for_flight() {
       auto& ioc = c->loop_.ioc;
       asio::post(ioc, [c = std::move(c)] {
         c->flight_done_ = true;
-        c->sleep_timer_.cancel();
+        c->sleep_timer().cancel();
       });
     }
   });
   if (parked) {
     set_no_deadline();
-    sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+    sleep_timer().expires_at(asio::steady_timer::time_point::max());
   }
   return parked;
 }
@@ -173,13 +178,13 @@ bool async_conn::park_for_handoff() {
       auto& ioc = c->loop_.ioc;
       asio::post(ioc, [c = std::move(c)] {
         c->handoff_done_ = true;
-        c->sleep_timer_.cancel();
+        c->sleep_timer().cancel();
       });
     }
   });
   if (parked) {
     set_no_deadline();
-    sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+    sleep_timer().expires_at(asio::steady_timer::time_point::max());
   }
   return parked;
 }
@@ -192,7 +197,7 @@ bool async_conn::park_for_remote() {
   }
   remote_self_ = shared_from_this();
   set_no_deadline();  // the client's own timeout bounds the wait
-  sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+  sleep_timer().expires_at(asio::steady_timer::time_point::max());
   return true;
 }
 
@@ -200,7 +205,7 @@ void async_conn::on_remote(cache::remote_status st, std::string_view value) noex
   const auto keep = std::move(remote_self_);  // released last, after this connection's work
   sess_.finish_remote(st, value);
   remote_done_ = true;
-  sleep_timer_.cancel();
+  sleep_timer().cancel();
 }
 
 void async_conn::close_now() noexcept {
@@ -208,7 +213,7 @@ void async_conn::close_now() noexcept {
   closed_ = true;
   boost::system::error_code ec;
   watchdog_.cancel();
-  sleep_timer_.cancel();
+  if (sleep_timer_) sleep_timer_->cancel();
   sock_.close(ec);
 }
 

@@ -74,7 +74,7 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // responses fit its buffer: no trip through the event loop (whose completion would cost
   // another epoll_wait) and no deadline to arm. would_block: the rest must wait for room.
   // With a shaped link (--link-rate, --link-latency), only what the link's current slot allows is
-  // written; paced: the next slot opens at pace_at_ns_ (wait on sleep_timer_, then call again).
+  // written; paced: the next slot opens at pace_at_ns_ (wait on sleep_timer(), then call again).
   enum class write_result { done, would_block, failed, paced };
   write_result write_now() noexcept;
   // What an asynchronous write after would_block may send (the output, cut to the link's slot),
@@ -88,24 +88,27 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   // no_memory when it could not be had; would_block when nothing came after all: then read as
   // usual, into the buffer now held).
   std::size_t read_ready(boost::system::error_code& ec) noexcept;
-  // Before waiting for a paced slot: arms sleep_timer_ for pace_at_ns_, with a write deadline.
+  // The timer of /sleep, a paced write and the parks below, made at its first use (an idle
+  // connection that never waited holds none). Throws std::bad_alloc.
+  asio::steady_timer& sleep_timer();
+  // Before waiting for a paced slot: arms sleep_timer() for pace_at_ns_, with a write deadline.
   void arm_pace_timer();
   // FIN, then drop input for a short while, then close (see blocking.cpp for why).
   void linger_then_close();
   void close_now() noexcept;
   // A fault's reset (session::next::reset): SO_LINGER {on, 0 s}, then close: an RST, not a FIN.
   void reset_now() noexcept;
-  // next::join: subscribes to the session's joined flight and parks sleep_timer_ at its far end
+  // next::join: subscribes to the session's joined flight and parks sleep_timer() at its far end
   // (the pending wait keeps the connection alive on its own loop). The flight's end posts to this
   // loop, sets flight_done_ and cancels the park. False: the flight has already ended, go on now.
   bool park_for_flight();
   // next::remote: sends the session's remote request on this loop's Redis client and parks
-  // sleep_timer_ until its result (on_remote: handed to the session, remote_done_ set, the park
+  // sleep_timer() until its result (on_remote: handed to the session, remote_done_ set, the park
   // cancelled). The connection keeps itself alive until then. False: it could not be sent (no
   // connection, counted); the session has the failure, go on now.
   bool park_for_remote();
   // next::handoff: subscribes to the session's handoff (a buy another thread answers) and parks
-  // sleep_timer_ as park_for_flight does; the answer posts to this loop, sets handoff_done_ and
+  // sleep_timer() as park_for_flight does; the answer posts to this loop, sets handoff_done_ and
   // cancels the park. False: already answered, go on now.
   bool park_for_handoff();
   void on_remote(cache::remote_status st, std::string_view value) noexcept override;
@@ -114,7 +117,7 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   server_context& ctx_;
   tcp::socket sock_;
   session sess_;
-  asio::steady_timer sleep_timer_;  // the async models' wait primitive for /sleep
+  std::unique_ptr<asio::steady_timer> sleep_timer_;  // sleep_timer()'s (null until first used)
   bool reading_ = false;            // a read of the next request is pending
   bool writing_ = false;            // a write of the output is pending
   bool timed_out_ = false;          // the watchdog cancelled the pending read
@@ -124,7 +127,6 @@ class async_conn : public std::enable_shared_from_this<async_conn>, public cache
   bool remote_done_ = false;        // the remote command a parked connection waited for has ended
   bool handoff_done_ = false;       // the handoff a parked connection waited for was answered
   std::shared_ptr<async_conn> remote_self_;  // held while a remote command is pending
-  encode::link_shaper link_;        // the connection's slow link (disabled unless configured)
   std::int64_t pace_at_ns_ = 0;     // write_result::paced: when the link's next slot opens
 
  private:

@@ -31,11 +31,12 @@ int to_poll_ms(std::chrono::milliseconds d) noexcept {
 // response however long it takes. With a shaped link (--link-rate, --link-latency) each chunk
 // waits for its slot first, in a sleep: the thread is held as it would be in a blocking send() on
 // a slow network. False when the connection must be dropped.
-bool write_output(int fd, session& s, server_context& ctx, encode::link_shaper& link) noexcept {
+bool write_output(int fd, session& s, server_context& ctx) noexcept {
+  auto* link = s.link();
   while (s.output_pending()) {
     auto out = s.output();
-    if (link.enabled()) {
-      const auto slot = link.next(out.size(), now_ns());
+    if (link) {
+      const auto slot = link->next(out.size(), now_ns());
       if (const auto wait = slot.at_ns - now_ns(); wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
       out = first_bytes(out, slot.bytes);
     }
@@ -52,7 +53,7 @@ bool write_output(int fd, session& s, server_context& ctx, encode::link_shaper& 
     }
     if (n >= 0) {
       s.output_written(static_cast<std::size_t>(n));
-      if (link.enabled()) link.sent(static_cast<std::size_t>(n), s.output_pending());
+      if (link) link->sent(static_cast<std::size_t>(n), s.output_pending());
       continue;
     }
     if (errno == EINTR) continue;
@@ -165,14 +166,13 @@ void serve_blocking(int fd, server_context& ctx, idle_registry& idle) noexcept {
   }
   session& s = *made;
   s.set_peer(fd);
-  encode::link_shaper link(ctx.config.link);
   idle_registry::entry me{fd};
   idle.add(me);
   std::chrono::milliseconds rcvtimeo{0};  // none set yet
   enum class ending : std::uint8_t { plain, linger, reset } end = ending::plain;
   for (;;) {
     const auto st = s.process();
-    if (s.output_pending() && !write_output(fd, s, ctx, link)) break;
+    if (s.output_pending() && !write_output(fd, s, ctx)) break;
     if (st.what == session::next::close) {
       end = ending::linger;
       break;

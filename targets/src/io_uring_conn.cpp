@@ -27,7 +27,7 @@ constexpr std::int64_t uring_never_ns = std::numeric_limits<std::int64_t>::max()
 
 class uring_conn final : public std::enable_shared_from_this<uring_conn>, public cache::remote_waiter {
  public:
-  uring_conn(uring_loop& loop, int fd, server_context& ctx) : loop_(loop), ctx_(ctx), fd_(fd), sess_(ctx), link_(ctx.config.link) {
+  uring_conn(uring_loop& loop, int fd, server_context& ctx) : loop_(loop), ctx_(ctx), fd_(fd), sess_(ctx) {
     index_ = loop_.conns.size();
     loop_.conns.push_back(this);
     set_nodelay(fd_);
@@ -152,8 +152,8 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
 
   void do_send() {
     auto out = sess_.output();
-    if (link_.enabled()) {  // a shaped link: only what its current slot allows, else wait for it
-      const auto slot = link_.next(out.size(), now_ns());
+    if (auto* link = sess_.link()) {  // a shaped link: only what its current slot allows, else wait for it
+      const auto slot = link->next(out.size(), now_ns());
       if (slot.at_ns > now_ns()) {
         set_write_deadline();
         pacing_ = true;
@@ -184,7 +184,7 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
     if (closed_) return;
     if (res < 0) return close_now();
     sess_.output_written(static_cast<std::size_t>(res));
-    if (link_.enabled()) link_.sent(static_cast<std::size_t>(res), sess_.output_pending());
+    if (auto* link = sess_.link()) link->sent(static_cast<std::size_t>(res), sess_.output_pending());
     run(step_);  // the rest of the output, then the step
   }
 
@@ -437,7 +437,6 @@ class uring_conn final : public std::enable_shared_from_this<uring_conn>, public
   server_context& ctx_;
   int fd_;
   session sess_;
-  encode::link_shaper link_;
   ptr self_;                          // the loop's reference, until closed with no operation pending
   std::shared_ptr<uring_conn> remote_self_;  // held while a remote command is pending
   session::step step_{};

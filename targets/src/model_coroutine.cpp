@@ -54,7 +54,7 @@ class coroutine_conn final : public async_conn {
         }
         if (w == write_result::paced) {  // a shaped link's next slot is not open yet
           arm_pace_timer();
-          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
           if (ec || closed_) break;
           continue;
         }
@@ -81,8 +81,8 @@ class coroutine_conn final : public async_conn {
       if (st.what == session::next::more) continue;
       if (st.what == session::next::wait) {
         set_no_deadline();
-        sleep_timer_.expires_after(st.wait);
-        co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        sleep_timer().expires_after(st.wait);
+        co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         sess_.finish_wait();
         continue;
@@ -90,12 +90,12 @@ class coroutine_conn final : public async_conn {
       if (st.what == session::next::db) {  // the call runs on this loop; its end cancels the park
         set_no_deadline();
         db_done_ = false;
-        sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+        sleep_timer().expires_at(asio::steady_timer::time_point::max());
         sess_.db_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
           db_done_ = true;
-          sleep_timer_.cancel();
+          sleep_timer().cancel();
         });
-        if (!db_done_) co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!db_done_) co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (closed_ || !db_done_) break;
         sess_.finish_wait();
         continue;
@@ -103,19 +103,19 @@ class coroutine_conn final : public async_conn {
       if (st.what == session::next::call) {  // a /proxy call or a waiting room's wait, parked as a database call
         set_no_deadline();
         db_done_ = false;
-        sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+        sleep_timer().expires_at(asio::steady_timer::time_point::max());
         sess_.deferred_call()->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
           db_done_ = true;
-          sleep_timer_.cancel();
+          sleep_timer().cancel();
         });
-        if (!db_done_) co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!db_done_) co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (closed_ || !db_done_) break;
         sess_.finish_wait();
         continue;
       }
       if (st.what == session::next::join) {  // another request's origin call for the same key
         if (park_for_flight()) {
-          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
           if (closed_ || !flight_done_) break;  // the park ends by a cancel either way
         }
         sess_.finish_wait();
@@ -123,7 +123,7 @@ class coroutine_conn final : public async_conn {
       }
       if (st.what == session::next::handoff) {  // a buy the single-writer stock's owner answers
         if (park_for_handoff()) {
-          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
           if (closed_ || !handoff_done_) break;
         }
         sess_.finish_wait();
@@ -131,7 +131,7 @@ class coroutine_conn final : public async_conn {
       }
       if (st.what == session::next::remote) {  // a command on this loop's Redis client
         if (park_for_remote()) {
-          co_await sleep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          co_await sleep_timer().async_wait(asio::redirect_error(asio::use_awaitable, ec));
           if (closed_ || !remote_done_) break;
         }
         sess_.finish_wait();

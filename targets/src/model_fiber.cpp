@@ -277,9 +277,9 @@ class fiber_conn final : public async_conn {
       with_output_buffers(output_to_write(), [&](const auto& buffers) { sock_.async_write_some(buffers, std::move(h)); });
     }, ec);
   }
-  // Parks on sleep_timer_ until it expires or is cancelled (the end of a parked call cancels it).
+  // Parks on sleep_timer() until it expires or is cancelled (the end of a parked call cancels it).
   void sleep(boost::system::error_code& ec) {
-    await([&](auto h) { sleep_timer_.async_wait(std::move(h)); }, ec);
+    await([&](auto h) { sleep_timer().async_wait(std::move(h)); }, ec);
   }
 
   void body() {
@@ -296,10 +296,10 @@ class fiber_conn final : public async_conn {
   bool run_parked_call(auto* call) {
     set_no_deadline();
     db_done_ = false;
-    sleep_timer_.expires_at(asio::steady_timer::time_point::max());
+    sleep_timer().expires_at(asio::steady_timer::time_point::max());
     call->async_run(loop_.ioc, shared_from_this(), [this](std::shared_ptr<void>) {
       db_done_ = true;
-      sleep_timer_.cancel();
+      sleep_timer().cancel();
     });
     boost::system::error_code ec;
     if (!db_done_) sleep(ec);
@@ -341,7 +341,7 @@ class fiber_conn final : public async_conn {
         case session::next::more: continue;
         case session::next::wait:  // /sleep: this fiber parks, the carrier serves the others
           set_no_deadline();
-          sleep_timer_.expires_after(st.wait);
+          sleep_timer().expires_after(st.wait);
           sleep(ec);
           if (ec) return true;
           sess_.finish_wait();

@@ -58,7 +58,7 @@ class reactor_conn final : public async_conn {
   // A shaped link's next slot is not open yet: wait for it on the loop's timer, then write on.
   void do_pace(ptr self) {
     arm_pace_timer();
-    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+    sleep_timer().async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
       auto* c = s.get();
       if (ec || c->closed_) return c->close_now();
       c->run(std::move(s), c->step_);
@@ -127,8 +127,8 @@ class reactor_conn final : public async_conn {
 
   void do_wait(ptr self) {
     set_no_deadline();
-    sleep_timer_.expires_after(step_.wait);
-    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+    sleep_timer().expires_after(step_.wait);
+    sleep_timer().async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
       auto* c = s.get();
       c->on_wait(std::move(s), ec);
     });
@@ -170,7 +170,7 @@ class reactor_conn final : public async_conn {
       sess_.finish_wait();
       return run(std::move(self), sess_.process());
     }
-    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+    sleep_timer().async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
       auto* c = s.get();
       c->on_join(std::move(s), ec);
     });
@@ -189,7 +189,7 @@ class reactor_conn final : public async_conn {
       sess_.finish_wait();
       return run(std::move(self), sess_.process());
     }
-    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code&) mutable {
+    sleep_timer().async_wait([s = std::move(self)](const boost::system::error_code&) mutable {
       auto* c = s.get();
       if (c->closed_ || !c->handoff_done_) return c->close_now();  // the park ends by a cancel either way
       c->sess_.finish_wait();
@@ -203,7 +203,7 @@ class reactor_conn final : public async_conn {
       sess_.finish_wait();
       return run(std::move(self), sess_.process());
     }
-    sleep_timer_.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+    sleep_timer().async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
       auto* c = s.get();
       c->on_remote_done(std::move(s), ec);
     });

@@ -40,6 +40,11 @@ encode::coding accepted_coding(const http::request_parser& parser, const encode:
   return encode::choose(accepted, policy.offered());
 }
 
+bool is_push(endpoint ep) noexcept {
+  return ep == endpoint::publish || ep == endpoint::messages || ep == endpoint::poll || ep == endpoint::events ||
+         ep == endpoint::ws;
+}
+
 }  // namespace
 
 server_context::server_context(server_config c)
@@ -68,14 +73,14 @@ db::service& server_context::database() {
   return *db_;
 }
 
-void read_buffer::grow(std::size_t want, std::size_t keep) {
+void read_buffer::grow(std::size_t want, std::size_t keep, std::size_t max) {
   if (!lent_) {
     data_ = buffer_pool::local().lend_filled();
     lent_ = true;
   }
   std::size_t cap = data_.size();
   while (cap < want) cap *= 2;
-  cap = std::min(cap, max_);
+  cap = std::min(cap, max);
   (void)keep;  // resize keeps every byte, the first keep among them
   if (cap > data_.size()) data_.resize(cap);
 }
@@ -86,14 +91,16 @@ void read_buffer::release() noexcept {
   buffer_pool::local().give_back(data_);  // a buffer that grew past the pool's bound is freed
 }
 
-session::session(server_context& ctx) : ctx_(ctx), buf_(max_buffer(ctx.config.limits)) {}
+session::session(server_context& ctx) : ctx_(ctx) {
+  if (ctx.config.link.enabled()) link_ = std::make_unique<encode::link_shaper>(ctx.config.link);
+}
 
 session::~session() {
   if (out_lent_) buffer_pool::local().give_back(out_);  // even with output unwritten: counted back
   // A connection that ends during a /sleep or an origin call (stop deadline, error) still ends
   // its request, and releases whoever waits for its origin call.
   if (waiting_) ctx_.stats.request_finished();
-  if (waiting_ && cache_wait_ == cache_wait::origin) ctx_.cache->abandon(cache_key_, cache_begin_);
+  if (waiting_ && cache_ && cache_->wait == cache_wait::origin) ctx_.cache->abandon(cache_->key, cache_->begin);
   leave_room();
   if (waiting_) end_contention();  // an order's key is freed for a retry
   end_push();                       // a held poll or a stream leaves its topic
@@ -112,7 +119,7 @@ std::span<char> session::read_space() noexcept {
       begin_ = 0;
     } else {
       try {
-        buf_.grow(end_ + 1, end_);
+        buf_.grow(end_ + 1, end_, max_buffer(ctx_.config.limits));
       } catch (const std::bad_alloc&) {
         ctx_.stats.allocation_failed();
         return {};  // out of memory: the model closes the connection
@@ -253,18 +260,20 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .model = to_string(ctx_.config.which),
                               .cache = ctx_.cache.get(),
                               .remote = ctx_.config.cache_remote ? &ctx_.remote_stats : nullptr,
-                              .cached = &cache_reply_,
+                              .cached = cache_ ? &cache_->reply : nullptr,
                               .encoding = &ctx_.config.encoding,
                               .encode_stats = &ctx_.encode_stats,
                               .db = ctx_.database_if_open(),
-                              .db_result = &db_reply_,
+                              .db_result = db_ ? &db_->reply : nullptr,
                               .encoded_bodies = ctx_.encoded_bodies.get(),
                               .limiter = ctx_.limiter.get(),
-                              .proxied = &proxy_reply_,
+                              .proxied = proxy_ ? &proxy_->reply : nullptr,
                               .upstream = ctx_.upstream.get(),
                               .room = ctx_.room.get(),
                               .contention = &ctx_.contention,
-                              .contended = &contention_reply_,
+                              .contended = is_push(d.ep) ? (push_ ? &push_->reply : nullptr)
+                                                         : contention_ ? &contention_->reply
+                                                                       : nullptr,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get()};
   lend_output();
@@ -272,15 +281,15 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
   response_info info;
   try {
     info = write_response(d, req, keep, rctx, out_);
-    if (!rate_headers_.empty()) {
+    if (rate_ && !rate_->headers.empty()) {
       // The limiter's lines go in every response it decided, whatever wrote its head.
       if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
-        out_.insert(head_end + 2, rate_headers_);
+        out_.insert(head_end + 2, rate_->headers);
     }
-    if (!room_headers_.empty()) {
+    if (room_ && !room_->headers.empty()) {
       if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
-        out_.insert(head_end + 2, room_headers_);
-      room_headers_.clear();
+        out_.insert(head_end + 2, room_->headers);
+      room_->headers.clear();
     }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
@@ -300,16 +309,16 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
   ++answered_;
   stream_left_ = info.stream;
   stream_pos_ = 0;
-  if (fault_.drip_bytes > 0) hold_body(mark);  // --fault-profile's drip (session_fault.cpp)
+  if (fault_ && fault_->decision.drip_bytes > 0) hold_body(mark);  // --fault-profile's drip (session_fault.cpp)
   if (!keep) closing_ = true;
 }
 
 session::step session::process() noexcept {
-  if (cache_next_ != cache_next::none) {  // a /cache request's next part (session_cache.cpp)
+  if (cache_ && cache_->next != cache_next::none) {  // a /cache request's next part (session_cache.cpp)
     if (auto st = continue_cache()) return *st;
   }
-  if (streaming_) return stream_step();  // an SSE stream is the connection's last response
-  if (ws_) return ws_step();             // so is a WebSocket stream
+  if (push_ && push_->streaming) return stream_step();  // an SSE stream is the connection's last response
+  if (push_ && push_->ws) return ws_step();             // so is a WebSocket stream
   for (;;) {
     if (drip_held_ > 0) {  // a dripped body goes out before anything else
       if (auto st = next_drip()) return *st;
@@ -339,7 +348,7 @@ session::step session::process() noexcept {
       continue;
     }
     if (status == http::parse_status::need_more) {
-      if (end_ - begin_ >= buf_.max_capacity()) {
+      if (end_ - begin_ >= max_buffer(ctx_.config.limits)) {
         // The parser's limits stop a request before this; never spin on a full buffer anyway.
         answer_error(parser_->head_complete() ? 413 : 431);
         continue;
@@ -376,10 +385,10 @@ session::step session::process() noexcept {
     // the faults, which play the dependency behind it.
     // The front door changes a request's status only to refuse it (429, 503).
     const int routed_status = d.status;
-    if (ctx_.limiter && !room_waiting_ && !fault_delayed_) {
+    if (ctx_.limiter && !room_waiting() && !fault_delayed()) {
       if (auto st = rate_limit(d, start)) return *st;  // a leaky bucket's delay, then this request again
     }
-    if (ctx_.room && d.status == 200 && !fault_delayed_) {
+    if (ctx_.room && d.status == 200 && !fault_delayed()) {
       if (auto st = enter_room(d, start)) return *st;  // queued: the wait, then this request again
     }
     if (ctx_.faults) {
@@ -387,13 +396,14 @@ session::step session::process() noexcept {
       if (auto st = apply_fault(d, req.path, refused, start)) return *st;  // a latency wait, or a reset
     }
     ctx_.stats.request_started();
+    if (d.status == 200) make_feature_state(d);  // no memory for it: d is a 503 now
 
     if (d.ep == endpoint::sleep && d.status == 200) {
       defer(d, req, keep, start, consumed);  // the wait is the model's
       return {next::wait, std::chrono::milliseconds(d.arg)};
     }
     if (d.ep == endpoint::cache && d.status == 200) {
-      cache_key_.assign(d.key);  // within max_cache_key: no allocation once the buffer has grown
+      cache_->key.assign(d.key);  // within max_cache_key: no allocation once the buffer has grown
       defer(d, req, keep, start, consumed);
       if (auto st = start_cache_lookup()) return *st;
       if (begin_ != end_) request_start_ns_ = start;  // answered from the cache; see below
@@ -421,14 +431,14 @@ session::step session::process() noexcept {
     if (d.status == 200 && (d.ep == endpoint::publish || d.ep == endpoint::messages || d.ep == endpoint::poll ||
                             d.ep == endpoint::events || d.ep == endpoint::ws)) {
       if (auto st = start_push(d, req, start)) {
-        if (ws_) {  // the 101 is out; the bytes after the handshake are the client's first frames
+        if (push_->ws) {  // the 101 is out; the bytes after the handshake are the client's first frames
           parser_->reset();
           started_ = false;
           begin_ += consumed;
           if (begin_ == end_) begin_ = end_ = 0;
           return *st;
         }
-        if (streaming_) {  // the stream's head is out; nothing after this request is read
+        if (push_->streaming) {  // the stream's head is out; nothing after this request is read
           parser_->reset();
           started_ = false;
           begin_ = end_ = 0;
@@ -438,8 +448,8 @@ session::step session::process() noexcept {
         return *st;
       }
     }
-    if (d.status == 200 && d.ep == endpoint::cache_delete) cache_reply_.erased = ctx_.cache->erase(d.key);
-    if (d.status == 200 && d.ep == endpoint::cache_purge) cache_reply_.purged = ctx_.cache->purge();
+    if (d.status == 200 && d.ep == endpoint::cache_delete) cache_->reply.erased = ctx_.cache->erase(d.key);
+    if (d.status == 200 && d.ep == endpoint::cache_purge) cache_->reply.purged = ctx_.cache->purge();
     if (d.status == 200 && (d.ep == endpoint::cache_delete || d.ep == endpoint::cache_purge) && ctx_.config.cache_remote)
       return start_remote_invalidation(d, req, keep, start, consumed);  // Redis too, then the answer
 
@@ -455,14 +465,48 @@ session::step session::process() noexcept {
   }
 }
 
+bool session::make_feature_state(dispatch& d) noexcept {
+  try {
+    switch (d.ep) {
+      case endpoint::cache:
+      case endpoint::cache_delete:
+      case endpoint::cache_purge:
+        made(cache_);
+        if (d.ep == endpoint::cache && ctx_.config.db.given) made(db_);  // the origin is a query
+        break;
+      case endpoint::db_query:
+      case endpoint::items:
+      case endpoint::db_terminate: made(db_); break;
+      case endpoint::proxy:
+        if (ctx_.upstream) made(proxy_);
+        break;
+      case endpoint::stock:
+      case endpoint::stock_buy:
+      case endpoint::orders:
+      case endpoint::jobs:
+      case endpoint::job: made(contention_); break;
+      case endpoint::publish:
+      case endpoint::messages:
+      case endpoint::poll:
+      case endpoint::events:
+      case endpoint::ws: made(push_); break;
+      default: break;
+    }
+    return true;
+  } catch (const std::bad_alloc&) {
+    ctx_.stats.allocation_failed();
+    d.status = 503;
+    return false;
+  }
+}
+
 void session::defer(const dispatch& d, const request_view& req, bool keep, std::int64_t start,
                     std::size_t consumed) noexcept {
   waiting_ = true;
   pending_ = d;
   pending_.key = {};
-  pending_req_ = request_view{};
-  pending_req_.version_minor = req.version_minor;
-  pending_req_.accepted = req.accepted;
+  pending_minor_ = static_cast<std::uint8_t>(req.version_minor);
+  pending_accepted_ = req.accepted;
   pending_keep_alive_ = keep;
   pending_start_ns_ = start;
   started_ = false;
@@ -478,14 +522,14 @@ void session::defer(const dispatch& d, const request_view& req, bool keep, std::
 
 void session::finish_wait() noexcept {
   if (!waiting_) return;
-  if (cache_wait_ != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
-  if (db_waiting_) finish_db();
-  if (upstream_waiting_) finish_proxy();
-  if (push_waiting_) finish_push();
-  if (contention_wait_ != contention_wait::none) finish_contention();
+  if (cache_ && cache_->wait != cache_wait::none && !finish_cache_wait()) return;  // retried at the next process()
+  if (db_ && db_->waiting) finish_db();
+  if (proxy_ && proxy_->waiting) finish_proxy();
+  if (push_ && push_->waiting) finish_push();
+  if (contention_ && contention_->wait != contention_wait::none) finish_contention();
   waiting_ = false;
   // A stop that came during the wait turns this into the connection's last response.
-  respond(pending_, pending_req_, keep_open(pending_keep_alive_), pending_start_ns_);
+  respond(pending_, pending_request(), keep_open(pending_keep_alive_), pending_start_ns_);
   // A request pipelined behind the wait: its header deadline starts now, not when the waiting
   // request came in (a long /sleep would otherwise time it out at once with a 408).
   if (begin_ != end_) request_start_ns_ = now_ns();

@@ -44,19 +44,19 @@ double ms_between(std::int64_t from_ns, std::int64_t to_ns) noexcept {
 std::optional<session::step> session::start_contention(const dispatch& d, const request_view& req) noexcept {
   auto st = decide_contention(d, req);
   // The views last: the body may have grown (moved) while it was built.
-  contention_reply_.body = contention_body_;
-  contention_reply_.headers = contention_headers_;
+  contention_->reply.body = contention_->body;
+  contention_->reply.headers = contention_->headers;
   return st;
 }
 
 std::optional<session::step> session::decide_contention(const dispatch& d, const request_view& req) noexcept {
-  contention_body_.clear();
-  contention_headers_.clear();
-  contention_reply_ = {};
+  contention_->body.clear();
+  contention_->headers.clear();
+  contention_->reply = {};
   auto& svc = ctx_.contention;
   auto body = [this]<class... A>(int status, fmt::format_string<A...> f, A&&... args) {
-    contention_reply_.status = status;
-    fmt::format_to(std::back_inserter(contention_body_), f, std::forward<A>(args)...);
+    contention_->reply.status = status;
+    fmt::format_to(std::back_inserter(contention_->body), f, std::forward<A>(args)...);
   };
   try {
     if (d.ep == endpoint::stock || d.ep == endpoint::stock_buy) {
@@ -84,41 +84,41 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
           body(400, "{{\"error\":\"qty must be a whole number from 1 to {}\"}}\n", max_qty);
           return std::nullopt;
         }
-        buy_item_ = item;
-        buy_qty_ = static_cast<std::int64_t>(qty);
+        contention_->buy_item = item;
+        contention_->buy_qty = static_cast<std::int64_t>(qty);
         if (contention::answered_elsewhere(stock.strategy())) {  // an owner or worker thread answers
-          if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
-          handoff_->start_buy(stock, item, buy_qty_);
-          contention_wait_ = contention_wait::buy;
+          if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
+          contention_->handoff->start_buy(stock, item, contention_->buy_qty);
+          contention_->wait = contention_wait::buy;
           return step{next::handoff};
         }
-        const auto r = stock.buy(item, buy_qty_);
+        const auto r = stock.buy(item, contention_->buy_qty);
         if (r.bought) {
           body(200, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", item, qty, r.remaining);
         } else {
           body(409, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"{}\"}}\n", item, r.remaining,
-               r.remaining >= buy_qty_ ? "fragmented: no shard holds that many" : "sold out");
+               r.remaining >= contention_->buy_qty ? "fragmented: no shard holds that many" : "sold out");
         }
       }
       return std::nullopt;
     }
     if (d.ep == endpoint::jobs && svc.config().job_reply_done) {  // the synchronous baseline
-      if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
-      if (svc.submit_job_and_notify(handoff_)) {
-        contention_wait_ = contention_wait::job;
+      if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
+      if (svc.submit_job_and_notify(contention_->handoff)) {
+        contention_->wait = contention_wait::job;
         return step{next::handoff};
       }
       body(503, "{{\"error\":\"job queue full ({} waiting)\"}}\n", svc.config().jobs.capacity);
-      contention_headers_.append("Retry-After: 1\r\n");
+      contention_->headers.append("Retry-After: 1\r\n");
       return std::nullopt;
     }
     if (d.ep == endpoint::jobs) {
       if (const auto id = svc.jobs().submit()) {
         body(202, "{{\"id\":{},\"state\":\"queued\"}}\n", *id);
-        fmt::format_to(std::back_inserter(contention_headers_), "Location: /jobs/{}\r\n", *id);
+        fmt::format_to(std::back_inserter(contention_->headers), "Location: /jobs/{}\r\n", *id);
       } else {
         body(503, "{{\"error\":\"job queue full ({} waiting)\"}}\n", svc.config().jobs.capacity);
-        contention_headers_.append("Retry-After: 1\r\n");
+        contention_->headers.append("Retry-After: 1\r\n");
       }
       return std::nullopt;
     }
@@ -134,7 +134,7 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
       if (s.finished_ns)
         body(200, ",\"work_ms\":{:.3f},\"total_ms\":{:.3f}", ms_between(s.started_ns, s.finished_ns),
              ms_between(s.accepted_ns, s.finished_ns));
-      contention_body_.append("}\n");
+      contention_->body.append("}\n");
       return std::nullopt;
     }
     // POST /orders.
@@ -145,7 +145,7 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
         key = h.value;
         ++keys;
       }
-    order_key_.clear();
+    contention_->order_key.clear();
     if (keys > 1 || (keys == 1 && !valid_key(key))) {
       body(400, "{{\"error\":\"Idempotency-Key must be one header of 1 to {} visible ASCII characters\"}}\n", max_key);
       return std::nullopt;
@@ -155,24 +155,24 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
     } else {
       const auto fp = contention::fingerprint(req.query, req.path, req.body);
       if (auto* remote = svc.remote_keys()) {  // Redis or PostgreSQL: its worker runs the whole order
-        if (!handoff_) handoff_ = std::make_shared<contention::handoff>();
-        handoff_->start_keyed(*remote, std::string(key), fp, [&svc] {
+        if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
+        contention_->handoff->start_keyed(*remote, std::string(key), fp, [&svc] {
           if (svc.config().order_work.count() > 0) std::this_thread::sleep_for(svc.config().order_work);
           return contention::idempotency_store::stored_response{201, fmt::format("{{\"order\":{}}}\n", svc.create_order())};
         });
-        contention_wait_ = contention_wait::keyed;
+        contention_->wait = contention_wait::keyed;
         return step{next::handoff};
       }
       contention::idempotency_store::stored_response stored;
       const auto v = svc.idempotency().begin(key, fp, std::chrono::nanoseconds(now_ns()), &stored);
       if (v == contention::idempotency_store::verdict::first) {
-        order_key_.assign(key);
+        contention_->order_key.assign(key);
       } else {
         no_work_reply(v, std::move(stored));
         return std::nullopt;
       }
     }
-    contention_wait_ = contention_wait::order;
+    contention_->wait = contention_wait::order;
     if (svc.config().order_work.count() > 0)
       return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(svc.config().order_work)};
     finish_contention();  // no work to wait for: the order is made now
@@ -181,87 +181,88 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
     // No memory for a part, a key or the body: 503, and a first key is freed for the retry.
     ctx_.stats.allocation_failed();
     end_contention();
-    contention_wait_ = contention_wait::none;
-    contention_body_.clear();
-    contention_reply_.status = 503;
-    contention_reply_.body = {};
+    contention_->wait = contention_wait::none;
+    contention_->body.clear();
+    contention_->reply.status = 503;
+    contention_->reply.body = {};
     return std::nullopt;
   }
 }
 
 void session::finish_contention() noexcept {
-  const auto waited = contention_wait_;
-  contention_wait_ = contention_wait::none;
-  contention_reply_.headers = {};
+  const auto waited = contention_->wait;
+  contention_->wait = contention_wait::none;
+  contention_->reply.headers = {};
   try {
-    auto out = std::back_inserter(contention_body_);
+    auto out = std::back_inserter(contention_->body);
     if (waited == contention_wait::job) {
-      const auto j = handoff_->job();
-      contention_reply_.status = 200;
+      const auto j = contention_->handoff->job();
+      contention_->reply.status = 200;
       fmt::format_to(out, "{{\"state\":\"done\",\"wait_ms\":{:.3f},\"work_ms\":{:.3f},\"total_ms\":{:.3f}}}\n",
                      ms_between(j.accepted_ns, j.started_ns), ms_between(j.started_ns, j.finished_ns),
                      ms_between(j.accepted_ns, j.finished_ns));
     } else if (waited == contention_wait::buy) {
-      const auto r = handoff_->buy();
-      contention_reply_.status = r.error ? 503 : r.bought ? 200 : 409;
+      const auto r = contention_->handoff->buy();
+      contention_->reply.status = r.error ? 503 : r.bought ? 200 : 409;
       if (r.error)
-        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store ({}) did not answer\"}}\n", buy_item_,
+        fmt::format_to(out, "{{\"item\":{},\"error\":\"the stock's store ({}) did not answer\"}}\n", contention_->buy_item,
                        to_string(ctx_.contention.stocks().strategy()));
       else if (r.bought)
-        fmt::format_to(out, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", buy_item_, buy_qty_, r.remaining);
+        fmt::format_to(out, "{{\"item\":{},\"bought\":{},\"remaining\":{}}}\n", contention_->buy_item, contention_->buy_qty, r.remaining);
       else
-        fmt::format_to(out, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"sold out\"}}\n", buy_item_,
+        fmt::format_to(out, "{{\"item\":{},\"bought\":0,\"remaining\":{},\"error\":\"sold out\"}}\n", contention_->buy_item,
                        r.remaining);
     } else if (waited == contention_wait::keyed) {
-      auto k = handoff_->keyed();
+      auto k = contention_->handoff->keyed();
       if (k.error) {
-        contention_reply_.status = 503;
+        contention_->reply.status = 503;
         fmt::format_to(out, "{{\"error\":\"the Idempotency-Key store ({}) did not answer\"}}\n",
                        ctx_.contention.remote_keys()->kind());
       } else if (k.verdict == contention::idempotency_store::verdict::first) {
-        contention_reply_.status = k.response.status;
-        contention_body_ = std::move(k.response.body);
+        contention_->reply.status = k.response.status;
+        contention_->body = std::move(k.response.body);
       } else {
         no_work_reply(k.verdict, std::move(k.response));
       }
     } else if (waited == contention_wait::order) {
       // The order's effect, then its response stored under the key (a repeat replays it).
       const auto id = ctx_.contention.create_order();
-      contention_reply_.status = 201;
+      contention_->reply.status = 201;
       fmt::format_to(out, "{{\"order\":{}}}\n", id);
-      if (!order_key_.empty())
-        ctx_.contention.idempotency().complete(order_key_, {201, contention_body_}, std::chrono::nanoseconds(now_ns()));
-      order_key_.clear();
+      if (!contention_->order_key.empty())
+        ctx_.contention.idempotency().complete(contention_->order_key, {201, contention_->body}, std::chrono::nanoseconds(now_ns()));
+      contention_->order_key.clear();
     }
   } catch (...) {
     ctx_.stats.allocation_failed();
-    contention_reply_.status = 503;
-    contention_body_.clear();
+    contention_->reply.status = 503;
+    contention_->body.clear();
   }
-  contention_reply_.body = contention_body_;
-  contention_reply_.headers = contention_headers_;
+  contention_->reply.body = contention_->body;
+  contention_->reply.headers = contention_->headers;
 }
 
 void session::no_work_reply(contention::idempotency_store::verdict v,
                             contention::idempotency_store::stored_response&& stored) {
-  contention_reply_.status = v == contention::idempotency_store::verdict::replay ? stored.status
+  contention_->reply.status = v == contention::idempotency_store::verdict::replay ? stored.status
                              : v == contention::idempotency_store::verdict::in_flight ? 409
                                                                                        : 422;
   if (v == contention::idempotency_store::verdict::replay) {
-    contention_body_ = std::move(stored.body);
-    contention_headers_.append("Idempotent-Replayed: true\r\n");
+    contention_->body = std::move(stored.body);
+    contention_->headers.append("Idempotent-Replayed: true\r\n");
   } else if (v == contention::idempotency_store::verdict::in_flight) {
-    contention_body_ = "{\"error\":\"a request with this Idempotency-Key is in flight; retry later\"}\n";
-    contention_headers_.append("Retry-After: 1\r\n");
+    contention_->body = "{\"error\":\"a request with this Idempotency-Key is in flight; retry later\"}\n";
+    contention_->headers.append("Retry-After: 1\r\n");
   } else {
-    contention_body_ = "{\"error\":\"this Idempotency-Key was used for a different request\"}\n";
+    contention_->body = "{\"error\":\"this Idempotency-Key was used for a different request\"}\n";
   }
 }
 
 void session::end_contention() noexcept {
-  if (contention_wait_ == contention_wait::order && !order_key_.empty() && ctx_.contention.idempotency_if_built())
-    ctx_.contention.idempotency().abandon(order_key_);
-  order_key_.clear();
+  if (!contention_) return;
+  if (contention_->wait == contention_wait::order && !contention_->order_key.empty() && ctx_.contention.idempotency_if_built())
+    ctx_.contention.idempotency().abandon(contention_->order_key);
+  contention_->order_key.clear();
 }
 
 }  // namespace perflab::targets

@@ -20,23 +20,30 @@ std::optional<session::step> session::apply_fault(dispatch& d, std::string_view 
                                                   std::int64_t& start) noexcept {
   const bool exempt = d.ep == endpoint::metrics || d.ep == endpoint::health || path.starts_with("/admin/");
   if (exempt || refused) {  // refused at the front door: never reached the "dependency"
-    fault_ = {};
+    if (fault_) fault_->decision = {};
     return std::nullopt;
   }
-  if (fault_delayed_) {  // its latency is waited: handled now, timed from its arrival
-    fault_delayed_ = false;
-    start = fault_start_ns_;
+  try {
+    made(fault_);
+  } catch (const std::bad_alloc&) {
+    ctx_.stats.allocation_failed();  // no memory for the decision: this request gets no fault
+    return std::nullopt;
+  }
+  auto& f = fault_->decision;
+  if (fault_->delayed) {  // its latency is waited: handled now, timed from its arrival
+    fault_->delayed = false;
+    start = fault_->start_ns;
   } else {
-    fault_ = ctx_.faults->next();
-    if (fault_.delay.count() > 0) {
+    f = ctx_.faults->next();
+    if (f.delay.count() > 0) {
       ctx_.faults->count(fault::applied::delay);
-      fault_delayed_ = true;
-      fault_start_ns_ = start;
-      return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.delay)};
+      fault_->delayed = true;
+      fault_->start_ns = start;
+      return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(f.delay)};
     }
   }
   // Counted from here on only: a connection that ended during the latency got neither.
-  if (fault_.reset) {
+  if (f.reset) {
     // No response at all: the connection is aborted, the client sees ECONNRESET where a response
     // should be.
     ctx_.faults->count(fault::applied::reset);
@@ -44,9 +51,9 @@ std::optional<session::step> session::apply_fault(dispatch& d, std::string_view 
     closing_ = true;
     return step{next::reset};
   }
-  if (fault_.status != 0) {  // answered by the error path, keep-alive kept
+  if (f.status != 0) {  // answered by the error path, keep-alive kept
     ctx_.faults->count(fault::applied::error);
-    d.status = fault_.status;
+    d.status = f.status;
   }
   return std::nullopt;
 }
@@ -56,7 +63,7 @@ void session::hold_body(std::size_t mark) noexcept {
   const std::uint64_t body =
       head_end == std::string::npos ? 0 : out_.size() - (head_end + 4) + stream_left_;  // HEAD, 204: none
   if (body == 0) {
-    fault_.drip_bytes = 0;
+    fault_->decision.drip_bytes = 0;
     return;
   }
   // The body stays where it is (out_'s tail and the streamed part, which output() reads from the
@@ -66,9 +73,9 @@ void session::hold_body(std::size_t mark) noexcept {
 }
 
 std::optional<session::step> session::next_drip() noexcept {
-  drip_held_ -= std::min<std::uint64_t>(fault_.drip_bytes, drip_held_);
-  if (drip_held_ > 0) return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_.drip_interval)};
-  fault_.drip_bytes = 0;
+  drip_held_ -= std::min<std::uint64_t>(fault_->decision.drip_bytes, drip_held_);
+  if (drip_held_ > 0) return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(fault_->decision.drip_interval)};
+  fault_->decision.drip_bytes = 0;
   return std::nullopt;
 }
 

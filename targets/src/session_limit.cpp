@@ -24,7 +24,7 @@ void session::set_peer(int fd) noexcept {
                                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(a).sin_addr);
   if (!::inet_ntop(a.ss_family, addr, text, sizeof text)) return;
   try {
-    peer_.assign(text);
+    made(rate_).peer.assign(text);
   } catch (...) {
     ctx_.stats.allocation_failed();  // keyed as "" (shared with other such connections)
   }
@@ -34,7 +34,7 @@ std::string_view session::rate_key() const noexcept {
   const auto& c = ctx_.limiter->config();
   switch (c.key) {
     case resilience::limiter_config::key_kind::global: return {};
-    case resilience::limiter_config::key_kind::ip: return peer_;
+    case resilience::limiter_config::key_kind::ip: return rate_->peer;
     case resilience::limiter_config::key_kind::header:
       for (const auto& h : parser_->headers())
         if (iequals(h.name, c.key_header)) return h.value;
@@ -44,24 +44,30 @@ std::string_view session::rate_key() const noexcept {
 }
 
 std::optional<session::step> session::rate_limit(dispatch& d, std::int64_t& start) noexcept {
-  if (d.ep == endpoint::metrics || d.ep == endpoint::health) {  // never limited: how the lab sees the server
-    rate_headers_.clear();
+  try {
+    made(rate_);
+  } catch (const std::bad_alloc&) {
+    ctx_.stats.allocation_failed();  // no memory for the limiter's state: served, as when its headers fail
     return std::nullopt;
   }
-  if (rate_delayed_) {  // decided before its delay: handled now, timed from its arrival
-    rate_delayed_ = false;
-    start = rate_start_ns_;
+  if (d.ep == endpoint::metrics || d.ep == endpoint::health) {  // never limited: how the lab sees the server
+    rate_->headers.clear();
+    return std::nullopt;
+  }
+  if (rate_->delayed) {  // decided before its delay: handled now, timed from its arrival
+    rate_->delayed = false;
+    start = rate_->start_ns;
     return std::nullopt;
   }
   resilience::limit_decision v;
   try {
     v = ctx_.limiter->acquire(rate_key(), std::chrono::nanoseconds(now_ns()));
-    rate_headers_.clear();
-    resilience::append_rate_limit_headers(v, rate_headers_);
+    rate_->headers.clear();
+    resilience::append_rate_limit_headers(v, rate_->headers);
   } catch (...) {
     // No memory for a new key or the header lines: served without them, as an allowed request.
     ctx_.stats.allocation_failed();
-    rate_headers_.clear();
+    rate_->headers.clear();
     return std::nullopt;
   }
   if (!v.allowed) {
@@ -69,8 +75,8 @@ std::optional<session::step> session::rate_limit(dispatch& d, std::int64_t& star
     return std::nullopt;
   }
   if (v.delay.count() > 0) {
-    rate_delayed_ = true;
-    rate_start_ns_ = start;
+    rate_->delayed = true;
+    rate_->start_ns = start;
     return step{next::wait, std::chrono::ceil<std::chrono::microseconds>(v.delay)};
   }
   return std::nullopt;

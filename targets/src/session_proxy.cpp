@@ -29,26 +29,26 @@ std::optional<session::step> session::start_proxy(dispatch& d, const request_vie
     return std::nullopt;
   }
   try {
-    if (!proxy_call_) proxy_call_ = std::make_unique<proxy_call>(*ctx_.upstream);
-    static_cast<proxy_call&>(*proxy_call_).call.prepare(req.method, req.path.substr(6), req.query, req.body, parser_->headers());
+    if (!proxy_->call) proxy_->call = std::make_unique<proxy_call>(*ctx_.upstream);
+    static_cast<proxy_call&>(*proxy_->call).call.prepare(req.method, req.path.substr(6), req.query, req.body, parser_->headers());
   } catch (...) {
     ctx_.stats.allocation_failed();
     d.status = 503;
     return std::nullopt;
   }
-  upstream_waiting_ = true;
-  call_ = proxy_call_.get();
+  proxy_->waiting = true;
+  call_ = proxy_->call.get();
   return step{next::call};
 }
 
 void session::finish_proxy() noexcept {
-  upstream_waiting_ = false;
-  const auto& c = static_cast<const proxy_call&>(*proxy_call_).call;
-  proxy_reply_.status = c.status();
-  proxy_reply_.content_type = c.content_type();
-  proxy_reply_.body = c.body();
-  proxy_reply_.attempts = c.attempts();
-  proxy_reply_.fallback = c.fallback() ? upstream::to_string(*c.fallback()) : std::string_view{};
+  proxy_->waiting = false;
+  const auto& c = static_cast<const proxy_call&>(*proxy_->call).call;
+  proxy_->reply.status = c.status();
+  proxy_->reply.content_type = c.content_type();
+  proxy_->reply.body = c.body();
+  proxy_->reply.attempts = c.attempts();
+  proxy_->reply.fallback = c.fallback() ? upstream::to_string(*c.fallback()) : std::string_view{};
 }
 
 }  // namespace perflab::targets

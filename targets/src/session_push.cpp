@@ -52,12 +52,11 @@ std::string_view last_event_id(const http::request_parser& parser, bool& present
 }  // namespace
 
 std::optional<session::step> session::start_push(dispatch& d, const request_view& req, std::int64_t start) noexcept {
-  push_body_.clear();
-  contention_headers_.clear();
-  contention_reply_ = {};
+  push_->body.clear();
+  push_->reply = {};
   auto answer = [this]<class... A>(int status, fmt::format_string<A...> f, A&&... args) {
-    contention_reply_.status = status;
-    fmt::format_to(std::back_inserter(push_body_), f, std::forward<A>(args)...);
+    push_->reply.status = status;
+    fmt::format_to(std::back_inserter(push_->body), f, std::forward<A>(args)...);
   };
   std::optional<step> st;
   try {
@@ -86,8 +85,8 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
       if (const auto l = query_param(req.query, "limit"); !l.empty() && (!parse_u64(l, limit) || limit < 1 || limit > max_limit)) {
         answer(400, "{{\"error\":\"limit must be a whole number from 1 to {}\"}}\n", max_limit);
       } else {
-        push_messages_.clear();
-        if (auto r = hub.read(topic, after, limit, push_messages_)) write_messages(topic, *r);
+        push_->messages.clear();
+        if (auto r = hub.read(topic, after, limit, push_->messages)) write_messages(topic, *r);
         else refused(r.error());
       }
     } else if (d.ep == endpoint::poll) {
@@ -106,22 +105,22 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
       } else if (!s) {
         refused(s.error());
       } else {
-        if (!push_wait_) push_wait_ = std::make_unique<push_wait>();
-        auto& w = static_cast<push_wait&>(*push_wait_);
+        if (!push_->wait) push_->wait = std::make_unique<push_wait>();
+        auto& w = static_cast<push_wait&>(*push_->wait);
         w.arm(std::move(s->sub), now_ns() + timeout.count());
-        push_gap_ = s->at.gap;
-        push_topic_.assign(topic);
-        if (push_gap_ || timeout.count() == 0 || ctx_.stopping.load(std::memory_order_relaxed)) {
+        push_->gap = s->at.gap;
+        push_->topic.assign(topic);
+        if (push_->gap || timeout.count() == 0 || ctx_.stopping.load(std::memory_order_relaxed)) {
           finish_push();  // answered at once: a gap to report, no wait asked for, or the stop
         } else {
           std::vector<push::message_ptr> probe;
           w.sub()->take(probe);
           if (!probe.empty()) {
-            push_messages_ = std::move(probe);
+            push_->messages = std::move(probe);
             finish_push();  // newer messages exist: at once
           } else {
-            push_waiting_ = true;
-            call_ = push_wait_.get();
+            push_->waiting = true;
+            call_ = push_->wait.get();
             st = step{next::call};
           }
         }
@@ -144,18 +143,18 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
       } else if (auto s = hub.subscribe(topic, present ? std::optional(last_id) : after_given ? std::optional(after) : std::nullopt); !s) {
         refused(s.error());
       } else {
-        if (!push_wait_) push_wait_ = std::make_unique<push_wait>();
-        static_cast<push_wait&>(*push_wait_).arm(std::move(s->sub), 0);
+        if (!push_->wait) push_->wait = std::make_unique<push_wait>();
+        static_cast<push_wait&>(*push_->wait).arm(std::move(s->sub), 0);
         start_stream(req, start, s->at.gap);
         st = stream_step();
       }
     }
   } catch (...) {
     ctx_.stats.allocation_failed();  // answered 503 with no body; a stream half begun just closes
-    push_body_.clear();
-    contention_reply_.status = 503;
+    push_->body.clear();
+    push_->reply.status = 503;
     end_push();
-    if (streaming_ || ws_) {
+    if (push_->streaming || push_->ws) {
       closing_ = true;
       st = step{next::close};
     }
@@ -166,55 +165,57 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
 
 void session::finish_push_reply() noexcept {
   // The views last: the body may have grown (moved) while it was built.
-  contention_reply_.body = push_body_;
-  contention_reply_.headers = contention_headers_;
+  push_->reply.body = push_->body;
+  // A 426 comes only from a WebSocket handshake of another version: it names the one spoken.
+  push_->reply.headers = push_->reply.status == 426 ? std::string_view("Sec-WebSocket-Version: 13\r\n") : std::string_view{};
 }
 
 void session::write_messages(std::string_view topic, const push::hub::read_result& r) {
-  contention_reply_.status = 200;
-  auto it = std::back_inserter(push_body_);
+  push_->reply.status = 200;
+  auto it = std::back_inserter(push_->body);
   fmt::format_to(it, "{{\"topic\":\"{}\",\"last\":{},\"gap\":{},\"messages\":[", topic, r.last, r.gap);
-  for (std::size_t i = 0; i < push_messages_.size(); ++i) {
-    if (i) push_body_.push_back(',');
-    push::append_message_json(*push_messages_[i], push_body_);
+  for (std::size_t i = 0; i < push_->messages.size(); ++i) {
+    if (i) push_->body.push_back(',');
+    push::append_message_json(*push_->messages[i], push_->body);
   }
-  push_body_.append("]}\n");
-  push_messages_.clear();
+  push_->body.append("]}\n");
+  push_->messages.clear();
 }
 
 void session::finish_push() noexcept {
-  push_waiting_ = false;
-  auto& w = static_cast<push_wait&>(*push_wait_);
+  push_->waiting = false;
+  auto& w = static_cast<push_wait&>(*push_->wait);
   auto sub = w.release();
   if (!sub) return;
   try {
-    sub->take(push_messages_);
+    sub->take(push_->messages);
     ctx_.push->unsubscribe(*sub);
     push::hub::read_result r;
-    r.gap = push_gap_;
-    r.last = push_messages_.empty() ? 0 : push_messages_.back()->seq;
-    if (push_messages_.empty()) {  // timed out: the topic's last number, so the client's next after= is right
+    r.gap = push_->gap;
+    r.last = push_->messages.empty() ? 0 : push_->messages.back()->seq;
+    if (push_->messages.empty()) {  // timed out: the topic's last number, so the client's next after= is right
       std::vector<push::message_ptr> none;
-      if (auto now = ctx_.push->read(push_topic_, UINT64_MAX - 1, 0, none)) r.last = now->last;
+      if (auto now = ctx_.push->read(push_->topic, UINT64_MAX - 1, 0, none)) r.last = now->last;
     }
-    push_body_.clear();
-    write_messages(push_topic_, r);
+    push_->body.clear();
+    write_messages(push_->topic, r);
   } catch (...) {
     ctx_.stats.allocation_failed();
-    contention_reply_.status = 503;
-    push_body_.clear();
+    push_->reply.status = 503;
+    push_->body.clear();
   }
   finish_push_reply();
 }
 
 void session::end_push() noexcept {
-  push_waiting_ = false;
-  if (!push_wait_) return;
-  if (auto sub = static_cast<push_wait&>(*push_wait_).release()) ctx_.push->unsubscribe(*sub);
+  if (!push_) return;
+  push_->waiting = false;
+  if (!push_->wait) return;
+  if (auto sub = static_cast<push_wait&>(*push_->wait).release()) ctx_.push->unsubscribe(*sub);
 }
 
 void session::start_stream(const request_view& req, std::int64_t start, bool gap) {
-  streaming_ = true;
+  push_->streaming = true;
   auto it = std::back_inserter(out_);
   fmt::format_to(it,
                  "HTTP/1.{} 200 OK\r\nDate: {}\r\nServer: {}\r\nContent-Type: text/event-stream\r\n"
@@ -226,11 +227,11 @@ void session::start_stream(const request_view& req, std::int64_t start, bool gap
   ctx_.stats.request_finished();  // the stream is not a request in flight: counted as answered when it starts
   ctx_.stats.record(endpoint::events, 200, std::chrono::nanoseconds(now_ns() - start));
   ++answered_;
-  heartbeat_due_ns_ = now_ns() + ctx_.push->config().heartbeat.count();
+  push_->heartbeat_due_ns = now_ns() + ctx_.push->config().heartbeat.count();
 }
 
 session::step session::stream_step() noexcept {
-  auto& w = static_cast<push_wait&>(*push_wait_);
+  auto& w = static_cast<push_wait&>(*push_->wait);
   auto* sub = w.sub();
   if (!sub || ctx_.stopping.load(std::memory_order_relaxed) || sub->closed()) {
     end_push();
@@ -247,29 +248,29 @@ session::step session::stream_step() noexcept {
     return {next::close};
   }
   try {
-    push_messages_.clear();
-    sub->take(push_messages_);
+    push_->messages.clear();
+    sub->take(push_->messages);
     const std::int64_t now = now_ns();
-    for (const auto& m : push_messages_) {
+    for (const auto& m : push_->messages) {
       fmt::format_to(std::back_inserter(out_), "id: {}\ndata: ", m->seq);
       push::append_message_json(*m, out_);
       out_.append("\n\n");
     }
-    if (!push_messages_.empty()) {
-      heartbeat_due_ns_ = now + ctx_.push->config().heartbeat.count();
-    } else if (now >= heartbeat_due_ns_) {
+    if (!push_->messages.empty()) {
+      push_->heartbeat_due_ns = now + ctx_.push->config().heartbeat.count();
+    } else if (now >= push_->heartbeat_due_ns) {
       out_.append(":\n\n");  // a heartbeat: a comment line, ignored by the client's parser
-      heartbeat_due_ns_ = now + ctx_.push->config().heartbeat.count();
+      push_->heartbeat_due_ns = now + ctx_.push->config().heartbeat.count();
     }
-    push_messages_.clear();
+    push_->messages.clear();
   } catch (...) {
     ctx_.stats.allocation_failed();
     end_push();
     closing_ = true;
     return {next::close};
   }
-  w.arm(w.release(), heartbeat_due_ns_);
-  call_ = push_wait_.get();
+  w.arm(w.release(), push_->heartbeat_due_ns);
+  call_ = push_->wait.get();
   return {next::call};
 }
 

@@ -165,36 +165,37 @@ void retry_after(const resilience::waiting_room_config& c, std::string& out) {
 std::optional<session::step> session::enter_room(dispatch& d, std::int64_t& start) noexcept {
   if (d.ep == endpoint::metrics || d.ep == endpoint::health) return std::nullopt;  // how the lab sees the server
   try {
-    room_headers_.clear();
-    if (room_waiting_) {  // back from the wait: served now, timed from its arrival
-      room_waiting_ = false;
-      start = room_start_ns_;
-      if (static_cast<room_wait&>(*room_wait_).take()) {
-        in_room_ = true;
-        fmt::format_to(std::back_inserter(room_headers_), "X-Queue-Position: {}\r\n", room_position_);
+    made(room_);
+    room_->headers.clear();
+    if (room_->waiting) {  // back from the wait: served now, timed from its arrival
+      room_->waiting = false;
+      start = room_->start_ns;
+      if (static_cast<room_wait&>(*room_->wait).take()) {
+        room_->in_room = true;
+        fmt::format_to(std::back_inserter(room_->headers), "X-Queue-Position: {}\r\n", room_->position);
       } else {
         d.status = 503;
-        retry_after(ctx_.room->config(), room_headers_);
+        retry_after(ctx_.room->config(), room_->headers);
       }
       return std::nullopt;
     }
-    if (!room_wait_) room_wait_ = std::make_unique<room_wait>(*ctx_.room);
+    if (!room_->wait) room_->wait = std::make_unique<room_wait>(*ctx_.room);
     std::uint32_t position = 0;
-    switch (static_cast<room_wait&>(*room_wait_).enter(position)) {
+    switch (static_cast<room_wait&>(*room_->wait).enter(position)) {
       case resilience::waiting_room::outcome::admitted:
-        in_room_ = true;
-        room_headers_.append("X-Queue-Position: 0\r\n");
+        room_->in_room = true;
+        room_->headers.append("X-Queue-Position: 0\r\n");
         return std::nullopt;
       case resilience::waiting_room::outcome::refused:
         d.status = 503;
-        retry_after(ctx_.room->config(), room_headers_);
+        retry_after(ctx_.room->config(), room_->headers);
         return std::nullopt;
       case resilience::waiting_room::outcome::queued: break;
     }
-    room_waiting_ = true;
-    room_position_ = position;
-    room_start_ns_ = start;
-    call_ = room_wait_.get();
+    room_->waiting = true;
+    room_->position = position;
+    room_->start_ns = start;
+    call_ = room_->wait.get();
     return step{next::call};
   } catch (...) {
     ctx_.stats.allocation_failed();  // no memory for the wait: turned away
@@ -204,8 +205,8 @@ std::optional<session::step> session::enter_room(dispatch& d, std::int64_t& star
 }
 
 void session::leave_room() noexcept {
-  if (!in_room_) return;
-  in_room_ = false;
+  if (!room_ || !room_->in_room) return;
+  room_->in_room = false;
   ctx_.room->leave(nanos(now_ns()));
 }
 

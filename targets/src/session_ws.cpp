@@ -44,41 +44,40 @@ bool session::ws_handshake() noexcept {
   try {
     auto v = ws::check_handshake(hr);
     if (v.status == 101) {
-      ws_accept_ = std::move(v.accept);
+      push_->ws_accept = std::move(v.accept);
       return true;
     }
-    contention_reply_.status = v.status;
-    fmt::format_to(std::back_inserter(push_body_), "{{\"error\":\"{}\"}}\n", v.error);
-    if (v.version_header) contention_headers_.append("Sec-WebSocket-Version: 13\r\n");
+    push_->reply.status = v.status;
+    fmt::format_to(std::back_inserter(push_->body), "{{\"error\":\"{}\"}}\n", v.error);
   } catch (...) {
     ctx_.stats.allocation_failed();
-    push_body_.clear();
-    contention_reply_.status = 503;
+    push_->body.clear();
+    push_->reply.status = 503;
   }
   return false;
 }
 
 void session::start_ws(const request_view& req, std::int64_t start, std::shared_ptr<push::subscription> sub) {
-  if (!push_wait_) push_wait_ = std::make_unique<push_wait>();
-  auto& w = static_cast<push_wait&>(*push_wait_);
+  if (!push_->wait) push_->wait = std::make_unique<push_wait>();
+  auto& w = static_cast<push_wait&>(*push_->wait);
   w.arm(std::move(sub), 0);
   w.watch(fd_);
   lend_output();
   fmt::format_to(std::back_inserter(out_),
                  "HTTP/1.{} 101 Switching Protocols\r\nDate: {}\r\nServer: {}\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                 req.version_minor, http_date(), server_name, ws_accept_);
-  ws_ = true;
+                 req.version_minor, http_date(), server_name, push_->ws_accept);
+  push_->ws = true;
   ctx_.stats.request_finished();  // the stream is not a request in flight: counted as answered when it starts
   ctx_.stats.record(endpoint::ws, 101, std::chrono::nanoseconds(now_ns() - start));
   ++answered_;
-  heartbeat_due_ns_ = now_ns() + ctx_.push->config().heartbeat.count();
+  push_->heartbeat_due_ns = now_ns() + ctx_.push->config().heartbeat.count();
 }
 
 void session::ws_read_frames() noexcept {
   try {
     while (begin_ < end_ && !closing_) {
-      const auto r = ws_reader_.next(std::span<char>(buf_.data() + begin_, end_ - begin_));
+      const auto r = push_->ws_reader.next(std::span<char>(buf_.data() + begin_, end_ - begin_));
       if (r.what == ws::frame_reader::result::kind::need_more) break;
       if (r.what == ws::frame_reader::result::kind::error) {
         ws::append_close(r.error, out_);  // the connection fails (RFC 6455 7.1.7): close, then end
@@ -107,7 +106,7 @@ void session::ws_read_frames() noexcept {
 }
 
 session::step session::ws_step() noexcept {
-  auto& w = static_cast<push_wait&>(*push_wait_);
+  auto& w = static_cast<push_wait&>(*push_->wait);
   lend_output();
   const bool client_spoke = w.readable();
   ws_read_frames();
@@ -128,29 +127,29 @@ session::step session::ws_step() noexcept {
   if (!sub || ctx_.stopping.load(std::memory_order_relaxed) || sub->closed()) return end_with(ws::close_code::going_away);
   if (sub->dropped()) return end_with(ws::close_code::try_again_later);
   try {
-    push_messages_.clear();
-    sub->take(push_messages_);
+    push_->messages.clear();
+    sub->take(push_->messages);
     const std::int64_t now = now_ns();
-    for (const auto& m : push_messages_) {
-      push_body_.clear();
-      push::append_message_json(*m, push_body_);
-      ws::append_frame(ws::opcode::text, push_body_, out_);
+    for (const auto& m : push_->messages) {
+      push_->body.clear();
+      push::append_message_json(*m, push_->body);
+      ws::append_frame(ws::opcode::text, push_->body, out_);
     }
-    if (!push_messages_.empty()) {
-      heartbeat_due_ns_ = now + ctx_.push->config().heartbeat.count();
-    } else if (now >= heartbeat_due_ns_) {
+    if (!push_->messages.empty()) {
+      push_->heartbeat_due_ns = now + ctx_.push->config().heartbeat.count();
+    } else if (now >= push_->heartbeat_due_ns) {
       ws::append_frame(ws::opcode::ping, {}, out_);  // the client's pong is discarded when it comes
-      heartbeat_due_ns_ = now + ctx_.push->config().heartbeat.count();
+      push_->heartbeat_due_ns = now + ctx_.push->config().heartbeat.count();
     }
-    push_messages_.clear();
+    push_->messages.clear();
   } catch (...) {
     ctx_.stats.allocation_failed();
     return end_with(std::nullopt);
   }
   // The socket was readable: read what the client sent (or its end) before waiting again.
-  w.arm(w.release(), heartbeat_due_ns_);
+  w.arm(w.release(), push_->heartbeat_due_ns);
   if (client_spoke) return {next::read};
-  call_ = push_wait_.get();
+  call_ = push_->wait.get();
   return {next::call};
 }
 

@@ -15,12 +15,19 @@ namespace {
 
 using namespace perflab::testing;
 
+// Why the server's RSS is not lab-target's memory in this build (nullptr: it is). The tests then
+// check everything but the RSS bounds, and report themselves skipped with this reason.
 #if defined(__SANITIZE_ADDRESS__)
-// ASan keeps freed blocks in a quarantine and adds shadow memory: RSS then measures ASan.
-constexpr bool rss_is_ours = false;
+constexpr const char* rss_not_ours =
+    "AddressSanitizer build: ASan keeps freed blocks in a quarantine and adds shadow memory, so RSS measures ASan";
+#elif defined(__SANITIZE_THREAD__)
+constexpr const char* rss_not_ours =
+    "ThreadSanitizer build: TSan's allocator keeps what is freed and its shadow memory (several bytes per byte "
+    "touched) is resident, so RSS measures TSan";
 #else
-constexpr bool rss_is_ours = true;
+constexpr const char* rss_not_ours = nullptr;
 #endif
+constexpr bool rss_is_ours = rss_not_ours == nullptr;
 
 constexpr long kib_per_mib = 1024;
 
@@ -72,9 +79,16 @@ TEST_P(TargetMemory, PipelinedFloodOfLargeResponsesKeepsMemoryBounded) {
   }
   EXPECT_FALSE(t.exited());
   expect_still_serving(t.port());
+  if (!rss_is_ours) GTEST_SKIP() << "responses checked, peak RSS not: " << rss_not_ours;
 }
 
 TEST_P(TargetMemory, LargeResponsesOnKeptAliveConnectionsGiveTheirMemoryBack) {
+#if defined(__SANITIZE_THREAD__)
+  // What it measures is RSS, which is TSan's here, and building 8 x 11 MB of JSON under TSan takes
+  // longer than the client's 20 s read deadline on a busy machine (it failed there on every model).
+  GTEST_SKIP() << rss_not_ours << "; and the 8 x 11 MB of /json take TSan longer than the 20 s read deadline "
+                                  "(the release and ASan runs check the responses)";
+#endif
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   // As many connections as the pool has workers, all kept alive throughout.
@@ -104,6 +118,7 @@ TEST_P(TargetMemory, LargeResponsesOnKeptAliveConnectionsGiveTheirMemoryBack) {
     EXPECT_LT(after_kib - base_kib, 16 * kib_per_mib) << "RSS " << after_kib / kib_per_mib << " MiB after, "
                                                       << base_kib / kib_per_mib << " MiB before";
   }
+  if (!rss_is_ours) GTEST_SKIP() << "responses checked, RSS after them not: " << rss_not_ours;
 }
 
 // An idle keep-alive connection holds no read or response buffer (they are lent by the
@@ -136,6 +151,13 @@ TEST_P(TargetMemory, IdleConnectionsHoldNoPooledBuffersBusyOnesOneEach) {
 
 #if !defined(__SANITIZE_ADDRESS__)
 TEST_P(TargetMemory, RunningOutOfMemoryIsA503OrACloseNeverACrash) {
+#if defined(__SANITIZE_THREAD__)
+  // Under RLIMIT_DATA TSan's own allocator fails first (its heap and shadow are mappings it makes
+  // outside malloc): TSan reports out of memory and ends the process, so no std::bad_alloc ever
+  // reaches lab-target's handlers, which are what this test checks.
+  GTEST_SKIP() << "ThreadSanitizer build: TSan's allocator, not lab-target's code, meets the RLIMIT_DATA limit "
+                  "and aborts the process (the release and debug builds check this)";
+#endif
   target_process t(model_args(GetParam()));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());

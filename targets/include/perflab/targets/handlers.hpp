@@ -48,16 +48,17 @@ struct request_view {
 
 // The routing decision for a request, made from method and target alone.
 struct dispatch {
-  endpoint ep = endpoint::not_found;
-  int status = 200;        // != 200: answer with this error status (400, 404, 405, 501)
+  // Largest fields first: a deferred request keeps its dispatch in the session (64 bytes, not 80).
   std::uint64_t arg = 0;   // bytes / items / microseconds / milliseconds, by endpoint
-  bool head = false;       // HEAD: same headers, no body
-  bool options = false;    // OPTIONS: 200 with Allow and no content
+  std::uint64_t seed = 0;  // /bytes/{n}, /json ?seed=: which of the bodies
   std::string_view allow;  // the resource's methods, for Allow (405 and OPTIONS)
   std::string_view key;    // /cache/{key}: the key (a view into the request, like path)
+  int status = 200;        // != 200: answer with this error status (400, 404, 405, 501)
+  endpoint ep = endpoint::not_found;
   payload_kind kind = payload_kind::pattern;  // /bytes/{n}?kind=: what the n bytes are (payloads.hpp)
-  std::uint64_t seed = 0;                     // /bytes/{n}, /json ?seed=: which of the bodies
-  bool arg_given = false;                     // /db/query: ?ms= was given (else the configured distribution)
+  bool head = false;       // HEAD: same headers, no body
+  bool options = false;    // OPTIONS: 200 with Allow and no content
+  bool arg_given = false;  // /db/query: ?ms= was given (else the configured distribution)
 };
 // path is the request's path ("*" for OPTIONS *, see http::request_parser::path()).
 // /bytes/{n} takes ?kind=pattern|text|json|random (default pattern) and ?seed=N (default 0);

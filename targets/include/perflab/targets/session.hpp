@@ -43,6 +43,7 @@
 #include <perflab/core/clock.hpp>
 #include <perflab/core/http.hpp>
 #include <perflab/db/service.hpp>
+#include <perflab/encode/link.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
 #include <perflab/fault/injector.hpp>
@@ -110,7 +111,7 @@ struct server_context {
 class read_buffer {
  public:
   static constexpr std::size_t initial_capacity = buffer_pool::block_size;
-  explicit read_buffer(std::size_t max_capacity) : max_(max_capacity) {}
+  read_buffer() = default;
   ~read_buffer() { release(); }
   read_buffer(const read_buffer&) = delete;
   read_buffer& operator=(const read_buffer&) = delete;
@@ -118,17 +119,15 @@ class read_buffer {
   const char* data() const noexcept { return data_.data(); }
   // 0 while no buffer is lent.
   std::size_t capacity() const noexcept { return lent_ ? data_.size() : 0; }
-  std::size_t max_capacity() const noexcept { return max_; }
   // Grows to at least want bytes (capped at max), keeping the first keep bytes; the first call
   // borrows the buffer from this thread's pool. Throws std::bad_alloc.
-  void grow(std::size_t want, std::size_t keep);
+  void grow(std::size_t want, std::size_t keep, std::size_t max);
   // Gives the buffer back (nothing may be buffered in it any more).
   void release() noexcept;
 
  private:
   std::string data_;
   bool lent_ = false;
-  std::size_t max_;
 };
 
 // Work a parked request waits for (next::call): a /proxy call, a place in the waiting room. The
@@ -203,15 +202,15 @@ class session {
   // After a wait or join step: append the deferred response; then call process() again.
   void finish_wait() noexcept;
   // During a join step: the origin call this connection waits for (valid until finish_wait()).
-  cache::flight* joined_flight() const noexcept { return cache_begin_.shared.get(); }
+  cache::flight* joined_flight() const noexcept { return cache_->begin.shared.get(); }
   // During a db step: the database call to run (valid until finish_wait()).
-  db::call* db_call() const noexcept { return db_call_.get(); }
+  db::call* db_call() const noexcept { return db_ ? db_->call.get() : nullptr; }
   // During a call step: what to run (valid until finish_wait()).
   deferred* deferred_call() const noexcept { return call_; }
   // During a remote step: what to ask the remote cache (views valid until finish_wait()).
-  const cache::remote_request& remote_request() const noexcept { return remote_req_; }
+  const cache::remote_request& remote_request() const noexcept { return cache_->remote_req; }
   // During a handoff step: the buy or job another thread answers (valid until finish_wait()).
-  contention::handoff* handoff() const noexcept { return handoff_.get(); }
+  contention::handoff* handoff() const noexcept { return contention_->handoff.get(); }
   // The remote step's result (value: a get's hit, copied); then finish_wait().
   void finish_remote(cache::remote_status st, std::string_view value) noexcept;
 
@@ -238,6 +237,9 @@ class session {
   // Whether the connection holds a read buffer now. An idle one holds none: its model may wait
   // for the socket to be readable before it calls read_space() (nginx's idle wait).
   bool holds_read_buffer() const noexcept { return buf_.capacity() > 0; }
+  // The connection's slow link (--link-rate, --link-latency), made with the session when one is
+  // configured; null otherwise. Every model paces its writes through it.
+  encode::link_shaper* link() noexcept { return link_.get(); }
 
  private:
   void respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept;
@@ -339,100 +341,154 @@ class session {
   // Nothing buffered, nothing to write, no wait: give back the buffers and free the parser.
   void go_idle() noexcept;
 
-  server_context& ctx_;
-  std::unique_ptr<http::request_parser> parser_;  // while a request is in flight (null when idle)
-  read_buffer buf_;
-  std::size_t begin_ = 0;  // first byte of the current request
-  std::size_t end_ = 0;    // end of received bytes
-  bool started_ = false;   // the parser has seen bytes of the current request
-  std::int64_t request_start_ns_ = 0;
-  std::string out_;             // response bytes; out_pos_ of them are written
-  std::size_t out_pos_ = 0;
-  bool out_lent_ = false;       // out_ is a buffer_pool buffer
-  std::uint64_t stream_left_ = 0;  // streamed /bytes body still to write after out_
-  std::uint64_t stream_pos_ = 0;   // its offset (the pattern's phase)
-  bool closing_ = false;   // a response said Connection: close; nothing more is answered
-  bool continue_sent_ = false;  // "100 Continue" already sent for the current request
-  std::size_t answered_ = 0;
-  // A /sleep or /cache request waiting for the model's wait primitive (or a flight).
-  bool waiting_ = false;
-  dispatch pending_{};
-  request_view pending_req_{};
-  bool pending_keep_alive_ = false;
-  std::int64_t pending_start_ns_ = 0;
-  // The pending /cache request: what it waits for, its key (a copy), and the cache's answer.
-  enum class cache_wait : std::uint8_t { none, origin, flight, remote } cache_wait_ = cache_wait::none;
-  // What process() does first for a pending /cache request whose wait did not end it: look it up
-  // again (its flight was abandoned), call the origin (the remote cache missed or failed), or
-  // store the origin's value in the remote cache.
-  enum class cache_next : std::uint8_t { none, lookup, origin, remote_set } cache_next_ = cache_next::none;
-  cache::remote_request remote_req_{};
-  cache::remote_status remote_status_ = cache::remote_status::error;
-  std::string cache_key_;
-  std::string cache_value_;        // reused: the value of the current /cache response
-  cache::read_through::begin_result cache_begin_{};
-  cache_reply cache_reply_{};      // the outcome handed to the response writer
-  // The pending database request: the call (made at this connection's first /db request) and
-  // the outcome handed to the response writer.
-  std::unique_ptr<db::call> db_call_;
-  bool db_waiting_ = false;
-  db_reply db_reply_{};
+  // State of the features a request may use besides the plain endpoints, each made at its
+  // feature's first use on this connection and kept until the connection ends (a /hello
+  // connection holds none of it: 8 bytes per feature instead of ~850 bytes in all).
+  // The pending /cache request: what it waits for, what process() does first when its wait did
+  // not end it (look it up again: its flight was abandoned; call the origin: the remote cache
+  // missed or failed; store the origin's value in the remote cache), its key (a copy), the
+  // remote step's request and result, and the cache's answer handed to the response writer.
+  enum class cache_wait : std::uint8_t { none, origin, flight, remote };
+  enum class cache_next : std::uint8_t { none, lookup, origin, remote_set };
+  struct cache_state {
+    cache_wait wait = cache_wait::none;
+    cache_next next = cache_next::none;
+    cache::remote_status remote_status = cache::remote_status::error;
+    cache::remote_request remote_req{};
+    std::string key;
+    std::string value;  // reused: the value of the current /cache response
+    cache::read_through::begin_result begin{};
+    cache_reply reply{};
+  };
+  // The pending database request: the call (made at this connection's first /db request, or its
+  // first /cache origin call with --db) and the outcome handed to the response writer.
+  struct db_state {
+    std::unique_ptr<db::call> call;
+    bool waiting = false;
+    db_reply reply{};
+  };
   // The pending /proxy request: the call (made at this connection's first /proxy request).
-  std::unique_ptr<deferred> proxy_call_;
-  bool upstream_waiting_ = false;
-  proxy_reply proxy_reply_{};
-  deferred* call_ = nullptr;  // what a call step runs
+  struct proxy_state {
+    std::unique_ptr<deferred> call;
+    bool waiting = false;
+    proxy_reply reply{};
+  };
   // --waiting-room: this connection's wait (made at its first queued request), whether the
   // current request is in service (leaves the room when answered) or back from a wait, its
   // place on entry and arrival, and its X-Queue-Position / Retry-After lines.
-  std::unique_ptr<deferred> room_wait_;
-  bool in_room_ = false;
-  bool room_waiting_ = false;
-  std::uint32_t room_position_ = 0;
-  std::int64_t room_start_ns_ = 0;
-  std::string room_headers_;
+  struct room_state {
+    std::unique_ptr<deferred> wait;
+    bool in_room = false;
+    bool waiting = false;
+    std::uint32_t position = 0;
+    std::int64_t start_ns = 0;
+    std::string headers;
+  };
   // --rate-limit: the peer's address (key=ip), the current request's X-RateLimit-* (and
   // Retry-After) lines, and a request decided before its leaky-bucket delay with its arrival.
-  std::string peer_;
-  std::string rate_headers_;
-  bool rate_delayed_ = false;
-  std::int64_t rate_start_ns_ = 0;
+  struct rate_state {
+    std::string peer;
+    std::string headers;
+    bool delayed = false;
+    std::int64_t start_ns = 0;
+  };
   // /stock, /orders, /jobs: what a deferred request waits for, the reply handed to the response
   // writer (its body and extra header lines built in reused buffers), the connection's handoff
   // (made at its first single-writer buy), and the pending order's key and request fingerprint.
   // keyed: an order with a key run whole by the remote key store's worker (--idempotency-store).
-  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed } contention_wait_ = contention_wait::none;
-  contention_reply contention_reply_{};
-  std::string contention_body_;
-  std::string contention_headers_;
-  std::shared_ptr<contention::handoff> handoff_;
-  std::uint64_t buy_item_ = 0;
-  std::int64_t buy_qty_ = 0;
-  std::string order_key_;  // empty: an order without a key
+  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed };
+  struct contention_state {
+    contention_wait wait = contention_wait::none;
+    contention_reply reply{};
+    std::string body;
+    std::string headers;
+    std::shared_ptr<contention::handoff> handoff;
+    std::uint64_t buy_item = 0;
+    std::int64_t buy_qty = 0;
+    std::string order_key;  // empty: an order without a key
+  };
   // Push: the connection's wait for its subscription (made at its first long poll or stream),
   // the held poll's topic and gap, messages taken and the JSON reply built in reused buffers,
   // and a stream's state (the connection's last response) and next heartbeat, in now_ns() time.
-  std::unique_ptr<deferred> push_wait_;
-  bool push_waiting_ = false;
-  bool push_gap_ = false;
-  std::string push_topic_;
-  std::vector<push::message_ptr> push_messages_;
-  std::string push_body_;
-  bool streaming_ = false;
-  std::int64_t heartbeat_due_ns_ = 0;
-  // A WebSocket stream (the connection's last "response": after the 101 only frames), its
-  // handshake's accept value while the 101 is written, and the reader of the client's frames.
-  bool ws_ = false;
-  std::string ws_accept_;
-  push::ws::frame_reader ws_reader_;
-  int fd_ = -1;  // the connection's socket (set_peer), watched while a WebSocket stream waits
-  // --fault-profile: the current request's decision, whether its latency was waited (then it is
-  // handled from its arrival, fault_start_ns_), and the bytes of a dripped body not yet released
-  // to output(): the last drip_held_ bytes of the output (out_'s tail, then the streamed part).
-  fault::decision fault_{};
-  bool fault_delayed_ = false;
-  std::int64_t fault_start_ns_ = 0;
+  struct push_state {
+    std::unique_ptr<deferred> wait;
+    bool waiting = false;
+    bool gap = false;
+    bool streaming = false;
+    std::string topic;
+    std::vector<push::message_ptr> messages;
+    std::string body;
+    contention_reply reply{};  // handed to the response writer as /stock's is
+    std::int64_t heartbeat_due_ns = 0;
+    // A WebSocket stream (the connection's last "response": after the 101 only frames), its
+    // handshake's accept value while the 101 is written, and the reader of the client's frames.
+    bool ws = false;
+    std::string ws_accept;
+    push::ws::frame_reader ws_reader;
+  };
+  // --fault-profile: the current request's decision, and whether its latency was waited (then it
+  // is handled from its arrival, start_ns).
+  struct fault_state {
+    fault::decision decision{};
+    bool delayed = false;
+    std::int64_t start_ns = 0;
+  };
+  // p's state, made now if this is its first use. Throws std::bad_alloc.
+  template <class T>
+  static T& made(std::unique_ptr<T>& p) {
+    if (!p) p = std::make_unique<T>();
+    return *p;
+  }
+  // The state the routed request's endpoint needs, made before it is handled; false (d is then a
+  // 503, counted) when there was no memory for it.
+  bool make_feature_state(dispatch& d) noexcept;
+  bool room_waiting() const noexcept { return room_ && room_->waiting; }
+  bool fault_delayed() const noexcept { return fault_ && fault_->delayed; }
+  // The deferred request as respond() needs it (its views are gone; version and coding kept).
+  request_view pending_request() const noexcept {
+    request_view r;
+    r.version_minor = pending_minor_;
+    r.accepted = pending_accepted_;
+    return r;
+  }
+
+  // Largest members first, the flags packed at the end: the session is part of every
+  // connection, idle or not.
+  server_context& ctx_;
+  std::unique_ptr<http::request_parser> parser_;  // while a request is in flight (null when idle)
+  read_buffer buf_;
+  std::string out_;                // response bytes; out_pos_ of them are written
+  dispatch pending_{};             // a request waiting for a wait step (/sleep, /cache, ...)
+  std::size_t begin_ = 0;          // first byte of the current request
+  std::size_t end_ = 0;            // end of received bytes
+  std::size_t out_pos_ = 0;
+  std::uint64_t stream_left_ = 0;  // streamed /bytes body still to write after out_
+  std::uint64_t stream_pos_ = 0;   // its offset (the pattern's phase)
+  int fd_ = -1;                    // the connection's socket (set_peer), watched while a WebSocket stream waits
+  // --fault-profile's drip: the bytes of a dripped body not yet released to output(): the last
+  // drip_held_ bytes of the output (out_'s tail, then the streamed part).
   std::uint64_t drip_held_ = 0;
+  std::size_t answered_ = 0;
+  std::int64_t request_start_ns_ = 0;
+  std::int64_t pending_start_ns_ = 0;
+  deferred* call_ = nullptr;  // what a call step runs
+  std::unique_ptr<encode::link_shaper> link_;  // --link-rate, --link-latency (null: not shaped)
+  std::unique_ptr<cache_state> cache_;
+  std::unique_ptr<db_state> db_;
+  std::unique_ptr<proxy_state> proxy_;
+  std::unique_ptr<room_state> room_;
+  std::unique_ptr<rate_state> rate_;
+  std::unique_ptr<contention_state> contention_;
+  std::unique_ptr<push_state> push_;
+  std::unique_ptr<fault_state> fault_;
+  encode::coding pending_accepted_ = encode::coding::identity;
+  std::uint8_t pending_minor_ = 1;
+  bool pending_keep_alive_ = false;
+  bool started_ = false;        // the parser has seen bytes of the current request
+  bool out_lent_ = false;       // out_ is a buffer_pool buffer
+  bool closing_ = false;        // a response said Connection: close; nothing more is answered
+  bool continue_sent_ = false;  // "100 Continue" already sent for the current request
+  bool waiting_ = false;        // a request waits for the model's wait primitive (or a flight)
 };
 
 }  // namespace perflab::targets
