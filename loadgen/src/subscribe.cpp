@@ -96,6 +96,7 @@ class subscriber final : public subscriber_base, public std::enable_shared_from_
                      seq_.highest(), poll_limit, r_.url.host_header);
     }
     buf_.clear();
+    event_data_.clear();  // an event cut by the stream's end is not carried into the next stream
     parser_.reset();
     ++r_.requests;
     ++r_.requests_second;
@@ -252,9 +253,6 @@ class publisher : public std::enable_shared_from_this<publisher> {
   bool done() const noexcept { return done_; }
   std::int64_t late() const noexcept { return late_; }
   std::int64_t asked() const noexcept { return asked_; }
-  // Due messages never answered: the publisher stopped on an error, or its request was still
-  // unanswered at the end (a target with every thread held by a stream cannot serve it).
-  std::int64_t unsent() const noexcept { return std::max<std::int64_t>(0, asked_ - static_cast<std::int64_t>(k_)); }
 
  private:
   void connect() {
@@ -551,7 +549,7 @@ tl::expected<result::variant, std::string> run_subscribe(const subscribe_config&
   // Behind its schedule by over 1 ms, or never sent, for more than 1 % of the messages: the
   // publisher could not keep the rate (a message never published is expected by no one, so
   // without this a target that never answered the publisher would look clean).
-  v.unsent = pub->unsent();
+  v.unsent = std::max<std::int64_t>(0, pub->asked() - v.published);  // refused (4xx/5xx) ones too
   v.loadgen.saturated = (pub->late() + v.unsent) * 100 > pub->asked();
   v.target.url = cfg.url;
   if (!cfg.output_dir.empty()) {

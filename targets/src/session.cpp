@@ -141,7 +141,8 @@ void session::commit(std::size_t n) noexcept {
 }
 
 std::int64_t session::read_deadline_ns() const noexcept {
-  if (idle()) return now_ns() + std::chrono::nanoseconds(ctx_.config.idle_timeout).count();
+  // A WebSocket stream reads frames, not requests: never the header deadline (and its 408).
+  if (idle() || (push_ && push_->ws)) return now_ns() + std::chrono::nanoseconds(ctx_.config.idle_timeout).count();
   return request_start_ns_ + std::chrono::nanoseconds(ctx_.config.header_timeout).count();
 }
 
@@ -221,7 +222,7 @@ void session::answer_error(int status, bool parse_error) noexcept {
 }
 
 bool session::on_timeout() noexcept {
-  if (idle() || closing_) return false;
+  if (idle() || closing_ || (push_ && push_->ws)) return false;  // no 408 inside a WebSocket stream
   answer_error(408);
   return true;
 }

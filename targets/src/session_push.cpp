@@ -109,6 +109,7 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
         auto& w = static_cast<push_wait&>(*push_->wait);
         w.arm(std::move(s->sub), now_ns() + timeout.count());
         push_->gap = s->at.gap;
+        push_->last_at_subscribe = s->at.last;
         push_->topic.assign(topic);
         if (push_->gap || timeout.count() == 0 || ctx_.stopping.load(std::memory_order_relaxed)) {
           finish_push();  // answered at once: a gap to report, no wait asked for, or the stop
@@ -188,15 +189,15 @@ void session::finish_push() noexcept {
   auto sub = w.release();
   if (!sub) return;
   try {
-    sub->take(push_->messages);
+    // Out of the topic first, then what was queued: nothing can arrive after the take. With
+    // nothing taken, nothing was published while the poll was subscribed, so the topic's last
+    // number then is still the client's next after= (a fresh read could name a message published
+    // since, which this answer does not carry: the client would skip it).
     ctx_.push->unsubscribe(*sub);
+    sub->take(push_->messages);
     push::hub::read_result r;
     r.gap = push_->gap;
-    r.last = push_->messages.empty() ? 0 : push_->messages.back()->seq;
-    if (push_->messages.empty()) {  // timed out: the topic's last number, so the client's next after= is right
-      std::vector<push::message_ptr> none;
-      if (auto now = ctx_.push->read(push_->topic, UINT64_MAX - 1, 0, none)) r.last = now->last;
-    }
+    r.last = push_->messages.empty() ? push_->last_at_subscribe : push_->messages.back()->seq;
     push_->body.clear();
     write_messages(push_->topic, r);
   } catch (...) {

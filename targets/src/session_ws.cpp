@@ -62,12 +62,12 @@ void session::start_ws(const request_view& req, std::int64_t start, std::shared_
   auto& w = static_cast<push_wait&>(*push_->wait);
   w.arm(std::move(sub), 0);
   w.watch(fd_);
+  push_->ws = true;  // first: a 101 cut short by bad_alloc ends the connection (start_push's catch)
   lend_output();
   fmt::format_to(std::back_inserter(out_),
                  "HTTP/1.{} 101 Switching Protocols\r\nDate: {}\r\nServer: {}\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
                  req.version_minor, http_date(), server_name, push_->ws_accept);
-  push_->ws = true;
   ctx_.stats.request_finished();  // the stream is not a request in flight: counted as answered when it starts
   ctx_.stats.record(endpoint::ws, 101, std::chrono::nanoseconds(now_ns() - start));
   ++answered_;

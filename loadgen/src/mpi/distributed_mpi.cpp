@@ -398,7 +398,10 @@ std::string mpi_link::broadcast_work(std::string bytes) {
     MPI_Ibcast(data, static_cast<int>(size), MPI_BYTE, 0, MPI_COMM_WORLD, &req);
     if (rank_ != 0) return MPI_Wait(&req, MPI_STATUS_IGNORE) == MPI_SUCCESS;
     if (dist_wait_request(req, deadline)) return true;
-    abandon(req, std::move(buf));
+    // MPI forbids freeing (or cancelling) a nonblocking collective's request: the handle and its
+    // buffer are kept, never completed (a rank is lost: the job ends after this run).
+    abandoned_collectives_.push_back(req);
+    abandoned_.push_back(std::move(buf));
     return false;
   };
   if (!bcast(buf->data(), buf->size())) return bytes;

@@ -128,7 +128,8 @@ class mpi_link final : public rank_link {
   int rank_ = 0, size_ = 1;
   bool closed_ = false, any_lost_ = false, started_ = false;
   std::int64_t teardown_budget_ns_ = teardown_budget_ns();
-  std::vector<std::unique_ptr<std::string>> abandoned_;  // buffers of requests that never completed
+  std::vector<std::unique_ptr<std::string>> abandoned_;
+  std::vector<MPI_Request> abandoned_collectives_;  // an MPI_Ibcast given up on: not freeable  // buffers of requests that never completed
   // The run's --rank-timeout: a rank silent this long is lost (the drain timeout is added past
   // the planned end); rank 0 waits this long for the check-ins at the start.
   std::int64_t rank_timeout_ns_ = 5'000'000'000;

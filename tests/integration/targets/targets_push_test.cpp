@@ -226,10 +226,13 @@ TEST_P(TargetWebSocket, MalformedHandshakesAndFramesGetTheirAnswerAndTheServerSe
     ASSERT_TRUE(wait_for_metric(t.port(), "perflab_push_subscribers 1\n", 5s));
     client pub(t.port());
     const std::string body(60000, 'm');
-    for (int i = 0; i < 140; ++i) {
+    // Until it is dropped: how much the kernel buffers toward it first depends on the host's
+    // tcp_wmem (at most 2,000 x 60 KB, 120 MB).
+    for (int i = 0; i < 2000; ++i) {
       auto p = pub.request(post("/publish/slow", body));
       ASSERT_TRUE(p);
       ASSERT_EQ(p->status, 200);
+      if (i % 20 == 19 && counter(t.port(), "perflab_push_dropped_subscribers_total") >= 1) break;
     }
     EXPECT_EQ(trailing_close_code(read_to_end(sub)), 1013);
     EXPECT_GE(counter(t.port(), "perflab_push_dropped_subscribers_total"), 1);
@@ -299,7 +302,10 @@ TEST_P(TargetPush, AForcedReconnectLosesNothingAndEveryStreamComesBackAfterItsRe
     EXPECT_EQ(v.duplicated, 0);
     EXPECT_EQ(v.out_of_order, 0);
     EXPECT_GE(v.reconnects, 12);
-    EXPECT_EQ(v.reconnect_gap.count, v.reconnects) << "every reconnect found its stream again";
+    // A gap per stream that came back (a reconnect whose connect failed first counts twice in
+    // reconnects and once here).
+    EXPECT_GE(v.reconnect_gap.count, 12) << "every stream came back";
+    EXPECT_LE(v.reconnect_gap.count, v.reconnects);
     EXPECT_GE(v.reconnect_gap.min_us, 100'000) << "the subscribers waited the retry delay";
     EXPECT_EQ(v.errors.total(), 0) << "a stream the server ended is not an error";
     EXPECT_GE(counter(t.port(), "perflab_push_disconnected_total") - disconnected_before, 12);
@@ -322,13 +328,13 @@ TEST_P(TargetPush, AnIdleLongPollIsHeldForItsTimeoutAndAnsweredAtOnceWhenAMessag
   EXPECT_NE(at_once->body.find("\"seq\":1,"), std::string::npos) << at_once->body;
   EXPECT_LT(now_ms, 200) << "a newer message exists: answered at once, not held";
   t0 = clock::now();
-  auto idle = c.request(get("/poll/lp?after=1&timeout=1s"));
+  auto idle = c.request(get("/poll/lp?after=1&timeout=2s"));
   const auto held_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0).count();
   ASSERT_TRUE(idle);
   EXPECT_EQ(idle->status, 200);
   EXPECT_NE(idle->body.find("\"messages\":[]"), std::string::npos) << idle->body;
-  EXPECT_GE(held_ms, 990) << "held to its timeout";
-  EXPECT_LE(held_ms, 1050) << "answered within 5 % of its timeout";
+  EXPECT_GE(held_ms, 1990) << "held to its timeout";
+  EXPECT_LE(held_ms, 2100) << "answered within 5 % of its timeout";
 }
 
 TEST_P(TargetPush, ASubscriberThatStopsReadingIsDroppedAtItsQueueBoundAndMemoryStaysBounded) {

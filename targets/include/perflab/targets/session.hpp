@@ -420,6 +420,7 @@ class session {
     std::string body;
     contention_reply reply{};  // handed to the response writer as /stock's is
     std::int64_t heartbeat_due_ns = 0;
+    std::uint64_t last_at_subscribe = 0;  // a long poll: the topic's last number when it subscribed
     // A WebSocket stream (the connection's last "response": after the 101 only frames), its
     // handshake's accept value while the 101 is written, and the reader of the client's frames.
     bool ws = false;
