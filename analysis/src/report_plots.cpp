@@ -127,7 +127,9 @@ void add_tps_plot(plot_maker& pm, const std::vector<loaded_variant>& vars) {
   plot_spec spec;
   spec.title = "Throughput over time";
   spec.xlabel = "time in measured phase (s)";
-  spec.ylabel = "responses per second";
+  const bool all_push =
+      std::all_of(vars.begin(), vars.end(), [](const loaded_variant& lv) { return lv.v->load.kind == "subscribe"; });
+  spec.ylabel = all_push ? "messages delivered per second" : "responses per second";
   int color = 0;
   bool any_all = false, any_unknown = false;
   double longest_drain = -1;
@@ -272,8 +274,10 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
       distinct.insert(*n);
     }
     if (!numeric || distinct.size() < 2) continue;
-    // group -> x -> per-repeat values
-    std::map<std::string, std::map<double, std::vector<double>>> tps, p99, hits;
+    // group -> x -> per-repeat values. Push runs (`loadgen subscribe`) have no responses: their
+    // lines are messages delivered per second, delivery p99 and the target's peak RSS.
+    std::map<std::string, std::map<double, std::vector<double>>> tps, p99, hits, rss;
+    bool push = false;
     for (const auto& lv : vars) {
       auto it = lv.v->params.find(key);
       if (it == lv.v->params.end()) continue;
@@ -285,8 +289,15 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
       }
       if (!lv.run->label.empty()) group = lv.run->label + (group.empty() ? "" : ": " + group);
       if (group.empty()) group = "all";
-      tps[group][x].push_back(lv.v->tps_mean);
-      p99[group][x].push_back(lv.v->ttlb.p99_us / 1e3);
+      if (lv.v->load.kind == "subscribe") {
+        push = true;
+        tps[group][x].push_back(lv.v->measured_s > 0 ? static_cast<double>(lv.v->received) / lv.v->measured_s : 0);
+        p99[group][x].push_back(lv.v->delivery.p99_us / 1e3);
+        if (lv.v->target.peak_rss_bytes > 0) rss[group][x].push_back(static_cast<double>(lv.v->target.peak_rss_bytes) / (1 << 20));
+      } else {
+        tps[group][x].push_back(lv.v->tps_mean);
+        p99[group][x].push_back(lv.v->ttlb.p99_us / 1e3);
+      }
       if (lv.v->cache.total() > 0) hits[group][x].push_back(lv.v->cache_hit_ratio);
     }
     const bool logx = *distinct.begin() > 0 && *distinct.rbegin() / *distinct.begin() >= 20;
@@ -317,8 +328,14 @@ void add_sweep_plots(plot_maker& pm, const std::vector<loaded_variant>& vars) {
       if (spec.logy) caption += fmt::format(" The y axis is logarithmic: the values span {}.", format_ratio(span));
       pm.add(std::move(spec), stem + "-" + slug(key), caption);
     };
-    make("TPS", "goodput (successful responses per second)", tps, "sweep-tps", false);
-    make("TTLB p99", "TTLB p99 (ms)", p99, "sweep-p99", true);
+    if (push) {
+      make("Delivered", "messages delivered per second", tps, "sweep-tps", false);
+      make("Delivery p99", "delivery p99 (ms)", p99, "sweep-p99", true);
+      if (!rss.empty()) make("Target peak RSS", "target peak RSS (MiB)", rss, "sweep-rss", false);
+    } else {
+      make("TPS", "goodput (successful responses per second)", tps, "sweep-tps", false);
+      make("TTLB p99", "TTLB p99 (ms)", p99, "sweep-p99", true);
+    }
     if (!hits.empty()) make("Cache hit ratio", "hit ratio (from X-Cache)", hits, "sweep-hit-ratio", false);
   }
 }

@@ -64,7 +64,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--topics", opts->topics, "topics (subscriber i takes topic i % T)")->capture_default_str();
   cmd->add_option("--topic-prefix", opts->topic_prefix, "topic i is PREFIX<i>")->capture_default_str();
   cmd->add_option("--duration,-d", opts->duration, "publishing phase (measured), e.g. 10s")->capture_default_str();
-  cmd->add_option("--publish-rate", opts->publish_rate, "messages per second per topic, e.g. 10/s")->capture_default_str();
+  cmd->add_option("--publish-rate", opts->publish_rate, "messages per second per topic, e.g. 10/s; 0: no built-in publisher (another process publishes, and what the topics' numbers advance by during the run is expected)")->capture_default_str();
   cmd->add_option("--message-size", opts->message_size, "published body, e.g. 64, 1KiB")->capture_default_str();
   cmd->add_option("--connect-rate", opts->connect_rate, "subscribers opened per second (0: all at once)")->capture_default_str();
   cmd->add_option("--poll-interval", opts->poll_interval, "short-poll: pause after each answer")->capture_default_str();
@@ -104,7 +104,8 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
         !dur("--poll-timeout", o.poll_timeout, cfg.poll_timeout, true) || !dur("--drain", o.drain, cfg.drain, false))
       return;
     auto rate = units::parse_rate(o.publish_rate);
-    if (!rate || !(*rate > 0)) return usage(fmt::format("--publish-rate: expected a rate > 0, e.g. 10/s, found '{}'", o.publish_rate));
+    if (!rate || *rate < 0)
+      return usage(fmt::format("--publish-rate: expected a rate, e.g. 10/s (0: an external publisher), found '{}'", o.publish_rate));
     cfg.publish_rate = *rate;
     auto size = units::parse_size(o.message_size);
     if (!size || *size > (1u << 20)) return usage(fmt::format("--message-size: expected a size up to 1MiB, found '{}'", o.message_size));

@@ -42,7 +42,7 @@ std::optional<subscribe_config> read_subscribe(const toml_reader& r, const toml:
   if (auto n = t.get("topics")) c.topics = r.as_int(*n, "load.topics", 1, 100'000);
   if (auto n = t.get("publish_rate")) {
     c.publish_rate = r.as_rate(*n, "load.publish_rate");
-    if (!(c.publish_rate > 0)) fail(r.where(*n), "load.publish_rate: expected a rate above zero, e.g. \"10/s\"");
+    if (c.publish_rate < 0) fail(r.where(*n), "load.publish_rate: expected a rate, e.g. \"10/s\" (\"0\": an external publisher)");
   }
   if (auto n = t.get("message_size")) {
     const std::string text = n->is_integer() ? value_text(*n) : r.as_string(*n, "load.message_size");

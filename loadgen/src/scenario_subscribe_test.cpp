@@ -64,7 +64,7 @@ TEST(ScenarioSubscribe, RequestResponseKeysAndSubscribeKeysStayApart) {
       {head + "model = \"subscribe\"\nstyle = \"websocket\"\n", "s.toml:6:9",
        "load.style: expected \"sse\", \"long-poll\", \"short-poll\" or \"ws\", found \"websocket\""},
       {head + "model = \"subscribe\"\nsubscribers = 0\n", "s.toml:6:15", "load.subscribers"},
-      {head + "model = \"subscribe\"\npublish_rate = \"0/s\"\n", "s.toml:6:16", "load.publish_rate: expected a rate above zero"},
+      {head + "model = \"subscribe\"\npublish_rate = \"fast\"\n", "s.toml:6:16", "load.publish_rate"},
       {head + "model = \"subscribe\"\n[[request]]\npath = \"/x\"\n", "s.toml:6:1", "[request] does not apply"},
       {head + "model = \"closed\"\nstyle = \"sse\"\n", "s.toml:6:9", "load.style applies to model = \"subscribe\" only"},
       {head + "model = \"push\"\n", "s.toml:5:9", "expected \"open\", \"closed\" or \"subscribe\""},
@@ -76,6 +76,14 @@ TEST(ScenarioSubscribe, RequestResponseKeysAndSubscribeKeysStayApart) {
     EXPECT_EQ(s.error().where, c.where) << s.error().message;
     EXPECT_NE(s.error().message.find(c.says), std::string::npos) << s.error().message;
   }
+}
+
+// publish_rate = "0": no built-in publisher (an external one publishes during the run).
+TEST(ScenarioSubscribe, AZeroPublishRateMeansAnExternalPublisher) {
+  auto s = parse("name = \"p\"\n[target]\nmodel = \"reactor\"\n[load]\nmodel = \"subscribe\"\npublish_rate = \"0\"\n");
+  ASSERT_TRUE(s) << s.error().to_string();
+  ASSERT_TRUE(s->variants.at(0).subscribe);
+  EXPECT_EQ(s->variants[0].subscribe->publish_rate, 0);
 }
 
 // The shipped push scenarios as a user runs them: push-reconnect drops every stream once, 5 s

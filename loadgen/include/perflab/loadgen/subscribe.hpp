@@ -34,7 +34,7 @@ struct subscribe_config {
   std::int64_t topics = 1;                            // topics, >= 1; subscriber i takes topic i % topics
   std::string topic_prefix = "t";                     // topic i is "<prefix><i>"
   std::chrono::nanoseconds duration = std::chrono::seconds(10);  // publishing phase (the measured phase)
-  double publish_rate = 10;                           // messages per second per topic, > 0
+  double publish_rate = 10;                           // messages per second per topic; 0: an external publisher
   std::size_t message_bytes = 64;                     // published body size
   double connect_rate = 0;                            // subscribers opened per second (0: all at once)
   std::chrono::nanoseconds poll_interval = std::chrono::seconds(1);   // short-poll: pause after an answer
