@@ -2,6 +2,7 @@
 // Asio loop, a request's hand-over to libcurl, its completion and recording, and client retries.
 // The schedule and phases are in engine_curl_phases.cpp.
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <string>
 #include <string_view>
@@ -134,6 +135,7 @@ void curl_worker::on_ready(int fd, std::uint32_t gen, int mask, const error_code
 int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
+  if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -365,7 +367,16 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   const std::int64_t now = now_ns();
   advance(now);  // first: a phase change must still see it outstanding (carried in)
   const bool ran = t.added;  // handed to libcurl (else nothing of it is libcurl's to report)
+  // keepalive max:K: the connection it used (while the handle is still in the multi handle,
+  // which knows it), closed once it has carried K requests.
+  curl_socket_t used = CURL_SOCKET_BAD;
+  if (ran && cfg_.keepalive == keepalive_policy::max_requests) curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &used);
   if (ran) curl_multi_remove_handle(multi_, t.easy);
+  if (used != CURL_SOCKET_BAD && used >= 0) {
+    const auto i = static_cast<std::size_t>(used);
+    if (i >= requests_on_.size()) requests_on_.resize(i + 1, 0);
+    if (++requests_on_[i] >= cfg_.max_requests_per_connection) ::shutdown(used, SHUT_RDWR);
+  }
   t.added = t.busy = false;
   --in_flight_;
   curl_off_t lookup = 0, connect = 0, tls = 0, start_transfer = 0, size_down = 0;

@@ -20,8 +20,8 @@ namespace perflab::loadgen::detail {
 // Errors: an unknown name, or asio asked for what only curl speaks.
 tl::expected<std::string, std::string> choose_engine(const run_config& cfg, const parsed_url& url);
 
-// What the curl engine does not do yet, named by the option that asks for it (checked before
-// the run, so such a run fails at once instead of measuring something else).
+// What the curl engine cannot do with this configuration (max requests per connection over
+// HTTP/2, a stream count below 1), checked before the run so such a run fails at once.
 tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& mix);
 
 // The error class of a transfer libcurl ended with `code`. os_errno: CURLINFO_OS_ERRNO; written:

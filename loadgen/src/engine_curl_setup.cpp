@@ -23,10 +23,9 @@ tl::expected<std::string, std::string> choose_engine(const run_config& cfg, cons
 }
 
 tl::expected<void, std::string> check_curl_support(const run_config& cfg, const request_mix& /*mix*/) {
-  const auto no = [](std::string_view what) {
-    return tl::unexpected(fmt::format("{} is not supported by the curl engine yet (use engine asio)", what));
-  };
-  if (cfg.keepalive == keepalive_policy::max_requests) return no("max requests per connection");
+  if (cfg.keepalive == keepalive_policy::max_requests && cfg.http2)
+    return tl::unexpected(std::string("max requests per connection applies to HTTP/1.1: an HTTP/2 connection "
+                                      "carries concurrent streams (use --max-streams)"));
   if (cfg.max_streams < 1) return tl::unexpected(fmt::format("max streams {} must be >= 1", cfg.max_streams));
   return {};
 }

@@ -99,8 +99,12 @@ TEST(CurlSupport, WhatTheCurlEngineDoesNotDoYetIsRefusedByName) {
   cfg.retry.max = 2;  // supported since: a transfer waits out its backoff and goes again
   EXPECT_TRUE(check_curl_support(cfg, *mix));
   cfg.retry.max = 0;
-  cfg.keepalive = keepalive_policy::max_requests;
-  EXPECT_NE(check_curl_support(cfg, *mix).error().find("max requests per connection"), std::string::npos);
+  cfg.keepalive = keepalive_policy::max_requests;  // supported since: K requests, then the connection is shut
+  cfg.max_requests_per_connection = 10;
+  EXPECT_TRUE(check_curl_support(cfg, *mix));
+  cfg.http2 = true;  // an HTTP/2 connection's requests are concurrent streams: refused
+  EXPECT_NE(check_curl_support(cfg, *mix).error().find("max requests per connection applies to HTTP/1.1"),
+            std::string::npos);
 }
 
 TEST(CurlRequests, EachUuidIsStampedInPlaceWhereLibcurlSendsIt) {

@@ -148,6 +148,10 @@ class curl_worker final : public load_worker {
   CURLM* multi_ = nullptr;
   curl_slist* resolve_ = nullptr;  // CURLOPT_RESOLVE: the URL's name to the address run_load resolved
   std::vector<std::unique_ptr<watch>> watches_;  // by socket number
+  // keepalive max:K: requests completed per connection, by socket number (reset when libcurl
+  // closes it). At K the connection is shut down in libcurl's pool, which then finds it dead at
+  // its next reuse and opens a new one: libcurl has no per-connection request limit of its own.
+  std::vector<std::int64_t> requests_on_;
   std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
   std::size_t max_slots_;
   std::vector<transfer*> free_;    // open loop: slots with nothing to do
