@@ -2,7 +2,7 @@
 # Compares lab-target's concurrency models with each other and with nginx, in one run, on
 # loopback. A benchmark, not a test: it prints figures, it asserts nothing.
 #
-#   scripts/bench-models.sh [--build DIR] [--duration 3s] [--rounds 3] [--conns "10 100 1000"] [--idle 10000]
+#   scripts/bench-models.sh [--build DIR] [--duration 3s] [--rounds 3] [--conns "10 100 1000"] [--idle 10000 (0: none)]
 #
 # Pinning: the server under test (lab-target, or nginx with one worker) on CPU 1, the client
 # (wrk -t1, and the idle-connection holder) on CPU 0. lab-target runs with --cpu 1, so the event
@@ -240,8 +240,9 @@ for model in $models; do
   echo
 done
 
-# Idle connections, each model on a fresh server.
+# Idle connections, each model on a fresh server (--idle 0: none, the section is left out).
 declare -A idle_report
+[ "$idle" -gt 0 ] || exit 0
 for model in $models; do
   start_target "$model"
   rss0=$(status_field "$tpid" VmRSS); thr0=$(status_field "$tpid" Threads)
