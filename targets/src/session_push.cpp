@@ -154,6 +154,7 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
     ctx_.stats.allocation_failed();  // answered 503 with no body; a stream half begun just closes
     push_->body.clear();
     push_->reply.status = 503;
+    push_->reply.headers = {};
     end_push();
     if (push_->streaming || push_->ws) {
       closing_ = true;
@@ -167,8 +168,7 @@ std::optional<session::step> session::start_push(dispatch& d, const request_view
 void session::finish_push_reply() noexcept {
   // The views last: the body may have grown (moved) while it was built.
   push_->reply.body = push_->body;
-  // A 426 comes only from a WebSocket handshake of another version: it names the one spoken.
-  push_->reply.headers = push_->reply.status == 426 ? std::string_view("Sec-WebSocket-Version: 13\r\n") : std::string_view{};
+  // reply.headers: empty (start_push resets the reply), or the handshake's Sec-WebSocket-Version.
 }
 
 void session::write_messages(std::string_view topic, const push::hub::read_result& r) {

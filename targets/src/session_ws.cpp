@@ -48,11 +48,13 @@ bool session::ws_handshake() noexcept {
       return true;
     }
     push_->reply.status = v.status;
+    if (v.version_header) push_->reply.headers = "Sec-WebSocket-Version: 13\r\n";  // the 426 names the version spoken
     fmt::format_to(std::back_inserter(push_->body), "{{\"error\":\"{}\"}}\n", v.error);
   } catch (...) {
     ctx_.stats.allocation_failed();
     push_->body.clear();
     push_->reply.status = 503;
+    push_->reply.headers = {};
   }
   return false;
 }
