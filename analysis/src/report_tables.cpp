@@ -218,7 +218,10 @@ void add_resources(document& doc, const variant_refs& vars) {
                       v.target.peak_rss_bytes > 0 ? detail::format_bytes(static_cast<double>(v.target.peak_rss_bytes))
                                                   : "-",
                       v.target.threads > 0 ? std::to_string(v.target.threads) : "-",
-                      std::to_string(v.connections_opened), fmt::format("{:.2f} s", loadgen_cpu),
+                      v.streams_peak > 0 ? fmt::format("{} (HTTP/2: up to {} streams at once on one)", v.connections_opened,
+                                                       v.streams_peak)
+                                         : std::to_string(v.connections_opened),
+                      fmt::format("{:.2f} s", loadgen_cpu),
                       fmt::format("{:.1f} us", v.loadgen.cpu_per_request_us),
                       v.loadgen.saturated ? "**SATURATED**" : "ok"});
       if (v.target.spawned) any_spawned = true;

@@ -108,7 +108,8 @@ std::string format_summary(const result::variant& v) {
                      lm.keepalive, lm.threads));
   }
   if (lm.engine == "curl")
-    line(fmt::format("engine: curl (libcurl multi), HTTP/{}{}", lm.http,
+    line(fmt::format("engine: curl (libcurl multi), HTTP/{}{}{}", lm.http,
+                     lm.http == "2" ? fmt::format(" (at most {} concurrent streams on one connection)", v.streams_peak) : "",
                      v.target.url.rfind("https://", 0) == 0 ? (lm.tls_resume ? ", TLS sessions resumed" : ", TLS without resumption") : ""));
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
   line(fmt::format("requests: {} sent, {} completed ({} successful: {}), {} connections opened", v.sent,

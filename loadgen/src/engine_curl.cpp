@@ -141,6 +141,7 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
+  if (fd >= 0 && i < w.streams_on_.size()) w.streams_on_[i] = 0;  // its streams end with it (counted down to 0 at most)
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -153,8 +154,29 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
 
 // Called right before the request goes out on its connection (new or reused): the write.
 int curl_worker::on_prereq(void* tp, char*, char*, int, int) {
-  static_cast<transfer*>(tp)->write_ns = now_ns();
+  auto& t = *static_cast<transfer*>(tp);
+  t.write_ns = now_ns();
+  curl_worker& w = *t.owner;
+  if (w.cfg_.http2 && t.stream_on == CURL_SOCKET_BAD) {
+    // The connection its stream goes on: the streams in flight there now, this one included.
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD && fd >= 0) {
+      const auto i = static_cast<std::size_t>(fd);
+      if (i >= w.streams_on_.size()) w.streams_on_.resize(i + 1, 0);
+      t.stream_on = fd;
+      const std::int64_t now_on = ++w.streams_on_[i];
+      if (t.measured)
+        for (sample_set* set : {&w.totals_, w.interval_.get()}) set->streams_peak = std::max(set->streams_peak, now_on);
+    }
+  }
   return CURL_PREREQFUNC_OK;
+}
+
+void curl_worker::stream_ended(transfer& t) {
+  if (t.stream_on == CURL_SOCKET_BAD) return;
+  const auto i = static_cast<std::size_t>(t.stream_on);
+  if (i < streams_on_.size() && streams_on_[i] > 0) --streams_on_[i];
+  t.stream_on = CURL_SOCKET_BAD;
 }
 
 int curl_worker::on_timer(CURLM*, long timeout_ms, void* self) {
@@ -242,6 +264,7 @@ transfer* curl_worker::free_slot() {
   t.easy = curl_easy_init();
   CURL* e = t.easy;
   curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+  t.owner = this;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &curl_worker::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
@@ -379,6 +402,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   curl_socket_t used = CURL_SOCKET_BAD;
   if (ran && cfg_.keepalive == keepalive_policy::max_requests) curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &used);
   if (ran) curl_multi_remove_handle(multi_, t.easy);
+  stream_ended(t);
   if (used != CURL_SOCKET_BAD && used >= 0) {
     const auto i = static_cast<std::size_t>(used);
     if (i >= requests_on_.size()) requests_on_.resize(i + 1, 0);

@@ -155,6 +155,15 @@ TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) 
   EXPECT_EQ(v.errors.total(), 0);
   EXPECT_EQ(v.statuses["200"], v.completed);
   EXPECT_GT(v.bytes_per_response, 13);  // "Hello, World!" and a head
+  EXPECT_GE(v.streams_peak, 1);
+  EXPECT_LE(v.streams_peak, 100);  // the default --max-streams
+  // Streams apart from connections: 8 clients in a closed loop share one connection (8 streams
+  // each at most): every request is a stream on it, several at once, never more than 8.
+  auto mux = attack("--http2 --cacert " + quote(cert_) + " --connections 8 --max-streams 8 --requests 400", 0);
+  EXPECT_EQ(mux.succeeded, 400);
+  EXPECT_EQ(mux.connections_opened + mux.connections_warmup, 1);
+  EXPECT_GE(mux.streams_peak, 2) << "8 clients on one connection, one stream at a time";
+  EXPECT_LE(mux.streams_peak, 8);
   // Without the certificate the self-signed server is refused: counted, one error per request.
   auto bad = attack("--connections 1 --requests 5", 7);
   EXPECT_EQ(bad.errors.tls, 5);
@@ -164,6 +173,7 @@ TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) 
   EXPECT_EQ(ok.load.engine, "curl");
   EXPECT_EQ(ok.load.http, "1.1");
   EXPECT_EQ(ok.succeeded, 5);
+  EXPECT_EQ(ok.streams_peak, 0);  // HTTP/1.1: no streams
   EXPECT_GE(ok.tls_handshake.count, 1);
   // --verify on the curl engine: a body of another length than expected is an error per response.
   auto wrong = attack("--insecure --connections 1 --requests 5 --verify --verify-length 12", 7);

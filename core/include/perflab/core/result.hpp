@@ -314,6 +314,9 @@ struct variant {
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;        // connects that succeeded for measured requests
   std::int64_t connections_warmup = 0;        // connects that succeeded in the warm-up (kept alive into the phase)
+  // Schema 8, curl engine with HTTP/2 (0 otherwise): the most requests in flight at once on one
+  // connection (concurrent streams) over the measured phase; streams themselves are the requests.
+  std::int64_t streams_peak = 0;
   error_counts errors;
   double error_rate = 0;                     // (errors.total() + abandoned) / (completed + errors.transport() + abandoned)
   latency_summary connect;                   // new connections only

@@ -44,7 +44,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
   name, params, repeat, complete, incomplete_reason, load, measured_s, sent, completed, succeeded, \
   completed_in_window, succeeded_in_window, carried_in, stalled, unsent, abandoned, retries, attempts, \
   client_retries, retried_succeeded, retries_exhausted, tps_mean, rps_mean, connections_opened, \
-  connections_warmup, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
+  connections_warmup, streams_peak, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
 #define PERFLAB_VARIANT_FIELDS_2 \
   send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
   mb_out_per_s, bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \

@@ -57,6 +57,7 @@ struct sample_set {
   std::int64_t bytes_in = 0;   // bytes of complete responses as received (status line, fields, body)
   std::int64_t bytes_out = 0;  // bytes of requests written (resends included)
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
+  std::int64_t streams_peak = 0;  // curl engine, HTTP/2: most measured requests at once on one connection (merged: max)
   std::int64_t index = 0;      // interval sets: second index from the measured phase start
                                // (the drain after the measured phase has index `intervals`)
   std::int64_t end_ns = 0;     // interval sets: steady ns when the interval closed (its boundary,
