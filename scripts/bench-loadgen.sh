@@ -6,9 +6,13 @@
 # lab-target --model reactor. For each: wrk and loadgen closed loop with the same connections
 # (requests/s and CPU time per request, from /usr/bin/time), back to back in ROUNDS rounds with
 # the ratios' median reported, then a loadgen open-loop run at a high fixed rate that must keep
-# its schedule (p99 send lag).
+# its schedule (p99 send lag). Then the curl engine (--engine curl): its ceiling against wrk on
+# nginx over cleartext HTTP/1.1, and against h2load (nghttp2-client) over HTTP/2 with TLS on h2o
+# (scripts/services.sh start h2o-tls, its processes pinned to CPU 1): one connection carrying
+# STREAMS concurrent streams, both clients with the same connection and stream counts.
 # Environment: CONNS (50), DURATION (5s), ROUNDS (3), RATE (default min(50k/s, half the closed-loop
-# rate)), THREADS (1), LAB_TARGET (lab-target binary).
+# rate)), THREADS (1), LAB_TARGET (lab-target binary), STREAMS (16), PARTS ("asio curl h2": which
+# comparisons run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -20,6 +24,9 @@ RATE_OPEN=${RATE:-}
 closed_rps=100000
 threads=${THREADS:-1}
 rounds=${ROUNDS:-3}
+streams=${STREAMS:-16}
+parts=${PARTS:-asio curl h2}
+engine=asio
 [[ "$rounds" =~ ^[1-9][0-9]?$ ]] || { echo "bench-loadgen: ROUNDS must be 1-99, not '$rounds'" >&2; exit 2; }
 for tool in wrk nginx taskset jq /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench-loadgen: '$tool' not found" >&2; exit 1; }
@@ -90,7 +97,7 @@ run_wrk() {  # -> "req/s completed cpu_seconds"
 
 run_loadgen() {  # -> "req/s completed cpu_seconds"
   /usr/bin/time -f "%U %S" -o "$tmp/lg.time" taskset -c 0 "$loadgen" attack "$url" --connections "$conns" \
-    --threads "$threads" --duration "$duration" --json >"$tmp/lg.json"
+    --threads "$threads" --duration "$duration" --engine "$engine" --json >"$tmp/lg.json"
   echo "$(jq '.variants[0].tps_mean' "$tmp/lg.json") $(jq '.variants[0].completed' "$tmp/lg.json") $(cpu_of "$tmp/lg.time")"
 }
 
@@ -100,7 +107,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] :
 # taken within a round (a shared machine drifts between rounds) and their median is the result.
 compare() {
   local name=$1
-  echo "== $name ($url), $conns connections, $duration, $rounds rounds, client on CPU 0, server on CPU 1"
+  echo "== $name ($url), $conns connections, $duration, $rounds rounds, client on CPU 0, server on CPU 1, loadgen engine $engine"
   local r w l ratios="" cpu_ratios="" lg_rps_all=""
   for r in $(seq "$rounds"); do
     if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk); l=$(run_loadgen); else l=$(run_loadgen); w=$(run_wrk); fi
@@ -137,16 +144,73 @@ open_loop() {
   echo "  exit code $rc (5 = saturated)"
 }
 
-start_nginx
-compare nginx
-open_loop nginx
-stop_server
+# HTTP/2 over TLS: h2load and the curl engine, one connection with $streams streams, against h2o.
+run_h2load() {  # -> "req/s completed cpu_seconds"
+  /usr/bin/time -f "%U %S" -o "$tmp/h2.time" taskset -c 0 h2load -c 1 -m "$streams" -t 1 -D "${duration%s}" \
+    "$url" >"$tmp/h2.out" 2>&1
+  echo "$(awk '/^finished in/ {print $4}' "$tmp/h2.out") $(awk '/^requests:/ {print $8}' "$tmp/h2.out") $(cpu_of "$tmp/h2.time")"
+}
+run_loadgen_h2() {
+  /usr/bin/time -f "%U %S" -o "$tmp/lg.time" taskset -c 0 "$loadgen" attack "$url" --http2 --connections "$streams" \
+    --max-streams "$streams" --insecure --threads 1 --duration "$duration" --json >"$tmp/lg.json"
+  echo "$(jq '.variants[0].tps_mean' "$tmp/lg.json") $(jq '.variants[0].completed' "$tmp/lg.json") $(cpu_of "$tmp/lg.time")"
+}
+compare_h2() {
+  echo "== h2o HTTP/2 over TLS ($url), 1 connection x $streams streams, $duration, $rounds rounds, client on CPU 0, h2o on CPU 1"
+  local r a b ratios="" cpu_ratios=""
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) -eq 1 ]; then a=$(run_h2load); b=$(run_loadgen_h2); else b=$(run_loadgen_h2); a=$(run_h2load); fi
+    read -r h_rps h_n h_cpu <<<"$a"
+    read -r l_rps l_n l_cpu <<<"$b"
+    [ -n "$h_n" ] && [ "$h_n" -gt 0 ] || { echo "bench-loadgen: h2load completed no request:"; cat "$tmp/h2.out"; return 1; }
+    awk -v r="$r" -v w="$h_rps" -v l="$l_rps" -v wc="$h_cpu" -v lc="$l_cpu" -v wn="$h_n" -v ln="$l_n" 'BEGIN {
+      wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
+      printf "  round %d: h2load %8.0f req/s %5.2f us/req   loadgen (curl) %8.0f req/s %5.2f us/req   ratios %.2f / %.2f\n",
+        r, w, wpr, l, lpr, l / w, lpr / wpr }'
+    ratios+=$(awk -v w="$h_rps" -v l="$l_rps" 'BEGIN { printf "%.4f", l / w }')$'\n'
+    cpu_ratios+=$(awk -v wc="$h_cpu" -v lc="$l_cpu" -v wn="$h_n" -v ln="$l_n" \
+      'BEGIN { printf "%.4f", (lc / ln) / (wc / wn) }')$'\n'
+  done
+  printf '  median   req/s loadgen/h2load = %.2f   cpu per request loadgen/h2load = %.2f  (loadgen with all histograms on)\n' \
+    "$(printf '%s' "$ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)"
+  echo "  loadgen saturated (last round): $(jq -r '.variants[0].loadgen.saturated' "$tmp/lg.json")"
+}
 
-if [ -x "$target" ]; then
-  start_lab_target
-  compare "lab-target reactor"
-  open_loop "lab-target reactor"
-  stop_server
-else
-  echo "== lab-target not built ($target): skipped"
-fi
+for part in $parts; do
+  case "$part" in
+    asio)
+      engine=asio
+      start_nginx
+      compare nginx
+      open_loop nginx
+      stop_server
+      if [ -x "$target" ]; then
+        start_lab_target
+        compare "lab-target reactor"
+        open_loop "lab-target reactor"
+        stop_server
+      else
+        echo "== lab-target not built ($target): skipped"
+      fi
+      ;;
+    curl)
+      engine=curl
+      start_nginx
+      compare "nginx, curl engine"
+      stop_server
+      engine=asio
+      ;;
+    h2)
+      command -v h2load >/dev/null || { echo "== h2load not found (apt-get install nghttp2-client): HTTP/2 skipped"; continue; }
+      h2name="bench-loadgen-$$"
+      url=$(scripts/services.sh start h2o-tls --name "$h2name")/hello
+      for pid in $(cat "build/services/$h2name/pid") $(pgrep -P "$(cat "build/services/$h2name/pid")") ; do
+        taskset -a -p -c 1 "$pid" >/dev/null
+        for child in $(pgrep -P "$pid"); do taskset -a -p -c 1 "$child" >/dev/null; done
+      done
+      compare_h2 || true
+      scripts/services.sh stop "$h2name"
+      ;;
+    *) echo "bench-loadgen: unknown part '$part' (expected asio, curl, h2)" >&2; exit 2 ;;
+  esac
+done

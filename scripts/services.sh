@@ -4,8 +4,11 @@
 # build/services/<name>/. Nothing is registered with the system (no systemd unit, no cluster in
 # /etc/postgresql); stop removes the instance.
 #
-#   scripts/services.sh start SERVICE [--name NAME]          prints the URL on stdout
+#   scripts/services.sh start SERVICE [--name NAME] [--access-log]   prints the URL on stdout
 #       SERVICE: postgres | redis | h2o-tls | nginx-tls
+#       --access-log (h2o-tls, nginx-tls): one line per request in build/services/NAME/access.log,
+#       "<resumed> <protocol> <status>": whether the connection's TLS session was resumed (h2o: 1
+#       or 0; nginx: r or .), e.g. "r HTTP/2.0 200". Unbuffered: exact counts, a write per request.
 #   scripts/services.sh url NAME                             the URL of a running instance
 #   scripts/services.sh stop NAME|--all [--keep]             stops it; --keep keeps its files
 #   scripts/services.sh status [NAME]                        one line per instance
@@ -27,7 +30,7 @@ root_dir=$(pwd)
 services_dir="$root_dir/build/services"
 
 die() { echo "services.sh: $2" >&2; exit "$1"; }
-usage() { die 2 "$1 (usage: services.sh start postgres|redis|h2o-tls|nginx-tls [--name NAME] | url NAME | stop NAME|--all [--keep] | status [NAME])"; }
+usage() { die 2 "$1 (usage: services.sh start postgres|redis|h2o-tls|nginx-tls [--name NAME] [--access-log] | url NAME | stop NAME|--all [--keep] | status [NAME])"; }
 
 # Installs a missing Debian package when we may (root, or sudo without a password); exit 3 otherwise.
 ensure_package() {
@@ -191,6 +194,7 @@ user: $(id -un)
 pid-file: $dir/h2o.pid
 error-log: $dir/server.log
 num-threads: 1
+$([ "$access_log" = 1 ] && printf 'access-log:\n  path: %s\n  format: "%%{ssl.session-reused}x %%H %%s"\n' "$dir/access.log" || true)
 listen:
   host: 127.0.0.1
   port: $port
@@ -234,7 +238,7 @@ error_log $dir/server.log;
 worker_processes 1;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  $([ "$access_log" = 1 ] && echo "log_format perflab '\$ssl_session_reused \$server_protocol \$status'; access_log $dir/access.log perflab;" || echo "access_log off;")
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fastcgi;
@@ -244,6 +248,8 @@ http {
     listen 127.0.0.1:$port ssl http2;
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;      # nginx 1.22's default stops at TLS 1.2
+    ssl_session_cache shared:perflab:1m;  # sessions resumable (by id and by ticket), as production servers set it
     location = /hello { default_type text/plain; return 200 "Hello, World!"; }
   }
 }
@@ -300,9 +306,11 @@ case "$command" in
     [ $# -ge 1 ] || usage "start needs a service"
     service=$1; shift
     name=$service
+    access_log=0
     while [ $# -gt 0 ]; do
       case "$1" in
         --name) [ $# -ge 2 ] || usage "--name needs a value"; name=$2; shift ;;
+        --access-log) access_log=1 ;;
         *) usage "unknown option '$1'" ;;
       esac
       shift
@@ -311,6 +319,7 @@ case "$command" in
     case "$service" in postgres|redis|h2o-tls|nginx-tls) ;;
       *) usage "unknown service '$service' (expected postgres, redis, h2o-tls or nginx-tls)" ;;
     esac
+    case "$service" in postgres|redis) [ "$access_log" = 0 ] || usage "--access-log applies to h2o-tls and nginx-tls" ;; esac
     if running "$name"; then
       [ "$(cat "$services_dir/$name/service")" = "$service" ] || die 2 "'$name' is already a running $(cat "$services_dir/$name/service")"
       cat "$services_dir/$name/url"; exit 0

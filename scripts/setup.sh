@@ -39,6 +39,7 @@ packages=(
   liburing-dev  # lab-target --model io-uring (optional at build time: without it the model says it is unavailable)
   # TLS/HTTP/2 servers to measure (scripts/services.sh start h2o-tls|nginx-tls; nginx-light is above).
   h2o openssl
+  nghttp2-client  # h2load: the HTTP/2 peer scripts/bench-loadgen.sh measures the curl engine against
   # Distributed load (`mpirun -np N loadgen attack`, docs/distributed.md): Open MPI's launcher and
   # its C library; without them the loadgen builds as a single process (PERFLAB_MPI=OFF).
   openmpi-bin libopenmpi-dev

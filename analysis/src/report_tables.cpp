@@ -228,7 +228,7 @@ void add_request_tables(document& doc, const variant_refs& vars) {
 void add_resources(document& doc, const variant_refs& vars) {
   doc.heading(2, "Resources");
   {
-    bool any_spawned = false;
+    bool any_spawned = false, any_sampled = false;
     std::vector<std::vector<std::string>> rows;
     for (const loaded_variant& lv : vars) {
       const auto& v = *lv.v;
@@ -237,6 +237,9 @@ void add_resources(document& doc, const variant_refs& vars) {
       rows.push_back({lv.label, v.target.model.empty() ? (v.target.spawned ? "-" : "external") : v.target.model,
                       fmt::format("{:.2f} s", target_cpu),
                       v.measured_s > 0 ? fmt::format("{:.0f}%", 100 * target_cpu / v.measured_s) : "-",
+                      target_cpu > 0 && v.completed > 0
+                          ? fmt::format("{:.1f} us", target_cpu * 1e6 / static_cast<double>(v.completed))
+                          : "-",
                       v.target.peak_rss_bytes > 0 ? detail::format_bytes(static_cast<double>(v.target.peak_rss_bytes))
                                                   : "-",
                       v.target.threads > 0 ? std::to_string(v.target.threads) : "-",
@@ -244,13 +247,17 @@ void add_resources(document& doc, const variant_refs& vars) {
                       fmt::format("{:.1f} us", v.loadgen.cpu_per_request_us),
                       v.loadgen.saturated ? "**SATURATED**" : "ok"});
       if (v.target.spawned) any_spawned = true;
+      if (!v.target.spawned && target_cpu > 0) any_sampled = true;
     }
-    doc.table({"variant", "model", "target CPU", "target CPU %", "target peak RSS", "target threads",
+    doc.table({"variant", "model", "target CPU", "target CPU %", "target CPU/response", "target peak RSS", "target threads",
                "connections opened", "loadgen CPU", "loadgen CPU/request", "loadgen"},
               std::move(rows));
-    if (any_spawned)
-      doc.para("Target CPU is sampled from just after the target's start to just before its stop, so it includes "
-               "the warm-up and the drain; target CPU % divides it by the measured phase.");
+    if (any_spawned || any_sampled)
+      doc.para("Target CPU is sampled at the measured phase's boundaries (each thread's own CPU time), so neither "
+               "the warm-up nor the drain is charged to it; a target that died, or a run stopped in its warm-up, "
+               "falls back to the target's start-to-stop CPU. An external target is sampled only with "
+               "target.pid_file (or a [[service]]): the process and its descendants. Target CPU % divides it by the "
+               "measured phase.");
   }
   std::vector<std::vector<std::string>> th_rows;
   for (const loaded_variant& lv : vars) {

@@ -52,7 +52,7 @@ struct attack_options {
   bool retry_unsafe = false;
   // The engine and what only the curl engine speaks.
   std::string engine;  // "" automatic: curl for https:// or --http2
-  bool http2 = false, insecure = false;
+  bool http2 = false, insecure = false, no_tls_resume = false;
   std::int64_t max_streams = 100;
   std::string cacert;
 };
@@ -109,7 +109,8 @@ std::string format_summary(const result::variant& v) {
                      lm.keepalive, lm.threads));
   }
   if (lm.engine == "curl")
-    line(fmt::format("engine: curl (libcurl multi), HTTP/{}", lm.http));
+    line(fmt::format("engine: curl (libcurl multi), HTTP/{}{}", lm.http,
+                     v.target.url.rfind("https://", 0) == 0 ? (lm.tls_resume ? ", TLS sessions resumed" : ", TLS without resumption") : ""));
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
   line(fmt::format("requests: {} sent, {} completed ({} successful: {}), {} connections opened", v.sent,
                    v.completed, v.succeeded, v.load.success, v.connections_opened));
@@ -271,6 +272,8 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--insecure,-k", opts->insecure, "curl engine: do not verify the server's certificate");
   cmd->add_option("--cacert", opts->cacert, "curl engine: CA certificates (PEM file) to verify the server with");
+  cmd->add_flag("--no-tls-resume", opts->no_tls_resume,
+                "curl engine over TLS: a full handshake on every new connection (default: resume TLS sessions)");
   cmd->add_option("--output,-o", opts->output, "write run.json, attack.hlog and attack.csv into DIR");
   cmd->add_flag("--json", opts->json, "print the run JSON on stdout instead of the summary");
 
@@ -290,10 +293,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     cfg.max_streams = o.max_streams;
     cfg.insecure = o.insecure;
     cfg.cacert = o.cacert;
+    cfg.tls_resume = !o.no_tls_resume;
     auto engine = detail::choose_engine(cfg, *url);
     if (!engine) return usage("--engine: " + engine.error());
-    if (*engine != "curl" && (o.insecure || !o.cacert.empty()))
-      return usage("--insecure and --cacert need an https:// URL (the curl engine)");
+    if (*engine != "curl" && (o.insecure || !o.cacert.empty() || o.no_tls_resume))
+      return usage("--insecure, --cacert and --no-tls-resume need an https:// URL (the curl engine)");
     if (o.max_streams < 1) return usage(fmt::format("--max-streams: expected 1 or more, found {}", o.max_streams));
     if (!o.cacert.empty() && !std::filesystem::exists(o.cacert))
       return usage(fmt::format("--cacert: no file '{}'", o.cacert));

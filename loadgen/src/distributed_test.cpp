@@ -291,6 +291,7 @@ constexpr run_config_field_case run_config_cases[] = {
     PERFLAB_RUN_CONFIG_CASE(max_streams, true, 7),
     PERFLAB_RUN_CONFIG_CASE(insecure, true, true),
     PERFLAB_RUN_CONFIG_CASE(cacert, true, "/etc/ca.pem"),
+    PERFLAB_RUN_CONFIG_CASE(tls_resume, true, false),
     PERFLAB_RUN_CONFIG_CASE(kind, true, "open"),
     PERFLAB_RUN_CONFIG_CASE(arrival, true, "poisson"),
     PERFLAB_RUN_CONFIG_CASE(rate, true, 1234.5),

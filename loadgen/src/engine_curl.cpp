@@ -31,6 +31,10 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
   const std::int64_t conns = s_.open ? connections : (connections + streams - 1) / streams;
   max_slots_ = static_cast<std::size_t>(s_.open ? connections * streams : connections);
   multi_ = curl_multi_init();
+  if (s_.tls && cfg_.tls_resume) {
+    share_ = curl_share_init();
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &curl_worker::on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &curl_worker::on_timer);
@@ -55,6 +59,7 @@ curl_worker::~curl_worker() {
     if (t.busy) curl_multi_remove_handle(multi_, t.easy);
   curl_multi_cleanup(multi_);  // closes the pooled connections through on_close_socket
   for (auto& t : slots_) curl_easy_cleanup(t.easy);
+  if (share_) curl_share_cleanup(share_);  // after every handle using it
   curl_slist_free_all(resolve_);
   // Anything libcurl did not close through us: never let a descriptor close a socket number.
   for (auto& w : watches_)
@@ -257,6 +262,8 @@ transfer* curl_worker::free_slot() {
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg_.insecure ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg_.insecure ? 0L : 2L);
     if (!cfg_.cacert.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, cfg_.cacert.c_str());
+    if (share_) curl_easy_setopt(e, CURLOPT_SHARE, share_);
+    else curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // no resumption: a full handshake each time
   }
   if (cfg_.keepalive == keepalive_policy::new_connection) {
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);

@@ -146,6 +146,10 @@ class curl_worker final : public load_worker {
   asio::steady_timer curl_timer_, arrival_timer_, housekeeping_;
   bool timeout_posted_ = false;
   CURLM* multi_ = nullptr;
+  // Over TLS with tls_resume: the worker's TLS session cache, shared by its easy handles, so a new
+  // connection on any handle resumes a session another one made (libcurl's default cache is per
+  // handle). One thread per worker: no lock callbacks needed.
+  CURLSH* share_ = nullptr;
   curl_slist* resolve_ = nullptr;  // CURLOPT_RESOLVE: the URL's name to the address run_load resolved
   std::vector<std::unique_ptr<watch>> watches_;  // by socket number
   // keepalive max:K: requests completed per connection, by socket number (reset when libcurl

@@ -475,6 +475,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.retry = cfg.retry.describe();
   lm.engine = *engine;
   lm.http = cfg.http2 ? "2" : "1.1";
+  lm.tls_resume = cfg.tls_resume;
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a

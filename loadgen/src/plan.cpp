@@ -45,11 +45,13 @@ std::string describe_load(const variant_spec& v) {
     } else {
       s += format_rate(c.rate);
     }
-    s += c.connections > 0 ? fmt::format(", up to {} connections", c.connections)
+    s += c.connections > 0 ? fmt::format(", up to {} connection{}", c.connections, c.connections == 1 ? "" : "s")
                            : ", automatic connection cap (at most 1024)";
+    if (c.http2) s += fmt::format(" x {} HTTP/2 streams", c.max_streams);
     return s;
   }
   std::string s = fmt::format("closed loop, {} connections", c.connections);
+  if (c.http2) s += fmt::format(" (HTTP/2, up to {} streams per connection)", c.max_streams);
   if (c.think_time.count() > 0) s += fmt::format(", think {}", format_s(seconds(c.think_time)));
   return s;
 }

@@ -29,6 +29,7 @@
 #include "perflab/loadgen/scenario.hpp"
 #include "perflab/loadgen/spawn.hpp"
 #include "distributed.hpp"
+#include "scenario_services.hpp"
 #include "variant_executor.hpp"
 
 #if __has_include("perflab/analysis/report.hpp")
@@ -84,6 +85,23 @@ class scenario_runner {
     run_ = detail::new_run(sc_, opts_.scenario_file);
     int rc = exit_code::ok;
     if (!save()) rc = exit_code::runtime_error;
+
+    // [[service]]: the backing servers, before the first variant; stopped when this returns,
+    // whatever ended the run.
+    detail::service_set services;
+    if (!sc_.services.empty()) {
+      out_ << fmt::format("services: starting {} (scripts/services.sh; its output in {})\n", sc_.services.size(),
+                          (dir_ / "services.log").string());
+      out_.flush();
+      if (auto started = services.start(sc_.services, sc_.name, dir_ / "services.log"); !started) {
+        err_ << "loadgen run: " << started.error() << "\n";
+        run_.complete = false;
+        save();
+        outcome.exit_code = exit_code::runtime_error;
+        return outcome;
+      }
+      for (auto& v : sc_.variants) services.apply(v);
+    }
 
     const std::size_t total = sc_.variants.size() * static_cast<std::size_t>(sc_.repeats);
     out_ << fmt::format("perflab run: {} ({} variant{}{}), results in {}\n", sc_.name, sc_.variants.size(),

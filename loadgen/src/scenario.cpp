@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 #include "perflab/core/cpus.hpp"
 #include "perflab/core/units.hpp"
 #include "perflab/core/verdict.hpp"
+#include "perflab/loadgen/spawn.hpp"
 #include "scenario_reader.hpp"
 
 namespace perflab::loadgen {
@@ -30,7 +32,7 @@ const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
     "drain_timeout", "success", "max_error_rate", "stop_when", "retry", "engine", "http2", "max_streams",
-    "insecure", "cacert", "rank_timeout",
+    "insecure", "cacert", "tls_resume", "rank_timeout",
     // model = "subscribe" (scenario_subscribe.cpp)
     "style", "subscribers", "topics", "publish_rate", "message_size", "connect_rate", "poll_interval", "poll_timeout"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
@@ -45,6 +47,8 @@ using namespace detail;
 class parser : public toml_reader {
  public:
   parser(std::string file, fs::path base_dir) : toml_reader(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  std::set<std::string> services_;  // [[service]] names: a target.url may be "{name}" of one
 
   // ---- sections -------------------------------------------------------------------------------
 
@@ -65,14 +69,27 @@ class parser : public toml_reader {
                        "lab-target; one of: " + join(k_models) + ")");
     if (url) {
       ts.url = as_string(*url, "target.url");
-      if (ts.url.rfind("http://", 0) != 0 || ts.url.size() <= 7)
-        fail(where(*url), fmt::format("target.url: expected an http:// URL such as \"http://127.0.0.1:8080\", "
-                                      "found \"{}\"", ts.url));
-      while (ts.url.size() > 7 && ts.url.back() == '/') ts.url.pop_back();
+      if (ts.url.size() > 2 && ts.url.front() == '{' && ts.url.back() == '}' &&
+          services_.count(ts.url.substr(1, ts.url.size() - 2)))
+        ts.service = ts.url.substr(1, ts.url.size() - 2);  // its URL once the run has started it
+      const std::size_t scheme = ts.url.rfind("http://", 0) == 0 ? 7 : ts.url.rfind("https://", 0) == 0 ? 8 : 0;
+      if (ts.service.empty() && (scheme == 0 || ts.url.size() <= scheme))
+        fail(where(*url), fmt::format("target.url: expected an http:// or https:// URL such as "
+                                      "\"http://127.0.0.1:8080\", or \"{{name}}\" of a [[service]], found \"{}\"",
+                                      ts.url));
+      while (ts.url.size() > scheme && ts.url.back() == '/') ts.url.pop_back();
       for (auto&& [k, v] : t) {
-        if (k.str() != "url" && k.str() != "health")
+        if (k.str() != "url" && k.str() != "health" && k.str() != "pid_file")
           fail(where(k, v), fmt::format("target.{} applies to a spawned target (model = ...), not to an "
-                                        "external url (expected only url and health with url)", k.str()));
+                                        "external url (expected only url, health and pid_file with url)", k.str()));
+      }
+      if (auto n = t.get("pid_file")) {
+        ts.pid_file = as_string(*n, "target.pid_file");
+        if (!read_pid_file(ts.pid_file))
+          fail(where(*n), fmt::format("target.pid_file: expected a file holding the pid of a running process, "
+                                      "found {}", std::filesystem::exists(ts.pid_file)
+                                                      ? "'" + ts.pid_file + "' without a live process's pid"
+                                                      : "no file '" + ts.pid_file + "'"));
       }
     } else {
       ts.spawn = true;
@@ -455,8 +472,13 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
     }
     // [[target]]: the measured one becomes [target] (so --set and the matrix reach it), the
     // named ones are read once for every variant (scenario_schedule.cpp).
+    // [[service]] first: a target's url or options may name one.
+    sc.services = read_services(p, root);
+    for (const auto& s : sc.services) p.services_.insert(s.name);
     std::vector<target_spec> dependencies;
     for (auto& nt : split_targets(p, root)) {
+      if (p.services_.count(nt.name))
+        fail(nt.where, fmt::format("target.name: \"{}\" is also a [[service]] name (expected distinct names)", nt.name));
       toml::table alone;
       alone.insert_or_assign("target", std::move(nt.table));
       target_spec d = p.parse_target(alone);
@@ -615,7 +637,7 @@ tl::expected<scenario, scenario_error> parse_scenario(std::string_view text, con
       }
       v.dependencies = dependencies;
       v.schedule = schedule;
-      check_wiring(v);
+      check_wiring(v, p.services_);
       v.name = name.empty() ? sc.name : name;
       v.params = std::move(params);
       v.file_prefix = safe_name(v.name);

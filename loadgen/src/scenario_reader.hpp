@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -253,6 +254,9 @@ std::vector<timed_event_spec> read_schedule(const toml_reader& r, toml::table& r
 // A variant with its dependencies and schedule: every "{name}" in target options names a
 // dependency before it, every entry's target exists and its `at` is within the measured phase;
 // the targets that get faults are marked admin.
-void check_wiring(variant_spec& v);
+// "{name}" may also name a [[service]] (services: their names).
+void check_wiring(variant_spec& v, const std::set<std::string>& services = {});
+// [[service]] entries, read, checked and removed from the document.
+std::vector<service_spec> read_services(const toml_reader& r, toml::table& root);
 
 }  // namespace perflab::loadgen::detail

@@ -1,5 +1,5 @@
 // [load] retry: the client retry policy (perflab/loadgen/retry.hpp), and [load] engine with the
-// curl engine's keys (http2, max_streams, insecure, cacert): each value checked where it is
+// curl engine's keys (http2, max_streams, insecure, cacert, tls_resume): each value checked where it is
 // written (file:line:column and what was expected). One file for both: each TU that reads TOML
 // costs seconds of build.
 #include <filesystem>
@@ -93,6 +93,7 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
   }
   flag("http2", cfg.http2);
   flag("insecure", cfg.insecure);
+  flag("tls_resume", cfg.tls_resume);
   if (const toml::node* n = load->get("max_streams")) cfg.max_streams = r.as_int(*n, "load.max_streams", 1, 1'000'000);
   if (const toml::node* n = load->get("cacert")) {
     cfg.cacert = r.as_string(*n, "load.cacert");

@@ -129,8 +129,50 @@ std::vector<timed_event_spec> read_schedule(const toml_reader& r, toml::table& r
   return out;
 }
 
-void check_wiring(variant_spec& v) {
+std::vector<service_spec> read_services(const toml_reader& r, toml::table& root) {
+  std::vector<service_spec> out;
+  toml::node* sn = root.get("service");
+  if (!sn) return out;
+  const toml::array* arr = sn->as_array();
+  if (!arr || !arr->is_array_of_tables())
+    r.type_error(*sn, "service", "[[service]] tables (name = \"...\", kind = \"postgres\" | \"redis\" | "
+                                  "\"h2o-tls\" | \"nginx-tls\")");
+  static const std::vector<std::string> kinds = {"postgres", "redis", "h2o-tls", "nginx-tls"};
   std::set<std::string> names;
+  for (const auto& e : *arr) {
+    const toml::table& t = *e.as_table();
+    service_spec s;
+    s.where = r.where(e);
+    for (auto&& [k, v] : t)
+      if (k.str() != "name" && k.str() != "kind" && k.str() != "access_log")
+        fail(r.where(v), fmt::format("service.{}: unknown key (expected name, kind and access_log)", k.str()));
+    const toml::node* name = t.get("name");
+    const toml::node* kind = t.get("kind");
+    if (!name || !kind) fail(s.where, "[[service]]: expected name = \"...\" and kind = \"postgres\" | \"redis\" | "
+                                      "\"h2o-tls\" | \"nginx-tls\"");
+    s.name = r.as_string(*name, "service.name");
+    if (!valid_name(s.name) || s.name == "main")
+      fail(r.where(*name), fmt::format("service.name: expected letters, digits, '-' or '_' (not \"main\"), found \"{}\"",
+                                       s.name));
+    if (!names.insert(s.name).second) fail(r.where(*name), fmt::format("service.name: \"{}\" is used twice", s.name));
+    s.kind = r.as_string(*kind, "service.kind");
+    if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end())
+      fail(r.where(*kind), fmt::format("service.kind: unknown service \"{}\" (expected one of: {})", s.kind, join(kinds)));
+    if (const toml::node* a = t.get("access_log")) {
+      auto b = a->as_boolean();
+      if (!b) r.type_error(*a, "service.access_log", "true or false");
+      s.access_log = b->get();
+      if (s.access_log && (s.kind == "postgres" || s.kind == "redis"))
+        fail(r.where(*a), "service.access_log: applies to h2o-tls and nginx-tls");
+    }
+    out.push_back(std::move(s));
+  }
+  root.erase("service");
+  return out;
+}
+
+void check_wiring(variant_spec& v, const std::set<std::string>& services) {
+  std::set<std::string> names(services);
   for (const auto& d : v.dependencies) names.insert(d.name);
   // "{name}" in an option: a dependency's URL. A target may only name the ones before it.
   auto check_refs = [&](const target_spec& t, const std::set<std::string>& allowed) {
@@ -142,13 +184,13 @@ void check_wiring(variant_spec& v) {
         if (!valid_name(ref)) continue;
         if (!allowed.count(ref)) {
           const auto w = t.param_where.count(key) ? t.param_where.at(key) : std::string();
-          fail(w, fmt::format("target.{}: \"{{{}}}\" names no [[target]] before it (expected one of: {})", key, ref,
+          fail(w, fmt::format("target.{}: \"{{{}}}\" names no [[service]] or [[target]] before it (expected one of: {})", key, ref,
                               allowed.empty() ? std::string("none defined") : join({allowed.begin(), allowed.end()})));
         }
       }
     }
   };
-  std::set<std::string> before;
+  std::set<std::string> before(services);
   for (const auto& d : v.dependencies) {
     check_refs(d, before);
     before.insert(d.name);

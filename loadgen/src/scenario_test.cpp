@@ -50,7 +50,19 @@ TEST(ScenarioErrors, NameFileLineColumnAndWhatWasExpected) {
       {"neither url nor model", "name = \"t\"\n[target]\nthreads = 2\n", {}, "s.toml", "needs url"},
       {"unknown model", "name = \"t\"\n[target]\nmodel = \"fibers\"\n", {}, "s.toml:3:9",
        "unknown model \"fibers\" (expected one of: thread-per-request, thread-pool, reactor, coroutine, fiber, io-uring)"},
-      {"bad url", "name = \"t\"\n[target]\nurl = \"ftp://x\"\n", {}, "s.toml:3:7", "expected an http:// URL"},
+      {"bad url", "name = \"t\"\n[target]\nurl = \"ftp://x\"\n", {}, "s.toml:3:7", "expected an http:// or https:// URL"},
+      {"url names no service", "name = \"t\"\n[target]\nurl = \"{tls}\"\n", {}, "s.toml:3:7",
+       "or \"{name}\" of a [[service]], found \"{tls}\""},
+      {"no pid file", "name = \"t\"\n[target]\nurl = \"https://x:1\"\npid_file = \"/no/such.pid\"\n", {}, "s.toml:4:12",
+       "target.pid_file: expected a file holding the pid of a running process, found no file '/no/such.pid'"},
+      {"service kind", "name = \"t\"\n[[service]]\nname = \"db\"\nkind = \"mysql\"\n[target]\nmodel = \"reactor\"\n", {},
+       "s.toml:4:8", "service.kind: unknown service \"mysql\" (expected one of: postgres, redis, h2o-tls, nginx-tls)"},
+      {"service key", "name = \"t\"\n[[service]]\nname = \"db\"\nkind = \"redis\"\nport = 1\n[target]\nmodel = \"reactor\"\n",
+       {}, "s.toml:5:8", "service.port: unknown key"},
+      {"service access log", "name = \"t\"\n[[service]]\nname = \"db\"\nkind = \"redis\"\naccess_log = true\n[target]\n"
+       "model = \"reactor\"\n", {}, "s.toml:5:14", "service.access_log: applies to h2o-tls and nginx-tls"},
+      {"service option ref", "name = \"t\"\n[[service]]\nname = \"pg\"\nkind = \"postgres\"\n[target]\nmodel = \"reactor\"\n"
+       "db = \"{pq}\"\n", {}, "s.toml:7:1", "\"{pq}\" names no [[service]] or [[target]] before it (expected one of: pg)"},
       {"url with threads", "name = \"t\"\n[target]\nurl = \"http://x:1\"\nthreads = 2\n", {}, "s.toml:4:1",
        "target.threads applies to a spawned target"},
       {"top-level key after a table", t + "[load]\nrate = 5\nrepeats = 2\n", {}, "s.toml:6:1",
@@ -583,4 +595,28 @@ TEST(ScenarioFiles, MissingFileIsAnError) {
 }
 
 }  // namespace
+// [[service]]: a target.url naming one, and options naming one, parse; the runner fills them in.
+TEST(ScenarioServices, AUrlAndOptionsMayNameAServiceStartedForTheRun) {
+  auto sc = parse("name = \"t\"\n[[service]]\nname = \"tls\"\nkind = \"nginx-tls\"\naccess_log = true\n"
+                  "[[service]]\nname = \"pg\"\nkind = \"postgres\"\n"
+                  "[[target]]\nname = \"dep\"\nmodel = \"reactor\"\ndb = \"{pg}\"\n"
+                  "[[target]]\nurl = \"{tls}\"\n[load]\nengine = \"curl\"\n", {});
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->services.size(), 2u);
+  EXPECT_EQ(sc->services[0].name, "tls");
+  EXPECT_EQ(sc->services[0].kind, "nginx-tls");
+  EXPECT_TRUE(sc->services[0].access_log);
+  EXPECT_EQ(sc->services[1].kind, "postgres");
+  const auto& v = sc->variants.at(0);
+  EXPECT_EQ(v.target.service, "tls");
+  EXPECT_EQ(v.target.url, "{tls}");
+  ASSERT_EQ(v.dependencies.size(), 1u);
+  EXPECT_EQ(v.dependencies[0].params.at("db"), "{pg}");
+  // A target may not take a service's name.
+  auto dup = parse("name = \"t\"\n[[service]]\nname = \"x\"\nkind = \"redis\"\n"
+                   "[[target]]\nname = \"x\"\nmodel = \"reactor\"\n[[target]]\nmodel = \"reactor\"\n", {});
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_NE(dup.error().message.find("\"x\" is also a [[service]] name"), std::string::npos) << dup.error().to_string();
+}
+
 }  // namespace perflab::loadgen

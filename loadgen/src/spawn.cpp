@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -268,7 +269,21 @@ cpu_spent cpu_delta(const process_sample& from, const process_sample& to) {
 
 std::optional<process_sample> child_process::sample(bool task_times) const {
   if (impl_->reaped) return std::nullopt;
-  std::ifstream stat(fmt::format("/proc/{}/stat", impl_->pid));
+  return sample_process(impl_->pid, task_times);
+}
+
+std::optional<pid_t> read_pid_file(const std::string& path) {
+  std::ifstream in(path);
+  long long pid = 0;
+  if (!(in >> pid) || pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return std::nullopt;
+  in >> std::ws;
+  if (!in.eof()) return std::nullopt;  // "123abc" is not a pid
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+std::optional<process_sample> sample_process(pid_t pid, bool task_times) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string line;
   if (!std::getline(stat, line)) return std::nullopt;
   // The command name may contain spaces and parentheses: fields start after the last ')'.
@@ -284,7 +299,7 @@ std::optional<process_sample> child_process::sample(bool task_times) const {
   s.cpu_user_s = std::stod(f[11]) / tick;
   s.cpu_system_s = std::stod(f[12]) / tick;
   s.threads = std::stoll(f[17]);
-  std::ifstream status(fmt::format("/proc/{}/status", impl_->pid));
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
   for (std::string l; std::getline(status, l);) {
     auto kb = [&](std::string_view key) -> std::int64_t {
       return l.rfind(key, 0) == 0 ? std::stoll(l.substr(key.size())) * 1024 : -1;
@@ -295,7 +310,7 @@ std::optional<process_sample> child_process::sample(bool task_times) const {
   if (task_times) {
     // schedstat's first field: the thread's time on a CPU in ns (the scheduler's own account).
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", impl_->pid), ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
       std::ifstream in(e.path() / "schedstat");
       std::uint64_t ns = 0;
       if (in >> ns) s.task_cpu_ns.emplace_back(static_cast<pid_t>(std::stol(e.path().filename().string())), ns);
@@ -303,6 +318,46 @@ std::optional<process_sample> child_process::sample(bool task_times) const {
     std::sort(s.task_cpu_ns.begin(), s.task_cpu_ns.end());
   }
   return s;
+}
+
+std::optional<process_sample> sample_process_tree(pid_t root, bool task_times) {
+  // Parent links from every /proc/PID/stat (field 4, after the command's last ')').
+  std::vector<std::pair<pid_t, pid_t>> parent_child;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto rp = line.rfind(')');
+    if (rp == std::string::npos || rp + 2 >= line.size()) continue;
+    std::istringstream fields(line.substr(rp + 2));
+    std::string state;
+    long ppid = 0;
+    if (fields >> state >> ppid) parent_child.emplace_back(static_cast<pid_t>(ppid), static_cast<pid_t>(std::stol(name)));
+  }
+  std::optional<process_sample> sum = sample_process(root, task_times);
+  if (!sum) return std::nullopt;
+  std::vector<pid_t> todo{root};
+  while (!todo.empty()) {
+    const pid_t p = todo.back();
+    todo.pop_back();
+    for (const auto& [parent, child] : parent_child) {
+      if (parent != p) continue;
+      todo.push_back(child);
+      auto c = sample_process(child, task_times);
+      if (!c) continue;  // ended in between
+      sum->cpu_user_s += c->cpu_user_s;
+      sum->cpu_system_s += c->cpu_system_s;
+      sum->threads += c->threads;
+      sum->rss_bytes += c->rss_bytes;
+      sum->peak_rss_bytes += c->peak_rss_bytes;
+      sum->task_cpu_ns.insert(sum->task_cpu_ns.end(), c->task_cpu_ns.begin(), c->task_cpu_ns.end());
+    }
+  }
+  std::sort(sum->task_cpu_ns.begin(), sum->task_cpu_ns.end());
+  return sum;
 }
 
 exit_info child_process::stop(std::chrono::nanoseconds timeout) {

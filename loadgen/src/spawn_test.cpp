@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -265,6 +266,39 @@ TEST(CpuDelta, ARealChildsThreadTimesCoverItsBusyWork) {
   EXPECT_TRUE(d.exact);
   EXPECT_GT(d.user_s + d.system_s, 0.0);
   child->stop(5s);
+}
+
+TEST(ProcessTree, SumsTheProcessAndItsDescendantsAndReadsPidFiles) {
+  // A supervisor with two children and a grandchild, as a pid file would name it: the tree's
+  // sample counts all four processes' threads, the process's own sample one.
+  auto child = child_process::spawn(shell("sleep 3 & sh -c 'sleep 3 & wait' & sleep 0.05; echo ready; wait"));
+  ASSERT_TRUE(child.has_value()) << child.error();
+  ASSERT_TRUE(child->read_first_line(5s).has_value());
+  std::optional<process_sample> tree;
+  for (int i = 0; i < 100; ++i) {  // until the grandchild has started
+    tree = sample_process_tree(child->pid(), true);
+    if (tree && tree->threads == 4) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(tree.has_value());
+  EXPECT_EQ(tree->threads, 4);
+  EXPECT_EQ(tree->task_cpu_ns.size(), 4u);
+  EXPECT_EQ(sample_process(child->pid())->threads, 1);
+  EXPECT_GT(tree->peak_rss_bytes, sample_process(child->pid())->peak_rss_bytes);
+
+  const auto dir = std::filesystem::temp_directory_path() / ("perflab-pidfile-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "pid") << text;
+    return read_pid_file((dir / "pid").string());
+  };
+  EXPECT_EQ(write(std::to_string(child->pid()) + "\n"), child->pid());
+  EXPECT_FALSE(write("12x").has_value());
+  EXPECT_FALSE(write("").has_value());
+  EXPECT_FALSE(read_pid_file((dir / "none").string()).has_value());
+  child->stop(5s);
+  EXPECT_FALSE(write(std::to_string(child->pid())).has_value()) << "no such process any more";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -308,6 +308,16 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   } else {
     ti.url = spec.target.url;
   }
+  // An external target with a pid_file: its CPU over the measured phase, read from /proc as a
+  // spawned target's is, summed over the process and its descendants (a supervisor's or master's
+  // pid covers its workers); its peak RSS is the processes' own since they started, not this
+  // variant's.
+  std::optional<pid_t> external_pid;
+  if (!spec.target.spawn && !spec.target.pid_file.empty()) {
+    external_pid = read_pid_file(spec.target.pid_file);
+    if (!external_pid)
+      err_ << "  target.pid_file '" << spec.target.pid_file << "' names no running process: its CPU is not sampled\n";
+  }
 
   if (!failure.empty()) {
     err_ << "  target failed to start: " << failure << "\n";
@@ -353,6 +363,9 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     if (child) {
       cfg.on_measure_start = [&] { at_start = child->sample(true); };
       cfg.on_measure_end = [&] { at_end = child->sample(true); };
+    } else if (external_pid) {
+      cfg.on_measure_start = [&] { at_start = sample_process_tree(*external_pid, true); };
+      cfg.on_measure_end = [&] { at_end = sample_process_tree(*external_pid, true); };
     }
     // [[fault]] and [[action]] during the measured phase, and the request counters at its ends
     // (timed_events.hpp): only in runs with dependencies or a schedule.
@@ -489,6 +502,13 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       } else if (!e.success()) {
         err_ << "  target did not stop cleanly: " << e.text() << "\n";
       }
+    }
+    if (external_pid && at_start && at_end) {
+      const auto spent = cpu_delta(*at_start, *at_end);
+      ti.cpu_user_s = spent.user_s;
+      ti.cpu_system_s = spent.system_s;
+      ti.peak_rss_bytes = at_end->peak_rss_bytes;
+      ti.threads = at_end->threads;
     }
     if (!died.load() && interrupt_flag().load()) vo.interrupted = true;
     if (vo.interrupted && vo.v.complete) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -103,8 +104,8 @@ class Https : public Runner {
   void SetUp() override {
     Runner::SetUp();
     name_ = "engines-e2e-" + std::to_string(::getpid());
-    auto r = sh(std::string(PERFLAB_SOURCE_ROOT) + "/scripts/services.sh start h2o-tls --name " + name_);
-    if (r.code == 3) GTEST_SKIP() << "h2o cannot be installed here: " << r.err;
+    auto r = sh(std::string(PERFLAB_SOURCE_ROOT) + "/scripts/services.sh start " + service_ + " --access-log --name " + name_);
+    if (r.code == 3) GTEST_SKIP() << service_ << " cannot be installed here: " << r.err;
     ASSERT_EQ(r.code, 0) << r.err;
     url_ = r.out.substr(0, r.out.find('\n'));
     cert_ = std::string(PERFLAB_SOURCE_ROOT) + "/build/services/" + name_ + "/cert.pem";
@@ -127,7 +128,16 @@ class Https : public Runner {
     }
     return run->variants[0];
   }
+  // The server's access log (services.sh --access-log): requests so far, and those whose
+  // connection resumed its TLS session (nginx: "r HTTP/1.1 200", h2o: "1 HTTP/1.1 200").
+  std::pair<int, int> access_log() const {
+    std::ifstream in(std::string(PERFLAB_SOURCE_ROOT) + "/build/services/" + name_ + "/access.log");
+    int lines = 0, resumed = 0;
+    for (std::string l; std::getline(in, l); ++lines) resumed += l.rfind("1 ", 0) == 0 || l.rfind("r ", 0) == 0 ? 1 : 0;
+    return {lines, resumed};
+  }
   int runs_ = 0;
+  std::string service_ = "h2o-tls";
   std::string name_, url_, cert_;
   bool started_ = false;
 };
@@ -159,6 +169,83 @@ TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) 
   auto wrong = attack("--insecure --connections 1 --requests 5 --verify --verify-length 12", 7);
   EXPECT_EQ(wrong.errors.verify_failed, 5);
   EXPECT_EQ(wrong.succeeded, 0);
+}
+
+// nginx (TLS 1.3, a session cache): it gives a resumed connection a new ticket, so every
+// connection can resume. (h2o 2.2 does not: a resumed connection gets no ticket, and OpenSSL
+// uses a TLS 1.3 ticket once, so against it every other connection is a full handshake.)
+class HttpsNginx : public Https {
+ protected:
+  void SetUp() override {
+    service_ = "nginx-tls";
+    Https::SetUp();
+  }
+};
+
+TEST_F(HttpsNginx, NewConnectionsResumeTlsSessionsUnlessTurnedOff) {
+  // A new connection per request, two clients, 40 requests: every request pays a handshake
+  // (libcurl's own TLS timing counts one each). With resumption (the default) the worker's
+  // session cache offers the server a session on every connection after the first that
+  // finished its handshake, so at most the two first connections are full handshakes; with
+  // --no-tls-resume none is resumed. Counted by the server itself (nginx's access log).
+  auto on = attack("--insecure --no-keepalive --connections 2 --requests 40", 0);
+  EXPECT_EQ(on.succeeded, 40);
+  EXPECT_EQ(on.tls_handshake.count, 40);
+  EXPECT_TRUE(on.load.tls_resume);
+  auto [lines, resumed] = access_log();
+  EXPECT_EQ(lines, 40);
+  EXPECT_GE(resumed, 38);
+  auto off = attack("--insecure --no-keepalive --no-tls-resume --connections 2 --requests 40", 0);
+  EXPECT_EQ(off.succeeded, 40);
+  EXPECT_EQ(off.tls_handshake.count, 40);
+  EXPECT_FALSE(off.load.tls_resume);
+  auto [lines2, resumed2] = access_log();
+  EXPECT_EQ(lines2, 80);
+  EXPECT_EQ(resumed2, resumed);  // none of the second run's 40
+}
+
+// [[service]]: one command runs a scenario against a TLS server it starts itself. The runner
+// starts nginx-tls through scripts/services.sh, sends the load to its https:// URL verified with
+// its certificate, samples its CPU through its pid file (master and worker), and stops it at the
+// end: no instance of the run is left under build/services.
+const char* k_service = R"(name = "service-e2e"
+[[service]]
+name = "tls"
+kind = "nginx-tls"
+[target]
+url = "{tls}"
+[load]
+model = "closed"
+connections = 2
+max_requests = 300
+keepalive = "new-connection"
+[[request]]
+path = "/hello"
+)";
+
+TEST_F(Runner, AServiceIsStartedForTheRunMeasuredThroughItsPidFileAndStoppedAfter) {
+  auto r = loadgen_run(write("service.toml", k_service));
+  if (r.code != 0 && r.err.find("cannot be installed here") != std::string::npos)
+    GTEST_SKIP() << "nginx cannot be installed here: " << r.err;
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto result = perflab::result::read_run_json(run_dir() / "run.json");
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_EQ(result->variants.size(), 1u);
+  const auto& v = result->variants[0];
+  EXPECT_EQ(v.load.engine, "curl");
+  EXPECT_EQ(v.target.url.rfind("https://127.0.0.1:", 0), 0u) << v.target.url;
+  EXPECT_EQ(v.succeeded, 300);  // verified with the service's own certificate: no TLS error
+  EXPECT_EQ(v.connections_opened, 300);
+  EXPECT_FALSE(v.target.spawned);
+  EXPECT_GT(v.target.cpu_user_s + v.target.cpu_system_s, 0.0) << "300 handshakes cost the server CPU";
+  EXPECT_GE(v.target.threads, 2) << "nginx's master and its worker";
+  const fs::path services = fs::path(PERFLAB_SOURCE_ROOT) / "build" / "services";
+  if (fs::exists(services)) {
+    for (const auto& e : fs::directory_iterator(services)) {
+      EXPECT_EQ(e.path().filename().string().rfind("service-e2e-", 0), std::string::npos)
+          << "left running: " << e.path();
+    }
+  }
 }
 
 }  // namespace

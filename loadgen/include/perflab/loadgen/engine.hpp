@@ -49,6 +49,8 @@ struct run_config {
   std::int64_t max_streams = 100;          // curl with http2: concurrent streams per connection
   bool insecure = false;                   // curl: do not verify the server's certificate
   std::string cacert;                      // curl: CA bundle file to verify the server with ("": system's)
+  bool tls_resume = true;                  // curl over TLS: a new connection resumes a TLS session from
+                                           // the worker's session cache (false: a full handshake each time)
   std::string kind = "closed";             // "open" (scheduled arrivals) or "closed" (fixed connections)
   std::string arrival = "constant";        // open loop: "constant" or "poisson"
   double rate = 0;                         // open loop: requests/s when stages is empty

@@ -45,6 +45,10 @@ struct target_spec {
   std::chrono::nanoseconds start_timeout{std::chrono::seconds(10)};  // until "listening ..." and /health
   std::chrono::nanoseconds stop_timeout{std::chrono::seconds(5)};    // SIGTERM to SIGKILL
   std::string health_path = "/health";
+  // External url: a file holding the server's pid (e.g. scripts/services.sh's build/services/NAME/pid),
+  // so the runner samples its CPU and RSS as it does a spawned target's. Empty: not sampled.
+  std::string pid_file;
+  std::string service;                        // target.url = "{name}": the [[service]] it names (its URL at run time)
   std::string name;                           // [[target]] name = "dep" (empty: the measured target)
   bool admin = false;                         // the runner adds --admin (a [[fault]] names this target)
 };
@@ -85,6 +89,14 @@ struct variant_spec {
   std::vector<std::string> report_metrics;
 };
 
+// A [[service]] entry: a backing server scripts/services.sh starts for the run.
+struct service_spec {
+  std::string name;         // "{name}" in target options (or as target.url) becomes its URL
+  std::string kind;         // postgres | redis | h2o-tls | nginx-tls
+  bool access_log = false;  // h2o-tls, nginx-tls: services.sh --access-log
+  std::string where;        // "file:line:col" of the entry
+};
+
 struct scenario {
   std::string name;
   std::string description;
@@ -93,6 +105,7 @@ struct scenario {
   std::vector<std::string> overrides;  // --set key=value, in order
   int repeats = 1;
   std::vector<variant_spec> variants;  // the matrix, expanded and validated
+  std::vector<service_spec> services;  // [[service]]: started before the first variant, stopped after the last
 };
 
 // Parses and validates a scenario. `source_name` is used in error locations; `base_dir` resolves

@@ -60,6 +60,19 @@ struct cpu_spent {
 };
 cpu_spent cpu_delta(const process_sample& from, const process_sample& to);
 
+// A /proc snapshot of any process (nullopt when /proc has no such process, or it is not
+// readable): child_process::sample's reading, for a process the runner did not start (an external
+// target's `pid_file`, docs/scenarios.md).
+std::optional<process_sample> sample_process(pid_t pid, bool task_times = false);
+// The same summed over the process and its descendants (found through /proc's parent links): a
+// server that runs its work in child processes (nginx's workers, h2o's key-signing process under
+// a supervisor). Peak RSS is the sum of each process's own peak.
+std::optional<process_sample> sample_process_tree(pid_t root, bool task_times = false);
+
+// The pid in a pid file (a decimal number, surrounding whitespace allowed) when that process is
+// alive; nullopt otherwise (no file, not a number, no such process).
+std::optional<pid_t> read_pid_file(const std::string& path);
+
 class child_process {
  public:
   // Starts the program. Errors: cannot fork, or exec failed (message names the program and errno).
