@@ -103,6 +103,30 @@ void add_delivery(document& doc, const std::vector<const loaded_variant*>& subs)
 void add_request_tables(document& doc, const variant_refs& vars);
 void add_resources(document& doc, const variant_refs& vars);
 
+// [report] metrics: each named target counter's change over the variant next to the loadgen's
+// successful requests, so effects per request (orders created per successful POST) read off.
+void add_target_counters(document& doc, const variant_refs& vars) {
+  std::vector<std::vector<std::string>> rows;
+  for (const loaded_variant& lv : vars) {
+    const auto& v = *lv.v;
+    for (const auto& c : v.target_counters) {
+      if (!c.found) {
+        rows.push_back({lv.label, "`" + c.metric + "`", "not found", std::to_string(v.succeeded), "-", "-"});
+        continue;
+      }
+      rows.push_back({lv.label, "`" + c.metric + "`", fmt::format("{:.0f}", c.delta), std::to_string(v.succeeded),
+                      fmt::format("{:+.0f}", c.delta - static_cast<double>(v.succeeded)),
+                      v.succeeded > 0 ? fmt::format("{:.4f}", c.delta / static_cast<double>(v.succeeded)) : "-"});
+    }
+  }
+  if (rows.empty()) return;
+  doc.heading(2, "Target counters");
+  doc.table({"variant", "metric", "change", "succeeded", "change - succeeded", "per success"}, std::move(rows));
+  doc.para("The scenario's `[report] metrics`, read from the target's /metrics before the load and after its drain "
+           "(warm-up included: compare with succeeded when the warm-up is 0). A counter of effects (orders created) "
+           "above the successful requests counts effects the clients were never told of, or duplicates.");
+}
+
 }  // namespace
 
 void add_tables(document& doc, const std::vector<loaded_variant>& all_vars) {
@@ -151,6 +175,7 @@ void add_request_tables(document& doc, const variant_refs& vars) {
              "unanswered when it ended; unanswered: measured requests without an answer at the end of the drain "
              "(counted as errors).");
   }
+  add_target_counters(doc, vars);
   auto lat_row = [](const std::string& label, const result::latency_summary& s) {
     return std::vector<std::string>{label,
                                     std::to_string(s.count),

@@ -49,6 +49,7 @@ struct attack_options {
   std::string retry_on = "502,503,504", retry_backoff = "exponential", retry_base = "50ms", retry_cap = "1s",
               retry_jitter = "full";
   bool retry_after = false;
+  bool retry_unsafe = false;
   // The engine and what only the curl engine speaks.
   std::string engine;  // "" automatic: curl for https:// or --http2
   bool http2 = false, insecure = false, no_tls_resume = false;
@@ -255,12 +256,16 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--retry", opts->retry_max,
                   "client retries: send an idempotent request again, up to N times, when answered with a --retry-on "
                   "status ([load] retry.max; 0: off)")->capture_default_str();
-  cmd->add_option("--retry-on", opts->retry_on, "statuses retried, e.g. 503,429")->capture_default_str();
+  cmd->add_option("--retry-on", opts->retry_on,
+                  "statuses retried, e.g. 503,429; \"reset\": a connection reset before any byte of the answer")
+      ->capture_default_str();
   cmd->add_option("--retry-backoff", opts->retry_backoff, "exponential or none (retry at once)")->capture_default_str();
   cmd->add_option("--retry-base", opts->retry_base, "exponential backoff: the first retry's wait")->capture_default_str();
   cmd->add_option("--retry-cap", opts->retry_cap, "no wait longer than this (Retry-After too)")->capture_default_str();
   cmd->add_option("--retry-jitter", opts->retry_jitter, "full, equal or none")->capture_default_str();
   cmd->add_flag("--retry-after", opts->retry_after, "honour a Retry-After in seconds (capped at --retry-cap)");
+  cmd->add_flag("--retry-unsafe", opts->retry_unsafe,
+                "retry requests that are not idempotent too (a POST without an Idempotency-Key): a naive client");
   cmd->add_option("--engine", opts->engine, "asio (HTTP/1.1, cleartext) or curl (libcurl: HTTPS, HTTP/2); default: "
                                           "curl for https:// and --http2, asio otherwise");
   cmd->add_flag("--http2", opts->http2, "curl engine: HTTP/2 (ALPN over https://, prior knowledge over http://)");
@@ -401,6 +406,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     auto codes = parse_retry_statuses(o.retry_on);
     if (!codes) return usage("--retry-on: " + codes.error());
     cfg.retry.on = *codes;
+    cfg.retry.unsafe = o.retry_unsafe;
     auto expo = parse_retry_backoff(o.retry_backoff);
     if (!expo) return usage("--retry-backoff: " + expo.error());
     cfg.retry.exponential = *expo;

@@ -328,7 +328,7 @@ bool dist_get_owned(dist_wire_reader& r, std::string& s) {
 static_assert(aggregate_field_count<run_config>() == 41, "run_config changed: see the comment above");
 static_assert(aggregate_field_count<key_distribution>() == 3, "key_distribution changed: see the comment above");
 static_assert(aggregate_field_count<request_spec>() == 5, "request_spec changed: see the comment above");
-static_assert(aggregate_field_count<retry_policy>() == 5, "retry_policy changed: see the comment above");
+static_assert(aggregate_field_count<retry_policy>() == 6, "retry_policy changed: see the comment above");
 static_assert(aggregate_field_count<resilience::backoff_config>() == 3, "backoff_config changed: see the comment above");
 static_assert(aggregate_field_count<result::stage>() == 2, "result::stage changed: see the comment above");
 
@@ -339,7 +339,7 @@ std::string encode_run_config(const run_config& c) {
   for (const std::string* s : {&c.url, &c.engine, &c.cacert, &c.kind, &c.arrival, &c.success}) w.put_string(*s);
   w.put<std::uint8_t>(static_cast<std::uint8_t>((c.http2 ? 1 : 0) | (c.insecure ? 2 : 0) | (c.verify ? 4 : 0) |
                                                 (c.retry.exponential ? 8 : 0) | (c.retry.retry_after ? 16 : 0) |
-                                                (c.tls_resume ? 32 : 0)));
+                                                (c.tls_resume ? 32 : 0) | (c.retry.unsafe ? 64 : 0)));
   w.put(c.max_streams);
   w.put(c.rate);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(c.stages.size()));
@@ -403,6 +403,7 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   c.retry.exponential = (flags & 8) != 0;
   c.retry.retry_after = (flags & 16) != 0;
   c.tls_resume = (flags & 32) != 0;
+  c.retry.unsafe = (flags & 64) != 0;
   if (too_many(n)) return truncated();
   c.stages.resize(n);
   for (auto& st : c.stages)

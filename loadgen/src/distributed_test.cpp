@@ -332,6 +332,7 @@ constexpr run_config_field_case run_config_cases[] = {
     PERFLAB_RUN_CONFIG_CASE(retry.backoff.cap, true, milliseconds(70)),
     PERFLAB_RUN_CONFIG_CASE(retry.backoff.kind, true, resilience::jitter::equal),
     PERFLAB_RUN_CONFIG_CASE(retry.retry_after, true, true),
+    PERFLAB_RUN_CONFIG_CASE(retry.unsafe, true, true),
     PERFLAB_RUN_CONFIG_CASE(spin_window, true, milliseconds(1)),
     {"on_measure_start", false, [](run_config& c) { c.on_measure_start = [] {}; },
      [](const run_config& a, const run_config& b) { return !a.on_measure_start == !b.on_measure_start; }},

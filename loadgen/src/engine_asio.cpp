@@ -129,7 +129,7 @@ void asio_worker::send(connection& c, std::int64_t intended) {
   const ssize_t n = ::send(c.sock.native_handle(), req.bytes.data(), req.bytes.size(), MSG_NOSIGNAL);
   const int send_errno = n < 0 ? errno : 0;
   if (n < 0 && send_errno != EAGAIN && send_errno != EWOULDBLOCK) {
-    if (!((send_errno == EPIPE || send_errno == ECONNRESET) && retry_stale(c))) fail(c, io_error_class(send_errno));
+    if (!((send_errno == EPIPE || send_errno == ECONNRESET) && answer_lost(c))) fail(c, io_error_class(send_errno));
     return;
   }
   const std::size_t written = n < 0 ? 0 : static_cast<std::size_t>(n);
@@ -148,7 +148,7 @@ void asio_worker::on_write(connection& c, const error_code& ec) {
     maybe_closed(c);
     return;
   }
-  if (ec && c.st == connection::state::busy && !(is_reset(ec) && retry_stale(c))) fail(c, io_error_class(ec.value()));
+  if (ec && c.st == connection::state::busy && !(is_reset(ec) && answer_lost(c))) fail(c, io_error_class(ec.value()));
 }
 
 void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
@@ -171,13 +171,13 @@ void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
       // A close-delimited body ended with its last byte, not with the close that followed.
       if (c.first_byte_ns == 0) c.first_byte_ns = c.head_ns = t;
       complete(c, c.last_data_ns != 0 ? c.last_data_ns : t, true, false);
-    } else if (!retry_stale(c)) {
+    } else if (!answer_lost(c)) {
       fail(c, err::closed_mid_response);
     }
     return;
   }
   if (ec) {
-    if (!(is_reset(ec) && retry_stale(c))) fail(c, is_reset(ec) ? err::reset : io_error_class(ec.value()));
+    if (!(is_reset(ec) && answer_lost(c))) fail(c, is_reset(ec) ? err::reset : io_error_class(ec.value()));
     return;
   }
   if (n == 0) {
@@ -342,6 +342,33 @@ bool asio_worker::retry_stale(connection& c) {
     ++interval_->retries;
   }
   c.retrying = true;  // still in flight: maybe_closed reconnects the slot with it
+  close_conn(c);
+  return true;
+}
+
+// [load] retry with "reset" in its statuses: the request's connection was reset or closed before
+// any byte of its answer, so the answer is lost (the server may have done the work). Retried as a
+// retried status is, after its backoff; the request keeps its bytes (its `{uuid}` key included)
+// and its intended time. The connection is closed: open loop, the retry waits for a connection
+// like any; closed loop, this client reconnects for it after the backoff.
+bool asio_worker::retry_reset(connection& c) {
+  if (!cfg_.retry.enabled() || !c.has_request || c.first_byte_ns != 0 || phase_ == phase::done ||
+      !should_retry(cfg_.retry, c.req.idempotent, retry_policy::reset_code, c.policy_retries))
+    return false;
+  const std::int64_t now = now_ns();
+  advance(now);
+  --in_flight_;
+  c.has_request = false;
+  c.retrying = false;
+  ++c.policy_retries;
+  const std::int64_t delay_ns = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(c.policy_retries), -1).count();
+  if (s_.open) {
+    park_retry(c, now + delay_ns);
+  } else {
+    c.retry_wait = true;
+    c.retry_delay_ns = delay_ns;
+    ++retry_waiting_;
+  }
   close_conn(c);
   return true;
 }

@@ -271,6 +271,13 @@ class asio_worker final : public load_worker {
   // its intended time, so the reconnect shows in corrected latency. Returns false when the
   // failure must count as usual.
   bool retry_stale(connection& c);
+  // [load] retry on "reset": a request whose answer was lost (reset or closed before its first
+  // byte) goes again after its backoff, whatever the connection carried before. False when the
+  // policy does not cover it.
+  bool retry_reset(connection& c);
+  // A request's connection ended before any byte of its answer: the policy's retry when it
+  // covers the request (counted in client_retries), else the stale keep-alive resend.
+  bool answer_lost(connection& c) { return retry_reset(c) || retry_stale(c); }
 
   // A measured request given up at `now` (read timeout, a connect that timed out with the
   // request riding on it, or still unanswered at the drain deadline) goes into the latency

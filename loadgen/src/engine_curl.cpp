@@ -427,9 +427,15 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
     curl_easy_getinfo(t.easy, CURLINFO_SIZE_DOWNLOAD_T, &size_down);
   }
   // [load] retry: an idempotent request answered with a retried status goes again after its
-  // backoff (as the Asio worker: its answer so far is no final one).
-  const bool again = code == CURLE_OK && cfg_.retry.enabled() && phase_ != phase::done &&
-                     should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries);
+  // backoff (as the Asio worker: its answer so far is no final one); with "reset" in the policy's
+  // statuses, so does one whose connection ended before any byte of its answer (libcurl has
+  // already resent it once itself when that connection was a reused one).
+  const bool lost = ran && t.head_ns == 0 &&
+                    (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR);
+  const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
+                     (code == CURLE_OK ? should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries)
+                                       : lost && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code,
+                                                              t.policy_retries));
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
   } else {
@@ -465,7 +471,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         }
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
-    } else {
+    } else if (!again) {
       curl_easy_getinfo(t.easy, CURLINFO_OS_ERRNO, &os_errno);
       const err what = curl_error_class(code, os_errno, written);
       for (sample_set* set : {&totals_, interval_.get()}) {
@@ -481,7 +487,8 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   if (again) {
     if (t.first_write_ns == 0) t.first_write_ns = write_ns;
     ++t.policy_retries;
-    const auto delay = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(t.policy_retries), t.retry_after_s);
+    const auto delay = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(t.policy_retries),
+                                   code == CURLE_OK ? t.retry_after_s : -1);
     t.retry_wait = true;
     ++retry_waiting_;
     ++in_flight_;  // still unanswered

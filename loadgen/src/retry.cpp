@@ -16,8 +16,12 @@ bool retry_policy::retries_status(int status) const noexcept {
 std::string retry_policy::describe() const {
   if (!enabled()) return "";
   std::string codes;
-  for (int s : on) codes += fmt::format("{}{}", codes.empty() ? "" : ",", s);
+  for (int s : on) {
+    codes += codes.empty() ? "" : ",";
+    codes += s == reset_code ? std::string("reset") : std::to_string(s);
+  }
   std::string text = fmt::format("{} on {}, ", max, codes);
+  if (unsafe) text += "any method, ";
   if (exponential)
     text += fmt::format("exponential {}..{} {} jitter", units::format_duration(backoff.base),
                         units::format_duration(backoff.cap), resilience::to_string(backoff.kind));
@@ -28,7 +32,7 @@ std::string retry_policy::describe() const {
 }
 
 bool should_retry(const retry_policy& p, bool idempotent, int status, std::int64_t retries_done) noexcept {
-  return idempotent && retries_done < p.max && p.retries_status(status);
+  return (idempotent || p.unsafe) && retries_done < p.max && p.retries_status(status);
 }
 
 std::chrono::nanoseconds retry_delay(const retry_policy& p, resilience::backoff& b, unsigned retry,
@@ -51,9 +55,14 @@ tl::expected<std::vector<int>, std::string> parse_retry_statuses(std::string_vie
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     int code = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), code);
-    if (item.empty() || ec != std::errc() || p != item.data() + item.size() || code < 200 || code > 599)
-      return tl::unexpected(fmt::format("expected HTTP status codes from 200 to 599 such as [503, 429], found \"{}\"", item));
+    if (item == "reset") {
+      code = retry_policy::reset_code;
+    } else {
+      auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), code);
+      if (item.empty() || ec != std::errc() || p != item.data() + item.size() || code < 200 || code > 599)
+        return tl::unexpected(fmt::format("expected HTTP status codes from 200 to 599 or \"reset\", such as "
+                                          "[503, 429, \"reset\"], found \"{}\"", item));
+    }
     if (std::find(out.begin(), out.end(), code) == out.end()) out.push_back(code);
     start = comma + 1;
   }

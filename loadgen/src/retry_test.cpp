@@ -36,6 +36,15 @@ TEST(RetryDecision, OnlyIdempotentRequestsWithAListedStatusUpToMax) {
   EXPECT_FALSE(should_retry(p, false, 503, 0)) << "POST without an Idempotency-Key is never retried";
   EXPECT_FALSE(should_retry(p, true, 500, 0)) << "500 is not listed";
   EXPECT_FALSE(should_retry(p, true, 200, 0));
+  retry_policy reset = two_on_503();
+  reset.on.push_back(retry_policy::reset_code);
+  EXPECT_TRUE(should_retry(reset, true, retry_policy::reset_code, 0)) << "a lost answer, when \"reset\" is listed";
+  EXPECT_FALSE(should_retry(two_on_503(), true, retry_policy::reset_code, 0)) << "not listed: not retried";
+  EXPECT_FALSE(should_retry(reset, false, retry_policy::reset_code, 0)) << "a POST without a key: not by default";
+  reset.unsafe = true;
+  EXPECT_TRUE(should_retry(reset, false, retry_policy::reset_code, 0)) << "unsafe: the naive client retries it";
+  EXPECT_TRUE(should_retry(reset, false, 503, 1));
+  EXPECT_FALSE(should_retry(reset, false, 503, 2)) << "still at most max";
   retry_policy off;
   EXPECT_FALSE(off.enabled());
   EXPECT_FALSE(should_retry(off, true, 503, 0)) << "off by default";
@@ -89,6 +98,8 @@ TEST(RetryDelay, ExponentialJittersFollowTheirDistributions) {
 
 TEST(RetryValues, ParsedOrRejectedWithWhatWasExpected) {
   EXPECT_EQ(*parse_retry_statuses("503, 429,503"), (std::vector<int>{503, 429}));
+  EXPECT_EQ(*parse_retry_statuses("reset,503"), (std::vector<int>{retry_policy::reset_code, 503}));
+  EXPECT_NE(parse_retry_statuses("resets").error().find("or \"reset\""), std::string::npos);
   EXPECT_FALSE(parse_retry_statuses("503,abc"));
   EXPECT_FALSE(parse_retry_statuses("99"));
   EXPECT_FALSE(parse_retry_statuses(""));
@@ -106,6 +117,10 @@ TEST(RetryValues, ParsedOrRejectedWithWhatWasExpected) {
   EXPECT_TRUE(check_retry_policy(p)) << "without a backoff, cap only bounds Retry-After";
   EXPECT_EQ(two_on_503().describe(), "2 on 503,429, exponential 50ms..1s full jitter");
   EXPECT_EQ(retry_policy{}.describe(), "");
+  retry_policy naive = two_on_503();
+  naive.on = {retry_policy::reset_code, 503};
+  naive.unsafe = true;
+  EXPECT_EQ(naive.describe(), "2 on reset,503, any method, exponential 50ms..1s full jitter");
 }
 
 // ---- [load] retry in a scenario ----
@@ -127,6 +142,11 @@ TEST(ScenarioRetry, TableFillsThePolicyAndTheMatrixCanSetIt) {
   EXPECT_EQ(p.backoff.cap, 500ms);
   EXPECT_EQ(p.backoff.kind, jitter::equal);
   EXPECT_TRUE(p.retry_after);
+  auto naive = parse(std::string(k_head) + "retry = { on = [\"reset\", 503], max = 3, unsafe = true }\n");
+  ASSERT_TRUE(naive.has_value()) << naive.error().to_string();
+  EXPECT_EQ(naive->variants[0].load.retry.on, (std::vector<int>{retry_policy::reset_code, 503}));
+  EXPECT_TRUE(naive->variants[0].load.retry.unsafe);
+  EXPECT_FALSE(p.unsafe) << "idempotent requests only by default";
   auto off = parse(k_head);
   ASSERT_TRUE(off.has_value());
   EXPECT_FALSE(off->variants[0].load.retry.enabled()) << "off by default";
@@ -157,6 +177,7 @@ TEST(ScenarioRetry, BadValuesNameFileLineColumnAndWhatWasExpected) {
       {"retry = { max = 2, base = \"100ms\", cap = \"50ms\" }", "s.toml:7:42", "load.retry.cap: expected at least base (100ms)"},
       {"retry = { max = 2, retry_after = \"yes\" }", "s.toml:7:34", "load.retry.retry_after: expected true or false"},
       {"retry = { max = 2, tries = 3 }", "s.toml:7:20", "unknown key 'load.retry.tries'"},
+      {"retry = { max = 2, unsafe = 1 }", "s.toml:7:29", "load.retry.unsafe: expected true or false"},
   };
   for (const auto& c : cases) {
     auto sc = parse(std::string(k_head) + c.line + "\n");

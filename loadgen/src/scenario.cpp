@@ -397,6 +397,7 @@ class parser : public toml_reader {
     variant_spec v;
     v.target = parse_target(root);
     parse_load(root, v.load, v.loadgen_cpus_given);
+    v.report_metrics = read_report(*this, root);
     if (v.load.kind == "subscribe") {  // a push run: no request mix, retries, engine or search
       v.subscribe = read_subscribe(*this, root, v.load);
       v.thresholds = parse_thresholds(root);

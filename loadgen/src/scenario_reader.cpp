@@ -9,7 +9,7 @@ namespace perflab::loadgen::detail {
 const std::vector<std::string>& top_level_keys() {
   static const std::vector<std::string> keys = {"name", "description", "target",     "load",   "request",
                                                 "keys", "matrix",      "repeats",    "search", "thresholds",
-                                                "fault", "action", "service"};
+                                                "fault", "action", "service", "report"};
   return keys;
 }
 

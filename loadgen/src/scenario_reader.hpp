@@ -220,6 +220,9 @@ void erase_dotted(toml::table& root, std::string_view key);
 // [search] of a (matrix-applied) document, checked against the variant's parsed load; nullopt
 // without one (scenario_search.cpp).
 std::optional<search_spec> read_search(const toml_reader& r, const toml::table& root, const run_config& load);
+// [report] metrics = ["perflab_orders_created_total", "name{label=\"v\"}"]: target counters whose
+// change over each variant is recorded (scenario_search.cpp); empty without it.
+std::vector<std::string> read_report(const toml_reader& r, const toml::table& root);
 // [load] stop_when: one expression or an array of them (scenario_search.cpp).
 std::vector<threshold> read_stop_when(const toml_reader& r, const toml::table& root);
 

@@ -9,7 +9,7 @@
 namespace perflab::loadgen::detail {
 namespace {
 
-const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after"};
+const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after", "unsafe"};
 
 }  // namespace
 
@@ -31,13 +31,14 @@ retry_policy read_retry(const toml_reader& r, const toml::table& root) {
     std::string list;
     if (auto a = n->as_array()) {
       for (const auto& e : *a) {
-        if (!e.is_integer()) r.type_error(e, "load.retry.on", "an array of status codes such as [503, 429]");
-        list += (list.empty() ? "" : ",") + value_text(e);
+        if (!e.is_integer() && e.value<std::string>() != "reset")
+          r.type_error(e, "load.retry.on", "an array of status codes and \"reset\" such as [503, 429, \"reset\"]");
+        list += (list.empty() ? "" : ",") + (e.is_string() ? *e.value<std::string>() : value_text(e));
       }
     } else if (n->is_integer()) {
       list = value_text(*n);
     } else {
-      r.type_error(*n, "load.retry.on", "an array of status codes such as [503, 429]");
+      r.type_error(*n, "load.retry.on", "an array of status codes and \"reset\" such as [503, 429, \"reset\"]");
     }
     auto codes = parse_retry_statuses(list);
     if (!codes) fail(r.where(*n), "load.retry.on: " + codes.error());
@@ -59,10 +60,12 @@ retry_policy read_retry(const toml_reader& r, const toml::table& root) {
     if (!j) fail(r.where(*n), "load.retry.jitter: " + j.error());
     p.backoff.kind = *j;
   }
-  if (auto n = t.get("retry_after")) {
-    auto b = n->as_boolean();
-    if (!b) r.type_error(*n, "load.retry.retry_after", "true or false");
-    p.retry_after = b->get();
+  for (const auto& [key, flag] : {std::pair<const char*, bool*>{"retry_after", &p.retry_after}, {"unsafe", &p.unsafe}}) {
+    if (auto n = t.get(key)) {
+      auto b = n->as_boolean();
+      if (!b) r.type_error(*n, fmt::format("load.retry.{}", key), "true or false");
+      *flag = b->get();
+    }
   }
   if (p.exponential && p.backoff.cap < p.backoff.base) {
     const toml::node* cap = t.get("cap");

@@ -135,6 +135,44 @@ TEST(TargetSampler, GaugeValueReadsOneUnlabelledSample) {
   EXPECT_FALSE(detail::gauge_value("perflab_upstream_breaker_state nan?\n", "perflab_upstream_breaker_state"));
 }
 
+TEST(TargetCounters, ANameSumsItsSeriesAndNameWithLabelsIsOneSeries) {
+  const std::string metrics =
+      "# TYPE perflab_idempotency_requests_total counter\n"
+      "perflab_idempotency_requests_total{result=\"first\"} 40\n"
+      "perflab_idempotency_requests_total{result=\"replay\"} 2\n"
+      "perflab_orders_created_total 42\n"
+      "perflab_orders_created_total_x 7\n";
+  EXPECT_EQ(detail::metric_sum(metrics, "perflab_idempotency_requests_total"), 42.0);
+  EXPECT_EQ(detail::metric_sum(metrics, "perflab_idempotency_requests_total{result=\"replay\"}"), 2.0);
+  EXPECT_EQ(detail::metric_sum(metrics, "perflab_orders_created_total"), 42.0) << "not a longer name";
+  EXPECT_FALSE(detail::metric_sum(metrics, "perflab_idempotency_requests_total{result=\"mismatch\"}"));
+  EXPECT_FALSE(detail::metric_sum(metrics, "perflab_orders"));
+}
+
+TEST(TargetCounters, ReportMetricsAreReadAndCheckedWithTheirPlace) {
+  const std::string head = "name = \"t\"\n[target]\nmodel = \"reactor\"\n[load]\nrate = 10\nduration = \"1s\"\n";
+  auto sc = parse(head + "[report]\nmetrics = [\"perflab_orders_created_total\", \"a_total{x=\\\"y\\\"}\"]\n");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  EXPECT_EQ(sc->variants[0].report_metrics,
+            (std::vector<std::string>{"perflab_orders_created_total", "a_total{x=\"y\"}"}));
+  EXPECT_TRUE(parse(head)->variants[0].report_metrics.empty());
+  struct bad {
+    std::string text, where, message;
+  };
+  for (const auto& c : std::vector<bad>{
+           {"[report]\nmetrics = []\n", "s.toml:8:11", "report.metrics: expected an array of metric names"},
+           {"[report]\nmetrics = [\"orders total\"]\n", "s.toml:8:12", "report.metrics: expected a metric name"},
+           {"[report]\nmetrics = [\"a{x\"]\n", "s.toml:8:12", "report.metrics: expected a metric name"},
+           {"[report]\nmetrics = [3]\n", "s.toml:8:12", "report.metrics: expected an array of metric names"},
+           {"[report]\nmetric = [\"a\"]\n", "s.toml:8:1", "unknown key 'report.metric'"},
+       }) {
+    auto r = parse(head + c.text);
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().where.substr(0, c.where.size()), c.where) << c.text << r.error().to_string();
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos) << c.text << r.error().to_string();
+  }
+}
+
 TEST(TargetSampler, PoolWaitersAndTheMeanAcquireWaitOfEachIntervalFromTwoScrapes) {
   detail::target_sampler sampler({});  // no URL: nothing is scraped, record() is fed by hand
   auto scrape = [](int requests, int waiting, int peak, double wait_sum, int wait_count) {

@@ -1,6 +1,10 @@
 // [search] and [load] stop_when: both are threshold expressions put to another use (the objective
 // a capacity search keeps, the conditions that end a hopeless run), read with the one grammar of
-// thresholds.hpp and checked against the variant's load model.
+// thresholds.hpp and checked against the variant's load model. Also [report] metrics (the target
+// counters the runner reads around the load): one more small table, kept in a TU that already
+// reads TOML.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "scenario_reader.hpp"
@@ -38,6 +42,36 @@ std::vector<threshold> read_stop_when(const toml_reader& r, const toml::table& r
   const toml::node* n = load ? load->get("stop_when") : nullptr;
   if (!n) return {};
   return read_expressions(r, *n, "load.stop_when", "[\"errors.count > 1000\", \"ttlb.p99 > 5s\"]");
+}
+
+std::vector<std::string> read_report(const toml_reader& r, const toml::table& root) {
+  const toml::node* rn = root.get("report");
+  if (!rn) return {};
+  const toml::table& t = r.as_table(*rn, "report");
+  r.check_keys(t, "report.", {"metrics"});
+  const toml::node* mn = t.get("metrics");
+  if (!mn) fail(r.where(*rn), "[report] needs metrics = [\"perflab_orders_created_total\", ...] (target counters)");
+  const char* expected = "an array of metric names such as [\"perflab_orders_created_total\", "
+                         "\"perflab_idempotency_requests_total{result=\\\"replay\\\"}\"]";
+  const toml::array* a = mn->as_array();
+  if (!a || a->empty()) r.type_error(*mn, "report.metrics", expected);
+  std::vector<std::string> out;
+  for (const auto& e : *a) {
+    const auto s = e.value<std::string>();
+    if (!s) r.type_error(e, "report.metrics", expected);
+    // A Prometheus metric name, optionally with its labels exactly as the target writes them.
+    const std::string_view name = std::string_view(*s).substr(0, s->find('{'));
+    const bool name_ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                         std::all_of(name.begin(), name.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+                         });
+    const bool labels_ok = name.size() == s->size() || (s->back() == '}' && s->size() > name.size() + 2);
+    if (!name_ok || !labels_ok)
+      fail(r.where(e), fmt::format("report.metrics: expected a metric name, optionally with labels as the target "
+                                   "writes them (name{{label=\"value\"}}), found \"{}\"", *s));
+    out.push_back(*s);
+  }
+  return out;
 }
 
 std::optional<search_spec> read_search(const toml_reader& r, const toml::table& root, const run_config& load) {

@@ -27,6 +27,30 @@ std::optional<double> gauge_value(std::string_view text, std::string_view name) 
   return std::nullopt;
 }
 
+std::optional<double> metric_sum(std::string_view text, std::string_view selector) {
+  // "name" sums every series of the name; "name{labels}" is one series, written as the target
+  // writes it.
+  const bool one = selector.find('{') != std::string_view::npos;
+  double sum = 0;
+  bool found = false;
+  for (std::size_t pos = 0; (pos = text.find(selector, pos)) != std::string_view::npos; pos += selector.size()) {
+    if (pos > 0 && text[pos - 1] != '\n') continue;
+    auto rest = text.substr(pos + selector.size());
+    if (rest.empty()) continue;
+    if (!one && rest[0] == '{') rest = rest.substr(std::min(rest.size(), rest.find('}') + 1));  // any labels
+    if (rest.empty() || rest[0] != ' ') continue;  // a longer name
+    auto value = rest.substr(1, rest.find('\n') - 1);
+    value = value.substr(0, value.find_first_of(" \r"));
+    double v = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc{} || p != value.data() + value.size()) continue;
+    sum += v;
+    found = true;
+  }
+  if (!found) return std::nullopt;
+  return sum;
+}
+
 target_sampler::target_sampler(std::map<std::string, std::string> targets, std::chrono::nanoseconds period,
                                std::chrono::nanoseconds scrape_timeout)
     : urls_(std::move(targets)), period_(period), scrape_timeout_(scrape_timeout) {

@@ -25,6 +25,9 @@ namespace perflab::loadgen::detail {
 // The value of an unlabelled sample `name VALUE` in a Prometheus text exposition (nullopt
 // without it): e.g. perflab_upstream_breaker_state.
 std::optional<double> gauge_value(std::string_view metrics_text, std::string_view name);
+// A scenario's [report] metrics entry in a /metrics text: "name" sums every series of the name
+// (whatever its labels), "name{labels}" is the one series written exactly so; nullopt when none.
+std::optional<double> metric_sum(std::string_view metrics_text, std::string_view selector);
 
 class target_sampler {
  public:

@@ -83,6 +83,36 @@ std::string log_tail(const fs::path& file, std::size_t lines = 5) {
   return s;
 }
 
+// [report] metrics: the measured target's /metrics, read once (nullopt when it does not answer 200).
+std::optional<std::string> read_metrics(const std::string& url) {
+  const auto hp = split_url(url);
+  if (!hp || url.empty()) return std::nullopt;
+  auto r = http_request(hp->first, hp->second, "GET", "/metrics", "", 2s);
+  if (!r || r->status != 200) return std::nullopt;
+  return std::move(r->body);
+}
+
+std::vector<result::counter_delta> counter_deltas(const std::vector<std::string>& metrics,
+                                                  const std::optional<std::string>& before,
+                                                  const std::optional<std::string>& after) {
+  std::vector<result::counter_delta> out;
+  for (const auto& m : metrics) {
+    result::counter_delta c;
+    c.metric = m;
+    const auto b = before ? metric_sum(*before, m) : std::nullopt;
+    const auto a = after ? metric_sum(*after, m) : std::nullopt;
+    // A counter first written during the run (a labelled series appears at its first event) was 0 before.
+    if (a) {
+      c.found = true;
+      c.before = b.value_or(0);
+      c.after = *a;
+      c.delta = c.after - c.before;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 std::string file_system_safe(const std::string& s) {
   std::string o;
   for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
@@ -248,6 +278,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   std::map<std::string, std::int64_t> dep_requests;  // requests each answered in the measured phase
   std::vector<result::timed_event> events;           // [[fault]] and [[action]] as they happened
   std::vector<result::metric_series> target_metrics; // each target's /metrics, per second of the phase
+  std::vector<result::counter_delta> counters;       // [report] metrics: their change over the run
 
   result::target_info ti;
   ti.spawned = spec.target.spawn;
@@ -365,6 +396,10 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
         sampler->measure_ended();
       };
     }
+    // [report] metrics: read before the load and after its drain, so every request's effect is in
+    // the change (warm-up included).
+    std::optional<std::string> metrics_before;
+    if (!spec.report_metrics.empty()) metrics_before = read_metrics(ti.url);
     const bool interrupted_before = interrupt_flag().load();
     tl::expected<result::variant, std::string> res;
     if (spec.subscribe) {  // a push run: subscribers and the built-in publisher (subscribe.hpp)
@@ -413,6 +448,9 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
       sampler->finish();  // joined: its points are complete and visible here
       target_metrics = sampler->series();
     }
+    if (!spec.report_metrics.empty())
+      counters = counter_deltas(spec.report_metrics, metrics_before,
+                                died.load() ? std::nullopt : read_metrics(ti.url));
     if (died.load() && !interrupted_before) interrupt_flag().store(false);  // our stop, not the user's
 
     if (res) {
@@ -486,6 +524,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
   }
   vo.v.events = std::move(events);
   vo.v.target_metrics = std::move(target_metrics);
+  vo.v.target_counters = std::move(counters);
   vo.v.name = spec.name;
   vo.v.params = spec.params;
   vo.v.repeat = repeat;
@@ -586,6 +625,8 @@ std::string request_line_text(const result::variant& v) {
     line += fmt::format(", cache hit ratio {:.3f} ({} hit, {} miss, {} stale)", v.cache_hit_ratio, v.cache.hit,
                         v.cache.miss, v.cache.stale);
   line += target_cost_text(v);
+  for (const auto& c : v.target_counters)
+    line += c.found ? fmt::format("; {} {:+.0f}", c.metric, c.delta) : fmt::format("; {} not found", c.metric);
   if (v.stalled > 0)
     line += fmt::format("; STALLED: {} requests sent in the warm-up got no answer in the whole measured phase",
                         v.stalled);

@@ -305,6 +305,10 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
     }
   }
   leave_room();  // the next waiter's turn
+  if (fault_ && fault_->decision.reset_after) {
+    drop_response(mark, info);  // --fault-profile's reset-after (session_fault.cpp)
+    keep = false;
+  }
   ctx_.stats.request_finished();
   ctx_.stats.record(d.ep, info.status, std::chrono::nanoseconds(now_ns() - start));
   ++answered_;
@@ -324,7 +328,7 @@ session::step session::process() noexcept {
     if (drip_held_ > 0) {  // a dripped body goes out before anything else
       if (auto st = next_drip()) return *st;
     }
-    if (closing_) return {next::close};
+    if (closing_) return {aborting() ? next::reset : next::close};
     skip_empty_lines();
     if (idle()) {
       // Nothing buffered: the connection waits with no buffer (the next read borrows one).

@@ -5,7 +5,9 @@
 // parsed in the buffer and the process() after the wait handles it without deciding again. Then
 // a reset aborts the connection without a response (an RST, next::reset), an error becomes the
 // response's status, and a drip holds the body back where it is and releases it a slice per
-// interval, each interval again a wait. A request the rate limiter or the waiting room refused
+// interval, each interval again a wait. A reset-after lets the handler run and drops its response
+// in respond() (drop_response), then aborts the connection: the work is done, the answer lost.
+// A request the rate limiter or the waiting room refused
 // gets no decision, and each fault is counted in /metrics when it takes effect.
 #include <perflab/targets/session.hpp>
 
@@ -56,6 +58,17 @@ std::optional<session::step> session::apply_fault(dispatch& d, std::string_view 
     d.status = f.status;
   }
   return std::nullopt;
+}
+
+void session::drop_response(std::size_t mark, response_info& info) noexcept {
+  // The handler ran (an order was created, a job queued): only its answer is lost, as when a
+  // connection dies between the server's work and the client's read. Status 0 is "other" in
+  // perflab_target_requests_total, as for a plain reset.
+  out_.resize(mark);
+  info = {0, 0};
+  fault_->decision.reset_after = false;
+  fault_->aborting = true;
+  ctx_.faults->count(fault::applied::reset_after);
 }
 
 void session::hold_body(std::size_t mark) noexcept {

@@ -224,3 +224,59 @@ TEST(SessionFaultAdmin, AdminPathsAreNeverFaultedAndAre404WithoutAdmin) {
 
 }  // namespace
 }  // namespace perflab::targets
+
+namespace perflab::targets {
+namespace {
+
+// reset-after: the handler runs (the order is created, its key's response stored), then the
+// connection is aborted with nothing written; a repeat of the key on a new connection replays.
+TEST(SessionFault, ResetAfterDoesTheWorkThenAbortsWithoutTheAnswer) {
+  auto ctx = std::make_unique<server_context>(faulty("reset-after=1"));
+  const std::string order =
+      "POST /orders HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k-1\r\nContent-Length: 2\r\n\r\n{}";
+  {
+    session s(*ctx);
+    std::string out;
+    auto st = send_only(s, order);
+    while (s.output_pending()) {
+      out.append(s.output().buffered);
+      s.output_written(s.output().size());
+    }
+    EXPECT_EQ(st.what, session::next::reset) << "an RST, not an orderly close";
+    EXPECT_TRUE(out.empty()) << out;
+  }
+  EXPECT_EQ(ctx->contention.orders_created(), 1u) << "the work was done before the reset";
+  EXPECT_EQ(ctx->faults->stats().resets_after, 1u);
+  EXPECT_EQ(ctx->faults->stats().resets, 0u);
+  ctx->faults->set(*fault::parse_profile("none"));
+  session again(*ctx);
+  send_only(again, order);
+  std::string out;
+  while (again.output_pending()) {
+    out.append(again.output().buffered);
+    again.output_written(again.output().size());
+  }
+  EXPECT_NE(out.find("HTTP/1.1 201"), std::string::npos) << out;
+  EXPECT_EQ(ctx->contention.orders_created(), 1u) << "the retry with the same key replays";
+}
+
+TEST(SessionFault, ResetAfterSharesTheOutcomeDrawWithResetAndError) {
+  auto p = fault::parse_profile("reset=0.1;reset-after=0.2;error=0.3:502");
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->spec, "error=0.3:502;reset=0.1;reset-after=0.2");
+  int resets = 0, after = 0, errors = 0;
+  for (std::uint64_t n = 0; n < 20000; ++n) {
+    const auto d = fault::decide(*p, n);
+    resets += d.reset;
+    after += d.reset_after;
+    errors += d.status == 502;
+    EXPECT_LE(d.reset + d.reset_after + (d.status != 0), 1);
+  }
+  EXPECT_NEAR(resets / 20000.0, 0.1, 0.01);
+  EXPECT_NEAR(after / 20000.0, 0.2, 0.01);
+  EXPECT_NEAR(errors / 20000.0, 0.3, 0.01);
+  EXPECT_FALSE(fault::parse_profile("reset=0.5;reset-after=0.6")) << "rates over 1";
+}
+
+}  // namespace
+}  // namespace perflab::targets

@@ -40,10 +40,12 @@ decision decide(const profile& p, std::uint64_t n) noexcept {
   const std::uint64_t base = mix(p.seed ^ mix(n));
   const double u_latency1 = unit(mix(base + 1)), u_latency2 = unit(mix(base + 2)), u_outcome = unit(mix(base + 3));
   d.delay = p.latency.sample(u_latency1, u_latency2);
-  // One draw splits [0, 1) into reset | error | served, so the rates are exact fractions.
+  // One draw splits [0, 1) into reset | reset after | error | served, so the rates are exact fractions.
   if (u_outcome < p.reset_rate) {
     d.reset = true;
-  } else if (u_outcome < p.reset_rate + p.error_rate) {
+  } else if (u_outcome < p.reset_rate + p.reset_after_rate) {
+    d.reset_after = true;
+  } else if (u_outcome < p.reset_rate + p.reset_after_rate + p.error_rate) {
     d.status = p.error_status;
   } else if (p.drip_bytes > 0) {
     d.drip_bytes = p.drip_bytes;
@@ -69,6 +71,7 @@ void injector::count(applied what) noexcept {
     case applied::delay: delayed_.fetch_add(1, std::memory_order_relaxed); return;
     case applied::error: errors_.fetch_add(1, std::memory_order_relaxed); return;
     case applied::reset: resets_.fetch_add(1, std::memory_order_relaxed); return;
+    case applied::reset_after: resets_after_.fetch_add(1, std::memory_order_relaxed); return;
     case applied::drip: dripped_.fetch_add(1, std::memory_order_relaxed); return;
   }
 }
@@ -87,6 +90,7 @@ injector_stats injector::stats() const noexcept {
   s.delayed = delayed_.load(std::memory_order_relaxed);
   s.errors = errors_.load(std::memory_order_relaxed);
   s.resets = resets_.load(std::memory_order_relaxed);
+  s.resets_after = resets_after_.load(std::memory_order_relaxed);
   s.dripped = dripped_.load(std::memory_order_relaxed);
   s.profile_changes = changes_.load(std::memory_order_relaxed);
   return s;
@@ -111,13 +115,17 @@ void injector::write_prometheus(std::string& out) const {
                  "# HELP perflab_fault_resets_total Connections aborted (TCP reset) without a response.\n"
                  "# TYPE perflab_fault_resets_total counter\n"
                  "perflab_fault_resets_total {}\n"
+                 "# HELP perflab_fault_resets_after_total Connections aborted (TCP reset) after the handler ran, "
+                 "its response dropped (reset-after).\n"
+                 "# TYPE perflab_fault_resets_after_total counter\n"
+                 "perflab_fault_resets_after_total {}\n"
                  "# HELP perflab_fault_dripped_total Response bodies held back and written slowly (drip).\n"
                  "# TYPE perflab_fault_dripped_total counter\n"
                  "perflab_fault_dripped_total {}\n"
                  "# HELP perflab_fault_profile_changes_total Profile changes through POST /admin/fault.\n"
                  "# TYPE perflab_fault_profile_changes_total counter\n"
                  "perflab_fault_profile_changes_total {}\n",
-                 escape_label(current().spec), s.decided, s.delayed, s.errors, s.resets, s.dripped, s.profile_changes);
+                 escape_label(current().spec), s.decided, s.delayed, s.errors, s.resets, s.resets_after, s.dripped, s.profile_changes);
 }
 
 }  // namespace perflab::fault

@@ -114,6 +114,7 @@ std::string canonical(const profile& p) {
   }
   if (p.error_rate > 0) items.push_back(fmt::format("error={}:{}", fraction_text(p.error_rate), p.error_status));
   if (p.reset_rate > 0) items.push_back("reset=" + fraction_text(p.reset_rate));
+  if (p.reset_after_rate > 0) items.push_back("reset-after=" + fraction_text(p.reset_after_rate));
   if (p.drip_bytes > 0)
     items.push_back(fmt::format("drip={}B/{}", p.drip_bytes, units::format_duration(p.drip_interval)));
   if (items.empty()) return "none";
@@ -127,7 +128,7 @@ tl::expected<void, std::string> parse_item(std::string_view item, profile& p) {
   if (item == "none") return {};
   const auto eq = item.find('=');
   if (eq == item.npos)
-    return unexpected(fmt::format("\"{}\" is not KEY=VALUE (keys: latency, error, reset, drip, seed)", item));
+    return unexpected(fmt::format("\"{}\" is not KEY=VALUE (keys: latency, error, reset, reset-after, drip, seed)", item));
   const auto key = item.substr(0, eq);
   const std::string value = strip_spaces(item.substr(eq + 1));
   const std::string_view v = value;
@@ -152,10 +153,10 @@ tl::expected<void, std::string> parse_item(std::string_view item, profile& p) {
     }
     return {};
   }
-  if (key == "reset") {
+  if (key == "reset" || key == "reset-after") {
     auto rate = units::parse_fraction(v);
     if (!rate) return unexpected(fmt::format("\"{}\": rate {}", item, rate.error()));
-    p.reset_rate = *rate;
+    (key == "reset" ? p.reset_rate : p.reset_after_rate) = *rate;
     return {};
   }
   if (key == "drip") {
@@ -181,7 +182,7 @@ tl::expected<void, std::string> parse_item(std::string_view item, profile& p) {
     p.seed = s;
     return {};
   }
-  return unexpected(fmt::format("\"{}\": unknown key \"{}\" (keys: latency, error, reset, drip, seed)", item, key));
+  return unexpected(fmt::format("\"{}\": unknown key \"{}\" (keys: latency, error, reset, reset-after, drip, seed)", item, key));
 }
 
 }  // namespace
@@ -239,8 +240,8 @@ tl::expected<profile, std::string> parse_profile(std::string_view spec) {
     }
     pos = end + 1;
   }
-  if (p.error_rate + p.reset_rate > 1.0 + 1e-9)
-    return unexpected(fmt::format("error and reset rates add up to {:g}, more than 1", p.error_rate + p.reset_rate));
+  if (const double sum = p.error_rate + p.reset_rate + p.reset_after_rate; sum > 1.0 + 1e-9)
+    return unexpected(fmt::format("error, reset and reset-after rates add up to {:g}, more than 1", sum));
   p.spec = canonical(p);
   return p;
 }

@@ -1,6 +1,7 @@
 // --fault-profile and --admin over real sockets, once per concurrency model: an error rate within
 // its binomial band on kept connections, a latency that delays without blocking the other
-// connections of an event loop, a reset that aborts the connection (an RST) without a response, and POST
+// connections of an event loop, a reset that aborts the connection (an RST) without a response, a
+// reset after the handler (the order made, the answer lost, the keyed retry replayed), and POST
 // /admin/fault changing a running target's profile (400 with the reason for a bad spec, the
 // server still serving). A bad --fault-profile exits 2 naming the option.
 #include <gtest/gtest.h>
@@ -90,6 +91,31 @@ TEST_P(TargetFault, ResetAbortsWithoutAResponseAndAdminChangesTheProfile) {
   expect_still_serving(t.port());
   EXPECT_EQ(metric_value(t.port(), "perflab_fault_resets_total"), 1);
   EXPECT_EQ(metric_value(t.port(), "perflab_fault_profile_changes_total"), 2);
+}
+
+TEST_P(TargetFault, ResetAfterDoesTheWorkThenAbortsAndTheKeyedRetryReplays) {
+  target_process t(model_args(GetParam(), {"--fault-profile", "reset-after=1", "--admin"}));
+  ASSERT_GT(t.port(), 0) << t.first_line();
+  const std::string order =
+      "POST /orders HTTP/1.1\r\nHost: t\r\nIdempotency-Key: k-7\r\nContent-Length: 2\r\n\r\n{}";
+  {
+    client c(t.port(), 3s);
+    ASSERT_TRUE(c.send(order));
+    EXPECT_TRUE(c.reset_by_peer());  // an RST where the answer should be
+    EXPECT_TRUE(c.buffered().empty()) << c.buffered();
+  }
+  EXPECT_EQ(metric_value(t.port(), "perflab_orders_created_total"), 1) << "the order was made before the reset";
+  client admin(t.port());
+  auto cleared = admin.request(post("/admin/fault", "none"));
+  ASSERT_TRUE(cleared && cleared->status == 200);
+  client c(t.port());
+  auto r = c.request(order);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(metric_value(t.port(), "perflab_orders_created_total"), 1) << "the retry with its key replays";
+  EXPECT_EQ(metric_value(t.port(), "perflab_idempotency_requests_total{result=\"replay\"}"), 1);
+  EXPECT_EQ(metric_value(t.port(), "perflab_fault_resets_after_total"), 1);
+  EXPECT_EQ(metric_value(t.port(), "perflab_fault_resets_total"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetFault, ::testing::ValuesIn(all_models),

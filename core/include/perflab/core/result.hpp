@@ -252,6 +252,17 @@ struct metric_series {
   std::vector<std::pair<double, double>> points;
 };
 
+// A series of the measured target's /metrics named in the scenario's [report] metrics, read
+// before the load started and after it drained (warm-up and drain included), so its change counts
+// every effect of the variant's requests: e.g. orders created against successful POSTs.
+struct counter_delta {
+  std::string metric;   // as written in [report] metrics: a name (every series summed) or name{labels}
+  double before = 0;    // value before the load (0 when not found)
+  double after = 0;     // value after the drain
+  double delta = 0;     // after - before
+  bool found = false;   // false: not in the target's /metrics at both reads (or /metrics did not answer)
+};
+
 struct threshold_verdict {
   std::string expression;  // as written, e.g. "ttlb.p99 < 50ms"
   double actual = 0;       // measured value in the expression's unit base (us for latency, fraction for rates)
@@ -362,6 +373,7 @@ struct variant {
   std::vector<target_info> dependencies;     // schema 6: the named [[target]]s, in start order
   std::vector<timed_event> events;           // schema 6: [[fault]] and [[action]], by scheduled start
   std::vector<metric_series> target_metrics; // schema 7: targets' /metrics per second (breaker state, requests/s)
+  std::vector<counter_delta> target_counters; // [report] metrics: their change over the variant (empty without)
   std::vector<threshold_verdict> thresholds;
   std::string interval_log;                  // file name of the HdrHistogram interval log, relative to run dir
   std::string series_csv;                    // file name of the per-second CSV, relative to run dir

@@ -37,6 +37,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(metric_series, target, metric, p
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(rank_summary, rank, host, rate, connections, threads, sent, completed,
                                                 succeeded, errors, send_lag_p99_us, ttlb_p99_us, saturated, lost, cpu_s,
                                                 clock_offset_us, clock_rtt_us)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(counter_delta, metric, before, after, delta, found)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, actual, limit, passed)
 // A variant has more fields than nlohmann's macros take (63), so its conversions run them in two
 // lists, in the order of result.hpp.
@@ -49,7 +50,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
   send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
   mb_out_per_s, bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \
   reconnects, delivery, reconnect_gap, requests_per_delivered, bytes_per_delivered, series, loadgen, target, statuses, \
-  dependencies, events, target_metrics, thresholds, interval_log, series_csv, stopped_early, stop_condition, ranks
+  dependencies, events, target_metrics, target_counters, thresholds, interval_log, series_csv, stopped_early, stop_condition, ranks
 inline void to_json(nlohmann::json& nlohmann_json_j, const variant& nlohmann_json_t) {
   NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, PERFLAB_VARIANT_FIELDS_1))
   NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, PERFLAB_VARIANT_FIELDS_2))

@@ -84,6 +84,9 @@ struct variant_spec {
   // their URLs through "{name}" in its options; in the order written.
   std::vector<target_spec> dependencies;
   std::vector<timed_event_spec> schedule;     // [[fault]] and [[action]], sorted by `at`
+  // [report] metrics: series of the measured target's /metrics read before the load and after its
+  // drain; their change is recorded per variant (target_counters in run.json)
+  std::vector<std::string> report_metrics;
 };
 
 // A [[service]] entry: a backing server scripts/services.sh starts for the run.

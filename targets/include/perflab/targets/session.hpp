@@ -322,6 +322,8 @@ class session {
   // return (the request stays parsed and is handled by the process() after it, not decided
   // again). A reset: abort the connection without a response (next::reset). An error: d becomes
   // that status. A drip: kept in fault_ for respond(), which holds the body back for next_drip().
+  // A reset-after: kept for respond(), which lets the handler run and drops its response
+  // (drop_response()), so the connection ends with next::reset after the work was done.
   // refused: the front door (rate limiter, waiting room) turned the request away, so it never
   // reached the "dependency": no decision. Each fault is counted when applied, not when decided.
   std::optional<step> apply_fault(dispatch& d, std::string_view path, bool refused, std::int64_t& start) noexcept;
@@ -333,6 +335,10 @@ class session {
   // respond()'s part of a drip: the body after the head at out_[mark..] (and any streamed part)
   // is held back where it is (drip_held_), never copied: a /bytes body may be 64 MiB.
   void hold_body(std::size_t mark) noexcept;
+  // respond()'s part of a reset-after: the response at out_[mark..] is dropped, the request
+  // recorded with status "other" (no answer reached the client), and the connection set to abort.
+  void drop_response(std::size_t mark, response_info& info) noexcept;
+  bool aborting() const noexcept { return fault_ && fault_->aborting; }
   std::size_t unwritten() const noexcept { return out_.size() - out_pos_ + stream_left_; }
   // The response buffer from this thread's pool before a response may be appended (without
   // one, out_ grows as a plain string), and back once everything in it is written.
@@ -432,6 +438,7 @@ class session {
   struct fault_state {
     fault::decision decision{};
     bool delayed = false;
+    bool aborting = false;  // reset-after: the response was dropped, the connection ends with an RST
     std::int64_t start_ns = 0;
   };
   // p's state, made now if this is its first use. Throws std::bad_alloc.

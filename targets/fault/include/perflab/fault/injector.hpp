@@ -19,10 +19,11 @@ namespace perflab::fault {
 struct decision {
   std::chrono::nanoseconds delay{};          // wait this long before answering
   bool reset = false;                        // then close without a response
+  bool reset_after = false;                  // else run the handler, then close without its response
   int status = 0;                            // else answer with this error status (0: the handler)
   std::uint64_t drip_bytes = 0;              // else write the body this many bytes per interval
   std::chrono::nanoseconds drip_interval{};  // (0 bytes: at once)
-  bool any() const noexcept { return delay.count() > 0 || reset || status != 0 || drip_bytes > 0; }
+  bool any() const noexcept { return delay.count() > 0 || reset || reset_after || status != 0 || drip_bytes > 0; }
 };
 
 // The decision for request number n under p (pure).
@@ -31,13 +32,14 @@ decision decide(const profile& p, std::uint64_t n) noexcept;
 // What a decision did, counted by the server when it takes effect (not when decided: a request
 // whose connection ends during its latency never gets its error or reset; a drip on a response
 // without a body drips nothing).
-enum class applied : std::uint8_t { delay, error, reset, drip };
+enum class applied : std::uint8_t { delay, error, reset, reset_after, drip };
 
 struct injector_stats {
   std::uint64_t decided = 0;          // requests decided under an active profile (next() calls)
   std::uint64_t delayed = 0;          // latency waits started
   std::uint64_t errors = 0;           // responses given the profile's error status
   std::uint64_t resets = 0;           // connections aborted without a response
+  std::uint64_t resets_after = 0;     // connections aborted after the handler ran, its response dropped
   std::uint64_t dripped = 0;          // response bodies held back and written slowly
   std::uint64_t profile_changes = 0;  // set() calls (the start-up profile is not one)
 };
@@ -67,7 +69,7 @@ class injector {
   std::mutex mutex_;                               // guards kept_
   std::vector<std::unique_ptr<const profile>> kept_;
   std::atomic<std::uint64_t> n_{0};
-  std::atomic<std::uint64_t> delayed_{0}, errors_{0}, resets_{0}, dripped_{0}, changes_{0};
+  std::atomic<std::uint64_t> delayed_{0}, errors_{0}, resets_{0}, resets_after_{0}, dripped_{0}, changes_{0};
 };
 
 }  // namespace perflab::fault

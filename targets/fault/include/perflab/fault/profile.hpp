@@ -12,12 +12,14 @@
 //                                      (any number of parts; "mix" is the same)
 //   error=0.1:503 | error=10%          this fraction answered with the status (400..599, default 503)
 //   reset=0.01                         this fraction: the connection closes without a response
+//   reset-after=0.05                   this fraction: the handler runs (its effects happen), then the
+//                                      connection closes without its response (a lost answer)
 //   drip=100B/10ms | drip=1KiB/s       the response body is written N bytes per interval
 //   seed=42                            the random stream (default 1): same seed, same decisions
 //
 // Each request draws its latency first (a reset or an error waits it too, as a dependency that
-// hangs and then fails), then a reset, else an error, else the handler's response (dripped if
-// drip is set).
+// hangs and then fails), then a reset, else a reset after the handler, else an error, else the
+// handler's response (dripped if drip is set).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -50,13 +52,15 @@ struct profile {
   double error_rate = 0;          // fraction of requests answered with error_status
   int error_status = 503;         // 400..599
   double reset_rate = 0;          // fraction of requests whose connection closes without a response
+  double reset_after_rate = 0;    // fraction whose handler runs, then the connection closes without its response
   std::uint64_t drip_bytes = 0;   // drip: body bytes per interval (0: no drip)
   std::chrono::nanoseconds drip_interval{};
   std::uint64_t seed = 1;         // the decisions' random stream
   std::string spec;               // the canonical spec ("none" when empty), for /metrics and GET /admin/fault
 
   bool active() const noexcept {
-    return latency.which != latency_dist::kind::none || error_rate > 0 || reset_rate > 0 || drip_bytes > 0;
+    return latency.which != latency_dist::kind::none || error_rate > 0 || reset_rate > 0 || reset_after_rate > 0 ||
+           drip_bytes > 0;
   }
 };
 
