@@ -71,13 +71,14 @@ std::string_view to_string(relay_step s) noexcept {
     case relay_step::claim: return "claim";
     case relay_step::publish: return "publish";
     case relay_step::commit: return "commit";
+    case relay_step::midway: return "midway";
     case relay_step::any: break;
   }
   return "any";
 }
 
 std::optional<relay_step> parse_relay_step(std::string_view s) noexcept {
-  for (auto v : {relay_step::any, relay_step::claim, relay_step::publish, relay_step::commit})
+  for (auto v : {relay_step::any, relay_step::claim, relay_step::publish, relay_step::commit, relay_step::midway})
     if (s == to_string(v)) return v;
   return std::nullopt;
 }

@@ -48,8 +48,10 @@ void outbox_impl::relay_loop(unsigned index, bool restart) {
 }
 
 bool outbox_impl::crash_due(relay_step step) {
+  const auto first_write = cfg_.mode == outbox_mode::at_least_once ? relay_step::publish : relay_step::commit;
   std::lock_guard lock(rm_);
-  return crash_at_ && (*crash_at_ == relay_step::any || *crash_at_ == step);
+  return crash_at_ && (*crash_at_ == relay_step::any || *crash_at_ == step ||
+                       (*crash_at_ == relay_step::midway && step == first_write));
 }
 
 void outbox_impl::snapshot_backlog(outbox_pg& pg) {

@@ -44,8 +44,10 @@ std::string_view to_string(outbox_mode m) noexcept;
 std::optional<outbox_mode> parse_outbox_mode(std::string_view s) noexcept;
 
 // Where a relay round may be made to crash: after it claimed its rows, after their XADDs were
-// answered, after its COMMIT; any: at the next of these or while it waits for work.
-enum class relay_step : std::uint8_t { any, claim, publish, commit };
+// answered, after its COMMIT; midway: between the round's two writes, whichever comes first in
+// the mode (publish at least once, commit at most once); any: at the next of these or while it
+// waits for work.
+enum class relay_step : std::uint8_t { any, claim, publish, commit, midway };
 std::string_view to_string(relay_step s) noexcept;
 std::optional<relay_step> parse_relay_step(std::string_view s) noexcept;
 
