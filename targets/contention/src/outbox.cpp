@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 
-#include <perflab/db/postgres.hpp>
 
 namespace perflab::contention {
 
@@ -45,14 +44,6 @@ constexpr std::array<std::pair<const char*, const char*>, 6> outbox_statements{{
      "clock_timestamp() - $1::bigint * interval '1 millisecond' FROM perflab_outbox"},
     {"marked", "SELECT id FROM perflab_outbox WHERE sent_at >= $1::timestamptz AND sent_at < $2::timestamptz"},
 }};
-
-std::string pg_line(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n' || c == '\t') c = ' ';
-  return s;
-}
 
 }  // namespace
 
@@ -251,34 +242,15 @@ tl::expected<std::unique_ptr<outbox>, std::string> make_outbox(const outbox_conf
   if (cfg.batch == 0) return tl::unexpected(std::string("a relay batch of at least one event is needed"));
   const auto where = parse_stock_redis_url(cfg.redis_url);
   if (!where) return tl::unexpected("expected redis://HOST[:PORT] for the stream, got '" + cfg.redis_url + "'");
-  std::string url;
-  try {
-    url = db::bounded_url(cfg.db_url);
-  } catch (const std::exception& e) {  // worded for --db: keep the why
-    std::string_view why = e.what();
-    if (why.starts_with("--db: ")) why.remove_prefix(6);
-    return tl::unexpected(std::string(why));
-  }
-  PGconn* c = PQconnectdb(url.c_str());
-  std::string why;
-  if (PQstatus(c) != CONNECTION_OK) {
-    why = fmt::format("cannot connect to {}: {}", cfg.db_url, pg_line(PQerrorMessage(c)));
-  } else {
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "relation ... already exists"
-    result_ptr r(PQexec(c, outbox_schema_sql));
-    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-      why = fmt::format("{}: cannot set up perflab_orders and perflab_outbox: {}", cfg.db_url,
-                        pg_line(PQresultErrorMessage(r.get())));
-  }
-  PQfinish(c);
-  if (!why.empty()) return tl::unexpected(why);
+  auto url = detail::prepare_postgres(cfg.db_url, outbox_schema_sql, "set up perflab_orders and perflab_outbox");
+  if (!url) return tl::unexpected(url.error());
   detail::outbox_redis redis(*where);
   auto* ctx = redis.ready();
   if (!ctx) return tl::unexpected(fmt::format("cannot connect to {}", cfg.redis_url));
   detail::reply_ptr del(static_cast<redisReply*>(redisCommand(ctx, "DEL %b", cfg.stream.data(), cfg.stream.size())));
   if (!del || del->type != REDIS_REPLY_INTEGER)
     return tl::unexpected(fmt::format("{}: cannot delete the stream {}", cfg.redis_url, cfg.stream));
-  return std::make_unique<detail::outbox_impl>(cfg, std::move(url), *where);
+  return std::make_unique<detail::outbox_impl>(cfg, std::move(*url), *where);
 }
 
 }  // namespace perflab::contention

@@ -108,7 +108,7 @@ TEST(TargetOutboxOptions, BadOutboxOptionsExit2NamingTheOption) {
       {{"--outbox-db", "postgres://p@127.0.0.1:1/p", "--outbox-redis", "redis://127.0.0.1:1"}, "--outbox-db"},
   };
   for (const auto& [args, option] : cases) {
-    std::string cmd = std::string("'") + PERFLAB_LAB_TARGET + "' --listen 127.0.0.1:0";
+    std::string cmd = std::string("'") + PERFLAB_LAB_TARGET + "' --model reactor --listen 127.0.0.1:0";
     for (const auto& a : args) cmd += " '" + a + "'";
     const auto r = run_command(cmd + " 2>&1");
     EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out;
