@@ -116,8 +116,8 @@ class service {
   std::unordered_map<std::uint64_t, std::shared_ptr<handoff>> job_waiters_;  // guarded by waiters_m_
   // Last: destroyed first, so no worker reports a job to a destroyed histogram or creates an
   // order in a destroyed counter.
-  std::unique_ptr<remote_idempotency> remote_owned_;  // before the outbox: its workers may be writing an order
-  std::unique_ptr<outbox> outbox_owned_;
+  std::unique_ptr<outbox> outbox_owned_;  // after the key store: its workers may be writing an order in it
+  std::unique_ptr<remote_idempotency> remote_owned_;
   std::unique_ptr<job_queue> jobs_owned_;
 };
 
