@@ -127,6 +127,7 @@ tl::expected<report_paths, std::string> detail::render_report_with(const std::ve
   add_tables(doc, vars);
   add_events(doc, vars);
   add_pool(doc, vars);
+  add_outbox(doc, vars);
   add_plots(doc, vars);
 
   report_paths paths{out / "report.md", out / "report.html"};

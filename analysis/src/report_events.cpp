@@ -80,6 +80,9 @@ std::vector<std::pair<plot_spec, titled_plot>> target_metric_plots(const std::ve
        "Requests waiting in each target's database pool (its FIFO acquire queue, perflab_db_pool_waiting) at the "
        "runner's scrape once a second of the measured phase: above the pool's capacity (size / query time, Little's "
        "law) the queue grows until the acquire timeout caps it near rate x timeout."},
+      {"outbox_backlog", "Outbox backlog", "events not yet marked sent", "outbox-backlog",
+       "Events each target's outbox holds unsent (perflab_outbox_backlog, from the consumer's audit) at the runner's "
+       "scrape once a second: it grows while the relay is down and drains after its restart."},
       {"pool_acquire_wait_ms", "Mean wait for a database connection, per second", "ms", "pool-acquire-wait",
        "The mean time the acquisitions served in each second waited for a connection "
        "(perflab_db_pool_acquire_wait_seconds sum / count between two scrapes); requests that timed out are not in "

@@ -61,6 +61,9 @@ void add_events(document& doc, const std::vector<loaded_variant>& vars);
 // "Database pool" (report_events.cpp): each sampled pool's peak and sampled waiters and its acquire
 // wait. Nothing for runs without a pool's metrics.
 void add_pool(document& doc, const std::vector<loaded_variant>& vars);
+// "Outbox" (report_outbox.cpp): a target's outbox counts at the last scrape (committed, received,
+// duplicates, lost, backlog, recovery). Nothing for runs without them.
+void add_outbox(document& doc, const std::vector<loaded_variant>& vars);
 // "Plots": spectra, throughput over time, sweeps; what could not be drawn, and why, as bullets.
 void add_plots(document& doc, const std::vector<loaded_variant>& vars);
 

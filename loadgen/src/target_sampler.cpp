@@ -113,6 +113,14 @@ void target_sampler::record(const std::string& name, double t, std::string_view 
   if (auto w = gauge_value(body, "perflab_db_pool_waiting")) points_[{name, "pool_waiting"}].emplace_back(t, *w);
   if (auto w = gauge_value(body, "perflab_db_pool_waiting_peak"))
     points_[{name, "pool_waiting_peak"}].emplace_back(t, *w);
+  // A target with --outbox-db: its outbox's counts at the scrape (the last one is the run's result).
+  static constexpr std::pair<std::string_view, const char*> outbox_gauges[] = {
+      {"perflab_outbox_orders_total", "outbox_orders"},   {"perflab_outbox_backlog", "outbox_backlog"},
+      {"perflab_outbox_consumed_total", "outbox_consumed"}, {"perflab_outbox_duplicates_total", "outbox_duplicates"},
+      {"perflab_outbox_lost", "outbox_lost"},             {"perflab_outbox_recovery_seconds", "outbox_recovery_s"},
+  };
+  for (const auto& [gauge, metric] : outbox_gauges)
+    if (auto v = gauge_value(body, gauge)) points_[{name, metric}].emplace_back(t, *v);
   const auto sum = gauge_value(body, "perflab_db_pool_acquire_wait_seconds_sum");
   const auto count = gauge_value(body, "perflab_db_pool_acquire_wait_seconds_count");
   if (sum && count) {

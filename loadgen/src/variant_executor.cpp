@@ -370,11 +370,13 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     // [[fault]] and [[action]] during the measured phase, and the request counters at its ends
     // (timed_events.hpp): only in runs with dependencies or a schedule.
     // target_sampler.hpp: each target's /metrics once a second (breaker state, requests/s, a
-    // database pool's waiters): in those runs, and in a spawned target's with a database.
+    // database pool's waiters, an outbox's counts): in those runs, and in a spawned target's with
+    // a database or an outbox.
     std::optional<event_scheduler> sched;
     std::optional<target_sampler> sampler;
     const bool with_deps = !spec.dependencies.empty() || !spec.schedule.empty();
-    if (with_deps || (spec.target.spawn && main_target.params.count("db") > 0)) {
+    if (with_deps ||
+        (spec.target.spawn && (main_target.params.count("db") > 0 || main_target.params.count("outbox-db") > 0))) {
       auto urls = deps.urls();
       urls[""] = ti.url;
       if (with_deps) sched.emplace(spec.schedule, urls, true);

@@ -28,6 +28,13 @@ struct contention_options {
   std::string job_queue = "1000";    // --job-queue
   std::string job_work = "20ms";     // --job-work
   std::string job_reply = "accepted";  // --job-reply accepted|done
+  std::string outbox_db;               // --outbox-db postgres://... (POST /orders writes order + event)
+  std::string outbox_redis;            // --outbox-redis redis://HOST:PORT (the stream)
+  std::string outbox_connections = "8";  // --outbox-connections
+  std::string outbox_relays = "1";     // --outbox-relays
+  std::string outbox_batch = "100";    // --outbox-batch
+  std::string outbox_poll = "10ms";    // --outbox-poll
+  std::string outbox_mode = "at-least-once";  // --outbox-mode
 };
 
 inline void add_contention_options(CLI::App& app, contention_options& o) {
@@ -57,6 +64,24 @@ inline void add_contention_options(CLI::App& app, contention_options& o) {
   app.add_option("--job-work", o.job_work, "POST /jobs: one job's work (a worker is busy this long)")->capture_default_str();
   app.add_option("--job-reply", o.job_reply,
                  "POST /jobs: accepted (202 once queued) | done (200 once a worker did it: the synchronous baseline)")
+      ->capture_default_str();
+  app.add_option("--outbox-db", o.outbox_db,
+                 "POST /orders: postgres://... where each order and its event are written in one transaction (tables "
+                 "perflab_orders, perflab_outbox, emptied at start); needs --outbox-redis");
+  app.add_option("--outbox-redis", o.outbox_redis,
+                 "the outbox's Redis: redis://HOST:PORT, the stream perflab:outbox the relay publishes to and the "
+                 "consumer reads (deleted at start)");
+  app.add_option("--outbox-connections", o.outbox_connections, "outbox: order transactions in flight at most")
+      ->capture_default_str();
+  app.add_option("--outbox-relays", o.outbox_relays,
+                 "outbox: relay threads (0: none until POST /admin/outbox/relay/start)")
+      ->capture_default_str();
+  app.add_option("--outbox-batch", o.outbox_batch, "outbox: events a relay claims per round (FOR UPDATE SKIP LOCKED)")
+      ->capture_default_str();
+  app.add_option("--outbox-poll", o.outbox_poll, "outbox: a relay's wait after a round short of a batch")
+      ->capture_default_str();
+  app.add_option("--outbox-mode", o.outbox_mode,
+                 "outbox: at-least-once (publish, then mark sent) | at-most-once (mark sent, then publish)")
       ->capture_default_str();
 }
 
@@ -126,6 +151,31 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   if (o.job_reply != "accepted" && o.job_reply != "done")
     return tl::unexpected("--job-reply: expected accepted or done, got '" + o.job_reply + "'");
   c.job_reply_done = o.job_reply == "done";
+  if (!o.outbox_db.empty() || !o.outbox_redis.empty()) {
+    if (!o.outbox_db.starts_with("postgres://") && !o.outbox_db.starts_with("postgresql://"))
+      return tl::unexpected("--outbox-db: expected a postgres:// (or postgresql://) URL, got '" + o.outbox_db + "'");
+    if (!contention::parse_stock_redis_url(o.outbox_redis))
+      return tl::unexpected("--outbox-redis: expected redis://HOST[:PORT], got '" + o.outbox_redis + "'");
+    if (order_work->count() > 0)
+      return tl::unexpected(std::string("--order-work: not with --outbox-db (the order's transaction is its work)"));
+    const auto writers = whole("--outbox-connections", o.outbox_connections, 1, 1000);
+    if (!writers) return tl::unexpected(writers.error());
+    const auto relays = whole("--outbox-relays", o.outbox_relays, 0, 64);
+    if (!relays) return tl::unexpected(relays.error());
+    const auto batch = whole("--outbox-batch", o.outbox_batch, 1, 100'000);
+    if (!batch) return tl::unexpected(batch.error());
+    const auto poll = duration("--outbox-poll", o.outbox_poll, false);
+    if (!poll) return tl::unexpected(poll.error());
+    const auto mode = contention::parse_outbox_mode(o.outbox_mode);
+    if (!mode) return tl::unexpected("--outbox-mode: expected at-least-once or at-most-once, got '" + o.outbox_mode + "'");
+    c.outbox.db_url = o.outbox_db;
+    c.outbox.redis_url = o.outbox_redis;
+    c.outbox.writers = static_cast<unsigned>(*writers);
+    c.outbox.relays = static_cast<unsigned>(*relays);
+    c.outbox.batch = static_cast<unsigned>(*batch);
+    c.outbox.poll = std::chrono::ceil<std::chrono::milliseconds>(*poll);
+    c.outbox.mode = *mode;
+  }
   c.initial = static_cast<std::int64_t>(*initial);
   c.items = static_cast<std::uint64_t>(*items);
   c.shards = static_cast<unsigned>(*shards);

@@ -1,5 +1,5 @@
 // perflab::contention's /metrics blocks (perflab_stock_*, perflab_orders_*, perflab_idempotency_*,
-// perflab_jobs_*), read at scrape time from the parts that have been used.
+// perflab_jobs_*, perflab_outbox_*), read at scrape time from the parts that have been used.
 #include <perflab/targets/metrics.hpp>
 
 #include <iterator>
@@ -112,12 +112,48 @@ void write_jobs(const contention::service& svc, const contention::job_queue& q, 
                  h.count, h.sum_s, h.count);
 }
 
+// Unlabelled samples, so the scenario runner's sampler reads them (target_metrics in run.json).
+void write_outbox(const contention::outbox& o, std::string& out) {
+  const auto s = o.stats();
+  auto it = std::back_inserter(out);
+  auto one = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    fmt::format_to(it, "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+  };
+  one("perflab_outbox_orders_total", "counter", "Orders committed with their event by this process (POST /orders).", s.orders);
+  one("perflab_outbox_order_errors_total", "counter", "Orders refused (503) because their transaction failed.", s.order_errors);
+  one("perflab_outbox_committed", "gauge", "Events in the outbox table at the consumer's last audit.", s.committed);
+  one("perflab_outbox_backlog", "gauge", "Events not yet marked sent at the last audit.", s.backlog);
+  one("perflab_outbox_published_total", "counter", "Stream entries the relays added (duplicates included).", s.published);
+  one("perflab_outbox_marked_total", "counter", "Events marked sent by committed relay rounds.", s.marked);
+  one("perflab_outbox_relay_rounds_total", "counter", "Relay rounds committed with at least one event.", s.rounds);
+  one("perflab_outbox_relay_errors_total", "counter", "Relay rounds abandoned because PostgreSQL or Redis failed.",
+      s.relay_errors);
+  one("perflab_outbox_relays_up", "gauge", "Relay threads running.", s.relays_up);
+  one("perflab_outbox_relay_crashes_total", "counter", "Relay deaths asked for by POST /admin/outbox/relay/crash.",
+      s.crashes);
+  one("perflab_outbox_relay_restarts_total", "counter", "Relay restarts (POST /admin/outbox/relay/start).", s.restarts);
+  one("perflab_outbox_stream_entries_total", "counter", "Stream entries the consumer read.", s.entries);
+  one("perflab_outbox_consumed_total", "counter", "Distinct events the consumer applied.", s.consumed);
+  one("perflab_outbox_duplicates_total", "counter", "Entries whose event the consumer had applied already: dropped.",
+      s.duplicates);
+  one("perflab_outbox_lost", "gauge",
+      "Events marked sent at least the grace (1 s) before the last audit that the consumer never received (0 "
+      "expected at least once).",
+      s.lost);
+  one("perflab_outbox_backlog_at_restart", "gauge", "Unsent events when the relays were last restarted.",
+      s.backlog_at_restart);
+  if (s.recovery_s >= 0)
+    one("perflab_outbox_recovery_seconds", "gauge",
+        "From the last relay restart until the consumer had every event unsent at the restart.", s.recovery_s);
+}
+
 }  // namespace
 
 void write_contention_prometheus(const contention::service& svc, std::string& out) {
   if (const auto* s = svc.stocks_if_built()) write_stock(*s, out);
   write_orders(svc, out);
   if (const auto* q = svc.jobs_if_built()) write_jobs(svc, *q, out);
+  if (const auto* o = svc.order_outbox_if_built()) write_outbox(*o, out);
 }
 
 }  // namespace perflab::targets

@@ -61,6 +61,7 @@ server_context::server_context(server_config c)
   if (config.db.given) database();  // before listening: an unreachable server stops the start
   if (contention::needs_server(config.contention.strategy)) contention.stocks();  // the same (redis, pg-*)
   contention.remote_keys();  // --idempotency-store redis:// or postgres://: the same
+  contention.order_outbox();  // --outbox-db: the same
 }
 
 server_context::~server_context() = default;

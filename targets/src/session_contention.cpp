@@ -7,6 +7,7 @@
 
 #include <iterator>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -157,6 +158,12 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
       if (auto* remote = svc.remote_keys()) {  // Redis or PostgreSQL: its worker runs the whole order
         if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
         contention_->handoff->start_keyed(*remote, std::string(key), fp, [&svc] {
+          if (auto* o = svc.order_outbox()) {  // the order and its event, waited for on the key store's worker
+            const auto r = o->create_order();
+            if (r.error) throw contention::unavailable("the outbox's transaction failed");  // 503, key left in flight
+            svc.create_order();
+            return contention::idempotency_store::stored_response{201, fmt::format("{{\"order\":{},\"event\":{}}}\n", r.order, r.event)};
+          }
           if (svc.config().order_work.count() > 0) std::this_thread::sleep_for(svc.config().order_work);
           return contention::idempotency_store::stored_response{201, fmt::format("{{\"order\":{}}}\n", svc.create_order())};
         });
@@ -171,6 +178,14 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
         no_work_reply(v, std::move(stored));
         return std::nullopt;
       }
+    }
+    if (auto* o = svc.order_outbox()) {  // the order and its event in one transaction, on a writer thread
+      if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
+      // The key (if any) goes with the order: its writer stores the response, or frees the key.
+      auto* key_store = contention_->order_key.empty() ? nullptr : &svc.idempotency();
+      contention_->handoff->start_outbox_order(*o, key_store, std::exchange(contention_->order_key, {}));
+      contention_->wait = contention_wait::outbox;
+      return step{next::handoff};
     }
     contention_->wait = contention_wait::order;
     if (svc.config().order_work.count() > 0)
@@ -223,6 +238,16 @@ void session::finish_contention() noexcept {
         contention_->body = std::move(k.response.body);
       } else {
         no_work_reply(k.verdict, std::move(k.response));
+      }
+    } else if (waited == contention_wait::outbox) {
+      const auto r = contention_->handoff->order();
+      if (r.error) {
+        contention_->reply.status = 503;
+        contention_->body.append("{\"error\":\"the outbox's database did not take the order\"}\n");
+      } else {
+        ctx_.contention.create_order();  // counted in perflab_orders_created_total
+        contention_->reply.status = 201;
+        fmt::format_to(out, "{{\"order\":{},\"event\":{}}}\n", r.order, r.event);
       }
     } else if (waited == contention_wait::order) {
       // The order's effect, then its response stored under the key (a repeat replays it).

@@ -18,6 +18,66 @@
 
 namespace perflab::targets {
 
+namespace {
+
+// /admin/outbox (--outbox-db): GET the outbox's counts (JSON); POST /admin/outbox/relay/crash
+// [?after=midway|claim|publish|commit|any] makes every relay die at that step of its next round
+// (the default, midway: between its two writes, the XADDs and the mark-sent commit, in the
+// mode's order); POST /admin/outbox/relay/start
+// starts them again. Nothing here waits on PostgreSQL or Redis.
+void outbox_admin_reply(contention::service& svc, const request_view& req, int& status, std::string& body,
+                        std::string_view& allow, bool& json) {
+  auto* o = svc.order_outbox_if_built();
+  const bool post = req.method == "POST";
+  if (!o) {
+    status = 404;
+    body = "404 Not Found: no outbox (lab-target --outbox-db postgres://... --outbox-redis redis://...)\n";
+  } else if (req.path == "/admin/outbox") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      status = 405;
+      allow = "GET, HEAD";
+      body = "405 Method Not Allowed\n";
+      return;
+    }
+    const auto s = o->stats();
+    json = true;
+    body = fmt::format(
+        "{{\"mode\":\"{}\",\"orders\":{},\"order_errors\":{},\"committed\":{},\"backlog\":{},\"published\":{},"
+        "\"marked\":{},\"rounds\":{},\"relay_errors\":{},\"relays_up\":{},\"crashes\":{},\"restarts\":{},"
+        "\"entries\":{},\"consumed\":{},\"duplicates\":{},\"lost\":{},\"audits\":{},\"backlog_at_restart\":{},"
+        "\"recovering\":{},\"recovery_s\":{}}}\n",
+        to_string(o->config().mode), s.orders, s.order_errors, s.committed, s.backlog, s.published, s.marked, s.rounds,
+        s.relay_errors, s.relays_up, s.crashes, s.restarts, s.entries, s.consumed, s.duplicates, s.lost, s.audits,
+        s.backlog_at_restart, s.recovering, s.recovery_s < 0 ? std::string("null") : fmt::format("{:.3f}", s.recovery_s));
+  } else if (req.path == "/admin/outbox/relay/crash" && post) {
+    const auto text = query_param(req.query, "after");
+    const auto step = contention::parse_relay_step(text.empty() ? "midway" : text);
+    if (!step) {
+      status = 400;
+      body = fmt::format("400 Bad Request: after= expects midway, claim, publish, commit or any, got '{}'\n", text);
+      return;
+    }
+    const auto n = o->crash_relay(*step);
+    status = n ? 202 : 409;
+    body = n ? fmt::format("{} relay(s) will die after their next {}\n", n, to_string(*step))
+             : std::string("409 Conflict: no relay is running\n");
+  } else if (req.path == "/admin/outbox/relay/start" && post) {
+    const auto n = o->start_relay();
+    status = n ? 200 : 409;
+    body = n ? fmt::format("{} relay(s) started\n", n) : std::string("409 Conflict: relays are running already\n");
+  } else if (req.path == "/admin/outbox/relay/crash" || req.path == "/admin/outbox/relay/start") {
+    status = 405;
+    allow = "POST";
+    body = "405 Method Not Allowed\n";
+  } else {
+    status = 404;
+    body = "404 Not Found: the outbox's admin endpoints are /admin/outbox, /admin/outbox/relay/crash and "
+           "/admin/outbox/relay/start\n";
+  }
+}
+
+}  // namespace
+
 std::optional<session::step> session::apply_fault(dispatch& d, std::string_view path, bool refused,
                                                   std::int64_t& start) noexcept {
   const bool exempt = d.ep == endpoint::metrics || d.ep == endpoint::health || path.starts_with("/admin/");
@@ -96,8 +156,11 @@ void session::answer_admin(const request_view& req, bool keep, std::int64_t star
   int status = 200;
   std::string body;
   std::string_view allow;
+  bool json = false;
   try {
-    if (req.path == "/admin/push/disconnect") {
+    if (req.path == "/admin/outbox" || req.path.starts_with("/admin/outbox/")) {
+      outbox_admin_reply(ctx_.contention, req, status, body, allow, json);
+    } else if (req.path == "/admin/push/disconnect") {
       // A forced reconnect (scenarios/push-reconnect.toml): every SSE stream, WebSocket and held
       // poll ends now; the clients come back and resume from their last sequence number.
       if (req.method == "POST") {
@@ -109,7 +172,7 @@ void session::answer_admin(const request_view& req, bool keep, std::int64_t star
       }
     } else if (req.path != "/admin/fault") {
       status = 404;
-      body = "404 Not Found: the admin endpoints are /admin/fault and /admin/push/disconnect\n";
+      body = "404 Not Found: the admin endpoints are /admin/fault, /admin/push/disconnect and /admin/outbox\n";
     } else if (req.method == "POST" || req.method == "PUT") {
       // The body is the new profile; empty or "none" clears it.
       auto p = fault::parse_profile(req.body);
@@ -129,8 +192,9 @@ void session::answer_admin(const request_view& req, bool keep, std::int64_t star
     }
     const auto reason = http::reason_phrase(status);
     auto it = std::back_inserter(out_);
-    fmt::format_to(it, "HTTP/1.{} {} {}\r\nDate: {}\r\nServer: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n",
-                   req.version_minor, status, reason, http_date(), server_name, body.size());
+    fmt::format_to(it, "HTTP/1.{} {} {}\r\nDate: {}\r\nServer: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                   req.version_minor, status, reason, http_date(), server_name,
+                   json ? "application/json" : "text/plain", body.size());
     if (!allow.empty()) fmt::format_to(it, "Allow: {}\r\n", allow);
     if (!keep) out_.append("Connection: close\r\n");
     else if (req.version_minor == 0) out_.append("Connection: keep-alive\r\n");

@@ -19,7 +19,6 @@
 #include <fmt/format.h>
 
 #include <perflab/contention/stock_redis.hpp>
-#include <perflab/db/postgres.hpp>
 
 namespace perflab::contention {
 
@@ -302,27 +301,9 @@ tl::expected<std::unique_ptr<remote_idempotency>, std::string> make_remote_idemp
                                           [where = *where, cfg] { return std::make_unique<redis_conn>(where, cfg); });
   }
   if (cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://")) {
-    std::string url;
-    try {
-      url = db::bounded_url(cfg.url);
-    } catch (const std::exception& e) {  // worded for --db: keep the why
-      std::string_view why = e.what();
-      if (why.starts_with("--db: ")) why.remove_prefix(6);
-      return tl::unexpected(std::string(why));
-    }
-    PGconn* c = PQconnectdb(url.c_str());
-    std::string why;
-    if (PQstatus(c) != CONNECTION_OK) {
-      why = fmt::format("cannot connect to {}: {}", cfg.url, PQerrorMessage(c));
-    } else {
-      PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
-      result_ptr r(PQexec(c, pg_schema_sql));
-      if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-        why = fmt::format("{}: cannot create perflab_idempotency: {}", cfg.url, PQresultErrorMessage(r.get()));
-    }
-    PQfinish(c);
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    if (!why.empty()) return tl::unexpected(why);
+    auto prepared = detail::prepare_postgres(cfg.url, pg_schema_sql, "create perflab_idempotency");
+    if (!prepared) return tl::unexpected(prepared.error());
+    std::string url = std::move(*prepared);
     return std::make_unique<worker_store>("postgres", cfg.workers,
                                           [url, cfg] { return std::make_unique<pg_conn>(url, cfg); });
   }

@@ -2,6 +2,10 @@
 // Internal to the contention strategies that talk to a remote store: owning handles for a libpq
 // result and a hiredis reply, so every exit path frees them.
 #include <memory>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
@@ -17,5 +21,14 @@ struct redis_reply_deleter {
   void operator()(void* r) const noexcept { freeReplyObject(r); }
 };
 using reply_ptr = std::unique_ptr<redisReply, redis_reply_deleter>;
+
+// libpq's message on one line, without its trailing newline.
+std::string pg_message_line(const char* msg);
+
+// Start-up of a PostgreSQL-backed part: the URL its connections use (db::bounded_url of `url`),
+// after one connection ran `setup_sql` (schema, reset); else why not: "cannot connect to URL: ..."
+// or "URL: cannot <what>: ...".
+tl::expected<std::string, std::string> prepare_postgres(const std::string& url, const char* setup_sql,
+                                                        std::string_view what);
 
 }  // namespace perflab::contention::detail

@@ -1,5 +1,9 @@
 #include "perflab/contention/service.hpp"
 
+#include <fmt/format.h>
+
+#include <perflab/core/clock.hpp>
+
 namespace perflab::contention {
 
 stock& service::stocks() {
@@ -40,6 +44,17 @@ remote_idempotency* service::remote_keys() {
     remote_.store(remote_owned_.get(), std::memory_order_release);
   });
   return remote_owned_.get();
+}
+
+outbox* service::order_outbox() {
+  if (config_.outbox.db_url.empty()) return nullptr;
+  std::call_once(outbox_once_, [this] {
+    auto made = make_outbox(config_.outbox);
+    if (!made) throw unavailable("--outbox-db: " + made.error());
+    outbox_owned_ = std::move(*made);
+    outbox_.store(outbox_owned_.get(), std::memory_order_release);
+  });
+  return outbox_owned_.get();
 }
 
 job_queue& service::jobs() {
@@ -109,6 +124,28 @@ void handoff::start_keyed(remote_idempotency& keys, std::string key, std::uint64
     self->keyed_ = std::move(r);
     self->done(lock);
   });
+}
+
+void handoff::start_outbox_order(outbox& o, idempotency_store* keys, std::string key) {
+  arm();
+  o.create_order_async([self = shared_from_this(), keys, key = std::move(key)](outbox_order r) {
+    if (keys && !key.empty()) {
+      try {
+        if (r.error) keys->abandon(key);
+        else keys->complete(key, {201, fmt::format("{{\"order\":{},\"event\":{}}}\n", r.order, r.event)}, nanos(now_ns()));
+      } catch (...) {  // no memory to store the response: free the key (a repeat makes a second order)
+        keys->abandon(key);
+      }
+    }
+    std::unique_lock lock(self->m_);
+    self->order_ = r;
+    self->done(lock);
+  });
+}
+
+outbox_order handoff::order() const {
+  std::lock_guard lock(m_);
+  return order_;
 }
 
 keyed_result handoff::keyed() const {

@@ -247,7 +247,10 @@ struct metric_series {
   // "pool_waiting": perflab_db_pool_waiting (requests waiting for a connection), at the scrape;
   // "pool_waiting_peak": perflab_db_pool_waiting_peak (the most at once since the target started);
   // "pool_acquire_wait_ms": the mean acquire wait (perflab_db_pool_acquire_wait_seconds_sum /
-  //   _count) of the acquisitions served between two scrapes, at the first one's time.
+  //   _count) of the acquisitions served between two scrapes, at the first one's time;
+  // "outbox_orders", "outbox_backlog", "outbox_consumed", "outbox_duplicates", "outbox_lost",
+  //   "outbox_recovery_s": a target with --outbox-db, its perflab_outbox_orders_total, _backlog,
+  //   _consumed_total, _duplicates_total, _lost and _recovery_seconds at the scrape.
   std::string metric;
   std::vector<std::pair<double, double>> points;
 };

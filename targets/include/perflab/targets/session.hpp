@@ -402,7 +402,8 @@ class session {
   // writer (its body and extra header lines built in reused buffers), the connection's handoff
   // (made at its first single-writer buy), and the pending order's key and request fingerprint.
   // keyed: an order with a key run whole by the remote key store's worker (--idempotency-store).
-  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed };
+  // outbox: an order written with its event by the outbox's writers (--outbox-db).
+  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed, outbox };
   struct contention_state {
     contention_wait wait = contention_wait::none;
     contention_reply reply{};

@@ -19,6 +19,7 @@
 #include <perflab/contention/idempotency.hpp>
 #include <perflab/contention/idempotency_remote.hpp>
 #include <perflab/contention/jobs.hpp>
+#include <perflab/contention/outbox.hpp>
 #include <perflab/contention/stock.hpp>
 #include <perflab/contention/stock_postgres.hpp>
 #include <perflab/contention/stock_redis.hpp>
@@ -39,6 +40,8 @@ struct service_config {
   job_queue_config jobs{};                          // --job-workers, --job-queue, --job-work
   bool job_reply_done = false;                      // --job-reply done: POST /jobs answers 200 when the job is
                                                     // done (the synchronous baseline); accepted: 202 at once
+  outbox_config outbox{};                           // --outbox-db and --outbox-*: POST /orders writes the order
+                                                    // and its event to PostgreSQL (outbox.hpp); db_url empty: off
 };
 
 // Upper bounds (seconds) of the job completion histogram (accepted -> done); +Inf is implied.
@@ -68,6 +71,10 @@ class service {
   remote_idempotency* remote_keys();
   const remote_idempotency* remote_keys_if_built() const noexcept { return remote_.load(std::memory_order_acquire); }
   job_queue& jobs();
+  // The transactional outbox (--outbox-db), built at the first call (throws unavailable:
+  // lab-target builds it before listening); null without --outbox-db.
+  outbox* order_outbox();
+  outbox* order_outbox_if_built() const noexcept { return outbox_.load(std::memory_order_acquire); }
   // Queues a job and has `notify` completed (its job() set) when a worker has done it: the
   // --job-reply done baseline. nullopt: the queue is full (notify untouched).
   std::optional<std::uint64_t> submit_job_and_notify(const std::shared_ptr<handoff>& notify);
@@ -94,7 +101,8 @@ class service {
  private:
   void job_done(std::uint64_t id, const job_status& s);
   const service_config config_;
-  std::once_flag stock_once_, store_once_, jobs_once_, remote_once_;
+  std::once_flag stock_once_, store_once_, jobs_once_, remote_once_, outbox_once_;
+  std::atomic<outbox*> outbox_{nullptr};
   std::atomic<remote_idempotency*> remote_{nullptr};
   std::unique_ptr<stock> stock_owned_;
   std::unique_ptr<idempotency_store> store_owned_;
@@ -108,6 +116,7 @@ class service {
   std::unordered_map<std::uint64_t, std::shared_ptr<handoff>> job_waiters_;  // guarded by waiters_m_
   // Last: destroyed first, so no worker reports a job to a destroyed histogram or creates an
   // order in a destroyed counter.
+  std::unique_ptr<outbox> outbox_owned_;  // after the key store: its workers may be writing an order in it
   std::unique_ptr<remote_idempotency> remote_owned_;
   std::unique_ptr<job_queue> jobs_owned_;
 };
@@ -123,6 +132,10 @@ class handoff : public std::enable_shared_from_this<handoff> {
   void start_buy(stock& s, std::uint64_t item, std::int64_t qty);
   // Hands a keyed order to the remote key store (answered on one of its workers).
   void start_keyed(remote_idempotency& keys, std::string key, std::uint64_t fingerprint, remote_idempotency::work_fn work);
+  // Hands an order to the outbox's writers (answered on one of them). With a key (the in-process
+  // store's first request), the writer stores the response under it, or frees it when the
+  // transaction failed, so a connection gone meanwhile leaves no key in flight.
+  void start_outbox_order(outbox& o, idempotency_store* keys, std::string key);
   // Before a job is submitted with service::submit_job_and_notify.
   void arm();
   void wait();
@@ -132,6 +145,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
   buy_result buy() const;
   job_status job() const;
   keyed_result keyed() const;
+  outbox_order order() const;
   void complete_buy(buy_result r);
   void complete_job(const job_status& s);
 
@@ -143,6 +157,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
   buy_result buy_{};
   job_status job_{};
   keyed_result keyed_{};
+  outbox_order order_{};
   std::function<void()> on_done_;
 };
 
