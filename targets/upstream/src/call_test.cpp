@@ -396,9 +396,9 @@ TEST(UpstreamAsync, TimeoutAndDeadDependencyEndEveryCall) {
   auto d = config_for(dying.port());
   d.attempt_timeout = 2s;
   service svc2(d);
+  asio::io_context ioc2(1);  // before the call: the call's timer must go before its io_context
   call one(svc2);
   one.prepare("GET", "/x", {}, {}, {});
-  asio::io_context ioc2(1);
   bool finished = false;
   one.async_run(ioc2, std::make_shared<int>(0), [&](std::shared_ptr<void>) { finished = true; });
   std::thread killer([&] {
