@@ -362,6 +362,12 @@ TEST_P(TargetPush, ASubscriberThatStopsReadingIsDroppedAtItsQueueBoundAndMemoryS
   EXPECT_TRUE(wait_for_metric(t.port(), "perflab_push_dropped_subscribers_total 1\n", 5s));
   EXPECT_TRUE(wait_for_metric(t.port(), "perflab_push_subscribers 0\n", 5s));
   const long grown_kib = proc_status(t.pid(), "VmRSS") - rss_before_kib;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The drop at the queue bound is checked above; RSS here is the sanitizer's (ASan's quarantine
+  // keeps freed blocks, TSan's allocator and shadow memory too: 84 MiB under ASan on 2026-12-03).
+  GTEST_SKIP() << "sanitizer build: RSS measures the sanitizer's allocator, not lab-target (grew " << grown_kib
+               << " KiB); the drop at the queue bound was checked";
+#endif
   EXPECT_LT(grown_kib, 16 * 1024) << "the server kept what the slow subscriber did not read";
   expect_still_serving(t.port());
 }
