@@ -141,7 +141,6 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
-  if (fd >= 0 && i < w.streams_on_.size()) w.streams_on_[i] = 0;  // its streams end with it (counted down to 0 at most)
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -153,30 +152,27 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
 }
 
 // Called right before the request goes out on its connection (new or reused): the write.
-int curl_worker::on_prereq(void* tp, char*, char*, int, int) {
+int curl_worker::on_prereq(void* tp, char*, char*, int, int local_port) {
   auto& t = *static_cast<transfer*>(tp);
   t.write_ns = now_ns();
   curl_worker& w = *t.owner;
-  if (w.cfg_.http2 && t.stream_on == CURL_SOCKET_BAD) {
-    // The connection its stream goes on: the streams in flight there now, this one included.
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    if (curl_easy_getinfo(t.easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD && fd >= 0) {
-      const auto i = static_cast<std::size_t>(fd);
-      if (i >= w.streams_on_.size()) w.streams_on_.resize(i + 1, 0);
-      t.stream_on = fd;
-      const std::int64_t now_on = ++w.streams_on_[i];
-      if (t.measured)
-        for (sample_set* set : {&w.totals_, w.interval_.get()}) set->streams_peak = std::max(set->streams_peak, now_on);
-    }
+  // HTTP/2: the connection its stream goes on, known by its local port (libcurl tells the socket
+  // only once a transfer has ended): the streams in flight there now, this one included.
+  if (w.cfg_.http2 && t.stream_on < 0 && local_port > 0 && local_port < 65536) {
+    if (w.streams_on_.empty()) w.streams_on_.resize(65536, 0);
+    t.stream_on = local_port;
+    const std::int64_t now_on = ++w.streams_on_[static_cast<std::size_t>(local_port)];
+    if (t.measured)
+      for (sample_set* set : {&w.totals_, w.interval_.get()}) set->streams_peak = std::max(set->streams_peak, now_on);
   }
   return CURL_PREREQFUNC_OK;
 }
 
 void curl_worker::stream_ended(transfer& t) {
-  if (t.stream_on == CURL_SOCKET_BAD) return;
-  const auto i = static_cast<std::size_t>(t.stream_on);
-  if (i < streams_on_.size() && streams_on_[i] > 0) --streams_on_[i];
-  t.stream_on = CURL_SOCKET_BAD;
+  if (t.stream_on < 0) return;
+  auto& on = streams_on_[static_cast<std::size_t>(t.stream_on)];
+  if (on > 0) --on;
+  t.stream_on = -1;
 }
 
 int curl_worker::on_timer(CURLM*, long timeout_ms, void* self) {

@@ -70,7 +70,7 @@ struct transfer {
   bool verifying = false;          // --verify on a measured request: the response is kept
   std::string verify_raw;          // ...here, as verify_response() reads it
   curl_worker* owner = nullptr;    // for the callbacks that get only the transfer
-  curl_socket_t stream_on = CURL_SOCKET_BAD;  // HTTP/2: the connection its stream is counted on
+  int stream_on = -1;              // HTTP/2: the local port of the connection its stream is counted on
   std::unique_ptr<curl_stamped_request> stamped;  // its own copy of a request with `{uuid}`s
   std::size_t stamped_index = 0;   // ...which request of the mix it is
 };
@@ -158,9 +158,9 @@ class curl_worker final : public load_worker {
   // closes it). At K the connection is shut down in libcurl's pool, which then finds it dead at
   // its next reuse and opens a new one: libcurl has no per-connection request limit of its own.
   std::vector<std::int64_t> requests_on_;
-  // HTTP/2: streams in flight per connection (by socket number), from the request's write to
-  // its end, for streams_peak.
-  std::vector<std::int64_t> streams_on_;
+  // HTTP/2: streams in flight per connection (by its local port), from the request's write to
+  // its end, for streams_peak (65,536 entries, made at the first HTTP/2 request).
+  std::vector<std::int32_t> streams_on_;
   void stream_ended(transfer& t);
   std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
   std::size_t max_slots_;

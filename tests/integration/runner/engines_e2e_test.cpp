@@ -158,10 +158,11 @@ TEST_F(Https, Http2OverTlsVerifiedWithTheServersCertificateAndTlsErrorsCounted) 
   EXPECT_GE(v.streams_peak, 1);
   EXPECT_LE(v.streams_peak, 100);  // the default --max-streams
   // Streams apart from connections: 8 clients in a closed loop share one connection (8 streams
-  // each at most): every request is a stream on it, several at once, never more than 8.
+  // each at most): 400 requests as streams on one or two connections (libcurl may open a second
+  // while the first has not yet confirmed HTTP/2), several at once, never more than 8.
   auto mux = attack("--http2 --cacert " + quote(cert_) + " --connections 8 --max-streams 8 --requests 400", 0);
   EXPECT_EQ(mux.succeeded, 400);
-  EXPECT_EQ(mux.connections_opened + mux.connections_warmup, 1);
+  EXPECT_LE(mux.connections_opened + mux.connections_warmup, 2);
   EXPECT_GE(mux.streams_peak, 2) << "8 clients on one connection, one stream at a time";
   EXPECT_LE(mux.streams_peak, 8);
   // Without the certificate the self-signed server is refused: counted, one error per request.
