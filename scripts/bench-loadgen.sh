@@ -103,28 +103,35 @@ run_loadgen() {  # -> "req/s completed cpu_seconds"
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-# wrk and loadgen back to back, ROUNDS times, the one going first alternating; the ratios are
+# A peer and loadgen back to back, ROUNDS times, the one going first alternating; the ratios are
 # taken within a round (a shared machine drifts between rounds) and their median is the result.
-compare() {
-  local name=$1
-  echo "== $name ($url), $conns connections, $duration, $rounds rounds, client on CPU 0, server on CPU 1, loadgen engine $engine"
+# rounds_vs PEER RUN_PEER RUN_LOADGEN: the two run functions print "req/s completed cpu_seconds".
+rounds_vs() {
+  local peer=$1 run_peer=$2 run_lg=$3
   local r w l ratios="" cpu_ratios="" lg_rps_all=""
   for r in $(seq "$rounds"); do
-    if [ $((r % 2)) -eq 1 ]; then w=$(run_wrk); l=$(run_loadgen); else l=$(run_loadgen); w=$(run_wrk); fi
+    if [ $((r % 2)) -eq 1 ]; then w=$($run_peer); l=$($run_lg); else l=$($run_lg); w=$($run_peer); fi
     read -r wrk_rps wrk_n wrk_cpu <<<"$w"
     read -r lg_rps lg_n lg_cpu <<<"$l"
+    [ -n "$wrk_n" ] && [ "$wrk_n" -gt 0 ] || { echo "bench-loadgen: $peer completed no request" >&2; return 1; }
     lg_rps_all+="$lg_rps"$'\n'
-    awk -v r="$r" -v w="$wrk_rps" -v l="$lg_rps" -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" 'BEGIN {
+    awk -v r="$r" -v p="$peer" -v w="$wrk_rps" -v l="$lg_rps" -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" 'BEGIN {
       wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
-      printf "  round %d: wrk %8.0f req/s %5.2f us/req   loadgen %8.0f req/s %5.2f us/req   ratios %.2f / %.2f\n",
-        r, w, wpr, l, lpr, l / w, lpr / wpr }'
+      printf "  round %d: %s %8.0f req/s %5.2f us/req   loadgen %8.0f req/s %5.2f us/req   ratios %.2f / %.2f\n",
+        r, p, w, wpr, l, lpr, l / w, lpr / wpr }'
     ratios+=$(awk -v w="$wrk_rps" -v l="$lg_rps" 'BEGIN { printf "%.4f", l / w }')$'\n'
     cpu_ratios+=$(awk -v wc="$wrk_cpu" -v lc="$lg_cpu" -v wn="$wrk_n" -v ln="$lg_n" \
       'BEGIN { printf "%.4f", (lc / ln) / (wc / wn) }')$'\n'
   done
   closed_rps=$(printf '%s' "$lg_rps_all" | median)
-  printf '  median   req/s loadgen/wrk = %.2f   cpu per request loadgen/wrk = %.2f  (loadgen with all histograms on)\n' \
-    "$(printf '%s' "$ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)"
+  printf '  median   req/s loadgen/%s = %.2f   cpu per request loadgen/%s = %.2f  (loadgen with all histograms on)\n' \
+    "$peer" "$(printf '%s' "$ratios" | median)" "$peer" "$(printf '%s' "$cpu_ratios" | median)"
+}
+
+compare() {
+  local name=$1
+  echo "== $name ($url), $conns connections, $duration, $rounds rounds, client on CPU 0, server on CPU 1, loadgen engine $engine"
+  rounds_vs wrk run_wrk run_loadgen
   echo "  loadgen ttlb p50/p99 (last round): $(jq -r '.variants[0].ttlb | "\(.p50_us)us / \(.p99_us)us"' "$tmp/lg.json")"
 }
 
@@ -156,24 +163,8 @@ run_loadgen_h2() {
   echo "$(jq '.variants[0].tps_mean' "$tmp/lg.json") $(jq '.variants[0].completed' "$tmp/lg.json") $(cpu_of "$tmp/lg.time")"
 }
 compare_h2() {
-  echo "== h2o HTTP/2 over TLS ($url), 1 connection x $streams streams, $duration, $rounds rounds, client on CPU 0, h2o on CPU 1"
-  local r a b ratios="" cpu_ratios=""
-  for r in $(seq "$rounds"); do
-    if [ $((r % 2)) -eq 1 ]; then a=$(run_h2load); b=$(run_loadgen_h2); else b=$(run_loadgen_h2); a=$(run_h2load); fi
-    read -r h_rps h_n h_cpu <<<"$a"
-    read -r l_rps l_n l_cpu <<<"$b"
-    [ -n "$h_n" ] && [ "$h_n" -gt 0 ] || { echo "bench-loadgen: h2load completed no request:"; cat "$tmp/h2.out"; return 1; }
-    awk -v r="$r" -v w="$h_rps" -v l="$l_rps" -v wc="$h_cpu" -v lc="$l_cpu" -v wn="$h_n" -v ln="$l_n" 'BEGIN {
-      wpr = wc * 1e6 / wn; lpr = lc * 1e6 / ln;
-      printf "  round %d: h2load %8.0f req/s %5.2f us/req   loadgen (curl) %8.0f req/s %5.2f us/req   ratios %.2f / %.2f\n",
-        r, w, wpr, l, lpr, l / w, lpr / wpr }'
-    ratios+=$(awk -v w="$h_rps" -v l="$l_rps" 'BEGIN { printf "%.4f", l / w }')$'\n'
-    cpu_ratios+=$(awk -v wc="$h_cpu" -v lc="$l_cpu" -v wn="$h_n" -v ln="$l_n" \
-      'BEGIN { printf "%.4f", (lc / ln) / (wc / wn) }')$'\n'
-  done
-  printf '  median   req/s loadgen/h2load = %.2f   cpu per request loadgen/h2load = %.2f  (loadgen with all histograms on)\n' \
-    "$(printf '%s' "$ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)"
-  echo "  loadgen saturated (last round): $(jq -r '.variants[0].loadgen.saturated' "$tmp/lg.json")"
+  echo "== h2o HTTP/2 over TLS ($url), 1 connection x $streams streams, $duration, $rounds rounds, client on CPU 0, h2o on CPU 1, loadgen engine curl"
+  rounds_vs h2load run_h2load run_loadgen_h2
 }
 
 for part in $parts; do
