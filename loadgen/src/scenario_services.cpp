@@ -85,23 +85,21 @@ void service_set::apply(variant_spec& v) const {
   if (running_.empty()) return;
   std::map<std::string, std::string> urls;
   for (const instance& in : running_) urls[in.spec.name] = in.url;
-  auto fill = [&](target_spec& t) {
+  // A target whose url names a service (target_spec::service, set by the parser): its URL, its
+  // pid file, and for the measured target over TLS its certificate.
+  auto fill = [&](target_spec& t, bool measured) {
     for (auto& [key, value] : t.params) value = substitute_urls(value, urls);
-    if (t.spawn || t.url.size() < 3 || t.url.front() != '{' || t.url.back() != '}') return;
-    const std::string name = t.url.substr(1, t.url.size() - 2);
+    if (t.spawn || t.service.empty()) return;
     for (const instance& in : running_) {
-      if (in.spec.name != name) continue;
+      if (in.spec.name != t.service) continue;
       t.url = in.url;
       if (t.pid_file.empty()) t.pid_file = (in.dir / "pid").string();
+      if (measured && t.url.starts_with("https://") && v.load.cacert.empty() && !v.load.insecure)
+        v.load.cacert = (in.dir / "cert.pem").string();
     }
   };
-  for (auto& d : v.dependencies) fill(d);
-  const bool was_service = v.target.url.starts_with("{");
-  fill(v.target);
-  if (was_service && v.target.url.starts_with("https://") && v.load.cacert.empty() && !v.load.insecure) {
-    for (const instance& in : running_)
-      if (in.url == v.target.url) v.load.cacert = (in.dir / "cert.pem").string();
-  }
+  for (auto& d : v.dependencies) fill(d, false);
+  fill(v.target, true);
 }
 
 }  // namespace perflab::loadgen::detail

@@ -339,13 +339,13 @@ std::optional<process_sample> sample_process_tree(pid_t root, bool task_times) {
   }
   std::optional<process_sample> sum = sample_process(root, task_times);
   if (!sum) return std::nullopt;
-  std::vector<pid_t> todo{root};
-  while (!todo.empty()) {
-    const pid_t p = todo.back();
-    todo.pop_back();
+  std::vector<pid_t> to_visit{root};  // depth first over the descendants
+  while (!to_visit.empty()) {
+    const pid_t p = to_visit.back();
+    to_visit.pop_back();
     for (const auto& [parent, child] : parent_child) {
       if (parent != p) continue;
-      todo.push_back(child);
+      to_visit.push_back(child);
       auto c = sample_process(child, task_times);
       if (!c) continue;  // ended in between
       sum->cpu_user_s += c->cpu_user_s;
