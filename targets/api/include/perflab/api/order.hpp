@@ -44,13 +44,14 @@ struct order {
 inline constexpr std::size_t min_items = 1;
 inline constexpr std::size_t max_items = 8;
 
-// Ids are 1..max_order_id; anything else is not found (404 / NOT_FOUND).
-inline constexpr std::uint64_t max_order_id = 1'000'000;
+// Ids are 0..order_count-1 (a scenario's `{key}` values are 0-based); anything else is not found
+// (404 / NOT_FOUND).
+inline constexpr std::uint64_t order_count = 1'000'000;
 
-// The order with this id, the same on every call and in every process. Precondition: 1 <= id <=
-// max_order_id (check with order_exists first).
+// The order with this id, the same on every call and in every process. Precondition:
+// order_exists(id).
 order make_order(std::uint64_t id);
 
-constexpr bool order_exists(std::uint64_t id) noexcept { return id >= 1 && id <= max_order_id; }
+constexpr bool order_exists(std::uint64_t id) noexcept { return id < order_count; }
 
 }  // namespace perflab::api
