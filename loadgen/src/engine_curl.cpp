@@ -152,10 +152,26 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
 }
 
 // Called right before the request goes out on its connection (new or reused): the write.
+// Called again for the same attempt when libcurl resends the request by itself: its reused
+// connection ended before any byte of the answer (the server's idle close crossed it). That is
+// the Asio worker's stale keep-alive resend, and is treated the same way: a lost answer the retry
+// policy covers is the policy's (the resend is stopped, and the policy's retry follows); else an
+// idempotent request goes again on the new connection, counted in `retries`; any other one is not
+// resent (RFC 9110 9.2.2: the server may have acted on it), and fails as closed mid-response,
+// which libcurl alone would resend without a word, POSTs included.
 int curl_worker::on_prereq(void* tp, char*, char*, int, int local_port) {
   auto& t = *static_cast<transfer*>(tp);
-  t.write_ns = now_ns();
   curl_worker& w = *t.owner;
+  if (t.write_ns != 0) {
+    if (!t.idempotent || w.policy_takes_lost(t)) {
+      t.resend_refused = true;
+      return CURL_PREREQFUNC_ABORT;
+    }
+    t.stale_resent = true;
+    if (t.measured)
+      for (sample_set* set : {&w.totals_, w.interval_.get()}) ++set->retries;
+  }
+  t.write_ns = now_ns();
   // HTTP/2: the connection its stream goes on, known by its local port (libcurl tells the socket
   // only once a transfer has ended): the streams in flight there now, this one included.
   if (w.cfg_.http2 && t.stream_on < 0 && local_port > 0 && local_port < 65536) {
@@ -334,6 +350,9 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   t.intended_ns = intended == 0 ? now : intended;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = t.first_write_ns = 0;
+  if (t.stale_resent && cfg_.keepalive != keepalive_policy::new_connection)
+    curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 0L);  // set for the stale resend only
+  t.resend_refused = t.stale_resent = false;
   t.cached = http::cache_status::none;
   t.idempotent = rendered.idempotent;
   t.policy_retries = 0;
@@ -378,6 +397,7 @@ void curl_worker::resend(transfer& t) {
   --retry_waiting_;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = 0;
+  t.resend_refused = false;
   t.cached = http::cache_status::none;
   t.in_body = false;
   t.verify_raw.clear();
@@ -417,6 +437,24 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   // The write (connect and TLS before it, as the Asio worker's write follows its connect).
   const bool written = t.write_ns != 0;
   const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
+  // The stale keep-alive resend (see on_prereq) for a reused connection that ended on the send
+  // (the server's close came first, the write met EPIPE): libcurl resends only when it sees the
+  // end while reading, so this one is ours. Once, for an idempotent request, on a new connection.
+  if (ran && connects == 0 && t.head_ns == 0 && t.idempotent && !t.stale_resent && !policy_takes_lost(t) &&
+      phase_ != phase::done && (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING)) {
+    t.stale_resent = true;
+    if (t.measured)
+      for (sample_set* set : {&totals_, interval_.get()}) ++set->retries;
+    t.add_ns = now;
+    t.write_ns = t.head_ns = t.last_ns = 0;
+    t.cached = http::cache_status::none;
+    t.in_body = false;
+    t.verify_raw.clear();
+    ++in_flight_;  // still unanswered
+    curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 1L);
+    add(t);
+    return;
+  }
   if (code == CURLE_OK && ran) {
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t.easy, CURLINFO_HEADER_SIZE, &head_bytes);
@@ -424,14 +462,15 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   }
   // [load] retry: an idempotent request answered with a retried status goes again after its
   // backoff (as the Asio worker: its answer so far is no final one); with "reset" in the policy's
-  // statuses, so does one whose connection ended before any byte of its answer (libcurl has
-  // already resent it once itself when that connection was a reused one).
+  // statuses, so does one whose connection ended before any byte of its answer (an idempotent one
+  // on a reused connection was already resent once, by libcurl: see on_prereq; a resend refused
+  // there is such an ending too, so `unsafe = true` covers it).
   const bool lost = ran && t.head_ns == 0 &&
-                    (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR);
+                    (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
+                     t.resend_refused);
   const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
                      (code == CURLE_OK ? should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries)
-                                       : lost && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code,
-                                                              t.policy_retries));
+                                       : lost && policy_takes_lost(t));
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
   } else {
@@ -469,7 +508,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
     } else if (!again) {
       curl_easy_getinfo(t.easy, CURLINFO_OS_ERRNO, &os_errno);
-      const err what = curl_error_class(code, os_errno, written);
+      const err what = t.resend_refused ? err::closed_mid_response : curl_error_class(code, os_errno, written);
       for (sample_set* set : {&totals_, interval_.get()}) {
         count_error(set->errors, what);
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.

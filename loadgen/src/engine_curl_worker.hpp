@@ -55,6 +55,8 @@ struct transfer {
   bool added = false;              // in the multi handle (libcurl has its times and counts)
   bool in_body = false;            // body bytes came: later header lines are trailers
   bool idempotent = false;         // its request may be retried ([load] retry)
+  bool resend_refused = false;     // libcurl would have resent it (not idempotent): aborted instead
+  bool stale_resent = false;       // resent once after its reused connection ended before any answer
   std::int64_t bytes_out = 0;      // its request's bytes (counted again per retry)
   bool retry_wait = false;         // answered with a retried status: waiting out the backoff
   std::int64_t policy_retries = 0; // retries of its request so far
@@ -111,6 +113,10 @@ class curl_worker final : public load_worker {
   void arm(int fd);
   void on_ready(int fd, std::uint32_t gen, int mask, const error_code& ec);
   void on_curl_timeout();
+  // [load] retry covers a lost answer of t's request (on "reset", attempts left).
+  bool policy_takes_lost(const transfer& t) const noexcept {
+    return cfg_.retry.enabled() && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code, t.policy_retries);
+  }
   void check_done();  // completed transfers, after every curl_multi_socket_action
 
   // ---- requests ----

@@ -99,6 +99,37 @@ TEST_F(Runner, BothEnginesCountXCacheHitsAndMisses) {
   }
 }
 
+// `{uuid}` in the path is stamped fresh for every request by both engines: 200 requests to
+// /cache/{uuid} through a read-through LRU are 200 misses and no hit (a repeated or unstamped
+// uuid would hit).
+const char* k_uuid_path = R"(name = "engine-uuid-path"
+[target]
+model = "reactor"
+cache = "lru"
+[load]
+model = "closed"
+connections = 2
+max_requests = 200
+[[request]]
+path = "/cache/{uuid}"
+[matrix]
+"load.engine" = ["asio", "curl"]
+)";
+
+TEST_F(Runner, BothEnginesStampAFreshUuidInThePathOfEveryRequest) {
+  auto r = loadgen_run(write("uuid-path.toml", k_uuid_path));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto result = perflab::result::read_run_json(run_dir() / "run.json");
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_EQ(result->variants.size(), 2u);
+  for (const auto& v : result->variants) {
+    EXPECT_EQ(v.completed, 200) << v.load.engine;
+    EXPECT_EQ(v.errors.total(), 0) << v.load.engine;
+    EXPECT_EQ(v.cache.miss, 200) << v.load.engine;
+    EXPECT_EQ(v.cache.hit, 0) << v.load.engine;
+  }
+}
+
 class Https : public Runner {
  protected:
   void SetUp() override {
