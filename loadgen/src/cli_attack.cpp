@@ -139,8 +139,8 @@ std::string format_summary(const result::variant& v) {
                      v.client_retries, v.retried_succeeded, v.retries_exhausted));
   if (v.retries > 0)
     line(fmt::format("stale keep-alive resends: {} requests resent once on a new connection (their keep-alive connection had been "
-                     "closed by the server while idle; not errors)",
-                     v.retries));
+                     "closed by the server while idle{}; not errors)",
+                     v.retries, v.load.http == "2" ? ", or their stream refused" : ""));
   if (v.cache.total() > 0)
     line(fmt::format("cache: hit ratio {:.3f} over {} responses with X-Cache ({} HIT, {} MISS, {} STALE, {} other)",
                      v.cache_hit_ratio, v.cache.total(), v.cache.hit, v.cache.miss, v.cache.stale, v.cache.other));

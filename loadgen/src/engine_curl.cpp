@@ -158,12 +158,14 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
 // policy covers is the policy's (the resend is stopped, and the policy's retry follows); else an
 // idempotent request goes again on the new connection, counted in `retries`; any other one is not
 // resent (RFC 9110 9.2.2: the server may have acted on it), and fails as closed mid-response,
-// which libcurl alone would resend without a word, POSTs included.
+// which libcurl alone would resend without a word, POSTs included. Over HTTP/2 libcurl also
+// resends a refused stream (REFUSED_STREAM: not processed, RFC 9113 8.7), on a new connection,
+// up to 5 times: the same rule, so it is resent once, and a second refusal counts as a reset.
 int curl_worker::on_prereq(void* tp, char*, char*, int, int local_port) {
   auto& t = *static_cast<transfer*>(tp);
   curl_worker& w = *t.owner;
   if (t.write_ns != 0) {
-    if (!t.idempotent || w.policy_takes_lost(t)) {
+    if (!t.idempotent || w.policy_takes_lost(t) || t.stale_resent) {
       t.resend_refused = true;
       return CURL_PREREQFUNC_ABORT;
     }
@@ -508,7 +510,12 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
     } else if (!again) {
       curl_easy_getinfo(t.easy, CURLINFO_OS_ERRNO, &os_errno);
-      const err what = t.resend_refused ? err::closed_mid_response : curl_error_class(code, os_errno, written);
+      // A resend stopped in on_prereq; over HTTP/2 also a refused stream libcurl chose not to
+      // resend (it reports it as a receive error without an errno): the stream was reset.
+      const bool refused_stream = cfg_.http2 && code == CURLE_RECV_ERROR && os_errno == 0 && t.head_ns == 0;
+      const err what = t.resend_refused || refused_stream
+                           ? (cfg_.http2 ? err::reset : err::closed_mid_response)
+                           : curl_error_class(code, os_errno, written);
       for (sample_set* set : {&totals_, interval_.get()}) {
         count_error(set->errors, what);
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.
