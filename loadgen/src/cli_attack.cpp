@@ -121,6 +121,10 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("wire: {:.2f} MB/s in, {:.2f} MB/s out ({} bytes in, {} out; {:.0f} bytes per response, heads "
                      "included, as received)",
                      v.mb_in_per_s, v.mb_out_per_s, v.bytes_in, v.bytes_out, v.bytes_per_response));
+  if (v.tcp_bytes_in + v.tcp_bytes_out > 0)
+    line(fmt::format("tcp: {} bytes in, {} out from the measured phase on, {:.0f} per response both ways (TCP payload "
+                     "counted by the kernel: TLS records and HTTP/2 frames included)",
+                     v.tcp_bytes_in, v.tcp_bytes_out, v.tcp_bytes_per_response));
   if (v.carried_in > 0)
     line(fmt::format("carried in: {} requests sent in the warm-up were still unanswered when the measured phase "
                      "began (their latency is counted)", v.carried_in));

@@ -138,6 +138,7 @@ void dist_for_each_count(S& s, F&& f) {
   f(s.sent), f(s.completed), f(s.succeeded), f(s.connections_opened), f(s.connections_warmup), f(s.carried_in);
   f(s.stalled), f(s.unsent), f(s.abandoned), f(s.retries), f(s.client_retries), f(s.retried_succeeded);
   f(s.retries_exhausted), f(s.bytes_in), f(s.bytes_out), f(s.in_flight), f(s.index), f(s.streams_peak);
+  f(s.tcp_bytes_in), f(s.tcp_bytes_out);
   auto& e = s.errors;
   f(e.connect_refused), f(e.connect_timeout), f(e.connect_other), f(e.reset), f(e.read_timeout);
   f(e.closed_mid_response), f(e.malformed), f(e.unsolicited), f(e.io_other), f(e.client_resources), f(e.status_4xx);

@@ -140,6 +140,7 @@ void curl_worker::on_ready(int fd, std::uint32_t gen, int mask, const error_code
 int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
+  w.wire_.closing(fd, w.phase_ != phase::warmup, w.totals_);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];

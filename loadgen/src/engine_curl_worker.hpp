@@ -29,6 +29,7 @@
 #pragma GCC diagnostic pop
 
 #include "engine_curl.hpp"
+#include "engine_wire.hpp"
 #include "engine_record.hpp"
 #include "perflab/core/clock.hpp"
 
@@ -160,6 +161,7 @@ class curl_worker final : public load_worker {
   CURLSH* share_ = nullptr;
   curl_slist* resolve_ = nullptr;  // CURLOPT_RESOLVE: the URL's name to the address run_load resolved
   std::vector<std::unique_ptr<watch>> watches_;  // by socket number
+  wire_meter wire_;  // TCP bytes per connection, from the kernel
   // keepalive max:K: requests completed per connection, by socket number (reset when libcurl
   // closes it). At K the connection is shut down in libcurl's pool, which then finds it dead at
   // its next reuse and opens a new one: libcurl has no per-connection request limit of its own.

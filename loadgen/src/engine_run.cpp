@@ -521,6 +521,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.mb_in_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_in) / v.measured_s / 1e6 : 0;
   v.mb_out_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_out) / v.measured_s / 1e6 : 0;
   v.bytes_per_response = v.completed > 0 ? static_cast<double>(v.bytes_in) / static_cast<double>(v.completed) : 0;
+  v.tcp_bytes_in = total.tcp_bytes_in;
+  v.tcp_bytes_out = total.tcp_bytes_out;
+  v.tcp_bytes_per_response =
+      v.completed > 0 ? static_cast<double>(v.tcp_bytes_in + v.tcp_bytes_out) / static_cast<double>(v.completed) : 0;
   v.connections_opened = total.connections_opened;
   v.streams_peak = total.streams_peak;
   v.connections_warmup = total.connections_warmup;

@@ -51,6 +51,8 @@ void sample_set::add(const sample_set& o) {
   for (std::size_t i = 0; i < statuses.size(); ++i) statuses[i] += o.statuses[i];
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
+  tcp_bytes_in += o.tcp_bytes_in;
+  tcp_bytes_out += o.tcp_bytes_out;
   in_flight += o.in_flight;
   streams_peak = std::max(streams_peak, o.streams_peak);  // per connection: another worker's are other connections
   end_ns = std::max(end_ns, o.end_ns);
@@ -67,7 +69,7 @@ void sample_set::reset() noexcept {
   curl_start_transfer.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
   client_retries = retried_succeeded = retries_exhausted = 0;
-  in_flight = index = end_ns = bytes_in = bytes_out = streams_peak = 0;
+  in_flight = index = end_ns = bytes_in = bytes_out = tcp_bytes_in = tcp_bytes_out = streams_peak = 0;
   errors = {};
   cache = {};
   statuses.fill(0);

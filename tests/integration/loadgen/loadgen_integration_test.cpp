@@ -333,6 +333,30 @@ TEST_P(ConnectionPolicy, MaxRequestsPerConnectionReconnects) {
   EXPECT_EQ(srv.connections(), 10);
 }
 
+TEST_P(ConnectionPolicy, TcpBytesFromTheKernelMatchTheBytesHandedOverOnCleartextHttp11) {
+  // Over cleartext HTTP/1.1 with Content-Length bodies, the TCP payload the kernel counted is
+  // exactly the heads and bodies the engine read; what the Asio engine writes is exactly its
+  // requests (libcurl writes its own head, so only the received side is exact for it). Kept-alive
+  // connections are counted at the run's end, new ones per request at their close.
+  for (const auto policy : {keepalive_policy::keep_alive, keepalive_policy::new_connection}) {
+    SCOPED_TRACE(policy == keepalive_policy::keep_alive ? "keep-alive" : "new connection per request");
+    test_server srv;
+    auto cfg = closed_loop(srv.url(), 2, 0s);
+    cfg.warmup = 0s;
+    cfg.max_requests = 200;
+    cfg.keepalive = policy;
+    const auto v = run_ok(cfg);
+    EXPECT_EQ(v.completed, 200);
+    EXPECT_GT(v.bytes_in, 200 * 13);
+    EXPECT_EQ(v.tcp_bytes_in, v.bytes_in);
+    if (GetParam() == "asio") {
+      EXPECT_EQ(v.tcp_bytes_out, v.bytes_out);
+    }
+    EXPECT_NEAR(static_cast<double>(v.tcp_bytes_out), static_cast<double>(v.bytes_out), 0.5 * static_cast<double>(v.bytes_out));
+    EXPECT_NEAR(v.tcp_bytes_per_response, static_cast<double>(v.tcp_bytes_in + v.tcp_bytes_out) / 200, 1e-9);
+  }
+}
+
 TEST_P(Errors, RefusedConnectionsAreCounted) {
   const auto port = test_server::refused_port();
   const auto v = run_ok(open_loop("http://127.0.0.1:" + std::to_string(port) + "/", 100, 1s));

@@ -244,6 +244,13 @@ TEST_F(HttpsNginx, NewConnectionsResumeTlsSessionsUnlessTurnedOff) {
   auto [lines2, resumed2] = access_log();
   EXPECT_EQ(lines2, 80);
   EXPECT_EQ(resumed2, resumed);  // none of the second run's 40
+  // On the wire (TCP payload, counted by the kernel): TLS records carry more than the HTTP bytes
+  // the engine handed over, and a full handshake more than a resumed one (the server's
+  // certificate, which a resumed handshake does not send).
+  EXPECT_GT(on.tcp_bytes_in, on.bytes_in);
+  EXPECT_GT(on.tcp_bytes_out, on.bytes_out);
+  EXPECT_GT(off.tcp_bytes_in, on.tcp_bytes_in + 40 * 200)
+      << "full " << off.tcp_bytes_in / 40 << " B per connection, resumed " << on.tcp_bytes_in / 40;
 }
 
 // [[service]]: one command runs a scenario against a TLS server it starts itself. The runner

@@ -352,6 +352,13 @@ struct variant {
   double mb_in_per_s = 0;                    // bytes_in / measured_s / 1e6 (MB/s, decimal)
   double mb_out_per_s = 0;                   // bytes_out / measured_s / 1e6
   double bytes_per_response = 0;             // bytes_in / completed: mean response size on the wire
+  // TCP payload bytes as the kernel counted them (TCP_INFO's bytes_received and bytes_acked, 0 where
+  // the kernel has none): what crossed the wire on the loadgen's connections from the measured
+  // phase's start (or their connect, if later) to their close or the run's end, drain included.
+  // TLS records, HTTP/2 frames and HPACK, and chunk framing are in them; TCP/IP headers are not.
+  std::int64_t tcp_bytes_in = 0;
+  std::int64_t tcp_bytes_out = 0;
+  double tcp_bytes_per_response = 0;         // (tcp_bytes_in + tcp_bytes_out) / completed: both ways
   // Push delivery (schema 8, subscribe runs; zeros otherwise). Per subscriber, the messages
   // published to its topic during the run are expected once each, in sequence order; counts sum
   // over subscribers.

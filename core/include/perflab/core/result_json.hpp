@@ -48,7 +48,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
   connections_warmup, streams_peak, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
 #define PERFLAB_VARIANT_FIELDS_2 \
   send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
-  mb_out_per_s, bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \
+  mb_out_per_s, bytes_per_response, tcp_bytes_in, tcp_bytes_out, tcp_bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \
   reconnects, delivery, reconnect_gap, requests_per_delivered, bytes_per_delivered, series, loadgen, target, statuses, \
   dependencies, events, target_metrics, target_counters, thresholds, interval_log, series_csv, stopped_early, stop_condition, ranks
 inline void to_json(nlohmann::json& nlohmann_json_j, const variant& nlohmann_json_t) {
