@@ -1,0 +1,649 @@
+// The GraphQL-over-HTTP body (a JSON object) and the query document in it: a JSON reader for the
+// envelope, a lexer that tracks line and column, and a recursive-descent parser for the subset
+// graphql.hpp describes. Every failure is one error with its place; nothing here throws except
+// std::bad_alloc.
+#include "perflab/api/graphql.hpp"
+
+#include <fmt/format.h>
+
+namespace perflab::api::graphql {
+
+namespace {
+
+// ---- JSON (the envelope) -------------------------------------------------------------------
+
+// Appends code point cp as UTF-8.
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else {
+    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  }
+}
+
+int hex_digit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Four hex digits at s[i..i+4), or -1.
+long hex4(std::string_view s, std::size_t i) noexcept {
+  if (i + 4 > s.size()) return -1;
+  long v = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const int d = hex_digit(s[i + k]);
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+// Decodes the escape sequence at s[i] (just after the backslash) into out, JSON's and GraphQL's
+// alike (\" \\ \/ \b \f \n \r \t \uXXXX, surrogate pairs joined); i moves past it. False when
+// malformed (a lone surrogate included).
+bool decode_escape(std::string_view s, std::size_t& i, std::string& out) {
+  if (i >= s.size()) return false;
+  const char c = s[i++];
+  switch (c) {
+    case '"': out.push_back('"'); return true;
+    case '\\': out.push_back('\\'); return true;
+    case '/': out.push_back('/'); return true;
+    case 'b': out.push_back('\b'); return true;
+    case 'f': out.push_back('\f'); return true;
+    case 'n': out.push_back('\n'); return true;
+    case 'r': out.push_back('\r'); return true;
+    case 't': out.push_back('\t'); return true;
+    case 'u': break;
+    default: return false;
+  }
+  long cp = hex4(s, i);
+  if (cp < 0) return false;
+  i += 4;
+  if (cp >= 0xdc00 && cp <= 0xdfff) return false;
+  if (cp >= 0xd800 && cp <= 0xdbff) {
+    if (i + 6 > s.size() || s[i] != '\\' || s[i + 1] != 'u') return false;
+    const long low = hex4(s, i + 2);
+    if (low < 0xdc00 || low > 0xdfff) return false;
+    i += 6;
+    cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+  }
+  append_utf8(out, static_cast<std::uint32_t>(cp));
+  return true;
+}
+
+class gql_json_reader {
+ public:
+  explicit gql_json_reader(std::string_view s) : s_(s) {}
+  std::string error;  // set on the first failure
+
+  void skip_ws() noexcept {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool at_end() noexcept {
+    skip_ws();
+    return i_ == s_.size();
+  }
+  bool eat(char c) noexcept {
+    skip_ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  char peek() noexcept {
+    skip_ws();
+    return i_ < s_.size() ? s_[i_] : '\0';
+  }
+  bool expect(char c, std::string_view what) {
+    if (eat(c)) return true;
+    return fail(what);
+  }
+  bool fail(std::string_view what) {
+    if (error.empty()) error = fmt::format("the body is not valid JSON: expected {} at byte {}", what, i_);
+    return false;
+  }
+  bool string(std::string& out) {
+    out.clear();
+    if (!eat('"')) return fail("a string");
+    for (;;) {
+      if (i_ >= s_.size()) return fail("the end of a string");
+      const char c = s_[i_];
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return fail("no control character in a string");
+      if (c == '\\') {
+        ++i_;
+        if (!decode_escape(s_, i_, out)) return fail("a valid escape sequence");
+        continue;
+      }
+      out.push_back(c);
+      ++i_;
+    }
+  }
+  // A number as written (RFC 8259's grammar).
+  bool number(std::string& out) {
+    skip_ws();
+    const std::size_t from = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    if (i_ < s_.size() && s_[i_] == '0') {
+      ++i_;
+    } else if (!digits()) {
+      return fail("a number");
+    }
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      if (!digits()) return fail("digits after '.'");
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      if (!digits()) return fail("an exponent");
+    }
+    out.assign(s_.substr(from, i_ - from));
+    return true;
+  }
+  bool word(std::string_view w) {
+    skip_ws();
+    if (s_.substr(i_, w.size()) != w) return fail("a JSON value");
+    i_ += w.size();
+    return true;
+  }
+  // Any value, checked and dropped; what it was in kind.
+  bool value(request::json_kind& kind, std::string& text, int depth = 0) {
+    if (depth > 64) return fail("a value nested less deeply");
+    using k = request::json_kind;
+    switch (peek()) {
+      case '"': kind = k::string; return string(text);
+      case 't': kind = k::boolean; text = "true"; return word("true");
+      case 'f': kind = k::boolean; text = "false"; return word("false");
+      case 'n': kind = k::null; text.clear(); return word("null");
+      case '{': {
+        kind = k::object;
+        ++i_;
+        if (eat('}')) return true;
+        std::string name, inner;
+        k inner_kind{};
+        do {
+          if (!string(name) || !expect(':', "':'") || !value(inner_kind, inner, depth + 1)) return false;
+        } while (eat(','));
+        return expect('}', "',' or '}'");
+      }
+      case '[': {
+        kind = k::array;
+        ++i_;
+        if (eat(']')) return true;
+        std::string inner;
+        k inner_kind{};
+        do {
+          if (!value(inner_kind, inner, depth + 1)) return false;
+        } while (eat(','));
+        return expect(']', "',' or ']'");
+      }
+      default: kind = k::number; return number(text);
+    }
+  }
+
+ private:
+  bool digits() noexcept {
+    const std::size_t from = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ > from;
+  }
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
+bool request::parse_body(std::string_view body) {
+  gql_json_reader r(body);
+  bool have_query = false;
+  std::string key, text;
+  json_kind kind{};
+  auto bad = [&] {
+    fail(r.error);
+    return false;
+  };
+  if (!r.expect('{', "a JSON object ('{')")) return bad();
+  if (!r.eat('}')) {
+    do {
+      if (!r.string(key) || !r.expect(':', "':'")) return bad();
+      if (key == "query") {
+        if (!r.value(kind, query_)) return bad();
+        if (kind != json_kind::string) {
+          fail("\"query\" must be a string holding the GraphQL document");
+          return false;
+        }
+        have_query = true;
+      } else if (key == "operationName") {
+        if (!r.value(kind, text)) return bad();
+        if (kind == json_kind::string) operation_name_ = text;
+        else if (kind != json_kind::null) {
+          fail("\"operationName\" must be a string or null");
+          return false;
+        }
+      } else if (key == "variables") {
+        if (r.peek() == '{') {
+          r.eat('{');
+          if (!r.eat('}')) {
+            do {
+              variable_value v;
+              if (!r.string(v.name) || !r.expect(':', "':'") || !r.value(v.kind, v.text)) return bad();
+              variables_.push_back(std::move(v));
+            } while (r.eat(','));
+            if (!r.expect('}', "',' or '}'")) return bad();
+          }
+        } else {
+          if (!r.value(kind, text)) return bad();
+          if (kind != json_kind::null) {
+            fail("\"variables\" must be an object or null");
+            return false;
+          }
+        }
+      } else if (!r.value(kind, text)) {  // "extensions" and anything else: checked, ignored
+        return bad();
+      }
+    } while (r.eat(','));
+    if (!r.expect('}', "',' or '}'")) return bad();
+  }
+  if (!r.at_end()) {
+    r.fail("the end of the body after the object");
+    return bad();
+  }
+  if (!have_query) {
+    fail("the body has no \"query\": expected {\"query\": \"...\", \"variables\": {...}}");
+    return false;
+  }
+  return true;
+}
+
+// ---- The document --------------------------------------------------------------------------
+
+namespace {
+
+enum class gql_token : std::uint8_t { eof, punct, name, integer, floating, string, error };
+
+struct gql_lexeme {
+  gql_token kind = gql_token::eof;
+  std::string_view text;  // punctuator, name, number; a string's contents between the quotes
+  location at;
+};
+
+class gql_lexer {
+ public:
+  explicit gql_lexer(std::string_view s) : s_(s) {}
+  std::string error;  // a lexical error: the token is gql_token::error
+
+  gql_lexeme next() {
+    skip_ignored();
+    gql_lexeme t;
+    t.at = here();
+    if (i_ >= s_.size()) return t;
+    const std::size_t from = i_;
+    const char c = s_[i_];
+    if (c == '.') {
+      if (s_.substr(i_, 3) != "...") return lex_error(t, "Unexpected \".\": expected \"...\"");
+      advance(3);
+      t.kind = gql_token::punct;
+      t.text = s_.substr(from, 3);
+      return t;
+    }
+    if (std::string_view("!$&()[]{}:=@|").find(c) != std::string_view::npos) {
+      advance(1);
+      t.kind = gql_token::punct;
+      t.text = s_.substr(from, 1);
+      return t;
+    }
+    if (name_start(c)) {
+      while (i_ < s_.size() && name_continue(s_[i_])) advance(1);
+      t.kind = gql_token::name;
+      t.text = s_.substr(from, i_ - from);
+      return t;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return lex_number(t);
+    if (c == '"') return lex_string(t);
+    const auto b = static_cast<unsigned char>(c);
+    return lex_error(t, b >= 0x20 && b < 0x7f ? fmt::format("Unexpected character \"{}\"", c)
+                                               : fmt::format("Unexpected byte 0x{:02x}", b));
+  }
+
+ private:
+  static bool name_start(char c) noexcept { return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+  static bool name_continue(char c) noexcept { return name_start(c) || (c >= '0' && c <= '9'); }
+  location here() const noexcept { return {line_, col_}; }
+  // Moves n bytes on one line; a UTF-8 continuation byte is part of the character before it.
+  void advance(std::size_t n) noexcept {
+    for (std::size_t k = 0; k < n && i_ < s_.size(); ++k, ++i_)
+      if ((static_cast<unsigned char>(s_[i_]) & 0xc0) != 0x80) ++col_;
+  }
+  void newline(std::size_t n) noexcept {
+    i_ += n;
+    ++line_;
+    col_ = 1;
+  }
+  void skip_ignored() noexcept {
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == ' ' || c == '\t' || c == ',') advance(1);
+      else if (c == '\n') newline(1);
+      else if (c == '\r') newline(i_ + 1 < s_.size() && s_[i_ + 1] == '\n' ? 2 : 1);
+      else if (s_.substr(i_, 3) == "\xef\xbb\xbf") i_ += 3;  // a byte order mark
+      else if (c == '#') {
+        while (i_ < s_.size() && s_[i_] != '\n' && s_[i_] != '\r') advance(1);
+      } else {
+        break;
+      }
+    }
+  }
+  gql_lexeme lex_error(gql_lexeme t, std::string message) {
+    error = std::move(message);
+    t.kind = gql_token::error;
+    return t;
+  }
+  gql_lexeme lex_number(gql_lexeme t) {
+    const std::size_t from = i_;
+    auto digits = [&] {
+      const std::size_t d = i_;
+      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') advance(1);
+      return i_ > d;
+    };
+    if (s_[i_] == '-') advance(1);
+    if (i_ < s_.size() && s_[i_] == '0') {
+      advance(1);
+      if (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') return lex_error(t, "Invalid number: a leading zero");
+    } else if (!digits()) {
+      return lex_error(t, "Invalid number: expected a digit");
+    }
+    t.kind = gql_token::integer;
+    if (i_ < s_.size() && s_[i_] == '.') {
+      advance(1);
+      if (!digits()) return lex_error(t, "Invalid number: expected a digit after \".\"");
+      t.kind = gql_token::floating;
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      advance(1);
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) advance(1);
+      if (!digits()) return lex_error(t, "Invalid number: expected a digit in the exponent");
+      t.kind = gql_token::floating;
+    }
+    if (i_ < s_.size() && (name_start(s_[i_]) || s_[i_] == '.'))
+      return lex_error(t, "Invalid number: a name or \".\" cannot follow it");
+    t.text = s_.substr(from, i_ - from);
+    return t;
+  }
+  gql_lexeme lex_string(gql_lexeme t) {
+    if (s_.substr(i_, 3) == "\"\"\"") return lex_error(t, "Block strings (\"\"\"...\"\"\") are not supported");
+    advance(1);
+    const std::size_t from = i_;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == '"') {
+        t.kind = gql_token::string;
+        t.text = s_.substr(from, i_ - from);
+        advance(1);
+        return t;
+      }
+      if (c == '\n' || c == '\r') break;
+      if (c == '\\') advance(1);  // the escaped character is checked when the string is decoded
+      advance(1);
+    }
+    return lex_error(t, "Unterminated string");
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  std::uint32_t line_ = 1, col_ = 1;
+};
+
+std::string describe(const gql_lexeme& t) {
+  switch (t.kind) {
+    case gql_token::eof: return "<EOF>";
+    case gql_token::punct: return fmt::format("\"{}\"", t.text);
+    case gql_token::name: return fmt::format("Name \"{}\"", t.text);
+    case gql_token::integer: return fmt::format("Int \"{}\"", t.text);
+    case gql_token::floating: return fmt::format("Float \"{}\"", t.text);
+    case gql_token::string: return "String";
+    case gql_token::error: break;
+  }
+  return "an invalid token";
+}
+
+}  // namespace
+
+// Recursive descent over gql_lexer; the first error stops it (req.fail, then false all the way up).
+class parser {
+ public:
+  explicit parser(request& r) : r_(r), lex_(r.query_) { t_ = lex_.next(); }
+
+  bool document() {
+    if (!ok()) return false;
+    if (t_.kind == gql_token::eof) return fail("Syntax Error: the document has no operation");
+    while (t_.kind != gql_token::eof) {
+      if (!definition()) return false;
+    }
+    return true;
+  }
+
+ private:
+  bool ok() {
+    if (t_.kind != gql_token::error) return true;
+    return fail("Syntax Error: " + lex_.error);
+  }
+  bool fail(std::string message) { return fail(std::move(message), t_.at); }
+  bool fail(std::string message, location at) {
+    r_.fail(std::move(message), at);
+    return false;
+  }
+  bool shift() {
+    t_ = lex_.next();
+    return ok();
+  }
+  bool is(std::string_view punct) const { return t_.kind == gql_token::punct && t_.text == punct; }
+  bool expect(std::string_view punct) {
+    if (!is(punct)) return fail(fmt::format("Syntax Error: expected \"{}\", found {}", punct, describe(t_)));
+    return shift();
+  }
+  bool name(std::string_view& out) {
+    if (t_.kind != gql_token::name) return fail(fmt::format("Syntax Error: expected a name, found {}", describe(t_)));
+    out = t_.text;
+    return shift();
+  }
+  bool no_directive() {
+    if (is("@")) return fail("Directives are not supported");
+    return true;
+  }
+
+  bool definition() {
+    request::operation op;
+    op.at = t_.at;
+    op.first_var = static_cast<std::uint32_t>(r_.vars_.size());
+    if (is("{")) return selection_set(op.first_field, 1) && push(op);
+    if (t_.kind != gql_token::name)
+      return fail(fmt::format("Syntax Error: expected an operation, found {}", describe(t_)));
+    const std::string_view word = t_.text;
+    if (word == "mutation" || word == "subscription")
+      return fail(fmt::format("{}s are not supported: the schema has a Query type only",
+                              word == "mutation" ? "Mutation" : "Subscription"));
+    if (word == "fragment") return fail("Fragments are not supported");
+    if (word != "query")
+      return fail(fmt::format("Syntax Error: expected an operation (\"query\" or \"{{\"), found Name \"{}\"", word));
+    if (!shift()) return false;
+    if (t_.kind == gql_token::name && !name(op.name)) return false;
+    if (is("(") && !variable_definitions(op)) return false;
+    if (!no_directive()) return false;
+    if (!is("{")) return fail(fmt::format("Syntax Error: expected \"{{\", found {}", describe(t_)));
+    return selection_set(op.first_field, 1) && push(op);
+  }
+  bool push(request::operation& op) {
+    op.var_count = static_cast<std::uint32_t>(r_.vars_.size()) - op.first_var;
+    r_.operations_.push_back(op);
+    return true;
+  }
+
+  bool variable_definitions(request::operation& op) {
+    if (!shift()) return false;  // (
+    if (is(")")) return fail("Syntax Error: expected a variable definition, found \")\"");
+    while (!is(")")) {
+      request::variable_definition v;
+      v.at = t_.at;
+      if (!expect("$") || !name(v.name) || !expect(":") || !type(v.type, 0)) return false;
+      if (is("=")) {
+        if (!shift() || !value(v.default_value, true)) return false;
+        v.has_default = true;
+      }
+      if (!no_directive()) return false;
+      for (std::uint32_t k = op.first_var; k < r_.vars_.size(); ++k)
+        if (r_.vars_[k].name == v.name)
+          return fail(fmt::format("There can be only one variable named \"${}\"", v.name), v.at);
+      r_.vars_.push_back(std::move(v));
+    }
+    return shift();  // )
+  }
+
+  bool type(std::string& out, std::size_t depth) {
+    if (depth > max_depth) return fail("Syntax Error: the type is nested too deeply");
+    if (is("[")) {
+      out.push_back('[');
+      if (!shift() || !type(out, depth + 1) || !expect("]")) return false;
+      out.push_back(']');
+    } else {
+      std::string_view n;
+      if (!name(n)) return false;
+      out.append(n);
+    }
+    if (is("!")) {
+      out.push_back('!');
+      return shift();
+    }
+    return true;
+  }
+
+  bool value(request::value& v, bool constant) {
+    v.at = t_.at;
+    v.text = t_.text;
+    switch (t_.kind) {
+      case gql_token::integer: v.kind = request::value_kind::integer; return shift();
+      case gql_token::floating: v.kind = request::value_kind::floating; return shift();
+      case gql_token::string: {
+        v.kind = request::value_kind::string;
+        v.decoded.clear();
+        const std::string_view s = t_.text;
+        for (std::size_t i = 0; i < s.size();) {
+          if (static_cast<unsigned char>(s[i]) < 0x20 && s[i] != '\t')
+            return fail("Syntax Error: a control character in a string");
+          if (s[i] != '\\') {
+            v.decoded.push_back(s[i++]);
+            continue;
+          }
+          ++i;
+          if (!decode_escape(s, i, v.decoded)) return fail("Syntax Error: an invalid escape sequence in a string");
+        }
+        return shift();
+      }
+      case gql_token::name:
+        if (t_.text == "true" || t_.text == "false") v.kind = request::value_kind::boolean;
+        else if (t_.text == "null") v.kind = request::value_kind::null;
+        else v.kind = request::value_kind::enumeration;
+        return shift();
+      case gql_token::punct:
+        if (is("$")) {
+          if (constant) return fail("Syntax Error: a variable cannot stand in a default value");
+          v.kind = request::value_kind::variable;
+          if (!shift()) return false;
+          return name(v.text);
+        }
+        if (is("[") || is("{")) return fail("List and object values are not supported");
+        break;
+      default: break;
+    }
+    return fail(fmt::format("Syntax Error: expected a value, found {}", describe(t_)));
+  }
+
+  bool selection_set(std::int32_t& first, std::size_t depth) {
+    if (depth > max_depth)
+      return fail(fmt::format("The selection is nested deeper than {} levels", max_depth));
+    if (!shift()) return false;  // {
+    if (is("}")) return fail("Syntax Error: a selection set needs at least one field");
+    std::int32_t last = -1;
+    while (!is("}")) {
+      if (is("...")) return fail("Fragments are not supported (fragment spreads and inline fragments)");
+      if (t_.kind == gql_token::eof) return fail("Syntax Error: expected \"}\", found <EOF>");
+      if (r_.fields_.size() >= max_fields)
+        return fail(fmt::format("The document selects more than {} fields", max_fields));
+      const auto index = static_cast<std::int32_t>(r_.fields_.size());
+      r_.fields_.emplace_back();
+      if (!field(index, depth)) return false;
+      if (last < 0) first = index;
+      else r_.fields_[static_cast<std::size_t>(last)].next = index;
+      last = index;
+    }
+    return shift();  // }
+  }
+
+  // fields_[index] is in place; a child selection set may grow fields_, so no reference is kept.
+  bool field(std::int32_t index, std::size_t depth) {
+    auto at = [&]() -> request::field& { return r_.fields_[static_cast<std::size_t>(index)]; };
+    at().at = t_.at;
+    std::string_view first;
+    if (!name(first)) return false;
+    if (is(":")) {
+      at().alias = first;
+      std::string_view n;
+      if (!shift() || !name(n)) return false;
+      at().name = n;
+    } else {
+      at().name = first;
+    }
+    at().first_arg = static_cast<std::uint32_t>(r_.args_.size());
+    if (is("(")) {
+      if (!shift()) return false;
+      if (is(")")) return fail("Syntax Error: expected an argument, found \")\"");
+      while (!is(")")) {
+        request::argument a;
+        a.at = t_.at;
+        if (!name(a.name) || !expect(":") || !value(a.v, false)) return false;
+        r_.args_.push_back(std::move(a));
+      }
+      if (!shift()) return false;
+    }
+    at().arg_count = static_cast<std::uint32_t>(r_.args_.size()) - at().first_arg;
+    if (!no_directive()) return false;
+    if (is("{")) {
+      std::int32_t child = -1;
+      if (!selection_set(child, depth + 1)) return false;
+      at().first_child = child;
+    }
+    return true;
+  }
+
+  request& r_;
+  gql_lexer lex_;
+  gql_lexeme t_;
+};
+
+bool request::parse_document() {
+  parser p(*this);
+  return p.document();
+}
+
+void request::fail(std::string message, location at) {
+  if (errors_.size() < max_errors) errors_.push_back(error{std::move(message), at});
+  else if (errors_.size() == max_errors) errors_.push_back(error{"Too many errors; the rest are not reported", {}});
+}
+
+}  // namespace perflab::api::graphql

@@ -1,0 +1,122 @@
+#include "perflab/api/order_json.hpp"
+
+#include <charconv>
+#include <fmt/format.h>
+
+namespace perflab::api {
+
+namespace {
+
+void append_u64(std::string& out, std::uint64_t v) {
+  fmt::format_int n(v);
+  out.append(n.data(), n.size());
+}
+void append_i64(std::string& out, std::int64_t v) {
+  fmt::format_int n(v);
+  out.append(n.data(), n.size());
+}
+
+// "name": then the value's writer.
+void append_key(std::string& out, std::string_view name) {
+  out.push_back('"');
+  out.append(name);
+  out.append("\":");
+}
+
+void append_string_member(std::string& out, std::string_view name, std::string_view value) {
+  append_key(out, name);
+  append_json_string(out, value);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // bytes since the last escape, appended in one go
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(run, i - run));
+    run = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '\b': out.push_back('b'); break;
+      case '\f': out.push_back('f'); break;
+      case '\n': out.push_back('n'); break;
+      case '\r': out.push_back('r'); break;
+      case '\t': out.push_back('t'); break;
+      default:
+        out.append("u00");
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+    }
+  }
+  out.append(s.substr(run));
+  out.push_back('"');
+}
+
+void append_order_json(const order& o, std::string& out) {
+  out.append("{\"id\":");
+  append_u64(out, o.id);
+  out.push_back(',');
+  append_string_member(out, "status", o.status);
+  out.push_back(',');
+  append_string_member(out, "created_at", o.created_at);
+  out.push_back(',');
+  append_string_member(out, "currency", o.currency);
+  out.append(",\"customer\":{\"id\":");
+  append_u64(out, o.buyer.id);
+  out.push_back(',');
+  append_string_member(out, "name", o.buyer.name);
+  out.push_back(',');
+  append_string_member(out, "email", o.buyer.email);
+  out.append(",\"shipping\":{");
+  const address& a = o.buyer.shipping;
+  append_string_member(out, "street", a.street);
+  out.push_back(',');
+  append_string_member(out, "city", a.city);
+  out.push_back(',');
+  append_string_member(out, "postcode", a.postcode);
+  out.push_back(',');
+  append_string_member(out, "country", a.country);
+  out.append("}},\"items\":[");
+  for (std::size_t i = 0; i < o.items.size(); ++i) {
+    const line_item& item = o.items[i];
+    if (i > 0) out.push_back(',');
+    out.push_back('{');
+    append_string_member(out, "sku", item.sku);
+    out.push_back(',');
+    append_string_member(out, "name", item.name);
+    out.append(",\"quantity\":");
+    append_u64(out, item.quantity);
+    out.append(",\"unit_price_cents\":");
+    append_i64(out, item.unit_price_cents);
+    out.push_back('}');
+  }
+  out.append("],\"total_cents\":");
+  append_i64(out, o.total_cents);
+  out.push_back('}');
+}
+
+void append_error_json(int status, std::string_view message, std::string& out) {
+  out.append("{\"error\":{\"status\":");
+  append_i64(out, status);
+  out.append(",\"message\":");
+  append_json_string(out, message);
+  out.append("}}");
+}
+
+std::optional<std::uint64_t> parse_order_id(std::string_view text) noexcept {
+  if (text.empty()) return std::nullopt;
+  for (char c : text)
+    if (c < '0' || c > '9') return std::nullopt;
+  std::uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace perflab::api
