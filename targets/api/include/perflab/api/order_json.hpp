@@ -1,20 +1,17 @@
 #pragma once
 // The order document as JSON, written straight into a caller's buffer (no DOM): REST's
-// representation of GET /api/orders/{id}, the JSON escaping every writer here shares, and the
-// count of leaf values a full document carries (what GraphQL's partial selections are measured
-// against).
+// representation of GET /api/orders/{id} and the count of leaf values a full document carries
+// (what GraphQL's partial selections are measured against). Strings go through
+// perflab::append_json_string (core/json_text.hpp).
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <perflab/api/order.hpp>
+#include <perflab/core/json_text.hpp>
 
 namespace perflab::api {
-
-// Appends s as a JSON string (RFC 8259 7): quotes, `"` and `\` escaped, control characters as
-// \b \f \n \r \t or \u00XX; other bytes (UTF-8) as they are.
-void append_json_string(std::string& out, std::string_view s);
 
 // Appends REST's document: the struct's own (snake_case) names, numbers as JSON numbers,
 //   {"id":7,"status":"paid","created_at":"...","currency":"EUR",
