@@ -296,6 +296,7 @@ response_info write_graphql_response(const dispatch& d, const request_view& req,
     else query.write_errors(o);
     body_bytes = o.size() - mark;
   }, ok ? encoding_for(ctx, req, type) : body_encoding{});
+  query.trim();
   if (ctx.api)
     ctx.api->answered(api::style::graphql, !ok ? api::result::bad_request
                                            : done.orders_missing > 0 ? api::result::not_found

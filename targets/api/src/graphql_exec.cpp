@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -280,6 +281,20 @@ bool request::choose_operation() {
       fail(fmt::format("Variable \"${}\" got an invalid value: {} cannot represent it", def.name, base), def.at);
   }
   return errors_.empty();
+}
+
+void request::trim() noexcept {
+  auto release = [](auto& v, std::size_t bytes) {
+    if (bytes > keep_bytes) std::remove_reference_t<decltype(v)>().swap(v);
+  };
+  release(query_, query_.capacity());
+  release(fields_, fields_.capacity() * sizeof(field));
+  release(args_, args_.capacity() * sizeof(argument));
+  release(vars_, vars_.capacity() * sizeof(variable_definition));
+  release(variables_, variables_.capacity() * sizeof(variable_value));
+  release(errors_, errors_.capacity() * sizeof(error));
+  operations_.clear();  // chosen_ pointed into it: nothing may execute after a trim
+  chosen_ = nullptr;
 }
 
 bool request::prepare(std::string_view body) {

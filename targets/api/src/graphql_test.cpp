@@ -232,6 +232,17 @@ TEST(GraphqlErrors, ColumnsCountCharactersNotBytes) {
   EXPECT_EQ(res.response.at("errors")[0].at("locations")[0].at("column"), 18);
 }
 
+TEST(GraphqlRequest, TrimKeepsSmallBuffersAndTheNextRequestWorks) {
+  request r;
+  const std::string big = "# " + std::string(3 * request::keep_bytes, 'x') + "\n{ order(id: 1) { status } }";
+  ASSERT_TRUE(run(r, body_of(big)).ok);
+  r.trim();
+  const auto after = run(r, body_of("{ order(id: 2) { total } }"));
+  ASSERT_TRUE(after.ok) << after.response.dump();
+  EXPECT_EQ(after.response.at("data").at("order").at("total").get<std::int64_t>(),
+            perflab::api::make_order(2).total_cents);
+}
+
 // Every prefix of valid and invalid requests, and random byte mutations of them: never a crash,
 // always a JSON response, and an accepted one always has data.
 TEST(GraphqlFuzz, TruncatedAndMutatedRequestsNeverCrash) {

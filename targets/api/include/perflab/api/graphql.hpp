@@ -67,6 +67,10 @@ class request {
   outcome execute(std::string& out) const;
   // Appends {"errors":[...]} for errors().
   void write_errors(std::string& out) const;
+  // Frees what a large request made grow past keep_bytes (a server thread keeps this object
+  // between requests, and must not keep the largest query's memory).
+  void trim() noexcept;
+  static constexpr std::size_t keep_bytes = 16 * 1024;
 
   // The parsed form (public for the parser and executor's files; not an API).
   enum class value_kind : std::uint8_t { null, integer, floating, string, boolean, enumeration, variable };
