@@ -40,10 +40,10 @@ struct gql_object_def {
   std::size_t count;
 };
 
-constexpr gql_field_def query_fields[] = {
+constexpr gql_field_def gql_query_fields[] = {
     {"order", gql_field::order, "Order", gql_object::order},
 };
-constexpr gql_field_def order_fields[] = {
+constexpr gql_field_def gql_order_fields[] = {
     {"id", gql_field::order_id, "ID!", gql_object::none},
     {"status", gql_field::order_status, "String!", gql_object::none},
     {"createdAt", gql_field::order_created_at, "String!", gql_object::none},
@@ -52,51 +52,51 @@ constexpr gql_field_def order_fields[] = {
     {"items", gql_field::order_items, "[Item!]!", gql_object::item},
     {"customer", gql_field::order_customer, "Customer!", gql_object::customer},
 };
-constexpr gql_field_def item_fields[] = {
+constexpr gql_field_def gql_item_fields[] = {
     {"sku", gql_field::item_sku, "String!", gql_object::none},
     {"name", gql_field::item_name, "String!", gql_object::none},
     {"quantity", gql_field::item_quantity, "Int!", gql_object::none},
     {"unitPrice", gql_field::item_unit_price, "Int!", gql_object::none},
 };
-constexpr gql_field_def customer_fields[] = {
+constexpr gql_field_def gql_customer_fields[] = {
     {"id", gql_field::customer_id, "ID!", gql_object::none},
     {"name", gql_field::customer_name, "String!", gql_object::none},
     {"email", gql_field::customer_email, "String!", gql_object::none},
     {"shipping", gql_field::customer_shipping, "Address!", gql_object::address},
 };
-constexpr gql_field_def address_fields[] = {
+constexpr gql_field_def gql_address_fields[] = {
     {"street", gql_field::address_street, "String!", gql_object::none},
     {"city", gql_field::address_city, "String!", gql_object::none},
     {"postcode", gql_field::address_postcode, "String!", gql_object::none},
     {"country", gql_field::address_country, "String!", gql_object::none},
 };
 constexpr std::array<gql_object_def, 5> gql_objects{{
-    {"Query", query_fields, std::size(query_fields)},
-    {"Order", order_fields, std::size(order_fields)},
-    {"Item", item_fields, std::size(item_fields)},
-    {"Customer", customer_fields, std::size(customer_fields)},
-    {"Address", address_fields, std::size(address_fields)},
+    {"Query", gql_query_fields, std::size(gql_query_fields)},
+    {"Order", gql_order_fields, std::size(gql_order_fields)},
+    {"Item", gql_item_fields, std::size(gql_item_fields)},
+    {"Customer", gql_customer_fields, std::size(gql_customer_fields)},
+    {"Address", gql_address_fields, std::size(gql_address_fields)},
 }};
-constexpr gql_field_def typename_def{"__typename", gql_field::typename_, "String!", gql_object::none};
+constexpr gql_field_def gql_typename_def{"__typename", gql_field::typename_, "String!", gql_object::none};
 
-const gql_field_def* find_field(gql_object type, std::string_view name) noexcept {
-  if (name == "__typename") return &typename_def;
+const gql_field_def* gql_find_field(gql_object type, std::string_view name) noexcept {
+  if (name == "__typename") return &gql_typename_def;
   const auto& obj = gql_objects[static_cast<std::size_t>(type)];
   for (std::size_t i = 0; i < obj.count; ++i)
     if (obj.fields[i].name == name) return &obj.fields[i];
   return nullptr;
 }
 
-constexpr std::string_view input_types[] = {"ID", "String", "Int", "Float", "Boolean"};
+constexpr std::string_view gql_input_types[] = {"ID", "String", "Int", "Float", "Boolean"};
 
 // The named type inside a type reference: "[ID!]!" -> "ID".
-std::string_view base_type(std::string_view type) noexcept {
+std::string_view gql_base_type(std::string_view type) noexcept {
   while (!type.empty() && (type.front() == '[')) type.remove_prefix(1);
   while (!type.empty() && (type.back() == ']' || type.back() == '!')) type.remove_suffix(1);
   return type;
 }
 
-bool is_integer_text(std::string_view s) noexcept {
+bool gql_integer_text(std::string_view s) noexcept {
   if (!s.empty() && s.front() == '-') s.remove_prefix(1);
   if (s.empty()) return false;
   for (char c : s)
@@ -123,8 +123,8 @@ class validator {
       op_ = &op;
       for (std::uint32_t v = op.first_var; v < op.first_var + op.var_count; ++v) {
         const auto& def = r_.vars_[v];
-        const auto base = base_type(def.type);
-        if (std::find(std::begin(input_types), std::end(input_types), base) == std::end(input_types))
+        const auto base = gql_base_type(def.type);
+        if (std::find(std::begin(gql_input_types), std::end(gql_input_types), base) == std::end(gql_input_types))
           r_.fail(fmt::format("Unknown type \"{}\"", base), def.at);
       }
       selection(op.first_field, gql_object::query);
@@ -144,7 +144,7 @@ class validator {
     const auto& obj = gql_objects[static_cast<std::size_t>(type)];
     for (std::int32_t i = first; i >= 0; i = r_.fields_[static_cast<std::size_t>(i)].next) {
       auto& f = r_.fields_[static_cast<std::size_t>(i)];
-      const gql_field_def* def = find_field(type, f.name);
+      const gql_field_def* def = gql_find_field(type, f.name);
       if (!def) {
         r_.fail(fmt::format("Cannot query field \"{}\" on type \"{}\"", f.name, obj.name), f.at);
         continue;
@@ -267,14 +267,14 @@ bool request::choose_operation() {
       if (def.given && def.given->kind == json_kind::null) def.given = nullptr;  // the default, if any
       continue;
     }
-    const auto base = base_type(def.type);
+    const auto base = gql_base_type(def.type);
     const bool list = def.type.front() == '[';
     const auto kind = def.given->kind;
     bool fits = true;
     if (list) fits = kind == json_kind::array;  // never used by this schema: its items are not checked
-    else if (base == "ID") fits = kind == json_kind::string || (kind == json_kind::number && is_integer_text(def.given->text));
+    else if (base == "ID") fits = kind == json_kind::string || (kind == json_kind::number && gql_integer_text(def.given->text));
     else if (base == "String") fits = kind == json_kind::string;
-    else if (base == "Int") fits = kind == json_kind::number && is_integer_text(def.given->text);
+    else if (base == "Int") fits = kind == json_kind::number && gql_integer_text(def.given->text);
     else if (base == "Float") fits = kind == json_kind::number;
     else if (base == "Boolean") fits = kind == json_kind::boolean;
     if (!fits)

@@ -9,9 +9,8 @@
 
 namespace perflab::api::graphql {
 
-namespace {
-
-using detail::decode_escape;
+// Named, not anonymous: class parser (a friend of request, so of external linkage) holds a lexer.
+namespace detail {
 
 enum class gql_token : std::uint8_t { eof, punct, name, integer, floating, string, error };
 
@@ -147,7 +146,7 @@ class gql_lexer {
   std::uint32_t line_ = 1, col_ = 1;
 };
 
-std::string describe(const gql_lexeme& t) {
+std::string gql_describe(const gql_lexeme& t) {
   switch (t.kind) {
     case gql_token::eof: return "<EOF>";
     case gql_token::punct: return fmt::format("\"{}\"", t.text);
@@ -160,7 +159,13 @@ std::string describe(const gql_lexeme& t) {
   return "an invalid token";
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::gql_describe;
+using detail::gql_lexeme;
+using detail::gql_lexer;
+using detail::gql_token;
+using detail::decode_escape;
 
 // Recursive descent over gql_lexer; the first error stops it (req.fail, then false all the way up).
 class parser {
@@ -192,11 +197,11 @@ class parser {
   }
   bool is(std::string_view punct) const { return t_.kind == gql_token::punct && t_.text == punct; }
   bool expect(std::string_view punct) {
-    if (!is(punct)) return fail(fmt::format("Syntax Error: expected \"{}\", found {}", punct, describe(t_)));
+    if (!is(punct)) return fail(fmt::format("Syntax Error: expected \"{}\", found {}", punct, gql_describe(t_)));
     return shift();
   }
   bool name(std::string_view& out) {
-    if (t_.kind != gql_token::name) return fail(fmt::format("Syntax Error: expected a name, found {}", describe(t_)));
+    if (t_.kind != gql_token::name) return fail(fmt::format("Syntax Error: expected a name, found {}", gql_describe(t_)));
     out = t_.text;
     return shift();
   }
@@ -211,7 +216,7 @@ class parser {
     op.first_var = static_cast<std::uint32_t>(r_.vars_.size());
     if (is("{")) return selection_set(op.first_field, 1) && push(op);
     if (t_.kind != gql_token::name)
-      return fail(fmt::format("Syntax Error: expected an operation, found {}", describe(t_)));
+      return fail(fmt::format("Syntax Error: expected an operation, found {}", gql_describe(t_)));
     const std::string_view word = t_.text;
     if (word == "mutation" || word == "subscription")
       return fail(fmt::format("{}s are not supported: the schema has a Query type only",
@@ -223,7 +228,7 @@ class parser {
     if (t_.kind == gql_token::name && !name(op.name)) return false;
     if (is("(") && !variable_definitions(op)) return false;
     if (!no_directive()) return false;
-    if (!is("{")) return fail(fmt::format("Syntax Error: expected \"{{\", found {}", describe(t_)));
+    if (!is("{")) return fail(fmt::format("Syntax Error: expected \"{{\", found {}", gql_describe(t_)));
     return selection_set(op.first_field, 1) && push(op);
   }
   bool push(request::operation& op) {
@@ -308,7 +313,7 @@ class parser {
         break;
       default: break;
     }
-    return fail(fmt::format("Syntax Error: expected a value, found {}", describe(t_)));
+    return fail(fmt::format("Syntax Error: expected a value, found {}", gql_describe(t_)));
   }
 
   bool selection_set(std::int32_t& first, std::size_t depth) {

@@ -7,24 +7,24 @@ namespace perflab::api {
 
 namespace {
 
-void append_u64(std::string& out, std::uint64_t v) {
+void rest_append_u64(std::string& out, std::uint64_t v) {
   fmt::format_int n(v);
   out.append(n.data(), n.size());
 }
-void append_i64(std::string& out, std::int64_t v) {
+void rest_append_i64(std::string& out, std::int64_t v) {
   fmt::format_int n(v);
   out.append(n.data(), n.size());
 }
 
 // "name": then the value's writer.
-void append_key(std::string& out, std::string_view name) {
+void rest_append_key(std::string& out, std::string_view name) {
   out.push_back('"');
   out.append(name);
   out.append("\":");
 }
 
-void append_string_member(std::string& out, std::string_view name, std::string_view value) {
-  append_key(out, name);
+void rest_append_member(std::string& out, std::string_view name, std::string_view value) {
+  rest_append_key(out, name);
   append_json_string(out, value);
 }
 
@@ -32,50 +32,50 @@ void append_string_member(std::string& out, std::string_view name, std::string_v
 
 void append_order_json(const order& o, std::string& out) {
   out.append("{\"id\":");
-  append_u64(out, o.id);
+  rest_append_u64(out, o.id);
   out.push_back(',');
-  append_string_member(out, "status", o.status);
+  rest_append_member(out, "status", o.status);
   out.push_back(',');
-  append_string_member(out, "created_at", o.created_at);
+  rest_append_member(out, "created_at", o.created_at);
   out.push_back(',');
-  append_string_member(out, "currency", o.currency);
+  rest_append_member(out, "currency", o.currency);
   out.append(",\"customer\":{\"id\":");
-  append_u64(out, o.buyer.id);
+  rest_append_u64(out, o.buyer.id);
   out.push_back(',');
-  append_string_member(out, "name", o.buyer.name);
+  rest_append_member(out, "name", o.buyer.name);
   out.push_back(',');
-  append_string_member(out, "email", o.buyer.email);
+  rest_append_member(out, "email", o.buyer.email);
   out.append(",\"shipping\":{");
   const address& a = o.buyer.shipping;
-  append_string_member(out, "street", a.street);
+  rest_append_member(out, "street", a.street);
   out.push_back(',');
-  append_string_member(out, "city", a.city);
+  rest_append_member(out, "city", a.city);
   out.push_back(',');
-  append_string_member(out, "postcode", a.postcode);
+  rest_append_member(out, "postcode", a.postcode);
   out.push_back(',');
-  append_string_member(out, "country", a.country);
+  rest_append_member(out, "country", a.country);
   out.append("}},\"items\":[");
   for (std::size_t i = 0; i < o.items.size(); ++i) {
     const line_item& item = o.items[i];
     if (i > 0) out.push_back(',');
     out.push_back('{');
-    append_string_member(out, "sku", item.sku);
+    rest_append_member(out, "sku", item.sku);
     out.push_back(',');
-    append_string_member(out, "name", item.name);
+    rest_append_member(out, "name", item.name);
     out.append(",\"quantity\":");
-    append_u64(out, item.quantity);
+    rest_append_u64(out, item.quantity);
     out.append(",\"unit_price_cents\":");
-    append_i64(out, item.unit_price_cents);
+    rest_append_i64(out, item.unit_price_cents);
     out.push_back('}');
   }
   out.append("],\"total_cents\":");
-  append_i64(out, o.total_cents);
+  rest_append_i64(out, o.total_cents);
   out.push_back('}');
 }
 
 void append_error_json(int status, std::string_view message, std::string& out) {
   out.append("{\"error\":{\"status\":");
-  append_i64(out, status);
+  rest_append_i64(out, status);
   out.append(",\"message\":");
   append_json_string(out, message);
   out.append("}}");
