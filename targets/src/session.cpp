@@ -277,7 +277,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                                                          : contention_ ? &contention_->reply
                                                                        : nullptr,
                               .push = ctx_.push.get(),
-                              .faults = ctx_.faults.get()};
+                              .faults = ctx_.faults.get(),
+                              .api = &ctx_.api_stats};
   lend_output();
   const std::size_t mark = out_.size();
   response_info info;

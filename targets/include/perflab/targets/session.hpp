@@ -90,6 +90,7 @@ struct server_context {
   contention::service contention;  // /stock, /orders, /jobs (each part built at its first use)
   std::unique_ptr<push::hub> push;  // /publish, /messages, /poll, /events (always present)
   std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
+  api::api_stats api_stats;  // /api/orders/{id} and /graphql (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
