@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine_curl_worker.hpp"
+#include "perflab/loadgen/grpc.hpp"
 #include "verify.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
@@ -213,11 +214,14 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
     t.head_ns = now;
     t.cached = http::cache_status::none;
     t.retry_after_s = -1;
+    t.grpc_status = -1;
     t.in_body = false;
-  } else if (t.in_body) {  // a chunked body's trailer fields: neither the head nor the body
+  } else if (t.in_body) {  // trailer fields (chunked HTTP/1.1, HTTP/2): neither the head nor the body
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);
     t.last_ns = now;
     return len;
   } else {
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);  // a trailers-only response
     if (t.cached == http::cache_status::none) t.cached = x_cache_of(line);
     if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
   }
@@ -335,6 +339,7 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = t.first_write_ns = 0;
   t.cached = http::cache_status::none;
+  t.grpc_status = -1;
   t.idempotent = rendered.idempotent;
   t.policy_retries = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
@@ -451,7 +456,10 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       response_outcome r;
       r.status = static_cast<int>(status);
       r.verified = !t.verifying || verify_response(t.verify_raw, cfg_.verify_length);
-      r.ok = s_.success.contains(r.status) && r.verified;
+      r.grpc = s_.grpc;
+      r.grpc_status = t.grpc_status;
+      r.ok = s_.success.contains(r.status) && r.verified &&
+             (!r.grpc || classify_grpc(r.status, r.grpc_status) == grpc_outcome::ok);
       r.cached = t.cached;
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;

@@ -60,6 +60,7 @@ struct transfer {
   std::int64_t policy_retries = 0; // retries of its request so far
   std::int64_t first_write_ns = 0; // the first attempt's write (uncorrected latency spans the retries)
   std::int64_t retry_after_s = -1; // the final response's Retry-After (delay-seconds), -1: none
+  int grpc_status = -1;            // gRPC: grpc-status from the trailers or a trailers-only head (-1: none, -2: unreadable)
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
