@@ -27,10 +27,12 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
       interval_(std::make_unique<sample_set>()) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
+  h2c_ = s_.grpc && !s_.tls;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
-  // Closed loop: `connections` clients, sharing connections `streams` at a time.
-  const std::int64_t conns = s_.open ? connections : (connections + streams - 1) / streams;
-  max_slots_ = static_cast<std::size_t>(s_.open ? connections * streams : connections);
+  // Closed loop: `connections` clients, sharing connections `streams` at a time. gRPC over h2c:
+  // one connection (see h2c_).
+  const std::int64_t conns = h2c_ ? 1 : s_.open ? connections : (connections + streams - 1) / streams;
+  max_slots_ = static_cast<std::size_t>(s_.open ? conns * streams : connections);
   multi_ = curl_multi_init();
   if (s_.tls && cfg_.tls_resume) {
     share_ = curl_share_init();
@@ -142,6 +144,7 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
+  w.h2c_open_ = false;  // gRPC over h2c: its one connection is gone, the next transfer opens one
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -363,6 +366,11 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
 }
 
 void curl_worker::add(transfer& t) {
+  if (h2c_) {
+    curl_easy_setopt(t.easy, CURLOPT_HTTP_VERSION,
+                     h2c_open_ ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    h2c_open_ = true;
+  }
   t.busy = true;
   t.added = curl_multi_add_handle(multi_, t.easy) == CURLM_OK;
   if (!t.added) on_done(t, CURLE_OUT_OF_MEMORY);
