@@ -60,11 +60,6 @@ class cq_server final : public grpc_orders_server {
     const std::string addr = fmt::format("{}{}{}:{}", v6 ? "[" : "", o.host, v6 ? "]" : "", o.port);
     b.AddListeningPort(addr, grpc::InsecureServerCredentials(), &port_);
     b.RegisterService(&service_);
-    // No BDP probe PINGs: libcurl 7.88 (Debian 12's) fails the next request on a pooled HTTP/2
-    // connection that received a PING while idle ("Error in the HTTP2 framing layer"), so the
-    // loadgen could make one call per connection. The probe only tunes flow-control windows for
-    // large transfers; an order is under 1 KiB.
-    b.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     const unsigned n = o.threads == 0 ? 1 : o.threads;
     for (unsigned i = 0; i < n; ++i) queues_.push_back(b.AddCompletionQueue());
     server_ = b.BuildAndStart();
