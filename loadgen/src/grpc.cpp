@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view grpc_key_marker = "{key}";
 
-void append_varint(std::string& out, std::uint64_t v) {
+void grpc_append_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
     v >>= 7;
@@ -20,7 +20,7 @@ void append_varint(std::string& out, std::uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-bool all_digits(std::string_view s) noexcept {
+bool grpc_all_digits(std::string_view s) noexcept {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
@@ -44,16 +44,16 @@ tl::expected<std::string, std::string> encode_grpc_message(const std::vector<grp
       value.append(key);
       pos = at + grpc_key_marker.size();
     }
-    if (f.value == grpc_key_marker || all_digits(f.value)) {
+    if (f.value == grpc_key_marker || grpc_all_digits(f.value)) {
       std::uint64_t v = 0;
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
       if (ec != std::errc() || end != value.data() + value.size())
         return tl::unexpected(fmt::format("gRPC field {}: '{}' is not an unsigned 64-bit integer", f.number, value));
-      append_varint(out, std::uint64_t{f.number} << 3);  // wire type 0: varint
-      append_varint(out, v);
+      grpc_append_varint(out, std::uint64_t{f.number} << 3);  // wire type 0: varint
+      grpc_append_varint(out, v);
     } else {
-      append_varint(out, (std::uint64_t{f.number} << 3) | 2);  // wire type 2: length-delimited
-      append_varint(out, value.size());
+      grpc_append_varint(out, (std::uint64_t{f.number} << 3) | 2);  // wire type 2: length-delimited
+      grpc_append_varint(out, value.size());
       out.append(value);
     }
   }
@@ -89,7 +89,7 @@ int grpc_status_of(std::string_view line) noexcept {
   std::string_view v = line.substr(name.size());
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.size() > 2 || !all_digits(v)) return -2;
+  if (v.empty() || v.size() > 2 || !grpc_all_digits(v)) return -2;
   int code = 0;
   for (const char c : v) code = code * 10 + (c - '0');
   return code;

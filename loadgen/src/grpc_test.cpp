@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "perflab/loadgen/request_mix.hpp"
+#include "scenario_test_support.hpp"
 
 namespace perflab::loadgen {
 namespace {
@@ -109,6 +110,47 @@ TEST(GrpcMix, RendersOnePrefixedMessagePerKeyAndRefusesAMixedMix) {
   EXPECT_FALSE(request_mix::build(*url, {call}, {}));  // {key} without keys
   call.grpc = "Orders/Get";
   EXPECT_FALSE(request_mix::build(*url, {call}, {"uniform", 3, 0.99}));
+}
+
+constexpr const char* k_grpc_base = "name = \"g\"\n[target]\nmodel = \"reactor\"\n[load]\nconnections = 2\n"
+                                    "[keys]\ncount = 10\n";
+
+TEST(GrpcScenario, ReadsTheCallAndItsFields) {
+  auto sc = testing::parse(std::string(k_grpc_base) +
+                           "[[request]]\ngrpc = \"/perflab.api.Orders/Get\"\ngrpc_fields = { 1 = \"{key}\", 2 = 7, 3 = \"x\" }\n");
+  ASSERT_TRUE(sc) << sc.error().to_string();
+  const request_spec& r = sc->variants.at(0).load.requests.at(0);
+  EXPECT_EQ(r.grpc, "/perflab.api.Orders/Get");
+  ASSERT_EQ(r.grpc_fields.size(), 3u);
+  EXPECT_EQ(r.grpc_fields[0].number, 1u);
+  EXPECT_EQ(r.grpc_fields[0].value, "{key}");
+  EXPECT_EQ(r.grpc_fields[1].value, "7");
+  EXPECT_EQ(r.grpc_fields[2].value, "x");
+}
+
+TEST(GrpcScenario, ErrorsNameTheirPlace) {
+  struct row {
+    std::string request;  // the [[request]] tables, from line 8
+    std::string where, message_part;
+  };
+  const row rows[] = {
+      {"[[request]]\ngrpc = \"Orders/Get\"\n", "s.toml:9:8", "expected /package.Service/Method"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\npath = \"/x\"\n", "s.toml:10:8", "request[0].path: not with grpc"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\ngrpc_fields = { 0 = 1 }\n", "s.toml:10:17", "field number 1..536870911"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\ngrpc_fields = { x = 1 }\n", "s.toml:10:17", "field number"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\ngrpc_fields = { 1 = -1 }\n", "s.toml:10:21", "an integer >= 0"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\ngrpc_fields = { 1 = \"99999999999999999999\" }\n", "s.toml:10:21",
+       "not an unsigned 64-bit integer"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\ngrpc_fields = 5\n", "s.toml:10:15", "a table of field number"},
+      {"[[request]]\ngrpc_fields = { 1 = 1 }\n", "s.toml:9:15", "only with grpc"},
+      {"[[request]]\ngrpc = \"/a.B/C\"\n[[request]]\npath = \"/\"\n", "s.toml:8:", "all gRPC calls or all HTTP"},
+  };
+  for (const auto& r : rows) {
+    auto sc = testing::parse(std::string(k_grpc_base) + r.request);
+    ASSERT_FALSE(sc) << r.request;
+    EXPECT_EQ(sc.error().where.substr(0, r.where.size()), r.where) << r.request << ": " << sc.error().to_string();
+    EXPECT_NE(sc.error().message.find(r.message_part), std::string::npos) << r.request << ": " << sc.error().to_string();
+  }
 }
 
 }  // namespace
