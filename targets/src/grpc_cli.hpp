@@ -59,6 +59,7 @@ inline tl::expected<grpc_plan, std::string> plan_grpc(const grpc_options& g, con
     p.port = v;
   }
 #if !PERFLAB_GRPC
+  (void)c;
   return tl::unexpected(std::string("--grpc-port: this lab-target was built without gRPC (install libgrpc++-dev, "
                                     "protobuf-compiler-grpc, libprotobuf-dev and protobuf-compiler, then configure again)"));
 #else
