@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine_curl_worker.hpp"
+#include "perflab/loadgen/grpc.hpp"
 #include "verify.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
@@ -26,10 +27,12 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
       interval_(std::make_unique<sample_set>()) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
+  h2c_ = s_.grpc && !s_.tls;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
-  // Closed loop: `connections` clients, sharing connections `streams` at a time.
-  const std::int64_t conns = s_.open ? connections : (connections + streams - 1) / streams;
-  max_slots_ = static_cast<std::size_t>(s_.open ? connections * streams : connections);
+  // Closed loop: `connections` clients, sharing connections `streams` at a time. gRPC over h2c:
+  // one connection (see h2c_).
+  const std::int64_t conns = h2c_ ? 1 : s_.open ? connections : (connections + streams - 1) / streams;
+  max_slots_ = static_cast<std::size_t>(s_.open ? conns * streams : connections);
   multi_ = curl_multi_init();
   if (s_.tls && cfg_.tls_resume) {
     share_ = curl_share_init();
@@ -142,6 +145,7 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   const auto i = static_cast<std::size_t>(fd);
   w.wire_.closing(fd, w.phase_ != phase::warmup, w.totals_);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
+  w.h2c_open_ = false;  // gRPC over h2c: its one connection is gone, the next transfer opens one
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -232,11 +236,14 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
     t.head_ns = now;
     t.cached = http::cache_status::none;
     t.retry_after_s = -1;
+    t.grpc_status = -1;
     t.in_body = false;
-  } else if (t.in_body) {  // a chunked body's trailer fields: neither the head nor the body
+  } else if (t.in_body) {  // trailer fields (chunked HTTP/1.1, HTTP/2): neither the head nor the body
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);
     t.last_ns = now;
     return len;
   } else {
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);  // a trailers-only response
     if (t.cached == http::cache_status::none) t.cached = x_cache_of(line);
     if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
   }
@@ -357,6 +364,7 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
     curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 0L);  // set for the stale resend only
   t.resend_refused = t.stale_resent = false;
   t.cached = http::cache_status::none;
+  t.grpc_status = -1;
   t.idempotent = rendered.idempotent;
   t.policy_retries = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
@@ -380,6 +388,11 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
 }
 
 void curl_worker::add(transfer& t) {
+  if (h2c_) {
+    curl_easy_setopt(t.easy, CURLOPT_HTTP_VERSION,
+                     h2c_open_ ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    h2c_open_ = true;
+  }
   t.busy = true;
   t.added = curl_multi_add_handle(multi_, t.easy) == CURLM_OK;
   if (!t.added) on_done(t, CURLE_OUT_OF_MEMORY);
@@ -493,7 +506,10 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       response_outcome r;
       r.status = static_cast<int>(status);
       r.verified = !t.verifying || verify_response(t.verify_raw, cfg_.verify_length);
-      r.ok = s_.success.contains(r.status) && r.verified;
+      r.grpc = s_.grpc;
+      r.grpc_status = t.grpc_status;
+      r.ok = s_.success.contains(r.status) && r.verified &&
+             (!r.grpc || classify_grpc(r.status, r.grpc_status) == grpc_outcome::ok);
       r.cached = t.cached;
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;

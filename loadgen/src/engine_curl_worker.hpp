@@ -63,6 +63,7 @@ struct transfer {
   std::int64_t policy_retries = 0; // retries of its request so far
   std::int64_t first_write_ns = 0; // the first attempt's write (uncorrected latency spans the retries)
   std::int64_t retry_after_s = -1; // the final response's Retry-After (delay-seconds), -1: none
+  int grpc_status = -1;            // gRPC: grpc-status from the trailers or a trailers-only head (-1: none, -2: unreadable)
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
@@ -170,6 +171,13 @@ class curl_worker final : public load_worker {
   // its end, for streams_peak (65,536 entries, made at the first HTTP/2 request).
   std::vector<std::int32_t> streams_on_;
   void stream_ended(transfer& t);
+  // gRPC over cleartext HTTP/2 (h2c): libcurl 7.88 (Debian 12's) fails a transfer asking for prior
+  // knowledge on a connection it reuses ("Error in the HTTP2 framing layer", curl/curl#10634, fixed
+  // in 8.0). So such a worker keeps one connection: the transfer that opens it asks for prior
+  // knowledge, every later one for HTTP/2 without it (which reuses an HTTP/2 connection as it
+  // should, and cannot open a second one: the connection cap is 1), until the connection closes.
+  bool h2c_ = false;
+  bool h2c_open_ = false;          // the connection is open or being opened by a transfer
   std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
   std::size_t max_slots_;
   std::vector<transfer*> free_;    // open loop: slots with nothing to do

@@ -76,7 +76,7 @@ TEST_P(ClientRetries, AttemptsTripleNeverForPostAndLatencySpansTheAttempts) {
   post.max_requests = 10;
   post.max_error_rate = 1;
   post.retry = two_retries_on_503(false);
-  post.requests.push_back(request_spec{"POST", "/", {}, "x", 1.0});
+  post.requests.push_back(request_spec{"POST", "/", {}, "x", 1.0, "", {}});
   post.engine = GetParam();
   const auto p = run_ok(post);
   EXPECT_EQ(p.sent, 10);
