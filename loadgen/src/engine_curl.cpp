@@ -27,10 +27,10 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
       interval_(std::make_unique<sample_set>()) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
-  h2c_ = s_.grpc && !s_.tls;
+  h2c_ = cfg_.http2 && !s_.tls;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
-  // Closed loop: `connections` clients, sharing connections `streams` at a time. gRPC over h2c:
-  // one connection (see h2c_).
+  // Closed loop: `connections` clients, sharing connections `streams` at a time. HTTP/2 without
+  // TLS (h2c, gRPC's or --http2 on http://): one connection (see h2c_).
   const std::int64_t conns = h2c_ ? 1 : s_.open ? connections : (connections + streams - 1) / streams;
   max_slots_ = static_cast<std::size_t>(s_.open ? conns * streams : connections);
   multi_ = curl_multi_init();
@@ -170,7 +170,9 @@ int curl_worker::on_prereq(void* tp, char*, char*, int, int local_port) {
   auto& t = *static_cast<transfer*>(tp);
   curl_worker& w = *t.owner;
   if (t.write_ns != 0) {
-    if (!t.idempotent || w.policy_takes_lost(t) || t.stale_resent) {
+    // Over h2c libcurl resends on a new connection it opens without prior knowledge (an HTTP/1.1
+    // Upgrade an h2c-only server refuses; see h2c_): stopped too, the refusal counted as a reset.
+    if (!t.idempotent || w.policy_takes_lost(t) || t.stale_resent || w.h2c_) {
       t.resend_refused = true;
       return CURL_PREREQFUNC_ABORT;
     }
@@ -455,8 +457,9 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
   // The stale keep-alive resend (see on_prereq) for a reused connection that ended on the send
   // (the server's close came first, the write met EPIPE): libcurl resends only when it sees the
-  // end while reading, so this one is ours. Once, for an idempotent request, on a new connection.
-  if (ran && connects == 0 && t.head_ns == 0 && t.idempotent && !t.stale_resent && !policy_takes_lost(t) &&
+  // end while reading, so this one is ours. Once, for an idempotent request, on a new connection
+  // (not over h2c, where a new connection must come from the prior-knowledge transfer: see h2c_).
+  if (ran && connects == 0 && t.head_ns == 0 && t.idempotent && !t.stale_resent && !policy_takes_lost(t) && !h2c_ &&
       phase_ != phase::done && (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING)) {
     t.stale_resent = true;
     if (t.measured)

@@ -171,7 +171,7 @@ class curl_worker final : public load_worker {
   // its end, for streams_peak (65,536 entries, made at the first HTTP/2 request).
   std::vector<std::int32_t> streams_on_;
   void stream_ended(transfer& t);
-  // gRPC over cleartext HTTP/2 (h2c): libcurl 7.88 (Debian 12's) fails a transfer asking for prior
+  // Cleartext HTTP/2 (h2c: gRPC, or --http2 on http://): libcurl 7.88 (Debian 12's) fails a transfer asking for prior
   // knowledge on a connection it reuses ("Error in the HTTP2 framing layer", curl/curl#10634, fixed
   // in 8.0). So such a worker keeps one connection: the transfer that opens it asks for prior
   // knowledge, every later one for HTTP/2 without it (which reuses an HTTP/2 connection as it

@@ -431,11 +431,13 @@ void check_matrix_parameter(const std::string& key, const std::string& where) {
          (parts.size() == 3 && parts[1] == "retry" && contains(retry_keys(), parts[2]));
   else if (ok && head == "keys") ok = parts.size() == 2 && contains(k_keys_keys, parts[1]);
   else if (ok && head == "target") ok = parts.size() == 2;
-  else if (ok && head == "request") ok = parts.size() == 3 && contains(k_request_keys, parts[2]);
+  else if (head == "request")  // a key of one request, or (in an include) the whole request
+    ok = parts.size() >= 2 && !parts[1].empty() && parts[1].find_first_not_of("0123456789") == std::string::npos &&
+         (parts.size() == 2 || (parts.size() == 3 && contains(k_request_keys, parts[2])));
   else ok = false;
   if (!ok)
     fail(where, fmt::format("matrix: unknown parameter '{}' (expected target.<key>, load.<{}>, keys.<{}> or "
-                            "request.<index>.<{}>){}",
+                            "request.<index>[.<{}>]){}",
                             key, join(k_load_keys, "|"), join(k_keys_keys, "|"), join(k_request_keys, "|"),
                             contains(top_level_keys(), key)
                                 ? fmt::format("; '{}' is a top-level key: put it before the first [table] header", key)

@@ -358,6 +358,47 @@ path = "/"
   EXPECT_EQ(added->variants[1].target.params.count("queue"), 0u);
 }
 
+TEST(ScenarioMatrix, IncludeReplacesAWholeRequest) {
+  // An include may swap a request for another of a different kind: here a gRPC call, which takes
+  // neither a path nor a method, in place of the document's GET.
+  auto sc = parse(R"(name = "m"
+[target]
+model = "reactor"
+[load]
+rate = 100
+[[request]]
+path = "/api/orders/{key}"
+[keys]
+count = 10
+[matrix]
+"request.0.headers" = [{ "X-Style" = "rest" }, { "X-Style" = "grpc" }]
+[[matrix.include]]
+"request.0.headers" = { "X-Style" = "grpc" }
+"request.0" = { grpc = "/perflab.api.Orders/Get", grpc_fields = { 1 = "{key}" }, headers = { "X-Style" = "grpc" } }
+)");
+  ASSERT_TRUE(sc.has_value()) << sc.error().to_string();
+  ASSERT_EQ(sc->variants.size(), 2u);
+  EXPECT_EQ(sc->variants[0].load.requests.at(0).path, "/api/orders/{key}");
+  EXPECT_TRUE(sc->variants[0].load.requests.at(0).grpc.empty());
+  EXPECT_EQ(sc->variants[1].load.requests.at(0).grpc, "/perflab.api.Orders/Get");
+  EXPECT_EQ(sc->variants[1].load.requests.at(0).grpc_fields.size(), 1u);
+  // Not an index, or a key no request has: named as an unknown parameter.
+  for (const char* bad : {"\"request.x\" = { path = \"/\" }", "\"request.0.pth\" = \"/\""}) {
+    auto e = parse(std::string(R"(name = "m"
+[target]
+model = "reactor"
+[[request]]
+path = "/"
+[matrix]
+"target.model" = ["reactor"]
+[[matrix.include]]
+"target.model" = "reactor"
+)") + bad + "\n");
+    ASSERT_FALSE(e.has_value()) << bad;
+    EXPECT_NE(e.error().to_string().find("matrix: unknown parameter"), std::string::npos) << e.error().to_string();
+  }
+}
+
 TEST(ScenarioParse, FillsRunConfigFromEveryLoadKey) {
   auto sc = parse(std::string(R"(name = "all"
 description = "every key"
