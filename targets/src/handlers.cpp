@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
+#include <perflab/targets/auth_gate.hpp>
 #include <perflab/upstream/service.hpp>
 
 namespace perflab::targets {
@@ -526,6 +527,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
                      if (ctx.faults) ctx.faults->write_prometheus(o);
+                     if (ctx.auth) write_auth_prometheus(*ctx.auth, o);
                      if (ctx.push) write_push_prometheus(*ctx.push, o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
@@ -572,6 +574,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
       }
       break;  // answered without its outcome: a bug, answered 500
     case endpoint::admin:  // answered by the session (session_fault.cpp)
+    case endpoint::login:  // answered by the session (session_auth.cpp)
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:
