@@ -1,10 +1,13 @@
 #include "perflab/loadgen/auth.hpp"
 
+#include <ctime>
 #include <filesystem>
 #include <set>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <perflab/auth/jwt.hpp>
 

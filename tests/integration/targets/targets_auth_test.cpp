@@ -19,7 +19,9 @@
 
 #include "target_harness.hpp"
 
-namespace {
+// A named namespace, not an anonymous one: the ci preset's unity build joins this file with its
+// neighbours (targets_redis_test.cpp has its own source_dir and Redis helper).
+namespace targets_auth_test {
 
 using namespace std::chrono_literals;
 using namespace perflab::testing;
@@ -245,4 +247,4 @@ TEST_P(TargetAuthRedis, MissingSessionIs401AndAStoppedRedis503WithinTheTimeout) 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetAuthRedis, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
-}  // namespace
+}  // namespace targets_auth_test
