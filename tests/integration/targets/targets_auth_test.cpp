@@ -207,6 +207,12 @@ class auth_redis {
   void stop() {
     if (!url_.empty()) run_command(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1");
   }
+  pid_t pid() const {
+    std::ifstream f(source_dir + "/build/services/" + name_ + "/pid");
+    long p = -1;
+    f >> p;
+    return static_cast<pid_t>(p);
+  }
 
  private:
   std::string name_, url_, message_;
@@ -214,7 +220,7 @@ class auth_redis {
 
 class TargetAuthRedis : public model_test {};
 
-TEST_P(TargetAuthRedis, MissingSessionIs401AndAStoppedRedis503WithinTheTimeout) {
+TEST_P(TargetAuthRedis, MissingSessionIs401AndAHungOrStoppedRedis503WithinTheTimeout) {
   auth_redis redis;
   if (auto why = redis.unavailable(); !why.empty()) GTEST_SKIP() << why;
   target_process t(model_args(GetParam(), {"--auth", "session-redis", "--auth-redis", redis.url(),
@@ -233,6 +239,26 @@ TEST_P(TargetAuthRedis, MissingSessionIs401AndAStoppedRedis503WithinTheTimeout) 
   EXPECT_EQ(ask(t.port(), "Cookie: sid=" + sid + "\r\n").status, 200);
   EXPECT_EQ(ask(t.port(), "Cookie: sid=0123456789abcdef0123456789abcdef\r\n").status, 401);
   EXPECT_EQ(counter(t.port(), rejected("unknown_session")), 1);
+
+  // A Redis that hangs (SIGSTOP): the command times out after --auth-redis-timeout, 503.
+  const pid_t rp = redis.pid();
+  ASSERT_GT(rp, 0);
+  ASSERT_EQ(::kill(rp, SIGSTOP), 0);
+  const auto hung_at = std::chrono::steady_clock::now();
+  const auto hung = ask(t.port(), "Cookie: sid=" + sid + "\r\n");
+  const auto hung_for = std::chrono::steady_clock::now() - hung_at;
+  ::kill(rp, SIGCONT);
+  EXPECT_EQ(hung.status, 503);
+  EXPECT_GE(hung_for, 150ms);  // it waited for Redis, about the timeout ...
+  EXPECT_LT(hung_for, 2s);     // ... and no longer
+  EXPECT_EQ(field(hung, "Retry-After"), "1");
+  // Redis answers again: the client reconnects (after its backoff), sessions are found again.
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = ask(t.port(), "Cookie: sid=" + sid + "\r\n").status;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 200);
 
   redis.stop();
   const auto before = std::chrono::steady_clock::now();
