@@ -58,15 +58,19 @@ function(perflab_add_fuzzer name)
   endif()
 endfunction()
 
-# perflab_add_library(<name> [LIBS ...])
-#   The library of the current folder: sources are src/*.cpp except unit tests (*_test.cpp) and
-#   fuzz entry points (*_fuzz.cpp); public headers in include/perflab/<lib>/. Defines the
+# perflab_add_library(<name> [LIBS ...] [EXCLUDE <regex>])
+#   The library of the current folder: sources are src/*.cpp except unit tests (*_test.cpp),
+#   fuzz entry points (*_fuzz.cpp) and files matching EXCLUDE (sources of an optional second
+#   library in the same folder, e.g. targets/api's grpc_*); public headers in include/perflab/<lib>/. Defines the
 #   namespaced alias perflab::<name>, and, when tests are on, the test binary perflab_<name>_tests
 #   from src/*_test.cpp.
 function(perflab_add_library name)
-  cmake_parse_arguments(ARG "" "" "LIBS;TEST_LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "EXCLUDE" "LIBS;TEST_LIBS" ${ARGN})
   file(GLOB _srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
   list(FILTER _srcs EXCLUDE REGEX "(_test|_fuzz|/main)\\.cpp$")
+  if(ARG_EXCLUDE)
+    list(FILTER _srcs EXCLUDE REGEX "${ARG_EXCLUDE}")
+  endif()
   add_library(perflab_${name} STATIC ${_srcs})
   add_library(perflab::${name} ALIAS perflab_${name})
   target_include_directories(perflab_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
@@ -74,6 +78,9 @@ function(perflab_add_library name)
   perflab_warnings(perflab_${name})
   if(PERFLAB_BUILD_TESTS)
     file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*_test.cpp)
+    if(_tests AND ARG_EXCLUDE)
+      list(FILTER _tests EXCLUDE REGEX "${ARG_EXCLUDE}")
+    endif()
     if(_tests)
       perflab_add_test(perflab_${name}_tests SOURCES ${_tests} LIBS perflab::${name} ${ARG_TEST_LIBS})
     endif()

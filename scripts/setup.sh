@@ -37,9 +37,11 @@ packages=(
   libzstd-dev   # zstd content coding in the targets (perflab::encode) and --verify in the loadgen
   libboost-context-dev  # lab-target --model fiber: stackful fibers with guard-paged stacks (Boost.Context)
   liburing-dev  # lab-target --model io-uring (optional at build time: without it the model says it is unavailable)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # lab-target --grpc-port: Orders.Get, messages generated at build time (optional: without them --grpc-port says it is unavailable)
   # TLS/HTTP/2 servers to measure (scripts/services.sh start h2o-tls|nginx-tls; nginx-light is above).
   h2o openssl
   nghttp2-client  # h2load: the HTTP/2 peer scripts/bench-loadgen.sh measures the curl engine against
+  python3-h2      # an HTTP/2 server that refuses streams, for the curl engine's test that they are counted
   # Distributed load (`mpirun -np N loadgen attack`, docs/distributed.md): Open MPI's launcher and
   # its C library; without them the loadgen builds as a single process (PERFLAB_MPI=OFF).
   openmpi-bin libopenmpi-dev

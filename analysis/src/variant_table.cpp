@@ -56,8 +56,11 @@ grid variant_grid(const result::run& r) {
     return push_variant_grid(r);
   bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false, cached = false;
   bool wire = false;  // bytes on the wire were counted (schema 5 and later)
+  bool tcp = false;   // TCP bytes where they differ from the handed-over ones (TLS, HTTP/2)
   for (const auto& v : r.variants) {
     wire = wire || v.bytes_in > 0;
+    // TCP bytes (kernel-counted) only where they differ from what the engine handed over: TLS, HTTP/2.
+    tcp = tcp || (v.tcp_bytes_in > 0 && (v.load.http == "2" || v.target.url.starts_with("https://")));
     spawned = spawned || v.target.spawned;
     cached = cached || v.cache.total() > 0;
     rps = rps || rps_differs(v);
@@ -72,6 +75,7 @@ grid variant_grid(const result::run& r) {
     g.header.push_back("MB/s in");
     g.header.push_back("MB/s out");
   }
+  if (tcp) g.header.push_back("TCP B/response");
   for (const char* h : {"TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors"}) g.header.push_back(h);
   if (cached) g.header.push_back("hit ratio");  // from X-Cache: hits / responses with the header
   if (carried) g.header.push_back("carried-in");
@@ -92,6 +96,7 @@ grid variant_grid(const result::run& r) {
       row.push_back(fmt::format("{:.2f}", v.mb_in_per_s));
       row.push_back(fmt::format("{:.2f}", v.mb_out_per_s));
     }
+    if (tcp) row.push_back(v.tcp_bytes_in > 0 ? fmt::format("{:.0f}", v.tcp_bytes_per_response) : "-");
     row.push_back(format_ms_plain(v.ttfb.p50_us));
     row.push_back(format_ms_plain(v.ttfb.p99_us));
     row.push_back(format_ms_plain(v.ttlb.p50_us));

@@ -3,6 +3,7 @@
 // HdrHistogram interval log and the per-second CSV so `loadgen report`/`compare` work on it.
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include "perflab/loadgen/attack.hpp"
 #include "perflab/loadgen/commands.hpp"
 #include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/grpc.hpp"
 #include "perflab/loadgen/request_mix.hpp"
 
 namespace perflab::loadgen {
@@ -36,6 +38,8 @@ struct attack_options {
   int threads = 0;
   std::vector<std::string> headers;
   std::string method = "GET", body;
+  std::string grpc;                      // --grpc METHOD: gRPC unary calls instead of HTTP requests
+  std::vector<std::string> grpc_fields;  // --grpc-field N=VALUE: the request message's fields
   bool keepalive = true;
   bool compressed = false;  // --compressed: Accept-Encoding: gzip, br, zstd (bodies counted as received, not decoded)
   bool verify = false;      // --verify: decode bodies and check them (errors.verify_failed)
@@ -115,6 +119,13 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("engine: curl (libcurl multi), HTTP/{}{}{}", lm.http,
                      lm.http == "2" ? fmt::format(" (at most {} concurrent streams on one connection)", v.streams_peak) : "",
                      v.target.url.rfind("https://", 0) == 0 ? (lm.tls_resume ? ", TLS sessions resumed" : ", TLS without resumption") : ""));
+  if (!lm.grpc.empty()) {
+    std::string codes;
+    for (const auto& [code, n] : v.grpc_statuses)
+      codes += fmt::format("{}{} {} x {}", codes.empty() ? "" : ", ", code, grpc_status_name(std::stoi(code)), n);
+    line(fmt::format("gRPC {}: grpc-status {}{}", lm.grpc, codes.empty() ? "none" : codes,
+                     v.errors.grpc_missing > 0 ? fmt::format("; {} answers without a grpc-status", v.errors.grpc_missing) : ""));
+  }
   line(fmt::format("target: {}{}", v.target.url, v.complete ? "" : fmt::format("  (INCOMPLETE: {})", v.incomplete_reason)));
   line(fmt::format("requests: {} sent, {} completed ({} successful: {}), {} connections opened", v.sent,
                    v.completed, v.succeeded, v.load.success, v.connections_opened));
@@ -124,6 +135,10 @@ std::string format_summary(const result::variant& v) {
     line(fmt::format("wire: {:.2f} MB/s in, {:.2f} MB/s out ({} bytes in, {} out; {:.0f} bytes per response, heads "
                      "included, as received)",
                      v.mb_in_per_s, v.mb_out_per_s, v.bytes_in, v.bytes_out, v.bytes_per_response));
+  if (v.tcp_bytes_in + v.tcp_bytes_out > 0)
+    line(fmt::format("tcp: {} bytes in, {} out from the measured phase on, {:.0f} per response both ways (TCP payload "
+                     "counted by the kernel: TLS records and HTTP/2 frames included)",
+                     v.tcp_bytes_in, v.tcp_bytes_out, v.tcp_bytes_per_response));
   if (v.carried_in > 0)
     line(fmt::format("carried in: {} requests sent in the warm-up were still unanswered when the measured phase "
                      "began (their latency is counted)", v.carried_in));
@@ -142,8 +157,8 @@ std::string format_summary(const result::variant& v) {
                      v.client_retries, v.retried_succeeded, v.retries_exhausted));
   if (v.retries > 0)
     line(fmt::format("stale keep-alive resends: {} requests resent once on a new connection (their keep-alive connection had been "
-                     "closed by the server while idle; not errors)",
-                     v.retries));
+                     "closed by the server while idle{}; not errors)",
+                     v.retries, v.load.http == "2" ? ", or their stream refused" : ""));
   if (v.cache.total() > 0)
     line(fmt::format("cache: hit ratio {:.3f} over {} responses with X-Cache ({} HIT, {} MISS, {} STALE, {} other)",
                      v.cache_hit_ratio, v.cache.total(), v.cache.hit, v.cache.miss, v.cache.stale, v.cache.other));
@@ -234,6 +249,12 @@ void add_attack_command(CLI::App& app, int& exit_code) {
                   "with --verify: the decoded body's expected length in bytes; another length is an error");
   cmd->add_option("--method,-m", opts->method, "request method")->capture_default_str();
   cmd->add_option("--body", opts->body, "request body: TEXT or @FILE");
+  cmd->add_option("--grpc", opts->grpc,
+                  "gRPC unary calls to METHOD (/package.Service/Method) over HTTP/2 (the curl engine): grpc-status "
+                  "counted per code; the URL is the gRPC server's, e.g. lab-target --grpc-port");
+  cmd->add_option("--grpc-field", opts->grpc_fields,
+                  "with --grpc: a field of the request message, N=VALUE (digits: a varint, else a string; "
+                  "repeatable), e.g. 1=42 for GetOrderRequest{id: 42}");
   cmd->add_flag("--keepalive,!--no-keepalive", opts->keepalive, "reuse connections (default) or one per request");
   cmd->add_option("--max-requests-per-connection", opts->max_per_connection, "close a connection after K requests");
   cmd->add_option("--timeout", opts->timeout, "request (read) timeout")->capture_default_str();
@@ -405,6 +426,24 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       spec.body = content.str();
     } else {
       spec.body = o.body;
+    }
+    if (!o.grpc.empty()) {
+      if (o.method != "GET" || !o.body.empty()) return usage("--grpc: not with --method or --body (a gRPC call is a "
+                                                             "POST, its body the message of --grpc-field)");
+      if (auto ok = check_grpc_method(o.grpc); !ok) return usage("--grpc: " + ok.error());
+      spec.method = "POST";
+      spec.grpc = o.grpc;
+      for (const auto& f : o.grpc_fields) {
+        const auto eq = f.find('=');
+        std::uint32_t n = 0;
+        const auto [end, ec] = std::from_chars(f.data(), f.data() + (eq == std::string::npos ? 0 : eq), n);
+        if (eq == std::string::npos || ec != std::errc() || end != f.data() + eq)
+          return usage(fmt::format("--grpc-field: '{}' is not N=VALUE (a field number, then its value)", f));
+        spec.grpc_fields.push_back({n, f.substr(eq + 1)});
+        if (auto ok = encode_grpc_message({spec.grpc_fields.back()}, ""); !ok) return usage("--grpc-field: " + ok.error());
+      }
+    } else if (!o.grpc_fields.empty()) {
+      return usage("--grpc-field: only with --grpc METHOD");
     }
     cfg.requests.push_back(spec);
     if (o.max_per_connection < 0) return usage("--max-requests-per-connection: must be 1 or more");

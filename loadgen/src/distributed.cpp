@@ -138,10 +138,12 @@ void dist_for_each_count(S& s, F&& f) {
   f(s.sent), f(s.completed), f(s.succeeded), f(s.connections_opened), f(s.connections_warmup), f(s.carried_in);
   f(s.stalled), f(s.unsent), f(s.abandoned), f(s.retries), f(s.client_retries), f(s.retried_succeeded);
   f(s.retries_exhausted), f(s.bytes_in), f(s.bytes_out), f(s.in_flight), f(s.index), f(s.streams_peak);
+  f(s.tcp_bytes_in), f(s.tcp_bytes_out);
   auto& e = s.errors;
   f(e.connect_refused), f(e.connect_timeout), f(e.connect_other), f(e.reset), f(e.read_timeout);
   f(e.closed_mid_response), f(e.malformed), f(e.unsolicited), f(e.io_other), f(e.client_resources), f(e.status_4xx);
-  f(e.status_5xx), f(e.verify_failed), f(e.tls);
+  f(e.status_5xx), f(e.verify_failed), f(e.tls), f(e.grpc_status), f(e.grpc_missing);
+  for (auto& n : s.grpc_statuses) f(n);
   f(s.cache.hit), f(s.cache.miss), f(s.cache.stale), f(s.cache.other);
 }
 
@@ -327,7 +329,7 @@ bool dist_get_owned(dist_wire_reader& r, std::string& s) {
 // dist_wire_version, then update the count here.
 static_assert(aggregate_field_count<run_config>() == 42, "run_config changed: see the comment above");
 static_assert(aggregate_field_count<key_distribution>() == 3, "key_distribution changed: see the comment above");
-static_assert(aggregate_field_count<request_spec>() == 5, "request_spec changed: see the comment above");
+static_assert(aggregate_field_count<request_spec>() == 7, "request_spec changed: see the comment above");
 static_assert(aggregate_field_count<retry_policy>() == 6, "retry_policy changed: see the comment above");
 static_assert(aggregate_field_count<resilience::backoff_config>() == 3, "backoff_config changed: see the comment above");
 static_assert(aggregate_field_count<result::stage>() == 2, "result::stage changed: see the comment above");
@@ -363,6 +365,9 @@ std::string encode_run_config(const run_config& c) {
     w.put(rq.weight);
     w.put<std::uint32_t>(static_cast<std::uint32_t>(rq.headers.size()));
     for (const auto& [k, v] : rq.headers) w.put_string(k), w.put_string(v);
+    w.put_string(rq.grpc);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(rq.grpc_fields.size()));
+    for (const auto& f : rq.grpc_fields) w.put(f.number), w.put_string(f.value);
   }
   w.put_string(c.keys.kind);
   w.put(c.keys.keys);
@@ -438,6 +443,11 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
     rq.headers.resize(headers);
     for (auto& [k, v] : rq.headers)
       if (!dist_get_owned(r, k) || !dist_get_owned(r, v)) return truncated();
+    std::uint32_t fields = 0;
+    if (!dist_get_owned(r, rq.grpc) || !r.get(fields) || too_many(fields)) return truncated();
+    rq.grpc_fields.resize(fields);
+    for (auto& f : rq.grpc_fields)
+      if (!r.get(f.number) || !dist_get_owned(r, f.value)) return truncated();
   }
   if (!dist_get_owned(r, c.keys.kind) || !r.get(c.keys.keys) || !r.get(c.keys.zipf_s) || !r.get(c.send_lag_bound_us) ||
       !r.get(c.max_error_rate) || !r.get(c.verify_length) || !r.get(c.retry.max) || !r.get(n))

@@ -274,12 +274,16 @@ bool same_stages(const run_config& a, const run_config& b) {
                       return x.duration_s == y.duration_s && x.target_rate == y.target_rate;
                     });
 }
-static_assert(aggregate_field_count<request_spec>() == 5, "compare the new field in same_requests");
+static_assert(aggregate_field_count<request_spec>() == 7, "compare the new field in same_requests");
 bool same_requests(const run_config& a, const run_config& b) {
   return std::equal(a.requests.begin(), a.requests.end(), b.requests.begin(), b.requests.end(),
                     [](const request_spec& x, const request_spec& y) {
                       return x.method == y.method && x.path == y.path && x.headers == y.headers && x.body == y.body &&
-                             x.weight == y.weight;
+                             x.weight == y.weight && x.grpc == y.grpc &&
+                             std::equal(x.grpc_fields.begin(), x.grpc_fields.end(), y.grpc_fields.begin(),
+                                        y.grpc_fields.end(), [](const grpc_field& f, const grpc_field& g) {
+                                          return f.number == g.number && f.value == g.value;
+                                        });
                     });
 }
 
@@ -310,7 +314,9 @@ constexpr run_config_field_case run_config_cases[] = {
     PERFLAB_RUN_CONFIG_CASE(cpus, true, (std::vector<int>{0, 2})),
     {"requests", true,
      [](run_config& c) {
-       c.requests = {{"POST", "/echo", {{"X-A", "1"}, {"Content-Type", "text/plain"}}, "body", 3.0}, {}};
+       c.requests = {{"POST", "/echo", {{"X-A", "1"}, {"Content-Type", "text/plain"}}, "body", 3.0, "", {}}, {}};
+       c.requests[1].grpc = "/perflab.api.Orders/Get";
+       c.requests[1].grpc_fields = {{1, "{key}"}, {2, "x"}};
      },
      same_requests},
     PERFLAB_RUN_CONFIG_CASE(keys.kind, true, "zipf"),
@@ -388,7 +394,7 @@ TEST(RankScenario, RunConfigCarriesEveryFieldAloneAndAllTogether) {
 
 TEST(RankScenario, RunConfigTruncatedOrWithTrailingBytesIsAnError) {
   run_config c;
-  c.requests = {{"POST", "/echo", {{"X-A", "1"}}, "body", 3.0}};
+  c.requests = {{"POST", "/echo", {{"X-A", "1"}}, "body", 3.0, "", {}}};
   c.cpus = {0, 1};
   const std::string bytes = encode_run_config(c);
   for (std::size_t n = 0; n < bytes.size(); ++n)

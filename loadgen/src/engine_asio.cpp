@@ -393,6 +393,7 @@ void asio_worker::close_conn(connection& c) {
   }
   c.st = connection::state::closing;
   c.deadline_ns = never;
+  if (c.sock.is_open()) wire_.closing(c.sock.native_handle(), phase_ != phase::warmup, totals_);
   error_code ignored;
   c.sock.close(ignored);
   maybe_closed(c);

@@ -34,6 +34,7 @@
 
 #include "engine_internal.hpp"
 #include "engine_record.hpp"
+#include "engine_wire.hpp"
 #include "perflab/core/http.hpp"
 
 namespace perflab::loadgen::detail {
@@ -353,6 +354,7 @@ class asio_worker final : public load_worker {
   std::int64_t interval_index_ = 0;  // current interval; s_.intervals: the drain
   sample_set totals_;
   std::unique_ptr<sample_set> interval_;
+  wire_meter wire_;  // TCP bytes per connection, from the kernel
 };
 
 }  // namespace perflab::loadgen::detail

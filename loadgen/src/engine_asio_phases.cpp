@@ -30,6 +30,7 @@ void asio_worker::enter_measured() {
   phase_ = phase::measured;
   for (auto& cp : conns_) {
     connection& c = *cp;
+    if (c.sock.is_open()) wire_.measured_start(c.sock.native_handle());
     if (!c.has_request) continue;
     if (c.st == connection::state::busy || (s_.open && c.st == connection::state::connecting) ||
         (c.st == connection::state::closing && c.retrying)) {
@@ -309,8 +310,10 @@ bool asio_worker::maybe_finish(std::int64_t now) {
   for (auto& cp : conns_) {
     error_code ignored;
     cp->timer.cancel();
+    if (cp->sock.is_open()) wire_.closing(cp->sock.native_handle(), true, totals_);
     cp->sock.close(ignored);
   }
+  wire_.stop();
   ioc_.stop();
   return true;
 }

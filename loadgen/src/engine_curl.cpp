@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "engine_curl_worker.hpp"
+#include "perflab/loadgen/grpc.hpp"
 #include "verify.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
@@ -26,10 +27,12 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
       interval_(std::make_unique<sample_set>()) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
+  h2c_ = s_.grpc && !s_.tls;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
-  // Closed loop: `connections` clients, sharing connections `streams` at a time.
-  const std::int64_t conns = s_.open ? connections : (connections + streams - 1) / streams;
-  max_slots_ = static_cast<std::size_t>(s_.open ? connections * streams : connections);
+  // Closed loop: `connections` clients, sharing connections `streams` at a time. gRPC over h2c:
+  // one connection (see h2c_).
+  const std::int64_t conns = h2c_ ? 1 : s_.open ? connections : (connections + streams - 1) / streams;
+  max_slots_ = static_cast<std::size_t>(s_.open ? conns * streams : connections);
   multi_ = curl_multi_init();
   if (s_.tls && cfg_.tls_resume) {
     share_ = curl_share_init();
@@ -140,7 +143,9 @@ void curl_worker::on_ready(int fd, std::uint32_t gen, int mask, const error_code
 int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
   auto& w = *static_cast<curl_worker*>(self);
   const auto i = static_cast<std::size_t>(fd);
+  w.wire_.closing(fd, w.phase_ != phase::warmup, w.totals_);
   if (fd >= 0 && i < w.requests_on_.size()) w.requests_on_[i] = 0;
+  w.h2c_open_ = false;  // gRPC over h2c: its one connection is gone, the next transfer opens one
   if (fd >= 0 && i < w.watches_.size() && w.watches_[i] && w.watches_[i]->sd.is_open()) {
     watch& ws = *w.watches_[i];
     ++ws.gen;  // pending waits complete as aborted and are ignored
@@ -152,10 +157,28 @@ int curl_worker::on_close_socket(void* self, curl_socket_t fd) {
 }
 
 // Called right before the request goes out on its connection (new or reused): the write.
+// Called again for the same attempt when libcurl resends the request by itself: its reused
+// connection ended before any byte of the answer (the server's idle close crossed it). That is
+// the Asio worker's stale keep-alive resend, and is treated the same way: a lost answer the retry
+// policy covers is the policy's (the resend is stopped, and the policy's retry follows); else an
+// idempotent request goes again on the new connection, counted in `retries`; any other one is not
+// resent (RFC 9110 9.2.2: the server may have acted on it), and fails as closed mid-response,
+// which libcurl alone would resend without a word, POSTs included. Over HTTP/2 libcurl also
+// resends a refused stream (REFUSED_STREAM: not processed, RFC 9113 8.7), on a new connection,
+// up to 5 times: the same rule, so it is resent once, and a second refusal counts as a reset.
 int curl_worker::on_prereq(void* tp, char*, char*, int, int local_port) {
   auto& t = *static_cast<transfer*>(tp);
-  t.write_ns = now_ns();
   curl_worker& w = *t.owner;
+  if (t.write_ns != 0) {
+    if (!t.idempotent || w.policy_takes_lost(t) || t.stale_resent) {
+      t.resend_refused = true;
+      return CURL_PREREQFUNC_ABORT;
+    }
+    t.stale_resent = true;
+    if (t.measured)
+      for (sample_set* set : {&w.totals_, w.interval_.get()}) ++set->retries;
+  }
+  t.write_ns = now_ns();
   // HTTP/2: the connection its stream goes on, known by its local port (libcurl tells the socket
   // only once a transfer has ended): the streams in flight there now, this one included.
   if (w.cfg_.http2 && t.stream_on < 0 && local_port > 0 && local_port < 65536) {
@@ -213,11 +236,14 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
     t.head_ns = now;
     t.cached = http::cache_status::none;
     t.retry_after_s = -1;
+    t.grpc_status = -1;
     t.in_body = false;
-  } else if (t.in_body) {  // a chunked body's trailer fields: neither the head nor the body
+  } else if (t.in_body) {  // trailer fields (chunked HTTP/1.1, HTTP/2): neither the head nor the body
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);
     t.last_ns = now;
     return len;
   } else {
+    if (t.owner->s_.grpc && t.grpc_status == -1) t.grpc_status = grpc_status_of(line);  // a trailers-only response
     if (t.cached == http::cache_status::none) t.cached = x_cache_of(line);
     if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
   }
@@ -334,7 +360,11 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   t.intended_ns = intended == 0 ? now : intended;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = t.first_write_ns = 0;
+  if (t.stale_resent && cfg_.keepalive != keepalive_policy::new_connection)
+    curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 0L);  // set for the stale resend only
+  t.resend_refused = t.stale_resent = false;
   t.cached = http::cache_status::none;
+  t.grpc_status = -1;
   t.idempotent = rendered.idempotent;
   t.policy_retries = 0;
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
@@ -358,6 +388,11 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
 }
 
 void curl_worker::add(transfer& t) {
+  if (h2c_) {
+    curl_easy_setopt(t.easy, CURLOPT_HTTP_VERSION,
+                     h2c_open_ ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    h2c_open_ = true;
+  }
   t.busy = true;
   t.added = curl_multi_add_handle(multi_, t.easy) == CURLM_OK;
   if (!t.added) on_done(t, CURLE_OUT_OF_MEMORY);
@@ -378,6 +413,7 @@ void curl_worker::resend(transfer& t) {
   --retry_waiting_;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = 0;
+  t.resend_refused = false;
   t.cached = http::cache_status::none;
   t.in_body = false;
   t.verify_raw.clear();
@@ -417,6 +453,24 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   // The write (connect and TLS before it, as the Asio worker's write follows its connect).
   const bool written = t.write_ns != 0;
   const std::int64_t write_ns = written ? t.write_ns : t.add_ns;
+  // The stale keep-alive resend (see on_prereq) for a reused connection that ended on the send
+  // (the server's close came first, the write met EPIPE): libcurl resends only when it sees the
+  // end while reading, so this one is ours. Once, for an idempotent request, on a new connection.
+  if (ran && connects == 0 && t.head_ns == 0 && t.idempotent && !t.stale_resent && !policy_takes_lost(t) &&
+      phase_ != phase::done && (code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING)) {
+    t.stale_resent = true;
+    if (t.measured)
+      for (sample_set* set : {&totals_, interval_.get()}) ++set->retries;
+    t.add_ns = now;
+    t.write_ns = t.head_ns = t.last_ns = 0;
+    t.cached = http::cache_status::none;
+    t.in_body = false;
+    t.verify_raw.clear();
+    ++in_flight_;  // still unanswered
+    curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 1L);
+    add(t);
+    return;
+  }
   if (code == CURLE_OK && ran) {
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t.easy, CURLINFO_HEADER_SIZE, &head_bytes);
@@ -424,14 +478,15 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   }
   // [load] retry: an idempotent request answered with a retried status goes again after its
   // backoff (as the Asio worker: its answer so far is no final one); with "reset" in the policy's
-  // statuses, so does one whose connection ended before any byte of its answer (libcurl has
-  // already resent it once itself when that connection was a reused one).
+  // statuses, so does one whose connection ended before any byte of its answer (an idempotent one
+  // on a reused connection was already resent once, by libcurl: see on_prereq; a resend refused
+  // there is such an ending too, so `unsafe = true` covers it).
   const bool lost = ran && t.head_ns == 0 &&
-                    (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR);
+                    (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
+                     t.resend_refused);
   const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
                      (code == CURLE_OK ? should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries)
-                                       : lost && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code,
-                                                              t.policy_retries));
+                                       : lost && policy_takes_lost(t));
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
   } else {
@@ -451,7 +506,10 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       response_outcome r;
       r.status = static_cast<int>(status);
       r.verified = !t.verifying || verify_response(t.verify_raw, cfg_.verify_length);
-      r.ok = s_.success.contains(r.status) && r.verified;
+      r.grpc = s_.grpc;
+      r.grpc_status = t.grpc_status;
+      r.ok = s_.success.contains(r.status) && r.verified &&
+             (!r.grpc || classify_grpc(r.status, r.grpc_status) == grpc_outcome::ok);
       r.cached = t.cached;
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;
@@ -469,7 +527,12 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
     } else if (!again) {
       curl_easy_getinfo(t.easy, CURLINFO_OS_ERRNO, &os_errno);
-      const err what = curl_error_class(code, os_errno, written);
+      // A resend stopped in on_prereq; over HTTP/2 also a refused stream libcurl chose not to
+      // resend (it reports it as a receive error without an errno): the stream was reset.
+      const bool refused_stream = cfg_.http2 && code == CURLE_RECV_ERROR && os_errno == 0 && t.head_ns == 0;
+      const err what = t.resend_refused || refused_stream
+                           ? (cfg_.http2 ? err::reset : err::closed_mid_response)
+                           : curl_error_class(code, os_errno, written);
       for (sample_set* set : {&totals_, interval_.get()}) {
         count_error(set->errors, what);
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.

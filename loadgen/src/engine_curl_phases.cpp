@@ -92,6 +92,8 @@ void curl_worker::advance(std::int64_t t) {
 
 void curl_worker::enter_measured() {
   phase_ = phase::measured;
+  for (std::size_t fd = 0; fd < watches_.size(); ++fd)
+    if (watches_[fd] && watches_[fd]->sd.is_open()) wire_.measured_start(static_cast<int>(fd));
   for (auto& t : slots_)
     if ((t.busy || t.retry_wait) && !t.measured) {
       t.measured = t.carried = true;
@@ -219,6 +221,10 @@ bool curl_worker::maybe_finish(std::int64_t now) {
     t.busy = false;
     --in_flight_;
   }
+  // The connections still open (libcurl's pool) end here for the count of TCP bytes.
+  for (std::size_t fd = 0; fd < watches_.size(); ++fd)
+    if (watches_[fd] && watches_[fd]->sd.is_open()) wire_.closing(static_cast<int>(fd), true, totals_);
+  wire_.stop();
   hand_off(now, true, interval_index_);
   arrival_timer_.cancel();
   housekeeping_.cancel();

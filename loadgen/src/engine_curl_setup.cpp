@@ -2,7 +2,9 @@
 // table and the error classes. No event loop here.
 #include "engine_curl.hpp"
 #include "perflab/core/text.hpp"
+#include "perflab/loadgen/grpc.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <string_view>
@@ -12,9 +14,12 @@
 namespace perflab::loadgen::detail {
 
 tl::expected<std::string, std::string> choose_engine(const run_config& cfg, const parsed_url& url) {
-  if (cfg.engine.empty()) return std::string(url.tls || cfg.http2 ? "curl" : "asio");
+  const bool grpc = std::any_of(cfg.requests.begin(), cfg.requests.end(), [](const auto& r) { return !r.grpc.empty(); });
+  if (cfg.engine.empty()) return std::string(url.tls || cfg.http2 || grpc ? "curl" : "asio");
   if (cfg.engine != "asio" && cfg.engine != "curl")
     return tl::unexpected(fmt::format("engine '{}' (accepted: asio, curl)", cfg.engine));
+  if (cfg.engine == "asio" && grpc)
+    return tl::unexpected(std::string("engine asio speaks HTTP/1.1 only: gRPC calls need HTTP/2, engine curl"));
   if (cfg.engine == "asio" && url.tls)
     return tl::unexpected(std::string("engine asio speaks cleartext HTTP/1.1 only: https:// needs engine curl"));
   if (cfg.engine == "asio" && cfg.http2)

@@ -29,6 +29,7 @@
 #pragma GCC diagnostic pop
 
 #include "engine_curl.hpp"
+#include "engine_wire.hpp"
 #include "engine_record.hpp"
 #include "perflab/core/clock.hpp"
 
@@ -55,11 +56,14 @@ struct transfer {
   bool added = false;              // in the multi handle (libcurl has its times and counts)
   bool in_body = false;            // body bytes came: later header lines are trailers
   bool idempotent = false;         // its request may be retried ([load] retry)
+  bool resend_refused = false;     // libcurl would have resent it (not idempotent): aborted instead
+  bool stale_resent = false;       // resent once after its reused connection ended before any answer
   std::int64_t bytes_out = 0;      // its request's bytes (counted again per retry)
   bool retry_wait = false;         // answered with a retried status: waiting out the backoff
   std::int64_t policy_retries = 0; // retries of its request so far
   std::int64_t first_write_ns = 0; // the first attempt's write (uncorrected latency spans the retries)
   std::int64_t retry_after_s = -1; // the final response's Retry-After (delay-seconds), -1: none
+  int grpc_status = -1;            // gRPC: grpc-status from the trailers or a trailers-only head (-1: none, -2: unreadable)
   std::size_t req = static_cast<std::size_t>(-1);  // its request in the table (options set for it)
   std::int64_t intended_ns = 0;    // request start: schedule time (open) or the hand-over (closed)
   std::int64_t add_ns = 0;         // handed to libcurl (its transfer starts at the next loop turn)
@@ -111,6 +115,10 @@ class curl_worker final : public load_worker {
   void arm(int fd);
   void on_ready(int fd, std::uint32_t gen, int mask, const error_code& ec);
   void on_curl_timeout();
+  // [load] retry covers a lost answer of t's request (on "reset", attempts left).
+  bool policy_takes_lost(const transfer& t) const noexcept {
+    return cfg_.retry.enabled() && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code, t.policy_retries);
+  }
   void check_done();  // completed transfers, after every curl_multi_socket_action
 
   // ---- requests ----
@@ -154,6 +162,7 @@ class curl_worker final : public load_worker {
   CURLSH* share_ = nullptr;
   curl_slist* resolve_ = nullptr;  // CURLOPT_RESOLVE: the URL's name to the address run_load resolved
   std::vector<std::unique_ptr<watch>> watches_;  // by socket number
+  wire_meter wire_;  // TCP bytes per connection, from the kernel
   // keepalive max:K: requests completed per connection, by socket number (reset when libcurl
   // closes it). At K the connection is shut down in libcurl's pool, which then finds it dead at
   // its next reuse and opens a new one: libcurl has no per-connection request limit of its own.
@@ -162,6 +171,13 @@ class curl_worker final : public load_worker {
   // its end, for streams_peak (65,536 entries, made at the first HTTP/2 request).
   std::vector<std::int32_t> streams_on_;
   void stream_ended(transfer& t);
+  // gRPC over cleartext HTTP/2 (h2c): libcurl 7.88 (Debian 12's) fails a transfer asking for prior
+  // knowledge on a connection it reuses ("Error in the HTTP2 framing layer", curl/curl#10634, fixed
+  // in 8.0). So such a worker keeps one connection: the transfer that opens it asks for prior
+  // knowledge, every later one for HTTP/2 without it (which reuses an HTTP/2 connection as it
+  // should, and cannot open a second one: the connection cap is 1), until the connection closes.
+  bool h2c_ = false;
+  bool h2c_open_ = false;          // the connection is open or being opened by a transfer
   std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
   std::size_t max_slots_;
   std::vector<transfer*> free_;    // open loop: slots with nothing to do

@@ -103,6 +103,7 @@ struct shared_setup {
   collector* coll = nullptr;
   int rank = 0, ranks = 1;              // this process's share of a distributed run (arrival_schedule)
   const curl_requests* curl = nullptr;  // the curl engine's request table (null with asio)
+  bool grpc = false;                    // the mix is gRPC calls: each answer is judged by its grpc-status
   // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.
   std::atomic<bool> stop_early{false};

@@ -3,6 +3,8 @@
 
 #include <cerrno>
 
+#include "perflab/loadgen/grpc.hpp"
+
 namespace perflab::loadgen::detail {
 
 void count_error(result::error_counts& e, err what) noexcept {
@@ -54,8 +56,21 @@ void record_response(sample_set& set, const response_outcome& r) noexcept {
     case http::cache_status::stale: ++set.cache.stale; break;
     case http::cache_status::other: ++set.cache.other; break;
   }
-  if (r.status >= 500) ++set.errors.status_5xx;
-  else if (r.status >= 400) ++set.errors.status_4xx;
+  if (r.grpc) {
+    // One error per failed call: its grpc-status says what went wrong, whatever the HTTP status.
+    switch (classify_grpc(r.status, r.grpc_status)) {
+      case grpc_outcome::ok: ++set.grpc_statuses[0]; break;
+      case grpc_outcome::grpc_error:
+        ++set.errors.grpc_status;
+        if (r.grpc_status <= grpc_status_max) ++set.grpc_statuses[static_cast<std::size_t>(r.grpc_status)];
+        break;
+      case grpc_outcome::missing: ++set.errors.grpc_missing; break;
+    }
+  } else if (r.status >= 500) {
+    ++set.errors.status_5xx;
+  } else if (r.status >= 400) {
+    ++set.errors.status_4xx;
+  }
   if (r.status >= 100 && r.status < 600) ++set.statuses[static_cast<std::size_t>(r.status)];
   if (r.overrun) count_error(set.errors, err::unsolicited);
   set.ttfb.record(r.first_byte_ns - r.intended_ns);

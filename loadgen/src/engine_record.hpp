@@ -58,6 +58,8 @@ struct response_outcome {
   http::cache_status cached = http::cache_status::none;
   std::int64_t wire_bytes = 0;      // head and body, as received
   bool overrun = false;             // bytes after the response's end (counted unsolicited)
+  bool grpc = false;                // a gRPC call: judged by grpc_status instead of the HTTP status class
+  int grpc_status = -1;             // its grpc-status (-1: none came, -2: unreadable)
   std::int64_t intended_ns = 0;     // the request's start: schedule time (open) or first write (closed)
   std::int64_t write_ns = 0;        // the actual write (of the first attempt: see docs/scenarios.md [load] retry)
   std::int64_t first_byte_ns = 0;   // the final response's first byte

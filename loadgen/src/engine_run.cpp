@@ -34,6 +34,7 @@
 #include "perflab/core/hdr_log.hpp"
 #include "perflab/core/result_io.hpp"
 #include "perflab/core/units.hpp"
+#include "perflab/loadgen/grpc.hpp"
 
 namespace perflab::loadgen {
 
@@ -205,6 +206,9 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   if (!mix) return tl::unexpected(mix.error());
   auto engine = choose_engine(cfg, *url);
   if (!engine) return tl::unexpected(engine.error());
+  auto grpc = grpc_method_of(cfg.requests);  // checked by the mix already
+  if (!grpc) return tl::unexpected(grpc.error());
+  if (!grpc->empty()) cfg.http2 = true;  // gRPC is HTTP/2 (prior knowledge on http://, ALPN over TLS)
   const bool curl = *engine == "curl";
   std::optional<curl_requests> curl_table;  // curl: the mix as libcurl takes it (outlives the workers)
   if (curl) {
@@ -275,6 +279,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.url_host = url->host;
   setup.tls = url->tls;
   setup.curl = curl_table ? &*curl_table : nullptr;
+  setup.grpc = !grpc->empty();
   setup.intervals = intervals;
   setup.coll = &coll;
   setup.rank = link ? link->rank() : 0;
@@ -480,6 +485,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.engine = *engine;
   lm.http = cfg.http2 ? "2" : "1.1";
   lm.tls_resume = cfg.tls_resume;
+  lm.grpc = *grpc;
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a
@@ -518,6 +524,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.cache = total.cache;
   v.cache_hit_ratio = total.cache.hit_ratio();
   v.statuses = status_map(total.statuses);
+  for (std::size_t code = 0; code < total.grpc_statuses.size(); ++code)
+    if (total.grpc_statuses[code] != 0) v.grpc_statuses[std::to_string(code)] = total.grpc_statuses[code];
   v.bytes_in = total.bytes_in;
   v.bytes_out = total.bytes_out;
   v.tps_mean = v.measured_s > 0 ? static_cast<double>(v.succeeded_in_window) / v.measured_s : 0;
@@ -525,6 +533,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.mb_in_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_in) / v.measured_s / 1e6 : 0;
   v.mb_out_per_s = v.measured_s > 0 ? static_cast<double>(v.bytes_out) / v.measured_s / 1e6 : 0;
   v.bytes_per_response = v.completed > 0 ? static_cast<double>(v.bytes_in) / static_cast<double>(v.completed) : 0;
+  v.tcp_bytes_in = total.tcp_bytes_in;
+  v.tcp_bytes_out = total.tcp_bytes_out;
+  v.tcp_bytes_per_response =
+      v.completed > 0 ? static_cast<double>(v.tcp_bytes_in + v.tcp_bytes_out) / static_cast<double>(v.completed) : 0;
   v.connections_opened = total.connections_opened;
   v.streams_peak = total.streams_peak;
   v.connections_warmup = total.connections_warmup;

@@ -19,6 +19,8 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.status_5xx += from.status_5xx;
   into.verify_failed += from.verify_failed;
   into.tls += from.tls;
+  into.grpc_status += from.grpc_status;
+  into.grpc_missing += from.grpc_missing;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -49,8 +51,11 @@ void sample_set::add(const sample_set& o) {
   cache.stale += o.cache.stale;
   cache.other += o.cache.other;
   for (std::size_t i = 0; i < statuses.size(); ++i) statuses[i] += o.statuses[i];
+  for (std::size_t i = 0; i < grpc_statuses.size(); ++i) grpc_statuses[i] += o.grpc_statuses[i];
   bytes_in += o.bytes_in;
   bytes_out += o.bytes_out;
+  tcp_bytes_in += o.tcp_bytes_in;
+  tcp_bytes_out += o.tcp_bytes_out;
   in_flight += o.in_flight;
   streams_peak = std::max(streams_peak, o.streams_peak);  // per connection: another worker's are other connections
   end_ns = std::max(end_ns, o.end_ns);
@@ -67,10 +72,11 @@ void sample_set::reset() noexcept {
   curl_start_transfer.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
   client_retries = retried_succeeded = retries_exhausted = 0;
-  in_flight = index = end_ns = bytes_in = bytes_out = streams_peak = 0;
+  in_flight = index = end_ns = bytes_in = bytes_out = tcp_bytes_in = tcp_bytes_out = streams_peak = 0;
   errors = {};
   cache = {};
   statuses.fill(0);
+  grpc_statuses.fill(0);
 }
 
 }  // namespace perflab::loadgen

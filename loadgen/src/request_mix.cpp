@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "perflab/loadgen/grpc.hpp"
+
 namespace perflab::loadgen {
 
 namespace {
@@ -45,17 +47,22 @@ bool has_key(const request_spec& s) {
   if (s.path.find(key_marker) != std::string::npos || s.body.find(key_marker) != std::string::npos) return true;
   for (const auto& [k, v] : s.headers)
     if (v.find(key_marker) != std::string::npos) return true;
+  for (const auto& f : s.grpc_fields)
+    if (f.value.find(key_marker) != std::string::npos) return true;
   return false;
 }
 
-// uuids: the offsets in out of every `{uuid}` rendered.
+// uuids: the offsets in out of every `{uuid}` rendered. grpc_body: a gRPC call's framed message
+// (s.grpc set), which replaces method, path and body.
 void render(std::string& out, const parsed_url& url, const request_spec& s, std::string_view key,
-            std::vector<std::size_t>& uuids) {
-  out.append(s.method);
+            std::vector<std::size_t>& uuids, const std::string* grpc_body) {
+  out.append(grpc_body ? std::string_view("POST") : std::string_view(s.method));
   out.push_back(' ');
   // Request paths are appended to the URL's path ("http://h/api" + "/users" = "/api/users").
   std::string_view base = url.path;
-  if (!s.path.empty() && s.path != "/") {
+  if (grpc_body) {
+    out.append(s.grpc);  // a gRPC method is the whole :path
+  } else if (!s.path.empty() && s.path != "/") {
     if (!base.empty() && base.back() == '/') base.remove_suffix(1);
     out.append(base);
     if (s.path.front() != '/' && s.path.front() != '?') out.push_back('/');
@@ -74,6 +81,7 @@ void render(std::string& out, const parsed_url& url, const request_spec& s, std:
     out.append(url.host_header);
     out.append("\r\n");
   }
+  if (grpc_body) out.append("content-type: application/grpc\r\nte: trailers\r\n");
   for (const auto& [name, value] : s.headers) {
     out.append(name);
     out.append(": ");
@@ -82,8 +90,9 @@ void render(std::string& out, const parsed_url& url, const request_spec& s, std:
   }
   std::string body;
   std::vector<std::size_t> body_uuids;
-  replace_keys(body, s.body, key, body_uuids);
-  const bool wants_length = !body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
+  if (grpc_body) body = *grpc_body;
+  else replace_keys(body, s.body, key, body_uuids);
+  const bool wants_length = grpc_body || !body.empty() || s.method == "POST" || s.method == "PUT" || s.method == "PATCH";
   if (wants_length && !have_length) {
     out.append("Content-Length: ");
     out.append(std::to_string(body.size()));
@@ -199,6 +208,7 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
       return tl::unexpected(fmt::format("request method '{}' is not a token", s.method));
     total_weight += s.weight;
   }
+  if (auto grpc = grpc_method_of(specs); !grpc) return tl::unexpected(grpc.error());
   std::string key_text;
   std::vector<std::size_t> uuids;
   mix.credentials_ = std::max<std::size_t>(1, credentials.size());
@@ -216,12 +226,21 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
       if (!credentials.empty()) s.headers.back() = credentials[k % mix.credentials_];
       const std::size_t offset = mix.arena_.size();
       uuids.clear();
-      render(mix.arena_, url, s, key_text, uuids);
+      std::string grpc_body;
+      if (!s.grpc.empty()) {
+        auto b = grpc_request_body(s.grpc_fields, key_text);
+        if (!b) return tl::unexpected(fmt::format("request {}: {}", s.grpc, b.error()));
+        grpc_body = std::move(*b);
+      }
+      render(mix.arena_, url, s, key_text, uuids, s.grpc.empty() ? nullptr : &grpc_body);
       if (mix.arena_.size() > max_rendered_bytes)
         return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys x {} credentials); use fewer",
                                           max_rendered_bytes, keys.keys, mix.credentials_));
       const std::size_t length = mix.arena_.size() - offset;
-      entry e{offset, length, s.method == "HEAD", is_idempotent_method(s.method) || has_idempotency_key(s),
+      // A gRPC call is a POST; whether a method may be repeated is in its proto, which the mix
+      // does not know: resent only when the scenario says so (retry.unsafe) or with an Idempotency-Key.
+      entry e{offset, length, s.grpc.empty() && s.method == "HEAD",
+              (s.grpc.empty() && is_idempotent_method(s.method)) || has_idempotency_key(s),
               static_cast<std::uint32_t>(mix.uuid_offsets_.size()), static_cast<std::uint32_t>(uuids.size())};
       for (auto at : uuids) mix.uuid_offsets_.push_back(static_cast<std::uint32_t>(at - offset));
       if (!uuids.empty()) mix.max_uuid_bytes_ = std::max(mix.max_uuid_bytes_, length);

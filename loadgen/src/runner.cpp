@@ -277,7 +277,22 @@ std::string listen_address::url() const {
                                              : fmt::format("http://{}:{}", host, port);
 }
 
-std::optional<listen_address> parse_listening_line(const std::string& line) {
+std::string listen_address::grpc_url() const {
+  return host.find(':') != std::string::npos ? fmt::format("http://[{}]:{}", host, grpc_port)
+                                             : fmt::format("http://{}:{}", host, grpc_port);
+}
+
+std::optional<listen_address> parse_listening_line(const std::string& line_in) {
+  // lab-target --grpc-port: "listening http://H:P grpc http://H:Q"; the gRPC port is read from
+  // the second address (same host).
+  std::string line = line_in;
+  int grpc_port = 0;
+  if (const auto g = line.find(" grpc http://"); g != std::string::npos) {
+    auto second = parse_listening_line("listening " + line.substr(g + 6));
+    if (!second) return std::nullopt;
+    grpc_port = second->port;
+    line.resize(g);
+  }
   const std::string prefix = "listening http://";
   if (line.rfind(prefix, 0) != 0) return std::nullopt;
   std::string rest = line.substr(prefix.size());
@@ -292,6 +307,7 @@ std::optional<listen_address> parse_listening_line(const std::string& line) {
     return std::nullopt;
   a.port = std::stoi(port);
   if (a.port <= 0 || a.port > 65535) return std::nullopt;
+  a.grpc_port = grpc_port;
   return a;
 }
 

@@ -39,7 +39,22 @@ TEST(ListeningLine, ParsesTheTargetsAddressAndRejectsAnythingElse) {
     EXPECT_EQ(a->host, r.host) << r.line;
     EXPECT_EQ(a->port, r.port) << r.line;
     EXPECT_EQ(a->url(), r.url) << r.line;
+    EXPECT_EQ(a->grpc_port, 0) << r.line;
   }
+}
+
+// lab-target --grpc-port: the gRPC server's address follows the HTTP one on the same line.
+TEST(ListeningLine, ReadsTheGrpcAddressAfterTheHttpOne) {
+  auto a = parse_listening_line("listening http://127.0.0.1:41171 grpc http://127.0.0.1:37385");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->port, 41171);
+  EXPECT_EQ(a->grpc_port, 37385);
+  EXPECT_EQ(a->url(), "http://127.0.0.1:41171");
+  EXPECT_EQ(a->grpc_url(), "http://127.0.0.1:37385");
+  for (const char* bad : {"listening http://127.0.0.1:41171 grpc http://127.0.0.1:0",
+                          "listening http://127.0.0.1:41171 grpc http://127.0.0.1",
+                          "listening http://127.0.0.1:x grpc http://127.0.0.1:5"})
+    EXPECT_FALSE(parse_listening_line(bad)) << bad;
 }
 
 TEST(TargetBin, ExplicitThenEnvironmentAndClearErrors) {

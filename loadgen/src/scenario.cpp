@@ -37,7 +37,8 @@ const std::vector<std::string> k_load_keys = {
     "style", "subscribers", "topics", "publish_rate", "message_size", "connect_rate", "poll_interval", "poll_timeout"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
                                                     "start_timeout", "stop_timeout", "health"};
-const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight"};
+const std::vector<std::string> k_request_keys = {"method", "path", "headers", "body", "body_file", "weight", "grpc",
+                                                 "grpc_fields"};
 const std::vector<std::string> k_keys_keys = {"distribution", "count", "zipf_s"};
 const std::vector<std::string> k_stage_keys = {"duration", "rate"};
 
@@ -355,8 +356,10 @@ class parser : public toml_reader {
         if (!(r.weight > 0) || !std::isfinite(r.weight))
           fail(where(*n), fmt::format("{}.weight: expected a number above 0, found {}", nm, value_text(*n)));
       }
+      read_grpc_request(*this, t, nm, cfg, r);
       cfg.requests.push_back(std::move(r));
     }
+    check_grpc_mix(*this, root, cfg);
   }
 
   void check_key_use(const std::string& text, const toml::node& n, const std::string& name, const run_config& cfg) const {

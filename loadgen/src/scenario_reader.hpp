@@ -237,6 +237,14 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
 // login_path = "/auth/login" } (scenario_retry.cpp).
 auth_config read_auth(const toml_reader& r, const toml::table& root);
 
+// A [[request]]'s grpc = "/package.Service/Method" and grpc_fields = { 1 = "{key}" } (scenario_retry.cpp):
+// fills out.grpc and out.grpc_fields; nothing without grpc. `nm` names the request ("request[0]").
+void read_grpc_request(const toml_reader& r, const toml::table& t, const std::string& nm, const run_config& cfg,
+                       request_spec& out);
+// After the mix is read: a mix of gRPC and HTTP requests, or gRPC with engine = "asio", fails
+// at the place it is written.
+void check_grpc_mix(const toml_reader& r, const toml::table& root, const run_config& cfg);
+
 // [load] model = "subscribe" (scenario_subscribe.cpp): the subscribers and the built-in publisher,
 // from [load]; nothing for other models. Refuses request/response keys and tables.
 std::optional<subscribe_config> read_subscribe(const toml_reader& r, const toml::table& root, const run_config& load);

@@ -3,8 +3,11 @@
 // credentials, perflab/loadgen/auth.hpp): each value checked where it is written
 // (file:line:column and what was expected). One file for all three: each TU that reads TOML
 // costs seconds of build.
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 
+#include "perflab/loadgen/grpc.hpp"
 #include "scenario_reader.hpp"
 
 namespace perflab::loadgen::detail {
@@ -132,6 +135,57 @@ auth_config read_auth(const toml_reader& r, const toml::table& root) {
     fail(r.where(at ? *at : *an), "load.auth." + why);
   }
   return c;
+}
+
+void read_grpc_request(const toml_reader& r, const toml::table& t, const std::string& nm, const run_config& cfg,
+                       request_spec& out) {
+  const toml::node* g = t.get("grpc");
+  const toml::node* fields = t.get("grpc_fields");
+  if (!g) {
+    if (fields) fail(r.where(*fields), nm + ".grpc_fields: only with grpc = \"/package.Service/Method\"");
+    return;
+  }
+  out.grpc = r.as_string(*g, nm + ".grpc");
+  if (auto ok = check_grpc_method(out.grpc); !ok) fail(r.where(*g), nm + ".grpc: " + ok.error());
+  for (const char* k : {"method", "path", "body", "body_file"})
+    if (const toml::node* n = t.get(k))
+      fail(r.where(*n), fmt::format("{}.{}: not with grpc (a gRPC call is a POST to its method, its body the "
+                                    "message of grpc_fields)", nm, k));
+  if (!fields) return;  // an empty message
+  const toml::table* ft = fields->as_table();
+  if (!ft) r.type_error(*fields, nm + ".grpc_fields", "a table of field number = value, e.g. { 1 = \"{key}\" }");
+  for (auto&& [k, v] : *ft) {
+    const std::string name = fmt::format("{}.grpc_fields.{}", nm, k.str());
+    grpc_field f;
+    const std::string_view num = k.str();
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (ec != std::errc() || end != num.data() + num.size() || n < 1 || n > 536'870'911)
+      fail(r.where(k, v), name + ": expected a protobuf field number 1..536870911 as the key");
+    f.number = static_cast<std::uint32_t>(n);
+    if (auto i = v.as_integer()) {
+      if (i->get() < 0) fail(r.where(v), name + ": expected an integer >= 0 (a varint) or a string");
+      f.value = std::to_string(i->get());
+    } else {
+      f.value = r.as_string(v, name);
+    }
+    if (f.value.find("{key}") != std::string::npos && cfg.keys.keys == 0)
+      fail(r.where(v), name + " uses {key} but no keys are defined (expected a [keys] table with count = N)");
+    if (auto ok = encode_grpc_message({f}, "0"); !ok) fail(r.where(v), name + ": " + ok.error());
+    out.grpc_fields.push_back(std::move(f));
+  }
+}
+
+void check_grpc_mix(const toml_reader& r, const toml::table& root, const run_config& cfg) {
+  if (auto ok = grpc_method_of(cfg.requests); !ok) {
+    const toml::node* req = root.get("request");
+    fail(req ? r.where(*req) : r.file(), "request: " + ok.error());
+  }
+  const bool grpc = std::any_of(cfg.requests.begin(), cfg.requests.end(), [](const auto& q) { return !q.grpc.empty(); });
+  const toml::table* load = root.get_as<toml::table>("load");
+  if (grpc && cfg.engine == "asio" && load && load->get("engine"))
+    fail(r.where(*load->get("engine")), "load.engine: gRPC calls need HTTP/2, engine = \"curl\" (the asio engine "
+                                        "speaks HTTP/1.1 only)");
 }
 
 }  // namespace perflab::loadgen::detail

@@ -21,6 +21,7 @@
 #include "perflab/core/units.hpp"
 #include "perflab/core/verdict.hpp"
 #include "perflab/loadgen/engine.hpp"
+#include "perflab/loadgen/grpc.hpp"
 #include "perflab/loadgen/runner.hpp"
 #include "perflab/loadgen/spawn.hpp"
 #include "perflab/loadgen/thresholds.hpp"
@@ -67,6 +68,7 @@ result::load_model to_load_model(const run_config& c) {
   m.threads = c.threads;
   m.cpus = c.cpus;
   m.retry = c.retry.describe();
+  if (auto g = grpc_method_of(c.requests)) m.grpc = *g;
   return m;
 }
 
@@ -122,10 +124,13 @@ std::string file_system_safe(const std::string& s) {
 }  // namespace
 
 tl::expected<void, std::string> start_target(const fs::path& bin, const target_spec& t, const fs::path& log,
-                                             std::optional<child_process>& child, std::string& url) {
+                                             std::optional<child_process>& child, std::string& url,
+                                             std::string* grpc_url) {
   spawn_options so;
   so.program = bin;
   so.args = {"--model", t.model, "--listen", "127.0.0.1:0"};
+  // A gRPC load: Orders.Get on a free port unless the scenario chose one (target.grpc-port).
+  if (grpc_url && !t.params.count("grpc-port")) so.args.push_back("--grpc-port=any");
   if (t.admin) so.args.push_back("--admin");  // a [[fault]] is sent to it
   if (t.threads > 0) so.args.insert(so.args.end(), {"--threads", std::to_string(t.threads)});
   if (!t.cpus.empty()) so.args.insert(so.args.end(), {"--cpu", join_cpus(t.cpus)});
@@ -141,6 +146,12 @@ tl::expected<void, std::string> start_target(const fs::path& bin, const target_s
   auto addr = parse_listening_line(*line);
   if (!addr) return tl::unexpected("lab-target printed \"" + *line + "\" (expected \"listening http://HOST:PORT\")");
   url = addr->url();
+  if (grpc_url) {
+    if (addr->grpc_port == 0)
+      return tl::unexpected("lab-target printed \"" + *line + "\" without a gRPC address (the load is gRPC calls: "
+                            "expected \"... grpc http://HOST:PORT\"; is target.grpc-port 0?)");
+    *grpc_url = addr->grpc_url();
+  }
   // Health: poll until 2xx; a target that dies or never answers is a start-up failure.
   std::string last_problem = "no answer";
   while (std::chrono::steady_clock::now() < deadline) {
@@ -289,11 +300,14 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
 
   std::optional<child_process> child;
   process_sample start_sample;
+  const bool grpc_load =
+      std::any_of(cfg.requests.begin(), cfg.requests.end(), [](const request_spec& r) { return !r.grpc.empty(); });
+  std::string grpc_url;  // a spawned target's gRPC address (the load's URL then)
   if (!failure.empty()) {
     // a dependency did not start: the measured target is not started either
   } else if (spec.target.spawn) {
     fs::path log = dir_ / (prefix + ".target.log");
-    auto started = start_target(target_bin_, main_target, log, child, ti.url);
+    auto started = start_target(target_bin_, main_target, log, child, ti.url, grpc_load ? &grpc_url : nullptr);
     if (!started) {
       failure = started.error();
       ti.crashed = true;
@@ -326,7 +340,7 @@ variant_outcome variant_executor::run(const variant_spec& spec, int repeat, cons
     vo.v.incomplete_reason = "target failed to start: " + failure;
     vo.exit_code = exit_code::runtime_error;
   } else {
-    cfg.url = ti.url;
+    cfg.url = grpc_load && spec.target.spawn ? grpc_url : ti.url;  // gRPC: lab-target's gRPC port
     // Watches the target while the engine runs: a dead target stops the load early (what was
     // measured so far is kept) instead of counting refused connections until the end.
     std::atomic<bool> done{false};

@@ -44,10 +44,12 @@ int prepare_variants(std::vector<variant_spec>& variants, const std::filesystem:
                      std::ostream& err);
 
 // Spawns lab-target for t (with --admin when t.admin), reads its address into url, waits for its
-// health check. child is set as soon as the process exists (so a failure can stop it).
+// health check. child is set as soon as the process exists (so a failure can stop it). grpc_url
+// (a gRPC load): lab-target also serves gRPC (--grpc-port=any unless t sets grpc-port) and its
+// gRPC address goes there; no gRPC address on its line is then a start-up failure.
 tl::expected<void, std::string> start_target(const std::filesystem::path& bin, const target_spec& t,
                                              const std::filesystem::path& log, std::optional<child_process>& child,
-                                             std::string& url);
+                                             std::string& url, std::string* grpc_url = nullptr);
 
 // A new results folder <root>/<UTC stamp>-<name> (name made file-system safe), never an existing
 // one (-2, -3, ... appended). Error: the folder and why it cannot be created.

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include "perflab/core/http.hpp"
+#include <perflab/api/graphql.hpp>
+#include <perflab/api/order.hpp>
+#include <perflab/api/order_json.hpp>
 #include <perflab/targets/auth_gate.hpp>
 #include <perflab/upstream/service.hpp>
 
@@ -250,6 +253,59 @@ response_info write_db_response(const dispatch& d, const db_reply& r, bool keep_
   return {200, 0};
 }
 
+// GET/HEAD /api/orders/{id}: the order as JSON (200, encoded as any JSON body), or a JSON error:
+// 400 for an id that is not a decimal number, 404 for one outside 0..order_count-1.
+response_info write_order_response(const dispatch& d, const request_view& req, bool keep_alive,
+                                   const response_context& ctx, std::string& out) {
+  constexpr std::string_view json = "application/json";
+  const auto id = api::parse_order_id(d.key);
+  const int status = !id ? 400 : api::order_exists(*id) ? 200 : 404;
+  std::uint64_t fields = 0, body_bytes = 0;
+  append_built(out, status, json, keep_alive, req.version_minor, d.head, {}, [&](std::string& o) {
+    const std::size_t mark = o.size();
+    if (status == 200) {
+      const api::order order = api::make_order(*id);
+      api::append_order_json(order, o);
+      fields = api::order_leaf_count(order);
+    } else {
+      api::append_error_json(status, status == 400 ? "the order id must be a decimal number" : "no such order", o);
+    }
+    body_bytes = o.size() - mark;
+  }, status == 200 ? encoding_for(ctx, req, json) : body_encoding{});
+  if (ctx.api)
+    ctx.api->answered(api::style::rest, status == 200 ? api::result::ok : status == 404 ? api::result::not_found
+                                                                                        : api::result::bad_request,
+                      fields, fields, body_bytes);
+  return {status, 0};
+}
+
+// POST /graphql: 200 with {"data":...} (a missing order is null in it), or 400 with {"errors":[...]}
+// when the body, the document or its validation fails; both as application/graphql-response+json,
+// whose rules give a request error a 4xx status (the GraphQL-over-HTTP draft). The parsed
+// request is one object per thread, reused: its buffers keep their capacity.
+response_info write_graphql_response(const dispatch& d, const request_view& req, bool keep_alive,
+                                     const response_context& ctx, std::string& out) {
+  constexpr std::string_view type = "application/graphql-response+json; charset=utf-8";
+  thread_local api::graphql::request query;
+  const bool ok = query.prepare(req.body);
+  const int status = ok ? 200 : 400;
+  api::graphql::outcome done;
+  std::uint64_t body_bytes = 0;
+  append_built(out, status, type, keep_alive, req.version_minor, d.head, {}, [&](std::string& o) {
+    const std::size_t mark = o.size();
+    if (ok) done = query.execute(o);
+    else query.write_errors(o);
+    body_bytes = o.size() - mark;
+  }, ok ? encoding_for(ctx, req, type) : body_encoding{});
+  query.trim();
+  if (ctx.api)
+    ctx.api->answered(api::style::graphql, !ok ? api::result::bad_request
+                                           : done.orders_missing > 0 ? api::result::not_found
+                                                                     : api::result::ok,
+                      done.fields_sent, done.fields_available, body_bytes);
+  return {status, 0};
+}
+
 }  // namespace
 
 void set_test_slowdown(std::chrono::nanoseconds per_request) noexcept { slowdown_per_request = per_request; }
@@ -332,6 +388,8 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
   else if (path.starts_with("/poll/")) d.ep = endpoint::poll;
   else if (path.starts_with("/events/")) d.ep = endpoint::events;
   else if (path.starts_with("/ws/")) d.ep = endpoint::ws;
+  else if (path.starts_with("/api/orders/")) d.ep = endpoint::api_order;
+  else if (path == "/graphql") d.ep = endpoint::graphql;
   else {
     d.status = 404;
     return d;
@@ -355,6 +413,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     case endpoint::orders:
     case endpoint::jobs:
     case endpoint::publish:
+    case endpoint::graphql:  // GraphQL-over-HTTP's GET form is not served (docs/targets.md)
       d.allow = "POST, OPTIONS";
       allowed = method == "POST";
       break;
@@ -381,6 +440,7 @@ dispatch resolve(std::string_view method, std::string_view path, std::string_vie
     d.status = 405;
     return d;
   }
+  if (d.ep == endpoint::api_order) d.key = path.substr(12);  // the id, judged by the handler (400, 404)
   if (d.ep == endpoint::cache) {
     d.key = path.substr(7);
     if (d.key.empty() || d.key.size() > max_cache_key) d.status = 400;
@@ -529,6 +589,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.faults) ctx.faults->write_prometheus(o);
                      if (ctx.auth) write_auth_prometheus(*ctx.auth, o);
                      if (ctx.push) write_push_prometheus(*ctx.push, o);
+                     if (ctx.api) ctx.api->write_prometheus(o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);
@@ -573,6 +634,8 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
         return {c->status, 0};
       }
       break;  // answered without its outcome: a bug, answered 500
+    case endpoint::api_order: return write_order_response(d, req, keep_alive, ctx, out);
+    case endpoint::graphql: return write_graphql_response(d, req, keep_alive, ctx, out);
     case endpoint::admin:  // answered by the session (session_fault.cpp)
     case endpoint::login:  // answered by the session (session_auth.cpp)
     case endpoint::options:

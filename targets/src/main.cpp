@@ -1,8 +1,9 @@
 // lab-target: the sample HTTP/1.1 server, once per concurrency model.
 //   lab-target --model reactor --threads 2 --listen 127.0.0.1:0 [--cpu 1] [limits...] [--cache lru ...]
 //              [--gzip-level 6 --gzip-min-length 20 --gzip-types text/plain,application/json]
-// Prints one line "listening http://HOST:PORT" once it accepts; SIGTERM/SIGINT stop it
-// gracefully (exit 0); a bad option exits 2 naming it.
+// Prints one line "listening http://HOST:PORT" once it accepts (with --grpc-port, followed on the
+// same line by " grpc http://HOST:PORT"); SIGTERM/SIGINT stop it gracefully (exit 0); a bad
+// option exits 2 naming it.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -21,6 +22,7 @@
 #include "auth_cli.hpp"
 #include "contention_cli.hpp"
 #include "db_cli.hpp"
+#include "grpc_cli.hpp"
 #include "upstream_cli.hpp"
 
 namespace {
@@ -41,6 +43,7 @@ struct options {
   std::string waiting_room;
   std::string push;
   targets::contention_options contention;
+  targets::grpc_options grpc;
   std::string fault_profile;
   bool admin = false;
   targets::auth_options auth;
@@ -217,6 +220,7 @@ int main(int argc, char** argv) {
                  "default 1024), queue=N (a subscriber further behind is dropped, 1024), topics=N (10000), "
                  "max-message=SIZE (64KiB), heartbeat=D (SSE comment, WebSocket ping, 15s), retry=D (SSE, 1s), max-poll=D (60s)");
   targets::add_contention_options(app, o.contention);
+  targets::add_grpc_options(app, o.grpc);
   app.add_option("--fault-profile", o.fault_profile,
                  "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "
                  "latency=bimodal:99%:5ms,1%:2s;error=0.1:503;reset=0.01;drip=100B/10ms (docs/targets.md, Faults)");
@@ -240,6 +244,11 @@ int main(int argc, char** argv) {
   auto cfg = to_config(o);
   if (!cfg) {
     std::fprintf(stderr, "lab-target: %s\n", cfg.error().c_str());
+    return exit_code::usage;
+  }
+  auto grpc = targets::plan_grpc(o.grpc, *cfg);
+  if (!grpc) {
+    std::fprintf(stderr, "lab-target: %s\n", grpc.error().c_str());
     return exit_code::usage;
   }
   if (auto why = targets::model_unavailable_reason(cfg->which)) {
@@ -270,9 +279,16 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::unique_ptr<targets::server> srv;
+#if PERFLAB_GRPC
+  std::unique_ptr<api::grpc_orders_server> grpc_srv;
+#endif
   try {
     srv = targets::server::create(*cfg);
     srv->start();
+#if PERFLAB_GRPC
+    if (grpc->port >= 0)  // after pin_to_cpus: its threads inherit the mask
+      grpc_srv = api::grpc_orders_server::start({.host = cfg->listen.host, .port = grpc->port, .threads = grpc->threads});
+#endif
   } catch (const db::unavailable& e) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::usage;  // a bad --db, found before listening
@@ -286,11 +302,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lab-target: %s\n", e.what());
     return exit_code::runtime_error;
   }
-  std::printf("listening http://%s:%u\n", cfg->listen.host.c_str(), static_cast<unsigned>(srv->port()));
+  std::printf("listening http://%s:%u", cfg->listen.host.c_str(), static_cast<unsigned>(srv->port()));
+#if PERFLAB_GRPC
+  if (grpc_srv) std::printf(" grpc http://%s:%d", cfg->listen.host.c_str(), grpc_srv->port());
+#endif
+  std::printf("\n");
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
+#if PERFLAB_GRPC
+  if (grpc_srv) grpc_srv->stop(cfg->shutdown_timeout);
+#endif
   srv->request_stop();
   if (!srv->wait(cfg->shutdown_timeout)) {
     std::fprintf(stderr, "lab-target: shutdown deadline passed with work in flight; exiting\n");

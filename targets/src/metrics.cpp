@@ -76,6 +76,8 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::poll: return "poll";
     case endpoint::events: return "events";
     case endpoint::ws: return "ws";
+    case endpoint::api_order: return "api_order";
+    case endpoint::graphql: return "graphql";
     case endpoint::options: return "options";
     case endpoint::not_found: return "not_found";
     case endpoint::invalid: return "invalid";

@@ -279,7 +279,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                                                                        : nullptr,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get(),
-                              .auth = ctx_.auth.get()};
+                              .auth = ctx_.auth.get(),
+                              .api = &ctx_.api_stats};
   lend_output();
   const std::size_t mark = out_.size();
   response_info info;

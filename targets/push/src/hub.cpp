@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "perflab/core/json_text.hpp"
 #include "perflab/core/units.hpp"
 
 namespace perflab::push {
@@ -271,21 +272,9 @@ hub::stats_t hub::stats() const {
 }
 
 void append_message_json(const message& m, std::string& out) {
-  auto it = std::back_inserter(out);
-  fmt::format_to(it, "{{\"seq\":{},\"ts\":{},\"data\":\"", m.seq, m.publish_ns);
-  for (char c : m.body) {
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) fmt::format_to(it, "\\u{:04x}", static_cast<unsigned>(c));
-        else out.push_back(c);
-    }
-  }
-  out.append("\"}");
+  fmt::format_to(std::back_inserter(out), "{{\"seq\":{},\"ts\":{},\"data\":", m.seq, m.publish_ns);
+  append_json_string(out, m.body);
+  out.push_back('}');
 }
 
 }  // namespace perflab::push

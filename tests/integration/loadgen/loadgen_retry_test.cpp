@@ -76,13 +76,43 @@ TEST_P(ClientRetries, AttemptsTripleNeverForPostAndLatencySpansTheAttempts) {
   post.max_requests = 10;
   post.max_error_rate = 1;
   post.retry = two_retries_on_503(false);
-  post.requests.push_back(request_spec{"POST", "/", {}, "x", 1.0});
+  post.requests.push_back(request_spec{"POST", "/", {}, "x", 1.0, "", {}});
   post.engine = GetParam();
   const auto p = run_ok(post);
   EXPECT_EQ(p.sent, 10);
   EXPECT_EQ(p.attempts, 10);
   EXPECT_EQ(p.client_retries, 0);
   EXPECT_EQ(srv.requests(), 130);
+}
+
+TEST_P(ClientRetries, TheConnectionCapHoldsWithRetriesInFlight) {
+  // Two connections for 40 arrivals at 100/s of 3 attempts each (20 ms per attempt, so at most
+  // 100 attempts/s on two connections, a third of the offered 300): arrivals queue,
+  // retries wait out their backoff holding no connection and then queue ahead of arrivals. No
+  // attempt may open a third connection, and every attempt is answered on the two.
+  server_options o;
+  o.status = 503;
+  o.delay = std::chrono::microseconds(static_cast<std::int64_t>(attempt_us));
+  test_server srv(o);
+  auto cfg = open_loop(srv.url("/"), 100, 0s);
+  cfg.connections = 2;
+  cfg.max_requests = 40;
+  cfg.max_error_rate = 1;
+  cfg.retry = two_retries_on_503(false);
+  cfg.retry.backoff = {5ms, 1s, resilience::jitter::none};
+  cfg.engine = GetParam();
+  const auto v = run_ok(cfg);
+  // Arrivals still queued when the phase ends are never sent (counted unsent); every request sent
+  // makes its three attempts, the drain waiting for those between attempts.
+  EXPECT_EQ(v.sent + v.unsent, 40);
+  EXPECT_GT(v.sent, 10);
+  EXPECT_EQ(v.attempts, 3 * v.sent);
+  EXPECT_EQ(v.completed, v.sent);
+  EXPECT_EQ(v.abandoned, 0);
+  EXPECT_EQ(srv.requests(), v.attempts);
+  EXPECT_LE(srv.connections(), 2) << "a retry opened a connection past the cap";
+  EXPECT_TRUE(v.loadgen.saturated) << "arrivals waited for a connection";
+  EXPECT_GT(v.send_lag.p99_us, 100'000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ClientRetries, ::testing::Values("asio", "curl"),

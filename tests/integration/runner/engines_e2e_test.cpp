@@ -99,6 +99,37 @@ TEST_F(Runner, BothEnginesCountXCacheHitsAndMisses) {
   }
 }
 
+// `{uuid}` in the path is stamped fresh for every request by both engines: 200 requests to
+// /cache/{uuid} through a read-through LRU are 200 misses and no hit (a repeated or unstamped
+// uuid would hit).
+const char* k_uuid_path = R"(name = "engine-uuid-path"
+[target]
+model = "reactor"
+cache = "lru"
+[load]
+model = "closed"
+connections = 2
+max_requests = 200
+[[request]]
+path = "/cache/{uuid}"
+[matrix]
+"load.engine" = ["asio", "curl"]
+)";
+
+TEST_F(Runner, BothEnginesStampAFreshUuidInThePathOfEveryRequest) {
+  auto r = loadgen_run(write("uuid-path.toml", k_uuid_path));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto result = perflab::result::read_run_json(run_dir() / "run.json");
+  ASSERT_TRUE(result) << result.error();
+  ASSERT_EQ(result->variants.size(), 2u);
+  for (const auto& v : result->variants) {
+    EXPECT_EQ(v.completed, 200) << v.load.engine;
+    EXPECT_EQ(v.errors.total(), 0) << v.load.engine;
+    EXPECT_EQ(v.cache.miss, 200) << v.load.engine;
+    EXPECT_EQ(v.cache.hit, 0) << v.load.engine;
+  }
+}
+
 class Https : public Runner {
  protected:
   void SetUp() override {
@@ -213,6 +244,13 @@ TEST_F(HttpsNginx, NewConnectionsResumeTlsSessionsUnlessTurnedOff) {
   auto [lines2, resumed2] = access_log();
   EXPECT_EQ(lines2, 80);
   EXPECT_EQ(resumed2, resumed);  // none of the second run's 40
+  // On the wire (TCP payload, counted by the kernel): TLS records carry more than the HTTP bytes
+  // the engine handed over, and a full handshake more than a resumed one (the server's
+  // certificate, which a resumed handshake does not send).
+  EXPECT_GT(on.tcp_bytes_in, on.bytes_in);
+  EXPECT_GT(on.tcp_bytes_out, on.bytes_out);
+  EXPECT_GT(off.tcp_bytes_in, on.tcp_bytes_in + 40 * 200)
+      << "full " << off.tcp_bytes_in / 40 << " B per connection, resumed " << on.tcp_bytes_in / 40;
 }
 
 // [[service]]: one command runs a scenario against a TLS server it starts itself. The runner

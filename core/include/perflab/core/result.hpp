@@ -39,7 +39,9 @@ namespace perflab::result {
 //    `poll_interval_s`, `poll_timeout_s` in the load model (kind "subscribe"). Versions 1-7 are
 //    still read (engine "asio", HTTP/1.1, the only engine then; zeros: not a subscribe run).
 //    Distributed runs (`mpirun -np N loadgen attack`, docs/distributed.md) share version 8: `ranks`
-//    in a variant, one rank_summary per process (empty for a single process).
+//    in a variant, one rank_summary per process (empty for a single process). So do gRPC calls
+//    (issue 23): `load.grpc` (the method, "" otherwise), `grpc_statuses` in a variant and
+//    errors.grpc_status / errors.grpc_missing (zeros and empty when the run made no gRPC calls).
 inline constexpr int schema_version = 8;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
@@ -74,11 +76,15 @@ struct error_counts {
   std::int64_t verify_failed = 0;        // --verify: complete responses whose body did not decode, or decoded
                                          // to another length than expected (schema 5; never counted without it)
   std::int64_t tls = 0;                  // schema 8, curl engine: TLS handshake failed or the certificate was refused
+  std::int64_t grpc_status = 0;          // gRPC calls answered with a non-zero grpc-status (by code in grpc_statuses)
+  std::int64_t grpc_missing = 0;         // gRPC calls whose response ended without a grpc-status (trailers or headers)
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
            unsolicited + io_other + client_resources + tls;
   }
-  std::int64_t total() const noexcept { return transport() + status_4xx + status_5xx + verify_failed; }
+  std::int64_t total() const noexcept {
+    return transport() + status_4xx + status_5xx + verify_failed + grpc_status + grpc_missing;
+  }
 };
 
 // Responses by the first word of their X-Cache header, counted by the response parser as it
@@ -111,6 +117,8 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("status 4xx", e.status_4xx);
   f("status 5xx", e.status_5xx);
   f("verify failed", e.verify_failed);
+  f("grpc status", e.grpc_status);
+  f("grpc no status", e.grpc_missing);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -181,6 +189,7 @@ struct load_model {
   bool tls_resume = true;            // schema 8, curl over TLS: new connections resumed TLS sessions
   std::string auth;                  // [load] auth: the credentials every request carried, e.g.
                                      // "jwt-rs256, 100 tokens, aud perflab, ttl 1h" ("": none)
+  std::string grpc;                  // gRPC unary calls to this method, "/package.Service/Method" ("": HTTP requests)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.
   std::string style;                 // "sse", "long-poll", "short-poll" or "ws"
@@ -354,6 +363,13 @@ struct variant {
   double mb_in_per_s = 0;                    // bytes_in / measured_s / 1e6 (MB/s, decimal)
   double mb_out_per_s = 0;                   // bytes_out / measured_s / 1e6
   double bytes_per_response = 0;             // bytes_in / completed: mean response size on the wire
+  // TCP payload bytes as the kernel counted them (TCP_INFO's bytes_received and bytes_acked, 0 where
+  // the kernel has none): what crossed the wire on the loadgen's connections from the measured
+  // phase's start (or their connect, if later) to their close or the run's end, drain included.
+  // TLS records, HTTP/2 frames and HPACK, and chunk framing are in them; TCP/IP headers are not.
+  std::int64_t tcp_bytes_in = 0;
+  std::int64_t tcp_bytes_out = 0;
+  double tcp_bytes_per_response = 0;         // (tcp_bytes_in + tcp_bytes_out) / completed: both ways
   // Push delivery (schema 8, subscribe runs; zeros otherwise). Per subscriber, the messages
   // published to its topic during the run are expected once each, in sequence order; counts sum
   // over subscribers.
@@ -375,6 +391,7 @@ struct variant {
   loadgen_health loadgen;
   target_info target;
   std::map<std::string, std::int64_t> statuses;  // schema 6: complete responses to measured requests by status code
+  std::map<std::string, std::int64_t> grpc_statuses;  // gRPC calls by grpc-status ("0": n, "5": m; empty: no gRPC)
   std::vector<target_info> dependencies;     // schema 6: the named [[target]]s, in start order
   std::vector<timed_event> events;           // schema 6: [[fault]] and [[action]], by scheduled start
   std::vector<metric_series> target_metrics; // schema 7: targets' /metrics per second (breaker state, requests/s)

@@ -23,6 +23,14 @@ namespace detail {
 class rank_link;  // loadgen/src/distributed.hpp
 }
 
+// One field of a gRPC request message (protobuf wire format): a value that is all digits or
+// exactly `{key}` is a varint (uint64, int32/64 >= 0, bool), any other text a length-delimited
+// field (string, bytes). `{key}` is replaced per key before the run.
+struct grpc_field {
+  std::uint32_t number = 0;  // the field number, 1..536870911
+  std::string value;
+};
+
 // One request of the mix. `{key}` in path, header values or body is replaced per request by a
 // key drawn from key_distribution (pre-rendered before the run: no formatting per request).
 struct request_spec {
@@ -31,6 +39,12 @@ struct request_spec {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   double weight = 1.0;
+  // A gRPC unary call to this method ("/package.Service/Method"; "" for an HTTP request): POST
+  // with content-type application/grpc and te: trailers, over HTTP/2 (the curl engine), its body
+  // the length-prefixed message of grpc_fields, serialized per key before the run. method, path
+  // and body are then not used. A mix is all gRPC or all HTTP (loadgen/include/.../grpc.hpp).
+  std::string grpc;
+  std::vector<grpc_field> grpc_fields;
 };
 
 struct key_distribution {

@@ -54,8 +54,11 @@ struct sample_set {
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
   std::array<std::int64_t, 600> statuses{};  // complete responses by status code (index = code, 100..599)
+  std::array<std::int64_t, 17> grpc_statuses{};  // gRPC calls by grpc-status (0 OK .. 16 UNAUTHENTICATED)
   std::int64_t bytes_in = 0;   // bytes of complete responses as received (status line, fields, body)
   std::int64_t bytes_out = 0;  // bytes of requests written (resends included)
+  std::int64_t tcp_bytes_in = 0;   // totals: TCP payload bytes received, from the kernel (engine_wire.hpp)
+  std::int64_t tcp_bytes_out = 0;  // totals: TCP payload bytes sent and acknowledged
   std::int64_t in_flight = 0;  // interval sets: requests outstanding (sent or queued) at hand-off
   std::int64_t streams_peak = 0;  // curl engine, HTTP/2: most measured requests at once on one connection (merged: max)
   std::int64_t index = 0;      // interval sets: second index from the measured phase start

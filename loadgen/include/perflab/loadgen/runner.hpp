@@ -42,11 +42,14 @@ runner_outcome run_scenario(const runner_options& opts, std::ostream& out, std::
 // the places tried.
 tl::expected<std::filesystem::path, std::string> find_target_bin(const std::filesystem::path& explicit_bin);
 
-// Parses "listening http://HOST:PORT" into {host, port}.
+// Parses "listening http://HOST:PORT" into {host, port}; lab-target --grpc-port adds
+// " grpc http://HOST:PORT" on the same line (its gRPC server's address).
 struct listen_address {
   std::string host;
   int port = 0;
+  int grpc_port = 0;        // 0: no gRPC address on the line
   std::string url() const;  // "http://HOST:PORT"
+  std::string grpc_url() const;  // "http://HOST:GRPC_PORT" (gRPC over h2c)
 };
 std::optional<listen_address> parse_listening_line(const std::string& line);
 

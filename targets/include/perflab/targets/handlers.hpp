@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include <perflab/api/api_stats.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
@@ -133,6 +134,7 @@ struct response_context {
   const push::hub* push = nullptr;                     // for /metrics (the topic hub's counters)
   const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
   const auth_gate* auth = nullptr;                     // for /metrics, with --auth
+  api::api_stats* api = nullptr;                       // /api/orders and /graphql count here; /metrics reads it
 };
 
 // What write_response wrote.

@@ -51,6 +51,8 @@ enum class endpoint : std::uint8_t {
   poll,          // GET /poll/{topic}?after=SEQ&timeout=D: long polling
   events,        // GET /events/{topic}: an SSE stream (counted when it starts)
   ws,            // GET /ws/{topic}: a WebSocket stream (counted when its 101 is written)
+  api_order,     // GET/HEAD /api/orders/{id}: the order document as JSON (REST)
+  graphql,       // POST /graphql: a GraphQL query over the order document
   options,    // OPTIONS, on * or on a resource
   not_found,  // no such path (404)
   invalid,    // the request could not be parsed or timed out (4xx/5xx before routing)

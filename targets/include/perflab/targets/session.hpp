@@ -91,6 +91,7 @@ struct server_context {
   std::unique_ptr<push::hub> push;  // /publish, /messages, /poll, /events (always present)
   std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
   std::unique_ptr<auth_gate> auth;                       // --auth (null: none)
+  api::api_stats api_stats;  // /api/orders/{id} and /graphql (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
