@@ -53,6 +53,7 @@ std::string describe_load(const result::load_model& l) {
   } else {
     s = l.kind.empty() ? "unknown load model" : l.kind;
   }
+  if (!l.auth.empty()) s += ", auth " + l.auth;
   return s;
 }
 

@@ -59,6 +59,9 @@ struct attack_options {
   bool http2 = false, insecure = false, no_tls_resume = false;
   std::int64_t max_streams = 100;
   std::string cacert;
+  // Credentials ([load] auth): --auth SCHEME turns them on.
+  std::string auth = "none", auth_key, auth_audience = "perflab", auth_ttl = "1h";
+  std::int64_t auth_tokens = 100;
 };
 
 tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
@@ -287,6 +290,16 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--retry-after", opts->retry_after, "honour a Retry-After in seconds (capped at --retry-cap)");
   cmd->add_flag("--retry-unsafe", opts->retry_unsafe,
                 "retry requests that are not idempotent too (a POST without an Idempotency-Key): a naive client");
+  cmd->add_option("--auth", opts->auth,
+                  "credentials on every request ([load] auth): none, jwt-hs256, jwt-rs256, jwt-eddsa (signed before the "
+                  "run with --auth-key), or session (users logged in at /auth/login first)")
+      ->capture_default_str();
+  cmd->add_option("--auth-key", opts->auth_key,
+                  "jwt-*: the signing key (HS256 secret or PEM private key); made, with FILE.pub for the target, when missing");
+  cmd->add_option("--auth-tokens", opts->auth_tokens, "distinct tokens (users) the requests take in turn")
+      ->capture_default_str();
+  cmd->add_option("--auth-audience", opts->auth_audience, "jwt-*: the aud claim")->capture_default_str();
+  cmd->add_option("--auth-ttl", opts->auth_ttl, "jwt-*: exp is this long after signing")->capture_default_str();
   cmd->add_option("--engine", opts->engine, "asio (HTTP/1.1, cleartext) or curl (libcurl: HTTPS, HTTP/2); default: "
                                           "curl for https:// and --http2, asio otherwise");
   cmd->add_flag("--http2", opts->http2, "curl engine: HTTP/2 (ALPN over https://, prior knowledge over http://)");
@@ -460,6 +473,14 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     cfg.retry.backoff.kind = *jit;
     cfg.retry.retry_after = o.retry_after;
     if (auto ok = check_retry_policy(cfg.retry); !ok) return usage("--retry-" + ok.error());
+    cfg.auth.scheme = o.auth;
+    cfg.auth.key_file = o.auth_key;
+    cfg.auth.tokens = o.auth_tokens;
+    cfg.auth.audience = o.auth_audience;
+    auto attl = duration_option("--auth-ttl", o.auth_ttl);
+    if (!attl) return usage(attl.error());
+    cfg.auth.ttl = *attl;
+    if (auto ok = check_auth(cfg.auth); !ok) return usage("--auth-" + ok.error());
     if (*engine == "curl") {
       if (auto mix = request_mix::build(*url, cfg.requests, cfg.keys); mix)
         if (auto ok = detail::check_curl_support(cfg, *mix); !ok) return usage(ok.error());

@@ -327,7 +327,7 @@ bool dist_get_owned(dist_wire_reader& r, std::string& s) {
 // (or leave it to rank 0, as the outputs), give it a case in distributed_test.cpp's
 // run_config_cases (whose size the test checks against the struct itself), bump
 // dist_wire_version, then update the count here.
-static_assert(aggregate_field_count<run_config>() == 41, "run_config changed: see the comment above");
+static_assert(aggregate_field_count<run_config>() == 42, "run_config changed: see the comment above");
 static_assert(aggregate_field_count<key_distribution>() == 3, "key_distribution changed: see the comment above");
 static_assert(aggregate_field_count<request_spec>() == 7, "request_spec changed: see the comment above");
 static_assert(aggregate_field_count<retry_policy>() == 6, "retry_policy changed: see the comment above");
@@ -379,6 +379,9 @@ std::string encode_run_config(const run_config& c) {
   w.put<std::uint32_t>(static_cast<std::uint32_t>(c.retry.on.size()));
   for (int st : c.retry.on) w.put<std::int32_t>(st);
   w.put<std::int32_t>(static_cast<std::int32_t>(c.retry.backoff.kind));
+  for (const std::string* s : {&c.auth.scheme, &c.auth.key_file, &c.auth.audience, &c.auth.login_path}) w.put_string(*s);
+  w.put(c.auth.tokens);
+  dist_put_ns(w, c.auth.ttl);
   return w.take();
 }
 
@@ -457,6 +460,9 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   }
   if (!r.get(value)) return truncated();
   c.retry.backoff.kind = static_cast<resilience::jitter>(value);
+  for (std::string* s : {&c.auth.scheme, &c.auth.key_file, &c.auth.audience, &c.auth.login_path})
+    if (!dist_get_owned(r, *s)) return truncated();
+  if (!r.get(c.auth.tokens) || !dist_get_ns(r, c.auth.ttl)) return truncated();
   if (!r.rest().empty()) return tl::unexpected(std::string("run configuration: trailing bytes"));
   return c;
 }

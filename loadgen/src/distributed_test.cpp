@@ -349,6 +349,9 @@ constexpr run_config_field_case run_config_cases[] = {
     {"link", false, [](run_config& c) { c.link = reinterpret_cast<rank_link*>(&c); },
      [](const run_config& a, const run_config& b) { return a.link == b.link; }},
     PERFLAB_RUN_CONFIG_CASE(rank_timeout, true, milliseconds(1500)),
+    {"auth", true,
+     [](run_config& c) { c.auth = {"jwt-eddsa", "k.pem", 7, "aud", std::chrono::seconds(90), "/in"}; },
+     [](const run_config& a, const run_config& b) { return a.auth == b.auth; }},
 };
 #undef PERFLAB_RUN_CONFIG_CASE
 

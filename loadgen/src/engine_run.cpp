@@ -199,7 +199,10 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
 
   auto url = parse_url(cfg.url);
   if (!url) return tl::unexpected(url.error());
-  auto mix = request_mix::build(*url, cfg.requests, cfg.keys);
+  // [load] auth: signed (or logged in) before the run; each rendered once per request of the mix.
+  auto credentials = make_credentials(cfg.auth, *url);
+  if (!credentials) return tl::unexpected(credentials.error());
+  auto mix = request_mix::build(*url, cfg.requests, cfg.keys, *credentials);
   if (!mix) return tl::unexpected(mix.error());
   auto engine = choose_engine(cfg, *url);
   if (!engine) return tl::unexpected(engine.error());
@@ -478,6 +481,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.success = success->text();
   lm.max_error_rate = cfg.max_error_rate;
   lm.retry = cfg.retry.describe();
+  lm.auth = describe_auth(cfg.auth);
   lm.engine = *engine;
   lm.http = cfg.http2 ? "2" : "1.1";
   lm.tls_resume = cfg.tls_resume;

@@ -166,7 +166,8 @@ bool is_idempotent_method(std::string_view method) noexcept {
 
 tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
                                                           const std::vector<request_spec>& specs_in,
-                                                          const key_distribution& keys) {
+                                                          const key_distribution& keys,
+                                                          std::span<const std::pair<std::string, std::string>> credentials) {
   std::vector<request_spec> specs = specs_in;
   if (specs.empty()) specs.push_back(request_spec{});
   request_mix mix;
@@ -210,14 +211,19 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
   if (auto grpc = grpc_method_of(specs); !grpc) return tl::unexpected(grpc.error());
   std::string key_text;
   std::vector<std::size_t> uuids;
-  for (const auto& s : specs) {
+  mix.credentials_ = std::max<std::size_t>(1, credentials.size());
+  for (const auto& spec : specs) {
+    // With credentials, each (request, key) is rendered once per credential, its header last.
+    request_spec s = spec;
+    if (!credentials.empty()) s.headers.emplace_back();
     const bool keyed = has_key(s);
     if (keyed && keys.keys == 0)
       return tl::unexpected(fmt::format("request '{} {}' uses {{key}} but no keys are configured", s.method, s.path));
     mix.specs_.push_back({mix.entries_.size(), keyed});
     const std::uint64_t n = keyed ? keys.keys : 1;
-    for (std::uint64_t k = 0; k < n; ++k) {
-      key_text = keyed ? std::to_string(k) : std::string();
+    for (std::uint64_t k = 0; k < n * mix.credentials_; ++k) {
+      key_text = keyed ? std::to_string(k / mix.credentials_) : std::string();
+      if (!credentials.empty()) s.headers.back() = credentials[k % mix.credentials_];
       const std::size_t offset = mix.arena_.size();
       uuids.clear();
       std::string grpc_body;
@@ -228,8 +234,8 @@ tl::expected<request_mix, std::string> request_mix::build(const parsed_url& url,
       }
       render(mix.arena_, url, s, key_text, uuids, s.grpc.empty() ? nullptr : &grpc_body);
       if (mix.arena_.size() > max_rendered_bytes)
-        return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys); use fewer keys",
-                                          max_rendered_bytes, keys.keys));
+        return tl::unexpected(fmt::format("rendered requests exceed {} bytes ({} keys x {} credentials); use fewer",
+                                          max_rendered_bytes, keys.keys, mix.credentials_));
       const std::size_t length = mix.arena_.size() - offset;
       // A gRPC call is a POST; whether a method may be repeated is in its proto, which the mix
       // does not know: resent only when the scenario says so (retry.unsafe) or with an Idempotency-Key.
@@ -257,7 +263,7 @@ std::uint64_t request_mix::pick_key(rng& r) const noexcept {
 
 std::size_t request_mix::entry_index(std::size_t spec, std::uint64_t key) const noexcept {
   const auto& s = specs_[spec];
-  return s.keyed ? s.first_entry + key : s.first_entry;
+  return s.keyed ? s.first_entry + key * credentials_ : s.first_entry;
 }
 
 rendered_request request_mix::at(std::size_t i) const noexcept {
@@ -295,7 +301,7 @@ std::size_t request_mix::pick_index(rng& r) const noexcept {
     if (spec >= specs_.size()) spec = specs_.size() - 1;
   }
   const std::uint64_t key = specs_[spec].keyed ? pick_key(r) : 0;
-  return entry_index(spec, key);
+  return entry_index(spec, key) + (credentials_ > 1 ? r.below(credentials_) : 0);
 }
 
 rendered_request request_mix::pick(rng& r) const noexcept { return at(pick_index(r)); }

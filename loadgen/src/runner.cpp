@@ -103,6 +103,17 @@ class scenario_runner {
       for (auto& v : sc_.variants) services.apply(v);
     }
 
+    // [load] auth's jwt-* keys: made when missing, before a target is given their public half.
+    for (const auto& v : sc_.variants) {
+      if (auto made = ensure_auth_key(v.load.auth); !made) {
+        err_ << "loadgen run: " << v.name << ": " << made.error() << "\n";
+        run_.complete = false;
+        save();
+        outcome.exit_code = exit_code::runtime_error;
+        return outcome;
+      }
+    }
+
     const std::size_t total = sc_.variants.size() * static_cast<std::size_t>(sc_.repeats);
     out_ << fmt::format("perflab run: {} ({} variant{}{}), results in {}\n", sc_.name, sc_.variants.size(),
                         sc_.variants.size() == 1 ? "" : "s",

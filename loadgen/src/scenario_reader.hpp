@@ -233,6 +233,9 @@ const std::vector<std::string>& retry_keys();  // the keys of load.retry (a matr
 
 // [load] engine = "asio" | "curl", http2, max_streams, insecure, cacert (scenario_retry.cpp).
 void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg);
+// [load] auth = { scheme = "jwt-rs256", key_file = "...", tokens = 100, audience = "...", ttl = "1h",
+// login_path = "/auth/login" } (scenario_retry.cpp).
+auth_config read_auth(const toml_reader& r, const toml::table& root);
 
 // A [[request]]'s grpc = "/package.Service/Method" and grpc_fields = { 1 = "{key}" } (scenario_retry.cpp):
 // fills out.grpc and out.grpc_fields; nothing without grpc. `nm` names the request ("request[0]").

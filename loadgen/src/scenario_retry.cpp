@@ -1,6 +1,7 @@
-// [load] retry: the client retry policy (perflab/loadgen/retry.hpp), and [load] engine with the
-// curl engine's keys (http2, max_streams, insecure, cacert, tls_resume): each value checked where it is
-// written (file:line:column and what was expected). One file for both: each TU that reads TOML
+// [load] retry: the client retry policy (perflab/loadgen/retry.hpp), [load] engine with the
+// curl engine's keys (http2, max_streams, insecure, cacert, tls_resume), and [load] auth (the
+// credentials, perflab/loadgen/auth.hpp): each value checked where it is written
+// (file:line:column and what was expected). One file for all three: each TU that reads TOML
 // costs seconds of build.
 #include <algorithm>
 #include <charconv>
@@ -13,6 +14,7 @@ namespace perflab::loadgen::detail {
 namespace {
 
 const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after", "unsafe"};
+const std::vector<std::string> k_auth_keys = {"scheme", "key_file", "tokens", "audience", "ttl", "login_path"};
 
 }  // namespace
 
@@ -105,6 +107,34 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
   }
   if (cfg.engine == "asio" && cfg.http2)
     fail(r.where(*load->get("http2")), "load.http2: needs engine = \"curl\" (the asio engine speaks HTTP/1.1 only)");
+}
+
+auth_config read_auth(const toml_reader& r, const toml::table& root) {
+  auth_config c;
+  const toml::table* load = root.get_as<toml::table>("load");
+  const toml::node* an = load ? load->get("auth") : nullptr;
+  if (!an) return c;
+  const toml::table& t = r.as_table(*an, "load.auth");
+  r.check_keys(t, "load.auth.", k_auth_keys);
+  const toml::node* scheme = t.get("scheme");
+  if (!scheme)
+    fail(r.where(*an), fmt::format("load.auth: expected scheme = one of {} (e.g. auth = {{ scheme = \"jwt-hs256\", "
+                                   "key_file = \"build/auth/hs256.key\" }})",
+                                   auth_scheme_names));
+  c.scheme = r.as_string(*scheme, "load.auth.scheme");
+  if (const toml::node* n = t.get("key_file")) c.key_file = r.as_string(*n, "load.auth.key_file");
+  if (const toml::node* n = t.get("tokens")) c.tokens = r.as_int(*n, "load.auth.tokens", 1, 100'000);
+  if (const toml::node* n = t.get("audience")) c.audience = r.as_string(*n, "load.auth.audience");
+  if (const toml::node* n = t.get("ttl")) c.ttl = r.positive(r.as_duration(*n, "load.auth.ttl"), *n, "load.auth.ttl");
+  if (const toml::node* n = t.get("login_path")) c.login_path = r.as_string(*n, "load.auth.login_path");
+  if (auto ok = check_auth(c); !ok) {
+    // The key the message is about, where it is written (else the table).
+    const std::string& why = ok.error();
+    const std::string key = why.substr(0, why.find(':'));
+    const toml::node* at = t.get(key);
+    fail(r.where(at ? *at : *an), "load.auth." + why);
+  }
+  return c;
 }
 
 void read_grpc_request(const toml_reader& r, const toml::table& t, const std::string& nm, const run_config& cfg,

@@ -236,6 +236,8 @@ async_server::async_server(const server_config& cfg, int fd, std::uint16_t port,
   accept_retry_.emplace(loops_[0]->ioc);
   if (ctx_.config.cache_remote)
     for (auto& l : loops_) l->remote = std::make_unique<cache::redis_asio>(l->ioc, *ctx_.config.cache_remote, ctx_.remote_stats);
+  if (ctx_.auth)
+    for (auto& l : loops_) l->auth_remote = ctx_.auth->make_loop_client(l->ioc);
 }
 
 async_server::~async_server() {
@@ -248,6 +250,8 @@ async_server::~async_server() {
 void async_server::start() {
   for (auto& l : loops_)
     if (l->remote) l->remote->start();  // a non-blocking connect; completes on the loop
+  for (auto& l : loops_)
+    if (l->auth_remote) l->auth_remote->start();
   do_accept();
   running_ = static_cast<unsigned>(loops_.size());
   for (auto& l : loops_) {
@@ -314,6 +318,7 @@ void async_server::on_stop() {
     asio::post(l->ioc, [loop = l.get()] {
       loop->guard.reset();
       if (loop->remote) loop->remote->stop();  // requests still in flight fall back to the origin
+      if (loop->auth_remote) loop->auth_remote->stop();  // session lookups in flight answer 503
       // cancel() only queues handlers, so the list does not change while we walk it.
       for (auto* c = loop->conns; c; c = c->next_in_loop()) c->on_server_stop();
     });

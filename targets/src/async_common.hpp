@@ -45,6 +45,8 @@ struct event_loop {
   // This loop's Redis client (--cache redis://, --cache-remote). Destroyed first: pending
   // commands fail, their connections let go of themselves while conns and ioc still exist.
   std::unique_ptr<cache::redis_asio> remote;
+  // --auth session-redis: this loop's client of the session store (auth_gate::make_loop_client).
+  std::unique_ptr<cache::redis_asio> auth_remote;
 };
 
 class async_conn : public std::enable_shared_from_this<async_conn>, public cache::remote_waiter {

@@ -10,6 +10,7 @@
 #include <perflab/api/graphql.hpp>
 #include <perflab/api/order.hpp>
 #include <perflab/api/order_json.hpp>
+#include <perflab/targets/auth_gate.hpp>
 #include <perflab/upstream/service.hpp>
 
 namespace perflab::targets {
@@ -586,6 +587,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.room) write_waiting_room_prometheus(*ctx.room, o);
                      if (ctx.contention) write_contention_prometheus(*ctx.contention, o);
                      if (ctx.faults) ctx.faults->write_prometheus(o);
+                     if (ctx.auth) write_auth_prometheus(*ctx.auth, o);
                      if (ctx.push) write_push_prometheus(*ctx.push, o);
                      if (ctx.api) ctx.api->write_prometheus(o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
@@ -635,6 +637,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::api_order: return write_order_response(d, req, keep_alive, ctx, out);
     case endpoint::graphql: return write_graphql_response(d, req, keep_alive, ctx, out);
     case endpoint::admin:  // answered by the session (session_fault.cpp)
+    case endpoint::login:  // answered by the session (session_auth.cpp)
     case endpoint::options:
     case endpoint::not_found:
     case endpoint::invalid:

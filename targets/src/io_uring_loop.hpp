@@ -83,6 +83,7 @@ struct uring_loop {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> aux_guard;
   unsigned aux_users = 0;
   std::unique_ptr<cache::redis_asio> remote;
+  std::unique_ptr<cache::redis_asio> auth_remote;  // --auth session-redis (auth_gate::make_loop_client)
   std::thread thread;
 
   // A free submission entry, or null when even a submit leaves none (the kernel refused the

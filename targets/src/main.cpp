@@ -19,6 +19,7 @@
 #include <perflab/targets/handlers.hpp>
 #include <perflab/targets/server.hpp>
 
+#include "auth_cli.hpp"
 #include "contention_cli.hpp"
 #include "db_cli.hpp"
 #include "grpc_cli.hpp"
@@ -45,6 +46,7 @@ struct options {
   targets::grpc_options grpc;
   std::string fault_profile;
   bool admin = false;
+  targets::auth_options auth;
   bool check_model = false;
   std::string fiber_stack;             // empty: the default (64KiB)
   bool fiber_overflow_probe = false;   // hidden, tests only
@@ -136,6 +138,9 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
     c.fault_profile = *faults;
   }
   c.admin = o.admin;
+  auto auth = targets::parse_auth_options(o.auth);
+  if (!auth) return tl::unexpected(auth.error());  // names the --auth* option
+  c.auth = std::move(*auth);
   return c;
 }
 
@@ -219,6 +224,7 @@ int main(int argc, char** argv) {
   app.add_option("--fault-profile", o.fault_profile,
                  "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "
                  "latency=bimodal:99%:5ms,1%:2s;error=0.1:503;reset=0.01;drip=100B/10ms (docs/targets.md, Faults)");
+  targets::add_auth_options(app, o.auth);
   app.add_flag("--admin", o.admin, "serve /admin/*: POST /admin/fault with a spec changes the fault profile");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();

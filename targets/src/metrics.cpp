@@ -70,6 +70,7 @@ std::string_view to_string(endpoint e) noexcept {
     case endpoint::jobs: return "jobs";
     case endpoint::job: return "job";
     case endpoint::admin: return "admin";
+    case endpoint::login: return "login";
     case endpoint::publish: return "publish";
     case endpoint::messages: return "messages";
     case endpoint::poll: return "poll";

@@ -52,6 +52,7 @@ class uring_server final : public server {
       if (l->wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
       l->aux_guard.emplace(l->aux.get_executor());
       if (ctx_.config.cache_remote) l->remote = std::make_unique<cache::redis_asio>(l->aux, *ctx_.config.cache_remote, ctx_.remote_stats);
+      if (ctx_.auth) l->auth_remote = ctx_.auth->make_loop_client(l->aux);
       loops_.push_back(std::move(l));
     }
   }
@@ -113,6 +114,7 @@ class uring_server final : public server {
     loop.stopping = true;
     if (loop.accept_armed) loop.cancel_accept();
     if (loop.remote) loop.remote->stop();  // requests still in flight fall back to the origin
+    if (loop.auth_remote) loop.auth_remote->stop();  // session lookups in flight answer 503
     for (std::size_t i = 0; i < loop.conns.size(); ++i) uring_conn_server_stop(loop.conns[i]);
   }
 
@@ -154,6 +156,7 @@ class uring_server final : public server {
     // Before the server says it listens: a command sent while the connect is under way waits for
     // it, one sent before start() would fail.
     if (ok && loop.remote) loop.remote->start();  // a non-blocking connect; completes on the Asio side
+    if (ok && loop.auth_remote) loop.auth_remote->start();
     ready.set_value(std::move(error));
     if (ok) {
       loop.arm_wake();
@@ -175,7 +178,7 @@ class uring_server final : public server {
       std::int64_t wait_ns = -1;
       const std::int64_t now = now_ns();
       if (!loop.timers.empty()) wait_ns = std::max<std::int64_t>(0, loop.timers.top().at_ns - now);
-      if (loop.aux_users > 0 || loop.remote || loop.owes_submission())
+      if (loop.aux_users > 0 || loop.remote || loop.auth_remote || loop.owes_submission())
         wait_ns = wait_ns < 0 ? uring_aux_tick_ns : std::min(wait_ns, uring_aux_tick_ns);
       __kernel_timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
       io_uring_cqe* first = nullptr;
@@ -183,7 +186,7 @@ class uring_server final : public server {
       if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) break;
       reap(loop);
       contained([&] { run_timers(loop); });
-      if (loop.aux_users > 0 || loop.remote) contained([&] { loop.aux.poll(); });
+      if (loop.aux_users > 0 || loop.remote || loop.auth_remote) contained([&] { loop.aux.poll(); });
       if (loop.stopping && loop.conns.empty() && !loop.accept_armed && loop.aux_users == 0) break;
     }
   }
@@ -299,6 +302,7 @@ class uring_server final : public server {
   // The loop has ended (all connections closed, or the join's deadline passed): what is left goes.
   static void teardown(uring_loop& loop) {
     loop.remote.reset();
+    loop.auth_remote.reset();
     io_uring_queue_exit(&loop.ring);  // cancels what is still pending
     auto left = loop.conns;
     for (auto* c : left) uring_conn_abandon(c);

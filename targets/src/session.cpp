@@ -58,6 +58,7 @@ server_context::server_context(server_config c)
   if (config.upstream) upstream = std::make_unique<upstream::service>(*config.upstream);
   if (config.waiting_room) room = std::make_unique<resilience::waiting_room>(*config.waiting_room);
   if (config.fault_profile || config.admin) faults = std::make_unique<fault::injector>(config.fault_profile.value_or(fault::profile{}));
+  if (config.auth.enabled()) auth = std::make_unique<auth_gate>(config.auth, blocking);
   if (config.db.given) database();  // before listening: an unreachable server stops the start
   if (contention::needs_server(config.contention.strategy)) contention.stocks();  // the same (redis, pg-*)
   contention.remote_keys();  // --idempotency-store redis:// or postgres://: the same
@@ -278,6 +279,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                                                                        : nullptr,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get(),
+                              .auth = ctx_.auth.get(),
                               .api = &ctx_.api_stats};
   lend_output();
   const std::size_t mark = out_.size();
@@ -380,12 +382,16 @@ session::step session::process() noexcept {
     continue_sent_ = false;
     if (ctx_.config.admin && req.path.starts_with("/admin/")) {
       answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
-      parser_->reset();
-      started_ = false;
-      begin_ += consumed;
-      if (begin_ == end_) begin_ = end_ = 0;
-      else request_start_ns_ = start;
+      next_request(consumed, start);
       continue;
+    }
+    if (ctx_.auth) {  // --auth (session_auth.cpp): credentials before anything else decides
+      const auto a = authenticate(d, req, keep, start);
+      if (a == auth_step::wait) return {next::call};  // session-redis's lookup, then this request again
+      if (a == auth_step::answered) {
+        next_request(consumed, start);
+        continue;
+      }
     }
     // The front door first (the limiter, then the waiting room), each decided once per request
     // (a request comes back here after each wait: the limiter's, the room's, the fault's); then
@@ -402,6 +408,7 @@ session::step session::process() noexcept {
       const bool refused = d.status != routed_status;
       if (auto st = apply_fault(d, req.path, refused, start)) return *st;  // a latency wait, or a reset
     }
+    if (auth_) auth_->passed = false;  // the handler starts: the next request is checked again
     ctx_.stats.request_started();
     if (d.status == 200) make_feature_state(d);  // no memory for it: d is a 503 now
 
@@ -470,6 +477,14 @@ session::step session::process() noexcept {
       request_start_ns_ = start;  // a pipelined request follows; its header deadline starts now
     }
   }
+}
+
+void session::next_request(std::size_t consumed, std::int64_t start) noexcept {
+  parser_->reset();
+  started_ = false;
+  begin_ += consumed;
+  if (begin_ == end_) begin_ = end_ = 0;
+  else request_start_ns_ = start;
 }
 
 bool session::make_feature_state(dispatch& d) noexcept {

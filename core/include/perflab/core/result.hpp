@@ -187,6 +187,8 @@ struct load_model {
   std::string engine = "asio";       // schema 8: the load engine, "asio" or "curl"
   std::string http = "1.1";          // schema 8: HTTP version asked for, "1.1" or "2" (curl engine)
   bool tls_resume = true;            // schema 8, curl over TLS: new connections resumed TLS sessions
+  std::string auth;                  // [load] auth: the credentials every request carried, e.g.
+                                     // "jwt-rs256, 100 tokens, aud perflab, ttl 1h" ("": none)
   std::string grpc;                  // gRPC unary calls to this method, "/package.Service/Method" ("": HTTP requests)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.

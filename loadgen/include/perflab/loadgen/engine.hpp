@@ -14,6 +14,7 @@
 #include <tl/expected.hpp>
 
 #include "perflab/core/result.hpp"
+#include "perflab/loadgen/auth.hpp"
 #include "perflab/loadgen/retry.hpp"
 
 namespace perflab::loadgen {
@@ -99,6 +100,9 @@ struct run_config {
   // again, up to retry.max times, after its backoff. Open loop: on a free or new connection (the
   // schedule goes on); closed loop: the connection retries before its next request. Off by default.
   retry_policy retry;
+  // Credentials ([load] auth, --auth): every request carries one of auth.tokens bearer tokens or
+  // session cookies, made before the run (perflab/loadgen/auth.hpp). Off by default.
+  auth_config auth;
   // Open loop: the arrival timer fires this much before the due time and the rest is awaited by
   // polling the worker's io_context. A timer alone wakes the thread tens of microseconds late (in a
   // VM, 50-200 us), which is all send lag, and a sleeping thread also stamps responses late. The

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
@@ -52,10 +53,14 @@ bool is_idempotent_method(std::string_view method) noexcept;
 class request_mix {
  public:
   // Renders every request of the mix (or GET of the URL's path when `specs` is empty), with
-  // `{key}` replaced by each key 0..keys.keys-1. Errors: `{key}` without keys, bad weights,
+  // `{key}` replaced by each key 0..keys.keys-1. With credentials (header name and value, e.g.
+  // Authorization: Bearer ..., made before the run by auth_credentials), every (request, key) is
+  // rendered once per credential with that header added, and each draw takes one of them
+  // uniformly: no formatting per request either way. Errors: `{key}` without keys, bad weights,
   // unknown key distribution, more than max_rendered_bytes in total.
-  static tl::expected<request_mix, std::string> build(const parsed_url& url, const std::vector<request_spec>& specs,
-                                                      const key_distribution& keys);
+  static tl::expected<request_mix, std::string> build(
+      const parsed_url& url, const std::vector<request_spec>& specs, const key_distribution& keys,
+      std::span<const std::pair<std::string, std::string>> credentials = {});
 
   // One draw: a request of the mix by weight, then a key. Uses only `r`; safe from many threads
   // with one rng each (the mix itself is read-only after build).
@@ -64,7 +69,8 @@ class request_mix {
 
   std::size_t size() const noexcept { return entries_.size(); }      // rendered buffers
   rendered_request at(std::size_t i) const noexcept;                 // rendered buffer i
-  std::size_t entry_index(std::size_t spec, std::uint64_t key) const noexcept;  // which buffer
+  // Which buffer (the first credential's, with credentials).
+  std::size_t entry_index(std::size_t spec, std::uint64_t key) const noexcept;
   std::uint64_t pick_key(rng& r) const noexcept;                     // key by the distribution
   // The longest rendered request with a `{uuid}` (0: none): what a connection's buffer reserves.
   std::size_t max_uuid_request_bytes() const noexcept { return max_uuid_bytes_; }
@@ -96,6 +102,7 @@ class request_mix {
   };
   std::vector<alias_slot> key_alias_;
   std::uint64_t keys_ = 0;
+  std::size_t credentials_ = 1;  // buffers per (request, key)
 };
 
 }  // namespace perflab::loadgen

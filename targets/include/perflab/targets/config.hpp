@@ -21,6 +21,7 @@
 #include <perflab/push/hub.hpp>
 #include <perflab/resilience/limiter.hpp>
 #include <perflab/resilience/waiting_room.hpp>
+#include <perflab/targets/auth_gate.hpp>
 #include <perflab/upstream/config.hpp>
 
 namespace perflab::targets {
@@ -90,6 +91,9 @@ struct server_config {
   std::optional<fault::profile> fault_profile;
   // --admin: serve /admin/* (POST /admin/fault changes the fault profile at run time); off: 404.
   bool admin = false;
+  // --auth: what every request but /metrics, /health and /admin/* must carry (auth_gate.hpp).
+  // Default: nothing.
+  auth_config auth{};
   // fiber: bytes of each connection's stack (--fiber-stack), rounded up to whole pages, plus one
   // PROT_NONE guard page below it. Only touched pages count in RSS.
   std::size_t fiber_stack = 64 * 1024;

@@ -25,6 +25,8 @@ class hub;
 
 namespace perflab::targets {
 
+class auth_gate;  // perflab/targets/auth_gate.hpp
+
 inline constexpr std::string_view server_name = "perflab-lab-target";
 inline constexpr std::string_view hello_body = "Hello, World!";
 // Handler argument caps, so one request cannot exhaust the server.
@@ -131,6 +133,7 @@ struct response_context {
   const contention_reply* contended = nullptr;         // for /stock, /orders, /jobs and /publish, /messages, /poll
   const push::hub* push = nullptr;                     // for /metrics (the topic hub's counters)
   const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
+  const auth_gate* auth = nullptr;                     // for /metrics, with --auth
   api::api_stats* api = nullptr;                       // /api/orders and /graphql count here; /metrics reads it
 };
 

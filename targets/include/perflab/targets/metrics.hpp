@@ -45,6 +45,7 @@ enum class endpoint : std::uint8_t {
   jobs,          // POST /jobs: 202 once queued
   job,           // GET/HEAD /jobs/{id}: a job's status
   admin,         // /admin/* with --admin (POST /admin/fault)
+  login,         // POST /auth/login?user=NAME with --auth session-*: a new session
   publish,       // POST /publish/{topic}: a message to the topic hub
   messages,      // GET/HEAD /messages/{topic}?after=SEQ: short polling
   poll,          // GET /poll/{topic}?after=SEQ&timeout=D: long polling
@@ -61,9 +62,9 @@ inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint:
 std::string_view to_string(endpoint e) noexcept;
 
 // Statuses counted individually; anything else is counted as "other".
-inline constexpr std::array<int, 22> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
+inline constexpr std::array<int, 23> tracked_statuses = {200, 400, 404, 405, 408, 413, 414, 417,
                                                          431, 500, 501, 503, 505, 204, 206, 429, 502, 504,
-                                                         201, 202, 409, 422};
+                                                         201, 202, 409, 422, 401};
 inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
 
 // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.

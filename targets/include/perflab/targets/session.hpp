@@ -90,6 +90,7 @@ struct server_context {
   contention::service contention;  // /stock, /orders, /jobs (each part built at its first use)
   std::unique_ptr<push::hub> push;  // /publish, /messages, /poll, /events (always present)
   std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
+  std::unique_ptr<auth_gate> auth;                       // --auth (null: none)
   api::api_stats api_stats;  // /api/orders/{id} and /graphql (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
@@ -330,6 +331,20 @@ class session {
   std::optional<step> apply_fault(dispatch& d, std::string_view path, bool refused, std::int64_t& start) noexcept;
   // /admin/* with --admin: POST /admin/fault (body: a spec) sets the profile, GET shows it.
   void answer_admin(const request_view& req, bool keep, std::int64_t start) noexcept;
+  // A request answered before routing (admin, auth) is consumed; the next one's deadline starts.
+  void next_request(std::size_t consumed, std::int64_t start) noexcept;
+  // --auth (session_auth.cpp): the parsed request's credentials, checked before the front door.
+  // pass: go on (also for /metrics, /health, and a request back from a later wait). answered: a
+  // 401 (or 503, or POST /auth/login's answer) is in the output. wait: session-redis asks Redis
+  // (next::call); the request stays parsed and the process() after it decides, timed from its
+  // arrival.
+  enum class auth_step : std::uint8_t { pass, answered, wait };
+  auth_step authenticate(const dispatch& d, const request_view& req, bool keep, std::int64_t& start) noexcept;
+  auth_step auth_refuse(auth::errc why, const request_view& req, bool keep, std::int64_t start, endpoint ep) noexcept;
+  auth_step auth_login(const request_view& req, bool keep, std::int64_t start) noexcept;
+  auth_step auth_logged_in(bool stored, const request_view& req, bool keep, std::int64_t start) noexcept;
+  void write_auth_answer(int status, std::string_view headers, std::string_view body, const request_view& req, bool keep,
+                         std::int64_t start, endpoint ep) noexcept;
   // A dripped body: releases its next slice to output(); the wait until the slice after it, or
   // nullopt once the body is all out.
   std::optional<step> next_drip() noexcept;
@@ -443,6 +458,18 @@ class session {
     bool aborting = false;  // reset-after: the response was dropped, the connection ends with an RST
     std::int64_t start_ns = 0;
   };
+  // --auth: the current request passed (until its handler starts: it may come back from the
+  // limiter's, the room's or a fault's wait), or waits for Redis (the command, made at this
+  // connection's first lookup; a login's session id and user while its SET runs).
+  struct auth_conn {
+    std::unique_ptr<deferred> redis;
+    bool passed = false;
+    bool waiting = false;
+    bool login = false;
+    std::int64_t start_ns = 0;
+    std::string sid;
+    std::string headers;
+  };
   // p's state, made now if this is its first use. Throws std::bad_alloc.
   template <class T>
   static T& made(std::unique_ptr<T>& p) {
@@ -491,6 +518,7 @@ class session {
   std::unique_ptr<contention_state> contention_;
   std::unique_ptr<push_state> push_;
   std::unique_ptr<fault_state> fault_;
+  std::unique_ptr<auth_conn> auth_;
   encode::coding pending_accepted_ = encode::coding::identity;
   std::uint8_t pending_minor_ = 1;
   bool pending_keep_alive_ = false;
