@@ -278,7 +278,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                                                                        : nullptr,
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get(),
-                              .api = &ctx_.api_stats};
+                              .api = &ctx_.api_stats,
+                              .cors = ctx_.config.cors ? &ctx_.cors_stats : nullptr};
   lend_output();
   const std::size_t mark = out_.size();
   response_info info;
@@ -293,6 +294,11 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
       if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
         out_.insert(head_end + 2, room_->headers);
       room_->headers.clear();
+    }
+    if (!cors_fields_.empty()) {  // --cors: an allowed Origin's Access-Control-Allow-Origin
+      if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
+        out_.insert(head_end + 2, cors_fields_);
+      cors_fields_.clear();
     }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
@@ -378,6 +384,14 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_->consumed();
     continue_sent_ = false;
+    if (ctx_.config.cors && answer_cors(d, req, keep, start)) {  // a preflight (session_cors.cpp)
+      parser_->reset();
+      started_ = false;
+      begin_ += consumed;
+      if (begin_ == end_) begin_ = end_ = 0;
+      else request_start_ns_ = start;
+      continue;
+    }
     if (ctx_.config.admin && req.path.starts_with("/admin/")) {
       answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
       parser_->reset();
