@@ -384,16 +384,12 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_->consumed();
     continue_sent_ = false;
-    if (ctx_.config.cors && answer_cors(d, req, keep, start)) {  // a preflight (session_cors.cpp)
-      parser_->reset();
-      started_ = false;
-      begin_ += consumed;
-      if (begin_ == end_) begin_ = end_ = 0;
-      else request_start_ns_ = start;
-      continue;
-    }
-    if (ctx_.config.admin && req.path.starts_with("/admin/")) {
-      answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
+    // A CORS preflight (session_cors.cpp) and /admin/* (session_fault.cpp) are answered here,
+    // neither limited nor faulted.
+    const bool preflight = ctx_.config.cors && answer_cors(d, req, keep, start);
+    const bool admin = !preflight && ctx_.config.admin && req.path.starts_with("/admin/");
+    if (admin) answer_admin(req, keep, start);
+    if (preflight || admin) {
       parser_->reset();
       started_ = false;
       begin_ += consumed;
