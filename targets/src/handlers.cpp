@@ -590,6 +590,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                      if (ctx.auth) write_auth_prometheus(*ctx.auth, o);
                      if (ctx.push) write_push_prometheus(*ctx.push, o);
                      if (ctx.api) ctx.api->write_prometheus(o);
+                     if (ctx.cors) ctx.cors->write_prometheus(o);
                      if (ctx.remote) write_remote_prometheus(*ctx.remote, o);
                      if (ctx.encoding && ctx.encoding->enabled() && ctx.encode_stats) ctx.encode_stats->write_prometheus(o);
                      if (ctx.encoded_bodies) ctx.encoded_bodies->write_prometheus(o);

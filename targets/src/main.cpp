@@ -47,6 +47,9 @@ struct options {
   std::string fault_profile;
   bool admin = false;
   targets::auth_options auth;
+  std::string cors;  // empty: no CORS
+  std::string cors_headers{perflab::cors::default_headers};
+  std::uint32_t cors_max_age = perflab::cors::default_max_age_s;
   bool check_model = false;
   std::string fiber_stack;             // empty: the default (64KiB)
   bool fiber_overflow_probe = false;   // hidden, tests only
@@ -141,6 +144,11 @@ tl::expected<targets::server_config, std::string> to_config(const options& o) {
   auto auth = targets::parse_auth_options(o.auth);
   if (!auth) return tl::unexpected(auth.error());  // names the --auth* option
   c.auth = std::move(*auth);
+  if (!o.cors.empty()) {
+    auto policy = cors::make_policy(o.cors, o.cors_headers, o.cors_max_age);
+    if (!policy) return tl::unexpected(policy.error());  // names --cors or --cors-headers
+    c.cors = std::move(*policy);
+  }
   return c;
 }
 
@@ -225,6 +233,13 @@ int main(int argc, char** argv) {
                  "FILE|SPEC: faults in every request but /metrics, /health and /admin/*, e.g. "
                  "latency=bimodal:99%:5ms,1%:2s;error=0.1:503;reset=0.01;drip=100B/10ms (docs/targets.md, Faults)");
   targets::add_auth_options(app, o.auth);
+  app.add_option("--cors", o.cors,
+                 "ORIGINS: answer CORS preflights (204, or 403 without CORS fields) and give these origins "
+                 "Access-Control-Allow-Origin: '*' or comma-separated scheme://host[:port] (docs/targets.md, CORS)");
+  app.add_option("--cors-headers", o.cors_headers, "request headers a CORS preflight may ask for (comma-separated)")
+      ->capture_default_str();
+  app.add_option("--cors-max-age", o.cors_max_age, "Access-Control-Max-Age of an allowed preflight, seconds")
+      ->capture_default_str();
   app.add_flag("--admin", o.admin, "serve /admin/*: POST /admin/fault with a spec changes the fault profile");
   app.add_option("--link-rate", z.link_rate, "a slow link per connection: the server writes at most this, e.g. 1MB/s")
       ->capture_default_str();

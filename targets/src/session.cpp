@@ -259,6 +259,7 @@ void session::skip_empty_lines() noexcept {
 }
 
 void session::respond(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept {
+  cors_decided_ = false;  // the next request is decided afresh
   const response_context rctx{.stats = &ctx_.stats,
                               .model = to_string(ctx_.config.which),
                               .cache = ctx_.cache.get(),
@@ -280,7 +281,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .push = ctx_.push.get(),
                               .faults = ctx_.faults.get(),
                               .auth = ctx_.auth.get(),
-                              .api = &ctx_.api_stats};
+                              .api = &ctx_.api_stats,
+                              .cors = ctx_.config.cors ? &ctx_.cors_stats : nullptr};
   lend_output();
   const std::size_t mark = out_.size();
   response_info info;
@@ -295,6 +297,11 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
       if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
         out_.insert(head_end + 2, room_->headers);
       room_->headers.clear();
+    }
+    if (!cors_fields_.empty()) {  // --cors: an allowed Origin's Access-Control-Allow-Origin
+      if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
+        out_.insert(head_end + 2, cors_fields_);
+      cors_fields_.clear();
     }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
@@ -380,8 +387,13 @@ session::step session::process() noexcept {
     const bool keep = keep_open(req.keep_alive);
     const std::size_t consumed = parser_->consumed();
     continue_sent_ = false;
-    if (ctx_.config.admin && req.path.starts_with("/admin/")) {
-      answer_admin(req, keep, start);  // session_fault.cpp; neither limited nor faulted
+    // A CORS preflight (session_cors.cpp) and /admin/* (session_fault.cpp) are answered here,
+    // neither limited nor faulted. CORS is decided once per request (a request comes back here
+    // after each wait: auth's lookup, the limiter's, the room's, the fault's).
+    const bool preflight = ctx_.config.cors && !cors_decided_ && answer_cors(d, req, keep, start);
+    const bool admin = !preflight && ctx_.config.admin && req.path.starts_with("/admin/");
+    if (admin) answer_admin(req, keep, start);
+    if (preflight || admin) {
       next_request(consumed, start);
       continue;
     }
@@ -480,6 +492,7 @@ session::step session::process() noexcept {
 }
 
 void session::next_request(std::size_t consumed, std::int64_t start) noexcept {
+  cors_decided_ = false;
   parser_->reset();
   started_ = false;
   begin_ += consumed;

@@ -17,6 +17,7 @@
 #include <perflab/db/service.hpp>
 #include <perflab/encode/link.hpp>
 #include <perflab/encode/policy.hpp>
+#include <perflab/cors/cors.hpp>
 #include <perflab/fault/profile.hpp>
 #include <perflab/push/hub.hpp>
 #include <perflab/resilience/limiter.hpp>
@@ -89,6 +90,9 @@ struct server_config {
   // --fault-profile: the faults injected into every request but /metrics, /health and /admin/*
   // (docs/targets.md, Faults). nullopt: none (and no injector unless --admin).
   std::optional<fault::profile> fault_profile;
+  // --cors, --cors-headers, --cors-max-age: answer CORS preflights and give allowed origins
+  // Access-Control-Allow-Origin (docs/targets.md, CORS). nullopt: no CORS at all.
+  std::optional<cors::policy> cors;
   // --admin: serve /admin/* (POST /admin/fault changes the fault profile at run time); off: 404.
   bool admin = false;
   // --auth: what every request but /metrics, /health and /admin/* must carry (auth_gate.hpp).

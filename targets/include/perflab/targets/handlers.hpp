@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <perflab/api/api_stats.hpp>
+#include <perflab/cors/cors.hpp>
 #include <perflab/encode/policy.hpp>
 #include <perflab/encode/static_cache.hpp>
 #include <perflab/encode/stats.hpp>
@@ -135,6 +136,7 @@ struct response_context {
   const fault::injector* faults = nullptr;             // for /metrics, with --fault-profile or --admin
   const auth_gate* auth = nullptr;                     // for /metrics, with --auth
   api::api_stats* api = nullptr;                       // /api/orders and /graphql count here; /metrics reads it
+  const cors::stats* cors = nullptr;                   // for /metrics, with --cors
 };
 
 // What write_response wrote.

@@ -92,6 +92,7 @@ struct server_context {
   std::unique_ptr<fault::injector> faults;               // --fault-profile or --admin (null: neither)
   std::unique_ptr<auth_gate> auth;                       // --auth (null: none)
   api::api_stats api_stats;  // /api/orders/{id} and /graphql (/metrics)
+  cors::stats cors_stats;    // --cors: preflights and CORS requests (/metrics)
   std::atomic<bool> stopping{false};  // graceful stop: answer what is in flight, then close
 
   // The database and its pool: opened here when --db was given (throws db::unavailable when it
@@ -345,6 +346,9 @@ class session {
   auth_step auth_logged_in(bool stored, const request_view& req, bool keep, std::int64_t start) noexcept;
   void write_auth_answer(int status, std::string_view headers, std::string_view body, const request_view& req, bool keep,
                          std::int64_t start, endpoint ep) noexcept;
+  // --cors (session_cors.cpp): a preflight is answered here (true: 204 or 403, the request is
+  // done); another request with an Origin keeps its response fields in cors_fields_ for respond().
+  bool answer_cors(const dispatch& d, const request_view& req, bool keep, std::int64_t start) noexcept;
   // A dripped body: releases its next slice to output(); the wait until the slice after it, or
   // nullopt once the body is all out.
   std::optional<step> next_drip() noexcept;
@@ -519,6 +523,8 @@ class session {
   std::unique_ptr<push_state> push_;
   std::unique_ptr<fault_state> fault_;
   std::unique_ptr<auth_conn> auth_;
+  std::string cors_fields_;  // --cors: the current request's Access-Control-Allow-Origin (and Vary) lines
+  bool cors_decided_ = false;  // --cors: decided (and counted) for the current request
   encode::coding pending_accepted_ = encode::coding::identity;
   std::uint8_t pending_minor_ = 1;
   bool pending_keep_alive_ = false;
