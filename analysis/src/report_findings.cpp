@@ -66,7 +66,8 @@ void add_findings(document& doc, const std::vector<loaded_run>& runs, const std:
     doc.para("Compared along " + join(dims, ", ") +
              ", the other keys held fixed. Values are medians over repeats; the ratio is how many times better the "
              "best is than the worst; with repeats on both sides, `loadgen compare`'s rule says whether the "
-             "difference holds. CPU per response is target CPU seconds over the variant (warm-up included) divided "
+             "difference holds. CPU per response is the target's CPU seconds over the measured phase (sampled at its "
+             "boundaries) divided "
              "by the measured responses.");
     const std::string strongest = findings_text(f);
     if (!strongest.empty()) {
