@@ -7,27 +7,17 @@
 
 #include <fmt/format.h>
 
+#include "perflab/core/splitmix.hpp"
+
 namespace perflab::targets {
 
 namespace {
 
-// splitmix64 (Steele, Lea, Flood): a tiny generator whose output is the same everywhere.
-struct splitmix64 {
-  std::uint64_t state;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  // Uniform enough in [0, n) for the small n used here.
-  std::uint64_t below(std::uint64_t n) noexcept { return next() % n; }
-  // Skewed towards small indices (the minimum of two draws), like word frequencies in prose.
-  std::uint64_t skewed(std::uint64_t n) noexcept {
-    const auto a = below(n), b = below(n);
-    return a < b ? a : b;
-  }
-};
+// Skewed towards small indices (the minimum of two draws), like word frequencies in prose.
+std::uint64_t skewed_index(splitmix64& g, std::uint64_t n) noexcept {
+  const auto a = g.below(n), b = g.below(n);
+  return a < b ? a : b;
+}
 
 // Seeds differ per kind, so kind=text and kind=json with one seed are unrelated streams.
 splitmix64 generator(payload_kind kind, std::uint64_t seed) noexcept {
@@ -74,7 +64,7 @@ void append_text(std::uint64_t n, splitmix64& rng, std::string& out) {
   while (out.size() < end) {
     const auto length = 4 + rng.below(14);  // words in this sentence
     for (std::uint64_t w = 0; w < length; ++w) {
-      auto word = words[rng.skewed(std::size(words))];
+      auto word = words[skewed_index(rng, std::size(words))];
       if (w == 0) {
         out.push_back(static_cast<char>(word[0] - 'a' + 'A'));
         word.remove_prefix(1);
@@ -100,8 +90,8 @@ void append_record(std::uint64_t id, splitmix64& rng, std::string& out) {
   const auto balance = rng.below(100'000);  // cents
   const bool active = rng.below(3) != 0;
   const auto plan = plans[rng.below(std::size(plans))];
-  const auto tag1 = words[rng.skewed(std::size(words))];
-  const auto tag2 = words[rng.skewed(std::size(words))];
+  const auto tag1 = words[skewed_index(rng, std::size(words))];
+  const auto tag2 = words[skewed_index(rng, std::size(words))];
   const auto year = 18 + rng.below(8);
   const auto month = 1 + rng.below(12);
   const auto day = 1 + rng.below(28);

@@ -2,23 +2,13 @@
 
 #include <array>
 #include <fmt/format.h>
+
+#include "perflab/core/splitmix.hpp"
 #include <string_view>
 
 namespace perflab::api {
 namespace {
 
-// splitmix64: a fixed, portable sequence from the id (std's distributions differ between
-// standard libraries, and the document must not).
-struct order_rng {
-  std::uint64_t state;
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) noexcept { return next() % n; }
-};
 
 constexpr std::array<std::string_view, 4> statuses{"pending", "paid", "shipped", "delivered"};
 constexpr std::array<std::string_view, 8> first_names{"Ada", "Grace", "Alan", "Edsger",
@@ -36,7 +26,7 @@ constexpr std::array<std::string_view, 10> products{
 }  // namespace
 
 order make_order(std::uint64_t id) {
-  order_rng rng{id * 0x2545f4914f6cdd1dULL};
+  splitmix64 rng{id * 0x2545f4914f6cdd1dULL};  // the same document in every process
   order o;
   o.id = id;
   o.status = statuses[rng.below(statuses.size())];
