@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -65,32 +66,34 @@ TEST_F(Runner, BothEnginesMeasureTheSameGoodputAndMedianAgainstTheSameServer) {
       << " us";
 }
 
-// X-Cache counted by both engines: 10 keys through a read-through LRU, 200 requests each; every
-// response is a HIT or a MISS, and a key misses at most once per client (each variant starts its
-// own target).
-const char* k_xcache = R"(name = "engine-xcache"
-[target]
-model = "reactor"
-cache = "lru"
-[load]
-model = "closed"
-connections = 2
-max_requests = 200
-[keys]
-count = 10
-[[request]]
-path = "/cache/{key}"
-[matrix]
-"load.engine" = ["asio", "curl"]
-)";
+// A closed loop of 2 clients, 200 requests to `path` through lab-target's read-through LRU, run
+// by each engine (matrix load.engine); `keys` adds a [keys] table. Each variant starts its own target.
+std::string cache_scenario(const std::string& name, const std::string& path, const std::string& keys) {
+  return "name = \"" + name + "\"\n[target]\nmodel = \"reactor\"\ncache = \"lru\"\n[load]\nmodel = \"closed\"\n"
+         "connections = 2\nmax_requests = 200\n" + keys + "[[request]]\npath = \"" + path + "\"\n"
+         "[matrix]\n\"load.engine\" = [\"asio\", \"curl\"]\n";
+}
 
-TEST_F(Runner, BothEnginesCountXCacheHitsAndMisses) {
-  auto r = loadgen_run(write("xcache.toml", k_xcache));
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  auto result = perflab::result::read_run_json(run_dir() / "run.json");
-  ASSERT_TRUE(result) << result.error();
-  ASSERT_EQ(result->variants.size(), 2u);
-  for (const auto& v : result->variants) {
+// The two variants of a scenario run by both engines, read back from its run.json.
+class BothEngines : public Runner {
+ protected:
+  std::vector<perflab::result::variant> run_both(const fs::path& scenario) {
+    auto r = loadgen_run(scenario);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    auto result = perflab::result::read_run_json(run_dir() / "run.json");
+    if (!result || result->variants.size() != 2) {
+      ADD_FAILURE() << "expected 2 variants: " << (result ? "" : result.error());
+      return {};
+    }
+    return result->variants;
+  }
+};
+
+// X-Cache counted by both engines: 10 keys, 200 requests each; every response is a HIT or a MISS,
+// and a key misses at most once per client.
+TEST_F(BothEngines, CountXCacheHitsAndMisses) {
+  for (const auto& v : run_both(write("xcache.toml", cache_scenario("engine-xcache", "/cache/{key}",
+                                                                                    "[keys]\ncount = 10\n")))) {
     EXPECT_EQ(v.completed, 200) << v.load.engine;
     EXPECT_EQ(v.cache.hit + v.cache.miss, v.completed) << v.load.engine;
     EXPECT_GE(v.cache.miss, 1) << v.load.engine;
@@ -100,29 +103,9 @@ TEST_F(Runner, BothEnginesCountXCacheHitsAndMisses) {
 }
 
 // `{uuid}` in the path is stamped fresh for every request by both engines: 200 requests to
-// /cache/{uuid} through a read-through LRU are 200 misses and no hit (a repeated or unstamped
-// uuid would hit).
-const char* k_uuid_path = R"(name = "engine-uuid-path"
-[target]
-model = "reactor"
-cache = "lru"
-[load]
-model = "closed"
-connections = 2
-max_requests = 200
-[[request]]
-path = "/cache/{uuid}"
-[matrix]
-"load.engine" = ["asio", "curl"]
-)";
-
-TEST_F(Runner, BothEnginesStampAFreshUuidInThePathOfEveryRequest) {
-  auto r = loadgen_run(write("uuid-path.toml", k_uuid_path));
-  ASSERT_EQ(r.code, 0) << r.out << r.err;
-  auto result = perflab::result::read_run_json(run_dir() / "run.json");
-  ASSERT_TRUE(result) << result.error();
-  ASSERT_EQ(result->variants.size(), 2u);
-  for (const auto& v : result->variants) {
+// /cache/{uuid} are 200 misses and no hit (a repeated or unstamped uuid would hit).
+TEST_F(BothEngines, StampAFreshUuidInThePathOfEveryRequest) {
+  for (const auto& v : run_both(write("uuid-path.toml", cache_scenario("engine-uuid-path", "/cache/{uuid}", "")))) {
     EXPECT_EQ(v.completed, 200) << v.load.engine;
     EXPECT_EQ(v.errors.total(), 0) << v.load.engine;
     EXPECT_EQ(v.cache.miss, 200) << v.load.engine;
