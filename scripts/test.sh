@@ -2,8 +2,9 @@
 # Installs what is missing, builds a preset (release by default) and runs every ctest test: unit
 # tests, fuzz corpora and benchmark smoke runs in parallel, then the end-to-end tests labelled
 # "integration": one at a time (RUN_SERIAL: they assert latency bands and rates, which a neighbour
-# test competing for the 2 cores would disturb), except those labelled "waits" (their time is spent
-# waiting on timers and sleeping servers) and the services checks, three at a time.
+# test competing for the 2 cores would disturb), except those labelled "integration-waits" (their
+# time is spent waiting on timers and sleeping servers), "integration-functional" (they assert what
+# was answered, never a time or a rate) and the services checks, three at a time.
 # Ends with one line: "N passed, N failed, N skipped".
 #   scripts/test.sh [--preset release|ci|debug|asan|tsan] [extra ctest args...]
 set -uo pipefail

@@ -25,6 +25,9 @@ using namespace std::chrono_literals;
 using namespace perflab::testing;
 
 class TargetEncode : public model_test {};
+// The link shaper's tests, a suite of their own: they assert wall-clock bands (5 %, 50-150 ms), so
+// they run alone (RUN_SERIAL) while TargetEncode's functional tests run beside others.
+class TargetLink : public model_test {};
 
 std::optional<std::string> gunzip(std::string_view gz) {
   z_stream zs{};
@@ -252,7 +255,7 @@ TEST_P(TargetEncode, GzipStaticEncodesOnceAndMetricsShowTheHits) {
 
 // --link-rate: the accuracy test. 1 MB at 1 MB/s is 1 s (headers add 0.02 %); the band
 // is 5 %, and the shaper's schedule is absolute, so a late wake-up delays one chunk, not the rest.
-TEST_P(TargetEncode, LinkRateOneMegabyteAtOneMegabytePerSecondTakesOneSecond) {
+TEST_P(TargetLink, LinkRateOneMegabyteAtOneMegabytePerSecondTakesOneSecond) {
   target_process t(model_args(GetParam(), {"--link-rate", "1MB/s"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port(), 10s);
@@ -272,7 +275,7 @@ TEST_P(TargetEncode, LinkRateOneMegabyteAtOneMegabytePerSecondTakesOneSecond) {
   EXPECT_LT(took2, 0.15);
 }
 
-TEST_P(TargetEncode, LinkLatencyDelaysEveryResponse) {
+TEST_P(TargetLink, LinkLatencyDelaysEveryResponse) {
   target_process t(model_args(GetParam(), {"--link-latency", "50ms"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   client c(t.port());
@@ -311,6 +314,8 @@ TEST_P(TargetEncode, CurlCompressedDecodesZstd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, TargetEncode, ::testing::ValuesIn(all_models),
+                         [](const auto& p) { return model_test_name(p.param); });
+INSTANTIATE_TEST_SUITE_P(AllModels, TargetLink, ::testing::ValuesIn(all_models),
                          [](const auto& p) { return model_test_name(p.param); });
 
 TEST(TargetEncodeOptions, BadOptionsExit2NamingTheOption) {
