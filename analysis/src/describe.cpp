@@ -185,6 +185,16 @@ std::vector<variant_note> variant_notes(const result::variant& v) {
                                  v.sent > 0 ? static_cast<double>(v.attempts) / static_cast<double>(v.sent) : 0.0,
                                  v.retried_succeeded, v.retries_exhausted),
                      false});
+  if (!v.load.follow.empty())
+    notes.push_back({"FOLLOWED",
+                     fmt::format("requests answered 202 were followed ({}): {} of {} found done after {} polls "
+                                 "({:.2f} per request), {} given up at the follow timeout. TTFB is the 202's first "
+                                 "byte, TTLB the completion (the poll that found the work done), both from the "
+                                 "intended send time; the 202 alone is in the Accepted table (p50 {}).",
+                                 v.load.follow, v.followed, v.sent, v.follow_polls,
+                                 v.sent > 0 ? static_cast<double>(v.follow_polls) / static_cast<double>(v.sent) : 0.0,
+                                 v.errors.follow_timeout, detail::format_us(v.accepted.p50_us)),
+                     false});
   if (v.carried_in > 0)
     notes.push_back({"CARRIED-IN",
                      fmt::format("{} requests sent in the warm-up were still in flight when the measured phase "

@@ -204,9 +204,15 @@ void add_request_tables(document& doc, const variant_refs& vars) {
       {"Send lag, ms", "Actual write minus intended send time (open loop); large values mean the load generator or "
                        "a lack of free connections delayed requests.",
        &result::variant::send_lag},
+      {"Accepted (202), ms", "[load] follow: from the intended send time to the last byte of the 202 Accepted; the "
+                             "TTLB above is the completion, to the poll that found the work done.",
+       &result::variant::accepted},
   };
   doc.heading(2, "Latency");
+  bool any_followed = false;
+  for (const loaded_variant& lv : vars) any_followed = any_followed || !lv.v->load.follow.empty();
   for (const auto& t : tables) {
+    if (t.member == &result::variant::accepted && !any_followed) continue;  // only runs that followed 202s
     doc.heading(3, t.title);
     doc.para(t.note);
     // A row of zeros says why it is empty, in the table itself.

@@ -62,6 +62,8 @@ struct attack_options {
   // Credentials ([load] auth): --auth SCHEME turns them on.
   std::string auth = "none", auth_key, auth_audience = "perflab", auth_ttl = "1h";
   std::int64_t auth_tokens = 100;
+  // [load] follow: --follow-every turns it on.
+  std::string follow_every, follow_until, follow_timeout = "30s";
 };
 
 tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
@@ -155,6 +157,12 @@ std::string format_summary(const result::variant& v) {
                      "latency from the first attempt)",
                      v.load.retry, v.attempts, v.sent, v.measured_s > 0 ? static_cast<double>(v.attempts) / v.measured_s : 0.0,
                      v.client_retries, v.retried_succeeded, v.retries_exhausted));
+  if (!v.load.follow.empty())
+    line(fmt::format("followed ({}): {} of {} requests found done, {} polls ({:.2f} per request); accepted (202) "
+                     "p50 {} p99 {}; TTLB above is the completion, from the intended send time",
+                     v.load.follow, v.followed, v.sent, v.follow_polls,
+                     v.sent > 0 ? static_cast<double>(v.follow_polls) / static_cast<double>(v.sent) : 0.0,
+                     fmt_us(v.accepted.p50_us), fmt_us(v.accepted.p99_us)));
   if (v.retries > 0)
     line(fmt::format("stale keep-alive resends: {} requests resent once on a new connection (their keep-alive connection had been "
                      "closed by the server while idle{}; not errors)",
@@ -300,6 +308,14 @@ void add_attack_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--auth-audience", opts->auth_audience, "jwt-*: the aud claim")->capture_default_str();
   cmd->add_option("--auth-ttl", opts->auth_ttl, "jwt-*: exp is this long after signing")->capture_default_str();
+  cmd->add_option("--follow-every", opts->follow_every,
+                  "follow 202 Accepted answers ([load] follow, asio engine): poll their Location this often until an "
+                  "answer holds --follow-until; the request completes then (TTLB = completion), the 202 is `accepted`");
+  cmd->add_option("--follow-until", opts->follow_until, "follow: the text a finished job's status holds, e.g. "
+                                                        "'\"state\":\"done\"'");
+  cmd->add_option("--follow-timeout", opts->follow_timeout,
+                  "follow: give a request up this long after its intended send time (errors.follow_timeout)")
+      ->capture_default_str();
   cmd->add_option("--engine", opts->engine, "asio (HTTP/1.1, cleartext) or curl (libcurl: HTTPS, HTTP/2); default: "
                                           "curl for https:// and --http2, asio otherwise");
   cmd->add_flag("--http2", opts->http2, "curl engine: HTTP/2 (ALPN over https://, prior knowledge over http://)");
@@ -329,6 +345,14 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     cfg.insecure = o.insecure;
     cfg.cacert = o.cacert;
     cfg.tls_resume = !o.no_tls_resume;
+    if (!o.follow_every.empty() || !o.follow_until.empty()) {
+      auto every = duration_option("--follow-every", o.follow_every.empty() ? "0" : o.follow_every);
+      if (!every) return usage(every.error());
+      auto timeout = duration_option("--follow-timeout", o.follow_timeout);
+      if (!timeout) return usage(timeout.error());
+      cfg.follow = {*every, o.follow_until, *timeout};
+      if (auto ok = check_follow(cfg.follow); !ok) return usage("--follow-" + ok.error());
+    }
     auto engine = detail::choose_engine(cfg, *url);
     if (!engine) return usage("--engine: " + engine.error());
     if (*engine != "curl" && (o.insecure || !o.cacert.empty() || o.no_tls_resume))

@@ -352,6 +352,9 @@ constexpr run_config_field_case run_config_cases[] = {
     {"auth", true,
      [](run_config& c) { c.auth = {"jwt-eddsa", "k.pem", 7, "aud", std::chrono::seconds(90), "/in"}; },
      [](const run_config& a, const run_config& b) { return a.auth == b.auth; }},
+    {"follow", true,
+     [](run_config& c) { c.follow = {std::chrono::milliseconds(15), "\"state\":\"done\"", std::chrono::seconds(7)}; },
+     [](const run_config& a, const run_config& b) { return a.follow == b.follow; }},
 };
 #undef PERFLAB_RUN_CONFIG_CASE
 

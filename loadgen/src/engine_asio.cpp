@@ -114,7 +114,10 @@ void asio_worker::send(connection& c, std::int64_t intended) {
     totals_.bytes_out += static_cast<std::int64_t>(req.bytes.size());
     interval_->bytes_out += static_cast<std::int64_t>(req.bytes.size());
   }
-  if (c.measured && c.policy_retry && !c.retrying) {  // an attempt more (a stale resend of it is not)
+  if (c.measured && c.following && !c.retrying) {  // [load] follow: a poll, not a request
+    ++totals_.follow_polls;
+    ++interval_->follow_polls;
+  } else if (c.measured && c.policy_retry && !c.retrying) {  // an attempt more (a stale resend of it is not)
     ++totals_.client_retries;
     ++interval_->client_retries;
   }
@@ -188,7 +191,10 @@ void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
   if (c.first_byte_ns == 0) c.first_byte_ns = t;
   const auto p = c.parser.feed(std::string_view(c.buf.get(), n));
   // Every response, with --verify only: a warm-up request may still be carried into the measured phase.
-  if (cfg_.verify) c.verify_raw.append(c.buf.get(), p.consumed);
+  if (cfg_.verify)
+    c.verify_raw.append(c.buf.get(), p.consumed);
+  else if (follow_on_ && c.verify_raw.size() < follow_max_capture)  // a 202's Location, a poll's state
+    c.verify_raw.append(c.buf.get(), std::min(p.consumed, follow_max_capture - c.verify_raw.size()));
   if (p.status_line) c.head_ns = t;
   if (p.error != http::errc::ok) {
     fail(c, p.error == http::errc::closed_mid_response ? err::closed_mid_response : err::malformed);
@@ -224,15 +230,26 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
   c.retrying = false;
   ++c.requests_done;
   const int status = c.parser.status();
+  // [load] follow: a 202's work is polled for, and the request completes when a poll finds it done.
+  const follow_step step = follow_on_ && phase_ != phase::done ? follow_next(c, status, t) : follow_step::none;
+  const bool poll = step == follow_step::poll;
   // [load] retry: an idempotent request answered with a retried status goes again (its answer
-  // so far is no final one: not in the status counts, its bytes are).
-  const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
+  // so far is no final one: not in the status counts, its bytes are). Not a poll: follow judges it.
+  const bool again = !poll && !c.following && cfg_.retry.enabled() && phase_ != phase::done &&
                      should_retry(cfg_.retry, c.req.idempotent, status, c.policy_retries);
-  if (c.measured && again) {
+  if (c.measured && (again || poll)) {
     const auto wire = static_cast<std::int64_t>(c.parser.wire_bytes());
     for (sample_set* set : {&totals_, interval_.get()}) {
       set->bytes_in += wire;
       if (overrun) count_error(set->errors, err::unsolicited);
+    }
+  } else if (c.measured && step == follow_step::timed_out) {
+    // Its work not done within the follow timeout: given up, its latency a lower bound.
+    last_measured_end_ns_ = std::max(last_measured_end_ns_, t);
+    for (sample_set* set : {&totals_, interval_.get()}) {
+      set->bytes_in += static_cast<std::int64_t>(c.parser.wire_bytes());
+      ++set->errors.follow_timeout;
+      detail::record_given_up(*set, c.intended_ns, c.attempt_start_ns, c.accept_head_ns, t);
     }
   } else if (c.measured) {
     last_measured_end_ns_ = std::max(last_measured_end_ns_, t);
@@ -245,10 +262,14 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
     r.overrun = overrun;
     r.intended_ns = c.intended_ns;
     r.write_ns = c.attempt_start_ns;
-    r.first_byte_ns = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
+    r.first_byte_ns = c.following ? c.accept_head_ns : c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
     r.last_byte_ns = t;
     record_response(totals_, r);
     record_response(*interval_, r);
+    if (step == follow_step::done) {
+      ++totals_.followed;
+      ++interval_->followed;
+    }
     if (c.policy_retries > 0) {
       for (sample_set* set : {&totals_, interval_.get()}) {
         if (r.ok) ++set->retried_succeeded;
@@ -260,16 +281,21 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
   if (again) {
     ++c.policy_retries;
     delay_ns = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(c.policy_retries), c.parser.retry_after_s()).count();
+  } else if (poll) {
+    delay_ns = cfg_.follow.every.count();
+  }
+  if (again || poll) {
     if (s_.open) {
-      park_retry(c, t + delay_ns);  // the request leaves this connection
+      park_retry(c, t + delay_ns);  // the request (or its poll) leaves this connection
     } else {
-      c.retry_wait = true;  // this client retries before its next request
+      c.retry_wait = true;  // this client retries (or polls) before its next request
       c.retry_delay_ns = delay_ns;
       ++retry_waiting_;
     }
   } else {
     c.measured = c.carried = false;
     c.policy_retry = false;
+    c.following = false;
   }
   const bool reuse = !peer_closed && !overrun && c.parser.keep_alive() && c.pending_write.empty() &&
                      cfg_.keepalive != keepalive_policy::new_connection &&
@@ -282,12 +308,33 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
     } else {
       c.st = connection::state::idle;
       start_read(c);
-      closed_loop_after(c, again ? delay_ns : cfg_.think_time.count());
+      closed_loop_after(c, again || poll ? delay_ns : cfg_.think_time.count());
     }
   } else {
     // The client closes the socket itself (new connection per request / K requests reached).
     close_conn(c);
   }
+}
+
+asio_worker::follow_step asio_worker::follow_next(connection& c, int status, std::int64_t t) {
+  if (!c.following) {
+    if (status != 202) return follow_step::none;
+    // The Location is rendered into follow_buf, then swapped with stamped (c.req may point into
+    // stamped: the request's own `{uuid}`s); both keep their reserved capacity.
+    const std::string_view location = follow_location(c.verify_raw);
+    if (location.empty() || !render_follow_poll(c.follow_buf, location, c.req.bytes)) return follow_step::none;
+    c.stamped.swap(c.follow_buf);
+    c.req = rendered_request{c.stamped, false, true, {}};
+    c.following = true;
+    c.accept_head_ns = c.head_ns != 0 ? c.head_ns : c.first_byte_ns;
+    if (c.measured)
+      for (sample_set* set : {&totals_, interval_.get()}) set->accepted.record(t - c.intended_ns);
+    return follow_step::poll;
+  }
+  if (status < 200 || status > 299) return follow_step::none;  // its status is the request's final answer
+  if (follow_done(c.verify_raw, cfg_.follow.until)) return follow_step::done;
+  if (t - c.intended_ns >= cfg_.follow.timeout.count()) return follow_step::timed_out;
+  return follow_step::poll;
 }
 
 void asio_worker::make_idle(connection& c) {
@@ -323,6 +370,7 @@ void asio_worker::fail(connection& c, err what) {
   c.has_request = false;
   c.retrying = false;
   c.policy_retry = false;
+  c.following = false;
   c.measured = c.carried = false;
   close_conn(c);
 }
@@ -382,7 +430,7 @@ void asio_worker::record_given_up(const connection& c, std::int64_t now) {
   if (!c.measured || !c.has_request) return;
   const bool written = c.st == connection::state::busy;
   const std::int64_t start = c.policy_retry ? c.attempt_start_ns : written ? c.write_ns : c.connect_start_ns;
-  const std::int64_t first_byte = written && c.head_ns != 0 ? c.head_ns : now;
+  const std::int64_t first_byte = c.following ? c.accept_head_ns : written && c.head_ns != 0 ? c.head_ns : now;
   for (sample_set* set : {&totals_, interval_.get()}) detail::record_given_up(*set, c.intended_ns, start, first_byte, now);
 }
 
@@ -448,7 +496,7 @@ void asio_worker::park_retry(connection& c, std::int64_t ready) {
   } else {
     i = static_cast<std::uint32_t>(retry_slots_.size());
     retry_slots_.emplace_back();
-    retry_slots_.back().stamped.reserve(s_.mix->max_uuid_request_bytes());
+    retry_slots_.back().stamped.reserve(stamped_reserve());
   }
   waiting_retry& w = retry_slots_[i];
   copy_request(w.req, w.stamped, c.req, c.stamped);
@@ -457,8 +505,11 @@ void asio_worker::park_retry(connection& c, std::int64_t ready) {
   w.retries = c.policy_retries;
   w.measured = c.measured;
   w.carried = c.carried;
+  w.following = c.following;
+  w.accept_head_ns = c.accept_head_ns;
   c.measured = c.carried = false;
   c.policy_retry = false;
+  c.following = false;
   retry_heap_.emplace_back(ready, i);
   std::push_heap(retry_heap_.begin(), retry_heap_.end(), std::greater<>{});
   ++retry_waiting_;
@@ -478,6 +529,8 @@ void asio_worker::send_retry(connection& c, bool idle) {
   c.policy_retries = w.retries;
   c.measured = w.measured;
   c.carried = w.carried;
+  c.following = w.following;
+  c.accept_head_ns = w.accept_head_ns;
   c.policy_retry = true;
   free_retry_slots_.push_back(i);
   if (idle)

@@ -89,6 +89,11 @@ struct connection {
   std::int64_t retry_delay_ns = 0;    // closed loop: the backoff being waited out
   std::int64_t attempt_start_ns = 0;  // uncorrected latency's start: the write of the request's first
                                       // attempt (of the stale resend's write when there was one)
+  // [load] follow: the request was answered 202 and its work is being polled for. req is then the
+  // poll (its bytes in stamped; follow_buf is where the next one is rendered before the swap).
+  bool following = false;
+  std::int64_t accept_head_ns = 0;    // the 202's first byte: the followed request's TTFB
+  std::string follow_buf;             // reserved before the run (follow_max_poll_bytes); unused without follow
 };
 
 // Open loop: a request waiting out its retry's backoff, then for a connection. Its bytes are
@@ -98,6 +103,8 @@ struct waiting_retry {
   std::string stamped;
   std::int64_t intended_ns = 0, attempt_start_ns = 0, retries = 0;
   bool measured = false, carried = false;
+  bool following = false;  // [load] follow: a poll waiting out `every` (its bytes in stamped)
+  std::int64_t accept_head_ns = 0;
 };
 
 class asio_worker final : public load_worker {
@@ -105,6 +112,7 @@ class asio_worker final : public load_worker {
   asio_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota)
       : s_(s),
         cfg_(*s.cfg),
+        follow_on_(s.cfg->follow.enabled()),
         index_(index),
         ioc_(1),
         arrival_timer_(ioc_),
@@ -119,7 +127,8 @@ class asio_worker final : public load_worker {
     conns_.reserve(static_cast<std::size_t>(connections));
     for (std::int64_t i = 0; i < connections; ++i) {
       conns_.push_back(std::make_unique<connection>(ioc_));
-      conns_.back()->stamped.reserve(s.mix->max_uuid_request_bytes());
+      conns_.back()->stamped.reserve(stamped_reserve());
+      if (follow_on_) conns_.back()->follow_buf.reserve(follow_max_poll_bytes);
     }
     idle_.reserve(conns_.size());
     closed_.reserve(conns_.size());
@@ -201,6 +210,22 @@ class asio_worker final : public load_worker {
     const bool retry = !retry_heap_.empty() && retry_heap_.front().first <= now && phase_ != phase::done;
     if (retry && (!arrival || retry_heap_.front().first < pending_.front())) return 2;
     return arrival ? 1 : 0;
+  }
+
+  // ---- following 202s ([load] follow, follow.hpp) ----
+  enum class follow_step : std::uint8_t {
+    none,       // not followed: the answer is final as usual (also a poll's non-2xx answer)
+    poll,       // poll (again) after `every`: the request stays outstanding
+    done,       // a poll found the work done: the request completes with this answer
+    timed_out,  // the work was not done within the follow timeout: given up
+  };
+  // What the answer just completed on c means for its request; starts following a 202 (its
+  // Location's poll rendered into c.req, the 202's latency recorded as accepted).
+  follow_step follow_next(connection& c, int status, std::int64_t t);
+  // Bytes a connection's or a waiting retry's stamped buffer is reserved for: the longest
+  // request with `{uuid}`s, or a follow poll.
+  std::size_t stamped_reserve() const noexcept {
+    return std::max(s_.mix->max_uuid_request_bytes(), follow_on_ ? follow_max_poll_bytes : std::size_t{0});
   }
 
   // ---- client retries ([load] retry) ----
@@ -322,6 +347,7 @@ class asio_worker final : public load_worker {
 
   const shared_setup& s_;
   const run_config& cfg_;
+  bool follow_on_;  // cfg_.follow.enabled()
   int index_;
   asio::io_context ioc_;
   tcp::endpoint endpoint_;

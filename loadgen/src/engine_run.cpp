@@ -162,7 +162,8 @@ tl::expected<void, std::string> validate(const run_config& cfg) {
 // never answered are failures too: a server that leaves requests hanging must not read better
 // than one that refuses them.
 void summarize_into(result::variant& v, const sample_set& s) {
-  const double attempts = static_cast<double>(s.completed + s.errors.transport() + s.abandoned);
+  // A followed request given up at its follow timeout has no final answer either.
+  const double attempts = static_cast<double>(s.completed + s.errors.transport() + s.errors.follow_timeout + s.abandoned);
   v.error_rate = attempts > 0 ? static_cast<double>(s.errors.total() + s.abandoned) / attempts : 0;
   v.connect = result::summarize(s.connect);
   v.ttfb = result::summarize(s.ttfb);
@@ -172,6 +173,7 @@ void summarize_into(result::variant& v, const sample_set& s) {
   v.send_lag = result::summarize(s.send_lag);
   v.tls_handshake = result::summarize(s.tls_handshake);
   v.curl_start_transfer = result::summarize(s.curl_start_transfer);
+  v.accepted = result::summarize(s.accepted);
 }
 
 // What the measured phase has measured so far (the seconds merged), for run_config::stop_check.
@@ -486,6 +488,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.http = cfg.http2 ? "2" : "1.1";
   lm.tls_resume = cfg.tls_resume;
   lm.grpc = *grpc;
+  lm.follow = cfg.follow.describe();
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a
@@ -521,6 +524,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.attempts = total.sent + total.client_retries;
   v.retried_succeeded = total.retried_succeeded;
   v.retries_exhausted = total.retries_exhausted;
+  v.follow_polls = total.follow_polls;
+  v.followed = total.followed;
   v.cache = total.cache;
   v.cache_hit_ratio = total.cache.hit_ratio();
   v.statuses = status_map(total.statuses);

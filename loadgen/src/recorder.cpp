@@ -21,6 +21,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.tls += from.tls;
   into.grpc_status += from.grpc_status;
   into.grpc_missing += from.grpc_missing;
+  into.follow_timeout += from.follow_timeout;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -32,6 +33,7 @@ void sample_set::add(const sample_set& o) {
   send_lag.add(o.send_lag);
   tls_handshake.add(o.tls_handshake);
   curl_start_transfer.add(o.curl_start_transfer);
+  accepted.add(o.accepted);
   sent += o.sent;
   completed += o.completed;
   succeeded += o.succeeded;
@@ -45,6 +47,8 @@ void sample_set::add(const sample_set& o) {
   client_retries += o.client_retries;
   retried_succeeded += o.retried_succeeded;
   retries_exhausted += o.retries_exhausted;
+  follow_polls += o.follow_polls;
+  followed += o.followed;
   add_errors(errors, o.errors);
   cache.hit += o.cache.hit;
   cache.miss += o.cache.miss;
@@ -70,8 +74,9 @@ void sample_set::reset() noexcept {
   send_lag.reset();
   tls_handshake.reset();
   curl_start_transfer.reset();
+  accepted.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
-  client_retries = retried_succeeded = retries_exhausted = 0;
+  client_retries = retried_succeeded = retries_exhausted = follow_polls = followed = 0;
   in_flight = index = end_ns = bytes_in = bytes_out = tcp_bytes_in = tcp_bytes_out = streams_peak = 0;
   errors = {};
   cache = {};

@@ -236,6 +236,9 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
 // [load] auth = { scheme = "jwt-rs256", key_file = "...", tokens = 100, audience = "...", ttl = "1h",
 // login_path = "/auth/login" } (scenario_retry.cpp).
 auth_config read_auth(const toml_reader& r, const toml::table& root);
+// [load] follow = { every = "10ms", until = '"state":"done"', timeout = "30s" }: 202s followed to
+// the end of their work, off without it; refused with engine = "curl" or http2 (scenario_retry.cpp).
+follow_policy read_follow(const toml_reader& r, const toml::table& root, const run_config& cfg);
 
 // A [[request]]'s grpc = "/package.Service/Method" and grpc_fields = { 1 = "{key}" } (scenario_retry.cpp):
 // fills out.grpc and out.grpc_fields; nothing without grpc. `nm` names the request ("request[0]").

@@ -15,6 +15,7 @@ namespace {
 
 const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after", "unsafe"};
 const std::vector<std::string> k_auth_keys = {"scheme", "key_file", "tokens", "audience", "ttl", "login_path"};
+const std::vector<std::string> k_follow_keys = {"every", "until", "timeout"};
 
 }  // namespace
 
@@ -107,6 +108,29 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
   }
   if (cfg.engine == "asio" && cfg.http2)
     fail(r.where(*load->get("http2")), "load.http2: needs engine = \"curl\" (the asio engine speaks HTTP/1.1 only)");
+}
+
+follow_policy read_follow(const toml_reader& r, const toml::table& root, const run_config& cfg) {
+  follow_policy p;
+  const toml::table* load = root.get_as<toml::table>("load");
+  const toml::node* fn = load ? load->get("follow") : nullptr;
+  if (!fn) return p;
+  const toml::table& t = r.as_table(*fn, "load.follow");
+  r.check_keys(t, "load.follow.", k_follow_keys);
+  const toml::node* every = t.get("every");
+  const toml::node* until = t.get("until");
+  if (!every || !until)
+    fail(r.where(*fn), "load.follow: expected every and until, e.g. follow = { every = \"10ms\", until = "
+                       "'\"state\":\"done\"', timeout = \"30s\" }");
+  p.every = r.positive(r.as_duration(*every, "load.follow.every"), *every, "load.follow.every");
+  p.until = r.as_string(*until, "load.follow.until");
+  if (p.until.empty()) fail(r.where(*until), "load.follow.until: expected the text a finished job's status holds, not \"\"");
+  const toml::node* timeout = t.get("timeout");
+  if (timeout) p.timeout = r.positive(r.as_duration(*timeout, "load.follow.timeout"), *timeout, "load.follow.timeout");
+  if (auto ok = check_follow(p); !ok) fail(r.where(timeout ? *timeout : *fn), "load.follow." + ok.error());
+  if (cfg.engine == "curl" || cfg.http2)
+    fail(r.where(*fn), "load.follow: needs engine = \"asio\" (the curl engine does not follow 202s)");
+  return p;
 }
 
 auth_config read_auth(const toml_reader& r, const toml::table& root) {

@@ -42,6 +42,9 @@ namespace perflab::result {
 //    in a variant, one rank_summary per process (empty for a single process). So do gRPC calls
 //    (issue 23): `load.grpc` (the method, "" otherwise), `grpc_statuses` in a variant and
 //    errors.grpc_status / errors.grpc_missing (zeros and empty when the run made no gRPC calls).
+//    So does following asynchronous work ([load] follow, issue 18): `load.follow`, `accepted` (the
+//    202's latency), `follow_polls`, `followed` in a variant and errors.follow_timeout (zeros and ""
+//    when the run followed nothing).
 inline constexpr int schema_version = 8;
 
 // Summary of one latency distribution. All values in microseconds; zeros when count == 0.
@@ -78,12 +81,13 @@ struct error_counts {
   std::int64_t tls = 0;                  // schema 8, curl engine: TLS handshake failed or the certificate was refused
   std::int64_t grpc_status = 0;          // gRPC calls answered with a non-zero grpc-status (by code in grpc_statuses)
   std::int64_t grpc_missing = 0;         // gRPC calls whose response ended without a grpc-status (trailers or headers)
+  std::int64_t follow_timeout = 0;       // [load] follow: requests whose work was not done within the follow timeout
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
            unsolicited + io_other + client_resources + tls;
   }
   std::int64_t total() const noexcept {
-    return transport() + status_4xx + status_5xx + verify_failed + grpc_status + grpc_missing;
+    return transport() + status_4xx + status_5xx + verify_failed + grpc_status + grpc_missing + follow_timeout;
   }
 };
 
@@ -119,6 +123,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("verify failed", e.verify_failed);
   f("grpc status", e.grpc_status);
   f("grpc no status", e.grpc_missing);
+  f("follow timeout", e.follow_timeout);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -190,6 +195,7 @@ struct load_model {
   std::string auth;                  // [load] auth: the credentials every request carried, e.g.
                                      // "jwt-rs256, 100 tokens, aud perflab, ttl 1h" ("": none)
   std::string grpc;                  // gRPC unary calls to this method, "/package.Service/Method" ("": HTTP requests)
+  std::string follow;                // [load] follow: "every 10ms until '...', timeout 30s" ("": not followed)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.
   std::string style;                 // "sse", "long-poll", "short-poll" or "ws"
@@ -353,6 +359,11 @@ struct variant {
   // Schema 8, curl engine only (zeros otherwise), from libcurl's CURLINFO_*_TIME_T clock:
   latency_summary tls_handshake;             // new TLS connections: TCP connected to TLS handshake done
   latency_summary curl_start_transfer;       // transfer start (connect included) to libcurl's first response byte
+  // [load] follow (zeros otherwise): the requests answered 202 whose work was followed. Their TTLB is
+  // the completion (the poll that found the work done), their TTFB the 202's first byte.
+  latency_summary accepted;                  // intended send time to the 202's last byte
+  std::int64_t follow_polls = 0;             // polls written (GET Location) for measured requests
+  std::int64_t followed = 0;                 // measured requests whose work a poll found done
   cache_counts cache;                        // complete responses to measured requests, by X-Cache
   double cache_hit_ratio = 0;                // cache.hit_ratio(): hits / responses with X-Cache (0 when none)
   // Bytes on the wire (schema 5; 0 in older files): what the loadgen's sockets carried for the

@@ -13,7 +13,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
                                                 io_other, client_resources, status_4xx, status_5xx, verify_failed, tls,
-                                                grpc_status, grpc_missing)
+                                                grpc_status, grpc_missing, follow_timeout)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
@@ -25,7 +25,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate, retry, engine, http, tls_resume, auth, grpc, style, subscribers, topics,
+                                                max_error_rate, retry, engine, http, tls_resume, auth, grpc, follow, style, subscribers, topics,
                                                 publish_rate, poll_interval_s, poll_timeout_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
@@ -48,7 +48,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
   client_retries, retried_succeeded, retries_exhausted, tps_mean, rps_mean, connections_opened, \
   connections_warmup, streams_peak, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
 #define PERFLAB_VARIANT_FIELDS_2 \
-  send_lag, tls_handshake, curl_start_transfer, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
+  send_lag, tls_handshake, curl_start_transfer, accepted, follow_polls, followed, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \
   mb_out_per_s, bytes_per_response, tcp_bytes_in, tcp_bytes_out, tcp_bytes_per_response, published, expected, received, lost, duplicated, out_of_order, \
   reconnects, delivery, reconnect_gap, requests_per_delivered, bytes_per_delivered, series, loadgen, target, statuses, grpc_statuses, \
   dependencies, events, target_metrics, target_counters, thresholds, interval_log, series_csv, stopped_early, stop_condition, ranks

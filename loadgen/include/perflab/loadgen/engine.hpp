@@ -15,6 +15,7 @@
 
 #include "perflab/core/result.hpp"
 #include "perflab/loadgen/auth.hpp"
+#include "perflab/loadgen/follow.hpp"
 #include "perflab/loadgen/retry.hpp"
 
 namespace perflab::loadgen {
@@ -103,6 +104,10 @@ struct run_config {
   // Credentials ([load] auth, --auth): every request carries one of auth.tokens bearer tokens or
   // session cookies, made before the run (perflab/loadgen/auth.hpp). Off by default.
   auth_config auth;
+  // [load] follow, --follow-every/--follow-until/--follow-timeout (asio engine): a request answered
+  // 202 Accepted with a Location is complete when a poll of it finds its work done
+  // (perflab/loadgen/follow.hpp). Off by default.
+  follow_policy follow;
   // Open loop: the arrival timer fires this much before the due time and the rest is awaited by
   // polling the worker's io_context. A timer alone wakes the thread tens of microseconds late (in a
   // VM, 50-200 us), which is all send lag, and a sleeping thread also stamps responses late. The

@@ -24,7 +24,8 @@ struct sample_set {
         ttlb_uncorrected(hist_lowest_ns, hist_highest_ns, hist_digits),
         send_lag(hist_lowest_ns, hist_highest_ns, hist_digits),
         tls_handshake(hist_lowest_ns, hist_highest_ns, hist_digits),
-        curl_start_transfer(hist_lowest_ns, hist_highest_ns, hist_digits) {}
+        curl_start_transfer(hist_lowest_ns, hist_highest_ns, hist_digits),
+        accepted(hist_lowest_ns, hist_highest_ns, hist_digits) {}
 
   histogram connect;           // connect() start to writable, new connections (ns)
   // The four TTFB/TTLB histograms hold every response and every request given up at its
@@ -37,6 +38,8 @@ struct sample_set {
   // Curl engine only, by libcurl's own clock (CURLINFO_*_TIME_T):
   histogram tls_handshake;     // new TLS connections: TCP connected to handshake done (ns)
   histogram curl_start_transfer;  // transfer start (connect included) to the first response byte (ns)
+  // [load] follow (follow.hpp): a followed request's 202, intended send time to its last byte (ns).
+  histogram accepted;
   std::int64_t sent = 0;       // requests written
   std::int64_t completed = 0;  // complete responses, any status
   std::int64_t succeeded = 0;  // complete responses with a success status (goodput)
@@ -51,6 +54,8 @@ struct sample_set {
   std::int64_t client_retries = 0;     // [load] retry: retries written (attempts = sent + client_retries)
   std::int64_t retried_succeeded = 0;  // requests retried at least once whose final answer succeeded
   std::int64_t retries_exhausted = 0;  // requests whose last allowed retry was answered with a retried status
+  std::int64_t follow_polls = 0;       // [load] follow: polls written (not in sent)
+  std::int64_t followed = 0;           // [load] follow: requests whose work a poll found done
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
   std::array<std::int64_t, 600> statuses{};  // complete responses by status code (index = code, 100..599)

@@ -1,0 +1,108 @@
+// [load] follow end to end (issue 18): `loadgen run` POSTs /jobs to lab-target, whose workers do
+// each job in 20 ms after answering 202 + Location; the loadgen polls the Location until the job
+// says "done". Physics, not speed: every request's work is found done exactly once (the target's
+// done counter moves by the requests sent), no completion is shorter than the 20 ms of work, the
+// 202 comes before the completion, each request polls at least once and at most once per `every`
+// of its completion; a job slower than the follow timeout is given up and counted, its latency a
+// lower bound at least the timeout. The curl engine refuses follow (usage, exit 2).
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "perflab/core/result_io.hpp"
+#include "runner_fixture.hpp"
+
+namespace {
+
+using perflab::testing::Runner;
+
+using FollowE2E = Runner;
+
+double follow_counter(const perflab::result::variant& v, const std::string& metric) {
+  for (const auto& c : v.target_counters)
+    if (c.metric == metric) {
+      EXPECT_TRUE(c.found) << metric;
+      return c.delta;
+    }
+  ADD_FAILURE() << "no counter " << metric;
+  return -1;
+}
+
+TEST_F(FollowE2E, EveryAcceptedJobIsFollowedToItsEndOnceAndASlowOneIsGivenUpAtTheTimeout) {
+  const auto scenario = write("follow.toml", R"(name = "follow"
+
+[target]
+model = "reactor"
+threads = 1
+job-workers = 2
+job-work = "20ms"
+
+[load]
+model = "open"
+rate = "50/s"
+warmup = "0s"
+duration = "3s"
+max_requests = 60
+send_lag_bound = "500ms"   # a busy machine: counts are the point
+follow = { every = "5ms", until = '"state":"done"', timeout = "2s" }
+
+[[request]]
+method = "POST"
+path = "/jobs"
+
+[report]
+metrics = ["perflab_jobs_total{result=\"done\"}", "perflab_jobs_total{result=\"accepted\"}"]
+
+[matrix]
+"target.job-work" = ["20ms", "400ms"]
+[[matrix.include]]
+"target.job-work" = "400ms"
+"load.follow" = { every = "10ms", until = '"state":"done"', timeout = "150ms" }
+"load.max_requests" = 10
+)");
+  const auto r = loadgen_run(scenario);
+  ASSERT_TRUE(r.code == 0 || r.code == 5 || r.code == 7) << r.code << r.out << r.err;
+  const auto dir = run_dir();
+  const auto schema = validate_schema(dir);
+  EXPECT_EQ(schema.code, 0) << schema.out << schema.err;
+  auto run = perflab::result::read_run_json(dir / "run.json");
+  ASSERT_TRUE(run.has_value()) << run.error();
+  ASSERT_EQ(run->variants.size(), 2u);
+
+  const auto& v = run->variants[0];
+  EXPECT_EQ(v.load.follow, "every 5ms until '\"state\":\"done\"', timeout 2s");
+  EXPECT_EQ(v.sent, 60);
+  EXPECT_EQ(v.succeeded, 60);
+  EXPECT_EQ(v.followed, 60) << "every job was found done";
+  EXPECT_EQ(v.errors.total(), 0);
+  EXPECT_EQ(v.statuses.at("200"), 60) << "a request's final answer is the poll that found its job done";
+  EXPECT_EQ(v.accepted.count, 60);
+  EXPECT_EQ(v.ttlb.count, 60);
+  EXPECT_EQ(follow_counter(v, "perflab_jobs_total{result=\"accepted\"}"), 60) << "polls start no job";
+  EXPECT_EQ(follow_counter(v, "perflab_jobs_total{result=\"done\"}"), 60);
+  EXPECT_GE(v.ttlb.min_us, 20'000) << "no job is done before its 20 ms of work";
+  EXPECT_LT(v.accepted.p50_us, v.ttlb.p50_us) << "the 202 comes before the work is done";
+  EXPECT_GE(v.follow_polls, v.followed) << "at least one poll per request";
+  EXPECT_LE(static_cast<double>(v.follow_polls), static_cast<double>(v.followed) * (v.ttlb.max_us / 5'000 + 1))
+      << "at most one poll per 5 ms of a request's completion";
+
+  const auto& slow = run->variants[1];
+  EXPECT_EQ(slow.sent, 10);
+  EXPECT_EQ(slow.errors.follow_timeout, 10) << "400 ms of work against a 150 ms follow timeout";
+  EXPECT_EQ(slow.followed, 0);
+  EXPECT_EQ(slow.completed, 0);
+  EXPECT_EQ(slow.accepted.count, 10);
+  EXPECT_EQ(slow.ttlb.count, 10) << "given up, recorded as lower bounds";
+  EXPECT_GE(slow.ttlb.min_us, 150'000);
+  EXPECT_DOUBLE_EQ(slow.error_rate, 1.0);
+}
+
+TEST_F(FollowE2E, TheCurlEngineRefusesFollowWithAUsageError) {
+  const auto r = sh(std::string(PERFLAB_LOADGEN_BIN) +
+                    " attack --engine curl --follow-every 10ms --follow-until done --duration 1s http://127.0.0.1:9/jobs");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("follow"), std::string::npos) << r.out << r.err;
+}
+
+}  // namespace
