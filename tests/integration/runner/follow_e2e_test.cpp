@@ -19,16 +19,6 @@ using perflab::testing::Runner;
 
 using FollowE2E = Runner;
 
-double follow_counter(const perflab::result::variant& v, const std::string& metric) {
-  for (const auto& c : v.target_counters)
-    if (c.metric == metric) {
-      EXPECT_TRUE(c.found) << metric;
-      return c.delta;
-    }
-  ADD_FAILURE() << "no counter " << metric;
-  return -1;
-}
-
 TEST_F(FollowE2E, EveryAcceptedJobIsFollowedToItsEndOnceAndASlowOneIsGivenUpAtTheTimeout) {
   const auto scenario = write("follow.toml", R"(name = "follow"
 
@@ -79,8 +69,8 @@ metrics = ["perflab_jobs_total{result=\"done\"}", "perflab_jobs_total{result=\"a
   EXPECT_EQ(v.statuses.at("200"), 60) << "a request's final answer is the poll that found its job done";
   EXPECT_EQ(v.accepted.count, 60);
   EXPECT_EQ(v.ttlb.count, 60);
-  EXPECT_EQ(follow_counter(v, "perflab_jobs_total{result=\"accepted\"}"), 60) << "polls start no job";
-  EXPECT_EQ(follow_counter(v, "perflab_jobs_total{result=\"done\"}"), 60);
+  EXPECT_EQ(perflab::testing::counter_delta(v, "perflab_jobs_total{result=\"accepted\"}"), 60) << "polls start no job";
+  EXPECT_EQ(perflab::testing::counter_delta(v, "perflab_jobs_total{result=\"done\"}"), 60);
   EXPECT_GE(v.ttlb.min_us, 20'000) << "no job is done before its 20 ms of work";
   EXPECT_LT(v.accepted.p50_us, v.ttlb.p50_us) << "the 202 comes before the work is done";
   EXPECT_GE(v.follow_polls, v.followed) << "at least one poll per request";

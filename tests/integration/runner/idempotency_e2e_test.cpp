@@ -21,16 +21,6 @@ using perflab::testing::Runner;
 
 using IdempotencyE2E = Runner;
 
-double counter(const perflab::result::variant& v, const std::string& metric) {
-  for (const auto& c : v.target_counters)
-    if (c.metric == metric) {
-      EXPECT_TRUE(c.found) << metric;
-      return c.delta;
-    }
-  ADD_FAILURE() << "no counter " << metric;
-  return -1;
-}
-
 TEST_F(IdempotencyE2E, KeysTurnLostAnswersIntoReplaysInsteadOfDuplicateOrders) {
   const auto scenario = write("idem.toml", R"(name = "idem"
 
@@ -80,25 +70,25 @@ metrics = ["perflab_orders_created_total", "perflab_idempotency_requests_total{r
     const auto& naive = run->variants[engine];
     const auto& keyed = run->variants[engine + 1];
     SCOPED_TRACE(naive.name);
-    const double naive_orders = counter(naive, "perflab_orders_created_total");
-    const double naive_lost = counter(naive, "perflab_fault_resets_after_total");
+    const double naive_orders = perflab::testing::counter_delta(naive, "perflab_orders_created_total");
+    const double naive_lost = perflab::testing::counter_delta(naive, "perflab_fault_resets_after_total");
     EXPECT_GT(naive_lost, 0);
     EXPECT_GT(naive_orders, static_cast<double>(naive.succeeded)) << "duplicates without a key";
     EXPECT_EQ(naive_orders - static_cast<double>(naive.succeeded), naive_lost) << "one duplicate per lost answer";
-    EXPECT_EQ(counter(naive, "perflab_idempotency_requests_total{result=\"replay\"}"), 0);
+    EXPECT_EQ(perflab::testing::counter_delta(naive, "perflab_idempotency_requests_total{result=\"replay\"}"), 0);
 
-    const double keyed_lost = counter(keyed, "perflab_fault_resets_after_total");
+    const double keyed_lost = perflab::testing::counter_delta(keyed, "perflab_fault_resets_after_total");
     EXPECT_GT(keyed_lost, 0);
-    EXPECT_EQ(counter(keyed, "perflab_orders_created_total"), static_cast<double>(keyed.succeeded))
+    EXPECT_EQ(perflab::testing::counter_delta(keyed, "perflab_orders_created_total"), static_cast<double>(keyed.succeeded))
         << "one order per logical request: the retries carried its key";
-    EXPECT_EQ(counter(keyed, "perflab_idempotency_requests_total{result=\"replay\"}"), keyed_lost)
+    EXPECT_EQ(perflab::testing::counter_delta(keyed, "perflab_idempotency_requests_total{result=\"replay\"}"), keyed_lost)
         << "each lost answer came back as a replay";
   }
   // Both engines: every lost answer is the policy's retry (the curl engine does not let libcurl
   // resend a POST by itself).
   for (std::size_t i : {1, 3})
     EXPECT_EQ(run->variants[i].client_retries,
-              static_cast<std::int64_t>(counter(run->variants[i], "perflab_fault_resets_after_total")))
+              static_cast<std::int64_t>(perflab::testing::counter_delta(run->variants[i], "perflab_fault_resets_after_total")))
         << run->variants[i].name;
 }
 

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "perflab/core/result.hpp"
+
 namespace perflab::testing {
 
 namespace fs = std::filesystem;
@@ -27,6 +29,18 @@ inline std::string slurp(const fs::path& p) {
 }
 
 inline std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+// A [report] counter's change over a variant's run (read before the load and after its drain);
+// a failure, and -1, when the run has no such counter or the target did not export it.
+inline double counter_delta(const perflab::result::variant& v, const std::string& metric) {
+  for (const auto& c : v.target_counters)
+    if (c.metric == metric) {
+      EXPECT_TRUE(c.found) << metric;
+      return c.delta;
+    }
+  ADD_FAILURE() << "no counter " << metric;
+  return -1;
+}
 
 struct run_output {
   int code = -1;
