@@ -30,6 +30,7 @@ struct contention_options {
   std::string job_reply = "accepted";  // --job-reply accepted|done
   std::string job_backend = "local";   // --job-queue-backend local|redis
   std::string job_redis;               // --job-redis redis://HOST:PORT (the redis backend)
+  bool job_redis_reset = false;        // --job-redis-reset
   std::string outbox_db;               // --outbox-db postgres://... (POST /orders writes order + event)
   std::string outbox_redis;            // --outbox-redis redis://HOST:PORT (the stream)
   std::string outbox_connections = "8";  // --outbox-connections
@@ -73,6 +74,9 @@ inline void add_contention_options(CLI::App& app, contention_options& o) {
       ->capture_default_str();
   app.add_option("--job-redis", o.job_redis,
                  "POST /jobs redis: redis://HOST:PORT holding the stream perflab:jobs and each job's state");
+  app.add_flag("--job-redis-reset", o.job_redis_reset,
+               "POST /jobs redis: delete the queue (stream, counters) at start, e.g. for a scenario's variants run "
+               "one after another; not when other servers already share it");
   app.add_option("--outbox-db", o.outbox_db,
                  "POST /orders: postgres://... where each order and its event are written in one transaction (tables "
                  "perflab_orders, perflab_outbox, emptied at start); needs --outbox-redis");
@@ -167,6 +171,7 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
     if (!url) return tl::unexpected("--job-redis: expected redis://HOST[:PORT], got '" + o.job_redis + "'");
     c.job_redis = *url;
   }
+  c.job_redis_reset = o.job_redis_reset;
   if (c.job_queue_backend == contention::job_backend::redis && o.job_redis.empty())
     return tl::unexpected(std::string("--job-queue-backend: redis needs --job-redis redis://HOST:PORT"));
   if (!o.outbox_db.empty() || !o.outbox_redis.empty()) {

@@ -425,6 +425,14 @@ tl::expected<std::unique_ptr<redis_job_queue>, std::string> make_redis_job_queue
   std::string why;
   redisContext* c = detail::redis_connect(cfg.where, &why);
   if (!c) return tl::unexpected(fmt::format("{}: cannot connect: {}", where, why));
+  if (cfg.reset) {  // the job hashes expire by themselves
+    auto del = jobs_command(c, {"DEL", cfg.prefix, cfg.prefix + ":queued", cfg.prefix + ":next", cfg.prefix + ":done"});
+    if (jobs_failed(del)) {
+      why = del ? std::string(del->str, del->len) : std::string(c->errstr);
+      redisFree(c);
+      return tl::unexpected(fmt::format("{}: cannot delete the queue: {}", where, why));
+    }
+  }
   // "0": a group made for a stream that already holds jobs takes them too.
   auto rep = jobs_command(c, {"XGROUP", "CREATE", cfg.prefix, cfg.prefix + ":workers", "0", "MKSTREAM"});
   const bool ok = rep && (rep->type == REDIS_REPLY_STATUS ||

@@ -1,7 +1,7 @@
 // The job queue in Redis against a real redis-server (scripts/services.sh, one per test, stopped
 // at the end; skipped, with the reason, when it cannot be installed here): two queues sharing one
 // Redis do the jobs either accepts, each exactly once, and either reports any job's state; the
-// bound refuses once capacity jobs wait; a done waiter hears when the job is done; and a stopped
+// bound refuses once capacity jobs wait (and a reset queue starts empty); a done waiter hears when the job is done; and a stopped
 // Redis is an error answered within the connection's timeout, never a hang.
 #include "perflab/contention/jobs_redis.hpp"
 
@@ -117,6 +117,15 @@ TEST(RedisJobQueue, AFullQueueRefusesAndTakesJobsAgainOnceWorkersDrainIt) {
   ASSERT_TRUE(workers) << workers.error();
   ASSERT_TRUE(wait_until([&] { return done == 3; }, 10s)) << done;
   EXPECT_EQ(submit(**idle).r, result::accepted) << "room again";
+
+  auto cr = config_for(server.url(), 0, 0ms, 3);  // --job-redis-reset: a new queue, ids from 1
+  cr.reset = true;
+  workers->reset();  // nobody takes jobs meanwhile
+  EXPECT_EQ(submit(**idle).r, result::accepted);
+  auto fresh = make_redis_job_queue(cr);
+  ASSERT_TRUE(fresh) << fresh.error();
+  for (std::uint64_t i = 1; i <= 3; ++i) EXPECT_EQ(submit(**fresh).id, i) << "the old jobs are gone";
+  EXPECT_EQ(submit(**fresh).r, result::full);
 }
 
 TEST(RedisJobQueue, ADoneWaiterHearsWhenAnotherServerDidTheJob) {

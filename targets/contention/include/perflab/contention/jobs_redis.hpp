@@ -17,8 +17,9 @@
 // silently; the counter refuses instead. The race: a worker DECRs queued in the round trip after
 // XREADGROUP handed it the entry, so for that moment a taken job still counts as waiting and a
 // full queue may refuse up to --job-workers (per server) jobs early; it never holds more than
-// capacity. A server killed between the two leaves queued one too high (the stream is not reset at
-// start, so that servers can join a running queue).
+// capacity. A server killed between the two leaves queued one too high. The queue is kept at start,
+// so that servers can join a running one, unless `reset` (a scenario's variants, one after another:
+// jobs a stopped server left queued would otherwise be the next one's backlog).
 //
 // Workers (--job-workers threads per server, a connection each) read with XREADGROUP from the
 // consumer group <prefix>:workers (created at start with MKSTREAM), mark the job running, do the
@@ -58,6 +59,7 @@ struct redis_jobs_config {
   bool reply_done = false;                      // --job-reply done: subscribe for this server's waiters
   std::chrono::milliseconds keep{3'600'000};    // a job's hash lives this long after its last change
   std::string prefix = "perflab:jobs";          // the keys' prefix (above)
+  bool reset = false;                           // --job-redis-reset: delete the stream and counters at start
   // Called on a worker thread of this server when it has done a job (given before the workers
   // start: another server's jobs may be waiting).
   std::function<void(std::uint64_t id, const job_status&)> on_done;
@@ -98,7 +100,8 @@ class redis_job_queue {
   virtual const redis_jobs_config& config() const noexcept = 0;
 };
 
-// Connects and creates the consumer group (MKSTREAM) before returning; the error says why not.
+// Connects, deletes the queue when reset, and creates the consumer group (MKSTREAM) before
+// returning; the error says why not.
 tl::expected<std::unique_ptr<redis_job_queue>, std::string> make_redis_job_queue(const redis_jobs_config& cfg);
 
 }  // namespace perflab::contention
