@@ -88,6 +88,17 @@ reply_ptr jobs_command(redisContext* c, const std::vector<std::string>& args) {
 
 bool jobs_failed(const reply_ptr& r) noexcept { return !r || r->type == REDIS_REPLY_ERROR; }
 
+// XGROUP CREATE ... MKSTREAM: the reply (an existing group, BUSYGROUP, is no failure), or null.
+// "0": a group made for a stream that already holds jobs takes them too.
+reply_ptr jobs_create_group(redisContext* c, const std::string& prefix) {
+  return jobs_command(c, {"XGROUP", "CREATE", prefix, prefix + ":workers", "0", "MKSTREAM"});
+}
+
+bool jobs_group_ready(const reply_ptr& r) noexcept {
+  return r && (r->type == REDIS_REPLY_STATUS ||
+               (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("BUSYGROUP")));
+}
+
 class redis_jobs final : public redis_job_queue {
  public:
   explicit redis_jobs(redis_jobs_config cfg) : cfg_(std::move(cfg)) {
@@ -266,6 +277,11 @@ class redis_jobs final : public redis_job_queue {
       }
       auto rep = jobs_command(c, {"XREADGROUP", "GROUP", group, consumer, "COUNT", "1", "BLOCK", block_ms, "STREAMS",
                              cfg_.prefix, ">"});
+      if (rep && rep->type == REDIS_REPLY_ERROR && std::string_view(rep->str, rep->len).starts_with("NOGROUP")) {
+        count_error();  // Redis restarted empty (or the queue was reset): the group again
+        if (!jobs_group_ready(jobs_create_group(c, cfg_.prefix)) && !pause(std::chrono::milliseconds(100))) break;
+        continue;
+      }
       if (jobs_failed(rep)) {
         drop();
         if (!pause(std::chrono::milliseconds(100))) break;
@@ -433,10 +449,8 @@ tl::expected<std::unique_ptr<redis_job_queue>, std::string> make_redis_job_queue
       return tl::unexpected(fmt::format("{}: cannot delete the queue: {}", where, why));
     }
   }
-  // "0": a group made for a stream that already holds jobs takes them too.
-  auto rep = jobs_command(c, {"XGROUP", "CREATE", cfg.prefix, cfg.prefix + ":workers", "0", "MKSTREAM"});
-  const bool ok = rep && (rep->type == REDIS_REPLY_STATUS ||
-                          (rep->type == REDIS_REPLY_ERROR && std::string_view(rep->str, rep->len).starts_with("BUSYGROUP")));
+  auto rep = jobs_create_group(c, cfg.prefix);
+  const bool ok = jobs_group_ready(rep);
   why = !rep ? std::string(c->errstr) : ok ? std::string() : std::string(rep->str, rep->len);
   rep.reset();
   redisFree(c);

@@ -25,7 +25,8 @@
 // consumer group <prefix>:workers (created at start with MKSTREAM), mark the job running, do the
 // work, then one script: XACK (0 = already acked: not done twice), the hash to done, XDEL, INCR
 // <prefix>:done and, for a done waiter, PUBLISH. Entries a dead consumer held are not claimed by
-// others (no XAUTOCLAIM): they stay pending.
+// others (no XAUTOCLAIM): they stay pending. A worker that finds the group gone (Redis restarted
+// empty) creates it again.
 //
 // Requests never wait on Redis on an event loop: submits and lookups run on `clients` threads
 // (a connection each) and are answered by callback, as the redis stock strategy answers buys.
