@@ -143,22 +143,22 @@ void handoff::start_keyed(remote_idempotency& keys, std::string key, std::uint64
   });
 }
 
-void handoff::start_redis_job(redis_job_queue& q, bool wait_done) {
-  arm();
-  q.submit_async(wait_done, [self = shared_from_this()](const job_answer& a) {
+redis_job_queue::answer_fn handoff::redis_job_answer() {
+  return [self = shared_from_this()](const job_answer& a) {
     std::unique_lock lock(self->m_);
     self->redis_job_ = a;
     self->done(lock);
-  });
+  };
+}
+
+void handoff::start_redis_job(redis_job_queue& q, bool wait_done) {
+  arm();
+  q.submit_async(wait_done, redis_job_answer());
 }
 
 void handoff::start_redis_lookup(redis_job_queue& q, std::uint64_t id) {
   arm();
-  q.status_async(id, [self = shared_from_this()](const job_answer& a) {
-    std::unique_lock lock(self->m_);
-    self->redis_job_ = a;
-    self->done(lock);
-  });
+  q.status_async(id, redis_job_answer());
 }
 
 job_answer handoff::redis_job() const {

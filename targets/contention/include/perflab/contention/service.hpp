@@ -167,6 +167,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
 
  private:
   void done(std::unique_lock<std::mutex>& lock);
+  redis_job_queue::answer_fn redis_job_answer();  // stores the Redis queue's answer and completes
   mutable std::mutex m_;
   std::condition_variable cv_;
   bool done_ = true;  // guarded by m_
