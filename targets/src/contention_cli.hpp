@@ -28,6 +28,9 @@ struct contention_options {
   std::string job_queue = "1000";    // --job-queue
   std::string job_work = "20ms";     // --job-work
   std::string job_reply = "accepted";  // --job-reply accepted|done
+  std::string job_backend = "local";   // --job-queue-backend local|redis
+  std::string job_redis;               // --job-redis redis://HOST:PORT (the redis backend)
+  bool job_redis_reset = false;        // --job-redis-reset
   std::string outbox_db;               // --outbox-db postgres://... (POST /orders writes order + event)
   std::string outbox_redis;            // --outbox-redis redis://HOST:PORT (the stream)
   std::string outbox_connections = "8";  // --outbox-connections
@@ -65,6 +68,15 @@ inline void add_contention_options(CLI::App& app, contention_options& o) {
   app.add_option("--job-reply", o.job_reply,
                  "POST /jobs: accepted (202 once queued) | done (200 once a worker did it: the synchronous baseline)")
       ->capture_default_str();
+  app.add_option("--job-queue-backend", o.job_backend,
+                 "POST /jobs: local (a queue in this process) | redis (a Redis stream shared by every server using "
+                 "--job-redis: any of them does the job and answers GET /jobs/{id})")
+      ->capture_default_str();
+  app.add_option("--job-redis", o.job_redis,
+                 "POST /jobs redis: redis://HOST:PORT holding the stream perflab:jobs and each job's state");
+  app.add_flag("--job-redis-reset", o.job_redis_reset,
+               "POST /jobs redis: delete the queue (stream, counters) at start, e.g. for a scenario's variants run "
+               "one after another; not when other servers already share it");
   app.add_option("--outbox-db", o.outbox_db,
                  "POST /orders: postgres://... where each order and its event are written in one transaction (tables "
                  "perflab_orders, perflab_outbox, emptied at start); needs --outbox-redis");
@@ -151,6 +163,17 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   if (o.job_reply != "accepted" && o.job_reply != "done")
     return tl::unexpected("--job-reply: expected accepted or done, got '" + o.job_reply + "'");
   c.job_reply_done = o.job_reply == "done";
+  const auto backend = contention::parse_job_backend(o.job_backend);
+  if (!backend) return tl::unexpected("--job-queue-backend: expected local or redis, got '" + o.job_backend + "'");
+  c.job_queue_backend = *backend;
+  if (!o.job_redis.empty()) {
+    const auto url = contention::parse_stock_redis_url(o.job_redis);
+    if (!url) return tl::unexpected("--job-redis: expected redis://HOST[:PORT], got '" + o.job_redis + "'");
+    c.job_redis = *url;
+  }
+  c.job_redis_reset = o.job_redis_reset;
+  if (c.job_queue_backend == contention::job_backend::redis && o.job_redis.empty())
+    return tl::unexpected(std::string("--job-queue-backend: redis needs --job-redis redis://HOST:PORT"));
   if (!o.outbox_db.empty() || !o.outbox_redis.empty()) {
     if (!o.outbox_db.starts_with("postgres://") && !o.outbox_db.starts_with("postgresql://"))
       return tl::unexpected("--outbox-db: expected a postgres:// (or postgresql://) URL, got '" + o.outbox_db + "'");

@@ -77,27 +77,40 @@ void write_orders(const contention::service& svc, std::string& out) {
                  svc.unkeyed(), s.first, s.replays, s.in_flight, s.mismatches, s.expired, store ? store->keys() : 0);
 }
 
-void write_jobs(const contention::service& svc, const contention::job_queue& q, std::string& out) {
+// The job counters as either queue reports them (a Redis queue's are this server's share).
+struct job_counts {
+  std::string_view backend;
+  std::uint64_t accepted = 0, refused = 0, done = 0;
+  std::size_t queued = 0, running = 0;
+  unsigned workers = 0;
+};
+
+void write_jobs(const contention::service& svc, const job_counts& s, std::string& out) {
   auto it = std::back_inserter(out);
-  const auto s = q.stats();
   fmt::format_to(it,
-                 "# HELP perflab_jobs_total POST /jobs: accepted (202), refused (queue full, 503), done by a worker.\n"
+                 "# HELP perflab_jobs_backend_info The --job-queue-backend: local (this process) or redis (shared).\n"
+                 "# TYPE perflab_jobs_backend_info gauge\n"
+                 "perflab_jobs_backend_info{{backend=\"{}\"}} 1\n"
+                 "# HELP perflab_jobs_total POST /jobs: accepted (202), refused (queue full, 503), done by a worker "
+                 "(of this server).\n"
                  "# TYPE perflab_jobs_total counter\n"
                  "perflab_jobs_total{{result=\"accepted\"}} {}\n"
                  "perflab_jobs_total{{result=\"refused\"}} {}\n"
                  "perflab_jobs_total{{result=\"done\"}} {}\n"
-                 "# HELP perflab_jobs_queued Jobs waiting for a worker.\n"
+                 "# HELP perflab_jobs_queued Jobs waiting for a worker (redis: the shared queue when this server last "
+                 "saw it).\n"
                  "# TYPE perflab_jobs_queued gauge\n"
                  "perflab_jobs_queued {}\n"
-                 "# HELP perflab_jobs_running Jobs a worker is doing.\n"
+                 "# HELP perflab_jobs_running Jobs a worker of this server is doing.\n"
                  "# TYPE perflab_jobs_running gauge\n"
                  "perflab_jobs_running {}\n"
                  "# HELP perflab_jobs_workers Worker threads (--job-workers).\n"
                  "# TYPE perflab_jobs_workers gauge\n"
                  "perflab_jobs_workers {}\n"
-                 "# HELP perflab_jobs_completion_seconds From a job's 202 (accepted) to a worker finishing it.\n"
+                 "# HELP perflab_jobs_completion_seconds From a job's 202 (accepted) to a worker of this server "
+                 "finishing it.\n"
                  "# TYPE perflab_jobs_completion_seconds histogram\n",
-                 s.accepted, s.refused, s.done, s.queued, s.running, q.config().workers);
+                 s.backend, s.accepted, s.refused, s.done, s.queued, s.running, s.workers);
   const auto h = svc.job_completion();
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < contention::job_latency_bounds_s.size(); ++i) {
@@ -110,6 +123,26 @@ void write_jobs(const contention::service& svc, const contention::job_queue& q, 
                  "perflab_jobs_completion_seconds_sum {}\n"
                  "perflab_jobs_completion_seconds_count {}\n",
                  h.count, h.sum_s, h.count);
+}
+
+void write_local_jobs(const contention::service& svc, const contention::job_queue& q, std::string& out) {
+  const auto s = q.stats();
+  write_jobs(svc, {"local", s.accepted, s.refused, s.done, s.queued, s.running, q.config().workers}, out);
+}
+
+void write_redis_jobs(const contention::service& svc, const contention::redis_job_queue& q, std::string& out) {
+  const auto s = q.stats();
+  write_jobs(svc, {"redis", s.accepted, s.refused, s.done, s.queued, s.running, q.config().queue.workers}, out);
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP perflab_jobs_redis_errors_total Redis commands of the job queue that failed (submits, "
+                 "lookups, workers' reads and updates, the done channel).\n"
+                 "# TYPE perflab_jobs_redis_errors_total counter\n"
+                 "perflab_jobs_redis_errors_total {}\n"
+                 "# HELP perflab_jobs_unavailable_total POST /jobs answered 503 because Redis could not be asked, or "
+                 "(--job-reply done) the done channel was lost while the job was waited for.\n"
+                 "# TYPE perflab_jobs_unavailable_total counter\n"
+                 "perflab_jobs_unavailable_total {}\n",
+                 s.errors, s.submit_errors + s.lost_waiters);
 }
 
 // Unlabelled samples, so the scenario runner's sampler reads them (target_metrics in run.json).
@@ -152,7 +185,8 @@ void write_outbox(const contention::outbox& o, std::string& out) {
 void write_contention_prometheus(const contention::service& svc, std::string& out) {
   if (const auto* s = svc.stocks_if_built()) write_stock(*s, out);
   write_orders(svc, out);
-  if (const auto* q = svc.jobs_if_built()) write_jobs(svc, *q, out);
+  if (const auto* q = svc.jobs_if_built()) write_local_jobs(svc, *q, out);
+  if (const auto* q = svc.redis_jobs_if_built()) write_redis_jobs(svc, *q, out);
   if (const auto* o = svc.order_outbox_if_built()) write_outbox(*o, out);
 }
 

@@ -63,6 +63,7 @@ server_context::server_context(server_config c)
   if (contention::needs_server(config.contention.strategy)) contention.stocks();  // the same (redis, pg-*)
   contention.remote_keys();  // --idempotency-store redis:// or postgres://: the same
   contention.order_outbox();  // --outbox-db: the same
+  contention.redis_jobs();    // --job-queue-backend redis: the same
 }
 
 server_context::~server_context() = default;

@@ -40,6 +40,24 @@ double ms_between(std::int64_t from_ns, std::int64_t to_ns) noexcept {
   return static_cast<double>(to_ns - from_ns) / 1e6;
 }
 
+// GET /jobs/{id}'s body for a known job (the local and the Redis queue alike).
+void job_status_json(std::string& out, std::uint64_t id, const contention::job_status& s) {
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{{\"id\":{},\"state\":\"{}\",\"accepted_ns\":{}", id, to_string(s.state), s.accepted_ns);
+  if (s.started_ns) fmt::format_to(it, ",\"wait_ms\":{:.3f}", ms_between(s.accepted_ns, s.started_ns));
+  if (s.finished_ns)
+    fmt::format_to(it, ",\"work_ms\":{:.3f},\"total_ms\":{:.3f}", ms_between(s.started_ns, s.finished_ns),
+                   ms_between(s.accepted_ns, s.finished_ns));
+  out.append("}\n");
+}
+
+// POST /jobs' body with --job-reply done, once a worker did the job.
+void job_done_json(std::string& out, const contention::job_status& j) {
+  fmt::format_to(std::back_inserter(out), "{{\"state\":\"done\",\"wait_ms\":{:.3f},\"work_ms\":{:.3f},\"total_ms\":{:.3f}}}\n",
+                 ms_between(j.accepted_ns, j.started_ns), ms_between(j.started_ns, j.finished_ns),
+                 ms_between(j.accepted_ns, j.finished_ns));
+}
+
 }  // namespace
 
 std::optional<session::step> session::start_contention(const dispatch& d, const request_view& req) noexcept {
@@ -103,6 +121,18 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
       }
       return std::nullopt;
     }
+    if (auto* q = (d.ep == endpoint::jobs || d.ep == endpoint::job) ? svc.redis_jobs() : nullptr) {
+      std::uint64_t id = 0;
+      if (d.ep == endpoint::job && !parse_u64(req.path.substr(6), id)) {
+        body(404, "{{\"error\":\"no such job\"}}\n");
+        return std::nullopt;
+      }
+      if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
+      if (d.ep == endpoint::jobs) contention_->handoff->start_redis_job(*q, svc.config().job_reply_done);
+      else contention_->handoff->start_redis_lookup(*q, id);
+      contention_->wait = d.ep == endpoint::jobs ? contention_wait::redis_job : contention_wait::redis_lookup;
+      return step{next::handoff};
+    }
     if (d.ep == endpoint::jobs && svc.config().job_reply_done) {  // the synchronous baseline
       if (!contention_->handoff) contention_->handoff = std::make_shared<contention::handoff>();
       if (svc.submit_job_and_notify(contention_->handoff)) {
@@ -130,12 +160,8 @@ std::optional<session::step> session::decide_contention(const dispatch& d, const
         body(404, "{{\"error\":\"no such job (finished jobs are kept up to {})\"}}\n", svc.config().jobs.keep_finished);
         return std::nullopt;
       }
-      body(200, "{{\"id\":{},\"state\":\"{}\",\"accepted_ns\":{}", id, to_string(s.state), s.accepted_ns);
-      if (s.started_ns) body(200, ",\"wait_ms\":{:.3f}", ms_between(s.accepted_ns, s.started_ns));
-      if (s.finished_ns)
-        body(200, ",\"work_ms\":{:.3f},\"total_ms\":{:.3f}", ms_between(s.started_ns, s.finished_ns),
-             ms_between(s.accepted_ns, s.finished_ns));
-      contention_->body.append("}\n");
+      contention_->reply.status = 200;
+      job_status_json(contention_->body, id, s);
       return std::nullopt;
     }
     // POST /orders.
@@ -211,11 +237,10 @@ void session::finish_contention() noexcept {
   try {
     auto out = std::back_inserter(contention_->body);
     if (waited == contention_wait::job) {
-      const auto j = contention_->handoff->job();
       contention_->reply.status = 200;
-      fmt::format_to(out, "{{\"state\":\"done\",\"wait_ms\":{:.3f},\"work_ms\":{:.3f},\"total_ms\":{:.3f}}}\n",
-                     ms_between(j.accepted_ns, j.started_ns), ms_between(j.started_ns, j.finished_ns),
-                     ms_between(j.accepted_ns, j.finished_ns));
+      job_done_json(contention_->body, contention_->handoff->job());
+    } else if (waited == contention_wait::redis_job || waited == contention_wait::redis_lookup) {
+      finish_redis_job(waited == contention_wait::redis_lookup);
     } else if (waited == contention_wait::buy) {
       const auto r = contention_->handoff->buy();
       contention_->reply.status = r.error ? 503 : r.bought ? 200 : 409;
@@ -265,6 +290,31 @@ void session::finish_contention() noexcept {
   }
   contention_->reply.body = contention_->body;
   contention_->reply.headers = contention_->headers;
+}
+
+void session::finish_redis_job(bool lookup) {
+  using result = contention::job_answer::result;
+  const auto a = contention_->handoff->redis_job();
+  auto out = std::back_inserter(contention_->body);
+  if (a.r == result::error || a.r == result::full) {
+    contention_->reply.status = 503;
+    if (a.r == result::full) fmt::format_to(out, "{{\"error\":\"job queue full ({} waiting)\"}}\n", ctx_.contention.config().jobs.capacity);
+    else contention_->body.append("{\"error\":\"the job queue's Redis did not answer\"}\n");
+    contention_->headers.append("Retry-After: 1\r\n");
+  } else if (a.r == result::done) {
+    contention_->reply.status = 200;
+    job_done_json(contention_->body, a.status);
+  } else if (!lookup) {
+    contention_->reply.status = 202;
+    fmt::format_to(out, "{{\"id\":{},\"state\":\"queued\"}}\n", a.id);
+    fmt::format_to(std::back_inserter(contention_->headers), "Location: /jobs/{}\r\n", a.id);
+  } else if (a.status.state == contention::job_state::unknown) {
+    contention_->reply.status = 404;
+    contention_->body.append("{\"error\":\"no such job (a finished job's state expires an hour after it was done)\"}\n");
+  } else {
+    contention_->reply.status = 200;
+    job_status_json(contention_->body, a.id, a.status);
+  }
 }
 
 void session::no_work_reply(contention::idempotency_store::verdict v,

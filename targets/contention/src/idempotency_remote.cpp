@@ -66,12 +66,8 @@ class redis_conn final : public store_conn {
   bool ready() override {
     if (c_ && !c_->err) return true;
     close();
-    const timeval tv{static_cast<time_t>(where_.timeout.count() / 1000),
-                     static_cast<suseconds_t>(where_.timeout.count() % 1000 * 1000)};
-    c_ = redisConnectWithTimeout(where_.host.c_str(), where_.port, tv);
-    if (!c_ || c_->err) return close(), false;
-    redisSetTimeout(c_, tv);
-    return true;
+    c_ = detail::redis_connect(where_);
+    return c_ != nullptr;
   }
   std::optional<begun> begin(const std::string& key, std::uint64_t fp) override {
     const auto k = "perflab:idem:" + key, mark = fmt::format("{}|-", fp), lease = std::to_string(lease_ms_);

@@ -105,11 +105,7 @@ result_ptr outbox_pg::run(const char* statement, std::initializer_list<const cha
 redisContext* outbox_redis::ready() {
   if (c_ && !c_->err) return c_;
   close();
-  const timeval tv{static_cast<time_t>(where_.timeout.count() / 1000),
-                   static_cast<suseconds_t>(where_.timeout.count() % 1000 * 1000)};
-  c_ = redisConnectWithTimeout(where_.host.c_str(), where_.port, tv);
-  if (!c_ || c_->err) return close(), nullptr;
-  redisSetTimeout(c_, tv);
+  c_ = redis_connect(where_);
   return c_;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Internal to the contention strategies that talk to a remote store: owning handles for a libpq
-// result and a hiredis reply, so every exit path frees them.
+// Internal to the contention parts that talk to a remote store: owning handles for a libpq
+// result and a hiredis reply, so every exit path frees them, and the one way each part connects.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +9,8 @@
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+
+#include <perflab/contention/stock_redis.hpp>
 
 namespace perflab::contention::detail {
 
@@ -21,6 +23,11 @@ struct redis_reply_deleter {
   void operator()(void* r) const noexcept { freeReplyObject(r); }
 };
 using reply_ptr = std::unique_ptr<redisReply, redis_reply_deleter>;
+
+// A hiredis connection to `where` with where.timeout on the connect and on every reply after it
+// (SO_RCVTIMEO/SO_SNDTIMEO), so no command blocks longer; null when it cannot connect (`why`, if
+// given, says why). Every Redis-backed part connects through this.
+redisContext* redis_connect(const redis_stock_config& where, std::string* why = nullptr);
 
 // libpq's message on one line, without its trailing newline.
 std::string pg_message_line(const char* msg);

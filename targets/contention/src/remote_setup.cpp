@@ -1,5 +1,5 @@
-// The start-up shared by the parts kept in PostgreSQL (remote_handles.hpp): the idempotency keys
-// and the outbox.
+// The start-up shared by the parts kept in PostgreSQL (the idempotency keys and the outbox) and
+// the connect shared by those kept in Redis (remote_handles.hpp).
 #include "remote_handles.hpp"
 
 #include <fmt/format.h>
@@ -7,6 +7,19 @@
 #include <perflab/db/postgres.hpp>
 
 namespace perflab::contention::detail {
+
+redisContext* redis_connect(const redis_stock_config& where, std::string* why) {
+  const timeval tv{static_cast<time_t>(where.timeout.count() / 1000),
+                   static_cast<suseconds_t>(where.timeout.count() % 1000 * 1000)};
+  redisContext* c = redisConnectWithTimeout(where.host.c_str(), where.port, tv);
+  if (!c || c->err) {
+    if (why) *why = c ? c->errstr : "out of memory";
+    if (c) redisFree(c);
+    return nullptr;
+  }
+  redisSetTimeout(c, tv);
+  return c;
+}
 
 std::string pg_message_line(const char* msg) {
   std::string s = msg ? msg : "";

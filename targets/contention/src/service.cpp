@@ -66,6 +66,23 @@ job_queue& service::jobs() {
   return *jobs_owned_;
 }
 
+redis_job_queue* service::redis_jobs() {
+  if (config_.job_queue_backend != job_backend::redis) return nullptr;
+  std::call_once(redis_jobs_once_, [this] {
+    redis_jobs_config c;
+    c.where = config_.job_redis;
+    c.queue = config_.jobs;
+    c.reply_done = config_.job_reply_done;
+    c.reset = config_.job_redis_reset;
+    c.on_done = [this](std::uint64_t id, const job_status& s) { job_done(id, s); };
+    auto made = make_redis_job_queue(c);
+    if (!made) throw unavailable("--job-redis: " + made.error());
+    redis_jobs_owned_ = std::move(*made);
+    redis_jobs_.store(redis_jobs_owned_.get(), std::memory_order_release);
+  });
+  return redis_jobs_owned_.get();
+}
+
 std::optional<std::uint64_t> service::submit_job_and_notify(const std::shared_ptr<handoff>& notify) {
   notify->arm();
   auto& queue = jobs();
@@ -124,6 +141,29 @@ void handoff::start_keyed(remote_idempotency& keys, std::string key, std::uint64
     self->keyed_ = std::move(r);
     self->done(lock);
   });
+}
+
+redis_job_queue::answer_fn handoff::redis_job_answer() {
+  return [self = shared_from_this()](const job_answer& a) {
+    std::unique_lock lock(self->m_);
+    self->redis_job_ = a;
+    self->done(lock);
+  };
+}
+
+void handoff::start_redis_job(redis_job_queue& q, bool wait_done) {
+  arm();
+  q.submit_async(wait_done, redis_job_answer());
+}
+
+void handoff::start_redis_lookup(redis_job_queue& q, std::uint64_t id) {
+  arm();
+  q.status_async(id, redis_job_answer());
+}
+
+job_answer handoff::redis_job() const {
+  std::lock_guard lock(m_);
+  return redis_job_;
 }
 
 void handoff::start_outbox_order(outbox& o, idempotency_store* keys, std::string key) {

@@ -106,15 +106,10 @@ std::optional<redis_stock_config> parse_stock_redis_url(std::string_view url) {
 
 tl::expected<std::unique_ptr<stock>, std::string> make_redis_stock(const redis_stock_config& cfg, std::uint64_t items,
                                                                    std::int64_t initial) {
-  const timeval tv{static_cast<time_t>(cfg.timeout.count() / 1000), static_cast<suseconds_t>(cfg.timeout.count() % 1000 * 1000)};
-  redisContext* c = redisConnectWithTimeout(cfg.host.c_str(), cfg.port, tv);
   const auto where = fmt::format("redis://{}:{}", cfg.host, cfg.port);
-  if (!c || c->err) {
-    std::string why = c ? c->errstr : "out of memory";
-    if (c) redisFree(c);
-    return tl::unexpected(fmt::format("{}: cannot connect: {}", where, why));
-  }
-  redisSetTimeout(c, tv);
+  std::string refused;
+  redisContext* c = detail::redis_connect(cfg, &refused);
+  if (!c) return tl::unexpected(fmt::format("{}: cannot connect: {}", where, refused));
   auto fail = [&](std::string_view what) {
     std::string why = c->err ? c->errstr : std::string(what);
     redisFree(c);

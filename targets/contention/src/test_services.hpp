@@ -32,8 +32,11 @@ class service_instance {
     code_ = rc;
     if (rc == 0) url_ = url;
   }
-  ~service_instance() {
+  ~service_instance() { stop(); }
+  // Stops it now (an outage); the destructor then has nothing left to do.
+  void stop() {
     if (code_ == 0) run(script() + " stop " + name_ + " >/dev/null 2>&1");
+    code_ = -1;
   }
   service_instance(const service_instance&) = delete;
   service_instance& operator=(const service_instance&) = delete;

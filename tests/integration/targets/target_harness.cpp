@@ -310,4 +310,30 @@ void expect_still_serving(int port) {
   EXPECT_EQ(r->body, "Hello, World!");
 }
 
+redis_service::redis_service() : name_("redis-test-" + std::to_string(::getpid())) {
+  auto [code, out] = run_command(std::string(PERFLAB_SOURCE_DIR) + "/scripts/services.sh start redis --name " + name_ + " 2>&1");
+  code_ = code;
+  if (code == 0) url_ = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  else message_ = out;
+}
+
+redis_service::~redis_service() { stop(); }
+
+std::string redis_service::unavailable() const {
+  if (code_ == 0 && url_.starts_with("redis://")) return {};
+  return "scripts/services.sh start redis exited " + std::to_string(code_) + ": " + message_;
+}
+
+pid_t redis_service::pid() const {
+  std::ifstream f(std::string(PERFLAB_SOURCE_DIR) + "/build/services/" + name_ + "/pid");
+  long p = -1;
+  f >> p;
+  return static_cast<pid_t>(p);
+}
+
+void redis_service::stop() {
+  if (code_ == 0) run_command(std::string(PERFLAB_SOURCE_DIR) + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1");
+  code_ = -1;
+}
+
 }  // namespace perflab::testing

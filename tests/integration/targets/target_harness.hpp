@@ -160,6 +160,28 @@ struct command_result {
 };
 command_result run_command(const std::string& cmd);
 
+// A throwaway redis-server from scripts/services.sh, under a name of this process, stopped at
+// the end (the Redis tests; the source dir comes from PERFLAB_SOURCE_DIR).
+class redis_service {
+ public:
+  redis_service();
+  ~redis_service();
+  redis_service(const redis_service&) = delete;
+  redis_service& operator=(const redis_service&) = delete;
+  // Empty when it runs; else why not (exit 3: the package cannot be installed here).
+  std::string unavailable() const;
+  const std::string& url() const { return url_; }
+  int port() const { return std::stoi(url_.substr(url_.rfind(':') + 1)); }
+  pid_t pid() const;
+  void stop();  // an outage; the destructor has nothing left to stop
+
+ private:
+  std::string name_;
+  int code_ = -1;
+  std::string url_;
+  std::string message_;
+};
+
 // utime + stime of a process, in seconds (from /proc/PID/stat).
 double cpu_seconds(pid_t pid);
 // A "Key:   N kB" field of /proc/PID/status (VmRSS, VmHWM, Threads, ...); -1 if missing.

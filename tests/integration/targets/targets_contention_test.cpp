@@ -290,7 +290,8 @@ TEST(TargetContentionOptions, BadValuesExit2NamingTheOption) {
       {"--job-workers", "0"},            {"--job-queue", "1.5"},     {"--job-work", "20"},
       {"--job-reply", "later"},          {"--stock-redis", "http://x"},
       {"--stock-strategy", "redis"},     {"--stock-db", "http://x"}, {"--stock-strategy", "pg-row-lock"},
-      {"--stock-db-connections", "0"}};
+      {"--stock-db-connections", "0"}, {"--job-queue-backend", "kafka"}, {"--job-queue-backend", "redis"},
+      {"--job-redis", "http://x"}};
   for (const auto& [option, value] : bad) {
     SCOPED_TRACE(option + " " + value);
     launch_options to_stdout;

@@ -27,40 +27,6 @@ using namespace perflab::testing;
 
 const std::string source_dir = PERFLAB_SOURCE_DIR;
 
-// A redis-server from scripts/services.sh, under a name of this process, stopped at the end.
-class redis_service {
- public:
-  redis_service() : name_("redis-test-" + std::to_string(::getpid())) {
-    auto [code, out] = run_command(source_dir + "/scripts/services.sh start redis --name " + name_ + " 2>&1");
-    code_ = code;
-    if (code == 0) url_ = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
-    else message_ = out;
-  }
-  ~redis_service() {
-    if (code_ == 0) run_command(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1");
-  }
-  // Empty when it runs; else why not (exit 3: the package cannot be installed here).
-  std::string unavailable() const {
-    if (code_ == 0 && url_.starts_with("redis://")) return {};
-    return "scripts/services.sh start redis exited " + std::to_string(code_) + ": " + message_;
-  }
-  const std::string& url() const { return url_; }
-  int port() const { return std::stoi(url_.substr(url_.rfind(':') + 1)); }
-  pid_t pid() const {
-    std::ifstream f(source_dir + "/build/services/" + name_ + "/pid");
-    long p = -1;
-    f >> p;
-    return static_cast<pid_t>(p);
-  }
-  void stop() { run_command(source_dir + "/scripts/services.sh stop " + name_ + " >/dev/null 2>&1"); }
-
- private:
-  std::string name_;
-  int code_ = -1;
-  std::string url_;
-  std::string message_;
-};
-
 // A redis-server of the test's own on a given port (a restart on the port the target knows).
 class redis_child {
  public:

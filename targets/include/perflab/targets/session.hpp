@@ -298,6 +298,8 @@ class session {
   void finish_contention() noexcept;
   void end_contention() noexcept;
   // The reply of a keyed order that does no work: replay (marked), in flight (409), mismatch (422).
+  // The Redis job queue's answer (POST /jobs, or GET /jobs/{id} when lookup) as the reply (may throw bad_alloc).
+  void finish_redis_job(bool lookup);
   void no_work_reply(contention::idempotency_store::verdict v, contention::idempotency_store::stored_response&& stored);
   // /publish, /messages, /poll, /events (session_push.cpp): answered at once (nullopt, the reply in
   // contention_reply_), a long poll held (next::call: then finish_push()), or an SSE stream begun
@@ -423,7 +425,8 @@ class session {
   // (made at its first single-writer buy), and the pending order's key and request fingerprint.
   // keyed: an order with a key run whole by the remote key store's worker (--idempotency-store).
   // outbox: an order written with its event by the outbox's writers (--outbox-db).
-  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed, outbox };
+  // redis_job, redis_lookup: POST /jobs and GET /jobs/{id} asked of the Redis queue's clients.
+  enum class contention_wait : std::uint8_t { none, buy, job, order, keyed, outbox, redis_job, redis_lookup };
   struct contention_state {
     contention_wait wait = contention_wait::none;
     contention_reply reply{};

@@ -19,6 +19,7 @@
 #include <perflab/contention/idempotency.hpp>
 #include <perflab/contention/idempotency_remote.hpp>
 #include <perflab/contention/jobs.hpp>
+#include <perflab/contention/jobs_redis.hpp>
 #include <perflab/contention/outbox.hpp>
 #include <perflab/contention/stock.hpp>
 #include <perflab/contention/stock_postgres.hpp>
@@ -38,6 +39,9 @@ struct service_config {
                                                     // postgres:// URL (idempotency_remote.hpp)
   std::chrono::nanoseconds order_work{0};           // --order-work: the wait that creating an order takes
   job_queue_config jobs{};                          // --job-workers, --job-queue, --job-work
+  job_backend job_queue_backend = job_backend::local;  // --job-queue-backend: the queue in this process or in Redis
+  redis_stock_config job_redis{};                   // --job-redis: the redis backend's server
+  bool job_redis_reset = false;                     // --job-redis-reset: delete the Redis queue at start
   bool job_reply_done = false;                      // --job-reply done: POST /jobs answers 200 when the job is
                                                     // done (the synchronous baseline); accepted: 202 at once
   outbox_config outbox{};                           // --outbox-db and --outbox-*: POST /orders writes the order
@@ -71,6 +75,10 @@ class service {
   remote_idempotency* remote_keys();
   const remote_idempotency* remote_keys_if_built() const noexcept { return remote_.load(std::memory_order_acquire); }
   job_queue& jobs();
+  // The job queue in Redis (--job-queue-backend redis), built at the first call (throws
+  // unavailable: lab-target builds it before listening); null for the local queue.
+  redis_job_queue* redis_jobs();
+  const redis_job_queue* redis_jobs_if_built() const noexcept { return redis_jobs_.load(std::memory_order_acquire); }
   // The transactional outbox (--outbox-db), built at the first call (throws unavailable:
   // lab-target builds it before listening); null without --outbox-db.
   outbox* order_outbox();
@@ -101,7 +109,7 @@ class service {
  private:
   void job_done(std::uint64_t id, const job_status& s);
   const service_config config_;
-  std::once_flag stock_once_, store_once_, jobs_once_, remote_once_, outbox_once_;
+  std::once_flag stock_once_, store_once_, jobs_once_, remote_once_, outbox_once_, redis_jobs_once_;
   std::atomic<outbox*> outbox_{nullptr};
   std::atomic<remote_idempotency*> remote_{nullptr};
   std::unique_ptr<stock> stock_owned_;
@@ -109,6 +117,7 @@ class service {
   std::atomic<stock*> stock_{nullptr};
   std::atomic<idempotency_store*> store_{nullptr};
   std::atomic<job_queue*> jobs_{nullptr};
+  std::atomic<redis_job_queue*> redis_jobs_{nullptr};
   std::atomic<std::uint64_t> orders_{0}, unkeyed_{0};
   mutable std::mutex latency_m_;
   job_latency latency_;  // guarded by latency_m_
@@ -119,6 +128,7 @@ class service {
   std::unique_ptr<outbox> outbox_owned_;  // after the key store: its workers may be writing an order in it
   std::unique_ptr<remote_idempotency> remote_owned_;
   std::unique_ptr<job_queue> jobs_owned_;
+  std::unique_ptr<redis_job_queue> redis_jobs_owned_;
 };
 
 // Work handed to another thread and waited for by a model: a buy the single-writer owner answers,
@@ -136,6 +146,11 @@ class handoff : public std::enable_shared_from_this<handoff> {
   // store's first request), the writer stores the response under it, or frees it when the
   // transaction failed, so a connection gone meanwhile leaves no key in flight.
   void start_outbox_order(outbox& o, idempotency_store* keys, std::string key);
+  // Hands a job to the Redis queue: answered once queued (or refused), or with wait_done once a
+  // worker of any server sharing the Redis did it (--job-reply done).
+  void start_redis_job(redis_job_queue& q, bool wait_done);
+  // Asks the Redis queue for a job's state.
+  void start_redis_lookup(redis_job_queue& q, std::uint64_t id);
   // Before a job is submitted with service::submit_job_and_notify.
   void arm();
   void wait();
@@ -144,6 +159,7 @@ class handoff : public std::enable_shared_from_this<handoff> {
   bool subscribe(std::function<void()> on_done);
   buy_result buy() const;
   job_status job() const;
+  job_answer redis_job() const;
   keyed_result keyed() const;
   outbox_order order() const;
   void complete_buy(buy_result r);
@@ -151,11 +167,13 @@ class handoff : public std::enable_shared_from_this<handoff> {
 
  private:
   void done(std::unique_lock<std::mutex>& lock);
+  redis_job_queue::answer_fn redis_job_answer();  // stores the Redis queue's answer and completes
   mutable std::mutex m_;
   std::condition_variable cv_;
   bool done_ = true;  // guarded by m_
   buy_result buy_{};
   job_status job_{};
+  job_answer redis_job_{};
   keyed_result keyed_{};
   outbox_order order_{};
   std::function<void()> on_done_;
