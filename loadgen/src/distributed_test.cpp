@@ -352,6 +352,10 @@ constexpr run_config_field_case run_config_cases[] = {
     {"auth", true,
      [](run_config& c) { c.auth = {"jwt-eddsa", "k.pem", 7, "aud", std::chrono::seconds(90), "/in"}; },
      [](const run_config& a, const run_config& b) { return a.auth == b.auth; }},
+    {"cors", true, [](run_config& c) { c.cors = {"https://app.example", false}; },
+     [](const run_config& a, const run_config& b) {
+       return a.cors.origin == b.cors.origin && a.cors.preflight_cache == b.cors.preflight_cache;
+     }},
 };
 #undef PERFLAB_RUN_CONFIG_CASE
 

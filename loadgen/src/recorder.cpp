@@ -21,6 +21,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.tls += from.tls;
   into.grpc_status += from.grpc_status;
   into.grpc_missing += from.grpc_missing;
+  into.cors_refused += from.cors_refused;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -43,6 +44,7 @@ void sample_set::add(const sample_set& o) {
   abandoned += o.abandoned;
   retries += o.retries;
   client_retries += o.client_retries;
+  preflights += o.preflights;
   retried_succeeded += o.retried_succeeded;
   retries_exhausted += o.retries_exhausted;
   add_errors(errors, o.errors);
@@ -71,7 +73,7 @@ void sample_set::reset() noexcept {
   tls_handshake.reset();
   curl_start_transfer.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
-  client_retries = retried_succeeded = retries_exhausted = 0;
+  client_retries = retried_succeeded = retries_exhausted = preflights = 0;
   in_flight = index = end_ns = bytes_in = bytes_out = tcp_bytes_in = tcp_bytes_out = streams_peak = 0;
   errors = {};
   cache = {};

@@ -236,6 +236,9 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
 // [load] auth = { scheme = "jwt-rs256", key_file = "...", tokens = 100, audience = "...", ttl = "1h",
 // login_path = "/auth/login" } (scenario_retry.cpp).
 auth_config read_auth(const toml_reader& r, const toml::table& root);
+// [load] cors: the browser mode, { origin = "https://app.example", preflight_cache = true }, or false
+// (off: a matrix axis can compare with and without). Asio engine only; after read_engine.
+cors_config read_cors(const toml_reader& r, const toml::table& root, const run_config& cfg);
 
 // A [[request]]'s grpc = "/package.Service/Method" and grpc_fields = { 1 = "{key}" } (scenario_retry.cpp):
 // fills out.grpc and out.grpc_fields; nothing without grpc. `nm` names the request ("request[0]").

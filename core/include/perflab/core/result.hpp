@@ -78,9 +78,12 @@ struct error_counts {
   std::int64_t tls = 0;                  // schema 8, curl engine: TLS handshake failed or the certificate was refused
   std::int64_t grpc_status = 0;          // gRPC calls answered with a non-zero grpc-status (by code in grpc_statuses)
   std::int64_t grpc_missing = 0;         // gRPC calls whose response ended without a grpc-status (trailers or headers)
+  std::int64_t cors_refused = 0;         // [load] cors: requests a browser never sent because their preflight was
+                                         // refused (non-2xx, Access-Control-Allow-Origin missing or another origin,
+                                         // method or header not allowed); no response, like a network error
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
-           unsolicited + io_other + client_resources + tls;
+           unsolicited + io_other + client_resources + tls + cors_refused;
   }
   std::int64_t total() const noexcept {
     return transport() + status_4xx + status_5xx + verify_failed + grpc_status + grpc_missing;
@@ -119,6 +122,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("verify failed", e.verify_failed);
   f("grpc status", e.grpc_status);
   f("grpc no status", e.grpc_missing);
+  f("cors refused", e.cors_refused);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -190,6 +194,8 @@ struct load_model {
   std::string auth;                  // [load] auth: the credentials every request carried, e.g.
                                      // "jwt-rs256, 100 tokens, aud perflab, ttl 1h" ("": none)
   std::string grpc;                  // gRPC unary calls to this method, "/package.Service/Method" ("": HTTP requests)
+  std::string cors;                  // [load] cors: the browser mode, e.g. "origin https://app.example, preflight
+                                     // cache on" ("": off)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.
   std::string style;                 // "sse", "long-poll", "short-poll" or "ws"
@@ -335,6 +341,8 @@ struct variant {
   std::int64_t client_retries = 0;           // retries written (an answer in load.retry's statuses, sent again)
   std::int64_t retried_succeeded = 0;        // requests retried at least once whose final answer succeeded
   std::int64_t retries_exhausted = 0;        // requests whose last allowed retry got a retried status again
+  std::int64_t preflights = 0;               // [load] cors: preflight OPTIONS written before measured requests (each
+                                             // is part of its request's latency, never a sample of its own)
   double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;        // connects that succeeded for measured requests

@@ -51,6 +51,7 @@ struct sample_set {
   std::int64_t client_retries = 0;     // [load] retry: retries written (attempts = sent + client_retries)
   std::int64_t retried_succeeded = 0;  // requests retried at least once whose final answer succeeded
   std::int64_t retries_exhausted = 0;  // requests whose last allowed retry was answered with a retried status
+  std::int64_t preflights = 0;         // [load] cors: preflights written before measured requests
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
   std::array<std::int64_t, 600> statuses{};  // complete responses by status code (index = code, 100..599)
