@@ -102,7 +102,9 @@ TEST(BrowserCors, OriginsAreSchemeHostAndPortOnly) {
     SCOPED_TRACE(origin);
     const auto error = bc::origin_error(origin);
     EXPECT_EQ(!error.has_value(), ok) << error.value_or("");
-    if (error) EXPECT_NE(error->find("expected an origin"), std::string::npos);
+    if (error) {
+      EXPECT_NE(error->find("expected an origin"), std::string::npos);
+    }
   }
 }
 

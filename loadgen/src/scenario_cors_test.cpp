@@ -50,7 +50,7 @@ TEST(ScenarioCors, RefusesBadValuesWhereTheyAreWritten) {
       {"cors = { preflight_cache = false }", "s.toml:7:8", "load.cors: expected origin = "},
       {"cors = { origin = \"https://app.example/\" }", "s.toml:7:19", "a path, query or fragment"},
       {"cors = { origin = \"app.example\" }", "s.toml:7:19", "no http:// or https:// scheme"},
-      {"cors = { origin = \"https://app.example\", preflight_cache = \"no\" }", "s.toml:7:61", "true or false"},
+      {"cors = { origin = \"https://app.example\", preflight_cache = \"no\" }", "s.toml:7:60", "true or false"},
       {"cors = { origin = \"https://app.example\", cache = false }", "s.toml:7:", "cache"},
       {"engine = \"curl\"\ncors = { origin = \"https://app.example\" }", "s.toml:8:8", "needs the asio engine"},
   };
