@@ -6,8 +6,10 @@
 //                           resend and the slot's close and reuse
 //   engine_asio_cors.cpp    [load] cors, the browser mode: a preflight before a non-simple
 //                           request, its answer judged, then the request on the same connection
-//   engine_asio_phases.cpp  the schedule and the phases: arrivals, the closed loop, warm-up to
-//                           measured to drain, per-second hand-offs, housekeeping (timeouts)
+//   engine_asio_phases.cpp  its hooks of the phase controller (engine_phases.hpp, which holds the
+//                           schedule and phase rules both engines share): a due request's
+//                           connection, the closed loop's clients, what the measured phase carries
+//                           in, timeouts, the drain's idle connections and abandoned requests
 //   engine_record.hpp/.cpp  what any engine shares, no sockets: recording a request's outcome
 //                           into sample sets, error classes, the queue of pending send times
 //
@@ -35,6 +37,7 @@
 #pragma GCC diagnostic pop
 
 #include "engine_internal.hpp"
+#include "engine_phases.hpp"
 #include "engine_record.hpp"
 #include "engine_wire.hpp"
 #include "perflab/core/http.hpp"
@@ -45,13 +48,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-
-inline constexpr std::int64_t never = rate_profile::never;
 inline constexpr std::size_t read_buffer_size = 16 * 1024;
-inline constexpr auto housekeeping_period = std::chrono::milliseconds(5);
-// After a failed connect a closed-loop client waits this long before trying again, so a refused
-// port counts errors at a bounded rate instead of spinning.
-inline constexpr std::int64_t reconnect_backoff_ns = 10'000'000;
 
 struct connection {
   enum class state : std::uint8_t { closed, connecting, idle, busy, closing };
@@ -110,21 +107,13 @@ struct waiting_retry {
   bool measured = false, carried = false;
 };
 
-class asio_worker final : public load_worker {
+class asio_worker final : public phase_controller<asio_worker> {
  public:
   asio_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota)
-      : s_(s),
-        cfg_(*s.cfg),
-        index_(index),
-        ioc_(1),
-        arrival_timer_(ioc_),
-        housekeeping_(ioc_),
+      : phase_controller(s, index, workers, quota),
         retry_timer_(ioc_),
-        schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed, s.rank, s.ranks),
         rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
-        quota_(quota),
-        backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
-        interval_(std::make_unique<sample_set>()) {
+        backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)) {
     endpoint_ = tcp::endpoint(asio::ip::make_address(s.host), s.port);
     conns_.reserve(static_cast<std::size_t>(connections));
     for (std::int64_t i = 0; i < connections; ++i) {
@@ -136,68 +125,24 @@ class asio_worker final : public load_worker {
     for (auto it = conns_.rbegin(); it != conns_.rend(); ++it) closed_.push_back(it->get());
   }
 
-  void run() override;
-
-  const sample_set& totals() const noexcept override { return totals_; }
-  bool interrupted() const noexcept override { return interrupted_; }
-  std::int64_t stop_ns() const noexcept override { return stop_ns_; }
-  bool quota_reached() const noexcept override { return quota_ > 0 && quota_used_ >= quota_; }
-  std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
-
  private:
-  // ---- time, phases and intervals ----
-  std::int64_t due_abs(std::int64_t rel) const noexcept {
-    return rel == never ? never : s_.run_start_ns + rel;
-  }
-  bool in_window(std::int64_t t) const noexcept { return s_.in_window(t); }
-  bool recorded(std::int64_t intended, bool& carried) const noexcept { return s_.recorded(intended, phase_, carried); }
-  std::int64_t interval_end(std::int64_t k) const noexcept { return s_.interval_end(k); }
+  friend class phase_controller<asio_worker>;
 
-  // Brings the phase and the current interval up to time t: called before anything that
-  // happened at t is recorded, so every sample lands in the second it happened in (not in the
-  // one the housekeeping tick happens to be in).
-  void advance(std::int64_t t) {
-    if (phase_ == phase::warmup && t >= s_.measure_start_ns) enter_measured();
-    while (interval_index_ < s_.intervals && phase_ != phase::warmup && t >= interval_end(interval_index_))
-      close_interval(interval_end(interval_index_));
-  }
-
-  // The measured phase begins: whatever is still unanswered from the warm-up is carried into
-  // it. Its latency (from its own start) is recorded when it ends, and a request that never ends
-  // is counted stalled and abandoned: a starved client is part of the measured phase's story.
-  void enter_measured();
-
-  // Closes the current interval at `end` (steady ns): per-second stalled count, hand-off, and
-  // at the measured phase's end the count of carried-in requests that never got an answer.
-  void close_interval(std::int64_t end) {
-    const std::int64_t start = s_.measure_start_ns + interval_index_ * second_ns;
-    interval_->stalled = outstanding_since_before(start);
-    const bool last_measured = interval_index_ + 1 >= s_.intervals || end < interval_end(interval_index_);
-    if (last_measured) totals_.stalled = carried_outstanding();
-    hand_off(end, false, last_measured ? s_.intervals : interval_index_ + 1);
-  }
-
-  // Requests outstanding now that started before t (sent or queued).
-  std::int64_t outstanding_since_before(std::int64_t t) const noexcept;
-
-  std::int64_t carried_outstanding() const noexcept {
-    std::int64_t n = static_cast<std::int64_t>(pending_.count_before(s_.measure_start_ns));
-    for (const auto& cp : conns_)
-      if ((cp->has_request || cp->retry_wait) && cp->carried) ++n;
-    for (const auto& [ready, i] : retry_heap_)
-      if (retry_slots_[i].carried) ++n;
-    return n;
-  }
+  // ---- the phase controller's hooks (engine_phases.hpp says what each one does) ----
+  void start_clients(std::int64_t delay_ns);
+  std::int64_t carry_into_measured();
+  std::int64_t outstanding_before(std::int64_t t) const noexcept;
+  std::int64_t carried_outstanding() const noexcept;
+  // Requests on a connection (in_flight_) and, apart from them, those between two attempts
+  // (retry_waiting_): the curl worker counts both in its in_flight_, this one keeps them apart
+  // because a parked open-loop retry holds no connection slot.
+  std::int64_t unanswered() const noexcept { return in_flight_ + retry_waiting_; }
+  void check_timeouts(std::int64_t now);
+  void drain_idle();
+  void abandon_unanswered(std::int64_t now);
+  void stop_io();
 
   // ---- open loop: the arrival schedule ----
-  void arm_arrival();
-
-  void on_arrivals();
-
-  // Sends everything due by now at once; each request keeps its own intended time. False when
-  // the --requests quota ended the run.
-  bool send_due();
-
   // One scheduled request: an idle connection, else a new one (up to the cap), else the queue.
   void issue(std::int64_t due);
 
@@ -322,69 +267,23 @@ class asio_worker final : public load_worker {
   // The slot is reusable once every handler of the old socket has run.
   void maybe_closed(connection& c);
 
-  // ---- housekeeping: timeouts, seconds, phase ends, interrupt ----
-  void arm_housekeeping() {
-    housekeeping_.expires_after(housekeeping_period);
-    housekeeping_.async_wait([this](const error_code& ec) {
-      if (!ec) on_housekeeping();
-    });
-  }
-
-  void on_housekeeping();
-
-  void begin_drain(bool interrupted);
-
-  void count_unsent(std::int64_t due, std::int64_t now) {
-    record_unsent(totals_, due, now);
-    record_unsent(*interval_, due, now);
-  }
-
-  bool maybe_finish(std::int64_t now);
-
-  // Hands the current interval over (closed at `end`) and starts interval `next`.
-  void hand_off(std::int64_t end, bool last, std::int64_t next) {
-    interval_->index = interval_index_;
-    interval_->end_ns = end;
-    interval_->in_flight = in_flight_ + retry_waiting_ + static_cast<std::int64_t>(pending_.size());
-    interval_ = s_.coll->hand_off(index_, std::move(interval_), last);
-    interval_index_ = next;
-  }
-
-  const shared_setup& s_;
-  const run_config& cfg_;
-  int index_;
-  asio::io_context ioc_;
   tcp::endpoint endpoint_;
-  asio::steady_timer arrival_timer_;
-  asio::steady_timer housekeeping_;
   asio::steady_timer retry_timer_;   // open loop: the earliest retry's backoff end
   std::int64_t retry_timer_at_ = never;
-  arrival_schedule schedule_;
   rng rng_;
-  std::int64_t quota_;           // measured requests this worker may send (0: unlimited)
-  std::int64_t quota_used_ = 0;
   resilience::backoff backoff_;  // [load] retry's waits (stateless jitters: one per worker)
   std::vector<std::unique_ptr<connection>> conns_;
   std::vector<connection*> idle_;    // open loop: connected, nothing to do
   std::vector<connection*> closed_;  // open loop: free slots for new connections
-  time_ring pending_;                // open loop: due requests waiting for a connection
-  std::int64_t next_due_ = never;
   std::int64_t open_ = 0;            // sockets open or connecting
   std::int64_t in_flight_ = 0;       // requests assigned to a connection, not yet answered
   std::int64_t retry_waiting_ = 0;   // requests between attempts: in retry_heap_ or a closed-loop retry_wait
   std::deque<waiting_retry> retry_slots_;       // open loop (a deque: its elements never move)
   std::vector<std::uint32_t> free_retry_slots_;
   std::vector<std::pair<std::int64_t, std::uint32_t>> retry_heap_;  // (ready ns, slot), earliest on top
-  phase phase_ = phase::warmup;
-  bool interrupted_ = false;
-  int signals_at_interrupt_ = 0;  // interrupt_signals() when an interrupt started the drain
-  std::int64_t stop_ns_ = never;              // steady ns: when the load stopped (drain began)
-  std::int64_t last_measured_end_ns_ = 0;     // steady ns: last measured request answered or given up
-  std::int64_t drain_deadline_ns_ = never;
-  std::int64_t interval_index_ = 0;  // current interval; s_.intervals: the drain
-  sample_set totals_;
-  std::unique_ptr<sample_set> interval_;
   wire_meter wire_;  // TCP bytes per connection, from the kernel
 };
+
+extern template class phase_controller<asio_worker>;  // engine_phases.cpp
 
 }  // namespace perflab::loadgen::detail

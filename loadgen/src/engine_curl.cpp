@@ -1,6 +1,6 @@
 // The curl worker (see engine_curl_worker.hpp): libcurl's callbacks, socket readiness on the
 // Asio loop, a request's hand-over to libcurl, its completion and recording, and client retries.
-// The schedule and phases are in engine_curl_phases.cpp.
+// Its hooks of the phase controller (engine_phases.hpp) are in engine_curl_phases.cpp.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -14,18 +14,10 @@
 namespace perflab::loadgen::detail::curl_engine {
 
 curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota)
-    : s_(s),
-      cfg_(*s.cfg),
-      index_(index),
-      ioc_(1),
+    : phase_controller(s, index, workers, quota),
       curl_timer_(ioc_),
-      arrival_timer_(ioc_),
-      housekeeping_(ioc_),
-      schedule_(*s.profile, s.cfg->arrival == "poisson", index, workers, s.cfg->seed, s.rank, s.ranks),
       rng_(s.cfg->seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(index + 1))),
-      quota_(quota),
-      backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)),
-      interval_(std::make_unique<sample_set>()) {
+      backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
   h2c_ = cfg_.http2 && !s_.tls;
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.

@@ -2,7 +2,8 @@
 // The libcurl multi engine's parts that need no event loop (engine_curl_setup.cpp): the request
 // mix as libcurl takes it, the checks of what the engine supports, and the error class of a
 // failed transfer. The worker itself (libcurl's multi interface on an Asio loop) is declared in
-// engine_curl_worker.hpp, which only engine_curl.cpp includes (Asio stays out of the rest).
+// engine_curl_worker.hpp, which only the worker's own files and engine_phases.cpp include (Asio
+// stays out of the rest).
 #include <cstddef>
 #include <string>
 #include <vector>

@@ -4,15 +4,15 @@
 // with curl_multi_socket_action: libcurl says which sockets to watch (CURLMOPT_SOCKETFUNCTION)
 // and when its next timeout is (CURLMOPT_TIMERFUNCTION); the loop waits on those sockets'
 // readiness (async_wait on the descriptor) and on one timer: no polling loop. The schedule, phases,
-// per-second hand-offs and recording follow the Asio worker's rules (engine_internal.hpp,
-// engine_record.hpp), so the two engines' numbers mean the same.
+// per-second hand-offs and the drain are the phase controller's (engine_phases.hpp), which the Asio
+// worker shares, and recording is engine_record.hpp's: the two engines' numbers mean the same.
 //
 // Request slots are easy handles, made on first use and reused for every request (libcurl keeps
 // its connections in the multi handle's pool). Timing on our steady clock, in callbacks: TTFB at
 // the final response's status line (header callback), TTLB at its last byte (body or header
 // callback). libcurl's own split (TCP connect, TLS handshake, start transfer) is recorded beside.
 // Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end, retries) and
-// engine_curl_phases.cpp (the schedule, closed loop and phases); engine_curl.hpp /
+// engine_curl_phases.cpp (its hooks of the phase controller); engine_curl.hpp /
 // engine_curl_setup.cpp hold what needs no loop.
 #include <algorithm>
 #include <deque>
@@ -29,18 +29,15 @@
 #pragma GCC diagnostic pop
 
 #include "engine_curl.hpp"
-#include "engine_wire.hpp"
+#include "engine_phases.hpp"
 #include "engine_record.hpp"
+#include "engine_wire.hpp"
 #include "perflab/core/clock.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
 
 namespace asio = boost::asio;
 using error_code = boost::system::error_code;
-
-inline constexpr std::int64_t never = rate_profile::never;
-inline constexpr auto housekeeping_period = std::chrono::milliseconds(5);
-inline constexpr std::int64_t reconnect_backoff_ns = 10'000'000;  // closed loop, after a failed connect (as asio)
 
 class curl_worker;
 
@@ -91,19 +88,29 @@ struct watch {
   std::uint32_t gen = 0;      // bumped when libcurl closes the socket: older handlers return
 };
 
-class curl_worker final : public load_worker {
+class curl_worker final : public phase_controller<curl_worker> {
  public:
   curl_worker(const shared_setup& s, int index, int workers, std::int64_t connections, std::int64_t quota);
   ~curl_worker() override;
 
-  void run() override;
-  const sample_set& totals() const noexcept override { return totals_; }
-  bool interrupted() const noexcept override { return interrupted_; }
-  std::int64_t stop_ns() const noexcept override { return stop_ns_; }
-  bool quota_reached() const noexcept override { return quota_ > 0 && quota_used_ >= quota_; }
-  std::int64_t last_measured_end_ns() const noexcept override { return last_measured_end_ns_; }
-
  private:
+  friend class phase_controller<curl_worker>;
+
+  // ---- the phase controller's hooks (engine_phases.hpp says what each one does) ----
+  void start_clients(std::int64_t delay_ns);
+  void issue(std::int64_t due);
+  std::int64_t carry_into_measured();
+  std::int64_t outstanding_before(std::int64_t t) const noexcept;
+  std::int64_t carried_outstanding() const noexcept;
+  // in_flight_ counts a request between two attempts too (the Asio worker keeps those apart).
+  std::int64_t unanswered() const noexcept { return in_flight_; }
+  // Timeouts are libcurl's (CURLOPT_CONNECTTIMEOUT_MS, CURLOPT_TIMEOUT_MS): a transfer that runs
+  // out ends in on_done, which records it given up.
+  void check_timeouts(std::int64_t) noexcept {}
+  void drain_idle();
+  void abandon_unanswered(std::int64_t now);
+  void stop_io();
+
   // ---- libcurl's callbacks ----
   static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void*);
   static int on_timer(CURLM*, long timeout_ms, void* self);
@@ -133,27 +140,10 @@ class curl_worker final : public load_worker {
   }
   void next_for(transfer& t, bool connect_failed);
 
-  // ---- schedule and phases (the Asio worker's rules) ----
-  void arm_arrival();
-  bool send_due();
-  void issue(std::int64_t due);
+  // ---- closed loop ----
   void closed_loop_wait(transfer& t, std::int64_t delay_ns);
-  void advance(std::int64_t t);
-  void enter_measured();
-  void close_interval(std::int64_t end);
-  std::int64_t outstanding_since_before(std::int64_t t) const noexcept;
-  void hand_off(std::int64_t end, bool last, std::int64_t next);
-  void arm_housekeeping();
-  void on_housekeeping();
-  void begin_drain(bool interrupted);
-  bool maybe_finish(std::int64_t now);
-  std::int64_t due_abs(std::int64_t rel) const noexcept { return rel == never ? never : s_.run_start_ns + rel; }
 
-  const shared_setup& s_;
-  const run_config& cfg_;
-  int index_;
-  asio::io_context ioc_;  // first: destroyed last
-  asio::steady_timer curl_timer_, arrival_timer_, housekeeping_;
+  asio::steady_timer curl_timer_;
   bool timeout_posted_ = false;
   CURLM* multi_ = nullptr;
   // Over TLS with tls_resume: the worker's TLS session cache, shared by its easy handles, so a new
@@ -181,22 +171,15 @@ class curl_worker final : public load_worker {
   std::deque<transfer> slots_;     // a deque: a transfer never moves (libcurl holds its address)
   std::size_t max_slots_;
   std::vector<transfer*> free_;    // open loop: slots with nothing to do
-  arrival_schedule schedule_;
   rng rng_;
-  std::int64_t quota_, quota_used_ = 0;
-  time_ring pending_;              // open loop: due requests waiting for a free slot
-  std::int64_t next_due_ = never;
   std::int64_t in_flight_ = 0;     // handed to libcurl or waiting out a retry's backoff
   std::int64_t retry_waiting_ = 0; // ...of which waiting: their slots do not count against the cap
   std::deque<transfer*> ready_retries_;  // open loop: backoff over, waiting for a transfer to end
   resilience::backoff backoff_;    // [load] retry's waits
-  phase phase_ = phase::warmup;
-  bool interrupted_ = false;
-  int signals_at_interrupt_ = 0;
-  std::int64_t stop_ns_ = never, last_measured_end_ns_ = 0, drain_deadline_ns_ = never;
-  std::int64_t interval_index_ = 0;
-  sample_set totals_;
-  std::unique_ptr<sample_set> interval_;
 };
 
 }  // namespace perflab::loadgen::detail::curl_engine
+
+namespace perflab::loadgen::detail {
+extern template class phase_controller<curl_engine::curl_worker>;  // engine_phases.cpp
+}  // namespace perflab::loadgen::detail

@@ -2,7 +2,7 @@
 // What the load engine's parts share, inside the loadgen library: run phases, error classes, the
 // per-second collector, the read-only run setup, and the worker interface an engine implements
 // (engine_asio.hpp, engine_curl_worker.hpp; what engines share apart from sockets is in
-// engine_record.hpp).
+// engine_record.hpp, and the phase rules every worker follows in engine_phases.hpp).
 // run_load (engine_run.cpp) owns the threads, merges the workers' seconds into the interval log,
 // the CSV and the series, and builds the result.
 #include <atomic>
