@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "perflab/core/result_io.hpp"
+#include "report_counter.hpp"
 #include "runner_fixture.hpp"
 
 namespace {
@@ -24,12 +25,9 @@ using perflab::testing::Runner;
 using CorsE2E = Runner;
 
 // A [report] counter's change over the variant; 0 when the target never had the series (no
-// request of that kind came).
+// request of that kind came: no /echo for a refused origin).
 double cors_counter(const perflab::result::variant& v, const std::string& metric) {
-  for (const auto& c : v.target_counters)
-    if (c.metric == metric) return c.found ? c.delta : 0;
-  ADD_FAILURE() << "no counter " << metric;
-  return -1;
+  return perflab::testing::report_counter(v, metric, false);
 }
 
 TEST_F(CorsE2E, PreflightsAreCountedOnBothSidesAndRefusedRequestsNeverSent) {
