@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include "perflab/core/result_io.hpp"
-#include "report_counter.hpp"
 #include "runner_fixture.hpp"
 
 namespace {
@@ -23,7 +22,13 @@ using perflab::testing::Runner;
 using IdempotencyE2E = Runner;
 
 double counter(const perflab::result::variant& v, const std::string& metric) {
-  return perflab::testing::report_counter(v, metric);
+  for (const auto& c : v.target_counters)
+    if (c.metric == metric) {
+      EXPECT_TRUE(c.found) << metric;
+      return c.delta;
+    }
+  ADD_FAILURE() << "no counter " << metric;
+  return -1;
 }
 
 TEST_F(IdempotencyE2E, KeysTurnLostAnswersIntoReplaysInsteadOfDuplicateOrders) {
