@@ -195,6 +195,15 @@ std::vector<variant_note> variant_notes(const result::variant& v) {
                                  v.sent > 0 ? static_cast<double>(v.follow_polls) / static_cast<double>(v.sent) : 0.0,
                                  v.errors.follow_timeout, detail::format_us(v.accepted.p50_us)),
                      false});
+  if (!v.load.cors.empty())
+    notes.push_back({"BROWSER MODE",
+                     fmt::format("the loadgen behaved like a browser ({}): {} CORS preflights for {} requests sent "
+                                 "({:.2f} per request), {} requests refused by their preflight and never sent "
+                                 "(errors). Latencies run through the preflight and the request.",
+                                 v.load.cors, v.preflights, v.sent,
+                                 v.sent > 0 ? static_cast<double>(v.preflights) / static_cast<double>(v.sent) : 0.0,
+                                 v.errors.cors_refused),
+                     false});
   if (v.carried_in > 0)
     notes.push_back({"CARRIED-IN",
                      fmt::format("{} requests sent in the warm-up were still in flight when the measured phase "

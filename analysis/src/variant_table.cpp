@@ -57,7 +57,9 @@ grid variant_grid(const result::run& r) {
   bool rps = false, carried = false, stalled = false, unanswered = false, spawned = false, cached = false;
   bool wire = false;  // bytes on the wire were counted (schema 5 and later)
   bool tcp = false;   // TCP bytes where they differ from the handed-over ones (TLS, HTTP/2)
+  bool cors = false;  // [load] cors: preflights sent or requests refused by theirs
   for (const auto& v : r.variants) {
+    cors = cors || v.preflights > 0 || v.errors.cors_refused > 0;
     wire = wire || v.bytes_in > 0;
     // TCP bytes (kernel-counted) only where they differ from what the engine handed over: TLS, HTTP/2.
     tcp = tcp || (v.tcp_bytes_in > 0 && (v.load.http == "2" || v.target.url.starts_with("https://")));
@@ -77,6 +79,10 @@ grid variant_grid(const result::run& r) {
   }
   if (tcp) g.header.push_back("TCP B/response");
   for (const char* h : {"TTFB p50 ms", "TTFB p99 ms", "TTLB p50 ms", "TTLB p99 ms", "errors"}) g.header.push_back(h);
+  if (cors) {  // the browser mode: preflights per request sent, and the requests they refused
+    g.header.push_back("preflights");
+    g.header.push_back("CORS refused");
+  }
   if (cached) g.header.push_back("hit ratio");  // from X-Cache: hits / responses with the header
   if (carried) g.header.push_back("carried-in");
   if (stalled) g.header.push_back("stalled");
@@ -102,6 +108,12 @@ grid variant_grid(const result::run& r) {
     row.push_back(format_ms_plain(v.ttlb.p50_us));
     row.push_back(format_ms_plain(v.ttlb.p99_us));
     row.push_back(v.errors.total() ? fmt::format("{} ({})", v.errors.total(), format_percent(v.error_rate)) : "0");
+    if (cors) {
+      row.push_back(v.sent > 0 ? fmt::format("{} ({:.2f}/request)", v.preflights,
+                                             static_cast<double>(v.preflights) / static_cast<double>(v.sent))
+                               : std::to_string(v.preflights));
+      row.push_back(std::to_string(v.errors.cors_refused));
+    }
     if (cached) row.push_back(v.cache.total() > 0 ? fmt::format("{:.3f}", v.cache_hit_ratio) : "-");
     if (carried) row.push_back(std::to_string(v.carried_in));
     if (stalled) row.push_back(std::to_string(v.stalled));

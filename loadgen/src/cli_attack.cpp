@@ -64,6 +64,9 @@ struct attack_options {
   std::int64_t auth_tokens = 100;
   // [load] follow: --follow-every turns it on.
   std::string follow_every, follow_until, follow_timeout = "30s";
+  // The browser mode ([load] cors): --cors-origin turns it on.
+  std::string cors_origin;
+  bool no_preflight_cache = false;
 };
 
 tl::expected<std::chrono::nanoseconds, std::string> duration_option(const char* name, const std::string& text) {
@@ -163,6 +166,10 @@ std::string format_summary(const result::variant& v) {
                      v.load.follow, v.followed, v.sent, v.follow_polls,
                      v.sent > 0 ? static_cast<double>(v.follow_polls) / static_cast<double>(v.sent) : 0.0,
                      fmt_us(v.accepted.p50_us), fmt_us(v.accepted.p99_us)));
+  if (!lm.cors.empty())
+    line(fmt::format("browser mode ({}): {} preflights for {} requests sent, {} refused by their preflight (never "
+                     "sent; counted as errors), latency through both answers",
+                     lm.cors, v.preflights, v.sent, v.errors.cors_refused));
   if (v.retries > 0)
     line(fmt::format("stale keep-alive resends: {} requests resent once on a new connection (their keep-alive connection had been "
                      "closed by the server while idle{}; not errors)",
@@ -316,6 +323,11 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--follow-timeout", opts->follow_timeout,
                   "follow: give a request up this long after its intended send time (errors.follow_timeout)")
       ->capture_default_str();
+  cmd->add_option("--cors-origin", opts->cors_origin,
+                  "browser mode ([load] cors; asio engine): every request carries Origin: URL, and a non-simple one "
+                  "is preceded by a preflight OPTIONS unless the connection cached its answer (Access-Control-Max-Age)");
+  cmd->add_flag("--no-preflight-cache", opts->no_preflight_cache,
+                "with --cors-origin: a preflight before every non-simple request (a browser with its cache off)");
   cmd->add_option("--engine", opts->engine, "asio (HTTP/1.1, cleartext) or curl (libcurl: HTTPS, HTTP/2); default: "
                                           "curl for https:// and --http2, asio otherwise");
   cmd->add_flag("--http2", opts->http2, "curl engine: HTTP/2 (ALPN over https://, prior knowledge over http://)");
@@ -358,6 +370,14 @@ void add_attack_command(CLI::App& app, int& exit_code) {
     if (*engine != "curl" && (o.insecure || !o.cacert.empty() || o.no_tls_resume))
       return usage("--insecure, --cacert and --no-tls-resume need an https:// URL (the curl engine)");
     if (o.max_streams < 1) return usage(fmt::format("--max-streams: expected 1 or more, found {}", o.max_streams));
+    if (o.no_preflight_cache && o.cors_origin.empty()) return usage("--no-preflight-cache: needs --cors-origin");
+    if (!o.cors_origin.empty()) {
+      if (*engine == "curl" || !o.grpc.empty())
+        return usage("--cors-origin: the browser mode needs the asio engine (HTTP/1.1 over http://), not the curl "
+                     "engine (--engine curl, --http2, --grpc or an https:// URL)");
+      if (auto bad = browser_cors::origin_error(o.cors_origin)) return usage("--cors-origin: " + *bad);
+      cfg.cors = {o.cors_origin, !o.no_preflight_cache};
+    }
     if (!o.cacert.empty() && !std::filesystem::exists(o.cacert))
       return usage(fmt::format("--cacert: no file '{}'", o.cacert));
     if (!o.rate.empty()) {

@@ -138,11 +138,11 @@ void dist_for_each_count(S& s, F&& f) {
   f(s.sent), f(s.completed), f(s.succeeded), f(s.connections_opened), f(s.connections_warmup), f(s.carried_in);
   f(s.stalled), f(s.unsent), f(s.abandoned), f(s.retries), f(s.client_retries), f(s.retried_succeeded);
   f(s.retries_exhausted), f(s.bytes_in), f(s.bytes_out), f(s.in_flight), f(s.index), f(s.streams_peak);
-  f(s.tcp_bytes_in), f(s.tcp_bytes_out), f(s.follow_polls), f(s.followed);
+  f(s.tcp_bytes_in), f(s.tcp_bytes_out), f(s.follow_polls), f(s.followed), f(s.preflights);
   auto& e = s.errors;
   f(e.connect_refused), f(e.connect_timeout), f(e.connect_other), f(e.reset), f(e.read_timeout);
   f(e.closed_mid_response), f(e.malformed), f(e.unsolicited), f(e.io_other), f(e.client_resources), f(e.status_4xx);
-  f(e.status_5xx), f(e.verify_failed), f(e.tls), f(e.grpc_status), f(e.grpc_missing), f(e.follow_timeout);
+  f(e.status_5xx), f(e.verify_failed), f(e.tls), f(e.grpc_status), f(e.grpc_missing), f(e.follow_timeout), f(e.cors_refused);
   for (auto& n : s.grpc_statuses) f(n);
   f(s.cache.hit), f(s.cache.miss), f(s.cache.stale), f(s.cache.other);
 }
@@ -327,7 +327,7 @@ bool dist_get_owned(dist_wire_reader& r, std::string& s) {
 // (or leave it to rank 0, as the outputs), give it a case in distributed_test.cpp's
 // run_config_cases (whose size the test checks against the struct itself), bump
 // dist_wire_version, then update the count here.
-static_assert(aggregate_field_count<run_config>() == 43, "run_config changed: see the comment above");
+static_assert(aggregate_field_count<run_config>() == 44, "run_config changed: see the comment above");
 static_assert(aggregate_field_count<key_distribution>() == 3, "key_distribution changed: see the comment above");
 static_assert(aggregate_field_count<request_spec>() == 7, "request_spec changed: see the comment above");
 static_assert(aggregate_field_count<retry_policy>() == 6, "retry_policy changed: see the comment above");
@@ -385,6 +385,8 @@ std::string encode_run_config(const run_config& c) {
   dist_put_ns(w, c.follow.every);
   dist_put_ns(w, c.follow.timeout);
   w.put_string(c.follow.until);
+  w.put_string(c.cors.origin);
+  w.put<std::uint8_t>(c.cors.preflight_cache ? 1 : 0);
   return w.take();
 }
 
@@ -468,6 +470,9 @@ tl::expected<run_config, std::string> decode_run_config(std::string_view bytes) 
   if (!r.get(c.auth.tokens) || !dist_get_ns(r, c.auth.ttl)) return truncated();
   if (!dist_get_ns(r, c.follow.every) || !dist_get_ns(r, c.follow.timeout) || !dist_get_owned(r, c.follow.until))
     return truncated();
+  std::uint8_t cache = 1;
+  if (!dist_get_owned(r, c.cors.origin) || !r.get(cache)) return truncated();
+  c.cors.preflight_cache = cache != 0;
   if (!r.rest().empty()) return tl::unexpected(std::string("run configuration: trailing bytes"));
   return c;
 }

@@ -105,7 +105,7 @@ result::rank_summary summarize_rank(int rank, const rank_final& f, const sample_
 // report). Every rank of a job must speak the same one: agree_start refuses a job whose ranks
 // differ (loadgen binaries of different builds), and a run configuration carries it after a magic
 // word. Bump it whenever one of the three formats changes.
-inline constexpr std::uint32_t dist_wire_version = 8;
+inline constexpr std::uint32_t dist_wire_version = 9;
 inline constexpr std::uint32_t run_config_magic = 0x63726c70;  // "plrc" in little-endian bytes
 
 // A load run's configuration as bytes, for rank 0 to broadcast at each load run of a scenario

@@ -355,6 +355,10 @@ constexpr run_config_field_case run_config_cases[] = {
     {"follow", true,
      [](run_config& c) { c.follow = {std::chrono::milliseconds(15), "\"state\":\"done\"", std::chrono::seconds(7)}; },
      [](const run_config& a, const run_config& b) { return a.follow == b.follow; }},
+    {"cors", true, [](run_config& c) { c.cors = {"https://app.example", false}; },
+     [](const run_config& a, const run_config& b) {
+       return a.cors.origin == b.cors.origin && a.cors.preflight_cache == b.cors.preflight_cache;
+     }},
 };
 #undef PERFLAB_RUN_CONFIG_CASE
 

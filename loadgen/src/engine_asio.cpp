@@ -34,6 +34,7 @@ void asio_worker::start_connect(connection& c, bool with_request, std::int64_t i
       c.measured = in_window(now);
     }
   }
+  if (s_.cors && !resend) cors_new_browser(c);
   c.timed_out = c.connect_failed = false;
   c.requests_done = 0;
   c.read_armed = false;
@@ -92,7 +93,8 @@ void asio_worker::send(connection& c, std::int64_t intended) {
   const std::int64_t now = now_ns();
   advance(now);
   if (!resend) {
-    c.req = s_.mix->pick(rng_);
+    c.req_index = s_.mix->pick_index(rng_);
+    c.req = s_.mix->at(c.req_index);
     stamp_uuids(c.req, c.stamped, rng_);  // a fresh key per logical request; a resend keeps it
     c.policy_retries = 0;
   }
@@ -110,9 +112,10 @@ void asio_worker::send(connection& c, std::int64_t intended) {
   }
   if (!resend) c.measured = recorded(c.intended_ns, c.carried);
   c.deadline_ns = now + cfg_.request_timeout.count();
+  const std::string_view out = s_.cors ? cors_first_write(c) : req.bytes;  // [load] cors: maybe its preflight
   if (c.measured) {  // a resend crosses the wire again
-    totals_.bytes_out += static_cast<std::int64_t>(req.bytes.size());
-    interval_->bytes_out += static_cast<std::int64_t>(req.bytes.size());
+    totals_.bytes_out += static_cast<std::int64_t>(out.size());
+    interval_->bytes_out += static_cast<std::int64_t>(out.size());
   }
   if (c.measured && c.following && !c.retrying) {  // [load] follow: a poll, not a request
     ++totals_.follow_polls;
@@ -129,15 +132,19 @@ void asio_worker::send(connection& c, std::int64_t intended) {
       interval_->send_lag.record(now - intended);
     }
   }
-  const ssize_t n = ::send(c.sock.native_handle(), req.bytes.data(), req.bytes.size(), MSG_NOSIGNAL);
+  write_bytes(c, out);
+}
+
+void asio_worker::write_bytes(connection& c, std::string_view out) {
+  const ssize_t n = ::send(c.sock.native_handle(), out.data(), out.size(), MSG_NOSIGNAL);
   const int send_errno = n < 0 ? errno : 0;
   if (n < 0 && send_errno != EAGAIN && send_errno != EWOULDBLOCK) {
     if (!((send_errno == EPIPE || send_errno == ECONNRESET) && answer_lost(c))) fail(c, io_error_class(send_errno));
     return;
   }
   const std::size_t written = n < 0 ? 0 : static_cast<std::size_t>(n);
-  if (written < req.bytes.size()) {
-    c.pending_write = req.bytes.substr(written);
+  if (written < out.size()) {
+    c.pending_write = out.substr(written);
     ++c.ops;
     asio::async_write(c.sock, asio::buffer(c.pending_write.data(), c.pending_write.size()),
                       [this, &c](const error_code& ec, std::size_t) { on_write(c, ec); });
@@ -195,6 +202,8 @@ void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
     c.verify_raw.append(c.buf.get(), p.consumed);
   else if (follow_on_ && c.verify_raw.size() < follow_max_capture)  // a 202's Location, a poll's state
     c.verify_raw.append(c.buf.get(), std::min(p.consumed, follow_max_capture - c.verify_raw.size()));
+  if (c.preflight)  // judged at its end; within the capacity reserved before (a longer head is cut)
+    c.preflight_head.append(c.buf.get(), std::min(p.consumed, c.preflight_head.capacity() - c.preflight_head.size()));
   if (p.status_line) c.head_ns = t;
   if (p.error != http::errc::ok) {
     fail(c, p.error == http::errc::closed_mid_response ? err::closed_mid_response : err::malformed);
@@ -225,6 +234,10 @@ void asio_worker::on_idle_read(connection& c, const error_code& ec, std::size_t 
 
 // A complete response whose last byte arrived at t (steady ns).
 void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool overrun) {
+  if (c.preflight) {  // [load] cors: the request itself is still to go
+    on_preflight_answer(c, t, peer_closed, overrun);
+    return;
+  }
   --in_flight_;
   c.has_request = false;
   c.retrying = false;
@@ -297,10 +310,17 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
     c.policy_retry = false;
     c.following = false;
   }
-  const bool reuse = !peer_closed && !overrun && c.parser.keep_alive() && c.pending_write.empty() &&
-                     cfg_.keepalive != keepalive_policy::new_connection &&
-                     !(cfg_.keepalive == keepalive_policy::max_requests && cfg_.max_requests_per_connection > 0 &&
-                       c.requests_done >= cfg_.max_requests_per_connection);
+  release(c, reusable(c, peer_closed, overrun), again || poll ? delay_ns : cfg_.think_time.count());
+}
+
+bool asio_worker::reusable(const connection& c, bool peer_closed, bool overrun) const noexcept {
+  return !peer_closed && !overrun && c.parser.keep_alive() && c.pending_write.empty() &&
+         cfg_.keepalive != keepalive_policy::new_connection &&
+         !(cfg_.keepalive == keepalive_policy::max_requests && cfg_.max_requests_per_connection > 0 &&
+           c.requests_done >= cfg_.max_requests_per_connection);
+}
+
+void asio_worker::release(connection& c, bool reuse, std::int64_t delay_ns) {
   if (reuse) {
     c.deadline_ns = never;
     if (s_.open) {
@@ -308,7 +328,7 @@ void asio_worker::complete(connection& c, std::int64_t t, bool peer_closed, bool
     } else {
       c.st = connection::state::idle;
       start_read(c);
-      closed_loop_after(c, again || poll ? delay_ns : cfg_.think_time.count());
+      closed_loop_after(c, delay_ns);
     }
   } else {
     // The client closes the socket itself (new connection per request / K requests reached).
@@ -371,6 +391,7 @@ void asio_worker::fail(connection& c, err what) {
   c.retrying = false;
   c.policy_retry = false;
   c.following = false;
+  c.preflight = c.preflight_passed = false;
   c.measured = c.carried = false;
   close_conn(c);
 }
@@ -430,7 +451,8 @@ void asio_worker::record_given_up(const connection& c, std::int64_t now) {
   if (!c.measured || !c.has_request) return;
   const bool written = c.st == connection::state::busy;
   const std::int64_t start = c.policy_retry ? c.attempt_start_ns : written ? c.write_ns : c.connect_start_ns;
-  const std::int64_t first_byte = c.following ? c.accept_head_ns : written && c.head_ns != 0 ? c.head_ns : now;
+  const std::int64_t first_byte =
+      c.following ? c.accept_head_ns : written && c.head_ns != 0 && !c.preflight ? c.head_ns : now;
   for (sample_set* set : {&totals_, interval_.get()}) detail::record_given_up(*set, c.intended_ns, start, first_byte, now);
 }
 
@@ -500,6 +522,7 @@ void asio_worker::park_retry(connection& c, std::int64_t ready) {
   }
   waiting_retry& w = retry_slots_[i];
   copy_request(w.req, w.stamped, c.req, c.stamped);
+  w.req_index = c.req_index;
   w.intended_ns = c.intended_ns;
   w.attempt_start_ns = c.attempt_start_ns;
   w.retries = c.policy_retries;
@@ -524,6 +547,7 @@ void asio_worker::send_retry(connection& c, bool idle) {
   --retry_waiting_;
   const waiting_retry& w = retry_slots_[i];
   copy_request(c.req, c.stamped, w.req, w.stamped);
+  c.req_index = w.req_index;
   c.intended_ns = w.intended_ns;
   c.attempt_start_ns = w.attempt_start_ns;
   c.policy_retries = w.retries;

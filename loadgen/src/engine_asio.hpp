@@ -4,6 +4,8 @@
 // docs/methodology.md for what is measured and why. Its parts:
 //   engine_asio.cpp         the I/O: connect, send, read, complete, fail, the stale keep-alive
 //                           resend and the slot's close and reuse
+//   engine_asio_cors.cpp    [load] cors, the browser mode: a preflight before a non-simple
+//                           request, its answer judged, then the request on the same connection
 //   engine_asio_phases.cpp  its hooks of the phase controller (engine_phases.hpp, which holds the
 //                           schedule and phase rules both engines share): a due request's
 //                           connection, the closed loop's clients, what the measured phase carries
@@ -91,6 +93,13 @@ struct connection {
   bool following = false;
   std::int64_t accept_head_ns = 0;    // the 202's first byte: the followed request's TTFB
   std::string follow_buf;             // reserved before the run (follow_max_poll_bytes); unused without follow
+  // [load] cors (engine_asio_cors.cpp); one browser per connection:
+  std::size_t req_index = 0;        // req's buffer in the mix: its preflight and its cache entry
+  bool preflight = false;           // the exchange in flight is req's preflight, the request waits for it
+  bool preflight_passed = false;    // req's preflight was allowed but its connection closed: the resend
+                                    // on a new one goes without (the browser has the answer)
+  std::string preflight_head;       // the preflight answer as received (reserved at the slot's first connect)
+  browser_cors::cache cors_cache;   // this browser's preflight answers (made at the slot's first connect)
 };
 
 // Open loop: a request waiting out its retry's backoff, then for a connection. Its bytes are
@@ -98,6 +107,7 @@ struct connection {
 struct waiting_retry {
   rendered_request req;
   std::string stamped;
+  std::size_t req_index = 0;  // [load] cors: req's buffer in the mix
   std::int64_t intended_ns = 0, attempt_start_ns = 0, retries = 0;
   bool measured = false, carried = false;
   bool following = false;  // [load] follow: a poll waiting out `every` (its bytes in stamped)
@@ -198,6 +208,19 @@ class asio_worker final : public phase_controller<asio_worker> {
 
   void on_write(connection& c, const error_code& ec);
 
+  // One non-blocking send of out (the request, or its preflight), the rest queued; then a read.
+  void write_bytes(connection& c, std::string_view out);
+
+  // ---- [load] cors, the browser mode (engine_asio_cors.cpp) ----
+  // A slot connects as a new browser: an empty preflight cache (made at its first connect).
+  void cors_new_browser(connection& c);
+  // What send() writes first: req's preflight when it needs one and the cache has no fresh answer
+  // (counted in preflights), else req itself.
+  std::string_view cors_first_write(connection& c);
+  // The preflight's answer is complete at t: the request goes on the same connection when allowed
+  // (cached for its max-age), or ends as errors.cors_refused, never sent.
+  void on_preflight_answer(connection& c, std::int64_t t, bool peer_closed, bool overrun);
+
   // One read at a time per connection. It stays armed while the connection is idle, so a close
   // by the server (its keep-alive timeout) is seen when it happens, and bytes nobody asked for
   // (an unsolicited 408, a framing overrun) are counted instead of being taken as the next
@@ -227,6 +250,13 @@ class asio_worker final : public phase_controller<asio_worker> {
   }
 
   void make_idle(connection& c);
+
+  // Whether the connection may carry the next request after this answer (the server's framing
+  // and the keep-alive policy).
+  bool reusable(const connection& c, bool peer_closed, bool overrun) const noexcept;
+  // The request is over on c: idle (open loop), its next request after delay_ns (closed loop), or
+  // closed when not reusable.
+  void release(connection& c, bool reuse, std::int64_t delay_ns);
 
   // A failed request or connect: count it (by the request's phase), close, replace.
   void fail(connection& c, err what);

@@ -48,6 +48,7 @@ enum class err : std::uint8_t {
   io_other,
   client_resources,
   tls,  // curl engine: TLS handshake or certificate refused
+  cors_refused,  // [load] cors: the request's preflight was refused, so it was never sent
 };
 
 void count_error(result::error_counts& e, err what) noexcept;
@@ -104,6 +105,7 @@ struct shared_setup {
   int rank = 0, ranks = 1;              // this process's share of a distributed run (arrival_schedule)
   const curl_requests* curl = nullptr;  // the curl engine's request table (null with asio)
   bool grpc = false;                    // the mix is gRPC calls: each answer is judged by its grpc-status
+  const browser_cors::plan* cors = nullptr;  // [load] cors: the preflights, per buffer of the mix (null: off)
   // Set by the collecting thread when run_config::stop_check fired; workers end their load at their
   // next housekeeping tick, like an interrupt that does not mark the run interrupted.
   std::atomic<bool> stop_early{false};

@@ -20,6 +20,7 @@ void count_error(result::error_counts& e, err what) noexcept {
     case err::io_other: ++e.io_other; break;
     case err::client_resources: ++e.client_resources; break;
     case err::tls: ++e.tls; break;
+    case err::cors_refused: ++e.cors_refused; break;
   }
 }
 

@@ -204,10 +204,25 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   // [load] auth: signed (or logged in) before the run; each rendered once per request of the mix.
   auto credentials = make_credentials(cfg.auth, *url);
   if (!credentials) return tl::unexpected(credentials.error());
-  auto mix = request_mix::build(*url, cfg.requests, cfg.keys, *credentials);
-  if (!mix) return tl::unexpected(mix.error());
   auto engine = choose_engine(cfg, *url);
   if (!engine) return tl::unexpected(engine.error());
+  if (cfg.cors.enabled()) {
+    if (auto bad = browser_cors::origin_error(cfg.cors.origin)) return tl::unexpected("cors origin: " + *bad);
+    if (*engine == "curl")
+      return tl::unexpected(std::string("--cors-origin ([load] cors): the browser mode needs the asio engine "
+                                        "(HTTP/1.1 over http://), not curl"));
+  }
+  // [load] cors: every request carries the page's Origin (rendered into the mix, like any header).
+  std::vector<request_spec> specs = cfg.requests;
+  if (cfg.cors.enabled()) {
+    if (specs.empty()) specs.emplace_back();
+    for (auto& sp : specs) sp.headers.emplace_back("Origin", cfg.cors.origin);
+  }
+  auto mix = request_mix::build(*url, specs, cfg.keys, *credentials);
+  if (!mix) return tl::unexpected(mix.error());
+  // ...and its preflights, made here once.
+  std::optional<browser_cors::plan> cors_plan;
+  if (cfg.cors.enabled()) cors_plan = browser_cors::plan::build(*mix, cfg.cors);
   auto grpc = grpc_method_of(cfg.requests);  // checked by the mix already
   if (!grpc) return tl::unexpected(grpc.error());
   if (!grpc->empty()) cfg.http2 = true;  // gRPC is HTTP/2 (prior knowledge on http://, ALPN over TLS)
@@ -282,6 +297,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   setup.tls = url->tls;
   setup.curl = curl_table ? &*curl_table : nullptr;
   setup.grpc = !grpc->empty();
+  setup.cors = cors_plan ? &*cors_plan : nullptr;
   setup.intervals = intervals;
   setup.coll = &coll;
   setup.rank = link ? link->rank() : 0;
@@ -489,6 +505,8 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   lm.tls_resume = cfg.tls_resume;
   lm.grpc = *grpc;
   lm.follow = cfg.follow.describe();
+  if (cfg.cors.enabled())
+    lm.cors = fmt::format("origin {}, preflight cache {}", cfg.cors.origin, cfg.cors.preflight_cache ? "on" : "off");
 
   // The measured phase ends at its planned end; at the interrupt when stopped by one; when a
   // --requests run reached its count, at the last measured response (or give-up), even if a
@@ -521,6 +539,7 @@ tl::expected<result::variant, std::string> run_load(const run_config& cfg_in) {
   v.abandoned = total.abandoned;
   v.retries = total.retries;
   v.client_retries = total.client_retries;
+  v.preflights = total.preflights;
   v.attempts = total.sent + total.client_retries;
   v.retried_succeeded = total.retried_succeeded;
   v.retries_exhausted = total.retries_exhausted;

@@ -22,6 +22,7 @@ void add_errors(result::error_counts& into, const result::error_counts& from) no
   into.grpc_status += from.grpc_status;
   into.grpc_missing += from.grpc_missing;
   into.follow_timeout += from.follow_timeout;
+  into.cors_refused += from.cors_refused;
 }
 
 void sample_set::add(const sample_set& o) {
@@ -45,6 +46,7 @@ void sample_set::add(const sample_set& o) {
   abandoned += o.abandoned;
   retries += o.retries;
   client_retries += o.client_retries;
+  preflights += o.preflights;
   retried_succeeded += o.retried_succeeded;
   retries_exhausted += o.retries_exhausted;
   follow_polls += o.follow_polls;
@@ -76,7 +78,7 @@ void sample_set::reset() noexcept {
   curl_start_transfer.reset();
   accepted.reset();
   sent = completed = succeeded = connections_opened = connections_warmup = carried_in = stalled = unsent = abandoned = retries = 0;
-  client_retries = retried_succeeded = retries_exhausted = follow_polls = followed = 0;
+  client_retries = retried_succeeded = retries_exhausted = follow_polls = followed = preflights = 0;
   in_flight = index = end_ns = bytes_in = bytes_out = tcp_bytes_in = tcp_bytes_out = streams_peak = 0;
   errors = {};
   cache = {};

@@ -32,7 +32,7 @@ const std::vector<std::string> k_load_keys = {
     "model",   "rate",      "stages", "arrival", "connections", "duration", "warmup",        "connect_timeout",
     "timeout", "think_time", "keepalive", "threads", "cpu",     "seed",     "send_lag_bound", "max_requests",
     "drain_timeout", "success", "max_error_rate", "stop_when", "retry", "engine", "http2", "max_streams",
-    "insecure", "cacert", "tls_resume", "rank_timeout", "auth", "follow",
+    "insecure", "cacert", "tls_resume", "rank_timeout", "auth", "follow", "cors",
     // model = "subscribe" (scenario_subscribe.cpp)
     "style", "subscribers", "topics", "publish_rate", "message_size", "connect_rate", "poll_interval", "poll_timeout"};
 const std::vector<std::string> k_target_own_keys = {"url",           "model",        "threads", "cpu",
@@ -410,6 +410,7 @@ class parser : public toml_reader {
     read_engine(*this, root, v.load);
     v.load.auth = read_auth(*this, root);
     v.load.follow = read_follow(*this, root, v.load);
+    v.load.cors = read_cors(*this, root, v.load);
     parse_keys(root, v.load);
     parse_requests(root, v.load);
     v.thresholds = parse_thresholds(root);

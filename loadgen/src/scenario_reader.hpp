@@ -239,6 +239,9 @@ auth_config read_auth(const toml_reader& r, const toml::table& root);
 // [load] follow = { every = "10ms", until = '"state":"done"', timeout = "30s" }: 202s followed to
 // the end of their work, off without it; refused with engine = "curl" or http2 (scenario_retry.cpp).
 follow_policy read_follow(const toml_reader& r, const toml::table& root, const run_config& cfg);
+// [load] cors: the browser mode, { origin = "https://app.example", preflight_cache = true }, or false
+// (off: a matrix axis can compare with and without). Asio engine only; after read_engine.
+cors_config read_cors(const toml_reader& r, const toml::table& root, const run_config& cfg);
 
 // A [[request]]'s grpc = "/package.Service/Method" and grpc_fields = { 1 = "{key}" } (scenario_retry.cpp):
 // fills out.grpc and out.grpc_fields; nothing without grpc. `nm` names the request ("request[0]").

@@ -1,8 +1,8 @@
 // [load] retry: the client retry policy (perflab/loadgen/retry.hpp), [load] engine with the
-// curl engine's keys (http2, max_streams, insecure, cacert, tls_resume), and [load] auth (the
-// credentials, perflab/loadgen/auth.hpp): each value checked where it is written
-// (file:line:column and what was expected). One file for all three: each TU that reads TOML
-// costs seconds of build.
+// curl engine's keys (http2, max_streams, insecure, cacert, tls_resume), [load] auth (the
+// credentials, perflab/loadgen/auth.hpp) and [load] cors (the browser mode,
+// perflab/loadgen/browser_cors.hpp): each value checked where it is written (file:line:column
+// and what was expected). One file for all four: each TU that reads TOML costs seconds of build.
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -16,6 +16,7 @@ namespace {
 const std::vector<std::string> k_retry_keys = {"on", "max", "backoff", "base", "cap", "jitter", "retry_after", "unsafe"};
 const std::vector<std::string> k_auth_keys = {"scheme", "key_file", "tokens", "audience", "ttl", "login_path"};
 const std::vector<std::string> k_follow_keys = {"every", "until", "timeout"};
+const std::vector<std::string> k_cors_keys = {"origin", "preflight_cache"};
 
 }  // namespace
 
@@ -158,6 +159,34 @@ auth_config read_auth(const toml_reader& r, const toml::table& root) {
     const toml::node* at = t.get(key);
     fail(r.where(at ? *at : *an), "load.auth." + why);
   }
+  return c;
+}
+
+cors_config read_cors(const toml_reader& r, const toml::table& root, const run_config& cfg) {
+  cors_config c;
+  const toml::table* load = root.get_as<toml::table>("load");
+  const toml::node* cn = load ? load->get("cors") : nullptr;
+  if (!cn) return c;
+  const char* form = "a table such as cors = { origin = \"https://app.example\", preflight_cache = true }, or false";
+  if (auto b = cn->as_boolean()) {
+    if (b->get()) r.type_error(*cn, "load.cors", form);
+    return c;  // false: off
+  }
+  if (!cn->is_table()) r.type_error(*cn, "load.cors", form);
+  const toml::table& t = r.as_table(*cn, "load.cors");
+  r.check_keys(t, "load.cors.", k_cors_keys);
+  const toml::node* origin = t.get("origin");
+  if (!origin) fail(r.where(*cn), std::string("load.cors: expected origin = \"...\" (") + form + ")");
+  c.origin = r.as_string(*origin, "load.cors.origin");
+  if (auto bad = browser_cors::origin_error(c.origin)) fail(r.where(*origin), "load.cors.origin: " + *bad);
+  if (const toml::node* n = t.get("preflight_cache")) {
+    auto b = n->as_boolean();
+    if (!b) r.type_error(*n, "load.cors.preflight_cache", "true or false");
+    c.preflight_cache = b->get();
+  }
+  if (cfg.engine == "curl" || cfg.http2)
+    fail(r.where(*cn), "load.cors: the browser mode needs the asio engine (HTTP/1.1 over http://), not engine = "
+                       "\"curl\" or http2");
   return c;
 }
 

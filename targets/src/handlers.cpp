@@ -34,6 +34,19 @@ const std::string filler_block = [] {
   return s;
 }();
 
+// response_context::fields of the write_response call running on this thread (empty outside one):
+// written into each head as it is written, before any body follows it.
+thread_local std::string_view head_fields;
+
+// Sets head_fields for one write_response call.
+class head_fields_scope {
+ public:
+  explicit head_fields_scope(std::string_view fields) noexcept { head_fields = fields; }
+  ~head_fields_scope() { head_fields = {}; }
+  head_fields_scope(const head_fields_scope&) = delete;
+  head_fields_scope& operator=(const head_fields_scope&) = delete;
+};
+
 void append_head(std::string& out, int status, std::string_view content_type, std::uint64_t content_length,
                  bool keep_alive, int version_minor, std::string_view extra_headers = {}) {
   out.append("HTTP/1.1 ");
@@ -58,6 +71,7 @@ void append_head(std::string& out, int status, std::string_view content_type, st
   else if (version_minor == 0)
     out.append("Connection: keep-alive\r\n");  // 1.0 keeps the connection only when told so
   out.append(extra_headers);
+  out.append(head_fields);
   out.append("\r\n");
 }
 
@@ -485,6 +499,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
                              const response_context& ctx, std::string& out) {
   // Before anything else, so the burn lands on every routed request, errors and /health included.
   if (slowdown_per_request.count() > 0) burn_cpu(slowdown_per_request);
+  const head_fields_scope scoped_fields(ctx.fields);
   const int minor = req.version_minor;
   // "Allow: <methods>\r\n" for 405 (RFC 9110 15.5.6: MUST) and OPTIONS.
   thread_local std::string allow;
@@ -509,7 +524,7 @@ response_info write_response(const dispatch& d, const request_view& req, bool ke
     case endpoint::hello:
       if (const auto enc = encoding_for(ctx, req, text, static_key(ctx, d)); enc.policy) {
         append_built(out, 200, text, keep_alive, minor, d.head, {}, [](std::string& o) { o.append(hello_body); }, enc);
-      } else if (keep_alive && minor == 1 && !d.head) {
+      } else if (keep_alive && minor == 1 && !d.head && ctx.fields.empty()) {
         out.append(cached_hello());
       } else {
         append_head(out, 200, "text/plain", hello_body.size(), keep_alive, minor);

@@ -283,7 +283,8 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
                               .faults = ctx_.faults.get(),
                               .auth = ctx_.auth.get(),
                               .api = &ctx_.api_stats,
-                              .cors = ctx_.config.cors ? &ctx_.cors_stats : nullptr};
+                              .cors = ctx_.config.cors ? &ctx_.cors_stats : nullptr,
+                              .fields = cors_fields_};  // --cors: an allowed Origin's Access-Control-Allow-Origin
   lend_output();
   const std::size_t mark = out_.size();
   response_info info;
@@ -299,11 +300,6 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
         out_.insert(head_end + 2, room_->headers);
       room_->headers.clear();
     }
-    if (!cors_fields_.empty()) {  // --cors: an allowed Origin's Access-Control-Allow-Origin
-      if (const auto head_end = out_.find("\r\n\r\n", mark); head_end != std::string::npos)
-        out_.insert(head_end + 2, cors_fields_);
-      cors_fields_.clear();
-    }
   } catch (...) {
     // std::bad_alloc while building the body: drop the partial response, answer 503 and close.
     out_.resize(mark);
@@ -316,6 +312,7 @@ void session::respond(const dispatch& d, const request_view& req, bool keep, std
       out_.resize(mark);
     }
   }
+  cors_fields_.clear();
   leave_room();  // the next waiter's turn
   if (fault_ && fault_->decision.reset_after) {
     drop_response(mark, info);  // --fault-profile's reset-after (session_fault.cpp)

@@ -82,9 +82,12 @@ struct error_counts {
   std::int64_t grpc_status = 0;          // gRPC calls answered with a non-zero grpc-status (by code in grpc_statuses)
   std::int64_t grpc_missing = 0;         // gRPC calls whose response ended without a grpc-status (trailers or headers)
   std::int64_t follow_timeout = 0;       // [load] follow: requests whose work was not done within the follow timeout
+  std::int64_t cors_refused = 0;         // [load] cors: requests a browser never sent because their preflight was
+                                         // refused (non-2xx, Access-Control-Allow-Origin missing or another origin,
+                                         // method or header not allowed); no response, like a network error
   std::int64_t transport() const noexcept {
     return connect_refused + connect_timeout + connect_other + reset + read_timeout + closed_mid_response + malformed +
-           unsolicited + io_other + client_resources + tls;
+           unsolicited + io_other + client_resources + tls + cors_refused;
   }
   std::int64_t total() const noexcept {
     return transport() + status_4xx + status_5xx + verify_failed + grpc_status + grpc_missing + follow_timeout;
@@ -124,6 +127,7 @@ void for_each_error_class(const error_counts& e, F&& f) {
   f("grpc status", e.grpc_status);
   f("grpc no status", e.grpc_missing);
   f("follow timeout", e.follow_timeout);
+  f("cors refused", e.cors_refused);
 }
 
 // One second of the measured phase, or (phase "drain", last) the drain after it. Counts are by
@@ -196,6 +200,8 @@ struct load_model {
                                      // "jwt-rs256, 100 tokens, aud perflab, ttl 1h" ("": none)
   std::string grpc;                  // gRPC unary calls to this method, "/package.Service/Method" ("": HTTP requests)
   std::string follow;                // [load] follow: "every 10ms until '...', timeout 30s" ("": not followed)
+  std::string cors;                  // [load] cors: the browser mode, e.g. "origin https://app.example, preflight
+                                     // cache on" ("": off)
   // Schema 8, kind "subscribe" (`loadgen subscribe`): how the subscribers receive and what the
   // built-in publisher sends.
   std::string style;                 // "sse", "long-poll", "short-poll" or "ws"
@@ -341,6 +347,8 @@ struct variant {
   std::int64_t client_retries = 0;           // retries written (an answer in load.retry's statuses, sent again)
   std::int64_t retried_succeeded = 0;        // requests retried at least once whose final answer succeeded
   std::int64_t retries_exhausted = 0;        // requests whose last allowed retry got a retried status again
+  std::int64_t preflights = 0;               // [load] cors: preflight OPTIONS written before measured requests (each
+                                             // is part of its request's latency, never a sample of its own)
   double tps_mean = 0;                       // goodput: succeeded_in_window / measured_s (successful responses/s)
   double rps_mean = 0;                       // completed_in_window / measured_s (all responses/s)
   std::int64_t connections_opened = 0;        // connects that succeeded for measured requests

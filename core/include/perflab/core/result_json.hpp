@@ -13,7 +13,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(latency_summary, count, too_larg
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(error_counts, connect_refused, connect_timeout, connect_other,
                                                 reset, read_timeout, closed_mid_response, malformed, unsolicited,
                                                 io_other, client_resources, status_4xx, status_5xx, verify_failed, tls,
-                                                grpc_status, grpc_missing, follow_timeout)
+                                                grpc_status, grpc_missing, follow_timeout, cors_refused)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(cache_counts, hit, miss, stale, other)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(second_point, t_s, length_s, phase, sent, completed, succeeded,
                                                 errors, ttlb_p50_us, ttlb_p99_us, target_rate, in_flight, retries,
@@ -25,7 +25,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(stage, duration_s, target_rate)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(load_model, kind, arrival, rate, stages, connections,
                                                 think_time_s, duration_s, warmup_s, max_requests, keepalive,
                                                 connect_timeout_s, request_timeout_s, threads, cpus, success,
-                                                max_error_rate, retry, engine, http, tls_resume, auth, grpc, follow, style, subscribers, topics,
+                                                max_error_rate, retry, engine, http, tls_resume, auth, grpc, follow, cors, style, subscribers, topics,
                                                 publish_rate, poll_interval_s, poll_timeout_s)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(loadgen_health, cpu_user_s, cpu_system_s, cpu_per_request_us,
                                                 send_lag_bound_us, saturated)
@@ -45,7 +45,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(threshold_verdict, expression, a
 #define PERFLAB_VARIANT_FIELDS_1 \
   name, params, repeat, complete, incomplete_reason, load, measured_s, sent, completed, succeeded, \
   completed_in_window, succeeded_in_window, carried_in, stalled, unsent, abandoned, retries, attempts, \
-  client_retries, retried_succeeded, retries_exhausted, tps_mean, rps_mean, connections_opened, \
+  client_retries, retried_succeeded, retries_exhausted, preflights, tps_mean, rps_mean, connections_opened, \
   connections_warmup, streams_peak, errors, error_rate, connect, ttfb, ttlb, ttfb_uncorrected, ttlb_uncorrected
 #define PERFLAB_VARIANT_FIELDS_2 \
   send_lag, tls_handshake, curl_start_transfer, accepted, follow_polls, followed, cache, cache_hit_ratio, bytes_in, bytes_out, mb_in_per_s, \

@@ -16,6 +16,7 @@
 #include "perflab/core/result.hpp"
 #include "perflab/loadgen/auth.hpp"
 #include "perflab/loadgen/follow.hpp"
+#include "perflab/loadgen/browser_cors.hpp"
 #include "perflab/loadgen/retry.hpp"
 
 namespace perflab::loadgen {
@@ -108,6 +109,11 @@ struct run_config {
   // 202 Accepted with a Location is complete when a poll of it finds its work done
   // (perflab/loadgen/follow.hpp). Off by default.
   follow_policy follow;
+  // Browser mode ([load] cors, --cors-origin; asio engine only): every request carries Origin, and a
+  // non-simple one (Fetch: a method other than GET/HEAD/POST, or a non-safelisted header) is
+  // preceded on its connection by a preflight OPTIONS unless the connection's preflight cache holds
+  // a fresh answer (perflab/loadgen/browser_cors.hpp). Off by default (origin "").
+  cors_config cors;
   // Open loop: the arrival timer fires this much before the due time and the rest is awaited by
   // polling the worker's io_context. A timer alone wakes the thread tens of microseconds late (in a
   // VM, 50-200 us), which is all send lag, and a sleeping thread also stamps responses late. The

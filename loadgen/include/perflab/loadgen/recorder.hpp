@@ -56,6 +56,7 @@ struct sample_set {
   std::int64_t retries_exhausted = 0;  // requests whose last allowed retry was answered with a retried status
   std::int64_t follow_polls = 0;       // [load] follow: polls written (not in sent)
   std::int64_t followed = 0;           // [load] follow: requests whose work a poll found done
+  std::int64_t preflights = 0;         // [load] cors: preflights written before measured requests
   result::error_counts errors;
   result::cache_counts cache;  // complete responses by X-Cache header
   std::array<std::int64_t, 600> statuses{};  // complete responses by status code (index = code, 100..599)

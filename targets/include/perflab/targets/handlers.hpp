@@ -137,6 +137,9 @@ struct response_context {
   const auth_gate* auth = nullptr;                     // for /metrics, with --auth
   api::api_stats* api = nullptr;                       // /api/orders and /graphql count here; /metrics reads it
   const cors::stats* cors = nullptr;                   // for /metrics, with --cors
+  // Field lines every head write_response writes carries besides its own, e.g. --cors'
+  // "Access-Control-Allow-Origin: ...\r\nVary: Origin\r\n" for an allowed Origin (empty: none).
+  std::string_view fields;
 };
 
 // What write_response wrote.
