@@ -42,6 +42,13 @@ constexpr thread_shape shapes[] = {
     {"thread-pool", 32, 2},  // 32 blocking workers per CPU, plus acceptor and main
 };
 
+// ThreadSanitizer's runtime runs a background thread of its own in every process it instruments.
+#if defined(__SANITIZE_THREAD__)
+constexpr int sanitizer_threads = 1;
+#else
+constexpr int sanitizer_threads = 0;
+#endif
+
 TEST(TargetCpus, ThreadDefaultsFollowTheAffinityMaskItStartsWith) {
   const int cpu = first_allowed_cpu();
   ASSERT_GE(cpu, 0);
@@ -55,7 +62,7 @@ TEST(TargetCpus, ThreadDefaultsFollowTheAffinityMaskItStartsWith) {
     // No --threads and no --cpu: the defaults alone, as under `taskset -c N lab-target`.
     target_process t({"--model", s.model, "--listen", "127.0.0.1:0"}, one_cpu);
     ASSERT_GT(t.port(), 0) << t.first_line();
-    EXPECT_EQ(proc_status(t.pid(), "Threads"), s.per_cpu * 1 + s.fixed);
+    EXPECT_EQ(proc_status(t.pid(), "Threads"), s.per_cpu * 1 + s.fixed + sanitizer_threads);
     expect_still_serving(t.port());
   }
 }
@@ -120,7 +127,7 @@ TEST(TargetCpus, ThreadDefaultsFollowTheCgroupCpuQuota) {
     if (model_unavailable(s.model)) continue;  // io-uring where io_uring cannot run
     target_process t({"--model", s.model, "--listen", "127.0.0.1:0"}, in_cgroup);
     ASSERT_GT(t.port(), 0) << t.first_line();
-    EXPECT_EQ(proc_status(t.pid(), "Threads"), s.per_cpu * 1 + s.fixed);
+    EXPECT_EQ(proc_status(t.pid(), "Threads"), s.per_cpu * 1 + s.fixed + sanitizer_threads);
     expect_still_serving(t.port());
   }
 }
