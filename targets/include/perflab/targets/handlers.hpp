@@ -139,7 +139,7 @@ struct response_context {
   const cors::stats* cors = nullptr;                   // for /metrics, with --cors
   // Field lines every head write_response writes carries besides its own, e.g. --cors'
   // "Access-Control-Allow-Origin: ...\r\nVary: Origin\r\n" for an allowed Origin (empty: none).
-  std::string_view fields;
+  std::string_view fields{};
 };
 
 // What write_response wrote.
