@@ -200,7 +200,9 @@ void asio_worker::on_read(connection& c, const error_code& ec, std::size_t n) {
   // Every response, with --verify only: a warm-up request may still be carried into the measured phase.
   if (cfg_.verify)
     c.verify_raw.append(c.buf.get(), p.consumed);
-  else if (follow_on_ && c.verify_raw.size() < follow_max_capture)  // a 202's Location, a poll's state
+  else if (follow_on_ && c.verify_raw.size() < follow_max_capture &&
+           (c.following || !c.parser.head_complete() || c.parser.status() == 202))
+    // A 202's Location, a poll's state; any other answer stops being copied once its head says so.
     c.verify_raw.append(c.buf.get(), std::min(p.consumed, follow_max_capture - c.verify_raw.size()));
   if (c.preflight)  // judged at its end; within the capacity reserved before (a longer head is cut)
     c.preflight_head.append(c.buf.get(), std::min(p.consumed, c.preflight_head.capacity() - c.preflight_head.size()));

@@ -169,18 +169,24 @@ void asio_worker::abandon_unanswered(std::int64_t now) {
       record_given_up(c, now);
     }
   }
-  // ...and those waiting out a retry's backoff or for a connection to retry on.
-  auto abandon_waiting = [&](bool measured, std::int64_t intended, std::int64_t attempt_start) {
+  // ...and those waiting out a retry's backoff or for a connection to retry on. A followed request
+  // between polls has had its first byte (the 202's): its TTFB is that, not the abandon time.
+  auto abandon_waiting = [&](bool measured, std::int64_t intended, std::int64_t attempt_start, bool following,
+                             std::int64_t accept_head) {
     if (!measured) return;
+    const std::int64_t first_byte = following && accept_head != 0 ? accept_head : now;
     for (sample_set* set : {&totals_, interval_.get()}) {
       ++set->abandoned;
-      detail::record_given_up(*set, intended, attempt_start, now, now);
+      detail::record_given_up(*set, intended, attempt_start, first_byte, now);
     }
   };
   for (const auto& cp : conns_)
-    if (cp->retry_wait) abandon_waiting(cp->measured, cp->intended_ns, cp->attempt_start_ns);
-  for (const auto& [ready, i] : retry_heap_)
-    abandon_waiting(retry_slots_[i].measured, retry_slots_[i].intended_ns, retry_slots_[i].attempt_start_ns);
+    if (cp->retry_wait)
+      abandon_waiting(cp->measured, cp->intended_ns, cp->attempt_start_ns, cp->following, cp->accept_head_ns);
+  for (const auto& [ready, i] : retry_heap_) {
+    const waiting_retry& w = retry_slots_[i];
+    abandon_waiting(w.measured, w.intended_ns, w.attempt_start_ns, w.following, w.accept_head_ns);
+  }
 }
 
 void asio_worker::stop_io() {

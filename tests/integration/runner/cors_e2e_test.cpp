@@ -23,13 +23,9 @@ using perflab::testing::Runner;
 
 using CorsE2E = Runner;
 
-// A [report] counter's change over the variant; 0 when the target never had the series (no
-// request of that kind came).
+// A labelled series the target exports only once such a request came: absent reads as 0.
 double cors_counter(const perflab::result::variant& v, const std::string& metric) {
-  for (const auto& c : v.target_counters)
-    if (c.metric == metric) return c.found ? c.delta : 0;
-  ADD_FAILURE() << "no counter " << metric;
-  return -1;
+  return perflab::testing::counter_delta(v, metric, perflab::testing::series::zero_when_absent);
 }
 
 TEST_F(CorsE2E, PreflightsAreCountedOnBothSidesAndRefusedRequestsNeverSent) {

@@ -30,11 +30,18 @@ inline std::string slurp(const fs::path& p) {
 
 inline std::string quote(const std::string& s) { return "'" + s + "'"; }
 
+// Whether a counter the target never exported reads as no change (a labelled series appears only
+// once something of its kind has happened) or fails the test.
+enum class series : bool { must_exist, zero_when_absent };
+
 // A [report] counter's change over a variant's run (read before the load and after its drain);
-// a failure, and -1, when the run has no such counter or the target did not export it.
-inline double counter_delta(const perflab::result::variant& v, const std::string& metric) {
+// a failure, and -1, when the run has no such counter, or the target did not export it and
+// `absent` is series::must_exist.
+inline double counter_delta(const perflab::result::variant& v, const std::string& metric,
+                            series absent = series::must_exist) {
   for (const auto& c : v.target_counters)
     if (c.metric == metric) {
+      if (!c.found && absent == series::zero_when_absent) return 0;
       EXPECT_TRUE(c.found) << metric;
       return c.delta;
     }
