@@ -4,7 +4,8 @@
 // done counter moves by the requests sent), no completion is shorter than the 20 ms of work, the
 // 202 comes before the completion, each request polls at least once and at most once per `every`
 // of its completion; a job slower than the follow timeout is given up and counted, its latency a
-// lower bound at least the timeout. The curl engine refuses follow (usage, exit 2).
+// lower bound at least the timeout; one still followed at the drain deadline is abandoned with the
+// 202's first byte as its TTFB. The curl engine refuses follow (usage, exit 2).
 #include <filesystem>
 #include <string>
 
@@ -45,11 +46,16 @@ path = "/jobs"
 metrics = ["perflab_jobs_total{result=\"done\"}", "perflab_jobs_total{result=\"accepted\"}"]
 
 [matrix]
-"target.job-work" = ["20ms", "400ms"]
+"target.job-work" = ["20ms", "400ms", "401ms"]
 [[matrix.include]]
 "target.job-work" = "400ms"
 "load.follow" = { every = "10ms", until = '"state":"done"', timeout = "150ms" }
 "load.max_requests" = 10
+[[matrix.include]]
+"target.job-work" = "401ms"
+"load.follow" = { every = "40ms", until = '"state":"done"', timeout = "10s" }
+"load.max_requests" = 5
+"load.drain_timeout" = "150ms"
 )");
   const auto r = loadgen_run(scenario);
   ASSERT_TRUE(r.code == 0 || r.code == 5 || r.code == 7) << r.code << r.out << r.err;
@@ -58,7 +64,7 @@ metrics = ["perflab_jobs_total{result=\"done\"}", "perflab_jobs_total{result=\"a
   EXPECT_EQ(schema.code, 0) << schema.out << schema.err;
   auto run = perflab::result::read_run_json(dir / "run.json");
   ASSERT_TRUE(run.has_value()) << run.error();
-  ASSERT_EQ(run->variants.size(), 2u);
+  ASSERT_EQ(run->variants.size(), 3u);
 
   const auto& v = run->variants[0];
   EXPECT_EQ(v.load.follow, "every 5ms until '\"state\":\"done\"', timeout 2s");
@@ -86,6 +92,19 @@ metrics = ["perflab_jobs_total{result=\"done\"}", "perflab_jobs_total{result=\"a
   EXPECT_EQ(slow.ttlb.count, 10) << "given up, recorded as lower bounds";
   EXPECT_GE(slow.ttlb.min_us, 150'000);
   EXPECT_DOUBLE_EQ(slow.error_rate, 1.0);
+  EXPECT_LE(slow.ttfb.max_us, slow.accepted.max_us) << "a given-up request's first byte is its 202's";
+
+  // Jobs still being followed at the drain deadline (most of the time between polls) are
+  // abandoned: lower bounds, their first byte still the 202's, not the abandon time.
+  const auto& cut = run->variants[2];
+  EXPECT_EQ(cut.sent, 5);
+  EXPECT_EQ(cut.abandoned, 5) << "401 ms of work, a 150 ms drain";
+  EXPECT_EQ(cut.completed, 0);
+  EXPECT_EQ(cut.accepted.count, 5);
+  EXPECT_EQ(cut.ttlb.count, 5);
+  EXPECT_EQ(cut.ttfb.count, 5);
+  EXPECT_LE(cut.ttfb.max_us, cut.accepted.max_us) << "TTFB is the 202's first byte";
+  EXPECT_GE(cut.ttlb.min_us, 100'000) << "abandoned at the drain deadline";
 }
 
 TEST_F(FollowE2E, TheCurlEngineRefusesFollowWithAUsageError) {
