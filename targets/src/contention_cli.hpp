@@ -31,6 +31,7 @@ struct contention_options {
   std::string job_backend = "local";   // --job-queue-backend local|redis
   std::string job_redis;               // --job-redis redis://HOST:PORT (the redis backend)
   bool job_redis_reset = false;        // --job-redis-reset
+  std::string job_redis_claim_after = "30s";  // --job-redis-claim-after
   std::string outbox_db;               // --outbox-db postgres://... (POST /orders writes order + event)
   std::string outbox_redis;            // --outbox-redis redis://HOST:PORT (the stream)
   std::string outbox_connections = "8";  // --outbox-connections
@@ -77,6 +78,10 @@ inline void add_contention_options(CLI::App& app, contention_options& o) {
   app.add_flag("--job-redis-reset", o.job_redis_reset,
                "POST /jobs redis: delete the queue (stream, counters) at start, e.g. for a scenario's variants run "
                "one after another; not when other servers already share it");
+  app.add_option("--job-redis-claim-after", o.job_redis_claim_after,
+                 "POST /jobs redis: a job a worker has held this long unfinished (its server died) is taken and done "
+                 "by another worker; longer than --job-work (0: never)")
+      ->capture_default_str();
   app.add_option("--outbox-db", o.outbox_db,
                  "POST /orders: postgres://... where each order and its event are written in one transaction (tables "
                  "perflab_orders, perflab_outbox, emptied at start); needs --outbox-redis");
@@ -172,6 +177,13 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
     c.job_redis = *url;
   }
   c.job_redis_reset = o.job_redis_reset;
+  const auto claim_after = duration("--job-redis-claim-after", o.job_redis_claim_after, true);
+  if (!claim_after) return tl::unexpected(claim_after.error());
+  c.job_redis_claim_after = std::chrono::ceil<std::chrono::milliseconds>(*claim_after);
+  if (c.job_queue_backend == contention::job_backend::redis && c.job_redis_claim_after.count() > 0 &&
+      *claim_after <= *job_work)
+    return tl::unexpected("--job-redis-claim-after: " + o.job_redis_claim_after + " is not longer than --job-work " +
+                          o.job_work + " (a live worker's job would be done again); 0 turns claiming off");
   if (c.job_queue_backend == contention::job_backend::redis && o.job_redis.empty())
     return tl::unexpected(std::string("--job-queue-backend: redis needs --job-redis redis://HOST:PORT"));
   if (!o.outbox_db.empty() || !o.outbox_redis.empty()) {

@@ -141,8 +141,12 @@ void write_redis_jobs(const contention::service& svc, const contention::redis_jo
                  "# HELP perflab_jobs_unavailable_total POST /jobs answered 503 because Redis could not be asked, or "
                  "(--job-reply done) the done channel was lost while the job was waited for.\n"
                  "# TYPE perflab_jobs_unavailable_total counter\n"
-                 "perflab_jobs_unavailable_total {}\n",
-                 s.errors, s.submit_errors + s.lost_waiters);
+                 "perflab_jobs_unavailable_total {}\n"
+                 "# HELP perflab_jobs_reclaimed_total Jobs a worker of this server claimed from one that held them "
+                 "past --job-redis-claim-after (its server died mid-job) and did again.\n"
+                 "# TYPE perflab_jobs_reclaimed_total counter\n"
+                 "perflab_jobs_reclaimed_total {}\n",
+                 s.errors, s.submit_errors + s.lost_waiters, s.reclaimed);
 }
 
 // Unlabelled samples, so the scenario runner's sampler reads them (target_metrics in run.json).

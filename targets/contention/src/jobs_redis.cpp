@@ -2,6 +2,7 @@
 
 #include "remote_handles.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -49,6 +50,18 @@ constexpr std::string_view job_submit_script =
 constexpr std::string_view job_start_script =
     "local q = redis.call('DECR', KEYS[1]) "
     "redis.call('HSET', KEYS[2], 'state', 'running', 'started_ns', ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
+    "return q";
+
+// A job claimed from a consumer that held it past the claim time (XAUTOCLAIM). KEYS: queued
+// counter, the job's hash. ARGV: started_ns, keep (ms). A job still "queued" was taken by a worker
+// that died before marking it running: it still counted as waiting, so it leaves the count now.
+// -> queued after the take.
+constexpr std::string_view job_reclaim_script =
+    "local q = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if redis.call('HGET', KEYS[2], 'state') == 'queued' then q = redis.call('DECR', KEYS[1]) end "
+    "redis.call('HSET', KEYS[2], 'state', 'running', 'started_ns', ARGV[1]) "
+    "redis.call('HINCRBY', KEYS[2], 'claims', 1) "
     "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
     "return q";
 
@@ -269,11 +282,27 @@ class redis_jobs final : public redis_job_queue {
       if (c) redisFree(c);
       c = nullptr;
     };
+    // When this worker next looks for jobs a dead consumer held (claim_after 0: never).
+    const auto claim_every = std::clamp(cfg_.claim_after / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+    auto next_claim = std::chrono::steady_clock::now() + claim_every;
     while (!stopping()) {
       if (!c && !(c = detail::redis_connect(cfg_.where))) {
         count_error();
         if (!pause(std::chrono::milliseconds(100))) break;
         continue;
+      }
+      if (cfg_.claim_after.count() > 0 && std::chrono::steady_clock::now() >= next_claim) {
+        const auto claimed = claim(c, group, consumer);
+        if (!claimed) {
+          drop();
+          if (!pause(std::chrono::milliseconds(100))) break;
+          continue;
+        }
+        if (*claimed) {  // another may be waiting: look again at once
+          if (!do_job(c, group, **claimed, true)) drop();
+          continue;
+        }
+        next_claim = std::chrono::steady_clock::now() + claim_every;
       }
       auto rep = jobs_command(c, {"XREADGROUP", "GROUP", group, consumer, "COUNT", "1", "BLOCK", block_ms, "STREAMS",
                              cfg_.prefix, ">"});
@@ -289,9 +318,24 @@ class redis_jobs final : public redis_job_queue {
       }
       const auto t = parse_entry(rep.get());
       if (!t) continue;  // nothing within the block time
-      if (!do_job(c, group, *t)) drop();
+      if (!do_job(c, group, *t, false)) drop();
     }
     if (c) redisFree(c);
+  }
+
+  // XAUTOCLAIM: the oldest entry pending longer than claim_after with another consumer (one that
+  // died, or lost its connection, with the job taken), now this consumer's. nullopt: Redis failed;
+  // an empty optional inside: none. An entry deleted meanwhile (done after all) comes back as
+  // nothing (Redis 7 lists its id apart; 6.2 gives a nil element, skipped here).
+  std::optional<std::optional<taken>> claim(redisContext* c, const std::string& group, const std::string& consumer) {
+    auto rep = jobs_command(c, {"XAUTOCLAIM", cfg_.prefix, group, consumer, std::to_string(cfg_.claim_after.count()),
+                                "0-0", "COUNT", "1"});
+    if (jobs_failed(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) return std::nullopt;
+    const auto* entries = rep->element[1];
+    if (entries->type != REDIS_REPLY_ARRAY) return std::nullopt;
+    for (std::size_t i = 0; i < entries->elements; ++i)
+      if (auto t = parse_fields(entries->element[i])) return std::optional<taken>(std::move(*t));
+    return std::optional<taken>();
   }
 
   // The first entry of an XREADGROUP reply: [[stream, [[id, [field, value, ...]]]]].
@@ -301,7 +345,11 @@ class redis_jobs final : public redis_job_queue {
     if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) return std::nullopt;
     const auto* entries = stream->element[1];
     if (entries->type != REDIS_REPLY_ARRAY || entries->elements < 1) return std::nullopt;
-    const auto* e = entries->element[0];
+    return parse_fields(entries->element[0]);
+  }
+
+  // One stream entry: [id, [field, value, ...]].
+  static std::optional<taken> parse_fields(const redisReply* e) {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY) return std::nullopt;
     taken t;
     t.entry = jobs_text(e->element[0]);
@@ -317,16 +365,18 @@ class redis_jobs final : public redis_job_queue {
   }
 
   // Marks the job running, does it, marks it done: false when Redis failed (the entry stays pending).
-  bool do_job(redisContext* c, const std::string& group, const taken& t) {
+  // `claimed`: taken from a consumer that held it past claim_after (XAUTOCLAIM).
+  bool do_job(redisContext* c, const std::string& group, const taken& t, bool claimed) {
     const auto hash = cfg_.prefix + ":job:" + std::to_string(t.job);
     job_status s{job_state::running, t.accepted_ns, now_ns(), 0};
-    auto start = jobs_command(c, {"EVAL", std::string(job_start_script), "2", cfg_.prefix + ":queued", hash,
-                             std::to_string(s.started_ns), keep_ms_});
+    auto start = jobs_command(c, {"EVAL", std::string(claimed ? job_reclaim_script : job_start_script), "2",
+                                  cfg_.prefix + ":queued", hash, std::to_string(s.started_ns), keep_ms_});
     if (jobs_failed(start)) return false;
     {
       std::lock_guard lock(m_);
       stats_.queued = static_cast<std::size_t>(std::max<long long>(0, start->integer));
       ++stats_.running;
+      if (claimed) ++stats_.reclaimed;
     }
     std::this_thread::sleep_for(cfg_.queue.work);  // the job's work (simulated: the worker is busy)
     s.state = job_state::done;

@@ -1,19 +1,23 @@
 // The job queue in Redis against a real redis-server (scripts/services.sh, one per test, stopped
 // at the end; skipped, with the reason, when it cannot be installed here): two queues sharing one
 // Redis do the jobs either accepts, each exactly once, and either reports any job's state; the
-// bound refuses once capacity jobs wait (and a reset queue starts empty); a done waiter hears when the job is done; and a stopped
+// bound refuses once capacity jobs wait (and a reset queue starts empty); a done waiter hears when the job is done; jobs a
+// dead worker held are done by another after the claim time, once; and a stopped
 // Redis is an error answered within the connection's timeout, never a hang.
 #include "perflab/contention/jobs_redis.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include "test_services.hpp"
 
@@ -141,6 +145,72 @@ TEST(RedisJobQueue, ADoneWaiterHearsWhenAnotherServerDidTheJob) {
   EXPECT_EQ(r.id, 1u);
   EXPECT_GE(r.status.finished_ns - r.status.started_ns, std::chrono::nanoseconds(30ms).count());
   EXPECT_EQ((*doer)->stats().done, 1u);
+}
+
+// A worker that took a job and died before finishing it: the entry stays pending until another
+// worker claims it. With claiming off it stays; with it on, it is done once more, not before the
+// claim time, counted reclaimed, and a job the dead worker never marked running leaves the queued
+// count.
+TEST(RedisJobQueue, JobsADeadWorkerHeldAreDoneByAnotherAfterTheClaimTime) {
+  PERFLAB_START_REDIS(server);
+  const auto where = *parse_stock_redis_url(server.url());
+  // A consumer that takes the next job from the group and is never heard of again.
+  auto die_holding_one = [&] {
+    redisContext* dead = redisConnect(where.host.c_str(), where.port);
+    if (!dead || dead->err) return false;
+    auto* r = static_cast<redisReply*>(redisCommand(dead, "XREADGROUP GROUP perflab:jobs:workers dead COUNT 1 STREAMS perflab:jobs >"));
+    const bool ok = r && r->type == REDIS_REPLY_ARRAY;
+    if (r) freeReplyObject(r);
+    redisFree(dead);
+    return ok;
+  };
+  auto idle = make_redis_job_queue(config_for(server.url(), 0, 0ms));  // accepts, does nothing
+  ASSERT_TRUE(idle) << idle.error();
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(submit(**idle).r, result::accepted) << i;
+  ASSERT_TRUE(die_holding_one());  // job 1
+
+  std::mutex m;
+  std::map<std::uint64_t, std::chrono::steady_clock::time_point> done_at;
+  auto record = [&](std::uint64_t id, const perflab::contention::job_status&) {
+    std::lock_guard lock(m);
+    done_at[id] = std::chrono::steady_clock::now();
+  };
+  auto count = [&] {
+    std::lock_guard lock(m);
+    return done_at.size();
+  };
+  auto never = config_for(server.url(), 1, 0ms);
+  never.claim_after = 0ms;
+  never.on_done = record;
+  auto off = make_redis_job_queue(never);
+  ASSERT_TRUE(off) << off.error();
+  ASSERT_TRUE(wait_until([&] { return count() == 2; }, 10s)) << count();
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(count(), 2u) << "claiming off: the dead worker's job stays pending";
+  EXPECT_EQ(lookup(**off, 1).status.state, job_state::queued);
+  off->reset();
+
+  ASSERT_EQ(submit(**idle).r, result::accepted);  // job 4, taken by another dying worker
+  ASSERT_TRUE(die_holding_one());
+  const auto took = std::chrono::steady_clock::now();
+  auto claiming = config_for(server.url(), 1, 0ms);
+  claiming.claim_after = 300ms;
+  claiming.on_done = record;
+  auto on = make_redis_job_queue(claiming);
+  ASSERT_TRUE(on) << on.error();
+  ASSERT_TRUE(wait_until([&] { return count() == 4; }, 10s)) << count();
+  {
+    std::lock_guard lock(m);
+    EXPECT_GE(done_at[4] - took, 300ms) << "not claimed before it was held for the claim time";
+  }
+  EXPECT_EQ((*on)->stats().reclaimed, 2u);
+  EXPECT_EQ((*on)->stats().done, 2u);
+  EXPECT_EQ((*on)->stats().queued, 0u) << "the jobs never marked running left the queued count";
+  for (std::uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(lookup(**on, id).status.state, job_state::done) << id;
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(count(), 4u) << "each claimed once: acknowledged when done";
+  EXPECT_EQ((*on)->stats().reclaimed, 2u);
+  EXPECT_EQ((*on)->stats().errors, 0u);
 }
 
 TEST(RedisJobQueue, AStoppedRedisIsAnErrorNotAHang) {

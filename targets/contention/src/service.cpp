@@ -74,6 +74,7 @@ redis_job_queue* service::redis_jobs() {
     c.queue = config_.jobs;
     c.reply_done = config_.job_reply_done;
     c.reset = config_.job_redis_reset;
+    c.claim_after = config_.job_redis_claim_after;
     c.on_done = [this](std::uint64_t id, const job_status& s) { job_done(id, s); };
     auto made = make_redis_job_queue(c);
     if (!made) throw unavailable("--job-redis: " + made.error());

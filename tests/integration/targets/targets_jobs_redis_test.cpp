@@ -4,9 +4,12 @@
 // to A are done by the workers of both; B reports a job posted to A; B's own POST answers when a
 // worker (of either) did it; every accepted job is done exactly once (the per-server done counts
 // and Redis's own done counter all equal the accepted count, and nothing is left queued); and once
-// Redis is stopped, POST and GET answer 503 within the connection's timeout, counted.
+// Redis is stopped, POST and GET answer 503 within the connection's timeout, counted. A job a
+// killed server held is claimed and done by the survivor after --job-redis-claim-after; a claim
+// time not longer than a job's work is a usage error.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <regex>
 #include <string>
 #include <vector>
@@ -79,6 +82,8 @@ TEST(TargetJobsRedis, TwoServersShareTheQueueDoEachJobOnceAndAStoppedRedisIs503)
   EXPECT_EQ(run_command(cli + "GET perflab:jobs:queued").out, "0");
   EXPECT_EQ(run_command(cli + "XLEN perflab:jobs").out, "0") << "every entry acknowledged and deleted";
   EXPECT_EQ(metric(a.port(), "perflab_jobs_redis_errors_total"), 0);
+  EXPECT_EQ(metric(a.port(), "perflab_jobs_reclaimed_total") + metric(b.port(), "perflab_jobs_reclaimed_total"), 0)
+      << "no live worker's job claimed";
 
   redis.stop();
   auto refused = ca.request(post("/jobs"));  // the client's 5 s timeout is the hang bound
@@ -103,6 +108,55 @@ TEST(TargetJobsRedis, AnUnreachableRedisAtStartExits2NamingTheOption) {
   target_process t(model_args("reactor", {"--job-queue-backend", "redis", "--job-redis", "redis://127.0.0.1:1"}), to_stdout);
   EXPECT_EQ(t.wait_exit(5s), 2);
   EXPECT_NE(t.first_line().find("--job-redis: redis://127.0.0.1:1: cannot connect"), std::string::npos) << t.first_line();
+}
+
+// A server killed (SIGKILL) while its worker does a job: the job stays pending in the group until
+// a worker of the surviving server claims it after --job-redis-claim-after and does it; GET on the
+// survivor then reports it done.
+TEST(TargetJobsRedis, AJobAKilledServerHeldIsDoneByAnotherAfterTheClaimTime) {
+  redis_service redis;
+  if (auto why = redis.unavailable(); !why.empty()) GTEST_SKIP() << why;
+  const std::vector<std::string> shared = {"--job-queue-backend", "redis", "--job-redis", redis.url(), "--job-workers",
+                                           "1", "--job-work", "400ms", "--job-redis-claim-after", "800ms"};
+  target_process a(model_args("reactor", shared));
+  ASSERT_GT(a.port(), 0) << a.first_line();
+  client ca(a.port());
+  auto r = ca.request(post("/jobs"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto id = job_id(r->body);
+  ASSERT_TRUE(poll_until([&] { return metric(a.port(), "perflab_jobs_running") == 1; }, 5s)) << "A's worker took it";
+  ::kill(a.pid(), SIGKILL);
+  a.wait_exit(5s);
+  const auto killed = std::chrono::steady_clock::now();
+
+  target_process b(model_args("coroutine", shared));
+  ASSERT_GT(b.port(), 0) << b.first_line();
+  client cb(b.port());
+  std::string seen;
+  ASSERT_TRUE(poll_until([&] {
+    auto g = cb.request(get("/jobs/" + std::to_string(id)));
+    seen = g ? std::to_string(g->status) + " " + g->body : "no answer";
+    return seen.find("\"state\":\"done\"") != std::string::npos;
+  }, 10s)) << "the killed server's job was never done: " << seen;
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, 600ms)
+      << "claimed once held 800 ms, then 400 ms of work (less the moments between the take and the kill)";
+  EXPECT_EQ(metric(b.port(), "perflab_jobs_reclaimed_total"), 1);
+  EXPECT_EQ(metric(b.port(), "perflab_jobs_total{result=\"done\"}"), 1);
+  const auto cli = "redis-cli -p " + std::to_string(redis.port()) + " ";
+  EXPECT_EQ(run_command(cli + "HGET perflab:jobs:job:" + std::to_string(id) + " claims").out, "1");
+  EXPECT_EQ(run_command(cli + "XLEN perflab:jobs").out, "0") << "acknowledged and deleted by the survivor";
+}
+
+TEST(TargetJobsRedis, AClaimTimeNotLongerThanAJobsWorkExits2) {
+  launch_options to_stdout;
+  to_stdout.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1"};
+  target_process t(model_args("reactor", {"--job-queue-backend", "redis", "--job-redis", "redis://127.0.0.1:1",
+                                          "--job-work", "200ms", "--job-redis-claim-after", "200ms"}),
+                   to_stdout);
+  EXPECT_EQ(t.wait_exit(5s), 2);
+  EXPECT_NE(t.first_line().find("--job-redis-claim-after: 200ms is not longer than --job-work 200ms"), std::string::npos)
+      << t.first_line();
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 //   <prefix>:next        the last job id given (INCR): ids are numbers, as the local queue's
 //   <prefix>:queued      jobs added and not yet taken by a worker: the bound (--job-queue)
 //   <prefix>:done        jobs done (by every server): accepted == done once the queue is idle
-//   <prefix>:job:<id>    a hash per job (state, accepted_ns, started_ns, finished_ns), expiring
+//   <prefix>:job:<id>    a hash per job (state, accepted_ns, started_ns, finished_ns, claims), expiring
 //                        `keep` after its last change
 //   <prefix>:done:<who>  the channel a finishing worker publishes to for a --job-reply done waiter
 //
@@ -24,9 +24,15 @@
 // Workers (--job-workers threads per server, a connection each) read with XREADGROUP from the
 // consumer group <prefix>:workers (created at start with MKSTREAM), mark the job running, do the
 // work, then one script: XACK (0 = already acked: not done twice), the hash to done, XDEL, INCR
-// <prefix>:done and, for a done waiter, PUBLISH. Entries a dead consumer held are not claimed by
-// others (no XAUTOCLAIM): they stay pending. A worker that finds the group gone (Redis restarted
-// empty) creates it again.
+// <prefix>:done and, for a done waiter, PUBLISH. A worker that finds the group gone (Redis
+// restarted empty) creates it again.
+//
+// At-least-once: an entry a consumer has held for `claim_after` without acknowledging it (its
+// server was killed, or lost Redis, mid-job) is claimed by another worker (XAUTOCLAIM, looked for
+// every claim_after/4, at most every second) and done again from the start; the hash counts the
+// claims, the server `reclaimed`. A job that was taken but never marked running leaves the queued
+// count then. claim_after must be longer than a job's work, else a live worker's job is done twice
+// (the finishing script's XACK still lets only the first finish count it done).
 //
 // Requests never wait on Redis on an event loop: submits and lookups run on `clients` threads
 // (a connection each) and are answered by callback, as the redis stock strategy answers buys.
@@ -61,6 +67,7 @@ struct redis_jobs_config {
   std::chrono::milliseconds keep{3'600'000};    // a job's hash lives this long after its last change
   std::string prefix = "perflab:jobs";          // the keys' prefix (above)
   bool reset = false;                           // --job-redis-reset: delete the stream and counters at start
+  std::chrono::milliseconds claim_after{30'000};  // --job-redis-claim-after: take a job held this long (0: never)
   // Called on a worker thread of this server when it has done a job (given before the workers
   // start: another server's jobs may be waiting).
   std::function<void(std::uint64_t id, const job_status&)> on_done;
@@ -96,6 +103,7 @@ class redis_job_queue {
     std::uint64_t lost_waiters = 0;   // done waiters answered 503 because the done channel was lost
     std::size_t queued = 0;        // the shared queue's length when this server last saw it
     std::size_t running = 0;       // jobs this server's workers are doing
+    std::uint64_t reclaimed = 0;   // jobs its workers claimed from a consumer that held them past claim_after
   };
   virtual stats_t stats() const = 0;
   virtual const redis_jobs_config& config() const noexcept = 0;

@@ -42,6 +42,7 @@ struct service_config {
   job_backend job_queue_backend = job_backend::local;  // --job-queue-backend: the queue in this process or in Redis
   redis_stock_config job_redis{};                   // --job-redis: the redis backend's server
   bool job_redis_reset = false;                     // --job-redis-reset: delete the Redis queue at start
+  std::chrono::milliseconds job_redis_claim_after{30'000};  // --job-redis-claim-after (0: never)
   bool job_reply_done = false;                      // --job-reply done: POST /jobs answers 200 when the job is
                                                     // done (the synchronous baseline); accepted: 202 at once
   outbox_config outbox{};                           // --outbox-db and --outbox-*: POST /orders writes the order
