@@ -80,7 +80,7 @@ inline void add_contention_options(CLI::App& app, contention_options& o) {
                "one after another; not when other servers already share it");
   app.add_option("--job-redis-claim-after", o.job_redis_claim_after,
                  "POST /jobs redis: a job a worker has held this long unfinished (its server died) is taken and done "
-                 "by another worker; longer than --job-work (0: never)")
+                 "by another worker; at least twice --job-work (0: never)")
       ->capture_default_str();
   app.add_option("--outbox-db", o.outbox_db,
                  "POST /orders: postgres://... where each order and its event are written in one transaction (tables "
@@ -180,9 +180,11 @@ inline tl::expected<contention::service_config, std::string> parse_contention_op
   const auto claim_after = duration("--job-redis-claim-after", o.job_redis_claim_after, true);
   if (!claim_after) return tl::unexpected(claim_after.error());
   c.job_redis_claim_after = std::chrono::ceil<std::chrono::milliseconds>(*claim_after);
+  // A live worker holds a job for its work plus round trips and a late wake-up: claiming sooner
+  // than twice the work would take live workers' jobs and do them again.
   if (c.job_queue_backend == contention::job_backend::redis && c.job_redis_claim_after.count() > 0 &&
-      *claim_after <= *job_work)
-    return tl::unexpected("--job-redis-claim-after: " + o.job_redis_claim_after + " is not longer than --job-work " +
+      *claim_after < 2 * *job_work)
+    return tl::unexpected("--job-redis-claim-after: " + o.job_redis_claim_after + " is less than twice --job-work " +
                           o.job_work + " (a live worker's job would be done again); 0 turns claiming off");
   if (c.job_queue_backend == contention::job_backend::redis && o.job_redis.empty())
     return tl::unexpected(std::string("--job-queue-backend: redis needs --job-redis redis://HOST:PORT"));

@@ -46,24 +46,23 @@ constexpr std::string_view job_submit_script =
     "redis.call('XADD', KEYS[3], '*', 'job', id, 'accepted_ns', ARGV[2], 'reply', ARGV[5], 'ticket', ARGV[6]) "
     "return {id, redis.call('INCR', KEYS[1])}";
 
-// KEYS: queued counter, the job's hash. ARGV: started_ns, keep (ms). -> queued after the take.
+// Marks a taken job running. KEYS: queued counter, the job's hash. ARGV: started_ns, keep (ms),
+// claimed ('1': taken by XAUTOCLAIM from a consumer that held it past the claim time).
+// -> {1, queued after the take}, or {0, 0} when the job is done already (a slow worker finished it
+// between the claim and this script): nothing to do. The job leaves the queued count only while
+// its hash still says queued (or, for a plain take, has expired): a job claimed from a worker that
+// died before this script still counted as waiting; one that died after it, or a late start after a
+// claim, is not counted twice.
 constexpr std::string_view job_start_script =
-    "local q = redis.call('DECR', KEYS[1]) "
+    "local st = redis.call('HGET', KEYS[2], 'state') "
+    "if st == 'done' then return {0, 0} end "
+    "local q "
+    "if st == 'queued' or (not st and ARGV[3] ~= '1') then q = redis.call('DECR', KEYS[1]) "
+    "else q = tonumber(redis.call('GET', KEYS[1]) or '0') end "
     "redis.call('HSET', KEYS[2], 'state', 'running', 'started_ns', ARGV[1]) "
+    "if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'claims', 1) end "
     "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
-    "return q";
-
-// A job claimed from a consumer that held it past the claim time (XAUTOCLAIM). KEYS: queued
-// counter, the job's hash. ARGV: started_ns, keep (ms). A job still "queued" was taken by a worker
-// that died before marking it running: it still counted as waiting, so it leaves the count now.
-// -> queued after the take.
-constexpr std::string_view job_reclaim_script =
-    "local q = tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "if redis.call('HGET', KEYS[2], 'state') == 'queued' then q = redis.call('DECR', KEYS[1]) end "
-    "redis.call('HSET', KEYS[2], 'state', 'running', 'started_ns', ARGV[1]) "
-    "redis.call('HINCRBY', KEYS[2], 'claims', 1) "
-    "redis.call('PEXPIRE', KEYS[2], ARGV[2]) "
-    "return q";
+    "return {1, q}";
 
 // KEYS: stream, the job's hash, done counter. ARGV: group, entry id, finished_ns, keep (ms),
 // channel ('' none), message. -> 1 done now, 0 acked before (not done twice).
@@ -282,27 +281,49 @@ class redis_jobs final : public redis_job_queue {
       if (c) redisFree(c);
       c = nullptr;
     };
-    // When this worker next looks for jobs a dead consumer held (claim_after 0: never).
+    // When this worker next looks for jobs a dead consumer held (claim_after 0: never; also once
+    // Redis says it has no XAUTOCLAIM, before 6.2), and where its scan of the pending list goes on.
+    bool claiming = cfg_.claim_after.count() > 0;
     const auto claim_every = std::clamp(cfg_.claim_after / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     auto next_claim = std::chrono::steady_clock::now() + claim_every;
+    std::string cursor = "0-0";
     while (!stopping()) {
       if (!c && !(c = detail::redis_connect(cfg_.where))) {
         count_error();
         if (!pause(std::chrono::milliseconds(100))) break;
         continue;
       }
-      if (cfg_.claim_after.count() > 0 && std::chrono::steady_clock::now() >= next_claim) {
-        const auto claimed = claim(c, group, consumer);
-        if (!claimed) {
-          drop();
+      if (claiming && std::chrono::steady_clock::now() >= next_claim) {
+        next_claim = std::chrono::steady_clock::now() + claim_every;  // whatever the answer: reads go on
+        taken t;
+        switch (claim(c, group, consumer, cursor, t)) {
+          case claim_result::one:
+            next_claim = std::chrono::steady_clock::now();  // another may be waiting: look again at once
+            if (!do_job(c, group, t, true)) drop();
+            continue;
+          case claim_result::none:
+            if (cursor != "0-0") next_claim = std::chrono::steady_clock::now();  // the scan goes on
+            break;
+          case claim_result::no_group:  // Redis restarted empty, or the queue was reset
+            count_error();
+            jobs_create_group(c, cfg_.prefix);
+            break;
+          case claim_result::unsupported:
+            count_error();
+            claiming = false;
+            break;
+          case claim_result::failed:
+            count_error();
+            if (c->err) {  // the connection is unusable (a refused command is not): connect again
+              redisFree(c);
+              c = nullptr;
+            }
+            break;
+        }
+        if (!c) {
           if (!pause(std::chrono::milliseconds(100))) break;
           continue;
         }
-        if (*claimed) {  // another may be waiting: look again at once
-          if (!do_job(c, group, **claimed, true)) drop();
-          continue;
-        }
-        next_claim = std::chrono::steady_clock::now() + claim_every;
       }
       auto rep = jobs_command(c, {"XREADGROUP", "GROUP", group, consumer, "COUNT", "1", "BLOCK", block_ms, "STREAMS",
                              cfg_.prefix, ">"});
@@ -323,19 +344,34 @@ class redis_jobs final : public redis_job_queue {
     if (c) redisFree(c);
   }
 
-  // XAUTOCLAIM: the oldest entry pending longer than claim_after with another consumer (one that
-  // died, or lost its connection, with the job taken), now this consumer's. nullopt: Redis failed;
-  // an empty optional inside: none. An entry deleted meanwhile (done after all) comes back as
-  // nothing (Redis 7 lists its id apart; 6.2 gives a nil element, skipped here).
-  std::optional<std::optional<taken>> claim(redisContext* c, const std::string& group, const std::string& consumer) {
+  enum class claim_result : std::uint8_t { one, none, no_group, unsupported, failed };
+
+  // XAUTOCLAIM: the next entry pending longer than claim_after with another consumer (one that
+  // died, or lost its connection, with the job taken) becomes this consumer's, in `out`. The scan
+  // goes on from `cursor` (Redis reads at most ten pending entries per call) and starts over when
+  // it comes back to 0-0. An entry deleted meanwhile (done after all) comes back as nothing
+  // (Redis 7 lists its id apart; 6.2 gives a nil element, skipped here).
+  claim_result claim(redisContext* c, const std::string& group, const std::string& consumer, std::string& cursor, taken& out) {
     auto rep = jobs_command(c, {"XAUTOCLAIM", cfg_.prefix, group, consumer, std::to_string(cfg_.claim_after.count()),
-                                "0-0", "COUNT", "1"});
-    if (jobs_failed(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) return std::nullopt;
+                                cursor, "COUNT", "1"});
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+      const std::string_view e(rep->str, rep->len);
+      cursor = "0-0";
+      if (e.starts_with("NOGROUP")) return claim_result::no_group;
+      if (e.starts_with("ERR unknown command")) return claim_result::unsupported;
+      return claim_result::failed;
+    }
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 || rep->element[1]->type != REDIS_REPLY_ARRAY)
+      return claim_result::failed;
+    const auto next = jobs_text(rep->element[0]);
+    cursor = next.empty() ? std::string("0-0") : std::string(next);
     const auto* entries = rep->element[1];
-    if (entries->type != REDIS_REPLY_ARRAY) return std::nullopt;
     for (std::size_t i = 0; i < entries->elements; ++i)
-      if (auto t = parse_fields(entries->element[i])) return std::optional<taken>(std::move(*t));
-    return std::optional<taken>();
+      if (auto t = parse_fields(entries->element[i])) {
+        out = std::move(*t);
+        return claim_result::one;
+      }
+    return claim_result::none;
   }
 
   // The first entry of an XREADGROUP reply: [[stream, [[id, [field, value, ...]]]]].
@@ -369,12 +405,13 @@ class redis_jobs final : public redis_job_queue {
   bool do_job(redisContext* c, const std::string& group, const taken& t, bool claimed) {
     const auto hash = cfg_.prefix + ":job:" + std::to_string(t.job);
     job_status s{job_state::running, t.accepted_ns, now_ns(), 0};
-    auto start = jobs_command(c, {"EVAL", std::string(claimed ? job_reclaim_script : job_start_script), "2",
-                                  cfg_.prefix + ":queued", hash, std::to_string(s.started_ns), keep_ms_});
-    if (jobs_failed(start)) return false;
+    auto start = jobs_command(c, {"EVAL", std::string(job_start_script), "2", cfg_.prefix + ":queued", hash,
+                                  std::to_string(s.started_ns), keep_ms_, claimed ? "1" : "0"});
+    if (jobs_failed(start) || start->type != REDIS_REPLY_ARRAY || start->elements != 2) return false;
+    if (start->element[0]->integer == 0) return true;  // done already: its finisher acknowledged the entry
     {
       std::lock_guard lock(m_);
-      stats_.queued = static_cast<std::size_t>(std::max<long long>(0, start->integer));
+      stats_.queued = static_cast<std::size_t>(std::max<long long>(0, start->element[1]->integer));
       ++stats_.running;
       if (claimed) ++stats_.reclaimed;
     }

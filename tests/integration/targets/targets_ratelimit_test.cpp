@@ -98,15 +98,15 @@ TEST_P(TargetRateLimit, TokenBucketAcceptsBurstPlusRateTimesDuration) {
 }
 
 TEST_P(TargetRateLimit, LeakyBucketDelaysTheQueueAndRefusesBeyondIt) {
-  // 20/s with a queue of 4: six requests at once on six connections: one at once, four queued
-  // (served 50 ms apart), one refused.
-  target_process t(model_args(GetParam(), {"--rate-limit", "leaky-bucket:20/s,queue=4,key=ip"}));
+  // 10/s with a queue of 4: six requests at once on six connections: one at once, four queued
+  // (served 100 ms apart), one refused.
+  target_process t(model_args(GetParam(), {"--rate-limit", "leaky-bucket:10/s,queue=4,key=ip"}));
   ASSERT_GT(t.port(), 0) << t.first_line();
   std::vector<client> cs;
   for (int i = 0; i < 6; ++i) cs.emplace_back(t.port());
   // Each connection's handler (a thread, a fiber) is running before the six go: /health is never
   // limited. Otherwise a model slow to start them (thread-per-request or fiber under TSan) spreads
-  // the six over more than the bucket's 50 ms.
+  // the six over more than the bucket's 100 ms.
   for (auto& c : cs) {
     auto h = c.request(get("/health"));
     ASSERT_TRUE(h);
@@ -123,7 +123,7 @@ TEST_P(TargetRateLimit, LeakyBucketDelaysTheQueueAndRefusesBeyondIt) {
   }
   EXPECT_EQ(ok, 5);
   EXPECT_EQ(refused, 1);
-  EXPECT_GE(clock_type::now() - t0, 4 * 50ms - 10ms);  // the last queued one waited its place
+  EXPECT_GE(clock_type::now() - t0, 4 * 100ms - 10ms);  // the last queued one waited its place
   EXPECT_EQ(metric(t.port(), "perflab_ratelimit_decisions_total{result=\"delayed\"}"), 4);
   EXPECT_EQ(metric(t.port(), "perflab_ratelimit_keys"), 1);  // one client address: 127.0.0.1
 }

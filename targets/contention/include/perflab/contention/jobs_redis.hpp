@@ -31,8 +31,11 @@
 // server was killed, or lost Redis, mid-job) is claimed by another worker (XAUTOCLAIM, looked for
 // every claim_after/4, at most every second) and done again from the start; the hash counts the
 // claims, the server `reclaimed`. A job that was taken but never marked running leaves the queued
-// count then. claim_after must be longer than a job's work, else a live worker's job is done twice
-// (the finishing script's XACK still lets only the first finish count it done).
+// count then; a claimed job found done meanwhile (a slow worker finished it) is left alone.
+// claim_after must well exceed a job's work (lab-target asks for twice), else a live worker's job
+// is done twice (the finishing script's XACK still lets only the first finish count it done). The
+// scan of the pending list goes on from its cursor; a missing group is made again; a Redis
+// without XAUTOCLAIM (before 6.2) turns claiming off, counted as an error.
 //
 // Requests never wait on Redis on an event loop: submits and lookups run on `clients` threads
 // (a connection each) and are answered by callback, as the redis stock strategy answers buys.
