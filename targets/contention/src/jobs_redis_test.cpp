@@ -150,7 +150,8 @@ TEST(RedisJobQueue, ADoneWaiterHearsWhenAnotherServerDidTheJob) {
 // Workers that took a job and died before finishing it: the entry stays pending until another
 // worker claims it. With claiming off it stays; with it on, each is done once more, not before the
 // claim time, counted reclaimed; a job the dead worker never marked running leaves the queued
-// count when claimed, one it marked running (and took off the count) is not taken off twice.
+// count when claimed, one it marked running (and took off the count) is not taken off twice; and
+// a claiming worker that finds the group gone makes it again.
 TEST(RedisJobQueue, JobsADeadWorkerHeldAreDoneByAnotherAfterTheClaimTime) {
   PERFLAB_START_REDIS(server);
   const auto where = *parse_stock_redis_url(server.url());
@@ -227,6 +228,13 @@ TEST(RedisJobQueue, JobsADeadWorkerHeldAreDoneByAnotherAfterTheClaimTime) {
   EXPECT_EQ(count(), 4u) << "each claimed once: acknowledged when done";
   EXPECT_EQ((*on)->stats().reclaimed, 2u);
   EXPECT_EQ((*on)->stats().errors, 0u);
+
+  // The stream and its group gone (as after Redis restarted empty): the claiming worker makes the
+  // group again and goes on taking jobs.
+  EXPECT_EQ(redis_int("DEL perflab:jobs"), 1);
+  ASSERT_EQ(submit(**idle).r, result::accepted);
+  EXPECT_TRUE(wait_until([&] { return count() == 5; }, 10s)) << "no worker took a job after the group was lost";
+  EXPECT_GE((*on)->stats().errors, 1u) << "NOGROUP counted";
 }
 
 TEST(RedisJobQueue, AStoppedRedisIsAnErrorNotAHang) {
