@@ -19,7 +19,8 @@
 # redis://127.0.0.1:PORT, and https://127.0.0.1:PORT for h2o-tls and nginx-tls: HTTP/1.1 and
 # HTTP/2 (ALPN) over TLS with a throwaway self-signed certificate for 127.0.0.1 and localhost,
 # build/services/NAME/cert.pem (give it to clients as their CA: curl --cacert), serving
-# GET /hello -> "Hello, World!" (the 13 bytes lab-target answers).
+# GET /hello -> "Hello, World!" (the 13 bytes lab-target answers); nginx-tls also answers /jobs
+# with 202 and Location /jobs/1, and /jobs/1 with {"id":1,"state":"done"} (follow's HTTPS test).
 # Exit codes: 0 done, 1 the server did not start (its log is printed), 2 usage,
 # 3 the server's package is missing and cannot be installed here (tests skip on 3).
 # PostgreSQL refuses to run as root: as root, it runs as the unprivileged `postgres` user that
@@ -252,6 +253,9 @@ http {
     ssl_session_cache shared:perflab:1m;  # sessions resumable (by id and by ticket), as production servers set it
     keepalive_requests 1000000;         # 1.22 closes a connection (HTTP/2: GOAWAY) after 1,000 requests by default
     location = /hello { default_type text/plain; return 200 "Hello, World!"; }
+    # An asynchronous API's two answers, for the loadgen's [load] follow over HTTPS and HTTP/2.
+    location = /jobs { default_type application/json; add_header Location /jobs/1 always; return 202 '{"id":1,"state":"queued"}'; }
+    location = /jobs/1 { default_type application/json; return 200 '{"id":1,"state":"done"}'; }
   }
 }
 CONF

@@ -316,7 +316,7 @@ void add_attack_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--auth-audience", opts->auth_audience, "jwt-*: the aud claim")->capture_default_str();
   cmd->add_option("--auth-ttl", opts->auth_ttl, "jwt-*: exp is this long after signing")->capture_default_str();
   cmd->add_option("--follow-every", opts->follow_every,
-                  "follow 202 Accepted answers ([load] follow, asio engine): poll their Location this often until an "
+                  "follow 202 Accepted answers ([load] follow, either engine): poll their Location this often until an "
                   "answer holds --follow-until; the request completes then (TTLB = completion), the 202 is `accepted`");
   cmd->add_option("--follow-until", opts->follow_until, "follow: the text a finished job's status holds, e.g. "
                                                         "'\"state\":\"done\"'");

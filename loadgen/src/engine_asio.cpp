@@ -338,7 +338,7 @@ void asio_worker::release(connection& c, bool reuse, std::int64_t delay_ns) {
   }
 }
 
-asio_worker::follow_step asio_worker::follow_next(connection& c, int status, std::int64_t t) {
+follow_step asio_worker::follow_next(connection& c, int status, std::int64_t t) {
   if (!c.following) {
     if (status != 202) return follow_step::none;
     // The Location is rendered into follow_buf, then swapped with stamped (c.req may point into
@@ -353,10 +353,7 @@ asio_worker::follow_step asio_worker::follow_next(connection& c, int status, std
       for (sample_set* set : {&totals_, interval_.get()}) set->accepted.record(t - c.intended_ns);
     return follow_step::poll;
   }
-  if (status < 200 || status > 299) return follow_step::none;  // its status is the request's final answer
-  if (follow_done(c.verify_raw, cfg_.follow.until)) return follow_step::done;
-  if (t - c.intended_ns >= cfg_.follow.timeout.count()) return follow_step::timed_out;
-  return follow_step::poll;
+  return judge_poll(status, c.verify_raw, cfg_.follow, std::chrono::nanoseconds(t - c.intended_ns));
 }
 
 void asio_worker::make_idle(connection& c) {

@@ -168,12 +168,6 @@ class asio_worker final : public phase_controller<asio_worker> {
   }
 
   // ---- following 202s ([load] follow, follow.hpp) ----
-  enum class follow_step : std::uint8_t {
-    none,       // not followed: the answer is final as usual (also a poll's non-2xx answer)
-    poll,       // poll (again) after `every`: the request stays outstanding
-    done,       // a poll found the work done: the request completes with this answer
-    timed_out,  // the work was not done within the follow timeout: given up
-  };
   // What the answer just completed on c means for its request; starts following a 202 (its
   // Location's poll rendered into c.req, the 202's latency recorded as accepted).
   follow_step follow_next(connection& c, int status, std::int64_t t);

@@ -20,6 +20,7 @@ curl_worker::curl_worker(const shared_setup& s, int index, int workers, std::int
       backoff_(s.cfg->retry.backoff, s.cfg->seed * 0x2545F4914F6CDD1DULL + static_cast<std::uint64_t>(index)) {
   const std::int64_t streams = cfg_.http2 ? cfg_.max_streams : 1;
   h2c_ = cfg_.http2 && !s_.tls;
+  follow_on_ = cfg_.follow.enabled();
   // Open loop: `connections` is the cap, and each connection carries up to `streams` requests.
   // Closed loop: `connections` clients, sharing connections `streams` at a time. HTTP/2 without
   // TLS (h2c, gRPC's or --http2 on http://): one connection (see h2c_).
@@ -242,6 +243,10 @@ std::size_t curl_worker::on_header(char* data, std::size_t size, std::size_t n, 
     if (t.retry_after_s < 0) t.retry_after_s = retry_after_of(line);
   }
   if (t.verifying) append_verify_head(t.verify_raw, line);
+  if (t.owner->follow_on_) {  // a 202's Location, a poll's state: the final response's head
+    if (line.substr(0, 5) == "HTTP/") t.follow_raw.clear();
+    if (t.follow_raw.size() + len <= follow_max_capture) t.follow_raw.append(line);
+  }
   t.last_ns = now;  // a response without a body ends with its head
   return len;
 }
@@ -251,6 +256,8 @@ std::size_t curl_worker::on_body(char* data, std::size_t size, std::size_t n, vo
   t.last_ns = now_ns();
   t.in_body = true;
   if (t.verifying) t.verify_raw.append(data, size * n);  // kept only for --verify
+  if (t.following && t.follow_raw.size() < follow_max_capture)  // a poll's body: the job's state
+    t.follow_raw.append(data, std::min(size * n, follow_max_capture - t.follow_raw.size()));
   return size * n;
 }
 
@@ -364,6 +371,7 @@ void curl_worker::start(transfer& t, std::int64_t intended) {
   t.measured = s_.recorded(t.intended_ns, phase_, t.carried);
   t.verifying = cfg_.verify;  // a warm-up request may still be carried into the measured phase
   t.verify_raw.clear();
+  t.follow_raw.clear();
   t.in_body = false;
   t.bytes_out = (*s_.curl)[i].bytes_out;
   if (t.measured) {
@@ -390,33 +398,6 @@ void curl_worker::add(transfer& t) {
   t.busy = true;
   t.added = curl_multi_add_handle(multi_, t.easy) == CURLM_OK;
   if (!t.added) on_done(t, CURLE_OUT_OF_MEMORY);
-}
-
-// [load] retry: the request again after its backoff, on whichever connection libcurl gives it;
-// it keeps its intended time (corrected latency spans every attempt) and, with `{uuid}`, its key.
-// Open loop, at the connection cap: it waits for a transfer to end, ahead of queued arrivals (as
-// the Asio worker's parked retry waits for a connection).
-void curl_worker::resend(transfer& t) {
-  if (s_.open && at_cap()) {
-    ready_retries_.push_back(&t);
-    return;
-  }
-  const std::int64_t now = now_ns();
-  advance(now);  // first: a phase change must still see it outstanding
-  t.retry_wait = false;
-  --retry_waiting_;
-  t.add_ns = now;
-  t.write_ns = t.head_ns = t.last_ns = 0;
-  t.resend_refused = false;
-  t.cached = http::cache_status::none;
-  t.in_body = false;
-  t.verify_raw.clear();
-  if (t.measured)
-    for (sample_set* set : {&totals_, interval_.get()}) {
-      ++set->client_retries;
-      set->bytes_out += t.bytes_out;
-    }
-  add(t);
 }
 
 void curl_worker::on_done(transfer& t, CURLcode code) {
@@ -479,7 +460,12 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   const bool lost = ran && t.head_ns == 0 &&
                     (code == CURLE_GOT_NOTHING || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
                      t.resend_refused);
-  const bool again = cfg_.retry.enabled() && phase_ != phase::done &&
+  // [load] follow: a 202's work is polled for, and the request completes when a poll finds it
+  // done. A poll is no retry, and follow judges a poll's answer.
+  const follow_step step =
+      follow_on_ && code == CURLE_OK && phase_ != phase::done ? follow_next(t, status, now) : follow_step::none;
+  const bool poll = step == follow_step::poll;
+  const bool again = !poll && !t.following && cfg_.retry.enabled() && phase_ != phase::done &&
                      (code == CURLE_OK ? should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries)
                                        : lost && policy_takes_lost(t));
   if (!t.measured) {
@@ -492,10 +478,18 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         ++set->connections_opened;
       }
     }
-    if (s_.open && written && t.policy_retries == 0)  // the first attempt's (a retry's is no send lag)
+    if (s_.open && written && t.first_write_ns == 0)  // the first attempt's (a retry's or a poll's is no send lag)
       for (sample_set* set : {&totals_, interval_.get()}) set->send_lag.record(write_ns - t.intended_ns);
-    if (code == CURLE_OK && again) {  // no final answer yet: its bytes count, its status not
+    if (code == CURLE_OK && (again || poll)) {  // no final answer yet: its bytes count, its status not
       for (sample_set* set : {&totals_, interval_.get()}) set->bytes_in += head_bytes + size_down;
+    } else if (code == CURLE_OK && step == follow_step::timed_out) {
+      // Its work not done within the follow timeout: given up, its latency a lower bound.
+      for (sample_set* set : {&totals_, interval_.get()}) {
+        set->bytes_in += head_bytes + size_down;
+        ++set->errors.follow_timeout;
+        record_given_up(*set, t.intended_ns, t.first_write_ns != 0 ? t.first_write_ns : write_ns, t.accept_head_ns, now);
+      }
+      last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     } else if (code == CURLE_OK) {
       curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &start_transfer);
       response_outcome r;
@@ -509,7 +503,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       r.wire_bytes = head_bytes + size_down;  // body bytes after transfer decoding (chunk framing not counted)
       r.intended_ns = t.intended_ns;
       r.write_ns = t.first_write_ns != 0 ? t.first_write_ns : write_ns;
-      r.first_byte_ns = t.head_ns != 0 ? t.head_ns : now;
+      r.first_byte_ns = t.following ? t.accept_head_ns : t.head_ns != 0 ? t.head_ns : now;
       r.last_byte_ns = t.last_ns != 0 ? t.last_ns : now;
       for (sample_set* set : {&totals_, interval_.get()}) {
         record_response(*set, r);
@@ -518,6 +512,7 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
           if (r.ok) ++set->retried_succeeded;
           else if (cfg_.retry.retries_status(r.status)) ++set->retries_exhausted;
         }
+        if (step == follow_step::done) ++set->followed;
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, r.last_byte_ns);
     } else if (!again) {
@@ -533,16 +528,17 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
         // Given up at a timeout: a lower bound of its latency, as the Asio worker records it.
         if (what == err::read_timeout || what == err::connect_timeout)
           record_given_up(*set, t.intended_ns, t.first_write_ns != 0 ? t.first_write_ns : write_ns,
-                          t.head_ns != 0 ? t.head_ns : now, now);
+                          t.following ? t.accept_head_ns : t.head_ns != 0 ? t.head_ns : now, now);
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     }
   }
-  if (again) {
+  if (again || poll) {
     if (t.first_write_ns == 0) t.first_write_ns = write_ns;
-    ++t.policy_retries;
-    const auto delay = retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(t.policy_retries),
-                                   code == CURLE_OK ? t.retry_after_s : -1);
+    if (again) ++t.policy_retries;
+    const std::chrono::nanoseconds delay =
+        poll ? cfg_.follow.every
+             : retry_delay(cfg_.retry, backoff_, static_cast<unsigned>(t.policy_retries), code == CURLE_OK ? t.retry_after_s : -1);
     t.retry_wait = true;
     ++retry_waiting_;
     ++in_flight_;  // still unanswered
@@ -554,40 +550,11 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
     return;
   }
   t.measured = t.carried = false;
+  if (t.following) {  // the handle's options are the poll's: the next request sets its own
+    t.following = false;
+    t.req = static_cast<std::size_t>(-1);
+  }
   next_for(t, code == CURLE_COULDNT_CONNECT || (code == CURLE_OPERATION_TIMEDOUT && !written));
-}
-
-// What a slot does after its request: open loop, the earliest queued arrival or back to the free
-// list; closed loop, its next request after the think time.
-void curl_worker::next_for(transfer& t, bool connect_failed) {
-  if (phase_ == phase::done) return;
-  if (s_.open) {
-    free_.push_back(&t);
-    use_freed_capacity();  // a retry ready to go first, then the earliest queued arrival
-    if (phase_ == phase::draining) maybe_finish(now_ns());
-  } else if (phase_ == phase::draining) {
-    maybe_finish(now_ns());
-  } else {
-    closed_loop_wait(t, connect_failed ? reconnect_backoff_ns : cfg_.think_time.count());
-  }
-}
-
-// Open loop: a transfer ended or went into a retry's backoff. Retries whose backoff is over go
-// first (they are older than any queued arrival), then queued arrivals, up to the cap.
-void curl_worker::use_freed_capacity() {
-  while (!at_cap()) {
-    if (!ready_retries_.empty()) {
-      transfer* r = ready_retries_.front();
-      ready_retries_.pop_front();
-      resend(*r);
-    } else if (!pending_.empty() && phase_ != phase::draining && phase_ != phase::done) {
-      transfer* n = free_slot();
-      if (n == nullptr) return;
-      start(*n, pending_.pop());
-    } else {
-      return;
-    }
-  }
 }
 
 }  // namespace perflab::loadgen::detail::curl_engine

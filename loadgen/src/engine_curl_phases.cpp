@@ -69,10 +69,11 @@ void curl_worker::abandon_unanswered(std::int64_t now) {
       t.timer.cancel();
       --retry_waiting_;
       --in_flight_;
+      // A followed request between polls has had its first byte (the 202's).
       if (t.measured)
         for (sample_set* set : {&totals_, interval_.get()}) {
           ++set->abandoned;
-          record_given_up(*set, t.intended_ns, t.first_write_ns, now, now);
+          record_given_up(*set, t.intended_ns, t.first_write_ns, t.following ? t.accept_head_ns : now, now);
         }
       continue;
     }
@@ -82,7 +83,7 @@ void curl_worker::abandon_unanswered(std::int64_t now) {
         ++set->abandoned;
         record_given_up(*set, t.intended_ns,
                         t.first_write_ns != 0 ? t.first_write_ns : t.write_ns != 0 ? t.write_ns : t.add_ns,
-                        t.head_ns != 0 ? t.head_ns : now, now);
+                        t.following ? t.accept_head_ns : t.head_ns != 0 ? t.head_ns : now, now);
       }
     curl_multi_remove_handle(multi_, t.easy);
     t.busy = false;

@@ -15,10 +15,6 @@ namespace perflab::loadgen::detail {
 
 tl::expected<std::string, std::string> choose_engine(const run_config& cfg, const parsed_url& url) {
   const bool grpc = std::any_of(cfg.requests.begin(), cfg.requests.end(), [](const auto& r) { return !r.grpc.empty(); });
-  const bool curl = cfg.engine == "curl" || (cfg.engine.empty() && (url.tls || cfg.http2 || grpc));
-  if (curl && cfg.follow.enabled())
-    return tl::unexpected(std::string("follow (polling a 202's Location until its work is done) needs engine asio: "
-                                      "cleartext HTTP/1.1, not https://, http2 or gRPC"));
   if (cfg.engine.empty()) return std::string(url.tls || cfg.http2 || grpc ? "curl" : "asio");
   if (cfg.engine != "asio" && cfg.engine != "curl")
     return tl::unexpected(fmt::format("engine '{}' (accepted: asio, curl)", cfg.engine));

@@ -11,9 +11,10 @@
 // its connections in the multi handle's pool). Timing on our steady clock, in callbacks: TTFB at
 // the final response's status line (header callback), TTLB at its last byte (body or header
 // callback). libcurl's own split (TCP connect, TLS handshake, start transfer) is recorded beside.
-// Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end, retries) and
-// engine_curl_phases.cpp (its hooks of the phase controller); engine_curl.hpp /
-// engine_curl_setup.cpp hold what needs no loop.
+// Its code is in engine_curl.cpp (callbacks, readiness, a request's start and end),
+// engine_curl_again.cpp (retries, follow polls, a slot's next request) and engine_curl_phases.cpp
+// (its hooks of the phase controller); engine_curl.hpp / engine_curl_setup.cpp hold what needs no
+// loop.
 #include <algorithm>
 #include <deque>
 #include <memory>
@@ -33,6 +34,7 @@
 #include "engine_record.hpp"
 #include "engine_wire.hpp"
 #include "perflab/core/clock.hpp"
+#include "perflab/loadgen/follow.hpp"
 
 namespace perflab::loadgen::detail::curl_engine {
 
@@ -74,6 +76,12 @@ struct transfer {
   int stream_on = -1;              // HTTP/2: the local port of the connection its stream is counted on
   std::unique_ptr<curl_stamped_request> stamped;  // its own copy of a request with `{uuid}`s
   std::size_t stamped_index = 0;   // ...which request of the mix it is
+  // [load] follow: the request was answered 202 and its work is polled for (the handle's options
+  // are the poll's then: t.req is reset, so the next request sets its own again).
+  bool following = false;
+  std::int64_t accept_head_ns = 0; // the 202's first byte: the followed request's TTFB
+  std::string follow_raw;          // the final response's head (and a poll's body), up to follow_max_capture
+  std::string follow_url;          // the poll's URL: the request's origin and the Location's path
 };
 
 // A socket libcurl asked us to watch. The descriptor does not own the socket: it stays
@@ -127,6 +135,12 @@ class curl_worker final : public phase_controller<curl_worker> {
     return cfg_.retry.enabled() && should_retry(cfg_.retry, t.idempotent, retry_policy::reset_code, t.policy_retries);
   }
   void check_done();  // completed transfers, after every curl_multi_socket_action
+
+  // ---- following 202s ([load] follow, follow.hpp), as the Asio worker does ----
+  // What the answer that just ended on t means for its request; starts following a 202 (the
+  // handle's options become the poll's).
+  follow_step follow_next(transfer& t, long status, std::int64_t now);
+  bool follow_on_ = false;
 
   // ---- requests ----
   transfer* free_slot();

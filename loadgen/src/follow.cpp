@@ -62,8 +62,8 @@ tl::expected<void, std::string> check_follow(const follow_policy& p) {
 
 std::string_view follow_location(std::string_view raw_response) noexcept {
   std::string_view v = follow_field(raw_response, "location");
-  if (v.starts_with("http://")) {
-    const std::size_t slash = v.find('/', 7);
+  if (v.starts_with("http://") || v.starts_with("https://")) {
+    const std::size_t slash = v.find('/', v.find("://") + 3);
     v = slash == std::string_view::npos ? std::string_view("/") : v.substr(slash);
   }
   if (v.empty() || v.front() != '/' || v.size() > follow_max_location) return {};

@@ -22,9 +22,10 @@ TEST(FollowLocation, APathOrTheSameTargetsUrlIsFollowedAnythingElseIsNot) {
   EXPECT_EQ(follow_location(head + "location:/jobs/17?x=1  \r\n\r\n"), "/jobs/17?x=1") << "any case, spaces trimmed";
   EXPECT_EQ(follow_location(head + "Location: http://127.0.0.1:8080/jobs/9\r\n\r\n"), "/jobs/9");
   EXPECT_EQ(follow_location(head + "Location: http://127.0.0.1:8080\r\n\r\n"), "/");
+  EXPECT_EQ(follow_location(head + "Location: https://lab.example:8443/jobs/9\r\n\r\n"), "/jobs/9") << "https (the curl engine)";
   EXPECT_EQ(follow_location(head + "\r\n{\"Location: /jobs/1\"}"), "") << "a body is not a head";
   EXPECT_EQ(follow_location(head + "Location: jobs/17\r\n\r\n"), "") << "relative references are not followed";
-  EXPECT_EQ(follow_location(head + "Location: https://elsewhere/jobs/1\r\n\r\n"), "");
+  EXPECT_EQ(follow_location(head + "Location: ftp://elsewhere/jobs/1\r\n\r\n"), "") << "http and https only";
   EXPECT_EQ(follow_location(head + "Location: /a b\r\n\r\n"), "") << "no spaces in a request target";
   EXPECT_EQ(follow_location(head + "Location: /" + std::string(follow_max_location, 'x') + "\r\n\r\n"), "");
   EXPECT_EQ(follow_location(head + "\r\n"), "");
@@ -43,6 +44,18 @@ TEST(FollowPoll, RenderedWithTheRequestsHostIntoTheReservedBuffer) {
 TEST(FollowDone, TheUntilTextAnywhereInTheAnswer) {
   EXPECT_TRUE(follow_done("HTTP/1.1 200 OK\r\n\r\n{\"id\":3,\"state\":\"done\"}", "\"state\":\"done\""));
   EXPECT_FALSE(follow_done("HTTP/1.1 200 OK\r\n\r\n{\"id\":3,\"state\":\"running\"}", "\"state\":\"done\""));
+}
+
+TEST(FollowJudge, APollIsDoneFinalGivenUpOrPolledAgain) {
+  using namespace std::chrono_literals;
+  const follow_policy p{10ms, "\"state\":\"done\"", 1s};
+  const std::string done = "HTTP/1.1 200 OK\r\n\r\n{\"state\":\"done\"}", running = "HTTP/1.1 200 OK\r\n\r\n{\"state\":\"running\"}";
+  EXPECT_EQ(judge_poll(200, done, p, 50ms), follow_step::done);
+  EXPECT_EQ(judge_poll(200, done, p, 5s), follow_step::done) << "done wins over late";
+  EXPECT_EQ(judge_poll(200, running, p, 50ms), follow_step::poll);
+  EXPECT_EQ(judge_poll(200, running, p, 1s), follow_step::timed_out) << "the timeout counts from the intended send time";
+  EXPECT_EQ(judge_poll(404, done, p, 50ms), follow_step::none) << "a non-2xx poll is the request's final answer";
+  EXPECT_EQ(judge_poll(503, running, p, 5s), follow_step::none);
 }
 
 TEST(FollowPolicy, ChecksNameTheFieldAndDescribeSaysWhatWasFollowed) {
@@ -85,7 +98,6 @@ TEST(ScenarioFollow, TableFillsThePolicyAndBadValuesNameTheirPlace) {
       {"follow = { every = \"10ms\", until = \"done\", timeout = \"5ms\" }", "s.toml:7:54",
        "load.follow.timeout: expected more than every (10ms)"},
       {"follow = { every = \"10ms\", until = \"done\", poll = 1 }", "s.toml:7:44", "unknown key 'load.follow.poll'"},
-      {"engine = \"curl\"\nfollow = { every = \"10ms\", until = \"done\" }", "s.toml:8:10", "needs engine = \"asio\""},
   };
   for (const auto& c : cases) {
     auto r = testing::parse(std::string(k_follow_head) + c.line + "\n");

@@ -409,7 +409,7 @@ class parser : public toml_reader {
     v.load.retry = read_retry(*this, root);
     read_engine(*this, root, v.load);
     v.load.auth = read_auth(*this, root);
-    v.load.follow = read_follow(*this, root, v.load);
+    v.load.follow = read_follow(*this, root);
     v.load.cors = read_cors(*this, root, v.load);
     parse_keys(root, v.load);
     parse_requests(root, v.load);

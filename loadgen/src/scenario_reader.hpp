@@ -237,8 +237,8 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
 // login_path = "/auth/login" } (scenario_retry.cpp).
 auth_config read_auth(const toml_reader& r, const toml::table& root);
 // [load] follow = { every = "10ms", until = '"state":"done"', timeout = "30s" }: 202s followed to
-// the end of their work, off without it; refused with engine = "curl" or http2 (scenario_retry.cpp).
-follow_policy read_follow(const toml_reader& r, const toml::table& root, const run_config& cfg);
+// the end of their work, off without it; either engine (scenario_retry.cpp).
+follow_policy read_follow(const toml_reader& r, const toml::table& root);
 // [load] cors: the browser mode, { origin = "https://app.example", preflight_cache = true }, or false
 // (off: a matrix axis can compare with and without). Asio engine only; after read_engine.
 cors_config read_cors(const toml_reader& r, const toml::table& root, const run_config& cfg);

@@ -111,7 +111,7 @@ void read_engine(const toml_reader& r, const toml::table& root, run_config& cfg)
     fail(r.where(*load->get("http2")), "load.http2: needs engine = \"curl\" (the asio engine speaks HTTP/1.1 only)");
 }
 
-follow_policy read_follow(const toml_reader& r, const toml::table& root, const run_config& cfg) {
+follow_policy read_follow(const toml_reader& r, const toml::table& root) {
   follow_policy p;
   const toml::table* load = root.get_as<toml::table>("load");
   const toml::node* fn = load ? load->get("follow") : nullptr;
@@ -129,8 +129,6 @@ follow_policy read_follow(const toml_reader& r, const toml::table& root, const r
   const toml::node* timeout = t.get("timeout");
   if (timeout) p.timeout = r.positive(r.as_duration(*timeout, "load.follow.timeout"), *timeout, "load.follow.timeout");
   if (auto ok = check_follow(p); !ok) fail(r.where(timeout ? *timeout : *fn), "load.follow." + ok.error());
-  if (cfg.engine == "curl" || cfg.http2)
-    fail(r.where(*fn), "load.follow: needs engine = \"asio\" (the curl engine does not follow 202s)");
   return p;
 }
 

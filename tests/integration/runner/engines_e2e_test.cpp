@@ -236,6 +236,32 @@ TEST_F(HttpsNginx, NewConnectionsResumeTlsSessionsUnlessTurnedOff) {
       << "full " << off.tcp_bytes_in / 40 << " B per connection, resumed " << on.tcp_bytes_in / 40;
 }
 
+TEST_F(HttpsNginx, AcceptedJobsAreFollowedOverHttp2AndTls) {
+  // [load] follow on the curl engine over HTTP/2 and TLS: nginx-tls answers POST /jobs with 202
+  // and Location /jobs/1, and /jobs/1 with a done state, so each request is one 202 and one poll
+  // to the request's own https:// origin.
+  const fs::path out = dir_ / "follow";
+  auto r = sh(std::string(PERFLAB_LOADGEN_BIN) + " attack " + quote(url_ + "/jobs") + " -m POST --body x --http2 --cacert " +
+              quote(cert_) + " --connections 2 --requests 20 --follow-every 5ms --follow-until " +
+              quote("\"state\":\"done\"") + " -o " + quote(out.string()));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto run = perflab::result::read_run_json(out / "run.json");
+  ASSERT_TRUE(run && !run->variants.empty()) << (run ? "" : run.error());
+  const auto& v = run->variants[0];
+  EXPECT_EQ(v.load.engine, "curl");
+  EXPECT_EQ(v.load.http, "2");
+  EXPECT_EQ(v.sent, 20);
+  EXPECT_EQ(v.followed, 20);
+  EXPECT_EQ(v.follow_polls, 20) << "one poll each: the job is done at the first";
+  EXPECT_EQ(v.accepted.count, 20);
+  EXPECT_EQ(v.statuses.count("200") ? v.statuses.at("200") : 0, 20) << "the poll's answer is the request's";
+  EXPECT_EQ(v.statuses.count("202"), 0u);
+  EXPECT_EQ(v.errors.total(), 0);
+  EXPECT_LE(v.ttfb.max_us, v.accepted.max_us) << "TTFB is the 202's first byte";
+  auto [lines, resumed] = access_log();
+  EXPECT_EQ(lines, 40) << "20 POSTs and 20 polls reached nginx";
+}
+
 // [[service]]: one command runs a scenario against a TLS server it starts itself. The runner
 // starts nginx-tls through scripts/services.sh, sends the load to its https:// URL verified with
 // its certificate, samples its CPU through its pid file (master and worker), and stops it at the
