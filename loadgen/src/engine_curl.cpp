@@ -465,8 +465,11 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
   const follow_step step =
       follow_on_ && code == CURLE_OK && phase_ != phase::done ? follow_next(t, status, now) : follow_step::none;
   const bool poll = step == follow_step::poll;
-  const bool again = !poll && !t.following && cfg_.retry.enabled() && phase_ != phase::done &&
-                     (code == CURLE_OK ? should_retry(cfg_.retry, t.idempotent, static_cast<int>(status), t.policy_retries)
+  // A poll's lost answer is retried as any lost answer the policy covers (on_prereq and the stale
+  // resend left it to the policy), as the Asio worker's retry_reset does.
+  const bool again = !poll && cfg_.retry.enabled() && phase_ != phase::done &&
+                     (code == CURLE_OK ? !t.following && should_retry(cfg_.retry, t.idempotent, static_cast<int>(status),
+                                                                      t.policy_retries)
                                        : lost && policy_takes_lost(t));
   if (!t.measured) {
     if (connects > 0 && code == CURLE_OK) ++totals_.connections_warmup;
@@ -487,7 +490,8 @@ void curl_worker::on_done(transfer& t, CURLcode code) {
       for (sample_set* set : {&totals_, interval_.get()}) {
         set->bytes_in += head_bytes + size_down;
         ++set->errors.follow_timeout;
-        record_given_up(*set, t.intended_ns, t.first_write_ns != 0 ? t.first_write_ns : write_ns, t.accept_head_ns, now);
+        record_given_up(*set, t.intended_ns, t.first_write_ns != 0 ? t.first_write_ns : write_ns, t.accept_head_ns,
+                        t.last_ns != 0 ? t.last_ns : now);
       }
       last_measured_end_ns_ = std::max(last_measured_end_ns_, now);
     } else if (code == CURLE_OK) {

@@ -35,11 +35,12 @@ follow_step curl_worker::follow_next(transfer& t, long status, std::int64_t now)
     t.bytes_out = static_cast<std::int64_t>(4 + location.size() + 11 + 6 + host + 2 + 13 + 2);
     t.following = true;
     t.accept_head_ns = t.head_ns != 0 ? t.head_ns : now;
-    if (t.measured)
-      for (sample_set* set : {&totals_, interval_.get()}) set->accepted.record(now - t.intended_ns);
+    if (t.measured)  // to the 202's last byte, as the Asio worker measures it
+      for (sample_set* set : {&totals_, interval_.get()}) set->accepted.record((t.last_ns != 0 ? t.last_ns : now) - t.intended_ns);
     return follow_step::poll;
   }
-  return judge_poll(static_cast<int>(status), t.follow_raw, cfg_.follow, std::chrono::nanoseconds(now - t.intended_ns));
+  return judge_poll(static_cast<int>(status), t.follow_raw, cfg_.follow,
+                    std::chrono::nanoseconds((t.last_ns != 0 ? t.last_ns : now) - t.intended_ns));
 }
 
 // [load] retry: the request again after its backoff, on whichever connection libcurl gives it;
@@ -55,6 +56,12 @@ void curl_worker::resend(transfer& t) {
   advance(now);  // first: a phase change must still see it outstanding
   t.retry_wait = false;
   --retry_waiting_;
+  // One stale keep-alive resend per attempt (as the Asio worker allows): the last attempt's, and
+  // the new connection it asked for, end here (polls repeat, and their waits make stale pooled
+  // connections likely).
+  if (t.stale_resent && cfg_.keepalive != keepalive_policy::new_connection)
+    curl_easy_setopt(t.easy, CURLOPT_FRESH_CONNECT, 0L);
+  t.stale_resent = false;
   t.add_ns = now;
   t.write_ns = t.head_ns = t.last_ns = 0;
   t.resend_refused = false;

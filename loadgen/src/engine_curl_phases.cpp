@@ -89,6 +89,11 @@ void curl_worker::abandon_unanswered(std::int64_t now) {
     t.busy = false;
     --in_flight_;
   }
+  for (auto& t : slots_)
+    if (t.following) {  // the handle's options are a poll's: a next request would set its own
+      t.following = false;
+      t.req = static_cast<std::size_t>(-1);
+    }
 }
 
 void curl_worker::stop_io() {
